@@ -1,0 +1,30 @@
+"""Platform tables: the journal of every HTTP request and SMTP session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Float, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+
+class JournalEntry(Base):
+    __tablename__ = "sandbox_journal_entry"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    request_id: Mapped[str] = mapped_column(String(128), index=True)
+    protocol: Mapped[str] = mapped_column(String(16))
+    client: Mapped[str | None] = mapped_column(String(128))
+    method: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(2048))
+    query: Mapped[str | None] = mapped_column(String(2048))
+    operation: Mapped[str | None] = mapped_column(String(128))
+    service: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[str | None] = mapped_column(String(256))
+    detail: Mapped[str | None] = mapped_column(String(1024))
+    duration_ms: Mapped[float | None] = mapped_column(Float)

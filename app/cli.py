@@ -1,0 +1,186 @@
+"""The ``segur-sandbox`` command: serve, db upgrade/downgrade/current, seed, version (and domains' own)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from app import __version__
+from app.config import Settings, SettingsError, load_settings
+
+# CLI option -> settings field; given options override the environment.
+SERVE_OPTIONS = {
+    "host": "http_host", "port": "http_port", "smtp_host": "smtp_host", "smtp_port": "smtp_port",
+    "database_url": "database_url", "base_url": "public_base_url", "log_level": "log_level",
+    "log_format": "log_format",
+}
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {field: getattr(args, option) for option, field in SERVE_OPTIONS.items()
+                 if getattr(args, option, None) is not None}
+    settings = load_settings(**overrides)
+    # uvicorn workers build their own app from the environment: hand them the same values.
+    for field, value in overrides.items():
+        os.environ[f"SEGUR_{field.upper()}"] = str(value)
+    return settings
+
+
+def _run(coroutine_factory: Callable[[Settings], Awaitable[Any]], args: argparse.Namespace) -> Any:
+    return asyncio.run(coroutine_factory(_settings(args)))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    if settings.public_base_url == "http://localhost:8000" and settings.http_port != 8000:
+        os.environ["SEGUR_PUBLIC_BASE_URL"] = f"http://localhost:{settings.http_port}"
+    print(f"Ségur Sandbox {__version__}: http://{settings.http_host}:{settings.http_port} "
+          f"(docs at /docs), SMTP {settings.smtp_host}:{settings.smtp_port}, store {_safe_url(settings)}",
+          file=sys.stderr)
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=settings.http_host, port=settings.http_port,
+        workers=args.workers, log_level=settings.log_level.lower(), access_log=False,
+        proxy_headers=True, server_header=False,
+    )
+    return 0
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+async def _upgrade(settings: Settings, revision: str = "heads") -> None:
+    from app.db import create_engine, upgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine, revision)
+    finally:
+        await engine.dispose()
+
+
+async def _downgrade(settings: Settings, revision: str) -> None:
+    from app.db import create_engine, downgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        await downgrade(engine, revision)
+    finally:
+        await engine.dispose()
+
+
+async def _current(settings: Settings) -> set[str]:
+    from app.db import create_engine, current_revisions
+
+    engine = create_engine(settings.database_url)
+    try:
+        return await current_revisions(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _seed(settings: Settings, reset: bool) -> None:
+    from app.api.store import reset_store, seed_store
+    from app.db import create_engine, create_sessionmaker
+    from app.domains import load_domains
+
+    engine = create_engine(settings.database_url)
+    try:
+        domains = load_domains()
+        async with create_sessionmaker(engine)() as session, session.begin():
+            if reset:
+                await reset_store(session, settings, domains)
+            else:
+                await seed_store(session, settings, domains)
+    finally:
+        await engine.dispose()
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    if args.db_command == "upgrade":
+        _run(lambda s: _upgrade(s, args.revision), args)
+        print(f"database upgraded to {args.revision}", file=sys.stderr)
+    elif args.db_command == "downgrade":
+        _run(lambda s: _downgrade(s, args.revision), args)
+        print(f"database downgraded to {args.revision}", file=sys.stderr)
+    else:
+        from app.db import head_revisions
+
+        current = _run(_current, args)
+        heads = head_revisions()
+        print(" ".join(sorted(current)) or "(empty)")
+        if current != heads:
+            print(f"not at head: run `segur-sandbox db upgrade` (heads: {' '.join(sorted(heads))})",
+                  file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    _run(lambda s: _seed(s, args.reset), args)
+    print("fixtures loaded" + (" (store reset first)" if args.reset else ""), file=sys.stderr)
+    return 0
+
+
+def cmd_version(_args: argparse.Namespace) -> int:
+    print(__version__)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="segur-sandbox", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the HTTP and SMTP listeners")
+    serve.add_argument("--host", help="HTTP bind address (SEGUR_HTTP_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP port (SEGUR_HTTP_PORT, default 8000)")
+    serve.add_argument("--smtp-host", help="SMTP bind address (SEGUR_SMTP_HOST)")
+    serve.add_argument("--smtp-port", type=int, help="SMTP port (SEGUR_SMTP_PORT, default 2525)")
+    serve.add_argument("--database-url", help="store URL (SEGUR_DATABASE_URL)")
+    serve.add_argument("--base-url", help="public base URL (SEGUR_PUBLIC_BASE_URL)")
+    serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.add_argument("--log-format", choices=["text", "json"])
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn workers (PostgreSQL only)")
+    serve.set_defaults(handler=cmd_serve)
+
+    db = commands.add_parser("db", help="schema migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    for name, default in (("upgrade", "heads"), ("downgrade", None)):
+        sub = db_commands.add_parser(name, help=f"{name} the schema")
+        sub.add_argument("revision", nargs="?" if default else None, default=default)
+        sub.add_argument("--database-url")
+    current = db_commands.add_parser("current", help="print the applied revisions")
+    current.add_argument("--database-url")
+    db.set_defaults(handler=cmd_db)
+
+    seed = commands.add_parser("seed", help="load every service's fixtures (idempotent)")
+    seed.add_argument("--database-url")
+    seed.add_argument("--reset", action="store_true", help="empty the store first, as POST /sandbox/v1/reset")
+    seed.set_defaults(handler=cmd_seed)
+
+    version = commands.add_parser("version", help="print the version")
+    version.set_defaults(handler=cmd_version)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except SettingsError as exc:
+        print(f"segur-sandbox: invalid configuration\n{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

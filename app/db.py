@@ -1,0 +1,176 @@
+"""The store: declarative base with a constraint naming convention, engines, sessions, migrations.
+
+One schema, two engines: PostgreSQL through asyncpg (the real store) and SQLite through aiosqlite (the
+embedded default). Alembic owns the schema; nothing here calls ``create_all``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+# https://alembic.sqlalchemy.org/en/latest/naming.html — predictable names make every migration's
+# downgrade (and SQLite's batch mode) able to find the constraint it drops.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; the store only ever holds UTC, so say so."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    if database_url.startswith("sqlite"):
+        _ensure_sqlite_directory(database_url)
+        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        database_url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        connect_args={"server_settings": {"application_name": "segur-sandbox"}},
+    )
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _ensure_sqlite_directory(database_url: str) -> None:
+    path = database_url.split(":///", 1)[-1]
+    if path and path != ":memory:" and not path.startswith("file:"):
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+# --- migrations -----------------------------------------------------------------------------------
+
+def migrations_directory() -> Path:
+    """``migrations/`` beside the package in a source tree; ``SEGUR_MIGRATIONS_DIR`` elsewhere."""
+    configured = os.environ.get("SEGUR_MIGRATIONS_DIR")
+    if configured:
+        return Path(configured)
+    candidate = Path(__file__).resolve().parent.parent / "migrations"
+    if candidate.is_dir():
+        return candidate
+    return Path.cwd() / "migrations"
+
+
+def alembic_config(connection: Connection | None = None):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_directory()))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(connection), revision)
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(connection), revision)
+
+
+def _current_heads(connection: Connection) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+
+    return set(MigrationContext.configure(connection).get_current_heads())
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, revision)
+
+
+async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(_downgrade, revision)
+
+
+async def current_revisions(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        return await connection.run_sync(_current_heads)
+
+
+def head_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+# --- throw-away PostgreSQL databases (test runs and benchmarks) ----------------------------------
+
+async def create_database(admin_url: str, name: str) -> str:
+    """Create database ``name`` on the server of ``admin_url``; return the URL of the new database."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(normalise_url(admin_url))
+    connection = await asyncpg.connect(**_asyncpg_args(url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(normalise_url(admin_url))
+    connection = await asyncpg.connect(**_asyncpg_args(url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def normalise_url(value: str) -> str:
+    from app.config import normalise_database_url
+
+    return normalise_database_url(value)
+
+
+def _asyncpg_args(url) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username,
+        "password": url.password, "database": url.database, "timeout": 5,
+    }

@@ -1,0 +1,5 @@
+"""What the dmp domain plugs into the platform."""
+
+from app.domains import Domain
+
+DOMAIN = Domain(name="dmp")

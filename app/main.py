@@ -1,0 +1,103 @@
+"""The application factory: ``create_app(settings)`` wires the platform and every domain.
+
+Nothing runs at import time. The lifespan opens the store (migrating and seeding the embedded default
+on first start), starts the journal writer, then each domain's own lifespan (signing keys, the SMTP
+listener, ...), and closes them in reverse order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import __version__
+from app.api import health, sandbox
+from app.api.errors import install_exception_handlers
+from app.api.journal import JournalWriter
+from app.api.middleware import RequestContextMiddleware
+from app.api.store import seed_store
+from app.config import Settings, load_settings
+from app.db import create_engine, create_sessionmaker, upgrade
+from app.domains import load_domains
+from app.logs import configure_logging
+
+DESCRIPTION = """
+**Ségur Sandbox** simulates, in one process, the four *services socles* of France's Ségur du numérique
+en santé — **INS** (the INSi teleservice), **DMP** (PDSm / IHE MHD document sharing), **MSSanté**
+(secure messaging, over real SMTP) and **Pro Santé Connect** (OpenID Connect) — with the paths, codes
+and errors of the real services and clearer messages.
+
+Point your software at this base URL instead of the real host. Protected APIs take a PSC access token
+(`Authorization: Bearer ...`) issued by the sandbox's own PSC. The `sandbox` tag is the control API a
+test harness uses to arrange fixtures, reset the store and read the journal of every exchange.
+"""
+
+PLATFORM_TAGS = [
+    {"name": "platform", "description": "Health checks."},
+    {"name": "sandbox", "description": "Control API: reset, journal, fixtures of every service."},
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    domains = load_domains()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            if settings.migrate_on_start:
+                await upgrade(engine)
+                async with app.state.sessionmaker() as session, session.begin():
+                    await seed_store(session, settings, domains)
+            journal = JournalWriter(app.state.sessionmaker)
+            app.state.journal = journal
+            journal.start()
+            async with AsyncExitStack() as stack:
+                for domain in domains:
+                    if domain.lifespan is not None:
+                        await stack.enter_async_context(domain.lifespan(app))
+                try:
+                    yield
+                finally:
+                    await journal.stop()
+        finally:
+            await engine.dispose()
+
+    tags = [*PLATFORM_TAGS]
+    for domain in domains:
+        tags.extend(domain.openapi_tags)
+    app = FastAPI(
+        title="Ségur Sandbox",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=tags,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.domains = domains
+    app.state.readiness_probes = {}
+    app.state.error_renderers = {
+        prefix: renderer for domain in domains for prefix, renderer in domain.error_renderers.items()
+    }
+    install_exception_handlers(app)
+    for domain in domains:
+        for exc_class, handler in domain.exception_handlers.items():
+            app.add_exception_handler(exc_class, handler)
+    app.include_router(health.router)
+    app.include_router(sandbox.router)
+    for domain in domains:
+        for router in domain.routers:
+            app.include_router(router)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        access_log=settings.access_log,
+        log_json=settings.log_format == "json",
+    )
+    return app

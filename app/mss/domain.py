@@ -1,0 +1,5 @@
+"""What the mss domain plugs into the platform."""
+
+from app.domains import Domain
+
+DOMAIN = Domain(name="mss")

@@ -1,0 +1,131 @@
+"""Test fixtures: the sandbox on a real PostgreSQL and on SQLite, reset to its fixtures before each test.
+
+Every test that uses ``client`` (or ``app``, ``session``, ``settings``) runs twice, once per engine. Each
+run creates its own PostgreSQL database (so parallel runs never collide), migrates it once, and drops
+it at the end. ``SEGUR_TEST_DATABASE_URL`` points at the server (any database on it we may connect to).
+Without PostgreSQL the PostgreSQL leg is skipped, loudly; under CI (``CI=true``) that is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import Settings, load_settings
+from app.db import create_database, create_engine, drop_database, upgrade
+from app.main import create_app
+
+ADMIN_URL = os.environ.get("SEGUR_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BASE_URL = "http://sandbox.test"
+ENGINES = ("postgresql", "sqlite")
+
+_skipped_postgresql: list[str] = []
+
+
+def _postgresql_unreachable_reason() -> str | None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(ADMIN_URL)
+
+    async def probe() -> None:
+        connection = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username,
+                                           password=url.password, database=url.database, timeout=3)
+        await connection.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> str:
+    reason = _postgresql_unreachable_reason()
+    if reason is not None:
+        message = f"PostgreSQL at {ADMIN_URL} is unreachable ({reason})"
+        if IN_CI:
+            pytest.fail(f"{message}; under CI the PostgreSQL leg is mandatory", pytrace=False)
+        _skipped_postgresql.append(message)
+        pytest.skip(f"PostgreSQL leg SKIPPED: {message}")
+    return ADMIN_URL
+
+
+def fresh_database_url(engine: str, admin_url: str | None, tmp_dir: Path, label: str) -> tuple[str, str]:
+    """A brand-new empty database for ``engine``: returns (url, name)."""
+    name = f"segur_test_{label}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    if engine == "postgresql":
+        assert admin_url is not None
+        return asyncio.run(create_database(admin_url, name)), name
+    return f"sqlite+aiosqlite:///{tmp_dir / (name + '.db')}", name
+
+
+def drop_fresh_database(engine: str, admin_url: str | None, name: str) -> None:
+    if engine == "postgresql" and admin_url is not None:
+        asyncio.run(drop_database(admin_url, name))
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    return load_settings(
+        database_url=database_url, public_base_url=BASE_URL, smtp_port=0, auto_migrate=False,
+        access_log=False, log_level="WARNING", **overrides,
+    )
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    engine = request.param
+    admin_url = request.getfixturevalue("postgresql_url") if engine == "postgresql" else None
+    url, name = fresh_database_url(engine, admin_url, tmp_path_factory.mktemp("db"), "run")
+    yield url
+    drop_fresh_database(engine, admin_url, name)
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str) -> AsyncIterator[object]:
+    settings = make_settings(database_url)
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    await engine.dispose()
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def settings(app) -> Settings:  # type: ignore[no-untyped-def]
+    return app.state.settings
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+        response = await http.post("/sandbox/v1/reset")
+        assert response.status_code == 200, response.text
+        yield http
+
+
+@pytest.fixture
+async def session(app, client):  # type: ignore[no-untyped-def]
+    async with app.state.sessionmaker() as db_session:
+        yield db_session
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    if _skipped_postgresql:
+        bar = "!" * 78
+        terminalreporter.write_line(bar, red=True, bold=True)
+        terminalreporter.write_line(
+            "THE POSTGRESQL LEG WAS SKIPPED: only SQLite was tested. " + _skipped_postgresql[0],
+            red=True, bold=True,
+        )
+        terminalreporter.write_line(bar, red=True, bold=True)
