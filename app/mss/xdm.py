@@ -1,0 +1,873 @@
+"""IHE XDM (``IHE_XDM.ZIP``): a safe reader and a conformant writer. Pure: no I/O beyond bytes.
+
+Layout (IHE ITI TF-1 §16 "Cross-Enterprise Document Media Interchange", ITI TF-3 §4.2 metadata; the
+MSSanté layout in ANS Référentiel socle MSSanté #2 §3.1, reference mss.md §4)::
+
+    IHE_XDM.ZIP
+      INDEX.HTM
+      README.TXT
+      IHE_XDM/SUBSET01/METADATA.XML      (ebRIM 3.0 lcm:SubmitObjectsRequest)
+      IHE_XDM/SUBSET01/<documents>       (CDA R2 XML, often a PDF too)
+
+The receiver identifies the patient from ``patientId`` in ``METADATA.XML`` (Ref #2 ECO.2.1.2,
+SC.MSS/CONF.24). ``X-MSS-CODECDA`` lists the CDA header ``code`` of each CDA (SC.MSS/CONF.15);
+``X-MSS-INS`` says whether a qualified INS is present (SC.MSS/CONF.14).
+
+The reader refuses (:class:`XdmError`) what is unsafe or unreadable: not a zip / truncated, too many
+entries, too large once inflated, suspicious compression ratio, encrypted entries, symlinks, duplicate
+names, path traversal (``..``, absolute paths, backslashes, drive letters), XML with a DTD or entities.
+Everything merely non-conformant (missing ``INDEX.HTM``, a hash that does not match, …) is reported
+as an :class:`XdmIssue` on an otherwise readable :class:`XdmPackage`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import stat
+import uuid
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape, quoteattr
+
+from lxml import etree
+
+from app.mss.xml import InvalidXmlError, UnsafeXmlError, parse_untrusted
+
+SUBSET = "IHE_XDM/SUBSET01/"
+METADATA_PATH = SUBSET + "METADATA.XML"
+INDEX_PATH = "INDEX.HTM"
+README_PATH = "README.TXT"
+
+RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
+LCM = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"
+HL7 = "urn:hl7-org:v3"
+NS = {"rim": RIM, "lcm": LCM, "hl7": HL7}
+
+# ITI TF-3 Table 4.2.5-1 (UUIDs of the XDS metadata).
+DOCUMENT_ENTRY_STABLE = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"
+DOCUMENT_ENTRY_ON_DEMAND = "urn:uuid:34268e47-fdf5-41a6-ba33-82133c465248"
+SUBMISSION_SET_NODE = "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"
+DE_PATIENT_ID = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"
+DE_UNIQUE_ID = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"
+DE_CLASS_CODE = "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a"
+DE_TYPE_CODE = "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983"
+DE_FORMAT_CODE = "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d"
+DE_CONFIDENTIALITY = "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f"
+DE_PRACTICE_SETTING = "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead"
+DE_FACILITY_TYPE = "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1"
+SS_PATIENT_ID = "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446"
+SS_UNIQUE_ID = "urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8"
+SS_SOURCE_ID = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832"
+SS_CONTENT_TYPE = "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500"
+HAS_MEMBER = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
+
+# INS OIDs (ins.md §2.3): INS-NIR, INS-NIA, test NIR, demo NIR.
+INS_OIDS = {
+    "1.2.250.1.213.1.4.8": "INS-NIR",
+    "1.2.250.1.213.1.4.9": "INS-NIA",
+    "1.2.250.1.213.1.4.10": "INS-NIR-TEST",
+    "1.2.250.1.213.1.4.11": "INS-NIR-DEMO",
+}
+LOINC = "2.16.840.1.113883.6.1"
+
+
+@dataclass(frozen=True)
+class XdmLimits:
+    """Bounds of what the reader accepts (zip-bomb and resource limits)."""
+
+    max_entries: int = 64
+    max_total_uncompressed: int = 64 * 1024 * 1024
+    max_entry_uncompressed: int = 32 * 1024 * 1024
+    max_ratio: int = 200
+    """Refuse an entry that inflates more than this many times (only checked above ``ratio_floor``)."""
+    ratio_floor: int = 1024 * 1024
+    max_xml_bytes: int = 8 * 1024 * 1024
+
+
+DEFAULT_LIMITS = XdmLimits()
+
+
+class XdmError(ValueError):
+    """The archive is unsafe or unreadable. ``code`` is a stable id (``xdm.zip.bomb``, …)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def unsafe(self) -> bool:
+        """An attack (bomb, traversal, entities) rather than a broken archive."""
+        return self.code in UNSAFE_CODES
+
+
+UNSAFE_CODES = {
+    "xdm.zip.bomb",
+    "xdm.zip.entries",
+    "xdm.zip.path",
+    "xdm.zip.symlink",
+    "xdm.zip.encrypted",
+    "xdm.zip.duplicate",
+    "xdm.xml.unsafe",
+}
+
+
+@dataclass(frozen=True)
+class XdmIssue:
+    code: str
+    severity: str  # "error" | "warning"
+    message: str
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    scheme: str | None = None
+    display: str | None = None
+
+
+@dataclass(frozen=True)
+class PatientId:
+    """An XDS patientId (HL7 v2 CX ``id^^^&oid&ISO``) split into its parts."""
+
+    raw: str
+    id: str
+    oid: str | None
+
+    @property
+    def is_ins(self) -> bool:
+        return self.oid in INS_OIDS
+
+    @classmethod
+    def parse(cls, raw: str) -> PatientId:
+        raw = raw.strip()
+        ident, _, authority = raw.partition("^^^")
+        parts = authority.split("&")
+        oid = parts[1] if len(parts) >= 2 and parts[1] else None
+        return cls(raw=raw, id=ident, oid=oid)
+
+    def to_cx(self) -> str:
+        return f"{self.id}^^^&{self.oid}&ISO" if self.oid else self.id
+
+
+@dataclass(frozen=True)
+class CdaHeader:
+    """What the checks need from a CDA R2 header."""
+
+    code: Code | None
+    title: str | None
+    unique_id: str | None
+    effective_time: str | None
+    confidentiality: Code | None
+    language: str | None
+    ins: str | None
+    ins_oid: str | None
+    birth_name: str | None
+    first_given_name: str | None
+    birth_date: str | None
+    sex: str | None
+    replaces: str | None = None
+
+    @property
+    def ins_qualified(self) -> bool:
+        """Ref #2 (SC.MSS/CONF.14, mss.md §4): the INS counts as qualified when the CDA carries the
+        matricule **and** its OID **and** the 4 traits birth name, first given name, birth date, sex.
+        (ins.md §3 lists five INS traits; the MSS header follows Ref #2's four; docs/mss.md.)"""
+        return bool(
+            self.ins
+            and self.ins_oid in INS_OIDS
+            and self.birth_name
+            and self.first_given_name
+            and self.birth_date
+            and self.sex
+        )
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    entry_id: str
+    uri: str | None
+    path: str | None
+    mime_type: str | None
+    unique_id: str | None
+    patient_id: PatientId | None
+    source_patient_id: str | None
+    title: str | None
+    class_code: Code | None
+    type_code: Code | None
+    format_code: Code | None
+    confidentiality_code: Code | None
+    hash: str | None
+    size: int | None
+    creation_time: str | None
+    cda: CdaHeader | None = None
+
+
+@dataclass(frozen=True)
+class SubmissionSet:
+    entry_id: str | None
+    unique_id: str | None
+    source_id: str | None
+    patient_id: PatientId | None
+    submission_time: str | None
+    content_type: Code | None
+
+
+@dataclass
+class XdmPackage:
+    files: list[str]
+    submission_set: SubmissionSet | None
+    documents: list[DocumentEntry]
+    issues: list[XdmIssue] = field(default_factory=list)
+    contents: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @property
+    def patient_ids(self) -> list[PatientId]:
+        seen: dict[str, PatientId] = {}
+        candidates = [d.patient_id for d in self.documents]
+        if self.submission_set:
+            candidates.append(self.submission_set.patient_id)
+        for pid in candidates:
+            if pid is not None:
+                seen.setdefault(pid.raw, pid)
+        return list(seen.values())
+
+    @property
+    def cda_documents(self) -> list[DocumentEntry]:
+        return [d for d in self.documents if d.cda is not None]
+
+    @property
+    def cda_codes(self) -> list[str]:
+        return [d.cda.code.code for d in self.cda_documents if d.cda and d.cda.code]
+
+    @property
+    def has_qualified_ins(self) -> bool:
+        return any(d.cda.ins_qualified for d in self.cda_documents if d.cda)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly view (used by the HTTP API and stored with the message)."""
+
+        def code(c: Code | None) -> dict | None:
+            return None if c is None else {"code": c.code, "scheme": c.scheme, "display": c.display}
+
+        def pid(p: PatientId | None) -> dict | None:
+            return None if p is None else {"value": p.raw, "id": p.id, "oid": p.oid, "is_ins": p.is_ins}
+
+        ss = self.submission_set
+        return {
+            "files": self.files,
+            "submission_set": None
+            if ss is None
+            else {
+                "unique_id": ss.unique_id,
+                "source_id": ss.source_id,
+                "patient_id": pid(ss.patient_id),
+                "submission_time": ss.submission_time,
+                "content_type": code(ss.content_type),
+            },
+            "documents": [
+                {
+                    "entry_id": d.entry_id,
+                    "uri": d.uri,
+                    "path": d.path,
+                    "mime_type": d.mime_type,
+                    "unique_id": d.unique_id,
+                    "patient_id": pid(d.patient_id),
+                    "title": d.title,
+                    "class_code": code(d.class_code),
+                    "type_code": code(d.type_code),
+                    "format_code": code(d.format_code),
+                    "confidentiality_code": code(d.confidentiality_code),
+                    "hash": d.hash,
+                    "size": d.size,
+                    "creation_time": d.creation_time,
+                    "cda": None
+                    if d.cda is None
+                    else {
+                        "code": code(d.cda.code),
+                        "title": d.cda.title,
+                        "ins": d.cda.ins,
+                        "ins_oid": d.cda.ins_oid,
+                        "ins_qualified": d.cda.ins_qualified,
+                        "birth_name": d.cda.birth_name,
+                        "first_given_name": d.cda.first_given_name,
+                        "birth_date": d.cda.birth_date,
+                        "sex": d.cda.sex,
+                        "replaces": d.cda.replaces,
+                    },
+                }
+                for d in self.documents
+            ],
+            "cda_codes": self.cda_codes,
+            "qualified_ins": self.has_qualified_ins,
+            "issues": [{"code": i.code, "severity": i.severity, "message": i.message} for i in self.issues],
+        }
+
+
+# --- reader ---------------------------------------------------------------------------------------
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def _check_name(name: str) -> None:
+    if not name or "\x00" in name:
+        raise XdmError("xdm.zip.path", "an entry has an empty name or a NUL byte")
+    if "\\" in name:
+        raise XdmError("xdm.zip.path", f"entry {name!r} uses a backslash (path traversal on Windows)")
+    if name.startswith("/") or _DRIVE.match(name):
+        raise XdmError("xdm.zip.path", f"entry {name!r} is an absolute path")
+    if any(part == ".." for part in name.split("/")):
+        raise XdmError("xdm.zip.path", f"entry {name!r} climbs out of the archive with '..'")
+
+
+def _open_zip(data: bytes) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise XdmError(
+            "xdm.zip.invalid", f"not a readable zip archive (truncated or corrupt): {exc}"
+        ) from None
+    except (ValueError, OSError, EOFError, NotImplementedError) as exc:
+        raise XdmError("xdm.zip.invalid", f"not a readable zip archive: {exc}") from None
+
+
+def read_zip_entries(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> dict[str, bytes]:
+    """Inflate every file of a zip after checking it is safe. Directory entries are skipped."""
+    zf = _open_zip(data)
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > limits.max_entries:
+            raise XdmError("xdm.zip.entries", f"{len(infos)} entries (limit {limits.max_entries})")
+        declared = 0
+        seen: set[str] = set()
+        for info in infos:
+            _check_name(info.filename)
+            key = info.filename.upper()
+            if key in seen:
+                raise XdmError("xdm.zip.duplicate", f"entry {info.filename!r} appears twice")
+            seen.add(key)
+            if info.flag_bits & 0x1:
+                raise XdmError("xdm.zip.encrypted", f"entry {info.filename!r} is encrypted")
+            mode = info.external_attr >> 16
+            if mode and stat.S_ISLNK(mode):
+                raise XdmError("xdm.zip.symlink", f"entry {info.filename!r} is a symbolic link")
+            if info.file_size > limits.max_entry_uncompressed:
+                raise XdmError("xdm.zip.bomb", f"entry {info.filename!r} inflates to {info.file_size} bytes")
+            declared += info.file_size
+            if declared > limits.max_total_uncompressed:
+                raise XdmError(
+                    "xdm.zip.bomb", f"archive inflates to more than {limits.max_total_uncompressed} bytes"
+                )
+            if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(
+                info.compress_size, 1
+            ):
+                raise XdmError(
+                    "xdm.zip.bomb",
+                    f"entry {info.filename!r} has a compression ratio above {limits.max_ratio}",
+                )
+        out: dict[str, bytes] = {}
+        total = 0
+        for info in infos:
+            if info.is_dir():
+                continue
+            # Never trust the declared sizes: read at most one byte more than allowed.
+            cap = min(info.file_size, limits.max_entry_uncompressed)
+            try:
+                with zf.open(info) as handle:
+                    content = handle.read(cap + 1)
+            except (
+                zipfile.BadZipFile,
+                zlib.error,
+                EOFError,
+                OSError,
+                ValueError,
+                NotImplementedError,
+            ) as exc:
+                raise XdmError("xdm.zip.invalid", f"entry {info.filename!r} cannot be read: {exc}") from None
+            except Exception as exc:  # lzma/bz2 errors, encrypted without the flag, unsupported method
+                raise XdmError("xdm.zip.invalid", f"entry {info.filename!r} cannot be read: {exc}") from None
+            if len(content) > cap:
+                raise XdmError("xdm.zip.bomb", f"entry {info.filename!r} inflates beyond its declared size")
+            total += len(content)
+            if total > limits.max_total_uncompressed:
+                raise XdmError("xdm.zip.bomb", "archive inflates beyond the total limit")
+            out[info.filename] = content
+        return out
+
+
+def _text(el: etree._Element | None) -> str | None:
+    if el is None:
+        return None
+    value = (el.text or "").strip()
+    return value or None
+
+
+def _slot(obj: etree._Element, name: str) -> list[str]:
+    values: list[str] = []
+    for slot in obj.findall("rim:Slot", NS):
+        if slot.get("name") == name:
+            values.extend(v.text or "" for v in slot.findall("rim:ValueList/rim:Value", NS))
+    return values
+
+
+def _localized(obj: etree._Element, tag: str) -> str | None:
+    el = obj.find(f"rim:{tag}/rim:LocalizedString", NS)
+    return None if el is None else el.get("value")
+
+
+def _classification(obj: etree._Element, scheme: str) -> Code | None:
+    for cl in obj.findall("rim:Classification", NS):
+        if cl.get("classificationScheme") == scheme:
+            coding = _slot(cl, "codingScheme")
+            return Code(
+                code=cl.get("nodeRepresentation") or "",
+                scheme=coding[0] if coding else None,
+                display=_localized(cl, "Name"),
+            )
+    return None
+
+
+def _external_id(obj: etree._Element, scheme: str) -> str | None:
+    for ei in obj.findall("rim:ExternalIdentifier", NS):
+        if ei.get("identificationScheme") == scheme:
+            return ei.get("value")
+    return None
+
+
+def _document_path(uri: str | None, files: dict[str, bytes]) -> str | None:
+    if not uri:
+        return None
+    candidates = [SUBSET + uri, uri]
+    upper = {name.upper(): name for name in files}
+    for cand in candidates:
+        if cand in files:
+            return cand
+        if cand.upper() in upper:
+            return upper[cand.upper()]
+    return None
+
+
+def parse_cda_header(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> CdaHeader:
+    """Read the CDA R2 header fields used by the MSSanté checks (CI-SIS "Structuration minimale")."""
+    root = parse_untrusted(data, max_bytes=limits.max_xml_bytes)
+    if etree.QName(root).localname != "ClinicalDocument" or etree.QName(root).namespace != HL7:
+        raise InvalidXmlError("root element is not hl7:ClinicalDocument")
+    code_el = root.find("hl7:code", NS)
+    code = (
+        Code(code_el.get("code") or "", code_el.get("codeSystem"), code_el.get("displayName"))
+        if code_el is not None and code_el.get("code")
+        else None
+    )
+    id_el = root.find("hl7:id", NS)
+    unique_id = None
+    if id_el is not None and id_el.get("root"):
+        unique_id = (
+            id_el.get("root")
+            if not id_el.get("extension")
+            else f"{id_el.get('root')}^{id_el.get('extension')}"
+        )
+    eff = root.find("hl7:effectiveTime", NS)
+    conf = root.find("hl7:confidentialityCode", NS)
+    lang = root.find("hl7:languageCode", NS)
+    role = root.find("hl7:recordTarget/hl7:patientRole", NS)
+    ins = ins_oid = birth_name = given = birth_date = sex = None
+    if role is not None:
+        for pid in role.findall("hl7:id", NS):
+            if pid.get("root") in INS_OIDS and pid.get("extension"):
+                ins, ins_oid = pid.get("extension"), pid.get("root")
+                break
+        patient = role.find("hl7:patient", NS)
+        if patient is not None:
+            name = patient.find("hl7:name", NS)
+            if name is not None:
+                for fam in name.findall("hl7:family", NS):
+                    if fam.get("qualifier") == "BR" or birth_name is None and fam.get("qualifier") is None:
+                        birth_name = _text(fam) or birth_name
+                givens = name.findall("hl7:given", NS)
+                if givens:
+                    given = _text(givens[0])
+            bt = patient.find("hl7:birthTime", NS)
+            birth_date = bt.get("value") if bt is not None else None
+            gender = patient.find("hl7:administrativeGenderCode", NS)
+            sex = gender.get("code") if gender is not None else None
+    replaces = None
+    for rel in root.findall("hl7:relatedDocument", NS):
+        if rel.get("typeCode") == "RPLC":
+            parent_id = rel.find("hl7:parentDocument/hl7:id", NS)
+            if parent_id is not None:
+                replaces = parent_id.get("root")
+    return CdaHeader(
+        code=code,
+        title=_text(root.find("hl7:title", NS)),
+        unique_id=unique_id,
+        effective_time=eff.get("value") if eff is not None else None,
+        confidentiality=Code(conf.get("code") or "", conf.get("codeSystem"), conf.get("displayName"))
+        if conf is not None
+        else None,
+        language=lang.get("code") if lang is not None else None,
+        ins=ins,
+        ins_oid=ins_oid,
+        birth_name=birth_name,
+        first_given_name=given,
+        birth_date=birth_date,
+        sex=sex,
+        replaces=replaces,
+    )
+
+
+def read_xdm(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> XdmPackage:
+    """Read an ``IHE_XDM.ZIP``. Raises :class:`XdmError` when unsafe or unreadable."""
+    files = read_zip_entries(data, limits)
+    upper = {name.upper(): name for name in files}
+    issues: list[XdmIssue] = []
+    for required in (INDEX_PATH, README_PATH):
+        if required not in upper:
+            issues.append(
+                XdmIssue("xdm.layout", "warning", f"{required} is missing at the root (IHE ITI TF-1 §16.1.2)")
+            )
+    meta_name = upper.get(METADATA_PATH)
+    if meta_name is None:
+        raise XdmError("xdm.layout.metadata", f"{METADATA_PATH} is missing")
+    if meta_name != METADATA_PATH:
+        issues.append(XdmIssue("xdm.layout", "warning", f"{meta_name} should be spelt {METADATA_PATH}"))
+    try:
+        root = parse_untrusted(files[meta_name], max_bytes=limits.max_xml_bytes)
+    except UnsafeXmlError as exc:
+        raise XdmError("xdm.xml.unsafe", f"METADATA.XML: {exc}") from None
+    except InvalidXmlError as exc:
+        raise XdmError("xdm.metadata.invalid", f"METADATA.XML: {exc}") from None
+    if etree.QName(root).namespace not in (LCM, RIM):
+        raise XdmError(
+            "xdm.metadata.invalid",
+            "METADATA.XML root is not an ebRIM 3.0 SubmitObjectsRequest / RegistryObjectList",
+        )
+
+    submission: SubmissionSet | None = None
+    for pkg in root.iter(f"{{{RIM}}}RegistryPackage"):
+        is_ss = any(
+            cl.get("classificationNode") == SUBMISSION_SET_NODE
+            for cl in root.iter(f"{{{RIM}}}Classification")
+            if cl.get("classifiedObject") == pkg.get("id")
+        ) or any(
+            cl.get("classificationNode") == SUBMISSION_SET_NODE
+            for cl in pkg.findall("rim:Classification", NS)
+        )
+        if not is_ss:
+            continue
+        pid = _external_id(pkg, SS_PATIENT_ID)
+        times = _slot(pkg, "submissionTime")
+        submission = SubmissionSet(
+            entry_id=pkg.get("id"),
+            unique_id=_external_id(pkg, SS_UNIQUE_ID),
+            source_id=_external_id(pkg, SS_SOURCE_ID),
+            patient_id=PatientId.parse(pid) if pid else None,
+            submission_time=times[0] if times else None,
+            content_type=_classification(pkg, SS_CONTENT_TYPE),
+        )
+        break
+    if submission is None:
+        issues.append(XdmIssue("xdm.metadata.submission_set", "error", "no SubmissionSet in METADATA.XML"))
+
+    documents: list[DocumentEntry] = []
+    for obj in root.iter(f"{{{RIM}}}ExtrinsicObject"):
+        if obj.get("objectType") not in (DOCUMENT_ENTRY_STABLE, DOCUMENT_ENTRY_ON_DEMAND):
+            issues.append(
+                XdmIssue(
+                    "xdm.metadata.object_type",
+                    "warning",
+                    f"ExtrinsicObject {obj.get('id')} has objectType "
+                    f"{obj.get('objectType')!r}, not the DocumentEntry UUID",
+                )
+            )
+        uris = _slot(obj, "URI")
+        uri = uris[0].strip() if uris else None
+        path = _document_path(uri, files)
+        hashes, sizes = _slot(obj, "hash"), _slot(obj, "size")
+        pid = _external_id(obj, DE_PATIENT_ID)
+        entry_id = obj.get("id") or "?"
+        declared_size = int(sizes[0]) if sizes and sizes[0].strip().isdigit() else None
+        cda: CdaHeader | None = None
+        if uri is None:
+            issues.append(XdmIssue("xdm.metadata.uri", "error", f"DocumentEntry {entry_id} has no URI slot"))
+        elif path is None:
+            issues.append(
+                XdmIssue(
+                    "xdm.document.missing",
+                    "error",
+                    f"DocumentEntry {entry_id}: {uri!r} is not in the archive",
+                )
+            )
+        else:
+            content = files[path]
+            if hashes and hashes[0].strip().lower() != hashlib.sha1(content).hexdigest():  # noqa: S324
+                issues.append(
+                    XdmIssue("xdm.document.hash", "error", f"{path}: the SHA-1 does not match the hash slot")
+                )
+            if not hashes:
+                issues.append(
+                    XdmIssue("xdm.document.hash", "warning", f"DocumentEntry {entry_id} has no hash slot")
+                )
+            if declared_size is not None and declared_size != len(content):
+                issues.append(
+                    XdmIssue(
+                        "xdm.document.size", "error", f"{path}: size slot {declared_size} != {len(content)}"
+                    )
+                )
+            mime = (obj.get("mimeType") or "").lower()
+            if mime in ("text/xml", "application/xml", "application/hl7-v3+xml") or path.upper().endswith(
+                ".XML"
+            ):
+                try:
+                    cda = parse_cda_header(content, limits)
+                except UnsafeXmlError as exc:
+                    raise XdmError("xdm.xml.unsafe", f"{path}: {exc}") from None
+                except InvalidXmlError as exc:
+                    if mime in ("text/xml", "application/hl7-v3+xml"):
+                        issues.append(XdmIssue("xdm.cda.invalid", "error", f"{path}: {exc}"))
+        times = _slot(obj, "creationTime")
+        spid = _slot(obj, "sourcePatientId")
+        documents.append(
+            DocumentEntry(
+                entry_id=entry_id,
+                uri=uri,
+                path=path,
+                mime_type=obj.get("mimeType"),
+                unique_id=_external_id(obj, DE_UNIQUE_ID),
+                patient_id=PatientId.parse(pid) if pid else None,
+                source_patient_id=spid[0] if spid else None,
+                title=_localized(obj, "Name"),
+                class_code=_classification(obj, DE_CLASS_CODE),
+                type_code=_classification(obj, DE_TYPE_CODE),
+                format_code=_classification(obj, DE_FORMAT_CODE),
+                confidentiality_code=_classification(obj, DE_CONFIDENTIALITY),
+                hash=hashes[0].strip() if hashes else None,
+                size=declared_size,
+                creation_time=times[0] if times else None,
+                cda=cda,
+            )
+        )
+    if not documents:
+        issues.append(XdmIssue("xdm.metadata.documents", "error", "no DocumentEntry in METADATA.XML"))
+    for doc in documents:
+        if doc.patient_id is None:
+            issues.append(
+                XdmIssue("xdm.metadata.patient_id", "error", f"DocumentEntry {doc.entry_id} has no patientId")
+            )
+        elif doc.cda and doc.cda.ins and doc.patient_id.id != doc.cda.ins:
+            issues.append(
+                XdmIssue(
+                    "xdm.patient.mismatch",
+                    "error",
+                    f"DocumentEntry {doc.entry_id}: patientId {doc.patient_id.id} differs from "
+                    f"the CDA INS {doc.cda.ins}",
+                )
+            )
+    package = XdmPackage(
+        files=sorted(files), submission_set=submission, documents=documents, issues=issues, contents=files
+    )
+    if len({p.id for p in package.patient_ids}) > 1:
+        issues.append(
+            XdmIssue(
+                "xdm.patient.several",
+                "error",
+                "the XDM concerns several patients (Ref #2 ECO.2.1.1: one only)",
+            )
+        )
+    return package
+
+
+# --- writer ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class XdmDocument:
+    content: bytes
+    mime_type: str
+    file_name: str | None = None
+    title: str | None = None
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+def _classification_xml(scheme: str, obj_id: str, code: Code, cid: str) -> str:
+    display = code.display or code.code
+    return (
+        f'<rim:Classification id={quoteattr(cid)} classificationScheme="{scheme}" '
+        f"classifiedObject={quoteattr(obj_id)}"
+        f' nodeRepresentation={quoteattr(code.code)} objectType="urn:oasis:names:tc:ebxml-regrep:ObjectType:'
+        f'RegistryObject:Classification">'
+        f'<rim:Slot name="codingScheme"><rim:ValueList><rim:Value>{escape(code.scheme or "")}</rim:Value>'
+        f"</rim:ValueList></rim:Slot><rim:Name><rim:LocalizedString value={quoteattr(display)}/></rim:Name>"
+        f"</rim:Classification>"
+    )
+
+
+def _slot_xml(name: str, *values: str) -> str:
+    vals = "".join(f"<rim:Value>{escape(v)}</rim:Value>" for v in values)
+    return f"<rim:Slot name={quoteattr(name)}><rim:ValueList>{vals}</rim:ValueList></rim:Slot>"
+
+
+def _ext_id_xml(scheme: str, obj_id: str, value: str, name: str, eid: str) -> str:
+    return (
+        f'<rim:ExternalIdentifier id={quoteattr(eid)} identificationScheme="{scheme}" registryObject='
+        f'{quoteattr(obj_id)} value={quoteattr(value)} objectType="urn:oasis:names:tc:ebxml-regrep:'
+        f'ObjectType:RegistryObject:ExternalIdentifier"><rim:Name>'
+        f"<rim:LocalizedString value={quoteattr(name)}/></rim:Name>"
+        f"</rim:ExternalIdentifier>"
+    )
+
+
+def _oid_from_uuid(u: uuid.UUID) -> str:
+    # ITI TF-2x Appendix B: OID 2.25.<uuid as integer>.
+    return f"2.25.{u.int}"
+
+
+DEFAULT_CLASS_CODE = Code("10", "1.2.250.1.213.1.1.4.1", "Compte rendu")
+DEFAULT_FORMAT_CODE = Code("urn:ihe:iti:xds:2017:mimeTypeSufficient", "1.3.6.1.4.1.19376.1.2.3", "Format")
+DEFAULT_CONFIDENTIALITY = Code("N", "2.16.840.1.113883.5.25", "Normal")
+DEFAULT_CONTENT_TYPE = Code("04", "1.2.250.1.213.1.1.4.12", "Hospitalisation de jour")
+DEFAULT_SOURCE_ID = "1.2.250.1.999.1.1"  # the sandbox's own (fictitious) source OID
+
+
+def build_xdm(
+    cda: bytes,
+    *,
+    pdf: bytes | None = None,
+    patient_id: str | None = None,
+    patient_oid: str | None = None,
+    class_code: Code = DEFAULT_CLASS_CODE,
+    format_code: Code = DEFAULT_FORMAT_CODE,
+    source_id: str = DEFAULT_SOURCE_ID,
+    author: str | None = None,
+    now: datetime | None = None,
+) -> bytes:
+    """Build a conformant ``IHE_XDM.ZIP`` around a CDA R2 document (and optionally its PDF rendering).
+
+    The patientId, type code (the CDA ``code``), title, confidentiality and language come from the CDA
+    header unless given. Raises :class:`XdmError` when the CDA cannot be read or names no patient.
+    """
+    now = now or datetime.now(UTC)
+    try:
+        header = parse_cda_header(cda)
+    except UnsafeXmlError as exc:
+        raise XdmError("xdm.xml.unsafe", f"CDA: {exc}") from None
+    except InvalidXmlError as exc:
+        raise XdmError("xdm.cda.invalid", f"CDA: {exc}") from None
+    pid_value = patient_id or header.ins
+    pid_oid = patient_oid or header.ins_oid
+    if not pid_value or not pid_oid:
+        raise XdmError(
+            "xdm.cda.patient",
+            "the CDA names no INS (recordTarget/patientRole/id with an INS OID); "
+            "pass patient_id and patient_oid",
+        )
+    patient = PatientId(raw="", id=pid_value, oid=pid_oid).to_cx()
+    type_code = header.code or Code("11488-4", LOINC, "Note de consultation")
+    if type_code.scheme is None:
+        type_code = Code(type_code.code, LOINC, type_code.display)
+    docs = [XdmDocument(cda, "text/xml", "DOC0001.XML", header.title)]
+    if pdf is not None:
+        docs.append(XdmDocument(pdf, "application/pdf", "DOC0002.PDF", header.title))
+
+    ss_uuid = uuid.uuid4()
+    ss_id = f"urn:uuid:{ss_uuid}"
+    parts: list[str] = []
+    for n, doc in enumerate(docs, start=1):
+        de_id = f"urn:uuid:{uuid.uuid4()}"
+        unique = header.unique_id if (n == 1 and header.unique_id) else _oid_from_uuid(uuid.uuid4())
+        slots = [
+            _slot_xml("creationTime", _ts(now)),
+            _slot_xml("hash", hashlib.sha1(doc.content).hexdigest()),  # noqa: S324 - XDS mandates SHA-1
+            _slot_xml("languageCode", header.language or "fr-FR"),
+            _slot_xml("size", str(len(doc.content))),
+            _slot_xml("sourcePatientId", patient),
+            _slot_xml("URI", doc.file_name or f"DOC{n:04d}"),
+        ]
+        if header.effective_time:
+            slots.append(_slot_xml("serviceStartTime", header.effective_time[:14]))
+        fmt = (
+            format_code
+            if doc.mime_type == "text/xml"
+            else Code("urn:ihe:iti:xds-sd:pdf:2008", "1.3.6.1.4.1.19376.1.2.3", "PDF")
+        )
+        body = "".join(slots)
+        body += f"<rim:Name><rim:LocalizedString value={quoteattr(doc.title or 'Document')}/></rim:Name>"
+        if author:
+            body += (
+                f'<rim:Classification id="cl-author-{n}" classificationScheme='
+                f'"urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d" classifiedObject={quoteattr(de_id)} '
+                f'nodeRepresentation="">{_slot_xml("authorPerson", author)}</rim:Classification>'
+            )
+        body += _classification_xml(DE_CLASS_CODE, de_id, class_code, f"cl-class-{n}")
+        body += _classification_xml(
+            DE_CONFIDENTIALITY, de_id, header.confidentiality or DEFAULT_CONFIDENTIALITY, f"cl-conf-{n}"
+        )
+        body += _classification_xml(DE_FORMAT_CODE, de_id, fmt, f"cl-format-{n}")
+        body += _classification_xml(DE_TYPE_CODE, de_id, type_code, f"cl-type-{n}")
+        body += _ext_id_xml(DE_PATIENT_ID, de_id, patient, "XDSDocumentEntry.patientId", f"ei-pid-{n}")
+        body += _ext_id_xml(DE_UNIQUE_ID, de_id, unique, "XDSDocumentEntry.uniqueId", f"ei-uid-{n}")
+        parts.append(
+            f"<rim:ExtrinsicObject id={quoteattr(de_id)} mimeType={quoteattr(doc.mime_type)} "
+            f'objectType="{DOCUMENT_ENTRY_STABLE}" '
+            'status="urn:oasis:names:tc:ebxml-regrep:StatusType:Approved">'
+            f"{body}</rim:ExtrinsicObject>"
+        )
+        parts.append(
+            f'<rim:Association id="urn:uuid:{uuid.uuid4()}" associationType="{HAS_MEMBER}" sourceObject='
+            f'{quoteattr(ss_id)} targetObject={quoteattr(de_id)} objectType="urn:oasis:names:tc:ebxml-regrep:'
+            f'ObjectType:RegistryObject:Association">{_slot_xml("SubmissionSetStatus", "Original")}'
+            "</rim:Association>"
+        )
+    ss = (
+        f'<rim:RegistryPackage id={quoteattr(ss_id)} objectType="urn:oasis:names:tc:ebxml-regrep:ObjectType:'
+        f'RegistryObject:RegistryPackage">{_slot_xml("submissionTime", _ts(now))}'
+        f"<rim:Name><rim:LocalizedString value={quoteattr(header.title or 'Envoi MSSanté')}/></rim:Name>"
+        + _classification_xml(SS_CONTENT_TYPE, ss_id, DEFAULT_CONTENT_TYPE, "cl-ss-content")
+        + _ext_id_xml(SS_SOURCE_ID, ss_id, source_id, "XDSSubmissionSet.sourceId", "ei-ss-source")
+        + _ext_id_xml(SS_PATIENT_ID, ss_id, patient, "XDSSubmissionSet.patientId", "ei-ss-pid")
+        + _ext_id_xml(SS_UNIQUE_ID, ss_id, _oid_from_uuid(ss_uuid), "XDSSubmissionSet.uniqueId", "ei-ss-uid")
+        + "</rim:RegistryPackage>"
+        f'<rim:Classification id="cl-ss" classifiedObject={quoteattr(ss_id)} classificationNode='
+        f'"{SUBMISSION_SET_NODE}" objectType="urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:'
+        f'Classification"/>'
+    )
+    metadata = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<lcm:SubmitObjectsRequest xmlns:lcm="{LCM}" xmlns:rim="{RIM}"><rim:RegistryObjectList>'
+        + ss
+        + "".join(parts)
+        + "</rim:RegistryObjectList></lcm:SubmitObjectsRequest>\n"
+    ).encode()
+    listing = "".join(
+        f'<li><a href="{SUBSET}{d.file_name}">{escape(d.title or d.file_name or "")}</a> ({d.mime_type})</li>'
+        for d in docs
+    )
+    index = (
+        '<!DOCTYPE html>\n<html lang="fr"><head><meta charset="utf-8"><title>IHE_XDM</title></head><body>'
+        "<h1>Contenu du support IHE XDM</h1><p>Généré par Ségur Sandbox (environnement de test).</p>"
+        f'<ul>{listing}</ul><p><a href="{METADATA_PATH}">Métadonnées XDS</a> — '
+        f'<a href="{README_PATH}">README</a></p></body></html>\n'
+    ).encode()
+    readme = (
+        "Segur Sandbox - IHE XDM media (IHE ITI TF-1 section 16)\r\n"
+        "Producteur : Segur Sandbox (environnement de test, donnees fictives)\r\n"
+        f"Cree le : {now.astimezone(UTC).isoformat()}\r\n"
+        "Contenu : IHE_XDM/SUBSET01/METADATA.XML et les documents decrits.\r\n"
+    ).encode()
+    buffer = io.BytesIO()
+    stamp = now.astimezone(UTC).timetuple()[:6]
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, content in [(INDEX_PATH, index), (README_PATH, readme), (METADATA_PATH, metadata)] + [
+            (SUBSET + (d.file_name or ""), d.content) for d in docs
+        ]:
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, content)
+    return buffer.getvalue()
