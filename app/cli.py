@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from app import __version__
@@ -30,7 +30,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _run(coroutine_factory: Callable[[Settings], Awaitable[Any]], args: argparse.Namespace) -> Any:
+def _run(coroutine_factory: Callable[[Settings], Coroutine[Any, Any, Any]], args: argparse.Namespace) -> Any:
     return asyncio.run(coroutine_factory(_settings(args)))
 
 

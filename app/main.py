@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_exception_handlers(app)
     for domain in domains:
         for exc_class, handler in domain.exception_handlers.items():
-            app.add_exception_handler(exc_class, handler)
+            app.add_exception_handler(exc_class, handler)  # type: ignore[arg-type]
     app.include_router(health.router)
     app.include_router(sandbox.router)
     for domain in domains:

@@ -1,7 +1,45 @@
 """Settings of the mss domain (a mixin of app.config.Settings; env prefix SEGUR_)."""
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings
 
 
 class MssSettings(BaseSettings):
     """Fields are flat and prefixed with `mss_`: `mss_x` is read from `SEGUR_MSS_X`."""
+
+    mss_max_message_bytes: int = 10 * 1024 * 1024
+    """SMTP SIZE announced and enforced at DATA (552 5.3.4). No authoritative figure exists; one LPS
+    team uses 10 MB, configurable per operator (mss.md §6, unverified)."""
+    mss_smtp_hostname: str = "smtp.sandbox.mssante.fr"
+    """Name in the SMTP greeting and in DSN/MDN ``Reporting-MTA``."""
+    mss_smtp_tls_port: int | None = None
+    """Optional implicit-TLS (SMTPS) port; 0 = ephemeral (tests)."""
+    mss_smtp_auth_require_tls: bool = True
+    """Refuse AUTH before STARTTLS (SC.MSS/CONF.05, .07). Turn off for quick plain-text tests."""
+    mss_tls_cert_file: str | None = None
+    mss_tls_key_file: str | None = None
+    """PEM server certificate and key; when unset the sandbox generates a self-signed test certificate
+    at start-up (not an IGC-Santé certificate)."""
+    mss_enforced_checks: str = ""
+    """Comma-separated check ids (docs/mss.md) to enforce (refuse at DATA) on top of the defaults,
+    e.g. ``MSS.NIL,MSS.CODECDA,MSS.INS``."""
+    mss_annuaire_api_key: str = "sandbox-esante-api-key"
+    """Value the Annuaire Santé stub expects in the ``ESANTE-API-KEY`` header; empty = no check."""
+
+    @field_validator("mss_max_message_bytes")
+    @classmethod
+    def _size(cls, value: int) -> int:
+        if value < 1024:
+            raise ValueError(f"[mss] SEGUR_MSS_MAX_MESSAGE_BYTES must be at least 1024, got {value}")
+        return value
+
+    @field_validator("mss_smtp_tls_port")
+    @classmethod
+    def _tls_port(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= 65535:
+            raise ValueError(f"[mss] SEGUR_MSS_SMTP_TLS_PORT must be 0..65535, got {value}")
+        return value
+
+    @property
+    def mss_enforced_check_ids(self) -> list[str]:
+        return [item.strip() for item in self.mss_enforced_checks.split(",") if item.strip()]

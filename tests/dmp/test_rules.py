@@ -42,7 +42,8 @@ ACCESS_TABLE = [
     (Action.CONSULT, OPEN, A.EXPIRE, False, M.BRIS_DE_GLACE, "urgence", True, 200, "DMP:bris-de-glace"),
     (Action.CONSULT, OPEN, A.NON_EXISTE, False, M.BRIS_DE_GLACE, None, False, 400, "DMP:bris-de-glace-reason"),
     (Action.CONSULT, OPEN, A.NON_EXISTE, False, M.BRIS_DE_GLACE, "   ", False, 400, "DMP:bris-de-glace-reason"),
-    (Action.CONSULT, OPTED_BG, A.NON_EXISTE, False, M.BRIS_DE_GLACE, "urgence", False, 403, "DMP:opt-out-bris-de-glace"),
+    (Action.CONSULT, OPTED_BG, A.NON_EXISTE, False, M.BRIS_DE_GLACE, "urgence", False, 403,
+     "DMP:opt-out-bris-de-glace"),
     (Action.CONSULT, OPTED_15, A.NON_EXISTE, False, M.BRIS_DE_GLACE, "urgence", True, 200, "DMP:bris-de-glace"),
     # centre 15: authorisation not checked, refused on opt-out
     (Action.CONSULT, OPEN, A.NON_EXISTE, False, M.CENTRE_15, None, True, 200, "DMP:centre-15"),
