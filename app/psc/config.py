@@ -35,8 +35,12 @@ class PscSettings(BaseSettings):
     """Seconds a worker keeps its parsed signing keys before reloading them from the store."""
 
     @field_validator(
-        "psc_access_token_ttl", "psc_id_token_ttl", "psc_refresh_token_ttl", "psc_code_ttl",
-        "psc_session_ttl", "psc_ciba_expires_in",
+        "psc_access_token_ttl",
+        "psc_id_token_ttl",
+        "psc_refresh_token_ttl",
+        "psc_code_ttl",
+        "psc_session_ttl",
+        "psc_ciba_expires_in",
     )
     @classmethod
     def _positive(cls, value: int, info) -> int:  # type: ignore[no-untyped-def]

@@ -1,0 +1,1037 @@
+"""PSC service: the only code of the domain that touches the store. Services flush, never commit."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.errors import OAuthError, ProblemError
+from app.db import as_utc, utcnow
+from app.psc import tokens
+from app.psc.config import REALM_PATH
+from app.psc.keys import SIGNING_ALGS, KeyRing, SigningAlg, StoredKey, generate_private_jwk
+from app.psc.models import (
+    AuthorizationCode,
+    CibaRequest,
+    Client,
+    IssuedToken,
+    LoginSession,
+    RevokedToken,
+    SigningKey,
+)
+from app.psc.models import Professional as ProfessionalRow
+from app.psc.rpps import rpps_from_subject_name_id
+from app.psc.schemas import ClientCreate, Professional
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Keycloak's federated-identity subject is "f:<identity provider UUID>:<national id>" (psc.md §6, §8).
+FEDERATION_PROVIDER = "550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd"
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+GRANT_CIBA = "urn:openid:params:grant-type:ciba"
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+
+
+# --- URLs -----------------------------------------------------------------------------------------
+
+
+def issuer(settings: Settings) -> str:
+    return (settings.psc_issuer_base_url or settings.public_base_url) + REALM_PATH
+
+
+def endpoint(settings: Settings, name: str) -> str:
+    return f"{issuer(settings)}/protocol/openid-connect/{name}"
+
+
+def authorize_url(settings: Settings) -> str:
+    return settings.psc_authorize_url or settings.public_base_url + "/auth"
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def epoch(value: datetime) -> int:
+    return int(as_utc(value).timestamp())
+
+
+def from_epoch(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+# --- fixtures and seed ----------------------------------------------------------------------------
+
+
+@cache
+def _fixture(name: str) -> tuple[dict[str, Any], ...]:
+    return tuple(json.loads((FIXTURES / name).read_text(encoding="utf-8")))
+
+
+async def seed(session: AsyncSession, settings: Settings) -> None:
+    """Idempotent: signing keys if missing, then the fixture clients and professionals."""
+    await ensure_signing_keys(session, settings)
+    existing = set((await session.scalars(select(Client.client_id))).all())
+    for data in _fixture("clients.json"):
+        if data["client_id"] not in existing:
+            session.add(_client_row(ClientCreate.model_validate(data)))
+    known = set((await session.scalars(select(ProfessionalRow.subject_name_id))).all())
+    for data in _fixture("professionals.json"):
+        if data["SubjectNameID"] not in known:
+            session.add(_professional_row(data))
+    await session.flush()
+
+
+# --- signing keys ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _CachedRing:
+    ring: KeyRing
+    loaded_at: float
+
+
+_RINGS: dict[str, _CachedRing] = {}
+
+
+async def ensure_signing_keys(session: AsyncSession, settings: Settings) -> None:
+    rows = (await session.scalars(select(SigningKey).where(SigningKey.active.is_(True)))).all()
+    have = {row.alg for row in rows}
+    for alg in SIGNING_ALGS:
+        if alg not in have:
+            jwk = generate_private_jwk(alg)
+            session.add(SigningKey(kid=jwk["kid"], alg=alg, private_jwk=jwk, active=True, created_at=utcnow()))
+    await session.flush()
+    if have != set(SIGNING_ALGS):
+        _RINGS.pop(settings.database_url, None)
+
+
+async def get_keyring(session: AsyncSession, settings: Settings, *, reload: bool = False) -> KeyRing:
+    """The parsed keys of this store, cached per worker for ``psc_key_cache_ttl`` seconds."""
+    cached = _RINGS.get(settings.database_url)
+    now = time.monotonic()
+    if cached is not None and not reload and now - cached.loaded_at < settings.psc_key_cache_ttl:
+        return cached.ring
+    cutoff = utcnow()
+    rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
+    if not any(row.active for row in rows):
+        await ensure_signing_keys(session, settings)
+        rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
+    stored = [
+        StoredKey(kid=row.kid, alg=row.alg, private_jwk=row.private_jwk, active=row.active)  # type: ignore[arg-type]
+        for row in rows
+        if row.active or row.publish_until is None or as_utc(row.publish_until) > cutoff
+    ]
+    ring = KeyRing.build(stored)
+    _RINGS[settings.database_url] = _CachedRing(ring, now)
+    return ring
+
+
+async def rotate_signing_key(session: AsyncSession, settings: Settings, alg: SigningAlg = "RS256") -> str:
+    """Add a new ``alg`` key and make it the active one; the previous key stays published in the JWKS
+    until every token it signed has expired (the longest token lifetime from now), then drops out.
+    Returns the new ``kid``. What ``segur-sandbox keys rotate`` calls."""
+    longest = (
+        max(settings.psc_access_token_ttl, settings.psc_id_token_ttl, settings.psc_refresh_token_ttl)
+        + settings.psc_leeway
+    )
+    publish_until = utcnow() + timedelta(seconds=longest)
+    await session.execute(
+        update(SigningKey)
+        .where(SigningKey.alg == alg, SigningKey.active.is_(True))
+        .values(active=False, publish_until=publish_until)
+    )
+    jwk = generate_private_jwk(alg)
+    session.add(SigningKey(kid=jwk["kid"], alg=alg, private_jwk=jwk, active=True, created_at=utcnow()))
+    # Keys whose publication window has closed are no longer needed.
+    await session.execute(delete(SigningKey).where(SigningKey.active.is_(False), SigningKey.publish_until < utcnow()))
+    await session.flush()
+    _RINGS.pop(settings.database_url, None)
+    return jwk["kid"]
+
+
+# --- clients --------------------------------------------------------------------------------------
+
+
+def _client_row(data: ClientCreate) -> Client:
+    metadata = data.model_dump(exclude={"client_secret"}, exclude_none=True)
+    return Client(
+        client_id=data.client_id,
+        secret_sha256=sha256_hex(data.client_secret) if data.client_secret else None,
+        token_endpoint_auth_method=data.token_endpoint_auth_method,
+        access_token_alg=data.access_token_signed_response_alg,
+        client_metadata=metadata,
+        created_at=utcnow(),
+    )
+
+
+def client_document(row: Client, *, secret: str | None = None) -> dict[str, Any]:
+    doc = dict(row.client_metadata)
+    doc["client_id"] = row.client_id
+    doc["client_id_issued_at"] = epoch(row.created_at)
+    if secret is not None:
+        doc["client_secret"] = secret
+        doc["client_secret_expires_at"] = 0
+    return doc
+
+
+async def create_client(session: AsyncSession, *, data: ClientCreate) -> dict[str, Any]:
+    """RFC 7591 §3.2.1 answer: the registered metadata, with the secret shown this once."""
+    data = data.model_copy()
+    if data.client_id is None:
+        data.client_id = "sandbox-" + uuid.uuid4().hex[:12]
+    if data.token_endpoint_auth_method in SECRET_METHODS and not data.client_secret:
+        data.client_secret = secrets.token_urlsafe(32)
+    if data.token_endpoint_auth_method == "private_key_jwt" and not (data.jwks and data.jwks.get("keys")):
+        raise ProblemError(
+            400,
+            "Invalid client metadata",
+            "private_key_jwt needs jwks with at least one key",
+            type="urn:ietf:params:oauth:error:invalid_client_metadata",
+            rule="PSC:client.jwks",
+        )
+    if data.token_endpoint_auth_method == "none":
+        data.client_secret = None
+        if "client_credentials" in data.grant_types or GRANT_CIBA in data.grant_types:
+            raise ProblemError(
+                400,
+                "Invalid client metadata",
+                "a public client cannot use client_credentials or CIBA",
+                type="urn:ietf:params:oauth:error:invalid_client_metadata",
+                rule="PSC:client.public",
+            )
+    for uri in [*data.redirect_uris, *data.post_logout_redirect_uris]:
+        if not uri.startswith(("http://", "https://")) and ":/" not in uri or "#" in uri:
+            raise ProblemError(
+                400,
+                "Invalid redirect URI",
+                f"{uri!r} is not an absolute URI without fragment",
+                type="urn:ietf:params:oauth:error:invalid_redirect_uri",
+                rule="PSC:client.redirect_uri",
+            )
+    if await session.get(Client, data.client_id) is not None:
+        raise ProblemError(
+            409, "Client exists", f"client {data.client_id!r} is already registered", rule="PSC:client.exists"
+        )
+    row = _client_row(data)
+    session.add(row)
+    await session.flush()
+    return client_document(row, secret=data.client_secret)
+
+
+async def list_clients(session: AsyncSession) -> list[dict[str, Any]]:
+    rows = (await session.scalars(select(Client).order_by(Client.client_id))).all()
+    return [client_document(row) for row in rows]
+
+
+async def get_client(session: AsyncSession, *, client_id: str) -> Client | None:
+    return await session.get(Client, client_id)
+
+
+def client_allows_grant(client: Client, grant_type: str) -> bool:
+    return grant_type in client.client_metadata.get("grant_types", [])
+
+
+def _invalid_client(description: str, rule: str, *, basic: bool) -> OAuthError:
+    # RFC 6749 §5.2: 401 + WWW-Authenticate when the client tried HTTP Basic.
+    headers = {"WWW-Authenticate": 'Basic realm="esante-wallet"'} if basic else None
+    return OAuthError("invalid_client", description, status=401, rule=rule, headers=headers)
+
+
+async def authenticate_client(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    authorization: str | None,
+    form: Mapping[str, str],
+    allow_public: bool = True,
+) -> Client:
+    """client_secret_basic, client_secret_post, private_key_jwt (RFC 6749 §2.3, OIDC Core §9), or a
+    public client naming itself. One query; secrets compared as SHA-256 digests in constant time."""
+    basic = authorization is not None and authorization[:6].lower() == "basic "
+    secret: str | None = None
+    assertion: str | None = None
+    if basic:
+        try:
+            raw = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")  # type: ignore[index]
+            user, _, password = raw.partition(":")
+            client_id, secret = unquote(user), unquote(password)
+        except (ValueError, UnicodeDecodeError):
+            raise _invalid_client("malformed HTTP Basic credentials", "PSC:client.basic", basic=True) from None
+        if form.get("client_secret") or form.get("client_assertion"):
+            raise OAuthError(
+                "invalid_request", "use only one client authentication method", rule="PSC:client.auth_methods"
+            )
+    elif form.get("client_assertion_type"):
+        if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE or not form.get("client_assertion"):
+            raise _invalid_client("unsupported client_assertion_type", "PSC:client_assertion.type", basic=False)
+        assertion = form["client_assertion"]
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(assertion.split(".")[1] + "==="))
+            client_id = form.get("client_id") or claims.get("sub") or ""
+        except (ValueError, IndexError, AttributeError):
+            raise _invalid_client("malformed client_assertion", "PSC:client_assertion.malformed", basic=False) from None
+    else:
+        client_id = form.get("client_id", "")
+        secret = form.get("client_secret")
+    if not client_id:
+        raise _invalid_client("client authentication required", "PSC:client.missing", basic=basic)
+    if form.get("client_id") and form["client_id"] != client_id:
+        raise OAuthError(
+            "invalid_request", "client_id does not match the authenticated client", rule="PSC:client.mismatch"
+        )
+    client = await session.get(Client, client_id)
+    if client is None:
+        raise _invalid_client(f"unknown client {client_id!r}", "PSC:client.unknown", basic=basic)
+    method = client.token_endpoint_auth_method
+    if method == "private_key_jwt":
+        if assertion is None:
+            raise _invalid_client("this client authenticates with private_key_jwt", "PSC:client.method", basic=basic)
+        audiences = [
+            issuer(settings),
+            endpoint(settings, "token"),
+            endpoint(settings, "token/introspect"),
+            endpoint(settings, "revoke"),
+            endpoint(settings, "ext/ciba/auth"),
+        ]
+        try:
+            claims = tokens.verify_client_assertion(
+                assertion,
+                client.client_metadata.get("jwks") or {},
+                client_id=client_id,
+                audiences=audiences,
+                leeway=settings.psc_leeway,
+            )
+        except tokens.TokenError as exc:
+            raise _invalid_client(exc.description, exc.rule, basic=False) from None
+        # RFC 7523 §3 item 7: an assertion is used once.
+        jti_key = "ca:" + sha256_hex(client_id + ":" + claims["jti"])[:61]
+        if await session.get(RevokedToken, jti_key) is not None:
+            raise _invalid_client(
+                "client assertion replayed (jti already used)", "PSC:client_assertion.replay", basic=False
+            )
+        session.add(
+            RevokedToken(
+                jti=jti_key, reason="client_assertion", revoked_at=utcnow(), expires_at=from_epoch(claims["exp"])
+            )
+        )
+        return client
+    if assertion is not None:
+        raise _invalid_client("this client is not registered for private_key_jwt", "PSC:client.method", basic=False)
+    if method == "none":
+        if not allow_public:
+            raise _invalid_client("a public client cannot use this endpoint", "PSC:client.public", basic=basic)
+        return client
+    if secret is None:
+        raise _invalid_client("client secret required", "PSC:client.secret", basic=basic)
+    if client.secret_sha256 is None or not hmac.compare_digest(sha256_hex(secret), client.secret_sha256):
+        raise _invalid_client("bad client credentials", "PSC:client.secret", basic=basic)
+    return client
+
+
+# --- professionals --------------------------------------------------------------------------------
+
+_EMPTY_ACTIVITY_FIELDS = (
+    "codeModeExercice",
+    "codeSecteurDactivite",
+    "codeSectionPharmacien",
+    "codeRole",
+    "codeGenreActivite",
+    "numeroSiretSite",
+    "numeroSirenSite",
+    "numeroFinessSite",
+    "numeroFinessetablissementJuridique",
+    "identifiantTechniqueDeLaStructure",
+    "raisonSocialeSite",
+    "enseigneCommercialeSite",
+    "complementDestinataire",
+    "complementPointGeographique",
+    "numeroVoie",
+    "indiceRepetitionVoie",
+    "codeTypeDeVoie",
+    "libelleVoie",
+    "mentionDistribution",
+    "bureauCedex",
+    "codePostal",
+    "codeCommune",
+    "codePays",
+    "telephone",
+    "telephone2",
+    "telecopie",
+    "adresseEMail",
+    "codeDepartement",
+    "ancienIdentifiantDeLaStructure",
+    "autoriteDenregistrement",
+)
+_EMPTY_EXERCICE_FIELDS = (
+    "codeProfession",
+    "codeCategorieProfessionnelle",
+    "codeCiviliteDexercice",
+    "nomDexercice",
+    "prenomDexercice",
+    "codeTypeSavoirFaire",
+    "codeSavoirFaire",
+)
+
+
+def normalise_userinfo(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Complete a userinfo document the way PSC shapes it: every known field present, empty as ``""``
+    (psc.md §6), ``sub``/``preferred_username``/``SubjectRole`` derived when absent."""
+    doc = dict(data)
+    sni = str(doc["SubjectNameID"])
+    doc.setdefault("sub", f"f:{FEDERATION_PROVIDER}:{sni}")
+    doc.setdefault("preferred_username", sni)
+    exercices = []
+    for exercice in doc.get("SubjectRefPro", {}).get("exercices", []) or []:
+        item = {name: exercice.get(name, "") for name in _EMPTY_EXERCICE_FIELDS}
+        item["activities"] = [
+            {**{name: "" for name in _EMPTY_ACTIVITY_FIELDS}, **act} for act in exercice.get("activities", []) or []
+        ]
+        exercices.append({**exercice, **item})
+    doc["SubjectRefPro"] = {"exercices": exercices}
+    first_ex = exercices[0] if exercices else {}
+    first_act = first_ex.get("activities", [{}])[0] if first_ex.get("activities") else {}
+    if "SubjectRole" not in doc:
+        doc["SubjectRole"] = [f"{e['codeProfession']}^1.2.250.1.213.1.1.5.5" for e in exercices if e["codeProfession"]]
+    defaults = {
+        "codeCivilite": "",
+        "SubjectOrganization": first_act.get("raisonSocialeSite", ""),
+        "SubjectOrganizationID": first_act.get("identifiantTechniqueDeLaStructure", ""),
+        "Secteur_Activite": (
+            f"{first_act['codeSecteurDactivite']}^1.2.250.1.71.4.2.4" if first_act.get("codeSecteurDactivite") else ""
+        ),
+        "codeGenreActivite": first_act.get("codeGenreActivite", ""),
+        "Palier_Authentification": "APPPRIP3^1.2.250.1.213.1.5.1.1.1",
+        "PSI_Locale": "1.2.250.1.213.1.3.1.1",
+        "Acces_Regulation_Medicale": "FAUX",
+        "Mode_Acces_Raison": "",
+        "UITVersion": "1.0",
+    }
+    for name, value in defaults.items():
+        doc.setdefault(name, value)
+    if "otherIds" not in doc:
+        rpps = rpps_from_subject_name_id(sni)
+        doc["otherIds"] = [{"identifiant": rpps or sni, "origine": "RPPS" if rpps else "EDIT", "qualite": 1}]
+    return doc
+
+
+def _profession_code(userinfo: Mapping[str, Any]) -> str:
+    for exercice in userinfo.get("SubjectRefPro", {}).get("exercices", []):
+        if exercice.get("codeProfession"):
+            return str(exercice["codeProfession"])
+    role = (userinfo.get("SubjectRole") or [""])[0]
+    return str(role).split("^", 1)[0]
+
+
+def _professional_row(data: Mapping[str, Any]) -> ProfessionalRow:
+    doc = normalise_userinfo(data)
+    sni = doc["SubjectNameID"]
+    return ProfessionalRow(
+        subject_name_id=sni,
+        rpps=rpps_from_subject_name_id(sni),
+        given_name=doc.get("given_name", ""),
+        family_name=doc.get("family_name", ""),
+        profession_code=_profession_code(doc),
+        userinfo=doc,
+        created_at=utcnow(),
+    )
+
+
+def to_professional(
+    row: ProfessionalRow,
+    *,
+    client_id: str | None = None,
+    scopes: Sequence[str] = (),
+    claims: Mapping[str, Any] | None = None,
+) -> Professional:
+    return Professional(
+        subject_name_id=row.subject_name_id,
+        rpps=row.rpps,
+        given_name=row.given_name,
+        family_name=row.family_name,
+        profession_code=row.profession_code,
+        client_id=client_id,
+        scopes=tuple(scopes),
+        userinfo=row.userinfo,
+        token_claims=dict(claims or {}),
+    )
+
+
+async def list_professionals(session: AsyncSession) -> list[Professional]:
+    """Every professional of the store (fixtures and those created through the control API)."""
+    rows = (await session.scalars(select(ProfessionalRow).order_by(ProfessionalRow.subject_name_id))).all()
+    return [to_professional(row) for row in rows]
+
+
+async def get_professional(session: AsyncSession, *, subject_name_id: str) -> Professional | None:
+    row = await session.get(ProfessionalRow, subject_name_id)
+    return to_professional(row) if row is not None else None
+
+
+async def create_professional(session: AsyncSession, *, data: Mapping[str, Any]) -> Professional:
+    sni = data.get("SubjectNameID")
+    if not isinstance(sni, str) or not sni or len(sni) > 64:
+        raise ProblemError(
+            422, "Invalid professional", 'SubjectNameID is required ("8" + RPPS)', rule="PSC:professional.SubjectNameID"
+        )
+    if sni.startswith("8") and len(sni) == 12 and rpps_from_subject_name_id(sni) is None:
+        raise ProblemError(
+            422, "Invalid professional", f"{sni!r}: the RPPS Luhn key is wrong", rule="PSC:professional.rpps_key"
+        )
+    for name in ("given_name", "family_name"):
+        if not isinstance(data.get(name), str) or not data[name]:
+            raise ProblemError(422, "Invalid professional", f"{name} is required", rule=f"PSC:professional.{name}")
+    if not isinstance(data.get("SubjectRefPro", {"exercices": []}).get("exercices", []), list):
+        raise ProblemError(
+            422, "Invalid professional", "SubjectRefPro.exercices must be a list", rule="PSC:professional.SubjectRefPro"
+        )
+    if await session.get(ProfessionalRow, sni) is not None:
+        raise ProblemError(409, "Professional exists", f"{sni} already exists", rule="PSC:professional.exists")
+    row = _professional_row(data)
+    session.add(row)
+    await session.flush()
+    return to_professional(row)
+
+
+# --- access tokens: the check every domain uses ---------------------------------------------------
+
+
+async def verify_token(
+    session: AsyncSession,
+    settings: Settings,
+    token: str,
+    *,
+    typ: str = tokens.TYP_ACCESS,
+    audience: str | None = None,
+    check_exp: bool = True,
+) -> dict[str, Any]:
+    """Signature (allow-list, known kid: reload the keys once on an unknown kid), iss, aud, exp, typ.
+    Revocation is checked by the callers (one query with the data they need)."""
+    ring = await get_keyring(session, settings)
+    try:
+        claims = tokens.verify_signature(token, ring)
+    except tokens.UnknownKeyError:
+        ring = await get_keyring(session, settings, reload=True)
+        claims = tokens.verify_signature(token, ring)
+    tokens.check_claims(
+        claims,
+        issuer=issuer(settings),
+        audience=audience,
+        typ=typ,
+        now=None if check_exp else int(claims.get("exp", 0) or 0),
+        leeway=settings.psc_leeway,
+    )
+    return claims
+
+
+async def is_revoked(session: AsyncSession, jti: str) -> bool:
+    return (await session.scalar(select(exists().where(RevokedToken.jti == jti)))) or False
+
+
+async def authenticate_access_token(session: AsyncSession, settings: Settings, token: str) -> Professional:
+    """The professional behind a PSC access token, or ``TokenError`` (rule says which check refused)."""
+    claims = await verify_token(session, settings, token, audience=settings.psc_access_token_audience)
+    sni = claims.get("preferred_username")
+    revoked = select(RevokedToken.jti).where(RevokedToken.jti == claims["jti"]).exists()
+    stmt = select(ProfessionalRow, revoked.label("revoked")).where(ProfessionalRow.subject_name_id == sni)
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        if await is_revoked(session, claims["jti"]):
+            raise tokens.TokenError("the token has been revoked", "PSC:token.revoked")
+        raise tokens.TokenError("the token does not belong to a health professional", "PSC:token.subject")
+    if row.revoked:
+        raise tokens.TokenError("the token has been revoked", "PSC:token.revoked")
+    scopes = str(claims.get("scope", "")).split()
+    return to_professional(row[0], client_id=claims.get("azp"), scopes=scopes, claims=claims)
+
+
+async def userinfo_for(session: AsyncSession, settings: Settings, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(userinfo document, access token claims) — one query: professional, revocation and the client's
+    userinfo signing setting."""
+    claims = await verify_token(session, settings, token, audience=settings.psc_access_token_audience)
+    revoked = select(RevokedToken.jti).where(RevokedToken.jti == claims["jti"]).exists()
+    client_meta = select(Client.client_metadata).where(Client.client_id == claims.get("azp")).scalar_subquery()
+    stmt = select(ProfessionalRow.userinfo, revoked.label("revoked"), client_meta.label("client")).where(
+        ProfessionalRow.subject_name_id == claims.get("preferred_username")
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        if await is_revoked(session, claims["jti"]):
+            raise tokens.TokenError("the token has been revoked", "PSC:token.revoked")
+        raise tokens.TokenError("the token does not belong to a health professional", "PSC:token.subject")
+    if row.revoked:
+        raise tokens.TokenError("the token has been revoked", "PSC:token.revoked")
+    return row.userinfo, {**claims, "_client": row.client or {}}
+
+
+# --- issuing --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Grant:
+    """What a user grant carries into token issuance."""
+
+    client: Client
+    subject_name_id: str
+    userinfo: dict[str, Any]
+    scope: str
+    session_id: str
+    auth_time: int
+    grant_id: str
+    nonce: str | None = None
+
+
+def token_response(
+    access: str,
+    *,
+    expires_in: int,
+    scope: str,
+    refresh: str | None = None,
+    refresh_expires_in: int = 0,
+    id_token: str | None = None,
+    session_state: str | None = None,
+) -> dict[str, Any]:
+    """Keycloak's token answer (``expires_in``, ``refresh_expires_in``, ``not-before-policy``, ...)."""
+    body: dict[str, Any] = {"access_token": access, "expires_in": expires_in, "refresh_expires_in": refresh_expires_in}
+    if refresh is not None:
+        body["refresh_token"] = refresh
+    body["token_type"] = "Bearer"
+    if id_token is not None:
+        body["id_token"] = id_token
+    body["not-before-policy"] = 0
+    if session_state is not None:
+        body["session_state"] = session_state
+    body["scope"] = scope
+    return body
+
+
+async def issue_client_credentials(
+    session: AsyncSession, settings: Settings, *, client: Client, scope: str | None
+) -> dict[str, Any]:
+    ring = await get_keyring(session, settings)
+    granted = _granted_scope(client, scope, default="profile email")
+    now = int(time.time())
+    claims = tokens.access_token_claims(
+        issuer=issuer(settings),
+        audience=settings.psc_access_token_audience,
+        client_id=client.client_id,
+        subject=str(uuid.uuid5(uuid.NAMESPACE_URL, "service-account:" + client.client_id)),
+        scope=granted,
+        now=now,
+        ttl=settings.psc_access_token_ttl,
+        preferred_username="service-account-" + client.client_id,
+        acr="1",
+        extra={"clientId": client.client_id},
+    )
+    access = tokens.sign(ring, claims, alg=client.access_token_alg)  # type: ignore[arg-type]
+    return token_response(access, expires_in=settings.psc_access_token_ttl, scope=granted)
+
+
+def _granted_scope(client: Client, requested: str | None, *, default: str = "openid scope_all") -> str:
+    allowed = set(str(client.client_metadata.get("scope", "")).split())
+    wanted = (requested or default).split()
+    unknown = [s for s in wanted if s not in allowed]
+    if unknown:
+        raise OAuthError("invalid_scope", f"scope not allowed for this client: {' '.join(unknown)}", rule="PSC:scope")
+    return " ".join(dict.fromkeys(wanted))
+
+
+async def issue_user_tokens(session: AsyncSession, settings: Settings, grant: Grant) -> dict[str, Any]:
+    """Access, refresh and (for ``openid``) id tokens; every jti recorded under ``grant.grant_id``."""
+    ring = await get_keyring(session, settings)
+    client = grant.client
+    now = int(time.time())
+    iss = issuer(settings)
+    sub = grant.userinfo.get("sub", grant.subject_name_id)
+    access_claims = tokens.access_token_claims(
+        issuer=iss,
+        audience=settings.psc_access_token_audience,
+        client_id=client.client_id,
+        subject=sub,
+        scope=grant.scope,
+        now=now,
+        ttl=settings.psc_access_token_ttl,
+        session_id=grant.session_id,
+        auth_time=grant.auth_time,
+        preferred_username=grant.subject_name_id,
+        extra={
+            "given_name": grant.userinfo.get("given_name", ""),
+            "family_name": grant.userinfo.get("family_name", ""),
+        },
+    )
+    access = tokens.sign(ring, access_claims, alg=client.access_token_alg)  # type: ignore[arg-type]
+    refresh_ttl = min(settings.psc_refresh_token_ttl, settings.psc_session_ttl)
+    refresh_claims = tokens.refresh_token_claims(
+        issuer=iss,
+        client_id=client.client_id,
+        subject=sub,
+        scope=grant.scope,
+        now=now,
+        ttl=refresh_ttl,
+        session_id=grant.session_id,
+    )
+    refresh = tokens.sign(ring, refresh_claims, alg="RS256")
+    id_token = None
+    id_claims = None
+    if "openid" in grant.scope.split():
+        id_alg = client.client_metadata.get("id_token_signed_response_alg", "RS256")
+        id_claims = tokens.id_token_claims(
+            issuer=iss,
+            client_id=client.client_id,
+            subject=sub,
+            now=now,
+            ttl=settings.psc_id_token_ttl,
+            session_id=grant.session_id,
+            auth_time=grant.auth_time,
+            nonce=grant.nonce,
+            access_token=access,
+            alg=id_alg,
+            profile={
+                "preferred_username": grant.subject_name_id,
+                "given_name": grant.userinfo.get("given_name", ""),
+                "family_name": grant.userinfo.get("family_name", ""),
+            },
+        )
+        id_token = tokens.sign(ring, id_claims, alg=id_alg)
+    for kind, claims in (("access", access_claims), ("refresh", refresh_claims), ("id", id_claims)):
+        if claims is None:
+            continue
+        session.add(
+            IssuedToken(
+                jti=claims["jti"],
+                kind=kind,
+                grant_id=grant.grant_id,
+                client_id=client.client_id,
+                subject_name_id=grant.subject_name_id,
+                session_id=grant.session_id,
+                scope=grant.scope,
+                expires_at=from_epoch(claims["exp"]),
+            )
+        )
+    await session.flush()
+    return token_response(
+        access,
+        expires_in=settings.psc_access_token_ttl,
+        scope=grant.scope,
+        refresh=refresh,
+        refresh_expires_in=refresh_ttl,
+        id_token=id_token,
+        session_state=grant.session_id,
+    )
+
+
+async def revoke_jtis(session: AsyncSession, rows: Sequence[IssuedToken], reason: str) -> int:
+    if not rows:
+        return 0
+    jtis = [row.jti for row in rows]
+    already = set((await session.scalars(select(RevokedToken.jti).where(RevokedToken.jti.in_(jtis)))).all())
+    now = utcnow()
+    for row in rows:
+        if row.jti not in already:
+            session.add(RevokedToken(jti=row.jti, reason=reason, revoked_at=now, expires_at=row.expires_at))
+    await session.flush()
+    return len(jtis) - len(already)
+
+
+async def revoke_grant(session: AsyncSession, *, grant_id: str, reason: str) -> int:
+    rows = (await session.scalars(select(IssuedToken).where(IssuedToken.grant_id == grant_id))).all()
+    return await revoke_jtis(session, rows, reason)
+
+
+async def revoke_session(session: AsyncSession, *, session_id: str, reason: str) -> int:
+    await session.execute(
+        update(LoginSession)
+        .where(LoginSession.id == session_id, LoginSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+    rows = (await session.scalars(select(IssuedToken).where(IssuedToken.session_id == session_id))).all()
+    return await revoke_jtis(session, rows, reason)
+
+
+async def revoke_single(session: AsyncSession, *, jti: str, expires_at: datetime | None, reason: str) -> None:
+    if await session.get(RevokedToken, jti) is None:
+        session.add(RevokedToken(jti=jti, reason=reason, revoked_at=utcnow(), expires_at=expires_at))
+        await session.flush()
+
+
+# --- sessions and codes ---------------------------------------------------------------------------
+
+
+async def start_session(session: AsyncSession, settings: Settings, *, subject_name_id: str) -> LoginSession:
+    now = utcnow()
+    row = LoginSession(
+        id=str(uuid.uuid4()),
+        subject_name_id=subject_name_id,
+        auth_time=now.replace(microsecond=0),
+        expires_at=now + timedelta(seconds=settings.psc_session_ttl),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def live_session(session: AsyncSession, *, session_id: str | None) -> LoginSession | None:
+    if not session_id or len(session_id) > 64:
+        return None
+    row = await session.get(LoginSession, session_id)
+    if row is None or row.ended_at is not None or as_utc(row.expires_at) <= utcnow():
+        return None
+    return row
+
+
+async def create_code(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    login: LoginSession,
+    scope: str,
+    nonce: str | None,
+    code_challenge: str | None,
+    code_challenge_method: str | None,
+) -> str:
+    code = secrets.token_urlsafe(32)
+    session.add(
+        AuthorizationCode(
+            code_sha256=sha256_hex(code),
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            subject_name_id=login.subject_name_id,
+            session_id=login.id,
+            scope=scope,
+            nonce=nonce,
+            code_challenge=code_challenge,
+            code_challenge_method=code_challenge_method,
+            auth_time=login.auth_time,
+            expires_at=utcnow() + timedelta(seconds=settings.psc_code_ttl),
+        )
+    )
+    await session.flush()
+    return code
+
+
+class CommittedOAuthError(OAuthError):
+    """An OAuth error whose side effects (poll time, revocations) must still be committed: the router
+    commits the session before letting it propagate."""
+
+
+class CodeReplayError(CommittedOAuthError):
+    """A used code presented again: the tokens issued from it have been revoked; commit, then answer."""
+
+
+async def consume_code(session: AsyncSession, *, code: str) -> AuthorizationCode:
+    digest = sha256_hex(code)
+    row = await session.get(AuthorizationCode, digest, with_for_update=True)
+    if row is None:
+        raise OAuthError("invalid_grant", "unknown authorization code", rule="PSC:code.unknown")
+    if row.used_at is not None:
+        # RFC 6749 §4.1.2: a code used twice -> deny, and revoke what was issued from it.
+        await revoke_grant(session, grant_id=digest, reason="code_replay")
+        raise CodeReplayError(
+            "invalid_grant",
+            "authorization code already used; the tokens issued from it are revoked",
+            rule="PSC:code.replay",
+        )
+    if as_utc(row.expires_at) <= utcnow():
+        raise OAuthError("invalid_grant", "authorization code expired", rule="PSC:code.expired")
+    row.used_at = utcnow()
+    await session.flush()
+    return row
+
+
+async def professional_row(session: AsyncSession, subject_name_id: str) -> ProfessionalRow | None:
+    return await session.get(ProfessionalRow, subject_name_id)
+
+
+# --- refresh --------------------------------------------------------------------------------------
+
+
+async def rotate_refresh(
+    session: AsyncSession, settings: Settings, *, client: Client, refresh_token: str, scope: str | None
+) -> dict[str, Any]:
+    try:
+        claims = await verify_token(session, settings, refresh_token, typ=tokens.TYP_REFRESH, audience=issuer(settings))
+    except tokens.TokenError as exc:
+        raise OAuthError("invalid_grant", f"invalid refresh token: {exc.description}", rule=exc.rule) from None
+    row = await session.get(IssuedToken, claims["jti"], with_for_update=True)
+    if row is None or row.kind != "refresh":
+        raise OAuthError("invalid_grant", "unknown refresh token", rule="PSC:refresh.unknown")
+    if row.client_id != client.client_id:
+        raise OAuthError("invalid_grant", "refresh token was issued to another client", rule="PSC:refresh.client")
+    if await is_revoked(session, row.jti):
+        raise OAuthError("invalid_grant", "refresh token revoked", rule="PSC:refresh.revoked")
+    if row.used_at is not None:
+        # Rotation (OAuth 2.0 Security BCP §4.14.2): a reused refresh token revokes its whole grant.
+        await revoke_grant(session, grant_id=row.grant_id, reason="refresh_reuse")
+        raise CodeReplayError(
+            "invalid_grant", "refresh token already used (rotated); the grant is revoked", rule="PSC:refresh.reuse"
+        )
+    login = await live_session(session, session_id=row.session_id) if row.session_id else None
+    if row.session_id and login is None:
+        raise OAuthError("invalid_grant", "session not active", rule="PSC:refresh.session")
+    granted = row.scope
+    if scope:
+        asked = scope.split()
+        if not set(asked) <= set(row.scope.split()):
+            raise OAuthError("invalid_scope", "a refresh cannot widen the scope", rule="PSC:refresh.scope")
+        granted = " ".join(asked)
+    pro = await professional_row(session, row.subject_name_id or "")
+    if pro is None:
+        raise OAuthError("invalid_grant", "the professional no longer exists", rule="PSC:refresh.subject")
+    row.used_at = utcnow()
+    grant = Grant(
+        client=client,
+        subject_name_id=pro.subject_name_id,
+        userinfo=pro.userinfo,
+        scope=granted,
+        session_id=row.session_id or "",
+        auth_time=epoch(login.auth_time) if login else int(time.time()),
+        grant_id=row.grant_id,
+    )
+    return await issue_user_tokens(session, settings, grant)
+
+
+# --- introspection and revocation -----------------------------------------------------------------
+
+
+async def introspect(session: AsyncSession, settings: Settings, *, token: str) -> dict[str, Any]:
+    """RFC 7662: ``{"active": false}`` for anything not currently valid."""
+    for typ, audience in ((tokens.TYP_ACCESS, None), (tokens.TYP_REFRESH, issuer(settings))):
+        try:
+            claims = await verify_token(session, settings, token, typ=typ, audience=audience)
+        except tokens.TokenError:
+            continue
+        if await is_revoked(session, claims["jti"]):
+            return {"active": False}
+        body = dict(claims)
+        body.update(
+            active=True,
+            client_id=claims.get("azp"),
+            username=claims.get("preferred_username"),
+            token_type=claims.get("typ"),
+        )
+        return body
+    return {"active": False}
+
+
+async def revoke_token(session: AsyncSession, settings: Settings, *, client: Client, token: str) -> None:
+    """RFC 7009: revoke if valid and the client's own; invalid tokens are not an error (§2.2)."""
+    for typ, audience in ((tokens.TYP_REFRESH, issuer(settings)), (tokens.TYP_ACCESS, None)):
+        try:
+            claims = await verify_token(session, settings, token, typ=typ, audience=audience, check_exp=False)
+        except tokens.TokenError:
+            continue
+        if claims.get("azp") != client.client_id:
+            raise OAuthError("unauthorized_client", "the token was issued to another client", rule="PSC:revoke.client")
+        if typ == tokens.TYP_REFRESH:
+            row = await session.get(IssuedToken, claims["jti"])
+            if row is not None:
+                await revoke_grant(session, grant_id=row.grant_id, reason="revoked")  # §2.1: and its access tokens
+        await revoke_single(session, jti=claims["jti"], expires_at=from_epoch(claims["exp"]), reason="revoked")
+        return
+
+
+# --- CIBA -----------------------------------------------------------------------------------------
+
+
+async def create_ciba_request(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    client: Client,
+    login_hint: str,
+    scope: str,
+    binding_message: str | None,
+    acr_values: str | None,
+) -> CibaRequest:
+    if await session.get(ProfessionalRow, login_hint) is None:
+        raise OAuthError(
+            "unknown_user_id", f"no professional with SubjectNameID {login_hint!r}", rule="PSC:ciba.login_hint"
+        )
+    row = CibaRequest(
+        auth_req_id=str(uuid.uuid4()),
+        client_id=client.client_id,
+        subject_name_id=login_hint,
+        scope=scope,
+        binding_message=binding_message,
+        acr_values=acr_values,
+        status="pending",
+        interval=settings.psc_ciba_interval,
+        created_at=utcnow(),
+        expires_at=utcnow() + timedelta(seconds=settings.psc_ciba_expires_in),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def decide_ciba(session: AsyncSession, *, auth_req_id: str, approve: bool) -> CibaRequest:
+    row = await session.get(CibaRequest, auth_req_id)
+    if row is None:
+        raise ProblemError(404, "Unknown CIBA request", f"no CIBA request {auth_req_id!r}", rule="PSC:ciba.unknown")
+    if row.status != "pending":
+        raise ProblemError(409, "CIBA request already decided", f"status is {row.status}", rule="PSC:ciba.decided")
+    if as_utc(row.expires_at) <= utcnow():
+        raise ProblemError(409, "CIBA request expired", "the request has expired", rule="PSC:ciba.expired")
+    row.status = "approved" if approve else "denied"
+    await session.flush()
+    return row
+
+
+async def list_ciba(session: AsyncSession) -> list[CibaRequest]:
+    return list((await session.scalars(select(CibaRequest).order_by(CibaRequest.created_at))).all())
+
+
+async def poll_ciba(session: AsyncSession, settings: Settings, *, client: Client, auth_req_id: str) -> dict[str, Any]:
+    """CIBA Core §11 token polling: authorization_pending, slow_down, expired_token, access_denied."""
+    row = await session.get(CibaRequest, auth_req_id, with_for_update=True)
+    if row is None or row.client_id != client.client_id:
+        raise OAuthError("invalid_grant", "unknown auth_req_id", rule="PSC:ciba.unknown")
+    now = utcnow()
+    if row.status == "consumed":
+        raise OAuthError("invalid_grant", "auth_req_id already used", rule="PSC:ciba.consumed")
+    if as_utc(row.expires_at) <= now:
+        raise OAuthError("expired_token", "the authentication request has expired", rule="PSC:ciba.expired")
+    if row.status == "denied":
+        raise OAuthError("access_denied", "the professional refused the authentication", rule="PSC:ciba.denied")
+    if row.status == "pending":
+        too_fast = row.last_polled_at is not None and (now - as_utc(row.last_polled_at)).total_seconds() < row.interval
+        row.last_polled_at = now
+        if too_fast:
+            row.interval += 5  # CIBA Core §11: slow_down raises the interval by 5 s
+            raise CommittedOAuthError("slow_down", f"poll at most every {row.interval} s", rule="PSC:ciba.slow_down")
+        raise CommittedOAuthError(
+            "authorization_pending", "the professional has not answered yet", rule="PSC:ciba.pending"
+        )
+    pro = await professional_row(session, row.subject_name_id)
+    if pro is None:
+        raise OAuthError("invalid_grant", "the professional no longer exists", rule="PSC:ciba.subject")
+    row.status = "consumed"
+    login = await start_session(session, settings, subject_name_id=pro.subject_name_id)
+    grant = Grant(
+        client=client,
+        subject_name_id=pro.subject_name_id,
+        userinfo=pro.userinfo,
+        scope=row.scope,
+        session_id=login.id,
+        auth_time=epoch(login.auth_time),
+        grant_id="ciba:" + row.auth_req_id[:59],
+    )
+    return await issue_user_tokens(session, settings, grant)

@@ -1,0 +1,298 @@
+"""PSC tokens: claims, signature and verification (pure: no I/O).
+
+Shapes follow Keycloak, which PSC is (reference psc.md §1, §5, §6): access tokens carry
+``typ: "Bearer"``, ``azp``, ``session_state``, ``sid``, ``scope``; id_tokens ``typ: "ID"``,
+``acr``, ``nonce``, ``auth_time``, ``at_hash``; refresh tokens ``typ: "Refresh"`` with ``aud`` =
+issuer. ANS's connector rejects an id_token whose ``acr`` is missing or lower than ``eidas1``
+(``ansforge/keycloak-prosanteconnect`` ``EidasLevel.java``), so every id_token says ``eidas1``.
+
+Verification takes an explicit algorithm allow-list (RS256/ES256 for our own tokens): ``none`` and
+``HS256`` are refused before any key is touched, so the classic "HS256 signed with the public key"
+confusion (CVE-2024-33663 in python-jose) cannot happen. Revocation needs the store: it is checked
+by ``service.authenticate`` using the ``jti`` this module returns.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from app.psc.keys import KeyRing, SigningAlg, import_jwk
+
+TYP_ACCESS = "Bearer"
+TYP_ID = "ID"
+TYP_REFRESH = "Refresh"
+TYP_LOGOUT = "Logout"
+ACR_EIDAS1 = "eidas1"
+ACCESS_TOKEN_ALGS: tuple[str, ...] = ("RS256", "ES256")
+CLIENT_ASSERTION_ALGS: tuple[str, ...] = ("RS256", "ES256", "PS256")
+DEFAULT_LEEWAY = 5
+
+
+class TokenError(Exception):
+    """A token refused; ``rule`` names the check (recorded in the journal)."""
+
+    def __init__(self, description: str, rule: str) -> None:
+        super().__init__(description)
+        self.description = description
+        self.rule = rule
+
+
+class UnknownKeyError(TokenError):
+    """The token names a ``kid`` this key ring does not know (reload the ring, then retry once)."""
+
+
+def new_jti() -> str:
+    return str(uuid.uuid4())
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def half_hash(value: str, alg: str = "RS256") -> str:
+    """``at_hash`` / ``c_hash``: left half of the SHA-2 digest matching ``alg`` (OIDC Core §3.1.3.6)."""
+    digest = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}[alg[-3:]]
+    raw = digest(value.encode("ascii")).digest()
+    return b64url(raw[: len(raw) // 2])
+
+
+def _base_claims(*, issuer: str, subject: str, client_id: str, now: int, ttl: int, typ: str) -> dict[str, Any]:
+    return {
+        "exp": now + ttl,
+        "iat": now,
+        "jti": new_jti(),
+        "iss": issuer,
+        "sub": subject,
+        "typ": typ,
+        "azp": client_id,
+    }
+
+
+def access_token_claims(
+    *,
+    issuer: str,
+    audience: str | list[str],
+    client_id: str,
+    subject: str,
+    scope: str,
+    now: int,
+    ttl: int,
+    session_id: str | None = None,
+    auth_time: int | None = None,
+    preferred_username: str | None = None,
+    acr: str | None = ACR_EIDAS1,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    claims = _base_claims(issuer=issuer, subject=subject, client_id=client_id, now=now, ttl=ttl, typ=TYP_ACCESS)
+    claims["aud"] = audience
+    if auth_time is not None:
+        claims["auth_time"] = auth_time
+    if session_id is not None:
+        claims["session_state"] = session_id
+        claims["sid"] = session_id
+    if acr is not None:
+        claims["acr"] = acr
+    claims["scope"] = scope
+    if preferred_username is not None:
+        claims["preferred_username"] = preferred_username
+    if extra:
+        claims.update(extra)
+    return claims
+
+
+def id_token_claims(
+    *,
+    issuer: str,
+    client_id: str,
+    subject: str,
+    now: int,
+    ttl: int,
+    session_id: str,
+    auth_time: int,
+    nonce: str | None,
+    access_token: str | None,
+    alg: str,
+    profile: Mapping[str, Any] | None = None,
+    acr: str = ACR_EIDAS1,
+) -> dict[str, Any]:
+    claims = _base_claims(issuer=issuer, subject=subject, client_id=client_id, now=now, ttl=ttl, typ=TYP_ID)
+    claims["aud"] = client_id
+    claims["auth_time"] = auth_time
+    if nonce is not None:
+        claims["nonce"] = nonce
+    claims["session_state"] = session_id
+    claims["sid"] = session_id
+    if access_token is not None:
+        claims["at_hash"] = half_hash(access_token, alg)
+    claims["acr"] = acr
+    if profile:
+        claims.update(profile)
+    return claims
+
+
+def refresh_token_claims(
+    *, issuer: str, client_id: str, subject: str, scope: str, now: int, ttl: int, session_id: str | None
+) -> dict[str, Any]:
+    claims = _base_claims(issuer=issuer, subject=subject, client_id=client_id, now=now, ttl=ttl, typ=TYP_REFRESH)
+    claims["aud"] = issuer  # Keycloak: a refresh token is addressed to the realm itself
+    if session_id is not None:
+        claims["session_state"] = session_id
+        claims["sid"] = session_id
+    claims["scope"] = scope
+    return claims
+
+
+def sign(ring: KeyRing, claims: Mapping[str, Any], *, alg: SigningAlg = "RS256", typ: str = "JWT") -> str:
+    kid, key = ring.signing_key(alg)
+    return jwt.encode({"alg": alg, "typ": typ, "kid": kid}, dict(claims), key, algorithms=[alg])
+
+
+def unverified_header(token: str) -> dict[str, Any]:
+    """The JOSE header of a compact JWS, or TokenError if it is not one."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise TokenError("not a compact JWS (three dot-separated parts expected)", "PSC:token.malformed")
+    try:
+        header = json.loads(_b64url_decode(parts[0]))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TokenError("unreadable JOSE header", "PSC:token.malformed") from exc
+    if not isinstance(header, dict):
+        raise TokenError("unreadable JOSE header", "PSC:token.malformed")
+    return header
+
+
+def verify_signature(token: str, ring: KeyRing, *, algorithms: Collection[str] = ACCESS_TOKEN_ALGS) -> dict[str, Any]:
+    """Check the signature with the ring's key named by ``kid``, ``alg`` in the allow-list only."""
+    header = unverified_header(token)
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in algorithms:
+        raise TokenError(f"algorithm {alg!r} is not accepted (allowed: {', '.join(algorithms)})", "PSC:token.alg")
+    kid = header.get("kid")
+    if not isinstance(kid, str):
+        raise TokenError("the token header has no kid", "PSC:token.kid")
+    key = ring.verification_key(kid)
+    if key is None:
+        raise UnknownKeyError(f"no signing key with kid {kid!r}", "PSC:token.kid")
+    if ring.algs.get(kid) != alg:
+        raise TokenError(f"kid {kid!r} is not a {alg} key", "PSC:token.alg")
+    try:
+        decoded = jwt.decode(token, key, algorithms=[alg])
+    except JoseError as exc:
+        raise TokenError(f"bad signature ({exc.error})", "PSC:token.signature") from exc
+    except ValueError as exc:
+        raise TokenError("malformed token", "PSC:token.malformed") from exc
+    claims = decoded.claims
+    if not isinstance(claims, dict):
+        raise TokenError("the payload is not a JSON object", "PSC:token.malformed")
+    return claims
+
+
+def check_claims(
+    claims: Mapping[str, Any],
+    *,
+    issuer: str,
+    audience: str | None,
+    typ: str,
+    now: int | None = None,
+    leeway: int = DEFAULT_LEEWAY,
+) -> None:
+    """``iss``, ``aud`` (if given), ``exp``/``nbf``/``iat`` with ``leeway`` seconds, ``typ``, ``jti``."""
+    now = int(time.time()) if now is None else now
+    if claims.get("iss") != issuer:
+        raise TokenError(f"issuer {claims.get('iss')!r} is not {issuer!r}", "PSC:token.iss")
+    if audience is not None:
+        aud = claims.get("aud")
+        auds = aud if isinstance(aud, list) else [aud]
+        if audience not in auds:
+            raise TokenError(f"audience {aud!r} does not include {audience!r}", "PSC:token.aud")
+    exp = claims.get("exp")
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        raise TokenError("the token has no exp", "PSC:token.exp")
+    if now > exp + leeway:
+        raise TokenError("the token has expired", "PSC:token.exp")
+    nbf = claims.get("nbf")
+    if isinstance(nbf, int | float) and now + leeway < nbf:
+        raise TokenError("the token is not valid yet (nbf)", "PSC:token.nbf")
+    iat = claims.get("iat")
+    if isinstance(iat, int | float) and iat > now + leeway:
+        raise TokenError("the token was issued in the future (iat)", "PSC:token.iat")
+    if claims.get("typ") != typ:
+        raise TokenError(f"token type {claims.get('typ')!r} where {typ!r} is expected", "PSC:token.typ")
+    if not isinstance(claims.get("jti"), str):
+        raise TokenError("the token has no jti", "PSC:token.jti")
+
+
+def verify(
+    token: str,
+    ring: KeyRing,
+    *,
+    issuer: str,
+    audience: str | None,
+    typ: str,
+    algorithms: Collection[str] = ACCESS_TOKEN_ALGS,
+    now: int | None = None,
+    leeway: int = DEFAULT_LEEWAY,
+) -> dict[str, Any]:
+    """Signature (allow-listed algorithms, known kid), then claims. Revocation is the caller's."""
+    claims = verify_signature(token, ring, algorithms=algorithms)
+    check_claims(claims, issuer=issuer, audience=audience, typ=typ, now=now, leeway=leeway)
+    return claims
+
+
+def verify_client_assertion(
+    assertion: str,
+    jwks: Mapping[str, Any],
+    *,
+    client_id: str,
+    audiences: Collection[str],
+    now: int | None = None,
+    leeway: int = DEFAULT_LEEWAY,
+) -> dict[str, Any]:
+    """RFC 7523 §3 / OIDC Core §9 ``private_key_jwt``: iss = sub = client_id, aud = the token
+    endpoint (or issuer), unexpired, with a jti; signed by a key of the client's registered JWKS."""
+    header = unverified_header(assertion)
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in CLIENT_ASSERTION_ALGS:
+        raise TokenError(f"client assertion algorithm {alg!r} is not accepted", "PSC:client_assertion.alg")
+    keys = [k for k in jwks.get("keys", []) if isinstance(k, dict)]
+    kid = header.get("kid")
+    if kid is not None:
+        keys = [k for k in keys if k.get("kid") == kid]
+    if not keys:
+        raise TokenError("no registered client key matches the assertion", "PSC:client_assertion.kid")
+    claims: dict[str, Any] | None = None
+    for data in keys:
+        try:
+            decoded = jwt.decode(assertion, import_jwk(data), algorithms=[alg])
+        except (JoseError, ValueError):
+            continue
+        claims = dict(decoded.claims)
+        break
+    if claims is None:
+        raise TokenError("client assertion signature does not verify", "PSC:client_assertion.signature")
+    now = int(time.time()) if now is None else now
+    if claims.get("iss") != client_id or claims.get("sub") != client_id:
+        raise TokenError("client assertion iss and sub must be the client_id", "PSC:client_assertion.iss")
+    aud = claims.get("aud")
+    auds = aud if isinstance(aud, list) else [aud]
+    if not any(a in audiences for a in auds):
+        raise TokenError("client assertion audience is not this server", "PSC:client_assertion.aud")
+    exp = claims.get("exp")
+    if not isinstance(exp, int | float) or now > exp + leeway:
+        raise TokenError("client assertion expired or without exp", "PSC:client_assertion.exp")
+    if not isinstance(claims.get("jti"), str):
+        raise TokenError("client assertion without jti", "PSC:client_assertion.jti")
+    return claims

@@ -1,0 +1,72 @@
+"""Test helpers other domains use to get PSC access tokens through the real flow."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from app.psc import pkce
+
+PUBLIC_CLIENT = "segur-sandbox-public"
+CONFIDENTIAL_CLIENT = "segur-sandbox-confidential"
+CONFIDENTIAL_SECRET = "segur-sandbox-secret"
+REDIRECT_URI = "http://localhost:8080/callback"
+REALM = "/auth/realms/esante-wallet"
+OIDC = REALM + "/protocol/openid-connect"
+
+
+async def token_response_for(
+    client: httpx.AsyncClient,
+    subject_name_id: str,
+    *,
+    client_id: str = PUBLIC_CLIENT,
+    scope: str = "openid scope_all",
+    nonce: str | None = None,
+) -> dict:
+    """Code flow with PKCE S256 and ``login_hint`` (no HTML): the whole token response."""
+    verifier = secrets.token_urlsafe(48)
+    state = secrets.token_urlsafe(8)
+    params = {
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "response_type": "code",
+        "scope": scope,
+        "state": state,
+        "nonce": nonce or secrets.token_hex(16),
+        "acr_values": "eidas1",
+        "login_hint": subject_name_id,
+        "code_challenge": pkce.s256(verifier),
+        "code_challenge_method": "S256",
+    }
+    response = await client.get("/auth", params=params)
+    assert response.status_code == 302, response.text
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    assert "code" in query, query
+    assert query["state"] == [state]
+    form = {
+        "grant_type": "authorization_code",
+        "code": query["code"][0],
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier,
+        "client_id": client_id,
+    }
+    auth = None
+    if client_id == CONFIDENTIAL_CLIENT:
+        auth = (CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET)
+        form.pop("client_id")
+    answer = await client.post(OIDC + "/token", data=form, auth=auth)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def access_token_for(
+    client: httpx.AsyncClient,
+    subject_name_id: str,
+    *,
+    client_id: str = PUBLIC_CLIENT,
+    scope: str = "openid scope_all",
+) -> str:
+    """A PSC access token for ``subject_name_id`` ("8" + RPPS), through the non-interactive code flow."""
+    return (await token_response_for(client, subject_name_id, client_id=client_id, scope=scope))["access_token"]

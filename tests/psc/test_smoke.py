@@ -1,0 +1,27 @@
+from tests.psc.helpers import access_token_for
+
+GP = "810001000016"
+
+
+async def test_me_with_token(client) -> None:
+    token = await access_token_for(client, GP)
+    response = await client.get("/psc/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["subject_name_id"] == GP and body["profession_code"] == "10"
+    assert body["client_id"] == "segur-sandbox-public" and "openid" in body["scopes"]
+
+
+async def test_me_without_token_is_401(client) -> None:
+    response = await client.get("/psc/v1/me")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_list_professionals(session) -> None:
+    from app.psc.service import list_professionals
+
+    pros = await list_professionals(session)
+    assert len(pros) >= 12
+    gp = next(p for p in pros if p.subject_name_id == GP)
+    assert gp.rpps == GP[1:] and gp.userinfo["SubjectNameID"] == GP and gp.client_id is None
