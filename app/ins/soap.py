@@ -1,0 +1,455 @@
+"""INSi SOAP 1.2 messages: hardened parsing of requests, building of ``RESULTAT`` answers and faults. Pure.
+
+Wire shapes (reference ``ins.md`` §1; WSDL ``DESIR_ICIR_EXP_1.5.0.wsdl`` and XSDs in padoa/tlsi-ins
+``src/wsdl``; recorded answers ``TEST_2.04_cas2.xml``, ``TEST_2.05.xml``, ``REP_CR01.xml``; recorded faults
+``siram_100-desir_500-fake-idam.fixtures.ts`` and the siram_40/insi_102 fixture of ``insi-helper.test.ts``):
+
+- envelope SOAP 1.2 (``http://www.w3.org/2003/05/soap-envelope``), document/literal;
+- headers ``ctxbam:ContexteBAM Version="01_02"``, ``ctxlps:ContexteLPS Version="01_00"`` with
+  ``LPS/IDAM R="4"``, ``wsa:Action``, ``wsa:MessageID`` (WS-Addressing 2005/08), ``wsse:Security`` (CPx mode);
+- bodies ``RECSANSVITALE`` (``http://www.cnamts.fr/INSiRecSans``) and ``RECVITALE``
+  (``http://www.cnamts.fr/INSiRecVit``); answer ``RESULTAT`` (``http://www.cnamts.fr/INSiResultat``);
+- faults: ``Code/Value`` ``soap:Sender|Receiver``, ``Subcode/Value`` ``soap:siram_NN``, ``Detail/siram:Erreur``
+  with ``code`` and ``severite`` (``urn:siram``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape, quoteattr
+
+from lxml import etree
+
+from app.ins.search import InsRecord, Outcome, PersonRecord
+
+NS_SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+NS_SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+NS_WSA = "http://www.w3.org/2005/08/addressing"
+NS_WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+NS_SAML2 = "urn:oasis:names:tc:SAML:2.0:assertion"
+NS_CTXBAM = "urn:siram:bam:ctxbam"
+NS_CTXLPS = "urn:siram:lps:ctxlps"
+NS_SIRAM = "urn:siram"
+NS_RECSANS = "http://www.cnamts.fr/INSiRecSans"
+NS_RECVIT = "http://www.cnamts.fr/INSiRecVit"
+NS_RESULTAT = "http://www.cnamts.fr/INSiResultat"
+NS_WEBSERVICE = "http://www.cnamts.fr/webservice"
+
+ACTION_TRAITS = "urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecTraitsIdentite"
+ACTION_VITALE = "urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecCarteVitale"
+OPERATIONS = {
+    ACTION_TRAITS: ("rechercherInsAvecTraitsIdentite", NS_RECSANS, "RECSANSVITALE"),
+    ACTION_VITALE: ("rechercherInsAvecCarteVitale", NS_RECVIT, "RECVITALE"),
+}
+
+DEFAULT_MAX_BYTES = 256 * 1024  # an INSi request is ~2-10 kB (with a SAML assertion)
+
+# --------------------------------------------------------------------------- faults
+
+# Recorded reason texts (French, as the live service sends them).
+REASON_UNAVAILABLE = (
+    "Le service est temporairement inaccessible. Veuillez renouveler votre demande ultérieurement. "
+    "Si le problème persiste, contactez l'éditeur du progiciel ou votre responsable informatique."
+)
+REASON_LPS_REFUSED = (
+    "L'accès par ce progiciel au service n'est pas autorisé. Contactez l'éditeur du progiciel ou votre "
+    "responsable informatique."
+)
+
+
+@dataclass
+class SoapFault(Exception):
+    """A SOAP 1.2 fault in the INSi shape. ``code`` is ``Sender`` or ``Receiver``."""
+
+    code: str
+    subcode: str
+    reason: str
+    detail_code: str
+    detail_text: str
+    severite: str = "erreur"
+    message_id: str | None = None
+    rule: str | None = None
+    reason_lang: str = "fr"
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.subcode}/{self.detail_code}: {self.detail_text}")
+
+    @property
+    def http_status(self) -> int:
+        # SOAP 1.2 part 2 §7.5.2.2: env:Sender -> 400, env:Receiver -> 500.
+        return 400 if self.code == "Sender" else 500
+
+
+def fault_technical(message_id: str | None = None, rule: str = "INSi:technical") -> SoapFault:
+    """``siram_40`` / ``insi_102`` (severite ``fatal``, as the live server sends it): the CNDA 2.03 case 3
+    answer of the test INSi (padoa ``insi-helper.test.ts``)."""
+    return SoapFault(
+        "Receiver", "siram_40", REASON_UNAVAILABLE, "insi_102",
+        "L'appel au service de recherche avec les traits d'identité renvoie une erreur technique.",
+        severite="fatal", message_id=message_id, rule=rule,
+    )
+
+
+def fault_unknown_idam(message_id: str | None = None) -> SoapFault:
+    """``siram_100`` / ``desir_550``: unknown software authorisation number (padoa fake-IDAM fixture)."""
+    return SoapFault(
+        "Sender", "siram_100", REASON_LPS_REFUSED, "desir_550", "Numéro d'autorisation du logiciel inconnu.",
+        severite="erreur", message_id=message_id, rule="INSi:IDAM",
+    )
+
+
+def fault_access_level(message_id: str | None = None, detail: str = "Niveau d'accès insuffisant.") -> SoapFault:
+    """``DESIR_560``: certificate CN is not INSI-AUTO / INSI-MANU (padoa README). The subcode the live
+    service pairs with it is not recorded; the sandbox uses ``siram_100`` like the other access refusal."""
+    return SoapFault("Sender", "siram_100", REASON_LPS_REFUSED, "DESIR_560", detail,
+                     severite="erreur", message_id=message_id, rule="INSi:certificate-CN")
+
+
+def fault_request(detail_code: str, detail: str, message_id: str | None = None, rule: str | None = None) -> SoapFault:
+    """A malformed request (XML, headers, body). The real codes of these cases are not public: the subcode
+    ``siram_10`` was seen in a third-party parser test only and the ``sandbox_*`` detail codes are the
+    sandbox's own (documented in docs/ins.md)."""
+    return SoapFault("Sender", "siram_10", "La requête est invalide : " + detail, detail_code, detail,
+                     severite="erreur", message_id=message_id, rule=rule or f"INSi:{detail_code}")
+
+
+def build_fault(f: SoapFault) -> bytes:
+    mid = f" messageID={quoteattr(f.message_id)}" if f.message_id else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<soap:Envelope xmlns:soap="{NS_SOAP12}"><soap:Body><soap:Fault>'
+        f"<soap:Code><soap:Value>soap:{f.code}</soap:Value>"
+        f"<soap:Subcode><soap:Value>soap:{escape(f.subcode)}</soap:Value></soap:Subcode></soap:Code>"
+        f'<soap:Reason><soap:Text xml:lang="{f.reason_lang}">{escape(f.reason)}</soap:Text></soap:Reason>'
+        f'<soap:Detail><siram:Erreur xmlns:siram="{NS_SIRAM}" code={quoteattr(f.detail_code)}{mid} '
+        f"severite={quoteattr(f.severite)}>{escape(f.detail_text)}</siram:Erreur></soap:Detail>"
+        "</soap:Fault></soap:Body></soap:Envelope>"
+    ).encode()
+
+
+# --------------------------------------------------------------------------- parsing
+
+_DOCTYPE = re.compile(rb"<!\s*DOCTYPE|<!\s*ENTITY", re.IGNORECASE)
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, dtd_validation=False, load_dtd=False,
+        huge_tree=False, remove_comments=True, remove_pis=True,
+    )
+
+
+def parse_xml(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
+    """Parse an untrusted document: size limit, no DTD at all (so no entity expansion of any kind),
+    no network, no huge trees. Raises :class:`SoapFault` (Sender) on anything else."""
+    if len(body) > max_bytes:
+        raise fault_request("sandbox_size", f"message de {len(body)} octets, limite {max_bytes}",
+                            rule="INSi:size")
+    if _DOCTYPE.search(body):
+        raise fault_request("sandbox_dtd", "DTD et entités interdites dans un message SOAP", rule="INSi:xml-dtd")
+    try:
+        root = etree.fromstring(body, _parser())
+    except etree.XMLSyntaxError as err:
+        raise fault_request("sandbox_xml", f"XML mal formé ({err.msg})", rule="INSi:xml") from None
+    if root.getroottree().docinfo.doctype:
+        raise fault_request("sandbox_dtd", "DTD interdite dans un message SOAP", rule="INSi:xml-dtd")
+    return root
+
+
+@dataclass
+class Lps:
+    idam: str | None
+    idam_r: str | None
+    version: str | None = None
+    instance: str | None = None
+    nom: str | None = None
+
+
+@dataclass
+class SoapRequest:
+    action: str
+    operation: str
+    message_id: str
+    lps: Lps
+    body: etree._Element
+    bam_version: str
+    lps_version: str
+    has_security: bool = False
+    saml_assertion: bool = False
+    saml_issuer: str | None = None
+    couverture: dict = field(default_factory=dict)
+
+
+def _text(el: etree._Element | None) -> str | None:
+    if el is None or el.text is None:
+        return None
+    return el.text.strip()
+
+
+def _child(parent: etree._Element | None, ns: str, name: str) -> etree._Element | None:
+    if parent is None:
+        return None
+    return parent.find(f"{{{ns}}}{name}")
+
+
+def parse_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> SoapRequest:
+    """Parse and check an INSi request envelope (everything but the IDAM registry and the certificate)."""
+    root = parse_xml(body, max_bytes=max_bytes)
+    if root.tag == f"{{{NS_SOAP11}}}Envelope":
+        raise SoapFault("VersionMismatch", "siram_10", "INSi parle SOAP 1.2 uniquement",
+                        "sandbox_soap_version", "Enveloppe SOAP 1.1 reçue ; INSi attend SOAP 1.2 "
+                        f"({NS_SOAP12})", rule="INSi:soap12")
+    if root.tag != f"{{{NS_SOAP12}}}Envelope":
+        raise fault_request("sandbox_envelope", "la racine n'est pas une enveloppe SOAP 1.2", rule="INSi:envelope")
+    header = _child(root, NS_SOAP12, "Header")
+    body_el = _child(root, NS_SOAP12, "Body")
+    message_id = _text(_child(header, NS_WSA, "MessageID"))
+    if header is None:
+        raise fault_request("sandbox_header", "en-tête SOAP absent (ContexteBAM, ContexteLPS, Action, MessageID)",
+                            rule="INSi:header")
+    if not message_id:
+        raise fault_request("sandbox_wsa_messageid", "wsa:MessageID absent", rule="INSi:wsa-MessageID")
+    action = _text(_child(header, NS_WSA, "Action"))
+    if not action:
+        raise fault_request("sandbox_wsa_action", "wsa:Action absent", message_id, rule="INSi:wsa-Action")
+    if action not in OPERATIONS:
+        raise fault_request("sandbox_wsa_action", f"wsa:Action inconnue : {action}", message_id,
+                            rule="INSi:wsa-Action")
+    bam = _child(header, NS_CTXBAM, "ContexteBAM")
+    if bam is None:
+        raise fault_request("sandbox_ctxbam", "ContexteBAM absent", message_id, rule="INSi:ContexteBAM")
+    if bam.get("Version") != "01_02":
+        raise fault_request("sandbox_ctxbam", f"ContexteBAM Version {bam.get('Version')!r}, 01_02 attendu",
+                            message_id, rule="INSi:ContexteBAM-Version")
+    lps = _child(header, NS_CTXLPS, "ContexteLPS")
+    if lps is None:
+        raise fault_request("sandbox_ctxlps", "ContexteLPS absent", message_id, rule="INSi:ContexteLPS")
+    if lps.get("Version") != "01_00":
+        raise fault_request("sandbox_ctxlps", f"ContexteLPS Version {lps.get('Version')!r}, 01_00 attendu",
+                            message_id, rule="INSi:ContexteLPS-Version")
+    for ctx, name in ((bam, "ContexteBAM"), (lps, "ContexteLPS")):
+        ns = NS_CTXBAM if name == "ContexteBAM" else NS_CTXLPS
+        if not _text(_child(ctx, ns, "Id")) or not _text(_child(ctx, ns, "Temps")):
+            raise fault_request("sandbox_" + name.lower(), f"{name} : Id et Temps sont obligatoires", message_id,
+                                rule=f"INSi:{name}-Id-Temps")
+    lps_el = _child(lps, NS_CTXLPS, "LPS")
+    idam_el = _child(lps_el, NS_CTXLPS, "IDAM")
+    lps_info = Lps(
+        idam=_text(idam_el), idam_r=idam_el.get("R") if idam_el is not None else None,
+        version=_text(_child(lps_el, NS_CTXLPS, "Version")), instance=_text(_child(lps_el, NS_CTXLPS, "Instance")),
+        nom=_text(_child(lps_el, NS_CTXLPS, "Nom")),
+    )
+    security = _child(header, NS_WSSE, "Security")
+    assertion = security.find(f".//{{{NS_SAML2}}}Assertion") if security is not None else None
+    if body_el is None or len(body_el) == 0:
+        raise fault_request("sandbox_body", "corps SOAP vide", message_id, rule="INSi:body")
+    payload = body_el[0]
+    operation, ns, element = OPERATIONS[action]
+    if payload.tag != f"{{{ns}}}{element}":
+        raise fault_request("sandbox_body", f"l'action {operation} attend {{{ns}}}{element}, reçu {payload.tag}",
+                            message_id, rule="INSi:body-action")
+    couverture: dict = {}
+    cov = _child(bam, NS_CTXBAM, "COUVERTURE")
+    if cov is not None:
+        ben = _child(cov, NS_CTXBAM, "BENEFICIAIRE")
+        if ben is not None:
+            couverture = {
+                "Nir": _text(_child(_child(ben, NS_CTXBAM, "Nir"), NS_CTXBAM, "Num")),
+                "DateNai": _text(_child(ben, NS_CTXBAM, "DateNai")),
+                "Rang": _text(_child(ben, NS_CTXBAM, "Rang")),
+            }
+        ass = _child(cov, NS_CTXBAM, "ASSURE")
+        if ass is not None:
+            couverture["Assure"] = _text(_child(_child(ass, NS_CTXBAM, "Id"), NS_CTXBAM, "Num"))
+    return SoapRequest(
+        action=action, operation=operation, message_id=message_id, lps=lps_info, body=payload,
+        bam_version="01_02", lps_version="01_00", has_security=security is not None,
+        saml_assertion=assertion is not None,
+        saml_issuer=_text(assertion.find(f"{{{NS_SAML2}}}Issuer")) if assertion is not None else None,
+        couverture=couverture,
+    )
+
+
+@dataclass
+class TraitsBody:
+    NomNaissance: str | None
+    Prenom: list[str]
+    Sexe: str | None
+    DateNaissance: str | None
+    LieuNaissance: str | None
+
+
+_RECSANS_ORDER = ["NomNaissance", "Prenom", "Sexe", "DateNaissance", "LieuNaissance"]
+
+
+def parse_traits(payload: etree._Element, message_id: str | None = None) -> TraitsBody:
+    """``RECSANSVITALE`` (type ``TraitsDIdentite``): the XSD fixes the element order."""
+    seen: list[str] = []
+    values: dict[str, list[str]] = {k: [] for k in _RECSANS_ORDER}
+    for child in payload:
+        qn = etree.QName(child)
+        if qn.namespace != NS_RECSANS or qn.localname not in values:
+            raise fault_request("sandbox_body", f"élément inattendu dans RECSANSVITALE : {qn.localname}",
+                                message_id, rule="INSi:RECSANSVITALE")
+        if seen and _RECSANS_ORDER.index(qn.localname) < _RECSANS_ORDER.index(seen[-1]):
+            raise fault_request("sandbox_body", f"ordre des éléments de RECSANSVITALE : {qn.localname} "
+                                f"après {seen[-1]}", message_id, rule="INSi:RECSANSVITALE-order")
+        if qn.localname != "Prenom" and values[qn.localname]:
+            raise fault_request("sandbox_body", f"{qn.localname} répété", message_id, rule="INSi:RECSANSVITALE")
+        seen.append(qn.localname)
+        values[qn.localname].append(child.text or "")
+
+    def one(k: str) -> str | None:
+        return values[k][0] if values[k] else None
+
+    return TraitsBody(one("NomNaissance"), values["Prenom"], one("Sexe"), one("DateNaissance"), one("LieuNaissance"))
+
+
+@dataclass
+class VitaleBody:
+    MatriculeIndividu: str | None
+    MatriculeOD: str | None
+    NomNaissance: str | None
+    DateNaissance: str | None
+    RangNaissance: str | None
+
+
+def parse_vitale(payload: etree._Element) -> VitaleBody:
+    """``RECVITALE`` (type ``Beneficiaire``)."""
+
+    def mat(name: str) -> str | None:
+        el = _child(payload, NS_RECVIT, name)
+        if el is None:
+            return None
+        num = _text(_child(el, NS_RECVIT, "NumIdentifiant"))
+        return num
+
+    return VitaleBody(
+        MatriculeIndividu=mat("MatriculeIndividu"), MatriculeOD=mat("MatriculeOD"),
+        NomNaissance=_text(_child(payload, NS_RECVIT, "NomNaissance")),
+        DateNaissance=_text(_child(payload, NS_RECVIT, "DateNaissance")),
+        RangNaissance=_text(_child(payload, NS_RECVIT, "RangNaissance")),
+    )
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def _ins_xml(tag: str, rec: InsRecord, oid: str) -> str:
+    typ = f"<TypeMatricule>{escape(rec.type_matricule)}</TypeMatricule>" if rec.type_matricule else ""
+    deb = f"<DateDeb>{rec.date_deb}</DateDeb>" if rec.date_deb else ""
+    fin = f"<DateFin>{rec.date_fin}</DateFin>" if rec.date_fin else ""
+    return (
+        f"<{tag}><IdIndividu><NumIdentifiant>{rec.number}</NumIdentifiant><Cle>{rec.key}</Cle>{typ}</IdIndividu>"
+        f"<OID>{oid}</OID>{deb}{fin}</{tag}>"
+    )
+
+
+def resultat_xml(outcome: Outcome, oid_of, *, with_prenom: bool = False) -> str:
+    """The ``RESULTAT`` element in the recorded namespace layout. ``oid_of(InsRecord) -> str`` applies the
+    OID policy. ``TIQ`` carries ``ListePrenom`` only, like live answers (``Prenom`` too if ``with_prenom``:
+    some CNDA sample files carry it, reference §6.5)."""
+    head = (
+        f'<RESULTAT xmlns:ns3="{NS_RECVIT}" xmlns:ns2="{NS_RECSANS}" xmlns="{NS_RESULTAT}">'
+        f"<CR><CodeCR>{outcome.code}</CodeCR><LibelleCR>{escape(outcome.label)}</LibelleCR></CR>"
+    )
+    p: PersonRecord | None = outcome.person
+    if p is None or p.ins_actif is None:
+        return head + "</RESULTAT>"
+    parts = [_ins_xml("INSACTIF", p.ins_actif, oid_of(p.ins_actif))]
+    parts += [_ins_xml("INSHISTO", h, oid_of(h)) for h in p.ins_histo]
+    prenom = f"<Prenom>{escape(p.first_prenom)}</Prenom>" if with_prenom else ""
+    lieu = f"<LieuNaissance>{escape(p.lieu_naissance)}</LieuNaissance>" if p.lieu_naissance else ""
+    tiq = (
+        f"<TIQ><NomNaissance>{escape(p.nom_naissance)}</NomNaissance>{prenom}"
+        f"<ListePrenom>{escape(p.liste_prenom)}</ListePrenom><Sexe>{p.sexe}</Sexe>"
+        f"<DateNaissance>{p.date_naissance}</DateNaissance>{lieu}</TIQ>"
+    )
+    return head + "<INDIVIDU>" + "".join(parts) + tiq + "</INDIVIDU></RESULTAT>"
+
+
+def build_response(resultat: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<soap:Envelope xmlns:soap="{NS_SOAP12}"><S:Body xmlns:S="{NS_SOAP12}">{resultat}</S:Body></soap:Envelope>'
+    ).encode()
+
+
+# --------------------------------------------------------------------------- client side (tests, bench, docs)
+
+
+def build_request(
+    body_xml: str,
+    *,
+    action: str = ACTION_TRAITS,
+    idam: str = "SEGURSANDBOX01",
+    message_id: str = "uuid:b3549edd-4ae9-472a-b26f-fd2fb4ef397f",
+    version: str = "1.0",
+    name: str = "segur-sandbox-client",
+    security: str = "",
+    bam_version: str = "01_02",
+    lps_version: str = "01_00",
+    temps: str = "2026-11-24T10:00:00.000Z",
+) -> bytes:
+    """A request as the padoa client builds it (``insi-client.fixture.ts``): headers then body."""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<soap:Envelope xmlns:soap="{NS_SOAP12}" xmlns:ctxbam="{NS_CTXBAM}" xmlns:ctxlps="{NS_CTXLPS}" '
+        f'xmlns:insi_recsans_ins="{NS_RECSANS}" xmlns:insi_recvit_ins="{NS_RECVIT}">'
+        "<soap:Header>"
+        f'<ctxbam:ContexteBAM Version="{bam_version}"><ctxbam:Id>1f7425e2-b913-415c-adaa-785ee1076a70</ctxbam:Id>'
+        f"<ctxbam:Temps>{temps}</ctxbam:Temps><ctxbam:Emetteur>medecin@example.org</ctxbam:Emetteur>"
+        "<ctxbam:COUVERTURE></ctxbam:COUVERTURE></ctxbam:ContexteBAM>"
+        f'<ctxlps:ContexteLPS Nature="CTXLPS" Version="{lps_version}">'
+        f"<ctxlps:Id>1f7425e2-b913-415c-adaa-785ee1076a70</ctxlps:Id><ctxlps:Temps>{temps}</ctxlps:Temps>"
+        "<ctxlps:Emetteur>medecin@example.org</ctxlps:Emetteur><ctxlps:LPS>"
+        f'<ctxlps:IDAM R="4">{escape(idam)}</ctxlps:IDAM><ctxlps:Version>{escape(version)}</ctxlps:Version>'
+        "<ctxlps:Instance>b3549edd-4ae9-472a-b26f-fd2fb4ef397f</ctxlps:Instance>"
+        f"<ctxlps:Nom>urn:lps:{escape(name)}:{escape(version)}</ctxlps:Nom></ctxlps:LPS></ctxlps:ContexteLPS>"
+        f'<wsa:Action xmlns:wsa="{NS_WSA}">{escape(action)}</wsa:Action>'
+        f'<wsa:MessageID xmlns:wsa="{NS_WSA}">{escape(message_id)}</wsa:MessageID>'
+        f"{security}</soap:Header><soap:Body>{body_xml}</soap:Body></soap:Envelope>"
+    ).encode()
+
+
+def recsansvitale_xml(nom: str, prenoms: list[str] | str, sexe: str, date: str, lieu: str | None = None) -> str:
+    if isinstance(prenoms, str):
+        prenoms = [prenoms]
+    p = "".join(f"<insi_recsans_ins:Prenom>{escape(x)}</insi_recsans_ins:Prenom>" for x in prenoms)
+    lieu_xml = f"<insi_recsans_ins:LieuNaissance>{escape(lieu)}</insi_recsans_ins:LieuNaissance>" if lieu else ""
+    return (
+        f'<insi_recsans_ins:RECSANSVITALE xmlns:insi_recsans_ins="{NS_RECSANS}">'
+        f"<insi_recsans_ins:NomNaissance>{escape(nom)}</insi_recsans_ins:NomNaissance>{p}"
+        f"<insi_recsans_ins:Sexe>{escape(sexe)}</insi_recsans_ins:Sexe>"
+        f"<insi_recsans_ins:DateNaissance>{escape(date)}</insi_recsans_ins:DateNaissance>{lieu_xml}"
+        "</insi_recsans_ins:RECSANSVITALE>"
+    )
+
+
+def recvitale_xml(matricule_od: str, date: str, rang: str | None = "1", nom: str | None = None,
+                  matricule_individu: str | None = None) -> str:
+    def mat(tag: str, value: str) -> str:
+        return (f"<insi_recvit_ins:{tag}><insi_recvit_ins:NumIdentifiant>{value[:13]}</insi_recvit_ins:NumIdentifiant>"
+                f"<insi_recvit_ins:Cle>{value[13:15]}</insi_recvit_ins:Cle></insi_recvit_ins:{tag}>")
+
+    parts = [mat("MatriculeIndividu", matricule_individu) if matricule_individu else "",
+             mat("MatriculeOD", matricule_od)]
+    if nom:
+        parts.append(f"<insi_recvit_ins:NomNaissance>{escape(nom)}</insi_recvit_ins:NomNaissance>")
+    parts.append(f"<insi_recvit_ins:DateNaissance>{escape(date)}</insi_recvit_ins:DateNaissance>")
+    if rang:
+        parts.append(f"<insi_recvit_ins:RangNaissance>{escape(rang)}</insi_recvit_ins:RangNaissance>")
+    return f'<insi_recvit_ins:RECVITALE xmlns:insi_recvit_ins="{NS_RECVIT}">' + "".join(parts) + \
+        "</insi_recvit_ins:RECVITALE>"
+
+
+def saml_security(issuer: str = "CN=DOCTEUR TEST,OU=10B0000000,O=CPS") -> str:
+    """A structurally plausible CPx SAML assertion in ``wsse:Security`` (not signed: the sandbox does not
+    check signatures)."""
+    return (
+        f'<wsse:Security xmlns:wsse="{NS_WSSE}"><saml2:Assertion xmlns:saml2="{NS_SAML2}" ID="_a1" '
+        f'IssueInstant="2026-11-24T10:00:00Z" Version="2.0"><saml2:Issuer>{escape(issuer)}</saml2:Issuer>'
+        '<saml2:Subject><saml2:NameID NameQualifier="CPS">810000000000</saml2:NameID></saml2:Subject>'
+        "</saml2:Assertion></wsse:Security>"
+    )
