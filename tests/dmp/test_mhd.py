@@ -1,0 +1,269 @@
+"""ITI-65 / ITI-105 parsing against the PDSm comprehensive profiles (app/dmp/mhd.py), no I/O."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from app.api.errors import FhirError
+from app.dmp import mhd
+from app.dmp.patch import MetadataState
+from tests.dmp.builders import PDSM, TRE_A07, V3, docref, pdf_bytes, provide_bundle, sha1, simplified_publish
+
+INS = "275126322074974"
+
+
+def refused(bundle, **kwargs) -> FhirError:
+    with pytest.raises(FhirError) as info:
+        mhd.parse_provide_bundle(bundle, **kwargs)
+    return info.value
+
+
+def test_vendor_bundle_parses_into_a_submission():
+    bundle = provide_bundle(INS, documents=2)
+    sub = mhd.parse_provide_bundle(bundle)
+    assert sub.patient == mhd.PatientId("1.2.250.1.213.1.4.8", INS)
+    assert sub.source_id == "urn:oid:1.2.3.4.5.6.7.8"
+    assert sub.designation_type.code == "10"
+    assert [k for k, _ in sub.entry_kinds] == ["submissionset", "document", "document", "binary", "binary"]
+    doc = sub.documents[0]
+    data = pdf_bytes()
+    assert doc.data == data and doc.size == len(data) and doc.hash_b64 == sha1(data)
+    assert doc.author_rpps == "10001000016" and doc.author_family == ["Fontaine"]
+    assert doc.type.code == "11488-4" and doc.labels == [(V3, "N", "normal")]
+    assert doc.period_start.isoformat() == "2026-06-12T09:30:00+02:00"
+
+
+def test_wrong_bundle_profile_is_400():
+    bundle = provide_bundle(INS)
+    bundle["meta"]["profile"] = ["https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Minimal.ProvideBundle"]
+    error = refused(bundle)
+    assert (error.status, error.rule, error.expression) == (400, "PDSm:Bundle.meta.profile", ["Bundle.meta.profile"])
+
+
+def test_versioned_profile_accepted():
+    bundle = provide_bundle(INS)
+    bundle["meta"]["profile"] = [PDSM + "pdsm-comprehensive-provide-document-bundle|3.1.1"]
+    mhd.parse_provide_bundle(bundle)
+
+
+def _drop(path):
+    def mutate(bundle):
+        node = docref(bundle)
+        *parents, last = path
+        for key in parents:
+            node = node[key]
+        del node[last]
+    return mutate
+
+
+MISSING = [
+    (("author",), "PDSm:DocumentReference.author", "Bundle.entry[1].resource.author"),
+    (("custodian",), "PDSm:DocumentReference.custodian", "Bundle.entry[1].resource.custodian"),
+    (("date",), "PDSm:DocumentReference.date", "Bundle.entry[1].resource.date"),
+    (("masterIdentifier",), "PDSm:DocumentReference.masterIdentifier", "Bundle.entry[1].resource.masterIdentifier"),
+    (("securityLabel",), "PDSm:DocumentReference.securityLabel", "Bundle.entry[1].resource.securityLabel"),
+    (("context", "period", "start"), "PDSm:DocumentReference.context.period.start",
+     "Bundle.entry[1].resource.context.period.start"),
+    (("content", 0, "attachment", "hash"), "PDSm:DocumentReference.content.attachment.hash",
+     "Bundle.entry[1].resource.content[0].attachment.hash"),
+    (("content", 0, "attachment", "size"), "PDSm:DocumentReference.content.attachment.size",
+     "Bundle.entry[1].resource.content[0].attachment.size"),
+    (("content", 0, "attachment", "title"), "PDSm:DocumentReference.content.attachment.title",
+     "Bundle.entry[1].resource.content[0].attachment.title"),
+    (("context", "facilityType"), "PDSm:DocumentReference.context.facilityType",
+     "Bundle.entry[1].resource.context.facilityType"),
+    (("content", 0, "format"), "PDSm:DocumentReference.content.format", "Bundle.entry[1].resource.content[0].format"),
+]
+
+
+@pytest.mark.parametrize(("path", "rule", "expression"), MISSING)
+def test_each_missing_required_element_is_named(path, rule, expression):
+    bundle = provide_bundle(INS)
+    _drop(path)(bundle)
+    error = refused(bundle)
+    assert error.status == 400 and error.rule == rule and error.expression == [expression]
+    assert error.details_code == "XDSRegistryMetadataError"
+    assert expression.split(".")[-1].split("[")[0] in error.diagnostics
+
+
+def test_hash_mismatch_names_hash_and_repository_code():
+    bundle = provide_bundle(INS)
+    docref(bundle)["content"][0]["attachment"]["hash"] = sha1(b"other")
+    error = refused(bundle)
+    assert error.rule == "PDSm:DocumentReference.content.attachment.hash"
+    assert error.details_code == "XDSRepositoryMetadataError"
+
+
+def test_hex_hash_gets_a_hint():
+    import hashlib
+
+    bundle = provide_bundle(INS)
+    docref(bundle)["content"][0]["attachment"]["hash"] = hashlib.sha1(pdf_bytes()).hexdigest()  # noqa: S324
+    error = refused(bundle)
+    assert error.rule == "PDSm:DocumentReference.content.attachment.hash"
+    assert "hex-encoded" in error.diagnostics
+
+
+def test_size_mismatch():
+    bundle = provide_bundle(INS)
+    docref(bundle)["content"][0]["attachment"]["size"] = 10
+    error = refused(bundle)
+    assert error.rule == "PDSm:DocumentReference.content.attachment.size"
+    assert "10" in error.diagnostics
+
+
+@pytest.mark.parametrize(
+    ("mutate", "rule"),
+    [
+        (lambda d: d["type"]["coding"][0].update(code="99999-9"), "PDSm:type-J66"),
+        (lambda d: d["category"][0]["coding"][0].update(code="99"), "PDSm:category-J57"),
+        (lambda d: d["content"][0]["format"].update(system="http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/"
+                                                     "formatcode", code="urn:ihe:iti:xds:2017:mimeTypeSufficient"),
+         "PDSm:format-J60"),
+        (lambda d: d["context"]["facilityType"]["coding"][0].update(system="http://snomed.info/sct", code="22232009"),
+         "PDSm:facilityType-J61"),
+        (lambda d: d["context"]["practiceSetting"]["coding"][0].update(code="NOPE"), "PDSm:practiceSetting-J04"),
+        (lambda d: d["securityLabel"][0]["coding"][0].update(system=TRE_A07, code="MASQUE_PT"),
+         "PDSm:securityLabel-J58"),
+    ],
+)
+def test_value_sets_checked(mutate, rule):
+    bundle = provide_bundle(INS)
+    mutate(docref(bundle))
+    error = refused(bundle)
+    assert error.rule == rule
+    mhd.parse_provide_bundle(bundle, lenient=True)  # lenient mode accepts the code
+
+
+def test_tre_a07_n_accepted_and_emitted_as_v3():
+    bundle = provide_bundle(INS, labels=[{"system": TRE_A07, "code": "N"},
+                                          {"system": "urn:oid:1.2.250.1.213.1.1.4.13", "code": "MASQUE_PS"}])
+    with pytest.raises(FhirError):  # TRE_A07#N is not in J58 strictly ...
+        mhd.parse_provide_bundle(bundle)
+    doc = mhd.parse_provide_bundle(bundle, lenient=True).documents[0]
+    assert doc.labels[0][:2] == (V3, "N") and doc.labels[1][:2] == (TRE_A07, "MASQUE_PS")
+
+
+def test_too_many_labels():
+    bundle = provide_bundle(INS, labels=[{"system": V3, "code": c} for c in "NRVN"] + [
+        {"system": TRE_A07, "code": "MASQUE_PS"}])
+    assert refused(bundle).rule == "PDSm4DMP:confidentiality-1..4"
+
+
+def test_submission_set_rules():
+    bundle = provide_bundle(INS)
+    bundle["entry"][0]["resource"]["extension"] = bundle["entry"][0]["resource"]["extension"][1:]
+    assert refused(bundle).rule == "PDSm:SubmissionSet.designationType"
+    bundle = provide_bundle(INS)
+    bundle["entry"][0]["resource"]["extension"] = bundle["entry"][0]["resource"]["extension"][:1]
+    assert refused(bundle).rule == "PDSm:SubmissionSet.sourceId"
+    bundle = provide_bundle(INS)
+    bundle["entry"].append(bundle["entry"][0] | {"fullUrl": "urn:uuid:0e0e0e0e-0000-0000-0000-000000000000"})
+    assert refused(bundle).rule == "PDSm:Bundle.submissionSet-1..1"
+
+
+def test_patient_mismatch_gives_xds_code():
+    bundle = provide_bundle(INS)
+    docref(bundle)["subject"]["reference"] = "Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|297022A02077878"
+    error = refused(bundle)
+    assert error.details_code == "XDSPatientIdDoesNotMatch"
+
+
+def test_not_an_ins_oid():
+    bundle = provide_bundle(INS)
+    bundle["entry"][0]["resource"]["subject"]["reference"] = "Patient?identifier=urn:oid:1.2.3|275126322074974"
+    assert refused(bundle).details_code == "XDSUnknownPatientId"
+
+
+def test_duplicate_unique_id_in_bundle():
+    bundle = provide_bundle(INS, documents=2, unique_id="urn:oid:1.2.3.4")
+    error = refused(bundle)
+    assert (error.status, error.details_code) == (409, "XDSDuplicateUniqueIdInRegistry")
+
+
+def test_unresolved_urn_uuid():
+    bundle = provide_bundle(INS)
+    docref(bundle)["content"][0]["attachment"]["url"] = "urn:uuid:00000000-0000-0000-0000-000000000000"
+    assert refused(bundle).rule == "MHD:ITI-65.reference-resolution"
+
+
+def test_malformed_fhir_named_by_location():
+    bundle = provide_bundle(INS)
+    docref(bundle)["statuz"] = "current"
+    error = refused(bundle)
+    assert error.rule == "FHIR:R4-structure" and "statuz" in error.diagnostics
+
+
+def test_bad_base64():
+    bundle = provide_bundle(INS)
+    bundle["entry"][-1]["resource"]["data"] = "***"
+    assert refused(bundle).rule == "FHIR:base64Binary"
+
+
+def test_replacement_bundle_with_patch_entry():
+    bundle = provide_bundle(INS, replaces="old-id")
+    sub = mhd.parse_provide_bundle(bundle)
+    assert sub.documents[0].replaces == "old-id"
+    assert [k for k, _ in sub.entry_kinds] == ["submissionset", "document", "patch", "binary"]
+    state = sub.patches[0].apply(MetadataState("current", ((V3, "N", "normal"),), False))
+    assert state.status == "superseded"
+
+
+def test_patch_entry_without_replacement_refused():
+    bundle = provide_bundle(INS, replaces="old-id")
+    bundle["entry"][2]["request"]["url"] = "DocumentReference/other"
+    assert refused(bundle).rule == "PDSm4DMP:TD2.1-patch"
+
+
+def test_folder_not_supported():
+    bundle = provide_bundle(INS)
+    folder = {"fullUrl": "urn:uuid:0e0e0e0e-0000-0000-0000-000000000001",
+              "resource": {"resourceType": "List", "status": "current", "mode": "working",
+                           "code": {"coding": [{"system": mhd.MHD_LIST_TYPES, "code": "folder"}]}},
+              "request": {"method": "POST", "url": "List"}}
+    bundle["entry"].append(folder)
+    assert refused(bundle).status == 422
+
+
+def test_simplified_publish():
+    doc = mhd.parse_simplified_publish(simplified_publish(INS))
+    assert doc.data == pdf_bytes()
+    body = simplified_publish(INS)
+    del body["content"][0]["attachment"]["data"]
+    with pytest.raises(FhirError) as info:
+        mhd.parse_simplified_publish(body)
+    assert info.value.rule == "PDSm:ITI-105.data"
+
+
+def test_ans_draft_example_is_refused_naming_what_to_add():
+    """The PDSm4DMP TD2 example (draft) lacks author, hash, size...: strict mode names the first gap."""
+    example = {
+        "resourceType": "Bundle", "meta": {"profile": [PDSM + "pdsm-comprehensive-provide-document-bundle"]},
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000001", "resource": {
+                "resourceType": "List", "status": "current", "mode": "working",
+                "code": {"coding": [{"system": mhd.MHD_LIST_TYPES, "code": "submissionset"}]},
+                "subject": {"reference": f"Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|{INS}"},
+                "date": "2026-06-12T10:00:00+02:00",
+                "entry": [{"item": {"reference": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000002"}}]},
+             "request": {"method": "POST", "url": "List"}},
+            {"fullUrl": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000002", "resource": {
+                "resourceType": "DocumentReference", "status": "current",
+                "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
+                "subject": {"reference": f"Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|{INS}"},
+                "date": "2026-06-12T10:00:00+02:00",
+                "content": [{"attachment": {"contentType": "application/xml",
+                                            "url": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000003",
+                                            "title": "Compte rendu de consultation"}}]},
+             "request": {"method": "POST", "url": "DocumentReference"}},
+            {"fullUrl": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000003", "resource": {
+                "resourceType": "Binary", "contentType": "application/xml",
+                "data": base64.b64encode(b"<ClinicalDocument/>").decode()},
+             "request": {"method": "POST", "url": "Binary"}},
+        ],
+    }
+    error = refused(example)
+    assert error.rule == "PDSm:SubmissionSet.designationType"
