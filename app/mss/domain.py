@@ -1,5 +1,17 @@
 """What the mss domain plugs into the platform."""
 
 from app.domains import Domain
+from app.mss import service, smtp
 
-DOMAIN = Domain(name="mss")
+DOMAIN = Domain(
+    name="mss",
+    routers=[],
+    seed=service.seed,
+    lifespan=smtp.smtp_lifespan,
+    openapi_tags=[
+        {"name": "mss", "description": "MSSanté operator: HTTP mailbox API over the mailboxes the SMTP "
+         "listener delivers to (send, list, read, raw, attachments, read receipts, XDM helper)."},
+        {"name": "annuaire", "description": "Annuaire Santé FHIR stub (/fhir/v2): Practitioner, "
+         "PractitionerRole, Organization with MSSanté mailboxes, header ESANTE-API-KEY."},
+    ],
+)

@@ -70,6 +70,7 @@ def build_message(
     """An RFC 5322 message as an LPS would send it. ``auto_headers`` sets X-MSS-CODECDA / X-MSS-INS
     from the XDM."""
     from datetime import UTC, datetime
+    from email import policy
     from email.message import EmailMessage
     from email.utils import format_datetime, make_msgid
 
@@ -94,4 +95,4 @@ def build_message(
         msg.add_attachment(xdm_bytes, maintype="application", subtype="zip", filename="IHE_XDM.ZIP")
     if pdf:
         msg.add_attachment(b"%PDF-1.4\n", maintype="application", subtype="pdf", filename="CR.pdf")
-    return msg.as_bytes()
+    return msg.as_bytes(policy=policy.SMTP)

@@ -1,0 +1,97 @@
+"""MSSanté tables: the trust space (domains), mailboxes, messages and their deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, utcnow
+
+
+class MssDomain(Base):
+    """A domain of the ANS list of authorised domains (the trust space). ``role``: ``local`` (run by the
+    sandbox), ``patient`` (patient.mssante.fr), ``external`` (another operator: mail is relayed)."""
+
+    __tablename__ = "mss_domain"
+
+    name: Mapped[str] = mapped_column(String(253), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(256))
+    structures: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class MssMailbox(Base):
+    """A mailbox. ``type``: PER, CAB, ORG, APP (TRE_R257) or PAT (patient mailbox of Mon espace santé)."""
+
+    __tablename__ = "mss_mailbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    domain: Mapped[str] = mapped_column(ForeignKey("mss_domain.name", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(8))
+    display_name: Mapped[str] = mapped_column(String(256))
+    owner_subject: Mapped[str | None] = mapped_column(String(64), index=True)
+    """PSC ``SubjectNameID`` of the PER mailbox holder."""
+    owners: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Other professionals (SubjectNameID) allowed to use a CAB/ORG/APP mailbox."""
+    patient_ins: Mapped[str | None] = mapped_column(String(15), index=True)
+    patient_oid: Mapped[str | None] = mapped_column(String(64))
+    structure_id: Mapped[str | None] = mapped_column(String(64))
+    service: Mapped[str | None] = mapped_column(String(256))
+    description: Mapped[str | None] = mapped_column(String(512))
+    password_hash: Mapped[str | None] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    """A closed mailbox (MES bounce "mailbox closed") accepts at RCPT, then bounces with a DSN."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MssMessage(Base):
+    """One message as received (raw bytes kept verbatim), its parsed view and its check report.
+    ``kind``: ``message``, ``dsn`` (RFC 3464) or ``mdn`` (RFC 8098); ``related_id`` links a DSN/MDN to
+    the message it reports on."""
+
+    __tablename__ = "mss_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(8), default="message")
+    related_id: Mapped[int | None] = mapped_column(ForeignKey("mss_message.id", ondelete="SET NULL"), index=True)
+    transport: Mapped[str] = mapped_column(String(8))
+    envelope_from: Mapped[str] = mapped_column(String(320))
+    auth_identity: Mapped[str | None] = mapped_column(String(320))
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    from_header: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(Text)
+    date_header: Mapped[str | None] = mapped_column(String(256))
+    size: Mapped[int] = mapped_column(Integer)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[list[Any]] = mapped_column(JSON)
+    parts: Mapped[list[Any]] = mapped_column(JSON)
+    xdm: Mapped[list[Any]] = mapped_column(JSON)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    has_xdm: Mapped[bool] = mapped_column(Boolean, default=False)
+    conversation_closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The message carried ``X-MSS-MES: FIN``."""
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class MssDelivery(Base):
+    """One recipient of one message: delivered into a mailbox, relayed to another operator, or failed."""
+
+    __tablename__ = "mss_delivery"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("mss_message.id", ondelete="CASCADE"), index=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mss_mailbox.id", ondelete="CASCADE"), index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16))
+    notify: Mapped[str | None] = mapped_column(String(64))
+    """RFC 3461 NOTIFY parameter of the RCPT command (``SUCCESS,FAILURE``, ``NEVER``...)."""
+    seen: Mapped[bool] = mapped_column(Boolean, default=False)
+    seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    mdn_id: Mapped[int | None] = mapped_column(ForeignKey("mss_message.id", ondelete="SET NULL"))
+    delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,440 @@
+"""The MSSanté operator's store operations: trust space, mailboxes, delivery, receipts.
+
+The only module of the domain that touches the database. Functions take the session first and keyword
+arguments; they ``flush()``, never commit (the caller owns the transaction: the HTTP request, or one
+SMTP DATA transaction opened by :mod:`app.mss.smtp`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from email.utils import getaddresses
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.mss import addresses, checks, mime, notifications
+from app.mss.models import MssDelivery, MssDomain, MssMailbox, MssMessage
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+logger = logging.getLogger("segur.mss")
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PATIENT = "PAT"
+
+
+@cache
+def fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+# --- passwords (SMTP AUTH PLAIN/LOGIN for quick tests) --------------------------------------------
+
+def hash_password(password: str, *, salt: str | None = None) -> str:
+    salt = salt or secrets.token_hex(8)
+    digest = hashlib.sha256((salt + password).encode()).hexdigest()
+    return f"sha256${salt}${digest}"
+
+
+def check_password(stored: str | None, password: str) -> bool:
+    if not stored or stored.count("$") != 2:
+        return False
+    _, salt, _ = stored.split("$")
+    return hmac.compare_digest(stored, hash_password(password, salt=salt))
+
+
+# --- seed -----------------------------------------------------------------------------------------
+
+async def seed(session: AsyncSession, settings: Settings) -> None:
+    """Domains and mailboxes from ``fixtures/`` plus a PER mailbox per PSC professional and a patient
+    mailbox per INS identity. Idempotent (existing addresses are kept)."""
+    domains_fx = fixture("domains.json")
+    boxes_fx = fixture("mailboxes.json")
+    existing_domains = set((await session.scalars(select(MssDomain.name))).all())
+    for item in domains_fx["domains"]:
+        if item["name"] not in existing_domains:
+            session.add(MssDomain(name=item["name"], role=item["role"], label=item.get("label"),
+                                  structures=list(item.get("structures", []))))
+    await session.flush()
+    taken = {a.lower() for a in (await session.scalars(select(MssMailbox.address))).all()}
+    password = hash_password(boxes_fx["default_password"])
+    rows: list[MssMailbox] = []
+
+    def add(row: MssMailbox) -> None:
+        if row.address.lower() not in taken:
+            taken.add(row.address.lower())
+            rows.append(row)
+
+    for item in boxes_fx["mailboxes"]:
+        add(MssMailbox(
+            address=item["address"], domain=item["address"].split("@", 1)[1], type=item["type"],
+            display_name=item["display_name"], owners=list(item.get("owners", [])),
+            structure_id=item.get("structure_id"), service=item.get("service"),
+            description=item.get("description"), password_hash=password, active=item.get("active", True),
+        ))
+    for professional in await _professionals(session):
+        if await session.scalar(select(MssMailbox.id).where(MssMailbox.owner_subject == professional.subject_name_id,
+                                                            MssMailbox.type == "PER")):
+            continue
+        add(per_mailbox(professional, taken, password))
+    for identity in await _identities(session):
+        add(patient_mailbox(identity, password))
+    session.add_all(rows)
+    await session.flush()
+
+
+def structure_domains() -> dict[str, str]:
+    return {s: d["name"] for d in fixture("domains.json")["domains"] for s in d.get("structures", [])}
+
+
+def per_mailbox(professional: Any, taken: set[str], password_hash: str | None) -> MssMailbox:
+    """The PER mailbox of a professional (rules in :mod:`app.mss.addresses`)."""
+    activities = list(getattr(professional, "activities", []) or [])
+    domain = addresses.per_domain(activities, structure_domains(), fixture("domains.json")["default_per_domain"])
+    local = addresses.personal_local_part(professional.given_name, professional.family_name)
+    address = addresses.unique_address(local, domain, taken)
+    structure = activities[0].get("identifiantTechniqueDeLaStructure") if activities else None
+    return MssMailbox(
+        address=address, domain=domain, type="PER",
+        display_name=f"{professional.given_name} {professional.family_name.upper()}",
+        owner_subject=professional.subject_name_id, owners=[], structure_id=structure or None,
+        password_hash=password_hash, active=True,
+    )
+
+
+def patient_mailbox(identity: Any, password_hash: str | None) -> MssMailbox:
+    domain = fixture("domains.json")["patient_domain"]
+    given = (identity.first_given_name or "").title()
+    return MssMailbox(
+        address=addresses.patient_address(identity.ins, domain), domain=domain, type=PATIENT,
+        display_name=f"{given} {identity.birth_name}".strip(), patient_ins=identity.ins.upper(),
+        patient_oid=identity.oid, owners=[], password_hash=password_hash, active=True,
+    )
+
+
+async def _professionals(session: AsyncSession) -> list[Any]:
+    from app.psc.service import list_professionals
+
+    return list(await list_professionals(session))
+
+
+async def _identities(session: AsyncSession) -> list[Any]:
+    try:
+        from app.ins.service import list_identities
+    except ImportError:  # the INS domain not installed yet: no patient mailboxes
+        logger.warning("app.ins.service.list_identities unavailable: no patient mailboxes seeded")
+        return []
+    return [i for i in await list_identities(session) if getattr(i, "ins", None) and getattr(i, "active", True)]
+
+
+async def known_ins(session: AsyncSession, candidates: set[str]) -> set[str] | None:
+    """Which of ``candidates`` the INS service knows (None when the INS service is unavailable)."""
+    if not candidates:
+        return set()
+    try:
+        from app.ins.service import find_identity
+    except ImportError:
+        return None
+    return {ins for ins in candidates if await find_identity(session, ins=ins) is not None}
+
+
+# --- lookups --------------------------------------------------------------------------------------
+
+async def get_mailbox(session: AsyncSession, address: str) -> MssMailbox | None:
+    return await session.scalar(
+        select(MssMailbox).where(func.lower(MssMailbox.address) == addresses.normalise(address))
+    )
+
+
+async def get_domain(session: AsyncSession, name: str) -> MssDomain | None:
+    return await session.get(MssDomain, name.lower())
+
+
+async def mailboxes_of(session: AsyncSession, subject_name_id: str) -> list[MssMailbox]:
+    """Mailboxes a professional may use: their PER mailbox and the CAB/ORG/APP ones listing them."""
+    rows = (await session.scalars(select(MssMailbox).where(MssMailbox.type != PATIENT))).all()
+    return [r for r in rows if r.owner_subject == subject_name_id or subject_name_id in (r.owners or [])]
+
+
+def may_use(mailbox: MssMailbox, subject_name_id: str) -> bool:
+    return mailbox.owner_subject == subject_name_id or subject_name_id in (mailbox.owners or [])
+
+
+@dataclass
+class RecipientVerdict:
+    address: str
+    reply: str | None  # None: accepted
+    rule: str | None = None
+    mailbox: MssMailbox | None = None
+    role: str | None = None  # local | patient | external
+
+    @property
+    def accepted(self) -> bool:
+        return self.reply is None
+
+
+async def check_recipient(session: AsyncSession, address: str) -> RecipientVerdict:
+    """What the operator answers at RCPT TO (RFC 5321 §4.2, RFC 3463 enhanced codes)."""
+    addr = addresses.normalise(address)
+    if not mime.valid_address(addr):
+        return RecipientVerdict(addr, f"553 5.1.3 <{address}>: bad recipient address syntax", "MSS:address.syntax")
+    local, domain_name = addr.rsplit("@", 1)
+    domain = await get_domain(session, domain_name)
+    if domain is None:
+        return RecipientVerdict(
+            addr,
+            f"550 5.7.1 <{address}>: domain {domain_name} is outside the MSSanté trust space "
+            "(not on the ANS list of authorised domains); relay refused",
+            "MSS:trust-space",
+        )
+    if domain.role == "external":
+        return RecipientVerdict(addr, None, role="external")
+    if domain.role == "patient" and not addresses.is_patient_local_part(local):
+        return RecipientVerdict(
+            addr,
+            f"550 5.1.1 <{address}>: a patient address is <matricule INS>@{domain_name} "
+            "(15 characters, SC.MSS/va1.19)",
+            "MSS:patient.address",
+        )
+    mailbox = await get_mailbox(session, addr)
+    if mailbox is None:
+        what = "no patient mailbox for this INS" if domain.role == "patient" else "no such mailbox"
+        return RecipientVerdict(addr, f"550 5.1.1 <{address}>: {what}", "MSS:mailbox.unknown")
+    return RecipientVerdict(addr, None, mailbox=mailbox, role=domain.role)
+
+
+# --- receiving a message --------------------------------------------------------------------------
+
+@dataclass
+class Envelope:
+    mail_from: str  # "" for the null reverse-path
+    recipients: list[tuple[str, str | None]]  # (address, NOTIFY parameter)
+    transport: str = "smtp"
+    auth_identity: str | None = None
+    envelope_id: str | None = None
+
+
+@dataclass
+class Analysis:
+    parsed: mime.ParsedMessage
+    attachments: list[checks.XdmAttachment]
+    report: checks.CheckReport
+    verdicts: list[RecipientVerdict] = field(default_factory=list)
+
+
+async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope) -> Analysis:
+    parsed = mime.parse_message(raw)
+    attachments = checks.read_xdm_attachments(parsed)
+    verdicts = [await check_recipient(session, addr) for addr, _ in envelope.recipients]
+    recipients = [
+        checks.Recipient(v.address, ("PATIENT" if v.mailbox.type == PATIENT else v.mailbox.type) if v.mailbox
+                         else None,
+                         v.mailbox.patient_ins if v.mailbox else None)
+        for v in verdicts
+    ]
+    ins_ids = {pid.id for a in attachments if a.package for pid in a.package.patient_ids if pid.is_ins}
+    known = await known_ins(session, ins_ids)
+    sender = await get_mailbox(session, envelope.mail_from) if envelope.mail_from else None
+    sender_is_patient = sender is not None and sender.type == PATIENT
+    closed = False
+    if sender_is_patient:
+        refs = parsed.header_all("In-Reply-To") + parsed.header_all("References")
+        ids = {token for value in refs for token in value.split() if token.startswith("<")}
+        if ids:
+            closed = bool(await session.scalar(
+                select(func.count(MssMessage.id))
+                .join(MssDelivery, MssDelivery.message_id == MssMessage.id)
+                .where(MssMessage.message_id.in_(ids), MssMessage.conversation_closed.is_(True),
+                       MssDelivery.mailbox_id == sender.id)
+            ))
+    report = checks.run_checks(
+        parsed, recipients=recipients, xdm=attachments, known_ins=known,
+        replies_to_closed_conversation=closed, sender_is_patient=sender_is_patient,
+        extra_enforced=settings.mss_enforced_check_ids,
+    )
+    return Analysis(parsed, attachments, report, verdicts)
+
+
+def _clip(value: str | None, size: int) -> str | None:
+    return None if value is None else value[:size]
+
+
+async def store(
+    session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope, analysis: Analysis
+) -> MssMessage:
+    """Store one accepted message and deliver it to every recipient, in the caller's transaction
+    (never half-stored), then the DSN(s) the envelope asked for (RFC 3461 NOTIFY)."""
+    parsed = analysis.parsed
+    message = _message_row(raw, parsed, envelope, kind="message", report=analysis.report.to_dict(),
+                           attachments=analysis.attachments)
+    session.add(message)
+    await session.flush()
+    outcomes: list[tuple[notifications.DsnRecipient, str | None]] = []
+    for (address, notify), verdict in zip(envelope.recipients, analysis.verdicts, strict=True):
+        if verdict.role == "external":
+            status, dsn = "relayed", notifications.DsnRecipient(address, "relayed", "2.0.0")
+        elif verdict.mailbox is not None and not verdict.mailbox.active:
+            status = "failed"
+            dsn = notifications.DsnRecipient(address, "failed", "5.2.1",
+                                             f"550 5.2.1 <{address}>: mailbox disabled (closed)")
+        elif verdict.mailbox is not None:
+            status, dsn = "delivered", notifications.DsnRecipient(address, "delivered", "2.0.0")
+        else:
+            status = "failed"
+            dsn = notifications.DsnRecipient(address, "failed", "5.1.1", verdict.reply or "550 5.1.1 unknown")
+        session.add(MssDelivery(
+            message_id=message.id, mailbox_id=verdict.mailbox.id if verdict.mailbox and status == "delivered"
+            else None, recipient=address, status=status, notify=notify, seen=False,
+        ))
+        outcomes.append((dsn, notify))
+    await session.flush()
+    wanted = [
+        dsn for dsn, notify in outcomes
+        if (dsn.action == "failed" and "NEVER" not in (notify or "FAILURE").upper()
+            and "FAILURE" in (notify or "FAILURE").upper())
+        or (dsn.action in ("delivered", "relayed") and "SUCCESS" in (notify or "").upper())
+    ]
+    if wanted and envelope.mail_from:
+        await send_dsn(session, settings, original=message, parsed=parsed, sender=envelope.mail_from,
+                       recipients=wanted, envelope_id=envelope.envelope_id)
+    return message
+
+
+def _message_row(raw: bytes, parsed: mime.ParsedMessage, envelope: Envelope, *, kind: str,
+                 report: dict[str, Any], attachments: list[checks.XdmAttachment],
+                 related_id: int | None = None) -> MssMessage:
+    xdm_view = [
+        {"part": a.part.index, "filename": a.part.filename,
+         "package": a.package.to_dict() if a.package else None,
+         "error": {"code": a.error.code, "message": a.error.message} if a.error else None}
+        for a in attachments
+    ]
+    return MssMessage(
+        uid=uuid.uuid4().hex, kind=kind, related_id=related_id, transport=envelope.transport,
+        envelope_from=envelope.mail_from, auth_identity=envelope.auth_identity,
+        message_id=_clip(parsed.message_id, 998), in_reply_to=_clip(parsed.header("In-Reply-To"), 998),
+        from_header=parsed.header("From"), subject=parsed.subject, date_header=_clip(parsed.header("Date"), 256),
+        size=len(raw), raw=raw, headers=[[k, v] for k, v in parsed.headers],
+        parts=[p.to_dict() for p in parsed.parts], xdm=xdm_view, report=report,
+        has_xdm=bool(attachments), conversation_closed=(parsed.header("X-MSS-MES") or "").strip() == "FIN",
+        received_at=utcnow(),
+    )
+
+
+async def _deliver_local(session: AsyncSession, settings: Settings, *, raw: bytes, kind: str, to: str,
+                         mail_from: str, related_id: int, transport: str) -> MssMessage:
+    parsed = mime.parse_message(raw)
+    envelope = Envelope(mail_from=mail_from, recipients=[(to, "NEVER")], transport=transport)
+    row = _message_row(raw, parsed, envelope, kind=kind, report={}, attachments=[], related_id=related_id)
+    session.add(row)
+    await session.flush()
+    mailbox = await get_mailbox(session, to)
+    session.add(MssDelivery(message_id=row.id, mailbox_id=mailbox.id if mailbox and mailbox.active else None,
+                            recipient=to, status="delivered" if mailbox and mailbox.active else "relayed",
+                            notify="NEVER", seen=False))
+    await session.flush()
+    return row
+
+
+async def send_dsn(session: AsyncSession, settings: Settings, *, original: MssMessage,
+                   parsed: mime.ParsedMessage, sender: str,
+                   recipients: list[notifications.DsnRecipient], envelope_id: str | None = None) -> MssMessage:
+    raw = notifications.build_dsn(hostname=settings.mss_smtp_hostname, original_sender=sender,
+                                  recipients=recipients, original=parsed, arrival=original.received_at,
+                                  envelope_id=envelope_id)
+    return await _deliver_local(session, settings, raw=raw, kind="dsn", to=sender, mail_from="",
+                                related_id=original.id, transport="dsn")
+
+
+# --- reading a mailbox ----------------------------------------------------------------------------
+
+@dataclass
+class MessageFilter:
+    sender: str | None = None
+    subject: str | None = None
+    since: Any = None
+    before: Any = None
+    has_xdm: bool | None = None
+    unread: bool | None = None
+    kind: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+async def list_deliveries(session: AsyncSession, *, mailbox: MssMailbox,
+                          flt: MessageFilter) -> tuple[int, list[tuple[MssDelivery, MssMessage]]]:
+    stmt = (select(MssDelivery, MssMessage).join(MssMessage, MssMessage.id == MssDelivery.message_id)
+            .where(MssDelivery.mailbox_id == mailbox.id))
+    if flt.sender:
+        like = f"%{flt.sender.lower()}%"
+        stmt = stmt.where(or_(func.lower(MssMessage.envelope_from).like(like),
+                              func.lower(MssMessage.from_header).like(like)))
+    if flt.subject:
+        stmt = stmt.where(func.lower(MssMessage.subject).like(f"%{flt.subject.lower()}%"))
+    if flt.since is not None:
+        stmt = stmt.where(MssMessage.received_at >= flt.since)
+    if flt.before is not None:
+        stmt = stmt.where(MssMessage.received_at < flt.before)
+    if flt.has_xdm is not None:
+        stmt = stmt.where(MssMessage.has_xdm.is_(flt.has_xdm))
+    if flt.unread is not None:
+        stmt = stmt.where(MssDelivery.seen.is_(not flt.unread))
+    if flt.kind:
+        stmt = stmt.where(MssMessage.kind == flt.kind)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = (await session.execute(
+        stmt.order_by(MssMessage.received_at.desc(), MssMessage.id.desc()).limit(flt.limit).offset(flt.offset)
+    )).all()
+    return total, [(d, m) for d, m in rows]
+
+
+async def get_delivery(
+    session: AsyncSession, *, mailbox: MssMailbox, uid: str
+) -> tuple[MssDelivery, MssMessage] | None:
+    if uid == "latest":
+        _, rows = await list_deliveries(session, mailbox=mailbox, flt=MessageFilter(limit=1))
+        return rows[0] if rows else None
+    row = (await session.execute(
+        select(MssDelivery, MssMessage).join(MssMessage, MssMessage.id == MssDelivery.message_id)
+        .where(MssDelivery.mailbox_id == mailbox.id, MssMessage.uid == uid)
+    )).first()
+    return (row[0], row[1]) if row else None
+
+
+async def mark_read(session: AsyncSession, settings: Settings, *, mailbox: MssMailbox, delivery: MssDelivery,
+                    message: MssMessage, disposition: str = "displayed") -> MssMessage | None:
+    """Flag as read; when the message asked for one (``Disposition-Notification-To``, RFC 8098 §2.1) and
+    none was sent yet, send the MDN to that address. Returns the MDN, if one was sent."""
+    first_time = not delivery.seen
+    delivery.seen = True
+    delivery.seen_at = delivery.seen_at or utcnow()
+    mdn = None
+    parsed = mime.parse_message(message.raw)
+    dnt = parsed.header("Disposition-Notification-To")
+    if dnt and delivery.mdn_id is None and (first_time or disposition != "displayed") and message.kind == "message":
+        targets = [a for _, a in getaddresses([dnt]) if a]
+        if targets:
+            raw = notifications.build_mdn(hostname=settings.mss_smtp_hostname, recipient=mailbox.address,
+                                          recipient_name=mailbox.display_name, notify_to=targets[0],
+                                          original=parsed, disposition=disposition)
+            mdn = await _deliver_local(session, settings, raw=raw, kind="mdn", to=targets[0],
+                                       mail_from=mailbox.address, related_id=message.id, transport="mdn")
+            delivery.mdn_id = mdn.id
+    await session.flush()
+    return mdn
+
+
+async def delete_delivery(session: AsyncSession, *, delivery: MssDelivery) -> None:
+    await session.delete(delivery)
+    await session.flush()

@@ -1,0 +1,511 @@
+"""The MSSanté operator's SMTP listener (aiosmtpd), served on the application's own event loop.
+
+- STARTTLS (SC.MSS/CONF.05) with TLS ≥ 1.2 (SC.MSS/CONF.01) and the ECDHE/DHE-RSA AES-GCM/CBC
+  SHA-256/384 suites of SC.MSS/CONF.03 for TLS 1.2; a self-signed test certificate is generated at
+  start-up unless ``SEGUR_MSS_TLS_CERT_FILE``/``KEY_FILE`` are set; optional implicit-TLS port.
+- AUTH PLAIN and LOGIN with the fixture mailbox password (quick tests); XOAUTH2 (SC.MSS/CONF.07:
+  ``user=<BAL>^Aauth=Bearer <PSC access token>^A^A``) and OAUTHBEARER (RFC 7628) with a PSC access
+  token checked by :func:`app.psc.service.authenticate_access_token`; the professional must own the
+  mailbox. AUTH is refused before STARTTLS unless ``SEGUR_MSS_SMTP_AUTH_REQUIRE_TLS=false``.
+- MAIL FROM: a sandbox mailbox needs AUTH and must be one the authenticated identity may use (553 5.7.1);
+  an unauthenticated sender must be on another operator's authorised domain (the inter-operator link).
+- RCPT TO: outside the trust space -> ``550 5.7.1``; unknown mailbox -> ``550 5.1.1``. DSN extension
+  (RFC 3461): ``NOTIFY``/``ORCPT`` on RCPT, ``RET``/``ENVID`` on MAIL.
+- SIZE announced (RFC 1870) and enforced at DATA: ``552 5.3.4``.
+- DATA: parse, check (:mod:`app.mss.checks`), refuse what an enforced rule refuses, otherwise store and
+  deliver in one transaction; any unexpected failure answers ``451 4.3.0`` and stores nothing.
+- Every session, refusal and message is journaled (``app.api.journal.record``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import contextlib
+import datetime as dt
+import ipaddress
+import json
+import logging
+import re
+import ssl
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+from app.api.journal import record
+from app.mss import service
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+logger = logging.getLogger("segur.mss.smtp")
+
+TLS12_CIPHERS = (
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-SHA256:"
+    "ECDHE-RSA-AES256-SHA384:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"
+)
+
+
+# --- TLS ------------------------------------------------------------------------------------------
+
+def generate_test_certificate(hostname: str) -> tuple[bytes, bytes]:
+    """A self-signed RSA-2048 certificate for ``hostname``, localhost and 127.0.0.1 (PEM cert, PEM key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Segur Sandbox (test certificate, not IGC-Sante)"),
+        x509.NameAttribute(NameOID.COMMON_NAME, hostname),
+    ])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName(hostname), x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        ]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+def server_tls_context(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_CIPHERS)
+    with tempfile.TemporaryDirectory() as tmp:
+        cert_file, key_file = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
+        cert_file.write_bytes(cert_pem)
+        key_file.write_bytes(key_pem)
+        key_file.chmod(0o600)
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+# --- the protocol ---------------------------------------------------------------------------------
+
+_DSN_MAIL = re.compile(r"\s+(RET|ENVID)=(\S+)", re.IGNORECASE)
+_DSN_RCPT = re.compile(r"\s+(NOTIFY|ORCPT)=(\S+)", re.IGNORECASE)
+_REWRITES = {
+    "552 Error: Too much mail data": "552 5.3.4 Message size exceeds fixed maximum message size ({limit} bytes)",
+    "552 Error: message size exceeds fixed maximum message size":
+        "552 5.3.4 Message size exceeds fixed maximum message size ({limit} bytes)",
+}
+
+
+class MssSMTP(SMTP):
+    """aiosmtpd's SMTP with the DSN extension parameters, MSSanté reply texts and a journal."""
+
+    def __init__(self, handler: MssHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        # RFC 4954 §4: an AUTH line may reach 12288 octets (a PSC token in XOAUTH2 is ~1-2 KB).
+        self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit)
+        self.command_size_limits["AUTH"] = 12288
+        reader = getattr(self, "_stream_reader", None)
+        if reader is not None:  # DATA lines are still checked against line_length_limit
+            reader._limit = 12288 + 2
+        self.mss = handler
+        self.session_id = uuid.uuid4().hex[:16]
+        self.started = time.monotonic()
+        self.accepted = 0
+        self.refusals: list[tuple[str, str | None]] = []
+        self.pending_rcpt_params: dict[str, str] = {}
+        self.pending_mail_params: dict[str, str] = {}
+        self.dsn_rcpt: dict[str, str | None] = {}
+        self.dsn_mail: dict[str, str] = {}
+        self.identity: dict[str, Any] | None = None
+        self.last_rule: str | None = None
+
+    async def push(self, status: str | bytes) -> None:  # type: ignore[override]
+        if isinstance(status, str):
+            for prefix, text in _REWRITES.items():
+                if status.startswith(prefix):
+                    status = text.format(limit=self.data_size_limit)
+                    self.last_rule = "MSS:size"
+            if status[:1] in ("4", "5"):
+                self.refusals.append((status[:200], self.last_rule))
+        self.last_rule = None
+        await super().push(status)
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        self.pending_mail_params = {}
+        if arg:
+            self.pending_mail_params = {m.group(1).upper(): m.group(2) for m in _DSN_MAIL.finditer(arg)}
+            arg = _DSN_MAIL.sub("", arg)
+        await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        self.pending_rcpt_params = {}
+        if arg:
+            self.pending_rcpt_params = {m.group(1).upper(): m.group(2) for m in _DSN_RCPT.finditer(arg)}
+            arg = _DSN_RCPT.sub("", arg)
+        await super().smtp_RCPT(arg)
+
+    def _set_rset_state(self) -> None:
+        super()._set_rset_state()
+        self.dsn_rcpt = {}
+        self.dsn_mail = {}
+
+    def _set_post_data_state(self) -> None:
+        super()._set_post_data_state()
+        self.dsn_rcpt = {}
+        self.dsn_mail = {}
+
+    def connection_lost(self, error: Exception | None) -> None:
+        super().connection_lost(error)
+        peer = self.session.peer if self.session else None
+        refused = self.refusals[-1] if self.refusals else None
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().create_task(record(
+                self.mss.app, protocol="smtp", method="SESSION", path="/mss/smtp", service="mss",
+                request_id=self.session_id, client=_peer(peer), operation="mss.smtp.session",
+                outcome="ok" if not self.refusals else "refused",
+                status=int(refused[0][:3]) if refused and refused[0][:3].isdigit() else 221,
+                rule=refused[1] if refused else None,
+                detail=(f"identity={self.identity.get('login') if self.identity else None} accepted={self.accepted} "
+                        f"refusals={len(self.refusals)} tls={'yes' if self._tls_protocol else 'no'}"),
+                duration_ms=(time.monotonic() - self.started) * 1000,
+            ))
+
+
+def _peer(peer: Any) -> str | None:
+    if isinstance(peer, tuple) and peer:
+        return f"{peer[0]}:{peer[1]}" if len(peer) > 1 else str(peer[0])
+    return None if peer is None else str(peer)
+
+
+def _b64(value: str) -> bytes | None:
+    try:
+        return base64.b64decode(value.encode(), validate=True)
+    except Exception:
+        return None
+
+
+class MssHandler:
+    """The aiosmtpd handler: ``handle_*`` hooks and the ``auth_*`` mechanisms (handler-defined
+    mechanisms replace aiosmtpd's built-in PLAIN/LOGIN, so credentials are checked asynchronously)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.settings = app.state.settings
+
+    # -- journal helper --
+    async def journal(self, server: MssSMTP, *, method: str, outcome: str, status: int, rule: str | None,
+                      detail: str | None, operation: str) -> None:
+        await record(self.app, protocol="smtp", method=method, path="/mss/smtp", service="mss",
+                     request_id=server.session_id, client=_peer(server.session.peer if server.session else None),
+                     operation=operation, outcome=outcome, status=status, rule=rule, detail=detail)
+
+    # -- EHLO: advertise DSN --
+    async def handle_EHLO(self, server: MssSMTP, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-DSN", "250-ENHANCEDSTATUSCODES", responses[-1]]
+
+    # -- AUTH --
+    async def _login(self, server: MssSMTP, login: bytes, password: bytes, mechanism: str) -> AuthResult:
+        address = login.decode("utf-8", "replace")
+        async with self.app.state.sessionmaker() as session:
+            mailbox = await service.get_mailbox(session, address)
+            ok = mailbox is not None and service.check_password(mailbox.password_hash,
+                                                                password.decode("utf-8", "replace"))
+            canonical = mailbox.address if mailbox else address
+        if not ok:
+            server.last_rule = "MSS:auth.password"
+            await self.journal(server, method="AUTH", outcome="refused", status=535, rule="MSS:auth.password",
+                               detail=f"{mechanism} {address}", operation="mss.smtp.auth")
+            return AuthResult(success=False, handled=False)
+        server.identity = {"kind": "password", "login": canonical.lower(), "mechanism": mechanism}
+        return AuthResult(success=True, auth_data=LoginPassword(canonical.encode(), b""))
+
+    async def auth_PLAIN(self, server: MssSMTP, args: list[str]) -> AuthResult:
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            if not isinstance(blob, bytes):
+                return AuthResult(success=False, handled=True)
+        else:
+            blob = _b64(args[1])
+            if blob is None:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        pieces = blob.split(b"\x00")
+        if len(pieces) != 3:
+            await server.push("501 5.5.2 Can't split auth value")
+            return AuthResult(success=False, handled=True)
+        return await self._login(server, pieces[1], pieces[2], "PLAIN")
+
+    async def auth_LOGIN(self, server: MssSMTP, args: list[str]) -> AuthResult:
+        if len(args) == 1:
+            login = await server.challenge_auth("User Name\x00")
+        else:
+            login = _b64(args[1])
+            if login is None:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        if not isinstance(login, bytes):
+            return AuthResult(success=False, handled=True)
+        password = await server.challenge_auth("Password\x00")
+        if not isinstance(password, bytes):
+            return AuthResult(success=False, handled=True)
+        return await self._login(server, login, password, "LOGIN")
+
+    async def _bearer(self, server: MssSMTP, args: list[str], mechanism: str) -> AuthResult:
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            if not isinstance(blob, bytes):
+                return AuthResult(success=False, handled=True)
+        else:
+            blob = _b64(args[1])
+            if blob is None:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        text = blob.decode("utf-8", "replace")
+        user, token = _parse_bearer(text, mechanism)
+        error, rule, mailbox_address = None, None, None
+        if not token:
+            error, rule = "no bearer token in the SASL message", "MSS:auth.syntax"
+        else:
+            from app.psc.tokens import TokenError
+
+            async with self.app.state.sessionmaker() as session:
+                try:
+                    from app.psc.service import authenticate_access_token
+
+                    professional = await authenticate_access_token(session, self.settings, token)
+                except TokenError as exc:
+                    error, rule = exc.description, exc.rule
+                else:
+                    mailbox = await service.get_mailbox(session, user) if user else None
+                    if user and mailbox is None:
+                        error, rule = f"unknown mailbox {user}", "MSS:auth.mailbox"
+                    elif mailbox is not None and not service.may_use(mailbox, professional.subject_name_id):
+                        error = (f"the PSC token of {professional.subject_name_id} does not own mailbox "
+                                 f"{mailbox.address}")
+                        rule = "MSS:auth.owner"
+                    else:
+                        owned = await service.mailboxes_of(session, professional.subject_name_id)
+                        if mailbox is None and not owned:
+                            error, rule = "the professional has no MSSanté mailbox", "MSS:auth.mailbox"
+                        mailbox_address = (mailbox.address if mailbox else owned[0].address if owned else None)
+        if error:
+            server.last_rule = rule
+            await self.journal(server, method="AUTH", outcome="refused", status=535, rule=rule,
+                               detail=f"{mechanism} {user or '-'}: {error}", operation="mss.smtp.auth")
+            # RFC 7628 §3.2.2 / XOAUTH2: an error challenge, the client answers (^A or empty), then 535.
+            challenge = json.dumps({"status": "invalid_token", "schemes": "bearer",
+                                    "scope": "openid scope_all"})
+            await server.challenge_auth(challenge)
+            return AuthResult(success=False, handled=False,
+                              message=f"535 5.7.8 Authentication credentials invalid: {error}")
+        server.identity = {"kind": "psc", "login": (mailbox_address or "").lower(),
+                           "subject": professional.subject_name_id, "mechanism": mechanism}
+        return AuthResult(success=True, auth_data=LoginPassword((mailbox_address or "").encode(), b""))
+
+    async def auth_XOAUTH2(self, server: MssSMTP, args: list[str]) -> AuthResult:
+        return await self._bearer(server, args, "XOAUTH2")
+
+    async def auth_OAUTHBEARER(self, server: MssSMTP, args: list[str]) -> AuthResult:
+        return await self._bearer(server, args, "OAUTHBEARER")
+
+    # -- envelope --
+    async def handle_MAIL(self, server: MssSMTP, session: Any, envelope: Any, address: str,
+                          mail_options: list[str]) -> str:
+        params = server.pending_mail_params
+        address = address or ""
+        reply, rule = None, None
+        if address:
+            async with self.app.state.sessionmaker() as db:
+                mailbox = await service.get_mailbox(db, address)
+                domain = await service.get_domain(db, address.rsplit("@", 1)[-1]) if "@" in address else None
+                identity = server.identity
+                if domain is None:
+                    reply = (f"550 5.7.1 <{address}>: sender domain is outside the MSSanté trust space "
+                             "(not on the ANS list of authorised domains)")
+                    rule = "MSS:trust-space.sender"
+                elif domain.role == "external":
+                    pass  # another operator hands over mail for our mailboxes (inter-operator link)
+                elif identity is None:
+                    reply = "530 5.7.0 Authentication required to send from a mailbox of this operator"
+                    rule = "MSS:auth.required"
+                elif mailbox is None:
+                    reply = f"553 5.1.8 <{address}>: unknown sender mailbox"
+                    rule = "MSS:sender.unknown"
+                elif identity["kind"] == "password" and identity["login"] != mailbox.address.lower():
+                    reply = f"553 5.7.1 <{address}>: sender address not owned by the authenticated user"
+                    rule = "MSS:sender.owner"
+                elif identity["kind"] == "psc" and not service.may_use(mailbox, identity["subject"]):
+                    reply = f"553 5.7.1 <{address}>: the PSC professional does not own this mailbox"
+                    rule = "MSS:sender.owner"
+        if reply:
+            server.last_rule = rule
+            await self.journal(server, method="MAIL", outcome="refused", status=int(reply[:3]), rule=rule,
+                               detail=reply[4:], operation="mss.smtp.mail")
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        server.dsn_mail = params
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(self, server: MssSMTP, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        async with self.app.state.sessionmaker() as db:
+            verdict = await service.check_recipient(db, address)
+        if not verdict.accepted:
+            server.last_rule = verdict.rule
+            await self.journal(server, method="RCPT", outcome="refused", status=int(verdict.reply[:3]),
+                               rule=verdict.rule, detail=verdict.reply[4:], operation="mss.smtp.rcpt")
+            return verdict.reply or "550 5.1.1 refused"
+        if len(envelope.rcpt_tos) >= 100:
+            return "452 4.5.3 Too many recipients"
+        envelope.rcpt_tos.append(address)
+        server.dsn_rcpt[address] = server.pending_rcpt_params.get("NOTIFY")
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: MssSMTP, session: Any, envelope: Any) -> str:
+        raw: bytes = envelope.original_content or b""
+        smtp_envelope = service.Envelope(
+            mail_from=envelope.mail_from or "",
+            recipients=[(r, server.dsn_rcpt.get(r)) for r in envelope.rcpt_tos],
+            transport="smtp",
+            auth_identity=server.identity.get("login") if server.identity else None,
+            envelope_id=server.dsn_mail.get("ENVID"),
+        )
+        raw = _received_header(server, envelope) + raw
+        try:
+            async with self.app.state.sessionmaker() as db, db.begin():
+                analysis = await service.analyse(db, self.settings, raw, smtp_envelope)
+                refusal = analysis.report.refusal
+                if refusal is not None:
+                    rule, finding = refusal
+                    reply = f"{rule.reply} Message refused by rule {rule.id} ({rule.source}): {finding.message}"
+                    reply = reply.replace("\r", " ").replace("\n", " ")[:500]
+                else:
+                    message = await service.store(db, self.settings, raw, smtp_envelope, analysis)
+                    reply = f"250 2.0.0 OK queued as {message.uid}"
+        except Exception:
+            logger.exception("SMTP DATA failed; nothing stored")
+            server.last_rule = "MSS:internal"
+            await self.journal(server, method="DATA", outcome="error", status=451, rule="MSS:internal",
+                               detail="unexpected error; nothing stored", operation="mss.smtp.data")
+            return "451 4.3.0 Temporary failure while storing the message; nothing was stored, try again"
+        if refusal is not None:
+            server.last_rule = f"MSS:{refusal[0].id}"
+            await self.journal(server, method="DATA", outcome="refused", status=int(reply[:3]),
+                               rule=f"MSS:{refusal[0].id}", detail=reply[4:], operation="mss.smtp.data")
+            return reply
+        server.accepted += 1
+        failures = analysis.report.to_dict()["summary"]["fail"]
+        await self.journal(server, method="DATA", outcome="ok", status=250, rule=None,
+                           detail=f"message {message.uid} size={len(raw)} rcpt={len(envelope.rcpt_tos)} "
+                                  f"findings_failed={failures}", operation="mss.smtp.data")
+        return reply
+
+
+def _parse_bearer(text: str, mechanism: str) -> tuple[str | None, str | None]:
+    """XOAUTH2 ``user=<u>^Aauth=Bearer <t>^A^A``; OAUTHBEARER (RFC 7628 §3.1) ``n,a=<u>,^A...auth=Bearer <t>^A^A``."""
+    user = token = None
+    fields = text.split("\x01")
+    if mechanism == "OAUTHBEARER" and fields:
+        gs2 = fields[0].split(",")
+        for item in gs2:
+            if item.startswith("a="):
+                user = item[2:].replace("=2C", ",").replace("=3D", "=")
+        fields = fields[1:]
+    for item in fields:
+        if item.startswith("user="):
+            user = item[5:]
+        elif item.lower().startswith("auth="):
+            value = item[5:]
+            if value.lower().startswith("bearer "):
+                token = value[7:].strip()
+    return user, token
+
+
+def _received_header(server: MssSMTP, envelope: Any) -> bytes:
+    """RFC 5321 §4.4 trace field prepended to what is stored."""
+    peer = _peer(server.session.peer if server.session else None) or "unknown"
+    helo = getattr(server.session, "host_name", None) or "unknown"
+    with_ = "ESMTPSA" if server.identity else "ESMTP"
+    if server._tls_protocol is not None:
+        with_ = with_.replace("ESMTP", "ESMTPS")
+    now = dt.datetime.now(dt.UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    hostname = server.mss.settings.mss_smtp_hostname
+    return f"Received: from {helo} ({peer}) by {hostname} (Segur Sandbox) with {with_}; {now}\r\n".encode()
+
+
+# --- the listener ---------------------------------------------------------------------------------
+
+def _factory(app: FastAPI, handler: MssHandler, tls: ssl.SSLContext, *, implicit: bool):  # type: ignore[no-untyped-def]
+    settings = app.state.settings
+
+    def make() -> MssSMTP:
+        return MssSMTP(
+            handler,
+            hostname=settings.mss_smtp_hostname,
+            ident="Segur Sandbox MSSante operator",
+            data_size_limit=settings.mss_max_message_bytes,
+            enable_SMTPUTF8=True,
+            tls_context=None if implicit else tls,
+            require_starttls=False,
+            auth_required=False,
+            auth_require_tls=False if implicit else settings.mss_smtp_auth_require_tls,
+            authenticator=lambda *a: AuthResult(success=False),
+            command_call_limit=None,
+        )
+
+    return make
+
+
+@contextlib.asynccontextmanager
+async def smtp_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the SMTP listener(s) on the running loop; publish ``app.state.smtp_port`` (and
+    ``app.state.smtps_port``); stop them on shutdown."""
+    settings = app.state.settings
+    loop = asyncio.get_running_loop()
+    if settings.mss_tls_cert_file and settings.mss_tls_key_file:
+        cert_pem = await asyncio.to_thread(Path(settings.mss_tls_cert_file).read_bytes)
+        key_pem = await asyncio.to_thread(Path(settings.mss_tls_key_file).read_bytes)
+    else:
+        cert_pem, key_pem = await asyncio.to_thread(generate_test_certificate, settings.mss_smtp_hostname)
+    tls = server_tls_context(cert_pem, key_pem)
+    app.state.mss_tls_certificate = cert_pem
+    handler = MssHandler(app)
+    servers = []
+    server = await loop.create_server(_factory(app, handler, tls, implicit=False),
+                                      host=settings.smtp_host, port=settings.smtp_port)
+    servers.append(server)
+    app.state.smtp_port = server.sockets[0].getsockname()[1]
+    app.state.smtps_port = None
+    if settings.mss_smtp_tls_port is not None:
+        smtps = await loop.create_server(_factory(app, handler, tls, implicit=True), host=settings.smtp_host,
+                                         port=settings.mss_smtp_tls_port, ssl=tls)
+        servers.append(smtps)
+        app.state.smtps_port = smtps.sockets[0].getsockname()[1]
+    probes = getattr(app.state, "readiness_probes", None)
+    if isinstance(probes, dict):
+        probes["smtp"] = lambda: all(s.is_serving() for s in servers)
+    logger.info("MSSante SMTP listening on %s:%s", settings.smtp_host, app.state.smtp_port)
+    try:
+        yield
+    finally:
+        for s in servers:
+            s.close()
+        for s in servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(s.wait_closed(), timeout=2)

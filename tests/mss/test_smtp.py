@@ -1,0 +1,331 @@
+"""The SMTP listener, end to end with smtplib: AUTH, STARTTLS, XOAUTH2, delivery, trust space, DSN."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import smtplib
+
+import pytest
+from sqlalchemy import select
+
+from app.mss.models import MssDelivery, MssMailbox, MssMessage
+from tests.mss.conftest import DOCTOR, DOCTOR_SNI, HOSPITAL_DOCTOR, PASSWORD
+from tests.mss.helpers import SAMPLE_INS, build_message, rezip, sample_xdm
+from tests.psc.helpers import access_token_for
+
+
+async def deliveries_to(session, address):
+    rows = await session.execute(
+        select(MssDelivery, MssMessage).join(MssMessage, MssMessage.id == MssDelivery.message_id)
+        .join(MssMailbox, MssMailbox.id == MssDelivery.mailbox_id).where(MssMailbox.address == address)
+    )
+    return rows.all()
+
+
+async def test_ehlo_announces_starttls_size_dsn(smtp_port, settings):
+    def work():
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as smtp:
+            smtp.ehlo("lps.test")
+            return dict(smtp.esmtp_features)
+
+    features = await asyncio.to_thread(work)
+    assert "starttls" in features
+    assert features["size"] == str(settings.mss_max_message_bytes)
+    assert "dsn" in features
+    assert "auth" not in features  # only after STARTTLS
+
+
+async def test_auth_refused_before_starttls(smtp_call):
+    def fn(smtp):
+        return smtp.docmd("AUTH", "PLAIN " + base64.b64encode(f"\0{DOCTOR}\0{PASSWORD}".encode()).decode())
+
+    code, text = await smtp_call(fn, starttls=False)
+    assert code == 538
+
+
+async def test_plain_auth_and_delivery_with_xdm(smtp_call, session):
+    raw = build_message(sender=f"Dr Claire FONTAINE <{DOCTOR}>", to=HOSPITAL_DOCTOR, xdm_bytes=sample_xdm())
+
+    def fn(smtp):
+        assert "PLAIN" in smtp.esmtp_features["auth"] and "XOAUTH2" in smtp.esmtp_features["auth"]
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
+
+    assert await smtp_call(fn) == {}
+    rows = await deliveries_to(session, HOSPITAL_DOCTOR)
+    assert len(rows) == 1
+    delivery, message = rows[0]
+    assert delivery.status == "delivered" and message.has_xdm
+    assert message.auth_identity == DOCTOR
+    assert message.raw.startswith(b"Received:") and message.raw.endswith(raw)
+    report = message.report
+    failed = [f["id"] for f in report["findings"] if f["status"] == "fail"]
+    assert failed == [], failed
+    xdm = message.xdm[0]["package"]
+    assert xdm["documents"][0]["patient_id"]["id"] == SAMPLE_INS
+
+
+async def test_login_mechanism_and_wrong_password(smtp_call):
+    def fn(smtp):
+        smtp.user, smtp.password = DOCTOR, "wrong"
+        code, _ = smtp.auth("LOGIN", smtp.auth_login, initial_response_ok=False)
+        return code
+
+    with pytest.raises(smtplib.SMTPAuthenticationError) as info:
+        await smtp_call(fn)
+    assert info.value.smtp_code == 535
+
+    def ok(smtp):
+        smtp.user, smtp.password = DOCTOR, PASSWORD
+        return smtp.auth("LOGIN", smtp.auth_login, initial_response_ok=False)[0]
+
+    assert await smtp_call(ok) == 235
+
+
+async def test_recipient_outside_trust_space_refused_at_rcpt(smtp_call):
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        smtp.mail(DOCTOR)
+        return smtp.rcpt("someone@gmail.com")
+
+    code, text = await smtp_call(fn)
+    assert code == 550
+    assert b"5.7.1" in text and b"trust space" in text
+
+
+async def test_unknown_mailbox_refused(smtp_call):
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        smtp.mail(DOCTOR)
+        return smtp.rcpt("nobody@hopital-a.mssante.fr")
+
+    code, text = await smtp_call(fn)
+    assert code == 550 and b"5.1.1" in text
+
+
+async def test_sender_must_be_owned(smtp_call):
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.mail(HOSPITAL_DOCTOR)
+
+    code, text = await smtp_call(fn)
+    assert code == 553 and b"5.7.1" in text
+
+
+async def test_unauthenticated_local_sender_refused(smtp_call):
+    code, text = await smtp_call(lambda smtp: smtp.mail(DOCTOR))
+    assert code == 530
+
+
+async def test_size_enforced_at_data(smtp_call, settings):
+    big = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR, body="x" * 100) + b"\r\n" + (
+        b"A" * 998 + b"\r\n") * (settings.mss_max_message_bytes // 1000 + 10)
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        smtp.mail(DOCTOR)
+        smtp.rcpt(HOSPITAL_DOCTOR)
+        return smtp.data(big)
+
+    code, text = await smtp_call(fn)
+    assert code == 552 and b"5.3.4" in text
+
+    def declared(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.mail(DOCTOR, [f"SIZE={settings.mss_max_message_bytes + 1}"])
+
+    code, text = await smtp_call(declared)
+    assert code == 552 and b"5.3.4" in text
+
+
+async def test_xoauth2_with_psc_token(client, smtp_call, session):
+    token = await access_token_for(client, DOCTOR_SNI)
+    raw = build_message(sender=f"Dr Claire FONTAINE <{DOCTOR}>", to=HOSPITAL_DOCTOR)
+    sasl = f"user={DOCTOR}\x01auth=Bearer {token}\x01\x01"
+
+    def fn(smtp):
+        code, _ = smtp.docmd("AUTH", "XOAUTH2 " + base64.b64encode(sasl.encode()).decode())
+        assert code == 235
+        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
+
+    assert await smtp_call(fn) == {}
+    rows = await deliveries_to(session, HOSPITAL_DOCTOR)
+    assert rows[0][1].auth_identity == DOCTOR
+
+
+async def test_oauthbearer_with_psc_token(client, smtp_call):
+    token = await access_token_for(client, DOCTOR_SNI)
+    sasl = f"n,a={DOCTOR},\x01host=localhost\x01port=587\x01auth=Bearer {token}\x01\x01"
+    code, _ = await smtp_call(
+        lambda smtp: smtp.docmd("AUTH", "OAUTHBEARER " + base64.b64encode(sasl.encode()).decode()))
+    assert code == 235
+
+
+async def test_xoauth2_token_of_another_professional_refused(client, smtp_call):
+    token = await access_token_for(client, "810001000032")
+    sasl = f"user={DOCTOR}\x01auth=Bearer {token}\x01\x01"
+
+    def fn(smtp):
+        code, text = smtp.docmd("AUTH", "XOAUTH2 " + base64.b64encode(sasl.encode()).decode())
+        assert code == 334  # error challenge, RFC 7628 §3.2.2
+        return smtp.docmd("")
+
+    code, text = await smtp_call(fn)
+    assert code == 535 and b"does not own" in text
+
+
+async def test_xoauth2_bad_token_refused(smtp_call):
+    sasl = f"user={DOCTOR}\x01auth=Bearer not-a-token\x01\x01"
+
+    def fn(smtp):
+        smtp.docmd("AUTH", "XOAUTH2 " + base64.b64encode(sasl.encode()).decode())
+        return smtp.docmd("")
+
+    code, _ = await smtp_call(fn)
+    assert code == 535
+
+
+async def test_unsafe_xdm_refused_at_data_nothing_stored(smtp_call, session):
+    evil = rezip(sample_xdm(), add={"../../evil.sh": b"rm -rf /"})
+    raw = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR, xdm_bytes=evil, auto_headers=False)
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        smtp.mail(DOCTOR)
+        smtp.rcpt(HOSPITAL_DOCTOR)
+        return smtp.data(raw)
+
+    code, text = await smtp_call(fn)
+    assert code == 554 and b"XDM.SAFE" in text
+    assert await deliveries_to(session, HOSPITAL_DOCTOR) == []
+
+
+async def test_truncated_xdm_accepted_and_flagged(smtp_call, session):
+    raw = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR, xdm_bytes=sample_xdm()[:300], auto_headers=False)
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
+
+    assert await smtp_call(fn) == {}
+    (_, message), = await deliveries_to(session, HOSPITAL_DOCTOR)
+    statuses = {f["id"]: f["status"] for f in message.report["findings"]}
+    assert statuses["XDM.READABLE"] == "fail"
+    assert message.xdm[0]["error"]["code"] == "xdm.zip.invalid"
+
+
+async def test_dsn_success_when_asked(smtp_call, session):
+    raw = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR)
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw, rcpt_options=["NOTIFY=SUCCESS,FAILURE"])
+
+    assert await smtp_call(fn) == {}
+    rows = await deliveries_to(session, DOCTOR)
+    assert len(rows) == 1
+    _, dsn = rows[0]
+    assert dsn.kind == "dsn" and dsn.envelope_from == ""
+    assert b"report-type=delivery-status" in dsn.raw
+    assert b"Action: delivered" in dsn.raw and b"Status: 2.0.0" in dsn.raw
+    assert dsn.related_id is not None
+
+
+async def test_dsn_failure_for_closed_mailbox(smtp_call, session):
+    raw = build_message(sender=DOCTOR, to="ancien.secretariat@hopital-a.mssante.fr")
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, ["ancien.secretariat@hopital-a.mssante.fr"], raw)
+
+    assert await smtp_call(fn) == {}
+    rows = await deliveries_to(session, DOCTOR)
+    assert len(rows) == 1
+    assert b"Action: failed" in rows[0][1].raw and b"Status: 5.2.1" in rows[0][1].raw
+
+
+async def test_no_dsn_without_notify_success(smtp_call, session):
+    raw = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR)
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
+
+    await smtp_call(fn)
+    assert await deliveries_to(session, DOCTOR) == []
+
+
+async def test_patient_mailbox_delivery_and_fin(smtp_call, session):
+    patient = f"{SAMPLE_INS}@patient.mssante.fr"
+    raw = build_message(sender=DOCTOR, to=patient, xdm_bytes=sample_xdm(), headers={"X-MSS-MES": "FIN"})
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, [patient], raw)
+
+    assert await smtp_call(fn) == {}
+    (_, message), = await deliveries_to(session, patient)
+    statuses = {f["id"]: f["status"] for f in message.report["findings"]}
+    assert statuses["MSS.MES"] == "pass" and statuses["XDM.INS_KNOWN"] == "pass"
+    assert message.conversation_closed
+
+    reply = build_message(sender=patient, to=DOCTOR, subject="Re: compte rendu",
+                          headers={"In-Reply-To": message.message_id})
+
+    def answer(smtp):
+        smtp.login(patient, PASSWORD)
+        smtp.mail(patient)
+        smtp.rcpt(DOCTOR)
+        return smtp.data(reply)
+
+    code, text = await smtp_call(answer)
+    assert code == 550 and b"MSS.MES.REPLY" in text
+
+
+async def test_patient_address_must_be_ins_shaped(smtp_call):
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        smtp.mail(DOCTOR)
+        return smtp.rcpt("jean.dupont@patient.mssante.fr")
+
+    code, text = await smtp_call(fn)
+    assert code == 550 and b"matricule INS" in text
+
+
+async def test_external_authorised_domain_relayed(smtp_call, session):
+    raw = build_message(sender=DOCTOR, to="dr.x@test-ci-sis.mssante.fr")
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, ["dr.x@test-ci-sis.mssante.fr"], raw)
+
+    assert await smtp_call(fn) == {}
+    status = await session.scalar(
+        select(MssDelivery.status).where(MssDelivery.recipient == "dr.x@test-ci-sis.mssante.fr"))
+    assert status == "relayed"
+
+
+async def test_malformed_mime_accepted_and_flagged(smtp_call, session):
+    raw = (f"From: {DOCTOR}\r\nTo: {HOSPITAL_DOCTOR}\r\nSubject: broken\r\nX-MSS-NIL: x\r\n"
+           "Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\nContent-Type: application/pdf\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\n!!!@@@###\r\n").encode()
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
+
+    assert await smtp_call(fn) == {}
+    (_, message), = await deliveries_to(session, HOSPITAL_DOCTOR)
+    statuses = {f["id"]: f["status"] for f in message.report["findings"]}
+    assert statuses["MIME.WELLFORMED"] == "fail"
+
+
+async def test_sessions_are_journaled(smtp_call, app, client):
+    await smtp_call(lambda smtp: smtp.mail(DOCTOR))
+    await asyncio.sleep(0.05)
+    await app.state.journal.flush()
+    response = await client.get("/sandbox/v1/journal", params={"service": "mss"})
+    assert response.status_code == 200
+    body = response.text
+    assert "mss.smtp.mail" in body or "smtp" in body
