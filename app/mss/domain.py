@@ -1,11 +1,11 @@
 """What the mss domain plugs into the platform."""
 
 from app.domains import Domain
-from app.mss import service, smtp
+from app.mss import router, service, smtp
 
 DOMAIN = Domain(
     name="mss",
-    routers=[],
+    routers=[router.router, router.control],
     seed=service.seed,
     lifespan=smtp.smtp_lifespan,
     openapi_tags=[

@@ -438,3 +438,86 @@ async def mark_read(session: AsyncSession, settings: Settings, *, mailbox: MssMa
 async def delete_delivery(session: AsyncSession, *, delivery: MssDelivery) -> None:
     await session.delete(delivery)
     await session.flush()
+
+
+# --- submission (HTTP API) ------------------------------------------------------------------------
+
+class MessageRefused(Exception):
+    """A message refused as a whole; ``reply`` is what SMTP would have answered."""
+
+    def __init__(self, status: int, rule: str, reply: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.rule, self.reply, self.detail = status, rule, reply, detail
+
+
+@dataclass
+class Submission:
+    message: MssMessage
+    verdicts: list[RecipientVerdict]
+    report: checks.CheckReport
+
+
+async def submit(session: AsyncSession, settings: Settings, *, raw: bytes, mail_from: str,
+                 recipients: list[str], notify: str | None, transport: str = "api",
+                 auth_identity: str | None = None) -> Submission:
+    """What the SMTP listener does for one transaction, for the HTTP API: recipients outside the trust
+    space or unknown are not delivered (a failure DSN goes to the sender, as from a submission server);
+    an enforced check refuses the whole message."""
+    if len(raw) > settings.mss_max_message_bytes:
+        raise MessageRefused(413, "MSS:size", "552 5.3.4",
+                             f"message of {len(raw)} bytes exceeds SEGUR_MSS_MAX_MESSAGE_BYTES "
+                             f"({settings.mss_max_message_bytes})")
+    unique = list(dict.fromkeys(addresses.normalise(r) for r in recipients if r.strip()))
+    if not unique:
+        raise MessageRefused(422, "MSS:recipients", "554 5.5.1", "no recipient")
+    verdicts = [await check_recipient(session, r) for r in unique]
+    accepted = [v for v in verdicts if v.accepted]
+    if not accepted:
+        first = verdicts[0]
+        raise MessageRefused(422, first.rule or "MSS:recipients", (first.reply or "550")[:9],
+                             "; ".join(v.reply or "" for v in verdicts))
+    envelope = Envelope(mail_from=mail_from, recipients=[(v.address, notify) for v in accepted],
+                        transport=transport, auth_identity=auth_identity)
+    analysis = await analyse(session, settings, raw, envelope)
+    refusal = analysis.report.refusal
+    if refusal is not None:
+        rule, finding = refusal
+        raise MessageRefused(422, f"MSS:{rule.id}", rule.reply, f"{rule.title} ({rule.source}): {finding.message}")
+    message = await store(session, settings, raw, envelope, analysis)
+    refused = [v for v in verdicts if not v.accepted]
+    if refused and mail_from and "NEVER" not in (notify or "FAILURE").upper():
+        await send_dsn(session, settings, original=message, parsed=analysis.parsed, sender=mail_from, recipients=[
+            notifications.DsnRecipient(v.address, "failed", (v.reply or "550 5.1.1")[4:9], v.reply) for v in refused
+        ])
+    return Submission(message, verdicts, analysis.report)
+
+
+async def create_mailbox(session: AsyncSession, *, data: Any) -> MssMailbox:
+    address = addresses.normalise(data.address)
+    if not mime.valid_address(address):
+        raise ValueError(f"{data.address!r} is not a valid address")
+    domain = await get_domain(session, address.rsplit("@", 1)[1])
+    if domain is None or domain.role != "local":
+        raise ValueError(f"{address.rsplit('@', 1)[1]} is not a local domain of the sandbox operator")
+    if await get_mailbox(session, address) is not None:
+        raise LookupError(f"mailbox {address} already exists")
+    row = MssMailbox(
+        address=address, domain=domain.name, type=data.type, display_name=data.display_name,
+        owner_subject=data.owner_subject, owners=list(data.owners), structure_id=data.structure_id,
+        service=data.service, description=data.description,
+        password_hash=hash_password(data.password or fixture("mailboxes.json")["default_password"]),
+        active=data.active,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def list_mailboxes(session: AsyncSession) -> list[MssMailbox]:
+    return list((await session.scalars(select(MssMailbox).order_by(MssMailbox.type, MssMailbox.address))).all())
+
+
+async def message_uid(session: AsyncSession, message_id: int | None) -> str | None:
+    if message_id is None:
+        return None
+    return await session.scalar(select(MssMessage.uid).where(MssMessage.id == message_id))

@@ -1,0 +1,364 @@
+"""HTTP API of the MSSanté operator (``/mss/v1``) and its control API (``/sandbox/v1/mailboxes``).
+
+The mailbox owner authenticates with a PSC access token (``CurrentProfessional``), as the API LPS does
+for personal and organisational mailboxes (Référentiel socle MSSanté #2, mss.md §3). Errors are RFC 9457
+problem documents; each refusal names its rule. The control API reads any mailbox without a token,
+for test harnesses (as Mailpit's API does).
+"""
+
+
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from app.api.deps import SessionDep, SettingsDep
+from app.api.errors import ProblemError
+from app.mss import checks, mime, service, xdm
+from app.mss.models import MssDelivery, MssMailbox, MssMessage
+from app.mss.schemas import (
+    MailboxCreate,
+    MailboxRead,
+    MessageCreate,
+    MessageDetail,
+    MessageList,
+    MessageSummary,
+    ReadRequest,
+    ReadResult,
+    RecipientResult,
+    SendResult,
+)
+from app.psc.dependencies import CurrentProfessional
+
+router = APIRouter(prefix="/mss/v1", tags=["mss"])
+control = APIRouter(prefix="/sandbox/v1", tags=["sandbox"])
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or refused PSC access token"},
+    403: {"description": "the professional does not own this mailbox (rule MSS:mailbox.owner)"},
+    404: {"description": "unknown mailbox or message"},
+}
+
+
+def _problem_type(rule: str) -> str:
+    return f"urn:segur-sandbox:mss:{rule.split(':', 1)[-1]}"
+
+
+# --- dependencies ---------------------------------------------------------------------------------
+
+async def _mailbox(session: SessionDep, address: str) -> MssMailbox:
+    mailbox = await service.get_mailbox(session, address)
+    if mailbox is None:
+        raise ProblemError(404, "Unknown mailbox", f"no mailbox {address} at this operator", rule="MSS:mailbox.unknown",
+                           type=_problem_type("MSS:mailbox.unknown"))
+    return mailbox
+
+
+async def owned_mailbox(
+    session: SessionDep,
+    professional: CurrentProfessional,
+    address: Annotated[str, Path(description="the mailbox address, e.g. claire.fontaine@medecin.mssante.fr")],
+) -> MssMailbox:
+    mailbox = await _mailbox(session, address)
+    if not service.may_use(mailbox, professional.subject_name_id):
+        raise ProblemError(403, "Not your mailbox",
+                           f"{professional.subject_name_id} does not own {mailbox.address}",
+                           rule="MSS:mailbox.owner", type=_problem_type("MSS:mailbox.owner"))
+    return mailbox
+
+
+async def any_mailbox(session: SessionDep, address: Annotated[str, Path()]) -> MssMailbox:
+    return await _mailbox(session, address)
+
+
+OwnedMailbox = Annotated[MssMailbox, Depends(owned_mailbox)]
+
+
+# --- views ----------------------------------------------------------------------------------------
+
+def _mailbox_read(m: MssMailbox) -> MailboxRead:
+    return MailboxRead(address=m.address, type=m.type, display_name=m.display_name, owner_subject=m.owner_subject,
+                       owners=list(m.owners or []), patient_ins=m.patient_ins, structure_id=m.structure_id,
+                       service=m.service, active=m.active)
+
+
+def _summary(d: MssDelivery, m: MssMessage) -> dict[str, Any]:
+    return {
+        "uid": m.uid, "kind": m.kind, "sender": m.envelope_from, "from_header": m.from_header,
+        "subject": m.subject, "received_at": m.received_at, "size": m.size, "has_xdm": m.has_xdm,
+        "seen": d.seen, "conformant": (m.report or {}).get("conformant"),
+    }
+
+
+async def _detail(session: SessionDep, d: MssDelivery, m: MssMessage) -> MessageDetail:
+    parsed = mime.parse_message(m.raw)
+    return MessageDetail(
+        **_summary(d, m), message_id=m.message_id, envelope_from=m.envelope_from, recipient=d.recipient,
+        delivery_status=d.status, transport=m.transport, auth_identity=m.auth_identity,
+        headers=[(k, v) for k, v in m.headers], parts=m.parts, text=parsed.text_body, xdm=m.xdm, report=m.report,
+        related_uid=await service.message_uid(session, m.related_id),
+    )
+
+
+# --- mailbox routes (shared by the API and the control API) --------------------------------------
+
+def add_message_routes(target: APIRouter, mailbox_dep: Callable[..., Any], op: str) -> None:
+    MailboxDep = Annotated[MssMailbox, Depends(mailbox_dep)]
+
+    async def load(session: SessionDep, mailbox: MailboxDep, uid: str) -> tuple[MssDelivery, MssMessage]:
+        found = await service.get_delivery(session, mailbox=mailbox, uid=uid)
+        if found is None:
+            raise ProblemError(404, "Unknown message", f"no message {uid} in {mailbox.address}",
+                               rule="MSS:message.unknown", type=_problem_type("MSS:message.unknown"))
+        return found
+
+    @target.get("/mailboxes/{address}/messages", response_model=MessageList, operation_id=f"{op}_list_messages",
+                summary="List and search a mailbox (newest first)", responses=PROBLEMS)
+    async def list_messages(
+        session: SessionDep, mailbox: MailboxDep,
+        sender: Annotated[str | None, Query(description="substring of the sender (envelope or From)")] = None,
+        subject: Annotated[str | None, Query(description="substring of the subject")] = None,
+        since: Annotated[datetime | None, Query(description="received at or after (ISO 8601)")] = None,
+        before: Annotated[datetime | None, Query(description="received before (ISO 8601)")] = None,
+        has_xdm: Annotated[bool | None, Query(description="with (true) or without (false) an IHE_XDM.ZIP")] = None,
+        unread: Annotated[bool | None, Query()] = None,
+        kind: Annotated[str | None, Query(description="message, dsn or mdn")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> MessageList:
+        flt = service.MessageFilter(sender=sender, subject=subject, since=since, before=before, has_xdm=has_xdm,
+                                    unread=unread, kind=kind, limit=limit, offset=offset)
+        total, rows = await service.list_deliveries(session, mailbox=mailbox, flt=flt)
+        return MessageList(total=total, items=[MessageSummary(**_summary(d, m)) for d, m in rows])
+
+    @target.get("/mailboxes/{address}/messages/{uid}", response_model=MessageDetail,
+                operation_id=f"{op}_get_message", responses=PROBLEMS,
+                summary="Read a message: headers, parts, decoded XDM metadata, check report (`latest` = newest)")
+    async def get_message(session: SessionDep, mailbox: MailboxDep, uid: str) -> MessageDetail:
+        d, m = await load(session, mailbox, uid)
+        return await _detail(session, d, m)
+
+    @target.get("/mailboxes/{address}/messages/{uid}/raw", operation_id=f"{op}_get_raw", responses=PROBLEMS,
+                summary="The message as received (.eml)", response_class=Response)
+    async def get_raw(session: SessionDep, mailbox: MailboxDep, uid: str) -> Response:
+        _, m = await load(session, mailbox, uid)
+        return Response(m.raw, media_type="message/rfc822",
+                        headers={"Content-Disposition": f'attachment; filename="{m.uid}.eml"'})
+
+    @target.get("/mailboxes/{address}/messages/{uid}/parts/{index}", operation_id=f"{op}_get_part",
+                responses=PROBLEMS, summary="One MIME part (attachment), decoded", response_class=Response)
+    async def get_part(session: SessionDep, mailbox: MailboxDep, uid: str, index: int) -> Response:
+        _, m = await load(session, mailbox, uid)
+        parsed = mime.parse_message(m.raw)
+        if not 0 <= index < len(parsed.parts):
+            raise ProblemError(404, "Unknown part", f"message {m.uid} has {len(parsed.parts)} parts",
+                               rule="MSS:part.unknown")
+        part = parsed.parts[index]
+        filename = (part.filename or f"part-{index}").replace('"', "")
+        return Response(parsed.payloads[index], media_type=part.content_type,
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    @target.post("/mailboxes/{address}/messages/{uid}/read", response_model=ReadResult,
+                 operation_id=f"{op}_mark_read", responses=PROBLEMS,
+                 summary="Mark read; sends the MDN (RFC 8098) when the message asked for one")
+    async def mark_read(session: SessionDep, settings: SettingsDep, mailbox: MailboxDep, uid: str,
+                        body: ReadRequest | None = None) -> ReadResult:
+        d, m = await load(session, mailbox, uid)
+        mdn = await service.mark_read(session, settings, mailbox=mailbox, delivery=d, message=m,
+                                      disposition=(body or ReadRequest()).disposition)
+        mdn_uid = mdn.uid if mdn else await service.message_uid(session, d.mdn_id)
+        return ReadResult(uid=m.uid, seen=True, mdn_uid=mdn_uid)
+
+    @target.delete("/mailboxes/{address}/messages/{uid}", status_code=204, operation_id=f"{op}_delete_message",
+                   responses=PROBLEMS, summary="Delete a message from this mailbox")
+    async def delete_message(session: SessionDep, mailbox: MailboxDep, uid: str) -> Response:
+        d, _ = await load(session, mailbox, uid)
+        await service.delete_delivery(session, delivery=d)
+        return Response(status_code=204)
+
+
+add_message_routes(router, owned_mailbox, "mss")
+add_message_routes(control, any_mailbox, "sandbox_mss")
+
+
+@router.get("/mailboxes", response_model=list[MailboxRead], operation_id="mss_list_my_mailboxes",
+            summary="The mailboxes the authenticated professional may use", responses=PROBLEMS)
+async def my_mailboxes(session: SessionDep, professional: CurrentProfessional) -> list[MailboxRead]:
+    return [_mailbox_read(m) for m in await service.mailboxes_of(session, professional.subject_name_id)]
+
+
+def _compose(mailbox: MssMailbox, body: MessageCreate) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = formataddr((mailbox.display_name, mailbox.address))
+    msg["To"] = ", ".join(body.to)
+    if body.cc:
+        msg["Cc"] = ", ".join(body.cc)
+    msg["Subject"] = body.subject
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = make_msgid(domain=mailbox.domain)
+    if body.disposition_notification:
+        msg["Disposition-Notification-To"] = mailbox.address
+    attachments: list[tuple[str, str, bytes]] = []
+    for att in body.attachments:
+        try:
+            content = base64.b64decode(att.content_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ProblemError(422, "Invalid attachment", f"{att.filename}: content_base64 is not base64",
+                               rule="MSS:attachment.base64") from None
+        attachments.append((att.filename, att.content_type, content))
+    extra = dict(body.headers)
+    if body.xdm_from_cda_base64:
+        try:
+            cda = base64.b64decode(body.xdm_from_cda_base64, validate=True)
+            archive = xdm.build_xdm(cda)
+        except (binascii.Error, ValueError) as exc:
+            code = exc.code if isinstance(exc, xdm.XdmError) else "base64"
+            raise ProblemError(422, "Invalid CDA", f"xdm_from_cda_base64: {exc}", rule=f"MSS:xdm.{code}") from None
+        package = xdm.read_xdm(archive)
+        extra.setdefault("X-MSS-CODECDA", ",".join(package.cda_codes))
+        extra.setdefault("X-MSS-INS", "O" if package.has_qualified_ins else "N")
+        attachments.append(("IHE_XDM.ZIP", "application/zip", archive))
+    for key, value in extra.items():
+        if key.lower() in ("from", "to", "cc", "bcc", "message-id", "date"):
+            continue
+        msg[key] = value
+    msg.set_content(body.body or "")
+    for filename, content_type, content in attachments:
+        maintype, _, subtype = content_type.partition("/")
+        msg.add_attachment(content, maintype=maintype or "application", subtype=subtype or "octet-stream",
+                           filename=filename)
+    return msg.as_bytes(policy=policy.SMTP)
+
+
+@router.post(
+    "/mailboxes/{address}/messages",
+    response_model=SendResult,
+    status_code=202,
+    operation_id="mss_send_message",
+    summary="Send a message (JSON with attachments, or a raw RFC 5322 message as message/rfc822)",
+    responses={**PROBLEMS, 413: {"description": "larger than SEGUR_MSS_MAX_MESSAGE_BYTES (MSS:size)"},
+               422: {"description": "no valid recipient, or refused by an enforced check (rule in the problem)"}},
+    openapi_extra={"requestBody": {"content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/MessageCreate"}},
+        "message/rfc822": {"schema": {"type": "string", "format": "binary"}},
+    }}},
+)
+async def send_message(request: Request, session: SessionDep, settings: SettingsDep, mailbox: OwnedMailbox,
+                       professional: CurrentProfessional) -> SendResult:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw_body = await request.body()
+    notify = "FAILURE"
+    if content_type == "message/rfc822":
+        raw = raw_body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        parsed = mime.parse_message(raw)
+        recipients = parsed.addresses("To", "Cc", "Bcc")
+        from_addr = parsed.from_address[1].lower()
+        if from_addr and from_addr != mailbox.address.lower():
+            raise ProblemError(422, "From is not the mailbox", f"From <{from_addr}> differs from {mailbox.address}",
+                               rule="MSS:sender.owner")
+    else:
+        try:
+            body = MessageCreate.model_validate_json(raw_body or b"{}")
+        except ValueError as exc:
+            raise ProblemError(422, "Invalid message", str(exc)[:1000], rule="MSS:request.invalid") from None
+        raw = _compose(mailbox, body)
+        recipients = body.to + body.cc
+        notify = ",".join(body.notify)
+    try:
+        result = await service.submit(session, settings, raw=raw, mail_from=mailbox.address, recipients=recipients,
+                                      notify=notify, auth_identity=professional.subject_name_id)
+    except service.MessageRefused as exc:
+        raise ProblemError(exc.status, "Message refused", exc.detail, rule=exc.rule, type=_problem_type(exc.rule),
+                           extra={"smtp_reply": exc.reply}) from None
+    statuses = {d: s for d, s in [(v.address, "accepted") for v in result.verdicts if v.accepted]}
+    return SendResult(
+        uid=result.message.uid, message_id=result.message.message_id,
+        recipients=[RecipientResult(address=v.address, status=statuses.get(v.address, "refused"), reply=v.reply)
+                    for v in result.verdicts],
+        report=result.report.to_dict(),
+    )
+
+
+# --- XDM helper -----------------------------------------------------------------------------------
+
+@router.post(
+    "/xdm",
+    operation_id="mss_build_xdm",
+    summary="Build a conformant IHE_XDM.ZIP around a CDA R2 document (body: the CDA XML)",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}, 422: {"description": "not a CDA, or no INS in it"}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {"schema": {"type": "string"}}}}},
+)
+async def build_xdm_endpoint(request: Request) -> Response:
+    cda = await request.body()
+    try:
+        archive = xdm.build_xdm(cda)
+    except xdm.XdmError as exc:
+        raise ProblemError(422, "Cannot build the XDM", exc.message, rule=f"MSS:{exc.code}") from None
+    package = xdm.read_xdm(archive)
+    return Response(archive, media_type="application/zip", headers={
+        "Content-Disposition": 'attachment; filename="IHE_XDM.ZIP"',
+        "X-MSS-CODECDA": ",".join(package.cda_codes),
+        "X-MSS-INS": "O" if package.has_qualified_ins else "N",
+    })
+
+
+@router.post(
+    "/xdm/inspect",
+    operation_id="mss_inspect_xdm",
+    summary="Read an IHE_XDM.ZIP safely and return its decoded metadata and issues (compare yours)",
+    responses={422: {"description": "unsafe or unreadable archive (code in the problem)"}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/zip": {"schema": {
+        "type": "string", "format": "binary"}}}}},
+)
+async def inspect_xdm(request: Request) -> dict[str, Any]:
+    try:
+        package = xdm.read_xdm(await request.body())
+    except xdm.XdmError as exc:
+        raise ProblemError(422, "Unreadable or unsafe XDM", exc.message, rule=f"MSS:{exc.code}",
+                           extra={"code": exc.code, "unsafe": exc.unsafe}) from None
+    return package.to_dict()
+
+
+@router.get("/checks", operation_id="mss_list_checks", summary="The MSSanté checks applied to every message")
+async def list_checks(settings: SettingsDep) -> list[dict[str, Any]]:
+    enforced = checks.enforced_rules(settings.mss_enforced_check_ids)
+    return [{"id": r.id, "title": r.title, "severity": r.severity, "enforced": r.id in enforced,
+             "reply": r.reply, "source": r.source} for r in checks.RULES.values()]
+
+
+@router.get("/tls/certificate", operation_id="mss_tls_certificate", response_class=Response,
+            summary="The SMTP listener's TLS certificate (PEM), to trust it in a test client")
+async def tls_certificate(request: Request) -> Response:
+    pem = getattr(request.app.state, "mss_tls_certificate", None)
+    if pem is None:
+        raise ProblemError(503, "SMTP listener not started", "no TLS certificate yet", rule="MSS:tls")
+    return Response(pem, media_type="application/x-pem-file")
+
+
+# --- control API ----------------------------------------------------------------------------------
+
+@control.get("/mailboxes", response_model=list[MailboxRead], operation_id="sandbox_list_mailboxes",
+             summary="Every MSSanté mailbox of the sandbox (PER, CAB, ORG, APP, PAT)")
+async def control_list_mailboxes(session: SessionDep) -> list[MailboxRead]:
+    return [_mailbox_read(m) for m in await service.list_mailboxes(session)]
+
+
+@control.post("/mailboxes", response_model=MailboxRead, status_code=201, operation_id="sandbox_create_mailbox",
+              summary="Create a mailbox on a local domain", responses={409: {"description": "exists"},
+                                                                       422: {"description": "invalid"}})
+async def control_create_mailbox(session: SessionDep, body: MailboxCreate) -> MailboxRead:
+    try:
+        row = await service.create_mailbox(session, data=body)
+    except LookupError as exc:
+        raise ProblemError(409, "Mailbox exists", str(exc), rule="MSS:mailbox.exists") from None
+    except ValueError as exc:
+        raise ProblemError(422, "Invalid mailbox", str(exc), rule="MSS:mailbox.invalid") from None
+    return _mailbox_read(row)

@@ -1,0 +1,122 @@
+"""Pydantic models of the MSSanté HTTP API (/mss/v1) and its control API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MailboxRead(BaseModel):
+    address: str
+    type: str = Field(description="PER, CAB, ORG, APP (TRE_R257) or PAT (patient mailbox)")
+    display_name: str
+    owner_subject: str | None = None
+    owners: list[str] = []
+    patient_ins: str | None = None
+    structure_id: str | None = None
+    service: str | None = None
+    active: bool = True
+
+
+class MailboxCreate(BaseModel):
+    """Control API: a mailbox (CAB/ORG/APP/PER) on a local domain of the trust space."""
+
+    address: str
+    type: Literal["PER", "CAB", "ORG", "APP"]
+    display_name: str
+    owner_subject: str | None = Field(None, description="SubjectNameID of the PER holder")
+    owners: list[str] = []
+    structure_id: str | None = None
+    service: str | None = None
+    description: str | None = None
+    password: str | None = Field(None, description="for SMTP AUTH PLAIN/LOGIN; default: the fixture password")
+    active: bool = True
+
+
+class AttachmentIn(BaseModel):
+    filename: str
+    content_type: str = "application/octet-stream"
+    content_base64: str
+
+
+class MessageCreate(BaseModel):
+    """A message to send from one of the caller's mailboxes (or send ``message/rfc822`` instead)."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "to": ["sophie.bernard@hopital-a.mssante.fr"],
+        "subject": "XDM/1.0/DDM+Compte rendu ADRUN ZOE 19751231",
+        "body": "Veuillez trouver le compte rendu ci-joint.",
+        "headers": {"X-MSS-NIL": "NIL-0001"},
+        "attachments": [],
+        "notify": ["FAILURE"],
+        "disposition_notification": True,
+    }})
+
+    to: list[str] = Field(min_length=1)
+    cc: list[str] = []
+    subject: str = ""
+    body: str = ""
+    headers: dict[str, str] = Field(default_factory=dict, description="extra headers (X-MSS-NIL, X-MSS-MES, ...)")
+    attachments: list[AttachmentIn] = []
+    xdm_from_cda_base64: str | None = Field(
+        None, description="a CDA R2 document: the sandbox wraps it in IHE_XDM.ZIP and sets X-MSS-CODECDA/X-MSS-INS")
+    notify: list[Literal["SUCCESS", "FAILURE", "DELAY", "NEVER"]] = Field(default_factory=lambda: ["FAILURE"])
+    disposition_notification: bool = Field(False, description="ask for a read receipt (Disposition-Notification-To)")
+
+
+class RecipientResult(BaseModel):
+    address: str
+    status: str
+    reply: str | None = None
+
+
+class SendResult(BaseModel):
+    uid: str
+    message_id: str | None
+    recipients: list[RecipientResult]
+    report: dict[str, Any]
+
+
+class MessageSummary(BaseModel):
+    uid: str
+    kind: str
+    sender: str
+    from_header: str | None
+    subject: str | None
+    received_at: datetime
+    size: int
+    has_xdm: bool
+    seen: bool
+    conformant: bool | None
+
+
+class MessageList(BaseModel):
+    total: int
+    items: list[MessageSummary]
+
+
+class MessageDetail(MessageSummary):
+    message_id: str | None
+    envelope_from: str
+    recipient: str
+    delivery_status: str
+    transport: str
+    auth_identity: str | None
+    headers: list[tuple[str, str]]
+    parts: list[dict[str, Any]]
+    text: str | None
+    xdm: list[dict[str, Any]]
+    report: dict[str, Any]
+    related_uid: str | None = None
+
+
+class ReadResult(BaseModel):
+    uid: str
+    seen: bool
+    mdn_uid: str | None = Field(None, description="the MDN sent to Disposition-Notification-To, if any")
+
+
+class ReadRequest(BaseModel):
+    disposition: Literal["displayed", "processed", "deleted", "dispatched"] = "displayed"
