@@ -1,11 +1,11 @@
 """What the mss domain plugs into the platform."""
 
 from app.domains import Domain
-from app.mss import router, service, smtp
+from app.mss import annuaire, router, service, smtp
 
 DOMAIN = Domain(
     name="mss",
-    routers=[router.router, router.control],
+    routers=[router.router, router.control, annuaire.router],
     seed=service.seed,
     lifespan=smtp.smtp_lifespan,
     openapi_tags=[
