@@ -77,8 +77,9 @@ class SoapFault(Exception):
 
     @property
     def http_status(self) -> int:
-        # SOAP 1.2 part 2 §7.5.2.2: env:Sender -> 400, env:Receiver -> 500.
-        return 400 if self.code == "Sender" else 500
+        # SOAP 1.2 part 2 §7.5.2.2: env:Sender -> 400, env:Receiver -> 500. VersionMismatch (500 there) is
+        # answered 400 here: it is bad input, and the sandbox never answers bad input with a 500.
+        return 500 if self.code == "Receiver" else 400
 
 
 def fault_technical(message_id: str | None = None, rule: str = "INSi:technical") -> SoapFault:

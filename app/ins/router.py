@@ -1,0 +1,377 @@
+"""JSON facade of INSi (``/insi/v1``) and the INS control API (``/sandbox/v1/persons|cards|idams``).
+
+The facade has no real counterpart (INSi is SOAP only, reference §1.8): it answers the same codes with INSi's
+own element names, plus the FR Core ``Patient`` (``fr-core-patient-ins``) of the identity found. Errors are
+RFC 9457 problem JSON naming the field and the rule.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from app.api.deps import SessionDep, SettingsDep
+from app.api.errors import ProblemError
+from app.ins import fhir, nir, rniv, search, service, traits
+from app.ins.schemas import CardIn, FixtureFile, IdamIn, PersonIn, TraitsSearch, VerifyRequest, VitaleSearch
+
+router = APIRouter(prefix="/insi/v1", tags=["ins"])
+control = APIRouter(prefix="/sandbox/v1", tags=["sandbox"])
+
+JSON = "application/json"
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type=JSON)
+
+
+def _trait_problem(err: traits.TraitError) -> ProblemError:
+    extra: dict[str, Any] = {"field": err.field}
+    if err.suggestion:
+        extra["suggestion"] = err.suggestion
+    return ProblemError(400, "Invalid identity trait", err.message, rule=err.rule, extra=extra)
+
+
+def _fault_problem() -> ProblemError:
+    return ProblemError(
+        503, "INSi technical error",
+        "L'appel au service de recherche avec les traits d'identité renvoie une erreur technique "
+        "(what the test INSi answers for this case: SOAP fault siram_40 / insi_102).",
+        rule="INSi:simulated-fault", extra={"siram": "siram_40", "code": "insi_102", "severite": "fatal"},
+    )
+
+
+class CR(BaseModel):
+    CodeCR: str = Field(examples=["00"])
+    LibelleCR: str = Field(examples=["OK"])
+
+
+class SearchAnswer(BaseModel):
+    CR: CR
+    INDIVIDU: dict | None = Field(default=None, description="INSACTIF, INSHISTO[], TIQ (only for CodeCR 00)")
+    patient: dict | None = Field(default=None, description="FR Core Patient (fr-core-patient-ins), status RECUP")
+
+
+def _answer(outcome: search.Outcome, settings: Any, method: str) -> Response:
+    if outcome.fault:
+        raise _fault_problem()
+    body: dict[str, Any] = {"CR": {"CodeCR": outcome.code, "LibelleCR": outcome.label}}
+    if outcome.person is not None:
+        policy = settings.ins_oid_policy
+
+        def oid_of(r: search.InsRecord) -> str:
+            return nir.oid_for(r.kind, policy)
+
+        body["INDIVIDU"] = service.person_json(outcome.person, oid_of, with_prenom=settings.ins_tiq_prenom)
+        from app.db import utcnow
+
+        body["patient"] = fhir.patient(outcome.person, oid_of, status="RECUP", method=method,
+                                       status_system=settings.ins_status_system,
+                                       date_insi=utcnow().date().isoformat())
+    return _json(body)
+
+
+def _check_traits(t: TraitsSearch, prefix: str = "") -> traits.TraitQuery:
+    try:
+        return traits.check_query(t.NomNaissance, t.Prenom, t.Sexe, t.DateNaissance, t.LieuNaissance)
+    except traits.TraitError as err:
+        err.field = prefix + err.field
+        raise _trait_problem(err) from None
+
+
+@router.post(
+    "/search-traits",
+    summary="rechercherInsAvecTraitsIdentite (RECSANSVITALE) as JSON",
+    description="Traits must already be in INSi form (upper case A-Z, no accents); anything else is a 400 "
+    "naming the field, the rule and the INSi form. Unknown person: CodeCR 01, never a generic identity.",
+    operation_id="insi_search_traits",
+    response_model=SearchAnswer,
+    responses={400: {"description": "invalid trait (problem JSON)"},
+               503: {"description": "simulated INSi technical fault (siram_40/insi_102)"}},
+)
+async def search_traits(body: TraitsSearch, session: SessionDep, settings: SettingsDep) -> Response:
+    query = _check_traits(body)
+    outcome = await service.search_by_traits(session, query)
+    return _answer(outcome, settings, "INSI")
+
+
+@router.post(
+    "/search-vitale",
+    summary="rechercherInsAvecCarteVitale (RECVITALE) as JSON",
+    description="The card designates one beneficiary (MatriculeOD + DateNaissance + RangNaissance); INSi "
+    "answers that beneficiary's INS.",
+    operation_id="insi_search_vitale",
+    response_model=SearchAnswer,
+)
+async def search_vitale(body: VitaleSearch, session: SessionDep, settings: SettingsDep) -> Response:
+    try:
+        traits.parse_lunar_date(body.DateNaissance)
+    except traits.TraitError as err:
+        raise _trait_problem(err) from None
+    number = nir.clean(body.MatriculeOD.NumIdentifiant)
+    if len(number) != 13:
+        raise ProblemError(400, "Invalid matricule", "MatriculeOD.NumIdentifiant has 13 characters",
+                           rule="NIR:length", extra={"field": "MatriculeOD.NumIdentifiant"})
+    outcome = await service.search_by_card(session, search.VitaleQuery(
+        matricule_od=number, date_naissance=body.DateNaissance, rang_naissance=body.RangNaissance,
+        nom_naissance=body.NomNaissance,
+        matricule_individu=nir.clean(body.MatriculeIndividu.NumIdentifiant) if body.MatriculeIndividu else None,
+    ))
+    return _answer(outcome, settings, "CV")
+
+
+class VerifyAnswer(BaseModel):
+    result: Literal["OK", "KO"]
+    reasons: list[dict]
+    provisional: bool = Field(True, description="the verification operation's real shape is not public")
+    INSACTIF: dict | None = None
+
+
+@router.post(
+    "/verify",
+    summary="Verify a supplied INS (matricule + OID) against traits (provisional shape)",
+    description="Shape `IndividuVerifie{INSFourni, TraitsIdentiteIndividu}` from public traces (re-connect/"
+    "sesame-ins `check_ins.xml`); the real operation is not in WSDL 1.5.0. OK when the matricule is the "
+    "person's active INS of that kind and every trait sent matches; KO otherwise (with reasons: unknown, "
+    "historical matricule, wrong OID, differing trait).",
+    operation_id="insi_verify",
+    response_model=VerifyAnswer,
+)
+async def verify(body: VerifyRequest, session: SessionDep, settings: SettingsDep) -> Response:
+    try:
+        nir.check_oid(body.INSFourni.OID)
+    except nir.OidError as err:
+        raise ProblemError(400, "Invalid OID", err.message, rule=err.rule, extra={"field": "INSFourni.OID"}) from None
+    ins = nir.clean(body.INSFourni.IdIndividu.NumIdentifiant + (body.INSFourni.IdIndividu.Cle or ""))
+    if len(ins) != 15:
+        raise ProblemError(400, "Invalid matricule", "INSFourni.IdIndividu: 13 characters and a 2-digit Cle",
+                           rule="NIR:length", extra={"field": "INSFourni.IdIndividu"})
+    query = _check_traits(body.TraitsIdentiteIndividu, "TraitsIdentiteIndividu.")
+    v = await service.verify(session, ins=ins, oid=body.INSFourni.OID, query=query)
+    out: dict[str, Any] = {"result": v.result, "reasons": v.reasons, "provisional": True}
+    if v.person is not None and v.person.ins_actif is not None and v.historical:
+        a = v.person.ins_actif
+        out["INSACTIF"] = {"IdIndividu": {"NumIdentifiant": a.number, "Cle": a.key},
+                           "OID": nir.oid_for(a.kind, settings.ins_oid_policy)}
+    return _json(out)
+
+
+# --------------------------------------------------------------------------- NIR tools
+
+
+@router.get(
+    "/nir/generate",
+    summary="Synthetic NIRs with valid keys (Corsica, overseas, born abroad, unknown month)",
+    operation_id="insi_nir_generate",
+)
+async def nir_generate(
+    kind: Annotated[nir.GeneratorKind, Query()] = "metropolitan",
+    sex: Annotated[Literal["M", "F"] | None, Query()] = None,
+    year: Annotated[int | None, Query(ge=1900, le=2099)] = None,
+    count: Annotated[int, Query(ge=1, le=100)] = 1,
+    seed: Annotated[int | None, Query(description="same seed, same numbers")] = None,
+) -> dict:
+    rng = random.Random(seed)
+    values = [nir.generate(kind, sex=sex, year=year, rng=rng) for _ in range(count)]
+    return {"kind": kind, "values": [{"ins": v, "explanation": nir.explain(v).as_dict()} for v in values]}
+
+
+@router.get(
+    "/nir/{value}",
+    summary="Explain a NIR/NIA: sex, year, month (unknown-month values), place, order, key, OID",
+    description="Never fails on a wrong number: the breakdown lists every broken rule in `issues`.",
+    operation_id="insi_nir_explain",
+)
+async def nir_explain(
+    value: Annotated[str, Path(max_length=32)],
+    oid: Annotated[str | None, Query(max_length=64, description="tells a NIR from a NIA")] = None,
+) -> dict:
+    return nir.explain(value, oid).as_dict()
+
+
+class NirValidate(BaseModel):
+    ins: str = Field(max_length=32, examples=["297022A02077878"])
+    oid: str | None = Field(default=None, max_length=64, examples=[nir.OID_INS_NIR])
+
+
+@router.post(
+    "/nir/validate",
+    summary="Validate a NIR/NIA (+ OID): 200 with its breakdown, or 422 naming the rule",
+    operation_id="insi_nir_validate",
+)
+async def nir_validate(body: NirValidate) -> dict:
+    exp = nir.explain(body.ins, body.oid)
+    if exp.issues:
+        first = exp.issues[0]
+        field = "oid" if first["rule"].startswith("INS:oid") else "ins"
+        raise ProblemError(422, "Invalid INS", first["message"], rule=first["rule"],
+                           extra={"field": field, "issues": exp.issues})
+    return exp.as_dict()
+
+
+# --------------------------------------------------------------------------- RNIV
+
+
+class RnivInitial(BaseModel):
+    insi: bool = False
+    document: str | None = None
+    attributes: list[str] = Field(default_factory=list)
+    minor: bool | None = None
+
+
+class RnivRequest(BaseModel):
+    events: list[dict] = Field(
+        max_length=100,
+        examples=[[{"type": "insi_ok", "DateNaissance": "1975-12-31"}, {"type": "document", "mode": "CN"}]],
+        description="types: insi_ok (INSi 00 or verification OK; optional DateNaissance, NomNaissance, "
+        "ListePrenom, Sexe), insi_ko, document (mode: CN, PA, CS, eCN, IN, AV, LECV, AN, LEP, CC, ANCV), "
+        "attribute_add / attribute_remove (attribute: HOMD, HOMA, DOUT, FICT), strict_trait_edit (trait)",
+    )
+    initial: RnivInitial | None = None
+
+
+@router.post(
+    "/rniv",
+    summary="RNIV identity status engine: PROV / RECUP / VALI / QUAL after a list of events",
+    description="Only a QUAL identity may carry and share its INS (`shareable`). Refused events (INSi call on "
+    "a doubtful identity, INS with a 00 birth day/month, ...) are listed with the rule that refused them.",
+    operation_id="insi_rniv",
+)
+async def rniv_status(body: RnivRequest, settings: SettingsDep) -> dict:
+    init = body.initial or RnivInitial()
+    bad = [a for a in init.attributes if a not in rniv.ATTRIBUTES]
+    if bad:
+        raise ProblemError(400, "Invalid RNIV attribute", f"unknown attributes {bad}", rule="RNIV:attribute",
+                           extra={"field": "initial.attributes"})
+    state = rniv.IdentityState(init.insi, init.document, frozenset(init.attributes), init.minor)
+    try:
+        res = rniv.run(body.events, initial=state)
+    except rniv.RnivError as err:
+        raise ProblemError(400, "Invalid RNIV event", err.message, rule=err.rule,
+                           extra={"field": f"events.{err.field}"}) from None
+    status = res.state.status
+    code = status if settings.ins_status_system == "new" else fhir.OLD_STATUS[status]
+    return {
+        "status": status,
+        "shareable": res.state.shareable,
+        "identityStatus": {"system": fhir.CS_STATUS if settings.ins_status_system == "new" else fhir.CS_STATUS_OLD,
+                           "code": code},
+        "state": {"insi": res.state.insi, "document": res.state.document,
+                  "attributes": sorted(res.state.attributes), "minor": res.state.minor},
+        "steps": [{"event": s.event, "accepted": s.accepted, "status": s.status, "rule": s.rule,
+                   "message": s.message} for s in res.steps],
+    }
+
+
+# --------------------------------------------------------------------------- control API
+
+
+def _conflict(err: service.InsConflict) -> ProblemError:
+    status = 422 if err.rule == "INS:card-beneficiary" else 409
+    return ProblemError(status, "Conflict" if status == 409 else "Unprocessable", err.message, rule=err.rule,
+                        extra={"field": err.field})
+
+
+def _person_out(p: search.PersonRecord) -> dict:
+    out = service.person_json(p, lambda r: nir.OID_INS_NIA if r.kind == "NIA" else nir.OID_INS_NIR)
+    body = dict(out["TIQ"])
+    body.pop("Prenom", None)
+    if p.rang_naissance:
+        body["RangNaissance"] = p.rang_naissance
+    if "INSACTIF" in out:
+        body["INSACTIF"] = out["INSACTIF"]
+    body["INSHISTO"] = out["INSHISTO"]
+    if p.fault:
+        body["fault"] = p.fault
+    return body
+
+
+@control.post("/persons", status_code=201, summary="Add a test identity to the simulated national base",
+              operation_id="sandbox_persons_create")
+async def create_person(body: PersonIn, session: SessionDep) -> Response:
+    try:
+        ids = await service.insert_persons(session, [body], skip_existing=False)
+    except service.InsConflict as err:
+        raise _conflict(err) from None
+    rec = body.record(ids[0])
+    return _json(_person_out(rec), 201)
+
+
+@control.get("/persons", summary="Test identities (INSi names)", operation_id="sandbox_persons_list")
+async def list_persons(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict:
+    persons = await service.list_persons(session, limit=limit, offset=offset)
+    return {"persons": [_person_out(p) for p in persons]}
+
+
+@control.get("/persons/{ins}", summary="One test identity by its active INS (15 characters)",
+             operation_id="sandbox_persons_get")
+async def get_person(ins: Annotated[str, Path(max_length=32)], session: SessionDep) -> dict:
+    p = await service.get_person(session, ins)
+    if p is None:
+        raise ProblemError(404, "Not Found", f"no person with active INS {ins}", rule="INS:person-unknown",
+                           extra={"field": "ins"})
+    return _person_out(p)
+
+
+@control.delete("/persons/{ins}", status_code=204, summary="Remove a test identity",
+                operation_id="sandbox_persons_delete")
+async def delete_person(ins: Annotated[str, Path(max_length=32)], session: SessionDep) -> Response:
+    if not await service.delete_person(session, ins):
+        raise ProblemError(404, "Not Found", f"no person with active INS {ins}", rule="INS:person-unknown",
+                           extra={"field": "ins"})
+    return Response(status_code=204)
+
+
+@control.post("/cards", status_code=201, summary="Add a simulated Carte Vitale (holder and beneficiaries)",
+              operation_id="sandbox_cards_create")
+async def create_card(body: CardIn, session: SessionDep) -> Response:
+    try:
+        await service.insert_cards(session, [body], skip_existing=False)
+    except service.InsConflict as err:
+        raise _conflict(err) from None
+    return _json(body.model_dump(exclude_none=True), 201)
+
+
+@control.get("/cards", summary="Simulated Cartes Vitale", operation_id="sandbox_cards_list")
+async def list_cards(session: SessionDep) -> dict:
+    return {"cards": await service.list_cards(session)}
+
+
+@control.post("/idams", status_code=201, summary="Accept a software authorisation number (ContexteLPS IDAM)",
+              operation_id="sandbox_idams_create")
+async def create_idam(body: IdamIn, session: SessionDep) -> Response:
+    try:
+        await service.insert_idams(session, [body], skip_existing=False)
+    except service.InsConflict as err:
+        raise _conflict(err) from None
+    return _json(body.model_dump(exclude_none=True), 201)
+
+
+@control.get("/idams", summary="Accepted IDAMs", operation_id="sandbox_idams_list")
+async def list_idams(session: SessionDep) -> dict:
+    return {"idams": await service.list_idams(session)}
+
+
+@control.delete("/idams/{idam}", status_code=204, summary="Stop accepting an IDAM", operation_id="sandbox_idams_delete")
+async def delete_idam(idam: Annotated[str, Path(max_length=64)], session: SessionDep) -> Response:
+    if not await service.delete_idam(session, idam):
+        raise ProblemError(404, "Not Found", f"unknown IDAM {idam}", rule="INS:idam-unknown", extra={"field": "idam"})
+    return Response(status_code=204)
+
+
+@control.post("/ins-fixtures", summary="Load a fixture file (persons, cards, idams) idempotently",
+              operation_id="sandbox_ins_fixtures_load")
+async def load_fixtures(body: FixtureFile, session: SessionDep) -> dict:
+    try:
+        return {"added": await service.load_fixtures(session, body, skip_existing=True)}
+    except service.InsConflict as err:
+        raise _conflict(err) from None

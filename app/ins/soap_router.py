@@ -1,0 +1,150 @@
+"""The INSi SOAP 1.2 endpoint (``POST /lps``) and its WSDL (``GET /lps?wsdl``).
+
+Authentication is simulated (reference §1.1, padoa README): INSi authenticates the *caller* by a mutual-TLS
+legal-entity certificate whose CN must be ``INSI-AUTO`` or ``INSI-MANU`` (else ``DESIR_560``), or by a CPx SAML
+assertion in ``wsse:Security``. The sandbox reads the CN from a header (``SEGUR_INS_CERT_CN_HEADER``, default
+``X-Client-Cert-CN``) that a test client or a TLS-terminating proxy sets, and checks the assertion's structure
+(not its signature). The software itself is identified by its CNDA number ``ContexteLPS/LPS/IDAM`` (unknown:
+``siram_100`` / ``desir_550``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from app.api.deps import SessionDep, SettingsDep
+from app.api.journal import note_refusal
+from app.ins import nir, search, service, soap, traits
+
+SOAP_MEDIA_TYPE = "application/soap+xml; charset=utf-8"
+ACCEPTED_CN = ("INSI-AUTO", "INSI-MANU")
+
+router = APIRouter(tags=["ins"])
+
+
+@lru_cache(maxsize=1)
+def _wsdl_template() -> str:
+    return (resources.files("app.ins") / "wsdl" / "DESIR_ICIR_EXP_1.5.0.wsdl").read_text(encoding="utf-8")
+
+
+def wsdl_document(public_base_url: str) -> str:
+    return _wsdl_template().replace("{{LOCATION}}", f"{public_base_url}/lps")
+
+
+def _fault_response(fault: soap.SoapFault) -> Response:
+    return Response(soap.build_fault(fault), status_code=fault.http_status, media_type=SOAP_MEDIA_TYPE)
+
+
+async def soap_fault_handler(request: Request, exc: soap.SoapFault) -> Response:
+    """Exception handler of :class:`app.ins.soap.SoapFault` (registered in ``DOMAIN.exception_handlers``)."""
+    note_refusal(request, rule=exc.rule, detail=f"{exc.subcode}/{exc.detail_code}: {exc.detail_text}",
+                 status=exc.http_status)
+    return _fault_response(exc)
+
+
+def render_lps_error(request: Request, status: int, message: str, rule: str | None) -> Response:
+    """Generic errors under ``/lps`` (unknown route, 405, 413, unexpected error) as INSi-shaped faults."""
+    if status >= 500:
+        fault = soap.fault_technical(rule=rule or "platform:unexpected")
+        fault.detail_text = message
+    else:
+        fault = soap.fault_request(f"sandbox_http_{status}", message, rule=rule)
+    return Response(soap.build_fault(fault), status_code=status, media_type=SOAP_MEDIA_TYPE)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise soap.fault_request("sandbox_size", f"message de {declared} octets, limite {limit}", rule="INSi:size")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise soap.fault_request("sandbox_size", f"message de plus de {limit} octets", rule="INSi:size")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.get(
+    "/lps",
+    summary="WSDL of the simulated INSi (`GET /lps?wsdl`)",
+    description="A self-contained WSDL compatible with DESIR_ICIR_EXP_1.5.0 (same namespaces, operations, "
+    "actions and element names), whose address is this sandbox.",
+    operation_id="ins_wsdl",
+    response_class=Response,
+    responses={200: {"content": {"text/xml": {}}}},
+)
+async def wsdl(request: Request, settings: SettingsDep) -> Response:
+    if "wsdl" not in {k.lower() for k in request.query_params}:
+        raise soap.fault_request("sandbox_http_405", "INSi se consulte par POST ; le WSDL est en GET /lps?wsdl",
+                                 rule="INSi:wsdl")
+    return Response(wsdl_document(settings.public_base_url), media_type="text/xml; charset=utf-8")
+
+
+@router.post(
+    "/lps",
+    summary="INSi SOAP 1.2 endpoint: rechercherInsAvecTraitsIdentite, rechercherInsAvecCarteVitale",
+    description="SOAP 1.2 document/literal, as the INSi test service. Headers ContexteBAM 01_02, ContexteLPS "
+    "01_00 with a known `IDAM R=\"4\"`, wsa:Action, wsa:MessageID; caller authenticated by the CN header "
+    "(`X-Client-Cert-CN: INSI-AUTO`) or a CPx SAML assertion in wsse:Security. Answers `RESULTAT` with "
+    "CodeCR 00/01/02, or a SOAP fault with siram_NN / siram:Erreur codes.",
+    operation_id="ins_soap",
+    response_class=Response,
+    responses={200: {"content": {"application/soap+xml": {}}},
+               400: {"description": "SOAP fault (Sender)", "content": {"application/soap+xml": {}}},
+               500: {"description": "SOAP fault (Receiver, e.g. siram_40/insi_102)",
+                     "content": {"application/soap+xml": {}}}},
+)
+async def lps(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    body = await _read_limited(request, settings.ins_soap_max_bytes)
+    req = soap.parse_request(body, max_bytes=settings.ins_soap_max_bytes)
+    mid = req.message_id
+
+    # 1. the caller's credential (TLS comes before anything else on the real service)
+    cn = request.headers.get(settings.ins_cert_cn_header)
+    if cn is not None:
+        if cn.strip() not in ACCEPTED_CN:
+            raise soap.fault_access_level(mid, f"Niveau d'accès insuffisant : CN du certificat {cn.strip()!r}, "
+                                               "INSI-AUTO ou INSI-MANU attendu.")
+    elif not req.saml_assertion and settings.ins_require_credential:
+        raise soap.fault_access_level(mid, "Niveau d'accès insuffisant : ni certificat (CN INSI-AUTO / INSI-MANU) "
+                                           "ni assertion CPx dans wsse:Security.")
+    # 2. the software's CNDA authorisation number
+    if req.lps.idam_r is not None and req.lps.idam_r != "4":
+        raise soap.fault_request("sandbox_idam_r", f"IDAM R={req.lps.idam_r!r}, R=\"4\" attendu", mid,
+                                 rule="INSi:IDAM-R")
+    if not req.lps.idam or not await service.idam_known(session, req.lps.idam):
+        raise soap.fault_unknown_idam(mid)
+
+    policy = settings.ins_oid_policy
+
+    def oid_of(rec: search.InsRecord) -> str:
+        return nir.oid_for(rec.kind, policy)
+
+    if req.operation == "rechercherInsAvecTraitsIdentite":
+        t = soap.parse_traits(req.body, mid)
+        try:
+            query = traits.check_query(t.NomNaissance, t.Prenom, t.Sexe, t.DateNaissance, t.LieuNaissance)
+        except traits.TraitError as err:
+            if err.rule == "INSi:charset":
+                # CNDA 2.03 case 3: the test INSi answers a technical fault, not a clean refusal
+                raise soap.fault_technical(mid, rule="INSi:charset") from None
+            raise soap.fault_request("sandbox_traits", err.message, mid, rule=err.rule) from None
+        outcome = await service.search_by_traits(session, query)
+    else:
+        v = soap.parse_vitale(req.body)
+        if not v.MatriculeOD or not v.DateNaissance:
+            raise soap.fault_request("sandbox_vitale", "RECVITALE : MatriculeOD et DateNaissance sont obligatoires",
+                                     mid, rule="INSi:RECVITALE")
+        outcome = await service.search_by_card(session, search.VitaleQuery(
+            matricule_od=v.MatriculeOD, date_naissance=v.DateNaissance, rang_naissance=v.RangNaissance,
+            nom_naissance=v.NomNaissance, matricule_individu=v.MatriculeIndividu,
+        ))
+    if outcome.fault:
+        raise soap.fault_technical(mid, rule="INSi:simulated-fault")
+    xml = soap.resultat_xml(outcome, oid_of, with_prenom=settings.ins_tiq_prenom)
+    return Response(soap.build_response(xml), media_type=SOAP_MEDIA_TYPE)

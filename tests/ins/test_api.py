@@ -1,0 +1,209 @@
+"""The JSON facade /insi/v1 and the INS control API /sandbox/v1 over HTTP."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import pytest
+from fhir.resources.R4B.patient import Patient
+
+from app.ins import nir, service, soap
+
+SCENARIOS = json.loads((resources.files("app.ins") / "fixtures" / "scenarios.json").read_text())["scenarios"]
+
+
+@pytest.mark.parametrize("case", SCENARIOS, ids=[s["label"] for s in SCENARIOS])
+async def test_every_fixture_scenario_over_json(client, case: dict) -> None:
+    r = await client.post("/insi/v1/search-traits", json=case["RECSANSVITALE"])
+    if case["CodeCR"].startswith("fault:"):
+        assert r.status_code in (400, 503)
+        body = r.json()
+        if r.status_code == 503:
+            assert (body["siram"], body["code"], body["rule"]) == ("siram_40", "insi_102", "INSi:simulated-fault")
+        else:
+            assert body["rule"] == "INSi:charset" and body["field"] == "NomNaissance"
+            assert body["suggestion"] == "D'AEION"
+        return
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["CR"]["CodeCR"] == case["CodeCR"]
+    if case["CodeCR"] == "00":
+        ins = body["INDIVIDU"]["INSACTIF"]["IdIndividu"]
+        if case["INS"]:
+            assert ins["NumIdentifiant"] + ins["Cle"] == case["INS"]
+        Patient.model_validate(body["patient"])
+        assert body["patient"]["identifier"][0]["value"] == ins["NumIdentifiant"] + ins["Cle"]
+    else:
+        assert "INDIVIDU" not in body and "patient" not in body
+
+
+async def test_json_search_answer(client) -> None:
+    r = await client.post("/insi/v1/search-traits", json={
+        "NomNaissance": "ECETINSI", "Prenom": "PIERRE-ALAIN", "Sexe": "M", "DateNaissance": "2009-07-14"})
+    body = r.json()
+    assert body["CR"] == {"CodeCR": "00", "LibelleCR": "OK"}
+    assert body["INDIVIDU"]["TIQ"]["ListePrenom"] == "PIERRE-ALAIN MURIEL FLORIANT"
+    assert [h["IdIndividu"]["NumIdentifiant"] for h in body["INDIVIDU"]["INSHISTO"]] == [
+        "2090763220834", "2090663220123"]
+    rel = body["patient"]["extension"][0]["extension"]
+    assert rel[0]["valueCoding"]["code"] == "RECUP"
+    assert rel[1]["valueCoding"]["code"] == "INSI"
+
+
+@pytest.mark.parametrize(("payload", "field", "rule"), [
+    ({"NomNaissance": "adrun", "Prenom": "ZOE", "Sexe": "F", "DateNaissance": "1975-12-31"}, "NomNaissance",
+     "INSi:charset"),
+    ({"NomNaissance": "ADRUN", "Prenom": "ZOÉ", "Sexe": "F", "DateNaissance": "1975-12-31"}, "Prenom",
+     "INSi:charset"),
+    ({"NomNaissance": "ADRUN", "Prenom": "ZOE", "Sexe": "X", "DateNaissance": "1975-12-31"}, "Sexe", "INSi:Sexe"),
+    ({"NomNaissance": "ADRUN", "Prenom": "ZOE", "Sexe": "F", "DateNaissance": "31/12/1975"}, "DateNaissance",
+     "INSi:DateLunaire"),
+    ({"NomNaissance": "ADRUN", "Prenom": "ZOE", "Sexe": "F", "DateNaissance": "1975-12-31",
+      "LieuNaissance": "75001B"}, "LieuNaissance", "INSi:COG"),
+])
+async def test_json_errors_name_field_and_rule(client, payload: dict, field: str, rule: str) -> None:
+    r = await client.post("/insi/v1/search-traits", json=payload)
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert (body["field"], body["rule"]) == (field, rule)
+
+
+async def test_missing_field_is_a_problem(client) -> None:
+    r = await client.post("/insi/v1/search-traits", json={"NomNaissance": "ADRUN"})
+    assert r.status_code == 422 and "Prenom" in r.json()["detail"]
+
+
+async def test_json_search_vitale(client) -> None:
+    r = await client.post("/insi/v1/search-vitale", json={
+        "MatriculeOD": {"NumIdentifiant": "2751263220749", "Cle": "74"}, "DateNaissance": "1975-12-31",
+        "RangNaissance": "1"})
+    assert r.json()["CR"]["CodeCR"] == "00"
+    assert r.json()["patient"]["extension"][0]["extension"][1]["valueCoding"]["code"] == "CV"
+    r = await client.post("/insi/v1/search-vitale", json={
+        "MatriculeOD": {"NumIdentifiant": "2751263220749"}, "DateNaissance": "1975-12-30"})
+    assert r.json()["CR"]["CodeCR"] == "01"
+
+
+async def test_json_verify(client) -> None:
+    traits = {"NomNaissance": "ECETINSI", "Prenom": "PIERRE-ALAIN", "Sexe": "M", "DateNaissance": "2009-07-14"}
+    ok = await client.post("/insi/v1/verify", json={
+        "INSFourni": {"IdIndividu": {"NumIdentifiant": "1090763220834", "Cle": "89"}, "OID": nir.OID_INS_NIR},
+        "TraitsIdentiteIndividu": traits})
+    assert ok.json()["result"] == "OK" and ok.json()["provisional"] is True
+    old = await client.post("/insi/v1/verify", json={
+        "INSFourni": {"IdIndividu": {"NumIdentifiant": "2090763220834", "Cle": "39"}, "OID": nir.OID_INS_NIR},
+        "TraitsIdentiteIndividu": traits})
+    assert old.json()["result"] == "KO"
+    assert old.json()["INSACTIF"]["IdIndividu"]["NumIdentifiant"] == "1090763220834"
+    bad_oid = await client.post("/insi/v1/verify", json={
+        "INSFourni": {"IdIndividu": {"NumIdentifiant": "1090763220834", "Cle": "89"}, "OID": "1.2.250.1.213.1.4.5"},
+        "TraitsIdentiteIndividu": traits})
+    assert bad_oid.status_code == 400 and bad_oid.json()["field"] == "INSFourni.OID"
+
+
+async def test_nir_tools(client) -> None:
+    r = await client.get("/insi/v1/nir/297022A02077878")
+    assert r.json()["valid"] and r.json()["place"]["kind"] == "corsica"
+    r = await client.get("/insi/v1/nir/109076322088835", params={"oid": nir.OID_INS_NIA})
+    assert r.json()["kind"] == "NIA"
+    r = await client.post("/insi/v1/nir/validate", json={"ins": "181036322045660"})
+    assert r.status_code == 422 and r.json()["rule"] == "NIR:key" and r.json()["field"] == "ins"
+    r = await client.post("/insi/v1/nir/validate", json={"ins": "275126322074974", "oid": "1.2.250.1.213.1.4.2"})
+    assert r.status_code == 422 and r.json()["rule"] == "INS:oid-legacy" and r.json()["field"] == "oid"
+    r = await client.post("/insi/v1/nir/validate", json={"ins": "275126322074974", "oid": nir.OID_INS_NIR})
+    assert r.status_code == 200
+    for kind in ("corsica", "overseas", "abroad", "unknown_month", "metropolitan"):
+        r = await client.get("/insi/v1/nir/generate", params={"kind": kind, "count": 5, "seed": 7})
+        values = r.json()["values"]
+        assert len(values) == 5 and all(v["explanation"]["valid"] for v in values)
+    once = await client.get("/insi/v1/nir/generate", params={"kind": "abroad", "count": 5, "seed": 7})
+    again = await client.get("/insi/v1/nir/generate", params={"kind": "abroad", "count": 5, "seed": 7})
+    assert again.json() == once.json()  # same seed, same numbers
+
+
+async def test_rniv_endpoint(client) -> None:
+    r = await client.post("/insi/v1/rniv", json={"events": [
+        {"type": "insi_ok", "DateNaissance": "1975-12-31"}, {"type": "document", "mode": "CN"}]})
+    assert r.json()["status"] == "QUAL" and r.json()["shareable"] is True
+    r = await client.post("/insi/v1/rniv", json={"events": [{"type": "insi_ok"}]})
+    assert r.json()["status"] == "RECUP" and r.json()["shareable"] is False
+    r = await client.post("/insi/v1/rniv", json={"events": [{"type": "document", "mode": "PERMIS"}]})
+    assert r.status_code == 400 and r.json()["rule"] == "RNIV:document"
+    r = await client.post("/insi/v1/rniv", json={"initial": {"attributes": ["DOUT"]}, "events": [{"type": "insi_ok"}]})
+    assert r.json()["status"] == "PROV" and r.json()["steps"][0]["rule"] == "RNIV:EXI-SI-09"
+
+
+PERSON = {
+    "NomNaissance": "NOUVEAU", "ListePrenom": "JEAN PAUL", "Sexe": "M", "DateNaissance": "1990-01-01",
+    "LieuNaissance": "75056",
+    "INSACTIF": {"IdIndividu": {"NumIdentifiant": "1900175056123", "Cle": nir.compute_key("1900175056123")},
+                 "OID": nir.OID_INS_NIR},
+}
+
+
+async def test_control_api_persons(client, session) -> None:
+    r = await client.post("/sandbox/v1/persons", json=PERSON)
+    assert r.status_code == 201, r.text
+    ins = "1900175056123" + nir.compute_key("1900175056123")
+    assert (await client.post("/sandbox/v1/persons", json=PERSON)).status_code == 409
+    found = await client.post("/insi/v1/search-traits", json={
+        "NomNaissance": "NOUVEAU", "Prenom": "PAUL", "Sexe": "M", "DateNaissance": "1990-01-01"})
+    assert found.json()["CR"]["CodeCR"] == "00"
+    assert (await service.find_identity(session, ins=ins)).first_given_name == "JEAN"
+    assert (await client.get(f"/sandbox/v1/persons/{ins}")).json()["ListePrenom"] == "JEAN PAUL"
+    assert (await client.delete(f"/sandbox/v1/persons/{ins}")).status_code == 204
+    assert (await client.get(f"/sandbox/v1/persons/{ins}")).status_code == 404
+    listed = (await client.get("/sandbox/v1/persons", params={"limit": 500})).json()["persons"]
+    assert any(p["NomNaissance"] == "HERMANN" for p in listed)
+
+
+@pytest.mark.parametrize(("change", "rule"), [
+    ({"INSACTIF": {"IdIndividu": {"NumIdentifiant": "1900175056123", "Cle": "00"}, "OID": nir.OID_INS_NIR}},
+     "NIR:key"),
+    ({"INSACTIF": {"IdIndividu": {"NumIdentifiant": "1900175056123"}, "OID": "1.2.250.1.213.1.4.5"}}, "INS:oid"),
+    ({"NomNaissance": "Nouveau"}, "INSi:charset"),
+    ({"DateNaissance": "1990-02-30"}, "INSi:DateLunaire"),
+])
+async def test_control_api_refuses_bad_persons(client, change: dict, rule: str) -> None:
+    r = await client.post("/sandbox/v1/persons", json={**PERSON, **change})
+    assert r.status_code == 422
+    assert rule in r.json()["detail"]
+
+
+async def test_control_api_cards(client) -> None:
+    ins = "1900175056123" + nir.compute_key("1900175056123")
+    card = {"NumeroSerie": "VITALE-NOUVEAU", "MatriculeOD": {"NumIdentifiant": "1900175056123"},
+            "BENEFICIAIRES": [{"INS": ins, "DateNaissance": "1990-01-01"}]}
+    r = await client.post("/sandbox/v1/cards", json=card)
+    assert r.status_code == 422 and r.json()["rule"] == "INS:card-beneficiary"
+    await client.post("/sandbox/v1/persons", json=PERSON)
+    assert (await client.post("/sandbox/v1/cards", json=card)).status_code == 201
+    assert (await client.post("/sandbox/v1/cards", json=card)).status_code == 409
+    body = soap.build_request(soap.recvitale_xml("1900175056123", "1990-01-01", "1"), action=soap.ACTION_VITALE)
+    r = await client.post("/lps", content=body, headers={"Content-Type": "application/soap+xml",
+                                                         "X-Client-Cert-CN": "INSI-MANU"})
+    assert b"<CodeCR>00</CodeCR>" in r.content and b"NOUVEAU" in r.content
+
+
+async def test_fixture_file_loading(client, session, tmp_path) -> None:
+    data = {"persons": [PERSON], "idams": [{"IDAM": "FROMFILE"}]}
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(data))
+    added = await service.load_fixture_file(session, path)
+    assert added == {"persons": 1, "cards": 0, "idams": 1}
+    assert await service.load_fixture_file(session, path) == {"persons": 0, "cards": 0, "idams": 0}
+    await session.rollback()
+    r = await client.post("/sandbox/v1/ins-fixtures", json=data)
+    assert r.json()["added"] == {"persons": 1, "cards": 0, "idams": 1}
+    assert (await client.post("/sandbox/v1/ins-fixtures", json=data)).json()["added"]["persons"] == 0
+
+
+async def test_reset_restores_the_fixtures(client) -> None:
+    await client.post("/sandbox/v1/persons", json=PERSON)
+    await client.delete("/sandbox/v1/persons/275126322074974")
+    assert (await client.post("/sandbox/v1/reset")).status_code == 200
+    assert (await client.get("/sandbox/v1/persons/275126322074974")).status_code == 200
+    assert (await client.get("/sandbox/v1/persons/" + "1900175056123" + nir.compute_key("1900175056123"))
+            ).status_code == 404

@@ -1,0 +1,237 @@
+"""The INSi SOAP endpoint over HTTP, with requests in the shape real clients send (padoa/tlsi-ins)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import pytest
+from lxml import etree
+
+from app.ins import nir, soap
+
+NS = {"s": soap.NS_SOAP12, "r": soap.NS_RESULTAT, "siram": soap.NS_SIRAM}
+CERT = {"Content-Type": "application/soap+xml; charset=utf-8", "X-Client-Cert-CN": "INSI-AUTO"}
+SCENARIOS = json.loads((resources.files("app.ins") / "fixtures" / "scenarios.json").read_text())["scenarios"]
+
+
+def traits_request(nom, prenoms, sexe, date, lieu=None, **kw) -> bytes:
+    return soap.build_request(soap.recsansvitale_xml(nom, prenoms, sexe, date, lieu), **kw)
+
+
+async def post(client, body: bytes, headers: dict | None = None):
+    return await client.post("/lps", content=body, headers=headers if headers is not None else CERT)
+
+
+def parse(response) -> etree._Element:
+    assert response.headers["content-type"].startswith("application/soap+xml")
+    return etree.fromstring(response.content)
+
+
+def fault_of(response) -> tuple[str, str, str, str]:
+    root = parse(response)
+    return (
+        root.findtext(".//s:Fault/s:Code/s:Value", namespaces=NS),
+        root.findtext(".//s:Fault/s:Code/s:Subcode/s:Value", namespaces=NS),
+        root.find(".//siram:Erreur", NS).get("code"),
+        root.find(".//siram:Erreur", NS).get("severite"),
+    )
+
+
+@pytest.mark.parametrize("case", SCENARIOS, ids=[s["label"] for s in SCENARIOS])
+async def test_every_fixture_scenario_over_soap(client, case: dict) -> None:
+    q = case["RECSANSVITALE"]
+    r = await post(client, traits_request(q["NomNaissance"], q["Prenom"], q["Sexe"], q["DateNaissance"],
+                                          q.get("LieuNaissance")))
+    if case["CodeCR"].startswith("fault:"):
+        assert r.status_code == 500
+        assert fault_of(r) == ("soap:Receiver", "soap:siram_40", "insi_102", "fatal")
+        return
+    assert r.status_code == 200, r.text
+    root = parse(r)
+    assert root.findtext(".//r:RESULTAT/r:CR/r:CodeCR", namespaces=NS) == case["CodeCR"]
+    individu = root.find(".//r:RESULTAT/r:INDIVIDU", NS)
+    assert (individu is not None) is (case["CodeCR"] == "00")
+    if case["INS"]:
+        number = individu.findtext("r:INSACTIF/r:IdIndividu/r:NumIdentifiant", namespaces=NS)
+        key = individu.findtext("r:INSACTIF/r:IdIndividu/r:Cle", namespaces=NS)
+        assert number + key == case["INS"]
+
+
+async def test_answer_has_the_recorded_shape(client) -> None:
+    r = await post(client, traits_request("ECETINSI", "PIERRE-ALAIN", "M", "2009-07-14"))
+    root = parse(r)
+    resultat = root.find(".//r:RESULTAT", NS)
+    assert [etree.QName(c).localname for c in resultat] == ["CR", "INDIVIDU"]
+    individu = resultat.find("r:INDIVIDU", NS)
+    assert [etree.QName(c).localname for c in individu] == ["INSACTIF", "INSHISTO", "INSHISTO", "TIQ"]
+    assert [etree.QName(c).localname for c in individu.find("r:TIQ", NS)] == [
+        "NomNaissance", "ListePrenom", "Sexe", "DateNaissance", "LieuNaissance"]
+    assert individu.findtext("r:TIQ/r:ListePrenom", namespaces=NS) == "PIERRE-ALAIN MURIEL FLORIANT"
+    histo = individu.findall("r:INSHISTO", NS)
+    assert histo[0].findtext("r:IdIndividu/r:TypeMatricule", namespaces=NS) == "NIR"
+    assert histo[0].findtext("r:DateDeb", namespaces=NS) == "2019-03-01"
+    assert individu.findtext("r:INSACTIF/r:OID", namespaces=NS) == nir.OID_INS_NIR
+    assert root.find(".//r:CR/r:LibelleCR", NS).text == "OK"
+
+
+async def test_nia_answers_oid_9(client) -> None:
+    root = parse(await post(client, traits_request("PROVISOIRE", "MATRICULE", "M", "2009-07-01")))
+    assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == nir.OID_INS_NIA
+
+
+async def test_test_oid_policy(app, client) -> None:
+    app.state.settings.ins_oid_policy = "test"
+    try:
+        root = parse(await post(client, traits_request("ADRUN", "ZOE", "F", "1975-12-31")))
+        assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == nir.OID_INS_NIR_TEST
+        root = parse(await post(client, traits_request("PROVISOIRE", "MATRICULE", "M", "2009-07-01")))
+        assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == nir.OID_INS_NIA
+    finally:
+        app.state.settings.ins_oid_policy = "real"
+
+
+async def test_search_by_carte_vitale(client) -> None:
+    card = (await client.get("/sandbox/v1/cards")).json()["cards"]
+    rousseau = next(c for c in card if c["NumeroSerie"] == "VITALE-ROUSSEAU-0001")
+    od = rousseau["MatriculeOD"]["NumIdentifiant"]
+    body = soap.build_request(soap.recvitale_xml(od + "00", "2015-04-10", "2"), action=soap.ACTION_VITALE)
+    root = parse(await post(client, body))
+    assert root.findtext(".//r:CodeCR", namespaces=NS) == "00"
+    assert root.findtext(".//r:TIQ/r:ListePrenom", namespaces=NS) == "EMMA"
+    body = soap.build_request(soap.recvitale_xml(od + "00", "1970-01-01", "1"), action=soap.ACTION_VITALE)
+    assert parse(await post(client, body)).findtext(".//r:CodeCR", namespaces=NS) == "01"
+
+
+async def test_cpx_assertion_instead_of_certificate(client) -> None:
+    body = traits_request("ADRUN", "ZOE", "F", "1975-12-31", security=soap.saml_security())
+    r = await post(client, body, {"Content-Type": "application/soap+xml"})
+    assert r.status_code == 200 and parse(r).findtext(".//r:CodeCR", namespaces=NS) == "00"
+
+
+@pytest.mark.parametrize("cn", ["INSI-MANU", "INSI-AUTO"])
+async def test_accepted_certificate_names(client, cn: str) -> None:
+    r = await post(client, traits_request("ADRUN", "ZOE", "F", "1975-12-31"),
+                   {"Content-Type": "application/soap+xml", "X-Client-Cert-CN": cn})
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("cn", ["insi-auto", "INSI AUTO", "MEDECIN", ""])
+async def test_wrong_certificate_name_is_desir_560(client, cn: str) -> None:
+    r = await post(client, traits_request("ADRUN", "ZOE", "F", "1975-12-31"),
+                   {"Content-Type": "application/soap+xml", "X-Client-Cert-CN": cn})
+    assert r.status_code == 400
+    assert fault_of(r)[2] == "DESIR_560"
+
+
+async def test_no_credential_is_desir_560(client) -> None:
+    r = await post(client, traits_request("ADRUN", "ZOE", "F", "1975-12-31"), {"Content-Type": "application/soap+xml"})
+    assert fault_of(r)[2] == "DESIR_560"
+
+
+async def test_unknown_idam_is_siram_100_desir_550(client) -> None:
+    r = await post(client, traits_request("ADRUN", "ZOE", "F", "1975-12-31", idam="FAKEIDAM"))
+    assert r.status_code == 400
+    assert fault_of(r) == ("soap:Sender", "soap:siram_100", "desir_550", "erreur")
+    root = parse(r)
+    assert root.find(".//siram:Erreur", NS).get("messageID") == "uuid:b3549edd-4ae9-472a-b26f-fd2fb4ef397f"
+    assert root.find(".//siram:Erreur", NS).text == "Numéro d'autorisation du logiciel inconnu."
+    journal = (await client.get("/sandbox/v1/journal", params={"path": "/lps", "limit": 1})).json()
+    assert journal["entries"][0]["rule"] == "INSi:IDAM"
+
+
+async def test_idam_registered_through_the_control_api(client) -> None:
+    body = traits_request("ADRUN", "ZOE", "F", "1975-12-31", idam="MONLOGICIEL42")
+    assert fault_of(await post(client, body))[2] == "desir_550"
+    assert (await client.post("/sandbox/v1/idams", json={"IDAM": "MONLOGICIEL42"})).status_code == 201
+    assert (await post(client, body)).status_code == 200
+    assert (await client.post("/sandbox/v1/idams", json={"IDAM": "MONLOGICIEL42"})).status_code == 409
+    assert (await client.delete("/sandbox/v1/idams/MONLOGICIEL42")).status_code == 204
+    assert fault_of(await post(client, body))[2] == "desir_550"
+
+
+@pytest.mark.parametrize(("mutate", "code"), [
+    (lambda b: b.replace(b'Version="01_02"', b'Version="01_01"'), "sandbox_ctxbam"),
+    (lambda b: b.replace(b'Version="01_00"', b'Version="02_00"'), "sandbox_ctxlps"),
+    (lambda b: b.replace(b"rechercherInsAvecTraitsIdentite</wsa:Action>", b"rechercherInsAvecCarteVitale</wsa:Action>"),
+     "sandbox_body"),
+    (lambda b: b.replace(b"urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecTraitsIdentite", b"urn:autre"),
+     "sandbox_wsa_action"),
+    (lambda b: b.split(b"<wsa:MessageID")[0] + b"</soap:Header>" + b.split(b"</soap:Header>")[1],
+     "sandbox_wsa_messageid"),
+    (lambda b: b.split(b"<ctxbam:ContexteBAM")[0] + b"<ctxlps:ContexteLPS" + b.split(b"<ctxlps:ContexteLPS")[1],
+     "sandbox_ctxbam"),
+    (lambda b: b.replace(b'R="4"', b'R="3"'), "sandbox_idam_r"),
+    (lambda b: b.replace(b"<insi_recsans_ins:Sexe>F</insi_recsans_ins:Sexe>", b""), "sandbox_traits"),
+    (lambda b: b.replace(b">1975-12-31<", b">31/12/1975<"), "sandbox_traits"),
+])
+async def test_malformed_requests_are_sender_faults(client, mutate, code: str) -> None:
+    body = mutate(traits_request("ADRUN", "ZOE", "F", "1975-12-31"))
+    r = await post(client, body)
+    assert r.status_code == 400, r.text
+    c, sub, detail, _ = fault_of(r)
+    assert (c, sub, detail) == ("soap:Sender", "soap:siram_10", code)
+
+
+async def test_soap_11_envelope_is_refused(client) -> None:
+    body = traits_request("ADRUN", "ZOE", "F", "1975-12-31").replace(
+        soap.NS_SOAP12.encode(), soap.NS_SOAP11.encode())
+    r = await post(client, body)
+    assert r.status_code == 400 and fault_of(r)[0] == "soap:VersionMismatch"
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
+<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body>&lol4;</soap:Body></soap:Envelope>"""
+XXE = b"""<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body>&x;</soap:Body></soap:Envelope>"""
+XXE_PARAM = b"""<?xml version="1.0"?><!DOCTYPE e [<!ENTITY % p SYSTEM "http://127.0.0.1:1/evil.dtd"> %p;]>
+<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"/>"""
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    (BILLION_LAUGHS, "sandbox_dtd"), (XXE, "sandbox_dtd"), (XXE_PARAM, "sandbox_dtd"),
+    (b"<soap:Envelope", "sandbox_xml"), (b"", "sandbox_xml"), (b"\xff\xfe\x00garbage", "sandbox_xml"),
+    (b"<a>" * 300 + b"</a>" * 300, "sandbox_xml"),  # past libxml2's depth limit (huge_tree off)
+    (b"<a>" * 50 + b"</a>" * 50, "sandbox_envelope"),
+    (b"<?xml version='1.0'?><x/>", "sandbox_envelope"),
+])
+async def test_xml_attacks_are_faults_not_500(client, body: bytes, code: str) -> None:
+    r = await post(client, body)
+    assert r.status_code == 400, r.text
+    assert fault_of(r)[2] == code
+    assert b"root:" not in r.content
+
+
+async def test_oversized_request_is_refused_before_parsing(client, settings) -> None:
+    big = traits_request("ADRUN", "ZOE", "F", "1975-12-31").replace(
+        b"</soap:Header>", b"<!--" + b"x" * (settings.ins_soap_max_bytes + 10) + b"--></soap:Header>")
+    r = await post(client, big)
+    assert r.status_code == 400 and fault_of(r)[2] == "sandbox_size"
+
+
+async def test_deep_nesting_is_refused(client) -> None:
+    deep = b"<a>" * 100_000 + b"</a>" * 100_000
+    r = await post(client, deep)
+    assert r.status_code == 400 and fault_of(r)[1] == "soap:siram_10"
+
+
+async def test_wsdl(client, settings) -> None:
+    r = await client.get("/lps?wsdl")
+    assert r.status_code == 200
+    root = etree.fromstring(r.content)
+    wsdl = "http://schemas.xmlsoap.org/wsdl/"
+    assert root.get("targetNamespace") == "http://www.cnamts.fr/webservice"
+    ops = {op.get("name") for op in root.iterfind(f"{{{wsdl}}}portType/{{{wsdl}}}operation")}
+    assert ops == {"rechercherInsAvecTraitsIdentite", "rechercherInsAvecCarteVitale"}
+    address = root.find(f".//{{{wsdl}}}port/{{http://schemas.xmlsoap.org/wsdl/soap12/}}address")
+    assert address.get("location") == f"{settings.public_base_url}/lps"
+
+
+async def test_generic_errors_under_lps_are_soap_faults(client) -> None:
+    r = await client.put("/lps")
+    assert r.status_code == 405 and fault_of(r)[1] == "soap:siram_10"
+    r = await client.get("/lps")
+    assert r.status_code == 400 and fault_of(r)[2] == "sandbox_http_405"
