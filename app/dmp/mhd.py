@@ -154,7 +154,7 @@ class Submission:
     documents: list[DocumentIn] = field(default_factory=list)
     patches: list[PatchIn] = field(default_factory=list)
     entry_kinds: list[tuple[str, int]] = field(default_factory=list)  # per request entry: (kind, index)
-    binary_count: int = 0
+    binary_entries: dict[str, int] = field(default_factory=dict)  # Binary fullUrl -> entry index
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -672,7 +672,8 @@ def parse_provide_bundle(body: Any, *, lenient: bool = False) -> Submission:
     return Submission(
         patient=ss_patient, unique_id=ss_unique_id, source_id=source_id, designation_type=designation,
         submission_time=submission_time, title=ss.get("title"), submission_set=ss, documents=documents,
-        patches=patches, entry_kinds=kinds, binary_count=len(binaries),
+        patches=patches, entry_kinds=kinds,
+        binary_entries={url: idx for url, idx in full_urls.items() if url in binaries},
     )
 
 

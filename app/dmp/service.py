@@ -1,0 +1,670 @@
+"""The DMP's store: the only module of the domain that touches the database.
+
+Services take the session and keyword arguments, ``flush()`` but never commit (the request owns the
+transaction: a rejected Bundle leaves nothing behind), and raise :class:`FhirError` (FHIR routes) or
+:class:`ProblemError` (control API). Rules come from :mod:`app.dmp.rules`, parsing from :mod:`app.dmp.mhd`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, delete, false, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.api.errors import FhirError, ProblemError
+from app.config import Settings
+from app.db import utcnow
+from app.dmp import documents, mhd, rules
+from app.dmp.models import (
+    DmpAuditEvent,
+    DmpAuthorisation,
+    DmpBinary,
+    DmpBinaryChunk,
+    DmpBlockedProfessional,
+    DmpDocument,
+    DmpRecord,
+    DmpSubmissionSet,
+)
+from app.dmp.patch import MetadataState, PatchRefused, apply_patch
+from app.psc.schemas import Professional
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+# --- access context -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AccessContext:
+    """Who calls and how: the PSC professional, the access mode and reason (request headers)."""
+
+    professional: Professional
+    mode: rules.AccessMode = rules.AccessMode.NORMAL
+    reason: str | None = None
+
+    @property
+    def rpps(self) -> str | None:
+        return self.professional.rpps or (self.professional.subject_name_id[1:]
+                                          if self.professional.subject_name_id.startswith("8") else None)
+
+    @property
+    def name(self) -> str:
+        return f"{self.professional.given_name} {self.professional.family_name}".strip()
+
+
+def fhir_refusal(decision: rules.Decision) -> FhirError:
+    code = {400: "required", 403: "forbidden", 404: "not-found", 422: "business-rule"}.get(decision.status, "forbidden")
+    return FhirError(decision.status, code, decision.message, rule=decision.rule, details_code=decision.details_code)
+
+
+async def get_record(session: AsyncSession, *, ins: str) -> DmpRecord | None:
+    return (await session.execute(select(DmpRecord).where(DmpRecord.ins == ins))).scalar_one_or_none()
+
+
+async def caller_on(session: AsyncSession, record: DmpRecord | None, ctx: AccessContext) -> rules.Caller:
+    if record is None or ctx.rpps is None:
+        return rules.Caller(rpps=ctx.rpps)
+    status = (await session.execute(select(DmpAuthorisation.status).where(
+        DmpAuthorisation.dmp_id == record.id, DmpAuthorisation.rpps == ctx.rpps))).scalar_one_or_none()
+    blocked = (await session.execute(select(DmpBlockedProfessional.id).where(
+        DmpBlockedProfessional.dmp_id == record.id, DmpBlockedProfessional.rpps == ctx.rpps))).first() is not None
+    return rules.Caller(rpps=ctx.rpps, authorisation=rules.Authorisation(status or "NON_EXISTE"), blocked=blocked)
+
+
+def state_of(record: DmpRecord | None) -> rules.DmpState:
+    if record is None:
+        return rules.DmpState(exists=False)
+    opt_outs = set()
+    if record.opt_out_bris_de_glace:
+        opt_outs.add(rules.OptOut.BRIS_DE_GLACE)
+    if record.opt_out_centre_15:
+        opt_outs.add(rules.OptOut.CENTRE_15)
+    return rules.DmpState(exists=True, open=bool(record.active), opt_outs=frozenset(opt_outs))
+
+
+async def authorise(session: AsyncSession, *, ins: str, ctx: AccessContext, action: rules.Action,
+                    known_to_ins: bool | None = None) -> tuple[DmpRecord, rules.Caller, rules.Decision]:
+    record = await get_record(session, ins=ins)
+    if record is None and known_to_ins is False:
+        raise FhirError(404, "not-found", f"L'INS {ins} est inconnu du service INS / INS {ins} is unknown to the "
+                        "INS service: only INS returned by INSi may be used for the DMP (EX_GEN-1530).",
+                        rule="INS:unknown", details_code=mhd.XDS_UNKNOWN_PATIENT)
+    caller = await caller_on(session, record, ctx)
+    decision = rules.check_access(action=action, dmp=state_of(record), caller=caller, mode=ctx.mode,
+                                  reason=ctx.reason)
+    if not decision:
+        raise fhir_refusal(decision)
+    assert record is not None
+    return record, caller, decision
+
+
+async def trace(
+    session: AsyncSession, *, record: DmpRecord, ctx: AccessContext, transaction: str, action: str,
+    documents_ids: Sequence[str] = (), query: str | None = None, outcome_text: str | None = None,
+) -> None:
+    """An access trace, shown to the patient (reference/dmp.md §2.6)."""
+    session.add(DmpAuditEvent(
+        recorded=utcnow(), ins=record.ins, ins_oid=record.ins_oid, transaction=transaction, action=action,
+        outcome="0", outcome_text=outcome_text, agent_rpps=ctx.rpps, agent_name=ctx.name,
+        client_id=ctx.professional.client_id, access_mode=ctx.mode.value, access_reason=ctx.reason,
+        document_ids=list(documents_ids), query=query,
+    ))
+
+
+# --- binaries -------------------------------------------------------------------------------------
+
+def binary_rows(binary_id: str, data: bytes, content_type: str, hash_b64: str, chunk_size: int
+                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    chunks = [{"binary_id": binary_id, "seq": i, "data": data[off:off + chunk_size]}
+              for i, off in enumerate(range(0, max(len(data), 1), chunk_size))]
+    row = {"id": binary_id, "content_type": content_type, "size": len(data), "hash_b64": hash_b64,
+           "chunk_size": chunk_size, "chunks": len(chunks)}
+    return row, chunks
+
+
+async def stream_binary(sessionmaker: async_sessionmaker[AsyncSession], binary_id: str, chunks: int
+                        ) -> AsyncIterator[bytes]:
+    """Yield a document chunk by chunk, one short read each: memory stays flat whatever the size."""
+    for seq in range(chunks):
+        async with sessionmaker() as session:
+            data = (await session.execute(select(DmpBinaryChunk.data).where(
+                DmpBinaryChunk.binary_id == binary_id, DmpBinaryChunk.seq == seq))).scalar_one()
+        yield bytes(data)
+
+
+async def read_binary(session: AsyncSession, binary_id: str) -> bytes:
+    rows = (await session.execute(select(DmpBinaryChunk.data).where(DmpBinaryChunk.binary_id == binary_id)
+                                  .order_by(DmpBinaryChunk.seq))).scalars().all()
+    return b"".join(bytes(r) for r in rows)
+
+
+# --- feeding (ITI-65, ITI-105) --------------------------------------------------------------------
+
+def _label_flags(labels: Sequence[Sequence[str]]) -> dict[str, Any]:
+    codes = {lab[1] for lab in labels}
+    return {
+        "labels": [list(lab) for lab in labels],
+        "label_codes": " " + " ".join(lab[1] for lab in labels) + " ",
+        "masked_ps": rules.MASQUE_PS in codes,
+        "invisible_patient": rules.INVISIBLE_PATIENT in codes,
+        "invisible_rl": rules.INVISIBLE_REPRESENTANTS_LEGAUX in codes,
+    }
+
+
+def document_row(doc: mhd.DocumentIn, *, doc_id: str, dmp_id: int, ss_id: str | None, binary_id: str,
+                 now: datetime) -> dict[str, Any]:
+    resource = json.loads(json.dumps(doc.resource))
+    for content in resource.get("content") or []:
+        (content.get("attachment") or {}).pop("data", None)
+    return {
+        "id": doc_id, "dmp_id": dmp_id, "submission_set_id": ss_id, "binary_id": binary_id,
+        "unique_id": doc.unique_id, "version_id": 1, "availability": "Approved", "is_archived": doc.is_archived,
+        **_label_flags(doc.labels),
+        "author_rpps": doc.author_rpps,
+        "author_given": " " + " ".join(g.lower() for g in doc.author_given) + " ",
+        "author_family": " " + " ".join(f.lower() for f in doc.author_family) + " ",
+        "type_system": doc.type.system, "type_code": doc.type.code,
+        "class_system": doc.category.system, "class_code": doc.category.code,
+        "format_system": doc.format.system, "format_code": doc.format.code,
+        "facility_code": doc.facility_type.code, "practice_code": doc.practice_setting.code,
+        "event_codes": " " + " ".join(f"{e.system}|{e.code}" for e in doc.events) + " ",
+        "related_ids": " " + " ".join(f"{s or ''}|{v}" for s, v in doc.related) + " ",
+        "content_type": doc.content_type, "size": doc.size, "hash_b64": doc.hash_b64, "title": doc.title,
+        "date": doc.date, "period_start": doc.period_start, "period_end": doc.period_end,
+        "replaces_id": doc.replaces, "replaced_by_id": None, "resource": resource,
+        "created_at": now, "last_updated": now,
+    }
+
+
+async def _check_patient(session: AsyncSession, patient: mhd.PatientId) -> bool:
+    from app.ins import service as ins_service
+
+    return await ins_service.find_identity(session, ins=patient.ins, oid=f"urn:oid:{patient.oid}") is not None
+
+
+@dataclass
+class EntryResult:
+    status: str
+    location: str
+    etag: str | None = None
+
+
+async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.Submission, ctx: AccessContext,
+                 transaction: str = "ITI-65") -> list[EntryResult]:
+    """File a submission atomically; returns one result per request entry, in request order."""
+    known = await _check_patient(session, submission.patient)
+    record, _, _ = await authorise(session, ins=submission.patient.ins, ctx=ctx, action=rules.Action.FEED,
+                                   known_to_ins=known)
+    if not known:
+        raise FhirError(404, "not-found", f"L'INS {submission.patient.ins} est inconnu du service INS / unknown INS",
+                        rule="INS:unknown", details_code=mhd.XDS_UNKNOWN_PATIENT)
+    unique_ids = [d.unique_id for d in submission.documents]
+    taken = (await session.execute(select(DmpDocument.unique_id).where(DmpDocument.unique_id.in_(unique_ids)))
+             ).scalars().all()
+    if taken:
+        raise FhirError(409, "duplicate", f"masterIdentifier {taken[0]!r} (uniqueId) is already registered; a "
+                        "new version of a document needs a new uniqueId and relatesTo=replaces",
+                        rule="XDS:uniqueId-unique", expression="DocumentReference.masterIdentifier",
+                        details_code=mhd.XDS_DUPLICATE)
+    now = utcnow()
+    patch_results: dict[int, EntryResult] = {}
+    patches_by_target = {p.target_id: p for p in submission.patches}
+    for doc in submission.documents:
+        if not doc.replaces:
+            continue
+        old = await session.get(DmpDocument, doc.replaces, with_for_update=True)
+        if old is None or old.dmp_id != record.id:
+            raise FhirError(404, "not-found", f"relatesTo.target DocumentReference/{doc.replaces} is unknown in this "
+                            "patient's DMP", rule="PDSm4DMP:TD2.1-replace-target",
+                            expression="DocumentReference.relatesTo.target",
+                            details_code="UnresolvedReferenceException")
+        if old.availability != "Approved":
+            raise FhirError(409, "conflict", f"DocumentReference/{doc.replaces} is {old.availability} and cannot be "
+                            "replaced: replace the current version of the chain", rule="PDSm4DMP:TD2.1-replace-current",
+                            expression="DocumentReference.relatesTo.target", details_code=mhd.XDS_METADATA)
+        patch = patches_by_target.get(doc.replaces)
+        if patch is not None:
+            state = patch.apply(MetadataState("current", tuple(tuple(x) for x in old.labels), old.is_archived),
+                                lenient=settings.dmp_lenient)  # type: ignore[arg-type]
+            if state.status != "superseded":
+                raise FhirError(422, "business-rule", f"Bundle.entry[{patch.entry_index}] must set the replaced "
+                                "document's status to 'superseded'", rule="PDSm4DMP:TD2.1-patch",
+                                expression=f"Bundle.entry[{patch.entry_index}]")
+            old.labels = [list(lab) for lab in state.labels]
+            old.label_codes = _label_flags(state.labels)["label_codes"]
+        old.availability = "Deprecated"
+        old.version_id += 1
+        old.last_updated = now
+        if patch is not None:
+            patch_results[patch.entry_index] = EntryResult(
+                "200 OK", f"DocumentReference/{old.id}/_history/{old.version_id}", f'W/"{old.version_id}"')
+    ss_id = str(uuid.uuid4())
+    doc_ids = {d.entry_index: str(uuid.uuid4()) for d in submission.documents}
+    bin_ids = {d.entry_index: str(uuid.uuid4()) for d in submission.documents}
+    binary_values, chunk_values, doc_values = [], [], []
+    for doc in submission.documents:
+        brow, chunks = binary_rows(bin_ids[doc.entry_index], doc.data, doc.content_type, doc.hash_b64,
+                                   settings.dmp_chunk_size)
+        binary_values.append(brow)
+        chunk_values.extend(chunks)
+        doc_values.append(document_row(doc, doc_id=doc_ids[doc.entry_index], dmp_id=record.id, ss_id=ss_id,
+                                       binary_id=bin_ids[doc.entry_index], now=now))
+    ss_resource = json.loads(json.dumps(submission.submission_set))
+    ss_resource.pop("text", None)
+    await session.execute(insert(DmpSubmissionSet).values(
+        id=ss_id, dmp_id=record.id, unique_id=submission.unique_id or f"urn:uuid:{ss_id}",
+        source_id=submission.source_id, designation_system=submission.designation_type.system,
+        designation_code=submission.designation_type.code, designation_display=submission.designation_type.display,
+        submission_time=submission.submission_time, title=submission.title, author_rpps=ctx.rpps,
+        document_ids=list(doc_ids.values()), resource=ss_resource, created_at=now,
+    ))
+    await session.execute(insert(DmpBinary), binary_values)
+    await session.execute(insert(DmpBinaryChunk), chunk_values)
+    await session.execute(insert(DmpDocument), doc_values)
+    for doc in submission.documents:
+        if doc.replaces:
+            await session.execute(update(DmpDocument).where(DmpDocument.id == doc.replaces)
+                                  .values(replaced_by_id=doc_ids[doc.entry_index]))
+    await trace(session, record=record, ctx=ctx, transaction=transaction, action="C",
+                documents_ids=[*doc_ids.values(), *(d.replaces for d in submission.documents if d.replaces)])
+    await session.flush()
+    doc_by_index = {d.entry_index: d for d in submission.documents}
+    binary_by_entry = {submission.binary_entries[d.resource["content"][0]["attachment"]["url"]]: bin_ids[d.entry_index]
+                       for d in submission.documents if d.resource["content"][0]["attachment"].get("url")
+                       in submission.binary_entries}
+    results: list[EntryResult] = []
+    for kind, index in submission.entry_kinds:
+        if kind == "submissionset":
+            results.append(EntryResult("201 Created", f"List/{ss_id}", 'W/"1"'))
+        elif kind == "document":
+            assert index in doc_by_index
+            results.append(EntryResult("201 Created", f"DocumentReference/{doc_ids[index]}", 'W/"1"'))
+        elif kind == "binary":
+            results.append(EntryResult("201 Created", f"Binary/{binary_by_entry[index]}", 'W/"1"'))
+        else:
+            results.append(patch_results[index])
+    return results
+
+
+async def publish_simplified(session: AsyncSession, settings: Settings, *, doc: mhd.DocumentIn,
+                             ctx: AccessContext) -> str:
+    """ITI-105: one document, the submission set made by the server."""
+    doc.full_url = "urn:uuid:" + str(uuid.uuid4())
+    submission = mhd.Submission(
+        patient=doc.patient, unique_id=None, source_id="urn:oid:1.2.250.1.213.1.4.8.99999.105",
+        designation_type=doc.category, submission_time=utcnow(), title=doc.title,
+        submission_set={"resourceType": "List", "status": "current", "mode": "working",
+                        "code": {"coding": [{"system": mhd.MHD_LIST_TYPES, "code": "submissionset"}]}},
+        documents=[doc], patches=[], entry_kinds=[("document", 0)],
+    )
+    if doc.replaces:
+        raise FhirError(422, "business-rule", "a replacement goes through ITI-65 (relatesTo + PATCH entry)",
+                        rule="PDSm:ITI-105-replace", expression="DocumentReference.relatesTo")
+    results = await submit(session, settings, submission=submission, ctx=ctx, transaction="ITI-105")
+    return results[0].location.split("/", 1)[1]
+
+
+# --- consultation ---------------------------------------------------------------------------------
+
+@dataclass
+class DocumentQuery:
+    patient_ins: str
+    statuses: set[str]
+    filters: list[Any]
+    count: int
+    offset: int
+
+
+def _visible_clause(caller: rules.Caller, statuses: set[str]) -> Any:
+    availability = []
+    if "current" in statuses:
+        availability.append("Approved")
+    if "superseded" in statuses:
+        availability.append("Deprecated")
+    clauses = [DmpDocument.availability.in_(availability)] if availability else []
+    if "entered-in-error" in statuses and caller.rpps:
+        # Deleted documents are only ever shown to their author, and only when asked for (§2.1).
+        clauses.append(and_(DmpDocument.availability == "Deleted", DmpDocument.author_rpps == caller.rpps))
+    status_clause = or_(*clauses) if clauses else false()
+    masked = or_(DmpDocument.masked_ps.is_(False), DmpDocument.author_rpps == (caller.rpps or ""))
+    return and_(status_clause, masked)
+
+
+async def search_documents(session: AsyncSession, *, record: DmpRecord, caller: rules.Caller, statuses: set[str],
+                           filters: list[Any], count: int, offset: int) -> tuple[list[DmpDocument], int]:
+    where = and_(DmpDocument.dmp_id == record.id, _visible_clause(caller, statuses), *filters)
+    total = (await session.execute(select(func.count()).select_from(DmpDocument).where(where))).scalar_one()
+    rows = (await session.execute(select(DmpDocument).where(where).order_by(DmpDocument.date.desc(),
+                                                                            DmpDocument.id)
+                                  .limit(count).offset(offset))).scalars().all()
+    return list(rows), total
+
+
+async def get_document(session: AsyncSession, doc_id: str) -> DmpDocument | None:
+    return await session.get(DmpDocument, doc_id)
+
+
+async def find_by_identifier(session: AsyncSession, value: str) -> list[DmpDocument]:
+    """``masterIdentifier`` (uniqueId) or ``identifier`` (``urn:uuid:<id>``) of a DocumentReference."""
+    clauses = [DmpDocument.unique_id == value]
+    if value.startswith("urn:uuid:"):
+        clauses.append(DmpDocument.id == value.removeprefix("urn:uuid:"))
+    return list((await session.execute(select(DmpDocument).where(or_(*clauses)))).scalars().all())
+
+
+def document_view(doc: DmpDocument) -> rules.DocumentView:
+    availability = {"Approved": rules.Availability.APPROVED, "Deprecated": rules.Availability.DEPRECATED}.get(
+        doc.availability, rules.Availability.DELETED)
+    return rules.DocumentView(author_rpps=doc.author_rpps, labels=frozenset(lab[1] for lab in doc.labels),
+                              availability=availability)
+
+
+# --- metadata update (PATCH) ----------------------------------------------------------------------
+
+async def patch_document(session: AsyncSession, settings: Settings, *, doc: DmpDocument, ctx: AccessContext,
+                         kind: str, body: Any, if_match: str | None) -> DmpDocument:
+    record = await session.get(DmpRecord, doc.dmp_id)
+    assert record is not None
+    _, caller, _ = await authorise(session, ins=record.ins, ctx=ctx, action=rules.Action.UPDATE)
+    if doc.masked_ps and caller.rpps != doc.author_rpps:
+        raise FhirError(404, "not-found", "no such DocumentReference", rule="DMP:masked")
+    if doc.availability == "Deleted":
+        raise FhirError(410, "deleted", f"DocumentReference/{doc.id} was deleted", rule="DMP:deleted")
+    decision = rules.may_update(document_view(doc), caller)
+    if not decision:
+        raise fhir_refusal(decision)
+    if if_match is not None:
+        wanted = if_match.strip().removeprefix("W/").strip('"')
+        if wanted != str(doc.version_id):
+            raise FhirError(412, "conflict", f"If-Match {if_match} does not match the current version "
+                            f'W/"{doc.version_id}"', rule="FHIR:If-Match")
+    if doc.availability == "Deprecated":
+        raise FhirError(422, "business-rule", f"DocumentReference/{doc.id} is superseded: update the document that "
+                        "replaced it", rule="PDSm4DMP:update-current-only")
+    before = MetadataState("current", tuple(tuple(x) for x in doc.labels), bool(doc.is_archived))  # type: ignore[arg-type]
+    try:
+        after = apply_patch(before, kind, body, lenient=settings.dmp_lenient)
+    except PatchRefused as exc:
+        code = {405: "not-supported", 409: "conflict", 415: "not-supported"}.get(exc.status, "invalid")
+        raise FhirError(exc.status, code, exc.message, rule=exc.rule, expression=exc.expression) from None
+    from app.dmp import valuesets
+
+    j58 = valuesets.load("J58")
+    for system, code, _ in after.labels:
+        if not j58.contains(system, code) and not settings.dmp_lenient:
+            raise FhirError(422, "code-invalid", f"securityLabel {system}#{code} is not in JDV_J58",
+                            rule="PDSm:securityLabel-J58", expression="DocumentReference.securityLabel")
+    action = "U"
+    if after.status == "superseded":
+        raise FhirError(422, "business-rule", "status 'superseded' is set by a replacement (ITI-65 with relatesTo); "
+                        "to delete a document, set 'entered-in-error'", rule="PDSm4DMP:status-transition",
+                        expression="DocumentReference.status")
+    if after.status == "entered-in-error":
+        doc.availability = "Deleted"
+        action = "D"
+    for key, value in _label_flags(after.labels).items():
+        setattr(doc, key, value)
+    doc.is_archived = after.is_archived
+    doc.version_id += 1
+    doc.last_updated = utcnow()
+    await trace(session, record=record, ctx=ctx, transaction="PATCH", action=action, documents_ids=[doc.id])
+    await session.flush()
+    return doc
+
+
+# --- submission sets (ITI-66) ---------------------------------------------------------------------
+
+async def search_submission_sets(session: AsyncSession, *, record: DmpRecord, filters: list[Any], count: int,
+                                 offset: int) -> tuple[list[DmpSubmissionSet], int]:
+    where = and_(DmpSubmissionSet.dmp_id == record.id, *filters)
+    total = (await session.execute(select(func.count()).select_from(DmpSubmissionSet).where(where))).scalar_one()
+    rows = (await session.execute(select(DmpSubmissionSet).where(where)
+                                  .order_by(DmpSubmissionSet.submission_time.desc(), DmpSubmissionSet.id)
+                                  .limit(count).offset(offset))).scalars().all()
+    return list(rows), total
+
+
+# --- traces ---------------------------------------------------------------------------------------
+
+async def search_audit(session: AsyncSession, *, ins: str, filters: list[Any], count: int, offset: int
+                       ) -> tuple[list[DmpAuditEvent], int]:
+    where = and_(DmpAuditEvent.ins == ins, *filters)
+    total = (await session.execute(select(func.count()).select_from(DmpAuditEvent).where(where))).scalar_one()
+    rows = (await session.execute(select(DmpAuditEvent).where(where)
+                                  .order_by(DmpAuditEvent.recorded.desc(), DmpAuditEvent.id.desc())
+                                  .limit(count).offset(offset))).scalars().all()
+    return list(rows), total
+
+
+# --- control API ----------------------------------------------------------------------------------
+
+def _problem(status: int, detail: str, rule: str) -> ProblemError:
+    return ProblemError(status, {404: "Not Found", 409: "Conflict", 422: "Unprocessable Content"}.get(
+        status, "Bad Request"), detail, rule=rule)
+
+
+async def require_record(session: AsyncSession, ins: str) -> DmpRecord:
+    record = await get_record(session, ins=ins)
+    if record is None:
+        raise _problem(404, f"no DMP for INS {ins}", "DMP:exists")
+    return record
+
+
+async def create_record(session: AsyncSession, *, ins: str, oid: str | None) -> DmpRecord:
+    from app.ins import service as ins_service
+
+    identity = await ins_service.find_identity(session, ins=ins, oid=oid)
+    if identity is None:
+        raise _problem(404, f"INS {ins} is unknown to the INS service: create the person first "
+                       "(/sandbox/v1/persons)", "INS:unknown")
+    if await get_record(session, ins=identity.ins) is not None:
+        raise _problem(409, f"a DMP already exists for INS {identity.ins}", "DMP:exists")
+    record = DmpRecord(ins=identity.ins, ins_oid=identity.oid.removeprefix("urn:oid:"), active=True,
+                       created_at=utcnow(), updated_at=utcnow())
+    session.add(record)
+    await session.flush()
+    return record
+
+
+async def close_record(session: AsyncSession, *, record: DmpRecord, reason: str, text: str | None) -> DmpRecord:
+    if not record.active:
+        raise _problem(409, "the DMP is already closed", "DMP:closed")
+    record.active = False
+    record.closure_date = utcnow()
+    record.closure_reason = reason
+    record.closure_text = text
+    record.updated_at = utcnow()
+    await session.flush()
+    return record
+
+
+async def reopen_record(session: AsyncSession, *, record: DmpRecord) -> DmpRecord:
+    if record.active:
+        raise _problem(409, "the DMP is open", "DMP:open")
+    record.active = True
+    record.closure_date = record.closure_reason = record.closure_text = None
+    record.updated_at = utcnow()
+    await session.flush()
+    return record
+
+
+async def set_authorisation(session: AsyncSession, *, record: DmpRecord, rpps: str, status: str,
+                            medecin_traitant: bool = False) -> None:
+    row = (await session.execute(select(DmpAuthorisation).where(
+        DmpAuthorisation.dmp_id == record.id, DmpAuthorisation.rpps == rpps))).scalar_one_or_none()
+    if status == "NON_EXISTE":
+        if row is not None:
+            await session.delete(row)
+    elif row is None:
+        session.add(DmpAuthorisation(dmp_id=record.id, rpps=rpps, status=status, medecin_traitant=medecin_traitant,
+                                     updated_at=utcnow()))
+    else:
+        row.status, row.medecin_traitant, row.updated_at = status, medecin_traitant, utcnow()
+    await session.flush()
+
+
+async def list_authorisations(session: AsyncSession, *, record: DmpRecord) -> list[DmpAuthorisation]:
+    return list((await session.execute(select(DmpAuthorisation).where(DmpAuthorisation.dmp_id == record.id)
+                                       .order_by(DmpAuthorisation.rpps))).scalars().all())
+
+
+async def set_blocked(session: AsyncSession, *, record: DmpRecord, rpps: str, blocked: bool) -> None:
+    if blocked:
+        exists = (await session.execute(select(DmpBlockedProfessional.id).where(
+            DmpBlockedProfessional.dmp_id == record.id, DmpBlockedProfessional.rpps == rpps))).first()
+        if exists is None:
+            session.add(DmpBlockedProfessional(dmp_id=record.id, rpps=rpps, blocked_at=utcnow()))
+    else:
+        await session.execute(delete(DmpBlockedProfessional).where(
+            DmpBlockedProfessional.dmp_id == record.id, DmpBlockedProfessional.rpps == rpps))
+    await session.flush()
+
+
+async def list_blocked(session: AsyncSession, *, record: DmpRecord) -> list[str]:
+    return list((await session.execute(select(DmpBlockedProfessional.rpps).where(
+        DmpBlockedProfessional.dmp_id == record.id).order_by(DmpBlockedProfessional.rpps))).scalars().all())
+
+
+async def list_records(session: AsyncSession) -> list[DmpRecord]:
+    return list((await session.execute(select(DmpRecord).order_by(DmpRecord.id))).scalars().all())
+
+
+async def documents_for(session: AsyncSession, *, record: DmpRecord) -> list[DmpDocument]:
+    return list((await session.execute(select(DmpDocument).where(DmpDocument.dmp_id == record.id)
+                                       .order_by(DmpDocument.date.desc()))).scalars().all())
+
+
+# --- seed -----------------------------------------------------------------------------------------
+
+@cache
+def seed_plan() -> dict[str, Any]:
+    return json.loads((FIXTURES / "dmps.json").read_text(encoding="utf-8"))
+
+
+def _parse_dt(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+@cache
+def _professionals_by_subject() -> dict[str, dict[str, Any]]:
+    path = Path(__file__).resolve().parent.parent / "psc" / "fixtures" / "professionals.json"
+    return {p["SubjectNameID"]: p for p in json.loads(path.read_text(encoding="utf-8"))}
+
+
+def _seed_document(identity: Any, spec: dict[str, Any], n: int) -> tuple[mhd.DocumentIn, documents.GeneratedDocument]:
+    from app.dmp.documents import A01, A03, A11, LOINC, R02, make_cda
+
+    author = _professionals_by_subject().get(spec["author"], {"given_name": "", "family_name": ""})
+    effective = _parse_dt(spec["effective"])
+    oid = identity.oid.removeprefix("urn:oid:")
+    generated = make_cda(kind=spec["kind"], ins=identity.ins, ins_oid=oid, given=identity.first_given_name,
+                         family=identity.birth_name, birth_date=identity.birth_date, sex=identity.sex,
+                         author_rpps=spec["author"][1:], author_given=author["given_name"],
+                         author_family=author["family_name"], effective=effective.strftime("%Y%m%d%H%M%S"), n=n)
+    kind = generated.kind
+    resource = {
+        "resourceType": "DocumentReference",
+        "contained": [{"resourceType": "Practitioner", "id": "author",
+                       "identifier": [{"system": mhd.RPPS_SYSTEM, "value": spec["author"]}],
+                       "name": [{"family": author["family_name"], "given": [author["given_name"]]}]}],
+        "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:oid:{generated.unique_id}"},
+        "status": "current",
+        "type": {"coding": [{"system": LOINC, "code": kind.loinc, "display": kind.title}]},
+        "category": [{"coding": [{"system": A03, "code": kind.class_code, "display": kind.class_display}]}],
+        "date": effective.isoformat(),
+        "author": [{"reference": "#author"}],
+        "custodian": {"identifier": {"system": "urn:oid:1.2.250.1.71.4.2.2", "value": "1SANDBOX0001"}},
+        "content": [{"attachment": {"contentType": "application/xml", "language": "fr-FR", "title": kind.title,
+                                    "creation": effective.isoformat()},
+                     "format": {"system": A11, "code": spec["format"]}}],
+        "context": {"period": {"start": effective.isoformat()},
+                    "facilityType": {"coding": [{"system": R02, "code": spec["facility"]}]},
+                    "practiceSetting": {"coding": [{"system": A01, "code": spec["practice"]}]}},
+    }
+    v3 = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+    doc = mhd.DocumentIn(
+        entry_index=n, full_url="", unique_id=f"urn:oid:{generated.unique_id}",
+        patient=mhd.PatientId(oid, identity.ins),
+        type=mhd.Code(LOINC, kind.loinc, kind.title), category=mhd.Code(A03, kind.class_code, kind.class_display),
+        format=mhd.Code(A11, spec["format"]), facility_type=mhd.Code(R02, spec["facility"]),
+        practice_setting=mhd.Code(A01, spec["practice"]), labels=[(v3, "N", "normal")], title=kind.title,
+        content_type="application/xml", language="fr-FR", size=generated.size, hash_b64=generated.hash_b64,
+        creation=effective, date=effective, period_start=effective, period_end=None,
+        author_rpps=spec["author"][1:], author_given=[author["given_name"]], author_family=[author["family_name"]],
+        events=[], related=[], replaces=None, is_archived=False, data=generated.cda, resource=resource,
+    )
+    return doc, generated
+
+
+async def seed(session: AsyncSession, settings: Settings) -> None:
+    """A DMP for every seeded INS identity, with the documents and authorisations of ``fixtures/dmps.json``.
+    Idempotent: identities that already have a DMP are skipped. Bulk inserts keep a reset fast."""
+    from app.ins import service as ins_service
+
+    plan = seed_plan()
+    identities = await ins_service.list_identities(session)
+    existing = set((await session.execute(select(DmpRecord.ins))).scalars().all())
+    overrides = {d["ins"]: d for d in plan.get("dmps", [])}
+    now = utcnow()
+    new = [i for i in identities if i.ins not in existing]
+    if not new:
+        return
+    await session.execute(insert(DmpRecord), [
+        {"ins": i.ins, "ins_oid": i.oid.removeprefix("urn:oid:"), "active": not overrides.get(i.ins, {}).get("closed"),
+         "closure_date": now if overrides.get(i.ins, {}).get("closed") else None,
+         "closure_reason": overrides.get(i.ins, {}).get("closed"), "closure_text": None, "linked_to_mes": True,
+         "opt_out_bris_de_glace": bool(overrides.get(i.ins, {}).get("opt_out_bris_de_glace")),
+         "opt_out_centre_15": bool(overrides.get(i.ins, {}).get("opt_out_centre_15")),
+         "created_at": now, "updated_at": now}
+        for i in new
+    ])
+    ids = dict((await session.execute(select(DmpRecord.ins, DmpRecord.id).where(
+        DmpRecord.ins.in_([i.ins for i in new])))).all())
+    auth_rows = [{"dmp_id": ids[i.ins], "rpps": a["rpps"], "status": a["status"],
+                  "medecin_traitant": bool(a.get("medecin_traitant")), "updated_at": now}
+                 for i in new for a in plan.get("authorisations", [])]
+    if auth_rows:
+        await session.execute(insert(DmpAuthorisation), auth_rows)
+    if not settings.dmp_seed_documents:
+        return
+    ss_rows, bin_rows, chunk_rows, doc_rows = [], [], [], []
+    for identity in new:
+        dmp_id = ids[identity.ins]
+        ss_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"segur-sandbox:dmp:seed:{identity.ins}"))
+        doc_ids = []
+        for n, spec in enumerate(plan["documents"]):
+            doc, generated = _seed_document(identity, spec, n)
+            doc_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"segur-sandbox:dmp:doc:{generated.unique_id}"))
+            bin_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"segur-sandbox:dmp:bin:{generated.unique_id}"))
+            brow, chunks = binary_rows(bin_id, generated.cda, "application/xml", generated.hash_b64,
+                                       settings.dmp_chunk_size)
+            bin_rows.append(brow)
+            chunk_rows.extend(chunks)
+            doc_rows.append(document_row(doc, doc_id=doc_id, dmp_id=dmp_id, ss_id=ss_id, binary_id=bin_id, now=now))
+            doc_ids.append(doc_id)
+        ss_rows.append({
+            "id": ss_id, "dmp_id": dmp_id, "unique_id": f"urn:oid:1.2.250.1.213.1.4.8.99999.1.{dmp_id}",
+            "source_id": "urn:oid:1.2.250.1.213.1.4.8.99999", "designation_system": documents.A03,
+            "designation_code": "10", "designation_display": "Compte rendu", "submission_time": now,
+            "title": "Documents de démonstration", "author_rpps": None, "document_ids": doc_ids,
+            "resource": {"resourceType": "List", "status": "current", "mode": "working",
+                         "code": {"coding": [{"system": mhd.MHD_LIST_TYPES, "code": "submissionset"}]},
+                         "extension": [
+                             {"url": mhd.EXT_DESIGNATION_TYPE, "valueCodeableConcept": {"coding": [
+                                 {"system": documents.A03, "code": "10", "display": "Compte rendu"}]}},
+                             {"url": mhd.EXT_SOURCE_ID, "valueIdentifier": {
+                                 "system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.213.1.4.8.99999"}}]},
+            "created_at": now,
+        })
+    await session.execute(insert(DmpSubmissionSet), ss_rows)
+    await session.execute(insert(DmpBinary), bin_rows)
+    await session.execute(insert(DmpBinaryChunk), chunk_rows)
+    await session.execute(insert(DmpDocument), doc_rows)
+
