@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -558,9 +558,12 @@ def _professionals_by_subject() -> dict[str, dict[str, Any]]:
     return {p["SubjectNameID"]: p for p in json.loads(path.read_text(encoding="utf-8"))}
 
 
-def _seed_document(identity: Any, spec: dict[str, Any], n: int) -> tuple[mhd.DocumentIn, documents.GeneratedDocument]:
+@lru_cache(maxsize=4096)
+def _seed_document(identity: Any, n: int) -> tuple[mhd.DocumentIn, documents.GeneratedDocument]:
+    """The n-th seed document of this identity (cached: every test resets the store)."""
     from app.dmp.documents import A01, A03, A11, LOINC, R02, make_cda
 
+    spec = seed_plan()["documents"][n]
     author = _professionals_by_subject().get(spec["author"], {"given_name": "", "family_name": ""})
     effective = _parse_dt(spec["effective"])
     oid = identity.oid.removeprefix("urn:oid:")
@@ -639,8 +642,8 @@ async def seed(session: AsyncSession, settings: Settings) -> None:
         dmp_id = ids[identity.ins]
         ss_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"segur-sandbox:dmp:seed:{identity.ins}"))
         doc_ids = []
-        for n, spec in enumerate(plan["documents"]):
-            doc, generated = _seed_document(identity, spec, n)
+        for n in range(len(plan["documents"])):
+            doc, generated = _seed_document(identity, n)
             doc_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"segur-sandbox:dmp:doc:{generated.unique_id}"))
             bin_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"segur-sandbox:dmp:bin:{generated.unique_id}"))
             brow, chunks = binary_rows(bin_id, generated.cda, "application/xml", generated.hash_b64,

@@ -6,6 +6,7 @@ import base64
 import json
 
 from tests.dmp.builders import (
+    A03,
     IS_ARCHIVED,
     TRE_A07,
     V3,
@@ -262,7 +263,7 @@ async def test_iti67_parameters(client, auth):  # type: ignore[no-untyped-def]
     assert await total(creation=["ge2026-04-01", "lt2026-06-01"]) == 2
     assert await total(**{"author.family": "bernard"}) == 2
     assert await total(**{"author.given": "Sophie"}) == 2
-    assert await total(category="https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument|42") == 1
+    assert await total(category=f"{A03}|42") == 1
     assert await total(type="11502-2,18748-4") == 2
     assert await total(setting="AMBULATOIRE") == 2
     assert await total(facility="SA01") == 3
@@ -444,6 +445,20 @@ async def test_control_api(client):  # type: ignore[no-untyped-def]
     assert (await client.get("/sandbox/v1/dmps/199999999999999")).status_code == 404
     state = (await client.get(f"/sandbox/v1/dmps/{ZOE}")).json()
     assert state["documents"] == 5 and state["authorisations"][0]["status"] == "VALIDE"
+
+
+async def test_large_document_round_trip_in_chunks(client, auth, session):  # type: ignore[no-untyped-def]
+    from app.dmp.models import DmpBinary
+
+    data = pdf_bytes() + bytes(range(256)) * 10_000  # ~2.5 MB: three 1 MiB chunks
+    response = await post_bundle(client, auth, provide_bundle(ZOE, data=data))
+    assert response.status_code == 200, response.text
+    binary_id = response.json()["entry"][2]["response"]["location"].rsplit("/", 1)[1]
+    stored = await session.get(DmpBinary, binary_id)
+    assert stored.chunks == 3 and stored.size == len(data)
+    raw = await client.get(f"/dmp/fhir/Binary/{binary_id}", headers=await auth(**{"Accept": "application/pdf"}))
+    assert raw.status_code == 200 and raw.content == data
+    assert raw.headers["content-length"] == str(len(data))
 
 
 async def test_body_over_limit_is_413(client, auth, settings):  # type: ignore[no-untyped-def]
