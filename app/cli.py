@@ -130,6 +130,26 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _rotate_key(settings: Settings, alg: str) -> str:
+    from app.db import create_engine, create_sessionmaker
+    from app.psc.service import rotate_signing_key
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await rotate_signing_key(session, settings, alg)  # type: ignore[arg-type]
+    finally:
+        await engine.dispose()
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    kid = _run(lambda s: _rotate_key(s, args.alg), args)
+    print(f"new {args.alg} signing key {kid} is active; the previous one stays published in the JWKS "
+          "until the tokens it signed have expired", file=sys.stderr)
+    print(kid)
+    return 0
+
+
 def cmd_version(_args: argparse.Namespace) -> int:
     print(__version__)
     return 0
@@ -165,6 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--database-url")
     seed.add_argument("--reset", action="store_true", help="empty the store first, as POST /sandbox/v1/reset")
     seed.set_defaults(handler=cmd_seed)
+
+    keys = commands.add_parser("keys", help="Pro Santé Connect signing keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_commands.add_parser("rotate", help="add a signing key and make it the active one")
+    rotate.add_argument("--alg", choices=["RS256", "ES256"], default="RS256")
+    rotate.add_argument("--database-url")
+    keys.set_defaults(handler=cmd_keys)
+
+    from app.mss.cli import add_xdm_commands
+
+    add_xdm_commands(commands)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(handler=cmd_version)

@@ -79,3 +79,46 @@ def test_serve_starts_on_the_embedded_store_and_is_ready(tmp_path: Path) -> None
         process.terminate()
         _, stderr = process.communicate(timeout=10)
     assert '"logger": "segur.access"' in stderr  # JSON access log
+
+
+def test_keys_rotate_publishes_the_new_key(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/keys.db"
+    assert _run("db", "upgrade", "--database-url", url).returncode == 0
+    assert _run("seed", "--database-url", url).returncode == 0
+    first = _run("keys", "rotate", "--database-url", url)
+    assert first.returncode == 0, first.stderr
+    second = _run("keys", "rotate", "--alg", "ES256", "--database-url", url)
+    assert second.returncode == 0, second.stderr
+    kid1, kid2 = first.stdout.strip(), second.stdout.strip()
+    assert kid1 and kid2 and kid1 != kid2
+
+    import asyncio
+
+    from sqlalchemy import text
+
+    from app.db import create_engine
+
+    async def kids() -> set[str]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/keys.db")
+        async with engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT kid FROM psc_signing_key"))).all()
+        await engine.dispose()
+        return {row[0] for row in rows}
+
+    assert {kid1, kid2} <= asyncio.run(kids())
+
+
+def test_xdm_build_and_inspect(tmp_path: Path) -> None:
+    cda = tmp_path / "report.xml"
+    cda.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<ClinicalDocument xmlns="urn:hl7-org:v3"><code code="11502-2" codeSystem="2.16.840.1.113883.6.1"/>'
+        '<recordTarget><patientRole><id root="1.2.250.1.213.1.4.8" extension="279035121518989"/>'
+        "</patientRole></recordTarget></ClinicalDocument>"
+    )
+    archive = tmp_path / "IHE_XDM.ZIP"
+    built = _run("xdm", "build", str(cda), "-o", str(archive))
+    assert built.returncode == 0, built.stderr
+    assert archive.exists()
+    inspected = _run("xdm", "inspect", str(archive))
+    assert "SUBSET01" in inspected.stdout or "METADATA" in inspected.stdout.upper(), inspected.stdout
