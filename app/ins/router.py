@@ -11,7 +11,7 @@ import json
 import random
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
@@ -94,9 +94,9 @@ def _check_traits(t: TraitsSearch, prefix: str = "") -> traits.TraitQuery:
     responses={400: {"description": "invalid trait (problem JSON)"},
                503: {"description": "simulated INSi technical fault (siram_40/insi_102)"}},
 )
-async def search_traits(body: TraitsSearch, session: SessionDep, settings: SettingsDep) -> Response:
+async def search_traits(body: TraitsSearch, request: Request, settings: SettingsDep) -> Response:
     query = _check_traits(body)
-    outcome = await service.search_by_traits(session, query)
+    _, outcome = await service.search_by_traits_fast(request.app.state.engine, request.app.state.sessionmaker, query)
     return _answer(outcome, settings, "INSI")
 
 

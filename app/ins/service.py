@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.ins import nir, search, traits
 from app.ins.models import InsCard, InsIdam, InsMatricule, InsPerson
@@ -194,6 +194,45 @@ async def search_by_traits(session: AsyncSession, query: traits.TraitQuery) -> s
     )
     rows = (await session.execute(stmt)).all()
     return search.search_by_traits(query, (_record(r) for r in rows))
+
+
+_PG_COLUMNS = ("id, nom_naissance, liste_prenom, sexe, date_naissance, lieu_naissance, rang_naissance, ins_number, "
+               "ins_key, ins_kind, ins_type, ins_date_deb, ins_date_fin, histo, fault")
+_PG_TRAITS = (
+    f"SELECT {_PG_COLUMNS} FROM ins_person WHERE (nom_naissance = $1 AND date_naissance = $2) "
+    "OR (nom_naissance = $1 AND fault IS NOT NULL)"
+)
+_PG_TRAITS_IDAM = (
+    "SELECT i.ok, " + ", ".join(f"p.{c.strip()}" for c in _PG_COLUMNS.split(",")) +
+    " FROM (SELECT EXISTS (SELECT 1 FROM ins_idam WHERE idam = $3) AS ok) AS i LEFT JOIN ins_person AS p"
+    " ON (p.nom_naissance = $1 AND p.date_naissance = $2) OR (p.nom_naissance = $1 AND p.fault IS NOT NULL)"
+)
+
+
+async def search_by_traits_fast(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], query: traits.TraitQuery, *,
+    idam: str | None = None,
+) -> tuple[bool | None, search.Outcome]:
+    """The hot path of both INSi front doors: one round trip, outside any transaction.
+
+    On PostgreSQL the (read-only) query runs on the driver connection directly, with the IDAM check folded
+    into the same statement: SQLAlchemy's session machinery costs ~5x the query itself here (measured, see
+    docs/ins.md). Elsewhere it falls back to :func:`search_by_traits`. Returns (IDAM known or None, outcome).
+    """
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            if idam is None:
+                rows = await raw.fetch(_PG_TRAITS, query.nom_naissance, query.date_naissance)
+                known = None
+            else:
+                rows = await raw.fetch(_PG_TRAITS_IDAM, query.nom_naissance, query.date_naissance, idam)
+                known = bool(rows[0][0])
+                rows = [tuple(r)[1:] for r in rows if r[1] is not None]
+        return known, search.search_by_traits(query, (_record(r) for r in rows))
+    async with sessionmaker() as session:
+        known = await idam_known(session, idam) if idam is not None else None
+        return known, await search_by_traits(session, query)
 
 
 async def search_by_card(session: AsyncSession, query: search.VitaleQuery) -> search.Outcome:

@@ -16,7 +16,7 @@ from importlib import resources
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import SettingsDep
 from app.api.journal import note_refusal
 from app.ins import nir, search, service, soap, traits
 
@@ -99,7 +99,7 @@ async def wsdl(request: Request, settings: SettingsDep) -> Response:
                500: {"description": "SOAP fault (Receiver, e.g. siram_40/insi_102)",
                      "content": {"application/soap+xml": {}}}},
 )
-async def lps(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+async def lps(request: Request, settings: SettingsDep) -> Response:
     body = await _read_limited(request, settings.ins_soap_max_bytes)
     req = soap.parse_request(body, max_bytes=settings.ins_soap_max_bytes)
     mid = req.message_id
@@ -113,12 +113,14 @@ async def lps(request: Request, session: SessionDep, settings: SettingsDep) -> R
     elif not req.saml_assertion and settings.ins_require_credential:
         raise soap.fault_access_level(mid, "Niveau d'accès insuffisant : ni certificat (CN INSI-AUTO / INSI-MANU) "
                                            "ni assertion CPx dans wsse:Security.")
-    # 2. the software's CNDA authorisation number
+    # 2. the software's CNDA authorisation number (checked in the same round trip as the search)
     if req.lps.idam_r is not None and req.lps.idam_r != "4":
         raise soap.fault_request("sandbox_idam_r", f"IDAM R={req.lps.idam_r!r}, R=\"4\" attendu", mid,
                                  rule="INSi:IDAM-R")
-    if not req.lps.idam or not await service.idam_known(session, req.lps.idam):
+    idam = req.lps.idam
+    if not idam:
         raise soap.fault_unknown_idam(mid)
+    engine, sessionmaker = request.app.state.engine, request.app.state.sessionmaker
 
     policy = settings.ins_oid_policy
 
@@ -130,20 +132,28 @@ async def lps(request: Request, session: SessionDep, settings: SettingsDep) -> R
         try:
             query = traits.check_query(t.NomNaissance, t.Prenom, t.Sexe, t.DateNaissance, t.LieuNaissance)
         except traits.TraitError as err:
+            async with sessionmaker() as session:
+                if not await service.idam_known(session, idam):
+                    raise soap.fault_unknown_idam(mid) from None
             if err.rule == "INSi:charset":
                 # CNDA 2.03 case 3: the test INSi answers a technical fault, not a clean refusal
                 raise soap.fault_technical(mid, rule="INSi:charset") from None
             raise soap.fault_request("sandbox_traits", err.message, mid, rule=err.rule) from None
-        outcome = await service.search_by_traits(session, query)
+        known, outcome = await service.search_by_traits_fast(engine, sessionmaker, query, idam=idam)
+        if not known:
+            raise soap.fault_unknown_idam(mid)
     else:
-        v = soap.parse_vitale(req.body)
-        if not v.MatriculeOD or not v.DateNaissance:
-            raise soap.fault_request("sandbox_vitale", "RECVITALE : MatriculeOD et DateNaissance sont obligatoires",
-                                     mid, rule="INSi:RECVITALE")
-        outcome = await service.search_by_card(session, search.VitaleQuery(
-            matricule_od=v.MatriculeOD, date_naissance=v.DateNaissance, rang_naissance=v.RangNaissance,
-            nom_naissance=v.NomNaissance, matricule_individu=v.MatriculeIndividu,
-        ))
+        async with sessionmaker() as session:
+            if not await service.idam_known(session, idam):
+                raise soap.fault_unknown_idam(mid)
+            v = soap.parse_vitale(req.body)
+            if not v.MatriculeOD or not v.DateNaissance:
+                raise soap.fault_request("sandbox_vitale", "RECVITALE : MatriculeOD et DateNaissance sont "
+                                         "obligatoires", mid, rule="INSi:RECVITALE")
+            outcome = await service.search_by_card(session, search.VitaleQuery(
+                matricule_od=v.MatriculeOD, date_naissance=v.DateNaissance, rang_naissance=v.RangNaissance,
+                nom_naissance=v.NomNaissance, matricule_individu=v.MatriculeIndividu,
+            ))
     if outcome.fault:
         raise soap.fault_technical(mid, rule="INSi:simulated-fault")
     xml = soap.resultat_xml(outcome, oid_of, with_prenom=settings.ins_tiq_prenom)

@@ -1,0 +1,225 @@
+"""Benchmark: INSi searches by traits per second, over the JSON facade and over SOAP.
+
+What it does (and prints):
+1. creates a fresh PostgreSQL database (default ``segur_bench_ins``), migrates it, seeds the shipped fixtures plus
+   ``--persons`` synthetic persons (bulk insert);
+2. starts the sandbox with uvicorn, one worker, on 127.0.0.1 (uvloop + httptools, access log off, the journal
+   on as in production);
+3. drives it from a separate process with ``--connections`` keep-alive HTTP/1.1 connections (a minimal asyncio
+   client, so the load generator costs little CPU), a bounded number of requests per protocol after a warm-up;
+   queries mix found (00), not found (01) and ambiguous (02) persons;
+4. prints requests/s, p50 and p99 latency, the CodeCR mix and the conditions; drops the database.
+
+Usage: ``.venv/bin/python bench/ins_search.py [--persons 10000] [--requests 20000] [--connections 32]``.
+Targets (issue 4): >= 3000/s JSON, >= 1200/s SOAP, p99 < 25 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ADMIN_URL = os.environ.get("SEGUR_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+# --------------------------------------------------------------------------- setup
+
+
+async def prepare(db_name: str, persons: int) -> tuple[str, list[dict]]:
+    from app.db import create_database, create_engine, create_sessionmaker, upgrade
+    from app.ins import service
+    from app.ins.schemas import FixtureFile
+    from app.ins.synthetic import bulk_persons
+
+    url = await create_database(ADMIN_URL, db_name)
+    engine = create_engine(url)
+    await upgrade(engine)
+    people = list(bulk_persons(persons))
+    started = time.perf_counter()
+    async with create_sessionmaker(engine)() as session, session.begin():
+        await service.seed(session)
+        fixture = FixtureFile.model_validate({"persons": people})
+        await service.load_fixtures(session, fixture, skip_existing=False)
+    print(f"seeded {persons} synthetic persons + fixtures in {time.perf_counter() - started:.1f} s")
+    async with engine.connect() as conn:
+        from sqlalchemy import text
+
+        await conn.execute(text("ANALYZE"))
+        await conn.commit()
+    await engine.dispose()
+    return url, people
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(url: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "SEGUR_DATABASE_URL": url, "SEGUR_AUTO_MIGRATE": "false", "SEGUR_ACCESS_LOG": "false",
+           "SEGUR_LOG_LEVEL": "WARNING", "SEGUR_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+           "SEGUR_DATABASE_POOL_SIZE": "20"}
+    cmd = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+           "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+           "--no-access-log", "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+                if s.recv(64).startswith(b"HTTP/1.1 200"):
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def build_requests(people: list[dict], port: int, n: int, kind: str, seed: int = 1) -> list[bytes]:
+    from app.ins import soap
+
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        p = rng.choice(people)
+        roll = rng.random()
+        prenom = p["ListePrenom"].split(" ")[0]
+        date = p["DateNaissance"]
+        if roll < 0.1:  # unknown person: 01
+            date = "1901-01-01"
+        elif roll < 0.15:  # homonyms of the fixtures: 02
+            p, prenom, date = {"NomNaissance": "MARTIN", "Sexe": "M"}, "JEAN", "1980-05-12"
+        if kind == "json":
+            body = json.dumps({"NomNaissance": p["NomNaissance"], "Prenom": prenom, "Sexe": p["Sexe"],
+                               "DateNaissance": date}).encode()
+            head = (f"POST /insi/v1/search-traits HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        else:
+            body = soap.build_request(soap.recsansvitale_xml(p["NomNaissance"], prenom, p["Sexe"], date))
+            head = (f"POST /lps HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Client-Cert-CN: INSI-AUTO\r\n"
+                    f"Content-Type: application/soap+xml; charset=utf-8\r\nContent-Length: {len(body)}\r\n\r\n"
+                    ).encode()
+        out.append(head + body)
+    return out
+
+
+_CODE = re.compile(rb"CodeCR\W+(\d\d)")
+
+
+async def _drive(port: int, reqs: list[bytes], connections: int) -> dict:
+    import uvloop  # noqa: F401  (installed with uvicorn[standard])
+
+    queue = list(reversed(reqs))
+    lat: list[float] = []
+    codes: dict[str, int] = {}
+    statuses: dict[int, int] = {}
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while queue:
+                req = queue.pop()
+                t0 = time.perf_counter()
+                writer.write(req)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+                body = await reader.readexactly(length)
+                lat.append(time.perf_counter() - t0)
+                status = int(head[9:12])
+                statuses[status] = statuses.get(status, 0) + 1
+                m = _CODE.search(body)
+                code = m.group(1).decode() if m else "-"
+                codes[code] = codes.get(code, 0) + 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    wall = time.perf_counter() - started
+    lat.sort()
+    return {
+        "requests": len(lat), "seconds": round(wall, 2), "rps": round(len(lat) / wall),
+        "p50_ms": round(lat[len(lat) // 2] * 1000, 2), "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 2),
+        "max_ms": round(lat[-1] * 1000, 1), "codes": codes, "statuses": statuses,
+    }
+
+
+def _client_process(port: int, reqs: list[bytes], connections: int, conn) -> None:  # type: ignore[no-untyped-def]
+    import uvloop
+
+    conn.send(uvloop.run(_drive(port, reqs, connections)))
+
+
+def run_load(port: int, reqs: list[bytes], connections: int) -> dict:
+    parent, child = mp.Pipe()
+    proc = mp.Process(target=_client_process, args=(port, reqs, connections, child))
+    proc.start()
+    result = parent.recv()
+    proc.join()
+    return result
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--persons", type=int, default=10_000)
+    ap.add_argument("--requests", type=int, default=20_000, help="measured requests per protocol")
+    ap.add_argument("--warmup", type=int, default=2_000)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--database", default="segur_bench_ins")
+    args = ap.parse_args()
+
+    from app.db import drop_database
+
+    url, people = asyncio.run(prepare(args.database, args.persons))
+    port = free_port()
+    server = start_server(url, port)
+    results = {}
+    try:
+        for kind in ("json", "soap"):
+            run_load(port, build_requests(people, port, args.warmup, kind, seed=2), args.connections)
+            results[kind] = run_load(port, build_requests(people, port, args.requests, kind), args.connections)
+    finally:
+        server.terminate()
+        server.wait(10)
+        asyncio.run(drop_database(ADMIN_URL, args.database))
+
+    load = os.getloadavg()
+    print()
+    print("INSi search by traits, one uvicorn worker (uvloop, httptools), PostgreSQL, journal on")
+    print(f"conditions: {os.cpu_count()} CPU ({platform.processor() or platform.machine()}), load average "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end (machine shared with other jobs), Python "
+          f"{platform.python_version()}, {args.persons} synthetic persons + fixtures, {args.connections} "
+          f"keep-alive connections, {args.requests} measured requests per protocol after {args.warmup} warm-up, "
+          "queries ~85% found (00), ~10% unknown (01), ~5% ambiguous (02)")
+    targets = {"json": 3000, "soap": 1200}
+    for kind, r in results.items():
+        ok = "meets" if r["rps"] >= targets[kind] and r["p99_ms"] < 25 else "MISSES"
+        print(f"{kind.upper():5} {r['rps']:6d} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
+              f"max {r['max_ms']:7.1f} ms  ({r['requests']} in {r['seconds']} s; CodeCR {r['codes']}; "
+              f"HTTP {r['statuses']})  target >= {targets[kind]}/s, p99 < 25 ms: {ok}")
+
+
+if __name__ == "__main__":
+    main()
