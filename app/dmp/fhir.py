@@ -45,7 +45,7 @@ def fhir_status(doc: DmpDocument, settings: Settings) -> str:
 
 def document_reference(doc: DmpDocument, record: DmpRecord, settings: Settings) -> dict[str, Any]:
     """The stored DocumentReference as submitted, with the server-managed elements set."""
-    res = json.loads(json.dumps(doc.resource))  # a copy; the stored JSON stays untouched
+    res = dict(doc.resource)  # shallow copy: every nested element changed below is rebuilt, not mutated
     res.pop("text", None)
     res["id"] = doc.id
     res["meta"] = {"versionId": str(doc.version_id), "lastUpdated": instant(doc.last_updated),
@@ -58,7 +58,8 @@ def document_reference(doc: DmpDocument, record: DmpRecord, settings: Settings) 
     res["identifier"] = [{"use": "official", "system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{doc.id}"}]
     res["securityLabel"] = [{"coding": [{k: v for k, v in (("system", s), ("code", c), ("display", d)) if v}]}
                             for s, c, d in doc.labels]
-    content = res["content"][0]
+    content = dict(res["content"][0])
+    res["content"] = [content, *res["content"][1:]]
     attachment = dict(content.get("attachment") or {})
     attachment.pop("data", None)
     attachment["url"] = absolute_url(settings, f"{BASE}/Binary/{doc.binary_id}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, delete, false, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.errors import FhirError, ProblemError
@@ -91,12 +92,23 @@ def state_of(record: DmpRecord | None) -> rules.DmpState:
 
 async def authorise(session: AsyncSession, *, ins: str, ctx: AccessContext, action: rules.Action,
                     known_to_ins: bool | None = None) -> tuple[DmpRecord, rules.Caller, rules.Decision]:
-    record = await get_record(session, ins=ins)
+    """Load the DMP and the caller's standing on it in one query, then apply :func:`rules.check_access`."""
+    rpps = ctx.rpps or ""
+    status = (select(DmpAuthorisation.status).where(DmpAuthorisation.dmp_id == DmpRecord.id,
+                                                    DmpAuthorisation.rpps == rpps).scalar_subquery())
+    blocked = (select(DmpBlockedProfessional.id).where(DmpBlockedProfessional.dmp_id == DmpRecord.id,
+                                                       DmpBlockedProfessional.rpps == rpps).exists())
+    row = (await session.execute(select(DmpRecord, status, blocked).where(DmpRecord.ins == ins))).first()
+    record = row[0] if row else None
     if record is None and known_to_ins is False:
         raise FhirError(404, "not-found", f"L'INS {ins} est inconnu du service INS / INS {ins} is unknown to the "
                         "INS service: only INS returned by INSi may be used for the DMP (EX_GEN-1530).",
                         rule="INS:unknown", details_code=mhd.XDS_UNKNOWN_PATIENT)
-    caller = await caller_on(session, record, ctx)
+    if row is None or not ctx.rpps:
+        caller = rules.Caller(rpps=ctx.rpps)
+    else:
+        caller = rules.Caller(rpps=ctx.rpps, authorisation=rules.Authorisation(row[1] or "NON_EXISTE"),
+                              blocked=bool(row[2]))
     decision = rules.check_access(action=action, dmp=state_of(record), caller=caller, mode=ctx.mode,
                                   reason=ctx.reason)
     if not decision:
@@ -205,14 +217,6 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.S
     if not known:
         raise FhirError(404, "not-found", f"L'INS {submission.patient.ins} est inconnu du service INS / unknown INS",
                         rule="INS:unknown", details_code=mhd.XDS_UNKNOWN_PATIENT)
-    unique_ids = [d.unique_id for d in submission.documents]
-    taken = (await session.execute(select(DmpDocument.unique_id).where(DmpDocument.unique_id.in_(unique_ids)))
-             ).scalars().all()
-    if taken:
-        raise FhirError(409, "duplicate", f"masterIdentifier {taken[0]!r} (uniqueId) is already registered; a "
-                        "new version of a document needs a new uniqueId and relatesTo=replaces",
-                        rule="XDS:uniqueId-unique", expression="DocumentReference.masterIdentifier",
-                        details_code=mhd.XDS_DUPLICATE)
     now = utcnow()
     patch_results: dict[int, EntryResult] = {}
     patches_by_target = {p.target_id: p for p in submission.patches}
@@ -267,7 +271,14 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.S
     ))
     await session.execute(insert(DmpBinary), binary_values)
     await session.execute(insert(DmpBinaryChunk), chunk_values)
-    await session.execute(insert(DmpDocument), doc_values)
+    try:
+        await session.execute(insert(DmpDocument), doc_values)
+    except IntegrityError:
+        # uniqueId is unique registry-wide (the only unique column a client chooses): XDS says so with a code.
+        raise FhirError(409, "duplicate", "a masterIdentifier (uniqueId) of this submission is already registered; "
+                        "a new version of a document needs a new uniqueId and relatesTo=replaces",
+                        rule="XDS:uniqueId-unique", expression="DocumentReference.masterIdentifier",
+                        details_code=mhd.XDS_DUPLICATE) from None
     for doc in submission.documents:
         if doc.replaces:
             await session.execute(update(DmpDocument).where(DmpDocument.id == doc.replaces)
@@ -340,10 +351,12 @@ def _visible_clause(caller: rules.Caller, statuses: set[str]) -> Any:
 async def search_documents(session: AsyncSession, *, record: DmpRecord, caller: rules.Caller, statuses: set[str],
                            filters: list[Any], count: int, offset: int) -> tuple[list[DmpDocument], int]:
     where = and_(DmpDocument.dmp_id == record.id, _visible_clause(caller, statuses), *filters)
-    total = (await session.execute(select(func.count()).select_from(DmpDocument).where(where))).scalar_one()
     rows = (await session.execute(select(DmpDocument).where(where).order_by(DmpDocument.date.desc(),
                                                                             DmpDocument.id)
                                   .limit(count).offset(offset))).scalars().all()
+    if offset == 0 and len(rows) < count:
+        return list(rows), len(rows)  # the page holds everything: no count query
+    total = (await session.execute(select(func.count()).select_from(DmpDocument).where(where))).scalar_one()
     return list(rows), total
 
 
