@@ -8,6 +8,7 @@ path) and at the Keycloak path.
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,12 +18,12 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import SessionDep
 from app.api.errors import AuthError, OAuthError
 from app.psc import pkce, service, tokens
 from app.psc.auth import bearer_token
 from app.psc.config import REALM_PATH
-from app.psc.dependencies import CurrentProfessional
+from app.psc.dependencies import CurrentProfessional, SettingsDep
 from app.psc.schemas import Professional
 
 OIDC = REALM_PATH + "/protocol/openid-connect"
@@ -484,9 +485,9 @@ async def _userinfo(request: Request, session: Any, settings: Any, authorization
     alg = claims["_client"].get("userinfo_signed_response_alg")
     if alg:
         ring = await service.get_keyring(session, settings)
-        body = {**info, "iss": service.issuer(settings), "aud": claims.get("azp")}
+        body = {**json.loads(info), "iss": service.issuer(settings), "aud": claims.get("azp")}
         return Response(tokens.sign(ring, body, alg=alg), media_type="application/jwt")
-    return JSONResponse(info)
+    return Response(info, media_type="application/json")  # the stored JSON text, as is
 
 
 @router.get(

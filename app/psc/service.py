@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import JSON, Boolean, Text, delete, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.errors import OAuthError, ProblemError
@@ -47,6 +47,23 @@ FEDERATION_PROVIDER = "550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 GRANT_CIBA = "urn:openid:params:grant-type:ciba"
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+
+
+@dataclass(frozen=True)
+class CachedClient:
+    """A read-only snapshot of a client row (what token issuance needs), safe to keep across requests."""
+
+    client_id: str
+    secret_sha256: str | None
+    token_endpoint_auth_method: str
+    access_token_alg: str
+    client_metadata: dict[str, Any]
+
+
+ClientLike = Client | CachedClient
+
+
+ClientLike = Client | CachedClient
 
 
 # --- URLs -----------------------------------------------------------------------------------------
@@ -86,6 +103,7 @@ def _fixture(name: str) -> tuple[dict[str, Any], ...]:
 
 async def seed(session: AsyncSession, settings: Settings) -> None:
     """Idempotent: signing keys if missing, then the fixture clients and professionals."""
+    clear_client_cache()
     await ensure_signing_keys(session, settings)
     existing = set((await session.scalars(select(Client.client_id))).all())
     for data in _fixture("clients.json"):
@@ -169,7 +187,7 @@ async def rotate_signing_key(session: AsyncSession, settings: Settings, alg: Sig
 # --- clients --------------------------------------------------------------------------------------
 
 
-def _client_row(data: ClientCreate) -> Client:
+def _client_row(data: ClientCreate) -> ClientLike:
     metadata = data.model_dump(exclude={"client_secret"}, exclude_none=True)
     return Client(
         client_id=data.client_id,
@@ -232,6 +250,7 @@ async def create_client(session: AsyncSession, *, data: ClientCreate) -> dict[st
     row = _client_row(data)
     session.add(row)
     await session.flush()
+    clear_client_cache()
     return client_document(row, secret=data.client_secret)
 
 
@@ -240,11 +259,40 @@ async def list_clients(session: AsyncSession) -> list[dict[str, Any]]:
     return [client_document(row) for row in rows]
 
 
-async def get_client(session: AsyncSession, *, client_id: str) -> Client | None:
-    return await session.get(Client, client_id)
+_CLIENTS: dict[tuple[str, str], tuple[float, CachedClient]] = {}
 
 
-def client_allows_grant(client: Client, grant_type: str) -> bool:
+def clear_client_cache() -> None:
+    _CLIENTS.clear()
+
+
+async def get_client(session: AsyncSession, *, client_id: str, settings: Settings | None = None) -> Any:
+    """The client, from a per-worker cache of ``psc_client_cache_ttl`` seconds when ``settings`` is given
+    (the token endpoint's hot path: no query at all on a hit). Reset and client creation clear it."""
+    if settings is None or settings.psc_client_cache_ttl <= 0:
+        return await session.get(Client, client_id)
+    key = (settings.database_url, client_id)
+    now = time.monotonic()
+    hit = _CLIENTS.get(key)
+    if hit is not None and now - hit[0] < settings.psc_client_cache_ttl:
+        return hit[1]
+    row = await session.get(Client, client_id)
+    if row is None:
+        return None
+    snapshot = CachedClient(
+        row.client_id,
+        row.secret_sha256,
+        row.token_endpoint_auth_method,
+        row.access_token_alg,
+        dict(row.client_metadata),
+    )
+    if len(_CLIENTS) > 10_000:
+        _CLIENTS.clear()
+    _CLIENTS[key] = (now, snapshot)
+    return snapshot
+
+
+def client_allows_grant(client: ClientLike, grant_type: str) -> bool:
     return grant_type in client.client_metadata.get("grant_types", [])
 
 
@@ -261,7 +309,7 @@ async def authenticate_client(
     authorization: str | None,
     form: Mapping[str, str],
     allow_public: bool = True,
-) -> Client:
+) -> ClientLike:
     """client_secret_basic, client_secret_post, private_key_jwt (RFC 6749 §2.3, OIDC Core §9), or a
     public client naming itself. One query; secrets compared as SHA-256 digests in constant time."""
     basic = authorization is not None and authorization[:6].lower() == "basic "
@@ -296,7 +344,7 @@ async def authenticate_client(
         raise OAuthError(
             "invalid_request", "client_id does not match the authenticated client", rule="PSC:client.mismatch"
         )
-    client = await session.get(Client, client_id)
+    client = await get_client(session, client_id=client_id, settings=settings)
     if client is None:
         raise _invalid_client(f"unknown client {client_id!r}", "PSC:client.unknown", basic=basic)
     method = client.token_endpoint_auth_method
@@ -561,16 +609,24 @@ async def authenticate_access_token(session: AsyncSession, settings: Settings, t
     return to_professional(row[0], client_id=claims.get("azp"), scopes=scopes, claims=claims)
 
 
-async def userinfo_for(session: AsyncSession, settings: Settings, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(userinfo document, access token claims) — one query: professional, revocation and the client's
-    userinfo signing setting."""
+# One statement for the userinfo hot path, written as text so no SQL is built or cache-keyed per request:
+# the professional's userinfo (as stored JSON text, answered as is), whether the jti is revoked, and the
+# client's registration (for userinfo signing).
+_USERINFO_SQL = text(
+    "SELECT CAST(p.userinfo AS TEXT) AS userinfo,"
+    " EXISTS (SELECT 1 FROM psc_revoked_token r WHERE r.jti = :jti) AS revoked,"
+    " (SELECT c.client_metadata FROM psc_client c WHERE c.client_id = :azp) AS client"
+    " FROM psc_professional p WHERE p.subject_name_id = :sni"
+).columns(userinfo=Text, revoked=Boolean, client=JSON)
+
+
+async def userinfo_for(session: AsyncSession, settings: Settings, token: str) -> tuple[str, dict[str, Any]]:
+    """(userinfo document as JSON text, access token claims + ``_client``) in one query, outside any
+    transaction (no BEGIN/COMMIT round trips: the userinfo route owns its session and writes nothing)."""
     claims = await verify_token(session, settings, token, audience=settings.psc_access_token_audience)
-    revoked = select(RevokedToken.jti).where(RevokedToken.jti == claims["jti"]).exists()
-    client_meta = select(Client.client_metadata).where(Client.client_id == claims.get("azp")).scalar_subquery()
-    stmt = select(ProfessionalRow.userinfo, revoked.label("revoked"), client_meta.label("client")).where(
-        ProfessionalRow.subject_name_id == claims.get("preferred_username")
-    )
-    row = (await session.execute(stmt)).first()
+    connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    params = {"jti": claims["jti"], "azp": claims.get("azp"), "sni": claims.get("preferred_username")}
+    row = (await connection.execute(_USERINFO_SQL, params)).first()
     if row is None:
         if await is_revoked(session, claims["jti"]):
             raise tokens.TokenError("the token has been revoked", "PSC:token.revoked")
@@ -587,7 +643,7 @@ async def userinfo_for(session: AsyncSession, settings: Settings, token: str) ->
 class Grant:
     """What a user grant carries into token issuance."""
 
-    client: Client
+    client: ClientLike
     subject_name_id: str
     userinfo: dict[str, Any]
     scope: str
@@ -622,7 +678,7 @@ def token_response(
 
 
 async def issue_client_credentials(
-    session: AsyncSession, settings: Settings, *, client: Client, scope: str | None
+    session: AsyncSession, settings: Settings, *, client: ClientLike, scope: str | None
 ) -> dict[str, Any]:
     ring = await get_keyring(session, settings)
     granted = _granted_scope(client, scope, default="profile email")
@@ -643,7 +699,7 @@ async def issue_client_credentials(
     return token_response(access, expires_in=settings.psc_access_token_ttl, scope=granted)
 
 
-def _granted_scope(client: Client, requested: str | None, *, default: str = "openid scope_all") -> str:
+def _granted_scope(client: ClientLike, requested: str | None, *, default: str = "openid scope_all") -> str:
     allowed = set(str(client.client_metadata.get("scope", "")).split())
     wanted = (requested or default).split()
     unknown = [s for s in wanted if s not in allowed]
@@ -864,7 +920,7 @@ async def professional_row(session: AsyncSession, subject_name_id: str) -> Profe
 
 
 async def rotate_refresh(
-    session: AsyncSession, settings: Settings, *, client: Client, refresh_token: str, scope: str | None
+    session: AsyncSession, settings: Settings, *, client: ClientLike, refresh_token: str, scope: str | None
 ) -> dict[str, Any]:
     try:
         claims = await verify_token(session, settings, refresh_token, typ=tokens.TYP_REFRESH, audience=issuer(settings))
@@ -931,7 +987,7 @@ async def introspect(session: AsyncSession, settings: Settings, *, token: str) -
     return {"active": False}
 
 
-async def revoke_token(session: AsyncSession, settings: Settings, *, client: Client, token: str) -> None:
+async def revoke_token(session: AsyncSession, settings: Settings, *, client: ClientLike, token: str) -> None:
     """RFC 7009: revoke if valid and the client's own; invalid tokens are not an error (§2.2)."""
     for typ, audience in ((tokens.TYP_REFRESH, issuer(settings)), (tokens.TYP_ACCESS, None)):
         try:
@@ -955,7 +1011,7 @@ async def create_ciba_request(
     session: AsyncSession,
     settings: Settings,
     *,
-    client: Client,
+    client: ClientLike,
     login_hint: str,
     scope: str,
     binding_message: str | None,
@@ -999,7 +1055,9 @@ async def list_ciba(session: AsyncSession) -> list[CibaRequest]:
     return list((await session.scalars(select(CibaRequest).order_by(CibaRequest.created_at))).all())
 
 
-async def poll_ciba(session: AsyncSession, settings: Settings, *, client: Client, auth_req_id: str) -> dict[str, Any]:
+async def poll_ciba(
+    session: AsyncSession, settings: Settings, *, client: ClientLike, auth_req_id: str
+) -> dict[str, Any]:
     """CIBA Core §11 token polling: authorization_pending, slow_down, expired_token, access_denied."""
     row = await session.get(CibaRequest, auth_req_id, with_for_update=True)
     if row is None or row.client_id != client.client_id:
