@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
@@ -141,7 +141,7 @@ async def _identities(session: AsyncSession) -> list[Any]:
 async def known_ins(session: AsyncSession, candidates: set[str]) -> set[str] | None:
     """Which of ``candidates`` the INS service knows (None when the INS service is unavailable)."""
     if not candidates:
-        return set()
+        return None
     try:
         from app.ins.service import find_identity
     except ImportError:
@@ -184,13 +184,25 @@ class RecipientVerdict:
         return self.reply is None
 
 
+async def lookup(session: AsyncSession, address: str) -> tuple[MssDomain | None, MssMailbox | None]:
+    """The domain of ``address`` (None: outside the trust space) and its mailbox, in one query."""
+    addr = addresses.normalise(address)
+    domain_name = addr.rsplit("@", 1)[-1]
+    row = (await session.execute(
+        select(MssDomain, MssMailbox)
+        .outerjoin(MssMailbox, and_(MssMailbox.domain == MssDomain.name, func.lower(MssMailbox.address) == addr))
+        .where(MssDomain.name == domain_name)
+    )).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
 async def check_recipient(session: AsyncSession, address: str) -> RecipientVerdict:
     """What the operator answers at RCPT TO (RFC 5321 §4.2, RFC 3463 enhanced codes)."""
     addr = addresses.normalise(address)
     if not mime.valid_address(addr):
         return RecipientVerdict(addr, f"553 5.1.3 <{address}>: bad recipient address syntax", "MSS:address.syntax")
     local, domain_name = addr.rsplit("@", 1)
-    domain = await get_domain(session, domain_name)
+    domain, mailbox = await lookup(session, addr)
     if domain is None:
         return RecipientVerdict(
             addr,
@@ -207,7 +219,6 @@ async def check_recipient(session: AsyncSession, address: str) -> RecipientVerdi
             "(15 characters, SC.MSS/va1.19)",
             "MSS:patient.address",
         )
-    mailbox = await get_mailbox(session, addr)
     if mailbox is None:
         what = "no patient mailbox for this INS" if domain.role == "patient" else "no such mailbox"
         return RecipientVerdict(addr, f"550 5.1.1 <{address}>: {what}", "MSS:mailbox.unknown")
@@ -233,10 +244,15 @@ class Analysis:
     verdicts: list[RecipientVerdict] = field(default_factory=list)
 
 
-async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope) -> Analysis:
+async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope, *,
+                  verdicts: list[RecipientVerdict] | None = None, sender: MssMailbox | None = None,
+                  sender_known: bool = False) -> Analysis:
+    """Parse and check a message. The SMTP listener passes the verdicts of RCPT and the sender mailbox
+    found at MAIL (``sender_known``), so DATA does not look them up again."""
     parsed = mime.parse_message(raw)
     attachments = checks.read_xdm_attachments(parsed)
-    verdicts = [await check_recipient(session, addr) for addr, _ in envelope.recipients]
+    if verdicts is None:
+        verdicts = [await check_recipient(session, addr) for addr, _ in envelope.recipients]
     recipients = [
         checks.Recipient(v.address, ("PATIENT" if v.mailbox.type == PATIENT else v.mailbox.type) if v.mailbox
                          else None,
@@ -245,7 +261,8 @@ async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelop
     ]
     ins_ids = {pid.id for a in attachments if a.package for pid in a.package.patient_ids if pid.is_ins}
     known = await known_ins(session, ins_ids)
-    sender = await get_mailbox(session, envelope.mail_from) if envelope.mail_from else None
+    if not sender_known:
+        sender = await get_mailbox(session, envelope.mail_from) if envelope.mail_from else None
     sender_is_patient = sender is not None and sender.type == PATIENT
     closed = False
     if sender_is_patient:

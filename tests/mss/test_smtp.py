@@ -329,3 +329,36 @@ async def test_sessions_are_journaled(smtp_call, app, client):
     assert response.status_code == 200
     body = response.text
     assert "mss.smtp.mail" in body or "smtp" in body
+
+
+async def test_dot_stuffing_round_trip_and_long_lines(smtp_call, session):
+    raw = (f"From: Dr Claire FONTAINE <{DOCTOR}>\r\nTo: {HOSPITAL_DOCTOR}\r\nSubject: dots\r\nX-MSS-NIL: x\r\n\r\n"
+           ".first line starts with a dot\r\n..two dots\r\n.\r\nend\r\n").encode()
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
+
+    assert await smtp_call(fn) == {}
+    (_, message), = await deliveries_to(session, HOSPITAL_DOCTOR)
+    assert message.raw.endswith(raw)
+
+    def long_line(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        smtp.mail(DOCTOR)
+        smtp.rcpt(HOSPITAL_DOCTOR)
+        return smtp.data(b"Subject: x\r\n\r\n" + b"A" * 1200 + b"\r\n")
+
+    code, _ = await smtp_call(long_line)
+    assert code == 500
+
+
+async def test_empty_message_body(smtp_call):
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        smtp.mail(DOCTOR)
+        smtp.rcpt(HOSPITAL_DOCTOR)
+        return smtp.data(b"")
+
+    code, _ = await smtp_call(fn)
+    assert code == 250

@@ -1,0 +1,224 @@
+"""MSSanté SMTP throughput: messages/s accepted *and stored* over SMTP, each with a ~100 KB IHE_XDM.ZIP.
+
+Starts the sandbox with uvicorn (one worker, the SMTP listener on its event loop) on a fresh PostgreSQL
+database (created, migrated, seeded, dropped at the end), then drives the SMTP listener on 127.0.0.1
+with aiosmtplib: ``--concurrency`` connections (default 8), each STARTTLS + AUTH PLAIN once, then
+messages back to back until ``--messages`` (default 2000) are sent. Every message carries a fresh
+Message-ID and the same IHE_XDM.ZIP (a CDA plus a 100 KB incompressible PDF), so the server parses the
+MIME, reads the zip and METADATA.XML, runs the checks and stores raw bytes + parsed view + delivery
+in one transaction per message. At the end the stored count is checked in the database.
+Target (issue 6): >= 200 msg/s.
+
+Run: ``.venv/bin/python bench/mss_smtp.py [--messages N] [--concurrency 8] [--no-tls]``.
+``SEGUR_BENCH_DATABASE_URL`` names the PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+import aiosmtplib
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ADMIN_URL = os.environ.get("SEGUR_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+DB_NAME = "segur_bench_mss"
+SENDER = "claire.fontaine@medecin.mssante.fr"
+RECIPIENT = "sophie.bernard@hopital-a.mssante.fr"
+PASSWORD = "mssante"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def prepare_database() -> str:
+    from app.api.store import seed_store
+    from app.config import load_settings
+    from app.db import create_database, create_engine, create_sessionmaker, upgrade
+    from app.domains import load_domains
+
+    url = await create_database(ADMIN_URL, DB_NAME)
+    settings = load_settings(database_url=url)
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    async with create_sessionmaker(engine)() as session, session.begin():
+        await seed_store(session, settings, load_domains())
+    await engine.dispose()
+    return url
+
+
+async def stored_count(url: str) -> tuple[int, int]:
+    from sqlalchemy import text
+
+    from app.db import create_engine
+
+    engine = create_engine(url)
+    async with engine.connect() as conn:
+        messages = (await conn.execute(text("SELECT count(*) FROM mss_message WHERE kind = 'message'"))).scalar()
+        deliveries = (await conn.execute(text("SELECT count(*) FROM mss_delivery WHERE status = 'delivered'"))).scalar()
+    await engine.dispose()
+    return int(messages or 0), int(deliveries or 0)
+
+
+async def drop_database() -> None:
+    from app.db import drop_database as drop
+
+    await drop(ADMIN_URL, DB_NAME)
+
+
+def build_template() -> tuple[bytes, int]:
+    from app.mss import xdm
+
+    cda = (ROOT / "app/mss/fixtures/sample_cda.xml").read_bytes()
+    pdf = b"%PDF-1.4\n" + os.urandom(100 * 1024)
+    archive = xdm.build_xdm(cda, pdf=pdf)
+    msg = EmailMessage()
+    msg["From"] = f"Dr Claire FONTAINE <{SENDER}>"
+    msg["To"] = RECIPIENT
+    msg["Subject"] = "XDM/1.0/DDM+Compte rendu ADRUN ZOE 19751231"
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = "<MSGID>"
+    msg["X-MSS-NIL"] = "BENCH-0001"
+    msg["X-MSS-CODECDA"] = "11488-4"
+    msg["X-MSS-INS"] = "O"
+    msg.set_content("Compte rendu de consultation ci-joint (benchmark).")
+    msg.add_attachment(archive, maintype="application", subtype="zip", filename="IHE_XDM.ZIP")
+    return msg.as_bytes(policy=policy.SMTP), len(archive)
+
+
+async def worker(port: int, tls: bool, template: bytes, queue: asyncio.Queue[int], context: ssl.SSLContext | None,
+                 latencies: list[float]) -> int:
+    sent = 0
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, timeout=60)
+    await client.connect()
+    if tls:
+        await client.starttls(tls_context=context)
+    await client.login(SENDER, PASSWORD)
+    while True:
+        try:
+            queue.get_nowait()
+        except asyncio.QueueEmpty:
+            break
+        body = template.replace(b"<MSGID>", make_msgid(domain="bench.test").encode())
+        started = time.perf_counter()
+        errors, _ = await client.sendmail(SENDER, [RECIPIENT], body)
+        latencies.append(time.perf_counter() - started)
+        if errors:
+            raise RuntimeError(f"refused: {errors}")
+        sent += 1
+    await client.quit()
+    return sent
+
+
+async def drive(port: int, messages: int, concurrency: int, tls: bool, template: bytes,
+                context: ssl.SSLContext | None) -> tuple[float, list[float], int]:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(messages):
+        queue.put_nowait(i)
+    latencies: list[float] = []
+    started = time.perf_counter()
+    counts = await asyncio.gather(*(worker(port, tls, template, queue, context, latencies)
+                                    for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies, sum(counts)
+
+
+def wait_ready(http_port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the sandbox did not become ready")
+
+
+def fetch_certificate(http_port: int) -> bytes:
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/mss/v1/tls/certificate", timeout=5) as r:  # noqa: S310
+        return r.read()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=80)
+    parser.add_argument("--no-tls", action="store_true", help="plain SMTP (AUTH allowed without STARTTLS)")
+    args = parser.parse_args()
+    tls = not args.no_tls
+
+    url = asyncio.run(prepare_database())
+    http_port, smtp_port = free_port(), free_port()
+    env = {
+        **os.environ, "SEGUR_DATABASE_URL": url, "SEGUR_HTTP_PORT": str(http_port),
+        "SEGUR_SMTP_PORT": str(smtp_port), "SEGUR_AUTO_MIGRATE": "false", "SEGUR_ACCESS_LOG": "false",
+        "SEGUR_LOG_LEVEL": "WARNING", "SEGUR_MSS_SMTP_AUTH_REQUIRE_TLS": "false" if not tls else "true",
+    }
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, env=env)  # noqa: S603
+    try:
+        wait_ready(http_port)
+        context = None
+        if tls:
+            context = ssl.create_default_context(cadata=fetch_certificate(http_port).decode())
+        template, xdm_size = build_template()
+        asyncio.run(drive(smtp_port, args.warmup, args.concurrency, tls, template, context))
+        proc = psutil.Process(server.pid)
+        proc.cpu_percent(None)
+        me = psutil.Process()
+        me.cpu_percent(None)
+        elapsed, latencies, sent = asyncio.run(
+            drive(smtp_port, args.messages, args.concurrency, tls, template, context))
+        server_cpu = proc.cpu_percent(None)
+        client_cpu = me.cpu_percent(None)
+        stored, delivered = asyncio.run(stored_count(url))
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        asyncio.run(drop_database())
+    latencies.sort()
+    rate = sent / elapsed
+    p50 = latencies[len(latencies) // 2] * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    print("MSSanté SMTP benchmark (bench/mss_smtp.py)")
+    print(f"  conditions: {args.concurrency} connections, {'STARTTLS + ' if tls else ''}AUTH PLAIN once per "
+          f"connection, {sent} messages of {len(template) // 1024} KB (IHE_XDM.ZIP {xdm_size // 1024} KB), "
+          f"1 recipient each; warm-up {args.warmup} messages")
+    print(f"  server: 1 uvicorn worker + SMTP on its loop, PostgreSQL {ADMIN_URL.rsplit('@', 1)[-1]} "
+          f"(fresh database), Python {platform.python_version()}, {os.cpu_count()} CPUs "
+          f"(load generator on the same machine)")
+    print(f"  accepted and stored: {rate:.0f} msg/s ({sent} in {elapsed:.2f} s); "
+          f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms; server CPU {server_cpu:.0f}%, "
+          f"load generator CPU {client_cpu:.0f}%")
+    expected = sent + args.warmup
+    print(f"  check: {stored} messages stored, {delivered} deliveries (expected {expected}) "
+          f"-> {'OK' if stored == expected and delivered == expected else 'MISMATCH'}")
+    print(f"  target >= 200 msg/s: {'met' if rate >= 200 else 'NOT met'}")
+    return 0 if stored == expected else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
