@@ -63,7 +63,7 @@ async def prepare(db_name: str, patients: int, documents: int) -> tuple[str, lis
     from app.api.store import seed_store
     from app.config import load_settings
     from app.db import create_database, create_engine, create_sessionmaker, upgrade
-    from app.dmp import service
+    from app.dmp import jsonio, service
     from app.dmp.models import DmpAuthorisation, DmpBinary, DmpBinaryChunk, DmpDocument, DmpRecord
     from app.domains import load_domains
 
@@ -123,8 +123,9 @@ async def prepare(db_name: str, patients: int, documents: int) -> tuple[str, lis
             uid = f"urn:oid:1.2.250.1.213.1.4.8.99999.7.{n}"
             batch.append({**base, "id": str(uuid.UUID(int=rng.getrandbits(128))), "dmp_id": ids[ins],
                           "unique_id": uid, "type_code": type_code, "date": date, "period_start": date,
-                          "resource": {**resource, "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": uid},
-                                       "type": {"coding": [{"system": "http://loinc.org", "code": type_code}]}}})
+                          "resource": jsonio.dumps_text({
+                              **resource, "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": uid},
+                              "type": {"coding": [{"system": "http://loinc.org", "code": type_code}]}})})
             if len(batch) == 5000:
                 await session.execute(insert(DmpDocument), batch)
                 batch = []
@@ -140,7 +141,8 @@ async def prepare(db_name: str, patients: int, documents: int) -> tuple[str, lis
             await session.execute(insert(DmpBinaryChunk), [chunk])
         big_doc = {**base, "id": "bench-big-doc", "dmp_id": ids[bench_ins[0]], "binary_id": "bench-big",
                    "unique_id": "urn:oid:1.2.250.1.213.1.4.8.99999.8.1", "type_code": "18748-4", "date": now,
-                   "period_start": now, "size": len(big), "hash_b64": row["hash_b64"], "resource": resource}
+                   "period_start": now, "size": len(big), "hash_b64": row["hash_b64"],
+                   "resource": jsonio.dumps_text(resource)}
         await session.execute(insert(DmpDocument), [big_doc])
     print(f"prepared {len(seeded)} seeded DMPs + {patients} bench DMPs, {documents} documents and one 20 MB "
           f"document in {time.perf_counter() - started:.1f} s")

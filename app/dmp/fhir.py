@@ -16,7 +16,7 @@ from typing import Any
 from app.api.urls import absolute_url
 from app.config import Settings
 from app.db import as_utc
-from app.dmp import mhd
+from app.dmp import jsonio, mhd
 from app.dmp.models import DmpAuditEvent, DmpDocument, DmpRecord, DmpSubmissionSet
 from app.dmp.patch import IS_ARCHIVED_URL
 
@@ -45,7 +45,7 @@ def fhir_status(doc: DmpDocument, settings: Settings) -> str:
 
 def document_reference(doc: DmpDocument, record: DmpRecord, settings: Settings) -> dict[str, Any]:
     """The stored DocumentReference as submitted, with the server-managed elements set."""
-    res = dict(doc.resource)  # shallow copy: every nested element changed below is rebuilt, not mutated
+    res = jsonio.loads(doc.resource)
     res.pop("text", None)
     res["id"] = doc.id
     res["meta"] = {"versionId": str(doc.version_id), "lastUpdated": instant(doc.last_updated),

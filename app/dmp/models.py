@@ -140,7 +140,7 @@ class DmpDocument(Base):
     period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     replaces_id: Mapped[str | None] = mapped_column(String(64), index=True)
     replaced_by_id: Mapped[str | None] = mapped_column(String(64))
-    resource: Mapped[dict[str, Any]] = mapped_column(JSON)
+    resource: Mapped[str] = mapped_column(Text)  # the DocumentReference as submitted, JSON text (jsonio)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -22,7 +22,7 @@ from app.api.deps import SessionDep, SettingsDep
 from app.api.errors import FhirError
 from app.api.urls import absolute_url
 from app.config import Settings
-from app.dmp import fhir, mhd, rules, service
+from app.dmp import fhir, jsonio, mhd, rules, service
 from app.dmp.models import DmpAuditEvent, DmpDocument, DmpSubmissionSet
 from app.dmp.patch import PatchRefused, parse_patch_body
 from app.psc.dependencies import CurrentProfessional
@@ -60,8 +60,7 @@ def fhir_answer(request: Request, resource: dict[str, Any], *, status: int = 200
                 headers: dict[str, str] | None = None) -> Response:
     if wants_xml(request):
         return Response(fhir.to_xml(resource), status_code=status, media_type=FHIR_XML, headers=headers)
-    return Response(json.dumps(resource, ensure_ascii=False), status_code=status, media_type=FHIR_JSON,
-                    headers=headers)
+    return Response(jsonio.dumps(resource), status_code=status, media_type=FHIR_JSON, headers=headers)
 
 
 async def read_resource(request: Request) -> Any:
@@ -77,7 +76,7 @@ async def read_resource(request: Request) -> Any:
         raise FhirError(415, "not-supported", f"Content-Type {media!r}: send application/fhir+json or "
                         "application/fhir+xml", rule="FHIR:content-type")
     try:
-        return json.loads(body)
+        return jsonio.loads(body)
     except ValueError as exc:
         raise FhirError(400, "structure", f"the body is not JSON: {exc}", rule="FHIR:json") from None
 
@@ -197,11 +196,12 @@ async def search_params(request: Request) -> dict[str, list[str]]:
     for key, value in request.query_params.multi_items():
         params.setdefault(key, []).append(value)
     if request.method == "POST":
+        body = await request.body()
         media = (request.headers.get("content-type") or "").split(";", 1)[0].strip()
-        if media != "application/x-www-form-urlencoded":
+        if body and media != "application/x-www-form-urlencoded":
             raise FhirError(415, "not-supported", "POST _search takes application/x-www-form-urlencoded",
                             rule="FHIR:search-post")
-        for key, value in parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True):
+        for key, value in parse_qsl(body.decode("utf-8"), keep_blank_values=True):
             params.setdefault(key, []).append(value)
     return params
 

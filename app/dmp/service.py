@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.api.errors import FhirError, ProblemError
 from app.config import Settings
 from app.db import utcnow
-from app.dmp import documents, mhd, rules
+from app.dmp import documents, jsonio, mhd, rules
 from app.dmp.models import (
     DmpAuditEvent,
     DmpAuthorisation,
@@ -172,9 +172,9 @@ def _label_flags(labels: Sequence[Sequence[str]]) -> dict[str, Any]:
 
 def document_row(doc: mhd.DocumentIn, *, doc_id: str, dmp_id: int, ss_id: str | None, binary_id: str,
                  now: datetime) -> dict[str, Any]:
-    resource = json.loads(json.dumps(doc.resource))
-    for content in resource.get("content") or []:
-        (content.get("attachment") or {}).pop("data", None)
+    resource = dict(doc.resource)
+    resource["content"] = [{**c, "attachment": {k: v for k, v in (c.get("attachment") or {}).items() if k != "data"}}
+                           for c in resource.get("content") or []]
     return {
         "id": doc_id, "dmp_id": dmp_id, "submission_set_id": ss_id, "binary_id": binary_id,
         "unique_id": doc.unique_id, "version_id": 1, "availability": "Approved", "is_archived": doc.is_archived,
@@ -190,7 +190,7 @@ def document_row(doc: mhd.DocumentIn, *, doc_id: str, dmp_id: int, ss_id: str | 
         "related_ids": " " + " ".join(f"{s or ''}|{v}" for s, v in doc.related) + " ",
         "content_type": doc.content_type, "size": doc.size, "hash_b64": doc.hash_b64, "title": doc.title,
         "date": doc.date, "period_start": doc.period_start, "period_end": doc.period_end,
-        "replaces_id": doc.replaces, "replaced_by_id": None, "resource": resource,
+        "replaces_id": doc.replaces, "replaced_by_id": None, "resource": jsonio.dumps_text(resource),
         "created_at": now, "last_updated": now,
     }
 

@@ -155,7 +155,7 @@ def upgrade() -> None:
     sa.Column('period_end', sa.DateTime(timezone=True), nullable=True),
     sa.Column('replaces_id', sa.String(length=64), nullable=True),
     sa.Column('replaced_by_id', sa.String(length=64), nullable=True),
-    sa.Column('resource', sa.JSON(), nullable=False),
+    sa.Column('resource', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_updated', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['binary_id'], ['dmp_binary.id'], name=op.f('fk_dmp_document_binary_id_dmp_binary')),
