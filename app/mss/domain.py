@@ -8,6 +8,7 @@ DOMAIN = Domain(
     routers=[router.router, router.control, annuaire.router],
     seed=service.seed,
     lifespan=smtp.smtp_lifespan,
+    keep_on_reset=("mss_tls_key",),
     openapi_tags=[
         {"name": "mss", "description": "MSSanté operator: HTTP mailbox API over the mailboxes the SMTP "
          "listener delivers to (send, list, read, raw, attachments, read receipts, XDM helper)."},

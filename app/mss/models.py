@@ -95,3 +95,14 @@ class MssDelivery(Base):
     seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     mdn_id: Mapped[int | None] = mapped_column(ForeignKey("mss_message.id", ondelete="SET NULL"))
     delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MssTlsKey(Base):
+    """The SMTP listener's generated test certificate, shared by every worker (kept on reset)."""
+
+    __tablename__ = "mss_tls_key"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cert_pem: Mapped[str] = mapped_column(Text)
+    key_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -557,19 +557,22 @@ async def smtp_lifespan(app: FastAPI) -> AsyncIterator[None]:
         cert_pem = await asyncio.to_thread(Path(settings.mss_tls_cert_file).read_bytes)
         key_pem = await asyncio.to_thread(Path(settings.mss_tls_key_file).read_bytes)
     else:
-        cert_pem, key_pem = await asyncio.to_thread(generate_test_certificate, settings.mss_smtp_hostname)
+        cert_pem, key_pem = await service.shared_tls_key(
+            app.state.sessionmaker,
+            lambda: asyncio.to_thread(generate_test_certificate, settings.mss_smtp_hostname))
     tls = server_tls_context(cert_pem, key_pem)
     app.state.mss_tls_certificate = cert_pem
     handler = MssHandler(app)
     servers = []
+    # reuse_port: with several uvicorn workers, each worker's loop serves the same SMTP port.
     server = await loop.create_server(_factory(app, handler, tls, implicit=False),
-                                      host=settings.smtp_host, port=settings.smtp_port)
+                                      host=settings.smtp_host, port=settings.smtp_port, reuse_port=True)
     servers.append(server)
     app.state.smtp_port = server.sockets[0].getsockname()[1]
     app.state.smtps_port = None
     if settings.mss_smtp_tls_port is not None:
         smtps = await loop.create_server(_factory(app, handler, tls, implicit=True), host=settings.smtp_host,
-                                         port=settings.mss_smtp_tls_port, ssl=tls)
+                                         port=settings.mss_smtp_tls_port, ssl=tls, reuse_port=True)
         servers.append(smtps)
         app.state.smtps_port = smtps.sockets[0].getsockname()[1]
     probes = getattr(app.state, "readiness_probes", None)

@@ -18,6 +18,14 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
+        "mss_tls_key",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("cert_pem", sa.Text(), nullable=False),
+        sa.Column("key_pem", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_mss_tls_key")),
+    )
+    op.create_table(
         "mss_domain",
         sa.Column("name", sa.String(length=253), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
@@ -118,3 +126,4 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_mss_mailbox_domain"), table_name="mss_mailbox")
     op.drop_table("mss_mailbox")
     op.drop_table("mss_domain")
+    op.drop_table("mss_tls_key")
