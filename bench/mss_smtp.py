@@ -210,7 +210,8 @@ def main() -> int:
     print(f"  conditions: {args.concurrency} connections, {'STARTTLS + ' if tls else ''}AUTH PLAIN once per "
           f"connection, {sent} messages of {len(template) // 1024} KB (IHE_XDM.ZIP {xdm_size // 1024} KB), "
           f"1 recipient each; warm-up {args.warmup} messages")
-    print(f"  server: {args.workers} uvicorn worker(s), SMTP on each worker's loop, PostgreSQL {ADMIN_URL.rsplit('@', 1)[-1]} "
+    print(f"  server: {args.workers} uvicorn worker(s), SMTP on each worker's loop, "
+          f"PostgreSQL {ADMIN_URL.rsplit('@', 1)[-1]} "
           f"(fresh database), Python {platform.python_version()}, {os.cpu_count()} CPUs "
           f"(load generator on the same machine)")
     print(f"  accepted and stored: {rate:.0f} msg/s ({sent} in {elapsed:.2f} s); "
@@ -219,6 +220,9 @@ def main() -> int:
     expected = sent + args.warmup
     print(f"  check: {stored} messages stored, {delivered} deliveries (expected {expected}) "
           f"-> {'OK' if stored == expected and delivered == expected else 'MISMATCH'}")
+    print(f"  server CPU per message: {server_cpu / 100 / rate * 1000:.1f} ms "
+          f"(=> about {rate * 100 / max(server_cpu, 1):.0f} msg/s per fully available core); "
+          f"machine load average {os.getloadavg()[0]:.1f}")
     print(f"  target >= 200 msg/s: {'met' if rate >= 200 else 'NOT met'}")
     return 0 if stored == expected else 1
 
