@@ -39,6 +39,16 @@ ADMIN_URL = os.environ.get("SEGUR_TEST_DATABASE_URL", "postgresql://postgres@127
 # --------------------------------------------------------------------------- setup
 
 
+def via_socket(url: str, socket_dir: str | None) -> str:
+    """Same database through PostgreSQL's Unix socket (``?host=/dir``), or the URL unchanged."""
+    if not socket_dir:
+        return url
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    return u.set(host=None, port=None, query={"host": socket_dir}).render_as_string(hide_password=False)
+
+
 async def prepare(db_name: str, persons: int) -> tuple[str, list[dict]]:
     from app.db import create_database, create_engine, create_sessionmaker, upgrade
     from app.ins import service
@@ -73,7 +83,7 @@ def free_port() -> int:
 def start_server(url: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "SEGUR_DATABASE_URL": url, "SEGUR_AUTO_MIGRATE": "false", "SEGUR_ACCESS_LOG": "false",
            "SEGUR_LOG_LEVEL": "WARNING", "SEGUR_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-           "SEGUR_DATABASE_POOL_SIZE": "20"}
+           "SEGUR_DATABASE_POOL_SIZE": "20", "SEGUR_SMTP_PORT": "0"}
     cmd = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
            "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "httptools",
            "--no-access-log", "--log-level", "warning"]
@@ -169,12 +179,41 @@ def _client_process(port: int, reqs: list[bytes], connections: int, conn) -> Non
     conn.send(uvloop.run(_drive(port, reqs, connections)))
 
 
-def run_load(port: int, reqs: list[bytes], connections: int) -> dict:
+def _cpu(pids: list[int]) -> float:
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def _postgres_backends(db_name: str) -> list[int]:
+    import psutil
+
+    pids = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmd = " ".join(proc.info.get("cmdline") or [])
+        if cmd.startswith("postgres:") and f" {db_name} " in cmd:
+            pids.append(proc.pid)
+    return pids
+
+
+def run_load(port: int, reqs: list[bytes], connections: int, server_pid: int, db_name: str) -> dict:
     parent, child = mp.Pipe()
+    backends = _postgres_backends(db_name)
+    cpu_server, cpu_pg = _cpu([server_pid]), _cpu(backends)
     proc = mp.Process(target=_client_process, args=(port, reqs, connections, child))
     proc.start()
     result = parent.recv()
     proc.join()
+    n = result["requests"]
+    result["server_cpu_us"] = round((_cpu([server_pid]) - cpu_server) / n * 1e6)
+    result["postgres_cpu_us"] = round((_cpu(_postgres_backends(db_name)) - cpu_pg) / n * 1e6)
     return result
 
 
@@ -188,18 +227,22 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2_000)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--database", default="segur_bench_ins")
+    ap.add_argument("--socket", default="/var/run/postgresql" if Path("/var/run/postgresql").is_dir() else "",
+                    help="reach PostgreSQL through its Unix socket in this directory ('' for TCP 127.0.0.1)")
     args = ap.parse_args()
 
     from app.db import drop_database
 
     url, people = asyncio.run(prepare(args.database, args.persons))
     port = free_port()
-    server = start_server(url, port)
+    server = start_server(via_socket(url, args.socket), port)
     results = {}
     try:
         for kind in ("json", "soap"):
-            run_load(port, build_requests(people, port, args.warmup, kind, seed=2), args.connections)
-            results[kind] = run_load(port, build_requests(people, port, args.requests, kind), args.connections)
+            run_load(port, build_requests(people, port, args.warmup, kind, seed=2), args.connections, server.pid,
+                     args.database)
+            results[kind] = run_load(port, build_requests(people, port, args.requests, kind), args.connections,
+                                     server.pid, args.database)
     finally:
         server.terminate()
         server.wait(10)
@@ -211,7 +254,8 @@ def main() -> None:
     print(f"conditions: {os.cpu_count()} CPU ({platform.processor() or platform.machine()}), load average "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end (machine shared with other jobs), Python "
           f"{platform.python_version()}, {args.persons} synthetic persons + fixtures, {args.connections} "
-          f"keep-alive connections, {args.requests} measured requests per protocol after {args.warmup} warm-up, "
+          f"keep-alive connections, PostgreSQL via {'Unix socket ' + args.socket if args.socket else 'TCP'}, "
+          f"{args.requests} measured requests per protocol after {args.warmup} warm-up, "
           "queries ~85% found (00), ~10% unknown (01), ~5% ambiguous (02)")
     targets = {"json": 3000, "soap": 1200}
     for kind, r in results.items():
@@ -219,6 +263,9 @@ def main() -> None:
         print(f"{kind.upper():5} {r['rps']:6d} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
               f"max {r['max_ms']:7.1f} ms  ({r['requests']} in {r['seconds']} s; CodeCR {r['codes']}; "
               f"HTTP {r['statuses']})  target >= {targets[kind]}/s, p99 < 25 ms: {ok}")
+        cpu = r["server_cpu_us"]
+        print(f"      CPU per request: sandbox {cpu} us, PostgreSQL {r['postgres_cpu_us']} us -> one idle core "
+              f"for the sandbox process would serve ~{1_000_000 // max(cpu, 1)} req/s")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from app.domains import Domain
 from app.ins.router import control, router
-from app.ins.service import seed
+from app.ins.service import lifespan, seed
 from app.ins.soap import SoapFault
 from app.ins.soap_router import render_lps_error, soap_fault_handler
 from app.ins.soap_router import router as soap_router
@@ -11,6 +11,7 @@ DOMAIN = Domain(
     name="ins",
     routers=[soap_router, router, control],
     seed=seed,
+    lifespan=lifespan,
     exception_handlers={SoapFault: soap_fault_handler},
     error_renderers={"/lps": render_lps_error},
     openapi_tags=[{

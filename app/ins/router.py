@@ -94,9 +94,11 @@ def _check_traits(t: TraitsSearch, prefix: str = "") -> traits.TraitQuery:
     responses={400: {"description": "invalid trait (problem JSON)"},
                503: {"description": "simulated INSi technical fault (siram_40/insi_102)"}},
 )
-async def search_traits(body: TraitsSearch, request: Request, settings: SettingsDep) -> Response:
+async def search_traits(body: TraitsSearch, request: Request) -> Response:
+    # app.state.settings rather than SettingsDep: a sync dependency costs a threadpool hop per request
+    settings = request.app.state.settings
     query = _check_traits(body)
-    _, outcome = await service.search_by_traits_fast(request.app.state.engine, request.app.state.sessionmaker, query)
+    _, outcome = await service.search_by_traits_fast(request.app.state, query)
     return _answer(outcome, settings, "INSI")
 
 

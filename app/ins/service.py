@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ins import nir, search, traits
 from app.ins.models import InsCard, InsIdam, InsMatricule, InsPerson
@@ -210,29 +211,54 @@ _PG_TRAITS_IDAM = (
 
 
 async def search_by_traits_fast(
-    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], query: traits.TraitQuery, *,
-    idam: str | None = None,
+    state: Any, query: traits.TraitQuery, *, idam: str | None = None,
 ) -> tuple[bool | None, search.Outcome]:
     """The hot path of both INSi front doors: one round trip, outside any transaction.
 
-    On PostgreSQL the (read-only) query runs on the driver connection directly, with the IDAM check folded
-    into the same statement: SQLAlchemy's session machinery costs ~5x the query itself here (measured, see
-    docs/ins.md). Elsewhere it falls back to :func:`search_by_traits`. Returns (IDAM known or None, outcome).
+    On PostgreSQL the read-only query runs on the domain's own asyncpg pool (``state.ins_pg_pool``, opened by
+    :func:`lifespan`), with the IDAM check folded into the same statement: SQLAlchemy's session and pool
+    machinery cost several times the query itself here (measured, see docs/ins.md). Without that pool (SQLite)
+    it falls back to :func:`search_by_traits`. Returns (IDAM known, or None when not asked; outcome).
     """
-    if engine.dialect.name == "postgresql":
-        async with engine.connect() as conn:
-            raw = (await conn.get_raw_connection()).driver_connection
-            if idam is None:
-                rows = await raw.fetch(_PG_TRAITS, query.nom_naissance, query.date_naissance)
-                known = None
-            else:
-                rows = await raw.fetch(_PG_TRAITS_IDAM, query.nom_naissance, query.date_naissance, idam)
-                known = bool(rows[0][0])
-                rows = [tuple(r)[1:] for r in rows if r[1] is not None]
+    pool = getattr(state, "ins_pg_pool", None)
+    if pool is not None:
+        if idam is None:
+            rows = await pool.fetch(_PG_TRAITS, query.nom_naissance, query.date_naissance)
+            known = None
+        else:
+            rows = await pool.fetch(_PG_TRAITS_IDAM, query.nom_naissance, query.date_naissance, idam)
+            known = bool(rows[0][0])
+            rows = [tuple(r)[1:] for r in rows if r[1] is not None]
         return known, search.search_by_traits(query, (_record(r) for r in rows))
-    async with sessionmaker() as session:
+    async with state.sessionmaker() as session:
         known = await idam_known(session, idam) if idam is not None else None
         return known, await search_by_traits(session, query)
+
+
+async def _keep_session(connection: Any) -> None:
+    """Only single read-only statements run on the INS pool: no session state to reset, so skip asyncpg's
+    default reset query (a round trip on every release)."""
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """Open the INS read pool on PostgreSQL (a few connections, read-only statements, no transactions)."""
+    settings = app.state.settings
+    if not settings.database_url.startswith("postgresql"):
+        yield
+        return
+    import asyncpg
+
+    dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    size = max(2, min(settings.database_pool_size, 10))
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, reset=_keep_session,
+                                     server_settings={"application_name": "segur-sandbox-ins"})
+    app.state.ins_pg_pool = pool
+    try:
+        yield
+    finally:
+        app.state.ins_pg_pool = None
+        await pool.close()
 
 
 async def search_by_card(session: AsyncSession, query: search.VitaleQuery) -> search.Outcome:

@@ -99,7 +99,9 @@ async def wsdl(request: Request, settings: SettingsDep) -> Response:
                500: {"description": "SOAP fault (Receiver, e.g. siram_40/insi_102)",
                      "content": {"application/soap+xml": {}}}},
 )
-async def lps(request: Request, settings: SettingsDep) -> Response:
+async def lps(request: Request) -> Response:
+    # app.state.settings rather than SettingsDep: a sync dependency costs a threadpool hop per request
+    settings = request.app.state.settings
     body = await _read_limited(request, settings.ins_soap_max_bytes)
     req = soap.parse_request(body, max_bytes=settings.ins_soap_max_bytes)
     mid = req.message_id
@@ -120,7 +122,7 @@ async def lps(request: Request, settings: SettingsDep) -> Response:
     idam = req.lps.idam
     if not idam:
         raise soap.fault_unknown_idam(mid)
-    engine, sessionmaker = request.app.state.engine, request.app.state.sessionmaker
+    sessionmaker = request.app.state.sessionmaker
 
     policy = settings.ins_oid_policy
 
@@ -139,7 +141,7 @@ async def lps(request: Request, settings: SettingsDep) -> Response:
                 # CNDA 2.03 case 3: the test INSi answers a technical fault, not a clean refusal
                 raise soap.fault_technical(mid, rule="INSi:charset") from None
             raise soap.fault_request("sandbox_traits", err.message, mid, rule=err.rule) from None
-        known, outcome = await service.search_by_traits_fast(engine, sessionmaker, query, idam=idam)
+        known, outcome = await service.search_by_traits_fast(request.app.state, query, idam=idam)
         if not known:
             raise soap.fault_unknown_idam(mid)
     else:
