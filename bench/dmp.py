@@ -281,12 +281,22 @@ def _client_process(port: int, reqs: list[bytes], connections: int, conn) -> Non
     conn.send(uvloop.run(_drive(port, reqs, connections)))
 
 
-def run_load(port: int, reqs: list[bytes], connections: int) -> dict:
+def run_load(port: int, reqs: list[bytes], connections: int, server_pid: int | None = None) -> dict:
+    """Drive the load from a separate process; with ``server_pid``, also report the server's CPU time per
+    request (user + system), a figure that does not depend on what else the machine is running."""
+    import psutil
+
+    server = psutil.Process(server_pid) if server_pid else None
+    cpu_before = sum(server.cpu_times()[:2]) if server else 0.0
     parent, child = mp.Pipe()
     proc = mp.Process(target=_client_process, args=(port, reqs, connections, child))
     proc.start()
     result = parent.recv()
     proc.join()
+    if server is not None:
+        cpu = sum(server.cpu_times()[:2]) - cpu_before
+        result["server_cpu_ms_per_request"] = round(cpu * 1000 / max(result["requests"], 1), 2)
+        result["rps_if_one_free_core"] = round(result["requests"] / cpu, 1) if cpu else None
     return result
 
 
@@ -353,18 +363,24 @@ def main() -> None:
 
     url, seeded, bench_ins, big_id = asyncio.run(prepare(args.database, args.patients, args.documents))
     port = free_port()
-    server = start_server(url, port)
+    try:
+        server = start_server(url, port)
+    except BaseException:
+        asyncio.run(drop_database(ADMIN_URL, args.database))
+        raise
     results: dict[str, dict] = {}
     try:
         token = asyncio.run(get_token(port))
         template, pdf_size = iti65_template(port, token)
         run_load(port, iti65_requests(template, seeded, 200), args.connections)  # warm-up
-        results["ITI-65"] = run_load(port, iti65_requests(template, seeded, args.submissions), args.connections)
+        results["ITI-65"] = run_load(port, iti65_requests(template, seeded, args.submissions), args.connections,
+                                     server.pid)
         results["ITI-65"]["pdf_bytes"] = pdf_size
         run_load(port, iti67_requests(port, token, bench_ins, 300, seed=9), 4)  # warm-up
-        results["ITI-67 (1 connection)"] = run_load(port, iti67_requests(port, token, bench_ins, args.searches), 1)
+        results["ITI-67 (1 connection)"] = run_load(port, iti67_requests(port, token, bench_ins, args.searches), 1,
+                                                    server.pid)
         results[f"ITI-67 ({args.connections} connections)"] = run_load(
-            port, iti67_requests(port, token, bench_ins, args.searches, seed=4), args.connections)
+            port, iti67_requests(port, token, bench_ins, args.searches, seed=4), args.connections, server.pid)
         results["ITI-68 20 MB"] = retrieve_big(port, token, big_id, args.retrievals, server.pid)
     finally:
         server.terminate()
@@ -372,7 +388,9 @@ def main() -> None:
         asyncio.run(drop_database(ADMIN_URL, args.database))
 
     print("\n== DMP benchmark ==")
-    print(f"machine: {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+    load = os.getloadavg()
+    print(f"machine: {platform.machine()} {os.cpu_count()} CPUs (load average at the end {load[0]:.1f} / "
+          f"{load[1]:.1f} / {load[2]:.1f}: shared with other jobs), Python {platform.python_version()}, "
           f"PostgreSQL at {ADMIN_URL.rsplit('@', 1)[-1]}; server: uvicorn 1 worker (uvloop, httptools), journal on; "
           f"client: separate process, raw HTTP/1.1 keep-alive")
     print(f"data: {len(seeded)} seeded DMPs (5 documents each) + {args.patients} bench DMPs with "
