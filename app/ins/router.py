@@ -97,6 +97,8 @@ def _check_traits(t: TraitsSearch, prefix: str = "") -> traits.TraitQuery:
 async def search_traits(body: TraitsSearch, request: Request) -> Response:
     # app.state.settings rather than SettingsDep: a sync dependency costs a threadpool hop per request
     settings = request.app.state.settings
+    if request.headers.get("x-segur-ins-fault") == "insi_102":
+        raise _fault_problem()
     query = _check_traits(body)
     _, outcome = await service.search_by_traits_fast(request.app.state, query)
     return _answer(outcome, settings, "INSI")

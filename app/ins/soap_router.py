@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.api.deps import SettingsDep
-from app.api.journal import note_refusal
+from app.api.journal import context_of, note_refusal
 from app.ins import nir, search, service, soap, traits
 
 SOAP_MEDIA_TYPE = "application/soap+xml; charset=utf-8"
@@ -54,6 +54,20 @@ def render_lps_error(request: Request, status: int, message: str, rule: str | No
     else:
         fault = soap.fault_request(f"sandbox_http_{status}", message, rule=rule)
     return Response(soap.build_fault(fault), status_code=status, media_type=SOAP_MEDIA_TYPE)
+
+
+async def _psc_subject(request: Request, settings, authorization: str, mid: str) -> str:  # type: ignore[no-untyped-def]
+    from app.api.errors import AuthError
+    from app.psc.auth import authenticate
+
+    async with request.app.state.sessionmaker() as session:
+        try:
+            professional = await authenticate(session, settings, authorization)
+        except AuthError as err:
+            raise soap.fault_access_level(
+                mid, f"Niveau d'accès insuffisant : jeton Pro Santé Connect refusé ({err.description})."
+            ) from None
+    return professional.subject_name_id
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -108,13 +122,33 @@ async def lps(request: Request) -> Response:
 
     # 1. the caller's credential (TLS comes before anything else on the real service)
     cn = request.headers.get(settings.ins_cert_cn_header)
+    authorization = request.headers.get("authorization")
+    context = context_of(request)
     if cn is not None:
         if cn.strip() not in ACCEPTED_CN:
             raise soap.fault_access_level(mid, f"Niveau d'accès insuffisant : CN du certificat {cn.strip()!r}, "
                                                "INSI-AUTO ou INSI-MANU attendu.")
-    elif not req.saml_assertion and settings.ins_require_credential:
+        credential = f"certificate:{cn.strip()}"
+    elif authorization is not None:
+        # SC.INS/PSC.01: a user logged in with Pro Santé Connect calls INSi with that identity (CI-SIS PSC
+        # transport volet). The token must be a valid access token of this sandbox's PSC.
+        credential = "psc:" + await _psc_subject(request, settings, authorization, mid)
+    elif req.saml_assertion:
+        credential = f"cpx:{req.saml_issuer or ''}"
+    elif settings.ins_require_credential:
         raise soap.fault_access_level(mid, "Niveau d'accès insuffisant : ni certificat (CN INSI-AUTO / INSI-MANU) "
                                            "ni assertion CPx dans wsse:Security.")
+    else:
+        credential = "none"
+    if context is not None:
+        context.extra["ins_credential"] = credential
+    # sandbox fault injection, for clients' retry / error paths
+    injected = request.headers.get("x-segur-ins-fault")
+    if injected is not None:
+        if injected.strip() == "insi_102":
+            raise soap.fault_technical(mid, rule="INSi:injected-fault")
+        raise soap.fault_request("sandbox_fault_header", f"X-Segur-INS-Fault {injected!r} inconnu (insi_102)",
+                                 mid, rule="INSi:injected-fault")
     # 2. the software's CNDA authorisation number (checked in the same round trip as the search)
     if req.lps.idam_r is not None and req.lps.idam_r != "4":
         raise soap.fault_request("sandbox_idam_r", f"IDAM R={req.lps.idam_r!r}, R=\"4\" attendu", mid,

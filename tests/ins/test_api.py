@@ -207,3 +207,9 @@ async def test_reset_restores_the_fixtures(client) -> None:
     assert (await client.get("/sandbox/v1/persons/275126322074974")).status_code == 200
     assert (await client.get("/sandbox/v1/persons/" + "1900175056123" + nir.compute_key("1900175056123"))
             ).status_code == 404
+
+
+async def test_injected_fault_over_json(client) -> None:
+    r = await client.post("/insi/v1/search-traits", headers={"X-Segur-INS-Fault": "insi_102"}, json={
+        "NomNaissance": "ADRUN", "Prenom": "ZOE", "Sexe": "F", "DateNaissance": "1975-12-31"})
+    assert r.status_code == 503 and r.json()["code"] == "insi_102"

@@ -235,3 +235,19 @@ async def test_generic_errors_under_lps_are_soap_faults(client) -> None:
     assert r.status_code == 405 and fault_of(r)[1] == "soap:siram_10"
     r = await client.get("/lps")
     assert r.status_code == 400 and fault_of(r)[2] == "sandbox_http_405"
+
+
+async def test_psc_access_token_is_accepted(client) -> None:
+    from tests.psc.helpers import access_token_for
+
+    token = await access_token_for(client, "810001000016")
+    body = traits_request("ADRUN", "ZOE", "F", "1975-12-31")
+    r = await post(client, body, {"Content-Type": "application/soap+xml", "Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and parse(r).findtext(".//r:CodeCR", namespaces=NS) == "00"
+    r = await post(client, body, {"Content-Type": "application/soap+xml", "Authorization": "Bearer forged"})
+    assert r.status_code == 400 and fault_of(r)[2] == "DESIR_560"
+
+
+async def test_injected_technical_fault(client) -> None:
+    r = await post(client, traits_request("ADRUN", "ZOE", "F", "1975-12-31"), {**CERT, "X-Segur-INS-Fault": "insi_102"})
+    assert r.status_code == 500 and fault_of(r) == ("soap:Receiver", "soap:siram_40", "insi_102", "fatal")
