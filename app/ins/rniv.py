@@ -109,7 +109,7 @@ def apply(state: IdentityState, event: dict) -> tuple[Step, IdentityState]:
         else:
             new = replace(s, document=mode)
     elif kind in ("attribute_add", "attribute_remove"):
-        attr = event.get("attribute")
+        attr = str(event.get("attribute"))
         if attr not in ATTRIBUTES:
             raise RnivError("attribute", "RNIV:attribute", f"attribute {attr!r} is not one of {sorted(ATTRIBUTES)}")
         if kind == "attribute_add":
@@ -122,7 +122,7 @@ def apply(state: IdentityState, event: dict) -> tuple[Step, IdentityState]:
         else:
             new = replace(s, attributes=s.attributes - {attr})
     elif kind == "strict_trait_edit":
-        trait = event.get("trait")
+        trait = str(event.get("trait"))
         if trait not in STRICT_TRAITS:
             raise RnivError("trait", "RNIV:strict-trait", f"{trait!r} is not a strict trait ({sorted(STRICT_TRAITS)})")
         new = replace(s, insi=False, document=None)

@@ -318,9 +318,9 @@ async def _existing_active(session: AsyncSession, numbers: Iterable[str]) -> set
     found: set[str] = set()
     for i in range(0, len(numbers), 500):
         chunk = numbers[i:i + 500]
-        found |= set((await session.execute(
+        found |= {n for n in (await session.execute(
             select(InsPerson.ins_number).where(InsPerson.ins_number.in_(chunk))
-        )).scalars().all())
+        )).scalars().all() if n}
     return found
 
 
@@ -352,10 +352,10 @@ async def insert_persons(session: AsyncSession, persons: list[PersonIn], *, skip
     if not todo:
         return []
     records = [p.record() for p in todo]
-    rows = []
+    person_rows: list[dict[str, Any]] = []
     for p, r in zip(todo, records, strict=True):
         a = r.ins_actif
-        rows.append({
+        person_rows.append({
             "nom_naissance": r.nom_naissance, "liste_prenom": r.liste_prenom, "sexe": r.sexe,
             "date_naissance": r.date_naissance, "lieu_naissance": r.lieu_naissance,
             "rang_naissance": r.rang_naissance,
@@ -368,10 +368,10 @@ async def insert_persons(session: AsyncSession, persons: list[PersonIn], *, skip
     from app.db import utcnow
 
     now = utcnow()
-    for row in rows:
+    for row in person_rows:
         row["created_at"] = now
     ids = list((await session.execute(
-        insert(InsPerson).returning(InsPerson.id, sort_by_parameter_order=True), rows
+        insert(InsPerson).returning(InsPerson.id, sort_by_parameter_order=True), person_rows
     )).scalars().all())
     mats = []
     for pid, r in zip(ids, records, strict=True):
@@ -514,5 +514,7 @@ async def list_idams(session: AsyncSession) -> list[dict]:
 
 
 async def delete_idam(session: AsyncSession, idam: str) -> bool:
-    res = await session.execute(delete(InsIdam).where(InsIdam.idam == idam))
-    return bool(res.rowcount)
+    exists = await idam_known(session, idam)
+    if exists:
+        await session.execute(delete(InsIdam).where(InsIdam.idam == idam))
+    return exists

@@ -75,8 +75,8 @@ def check_name(value: str | None, field: str, *, required: bool = True) -> str |
         return None
     if NAME_PATTERN.match(value):
         return value
-    suggestion = normalise(value)
-    if not NAME_PATTERN.match(suggestion):
+    suggestion: str | None = normalise(value)
+    if not NAME_PATTERN.match(suggestion or ""):
         suggestion = None
     bad = sorted({ch for ch in value if not (ch.isascii() and (ch.isupper() or ch in " '-"))})
     detail = f" (characters not allowed: {' '.join(repr(c) for c in bad)})" if bad else " (separator misplaced)"
