@@ -183,12 +183,18 @@ async def lps(request: Request) -> Response:
             if not await service.idam_known(session, idam):
                 raise soap.fault_unknown_idam(mid)
             v = soap.parse_vitale(req.body)
-            if not v.MatriculeOD or not v.DateNaissance:
+            # Pyxvital-style requests carry the card data in ContexteBAM/COUVERTURE (ASSURE, BENEFICIAIRE)
+            cov = req.couverture
+            matricule_od = v.MatriculeOD or cov.get("Assure")
+            date = v.DateNaissance or cov.get("DateNai")
+            if not matricule_od or not date:
                 raise soap.fault_request("sandbox_vitale", "RECVITALE : MatriculeOD et DateNaissance sont "
-                                         "obligatoires", mid, rule="INSi:RECVITALE")
+                                         "obligatoires (ou COUVERTURE/ASSURE et BENEFICIAIRE/DateNai)", mid,
+                                         rule="INSi:RECVITALE")
             outcome = await service.search_by_card(session, search.VitaleQuery(
-                matricule_od=v.MatriculeOD, date_naissance=v.DateNaissance, rang_naissance=v.RangNaissance,
-                nom_naissance=v.NomNaissance, matricule_individu=v.MatriculeIndividu,
+                matricule_od=matricule_od, date_naissance=date,
+                rang_naissance=v.RangNaissance or cov.get("Rang"), nom_naissance=v.NomNaissance,
+                matricule_individu=v.MatriculeIndividu or cov.get("Nir"),
             ))
     if outcome.fault:
         raise soap.fault_technical(mid, rule="INSi:simulated-fault")

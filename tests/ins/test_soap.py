@@ -251,3 +251,19 @@ async def test_psc_access_token_is_accepted(client) -> None:
 async def test_injected_technical_fault(client) -> None:
     r = await post(client, traits_request("ADRUN", "ZOE", "F", "1975-12-31"), {**CERT, "X-Segur-INS-Fault": "insi_102"})
     assert r.status_code == 500 and fault_of(r) == ("soap:Receiver", "soap:siram_40", "insi_102", "fatal")
+
+
+async def test_vitale_data_in_contexte_bam_couverture(client) -> None:
+    """Pyxvital templates put the card data in ContexteBAM/COUVERTURE rather than in RECVITALE."""
+    body = soap.build_request(f'<insi_recvit_ins:RECVITALE xmlns:insi_recvit_ins="{soap.NS_RECVIT}"/>',
+                              action=soap.ACTION_VITALE)
+    couverture = (b"<ctxbam:COUVERTURE><ctxbam:ASSURE><ctxbam:Id><ctxbam:Num>2751263220749</ctxbam:Num>"
+                  b"</ctxbam:Id></ctxbam:ASSURE><ctxbam:BENEFICIAIRE><ctxbam:DateNai>1975-12-31</ctxbam:DateNai>"
+                  b"<ctxbam:Rang>1</ctxbam:Rang></ctxbam:BENEFICIAIRE></ctxbam:COUVERTURE>")
+    body = body.replace(b"<ctxbam:COUVERTURE></ctxbam:COUVERTURE>", couverture)
+    root = parse(await post(client, body))
+    assert root.findtext(".//r:CodeCR", namespaces=NS) == "00"
+    assert root.findtext(".//r:TIQ/r:NomNaissance", namespaces=NS) == "ADRUN"
+    empty = soap.build_request(f'<insi_recvit_ins:RECVITALE xmlns:insi_recvit_ins="{soap.NS_RECVIT}"/>',
+                               action=soap.ACTION_VITALE)
+    assert fault_of(await post(client, empty))[2] == "sandbox_vitale"
