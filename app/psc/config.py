@@ -31,7 +31,7 @@ class PscSettings(BaseSettings):
     """`aud` of access tokens (Keycloak's default audience) and what `CurrentProfessional` demands."""
     psc_leeway: int = 5
     """Clock skew (seconds) tolerated on exp/nbf/iat."""
-    psc_client_cache_ttl: float = 1.0
+    psc_client_cache_ttl: float = 10.0
     """Seconds a worker keeps a client's registration for client authentication (0: no cache). Reset and
     client creation clear it in the worker that handled them; other workers see changes after this delay."""
     psc_key_cache_ttl: float = 30.0

@@ -624,7 +624,10 @@ async def userinfo_for(session: AsyncSession, settings: Settings, token: str) ->
     """(userinfo document as JSON text, access token claims + ``_client``) in one query, outside any
     transaction (no BEGIN/COMMIT round trips: the userinfo route owns its session and writes nothing)."""
     claims = await verify_token(session, settings, token, audience=settings.psc_access_token_audience)
-    connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    if session.in_transaction():  # the keys were just (re)loaded in this session
+        connection = await session.connection()
+    else:
+        connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     params = {"jti": claims["jti"], "azp": claims.get("azp"), "sni": claims.get("preferred_username")}
     row = (await connection.execute(_USERINFO_SQL, params)).first()
     if row is None:

@@ -677,3 +677,30 @@ async def test_control_api_clients_and_professionals(client) -> None:  # type: i
     assert bad_key.status_code == 422
     assert (await client.get("/sandbox/v1/professionals/810001000990")).status_code == 200
     assert len((await client.get("/sandbox/v1/professionals")).json()) >= 13
+
+
+async def test_rotated_key_leaves_the_jwks_after_its_window(app, client, session) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from app.db import utcnow
+    from app.psc.models import SigningKey
+
+    old = await access_token_for(client, GP)
+    old_kid = _header(old)["kid"]
+    async with app.state.sessionmaker() as own, own.begin():
+        new_kid = await service.rotate_signing_key(own, app.state.settings)
+    row = (await session.scalars(select(SigningKey).where(SigningKey.kid == old_kid))).one()
+    settings = app.state.settings
+    window = max(settings.psc_access_token_ttl, settings.psc_id_token_ttl, settings.psc_refresh_token_ttl)
+    assert row.active is False and row.publish_until is not None
+    assert (service.as_utc(row.publish_until) - utcnow()).total_seconds() >= window
+    await session.execute(
+        update(SigningKey).where(SigningKey.kid == old_kid).values(publish_until=utcnow() - timedelta(seconds=1))
+    )
+    await session.commit()
+    kids = {k["kid"] for k in (await client.get(OIDC + "/certs")).json()["keys"]}
+    assert new_kid in kids and old_kid not in kids
+    me = await client.get("/psc/v1/me", headers={"Authorization": f"Bearer {old}"})
+    assert me.status_code == 401
