@@ -194,6 +194,25 @@ async def my_mailboxes(session: SessionDep, professional: CurrentProfessional) -
     return [_mailbox_read(m) for m in await service.mailboxes_of(session, professional.subject_name_id)]
 
 
+def _inline_schema(model: type[MessageCreate]) -> dict[str, Any]:
+    """The JSON schema of ``model`` with its ``$defs`` inlined (the body is read by hand, so FastAPI does
+    not register the model in ``components``)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(defs[ref.rsplit("/", 1)[-1]])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    return resolve(schema)
+
+
 def _compose(mailbox: MssMailbox, body: MessageCreate) -> bytes:
     msg = EmailMessage()
     msg["From"] = formataddr((mailbox.display_name, mailbox.address))
@@ -245,8 +264,8 @@ def _compose(mailbox: MssMailbox, body: MessageCreate) -> bytes:
     summary="Send a message (JSON with attachments, or a raw RFC 5322 message as message/rfc822)",
     responses={**PROBLEMS, 413: {"description": "larger than SEGUR_MSS_MAX_MESSAGE_BYTES (MSS:size)"},
                422: {"description": "no valid recipient, or refused by an enforced check (rule in the problem)"}},
-    openapi_extra={"requestBody": {"content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/MessageCreate"}},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": _inline_schema(MessageCreate)},
         "message/rfc822": {"schema": {"type": "string", "format": "binary"}},
     }}},
 )

@@ -227,6 +227,12 @@ class MssSMTP(SMTP):
     def _clear_transaction(self) -> None:
         self.dsn_rcpt, self.dsn_mail, self.verdicts, self.sender_mailbox = {}, {}, {}, None
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self._original_transport is not None:  # after STARTTLS: forget what was said in clear (RFC 3207 §4.2)
+            self.identity = None
+            self._clear_transaction()
+
     def connection_lost(self, error: Exception | None) -> None:
         super().connection_lost(error)
         peer = self.session.peer if self.session else None

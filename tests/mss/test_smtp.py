@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import smtplib
+import ssl
 
 import pytest
 from sqlalchemy import select
@@ -323,12 +324,14 @@ async def test_malformed_mime_accepted_and_flagged(smtp_call, session):
 
 async def test_sessions_are_journaled(smtp_call, app, client):
     await smtp_call(lambda smtp: smtp.mail(DOCTOR))
-    await asyncio.sleep(0.05)
-    await app.state.journal.flush()
-    response = await client.get("/sandbox/v1/journal", params={"service": "mss"})
-    assert response.status_code == 200
-    body = response.text
-    assert "mss.smtp.mail" in body or "smtp" in body
+    for _ in range(50):  # the session entry is written when the connection closes
+        response = await client.get("/sandbox/v1/journal", params={"service": "mss", "protocol": "smtp"})
+        operations = {(e["operation"], e["rule"]) for e in response.json()["entries"]}
+        if ("mss.smtp.session", "MSS:auth.required") in operations:
+            break
+        await asyncio.sleep(0.05)
+    assert ("mss.smtp.mail", "MSS:auth.required") in operations
+    assert ("mss.smtp.session", "MSS:auth.required") in operations
 
 
 async def test_dot_stuffing_round_trip_and_long_lines(smtp_call, session):
@@ -362,3 +365,21 @@ async def test_empty_message_body(smtp_call):
 
     code, _ = await smtp_call(fn)
     assert code == 250
+
+
+async def test_implicit_tls_port(database_url, client):
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    other = create_app(make_settings(database_url, mss_smtp_tls_port=0))
+    async with other.router.lifespan_context(other):
+        port = other.state.smtps_port
+        context = ssl.create_default_context(cadata=other.state.mss_tls_certificate.decode())
+
+        def work():
+            with smtplib.SMTP_SSL("127.0.0.1", port, context=context, timeout=10) as smtp:
+                smtp.ehlo("lps.test")
+                assert "starttls" not in smtp.esmtp_features
+                return smtp.login(DOCTOR, PASSWORD)[0]
+
+        assert await asyncio.to_thread(work) == 235
