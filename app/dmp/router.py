@@ -369,7 +369,8 @@ async def _visible_document(session: Any, request: Request, professional: Any, d
         raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}", rule="MHD:unknown")
     record = await session.get(service.DmpRecord, doc.dmp_id)
     ctx = access_context(request, professional)
-    _, caller, _ = await service.authorise(session, ins=record.ins, ctx=ctx, action=rules.Action.CONSULT)
+    _, caller, _ = await service.authorise(session, ins=record.ins, ctx=ctx, action=rules.Action.CONSULT,
+                                           transaction=transaction)
     view = service.document_view(doc)
     if view.availability is rules.Availability.DELETED:
         if caller.rpps and caller.rpps == doc.author_rpps:
@@ -482,7 +483,8 @@ async def find_lists(request: Request, session: SessionDep, settings: SettingsDe
     params = await search_params(request)
     ins = parse_patient_param(params)
     ctx = access_context(request, professional)
-    record, _, _ = await service.authorise(session, ins=ins, ctx=ctx, action=rules.Action.CONSULT)
+    record, _, _ = await service.authorise(session, ins=ins, ctx=ctx, action=rules.Action.CONSULT,
+                                           transaction="ITI-66")
     s = DmpSubmissionSet
     filters: list[Any] = []
     for code in params.get("code", []):
@@ -518,7 +520,7 @@ async def read_list(list_id: str, request: Request, session: SessionDep, setting
         raise FhirError(404, "not-found", f"no List/{list_id}", rule="MHD:unknown")
     record = await session.get(service.DmpRecord, ss.dmp_id)
     ctx = access_context(request, professional)
-    await service.authorise(session, ins=record.ins, ctx=ctx, action=rules.Action.CONSULT)
+    await service.authorise(session, ins=record.ins, ctx=ctx, action=rules.Action.CONSULT, transaction="ITI-66")
     return fhir_answer(request, fhir.submission_set(ss, record, settings))
 
 

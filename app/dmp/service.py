@@ -91,7 +91,8 @@ def state_of(record: DmpRecord | None) -> rules.DmpState:
 
 
 async def authorise(session: AsyncSession, *, ins: str, ctx: AccessContext, action: rules.Action,
-                    known_to_ins: bool | None = None) -> tuple[DmpRecord, rules.Caller, rules.Decision]:
+                    known_to_ins: bool | None = None, transaction: str | None = None,
+                    ) -> tuple[DmpRecord, rules.Caller, rules.Decision]:
     """Load the DMP and the caller's standing on it in one query, then apply :func:`rules.check_access`."""
     rpps = ctx.rpps or ""
     status = (select(DmpAuthorisation.status).where(DmpAuthorisation.dmp_id == DmpRecord.id,
@@ -112,9 +113,30 @@ async def authorise(session: AsyncSession, *, ins: str, ctx: AccessContext, acti
     decision = rules.check_access(action=action, dmp=state_of(record), caller=caller, mode=ctx.mode,
                                   reason=ctx.reason)
     if not decision:
+        if record is not None:
+            await trace_refusal(session, record=record, ctx=ctx, decision=decision,
+                                transaction=transaction or _TRANSACTIONS[action], action=_ACTIONS[action])
         raise fhir_refusal(decision)
     assert record is not None
     return record, caller, decision
+
+
+_TRANSACTIONS = {rules.Action.CONSULT: "ITI-67", rules.Action.FEED: "ITI-65", rules.Action.UPDATE: "PATCH"}
+_ACTIONS = {rules.Action.CONSULT: "E", rules.Action.FEED: "C", rules.Action.UPDATE: "U"}
+
+
+async def trace_refusal(session: AsyncSession, *, record: DmpRecord, ctx: AccessContext, decision: rules.Decision,
+                        transaction: str, action: str) -> None:
+    """A refused access is traced too (the patient sees attempts, e.g. a refused break-glass), in its own
+    transaction since the request's is rolled back. Outcome 4 (minor failure) with the reason."""
+    bind = session.bind
+    async with AsyncSession(bind=bind, expire_on_commit=False) as own, own.begin():
+        own.add(DmpAuditEvent(
+            recorded=utcnow(), ins=record.ins, ins_oid=record.ins_oid, transaction=transaction, action=action,
+            outcome="4", outcome_text=f"{decision.rule}: {decision.message}"[:1024], agent_rpps=ctx.rpps,
+            agent_name=ctx.name, client_id=ctx.professional.client_id, access_mode=ctx.mode.value,
+            access_reason=ctx.reason, document_ids=[], query=None,
+        ))
 
 
 async def trace(
@@ -213,6 +235,7 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.S
     """File a submission atomically; returns one result per request entry, in request order."""
     known = await _check_patient(session, submission.patient)
     record, _, _ = await authorise(session, ins=submission.patient.ins, ctx=ctx, action=rules.Action.FEED,
+                                   transaction=transaction,
                                    known_to_ins=known)
     if not known:
         raise FhirError(404, "not-found", f"L'INS {submission.patient.ins} est inconnu du service INS / unknown INS",

@@ -212,8 +212,12 @@ async def test_break_glass_and_centre_15(client, auth):  # type: ignore[no-untyp
                               headers=await auth())
     events = [e["resource"] for e in traces.json()["entry"]]
     glass = [e for e in events if e["agent"][0]["purposeOfUse"][0]["coding"][0]["code"] == "bris_de_glace"]
-    assert len(glass) == 1 and glass[0]["agent"][0]["purposeOfUse"][0]["text"] == reason
-    assert glass[0]["agent"][0]["who"]["identifier"]["value"] == LEFEVRE
+    done = [e for e in glass if e["outcome"] == "0"]
+    assert len(done) == 1 and done[0]["agent"][0]["purposeOfUse"][0]["text"] == reason
+    assert done[0]["agent"][0]["who"]["identifier"]["value"] == LEFEVRE
+    # refused attempts are traced too, with the rule that refused them: no reason, then the opt-out
+    refused = sorted(e["outcomeDesc"].split(": ")[0] for e in glass if e["outcome"] == "4")
+    assert refused == ["DMP:bris-de-glace-reason", "DMP:opt-out-bris-de-glace"]
 
 
 async def test_blocked_professional_always_refused(client, auth):  # type: ignore[no-untyped-def]
