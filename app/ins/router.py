@@ -76,6 +76,17 @@ def _answer(outcome: search.Outcome, settings: Any, method: str) -> Response:
     return _json(body)
 
 
+def _log_call(request: Request, operation: str, outcome: search.Outcome, settings: Any) -> None:
+    """The INSi call log, journaled as the entry's detail (same line as over SOAP)."""
+    from app.api.journal import context_of
+    from app.ins.soap_router import call_log
+
+    context = context_of(request)
+    if context is not None and not outcome.fault:
+        context.detail = call_log(operation, outcome, lambda r: nir.oid_for(r.kind, settings.ins_oid_policy),
+                                  "json-facade", None, None)
+
+
 def _check_traits(t: TraitsSearch, prefix: str = "") -> traits.TraitQuery:
     try:
         return traits.check_query(t.NomNaissance, t.Prenom, t.Sexe, t.DateNaissance, t.LieuNaissance)
@@ -101,6 +112,7 @@ async def search_traits(body: TraitsSearch, request: Request) -> Response:
         raise _fault_problem()
     query = _check_traits(body)
     _, outcome = await service.search_by_traits_fast(request.app.state, query)
+    _log_call(request, "search-traits", outcome, settings)
     return _answer(outcome, settings, "INSI")
 
 
@@ -112,7 +124,7 @@ async def search_traits(body: TraitsSearch, request: Request) -> Response:
     operation_id="insi_search_vitale",
     response_model=SearchAnswer,
 )
-async def search_vitale(body: VitaleSearch, session: SessionDep, settings: SettingsDep) -> Response:
+async def search_vitale(body: VitaleSearch, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     try:
         traits.parse_lunar_date(body.DateNaissance)
     except traits.TraitError as err:
@@ -126,6 +138,7 @@ async def search_vitale(body: VitaleSearch, session: SessionDep, settings: Setti
         nom_naissance=body.NomNaissance,
         matricule_individu=nir.clean(body.MatriculeIndividu.NumIdentifiant) if body.MatriculeIndividu else None,
     ))
+    _log_call(request, "search-vitale", outcome, settings)
     return _answer(outcome, settings, "CV")
 
 

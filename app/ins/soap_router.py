@@ -198,5 +198,22 @@ async def lps(request: Request) -> Response:
             ))
     if outcome.fault:
         raise soap.fault_technical(mid, rule="INSi:simulated-fault")
+    if context is not None:
+        # the call log INS rules 37/39 ask vendors to keep, server side: journaled as the entry's detail
+        context.extra["operation"] = req.operation
+        context.detail = call_log(req.operation, outcome, oid_of, credential, idam, mid)
     xml = soap.resultat_xml(outcome, oid_of, with_prenom=settings.ins_tiq_prenom)
     return Response(soap.build_response(xml), media_type=SOAP_MEDIA_TYPE)
+
+
+def call_log(operation: str, outcome: search.Outcome, oid_of, credential: str, idam: str | None,  # type: ignore[no-untyped-def]
+             message_id: str | None) -> str:
+    """One line per INSi answer: operation, CodeCR, INS and OID returned (active and history), credential."""
+    parts = [f"{operation} CodeCR={outcome.code}"]
+    p = outcome.person
+    if p is not None and p.ins_actif is not None:
+        parts.append(f"INS={p.ins_actif.ins} OID={oid_of(p.ins_actif)}")
+        if p.ins_histo:
+            parts.append("INSHISTO=" + ",".join(h.ins for h in p.ins_histo))
+    parts.append(f"credential={credential} IDAM={idam} MessageID={message_id}")
+    return " ".join(parts)[:1024]

@@ -267,3 +267,13 @@ async def test_vitale_data_in_contexte_bam_couverture(client) -> None:
     empty = soap.build_request(f'<insi_recvit_ins:RECVITALE xmlns:insi_recvit_ins="{soap.NS_RECVIT}"/>',
                                action=soap.ACTION_VITALE)
     assert fault_of(await post(client, empty))[2] == "sandbox_vitale"
+
+
+async def test_every_answer_is_in_the_call_log(client) -> None:
+    await post(client, traits_request("ECETINSI", "PIERRE-ALAIN", "M", "2009-07-14"))
+    entry = (await client.get("/sandbox/v1/journal", params={"path": "/lps", "limit": 1})).json()["entries"][0]
+    assert entry["outcome"] == "ok"
+    assert entry["detail"].startswith(
+        "rechercherInsAvecTraitsIdentite CodeCR=00 INS=109076322083489 OID=1.2.250.1.213.1.4.8")
+    assert "INSHISTO=209076322083439,209066322012355" in entry["detail"]
+    assert "credential=certificate:INSI-AUTO IDAM=SEGURSANDBOX01" in entry["detail"]
