@@ -257,6 +257,11 @@ class _QuietLoginData(logging.Filter):
         return "login_data is deprecated" not in record.getMessage()
 
 
+def _close(server: MssSMTP) -> None:
+    if server.transport is not None:
+        server.transport.close()
+
+
 def _peer(peer: Any) -> str | None:
     if isinstance(peer, tuple) and peer:
         return f"{peer[0]}:{peer[1]}" if len(peer) > 1 else str(peer[0])
@@ -387,8 +392,22 @@ class MssHandler:
             return AuthResult(success=False, handled=False,
                               message=f"535 5.7.8 Authentication credentials invalid: {error}")
         server.identity = {"kind": "psc", "login": (mailbox_address or "").lower(),
-                           "subject": professional.subject_name_id, "mechanism": mechanism}
+                           "subject": professional.subject_name_id, "mechanism": mechanism, "token": token}
         return AuthResult(success=True, auth_data=LoginPassword((mailbox_address or "").encode(), b""))
+
+    async def _psc_session_ended(self, server: MssSMTP) -> str | None:
+        identity = server.identity
+        if not identity or identity.get("kind") != "psc":
+            return None
+        from app.psc.service import authenticate_access_token
+        from app.psc.tokens import TokenError
+
+        async with self.app.state.sessionmaker() as session:
+            try:
+                await authenticate_access_token(session, self.settings, identity["token"])
+            except TokenError as exc:
+                return exc.rule or "MSS:auth.psc-ended"
+        return None
 
     async def auth_XOAUTH2(self, server: MssSMTP, args: list[str]) -> AuthResult:
         return await self._bearer(server, args, "XOAUTH2")
@@ -402,6 +421,15 @@ class MssHandler:
         params = server.pending_mail_params
         address = address or ""
         reply, rule = None, None
+        ended = await self._psc_session_ended(server)
+        if ended:
+            # SC.MSS/CONF.10/.11: the PSC token behind this session is no longer valid (expired, revoked,
+            # PSC logout): the operator ends the session; the client must re-authenticate and reconnect.
+            server.last_rule = ended
+            await self.journal(server, method="MAIL", outcome="refused", status=421, rule=ended,
+                               detail="PSC token no longer valid: session ended", operation="mss.smtp.mail")
+            asyncio.get_running_loop().call_soon(_close, server)
+            return "421 4.7.0 PSC access token no longer valid (expired or revoked): session ended, reconnect"
         if address:
             async with self.app.state.sessionmaker() as db:
                 domain, mailbox = await service.lookup(db, address) if "@" in address else (None, None)

@@ -383,3 +383,25 @@ async def test_implicit_tls_port(database_url, client):
                 return smtp.login(DOCTOR, PASSWORD)[0]
 
         assert await asyncio.to_thread(work) == 235
+
+
+async def test_revoked_psc_token_ends_the_session(client, smtp_call):
+    """SC.MSS/CONF.10: once the PSC token is revoked, the operator ends the SMTP session (421)."""
+    token = await access_token_for(client, DOCTOR_SNI)
+    sasl = f"user={DOCTOR}\x01auth=Bearer {token}\x01\x01"
+    loop = asyncio.get_running_loop()
+
+    def fn(smtp):
+        code, _ = smtp.docmd("AUTH", "XOAUTH2 " + base64.b64encode(sasl.encode()).decode())
+        assert code == 235
+        assert smtp.mail(DOCTOR)[0] == 250
+        smtp.rset()
+        revoked = asyncio.run_coroutine_threadsafe(client.post(
+            "/auth/realms/esante-wallet/protocol/openid-connect/revoke",
+            data={"token": token, "client_id": "segur-sandbox-public"}), loop).result(20)
+        assert revoked.status_code == 200, revoked.text
+        code, text = smtp.mail(DOCTOR)
+        return code, text
+
+    code, text = await smtp_call(fn)
+    assert code == 421 and b"PSC" in text
