@@ -471,3 +471,23 @@ async def test_body_over_limit_is_413(client, auth, settings):  # type: ignore[n
     assert response.status_code == 413
     assert response.json()["resourceType"] == "OperationOutcome"
 
+
+
+async def test_retrieve_refused_without_authorisation_and_lists(client, auth):  # type: ignore[no-untyped-def]
+    found = (await search(client, auth)).json()["entry"][0]["resource"]
+    url = found["content"][0]["attachment"]["url"].removeprefix("http://sandbox.test")
+    refused = await client.get(url, headers=await auth(LEFEVRE, **{"Accept": "*/*"}))
+    assert refused.status_code == 403 and "DMP:authorisation-non-existe" in codes(refused)
+    lists = await client.get("/dmp/fhir/List", params={"patient.identifier": PATIENT_ID, "date": "ge2000-01-01"},
+                             headers=await auth())
+    assert lists.status_code == 200 and lists.json()["total"] == 1
+    seeded = lists.json()["entry"][0]["resource"]
+    assert {e["item"]["reference"].split("/")[0] for e in seeded["entry"]} == {"DocumentReference"}
+    read = await client.get(f"/dmp/fhir/List/{seeded['id']}", headers=await auth())
+    assert read.status_code == 200 and read.json()["code"]["coding"][0]["code"] == "submissionset"
+    none = await client.get("/dmp/fhir/List", params={"patient.identifier": PATIENT_ID, "date": "lt2000-01-01"},
+                            headers=await auth())
+    assert none.json()["total"] == 0
+    patient = await client.get(f"/dmp/fhir/Patient/{ZOE}", headers=await auth(**{"Accept": "application/fhir+xml"}))
+    assert patient.status_code == 200 and b"<Patient" in patient.content
+    assert b'<active value="true"/>' in patient.content

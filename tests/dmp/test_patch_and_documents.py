@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from app.dmp import documents
@@ -135,3 +137,27 @@ def test_generated_cda_n1(kind):
                                family="ADRUN", birth_date="1975-12-31", sex="F", author_rpps="10001000016",
                                author_given="Claire", author_family="Fontaine", effective="20260612100000")
     assert again is doc  # cached
+
+
+A07_CODES = ["MASQUE_PS", "INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["mask", "unmask", "level"]), st.sampled_from(A07_CODES),
+                          st.sampled_from(["N", "R", "V"])), max_size=8))
+def test_td33a_merges_keep_the_labels_valid(steps):
+    """Whatever sequence of TD3.3a-style patches: one HL7 level, no duplicate, at most 4 labels."""
+    state = START
+    for kind, code, level in steps:
+        if kind == "mask":
+            value = a07(code)
+        else:
+            value = {"coding": [{"system": V3_CONFIDENTIALITY, "code": "N" if kind == "unmask" else level}]}
+        state = apply_json_patch(state, [op("replace", "/securityLabel/0", value)])
+        levels = [lab for lab in state.labels if lab[0] == V3_CONFIDENTIALITY]
+        assert len(levels) == 1 and state.labels[0] == levels[0]
+        assert len({lab[1] for lab in state.labels}) == len(state.labels) <= 4
+        if kind != "mask":
+            assert "MASQUE_PS" not in {lab[1] for lab in state.labels}
+        else:
+            assert code in {lab[1] for lab in state.labels}
