@@ -143,8 +143,8 @@ async def trace(
     session: AsyncSession, *, record: DmpRecord, ctx: AccessContext, transaction: str, action: str,
     documents_ids: Sequence[str] = (), query: str | None = None, outcome_text: str | None = None,
 ) -> None:
-    """An access trace, shown to the patient (reference/dmp.md §2.6)."""
-    session.add(DmpAuditEvent(
+    """An access trace, shown to the patient (reference/dmp.md §2.6). A Core insert: one per request."""
+    await session.execute(insert(DmpAuditEvent).values(
         recorded=utcnow(), ins=record.ins, ins_oid=record.ins_oid, transaction=transaction, action=action,
         outcome="0", outcome_text=outcome_text, agent_rpps=ctx.rpps, agent_name=ctx.name,
         client_id=ctx.professional.client_id, access_mode=ctx.mode.value, access_reason=ctx.reason,

@@ -276,6 +276,9 @@ async def test_iti67_parameters(client, auth):  # type: ignore[no-untyped-def]
     assert await total(isArchived="false") == 5
     assert await total(**{"period-start": "ge2026-10-01"}) == 1
     assert await total(period="ge2026-06-01") == 2
+    by_reference = await client.get("/dmp/fhir/DocumentReference", params={
+        "patient": f"{BASE}/Patient/{ZOE}", "status": "current"}, headers=await auth())
+    assert by_reference.status_code == 200 and by_reference.json()["total"] == 5
     warning = await search(client, auth, foo="bar")
     assert warning.json()["entry"][-1]["resource"]["resourceType"] == "OperationOutcome"
     xml = await search(client, auth, _format="xml")
