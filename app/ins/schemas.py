@@ -19,7 +19,7 @@ class IdIndividuIn(_Strict):
     NumIdentifiant: str = Field(description="13 characters (INSi pattern \\d{6}[A-Za-z0-9]\\d{6})",
                                 examples=["2751263220749"])
     Cle: str | None = Field(default=None, description="2-digit key", examples=["74"])
-    TypeMatricule: str | None = Field(default=None, examples=["NIR"])
+    TypeMatricule: str | None = Field(default=None, max_length=8, examples=["NIR"])
 
     @field_validator("NumIdentifiant")
     @classmethod
@@ -41,8 +41,8 @@ class IdIndividuIn(_Strict):
 class InsEntry(_Strict):
     IdIndividu: IdIndividuIn
     OID: str = Field(examples=[nir.OID_INS_NIR])
-    DateDeb: str | None = None
-    DateFin: str | None = None
+    DateDeb: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    DateFin: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
 
     @field_validator("OID")
     @classmethod
@@ -76,14 +76,15 @@ class PersonIn(_Strict):
     """An INSi test identity (``TIQ`` traits + ``INSACTIF`` / ``INSHISTO``), as fixtures and
     ``POST /sandbox/v1/persons`` take it."""
 
-    NomNaissance: str = Field(examples=["ADRUN"])
-    ListePrenom: str = Field(examples=["ZOE"], description="every birth prénom, civil-status order, space-separated")
+    NomNaissance: str = Field(max_length=100, examples=["ADRUN"])
+    ListePrenom: str = Field(max_length=255, examples=["ZOE"],
+                             description="every birth prénom, civil-status order, space-separated")
     Sexe: Literal["M", "F"]
     DateNaissance: str = Field(examples=["1975-12-31"], description="DateLunaire: 00 allowed for day/month")
     LieuNaissance: str | None = Field(default=None, examples=["63220"], description="COG code")
     INSACTIF: InsEntry | None = None
-    INSHISTO: list[InsEntry] = Field(default_factory=list)
-    RangNaissance: str | None = None
+    INSHISTO: list[InsEntry] = Field(default_factory=list, max_length=50)
+    RangNaissance: str | None = Field(default=None, pattern=r"^[1-9][0-9]?$")
     fault: Literal["insi_102"] | None = Field(default=None, description="answer a siram_40/insi_102 technical fault")
     accept_invalid_key: bool = Field(default=False, description="keep recorded keys failing mod 97 (HERMANN)")
     source: str | None = None
@@ -137,16 +138,16 @@ class PersonIn(_Strict):
 
 
 class Matricule(_Strict):
-    NumIdentifiant: str
-    Cle: str | None = None
+    NumIdentifiant: str = Field(max_length=20)
+    Cle: str | None = Field(default=None, max_length=2)
 
 
 class BeneficiaryIn(_Strict):
     INS: str = Field(description="active INS (15 characters) of the person this beneficiary is",
                      examples=["275126322074974"])
-    DateNaissance: str
-    RangNaissance: str = "1"
-    NomNaissance: str | None = None
+    DateNaissance: str = Field(max_length=10)
+    RangNaissance: str = Field(default="1", pattern=r"^[1-9][0-9]?$")
+    NomNaissance: str | None = Field(default=None, max_length=100)
     MatriculeIndividu: Matricule | None = None
 
     @field_validator("INS")
@@ -168,16 +169,16 @@ class BeneficiaryIn(_Strict):
 class CardIn(_Strict):
     """A simulated Carte Vitale: its insured person (ouvrant droit) and beneficiaries."""
 
-    NumeroSerie: str | None = None
+    NumeroSerie: str | None = Field(default=None, max_length=64)
     MatriculeOD: Matricule
-    BENEFICIAIRES: list[BeneficiaryIn] = Field(min_length=1)
+    BENEFICIAIRES: list[BeneficiaryIn] = Field(min_length=1, max_length=20)
 
 
 class IdamIn(_Strict):
     """A software authorisation number (CNDA) INSi accepts in ``ContexteLPS/LPS/IDAM``."""
 
     IDAM: str = Field(min_length=1, max_length=64, examples=["SEGURSANDBOX01"])
-    Nom: str | None = None
+    Nom: str | None = Field(default=None, max_length=255)
     source: str | None = None
 
 

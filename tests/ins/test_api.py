@@ -165,6 +165,9 @@ async def test_control_api_persons(client, session) -> None:
     ({"INSACTIF": {"IdIndividu": {"NumIdentifiant": "1900175056123"}, "OID": "1.2.250.1.213.1.4.5"}}, "INS:oid"),
     ({"NomNaissance": "Nouveau"}, "INSi:charset"),
     ({"DateNaissance": "1990-02-30"}, "INSi:DateLunaire"),
+    ({"ListePrenom": "JEAN " * 60}, "ListePrenom"),
+    ({"NomNaissance": "A" * 101}, "NomNaissance"),
+    ({"RangNaissance": "0"}, "RangNaissance"),
 ])
 async def test_control_api_refuses_bad_persons(client, change: dict, rule: str) -> None:
     r = await client.post("/sandbox/v1/persons", json={**PERSON, **change})
