@@ -8,6 +8,7 @@ the VIHF ``purposeofuse`` attribute and PSC's ``Mode_Acces_Raison`` claim (refer
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from fastapi import APIRouter, Request
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, select
 from starlette.responses import Response, StreamingResponse
 
 from app.api.deps import SessionDep, SettingsDep
@@ -397,8 +398,6 @@ async def read_document(doc_id: str, request: Request, session: SessionDep, sett
 @router.get("/Binary/{binary_id}", summary="ITI-68 Retrieve Document (raw bytes or FHIR Binary)")
 async def retrieve_document(binary_id: str, request: Request, session: SessionDep, settings: SettingsDep,
                             professional: CurrentProfessional) -> Response:
-    from sqlalchemy import select
-
     doc_id = (await session.execute(select(DmpDocument.id).where(DmpDocument.binary_id == binary_id))).scalar()
     if doc_id is None:
         raise FhirError(404, "not-found", f"no Binary/{binary_id}", rule="MHD:ITI-68.unknown")
@@ -415,8 +414,6 @@ async def retrieve_document(binary_id: str, request: Request, session: SessionDe
     if any(r in (FHIR_JSON, FHIR_XML, "application/json", "application/xml+fhir") for r in ranges) and not any(
             r == binary.content_type for r in ranges):
         data = await service.read_binary(session, binary_id)
-        import base64
-
         resource = {"resourceType": "Binary", "id": binary_id, "contentType": binary.content_type,
                     "data": base64.b64encode(data).decode("ascii")}
         if FHIR_XML in ranges and FHIR_JSON not in ranges:
