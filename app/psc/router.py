@@ -198,6 +198,8 @@ class _AuthorizeError(Exception):
 
 
 async def _authorize(request: Request, params: dict[str, str], session: Any, settings: Any) -> Response:
+    if any("\x00" in k or "\x00" in v for k, v in params.items()):
+        return _error_page(request, "invalid_request", "parameters must not contain NUL characters", "PSC:form.nul")
     client_id = params.get("client_id", "")
     client = await service.get_client(session, client_id=client_id) if client_id else None
     if client is None:
@@ -362,7 +364,15 @@ async def _form(request: Request) -> dict[str, str]:
             "invalid_request", "the body must be application/x-www-form-urlencoded", rule="PSC:form.content_type"
         )
     form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    _refuse_nul(values)
+    return values
+
+
+def _refuse_nul(values: dict[str, str]) -> None:
+    # A NUL character can be neither stored nor compared by PostgreSQL: refuse it as bad input.
+    if any("\x00" in k or "\x00" in v for k, v in values.items()):
+        raise OAuthError("invalid_request", "parameters must not contain NUL characters", rule="PSC:form.nul")
 
 
 def _json(body: dict[str, Any], status: int = 200) -> JSONResponse:
@@ -546,6 +556,8 @@ async def revoke(
 
 async def _logout(request: Request, params: dict[str, str], session: Any, settings: Any) -> Response:
     """OIDC RP-Initiated Logout 1.0: ``id_token_hint``, ``post_logout_redirect_uri``, ``state``."""
+    if any("\x00" in k or "\x00" in v for k, v in params.items()):
+        return _error_page(request, "invalid_request", "parameters must not contain NUL characters", "PSC:form.nul")
     hint = params.get("id_token_hint")
     claims: dict[str, Any] = {}
     if hint:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import unquote
 
 from sqlalchemy import JSON, Boolean, Text, delete, exists, select, text, update
@@ -63,9 +63,6 @@ class CachedClient:
 ClientLike = Client | CachedClient
 
 
-ClientLike = Client | CachedClient
-
-
 # --- URLs -----------------------------------------------------------------------------------------
 
 
@@ -79,6 +76,11 @@ def endpoint(settings: Settings, name: str) -> str:
 
 def authorize_url(settings: Settings) -> str:
     return settings.psc_authorize_url or settings.public_base_url + "/auth"
+
+
+def usable_id(value: object, *, max_length: int = 255) -> TypeGuard[str]:
+    """An identifier the store can look up (PostgreSQL refuses NUL characters in text)."""
+    return isinstance(value, str) and 0 < len(value) <= max_length and "\x00" not in value
 
 
 def sha256_hex(value: str) -> str:
@@ -187,7 +189,7 @@ async def rotate_signing_key(session: AsyncSession, settings: Settings, alg: Sig
 # --- clients --------------------------------------------------------------------------------------
 
 
-def _client_row(data: ClientCreate) -> ClientLike:
+def _client_row(data: ClientCreate) -> Client:
     metadata = data.model_dump(exclude={"client_secret"}, exclude_none=True)
     return Client(
         client_id=data.client_id,
@@ -269,6 +271,8 @@ def clear_client_cache() -> None:
 async def get_client(session: AsyncSession, *, client_id: str, settings: Settings | None = None) -> Any:
     """The client, from a per-worker cache of ``psc_client_cache_ttl`` seconds when ``settings`` is given
     (the token endpoint's hot path: no query at all on a hit). Reset and client creation clear it."""
+    if not usable_id(client_id):
+        return None
     if settings is None or settings.psc_client_cache_ttl <= 0:
         return await session.get(Client, client_id)
     key = (settings.database_url, client_id)
@@ -528,13 +532,13 @@ async def list_professionals(session: AsyncSession) -> list[Professional]:
 
 
 async def get_professional(session: AsyncSession, *, subject_name_id: str) -> Professional | None:
-    row = await session.get(ProfessionalRow, subject_name_id)
+    row = await professional_row(session, subject_name_id)
     return to_professional(row) if row is not None else None
 
 
 async def create_professional(session: AsyncSession, *, data: Mapping[str, Any]) -> Professional:
     sni = data.get("SubjectNameID")
-    if not isinstance(sni, str) or not sni or len(sni) > 64:
+    if not usable_id(sni, max_length=64):
         raise ProblemError(
             422, "Invalid professional", 'SubjectNameID is required ("8" + RPPS)', rule="PSC:professional.SubjectNameID"
         )
@@ -846,7 +850,7 @@ async def start_session(session: AsyncSession, settings: Settings, *, subject_na
 
 
 async def live_session(session: AsyncSession, *, session_id: str | None) -> LoginSession | None:
-    if not session_id or len(session_id) > 64:
+    if not usable_id(session_id, max_length=64):
         return None
     row = await session.get(LoginSession, session_id)
     if row is None or row.ended_at is not None or as_utc(row.expires_at) <= utcnow():
@@ -916,6 +920,8 @@ async def consume_code(session: AsyncSession, *, code: str) -> AuthorizationCode
 
 
 async def professional_row(session: AsyncSession, subject_name_id: str) -> ProfessionalRow | None:
+    if not usable_id(subject_name_id, max_length=64):
+        return None
     return await session.get(ProfessionalRow, subject_name_id)
 
 
@@ -1042,7 +1048,7 @@ async def create_ciba_request(
 
 
 async def decide_ciba(session: AsyncSession, *, auth_req_id: str, approve: bool) -> CibaRequest:
-    row = await session.get(CibaRequest, auth_req_id)
+    row = await session.get(CibaRequest, auth_req_id) if usable_id(auth_req_id, max_length=64) else None
     if row is None:
         raise ProblemError(404, "Unknown CIBA request", f"no CIBA request {auth_req_id!r}", rule="PSC:ciba.unknown")
     if row.status != "pending":
@@ -1062,7 +1068,11 @@ async def poll_ciba(
     session: AsyncSession, settings: Settings, *, client: ClientLike, auth_req_id: str
 ) -> dict[str, Any]:
     """CIBA Core §11 token polling: authorization_pending, slow_down, expired_token, access_denied."""
-    row = await session.get(CibaRequest, auth_req_id, with_for_update=True)
+    row = (
+        await session.get(CibaRequest, auth_req_id, with_for_update=True)
+        if usable_id(auth_req_id, max_length=64)
+        else None
+    )
     if row is None or row.client_id != client.client_id:
         raise OAuthError("invalid_grant", "unknown auth_req_id", rule="PSC:ciba.unknown")
     now = utcnow()

@@ -189,7 +189,7 @@ def verify_signature(token: str, ring: KeyRing, *, algorithms: Collection[str] =
     if ring.algs.get(kid) != alg:
         raise TokenError(f"kid {kid!r} is not a {alg} key", "PSC:token.alg")
     try:
-        decoded = jwt.decode(token, key, algorithms=[alg])
+        decoded = jwt.decode(token, key, algorithms=[str(alg)])
     except JoseError as exc:
         raise TokenError(f"bad signature ({exc.error})", "PSC:token.signature") from exc
     except ValueError as exc:
