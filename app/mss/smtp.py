@@ -100,6 +100,7 @@ def server_tls_context(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
 
 # --- the protocol ---------------------------------------------------------------------------------
 
+LOOKUP_TTL = 5.0
 _DSN_MAIL = re.compile(r"\s+(RET|ENVID)=(\S+)", re.IGNORECASE)
 _DSN_RCPT = re.compile(r"\s+(NOTIFY|ORCPT)=(\S+)", re.IGNORECASE)
 _REWRITES = {
@@ -130,6 +131,7 @@ class MssSMTP(SMTP):
         self.dsn_rcpt: dict[str, str | None] = {}
         self.dsn_mail: dict[str, str] = {}
         self.verdicts: dict[str, service.RecipientVerdict] = {}
+        self.lookups: dict[tuple[str, str], tuple[float, Any]] = {}
         self.sender_mailbox: Any = None
         self.identity: dict[str, Any] | None = None
         self.last_rule: str | None = None
@@ -226,6 +228,19 @@ class MssSMTP(SMTP):
 
     def _clear_transaction(self) -> None:
         self.dsn_rcpt, self.dsn_mail, self.verdicts, self.sender_mailbox = {}, {}, {}, None
+
+    async def cached(self, key: tuple[str, str], factory: Any) -> Any:
+        """Trust-space and mailbox lookups, remembered for LOOKUP_TTL seconds within one connection (a
+        client sending many messages to the same addresses does not repeat the queries)."""
+        now = time.monotonic()
+        hit = self.lookups.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = await factory()
+        if len(self.lookups) > 1000:
+            self.lookups.clear()
+        self.lookups[key] = (now + LOOKUP_TTL, value)
+        return value
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -395,6 +410,16 @@ class MssHandler:
                            "subject": professional.subject_name_id, "mechanism": mechanism, "token": token}
         return AuthResult(success=True, auth_data=LoginPassword((mailbox_address or "").encode(), b""))
 
+    async def _lookup(self, address: str) -> tuple[Any, Any]:
+        if "@" not in address:
+            return None, None
+        async with self.app.state.sessionmaker() as db:
+            return await service.lookup(db, address)
+
+    async def _check_recipient(self, address: str) -> service.RecipientVerdict:
+        async with self.app.state.sessionmaker() as db:
+            return await service.check_recipient(db, address)
+
     async def _psc_session_ended(self, server: MssSMTP) -> str | None:
         identity = server.identity
         if not identity or identity.get("kind") != "psc":
@@ -431,27 +456,26 @@ class MssHandler:
             asyncio.get_running_loop().call_soon(_close, server)
             return "421 4.7.0 PSC access token no longer valid (expired or revoked): session ended, reconnect"
         if address:
-            async with self.app.state.sessionmaker() as db:
-                domain, mailbox = await service.lookup(db, address) if "@" in address else (None, None)
-                identity = server.identity
-                if domain is None:
-                    reply = (f"550 5.7.1 <{address}>: sender domain is outside the MSSanté trust space "
-                             "(not on the ANS list of authorised domains)")
-                    rule = "MSS:trust-space.sender"
-                elif domain.role == "external":
-                    pass  # another operator hands over mail for our mailboxes (inter-operator link)
-                elif identity is None:
-                    reply = "530 5.7.0 Authentication required to send from a mailbox of this operator"
-                    rule = "MSS:auth.required"
-                elif mailbox is None:
-                    reply = f"553 5.1.8 <{address}>: unknown sender mailbox"
-                    rule = "MSS:sender.unknown"
-                elif identity["kind"] == "password" and identity["login"] != mailbox.address.lower():
-                    reply = f"553 5.7.1 <{address}>: sender address not owned by the authenticated user"
-                    rule = "MSS:sender.owner"
-                elif identity["kind"] == "psc" and not service.may_use(mailbox, identity["subject"]):
-                    reply = f"553 5.7.1 <{address}>: the PSC professional does not own this mailbox"
-                    rule = "MSS:sender.owner"
+            domain, mailbox = await server.cached(("lookup", address.lower()), lambda: self._lookup(address))
+            identity = server.identity
+            if domain is None:
+                reply = (f"550 5.7.1 <{address}>: sender domain is outside the MSSanté trust space "
+                         "(not on the ANS list of authorised domains)")
+                rule = "MSS:trust-space.sender"
+            elif domain.role == "external":
+                pass  # another operator hands over mail for our mailboxes (inter-operator link)
+            elif identity is None:
+                reply = "530 5.7.0 Authentication required to send from a mailbox of this operator"
+                rule = "MSS:auth.required"
+            elif mailbox is None:
+                reply = f"553 5.1.8 <{address}>: unknown sender mailbox"
+                rule = "MSS:sender.unknown"
+            elif identity["kind"] == "password" and identity["login"] != mailbox.address.lower():
+                reply = f"553 5.7.1 <{address}>: sender address not owned by the authenticated user"
+                rule = "MSS:sender.owner"
+            elif identity["kind"] == "psc" and not service.may_use(mailbox, identity["subject"]):
+                reply = f"553 5.7.1 <{address}>: the PSC professional does not own this mailbox"
+                rule = "MSS:sender.owner"
         if reply:
             server.last_rule = rule
             await self.journal(server, method="MAIL", outcome="refused", status=int(reply[:3]), rule=rule,
@@ -465,8 +489,7 @@ class MssHandler:
 
     async def handle_RCPT(self, server: MssSMTP, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
-        async with self.app.state.sessionmaker() as db:
-            verdict = await service.check_recipient(db, address)
+        verdict = await server.cached(("rcpt", address.lower()), lambda: self._check_recipient(address))
         if not verdict.accepted:
             server.last_rule = verdict.rule
             await self.journal(server, method="RCPT", outcome="refused", status=int(verdict.reply[:3]),
