@@ -12,7 +12,8 @@ import random
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
 from app.api.deps import SessionDep, SettingsDep
@@ -104,9 +105,17 @@ def _check_traits(t: TraitsSearch, prefix: str = "") -> traits.TraitQuery:
     response_model=SearchAnswer,
     responses={400: {"description": "invalid trait (problem JSON)"},
                503: {"description": "simulated INSi technical fault (siram_40/insi_102)"}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": TraitsSearch.model_json_schema(),
+        "example": {"NomNaissance": "ADRUN", "Prenom": "ZOE", "Sexe": "F", "DateNaissance": "1975-12-31"}}}}},
 )
-async def search_traits(body: TraitsSearch, request: Request) -> Response:
-    # app.state.settings rather than SettingsDep: a sync dependency costs a threadpool hop per request
+async def search_traits(request: Request) -> Response:
+    # The hot path: the body is validated here rather than by FastAPI's dependency machinery, and settings
+    # come from app.state (a sync dependency would cost a threadpool hop per request).
+    try:
+        body = TraitsSearch.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
     settings = request.app.state.settings
     if request.headers.get("x-segur-ins-fault") == "insi_102":
         raise _fault_problem()

@@ -216,3 +216,17 @@ async def test_injected_fault_over_json(client) -> None:
     r = await client.post("/insi/v1/search-traits", headers={"X-Segur-INS-Fault": "insi_102"}, json={
         "NomNaissance": "ADRUN", "Prenom": "ZOE", "Sexe": "F", "DateNaissance": "1975-12-31"})
     assert r.status_code == 503 and r.json()["code"] == "insi_102"
+
+
+async def test_malformed_json_body(client) -> None:
+    r = await client.post("/insi/v1/search-traits", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    r = await client.post("/insi/v1/search-traits", json={"NomNaissance": "ADRUN", "Prenom": "ZOE", "Sexe": "F",
+                                                          "DateNaissance": "1975-12-31", "Extra": 1})
+    assert r.status_code == 422 and "Extra" in r.json()["detail"]
+
+
+async def test_openapi_documents_the_search_body(client) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    body = spec["paths"]["/insi/v1/search-traits"]["post"]["requestBody"]["content"]["application/json"]
+    assert set(body["schema"]["properties"]) >= {"NomNaissance", "Prenom", "Sexe", "DateNaissance"}
