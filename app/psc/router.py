@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.api.deps import SessionDep
 from app.api.errors import AuthError, OAuthError
+from app.db import as_utc, utcnow
 from app.psc import pkce, service, tokens
 from app.psc.auth import bearer_token
 from app.psc.config import REALM_PATH
@@ -272,6 +273,13 @@ async def _authorize(request: Request, params: dict[str, str], session: Any, set
         existing = await service.live_session(session, session_id=request.cookies.get(SESSION_COOKIE))
         hint = params.get("login_hint") or None
         login = None
+        max_age = params.get("max_age")
+        if existing is not None and max_age is not None:
+            # OIDC Core §3.1.2.1: an older authentication must be done again
+            if not max_age.isdigit():
+                raise _AuthorizeError("invalid_request", "max_age must be a number of seconds", "PSC:authorize.max_age")
+            if (utcnow() - as_utc(existing.auth_time)).total_seconds() > int(max_age):
+                existing = None
         if existing is not None and "login" not in prompt and (hint is None or hint == existing.subject_name_id):
             login = existing
         elif "none" in prompt:

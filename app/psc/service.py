@@ -765,6 +765,8 @@ async def issue_user_tokens(session: AsyncSession, settings: Settings, grant: Gr
             nonce=grant.nonce,
             access_token=access,
             alg=id_alg,
+            # fault injection: a client registered with "sandbox_id_token_acr" gets that acr ("" = none)
+            acr=client.client_metadata.get("sandbox_id_token_acr", tokens.ACR_EIDAS1) or None,
             profile={
                 "preferred_username": grant.subject_name_id,
                 "given_name": grant.userinfo.get("given_name", ""),

@@ -126,8 +126,9 @@ def id_token_claims(
     access_token: str | None,
     alg: str,
     profile: Mapping[str, Any] | None = None,
-    acr: str = ACR_EIDAS1,
+    acr: str | None = ACR_EIDAS1,
 ) -> dict[str, Any]:
+    """``acr=None`` leaves the claim out (to test that a relying party refuses it, as ANS's connector does)."""
     claims = _base_claims(issuer=issuer, subject=subject, client_id=client_id, now=now, ttl=ttl, typ=TYP_ID)
     claims["aud"] = client_id
     claims["auth_time"] = auth_time
@@ -137,7 +138,8 @@ def id_token_claims(
     claims["sid"] = session_id
     if access_token is not None:
         claims["at_hash"] = half_hash(access_token, alg)
-    claims["acr"] = acr
+    if acr:
+        claims["acr"] = acr
     if profile:
         claims.update(profile)
     return claims

@@ -704,3 +704,38 @@ async def test_rotated_key_leaves_the_jwks_after_its_window(app, client, session
     assert new_kid in kids and old_kid not in kids
     me = await client.get("/psc/v1/me", headers={"Authorization": f"Bearer {old}"})
     assert me.status_code == 401
+
+
+async def test_fault_injection_missing_or_lower_acr(client) -> None:  # type: ignore[no-untyped-def]
+    for acr, expected in (("", None), ("eidas0", "eidas0")):
+        client_id = f"acr-test-{acr or 'none'}"
+        created = await client.post(
+            "/sandbox/v1/clients",
+            json={
+                "client_id": client_id,
+                "token_endpoint_auth_method": "none",
+                "redirect_uris": [REDIRECT_URI],
+                "sandbox_id_token_acr": acr,
+            },
+        )
+        assert created.status_code == 201
+        answer = await token_response_for(client, GP, client_id=client_id)
+        assert _claims(answer["id_token"]).get("acr") == expected
+
+
+async def test_max_age_forces_a_new_login(client) -> None:  # type: ignore[no-untyped-def]
+    base = {
+        "client_id": PUBLIC_CLIENT,
+        "redirect_uri": REDIRECT_URI,
+        "response_type": "code",
+        "code_challenge": "c" * 43,
+    }
+    await client.get("/auth", params={**base, "login_hint": GP})
+    fresh = await client.get("/auth", params={**base, "prompt": "none", "max_age": "3600"})
+    assert "code" in parse_qs(urlsplit(fresh.headers["location"]).query)
+    import asyncio
+
+    await asyncio.sleep(1.1)
+    stale = await client.get("/auth", params={**base, "prompt": "none", "max_age": "0"})
+    assert parse_qs(urlsplit(stale.headers["location"]).query)["error"] == ["login_required"]
+    client.cookies.clear()
