@@ -16,6 +16,7 @@ Wire shapes (reference ``ins.md`` §1; WSDL ``DESIR_ICIR_EXP_1.5.0.wsdl`` and XS
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
@@ -141,6 +142,17 @@ def _parser() -> etree.XMLParser:
     )
 
 
+_PARSERS = threading.local()
+
+
+def _shared_parser() -> etree.XMLParser:
+    """One hardened parser per thread (an lxml parser must not be shared across threads)."""
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = _parser()
+    return parser
+
+
 def parse_xml(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
     """Parse an untrusted document: size limit, no DTD at all (so no entity expansion of any kind),
     no network, no huge trees. Raises :class:`SoapFault` (Sender) on anything else."""
@@ -150,7 +162,7 @@ def parse_xml(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Elem
     if _DOCTYPE.search(body):
         raise fault_request("sandbox_dtd", "DTD et entités interdites dans un message SOAP", rule="INSi:xml-dtd")
     try:
-        root = etree.fromstring(body, _parser())
+        root = etree.fromstring(body, _shared_parser())
     except etree.XMLSyntaxError as err:
         raise fault_request("sandbox_xml", f"XML mal formé ({err.msg})", rule="INSi:xml") from None
     if root.getroottree().docinfo.doctype:
