@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.message import Message
 
 from app.mss.mime import ParsedMessage, Part
 from app.mss.xdm import DEFAULT_LIMITS, XdmError, XdmLimits, XdmPackage, read_xdm
@@ -493,6 +494,13 @@ def run_checks(
     return CheckReport(findings=findings, enforced=enforced_rules(extra_enforced))
 
 
+def _first_child(node: Message) -> Message | None:
+    payload = node.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        return payload[0]
+    return None
+
+
 def _body_shape(parsed: ParsedMessage) -> str | None:
     """None when SC.MSS/va1.11 holds, else what is wrong."""
     msg = parsed.message
@@ -500,11 +508,9 @@ def _body_shape(parsed: ParsedMessage) -> str | None:
     if ctype in ("text/plain", "multipart/alternative"):
         return None
     if ctype.startswith("multipart/"):
-        payload = msg.get_payload()
-        first = payload[0] if isinstance(payload, list) and payload else None
+        first = _first_child(msg)
         while first is not None and first.get_content_type() in ("multipart/mixed", "multipart/related"):
-            inner = first.get_payload()
-            first = inner[0] if isinstance(inner, list) and inner else None
+            first = _first_child(first)
         if first is not None and first.get_content_type() in ("text/plain", "multipart/alternative"):
             return None
         return f"first body part is {first.get_content_type() if first is not None else 'missing'}"

@@ -185,10 +185,8 @@ def parse_message(raw: bytes) -> ParsedMessage:
         except Exception:
             payload = None
             part_defects.append("UndecodablePayload")
-        if payload is None:
-            payload = b""
-        elif isinstance(payload, str):  # pragma: no cover - decode=True returns bytes
-            payload = payload.encode()
+        if not isinstance(payload, bytes):  # decode=True gives bytes (or None for a multipart)
+            payload = payload.encode() if isinstance(payload, str) else b""
         # Payload decoding records its defects (e.g. InvalidBase64CharactersDefect) on the node.
         for name in _defect_names(node):
             if name not in part_defects:

@@ -35,6 +35,9 @@ class MailboxCreate(BaseModel):
     active: bool = True
 
 
+Notify = Literal["SUCCESS", "FAILURE", "DELAY", "NEVER"]
+
+
 class AttachmentIn(BaseModel):
     filename: str
     content_type: str = "application/octet-stream"
@@ -62,7 +65,7 @@ class MessageCreate(BaseModel):
     attachments: list[AttachmentIn] = []
     xdm_from_cda_base64: str | None = Field(
         None, description="a CDA R2 document: the sandbox wraps it in IHE_XDM.ZIP and sets X-MSS-CODECDA/X-MSS-INS")
-    notify: list[Literal["SUCCESS", "FAILURE", "DELAY", "NEVER"]] = Field(default_factory=lambda: ["FAILURE"])
+    notify: list[Notify] = Field(default_factory=lambda: list[Notify](["FAILURE"]))
     disposition_notification: bool = Field(False, description="ask for a read receipt (Disposition-Notification-To)")
 
 

@@ -265,15 +265,15 @@ async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelop
         sender = await get_mailbox(session, envelope.mail_from) if envelope.mail_from else None
     sender_is_patient = sender is not None and sender.type == PATIENT
     closed = False
-    if sender_is_patient:
+    if sender is not None and sender_is_patient:
         refs = parsed.header_all("In-Reply-To") + parsed.header_all("References")
         ids = {token for value in refs for token in value.split() if token.startswith("<")}
         if ids:
             closed = bool(await session.scalar(
-                select(func.count(MssMessage.id))
+                select(func.count(MssMessage.id))  # type: ignore[arg-type]
                 .join(MssDelivery, MssDelivery.message_id == MssMessage.id)
                 .where(MssMessage.message_id.in_(ids), MssMessage.conversation_closed.is_(True),
-                       MssDelivery.mailbox_id == sender.id)
+                       MssDelivery.mailbox_id == sender.id)  # type: ignore[arg-type]
             ))
     report = checks.run_checks(
         parsed, recipients=recipients, xdm=attachments, known_ins=known,

@@ -136,7 +136,7 @@ class MssSMTP(SMTP):
         self.identity: dict[str, Any] | None = None
         self.last_rule: str | None = None
 
-    async def push(self, status: str | bytes) -> None:  # type: ignore[override]
+    async def push(self, status: Any) -> None:
         if isinstance(status, str):
             for prefix, text in _REWRITES.items():
                 if status.startswith(prefix):
@@ -327,16 +327,22 @@ class MssHandler:
         server.identity = {"kind": "password", "login": canonical.lower(), "mechanism": mechanism}
         return AuthResult(success=True, auth_data=LoginPassword(canonical.encode(), b""))
 
-    async def auth_PLAIN(self, server: MssSMTP, args: list[str]) -> AuthResult:
+    @staticmethod
+    async def _response(server: MssSMTP, args: list[str], challenge: str) -> bytes | None:
+        """The client's SASL response: the initial response of the AUTH line, or the answer to a 334
+        challenge. None when the exchange failed (the reply has been sent)."""
         if len(args) == 1:
-            blob = await server.challenge_auth("")
-            if not isinstance(blob, bytes):
-                return AuthResult(success=False, handled=True)
-        else:
-            blob = _b64(args[1])
-            if blob is None:
-                await server.push("501 5.5.2 Can't decode base64")
-                return AuthResult(success=False, handled=True)
+            blob = await server.challenge_auth(challenge)
+            return blob if isinstance(blob, bytes) else None
+        decoded = _b64(args[1])
+        if decoded is None:
+            await server.push("501 5.5.2 Can't decode base64")
+        return decoded
+
+    async def auth_PLAIN(self, server: MssSMTP, args: list[str]) -> AuthResult:
+        blob = await self._response(server, args, "")
+        if blob is None:
+            return AuthResult(success=False, handled=True)
         pieces = blob.split(b"\x00")
         if len(pieces) != 3:
             await server.push("501 5.5.2 Can't split auth value")
@@ -344,14 +350,8 @@ class MssHandler:
         return await self._login(server, pieces[1], pieces[2], "PLAIN")
 
     async def auth_LOGIN(self, server: MssSMTP, args: list[str]) -> AuthResult:
-        if len(args) == 1:
-            login = await server.challenge_auth("User Name\x00")
-        else:
-            login = _b64(args[1])
-            if login is None:
-                await server.push("501 5.5.2 Can't decode base64")
-                return AuthResult(success=False, handled=True)
-        if not isinstance(login, bytes):
+        login = await self._response(server, args, "User Name\x00")
+        if login is None:
             return AuthResult(success=False, handled=True)
         password = await server.challenge_auth("Password\x00")
         if not isinstance(password, bytes):
@@ -359,15 +359,9 @@ class MssHandler:
         return await self._login(server, login, password, "LOGIN")
 
     async def _bearer(self, server: MssSMTP, args: list[str], mechanism: str) -> AuthResult:
-        if len(args) == 1:
-            blob = await server.challenge_auth("")
-            if not isinstance(blob, bytes):
-                return AuthResult(success=False, handled=True)
-        else:
-            blob = _b64(args[1])
-            if blob is None:
-                await server.push("501 5.5.2 Can't decode base64")
-                return AuthResult(success=False, handled=True)
+        blob = await self._response(server, args, "")
+        if blob is None:
+            return AuthResult(success=False, handled=True)
         text = blob.decode("utf-8", "replace")
         user, token = _parse_bearer(text, mechanism)
         error, rule, mailbox_address = None, None, None
