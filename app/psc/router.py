@@ -395,48 +395,56 @@ def _json(body: dict[str, Any], status: int = 200) -> JSONResponse:
     "urn:openid:params:grant-type:ciba (poll). Client authentication: client_secret_basic, "
     "client_secret_post, private_key_jwt, or none for public clients.",
 )
-async def token(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> JSONResponse:
+async def token(request: Request) -> JSONResponse:
+    # The hot path of the sandbox (client_credentials at thousands per second): no dependency machinery,
+    # and a session that touches the store only if the grant needs it. Same transaction contract as
+    # SessionDep: commit before answering, roll back on error (but commit CommittedOAuthError's effects).
+    settings = request.app.state.settings
+    authorization = request.headers.get("authorization")
+    async with request.app.state.sessionmaker() as session:
+        try:
+            response = await _token(request, session, settings, authorization)
+        except service.CommittedOAuthError:
+            await session.commit()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+        return response
+
+
+async def _token(request: Request, session: Any, settings: Any, authorization: str | None) -> JSONResponse:
     form = await _form(request)
     grant_type = form.get("grant_type")
-    try:
-        if grant_type == "client_credentials":
-            client = await service.authenticate_client(
-                session, settings, authorization=authorization, form=form, allow_public=False
+    if grant_type == "client_credentials":
+        client = await service.authenticate_client(
+            session, settings, authorization=authorization, form=form, allow_public=False
+        )
+        _require_grant(client, grant_type)
+        return _json(await service.issue_client_credentials(session, settings, client=client, scope=form.get("scope")))
+    if grant_type == "authorization_code":
+        client = await service.authenticate_client(session, settings, authorization=authorization, form=form)
+        _require_grant(client, grant_type)
+        return _json(await _code_grant(session, settings, client, form))
+    if grant_type == "refresh_token":
+        client = await service.authenticate_client(session, settings, authorization=authorization, form=form)
+        _require_grant(client, grant_type)
+        if not form.get("refresh_token"):
+            raise OAuthError("invalid_request", "refresh_token is required", rule="PSC:refresh.missing")
+        return _json(
+            await service.rotate_refresh(
+                session, settings, client=client, refresh_token=form["refresh_token"], scope=form.get("scope")
             )
-            _require_grant(client, grant_type)
-            return _json(
-                await service.issue_client_credentials(session, settings, client=client, scope=form.get("scope"))
-            )
-        if grant_type == "authorization_code":
-            client = await service.authenticate_client(session, settings, authorization=authorization, form=form)
-            _require_grant(client, grant_type)
-            return _json(await _code_grant(session, settings, client, form))
-        if grant_type == "refresh_token":
-            client = await service.authenticate_client(session, settings, authorization=authorization, form=form)
-            _require_grant(client, grant_type)
-            if not form.get("refresh_token"):
-                raise OAuthError("invalid_request", "refresh_token is required", rule="PSC:refresh.missing")
-            return _json(
-                await service.rotate_refresh(
-                    session, settings, client=client, refresh_token=form["refresh_token"], scope=form.get("scope")
-                )
-            )
-        if grant_type == service.GRANT_CIBA:
-            client = await service.authenticate_client(
-                session, settings, authorization=authorization, form=form, allow_public=False
-            )
-            _require_grant(client, grant_type)
-            if not form.get("auth_req_id"):
-                raise OAuthError("invalid_request", "auth_req_id is required", rule="PSC:ciba.missing")
-            return _json(await service.poll_ciba(session, settings, client=client, auth_req_id=form["auth_req_id"]))
-    except service.CommittedOAuthError:
-        await session.commit()
-        raise
+        )
+    if grant_type == service.GRANT_CIBA:
+        client = await service.authenticate_client(
+            session, settings, authorization=authorization, form=form, allow_public=False
+        )
+        _require_grant(client, grant_type)
+        if not form.get("auth_req_id"):
+            raise OAuthError("invalid_request", "auth_req_id is required", rule="PSC:ciba.missing")
+        return _json(await service.poll_ciba(session, settings, client=client, auth_req_id=form["auth_req_id"]))
     if not grant_type:
         raise OAuthError("invalid_request", "grant_type is required", rule="PSC:token.grant_type")
     raise OAuthError(
@@ -494,6 +502,12 @@ async def _code_grant(session: Any, settings: Any, client: Any, form: dict[str, 
 # --- userinfo, introspection, revocation ----------------------------------------------------------
 
 
+async def _userinfo_route(request: Request) -> Response:
+    # Hot path: no dependency machinery; a read-only session (nothing to commit).
+    async with request.app.state.sessionmaker() as session:
+        return await _userinfo(request, session, request.app.state.settings, request.headers.get("authorization"))
+
+
 async def _userinfo(request: Request, session: Any, settings: Any, authorization: str | None) -> Response:
     token_value = bearer_token(authorization)
     try:
@@ -511,23 +525,13 @@ async def _userinfo(request: Request, session: Any, settings: Any, authorization
 @router.get(
     OIDC + "/userinfo", summary="Userinfo in PSC's shape (JSON, or JWT per client)", operation_id="psc_userinfo"
 )
-async def userinfo_get(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Response:
-    return await _userinfo(request, session, settings, authorization)
+async def userinfo_get(request: Request) -> Response:
+    return await _userinfo_route(request)
 
 
 @router.post(OIDC + "/userinfo", summary="Userinfo (POST)", operation_id="psc_userinfo_post")
-async def userinfo_post(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Response:
-    return await _userinfo(request, session, settings, authorization)
+async def userinfo_post(request: Request) -> Response:
+    return await _userinfo_route(request)
 
 
 @router.post(OIDC + "/token/introspect", summary="Token introspection (RFC 7662)", operation_id="psc_introspect")
