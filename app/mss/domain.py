@@ -5,7 +5,7 @@ from app.mss import annuaire, router, service, smtp
 
 DOMAIN = Domain(
     name="mss",
-    routers=[router.router, router.control, annuaire.router],
+    routers=[router.router, router.control, router.autoconfig, annuaire.router],
     seed=service.seed,
     lifespan=smtp.smtp_lifespan,
     keep_on_reset=("mss_tls_key",),

@@ -189,3 +189,14 @@ async def test_checks_catalogue(client):
     items = (await client.get("/mss/v1/checks")).json()
     by_id = {i["id"]: i for i in items}
     assert by_id["XDM.SAFE"]["enforced"] is True and by_id["MSS.NIL"]["enforced"] is False
+
+
+async def test_autoconfig(client, app):
+    from lxml import etree
+
+    response = await client.get("/mail/config-v1.1.xml", params={"emailaddress": DOCTOR})
+    assert response.status_code == 200
+    root = etree.fromstring(response.content)
+    assert root.findtext("emailProvider/domain") == "medecin.mssante.fr"
+    assert root.findtext("emailProvider/outgoingServer/port") == str(app.state.smtp_port)
+    assert root.findtext("emailProvider/outgoingServer/socketType") == "STARTTLS"
