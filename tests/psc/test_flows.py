@@ -548,7 +548,7 @@ async def _poll(client, auth_req_id: str):  # type: ignore[no-untyped-def]
     )
 
 
-async def test_ciba_poll_approve(client) -> None:  # type: ignore[no-untyped-def]
+async def test_ciba_poll_approve(client, confidential_oauth) -> None:  # type: ignore[no-untyped-def]
     started = await _ciba(client)
     assert started["expires_in"] == 120 and started["interval"] == 1
     first = await _poll(client, started["auth_req_id"])
@@ -559,9 +559,10 @@ async def test_ciba_poll_approve(client) -> None:  # type: ignore[no-untyped-def
     assert listed[0]["login_hint"] == GP and listed[0]["binding_message"] == "00"
     decided = await client.post(f"/sandbox/v1/ciba/{started['auth_req_id']}", json={"action": "approve"})
     assert decided.status_code == 200 and decided.json()["status"] == "approved"
-    tokens = await _poll(client, started["auth_req_id"])
-    assert tokens.status_code == 200, tokens.text
-    body = tokens.json()
+    # the approved request is redeemed by a real OIDC client library
+    body = await confidential_oauth.fetch_token(
+        TOKEN, grant_type="urn:openid:params:grant-type:ciba", auth_req_id=started["auth_req_id"]
+    )
     assert body["id_token"] and body["refresh_token"] and body["session_state"]
     me = await client.get("/psc/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200 and me.json()["subject_name_id"] == GP
@@ -739,3 +740,23 @@ async def test_max_age_forces_a_new_login(client) -> None:  # type: ignore[no-un
     stale = await client.get("/auth", params={**base, "prompt": "none", "max_age": "0"})
     assert parse_qs(urlsplit(stale.headers["location"]).query)["error"] == ["login_required"]
     client.cookies.clear()
+
+
+async def test_seed_is_idempotent(app, session) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from app.psc.models import Client, Professional, SigningKey
+
+    async def counts() -> tuple[int, int, int]:
+        return tuple(
+            [  # type: ignore[return-value]
+                await session.scalar(select(func.count()).select_from(model))
+                for model in (Client, Professional, SigningKey)
+            ]
+        )
+
+    before = await counts()
+    await service.seed(session, app.state.settings)
+    await service.seed(session, app.state.settings)
+    assert await counts() == before
+    await session.rollback()
