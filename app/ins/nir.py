@@ -248,14 +248,12 @@ def explain(value: str, oid: str | None = None) -> Explanation:
     if exp.order == "000":
         issue("NIR:order", "order number 000 does not exist")
 
-    if exp.oid and exp.oid.get("type"):
-        exp.kind = "NIA" if exp.oid["type"] == "INS-NIA" else ("INS-C" if exp.oid["type"] == "INS-C" else "NIR")
-    elif sex in TEMPORARY_SEX_DIGITS:
-        exp.kind = "temporary"
+    if sex in TEMPORARY_SEX_DIGITS:
+        exp.kind = "temporary"  # whatever the OID says: a temporary number is neither a NIR nor a NIA
+    elif exp.oid and exp.oid.get("type"):
+        exp.kind = {"INS-NIA": "NIA", "INS-C": "INS-C"}.get(exp.oid["type"], "NIR")
     else:
         exp.kind = "NIR or NIA (formatted alike; only the OID tells them apart)"
-    if exp.kind == "temporary" or sex in TEMPORARY_SEX_DIGITS:
-        exp.kind = "temporary"
     exp.valid = not exp.issues
     return exp
 

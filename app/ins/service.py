@@ -51,7 +51,14 @@ class InsIdentity:
     active: bool = True  # False when ``ins`` is a former matricule (INSHISTO) of this person
 
 
-def _identity(row: InsPerson, policy: str, *, ins: str | None = None, kind: str | None = None,
+# Core columns rather than the ORM entity: other domains call find_identity on their hot paths.
+_IDENTITY_COLUMNS = (
+    InsPerson.nom_naissance, InsPerson.liste_prenom, InsPerson.sexe, InsPerson.date_naissance,
+    InsPerson.lieu_naissance, InsPerson.ins_number, InsPerson.ins_key, InsPerson.ins_kind,
+)
+
+
+def _identity(row: Any, policy: str, *, ins: str | None = None, kind: str | None = None,
               active: bool = True) -> InsIdentity:
     kind = kind or row.ins_kind or "NIR"
     return InsIdentity(
@@ -89,8 +96,8 @@ async def find_identity(
             return None
         want_kind = "NIA" if info.kind == "NIA" else "NIR"
     row = (await session.execute(
-        select(InsPerson).where(InsPerson.ins_number == number, InsPerson.ins_key == key)
-    )).scalars().first()
+        select(*_IDENTITY_COLUMNS).where(InsPerson.ins_number == number, InsPerson.ins_key == key)
+    )).first()
     if row is not None and (want_kind is None or row.ins_kind == want_kind):
         ident = _identity(row, policy)
         if oid is not None:
@@ -99,15 +106,15 @@ async def find_identity(
     if not include_history:
         return None
     hit = (await session.execute(
-        select(InsMatricule, InsPerson).join(InsPerson, InsPerson.id == InsMatricule.person_id)
+        select(InsMatricule.kind.label("histo_kind"), *_IDENTITY_COLUMNS)
+        .join(InsPerson, InsPerson.id == InsMatricule.person_id)
         .where(InsMatricule.number == number, InsMatricule.key == key, InsMatricule.active.is_(False))
     )).first()
     if hit is None:
         return None
-    mat, person = hit
-    if want_kind is not None and mat.kind != want_kind:
+    if want_kind is not None and hit.histo_kind != want_kind:
         return None
-    return _identity(person, policy, ins=value, kind=mat.kind, active=False)
+    return _identity(hit, policy, ins=value, kind=hit.histo_kind, active=False)
 
 
 def _with_oid(ident: InsIdentity, oid: str) -> InsIdentity:
@@ -119,8 +126,8 @@ def _with_oid(ident: InsIdentity, oid: str) -> InsIdentity:
 async def list_identities(session: AsyncSession, *, policy: str = "real") -> list[InsIdentity]:
     """Every identity with an active INS (persons that only simulate a fault are left out)."""
     rows = (await session.execute(
-        select(InsPerson).where(InsPerson.ins_number.is_not(None)).order_by(InsPerson.id)
-    )).scalars().all()
+        select(*_IDENTITY_COLUMNS).where(InsPerson.ins_number.is_not(None)).order_by(InsPerson.id)
+    )).all()
     return [_identity(r, policy) for r in rows]
 
 
