@@ -760,3 +760,21 @@ async def test_seed_is_idempotent(app, session) -> None:  # type: ignore[no-unty
     await service.seed(session, app.state.settings)
     assert await counts() == before
     await session.rollback()
+
+
+async def test_pages_escape_what_the_client_sent(client) -> None:  # type: ignore[no-untyped-def]
+    evil = '"><script>alert(1)</script>'
+    params = {
+        "client_id": PUBLIC_CLIENT,
+        "redirect_uri": REDIRECT_URI,
+        "response_type": "code",
+        "response_mode": "form_post",
+        "login_hint": GP,
+        "code_challenge": "f" * 43,
+        "state": evil,
+    }
+    response = await client.get("/auth", params=params)
+    assert "<script>alert" not in response.text and "&lt;script&gt;" in response.text
+    page = await client.get("/auth", params={**params, "login_hint": "", "nonce": evil})
+    assert page.status_code == 200 and "<script>alert" not in page.text
+    client.cookies.clear()
