@@ -106,3 +106,18 @@ class MssTlsKey(Base):
     cert_pem: Mapped[str] = mapped_column(Text)
     key_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MssFault(Base):
+    """A scripted SMTP failure (fault injection): the next ``remaining`` times ``address`` is the sender
+    (stage MAIL) or a recipient (stages RCPT, DATA), the listener answers ``reply``."""
+
+    __tablename__ = "mss_fault"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(320), index=True)
+    stage: Mapped[str] = mapped_column(String(8))
+    reply: Mapped[str] = mapped_column(String(512))
+    remaining: Mapped[int] = mapped_column(Integer)
+    disconnect: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

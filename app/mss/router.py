@@ -24,6 +24,8 @@ from app.api.errors import ProblemError
 from app.mss import checks, mime, service, xdm
 from app.mss.models import MssDelivery, MssMailbox, MssMessage
 from app.mss.schemas import (
+    FaultCreate,
+    FaultRead,
     MailboxCreate,
     MailboxRead,
     MessageCreate,
@@ -425,3 +427,33 @@ async def mail_autoconfig(
 </clientConfig>
 """
     return Response(body, media_type="application/xml")
+
+
+# --- fault injection (control API) ----------------------------------------------------------------
+
+def _fault_read(row: Any) -> FaultRead:
+    return FaultRead(id=row.id, address=row.address, stage=row.stage, reply=row.reply, count=row.remaining,
+                     remaining=row.remaining, disconnect=row.disconnect)
+
+
+@control.post("/mailboxes/{address}/faults", response_model=FaultRead, status_code=201,
+              operation_id="sandbox_mss_add_fault", responses={404: {"description": "unknown mailbox"}},
+              summary="Script an SMTP failure for a mailbox (next `count` times, at MAIL, RCPT or DATA)")
+async def add_fault(session: SessionDep, mailbox: Annotated[MssMailbox, Depends(any_mailbox)],
+                    body: FaultCreate) -> FaultRead:
+    row = await service.add_fault(session, address=mailbox.address, stage=body.stage, reply=body.reply,
+                                  count=body.count, disconnect=body.disconnect)
+    return _fault_read(row)
+
+
+@control.get("/mailboxes/{address}/faults", response_model=list[FaultRead], operation_id="sandbox_mss_list_faults",
+             summary="Pending scripted failures of a mailbox")
+async def list_faults(session: SessionDep, mailbox: Annotated[MssMailbox, Depends(any_mailbox)]) -> list[FaultRead]:
+    return [_fault_read(r) for r in await service.list_faults(session, address=mailbox.address)]
+
+
+@control.delete("/mailboxes/{address}/faults", status_code=204, operation_id="sandbox_mss_clear_faults",
+                summary="Remove the pending scripted failures of a mailbox")
+async def clear_faults(session: SessionDep, mailbox: Annotated[MssMailbox, Depends(any_mailbox)]) -> Response:
+    await service.clear_faults(session, address=mailbox.address)
+    return Response(status_code=204)

@@ -123,3 +123,23 @@ class ReadResult(BaseModel):
 
 class ReadRequest(BaseModel):
     disposition: Literal["displayed", "processed", "deleted", "dispatched"] = "displayed"
+
+
+class FaultCreate(BaseModel):
+    """A scripted SMTP failure for a mailbox (fault injection)."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "stage": "RCPT", "reply": "451 4.3.0 Temporary failure, try again later", "count": 1}})
+
+    stage: Literal["MAIL", "RCPT", "DATA"] = Field(
+        description="MAIL: the mailbox sends; RCPT, DATA: the mailbox is a recipient")
+    reply: str = Field(pattern=r"^[245][0-9][0-9] [^\r\n]{0,400}$",
+                       description="the SMTP reply, e.g. `451 4.3.0 ...` or `421 4.3.2 ...`")
+    count: int = Field(1, ge=1, le=1000)
+    disconnect: bool = Field(False, description="close the connection after the reply (SC.MSS/CONF.11)")
+
+
+class FaultRead(FaultCreate):
+    id: int
+    address: str
+    remaining: int

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
 from app.mss import addresses, checks, mime, notifications
-from app.mss.models import MssDelivery, MssDomain, MssMailbox, MssMessage, MssTlsKey
+from app.mss.models import MssDelivery, MssDomain, MssFault, MssMailbox, MssMessage, MssTlsKey
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -558,3 +558,49 @@ async def shared_tls_key(sessionmaker: Any, generate: Any) -> tuple[bytes, bytes
             if row is None:
                 raise
             return row.cert_pem.encode(), row.key_pem.encode()
+
+
+# --- fault injection ------------------------------------------------------------------------------
+
+FAULT_STAGES = ("MAIL", "RCPT", "DATA")
+
+
+async def add_fault(session: AsyncSession, *, address: str, stage: str, reply: str, count: int,
+                    disconnect: bool) -> MssFault:
+    row = MssFault(address=addresses.normalise(address), stage=stage, reply=reply, remaining=count,
+                   disconnect=disconnect, created_at=utcnow())
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def list_faults(session: AsyncSession, *, address: str) -> list[MssFault]:
+    return list((await session.scalars(
+        select(MssFault).where(MssFault.address == addresses.normalise(address), MssFault.remaining > 0)
+        .order_by(MssFault.id))).all())
+
+
+async def clear_faults(session: AsyncSession, *, address: str) -> None:
+    for row in await list_faults(session, address=address):
+        await session.delete(row)
+    await session.flush()
+
+
+async def pending_stages(session: AsyncSession, address: str) -> set[str]:
+    """The stages with a pending fault for ``address`` (cheap check, cached per SMTP connection)."""
+    rows = await session.scalars(select(MssFault.stage).where(
+        MssFault.address == addresses.normalise(address), MssFault.remaining > 0))
+    return set(rows.all())
+
+
+async def consume_fault(session: AsyncSession, *, addresses_: list[str], stage: str) -> MssFault | None:
+    """Use one pending fault of ``stage`` for any of ``addresses_`` (oldest first)."""
+    wanted = [addresses.normalise(a) for a in addresses_]
+    row = await session.scalar(
+        select(MssFault).where(MssFault.address.in_(wanted), MssFault.stage == stage, MssFault.remaining > 0)
+        .order_by(MssFault.id).limit(1))
+    if row is None:
+        return None
+    row.remaining -= 1
+    await session.flush()
+    return row

@@ -299,7 +299,7 @@ class MssHandler:
         self.settings = app.state.settings
 
     # -- journal helper --
-    async def journal(self, server: MssSMTP, *, method: str, outcome: str, status: int, rule: str | None,
+    async def journal(self, server: MssSMTP, *, method: str, outcome: str, status: int | None, rule: str | None,
                       detail: str | None, operation: str) -> None:
         await record(self.app, protocol="smtp", method=method, path="/mss/smtp", service="mss",
                      request_id=server.session_id, client=_peer(server.session.peer if server.session else None),
@@ -404,6 +404,35 @@ class MssHandler:
                            "subject": professional.subject_name_id, "mechanism": mechanism, "token": token}
         return AuthResult(success=True, auth_data=LoginPassword((mailbox_address or "").encode(), b""))
 
+    async def _fault(self, server: MssSMTP, addresses_: list[str], stage: str) -> str | None:
+        """A scripted failure (``POST /sandbox/v1/mailboxes/{address}/faults``) for this stage, if one is
+        pending; the pending set is cached per connection like the lookups."""
+        candidates = []
+        for address in addresses_:
+            stages = await server.cached(("faults", address.lower()), lambda a=address: self._pending(a))
+            if stage in stages:
+                candidates.append(address)
+        if not candidates:
+            return None
+        async with self.app.state.sessionmaker() as db, db.begin():
+            fault = await service.consume_fault(db, addresses_=candidates, stage=stage)
+            if fault is None:
+                return None
+            reply, disconnect = fault.reply, fault.disconnect
+        for address in candidates:
+            server.lookups.pop(("faults", address.lower()), None)
+        server.last_rule = "MSS:fault-injection"
+        await self.journal(server, method=stage, outcome="refused" if reply[:1] in "45" else "ok",
+                           status=int(reply[:3]) if reply[:3].isdigit() else None, rule="MSS:fault-injection",
+                           detail=f"scripted: {reply}", operation=f"mss.smtp.{stage.lower()}")
+        if disconnect:
+            asyncio.get_running_loop().call_soon(_close, server)
+        return reply
+
+    async def _pending(self, address: str) -> set[str]:
+        async with self.app.state.sessionmaker() as db:
+            return await service.pending_stages(db, address)
+
     async def _lookup(self, address: str) -> tuple[Any, Any]:
         if "@" not in address:
             return None, None
@@ -449,6 +478,8 @@ class MssHandler:
                                detail="PSC token no longer valid: session ended", operation="mss.smtp.mail")
             asyncio.get_running_loop().call_soon(_close, server)
             return "421 4.7.0 PSC access token no longer valid (expired or revoked): session ended, reconnect"
+        if address and (scripted := await self._fault(server, [address], "MAIL")):
+            return scripted
         if address:
             domain, mailbox = await server.cached(("lookup", address.lower()), lambda: self._lookup(address))
             identity = server.identity
@@ -484,6 +515,8 @@ class MssHandler:
     async def handle_RCPT(self, server: MssSMTP, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
         verdict = await server.cached(("rcpt", address.lower()), lambda: self._check_recipient(address))
+        if verdict.accepted and (scripted := await self._fault(server, [address], "RCPT")):
+            return scripted
         if not verdict.accepted:
             server.last_rule = verdict.rule
             await self.journal(server, method="RCPT", outcome="refused", status=int(verdict.reply[:3]),
@@ -506,6 +539,8 @@ class MssHandler:
             envelope_id=server.dsn_mail.get("ENVID"),
         )
         raw = _received_header(server, envelope) + raw
+        if scripted := await self._fault(server, list(envelope.rcpt_tos), "DATA"):
+            return scripted
         try:
             async with self.app.state.sessionmaker() as db, db.begin():
                 analysis = await service.analyse(

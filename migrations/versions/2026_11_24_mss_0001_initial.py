@@ -18,6 +18,18 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
+        "mss_fault",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("address", sa.String(length=320), nullable=False),
+        sa.Column("stage", sa.String(length=8), nullable=False),
+        sa.Column("reply", sa.String(length=512), nullable=False),
+        sa.Column("remaining", sa.Integer(), nullable=False),
+        sa.Column("disconnect", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_mss_fault")),
+    )
+    op.create_index(op.f("ix_mss_fault_address"), "mss_fault", ["address"])
+    op.create_table(
         "mss_tls_key",
         sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("cert_pem", sa.Text(), nullable=False),
@@ -127,3 +139,5 @@ def downgrade() -> None:
     op.drop_table("mss_mailbox")
     op.drop_table("mss_domain")
     op.drop_table("mss_tls_key")
+    op.drop_index(op.f("ix_mss_fault_address"), table_name="mss_fault")
+    op.drop_table("mss_fault")

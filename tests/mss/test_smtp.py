@@ -405,3 +405,48 @@ async def test_revoked_psc_token_ends_the_session(client, smtp_call):
 
     code, text = await smtp_call(fn)
     assert code == 421 and b"PSC" in text
+
+
+async def test_fault_injection_rcpt_data_and_disconnect(client, smtp_call, session):
+    url = f"/sandbox/v1/mailboxes/{HOSPITAL_DOCTOR}/faults"
+    created = await client.post(url, json={"stage": "RCPT", "reply": "451 4.3.0 Greylisted, try again", "count": 1})
+    assert created.status_code == 201
+    await client.post(url, json={"stage": "DATA", "reply": "452 4.2.2 Mailbox full", "count": 1})
+    raw = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR)
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        smtp.mail(DOCTOR)
+        first = smtp.rcpt(HOSPITAL_DOCTOR)
+        second = smtp.rcpt(HOSPITAL_DOCTOR)
+        data = smtp.data(raw)
+        third = smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
+        return first, second, data, third
+
+    first, second, data, third = await smtp_call(fn)
+    assert first[0] == 451 and second[0] == 250
+    assert data[0] == 452
+    assert third == {}
+    assert (await client.get(url)).json() == []
+
+    await client.post(f"/sandbox/v1/mailboxes/{DOCTOR}/faults",
+                      json={"stage": "MAIL", "reply": "421 4.3.2 Service shutting down", "disconnect": True})
+
+    def drop(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        code, _ = smtp.mail(DOCTOR)
+        try:
+            smtp.noop()
+        except smtplib.SMTPServerDisconnected:
+            return code, "disconnected"
+        return code, "still connected"
+
+    assert await smtp_call(drop) == (421, "disconnected")
+
+
+async def test_fault_validation(client):
+    bad = await client.post(f"/sandbox/v1/mailboxes/{DOCTOR}/faults", json={"stage": "RCPT", "reply": "oops"})
+    assert bad.status_code == 422
+    unknown = await client.post("/sandbox/v1/mailboxes/x@hopital-a.mssante.fr/faults",
+                                json={"stage": "RCPT", "reply": "451 4.3.0 x"})
+    assert unknown.status_code == 404
