@@ -483,6 +483,32 @@ def normalise_userinfo(data: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _shape_problem(data: Mapping[str, Any]) -> str | None:
+    """Why ``data`` is not a userinfo document PSC could send, or None (psc.md §6: strings, "" when empty)."""
+    ref = data.get("SubjectRefPro", {"exercices": []})
+    if not isinstance(ref, dict) or not isinstance(ref.get("exercices", []), list):
+        return "SubjectRefPro must be an object with an exercices list"
+    for i, exercice in enumerate(ref.get("exercices", [])):
+        if not isinstance(exercice, dict):
+            return f"SubjectRefPro.exercices[{i}] must be an object"
+        activities = exercice.get("activities", [])
+        if not isinstance(activities, list) or not all(isinstance(a, dict) for a in activities):
+            return f"SubjectRefPro.exercices[{i}].activities must be a list of objects"
+        for name, value in exercice.items():
+            if name != "activities" and not isinstance(value, str):
+                return f"SubjectRefPro.exercices[{i}].{name} must be a string"
+        for j, activity in enumerate(activities):
+            for name, value in activity.items():
+                if not isinstance(value, str):
+                    return f"SubjectRefPro.exercices[{i}].activities[{j}].{name} must be a string"
+    for name in ("SubjectRole", "otherIds"):
+        if name in data and not isinstance(data[name], list):
+            return f"{name} must be a list"
+    if "sub" in data and not isinstance(data["sub"], str):
+        return "sub must be a string"
+    return None
+
+
 def _profession_code(userinfo: Mapping[str, Any]) -> str:
     for exercice in userinfo.get("SubjectRefPro", {}).get("exercices", []):
         if exercice.get("codeProfession"):
@@ -547,12 +573,12 @@ async def create_professional(session: AsyncSession, *, data: Mapping[str, Any])
             422, "Invalid professional", f"{sni!r}: the RPPS Luhn key is wrong", rule="PSC:professional.rpps_key"
         )
     for name in ("given_name", "family_name"):
-        if not isinstance(data.get(name), str) or not data[name]:
+        if not isinstance(data.get(name), str) or not data[name] or "\x00" in data[name]:
             raise ProblemError(422, "Invalid professional", f"{name} is required", rule=f"PSC:professional.{name}")
-    if not isinstance(data.get("SubjectRefPro", {"exercices": []}).get("exercices", []), list):
-        raise ProblemError(
-            422, "Invalid professional", "SubjectRefPro.exercices must be a list", rule="PSC:professional.SubjectRefPro"
-        )
+    problem = _shape_problem(data)
+    if problem is not None:
+        raise ProblemError(422, "Invalid professional", problem, rule="PSC:professional.shape")
+
     if await session.get(ProfessionalRow, sni) is not None:
         raise ProblemError(409, "Professional exists", f"{sni} already exists", rule="PSC:professional.exists")
     row = _professional_row(data)

@@ -90,3 +90,36 @@ async def test_authorize_never_500(client, params: dict) -> None:  # type: ignor
         if response.status_code in (301, 302, 303, 307):
             assert response.headers["location"].startswith(REDIRECT_URI)
     client.cookies.clear()
+
+
+BAD_PROFESSIONALS = [
+    {"SubjectNameID": "810001000990", "given_name": "A", "family_name": "B", "SubjectRefPro": []},
+    {"SubjectNameID": "810001000990", "given_name": "A", "family_name": "B", "SubjectRefPro": {"exercices": [1]}},
+    {
+        "SubjectNameID": "810001000990",
+        "given_name": "A",
+        "family_name": "B",
+        "SubjectRefPro": {"exercices": [{"codeProfession": 10}]},
+    },
+    {
+        "SubjectNameID": "810001000990",
+        "given_name": "A",
+        "family_name": "B",
+        "SubjectRefPro": {"exercices": [{"activities": [{"codePostal": None}]}]},
+    },
+    {"SubjectNameID": "810001000990", "given_name": "A\x00", "family_name": "B"},
+    {"SubjectNameID": "8100\x00", "given_name": "A", "family_name": "B"},
+    {"SubjectNameID": 12, "given_name": "A", "family_name": "B"},
+    {"SubjectNameID": "810001000990", "given_name": "A", "family_name": "B", "SubjectRole": "10"},
+    {"given_name": "A"},
+]
+
+
+async def test_bad_professionals_are_422(client) -> None:  # type: ignore[no-untyped-def]
+    for body in BAD_PROFESSIONALS:
+        response = await client.post("/sandbox/v1/professionals", json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    for body in ([], "x", None):
+        response = await client.post("/sandbox/v1/professionals", json=body)
+        assert 400 <= response.status_code < 500
