@@ -457,3 +457,24 @@ async def list_faults(session: SessionDep, mailbox: Annotated[MssMailbox, Depend
 async def clear_faults(session: SessionDep, mailbox: Annotated[MssMailbox, Depends(any_mailbox)]) -> Response:
     await service.clear_faults(session, address=mailbox.address)
     return Response(status_code=204)
+
+
+# --- client certificates of APP mailboxes (control API) -------------------------------------------
+
+@control.post(
+    "/mailboxes/{address}/certificates", status_code=201, operation_id="sandbox_mss_issue_certificate",
+    summary="Issue a TLS client certificate for an applicative (APP) mailbox, signed by the sandbox test CA",
+    responses={422: {"description": "not an APP mailbox"}},
+)
+async def issue_certificate(request: Request, mailbox: Annotated[MssMailbox, Depends(any_mailbox)]) -> dict[str, str]:
+    """SC.MSS/CONF.12: an applicative mailbox authenticates with TLS client authentication, then AUTH PLAIN
+    with its address (the password is then not checked). The sandbox CA stands in for IGC-Santé."""
+    from app.mss.smtp import issue_client_certificate
+
+    if mailbox.type != "APP":
+        raise ProblemError(422, "Not an applicative mailbox",
+                           f"{mailbox.address} is a {mailbox.type} mailbox; client certificates are for APP mailboxes "
+                           "(SC.MSS/CONF.12)", rule="MSS:certificate.type")
+    ca_cert, ca_key = request.app.state.mss_client_ca
+    cert, key = issue_client_certificate(ca_cert, ca_key, address=mailbox.address, organization=mailbox.display_name)
+    return {"certificate_pem": cert.decode(), "private_key_pem": key.decode(), "ca_certificate_pem": ca_cert.decode()}

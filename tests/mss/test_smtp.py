@@ -450,3 +450,28 @@ async def test_fault_validation(client):
     unknown = await client.post("/sandbox/v1/mailboxes/x@hopital-a.mssante.fr/faults",
                                 json={"stage": "RCPT", "reply": "451 4.3.0 x"})
     assert unknown.status_code == 404
+
+
+async def test_app_mailbox_client_certificate(client, smtp_port, tls_context, tmp_path):
+    app_box = "resultats@labo-b.mssante.fr"
+    issued = await client.post(f"/sandbox/v1/mailboxes/{app_box}/certificates")
+    assert issued.status_code == 201, issued.text
+    body = issued.json()
+    (tmp_path / "c.pem").write_text(body["certificate_pem"])
+    (tmp_path / "k.pem").write_text(body["private_key_pem"])
+    context = ssl.create_default_context(cadata=(await client.get("/mss/v1/tls/certificate")).text)
+    context.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+
+    def work(ctx, login):
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as smtp:
+            smtp.starttls(context=ctx)
+            try:
+                return smtp.login(login, "not-the-password")[0]
+            except smtplib.SMTPAuthenticationError as exc:
+                return exc.smtp_code
+
+    assert await asyncio.to_thread(work, context, app_box) == 235
+    assert await asyncio.to_thread(work, context, "dpi@hopital-a.mssante.fr") == 535  # certificate of another box
+    assert await asyncio.to_thread(work, tls_context, app_box) == 535  # no certificate, wrong password
+    refused = await client.post(f"/sandbox/v1/mailboxes/{DOCTOR}/certificates")
+    assert refused.status_code == 422
