@@ -89,10 +89,10 @@ def generate_test_ca() -> tuple[bytes, bytes]:
     """The sandbox's test CA for client certificates of APP mailboxes (stands in for IGC-Santé)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = ec.generate_private_key(ec.SECP256R1())  # EC: generated in ~1 ms, keeps the cold start short
     name = x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Segur Sandbox"),
@@ -120,12 +120,12 @@ def issue_client_certificate(ca_cert_pem: bytes, ca_key_pem: bytes, *, address: 
     the test CA: what SC.MSS/CONF.12 calls AUTH_CLI with an "organisation" certificate."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
     ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = ec.generate_private_key(ec.SECP256R1())
     attributes = [x509.NameAttribute(NameOID.COUNTRY_NAME, "FR")]
     if organization:
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization[:64]))
