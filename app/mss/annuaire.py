@@ -148,6 +148,7 @@ async def directory(session: SessionDep) -> dict[str, dict[str, dict[str, Any]]]
     """Every resource of the stub, by type and id (small: built per request from the store)."""
     from app.psc.service import list_professionals
 
+    await service.ensure_per_mailboxes(session)
     mailboxes = [m for m in await service.list_mailboxes(session) if m.type != service.PATIENT and m.active]
     out: dict[str, dict[str, dict[str, Any]]] = {"Practitioner": {}, "PractitionerRole": {}, "Organization": {}}
     for p in await list_professionals(session):

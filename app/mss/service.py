@@ -83,15 +83,33 @@ async def seed(session: AsyncSession, settings: Settings) -> None:
             structure_id=item.get("structure_id"), service=item.get("service"),
             description=item.get("description"), password_hash=password, active=item.get("active", True),
         ))
+    with_per = set((await session.scalars(
+        select(MssMailbox.owner_subject).where(MssMailbox.type == "PER"))).all())
     for professional in await _professionals(session):
-        if await session.scalar(select(MssMailbox.id).where(MssMailbox.owner_subject == professional.subject_name_id,
-                                                            MssMailbox.type == "PER")):
-            continue
-        add(per_mailbox(professional, taken, password))
+        if professional.subject_name_id not in with_per:
+            add(per_mailbox(professional, taken, password))
     for identity in await _identities(session):
         add(patient_mailbox(identity, password))
     session.add_all(rows)
     await session.flush()
+
+
+async def ensure_per_mailboxes(session: AsyncSession) -> int:
+    """Give a PER mailbox to every PSC professional created since the seed (``POST
+    /sandbox/v1/professionals`` makes a professional; DESIGN: it also gets a mailbox and an Annuaire
+    entry). Returns how many were created; the caller's transaction keeps them."""
+    with_per = set((await session.scalars(select(MssMailbox.owner_subject).where(MssMailbox.type == "PER"))).all())
+    missing = [p for p in await _professionals(session) if p.subject_name_id not in with_per]
+    if not missing:
+        return 0
+    taken = {a.lower() for a in (await session.scalars(select(MssMailbox.address))).all()}
+    password = hash_password(fixture("mailboxes.json")["default_password"])
+    for professional in missing:
+        row = per_mailbox(professional, taken, password)
+        taken.add(row.address.lower())
+        session.add(row)
+    await session.flush()
+    return len(missing)
 
 
 def structure_domains() -> dict[str, str]:
@@ -164,6 +182,9 @@ async def get_domain(session: AsyncSession, name: str) -> MssDomain | None:
 async def mailboxes_of(session: AsyncSession, subject_name_id: str) -> list[MssMailbox]:
     """Mailboxes a professional may use: their PER mailbox and the CAB/ORG/APP ones listing them."""
     rows = (await session.scalars(select(MssMailbox).where(MssMailbox.type != PATIENT))).all()
+    if not any(r.owner_subject == subject_name_id and r.type == "PER" for r in rows) and \
+            await ensure_per_mailboxes(session):
+        rows = (await session.scalars(select(MssMailbox).where(MssMailbox.type != PATIENT))).all()
     return [r for r in rows if r.owner_subject == subject_name_id or subject_name_id in (r.owners or [])]
 
 
@@ -219,10 +240,13 @@ async def check_recipient(session: AsyncSession, address: str) -> RecipientVerdi
             "(15 characters, SC.MSS/va1.19)",
             "MSS:patient.address",
         )
+    role = domain.role
+    if mailbox is None and role == "local" and await ensure_per_mailboxes(session):
+        _, mailbox = await lookup(session, addr)
     if mailbox is None:
-        what = "no patient mailbox for this INS" if domain.role == "patient" else "no such mailbox"
+        what = "no patient mailbox for this INS" if role == "patient" else "no such mailbox"
         return RecipientVerdict(addr, f"550 5.1.1 <{address}>: {what}", "MSS:mailbox.unknown")
-    return RecipientVerdict(addr, None, mailbox=mailbox, role=domain.role)
+    return RecipientVerdict(addr, None, mailbox=mailbox, role=role)
 
 
 # --- receiving a message --------------------------------------------------------------------------

@@ -452,7 +452,7 @@ class MssHandler:
         else:
             from app.psc.tokens import TokenError
 
-            async with self.app.state.sessionmaker() as session:
+            async with self.app.state.sessionmaker() as session, session.begin():
                 try:
                     from app.psc.service import authenticate_access_token
 
@@ -522,7 +522,7 @@ class MssHandler:
             return await service.lookup(db, address)
 
     async def _check_recipient(self, address: str) -> service.RecipientVerdict:
-        async with self.app.state.sessionmaker() as db:
+        async with self.app.state.sessionmaker() as db, db.begin():  # may create a PER mailbox on the fly
             return await service.check_recipient(db, address)
 
     async def _psc_session_ended(self, server: MssSMTP) -> str | None:

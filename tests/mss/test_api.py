@@ -200,3 +200,42 @@ async def test_autoconfig(client, app):
     assert root.findtext("emailProvider/domain") == "medecin.mssante.fr"
     assert root.findtext("emailProvider/outgoingServer/port") == str(app.state.smtp_port)
     assert root.findtext("emailProvider/outgoingServer/socketType") == "STARTTLS"
+
+
+async def test_seed_is_idempotent(app, client, session):
+    from sqlalchemy import func, select
+
+    from app.mss import service
+    from app.mss.models import MssMailbox
+
+    before = await session.scalar(select(func.count(MssMailbox.id)))
+    async with app.state.sessionmaker() as other, other.begin():
+        await service.seed(other, app.state.settings)
+    assert await session.scalar(select(func.count(MssMailbox.id))) == before
+
+
+async def test_professional_created_later_gets_a_mailbox(client, smtp_call):
+    import copy
+    import json
+
+    from app.psc.rpps import rpps_with_key, subject_name_id
+
+    fixtures = json.loads((await client.get("/sandbox/v1/professionals")).text)
+    template = next(p for p in fixtures if p["SubjectNameID"] == HOSPITAL_SNI)
+    sni = subject_name_id(rpps_with_key("1000900001"))
+    professional = copy.deepcopy(template)
+    professional.update({"SubjectNameID": sni, "preferred_username": sni, "given_name": "Élodie",
+                         "family_name": "N'Guessan", "sub": f"f:sandbox:{sni}"})
+    created = await client.post("/sandbox/v1/professionals", json=professional)
+    assert created.status_code == 201, created.text
+    address = "elodie.n-guessan@hopital-a.mssante.fr"
+
+    def fn(smtp):
+        smtp.login(DOCTOR, "mssante")
+        smtp.mail(DOCTOR)
+        return smtp.rcpt(address)[0]
+
+    assert await smtp_call(fn) == 250
+    bundle = (await client.get("/fhir/v2/Practitioner", params={"mailbox-mss": address},
+                               headers={"ESANTE-API-KEY": "sandbox-esante-api-key"})).json()
+    assert [e["resource"]["id"] for e in bundle["entry"]] == [sni]
