@@ -87,7 +87,7 @@ def apply(state: IdentityState, event: dict) -> tuple[Step, IdentityState]:
     if kind == "insi_ok":
         if s.attributes & {"DOUT", "FICT"}:
             return refuse("RNIV:EXI-SI-09", "an identity marked doubtful or fictitious may not call INSi")
-        date = event.get("DateNaissance") or ""
+        date = str(event.get("DateNaissance") or "")
         if date[5:7] == "00" or date[8:10] == "00":
             return refuse("INS:rule-11", "an INS whose birth date has a 00 day or month is not imported")
         for trait in ("NomNaissance", "ListePrenom", "Sexe"):
@@ -98,7 +98,7 @@ def apply(state: IdentityState, event: dict) -> tuple[Step, IdentityState]:
         new = replace(s, insi=False)
     elif kind == "document":
         mode = event.get("mode")
-        if mode not in DOCUMENTS:
+        if not isinstance(mode, str) or mode not in DOCUMENTS:
             raise RnivError("mode", "RNIV:document",
                             f"document mode {mode!r} is not a high-trust document ({', '.join(sorted(DOCUMENTS))})")
         if mode in DOCUMENTS_MINORS and s.minor is False:

@@ -141,7 +141,7 @@ def select_beneficiaries(query: VitaleQuery, cards: Iterable[Card]) -> list[Card
         for b in card.beneficiaries:
             if query.date_naissance and b.date_naissance != query.date_naissance:
                 continue
-            if query.rang_naissance and str(int(query.rang_naissance)) != str(int(b.rang_naissance or "1")):
+            if query.rang_naissance and _rank(query.rang_naissance) != _rank(b.rang_naissance or "1"):
                 continue
             if query.matricule_individu and b.matricule_individu != query.matricule_individu[:13]:
                 continue
@@ -149,6 +149,10 @@ def select_beneficiaries(query: VitaleQuery, cards: Iterable[Card]) -> list[Card
                 continue
             found.append(b)
     return found
+
+
+def _rank(value: str) -> str:
+    return value.strip().lstrip("0") or "0"
 
 
 def decide_vitale(persons: Sequence[PersonRecord]) -> Outcome:

@@ -311,7 +311,7 @@ def parse_traits(payload: etree._Element, message_id: str | None = None) -> Trai
         if qn.localname != "Prenom" and values[qn.localname]:
             raise fault_request("sandbox_body", f"{qn.localname} répété", message_id, rule="INSi:RECSANSVITALE")
         seen.append(qn.localname)
-        values[qn.localname].append(child.text or "")
+        values[qn.localname].append((child.text or "").strip())
 
     def one(k: str) -> str | None:
         return values[k][0] if values[k] else None

@@ -230,3 +230,12 @@ async def test_openapi_documents_the_search_body(client) -> None:
     spec = (await client.get("/openapi.json")).json()
     body = spec["paths"]["/insi/v1/search-traits"]["post"]["requestBody"]["content"]["application/json"]
     assert set(body["schema"]["properties"]) >= {"NomNaissance", "Prenom", "Sexe", "DateNaissance"}
+
+
+@pytest.mark.parametrize("events", [
+    [{"type": "document", "mode": ["CN"]}], [{"type": "insi_ok", "DateNaissance": 19750101}],
+    [{"type": "attribute_add", "attribute": {"x": 1}}], [{"nothing": True}],
+])
+async def test_rniv_odd_events_are_400_not_500(client, events: list) -> None:
+    r = await client.post("/insi/v1/rniv", json={"events": events})
+    assert r.status_code in (200, 400)

@@ -167,3 +167,31 @@ def test_rniv_refusals() -> None:
         rniv.run([{"type": "document", "mode": "PERMIS"}])
     with pytest.raises(rniv.RnivError):
         rniv.run([{"type": "teleport"}])
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+                       lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+                       max_leaves=8)
+EVENT = st.fixed_dictionaries({"type": st.sampled_from(["insi_ok", "insi_ko", "document", "attribute_add",
+                                                        "attribute_remove", "strict_trait_edit", "other"])},
+                              optional={"mode": JSONISH, "attribute": JSONISH, "trait": JSONISH,
+                                        "DateNaissance": JSONISH, "NomNaissance": JSONISH})
+
+
+@given(st.lists(EVENT, max_size=6))
+def test_rniv_engine_never_fails_on_odd_events(events: list[dict]) -> None:
+    try:
+        res = rniv.run(events)
+    except rniv.RnivError:
+        return
+    assert res.state.status in rniv.STATUSES
+
+
+@given(st.text(max_size=4))
+def test_card_rank_of_any_text(rank: str) -> None:
+    holder = next(c for c in FIXTURES.cards if c.NumeroSerie == "VITALE-ROUSSEAU-0001")
+    out = _card_outcome(search.VitaleQuery(holder.MatriculeOD.NumIdentifiant, "2015-04-10", rank or None))
+    assert out.code in ("00", "01", "02")

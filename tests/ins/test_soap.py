@@ -277,3 +277,11 @@ async def test_every_answer_is_in_the_call_log(client) -> None:
         "rechercherInsAvecTraitsIdentite CodeCR=00 INS=109076322083489 OID=1.2.250.1.213.1.4.8")
     assert "INSHISTO=209076322083439,209066322012355" in entry["detail"]
     assert "credential=certificate:INSI-AUTO IDAM=SEGURSANDBOX01" in entry["detail"]
+
+
+async def test_odd_vitale_rank_and_padded_values(client) -> None:
+    body = soap.build_request(soap.recvitale_xml("275126322074974", "1975-12-31", "A"), action=soap.ACTION_VITALE)
+    r = await post(client, body)
+    assert r.status_code == 200 and parse(r).findtext(".//r:CodeCR", namespaces=NS) == "01"
+    padded = traits_request("ADRUN", "ZOE", "F", "1975-12-31").replace(b">ADRUN<", b">\n  ADRUN\n<")
+    assert parse(await post(client, padded)).findtext(".//r:CodeCR", namespaces=NS) == "00"
