@@ -1,0 +1,70 @@
+"""SOAP message parsing and building (pure): only SoapFault ever escapes, answers keep the recorded shape."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from app.ins import nir, search, soap
+
+VALID = soap.build_request(soap.recsansvitale_xml("ADRUN", "ZOE", "F", "1975-12-31"))
+
+
+def _parse_all(body: bytes) -> None:
+    try:
+        req = soap.parse_request(body)
+        if req.operation == "rechercherInsAvecTraitsIdentite":
+            soap.parse_traits(req.body, req.message_id)
+        else:
+            soap.parse_vitale(req.body)
+    except soap.SoapFault as fault:
+        assert fault.code in ("Sender", "VersionMismatch")
+        assert fault.subcode.startswith("siram_")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000))
+def test_random_bytes(body: bytes) -> None:
+    _parse_all(body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.integers(0, len(VALID)), length=st.integers(1, 200), junk=st.binary(max_size=20))
+def test_damaged_valid_requests(start: int, length: int, junk: bytes) -> None:
+    _parse_all(VALID[:start] + junk + VALID[start + length:])
+
+
+def test_valid_request_round_trip() -> None:
+    req = soap.parse_request(VALID)
+    assert (req.operation, req.lps.idam, req.lps.idam_r, req.message_id) == (
+        "rechercherInsAvecTraitsIdentite", "SEGURSANDBOX01", "4", "uuid:b3549edd-4ae9-472a-b26f-fd2fb4ef397f")
+    t = soap.parse_traits(req.body)
+    assert (t.NomNaissance, t.Prenom, t.Sexe, t.DateNaissance, t.LieuNaissance) == (
+        "ADRUN", ["ZOE"], "F", "1975-12-31", None)
+    assert not req.saml_assertion
+    cpx = soap.parse_request(soap.build_request(soap.recsansvitale_xml("A", "B", "M", "2000-01-01"),
+                                                security=soap.saml_security("CN=X")))
+    assert cpx.saml_assertion and cpx.saml_issuer == "CN=X"
+
+
+def test_fault_shape_matches_the_recorded_fault() -> None:
+    xml = soap.build_fault(soap.fault_unknown_idam("uuid:1"))
+    root = etree.fromstring(xml)
+    ns = {"s": soap.NS_SOAP12, "siram": soap.NS_SIRAM}
+    assert root.findtext("s:Body/s:Fault/s:Code/s:Value", namespaces=ns) == "soap:Sender"
+    assert root.findtext("s:Body/s:Fault/s:Code/s:Subcode/s:Value", namespaces=ns) == "soap:siram_100"
+    assert root.find("s:Body/s:Fault/s:Reason/s:Text", ns).get("{http://www.w3.org/XML/1998/namespace}lang") == "fr"
+    err = root.find("s:Body/s:Fault/s:Detail/siram:Erreur", ns)
+    assert (err.get("code"), err.get("severite"), err.get("messageID")) == ("desir_550", "erreur", "uuid:1")
+
+
+def test_answer_escapes_and_keeps_order() -> None:
+    person = search.PersonRecord("D'ARTAGNAN", "JEAN", "M", "1950-00-00", None,
+                                 search.InsRecord("1502099350001", nir.compute_key("1502099350001"), "NIR"))
+    xml = soap.resultat_xml(search.Outcome("00", "OK", person), lambda r: nir.OID_INS_NIR, with_prenom=True)
+    root = etree.fromstring(xml.encode())
+    tiq = root.find(f"{{{soap.NS_RESULTAT}}}INDIVIDU/{{{soap.NS_RESULTAT}}}TIQ")
+    assert [etree.QName(c).localname for c in tiq] == ["NomNaissance", "Prenom", "ListePrenom", "Sexe",
+                                                        "DateNaissance"]
+    assert tiq.findtext(f"{{{soap.NS_RESULTAT}}}DateNaissance") == "1950-00-00"
