@@ -475,3 +475,23 @@ async def test_app_mailbox_client_certificate(client, smtp_port, tls_context, tm
     assert await asyncio.to_thread(work, tls_context, app_box) == 535  # no certificate, wrong password
     refused = await client.post(f"/sandbox/v1/mailboxes/{DOCTOR}/certificates")
     assert refused.status_code == 422
+
+
+async def test_xdm_without_ins(smtp_call, session):
+    from app.mss import xdm as xdm_module
+    from tests.mss.helpers import cda_without_ins
+
+    archive = xdm_module.build_xdm(cda_without_ins(), pdf=b"%PDF-1.4", patient_id="IPP-42",
+                                   patient_oid="1.2.250.1.999.9")
+    raw = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR, xdm_bytes=archive)
+    assert b"X-MSS-INS: N" in raw
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
+
+    assert await smtp_call(fn) == {}
+    (_, message), = await deliveries_to(session, HOSPITAL_DOCTOR)
+    statuses = {f["id"]: f["status"] for f in message.report["findings"]}
+    assert statuses["MSS.INS"] == "pass" and statuses["XDM.INS_KNOWN"] == "not_applicable"
+    assert message.xdm[0]["package"]["qualified_ins"] is False
