@@ -28,6 +28,7 @@ import ipaddress
 import json
 import logging
 import re
+import socket
 import ssl
 import tempfile
 import time
@@ -178,6 +179,7 @@ def server_tls_context(cert_pem: bytes, key_pem: bytes, client_ca_pem: bytes | N
 # --- the protocol ---------------------------------------------------------------------------------
 
 LOOKUP_TTL = 5.0
+REUSE_PORT = hasattr(socket, "SO_REUSEPORT")  # several workers share the SMTP port (Linux, BSD)
 _DSN_MAIL = re.compile(r"\s+(RET|ENVID)=(\S+)", re.IGNORECASE)
 _DSN_RCPT = re.compile(r"\s+(NOTIFY|ORCPT)=(\S+)", re.IGNORECASE)
 _REWRITES = {
@@ -737,13 +739,13 @@ async def smtp_lifespan(app: FastAPI) -> AsyncIterator[None]:
     servers = []
     # reuse_port: with several uvicorn workers, each worker's loop serves the same SMTP port.
     server = await loop.create_server(_factory(app, handler, tls, implicit=False),
-                                      host=settings.smtp_host, port=settings.smtp_port, reuse_port=True)
+                                      host=settings.smtp_host, port=settings.smtp_port, reuse_port=REUSE_PORT)
     servers.append(server)
     app.state.smtp_port = server.sockets[0].getsockname()[1]
     app.state.smtps_port = None
     if settings.mss_smtp_tls_port is not None:
         smtps = await loop.create_server(_factory(app, handler, tls, implicit=True), host=settings.smtp_host,
-                                         port=settings.mss_smtp_tls_port, ssl=tls, reuse_port=True)
+                                         port=settings.mss_smtp_tls_port, ssl=tls, reuse_port=REUSE_PORT)
         servers.append(smtps)
         app.state.smtps_port = smtps.sockets[0].getsockname()[1]
     probes = getattr(app.state, "readiness_probes", None)
