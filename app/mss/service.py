@@ -349,6 +349,15 @@ async def store(
     if wanted and envelope.mail_from:
         await send_dsn(session, settings, original=message, parsed=parsed, sender=envelope.mail_from,
                        recipients=wanted, envelope_id=envelope.envelope_id)
+    # SC.MSS/va1.15: the REM names the (non-standard) Return-Receipt-To header for asking a delivery
+    # notification; when present and no SMTP-level NOTIFY=SUCCESS already reported success, the delivered
+    # recipients are reported to that address.
+    receipt_to = [a for _, a in getaddresses(parsed.header_all("Return-Receipt-To")) if a]
+    delivered = [dsn for dsn, notify in outcomes
+                 if dsn.action in ("delivered", "relayed") and "SUCCESS" not in (notify or "").upper()]
+    if receipt_to and delivered and mime.valid_address(receipt_to[0].lower()):
+        await send_dsn(session, settings, original=message, parsed=parsed, sender=receipt_to[0].lower(),
+                       recipients=delivered, envelope_id=envelope.envelope_id)
     return message
 
 

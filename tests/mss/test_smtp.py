@@ -495,3 +495,15 @@ async def test_xdm_without_ins(smtp_call, session):
     statuses = {f["id"]: f["status"] for f in message.report["findings"]}
     assert statuses["MSS.INS"] == "pass" and statuses["XDM.INS_KNOWN"] == "not_applicable"
     assert message.xdm[0]["package"]["qualified_ins"] is False
+
+
+async def test_return_receipt_to_gets_a_delivery_notification(smtp_call, session):
+    raw = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR, headers={"Return-Receipt-To": DOCTOR})
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
+
+    assert await smtp_call(fn) == {}
+    rows = await deliveries_to(session, DOCTOR)
+    assert len(rows) == 1 and rows[0][1].kind == "dsn" and b"Action: delivered" in rows[0][1].raw
