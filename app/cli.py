@@ -87,7 +87,7 @@ async def _current(settings: Settings) -> set[str]:
         await engine.dispose()
 
 
-async def _seed(settings: Settings, reset: bool) -> None:
+async def _seed(settings: Settings, reset: bool, ins_files: Sequence[str] = ()) -> None:
     from app.api.store import reset_store, seed_store
     from app.db import create_engine, create_sessionmaker
     from app.domains import load_domains
@@ -100,6 +100,12 @@ async def _seed(settings: Settings, reset: bool) -> None:
                 await reset_store(session, settings, domains)
             else:
                 await seed_store(session, settings, domains)
+            if ins_files:
+                from app.ins.service import load_fixture_file
+
+                for path in ins_files:
+                    added = await load_fixture_file(session, path)
+                    print(f"{path}: {added}", file=sys.stderr)
     finally:
         await engine.dispose()
 
@@ -125,7 +131,15 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    _run(lambda s: _seed(s, args.reset), args)
+    import json
+
+    from pydantic import ValidationError
+
+    try:
+        _run(lambda s: _seed(s, args.reset, args.ins_file or ()), args)
+    except (OSError, json.JSONDecodeError, ValidationError) as exc:
+        print(f"segur-sandbox seed: fixture file refused, nothing loaded\n{exc}", file=sys.stderr)
+        return 2
     print("fixtures loaded" + (" (store reset first)" if args.reset else ""), file=sys.stderr)
     return 0
 
@@ -184,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed", help="load every service's fixtures (idempotent)")
     seed.add_argument("--database-url")
     seed.add_argument("--reset", action="store_true", help="empty the store first, as POST /sandbox/v1/reset")
+    seed.add_argument("--ins-file", action="append", metavar="PATH",
+                      help="also load your own INS fixture file (JSON with persons, cards, idams in the "
+                      "shapes of the control API); repeatable")
     seed.set_defaults(handler=cmd_seed)
 
     keys = commands.add_parser("keys", help="Pro Santé Connect signing keys")

@@ -45,13 +45,27 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(database_url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    connect_args: dict[str, object] = {"server_settings": {"application_name": "segur-sandbox"}}
+    if _is_local_without_tls_choice(database_url):
+        # asyncpg's default ("prefer") tries a TLS handshake on every new connection first; a local
+        # server gains nothing from it. A URL that says ssl=/sslmode= keeps its own choice.
+        connect_args["ssl"] = False
     return create_async_engine(
         database_url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
-        connect_args={"server_settings": {"application_name": "segur-sandbox"}},
+        connect_args=connect_args,
     )
+
+
+def _is_local_without_tls_choice(database_url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if {"ssl", "sslmode"} & set(url.query):
+        return False
+    return (url.host or "localhost") in ("localhost", "127.0.0.1", "::1")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

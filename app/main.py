@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await upgrade(engine)
                 async with app.state.sessionmaker() as session, session.begin():
                     await seed_store(session, settings, domains)
-            journal = JournalWriter(app.state.sessionmaker)
+            journal = JournalWriter(engine)
             app.state.journal = journal
             journal.start()
             async with AsyncExitStack() as stack:

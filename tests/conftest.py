@@ -11,11 +11,20 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+with warnings.catch_warnings():
+    # Authlib warns at import ("the httpx module is deprecated") through a filter of its own that
+    # pytest's configuration cannot override; import it once here, quietly.
+    import authlib.deprecate  # noqa: F401  (installs Authlib's "always" filter)
+
+    warnings.simplefilter("ignore")
+    import authlib.integrations.httpx_client  # noqa: F401
 
 from app.config import Settings, load_settings
 from app.db import create_database, create_engine, drop_database, upgrade

@@ -26,7 +26,8 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
+    # async: a plain function would be run in a worker thread on every request
     return request.app.state.settings
 
 

@@ -16,17 +16,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from sqlalchemy import insert
-
 from app.api.models import JournalEntry
 from app.db import utcnow
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.requests import Request
 
 logger = logging.getLogger("segur.journal")
+
+_JOURNAL_TABLE = JournalEntry.__table__
 
 CONTEXT_KEY = "segur.context"
 
@@ -38,7 +38,7 @@ SENSITIVE_PARAMETERS = frozenset({
 })
 
 SERVICE_PREFIXES = (
-    ("/auth", "psc"), ("/.well-known", "psc"), ("/lps", "ins"), ("/insi", "ins"), ("/dmp", "dmp"),
+    ("/auth", "psc"), ("/.well-known", "psc"), ("/psc", "psc"), ("/lps", "ins"), ("/insi", "ins"), ("/dmp", "dmp"),
     ("/mss", "mss"), ("/fhir/v2", "mss"), ("/sandbox", "sandbox"),
 )
 
@@ -100,9 +100,8 @@ def outcome_of(status: int | None) -> str:
 class JournalWriter:
     """Buffers entries and writes them in batches on the store."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, interval: float = 0.5,
-                 batch_size: int = 500) -> None:
-        self._sessionmaker = sessionmaker
+    def __init__(self, engine: AsyncEngine, *, interval: float = 0.5, batch_size: int = 500) -> None:
+        self._engine = engine
         self._interval = interval
         self._batch_size = batch_size
         self._buffer: list[dict[str, Any]] = []
@@ -122,8 +121,9 @@ class JournalWriter:
         async with self._lock:
             while self._buffer:
                 batch, self._buffer = self._buffer[: self._batch_size], self._buffer[self._batch_size:]
-                async with self._sessionmaker() as session, session.begin():
-                    await session.execute(insert(JournalEntry), batch)
+                # Core executemany on a plain connection: no ORM unit of work on this path.
+                async with self._engine.begin() as connection:
+                    await connection.execute(_JOURNAL_TABLE.insert(), batch)
 
     async def _run(self) -> None:
         while True:

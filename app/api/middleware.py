@@ -89,7 +89,8 @@ class RequestContextMiddleware:
         client = scope.get("client")
         client_text = f"{client[0]}" if client else None
         route = scope.get("route")
-        operation = getattr(route, "operation_id", None) or getattr(route, "name", None)
+        operation = (context.extra.get("operation") or getattr(route, "operation_id", None)
+                     or getattr(route, "name", None))
         status = context.status
         entry: dict[str, Any] = {
             "at": utcnow(), "request_id": context.request_id, "protocol": "http", "client": client_text,

@@ -122,3 +122,28 @@ def test_xdm_build_and_inspect(tmp_path: Path) -> None:
     assert archive.exists()
     inspected = _run("xdm", "inspect", str(archive))
     assert "SUBSET01" in inspected.stdout or "METADATA" in inspected.stdout.upper(), inspected.stdout
+
+
+def test_seed_loads_a_users_own_ins_fixture_file(tmp_path: Path) -> None:
+    import json
+
+    url = f"sqlite:///{tmp_path}/own.db"
+    assert _run("db", "upgrade", "--database-url", url).returncode == 0
+    own = tmp_path / "mine.json"
+    own.write_text(json.dumps({"persons": [{
+        "NomNaissance": "MAPERSONNE", "ListePrenom": "ALICE", "Sexe": "F", "DateNaissance": "1990-05-17",
+        "LieuNaissance": "75056",
+        "INSACTIF": {"IdIndividu": {"NumIdentifiant": "2900575056123", "Cle": f"{97 - 2900575056123 % 97:02d}"},
+                     "OID": "1.2.250.1.213.1.4.8"},
+    }]}))
+    loaded = _run("seed", "--ins-file", str(own), "--database-url", url)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "'persons': 1" in loaded.stderr, loaded.stderr
+    again = _run("seed", "--ins-file", str(own), "--database-url", url)  # idempotent
+    assert "'persons': 0" in again.stderr, again.stderr
+
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    refused = _run("seed", "--ins-file", str(broken), "--database-url", url)
+    assert refused.returncode == 2
+    assert "nothing loaded" in refused.stderr and "Traceback" not in refused.stderr
