@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
+from sqlalchemy import insert
+
 from app.api.models import JournalEntry
 from app.db import utcnow
 
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("segur.journal")
 
-_JOURNAL_TABLE = JournalEntry.__table__
+_JOURNAL_INSERT = insert(JournalEntry.__table__)
 
 CONTEXT_KEY = "segur.context"
 
@@ -123,7 +125,7 @@ class JournalWriter:
                 batch, self._buffer = self._buffer[: self._batch_size], self._buffer[self._batch_size:]
                 # Core executemany on a plain connection: no ORM unit of work on this path.
                 async with self._engine.begin() as connection:
-                    await connection.execute(_JOURNAL_TABLE.insert(), batch)
+                    await connection.execute(_JOURNAL_INSERT, batch)
 
     async def _run(self) -> None:
         while True:
