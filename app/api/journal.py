@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("segur.journal")
 
-_JOURNAL_INSERT = insert(JournalEntry.__table__)
+_JOURNAL_INSERT = insert(JournalEntry.__table__)  # type: ignore[arg-type]  # a Table, typed as FromClause
 
 CONTEXT_KEY = "segur.context"
 

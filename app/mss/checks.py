@@ -133,7 +133,7 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "MSG.SUBJECT",
-            "Subject of a health-document mail starts with XDM/1.0/DDM",
+            "Subject of a health-document mail is XDM/1.0/DDM+<label> <NAME> <first name> <birth date>",
             "warning",
             False,
             "ECO.2.1.3 (SC.MSS/CONF.25); IHE ITI TF-1 §16",
@@ -443,14 +443,10 @@ def run_checks(
     # --- message ------------------------------------------------------------------------------
     subject = parsed.subject.strip()
     if xdm:
-        add(
-            "MSG.SUBJECT",
-            subject.startswith(XDM_SUBJECT_PREFIX),
-            f"Subject: {subject!r}"
-            + (
-                "" if subject.startswith(XDM_SUBJECT_PREFIX) else f" does not start with {XDM_SUBJECT_PREFIX}"
-            ),
-        )
+        missing = [] if subject.startswith(XDM_SUBJECT_PREFIX) else [f"the {XDM_SUBJECT_PREFIX} prefix"]
+        missing += _missing_identity(subject, packages)
+        add("MSG.SUBJECT", not missing,
+            f"Subject: {subject!r}" + (f"; missing: {', '.join(missing)}" if missing else ""))
     else:
         add("MSG.SUBJECT", None, "no XDM attached")
     add("MSG.MESSAGE_ID", bool(parsed.message_id), parsed.message_id or "Message-ID missing")
@@ -492,6 +488,34 @@ def run_checks(
     )
 
     return CheckReport(findings=findings, enforced=enforced_rules(extra_enforced))
+
+
+def _date_forms(value: str) -> set[str]:
+    digits = value[:8]
+    if len(digits) != 8 or not digits.isdigit():
+        return {value}
+    y, m, d = digits[:4], digits[4:6], digits[6:8]
+    return {digits, f"{d}/{m}/{y}", f"{y}-{m}-{d}", f"{d}-{m}-{y}", f"{d}.{m}.{y}"}
+
+
+def _missing_identity(subject: str, packages: list[XdmPackage]) -> list[str]:
+    """ECO.2.1.3: after the prefix come the label (optional), the patient's NAME, first name and birth
+    date, which the sandbox takes from the first CDA header that has them (any usual date layout)."""
+    for package in packages:
+        for doc in package.cda_documents:
+            cda = doc.cda
+            if cda is None or not (cda.birth_name and cda.first_given_name and cda.birth_date):
+                continue
+            folded = subject.casefold()
+            missing = []
+            if cda.birth_name.casefold() not in folded:
+                missing.append(f"the name {cda.birth_name}")
+            if cda.first_given_name.casefold() not in folded:
+                missing.append(f"the first name {cda.first_given_name}")
+            if not any(form in subject for form in _date_forms(cda.birth_date)):
+                missing.append(f"the birth date {cda.birth_date}")
+            return missing
+    return []
 
 
 def _first_child(node: Message) -> Message | None:

@@ -213,3 +213,15 @@ def test_valid_address():
     assert not mime.valid_address("a..b@x.fr")
     assert not mime.valid_address("@x.fr")
     assert not mime.valid_address("a@[127.0.0.1]")
+
+
+def test_subject_names_the_patient():
+    ok = build_message(xdm_bytes=sample_xdm(), subject="XDM/1.0/DDM+CR consultation ADRUN Zoe 31/12/1975")
+    assert status(report_for(ok), "MSG.SUBJECT") == "pass"
+    no_label = build_message(xdm_bytes=sample_xdm(), subject="XDM/1.0/DDM+ ADRUN ZOE 19751231")
+    assert status(report_for(no_label), "MSG.SUBJECT") == "pass"
+    missing = build_message(xdm_bytes=sample_xdm(), subject="XDM/1.0/DDM+Compte rendu ADRUN")
+    report = report_for(missing)
+    assert status(report, "MSG.SUBJECT") == "fail"
+    message = next(f.message for f in report.findings if f.rule == "MSG.SUBJECT")
+    assert "first name ZOE" in message and "birth date" in message
