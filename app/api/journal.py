@@ -41,7 +41,7 @@ SENSITIVE_PARAMETERS = frozenset({
 
 SERVICE_PREFIXES = (
     ("/auth", "psc"), ("/.well-known", "psc"), ("/psc", "psc"), ("/lps", "ins"), ("/insi", "ins"), ("/dmp", "dmp"),
-    ("/mss", "mss"), ("/fhir/v2", "mss"), ("/sandbox", "sandbox"),
+    ("/mss", "mss"), ("/mail/", "mss"), ("/fhir/v2", "mss"), ("/sandbox", "sandbox"),
 )
 
 
