@@ -258,12 +258,14 @@ def to_xml(resource: dict[str, Any]) -> bytes:
 
 def from_xml(body: bytes) -> dict[str, Any]:
     """Parse a FHIR XML resource into FHIR JSON (dict)."""
+    from fhir.resources.R4B import get_fhir_model_class
     from lxml import etree
 
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-    root = etree.fromstring(body, parser)
-    resource_type = etree.QName(root).localname
-    from fhir.resources.R4B import get_fhir_model_class
+    from app.xmlsafe import parse_untrusted
 
+    # The hardened parse refuses any DTD first, so fhir.resources' own (default lxml) parse of the same
+    # bytes can meet no entity to expand.
+    root = parse_untrusted(body, max_bytes=len(body) + 1)
+    resource_type = etree.QName(root).localname
     model = get_fhir_model_class(resource_type).model_validate_xml(body)
     return json.loads(model.model_dump_json(exclude_none=True))

@@ -15,14 +15,13 @@ Wire shapes (reference ``ins.md`` §1; WSDL ``DESIR_ICIR_EXP_1.5.0.wsdl`` and XS
 
 from __future__ import annotations
 
-import re
-import threading
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 
 from app.ins.search import InsRecord, Outcome, PersonRecord
+from app.xmlsafe import InvalidXmlError, UnsafeXmlError, parse_untrusted
 
 NS_SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 NS_SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -132,42 +131,20 @@ def build_fault(f: SoapFault) -> bytes:
 
 # --------------------------------------------------------------------------- parsing
 
-_DOCTYPE = re.compile(rb"<!\s*DOCTYPE|<!\s*ENTITY", re.IGNORECASE)
-
-
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, dtd_validation=False, load_dtd=False,
-        huge_tree=False, remove_comments=True, remove_pis=True,
-    )
-
-
-_PARSERS = threading.local()
-
-
-def _shared_parser() -> etree.XMLParser:
-    """One hardened parser per thread (an lxml parser must not be shared across threads)."""
-    parser = getattr(_PARSERS, "parser", None)
-    if parser is None:
-        parser = _PARSERS.parser = _parser()
-    return parser
-
-
 def parse_xml(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
-    """Parse an untrusted document: size limit, no DTD at all (so no entity expansion of any kind),
-    no network, no huge trees. Raises :class:`SoapFault` (Sender) on anything else."""
+    """Parse an untrusted document with the sandbox's hardened parser (:mod:`app.xmlsafe`: size limit,
+    no DTD at all so no entity expansion of any kind, no network, no huge trees). Raises
+    :class:`SoapFault` (Sender) on anything else."""
     if len(body) > max_bytes:
         raise fault_request("sandbox_size", f"message de {len(body)} octets, limite {max_bytes}",
                             rule="INSi:size")
-    if _DOCTYPE.search(body):
-        raise fault_request("sandbox_dtd", "DTD et entités interdites dans un message SOAP", rule="INSi:xml-dtd")
     try:
-        root = etree.fromstring(body, _shared_parser())
-    except etree.XMLSyntaxError as err:
-        raise fault_request("sandbox_xml", f"XML mal formé ({err.msg})", rule="INSi:xml") from None
-    if root.getroottree().docinfo.doctype:
-        raise fault_request("sandbox_dtd", "DTD interdite dans un message SOAP", rule="INSi:xml-dtd")
-    return root
+        return parse_untrusted(body, max_bytes=max_bytes)
+    except UnsafeXmlError:
+        raise fault_request("sandbox_dtd", "DTD et entités interdites dans un message SOAP",
+                            rule="INSi:xml-dtd") from None
+    except InvalidXmlError as err:
+        raise fault_request("sandbox_xml", f"XML mal formé ({err})", rule="INSi:xml") from None
 
 
 @dataclass

@@ -35,7 +35,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 
-from app.mss.xml import InvalidXmlError, UnsafeXmlError, parse_untrusted
+from app.xmlsafe import InvalidXmlError, UnsafeXmlError, parse_untrusted
 
 SUBSET = "IHE_XDM/SUBSET01/"
 METADATA_PATH = SUBSET + "METADATA.XML"

@@ -430,6 +430,20 @@ async def test_xml_bundle_accepted(client, auth):  # type: ignore[no-untyped-def
     assert b"transaction-response" in response.content
 
 
+async def test_xml_with_a_dtd_is_refused(client, auth):  # type: ignore[no-untyped-def]
+    from app.dmp.fhir import to_xml
+
+    xml = to_xml(provide_bundle(DOMINIQUE)).decode()
+    attack = xml.replace("<Bundle", '<!DOCTYPE Bundle [<!ENTITY x SYSTEM "file:///etc/passwd">]><Bundle', 1)
+    for declaration in ("<?xml version='1.0' encoding='utf-8'?>", '<?xml version="1.0" encoding="UTF-8"?>'):
+        attack = attack.replace(declaration, "")
+    response = await client.post("/dmp/fhir", content=attack.encode(), headers={
+        **await auth(), "Content-Type": "application/fhir+xml"})
+    assert response.status_code == 400, response.text
+    assert "DTD" in response.json()["issue"][0]["diagnostics"]
+    assert "root:" not in response.text
+
+
 async def test_audit_event_for_every_access(client, auth):  # type: ignore[no-untyped-def]
     await post_bundle(client, auth, provide_bundle(ZOE))
     found = await search(client, auth)
