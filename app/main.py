@@ -7,6 +7,8 @@ listener, ...), and closes them in reverse order.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -22,6 +24,8 @@ from app.config import Settings, load_settings
 from app.db import create_engine, create_sessionmaker, upgrade
 from app.domains import load_domains
 from app.logs import configure_logging
+
+logger = logging.getLogger("segur.startup")
 
 DESCRIPTION = """
 **Ségur Sandbox** simulates, in one process, the four *services socles* of France's Ségur du numérique
@@ -52,9 +56,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = create_sessionmaker(engine)
         try:
             if settings.migrate_on_start:
+                started = time.perf_counter()
                 await upgrade(engine)
+                migrated = time.perf_counter()
                 async with app.state.sessionmaker() as session, session.begin():
                     await seed_store(session, settings, domains)
+                logger.info("store ready: migrations %.0f ms, fixtures %.0f ms",
+                            (migrated - started) * 1000, (time.perf_counter() - migrated) * 1000)
             journal = JournalWriter(engine)
             app.state.journal = journal
             journal.start()
