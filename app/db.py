@@ -42,7 +42,7 @@ def as_utc(value: datetime) -> datetime:
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         _ensure_sqlite_directory(database_url)
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(database_url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, object] = {"server_settings": {"application_name": "segur-sandbox"}}
@@ -56,6 +56,7 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=False,
         connect_args=connect_args,
+        hide_parameters=True,  # statement parameters (tokens, secrets, documents) never reach a log
     )
 
 

@@ -283,6 +283,12 @@ def _is_malformed(exc: RequestValidationError) -> bool:
     return any(error.get("type") == "json_invalid" for error in exc.errors())
 
 
+async def _too_deep(request: Request, exc: RecursionError) -> Response:
+    # Raised by the JSON and XML parsers on hostile nesting ("[" * 100000): the client's input, not a bug.
+    return render_generic(request, 400, "the request body is nested too deeply to be parsed",
+                          rule="platform:nesting-depth")
+
+
 async def unexpected_error_response(request: Request, exc: BaseException) -> Response:
     logger.error(
         "unexpected error on %s %s (request %s)", request.method, request.url.path, request_id_of(request),
@@ -300,3 +306,4 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BodyTooLarge, _body_too_large)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(RecursionError, _too_deep)  # type: ignore[arg-type]

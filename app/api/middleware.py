@@ -68,7 +68,7 @@ class RequestContextMiddleware:
 
         try:
             declared = headers.get(b"content-length")
-            if declared is not None and declared.isdigit() and int(declared) > limit:
+            if declared is not None and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
                 response = render_generic(Request(scope), 413, str(BodyTooLarge(limit)),
                                           rule="platform:max-body-bytes")
                 await response(scope, receive, send_with_id)

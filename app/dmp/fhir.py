@@ -256,7 +256,7 @@ def to_xml(resource: dict[str, Any]) -> bytes:
     return xml.encode("utf-8") if isinstance(xml, str) else xml
 
 
-def from_xml(body: bytes) -> dict[str, Any]:
+def from_xml(body: bytes, *, max_bytes: int = 20 * 1024 * 1024) -> dict[str, Any]:
     """Parse a FHIR XML resource into FHIR JSON (dict)."""
     from fhir.resources.R4B import get_fhir_model_class
     from lxml import etree
@@ -265,7 +265,7 @@ def from_xml(body: bytes) -> dict[str, Any]:
 
     # The hardened parse refuses any DTD first, so fhir.resources' own (default lxml) parse of the same
     # bytes can meet no entity to expand.
-    root = parse_untrusted(body, max_bytes=len(body) + 1)
+    root = parse_untrusted(body, max_bytes=max_bytes)
     resource_type = etree.QName(root).localname
     model = get_fhir_model_class(resource_type).model_validate_xml(body)
     return json.loads(model.model_dump_json(exclude_none=True))

@@ -662,7 +662,7 @@ def parse_provide_bundle(body: Any, *, lenient: bool = False) -> Submission:
             data = _decode_binary(resource.get("data"), expression=f"Bundle.entry[{i}].resource")
             try:
                 patches.append(PatchIn(i, m.group("id"), "json-patch", json.loads(data)))
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise refuse(f"Bundle.entry[{i}]: the Binary does not hold a JSON Patch", rule="RFC6902",
                              expression=f"Bundle.entry[{i}]", details_code=None) from None
         else:

@@ -140,7 +140,7 @@ def apply_json_patch(state: MetadataState, operations: Any, *, lenient: bool = F
             if index_text == "-" and kind == "add":
                 labels = _merge_label(labels, _label_from_value(value))
                 continue
-            if not index_text.isdigit():
+            if not re.fullmatch(r"[0-9]{1,4}", index_text):  # not isdigit(): "²".isdigit() is True
                 raise _not_allowed(path)
             index = int(index_text)
             if kind == "replace" and index == 0:
@@ -262,7 +262,7 @@ def parse_patch_body(content_type: str, body: bytes) -> tuple[str, Any]:
                            "or a FHIRPath Patch Parameters in application/fhir+json", "FHIR:patch-content-type")
     try:
         parsed = json.loads(body or b"null")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise PatchRefused(400, f"the PATCH body is not JSON: {exc}", "FHIR:patch-body") from None
     if media == "application/json-patch+json":
         return "json-patch", parsed

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from fastapi import APIRouter, Request
+from pydantic import ValidationError
 from sqlalchemy import and_, or_, select
 from starlette.responses import Response, StreamingResponse
 
@@ -27,6 +28,7 @@ from app.dmp import fhir, jsonio, mhd, rules, service
 from app.dmp.models import DmpAuditEvent, DmpDocument, DmpSubmissionSet
 from app.dmp.patch import PatchRefused, parse_patch_body
 from app.psc.dependencies import CurrentProfessional
+from app.xmlsafe import InvalidXmlError, UnsafeXmlError
 
 router = APIRouter(prefix="/dmp/fhir", tags=["dmp"])
 
@@ -69,9 +71,17 @@ async def read_resource(request: Request) -> Any:
     media = (request.headers.get("content-type") or FHIR_JSON).split(";", 1)[0].strip().lower()
     if "xml" in media:
         try:
-            return fhir.from_xml(body)
-        except Exception as exc:  # noqa: BLE001 - any parse failure is the client's
-            raise FhirError(400, "structure", f"the body is not a valid FHIR XML resource: {exc}"[:500],
+            return fhir.from_xml(body, max_bytes=request.app.state.settings.max_body_bytes)
+        except (UnsafeXmlError, InvalidXmlError) as exc:
+            raise FhirError(400, "structure", f"the body is not acceptable XML: {exc}"[:500], rule="FHIR:xml") from None
+        except ValidationError as exc:
+            # Name the element and the rule, never echo the submitted value (it would reach the journal).
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "root"
+            raise FhirError(400, "structure", f"the body is not a valid FHIR R4 XML resource ({exc.error_count()} "
+                            f"error(s); first at {where}: {first.get('msg')})"[:500], rule="FHIR:xml") from None
+        except Exception as exc:  # noqa: BLE001 - any other parse failure is the client's too
+            raise FhirError(400, "structure", f"the body is not a valid FHIR XML resource ({type(exc).__name__})",
                             rule="FHIR:xml") from None
     if media not in (FHIR_JSON, "application/json"):
         raise FhirError(415, "not-supported", f"Content-Type {media!r}: send application/fhir+json or "
@@ -516,6 +526,8 @@ async def read_list(list_id: str, request: Request, session: SessionDep, setting
     if ss is None:
         raise FhirError(404, "not-found", f"no List/{list_id}", rule="MHD:unknown")
     record = await session.get(service.DmpRecord, ss.dmp_id)
+    if record is None:  # a submission set outlives no DMP (foreign key), but say so rather than crash
+        raise FhirError(404, "not-found", f"no DMP for List/{list_id}", rule="MHD:unknown")
     ctx = access_context(request, professional)
     await service.authorise(session, ins=record.ins, ctx=ctx, action=rules.Action.CONSULT, transaction="ITI-66")
     return fhir_answer(request, fhir.submission_set(ss, record, settings))

@@ -16,7 +16,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, false, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -258,7 +258,7 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.S
                             expression="DocumentReference.relatesTo.target", details_code=mhd.XDS_METADATA)
         patch = patches_by_target.get(doc.replaces)
         if patch is not None:
-            state = patch.apply(MetadataState("current", tuple(tuple(x) for x in old.labels), old.is_archived),
+            state = patch.apply(MetadataState("current", tuple(tuple(x) for x in old.labels), old.is_archived),  # type: ignore[misc]
                                 lenient=settings.dmp_lenient)  # type: ignore[arg-type]
             if state.status != "superseded":
                 raise FhirError(422, "business-rule", f"Bundle.entry[{patch.entry_index}] must set the replaced "
@@ -362,7 +362,7 @@ def _visible_clause(caller: rules.Caller, statuses: set[str]) -> Any:
         availability.append("Approved")
     if "superseded" in statuses:
         availability.append("Deprecated")
-    clauses = [DmpDocument.availability.in_(availability)] if availability else []
+    clauses: list[ColumnElement[bool]] = [DmpDocument.availability.in_(availability)] if availability else []
     if "entered-in-error" in statuses and caller.rpps:
         # Deleted documents are only ever shown to their author, and only when asked for (§2.1).
         clauses.append(and_(DmpDocument.availability == "Deleted", DmpDocument.author_rpps == caller.rpps))
@@ -424,7 +424,7 @@ async def patch_document(session: AsyncSession, settings: Settings, *, doc: DmpD
     if doc.availability == "Deprecated":
         raise FhirError(422, "business-rule", f"DocumentReference/{doc.id} is superseded: update the document that "
                         "replaced it", rule="PDSm4DMP:update-current-only")
-    before = MetadataState("current", tuple(tuple(x) for x in doc.labels), bool(doc.is_archived))  # type: ignore[arg-type]
+    before = MetadataState("current", tuple(tuple(x) for x in doc.labels), bool(doc.is_archived))  # type: ignore[arg-type,misc]
     try:
         after = apply_patch(before, kind, body, lenient=settings.dmp_lenient)
     except PatchRefused as exc:

@@ -33,7 +33,7 @@ class IdIndividuIn(_Strict):
     @field_validator("Cle")
     @classmethod
     def _key(cls, v: str | None) -> str | None:
-        if v is not None and not (len(v) == 2 and v.isdigit()):
+        if v is not None and not (len(v) == 2 and v.isascii() and v.isdigit()):
             raise ValueError("[NIR:key-format] Cle is 2 digits")
         return v
 

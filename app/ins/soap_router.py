@@ -72,7 +72,7 @@ async def _psc_subject(request: Request, settings, authorization: str, mid: str)
 
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and len(declared) <= 18 and int(declared) > limit:
         raise soap.fault_request("sandbox_size", f"message de {declared} octets, limite {limit}", rule="INSi:size")
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -153,3 +153,30 @@ async def test_openapi_has_a_tag_per_service(client: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize("path", ["/livez", "/readyz"])
 async def test_health_is_not_behind_auth(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code == 200
+
+
+async def test_hostile_nesting_and_lengths_are_client_errors(client: httpx.AsyncClient) -> None:
+    deep = b"[" * 100_000
+    for path in ("/sandbox/v1/dmps", "/sandbox/v1/clients", "/insi/v1/search-traits"):
+        response = await client.post(path, content=deep, headers={"content-type": "application/json"})
+        assert response.status_code == 400, (path, response.status_code, response.text[:200])
+    huge = await client.post("/sandbox/v1/dmps", content=b"{}",
+                             headers={"content-type": "application/json", "content-length": "9" * 5000})
+    assert huge.status_code == 413
+
+
+async def test_recursion_in_a_route_is_a_400_in_protocol_shape(tmp_path) -> None:
+    from app.config import load_settings
+    from app.main import create_app
+
+    app = create_app(load_settings(database_url=f"sqlite:///{tmp_path}/r.db", smtp_port=0, access_log=False))
+
+    @app.get("/dmp/fhir/_deep")
+    async def deep() -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox.test") as c:
+            response = await c.get("/dmp/fhir/_deep")
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"

@@ -161,3 +161,13 @@ def test_td33a_merges_keep_the_labels_valid(steps):
             assert "MASQUE_PS" not in {lab[1] for lab in state.labels}
         else:
             assert code in {lab[1] for lab in state.labels}
+
+
+def test_hostile_patch_bodies_are_refused_not_crashed():
+    with pytest.raises(PatchRefused) as deep:
+        parse_patch_body("application/json-patch+json", b"[" * 100_000)
+    assert deep.value.status == 400
+    for index in ("\u00b2", "9" * 5000, "-1"):
+        with pytest.raises(PatchRefused) as odd:
+            apply_json_patch(START, [op("remove", f"/securityLabel/{index}")])
+        assert odd.value.status in (405, 422)
