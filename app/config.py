@@ -35,6 +35,9 @@ class PlatformSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     access_log: bool = True
+    control_token: str | None = None
+    """When set, the control API (``/sandbox/v1``) demands ``Authorization: Bearer <this value>``. Unset,
+    it is open: a sandbox on a developer's machine or in a CI job is arranged by its own harness."""
     auto_migrate: bool | None = None
     """Apply migrations and fixtures at start-up. Default: on for SQLite (the embedded store), off for
     PostgreSQL, where ``segur-sandbox db upgrade`` is an explicit step."""
@@ -70,6 +73,13 @@ class PlatformSettings(BaseSettings):
         if value < 1024:
             raise ValueError(f"[http] SEGUR_MAX_BODY_BYTES must be at least 1024, got {value}")
         return value
+
+    @field_validator("control_token")
+    @classmethod
+    def _control_token(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("[control] SEGUR_CONTROL_TOKEN must be at least 16 characters (or unset)")
+        return value or None
 
     @field_validator("database_pool_size")
     @classmethod

@@ -12,10 +12,11 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app import __version__
 from app.api import health, sandbox
+from app.api.deps import require_control_token
 from app.api.errors import install_exception_handlers
 from app.api.journal import JournalWriter
 from app.api.middleware import RequestContextMiddleware
@@ -97,11 +98,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for domain in domains:
         for exc_class, handler in domain.exception_handlers.items():
             app.add_exception_handler(exc_class, handler)  # type: ignore[arg-type]
+    control = [Depends(require_control_token)]
     app.include_router(health.router)
-    app.include_router(sandbox.router)
+    app.include_router(sandbox.router, dependencies=control)
     for domain in domains:
         for router in domain.routers:
-            app.include_router(router)
+            # Authentication attached where a router is included: every control route is covered.
+            is_control = router.prefix.startswith("/sandbox")
+            app.include_router(router, dependencies=control if is_control else None)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

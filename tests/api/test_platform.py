@@ -180,3 +180,36 @@ async def test_recursion_in_a_route_is_a_400_in_protocol_shape(tmp_path) -> None
             response = await c.get("/dmp/fhir/_deep")
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_control_api_can_demand_its_own_token(tmp_path) -> None:
+    from app.config import load_settings
+    from app.db import create_engine, upgrade
+    from app.main import create_app
+
+    url = f"sqlite:///{tmp_path}/c.db"
+    settings = load_settings(database_url=url, smtp_port=0, access_log=False, control_token="t" * 24)
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    await engine.dispose()
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox.test") as c:
+            for method, path in (("POST", "/sandbox/v1/reset"), ("GET", "/sandbox/v1/journal"),
+                                 ("GET", "/sandbox/v1/clients"), ("GET", "/sandbox/v1/persons"),
+                                 ("GET", "/sandbox/v1/dmps")):
+                refused = await c.request(method, path)
+                assert refused.status_code == 401, (path, refused.status_code)
+                assert refused.headers["www-authenticate"].startswith("Bearer")
+                wrong = await c.request(method, path, headers={"Authorization": "Bearer " + "x" * 24})
+                assert wrong.status_code == 401
+            ok = await c.get("/sandbox/v1/journal", headers={"Authorization": "Bearer " + "t" * 24})
+            assert ok.status_code == 200
+            assert (await c.get("/livez")).status_code == 200  # health stays open
+
+
+def test_control_token_too_short_is_refused() -> None:
+    from app.config import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match=r"\[control\]"):
+        load_settings(control_token="short")
