@@ -34,7 +34,6 @@ import platform
 import random
 import re
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -45,7 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ADMIN_URL = os.environ.get("SEGUR_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+from _harness import ADMIN_URL, drop_database, free_port, start_sandbox  # noqa: E402
+
 PROFESSIONAL = "810001000016"  # Claire Fontaine (PSC fixtures), VALIDE on every DMP
 BIG_SIZE = 20 * 1024 * 1024
 TYPES = ["11488-4", "11502-2", "18748-4", "34133-9", "11490-0", "57833-6", "87273-9", "11504-8"]
@@ -151,33 +151,6 @@ async def prepare(db_name: str, patients: int, documents: int) -> tuple[str, lis
         await conn.commit()
     await engine.dispose()
     return url, seeded, bench_ins, "bench-big"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "SEGUR_DATABASE_URL": url, "SEGUR_AUTO_MIGRATE": "false", "SEGUR_ACCESS_LOG": "false",
-           "SEGUR_LOG_LEVEL": "WARNING", "SEGUR_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-           "SEGUR_DATABASE_POOL_SIZE": "20", "SEGUR_PSC_ACCESS_TOKEN_TTL": "7200"}
-    cmd = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "httptools",
-           "--no-access-log", "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
-                if s.recv(64).startswith(b"HTTP/1.1 200"):
-                    return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not start")
 
 
 async def get_token(port: int) -> str:
@@ -359,14 +332,13 @@ def main() -> None:
     ap.add_argument("--database", default="segur_bench_dmp")
     args = ap.parse_args()
 
-    from app.db import drop_database
 
     url, seeded, bench_ins, big_id = asyncio.run(prepare(args.database, args.patients, args.documents))
     port = free_port()
     try:
-        server = start_server(url, port)
+        server = start_sandbox(url, port, env={"SEGUR_PSC_ACCESS_TOKEN_TTL": "7200"})
     except BaseException:
-        asyncio.run(drop_database(ADMIN_URL, args.database))
+        asyncio.run(drop_database(args.database))
         raise
     results: dict[str, dict] = {}
     try:
@@ -385,7 +357,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-        asyncio.run(drop_database(ADMIN_URL, args.database))
+        asyncio.run(drop_database(args.database))
 
     print("\n== DMP benchmark ==")
     load = os.getloadavg()

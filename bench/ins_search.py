@@ -24,8 +24,6 @@ import os
 import platform
 import random
 import re
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,8 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ADMIN_URL = os.environ.get("SEGUR_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
+from _harness import ADMIN_URL, drop_database, free_port, start_sandbox  # noqa: E402
 
 # --------------------------------------------------------------------------- setup
 
@@ -72,33 +69,6 @@ async def prepare(db_name: str, persons: int) -> tuple[str, list[dict]]:
         await conn.commit()
     await engine.dispose()
     return url, people
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "SEGUR_DATABASE_URL": url, "SEGUR_AUTO_MIGRATE": "false", "SEGUR_ACCESS_LOG": "false",
-           "SEGUR_LOG_LEVEL": "WARNING", "SEGUR_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-           "SEGUR_DATABASE_POOL_SIZE": "20", "SEGUR_SMTP_PORT": "0"}
-    cmd = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "httptools",
-           "--no-access-log", "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
-                if s.recv(64).startswith(b"HTTP/1.1 200"):
-                    return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not start")
 
 
 # --------------------------------------------------------------------------- requests
@@ -231,11 +201,10 @@ def main() -> None:
                     help="reach PostgreSQL through its Unix socket in this directory ('' for TCP 127.0.0.1)")
     args = ap.parse_args()
 
-    from app.db import drop_database
 
     url, people = asyncio.run(prepare(args.database, args.persons))
     port = free_port()
-    server = start_server(via_socket(url, args.socket), port)
+    server = start_sandbox(via_socket(url, args.socket), port, timeout=30)
     results = {}
     try:
         for kind in ("json", "soap"):
@@ -246,7 +215,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
-        asyncio.run(drop_database(ADMIN_URL, args.database))
+        asyncio.run(drop_database(args.database))
 
     load = os.getloadavg()
     print()

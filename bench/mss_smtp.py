@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import platform
-import socket
 import ssl
 import subprocess
 import sys
@@ -37,33 +36,12 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ADMIN_URL = os.environ.get("SEGUR_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+from _harness import ADMIN_URL, drop_database, free_port, prepare_database, wait_ready  # noqa: E402
+
 DB_NAME = "segur_bench_mss"
 SENDER = "claire.fontaine@medecin.mssante.fr"
 RECIPIENT = "sophie.bernard@hopital-a.mssante.fr"
 PASSWORD = "mssante"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def prepare_database() -> str:
-    from app.api.store import seed_store
-    from app.config import load_settings
-    from app.db import create_database, create_engine, create_sessionmaker, upgrade
-    from app.domains import load_domains
-
-    url = await create_database(ADMIN_URL, DB_NAME)
-    settings = load_settings(database_url=url)
-    engine = create_engine(settings.database_url)
-    await upgrade(engine)
-    async with create_sessionmaker(engine)() as session, session.begin():
-        await seed_store(session, settings, load_domains())
-    await engine.dispose()
-    return url
 
 
 async def stored_count(url: str) -> tuple[int, int]:
@@ -77,12 +55,6 @@ async def stored_count(url: str) -> tuple[int, int]:
         deliveries = (await conn.execute(text("SELECT count(*) FROM mss_delivery WHERE status = 'delivered'"))).scalar()
     await engine.dispose()
     return int(messages or 0), int(deliveries or 0)
-
-
-async def drop_database() -> None:
-    from app.db import drop_database as drop
-
-    await drop(ADMIN_URL, DB_NAME)
 
 
 def build_template() -> tuple[bytes, int]:
@@ -141,19 +113,6 @@ async def drive(port: int, messages: int, concurrency: int, tls: bool, template:
     return time.perf_counter() - started, latencies, sum(counts)
 
 
-def wait_ready(http_port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the sandbox did not become ready")
-
-
 def fetch_certificate(http_port: int) -> bytes:
     with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/mss/v1/tls/certificate", timeout=5) as r:  # noqa: S310
         return r.read()
@@ -169,7 +128,7 @@ def main() -> int:
     args = parser.parse_args()
     tls = not args.no_tls
 
-    url = asyncio.run(prepare_database())
+    url = asyncio.run(prepare_database(DB_NAME))
     http_port, smtp_port = free_port(), free_port()
     env = {
         **os.environ, "SEGUR_DATABASE_URL": url, "SEGUR_HTTP_PORT": str(http_port),
@@ -179,7 +138,7 @@ def main() -> int:
     server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--workers", str(args.workers)],  # noqa: S603
                               cwd=ROOT, env=env)
     try:
-        wait_ready(http_port)
+        wait_ready(http_port, process=server)
         context = None
         if tls:
             context = ssl.create_default_context(cadata=fetch_certificate(http_port).decode())
@@ -201,7 +160,7 @@ def main() -> int:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
-        asyncio.run(drop_database())
+        asyncio.run(drop_database(DB_NAME))
     latencies.sort()
     rate = sent / elapsed
     p50 = latencies[len(latencies) // 2] * 1000

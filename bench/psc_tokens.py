@@ -20,11 +20,8 @@ import multiprocessing
 import os
 import platform
 import secrets
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,78 +31,12 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ADMIN_URL = os.environ.get("SEGUR_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+from _harness import drop_database, free_port, prepare_database, start_sandbox  # noqa: E402
+
 DB_NAME = "segur_bench_psc"
 OIDC = "/auth/realms/esante-wallet/protocol/openid-connect"
 CLIENT = ("segur-sandbox-confidential", "segur-sandbox-secret")
 GP = "810001000016"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def prepare_database() -> str:
-    from app.api.store import seed_store
-    from app.config import load_settings
-    from app.db import create_database, create_engine, create_sessionmaker, upgrade
-    from app.domains import load_domains
-
-    url = await create_database(ADMIN_URL, DB_NAME)
-    settings = load_settings(database_url=url)
-    engine = create_engine(settings.database_url)
-    await upgrade(engine)
-    async with create_sessionmaker(engine)() as session, session.begin():
-        await seed_store(session, settings, load_domains())
-    await engine.dispose()
-    return url
-
-
-def start_server(url: str, port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "SEGUR_DATABASE_URL": url,
-        "SEGUR_HTTP_PORT": str(port),
-        "SEGUR_SMTP_PORT": str(free_port()),
-        "SEGUR_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "SEGUR_LOG_LEVEL": "WARNING",
-        "SEGUR_ACCESS_LOG": "false",
-        "SEGUR_AUTO_MIGRATE": "false",
-        # one pooled connection per concurrent request: with fewer, overflow connections are opened and
-        # closed continually (each a TCP + TLS-attempt handshake), and that is what the figure would measure
-        "SEGUR_DATABASE_POOL_SIZE": os.environ.get("SEGUR_DATABASE_POOL_SIZE", "32"),
-    }
-    process = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=1):  # noqa: S310
-                return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the sandbox did not start")
 
 
 def user_token(base: str) -> str:
@@ -250,11 +181,10 @@ def main() -> int:
     args = parser.parse_args()
     clients = ["raw", "httpx"] if args.client == "both" else [args.client]
 
-    from app.db import drop_database
 
-    url = asyncio.run(prepare_database())
+    url = asyncio.run(prepare_database(DB_NAME))
     port = free_port()
-    server = start_server(url, port)
+    server = start_sandbox(url, port, pool_size=32)
     base = f"http://127.0.0.1:{port}"
     results: list[tuple[str, str, float, int, int, float]] = []
     proc = psutil.Process(server.pid)
@@ -277,7 +207,7 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(10)
-        asyncio.run(drop_database(ADMIN_URL, DB_NAME))
+        asyncio.run(drop_database(DB_NAME))
     load = os.getloadavg()
     targets = {"token": "client_credentials tokens/s (target >= 2,000)", "userinfo": "userinfo/s (target >= 4,000)"}
     for client, kind, rate, ok, failed, cpu_ms in results:
