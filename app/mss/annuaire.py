@@ -16,6 +16,8 @@ FINESS identifiers use ``https://finess.esante.gouv.fr`` (mss.md §10.7); the ht
 searches.
 """
 
+import hmac
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -50,6 +52,7 @@ PARAMETERS = {
 INCLUDES = {
     "PractitionerRole": {"PractitionerRole:practitioner", "PractitionerRole:organization"},
 }
+_COUNT = re.compile(r"[0-9]{1,9}")
 REVINCLUDES = {
     "Practitioner": {"PractitionerRole:practitioner"},
     "Organization": {"PractitionerRole:organization"},
@@ -59,7 +62,7 @@ REVINCLUDES = {
 async def check_api_key(settings: SettingsDep,
                         esante_api_key: Annotated[str | None, Header(alias="ESANTE-API-KEY")] = None) -> None:
     expected = settings.mss_annuaire_api_key
-    if expected and esante_api_key != expected:
+    if expected and not hmac.compare_digest((esante_api_key or "").encode(), expected.encode()):
         raise FhirError(401, "security",
                         "En-tête ESANTE-API-KEY absent ou invalide / missing or invalid ESANTE-API-KEY header "
                         "(SEGUR_MSS_ANNUAIRE_API_KEY)", rule="ANN:api-key")
@@ -262,8 +265,9 @@ async def search(request: Request, session: SessionDep, resource_type: str) -> J
                 raise FhirError(400, "not-supported", f"unsupported _revinclude={value}", rule="ANN:search.include")
             revincludes.append(value)
         elif name == "_count":
-            if not value.isdigit():
-                raise FhirError(400, "invalid", "_count must be a non-negative integer", rule="ANN:search.count")
+            if not _COUNT.fullmatch(value):
+                raise FhirError(400, "invalid", "_count must be a non-negative integer (1 to 9 ASCII digits)",
+                                rule="ANN:search.count")
             count = min(int(value), 1000)
         elif name in ("_format", "_total"):
             continue

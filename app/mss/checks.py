@@ -490,9 +490,12 @@ def run_checks(
     return CheckReport(findings=findings, enforced=enforced_rules(extra_enforced))
 
 
+_DATE_DIGITS = re.compile(r"[0-9]{8}")
+
+
 def _date_forms(value: str) -> set[str]:
     digits = value[:8]
-    if len(digits) != 8 or not digits.isdigit():
+    if not _DATE_DIGITS.fullmatch(digits):
         return {value}
     y, m, d = digits[:4], digits[4:6], digits[6:8]
     return {digits, f"{d}/{m}/{y}", f"{y}-{m}-{d}", f"{d}-{m}-{y}", f"{d}.{m}.{y}"}

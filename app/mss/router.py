@@ -7,6 +7,7 @@ for test harnesses (as Mailpit's API does).
 """
 
 
+import asyncio
 import base64
 import binascii
 from collections.abc import Callable
@@ -18,9 +19,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.errors import ProblemError
+from app.api.journal import note_refusal
 from app.mss import checks, mime, service, xdm
 from app.mss.models import MssDelivery, MssMailbox, MssMessage
 from app.mss.schemas import (
@@ -51,6 +54,23 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 def _problem_type(rule: str) -> str:
     return f"urn:segur-sandbox:mss:{rule.split(':', 1)[-1]}"
+
+
+def _journal_refusal(request: Request, exc: ProblemError, detail: str | None = None) -> None:
+    """Note for the journal a refusal of a request *body*: its rule and a fixed text, never the problem's
+    detail, which may quote the body (a file name, an XDM entry, a CDA fragment). The journal keeps the
+    first detail noted, so the problem handler does not overwrite this one."""
+    note_refusal(request, rule=exc.rule, detail=detail or f"{exc.title} (request body not journaled)",
+                 status=exc.status)
+
+
+def validation_detail(exc: ValidationError) -> str:
+    """A pydantic error as ``field: rule (type)`` items, without the submitted values (``input_value``)."""
+    items = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in error.get("loc", ())) or "body"
+        items.append(f"{where}: {error.get('msg', 'invalid')} ({error.get('type', 'invalid')})")
+    return "; ".join(items)[:1000] or "invalid request body"
 
 
 # --- dependencies ---------------------------------------------------------------------------------
@@ -231,8 +251,8 @@ def _compose(mailbox: MssMailbox, body: MessageCreate) -> bytes:
         try:
             content = base64.b64decode(att.content_base64, validate=True)
         except (binascii.Error, ValueError):
-            raise ProblemError(422, "Invalid attachment", f"{att.filename}: content_base64 is not base64",
-                               rule="MSS:attachment.base64") from None
+            raise ProblemError(422, "Invalid attachment", f"attachments[{len(attachments)}].content_base64 is "
+                               "not base64", rule="MSS:attachment.base64") from None
         attachments.append((att.filename, att.content_type, content))
     extra = dict(body.headers)
     if body.xdm_from_cda_base64:
@@ -273,6 +293,15 @@ def _compose(mailbox: MssMailbox, body: MessageCreate) -> bytes:
 )
 async def send_message(request: Request, session: SessionDep, settings: SettingsDep, mailbox: OwnedMailbox,
                        professional: CurrentProfessional) -> SendResult:
+    try:
+        return await _send_message(request, session, settings, mailbox, professional)
+    except ProblemError as exc:
+        _journal_refusal(request, exc)
+        raise
+
+
+async def _send_message(request: Request, session: SessionDep, settings: SettingsDep, mailbox: MssMailbox,
+                        professional: Any) -> SendResult:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw_body = await request.body()
     notify = "FAILURE"
@@ -287,17 +316,22 @@ async def send_message(request: Request, session: SessionDep, settings: Settings
     else:
         try:
             body = MessageCreate.model_validate_json(raw_body or b"{}")
-        except ValueError as exc:
-            raise ProblemError(422, "Invalid message", str(exc)[:1000], rule="MSS:request.invalid") from None
-        raw = _compose(mailbox, body)
+        except ValidationError as exc:
+            raise ProblemError(422, "Invalid message", validation_detail(exc), rule="MSS:request.invalid") from None
+        except ValueError:
+            raise ProblemError(422, "Invalid message", "the body is not a valid message (JSON)",
+                               rule="MSS:request.invalid") from None
+        raw = await asyncio.to_thread(_compose, mailbox, body)  # builds/reads an XDM: off the event loop
         recipients = body.to + body.cc
         notify = ",".join(body.notify)
     try:
         result = await service.submit(session, settings, raw=raw, mail_from=mailbox.address, recipients=recipients,
                                       notify=notify, auth_identity=professional.subject_name_id)
     except service.MessageRefused as exc:
-        raise ProblemError(exc.status, "Message refused", exc.detail, rule=exc.rule, type=_problem_type(exc.rule),
-                           extra={"smtp_reply": exc.reply}) from None
+        problem = ProblemError(exc.status, "Message refused", exc.detail, rule=exc.rule,
+                               type=_problem_type(exc.rule), extra={"smtp_reply": exc.reply})
+        _journal_refusal(request, problem, f"Message refused ({exc.reply}) by rule {exc.rule}")
+        raise problem from None
     statuses = {d: s for d, s in [(v.address, "accepted") for v in result.verdicts if v.accepted]}
     return SendResult(
         uid=result.message.uid, message_id=result.message.message_id,
@@ -314,16 +348,23 @@ async def send_message(request: Request, session: SessionDep, settings: Settings
     operation_id="mss_build_xdm",
     summary="Build a conformant IHE_XDM.ZIP around a CDA R2 document (body: the CDA XML)",
     response_class=Response,
-    responses={200: {"content": {"application/zip": {}}}, 422: {"description": "not a CDA, or no INS in it"}},
+    responses={401: PROBLEMS[401], 200: {"content": {"application/zip": {}}},
+               422: {"description": "not a CDA, or no INS in it"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {"schema": {"type": "string"}}}}},
 )
-async def build_xdm_endpoint(request: Request) -> Response:
+async def build_xdm_endpoint(request: Request, professional: CurrentProfessional) -> Response:
     cda = await request.body()
-    try:
+
+    def build() -> tuple[bytes, xdm.XdmPackage]:
         archive = xdm.build_xdm(cda)
+        return archive, xdm.read_xdm(archive)
+
+    try:
+        archive, package = await asyncio.to_thread(build)  # XML parsing and zip work: off the event loop
     except xdm.XdmError as exc:
-        raise ProblemError(422, "Cannot build the XDM", exc.message, rule=f"MSS:{exc.code}") from None
-    package = xdm.read_xdm(archive)
+        problem = ProblemError(422, "Cannot build the XDM", exc.message, rule=f"MSS:{exc.code}")
+        _journal_refusal(request, problem, f"Cannot build the XDM ({exc.code})")
+        raise problem from None
     return Response(archive, media_type="application/zip", headers={
         "Content-Disposition": 'attachment; filename="IHE_XDM.ZIP"',
         "X-MSS-CODECDA": ",".join(package.cda_codes),
@@ -335,16 +376,19 @@ async def build_xdm_endpoint(request: Request) -> Response:
     "/xdm/inspect",
     operation_id="mss_inspect_xdm",
     summary="Read an IHE_XDM.ZIP safely and return its decoded metadata and issues (compare yours)",
-    responses={422: {"description": "unsafe or unreadable archive (code in the problem)"}},
+    responses={401: PROBLEMS[401], 422: {"description": "unsafe or unreadable archive (code in the problem)"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/zip": {"schema": {
         "type": "string", "format": "binary"}}}}},
 )
-async def inspect_xdm(request: Request) -> dict[str, Any]:
+async def inspect_xdm(request: Request, professional: CurrentProfessional) -> dict[str, Any]:
+    data = await request.body()
     try:
-        package = xdm.read_xdm(await request.body())
+        package = await asyncio.to_thread(xdm.read_xdm, data)  # zip and XML parsing: off the event loop
     except xdm.XdmError as exc:
-        raise ProblemError(422, "Unreadable or unsafe XDM", exc.message, rule=f"MSS:{exc.code}",
-                           extra={"code": exc.code, "unsafe": exc.unsafe}) from None
+        problem = ProblemError(422, "Unreadable or unsafe XDM", exc.message, rule=f"MSS:{exc.code}",
+                               extra={"code": exc.code, "unsafe": exc.unsafe})
+        _journal_refusal(request, problem, f"Unreadable or unsafe XDM ({exc.code})")
+        raise problem from None
     return package.to_dict()
 
 

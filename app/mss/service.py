@@ -7,6 +7,7 @@ SMTP DATA transaction opened by :mod:`app.mss.smtp`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -268,13 +269,17 @@ class Analysis:
     verdicts: list[RecipientVerdict] = field(default_factory=list)
 
 
+def _parse_and_read_xdm(raw: bytes) -> tuple[mime.ParsedMessage, list[checks.XdmAttachment]]:
+    parsed = mime.parse_message(raw)
+    return parsed, checks.read_xdm_attachments(parsed)
+
+
 async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope, *,
                   verdicts: list[RecipientVerdict] | None = None, sender: MssMailbox | None = None,
                   sender_known: bool = False) -> Analysis:
     """Parse and check a message. The SMTP listener passes the verdicts of RCPT and the sender mailbox
     found at MAIL (``sender_known``), so DATA does not look them up again."""
-    parsed = mime.parse_message(raw)
-    attachments = checks.read_xdm_attachments(parsed)
+    parsed, attachments = await asyncio.to_thread(_parse_and_read_xdm, raw)  # CPU-bound: off the event loop
     if verdicts is None:
         verdicts = [await check_recipient(session, addr) for addr, _ in envelope.recipients]
     recipients = [
@@ -545,7 +550,7 @@ async def submit(session: AsyncSession, settings: Settings, *, raw: bytes, mail_
 async def create_mailbox(session: AsyncSession, *, data: Any) -> MssMailbox:
     address = addresses.normalise(data.address)
     if not mime.valid_address(address):
-        raise ValueError(f"{data.address!r} is not a valid address")
+        raise ValueError("address: not a valid mailbox address (RFC 5322 addr-spec)")
     domain = await get_domain(session, address.rsplit("@", 1)[1])
     if domain is None or domain.role != "local":
         raise ValueError(f"{address.rsplit('@', 1)[1]} is not a local domain of the sandbox operator")

@@ -32,6 +32,7 @@ import socket
 import ssl
 import tempfile
 import time
+import traceback
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -336,7 +337,7 @@ class MssSMTP(SMTP):
                 self.mss.app, protocol="smtp", method="SESSION", path="/mss/smtp", service="mss",
                 request_id=self.session_id, client=_peer(peer), operation="mss.smtp.session",
                 outcome="ok" if not self.refusals else "refused",
-                status=int(refused[0][:3]) if refused and refused[0][:3].isdigit() else 221,
+                status=(_reply_code(refused[0]) if refused else None) or 221,
                 rule=refused[1] if refused else None,
                 detail=(f"identity={self.identity.get('login') if self.identity else None} accepted={self.accepted} "
                         f"refusals={len(self.refusals)} tls={'yes' if self._tls_protocol else 'no'}"),
@@ -345,10 +346,41 @@ class MssSMTP(SMTP):
 
 
 class _QuietLoginData(logging.Filter):
+    """On aiosmtpd's ``mail.log``: drops its deprecation noise about ``login_data`` and the debug records
+    that would carry a SASL response (an undecodable AUTH blob, a logged client response): credentials
+    never reach the logs."""
+
     mss = True
+    SASL_FORMATS = frozenset({"%r can't decode base64: %s", "%r >> %r"})
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg in self.SASL_FORMATS:
+            return False
         return "login_data is deprecated" not in record.getMessage()
+
+
+_REPLY_CODE = re.compile(r"[2-5][0-9]{2}")
+_LOGIN_CUT = re.compile(r"[\s\x00\x01]")
+_LOGIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}")
+
+
+def _reply_code(reply: str | None) -> int | None:
+    """The SMTP reply code at the start of ``reply`` (ASCII digits only), else None."""
+    if not reply:
+        return None
+    head = reply[:3]
+    return int(head) if _REPLY_CODE.fullmatch(head) else None
+
+
+def journal_login(value: str | None) -> str:
+    """What the journal may say of a login or SASL ``user``: the address up to the first whitespace, NUL
+    or ^A, lower-cased, when it is a plain mailbox address; ``-`` otherwise. A client that forgets the
+    XOAUTH2 separators puts ``auth=Bearer <token>`` after the address: it is cut off here, and a value
+    that is not an address (a password typed as the login, a token) is never written."""
+    if not value:
+        return "-"
+    head = _LOGIN_CUT.split(value, maxsplit=1)[0]
+    return head.lower() if _LOGIN_ADDRESS.fullmatch(head) else "-"
 
 
 def _close(server: MssSMTP) -> None:
@@ -406,7 +438,7 @@ class MssHandler:
         if not ok:
             server.last_rule = "MSS:auth.password"
             await self.journal(server, method="AUTH", outcome="refused", status=535, rule="MSS:auth.password",
-                               detail=f"{mechanism} {address}", operation="mss.smtp.auth")
+                               detail=f"{mechanism} {journal_login(address)}", operation="mss.smtp.auth")
             return AuthResult(success=False, handled=False)
         server.identity = {"kind": "password", "login": canonical.lower(), "mechanism": mechanism}
         return AuthResult(success=True, auth_data=LoginPassword(canonical.encode(), b""))
@@ -448,9 +480,13 @@ class MssHandler:
             return AuthResult(success=False, handled=True)
         text = blob.decode("utf-8", "replace")
         user, token = _parse_bearer(text, mechanism)
+        login = journal_login(user)  # the only form of ``user`` that is echoed or journaled
         error, rule, mailbox_address = None, None, None
+        journal_error: str | None = None  # what the journal says when it must not repeat ``error``
         if not token:
-            error, rule = "no bearer token in the SASL message", "MSS:auth.syntax"
+            error, rule = "no bearer token in the SASL message (fields separated by ^A)", "MSS:auth.syntax"
+        elif user and login == "-":
+            error, rule = "the SASL user is not a mailbox address", "MSS:auth.syntax"
         else:
             from app.psc.tokens import TokenError
 
@@ -461,10 +497,11 @@ class MssHandler:
                     professional = await authenticate_access_token(session, self.settings, token)
                 except TokenError as exc:
                     error, rule = exc.description, exc.rule
+                    journal_error = "PSC access token refused"  # the rule says which check
                 else:
-                    mailbox = await service.get_mailbox(session, user) if user else None
+                    mailbox = await service.get_mailbox(session, login) if user else None
                     if user and mailbox is None:
-                        error, rule = f"unknown mailbox {user}", "MSS:auth.mailbox"
+                        error, rule = f"unknown mailbox {login}", "MSS:auth.mailbox"
                     elif mailbox is not None and not service.may_use(mailbox, professional.subject_name_id):
                         error = (f"the PSC token of {professional.subject_name_id} does not own mailbox "
                                  f"{mailbox.address}")
@@ -477,7 +514,7 @@ class MssHandler:
         if error:
             server.last_rule = rule
             await self.journal(server, method="AUTH", outcome="refused", status=535, rule=rule,
-                               detail=f"{mechanism} {user or '-'}: {error}", operation="mss.smtp.auth")
+                               detail=f"{mechanism} {login}: {journal_error or error}", operation="mss.smtp.auth")
             # RFC 7628 §3.2.2 / XOAUTH2: an error challenge, the client answers (^A or empty), then 535.
             challenge = json.dumps({"status": "invalid_token", "schemes": "bearer",
                                     "scope": "openid scope_all"})
@@ -507,7 +544,7 @@ class MssHandler:
             server.lookups.pop(("faults", address.lower()), None)
         server.last_rule = "MSS:fault-injection"
         await self.journal(server, method=stage, outcome="refused" if reply[:1] in "45" else "ok",
-                           status=int(reply[:3]) if reply[:3].isdigit() else None, rule="MSS:fault-injection",
+                           status=_reply_code(reply), rule="MSS:fault-injection",
                            detail=f"scripted: {reply}", operation=f"mss.smtp.{stage.lower()}")
         if disconnect:
             asyncio.get_running_loop().call_soon(_close, server)
@@ -625,6 +662,7 @@ class MssHandler:
         raw = _received_header(server, envelope) + raw
         if scripted := await self._fault(server, list(envelope.rcpt_tos), "DATA"):
             return scripted
+        journal_detail = ""
         try:
             async with self.app.state.sessionmaker() as db, db.begin():
                 analysis = await service.analyse(
@@ -635,11 +673,16 @@ class MssHandler:
                     rule, finding = refusal
                     reply = f"{rule.reply} Message refused by rule {rule.id} ({rule.source}): {finding.message}"
                     reply = reply.replace("\r", " ").replace("\n", " ")[:500]
+                    # The finding may quote the message (a header, an XDM entry name): the journal gets the
+                    # rule only, never content of the message.
+                    journal_detail = f"{rule.reply[4:]} Message refused by rule {rule.id} ({rule.source})"
                 else:
                     message = await service.store(db, self.settings, raw, smtp_envelope, analysis)
                     reply = f"250 2.0.0 OK queued as {message.uid}"
-        except Exception:
-            logger.exception("SMTP DATA failed; nothing stored")
+        except Exception as exc:
+            # The exception's text may quote the message: log its type and where it happened, not its text.
+            logger.error("SMTP DATA failed (%s); nothing stored\n%s", type(exc).__name__,
+                         "".join(traceback.format_tb(exc.__traceback__)))
             server.last_rule = "MSS:internal"
             await self.journal(server, method="DATA", outcome="error", status=451, rule="MSS:internal",
                                detail="unexpected error; nothing stored", operation="mss.smtp.data")
@@ -647,7 +690,7 @@ class MssHandler:
         if refusal is not None:
             server.last_rule = f"MSS:{refusal[0].id}"
             await self.journal(server, method="DATA", outcome="refused", status=int(reply[:3]),
-                               rule=f"MSS:{refusal[0].id}", detail=reply[4:], operation="mss.smtp.data")
+                               rule=f"MSS:{refusal[0].id}", detail=journal_detail, operation="mss.smtp.data")
             return reply
         server.accepted += 1
         failures = analysis.report.to_dict()["summary"]["fail"]

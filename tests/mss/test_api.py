@@ -148,15 +148,16 @@ async def test_unsafe_xdm_refused_over_http(client):
 
 
 async def test_xdm_build_and_inspect_helpers(client):
-    built = await client.post("/mss/v1/xdm", content=SAMPLE_CDA, headers={"Content-Type": "application/xml"})
+    psc = await auth(client, DOCTOR_SNI)
+    built = await client.post("/mss/v1/xdm", content=SAMPLE_CDA, headers={"Content-Type": "application/xml", **psc})
     assert built.status_code == 200 and built.headers["x-mss-codecda"] == "11488-4"
     assert built.headers["x-mss-ins"] == "O"
     inspected = await client.post("/mss/v1/xdm/inspect", content=built.content,
-                                  headers={"Content-Type": "application/zip"})
+                                  headers={"Content-Type": "application/zip", **psc})
     assert inspected.status_code == 200 and inspected.json()["cda_codes"] == ["11488-4"]
-    bad = await client.post("/mss/v1/xdm", content=cda_without_ins())
+    bad = await client.post("/mss/v1/xdm", content=cda_without_ins(), headers=psc)
     assert bad.status_code == 422
-    bomb = await client.post("/mss/v1/xdm/inspect", content=rezip(sample_xdm(), add={"../x": b"x"}))
+    bomb = await client.post("/mss/v1/xdm/inspect", content=rezip(sample_xdm(), add={"../x": b"x"}), headers=psc)
     assert bomb.status_code == 422 and bomb.json()["rule"] == "MSS:xdm.zip.path"
 
 
