@@ -9,6 +9,7 @@ path) and at the Keycloak path.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,6 +42,58 @@ PROFESSION_LABELS = {
 }
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+# HTML pages load nothing from elsewhere; base.html has an inline <style>; forms post to this origin only.
+PAGE_CSP = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'; object-src 'none'"
+)
+# Stored free-text parameters and their limits (columns: models.py; Text columns get a sane cap).
+PARAM_LIMITS = {
+    "state": 2048,
+    "nonce": 512,
+    "scope": 2048,
+    "login_hint": 64,
+    "acr_values": 255,
+    "binding_message": 1024,
+    "ui_locales": 255,
+    "prompt": 255,
+    "code_challenge": 128,
+    "code_challenge_method": 8,
+    "response_mode": 32,
+    "response_type": 32,
+    "max_age": 32,
+    "client_id": 255,
+    "redirect_uri": 2048,
+    "subject_name_id": 64,
+    "psc_action": 16,
+}
+LOGOUT_LIMITS = {"id_token_hint": 80 * 1024, "post_logout_redirect_uri": 2048, "state": 2048, "client_id": 255}
+_MAX_AGE = re.compile(r"[0-9]{1,9}")
+
+
+def _too_long(params: dict[str, str]) -> str | None:
+    """The first parameter longer than its limit (``PARAM_LIMITS``), or None."""
+    for name, limit in PARAM_LIMITS.items():
+        value = params.get(name)
+        if value is not None and len(value) > limit:
+            return name
+    return None
+
+
+def _page(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    csp: str = PAGE_CSP,
+) -> HTMLResponse:
+    """A template with a Content-Security-Policy (and no framing)."""
+    all_headers = {**(headers or {}), "Content-Security-Policy": csp, "X-Frame-Options": "DENY"}
+    return templates.TemplateResponse(request, name, context, status_code=status_code, headers=all_headers)
+
+
 router = APIRouter(tags=["psc"])
 
 
@@ -149,7 +202,7 @@ async def wallet_discovery(settings: SettingsDep) -> dict[str, Any]:
 
 @router.get(OIDC + "/certs", summary="JWKS: the realm's public signing keys", operation_id="psc_jwks")
 async def certs(session: SessionDep, settings: SettingsDep) -> JSONResponse:
-    ring = await service.get_keyring(session, settings, reload=True)
+    ring = await service.get_keyring(session, settings)  # cached (psc_key_cache_ttl); rotation here clears it
     return JSONResponse(ring.jwks, media_type="application/jwk-set+json")
 
 
@@ -177,16 +230,24 @@ def _error_page(request: Request, error: str, description: str, rule: str) -> HT
     from app.api.journal import note_refusal
 
     note_refusal(request, rule=rule, detail=f"{error}: {description}", status=400)
-    return templates.TemplateResponse(
-        request, "error.html", {"error": error, "description": description, "rule": rule}, status_code=400
-    )
+    return _page(request, "error.html", {"error": error, "description": description, "rule": rule}, status_code=400)
 
 
 def _redirect(request: Request, redirect_uri: str, mode: str, params: dict[str, str | None]) -> Response:
     values = [(k, v) for k, v in params.items() if v is not None]
     if mode == "form_post":
-        return templates.TemplateResponse(
-            request, "form_post.html", {"redirect_uri": redirect_uri, "params": values}, headers=NO_STORE
+        # The auto-submitting page may post to the client's redirect URI only, and run only its own script.
+        nonce = secrets.token_urlsafe(16)
+        csp = (
+            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
+            f"form-action {service.redirect_origin(redirect_uri)}; base-uri 'none'; frame-ancestors 'none'"
+        )
+        return _page(
+            request,
+            "form_post.html",
+            {"redirect_uri": redirect_uri, "params": values, "csp_nonce": nonce},
+            headers=NO_STORE,
+            csp=csp,
         )
     separator = "&" if "?" in redirect_uri else "?"
     return RedirectResponse(redirect_uri + separator + urlencode(values), status_code=302, headers=NO_STORE)
@@ -211,7 +272,12 @@ async def _authorize(request: Request, params: dict[str, str], session: Any, set
             "PSC:authorize.client_id",
         )
     redirect_uri = params.get("redirect_uri", "")
-    if not redirect_uri or redirect_uri not in client.client_metadata.get("redirect_uris", []):
+    if (
+        not redirect_uri
+        or redirect_uri not in client.client_metadata.get("redirect_uris", [])
+        # a URI registered before registration checked schemes (javascript:, data:...) is never used
+        or service.redirect_uri_problem(redirect_uri) is not None
+    ):
         # Exact string match (OAuth 2.0 Security BCP §4.1.3); never redirect to an unvalidated URI.
         return _error_page(
             request,
@@ -235,6 +301,13 @@ async def _authorize(request: Request, params: dict[str, str], session: Any, set
         )
 
     try:
+        too_long = _too_long(params)
+        if too_long is not None:
+            if too_long == "state":
+                state = None  # not echoed back
+            raise _AuthorizeError(
+                "invalid_request", f"{too_long} is longer than {PARAM_LIMITS[too_long]} characters", "PSC:form.length"
+            )
         if mode not in ("query", "form_post"):
             raise _AuthorizeError(
                 "invalid_request",
@@ -276,7 +349,7 @@ async def _authorize(request: Request, params: dict[str, str], session: Any, set
         max_age = params.get("max_age")
         if existing is not None and max_age is not None:
             # OIDC Core §3.1.2.1: an older authentication must be done again
-            if not max_age.isdigit():
+            if not _MAX_AGE.fullmatch(max_age):
                 raise _AuthorizeError("invalid_request", "max_age must be a number of seconds", "PSC:authorize.max_age")
             if (utcnow() - as_utc(existing.auth_time)).total_seconds() > int(max_age):
                 existing = None
@@ -312,11 +385,11 @@ async def _authorize(request: Request, params: dict[str, str], session: Any, set
                     context.update(
                         professional=service.to_professional(pro), binding_code=f"{secrets.randbelow(100):02d}"
                     )
-                    return templates.TemplateResponse(request, "confirm.html", context, headers=NO_STORE)
+                    return _page(request, "confirm.html", context, headers=NO_STORE)
                 context.update(
                     professionals=await service.list_professionals(session), profession_labels=PROFESSION_LABELS
                 )
-                return templates.TemplateResponse(request, "login.html", context, headers=NO_STORE)
+                return _page(request, "login.html", context, headers=NO_STORE)
     except _AuthorizeError as exc:
         return fail(exc.error, exc.description, exc.rule)
     code = await service.create_code(
@@ -566,10 +639,31 @@ async def revoke(
 # --- logout ---------------------------------------------------------------------------------------
 
 
-async def _logout(request: Request, params: dict[str, str], session: Any, settings: Any) -> Response:
-    """OIDC RP-Initiated Logout 1.0: ``id_token_hint``, ``post_logout_redirect_uri``, ``state``."""
+async def _logout(request: Request, params: dict[str, str], session: Any, settings: Any, *, post: bool) -> Response:
+    """OIDC RP-Initiated Logout 1.0: ``id_token_hint``, ``post_logout_redirect_uri``, ``state``.
+
+    A redirect to ``post_logout_redirect_uri`` needs a valid ``id_token_hint`` (signed by this sandbox;
+    expiry not checked) whose client registered that exact URI in ``post_logout_redirect_uris`` (§3
+    lets the OP require the hint): anyone can register a client, so a bare ``client_id`` proves nothing.
+    Without a hint, GET shows a confirmation page whose button POSTs here; the POST ends the session
+    named by the cookie (SameSite=Lax: a cross-site POST carries no cookie) and shows the logged-out page."""
     if any("\x00" in k or "\x00" in v for k, v in params.items()):
         return _error_page(request, "invalid_request", "parameters must not contain NUL characters", "PSC:form.nul")
+    too_long = next(
+        (
+            n
+            for n in ("id_token_hint", "post_logout_redirect_uri", "state", "client_id")
+            if len(params.get(n) or "") > LOGOUT_LIMITS[n]
+        ),
+        None,
+    )
+    if too_long is not None:
+        return _error_page(
+            request,
+            "invalid_request",
+            f"{too_long} is longer than {LOGOUT_LIMITS[too_long]} characters",
+            "PSC:form.length",
+        )
     hint = params.get("id_token_hint")
     claims: dict[str, Any] = {}
     if hint:
@@ -577,41 +671,47 @@ async def _logout(request: Request, params: dict[str, str], session: Any, settin
             claims = await service.verify_token(session, settings, hint, typ=tokens.TYP_ID, check_exp=False)
         except tokens.TokenError as exc:
             return _error_page(request, "invalid_request", f"id_token_hint refused: {exc.description}", exc.rule)
-    client_id = claims.get("azp") or params.get("client_id")
-    if params.get("client_id") and claims and params["client_id"] != claims.get("azp"):
-        return _error_page(request, "invalid_request", "client_id does not match id_token_hint", "PSC:logout.client_id")
-    target = params.get("post_logout_redirect_uri")
-    if target:
-        client = await service.get_client(session, client_id=client_id) if client_id else None
-        allowed = (
-            []
-            if client is None
-            else [
-                *client.client_metadata.get("post_logout_redirect_uris", []),
-                *client.client_metadata.get("redirect_uris", []),
-            ]
-        )
-        if target not in allowed:
+        if params.get("client_id") and params["client_id"] != claims.get("azp"):
             return _error_page(
-                request,
-                "invalid_request",
-                "post_logout_redirect_uri is not registered for the client (send id_token_hint or client_id)",
-                "PSC:logout.redirect_uri",
+                request, "invalid_request", "client_id does not match id_token_hint", "PSC:logout.client_id"
             )
-    sid = claims.get("sid") or request.cookies.get(SESSION_COOKIE)
-    if sid:
-        await service.revoke_session(session, session_id=str(sid)[:64], reason="logout")
+    elif not post:
+        # No proof the relying party asked: ask the professional (a cross-site link must not log out).
+        return _page(
+            request,
+            "logout_confirm.html",
+            {"action": request.url.path, "params": [(k, params[k]) for k in ("state", "client_id") if params.get(k)]},
+            headers=NO_STORE,
+        )
+    target = params.get("post_logout_redirect_uri") or None
+    ignored = None
+    if target:
+        client_id = claims.get("azp")
+        client = await service.get_client(session, client_id=client_id) if isinstance(client_id, str) else None
+        registered = [] if client is None else client.client_metadata.get("post_logout_redirect_uris", [])
+        if not claims or target not in registered or service.redirect_uri_problem(target) is not None:
+            from app.api.journal import note_refusal
+
+            ignored = (
+                "post_logout_redirect_uri ignored: it needs an id_token_hint whose client registered it"
+                " in post_logout_redirect_uris"
+            )
+            note_refusal(request, rule="PSC:logout.redirect_uri", detail=ignored, status=200)
+            target = None
+    for sid in (claims.get("sid"), request.cookies.get(SESSION_COOKIE)):
+        if service.usable_id(sid, max_length=64):
+            await service.revoke_session(session, session_id=sid, reason="logout")
     if target:
         response: Response = _redirect(request, target, "query", {"state": params.get("state")})
     else:
-        response = templates.TemplateResponse(request, "logged_out.html", {})
+        response = _page(request, "logged_out.html", {"notice": ignored}, headers=NO_STORE)
     response.delete_cookie(SESSION_COOKIE, path="/auth")
     return response
 
 
 @router.get(OIDC + "/logout", summary="RP-initiated logout", operation_id="psc_logout", response_class=HTMLResponse)
 async def logout_get(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    return await _logout(request, dict(request.query_params), session, settings)
+    return await _logout(request, dict(request.query_params), session, settings, post=False)
 
 
 @router.post(
@@ -619,7 +719,7 @@ async def logout_get(request: Request, session: SessionDep, settings: SettingsDe
 )
 async def logout_post(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     form = await request.form()
-    return await _logout(request, {k: str(v) for k, v in form.items()}, session, settings)
+    return await _logout(request, {k: str(v) for k, v in form.items()}, session, settings, post=True)
 
 
 # --- CIBA -----------------------------------------------------------------------------------------
@@ -644,6 +744,11 @@ async def ciba_auth(
     if "openid" not in scope.split():
         raise OAuthError("invalid_scope", "CIBA requires the openid scope", rule="PSC:ciba.scope")
     granted = service._granted_scope(client, scope)
+    too_long = _too_long(form)
+    if too_long is not None:
+        raise OAuthError(
+            "invalid_request", f"{too_long} is longer than {PARAM_LIMITS[too_long]} characters", rule="PSC:form.length"
+        )
     if form.get("login_hint_token") or form.get("id_token_hint"):
         raise OAuthError("invalid_request", "only login_hint (SubjectNameID) is supported", rule="PSC:ciba.hint")
     if not form.get("login_hint"):

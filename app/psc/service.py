@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 import uuid
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import JSON, Boolean, Text, delete, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +25,7 @@ from app.api.errors import OAuthError, ProblemError
 from app.db import as_utc, utcnow
 from app.psc import tokens
 from app.psc.config import REALM_PATH
-from app.psc.keys import SIGNING_ALGS, KeyRing, SigningAlg, StoredKey, generate_private_jwk
+from app.psc.keys import SIGNING_ALGS, KeyRing, SigningAlg, StoredKey, generate_private_jwk, import_jwk
 from app.psc.models import (
     AuthorizationCode,
     CibaRequest,
@@ -128,6 +129,8 @@ class _CachedRing:
 
 
 _RINGS: dict[str, _CachedRing] = {}
+UNKNOWN_KID_RELOAD_INTERVAL = 1.0
+"""Seconds between two reloads of the key ring caused by tokens naming an unknown ``kid`` (per worker)."""
 
 
 async def ensure_signing_keys(session: AsyncSession, settings: Settings) -> None:
@@ -211,6 +214,87 @@ def client_document(row: Client, *, secret: str | None = None) -> dict[str, Any]
     return doc
 
 
+MAX_REDIRECT_URI = 2048
+_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]*")
+_HOST = re.compile(r"[A-Za-z0-9._\-]+|\[[0-9A-Fa-f:.]+\]")
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def redirect_uri_problem(uri: object) -> str | None:
+    """Why ``uri`` may not be registered as a redirect URI, or None.
+
+    http(s) with a host, or a private-use scheme of a native app (RFC 8252 §7.1: a reverse domain name,
+    so it contains a dot, e.g. ``fr.vendor.app:/cb``). Never ``javascript:``, ``data:``, ``vbscript:``,
+    ``file:`` (a form_post page would run or load them on the sandbox origin). No fragment (RFC 6749
+    §3.1.2), no whitespace or control characters; the host is plain so it can go into a CSP header."""
+    if not isinstance(uri, str) or not uri:
+        return "not a string"
+    if len(uri) > MAX_REDIRECT_URI:
+        return f"longer than {MAX_REDIRECT_URI} characters"
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in uri) or "\\" in uri:
+        return "contains whitespace, control characters or backslashes"
+    if "#" in uri:
+        return "must not have a fragment"
+    scheme, colon, rest = uri.partition(":")
+    if not colon or not _SCHEME.fullmatch(scheme.lower()):
+        return "not an absolute URI"
+    scheme = scheme.lower()
+    if scheme in ("http", "https"):
+        try:
+            parts = urlsplit(uri)
+        except ValueError:
+            return "not a valid URL"
+        if not rest.startswith("//") or not parts.netloc:
+            return "an http(s) redirect URI needs a host"
+        host, _, port = parts.netloc.rpartition(":") if not parts.netloc.endswith("]") else (parts.netloc, "", "")
+        if not host:
+            host, port = parts.netloc, ""
+        if "@" in parts.netloc or not _HOST.fullmatch(host) or (port and not _PORT.fullmatch(port)):
+            return "the host must be a plain host name or IP address (no user information)"
+        return None
+    if "." not in scheme:
+        return "only http, https or a private-use reverse-domain scheme (RFC 8252 §7.1, e.g. fr.vendor.app:/cb)"
+    if not rest:
+        return "a private-use scheme URI needs a path"
+    return None
+
+
+def redirect_origin(uri: str) -> str:
+    """The CSP source for a validated redirect URI: ``scheme://host[:port]`` or ``scheme:``."""
+    parts = urlsplit(uri)
+    if parts.scheme.lower() in ("http", "https"):
+        return f"{parts.scheme.lower()}://{parts.netloc}"
+    return parts.scheme.lower() + ":"
+
+
+def _rfc7591(error: str, description: str) -> dict[str, str]:
+    """RFC 7591 §3.2.2 members, next to the problem details members."""
+    return {"error": error, "error_description": description}
+
+
+def jwks_problem(jwks: object) -> str | None:
+    """Why ``jwks`` is not a usable JWK Set of public signing keys, or None: every key must import."""
+    if not isinstance(jwks, dict):
+        return "must be an object"
+    keys = jwks.get("keys")
+    if not isinstance(keys, list):
+        return 'must have a "keys" array'
+    if len(keys) > 20:
+        return "at most 20 keys"
+    for i, key in enumerate(keys):
+        if not isinstance(key, dict):
+            return f"keys[{i}] is not an object"
+        if "d" in key or "p" in key or "q" in key:
+            return f"keys[{i}] holds private key material"
+        if "kid" in key and not isinstance(key["kid"], str):
+            return f"keys[{i}].kid must be a string"
+        try:
+            import_jwk(key)
+        except Exception:  # joserfc raises ValueError, KeyError, TypeError... on a bad key
+            return f"keys[{i}] is not a valid RSA or EC public key"
+    return None
+
+
 async def create_client(session: AsyncSession, *, data: ClientCreate) -> dict[str, Any]:
     """RFC 7591 §3.2.1 answer: the registered metadata, with the secret shown this once."""
     data = data.model_copy()
@@ -225,6 +309,7 @@ async def create_client(session: AsyncSession, *, data: ClientCreate) -> dict[st
             "private_key_jwt needs jwks with at least one key",
             type="urn:ietf:params:oauth:error:invalid_client_metadata",
             rule="PSC:client.jwks",
+            extra=_rfc7591("invalid_client_metadata", "private_key_jwt needs jwks with at least one key"),
         )
     if data.token_endpoint_auth_method == "none":
         data.client_secret = None
@@ -235,15 +320,29 @@ async def create_client(session: AsyncSession, *, data: ClientCreate) -> dict[st
                 "a public client cannot use client_credentials or CIBA",
                 type="urn:ietf:params:oauth:error:invalid_client_metadata",
                 rule="PSC:client.public",
+                extra=_rfc7591("invalid_client_metadata", "a public client cannot use client_credentials or CIBA"),
             )
     for uri in [*data.redirect_uris, *data.post_logout_redirect_uris]:
-        if not uri.startswith(("http://", "https://")) and ":/" not in uri or "#" in uri:
+        problem = redirect_uri_problem(uri)
+        if problem is not None:
             raise ProblemError(
                 400,
                 "Invalid redirect URI",
-                f"{uri!r} is not an absolute URI without fragment",
+                f"{uri[:200]!r}: {problem}",
                 type="urn:ietf:params:oauth:error:invalid_redirect_uri",
                 rule="PSC:client.redirect_uri",
+                extra=_rfc7591("invalid_redirect_uri", f"{uri[:200]!r}: {problem}"),
+            )
+    if data.jwks is not None:
+        problem = jwks_problem(data.jwks)
+        if problem is not None:
+            raise ProblemError(
+                400,
+                "Invalid client metadata",
+                f"jwks: {problem}",
+                type="urn:ietf:params:oauth:error:invalid_client_metadata",
+                rule="PSC:client.jwks",
+                extra=_rfc7591("invalid_client_metadata", f"jwks: {problem}"),
             )
     if await session.get(Client, data.client_id) is not None:
         raise ProblemError(
@@ -335,10 +434,14 @@ async def authenticate_client(
             raise _invalid_client("unsupported client_assertion_type", "PSC:client_assertion.type", basic=False)
         assertion = form["client_assertion"]
         try:
-            claims = json.loads(base64.urlsafe_b64decode(assertion.split(".")[1] + "==="))
-            client_id = form.get("client_id") or claims.get("sub") or ""
-        except (ValueError, IndexError, AttributeError):
-            raise _invalid_client("malformed client_assertion", "PSC:client_assertion.malformed", basic=False) from None
+            claims = tokens.unverified_claims(assertion)
+        except tokens.TokenError as exc:
+            raise _invalid_client(
+                f"malformed client_assertion: {exc.description}", "PSC:client_assertion.malformed", basic=False
+            ) from None
+        client_id = form.get("client_id") or claims.get("sub") or ""
+        if not isinstance(client_id, str):
+            raise _invalid_client("client_assertion sub is not a string", "PSC:client_assertion.malformed", basic=False)
     else:
         client_id = form.get("client_id", "")
         secret = form.get("client_secret")
@@ -575,9 +678,17 @@ async def create_professional(session: AsyncSession, *, data: Mapping[str, Any])
     for name in ("given_name", "family_name"):
         if not isinstance(data.get(name), str) or not data[name] or "\x00" in data[name]:
             raise ProblemError(422, "Invalid professional", f"{name} is required", rule=f"PSC:professional.{name}")
+        if len(data[name]) > 255:
+            raise ProblemError(
+                422, "Invalid professional", f"{name} is longer than 255 characters", rule=f"PSC:professional.{name}"
+            )
     problem = _shape_problem(data)
     if problem is not None:
         raise ProblemError(422, "Invalid professional", problem, rule="PSC:professional.shape")
+    if len(_profession_code(normalise_userinfo(data))) > 8:
+        raise ProblemError(
+            422, "Invalid professional", "codeProfession is longer than 8 characters", rule="PSC:professional.shape"
+        )
 
     if await session.get(ProfessionalRow, sni) is not None:
         raise ProblemError(409, "Professional exists", f"{sni} already exists", rule="PSC:professional.exists")
@@ -605,6 +716,11 @@ async def verify_token(
     try:
         claims = tokens.verify_signature(token, ring)
     except tokens.UnknownKeyError:
+        # A key rotated by another worker: reload, but at most once per UNKNOWN_KID_RELOAD_INTERVAL per
+        # worker, or every forged kid would cost a query and the parsing of every key.
+        cached = _RINGS.get(settings.database_url)
+        if cached is not None and time.monotonic() - cached.loaded_at < UNKNOWN_KID_RELOAD_INTERVAL:
+            raise
         ring = await get_keyring(session, settings, reload=True)
         claims = tokens.verify_signature(token, ring)
     tokens.check_claims(
@@ -612,7 +728,7 @@ async def verify_token(
         issuer=issuer(settings),
         audience=audience,
         typ=typ,
-        now=None if check_exp else int(claims.get("exp", 0) or 0),
+        now=None if check_exp or not isinstance(claims.get("exp"), int) else int(claims["exp"]),
         leeway=settings.psc_leeway,
     )
     return claims
@@ -846,6 +962,8 @@ async def revoke_grant(session: AsyncSession, *, grant_id: str, reason: str) -> 
 
 
 async def revoke_session(session: AsyncSession, *, session_id: str, reason: str) -> int:
+    if not usable_id(session_id, max_length=64):  # PostgreSQL refuses NUL; the column is String(64)
+        return 0
     await session.execute(
         update(LoginSession)
         .where(LoginSession.id == session_id, LoginSession.ended_at.is_(None))

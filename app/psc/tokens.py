@@ -20,7 +20,7 @@ import json
 import time
 import uuid
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -35,6 +35,15 @@ ACR_EIDAS1 = "eidas1"
 ACCESS_TOKEN_ALGS: tuple[str, ...] = ("RS256", "ES256")
 CLIENT_ASSERTION_ALGS: tuple[str, ...] = ("RS256", "ES256", "PS256")
 DEFAULT_LEEWAY = 5
+MAX_HEADER_SEGMENT = 8 * 1024
+"""Longest base64url JOSE header accepted (checked before any decoding)."""
+MAX_PAYLOAD_SEGMENT = 64 * 1024
+"""Longest base64url payload accepted (checked before any decoding)."""
+MAX_SIGNATURE_SEGMENT = 2 * 1024
+"""Longest base64url signature accepted (RSA-4096 is 683 characters)."""
+MAX_ASSERTION_LIFETIME = 300
+"""A client assertion may not expire more than this many seconds (+ leeway) from now (RFC 7523 §3 item 4:
+the server may reject an ``exp`` unreasonably far in the future)."""
 
 
 class TokenError(Exception):
@@ -162,18 +171,46 @@ def sign(ring: KeyRing, claims: Mapping[str, Any], *, alg: SigningAlg = "RS256",
     return jwt.encode({"alg": alg, "typ": typ, "kid": kid}, dict(claims), key, algorithms=[alg])
 
 
-def unverified_header(token: str) -> dict[str, Any]:
-    """The JOSE header of a compact JWS, or TokenError if it is not one."""
+def _segments(token: str) -> list[str]:
+    """The three parts of a compact JWS, each within its size cap, or TokenError (nothing decoded yet)."""
+    if not isinstance(token, str):
+        raise TokenError("not a compact JWS", "PSC:token.malformed")
+    if len(token) > MAX_HEADER_SEGMENT + MAX_PAYLOAD_SEGMENT + MAX_SIGNATURE_SEGMENT + 2:
+        raise TokenError("token too large", "PSC:token.size")
     parts = token.split(".")
     if len(parts) != 3:
         raise TokenError("not a compact JWS (three dot-separated parts expected)", "PSC:token.malformed")
+    if len(parts[0]) > MAX_HEADER_SEGMENT:
+        raise TokenError(f"JOSE header longer than {MAX_HEADER_SEGMENT} characters", "PSC:token.size")
+    if len(parts[1]) > MAX_PAYLOAD_SEGMENT:
+        raise TokenError(f"JWT payload longer than {MAX_PAYLOAD_SEGMENT} characters", "PSC:token.size")
+    if len(parts[2]) > MAX_SIGNATURE_SEGMENT:
+        raise TokenError(f"JWS signature longer than {MAX_SIGNATURE_SEGMENT} characters", "PSC:token.size")
+    return parts
+
+
+def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        header = json.loads(_b64url_decode(parts[0]))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise TokenError("unreadable JOSE header", "PSC:token.malformed") from exc
-    if not isinstance(header, dict):
-        raise TokenError("unreadable JOSE header", "PSC:token.malformed")
-    return header
+        value = json.loads(_b64url_decode(segment))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: "[[[[..." nesting
+        raise TokenError(f"unreadable {what}", "PSC:token.malformed") from exc
+    if not isinstance(value, dict):
+        raise TokenError(f"unreadable {what}", "PSC:token.malformed")
+    return value
+
+
+def unverified_header(token: str) -> dict[str, Any]:
+    """The JOSE header of a compact JWS, or TokenError if it is not one."""
+    return _json_object(_segments(token)[0], "JOSE header")
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The payload of a compact JWS (not verified: only to learn who claims to have signed it)."""
+    return _json_object(_segments(token)[1], "JWT payload")
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def verify_signature(token: str, ring: KeyRing, *, algorithms: Collection[str] = ACCESS_TOKEN_ALGS) -> dict[str, Any]:
@@ -194,7 +231,7 @@ def verify_signature(token: str, ring: KeyRing, *, algorithms: Collection[str] =
         decoded = jwt.decode(token, key, algorithms=[str(alg)])
     except JoseError as exc:
         raise TokenError(f"bad signature ({exc.error})", "PSC:token.signature") from exc
-    except ValueError as exc:
+    except Exception as exc:  # ValueError, RecursionError, TypeError...: never a 500 for a bad token
         raise TokenError("malformed token", "PSC:token.malformed") from exc
     claims = decoded.claims
     if not isinstance(claims, dict):
@@ -221,15 +258,15 @@ def check_claims(
         if audience not in auds:
             raise TokenError(f"audience {aud!r} does not include {audience!r}", "PSC:token.aud")
     exp = claims.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool):
-        raise TokenError("the token has no exp", "PSC:token.exp")
+    if not _is_int(exp):  # our tokens carry integer NumericDates; NaN or 1e300 would defeat the comparison
+        raise TokenError("the token has no integer exp", "PSC:token.exp")
     if now > exp + leeway:
         raise TokenError("the token has expired", "PSC:token.exp")
     nbf = claims.get("nbf")
-    if isinstance(nbf, int | float) and now + leeway < nbf:
+    if nbf is not None and (not _is_int(nbf) or now + leeway < nbf):
         raise TokenError("the token is not valid yet (nbf)", "PSC:token.nbf")
     iat = claims.get("iat")
-    if isinstance(iat, int | float) and iat > now + leeway:
+    if iat is not None and (not _is_int(iat) or iat > now + leeway):
         raise TokenError("the token was issued in the future (iat)", "PSC:token.iat")
     if claims.get("typ") != typ:
         raise TokenError(f"token type {claims.get('typ')!r} where {typ!r} is expected", "PSC:token.typ")
@@ -269,7 +306,8 @@ def verify_client_assertion(
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in CLIENT_ASSERTION_ALGS:
         raise TokenError(f"client assertion algorithm {alg!r} is not accepted", "PSC:client_assertion.alg")
-    keys = [k for k in jwks.get("keys", []) if isinstance(k, dict)]
+    registered = jwks.get("keys") if isinstance(jwks, Mapping) else None
+    keys = [k for k in registered if isinstance(k, dict)] if isinstance(registered, list) else []
     kid = header.get("kid")
     if kid is not None:
         keys = [k for k in keys if k.get("kid") == kid]
@@ -279,9 +317,9 @@ def verify_client_assertion(
     for data in keys:
         try:
             decoded = jwt.decode(assertion, import_jwk(data), algorithms=[alg])
-        except (JoseError, ValueError):
+            claims = dict(decoded.claims)
+        except Exception:  # noqa: S112 - a bad registered key or malformed assertion: next key, never a 500
             continue
-        claims = dict(decoded.claims)
         break
     if claims is None:
         raise TokenError("client assertion signature does not verify", "PSC:client_assertion.signature")
@@ -293,8 +331,19 @@ def verify_client_assertion(
     if not any(a in audiences for a in auds):
         raise TokenError("client assertion audience is not this server", "PSC:client_assertion.aud")
     exp = claims.get("exp")
-    if not isinstance(exp, int | float) or now > exp + leeway:
-        raise TokenError("client assertion expired or without exp", "PSC:client_assertion.exp")
-    if not isinstance(claims.get("jti"), str):
+    if not _is_int(exp) or now > exp + leeway:
+        raise TokenError("client assertion expired or without integer exp", "PSC:client_assertion.exp")
+    if exp > now + MAX_ASSERTION_LIFETIME + leeway:
+        raise TokenError(
+            f"client assertion exp is more than {MAX_ASSERTION_LIFETIME} s away", "PSC:client_assertion.exp"
+        )
+    iat = claims.get("iat")
+    if iat is not None and (not _is_int(iat) or iat > now + leeway):
+        raise TokenError("client assertion iat is not an integer time in the past", "PSC:client_assertion.iat")
+    nbf = claims.get("nbf")
+    if nbf is not None and (not _is_int(nbf) or nbf > now + leeway):
+        raise TokenError("client assertion is not valid yet (nbf)", "PSC:client_assertion.nbf")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not 0 < len(jti) <= 255:
         raise TokenError("client assertion without jti", "PSC:client_assertion.jti")
     return claims

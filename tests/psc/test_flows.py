@@ -522,9 +522,14 @@ async def test_rp_initiated_logout(client) -> None:  # type: ignore[no-untyped-d
         OIDC + "/logout",
         params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "https://evil.example/"},
     )
-    assert evil.status_code == 400 and "location" not in evil.headers
+    # an unregistered target is not followed: the session ends, the logged-out page says why
+    assert evil.status_code == 200 and "location" not in evil.headers
+    assert "déconnecté" in evil.text and "post_logout_redirect_uri ignored" in evil.text
+    # without id_token_hint, GET asks for confirmation; the POST of that page logs out
     plain = await client.get(OIDC + "/logout")
-    assert plain.status_code == 200 and "déconnecté" in plain.text
+    assert plain.status_code == 200 and 'method="post"' in plain.text and "déconnecté" not in plain.text
+    confirmed = await client.post(OIDC + "/logout", data={})
+    assert confirmed.status_code == 200 and "déconnecté" in confirmed.text
 
 
 # --- CIBA ----------------------------------------------------------------------------------------
