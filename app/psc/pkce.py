@@ -11,16 +11,16 @@ from app.psc.tokens import b64url
 
 METHODS = ("plain", "S256")
 # RFC 7636 §4.1: 43..128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"
-_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+_VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 
 
 def is_valid_verifier(verifier: str) -> bool:
-    return bool(_VERIFIER.match(verifier))
+    return _VERIFIER.fullmatch(verifier) is not None  # fullmatch: "$" would allow a final newline
 
 
 def is_valid_challenge(challenge: str) -> bool:
     """The challenge has the verifier's syntax (for S256 it is 43 base64url characters)."""
-    return bool(_VERIFIER.match(challenge))
+    return _VERIFIER.fullmatch(challenge) is not None
 
 
 def s256(verifier: str) -> str:

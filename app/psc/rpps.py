@@ -8,13 +8,16 @@ national-identifier type prefix for RPPS (reference psc.md §6, ``ad2ien/prosant
 
 from __future__ import annotations
 
+import re
+
 RPPS_LENGTH = 11
 RPPS_PREFIX = "8"
+_DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also accepts "²" or "٣", which int() refuses
 
 
 def luhn_checksum(digits: str) -> int:
     """Luhn sum modulo 10 of ``digits`` (0 means the string carries a valid key)."""
-    if not digits.isdigit() or not digits.isascii():
+    if not _DIGITS.fullmatch(digits):
         raise ValueError("Luhn input must be ASCII digits")
     total = 0
     for index, char in enumerate(reversed(digits)):
@@ -33,12 +36,12 @@ def luhn_key(body: str) -> str:
 
 
 def is_luhn_valid(number: str) -> bool:
-    return number.isascii() and number.isdigit() and len(number) >= 2 and luhn_checksum(number) == 0
+    return len(number) >= 2 and _DIGITS.fullmatch(number) is not None and luhn_checksum(number) == 0
 
 
 def rpps_with_key(body: str) -> str:
     """Complete a 10-digit RPPS body with its Luhn key."""
-    if len(body) != RPPS_LENGTH - 1 or not body.isdigit():
+    if len(body) != RPPS_LENGTH - 1 or not _DIGITS.fullmatch(body):
         raise ValueError("an RPPS body has 10 digits")
     return body + luhn_key(body)
 

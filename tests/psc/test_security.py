@@ -474,3 +474,15 @@ async def test_unknown_kids_and_certs_do_not_reload_the_key_ring(client, monkeyp
     token = _b64json({"alg": "RS256", "kid": "unknown-late"}) + ".e30.eA"
     assert (await client.get("/psc/v1/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
     assert len(builds) == before + 1
+
+
+# --- 5 (same pattern): a "$"-anchored PKCE pattern let a final newline through -------------------
+
+
+async def test_code_challenge_with_a_final_newline_is_refused(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.get(
+        "/auth", params=_authorize_params(login_hint=GP, code_challenge="A" * 43 + "\n", code_challenge_method="plain")
+    )
+    assert response.status_code == 302
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    assert query["error"] == ["invalid_request"] and "code" not in query
