@@ -698,9 +698,9 @@ async def _logout(request: Request, params: dict[str, str], session: Any, settin
             )
             note_refusal(request, rule="PSC:logout.redirect_uri", detail=ignored, status=200)
             target = None
-    for sid in (claims.get("sid"), request.cookies.get(SESSION_COOKIE)):
-        if service.usable_id(sid, max_length=64):
-            await service.revoke_session(session, session_id=sid, reason="logout")
+    sid = claims.get("sid") or request.cookies.get(SESSION_COOKIE)
+    if service.usable_id(sid, max_length=64):  # a NUL or over-long cookie never reaches a query
+        await service.revoke_session(session, session_id=sid, reason="logout")
     if target:
         response: Response = _redirect(request, target, "query", {"state": params.get("state")})
     else:
