@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = 'dmp_0001'
 down_revision = 'platform_0001'
 branch_labels = ('dmp',)
