@@ -7,6 +7,7 @@ operator reads ``[database] ...`` rather than a traceback from the driver ten se
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -91,6 +92,14 @@ class PlatformSettings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def is_fresh_sqlite_store(self) -> bool:
+        """An embedded store whose file does not exist yet: its first start creates everything."""
+        if not self.is_sqlite:
+            return False
+        path = self.database_url.split(":///", 1)[-1]
+        return path not in ("", ":memory:") and not Path(path).expanduser().exists()
 
     @property
     def migrate_on_start(self) -> bool:

@@ -24,6 +24,7 @@ from app.api.store import seed_store
 from app.config import Settings, load_settings
 from app.db import create_engine, create_sessionmaker, upgrade
 from app.domains import load_domains
+from app.keygen import prefetch_rsa_2048
 from app.logs import configure_logging
 
 logger = logging.getLogger("segur.startup")
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = create_sessionmaker(engine)
         try:
             if settings.migrate_on_start:
+                if settings.is_fresh_sqlite_store:
+                    prefetch_rsa_2048(2)  # the PSC signing key and the SMTP certificate, made during migrations
                 started = time.perf_counter()
                 await upgrade(engine)
                 migrated = time.perf_counter()

@@ -60,10 +60,11 @@ def generate_test_certificate(hostname: str) -> tuple[bytes, bytes]:
     """A self-signed RSA-2048 certificate for ``hostname``, localhost and 127.0.0.1 (PEM cert, PEM key)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.x509.oid import NameOID
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    from app.keygen import rsa_2048
+
+    key = rsa_2048()
     name = x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Segur Sandbox (test certificate, not IGC-Sante)"),

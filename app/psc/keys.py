@@ -21,12 +21,15 @@ SIGNING_ALGS: tuple[SigningAlg, ...] = ("RS256", "ES256")
 def generate_private_jwk(alg: SigningAlg) -> dict[str, Any]:
     """A new private JWK (dict) for ``alg``, with ``kid`` = RFC 7638 thumbprint, ``use`` and ``alg``."""
     if alg == "RS256":
-        key: RSAKey | ECKey = RSAKey.generate_key(2048, auto_kid=True)
+        from app.keygen import rsa_2048  # a key made ahead during a first start's migrations, if any
+
+        key: RSAKey | ECKey = RSAKey.import_key(rsa_2048())
     elif alg == "ES256":
-        key = ECKey.generate_key("P-256", auto_kid=True)
+        key = ECKey.generate_key("P-256")
     else:  # pragma: no cover - guarded by the Literal type
         raise ValueError(f"unsupported signing algorithm {alg!r}")
     data = dict(key.as_dict(private=True))
+    data["kid"] = key.thumbprint()
     data["use"] = "sig"
     data["alg"] = alg
     return data
