@@ -3,7 +3,10 @@ and the sandbox started as a real server (one uvicorn worker, uvloop, httptools)
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -88,3 +91,95 @@ def start_sandbox(url: str, port: int, *, pool_size: int = 20, env: Mapping[str,
         process.kill()
         raise
     return process
+
+
+# --- a raw HTTP/1.1 load generator (httpx itself tops out near 230 requests/s per process here) -------
+
+async def drive_http(port: int, requests: list[bytes], connections: int, *,
+                     tag: re.Pattern[bytes] | None = None) -> dict:
+    """Send prepared HTTP/1.1 requests over ``connections`` keep-alive connections, as fast as answers come.
+
+    Returns counts, throughput and latency percentiles; with ``tag``, also how often each first group of
+    ``tag`` occurs in the answers (``codes``; ``-`` when absent)."""
+    queue = list(reversed(requests))
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    codes: dict[str, int] = {}
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while queue:
+                request = queue.pop()
+                started = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length: *(\d+)", head)
+                if length:
+                    body = await reader.readexactly(int(length.group(1)))
+                else:  # chunked
+                    chunks = []
+                    while True:
+                        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+                        chunks.append((await reader.readexactly(size + 2))[:size])
+                        if size == 0:
+                            break
+                    body = b"".join(chunks) if tag else b""
+                latencies.append(time.perf_counter() - started)
+                status = int(head[9:12])
+                statuses[status] = statuses.get(status, 0) + 1
+                if tag is not None:
+                    found = tag.search(body)
+                    code = found.group(1).decode() if found else "-"
+                    codes[code] = codes.get(code, 0) + 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    wall = time.perf_counter() - started
+    latencies.sort()
+
+    def percentile(q: float) -> float:
+        return round(latencies[min(int(len(latencies) * q), len(latencies) - 1)] * 1000, 2)
+
+    result: dict = {
+        "requests": len(latencies), "seconds": round(wall, 2), "rps": round(len(latencies) / wall, 1),
+        "p50_ms": percentile(0.5), "p95_ms": percentile(0.95), "p99_ms": percentile(0.99),
+        "max_ms": round(latencies[-1] * 1000, 1), "statuses": statuses,
+    }
+    if tag is not None:
+        result["codes"] = codes
+    return result
+
+
+def _drive_in_child(port: int, requests: list[bytes], connections: int, tag: re.Pattern[bytes] | None,
+                    pipe) -> None:  # type: ignore[no-untyped-def]
+    import uvloop  # installed with uvicorn[standard]
+
+    pipe.send(uvloop.run(drive_http(port, requests, connections, tag=tag)))
+
+
+def run_load(port: int, requests: list[bytes], connections: int, *,
+             tag: re.Pattern[bytes] | None = None) -> dict:
+    """:func:`drive_http` from a separate process, so the load generator does not share the caller's GIL."""
+    parent, child = multiprocessing.Pipe()
+    process = multiprocessing.Process(target=_drive_in_child, args=(port, requests, connections, tag, child))
+    process.start()
+    result = parent.recv()
+    process.join()
+    return result
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (those that have gone count as 0)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total

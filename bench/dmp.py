@@ -28,7 +28,6 @@ import asyncio
 import base64
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import platform
 import random
@@ -44,7 +43,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _harness import ADMIN_URL, drop_database, free_port, start_sandbox  # noqa: E402
+from _harness import ADMIN_URL, cpu_seconds, drop_database, free_port, start_sandbox  # noqa: E402
+from _harness import run_load as harness_run_load  # noqa: E402
 
 PROFESSIONAL = "810001000016"  # Claire Fontaine (PSC fixtures), VALIDE on every DMP
 BIG_SIZE = 20 * 1024 * 1024
@@ -208,66 +208,13 @@ def iti67_requests(port: int, token: str, patients: list[str], n: int, seed: int
     return out
 
 
-async def _drive(port: int, reqs: list[bytes], connections: int) -> dict:
-    queue = list(reversed(reqs))
-    lat: list[float] = []
-    statuses: dict[int, int] = {}
-
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while queue:
-                req = queue.pop()
-                t0 = time.perf_counter()
-                writer.write(req)
-                head = await reader.readuntil(b"\r\n\r\n")
-                m = re.search(rb"(?i)content-length: *(\d+)", head)
-                if m:
-                    await reader.readexactly(int(m.group(1)))
-                else:  # chunked
-                    while True:
-                        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
-                        await reader.readexactly(size + 2)
-                        if size == 0:
-                            break
-                lat.append(time.perf_counter() - t0)
-                status = int(head[9:12])
-                statuses[status] = statuses.get(status, 0) + 1
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    wall = time.perf_counter() - started
-    lat.sort()
-    return {
-        "requests": len(lat), "seconds": round(wall, 2), "rps": round(len(lat) / wall, 1),
-        "p50_ms": round(lat[len(lat) // 2] * 1000, 2), "p95_ms": round(lat[int(len(lat) * 0.95)] * 1000, 2),
-        "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 2), "max_ms": round(lat[-1] * 1000, 1),
-        "statuses": statuses,
-    }
-
-
-def _client_process(port: int, reqs: list[bytes], connections: int, conn) -> None:  # type: ignore[no-untyped-def]
-    import uvloop
-
-    conn.send(uvloop.run(_drive(port, reqs, connections)))
-
-
 def run_load(port: int, reqs: list[bytes], connections: int, server_pid: int | None = None) -> dict:
     """Drive the load from a separate process; with ``server_pid``, also report the server's CPU time per
     request (user + system), a figure that does not depend on what else the machine is running."""
-    import psutil
-
-    server = psutil.Process(server_pid) if server_pid else None
-    cpu_before = sum(server.cpu_times()[:2]) if server else 0.0
-    parent, child = mp.Pipe()
-    proc = mp.Process(target=_client_process, args=(port, reqs, connections, child))
-    proc.start()
-    result = parent.recv()
-    proc.join()
-    if server is not None:
-        cpu = sum(server.cpu_times()[:2]) - cpu_before
+    cpu_before = cpu_seconds([server_pid]) if server_pid else 0.0
+    result = harness_run_load(port, reqs, connections)
+    if server_pid:
+        cpu = cpu_seconds([server_pid]) - cpu_before
         result["server_cpu_ms_per_request"] = round(cpu * 1000 / max(result["requests"], 1), 2)
         result["rps_if_one_free_core"] = round(result["requests"] / cpu, 1) if cpu else None
     return result

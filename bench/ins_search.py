@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing as mp
 import os
 import platform
 import random
@@ -31,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _harness import ADMIN_URL, drop_database, free_port, start_sandbox  # noqa: E402
+from _harness import ADMIN_URL, cpu_seconds, drop_database, free_port, start_sandbox  # noqa: E402
+from _harness import run_load as harness_run_load  # noqa: E402
 
 # --------------------------------------------------------------------------- setup
 
@@ -105,63 +105,6 @@ def build_requests(people: list[dict], port: int, n: int, kind: str, seed: int =
 _CODE = re.compile(rb"CodeCR\W+(\d\d)")
 
 
-async def _drive(port: int, reqs: list[bytes], connections: int) -> dict:
-    import uvloop  # noqa: F401  (installed with uvicorn[standard])
-
-    queue = list(reversed(reqs))
-    lat: list[float] = []
-    codes: dict[str, int] = {}
-    statuses: dict[int, int] = {}
-
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while queue:
-                req = queue.pop()
-                t0 = time.perf_counter()
-                writer.write(req)
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
-                body = await reader.readexactly(length)
-                lat.append(time.perf_counter() - t0)
-                status = int(head[9:12])
-                statuses[status] = statuses.get(status, 0) + 1
-                m = _CODE.search(body)
-                code = m.group(1).decode() if m else "-"
-                codes[code] = codes.get(code, 0) + 1
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    wall = time.perf_counter() - started
-    lat.sort()
-    return {
-        "requests": len(lat), "seconds": round(wall, 2), "rps": round(len(lat) / wall),
-        "p50_ms": round(lat[len(lat) // 2] * 1000, 2), "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 2),
-        "max_ms": round(lat[-1] * 1000, 1), "codes": codes, "statuses": statuses,
-    }
-
-
-def _client_process(port: int, reqs: list[bytes], connections: int, conn) -> None:  # type: ignore[no-untyped-def]
-    import uvloop
-
-    conn.send(uvloop.run(_drive(port, reqs, connections)))
-
-
-def _cpu(pids: list[int]) -> float:
-    import psutil
-
-    total = 0.0
-    for pid in pids:
-        try:
-            t = psutil.Process(pid).cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
-
-
 def _postgres_backends(db_name: str) -> list[int]:
     import psutil
 
@@ -174,16 +117,12 @@ def _postgres_backends(db_name: str) -> list[int]:
 
 
 def run_load(port: int, reqs: list[bytes], connections: int, server_pid: int, db_name: str) -> dict:
-    parent, child = mp.Pipe()
-    backends = _postgres_backends(db_name)
-    cpu_server, cpu_pg = _cpu([server_pid]), _cpu(backends)
-    proc = mp.Process(target=_client_process, args=(port, reqs, connections, child))
-    proc.start()
-    result = parent.recv()
-    proc.join()
+    cpu_server, cpu_pg = cpu_seconds([server_pid]), cpu_seconds(_postgres_backends(db_name))
+    result = harness_run_load(port, reqs, connections, tag=_CODE)
     n = result["requests"]
-    result["server_cpu_us"] = round((_cpu([server_pid]) - cpu_server) / n * 1e6)
-    result["postgres_cpu_us"] = round((_cpu(_postgres_backends(db_name)) - cpu_pg) / n * 1e6)
+    result["rps"] = round(result["rps"])
+    result["server_cpu_us"] = round((cpu_seconds([server_pid]) - cpu_server) / n * 1e6)
+    result["postgres_cpu_us"] = round((cpu_seconds(_postgres_backends(db_name)) - cpu_pg) / n * 1e6)
     return result
 
 
