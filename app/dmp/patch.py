@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from app.numbers import ascii_count
+
 IS_ARCHIVED_URL = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-ext-is-archived"
 IS_ARCHIVED_SP_URL = "https://interop.esante.gouv.fr/ig/fhir/pdsm/SearchParameter/pdsm-isarchived"
 V3_CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
@@ -140,9 +142,10 @@ def apply_json_patch(state: MetadataState, operations: Any, *, lenient: bool = F
             if index_text == "-" and kind == "add":
                 labels = _merge_label(labels, _label_from_value(value))
                 continue
-            if not re.fullmatch(r"[0-9]{1,4}", index_text):  # not isdigit(): "²".isdigit() is True
+            parsed_index = ascii_count(index_text, max_digits=4)
+            if parsed_index is None:
                 raise _not_allowed(path)
-            index = int(index_text)
+            index = parsed_index
             if kind == "replace" and index == 0:
                 labels = _merge_label(labels, _label_from_value(value))
             elif kind == "replace":

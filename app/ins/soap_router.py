@@ -19,6 +19,7 @@ from starlette.responses import Response
 from app.api.deps import SettingsDep
 from app.api.journal import context_of, note_refusal
 from app.ins import nir, search, service, soap, traits
+from app.numbers import ascii_count
 
 SOAP_MEDIA_TYPE = "application/soap+xml; charset=utf-8"
 ACCEPTED_CN = ("INSI-AUTO", "INSI-MANU")
@@ -72,7 +73,8 @@ async def _psc_subject(request: Request, settings, authorization: str, mid: str)
 
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isascii() and declared.isdigit() and len(declared) <= 18 and int(declared) > limit:
+    declared_length = ascii_count(declared, max_digits=18)
+    if declared_length is not None and declared_length > limit:
         raise soap.fault_request("sandbox_size", f"message de {declared} octets, limite {limit}", rule="INSi:size")
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -17,7 +17,6 @@ searches.
 """
 
 import hmac
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -27,6 +26,7 @@ from app.api.deps import SessionDep, SettingsDep
 from app.api.errors import FhirError
 from app.mss import addresses, service
 from app.mss.models import MssMailbox
+from app.numbers import ascii_count
 
 router = APIRouter(prefix="/fhir/v2", tags=["annuaire"])
 
@@ -52,7 +52,6 @@ PARAMETERS = {
 INCLUDES = {
     "PractitionerRole": {"PractitionerRole:practitioner", "PractitionerRole:organization"},
 }
-_COUNT = re.compile(r"[0-9]{1,9}")
 REVINCLUDES = {
     "Practitioner": {"PractitionerRole:practitioner"},
     "Organization": {"PractitionerRole:organization"},
@@ -265,10 +264,11 @@ async def search(request: Request, session: SessionDep, resource_type: str) -> J
                 raise FhirError(400, "not-supported", f"unsupported _revinclude={value}", rule="ANN:search.include")
             revincludes.append(value)
         elif name == "_count":
-            if not _COUNT.fullmatch(value):
+            requested = ascii_count(value)
+            if requested is None:
                 raise FhirError(400, "invalid", "_count must be a non-negative integer (1 to 9 ASCII digits)",
                                 rule="ANN:search.count")
-            count = min(int(value), 1000)
+            count = min(requested, 1000)
         elif name in ("_format", "_total"):
             continue
         else:

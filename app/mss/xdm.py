@@ -36,6 +36,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 
+from app.numbers import ascii_count
 from app.xmlsafe import InvalidXmlError, UnsafeXmlError, parse_untrusted
 
 SUBSET = "IHE_XDM/SUBSET01/"
@@ -315,7 +316,6 @@ class XdmPackage:
 # --- reader ---------------------------------------------------------------------------------------
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_SIZE = re.compile(r"[0-9]{1,9}")
 
 
 def _check_name(name: str) -> None:
@@ -634,7 +634,7 @@ def read_xdm(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> XdmPackage:
         pid = _external_id(obj, DE_PATIENT_ID)
         entry_id = obj.get("id") or "?"
         size_text = sizes[0].strip() if sizes else None
-        declared_size = int(size_text) if size_text and _SIZE.fullmatch(size_text) else None
+        declared_size = ascii_count(size_text)
         if size_text is not None and declared_size is None:
             issues.append(
                 XdmIssue("xdm.document.size", "error", f"DocumentEntry {entry_id}: the size slot is not an "

@@ -9,7 +9,6 @@ path) and at the Keycloak path.
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from app.api.deps import SessionDep
 from app.api.errors import AuthError, OAuthError
 from app.db import as_utc, utcnow
+from app.numbers import ascii_count
 from app.psc import pkce, service, tokens
 from app.psc.auth import bearer_token
 from app.psc.config import REALM_PATH
@@ -68,7 +68,6 @@ PARAM_LIMITS = {
     "psc_action": 16,
 }
 LOGOUT_LIMITS = {"id_token_hint": 80 * 1024, "post_logout_redirect_uri": 2048, "state": 2048, "client_id": 255}
-_MAX_AGE = re.compile(r"[0-9]{1,9}")
 
 
 def _too_long(params: dict[str, str]) -> str | None:
@@ -349,9 +348,10 @@ async def _authorize(request: Request, params: dict[str, str], session: Any, set
         max_age = params.get("max_age")
         if existing is not None and max_age is not None:
             # OIDC Core §3.1.2.1: an older authentication must be done again
-            if not _MAX_AGE.fullmatch(max_age):
+            max_age_seconds = ascii_count(max_age)
+            if max_age_seconds is None:
                 raise _AuthorizeError("invalid_request", "max_age must be a number of seconds", "PSC:authorize.max_age")
-            if (utcnow() - as_utc(existing.auth_time)).total_seconds() > int(max_age):
+            if (utcnow() - as_utc(existing.auth_time)).total_seconds() > max_age_seconds:
                 existing = None
         if existing is not None and "login" not in prompt and (hint is None or hint == existing.subject_name_id):
             login = existing
