@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db import Base
 from app.domains import Domain, import_models
+from app.events import TOPIC_RESET, publish
 
 
 async def seed_store(session: AsyncSession, settings: Settings, domains: Sequence[Domain]) -> None:
@@ -34,4 +35,5 @@ async def reset_store(session: AsyncSession, settings: Settings, domains: Sequen
         await session.execute(delete(table))
         emptied += 1
     await seed_store(session, settings, domains)
+    await publish(session, TOPIC_RESET)  # what workers keep in memory of the store is forgotten
     return emptied

@@ -576,9 +576,17 @@ async def _code_grant(session: Any, settings: Any, client: Any, form: dict[str, 
 
 
 async def _userinfo_route(request: Request) -> Response:
-    # Hot path: no dependency machinery; a read-only session (nothing to commit).
+    # Hot path: no dependency machinery; answered from memory when it can be, else a read-only session.
+    settings = request.app.state.settings
+    authorization = request.headers.get("authorization")
+    try:
+        known = service.userinfo_from_memory(settings, bearer_token(authorization))
+    except tokens.TokenError as exc:
+        raise AuthError(exc.description, rule=exc.rule) from None
+    if known is not None and not known[1]["_client"].get("userinfo_signed_response_alg"):
+        return Response(known[0], media_type="application/json")
     async with request.app.state.sessionmaker() as session:
-        return await _userinfo(request, session, request.app.state.settings, request.headers.get("authorization"))
+        return await _userinfo(request, session, settings, authorization)
 
 
 async def _userinfo(request: Request, session: Any, settings: Any, authorization: str | None) -> Response:

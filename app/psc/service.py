@@ -23,9 +23,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.errors import OAuthError, ProblemError
 from app.db import as_utc, utcnow
+from app.events import publish
 from app.psc import tokens
 from app.psc.config import REALM_PATH
 from app.psc.keys import SIGNING_ALGS, KeyRing, SigningAlg, StoredKey, generate_private_jwk, import_jwk
+from app.psc.memory import (
+    TOPIC_CLIENT,
+    TOPIC_PROFESSIONAL,
+    TOPIC_REVOKED,
+    CachedProfessional,
+    memory_for,
+    revoked_key,
+)
 from app.psc.models import (
     AuthorizationCode,
     CibaRequest,
@@ -352,6 +361,7 @@ async def create_client(session: AsyncSession, *, data: ClientCreate) -> dict[st
     session.add(row)
     await session.flush()
     clear_client_cache()
+    await publish(session, TOPIC_CLIENT, row.client_id)  # the other workers' client caches
     return client_document(row, secret=data.client_secret)
 
 
@@ -363,8 +373,16 @@ async def list_clients(session: AsyncSession) -> list[dict[str, Any]]:
 _CLIENTS: dict[tuple[str, str], tuple[float, CachedClient]] = {}
 
 
-def clear_client_cache() -> None:
+def clear_client_cache(_key: str = "") -> None:
     _CLIENTS.clear()
+
+
+def cached_client(settings: Settings, client_id: str) -> CachedClient | None:
+    """The client from this worker's cache only (None on a miss or a stale entry)."""
+    hit = _CLIENTS.get((settings.database_url, client_id))
+    if hit is None or time.monotonic() - hit[0] >= settings.psc_client_cache_ttl:
+        return None
+    return hit[1]
 
 
 async def get_client(session: AsyncSession, *, client_id: str, settings: Settings | None = None) -> Any:
@@ -695,6 +713,7 @@ async def create_professional(session: AsyncSession, *, data: Mapping[str, Any])
     row = _professional_row(data)
     session.add(row)
     await session.flush()
+    await publish(session, TOPIC_PROFESSIONAL, sni)
     return to_professional(row)
 
 
@@ -711,18 +730,30 @@ async def verify_token(
     check_exp: bool = True,
 ) -> dict[str, Any]:
     """Signature (allow-list, known kid: reload the keys once on an unknown kid), iss, aud, exp, typ.
-    Revocation is checked by the callers (one query with the data they need)."""
-    ring = await get_keyring(session, settings)
-    try:
-        claims = tokens.verify_signature(token, ring)
-    except tokens.UnknownKeyError:
-        # A key rotated by another worker: reload, but at most once per UNKNOWN_KID_RELOAD_INTERVAL per
-        # worker, or every forged kid would cost a query and the parsing of every key.
-        cached = _RINGS.get(settings.database_url)
-        if cached is not None and time.monotonic() - cached.loaded_at < UNKNOWN_KID_RELOAD_INTERVAL:
-            raise
-        ring = await get_keyring(session, settings, reload=True)
-        claims = tokens.verify_signature(token, ring)
+    Revocation is checked by the callers. A signature already verified by this worker is not verified
+    again (``PscMemory.verified``); the claims are checked on every call."""
+    memory = memory_for(settings.database_url)
+    claims = memory.verified.get(token)
+    if claims is None:
+        ring = await get_keyring(session, settings)
+        try:
+            claims = tokens.verify_signature(token, ring)
+        except tokens.UnknownKeyError:
+            # A key rotated by another worker: reload, but at most once per UNKNOWN_KID_RELOAD_INTERVAL per
+            # worker, or every forged kid would cost a query and the parsing of every key.
+            cached = _RINGS.get(settings.database_url)
+            if cached is not None and time.monotonic() - cached.loaded_at < UNKNOWN_KID_RELOAD_INTERVAL:
+                raise
+            ring = await get_keyring(session, settings, reload=True)
+            claims = tokens.verify_signature(token, ring)
+        memory.remember_verified(token, claims)
+    _check_claims(settings, claims, typ=typ, audience=audience, check_exp=check_exp)
+    return claims
+
+
+def _check_claims(
+    settings: Settings, claims: dict[str, Any], *, typ: str, audience: str | None, check_exp: bool = True
+) -> None:
     tokens.check_claims(
         claims,
         issuer=issuer(settings),
@@ -731,17 +762,54 @@ async def verify_token(
         now=None if check_exp or not isinstance(claims.get("exp"), int) else int(claims["exp"]),
         leeway=settings.psc_leeway,
     )
-    return claims
 
 
 async def is_revoked(session: AsyncSession, jti: str) -> bool:
     return (await session.scalar(select(exists().where(RevokedToken.jti == jti)))) or False
 
 
+def _refuse_if_revoked(revoked: bool) -> None:
+    if revoked:
+        raise tokens.TokenError("the token has been revoked", "PSC:token.revoked")
+
+
+_NOT_A_PROFESSIONAL = "the token does not belong to a health professional"
+
+
+async def _cached_professional(session: AsyncSession, settings: Settings, sni: object) -> CachedProfessional | None:
+    """The professional from this worker's memory, read from the store (and kept) on a miss."""
+    if not isinstance(sni, str):
+        return None
+    memory = memory_for(settings.database_url)
+    cached = memory.professionals.get(sni)
+    if cached is None:
+        row = await session.get(ProfessionalRow, sni)
+        if row is None:
+            return None
+        cached = CachedProfessional(
+            row.subject_name_id, row.rpps, row.given_name, row.family_name, row.profession_code,
+            row.userinfo, json.dumps(row.userinfo),
+        )
+        memory.professionals[sni] = cached
+    return cached
+
+
 async def authenticate_access_token(session: AsyncSession, settings: Settings, token: str) -> Professional:
     """The professional behind a PSC access token, or ``TokenError`` (rule says which check refused)."""
     claims = await verify_token(session, settings, token, audience=settings.psc_access_token_audience)
     sni = claims.get("preferred_username")
+    memory = memory_for(settings.database_url)
+    if memory.revocations_known:
+        _refuse_if_revoked(claims["jti"] in memory.revoked)
+        pro = await _cached_professional(session, settings, sni)
+        if pro is None:
+            raise tokens.TokenError(_NOT_A_PROFESSIONAL, "PSC:token.subject")
+        return Professional(
+            subject_name_id=pro.subject_name_id, rpps=pro.rpps, given_name=pro.given_name,
+            family_name=pro.family_name, profession_code=pro.profession_code, client_id=claims.get("azp"),
+            scopes=tuple(str(claims.get("scope", "")).split()), userinfo=pro.userinfo, token_claims=dict(claims),
+        )
+    # The listener that keeps the revocations in memory is down: read the store.
     revoked = select(RevokedToken.jti).where(RevokedToken.jti == claims["jti"]).exists()
     stmt = select(ProfessionalRow, revoked.label("revoked")).where(ProfessionalRow.subject_name_id == sni)
     row = (await session.execute(stmt)).first()
@@ -766,10 +834,37 @@ _USERINFO_SQL = text(
 ).columns(userinfo=Text, revoked=Boolean, client=JSON)
 
 
+def userinfo_from_memory(settings: Settings, token: str) -> tuple[str, dict[str, Any]] | None:
+    """userinfo's hot path, answered from this worker's memory with no store access: the token already
+    verified, the revocations known, the professional and the client cached. None when anything is
+    missing (then :func:`userinfo_for` reads the store); ``TokenError`` when the token is refused."""
+    memory = memory_for(settings.database_url)
+    claims = memory.verified.get(token)
+    if claims is None or not memory.revocations_known:
+        return None
+    _check_claims(settings, claims, typ=tokens.TYP_ACCESS, audience=settings.psc_access_token_audience)
+    _refuse_if_revoked(claims["jti"] in memory.revoked)
+    sni, azp = claims.get("preferred_username"), claims.get("azp")
+    pro = memory.professionals.get(sni) if isinstance(sni, str) else None
+    client = cached_client(settings, azp) if isinstance(azp, str) else None
+    if pro is None or client is None:
+        return None
+    return pro.userinfo_json, {**claims, "_client": client.client_metadata}
+
+
 async def userinfo_for(session: AsyncSession, settings: Settings, token: str) -> tuple[str, dict[str, Any]]:
-    """(userinfo document as JSON text, access token claims + ``_client``) in one query, outside any
-    transaction (no BEGIN/COMMIT round trips: the userinfo route owns its session and writes nothing)."""
+    """(userinfo document as JSON text, access token claims + ``_client``); from memory when the
+    revocations are known, else in one query outside any transaction."""
     claims = await verify_token(session, settings, token, audience=settings.psc_access_token_audience)
+    memory = memory_for(settings.database_url)
+    if memory.revocations_known:
+        _refuse_if_revoked(claims["jti"] in memory.revoked)
+        pro = await _cached_professional(session, settings, claims.get("preferred_username"))
+        if pro is None:
+            raise tokens.TokenError(_NOT_A_PROFESSIONAL, "PSC:token.subject")
+        azp = claims.get("azp")
+        client = await get_client(session, client_id=azp, settings=settings) if isinstance(azp, str) else None
+        return pro.userinfo_json, {**claims, "_client": client.client_metadata if client is not None else {}}
     if session.in_transaction():  # the keys were just (re)loaded in this session
         connection = await session.connection()
     else:
@@ -949,11 +1044,12 @@ async def revoke_jtis(session: AsyncSession, rows: Sequence[IssuedToken], reason
     jtis = [row.jti for row in rows]
     already = set((await session.scalars(select(RevokedToken.jti).where(RevokedToken.jti.in_(jtis)))).all())
     now = utcnow()
-    for row in rows:
-        if row.jti not in already:
-            session.add(RevokedToken(jti=row.jti, reason=reason, revoked_at=now, expires_at=row.expires_at))
+    fresh = [row for row in rows if row.jti not in already]
+    for row in fresh:
+        session.add(RevokedToken(jti=row.jti, reason=reason, revoked_at=now, expires_at=row.expires_at))
     await session.flush()
-    return len(jtis) - len(already)
+    await publish(session, TOPIC_REVOKED, [revoked_key(row.jti, row.expires_at) for row in fresh])
+    return len(fresh)
 
 
 async def revoke_grant(session: AsyncSession, *, grant_id: str, reason: str) -> int:
@@ -977,6 +1073,7 @@ async def revoke_single(session: AsyncSession, *, jti: str, expires_at: datetime
     if await session.get(RevokedToken, jti) is None:
         session.add(RevokedToken(jti=jti, reason=reason, revoked_at=utcnow(), expires_at=expires_at))
         await session.flush()
+        await publish(session, TOPIC_REVOKED, revoked_key(jti, expires_at))
 
 
 # --- sessions and codes ---------------------------------------------------------------------------

@@ -1,0 +1,198 @@
+"""Store events: changes that workers keep in memory, told to every worker of the same store.
+
+Hot paths (the PSC token check above all) answer from memory: which tokens are revoked, who the
+professionals are. A write that changes such a thing calls :func:`publish` inside its own transaction:
+
+- once that transaction commits, the event is applied to this worker's subscribers at once (before the
+  response is sent, so a client that revokes a token and uses it right away is refused);
+- a rolled-back transaction publishes nothing;
+- on PostgreSQL, ``pg_notify`` sent in the same transaction (PostgreSQL delivers it on commit) relays the
+  event to every other worker's listener connection, within a millisecond on one machine. While a worker's
+  listener is down, :attr:`StoreEvents.relayed` is false and the subscribers must read the store instead;
+  once it is back they are told to resynchronise.
+
+SQLite stores are served by one process (``serve --workers`` is PostgreSQL-only), so local delivery is
+all there is to do. Handlers are plain functions: they must be quick and must not raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+logger = logging.getLogger("segur.events")
+
+CHANNEL = "segur_store_events"
+MAX_PAYLOAD = 7900
+"""pg_notify payloads are limited to 8000 bytes: longer key lists are sent in several notifications."""
+RECONNECT_DELAY = 1.0
+TOPIC_RESET = "store.reset"
+"""Published by the store reset (``app.api.store.reset_store``): forget everything kept of the store."""
+
+Handler = Callable[[str], None]
+"""Called with the event's key (a jti, a SubjectNameID...); the topic is the subscription's."""
+Resync = Callable[[], Awaitable[None]]
+
+_PENDING = "segur.events.pending"
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+
+
+def store_key(database_url: str) -> str:
+    """The identity of a store, the same whichever spelling of its URL (driver, password) is at hand."""
+    url = make_url(database_url)
+    return f"{url.get_backend_name()}://{url.host or ''}:{url.port or ''}/{url.database or ''}"
+
+
+class StoreEvents:
+    """This process's subscribers to one store's events, and its PostgreSQL listener."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.is_postgresql = key.startswith("postgresql")
+        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._resyncs: list[Resync] = []
+        self._connection: Any = None
+        self._dsn: str | None = None
+        self._ssl: bool | None = None
+        self._reconnect: asyncio.Task[None] | None = None
+        self._listeners = 0
+
+    @property
+    def relayed(self) -> bool:
+        """True when every change to the store, from any process, reaches this worker's subscribers."""
+        return not self.is_postgresql or self._connection is not None
+
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        if handler not in self._handlers[topic]:
+            self._handlers[topic].append(handler)
+
+    def on_resync(self, callback: Resync) -> None:
+        """``callback`` reloads what a subscriber keeps, after the listener (re)connects."""
+        if callback not in self._resyncs:
+            self._resyncs.append(callback)
+
+    def dispatch(self, topic: str, key: str) -> None:
+        for handler in self._handlers.get(topic, ()):
+            try:
+                handler(key)
+            except Exception:  # a subscriber's bug must not fail the request that committed
+                logger.exception("store event handler failed for %s", topic)
+
+    # --- the PostgreSQL listener ------------------------------------------------------------------
+
+    async def start(self, database_url: str) -> None:
+        """Listen for other workers' events (PostgreSQL; nothing to do on SQLite). Reference-counted:
+        several apps of one process on the same store share one listener."""
+        self._listeners += 1
+        if not self.is_postgresql or self._listeners > 1:
+            return
+        from app.db import _is_local_without_tls_choice
+
+        url = make_url(database_url)
+        self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._ssl = False if _is_local_without_tls_choice(database_url) else None
+        await self._connect()
+
+    async def _connect(self) -> None:
+        import asyncpg
+
+        kwargs: dict[str, Any] = {"server_settings": {"application_name": "segur-sandbox-events"}}
+        if self._ssl is not None:
+            kwargs["ssl"] = self._ssl
+        connection = await asyncpg.connect(self._dsn, **kwargs)
+        await connection.add_listener(CHANNEL, self._notified)
+        connection.add_termination_listener(self._lost)
+        self._connection = connection
+        for resync in self._resyncs:
+            await resync()
+
+    def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        topic, _, keys = payload.partition(" ")
+        for key in keys.split("\n") if keys else [""]:
+            self.dispatch(topic, key)
+
+    def _lost(self, _connection: Any) -> None:
+        if self._connection is None:
+            return
+        logger.warning("store event listener lost; reading the store until it is back")
+        self._connection = None
+        self._reconnect = asyncio.get_running_loop().create_task(self._reconnect_loop())
+
+    async def _reconnect_loop(self) -> None:
+        while self._connection is None and self._listeners > 0:
+            await asyncio.sleep(RECONNECT_DELAY)
+            try:
+                await self._connect()
+            except Exception as exc:
+                logger.warning("store event listener: reconnect failed (%s)", type(exc).__name__)
+        if self._connection is not None:
+            logger.info("store event listener back")
+
+    async def stop(self) -> None:
+        self._listeners = max(0, self._listeners - 1)
+        if self._listeners:
+            return
+        if self._reconnect is not None:
+            self._reconnect.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reconnect
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=2)
+
+
+_STORES: dict[str, StoreEvents] = {}
+
+
+def events_for(database_url: str) -> StoreEvents:
+    key = store_key(database_url)
+    store = _STORES.get(key)
+    if store is None:
+        store = _STORES[key] = StoreEvents(key)
+    return store
+
+
+async def publish(session: AsyncSession, topic: str, keys: str | Iterable[str] = "") -> None:
+    """Tell every worker, once this session's transaction commits, that ``keys`` changed under ``topic``."""
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    if not keys:
+        return
+    store = events_for(session.get_bind().engine.url.render_as_string(hide_password=False))
+    pending: list[tuple[StoreEvents, str, str]] = session.sync_session.info.setdefault(_PENDING, [])
+    pending.extend((store, topic, key) for key in keys)
+    if store.is_postgresql:
+        for payload in _payloads(topic, keys):
+            await session.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
+
+
+def _payloads(topic: str, keys: list[str]) -> Iterable[str]:
+    chunk: list[str] = []
+    size = len(topic) + 1
+    for key in keys:
+        if chunk and size + len(key) + 1 > MAX_PAYLOAD:
+            yield topic + " " + "\n".join(chunk)
+            chunk, size = [], len(topic) + 1
+        chunk.append(key)
+        size += len(key) + 1
+    yield topic + " " + "\n".join(chunk)
+
+
+@event.listens_for(Session, "after_commit")
+def _deliver_after_commit(session: Session) -> None:
+    for store, topic, key in session.info.pop(_PENDING, ()):
+        store.dispatch(topic, key)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
