@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.api.errors import FhirError
-from app.dmp import valuesets
+from app.dmp import fhircheck, valuesets
 from app.dmp.patch import (
     IS_ARCHIVED_URL,
     MetadataState,
@@ -307,6 +307,8 @@ def _fhir_validate(resource_type: str, body: dict[str, Any], *, expression: str)
     except KeyError:
         raise refuse(f"{expression}: unknown resourceType {resource_type!r}", rule="FHIR:resourceType",
                      expression=expression, details_code=None) from None
+    if fhircheck.accepts(model, body):
+        return  # the fast walk vouches for it: fhir.resources would accept it too
     try:
         model.model_validate(body)
     except ValidationError as exc:
@@ -317,10 +319,18 @@ def _fhir_validate(resource_type: str, body: dict[str, Any], *, expression: str)
             f"{where or 'root'}: {first.get('msg')})",
             rule="FHIR:R4-structure", expression=f"{expression}.{where}" if where else expression, details_code=None,
         ) from None
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        # fhir.resources lets these through on some malformed input (e.g. an unknown or non-string
+        # resourceType inside the Bundle): still the client's error, never a 500.
+        raise refuse(f"{expression}: not a valid FHIR R4 {resource_type} ({type(exc).__name__} while reading it: "
+                     "check every resourceType and the JSON type of each element)",
+                     rule="FHIR:R4-structure", expression=expression, details_code=None) from None
 
 
 def _has_profile(resource: dict[str, Any], profile: str) -> bool:
-    return any(str(p).split("|", 1)[0] == profile for p in (resource.get("meta") or {}).get("profile") or [])
+    meta = resource.get("meta")
+    profiles = meta.get("profile") if isinstance(meta, dict) else None
+    return isinstance(profiles, list) and any(str(p).split("|", 1)[0] == profile for p in profiles)
 
 
 # --- DocumentReference ----------------------------------------------------------------------------
@@ -523,18 +533,20 @@ def parse_provide_bundle(body: Any, *, lenient: bool = False) -> Submission:
     if not _has_profile(body, PROFILE_BUNDLE):
         raise refuse(
             f"Bundle.meta.profile must declare {PROFILE_BUNDLE} (PDSm comprehensive provide bundle); found "
-            f"{(body.get('meta') or {}).get('profile')!r}",
+            f"{body['meta'].get('profile') if isinstance(body.get('meta'), dict) else None!r}",
             rule="PDSm:Bundle.meta.profile", expression="Bundle.meta.profile", details_code=None,
         )
     entries = body.get("entry") or []
-    # Structural validation, Binary payloads left out (they are checked as base64 below, much faster).
+    # Structural validation, Binary payloads left out (they are checked as base64 below, much faster; an
+    # absent optional element and a null one are the same to fhir.resources).
     light_entries = []
-    for entry in entries:
-        resource = (entry or {}).get("resource") or {}
-        if isinstance(resource, dict) and resource.get("resourceType") == "Binary":
-            entry = {**entry, "resource": {**resource, "data": None}}
+    for entry in entries if isinstance(entries, list) else ():
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") == "Binary" and "data" in resource:
+            entry = {**entry, "resource": {k: v for k, v in resource.items() if k != "data"}}
         light_entries.append(entry)
-    _fhir_validate("Bundle", {**body, "entry": light_entries}, expression="Bundle")
+    _fhir_validate("Bundle", {**body, "entry": light_entries} if isinstance(entries, list) else body,
+                   expression="Bundle")
 
     full_urls: dict[str, int] = {}
     binaries: dict[str, tuple[str, bytes]] = {}
@@ -682,10 +694,13 @@ def parse_simplified_publish(body: Any, *, lenient: bool = False) -> DocumentIn:
     if not isinstance(body, dict) or body.get("resourceType") != "DocumentReference":
         raise refuse("ITI-105 takes a DocumentReference", rule="MHD:ITI-105", expression="DocumentReference",
                      details_code=None)
-    attachment = ((body.get("content") or [{}])[0] or {}).get("attachment") or {}
+    contents = body.get("content")
+    first = contents[0] if isinstance(contents, list) and contents else None
+    attachment = first.get("attachment") if isinstance(first, dict) else None
     light = body
-    if "data" in attachment:
-        light = {**body, "content": [{**body["content"][0], "attachment": {**attachment, "data": None}},
+    if isinstance(attachment, dict) and "data" in attachment:
+        light = {**body, "content": [{**body["content"][0],
+                                      "attachment": {k: v for k, v in attachment.items() if k != "data"}},
                                      *body["content"][1:]]}
     _fhir_validate("DocumentReference", light, expression="DocumentReference")
     return parse_document_reference(body, index=0, full_url="", binaries={}, resolved={}, lenient=lenient,

@@ -1,0 +1,172 @@
+"""The fast FHIR structure walk (app/dmp/fhircheck.py) only accepts what fhir.resources accepts.
+
+Thousands of mutated Bundles and DocumentReferences (deleted elements, nulls, wrong JSON types, invalid
+primitives, unknown keys, ``_element`` extensions, unknown resource types, doubled choice elements...):
+whenever the walk says "accepted", building the fhir.resources model must succeed too. The walk must also
+accept the usual vendor shapes, or it would be useless."""
+
+from __future__ import annotations
+
+import copy
+import random
+from typing import Any
+
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+from app.dmp import fhircheck, mhd
+from tests.dmp.builders import IS_ARCHIVED, docref, provide_bundle, simplified_publish
+
+INS = "275126322074974"
+
+ODD_VALUES: list[Any] = [
+    None, "", " ", " x", "x ", "a  b", "a\nb", "\x00", 0, -1, 1.5, True, False, [], {}, [None], [{}], ["x"],
+    "not a date", "2026-13-01", "2026-02-30", "2026-06-12T10:00:00", "2026-06-12T25:00:00Z", "2026", "2026-06",
+    "2026-06-12T10:00:00+02:00", "urn:uuid:0e0e0e0e-0000-0000-0000-000000000000", "http://x y", "#x", "a" * 70,
+    "id with space", "Patient/1", {"resourceType": "Foo"}, {"resourceType": "Patient"}, {"reference": "x"},
+    {"coding": [{"system": "s", "code": "c"}]}, {"extension": [{"url": "u", "valueString": "v"}]},
+    {"fhir_comments": "c"}, "-5", "+5", 10**12, "AAAA", "***",
+]
+
+
+def _light(body: dict[str, Any]) -> dict[str, Any]:
+    """What mhd passes to the structure check: Binary payloads left out."""
+    if body.get("resourceType") != "Bundle" or not isinstance(body.get("entry"), list):
+        return body
+    entries = []
+    for entry in body["entry"]:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") == "Binary" and "data" in resource:
+            entry = {**entry, "resource": {k: v for k, v in resource.items() if k != "data"}}
+        entries.append(entry)
+    return {**body, "entry": entries}
+
+
+def _bases() -> list[dict[str, Any]]:
+    one = provide_bundle(INS)
+    two = provide_bundle(INS, documents=2, replaces="old-id")
+    archived = provide_bundle(INS)
+    docref(archived)["extension"] = [{"url": IS_ARCHIVED, "valueBoolean": True}]
+    docref(archived)["context"]["event"] = [{"coding": [{"system": "http://loinc.org", "code": "x"}]}]
+    docref(archived)["context"]["related"] = [{"identifier": {"system": "urn:oid:1.2.3", "value": "v"}}]
+    docref(archived)["context"]["period"]["end"] = "2026-06-12"
+    published = simplified_publish(INS)
+    del published["content"][0]["attachment"]["data"]
+    return [one, two, archived, published]
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _paths(value, (*prefix, i))
+    return found
+
+
+def _get(node: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        node = node[key]
+    return node
+
+
+def _mutate(body: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    body = copy.deepcopy(body)
+    path = rng.choice(_paths(body)[1:])
+    parent, last = _get(body, path[:-1]), path[-1]
+    roll = rng.random()
+    if roll < 0.2 and isinstance(parent, dict):
+        del parent[last]
+    elif roll < 0.3 and isinstance(parent, list):
+        parent.pop(last)
+    elif roll < 0.45:
+        target = _get(body, path)
+        if isinstance(target, dict):
+            extra_key = rng.choice(["foo", "_status", "_value", "fhir_comments", "resourceType", "resource_type",
+                                    "status__ext", "valueString", "valueBoolean", "id", "extension"])
+            target[extra_key] = rng.choice(ODD_VALUES + ["current"])
+        else:
+            parent[last] = [target]
+    elif roll < 0.55:
+        target = _get(body, path)
+        parent[last] = target[0] if isinstance(target, list) and target else rng.choice(ODD_VALUES)
+    elif roll < 0.62 and isinstance(parent, dict) and "resourceType" in parent:
+        parent["resourceType"] = rng.choice(["Foo", "Patient", "Identifier", "Binary", "List", "Element", ""])
+    else:
+        parent[last] = copy.deepcopy(rng.choice(ODD_VALUES))
+    return body
+
+
+def test_usual_shapes_take_the_fast_path():
+    bundle = get_fhir_model_class("Bundle")
+    document = get_fhir_model_class("DocumentReference")
+    for body in _bases():
+        model = bundle if body["resourceType"] == "Bundle" else document
+        assert fhircheck.accepts(model, _light(body)), body["resourceType"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_path_never_accepts_what_fhir_resources_refuses(seed):
+    rng = random.Random(seed)
+    accepted = refused = 0
+    for n in range(600):
+        base = _bases()[n % 4]
+        body = _mutate(base, rng)
+        if rng.random() < 0.3:
+            body = _mutate(body, rng)
+        body = _light(body) if isinstance(body, dict) else body
+        model = get_fhir_model_class(base["resourceType"])
+        if not fhircheck.accepts(model, body):
+            refused += 1
+            continue
+        accepted += 1
+        try:
+            model.model_validate(body)
+        except ValidationError as exc:  # pragma: no cover - the failure this test exists for
+            pytest.fail(f"fast path accepted what fhir.resources refuses: {exc.errors()[0]} in {body!r}")
+    assert accepted > 50 and refused > 50
+
+
+def test_structure_errors_are_still_worded_by_fhir_resources():
+    bundle = provide_bundle(INS)
+    docref(bundle)["statuz"] = "current"
+    with pytest.raises(mhd.FhirError) as info:
+        mhd.parse_provide_bundle(bundle)
+    assert info.value.rule == "FHIR:R4-structure" and "statuz" in info.value.diagnostics
+    bundle = provide_bundle(INS)
+    docref(bundle)["date"] = "2026-06-12T10:00:00"  # an instant without its zone
+    with pytest.raises(mhd.FhirError) as info:
+        mhd.parse_provide_bundle(bundle)
+    assert info.value.rule == "FHIR:R4-structure"
+    assert info.value.expression == ["Bundle.entry.1.resource.date"]
+    assert "Instant value string does not match spec regex" in info.value.diagnostics
+
+
+@pytest.mark.parametrize("resource_type", ["Foo", 7])
+def test_unknown_resource_type_in_an_entry_is_a_400_not_a_crash(resource_type):
+    bundle = provide_bundle(INS)
+    bundle["entry"][0]["resource"]["resourceType"] = resource_type
+    with pytest.raises(mhd.FhirError) as info:
+        mhd.parse_provide_bundle(bundle)
+    assert (info.value.status, info.value.rule) == (400, "FHIR:R4-structure")
+
+
+def test_mutated_bodies_are_refused_with_an_operation_outcome_never_a_crash():
+    """Bad input is the client's error: parsing raises FhirError (an OperationOutcome), nothing else."""
+    rng = random.Random(7)
+    bases = [provide_bundle(INS), provide_bundle(INS, documents=2, replaces="old-id"), simplified_publish(INS)]
+    for n in range(900):
+        base = bases[n % 3]
+        body = _mutate(base, rng)
+        if rng.random() < 0.3:
+            body = _mutate(body, rng)
+        try:
+            if base["resourceType"] == "Bundle":
+                mhd.parse_provide_bundle(body)
+            else:
+                mhd.parse_simplified_publish(body)
+        except mhd.FhirError:
+            pass
