@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
@@ -322,11 +322,11 @@ async def store(
     """Store one accepted message and deliver it to every recipient, in the caller's transaction
     (never half-stored), then the DSN(s) the envelope asked for (RFC 3461 NOTIFY)."""
     parsed = analysis.parsed
-    message = _message_row(raw, parsed, envelope, kind="message", report=analysis.report.to_dict(),
-                           attachments=analysis.attachments)
-    session.add(message)
-    await session.flush()
+    message = await _insert_message(session, _message_row(
+        raw, parsed, envelope, kind="message", report=analysis.report.to_dict(), attachments=analysis.attachments))
     outcomes: list[tuple[notifications.DsnRecipient, str | None]] = []
+    deliveries: list[dict[str, Any]] = []
+    now = utcnow()
     for (address, notify), verdict in zip(envelope.recipients, analysis.verdicts, strict=True):
         if verdict.role == "external":
             status, dsn = "relayed", notifications.DsnRecipient(address, "relayed", "2.0.0")
@@ -339,12 +339,13 @@ async def store(
         else:
             status = "failed"
             dsn = notifications.DsnRecipient(address, "failed", "5.1.1", verdict.reply or "550 5.1.1 unknown")
-        session.add(MssDelivery(
+        deliveries.append(_delivery_row(
             message_id=message.id, mailbox_id=verdict.mailbox.id if verdict.mailbox and status == "delivered"
-            else None, recipient=address, status=status, notify=notify, seen=False,
+            else None, recipient=address, status=status, notify=notify, at=now,
         ))
         outcomes.append((dsn, notify))
-    await session.flush()
+    # One row per recipient, each pointing at the one stored message (the raw bytes are stored once).
+    await session.execute(_INSERT_DELIVERY, deliveries if len(deliveries) > 1 else deliveries[0])
     wanted = [
         dsn for dsn, notify in outcomes
         if (dsn.action == "failed" and "NEVER" not in (notify or "FAILURE").upper()
@@ -366,16 +367,21 @@ async def store(
     return message
 
 
+_INSERT_MESSAGE = insert(MssMessage.__table__)  # type: ignore[arg-type]  # a Table, typed as FromClause
+_INSERT_DELIVERY = insert(MssDelivery.__table__)  # type: ignore[arg-type]
+
+
 def _message_row(raw: bytes, parsed: mime.ParsedMessage, envelope: Envelope, *, kind: str,
                  report: dict[str, Any], attachments: list[checks.XdmAttachment],
-                 related_id: int | None = None) -> MssMessage:
+                 related_id: int | None = None) -> dict[str, Any]:
+    """The column values of one ``mss_message`` row."""
     xdm_view = [
         {"part": a.part.index, "filename": a.part.filename,
          "package": a.package.to_dict() if a.package else None,
          "error": {"code": a.error.code, "message": a.error.message} if a.error else None}
         for a in attachments
     ]
-    return MssMessage(
+    return dict(
         uid=uuid.uuid4().hex, kind=kind, related_id=related_id, transport=envelope.transport,
         envelope_from=envelope.mail_from, auth_identity=envelope.auth_identity,
         message_id=_clip(parsed.message_id, 998), in_reply_to=_clip(parsed.header("In-Reply-To"), 998),
@@ -387,18 +393,29 @@ def _message_row(raw: bytes, parsed: mime.ParsedMessage, envelope: Envelope, *, 
     )
 
 
+def _delivery_row(*, message_id: int, mailbox_id: int | None, recipient: str, status: str, notify: str | None,
+                  at: Any) -> dict[str, Any]:
+    return dict(message_id=message_id, mailbox_id=mailbox_id, recipient=recipient, status=status, notify=notify,
+                seen=False, seen_at=None, mdn_id=None, delivered_at=at)
+
+
+async def _insert_message(session: AsyncSession, values: dict[str, Any]) -> MssMessage:
+    """Insert one message row with a Core statement (the ORM's unit of work costs more than the insert for
+    a row written once and never updated here) and return it as a detached ``MssMessage``."""
+    result = await session.execute(_INSERT_MESSAGE, values)
+    return MssMessage(id=result.inserted_primary_key[0], **values)  # type: ignore[attr-defined]
+
+
 async def _deliver_local(session: AsyncSession, settings: Settings, *, raw: bytes, kind: str, to: str,
                          mail_from: str, related_id: int, transport: str) -> MssMessage:
     parsed = mime.parse_message(raw)
     envelope = Envelope(mail_from=mail_from, recipients=[(to, "NEVER")], transport=transport)
-    row = _message_row(raw, parsed, envelope, kind=kind, report={}, attachments=[], related_id=related_id)
-    session.add(row)
-    await session.flush()
+    row = await _insert_message(session, _message_row(raw, parsed, envelope, kind=kind, report={}, attachments=[],
+                                                      related_id=related_id))
     mailbox = await get_mailbox(session, to)
-    session.add(MssDelivery(message_id=row.id, mailbox_id=mailbox.id if mailbox and mailbox.active else None,
-                            recipient=to, status="delivered" if mailbox and mailbox.active else "relayed",
-                            notify="NEVER", seen=False))
-    await session.flush()
+    await session.execute(_INSERT_DELIVERY, _delivery_row(
+        message_id=row.id, mailbox_id=mailbox.id if mailbox and mailbox.active else None, recipient=to,
+        status="delivered" if mailbox and mailbox.active else "relayed", notify="NEVER", at=utcnow()))
     return row
 
 
