@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -79,7 +79,36 @@ async def caller_on(session: AsyncSession, record: DmpRecord | None, ctx: Access
     return rules.Caller(rpps=ctx.rpps, authorisation=rules.Authorisation(status or "NON_EXISTE"), blocked=blocked)
 
 
-def state_of(record: DmpRecord | None) -> rules.DmpState:
+class RecordLike(Protocol):
+    """What the access rules and the traces read of a DMP: an ORM :class:`DmpRecord` or a :class:`RecordRow`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def ins(self) -> str: ...
+    @property
+    def ins_oid(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def opt_out_bris_de_glace(self) -> bool: ...
+    @property
+    def opt_out_centre_15(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """The columns of a DMP the feeding path needs, read without building the ORM entity."""
+
+    id: int
+    ins: str
+    ins_oid: str
+    active: bool
+    opt_out_bris_de_glace: bool
+    opt_out_centre_15: bool
+
+
+def state_of(record: RecordLike | None) -> rules.DmpState:
     if record is None:
         return rules.DmpState(exists=False)
     opt_outs = set()
@@ -101,15 +130,26 @@ async def authorise(session: AsyncSession, *, ins: str, ctx: AccessContext, acti
                                                        DmpBlockedProfessional.rpps == rpps).exists())
     row = (await session.execute(select(DmpRecord, status, blocked).where(DmpRecord.ins == ins))).first()
     record = row[0] if row else None
+    caller, decision = await _decide(session, ins=ins, record=record, status=row[1] if row else None,
+                                     blocked=bool(row[2]) if row else False, ctx=ctx, action=action,
+                                     known_to_ins=known_to_ins, transaction=transaction)
+    assert record is not None
+    return record, caller, decision
+
+
+async def _decide(session: AsyncSession, *, ins: str, record: RecordLike | None, status: str | None, blocked: bool,
+                  ctx: AccessContext, action: rules.Action, known_to_ins: bool | None, transaction: str | None,
+                  ) -> tuple[rules.Caller, rules.Decision]:
+    """:func:`rules.check_access` on what :func:`authorise` (or the feeding path's one query) read."""
     if record is None and known_to_ins is False:
         raise FhirError(404, "not-found", f"L'INS {ins} est inconnu du service INS / INS {ins} is unknown to the "
                         "INS service: only INS returned by INSi may be used for the DMP (EX_GEN-1530).",
                         rule="INS:unknown", details_code=mhd.XDS_UNKNOWN_PATIENT)
-    if row is None or not ctx.rpps:
+    if record is None or not ctx.rpps:
         caller = rules.Caller(rpps=ctx.rpps)
     else:
-        caller = rules.Caller(rpps=ctx.rpps, authorisation=rules.Authorisation(row[1] or "NON_EXISTE"),
-                              blocked=bool(row[2]))
+        caller = rules.Caller(rpps=ctx.rpps, authorisation=rules.Authorisation(status or "NON_EXISTE"),
+                              blocked=blocked)
     decision = rules.check_access(action=action, dmp=state_of(record), caller=caller, mode=ctx.mode,
                                   reason=ctx.reason)
     if not decision:
@@ -117,15 +157,14 @@ async def authorise(session: AsyncSession, *, ins: str, ctx: AccessContext, acti
             await trace_refusal(session, record=record, ctx=ctx, decision=decision,
                                 transaction=transaction or _TRANSACTIONS[action], action=_ACTIONS[action])
         raise fhir_refusal(decision)
-    assert record is not None
-    return record, caller, decision
+    return caller, decision
 
 
 _TRANSACTIONS = {rules.Action.CONSULT: "ITI-67", rules.Action.FEED: "ITI-65", rules.Action.UPDATE: "PATCH"}
 _ACTIONS = {rules.Action.CONSULT: "E", rules.Action.FEED: "C", rules.Action.UPDATE: "U"}
 
 
-async def trace_refusal(session: AsyncSession, *, record: DmpRecord, ctx: AccessContext, decision: rules.Decision,
+async def trace_refusal(session: AsyncSession, *, record: RecordLike, ctx: AccessContext, decision: rules.Decision,
                         transaction: str, action: str) -> None:
     """A refused access is traced too (the patient sees attempts, e.g. a refused break-glass), in its own
     transaction since the request's is rolled back. Outcome 4 (minor failure) with the reason."""
@@ -139,17 +178,26 @@ async def trace_refusal(session: AsyncSession, *, record: DmpRecord, ctx: Access
         ))
 
 
+def trace_row(*, record: RecordLike, ctx: AccessContext, transaction: str, action: str,
+              documents_ids: Sequence[str] = (), query: str | None = None, outcome_text: str | None = None,
+              ) -> dict[str, Any]:
+    return {
+        "recorded": utcnow(), "ins": record.ins, "ins_oid": record.ins_oid, "transaction": transaction,
+        "action": action, "outcome": "0", "outcome_text": outcome_text, "agent_rpps": ctx.rpps,
+        "agent_name": ctx.name, "client_id": ctx.professional.client_id, "access_mode": ctx.mode.value,
+        "access_reason": ctx.reason, "document_ids": list(documents_ids), "query": query,
+    }
+
+
 async def trace(
-    session: AsyncSession, *, record: DmpRecord, ctx: AccessContext, transaction: str, action: str,
+    session: AsyncSession, *, record: RecordLike, ctx: AccessContext, transaction: str, action: str,
     documents_ids: Sequence[str] = (), query: str | None = None, outcome_text: str | None = None,
 ) -> None:
-    """An access trace, shown to the patient (reference/dmp.md §2.6). A Core insert: one per request."""
-    await session.execute(insert(DmpAuditEvent).values(
-        recorded=utcnow(), ins=record.ins, ins_oid=record.ins_oid, transaction=transaction, action=action,
-        outcome="0", outcome_text=outcome_text, agent_rpps=ctx.rpps, agent_name=ctx.name,
-        client_id=ctx.professional.client_id, access_mode=ctx.mode.value, access_reason=ctx.reason,
-        document_ids=list(documents_ids), query=query,
-    ))
+    """An access trace, shown to the patient (reference/dmp.md §2.6). A Core insert: one per request, one
+    statement object for all (its compiled form is cached; the values travel as parameters)."""
+    await session.execute(_INSERT[DmpAuditEvent.__tablename__], trace_row(
+        record=record, ctx=ctx, transaction=transaction, action=action, documents_ids=documents_ids, query=query,
+        outcome_text=outcome_text))
 
 
 # --- binaries -------------------------------------------------------------------------------------
@@ -223,6 +271,141 @@ async def _check_patient(session: AsyncSession, patient: mhd.PatientId) -> bool:
     return await ins_service.find_identity(session, ins=patient.ins, oid=f"urn:oid:{patient.oid}") is not None
 
 
+def _ins_lookup(patient: mhd.PatientId) -> tuple[str, str, str] | None:
+    """(number, key, kind) that :func:`app.ins.service.find_identity` looks up for this patient (the same
+    cleaning and OID check), or None when it would answer "unknown" without reading the store."""
+    from app.ins import nir
+
+    value = nir.clean(patient.ins)
+    if len(value) != 15:
+        return None
+    try:
+        info = nir.check_oid(f"urn:oid:{patient.oid}")
+    except nir.OidError:
+        return None
+    return value[:13], value[13:], "NIA" if info.kind == "NIA" else "NIR"
+
+
+@cache
+def _feed_standing_query() -> Any:
+    """The DMP, the caller's authorisation and block, and the INS identity's kind: one statement, built once
+    (values travel as parameters). The identity is read as find_identity reads it (first row of the INS)."""
+    from app.ins.models import InsPerson
+
+    status = (select(DmpAuthorisation.status).where(DmpAuthorisation.dmp_id == DmpRecord.id,
+                                                    DmpAuthorisation.rpps == bindparam("rpps")).scalar_subquery())
+    blocked = (select(DmpBlockedProfessional.id).where(DmpBlockedProfessional.dmp_id == DmpRecord.id,
+                                                       DmpBlockedProfessional.rpps == bindparam("rpps")).exists())
+    kind = (select(InsPerson.ins_kind).where(InsPerson.ins_number == bindparam("ins_number"),
+                                             InsPerson.ins_key == bindparam("ins_key")).limit(1).scalar_subquery())
+    return select(DmpRecord.id, DmpRecord.ins, DmpRecord.ins_oid, DmpRecord.active, DmpRecord.opt_out_bris_de_glace,
+                  DmpRecord.opt_out_centre_15, status, blocked, kind).where(DmpRecord.ins == bindparam("ins"))
+
+
+async def feed_standing(session: AsyncSession, *, patient: mhd.PatientId, ctx: AccessContext, transaction: str
+                        ) -> RecordRow:
+    """The checks of a feeding (ITI-65 / ITI-105), in the order and with the answers of
+    ``find_identity`` + :func:`authorise`: INS unknown and no DMP, then the access rules (a refusal on an
+    existing DMP is traced), then INS unknown. The common case is one query."""
+    lookup = _ins_lookup(patient)
+    row = (await session.execute(_feed_standing_query(), {
+        "ins": patient.ins, "rpps": ctx.rpps or "", "ins_number": lookup[0] if lookup else "",
+        "ins_key": lookup[1] if lookup else ""})).first()
+    if row is None:
+        record = None
+        known = await _check_patient(session, patient)  # no DMP: what the INS service says decides the answer
+        status, blocked = None, False
+    else:
+        record = RecordRow(row[0], row[1], row[2], bool(row[3]), bool(row[4]), bool(row[5]))
+        known = lookup is not None and row[8] is not None and row[8] == lookup[2]
+        status, blocked = row[6], bool(row[7])
+    await _decide(session, ins=patient.ins, record=record, status=status, blocked=blocked, ctx=ctx,
+                  action=rules.Action.FEED, known_to_ins=known, transaction=transaction)
+    if not known:
+        raise FhirError(404, "not-found", f"L'INS {patient.ins} est inconnu du service INS / unknown INS",
+                        rule="INS:unknown", details_code=mhd.XDS_UNKNOWN_PATIENT)
+    assert record is not None
+    return record
+
+
+# One Core insert per table, built once: executing it with a list of rows is an executemany, and no value
+# goes through statement construction (coercion) on the hot path.
+_INSERT: dict[str, Any] = {
+    model.__tablename__: insert(model.__table__)  # type: ignore[arg-type]
+    for model in (DmpSubmissionSet, DmpBinary, DmpBinaryChunk, DmpDocument, DmpAuditEvent)
+}
+_FEED_STATEMENTS: dict[tuple[int, ...], Any] = {}
+_MAX_BIND_PARAMETERS = 30_000  # PostgreSQL's protocol allows 32,767 per statement
+
+
+def _slots(table: Table, prefix: str) -> dict[str, Any]:
+    return {c.name: bindparam(f"{prefix}{c.name}", type_=c.type) for c in table.columns
+            if not (table.name == DmpAuditEvent.__tablename__ and c.name == "id")}
+
+
+def _feed_statement(chunks_per_document: tuple[int, ...]) -> Any:
+    """PostgreSQL: the whole submission (submission set, binaries, chunks, documents, trace) as one INSERT
+    with data-modifying CTEs — one round trip. Foreign keys are checked at the end of the statement. Built
+    once per shape (documents x chunks) and cached, so later submissions of that shape only bind values."""
+    statement = _FEED_STATEMENTS.get(chunks_per_document)
+    if statement is not None:
+        return statement
+    tables = {name: stmt.table for name, stmt in _INSERT.items()}
+    ss, binary, chunk = tables["dmp_submission_set"], tables["dmp_binary"], tables["dmp_binary_chunk"]
+    document, audit = tables["dmp_document"], tables["dmp_audit_event"]
+    # one single-row INSERT per CTE: SQLAlchemy does not cache the compiled form of a multi-row VALUES
+    ctes = [insert(ss).values(_slots(ss, "s_")).cte("dmp_feed_s")]
+    for i, n in enumerate(chunks_per_document):
+        ctes.append(insert(binary).values(_slots(binary, f"b{i}_")).cte(f"dmp_feed_b{i}"))
+        ctes += [insert(chunk).values(_slots(chunk, f"c{i}_{j}_")).cte(f"dmp_feed_c{i}_{j}") for j in range(n)]
+        ctes.append(insert(document).values(_slots(document, f"d{i}_")).cte(f"dmp_feed_d{i}"))
+    statement = insert(audit).values(_slots(audit, "e_")).add_cte(*ctes)
+    if len(_FEED_STATEMENTS) < 64:
+        _FEED_STATEMENTS[chunks_per_document] = statement
+    return statement
+
+
+def _duplicate_unique_id() -> FhirError:
+    # uniqueId is unique registry-wide (the only unique column a client chooses): XDS says so with a code.
+    return FhirError(409, "duplicate", "a masterIdentifier (uniqueId) of this submission is already registered; "
+                     "a new version of a document needs a new uniqueId and relatesTo=replaces",
+                     rule="XDS:uniqueId-unique", expression="DocumentReference.masterIdentifier",
+                     details_code=mhd.XDS_DUPLICATE)
+
+
+async def _insert_submission(session: AsyncSession, *, ss_row: dict[str, Any], binary_rows: list[dict[str, Any]],
+                             chunk_rows: list[list[dict[str, Any]]], doc_rows: list[dict[str, Any]],
+                             trace: dict[str, Any]) -> None:
+    """Store a checked submission: one statement on PostgreSQL, one per table elsewhere (SQLite has no
+    data-modifying CTE). A uniqueId already registered is a 409 either way."""
+    assert session.bind is not None
+    n_params = 14 + len(ss_row) + sum(len(r) for r in binary_rows) + sum(len(r) for c in chunk_rows for r in c) + \
+        sum(len(r) for r in doc_rows)
+    if session.bind.dialect.name == "postgresql" and n_params <= _MAX_BIND_PARAMETERS:
+        params: dict[str, Any] = {f"s_{k}": v for k, v in ss_row.items()}
+        for i, (brow, chunks, drow) in enumerate(zip(binary_rows, chunk_rows, doc_rows, strict=True)):
+            params.update({f"b{i}_{k}": v for k, v in brow.items()})
+            for j, crow in enumerate(chunks):
+                params.update({f"c{i}_{j}_{k}": v for k, v in crow.items()})
+            params.update({f"d{i}_{k}": v for k, v in drow.items()})
+        params.update({f"e_{k}": v for k, v in trace.items()})
+        try:
+            await session.execute(_feed_statement(tuple(len(c) for c in chunk_rows)), params)
+        except IntegrityError as exc:
+            if "unique_id" in str(exc.orig):
+                raise _duplicate_unique_id() from None
+            raise
+        return
+    await session.execute(_INSERT["dmp_submission_set"], ss_row)
+    await session.execute(_INSERT["dmp_binary"], binary_rows)
+    await session.execute(_INSERT["dmp_binary_chunk"], [r for c in chunk_rows for r in c])
+    try:
+        await session.execute(_INSERT["dmp_document"], doc_rows)
+    except IntegrityError:
+        raise _duplicate_unique_id() from None
+    await session.execute(_INSERT["dmp_audit_event"], trace)
+
+
 @dataclass
 class EntryResult:
     status: str
@@ -233,13 +416,7 @@ class EntryResult:
 async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.Submission, ctx: AccessContext,
                  transaction: str = "ITI-65") -> list[EntryResult]:
     """File a submission atomically; returns one result per request entry, in request order."""
-    known = await _check_patient(session, submission.patient)
-    record, _, _ = await authorise(session, ins=submission.patient.ins, ctx=ctx, action=rules.Action.FEED,
-                                   transaction=transaction,
-                                   known_to_ins=known)
-    if not known:
-        raise FhirError(404, "not-found", f"L'INS {submission.patient.ins} est inconnu du service INS / unknown INS",
-                        rule="INS:unknown", details_code=mhd.XDS_UNKNOWN_PATIENT)
+    record = await feed_standing(session, patient=submission.patient, ctx=ctx, transaction=transaction)
     now = utcnow()
     patch_results: dict[int, EntryResult] = {}
     patches_by_target = {p.target_id: p for p in submission.patches}
@@ -275,39 +452,34 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.S
     ss_id = str(uuid.uuid4())
     doc_ids = {d.entry_index: str(uuid.uuid4()) for d in submission.documents}
     bin_ids = {d.entry_index: str(uuid.uuid4()) for d in submission.documents}
-    binary_values, chunk_values, doc_values = [], [], []
+    binary_values: list[dict[str, Any]] = []
+    chunk_values: list[list[dict[str, Any]]] = []
+    doc_values: list[dict[str, Any]] = []
     for doc in submission.documents:
         brow, chunks = binary_rows(bin_ids[doc.entry_index], doc.data, doc.content_type, doc.hash_b64,
                                    settings.dmp_chunk_size)
         binary_values.append(brow)
-        chunk_values.extend(chunks)
+        chunk_values.append(chunks)
         doc_values.append(document_row(doc, doc_id=doc_ids[doc.entry_index], dmp_id=record.id, ss_id=ss_id,
                                        binary_id=bin_ids[doc.entry_index], now=now))
-    ss_resource = json.loads(json.dumps(submission.submission_set))
-    ss_resource.pop("text", None)
-    await session.execute(insert(DmpSubmissionSet).values(
-        id=ss_id, dmp_id=record.id, unique_id=submission.unique_id or f"urn:uuid:{ss_id}",
-        source_id=submission.source_id, designation_system=submission.designation_type.system,
-        designation_code=submission.designation_type.code, designation_display=submission.designation_type.display,
-        submission_time=submission.submission_time, title=submission.title, author_rpps=ctx.rpps,
-        document_ids=list(doc_ids.values()), resource=ss_resource, created_at=now,
-    ))
-    await session.execute(insert(DmpBinary), binary_values)
-    await session.execute(insert(DmpBinaryChunk), chunk_values)
-    try:
-        await session.execute(insert(DmpDocument), doc_values)
-    except IntegrityError:
-        # uniqueId is unique registry-wide (the only unique column a client chooses): XDS says so with a code.
-        raise FhirError(409, "duplicate", "a masterIdentifier (uniqueId) of this submission is already registered; "
-                        "a new version of a document needs a new uniqueId and relatesTo=replaces",
-                        rule="XDS:uniqueId-unique", expression="DocumentReference.masterIdentifier",
-                        details_code=mhd.XDS_DUPLICATE) from None
+    ss_row = {
+        "id": ss_id, "dmp_id": record.id, "unique_id": submission.unique_id or f"urn:uuid:{ss_id}",
+        "source_id": submission.source_id, "designation_system": submission.designation_type.system,
+        "designation_code": submission.designation_type.code,
+        "designation_display": submission.designation_type.display,
+        "submission_time": submission.submission_time, "title": submission.title, "author_rpps": ctx.rpps,
+        "document_ids": list(doc_ids.values()),
+        # serialised as it is bound: a shallow copy without the narrative is all the row needs
+        "resource": {k: v for k, v in submission.submission_set.items() if k != "text"}, "created_at": now,
+    }
+    await _insert_submission(
+        session, ss_row=ss_row, binary_rows=binary_values, chunk_rows=chunk_values, doc_rows=doc_values,
+        trace=trace_row(record=record, ctx=ctx, transaction=transaction, action="C", documents_ids=[
+            *doc_ids.values(), *(d.replaces for d in submission.documents if d.replaces)]))
     for doc in submission.documents:
         if doc.replaces:
             await session.execute(update(DmpDocument).where(DmpDocument.id == doc.replaces)
                                   .values(replaced_by_id=doc_ids[doc.entry_index]))
-    await trace(session, record=record, ctx=ctx, transaction=transaction, action="C",
-                documents_ids=[*doc_ids.values(), *(d.replaces for d in submission.documents if d.replaces)])
     await session.flush()
     doc_by_index = {d.entry_index: d for d in submission.documents}
     binary_by_entry = {submission.binary_entries[d.resource["content"][0]["attachment"]["url"]]: bin_ids[d.entry_index]

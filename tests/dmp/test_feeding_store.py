@@ -1,0 +1,118 @@
+"""The feeding path's store access (app/dmp/service.py): one query for the INS identity, the DMP and the
+caller's standing, one statement for the inserts on PostgreSQL (data-modifying CTEs, cached per shape).
+
+The one query must answer what the INS service's ``find_identity`` followed by ``authorise`` answer, in
+the same order, for every patient / OID / professional / DMP state; the one insert must store what the
+per-table inserts stored, whatever the number of documents and chunks, one shape after another."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+from sqlalchemy import delete, select
+
+from app.api.errors import FhirError
+from app.dmp import mhd, rules, service
+from app.dmp.models import DmpAuditEvent, DmpBinary, DmpDocument, DmpRecord, DmpSubmissionSet
+from app.psc.schemas import Professional
+from tests.dmp.builders import docref, pdf_bytes, provide_bundle
+from tests.dmp.conftest import ZOE
+
+INS_OIDS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11")
+
+
+def _ctx(subject: str, rpps: str | None) -> service.AccessContext:
+    return service.AccessContext(professional=Professional(
+        subject_name_id=subject, rpps=rpps, given_name="Test", family_name="Pro", profession_code="10", userinfo={}))
+
+
+async def _reference(session, patient: mhd.PatientId, ctx: service.AccessContext) -> int:  # type: ignore[no-untyped-def]
+    """The sequence the feeding path used before: INS service look-up, then authorise, then INS check."""
+    known = await service._check_patient(session, patient)
+    record, _, _ = await service.authorise(session, ins=patient.ins, ctx=ctx, action=rules.Action.FEED,
+                                           transaction="ITI-65", known_to_ins=known)
+    if not known:
+        raise FhirError(404, "not-found", f"L'INS {patient.ins} est inconnu du service INS / unknown INS",
+                        rule="INS:unknown", details_code=mhd.XDS_UNKNOWN_PATIENT)
+    return record.id
+
+
+async def _answer(coro):  # type: ignore[no-untyped-def]
+    try:
+        return ("ok", await coro)
+    except FhirError as exc:
+        return (exc.status, exc.code, exc.rule, exc.diagnostics, exc.details_code)
+
+
+async def test_one_query_answers_as_find_identity_then_authorise(app, client, session):  # type: ignore[no-untyped-def]
+    from app.ins import service as ins_service
+
+    identities = await ins_service.list_identities(session)
+    assert any(i.kind == "NIA" for i in identities) and any(i.kind == "NIR" for i in identities)
+    victims = [i.ins for i in identities[:3]]
+    await client.post(f"/sandbox/v1/dmps/{victims[0]}/close", json={"motifFermeture": "patient-demande"})
+    await client.put(f"/sandbox/v1/dmps/{victims[1]}/blocked-professionals/10001000024")
+    await client.put(f"/sandbox/v1/dmps/{victims[1]}/authorisations/10001000032", json={"status": "INTERDIT"})
+    # a known INS without a DMP (the store is reset before each test)
+    async with app.state.sessionmaker() as own, own.begin():
+        await own.execute(delete(DmpRecord).where(DmpRecord.ins == victims[2]))
+    contexts = [_ctx("810001000016", "10001000016"), _ctx("810001000024", "10001000024"),
+                _ctx("810001000032", "10001000032"), _ctx("899999999999", None)]
+    inses = [i.ins for i in identities] + ["199999999999999", "1999999999999AB"]
+    seen = set()
+    for ins in inses:
+        for oid in INS_OIDS:
+            for ctx in contexts:
+                patient = mhd.PatientId(oid=oid, ins=ins)
+                expected = await _answer(_reference(session, patient, ctx))
+                got = await _answer(service.feed_standing(session, patient=patient, ctx=ctx, transaction="ITI-65"))
+                if got[0] == "ok":
+                    got = ("ok", got[1].id)
+                assert got == expected, (ins, oid, ctx.rpps)
+                seen.add(got[0] if got[0] == "ok" else got[2])
+    assert seen == {"ok", "INS:unknown", "DMP:exists", "DMP:closed", "DMP:blocked"}
+
+
+async def _post(client, auth, bundle):  # type: ignore[no-untyped-def]
+    response = await client.post("/dmp/fhir", content=json.dumps(bundle),
+                                 headers={**await auth(), "Content-Type": "application/fhir+json"})
+    assert response.status_code == 200, response.text
+    return [e["response"]["location"].rsplit("/", 1)[1] for e in response.json()["entry"]]
+
+
+async def test_every_shape_is_stored_whole(client, auth, session):  # type: ignore[no-untyped-def]
+    """1 document, then 2 (one of three chunks), then 1 again: the cached statements bind the right rows."""
+    big = pdf_bytes() + bytes(range(256)) * 9_000  # > 2 MiB: three chunks of 1 MiB
+    shapes = [provide_bundle(ZOE), provide_bundle(ZOE, documents=2), provide_bundle(ZOE)]
+    shapes[1]["entry"][2]["resource"]["content"][0]["attachment"].update(
+        size=len(big), hash=base64.b64encode(hashlib.sha1(big).digest()).decode())  # noqa: S324
+    shapes[1]["entry"][4]["resource"]["data"] = base64.b64encode(big).decode()
+    for bundle in shapes:
+        ids = await _post(client, auth, bundle)
+        kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+        ss_id = ids[kinds.index("List")]
+        doc_ids = [i for i, k in zip(ids, kinds, strict=True) if k == "DocumentReference"]
+        bin_ids = [i for i, k in zip(ids, kinds, strict=True) if k == "Binary"]
+        ss = await session.get(DmpSubmissionSet, ss_id)
+        assert ss is not None and ss.document_ids == doc_ids and ss.author_rpps == "10001000016"
+        assert ss.resource["title"] == "Lot de soumission" and "text" not in ss.resource
+        for n, (doc_id, bin_id) in enumerate(zip(doc_ids, bin_ids, strict=True)):
+            doc = await session.get(DmpDocument, doc_id)
+            sent = docref(bundle, n)
+            assert doc is not None and doc.binary_id == bin_id and doc.submission_set_id == ss_id
+            assert doc.unique_id == sent["masterIdentifier"]["value"] and doc.version_id == 1
+            assert doc.labels == [["http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "N", "normal"]]
+            stored = json.loads(doc.resource)
+            assert "data" not in stored["content"][0]["attachment"] and stored["contained"] == sent["contained"]
+            data = base64.b64decode(bundle["entry"][kinds.index("Binary") + n]["resource"]["data"])
+            binary = await session.get(DmpBinary, bin_id)
+            assert binary is not None and binary.size == len(data) == doc.size
+            assert binary.chunks == (3 if len(data) > 2 * 1024 * 1024 else 1)
+            assert await service.read_binary(session, bin_id) == data
+        event = (await session.execute(select(DmpAuditEvent).where(DmpAuditEvent.ins == ZOE)
+                                       .order_by(DmpAuditEvent.id.desc()))).scalars().first()
+        assert event is not None and event.transaction == "ITI-65" and event.document_ids == doc_ids
+        assert (event.action, event.outcome, event.agent_rpps) == ("C", "0", "10001000016")
+        session.expunge_all()
