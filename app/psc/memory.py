@@ -62,7 +62,8 @@ class PscMemory:
     store: StoreEvents
     revoked: dict[str, float] = field(default_factory=dict)
     professionals: dict[str, CachedProfessional] = field(default_factory=dict)
-    verified: dict[str, dict[str, Any]] = field(default_factory=dict)
+    verified: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
+    """token -> (its claims, the kid that verified it): reused only while that key is in the key ring."""
     loaded: bool = False
     sessionmaker: async_sessionmaker[AsyncSession] | None = None
     _since_purge: int = 0
@@ -124,11 +125,11 @@ class PscMemory:
         if self.sessionmaker is not None:
             await self.load(self.sessionmaker)
 
-    def remember_verified(self, token: str, claims: dict[str, Any]) -> None:
+    def remember_verified(self, token: str, claims: dict[str, Any], kid: str) -> None:
         if len(self.verified) >= MAX_VERIFIED:
             for old in list(self.verified)[: MAX_VERIFIED // 2]:
                 del self.verified[old]
-        self.verified[token] = claims
+        self.verified[token] = (claims, kid)
 
 
 def _epoch(value: Any) -> float:

@@ -733,9 +733,11 @@ async def verify_token(
     Revocation is checked by the callers. A signature already verified by this worker is not verified
     again (``PscMemory.verified``); the claims are checked on every call."""
     memory = memory_for(settings.database_url)
-    claims = memory.verified.get(token)
-    if claims is None:
-        ring = await get_keyring(session, settings)
+    ring = await get_keyring(session, settings)
+    hit = memory.verified.get(token)
+    if hit is not None and hit[1] in ring:  # and its key is still published
+        claims = hit[0]
+    else:
         try:
             claims = tokens.verify_signature(token, ring)
         except tokens.UnknownKeyError:
@@ -746,7 +748,7 @@ async def verify_token(
                 raise
             ring = await get_keyring(session, settings, reload=True)
             claims = tokens.verify_signature(token, ring)
-        memory.remember_verified(token, claims)
+        memory.remember_verified(token, claims, str(tokens.unverified_header(token)["kid"]))
     _check_claims(settings, claims, typ=typ, audience=audience, check_exp=check_exp)
     return claims
 
@@ -839,9 +841,12 @@ def userinfo_from_memory(settings: Settings, token: str) -> tuple[str, dict[str,
     verified, the revocations known, the professional and the client cached. None when anything is
     missing (then :func:`userinfo_for` reads the store); ``TokenError`` when the token is refused."""
     memory = memory_for(settings.database_url)
-    claims = memory.verified.get(token)
-    if claims is None or not memory.revocations_known:
+    hit = memory.verified.get(token)
+    ring = _RINGS.get(settings.database_url)
+    if (hit is None or not memory.revocations_known or ring is None
+            or time.monotonic() - ring.loaded_at >= settings.psc_key_cache_ttl or hit[1] not in ring.ring):
         return None
+    claims = hit[0]
     _check_claims(settings, claims, typ=tokens.TYP_ACCESS, audience=settings.psc_access_token_audience)
     _refuse_if_revoked(claims["jti"] in memory.revoked)
     sni, azp = claims.get("preferred_username"), claims.get("azp")

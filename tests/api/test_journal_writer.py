@@ -1,0 +1,55 @@
+"""The journal writer: batches written whole (binary COPY on PostgreSQL, executemany on SQLite), and a
+flush writes what was buffered when it started, not one row per request under load."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+
+from app.api.journal import COLUMNS, JournalWriter
+from app.api.models import JournalEntry
+from app.db import as_utc, utcnow
+
+
+def _row(request_id: str, status: int = 200) -> tuple:
+    values = {
+        "at": utcnow(), "request_id": request_id, "protocol": "http", "client": "127.0.0.1", "method": "GET",
+        "path": "/test/journal", "query": "a=1", "operation": "test_op", "service": "platform", "status": status,
+        "outcome": "ok", "rule": None, "detail": "détail", "duration_ms": 0.5,
+    }
+    return tuple(values[column] for column in COLUMNS)
+
+
+async def _count(app, marker: str) -> int:  # type: ignore[no-untyped-def]
+    async with app.state.sessionmaker() as session:
+        return int(await session.scalar(
+            select(func.count()).select_from(JournalEntry).where(JournalEntry.request_id.startswith(marker))
+        ) or 0)
+
+
+async def test_a_flush_writes_every_buffered_batch_and_leaves_later_entries(app, client) -> None:  # type: ignore[no-untyped-def]
+    writer = JournalWriter(app.state.engine, batch_size=500)
+    marker = uuid.uuid4().hex
+    for i in range(1200):
+        writer.add_row(_row(f"{marker}-{i}"))
+    writes: list[int] = []
+    original = writer._write
+
+    async def write_while_requests_arrive(batch: list) -> None:
+        writes.append(len(batch))
+        writer.add_row(_row(f"{marker}-late-{len(writes)}"))  # a request answered during the write
+        await original(batch)
+
+    writer._write = write_while_requests_arrive  # type: ignore[method-assign]
+    await writer.flush()
+    assert writes == [500, 500, 200]  # three statements, not one per row
+    assert await _count(app, marker) == 1200
+    writer._write = original  # type: ignore[method-assign]
+    await writer.flush()
+    assert await _count(app, marker) == 1203
+
+    async with app.state.sessionmaker() as session:
+        entry = (await session.scalars(select(JournalEntry).where(JournalEntry.request_id == f"{marker}-7"))).one()
+    assert (entry.status, entry.duration_ms, entry.detail, entry.query) == (200, 0.5, "détail", "a=1")
+    assert abs((as_utc(entry.at) - utcnow()).total_seconds()) < 60

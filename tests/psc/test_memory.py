@@ -1,0 +1,202 @@
+"""What the token check keeps in memory stays right: revocations from this worker, from another worker
+(PostgreSQL relays them) and while the relay is down; expiry and key removal still apply to a token
+whose signature was verified before."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import update
+
+from app.db import utcnow
+from app.events import events_for, publish
+from app.psc import service, tokens
+from app.psc.memory import memory_for
+from app.psc.models import RevokedToken, SigningKey
+from tests.psc.helpers import OIDC, PUBLIC_CLIENT, access_token_for
+
+GP = "810001000016"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _until(predicate, within: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
+    while not await predicate():
+        assert time.monotonic() < deadline, f"{predicate.__name__} not reached within {within} s"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_revoked_token_is_refused_at_once_by_every_protected_route(client) -> None:  # type: ignore[no-untyped-def]
+    access = await access_token_for(client, GP)
+    for _ in range(2):  # the second call is answered from memory
+        assert (await client.get(OIDC + "/userinfo", headers=_bearer(access))).status_code == 200
+        assert (await client.get("/psc/v1/me", headers=_bearer(access))).status_code == 200
+    revoked = await client.post(OIDC + "/revoke", data={"token": access, "client_id": PUBLIC_CLIENT})
+    assert revoked.status_code == 200
+    for path in (OIDC + "/userinfo", "/psc/v1/me"):
+        refused = await client.get(path, headers=_bearer(access))
+        assert refused.status_code == 401, path
+    assert "revoked" in (await client.get("/psc/v1/me", headers=_bearer(access))).json()["detail"]
+
+
+async def test_a_rolled_back_revocation_publishes_nothing(app, client) -> None:  # type: ignore[no-untyped-def]
+    memory = memory_for(app.state.settings.database_url)
+    async with app.state.sessionmaker() as session:
+        session.add(RevokedToken(jti="never-committed", reason="test", revoked_at=utcnow(), expires_at=None))
+        await session.flush()
+        await publish(session, "psc.revoked", "never-committed -")
+        await session.rollback()
+    await asyncio.sleep(0.2)  # a NOTIFY would have arrived by now
+    assert "never-committed" not in memory.revoked
+    async with app.state.sessionmaker() as session, session.begin():
+        await publish(session, "psc.revoked", "committed -")
+    assert "committed" in memory.revoked  # applied on commit, before anything else runs
+
+
+async def test_a_token_verified_before_still_expires(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    access = await access_token_for(client, GP)
+    assert (await client.get(OIDC + "/userinfo", headers=_bearer(access))).status_code == 200
+    later = time.time() + 3600
+    monkeypatch.setattr(tokens.time, "time", lambda: later)
+    for path in (OIDC + "/userinfo", "/psc/v1/me"):
+        refused = await client.get(path, headers=_bearer(access))
+        assert refused.status_code == 401 and "expired" in refused.text, path
+
+
+async def test_a_token_verified_before_is_refused_once_its_key_is_gone(app, client, session) -> None:  # type: ignore[no-untyped-def]
+    old = await access_token_for(client, GP)
+    assert (await client.get(OIDC + "/userinfo", headers=_bearer(old))).status_code == 200
+    old_kid = tokens.unverified_header(old)["kid"]
+    async with app.state.sessionmaker() as own, own.begin():
+        await service.rotate_signing_key(own, app.state.settings)
+    await session.execute(
+        update(SigningKey).where(SigningKey.kid == old_kid).values(publish_until=utcnow() - timedelta(seconds=1))
+    )
+    await session.commit()
+    service._RINGS.clear()  # as after psc_key_cache_ttl
+    for path in (OIDC + "/userinfo", "/psc/v1/me"):
+        assert (await client.get(path, headers=_bearer(old))).status_code == 401, path
+
+
+async def test_reset_forgets_what_was_kept(app, client) -> None:  # type: ignore[no-untyped-def]
+    memory = memory_for(app.state.settings.database_url)
+    access = await access_token_for(client, GP)
+    assert (await client.get("/psc/v1/me", headers=_bearer(access))).status_code == 200
+    assert GP in memory.professionals
+    async with app.state.sessionmaker() as session, session.begin():
+        await publish(session, "psc.revoked", "some-jti -")
+    assert (await client.post("/sandbox/v1/reset")).status_code == 200
+    assert GP not in memory.professionals and "some-jti" not in memory.revoked
+
+
+@pytest.mark.postgresql
+async def test_another_workers_revocation_reaches_this_one(app, client, database_url) -> None:  # type: ignore[no-untyped-def]
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several workers share a PostgreSQL store only")
+    access = await access_token_for(client, GP)
+    assert (await client.get(OIDC + "/userinfo", headers=_bearer(access))).status_code == 200
+    # a second worker: a real server process on the same store
+    port = _free_port()
+    env = {
+        **os.environ, "SEGUR_DATABASE_URL": database_url, "SEGUR_AUTO_MIGRATE": "false", "SEGUR_SMTP_PORT": "0",
+        "SEGUR_ACCESS_LOG": "false", "SEGUR_LOG_LEVEL": "WARNING", "SEGUR_PUBLIC_BASE_URL": str(client.base_url),
+    }
+    other = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+        "--port", str(port), "--log-level", "warning", env=env, cwd=ROOT,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as worker:
+            async def ready() -> bool:
+                try:
+                    return (await worker.get("/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await _until(ready, within=90)
+            revoked = await worker.post(OIDC + "/revoke", data={"token": access, "client_id": PUBLIC_CLIENT})
+            assert revoked.status_code == 200, revoked.text
+            there = await worker.get(OIDC + "/userinfo", headers=_bearer(access))
+            assert there.status_code == 401, there.text
+
+        async def refused_here() -> bool:
+            return (await client.get(OIDC + "/userinfo", headers=_bearer(access))).status_code == 401
+
+        await _until(refused_here, within=10)
+    finally:
+        other.terminate()
+        await asyncio.wait_for(other.wait(), 10)
+
+
+@pytest.mark.postgresql
+async def test_while_the_relay_is_down_the_store_is_read(app, client, database_url) -> None:  # type: ignore[no-untyped-def]
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the relay is PostgreSQL's LISTEN/NOTIFY")
+    memory = memory_for(app.state.settings.database_url)
+    store = events_for(app.state.settings.database_url)
+    access = await access_token_for(client, GP)
+    assert (await client.get(OIDC + "/userinfo", headers=_bearer(access))).status_code == 200
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    admin = await asyncpg.connect(dsn, ssl=False)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'segur-sandbox-events' AND datname = current_database()"
+        )
+
+        async def relay_down() -> bool:
+            return not store.relayed
+
+        await _until(relay_down)
+        assert not memory.revocations_known
+        # revoked behind the sandbox's back, with no event: only the store knows
+        jti = tokens.unverified_claims(access)["jti"]
+        await admin.execute(
+            "INSERT INTO psc_revoked_token (jti, reason, revoked_at) VALUES ($1, 'test', now())", jti
+        )
+        assert (await client.get(OIDC + "/userinfo", headers=_bearer(access))).status_code == 401
+        assert (await client.get("/psc/v1/me", headers=_bearer(access))).status_code == 401
+
+        async def relay_back() -> bool:
+            return memory.revocations_known
+
+        await _until(relay_back)
+        assert jti in memory.revoked  # reloaded on reconnection
+        assert (await client.get(OIDC + "/userinfo", headers=_bearer(access))).status_code == 401
+    finally:
+        await admin.close()
+
+
+async def test_store_events_reach_subscribers_only_on_commit(app, client) -> None:  # type: ignore[no-untyped-def]
+    store = events_for(app.state.settings.database_url)
+    seen: list[str] = []
+
+    def handler(key: str) -> None:
+        seen.append(key)
+
+    store.subscribe("test.topic", handler)
+    async with app.state.sessionmaker() as session:
+        await publish(session, "test.topic", ["a", "b"])
+        assert seen == []
+        await session.commit()
+    assert seen[:2] == ["a", "b"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
