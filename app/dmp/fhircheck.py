@@ -111,19 +111,27 @@ def _spec(model: type) -> _Spec:
     return spec
 
 
-def _resource_class(fhir_type: Any, resource_type: Any) -> Any:
-    """The class fhir_core's FhirElementOrResourceBase picks for ``resourceType`` (same lookup)."""
-    from fhir_core.types import FHIR_TYPES_MAPS
-    from pydantic._internal._validators import import_string
+_RESOURCE_CLASSES: dict[tuple[str, str], Any] = {}
 
+
+def _resource_class(fhir_type: Any, resource_type: Any) -> Any:
+    """The class fhir_core's FhirElementOrResourceBase picks for ``resourceType`` (same lookup; a key of
+    FHIR_TYPES_MAPS is never rebound once set, so what it resolved to is kept)."""
     if not isinstance(resource_type, str):
         raise _Unsure
-    path = FHIR_TYPES_MAPS.get(fhir_type._prefix + resource_type + "Type")
-    if path is None:
-        raise _Unsure
-    model = import_string(path)
-    if not model.has_resource_base() or model.__resource_type__ != resource_type:
-        raise _Unsure
+    key = (fhir_type._prefix, resource_type)
+    model = _RESOURCE_CLASSES.get(key)
+    if model is None:
+        from fhir_core.types import FHIR_TYPES_MAPS
+        from pydantic._internal._validators import import_string
+
+        path = FHIR_TYPES_MAPS.get(fhir_type._prefix + resource_type + "Type")
+        if path is None:
+            raise _Unsure
+        model = import_string(path)
+        if not model.has_resource_base() or model.__resource_type__ != resource_type:
+            raise _Unsure
+        _RESOURCE_CLASSES[key] = model
     return model
 
 

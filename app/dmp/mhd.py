@@ -708,14 +708,19 @@ def parse_simplified_publish(body: Any, *, lenient: bool = False) -> DocumentIn:
 
 
 def _references(node: Any) -> list[str]:
+    """Every string under a ``reference`` or ``url`` key below ``node``, in document order."""
     found: list[str] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("reference", "url") and isinstance(value, str):
-                found.append(value)
-            elif isinstance(value, dict | list):
-                found.extend(_references(value))
-    elif isinstance(node, list):
-        for item in node:
-            found.extend(_references(item))
+
+    def walk(item: Any) -> None:
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key in ("reference", "url") and isinstance(value, str):
+                    found.append(value)
+                elif isinstance(value, dict | list):
+                    walk(value)
+        elif isinstance(item, list):
+            for value in item:
+                walk(value)
+
+    walk(node)
     return found

@@ -119,16 +119,26 @@ def state_of(record: RecordLike | None) -> rules.DmpState:
     return rules.DmpState(exists=True, open=bool(record.active), opt_outs=frozenset(opt_outs))
 
 
+def _standing_subqueries() -> tuple[Any, Any]:
+    """The caller's authorisation status and block on the DMP of the enclosing query (``:rpps``)."""
+    status = (select(DmpAuthorisation.status).where(DmpAuthorisation.dmp_id == DmpRecord.id,
+                                                    DmpAuthorisation.rpps == bindparam("rpps")).scalar_subquery())
+    blocked = (select(DmpBlockedProfessional.id).where(DmpBlockedProfessional.dmp_id == DmpRecord.id,
+                                                       DmpBlockedProfessional.rpps == bindparam("rpps")).exists())
+    return status, blocked
+
+
+@cache
+def _standing_query() -> Any:
+    """The DMP of ``:ins`` and the caller's standing on it: built once, values bound at execution."""
+    return select(DmpRecord, *_standing_subqueries()).where(DmpRecord.ins == bindparam("ins"))
+
+
 async def authorise(session: AsyncSession, *, ins: str, ctx: AccessContext, action: rules.Action,
                     known_to_ins: bool | None = None, transaction: str | None = None,
                     ) -> tuple[DmpRecord, rules.Caller, rules.Decision]:
     """Load the DMP and the caller's standing on it in one query, then apply :func:`rules.check_access`."""
-    rpps = ctx.rpps or ""
-    status = (select(DmpAuthorisation.status).where(DmpAuthorisation.dmp_id == DmpRecord.id,
-                                                    DmpAuthorisation.rpps == rpps).scalar_subquery())
-    blocked = (select(DmpBlockedProfessional.id).where(DmpBlockedProfessional.dmp_id == DmpRecord.id,
-                                                       DmpBlockedProfessional.rpps == rpps).exists())
-    row = (await session.execute(select(DmpRecord, status, blocked).where(DmpRecord.ins == ins))).first()
+    row = (await session.execute(_standing_query(), {"ins": ins, "rpps": ctx.rpps or ""})).first()
     record = row[0] if row else None
     caller, decision = await _decide(session, ins=ins, record=record, status=row[1] if row else None,
                                      blocked=bool(row[2]) if row else False, ctx=ctx, action=action,
@@ -292,10 +302,7 @@ def _feed_standing_query() -> Any:
     (values travel as parameters). The identity is read as find_identity reads it (first row of the INS)."""
     from app.ins.models import InsPerson
 
-    status = (select(DmpAuthorisation.status).where(DmpAuthorisation.dmp_id == DmpRecord.id,
-                                                    DmpAuthorisation.rpps == bindparam("rpps")).scalar_subquery())
-    blocked = (select(DmpBlockedProfessional.id).where(DmpBlockedProfessional.dmp_id == DmpRecord.id,
-                                                       DmpBlockedProfessional.rpps == bindparam("rpps")).exists())
+    status, blocked = _standing_subqueries()
     kind = (select(InsPerson.ins_kind).where(InsPerson.ins_number == bindparam("ins_number"),
                                              InsPerson.ins_key == bindparam("ins_key")).limit(1).scalar_subquery())
     return select(DmpRecord.id, DmpRecord.ins, DmpRecord.ins_oid, DmpRecord.active, DmpRecord.opt_out_bris_de_glace,
