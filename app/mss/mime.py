@@ -79,15 +79,24 @@ class ParsedMessage:
     payloads: list[bytes]
     defects: list[str]
     truncated: bool = False
+    _by_name: dict[str, list[str]] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _index(self) -> dict[str, list[str]]:
+        """Header values by lower-cased name, in order (built once: the checks ask for ~16 headers)."""
+        index = self._by_name
+        if index is None:
+            index = {}
+            for key, value in self.headers:
+                index.setdefault(key.lower(), []).append(value)
+            self._by_name = index
+        return index
 
     def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                return value
-        return None
+        values = self._index().get(name.lower())
+        return values[0] if values else None
 
     def header_all(self, name: str) -> list[str]:
-        return [value for key, value in self.headers if key.lower() == name.lower()]
+        return list(self._index().get(name.lower(), ()))
 
     @property
     def subject(self) -> str:

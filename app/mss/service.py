@@ -15,6 +15,7 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import getaddresses
 from functools import cache
 from pathlib import Path
@@ -318,7 +319,7 @@ def _clip(value: str | None, size: int) -> str | None:
 
 async def store(
     session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope, analysis: Analysis
-) -> MssMessage:
+) -> StoredMessage:
     """Store one accepted message and deliver it to every recipient, in the caller's transaction
     (never half-stored), then the DSN(s) the envelope asked for (RFC 3461 NOTIFY)."""
     parsed = analysis.parsed
@@ -399,15 +400,27 @@ def _delivery_row(*, message_id: int, mailbox_id: int | None, recipient: str, st
                 seen=False, seen_at=None, mdn_id=None, delivered_at=at)
 
 
-async def _insert_message(session: AsyncSession, values: dict[str, Any]) -> MssMessage:
+@dataclass(frozen=True)
+class StoredMessage:
+    """What the writer of an ``mss_message`` row keeps of it."""
+
+    id: int
+    uid: str
+    message_id: str | None
+    received_at: datetime
+
+
+async def _insert_message(session: AsyncSession, values: dict[str, Any]) -> StoredMessage:
     """Insert one message row with a Core statement (the ORM's unit of work costs more than the insert for
-    a row written once and never updated here) and return it as a detached ``MssMessage``."""
+    a row written once and never updated here)."""
     result = await session.execute(_INSERT_MESSAGE, values)
-    return MssMessage(id=result.inserted_primary_key[0], **values)  # type: ignore[attr-defined]
+    return StoredMessage(id=result.inserted_primary_key[0],  # type: ignore[attr-defined]  # a CursorResult
+                         uid=values["uid"], message_id=values["message_id"],
+                         received_at=values["received_at"])
 
 
 async def _deliver_local(session: AsyncSession, settings: Settings, *, raw: bytes, kind: str, to: str,
-                         mail_from: str, related_id: int, transport: str) -> MssMessage:
+                         mail_from: str, related_id: int, transport: str) -> StoredMessage:
     parsed = mime.parse_message(raw)
     envelope = Envelope(mail_from=mail_from, recipients=[(to, "NEVER")], transport=transport)
     row = await _insert_message(session, _message_row(raw, parsed, envelope, kind=kind, report={}, attachments=[],
@@ -419,9 +432,9 @@ async def _deliver_local(session: AsyncSession, settings: Settings, *, raw: byte
     return row
 
 
-async def send_dsn(session: AsyncSession, settings: Settings, *, original: MssMessage,
+async def send_dsn(session: AsyncSession, settings: Settings, *, original: StoredMessage,
                    parsed: mime.ParsedMessage, sender: str,
-                   recipients: list[notifications.DsnRecipient], envelope_id: str | None = None) -> MssMessage:
+                   recipients: list[notifications.DsnRecipient], envelope_id: str | None = None) -> StoredMessage:
     raw = notifications.build_dsn(hostname=settings.mss_smtp_hostname, original_sender=sender,
                                   recipients=recipients, original=parsed, arrival=original.received_at,
                                   envelope_id=envelope_id)
@@ -485,7 +498,7 @@ async def get_delivery(
 
 
 async def mark_read(session: AsyncSession, settings: Settings, *, mailbox: MssMailbox, delivery: MssDelivery,
-                    message: MssMessage, disposition: str = "displayed") -> MssMessage | None:
+                    message: MssMessage, disposition: str = "displayed") -> StoredMessage | None:
     """Flag as read; when the message asked for one (``Disposition-Notification-To``, RFC 8098 §2.1) and
     none was sent yet, send the MDN to that address. Returns the MDN, if one was sent."""
     first_time = not delivery.seen
@@ -524,7 +537,7 @@ class MessageRefused(Exception):
 
 @dataclass
 class Submission:
-    message: MssMessage
+    message: StoredMessage
     verdicts: list[RecipientVerdict]
     report: checks.CheckReport
 
