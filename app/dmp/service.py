@@ -342,7 +342,10 @@ _INSERT: dict[str, Any] = {
     for model in (DmpSubmissionSet, DmpBinary, DmpBinaryChunk, DmpDocument, DmpAuditEvent)
 }
 _FEED_STATEMENTS: dict[tuple[int, ...], Any] = {}
-_MAX_BIND_PARAMETERS = 30_000  # PostgreSQL's protocol allows 32,767 per statement
+# A submission goes in one statement when it is of the usual size; a large one (many documents, or a
+# document of many chunks) goes table by table, so no giant statement is compiled and kept per shape.
+_FEED_STATEMENT_MAX_DOCUMENTS = 8
+_FEED_STATEMENT_MAX_CHUNKS = 32
 
 
 def _slots(table: Table, prefix: str) -> dict[str, Any]:
@@ -367,7 +370,7 @@ def _feed_statement(chunks_per_document: tuple[int, ...]) -> Any:
         ctes += [insert(chunk).values(_slots(chunk, f"c{i}_{j}_")).cte(f"dmp_feed_c{i}_{j}") for j in range(n)]
         ctes.append(insert(document).values(_slots(document, f"d{i}_")).cte(f"dmp_feed_d{i}"))
     statement = insert(audit).values(_slots(audit, "e_")).add_cte(*ctes)
-    if len(_FEED_STATEMENTS) < 64:
+    if len(_FEED_STATEMENTS) < 256:  # shapes are bounded by the limits above; this is a safety net
         _FEED_STATEMENTS[chunks_per_document] = statement
     return statement
 
@@ -386,9 +389,9 @@ async def _insert_submission(session: AsyncSession, *, ss_row: dict[str, Any], b
     """Store a checked submission: one statement on PostgreSQL, one per table elsewhere (SQLite has no
     data-modifying CTE). A uniqueId already registered is a 409 either way."""
     assert session.bind is not None
-    n_params = 14 + len(ss_row) + sum(len(r) for r in binary_rows) + sum(len(r) for c in chunk_rows for r in c) + \
-        sum(len(r) for r in doc_rows)
-    if session.bind.dialect.name == "postgresql" and n_params <= _MAX_BIND_PARAMETERS:
+    one_statement = (len(doc_rows) <= _FEED_STATEMENT_MAX_DOCUMENTS
+                     and sum(len(c) for c in chunk_rows) <= _FEED_STATEMENT_MAX_CHUNKS)
+    if session.bind.dialect.name == "postgresql" and one_statement:
         params: dict[str, Any] = {f"s_{k}": v for k, v in ss_row.items()}
         for i, (brow, chunks, drow) in enumerate(zip(binary_rows, chunk_rows, doc_rows, strict=True)):
             params.update({f"b{i}_{k}": v for k, v in brow.items()})

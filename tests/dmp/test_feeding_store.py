@@ -83,9 +83,12 @@ async def _post(client, auth, bundle):  # type: ignore[no-untyped-def]
 
 
 async def test_every_shape_is_stored_whole(client, auth, session):  # type: ignore[no-untyped-def]
-    """1 document, then 2 (one of three chunks), then 1 again: the cached statements bind the right rows."""
+    """1 document, then 2 (one of three chunks), then 1 again, then more documents than one statement takes
+    (stored table by table): the cached statements bind the right rows, the large path stores the same."""
     big = pdf_bytes() + bytes(range(256)) * 9_000  # > 2 MiB: three chunks of 1 MiB
-    shapes = [provide_bundle(ZOE), provide_bundle(ZOE, documents=2), provide_bundle(ZOE)]
+    assert service._FEED_STATEMENT_MAX_DOCUMENTS < 10
+    shapes = [provide_bundle(ZOE), provide_bundle(ZOE, documents=2), provide_bundle(ZOE),
+              provide_bundle(ZOE, documents=10)]
     shapes[1]["entry"][2]["resource"]["content"][0]["attachment"].update(
         size=len(big), hash=base64.b64encode(hashlib.sha1(big).digest()).decode())  # noqa: S324
     shapes[1]["entry"][4]["resource"]["data"] = base64.b64encode(big).decode()
@@ -116,3 +119,26 @@ async def test_every_shape_is_stored_whole(client, auth, session):  # type: igno
         assert event is not None and event.transaction == "ITI-65" and event.document_ids == doc_ids
         assert (event.action, event.outcome, event.agent_rpps) == ("C", "0", "10001000016")
         session.expunge_all()
+
+
+async def test_duplicate_unique_id_is_409_on_both_insert_paths(client, auth, session):  # type: ignore[no-untyped-def]
+    from sqlalchemy import func
+
+    first = provide_bundle(ZOE)
+    await _post(client, auth, first)
+    taken = docref(first)["masterIdentifier"]["value"]
+
+    async def count() -> int:
+        return (await session.execute(select(func.count()).select_from(DmpDocument))).scalar_one()
+
+    before = await count()
+    for documents in (1, 10):  # one statement / table by table on PostgreSQL
+        bundle = provide_bundle(ZOE, documents=documents)
+        docref(bundle, documents - 1)["masterIdentifier"]["value"] = taken
+        response = await client.post("/dmp/fhir", content=json.dumps(bundle),
+                                     headers={**await auth(), "Content-Type": "application/fhir+json"})
+        assert response.status_code == 409, response.text
+        outcome = response.json()["issue"][0]
+        assert outcome["expression"] == ["DocumentReference.masterIdentifier"]
+        assert "XDSDuplicateUniqueIdInRegistry" in {c["code"] for c in outcome["details"]["coding"]}
+        assert await count() == before
