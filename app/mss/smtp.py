@@ -182,6 +182,8 @@ def server_tls_context(cert_pem: bytes, key_pem: bytes, client_ca_pem: bytes | N
 
 LOOKUP_TTL = 5.0
 REUSE_PORT = hasattr(socket, "SO_REUSEPORT")  # several workers share the SMTP port (Linux, BSD)
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"  # RFC 5322 §3.2.3
+_PLAIN_ANGLE_ADDR = re.compile(rf"<({_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
 _DSN_MAIL = re.compile(r"\s+(RET|ENVID)=(\S+)", re.IGNORECASE)
 _DSN_RCPT = re.compile(r"\s+(NOTIFY|ORCPT)=(\S+)", re.IGNORECASE)
 _REWRITES = {
@@ -251,6 +253,23 @@ class MssSMTP(SMTP):
                 self.refusals.append((status[:200], self.last_rule))
         self.last_rule = None
         await super().push(status)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's address parser (``email._header_value_parser.get_angle_addr``, ~0.1 ms a call) with a
+        fast path for the usual ``<dot-atom@domain>``: same address and same rest of the line; anything
+        else (quoted local part, comments, source route, address literal, UTF-8...) goes to aiosmtpd."""
+        match = _PLAIN_ANGLE_ADDR.match(arg) if arg else None
+        if match is None:
+            return super()._getaddr(arg)
+        rest = arg[match.end():]
+        if rest[:1] in (" ", "\t"):  # get_angle_addr skips folding white space (str.lstrip) and comments
+            rest = rest.lstrip()
+        if rest[:1] == "(":
+            return super()._getaddr(arg)
+        address = match.group(1)
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, rest
 
     async def smtp_MAIL(self, arg: str | None) -> None:
         self.pending_mail_params = {}
