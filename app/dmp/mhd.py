@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from app.api.errors import FhirError
 from app.dmp import fhircheck, valuesets
+from app.dmp.models import DmpDocument, DmpSubmissionSet
 from app.dmp.patch import (
     IS_ARCHIVED_URL,
     MetadataState,
@@ -280,7 +281,7 @@ def _author_info(resource: dict[str, Any], authors: list[Any], resolved: dict[st
                 rpps = value[1:] if len(value) == 12 and value.startswith("8") else value
         for name in practitioner.get("name") or []:
             family += [name["family"]] if name.get("family") else []
-            given += list(name.get("given") or [])
+            given += [g for g in name.get("given") or [] if isinstance(g, str)]  # FHIR allows null placeholders
     return rpps, given, family
 
 
@@ -476,7 +477,7 @@ def parse_document_reference(
         if ext.get("url") == IS_ARCHIVED_URL:
             archived = bool(ext.get("valueBoolean"))
     creation = attachment.get("creation")
-    return DocumentIn(
+    doc = DocumentIn(
         entry_index=index, full_url=full_url, unique_id=str(master["value"]), patient=patient,
         type=type_, category=category, format=fmt, facility_type=facility, practice_setting=practice,
         labels=labels, title=str(attachment["title"]), content_type=str(attachment["contentType"]),
@@ -487,6 +488,51 @@ def parse_document_reference(
         author_given=given, author_family=family, events=events, related=related, replaces=replaces,
         is_archived=archived, data=data, resource=resource,
     )
+    _check_document_lengths(doc, x=x, ax=ax, inline=inline)
+    return doc
+
+
+# --- what the store can hold ----------------------------------------------------------------------
+
+def _column_lengths(table: Any) -> dict[str, int]:
+    return {name: column.type.length for name, column in table.c.items()
+            if isinstance(getattr(column.type, "length", None), int)}
+
+
+_DOCUMENT_LENGTHS = _column_lengths(DmpDocument.__table__)
+_SUBMISSION_LENGTHS = _column_lengths(DmpSubmissionSet.__table__)
+
+
+def _fits(value: str | None, limit: int, *, expression: str) -> None:
+    """A value longer than its column: refused by name (PostgreSQL would fail the INSERT, SQLite keep it)."""
+    if value is not None and len(value) > limit:
+        raise refuse(f"{expression} is {len(value)} characters long; the DMP stores at most {limit}",
+                     rule="DMP:element-length", expression=expression)
+
+
+def _check_document_lengths(doc: DocumentIn, *, x: str, ax: str, inline: bool) -> None:
+    """After every profile check, so those keep their precedence; same limits as the tables."""
+    n = _DOCUMENT_LENGTHS
+    _fits(doc.unique_id, n["unique_id"], expression=f"{x}.masterIdentifier.value")
+    for code, element in ((doc.type, "type"), (doc.category, "category"), (doc.format, "format")):
+        where = f"{x}.content[0].format" if element == "format" else f"{x}.{element}"
+        column = {"type": "type", "category": "class", "format": "format"}[element]
+        _fits(code.system, n[f"{column}_system"], expression=f"{where}.system")
+        _fits(code.code, n[f"{column}_code"], expression=f"{where}.code")
+    _fits(doc.facility_type.code, n["facility_code"], expression=f"{x}.context.facilityType.code")
+    _fits(doc.practice_setting.code, n["practice_code"], expression=f"{x}.context.practiceSetting.code")
+    _fits(doc.content_type, n["content_type"], expression=f"{ax}.contentType")
+    _fits(doc.title, n["title"], expression=f"{ax}.title")
+    _fits(doc.author_rpps, n["author_rpps"], expression=f"{x}.author")
+    # stored as " name name " (lower case) for author.given / author.family searches
+    _fits(" " + " ".join(doc.author_given) + " ", n["author_given"], expression=f"{x}.author.name.given")
+    _fits(" " + " ".join(doc.author_family) + " ", n["author_family"], expression=f"{x}.author.name.family")
+    _fits(" " + " ".join(lab[1] for lab in doc.labels) + " ", n["label_codes"], expression=f"{x}.securityLabel")
+    if inline:  # ITI-105: the server's submission set takes its designation and title from the document
+        s = _SUBMISSION_LENGTHS
+        _fits(doc.category.system, s["designation_system"], expression=f"{x}.category.system")
+        _fits(doc.category.code, s["designation_code"], expression=f"{x}.category.code")
+        _fits(doc.category.display, s["designation_display"], expression=f"{x}.category.display")
 
 
 # --- ITI-65 ---------------------------------------------------------------------------------------
@@ -623,6 +669,14 @@ def parse_provide_bundle(body: Any, *, lenient: bool = False) -> Submission:
     list_index = lists[0]
     ss = entries[list_index]["resource"]
     source_id, designation, submission_time, ss_unique_id = _submission_set(ss, list_index)
+    sx, lengths = f"Bundle.entry[{list_index}].resource", _SUBMISSION_LENGTHS
+    _fits(source_id, lengths["source_id"], expression=f"{sx}.extension[sourceId]")
+    _fits(designation.system, lengths["designation_system"], expression=f"{sx}.extension[designationType]")
+    _fits(designation.code, lengths["designation_code"], expression=f"{sx}.extension[designationType]")
+    _fits(designation.display, lengths["designation_display"], expression=f"{sx}.extension[designationType]")
+    _fits(ss_unique_id, lengths["unique_id"], expression=f"{sx}.identifier")
+    title = ss.get("title")
+    _fits(title if isinstance(title, str) else None, lengths["title"], expression=f"{sx}.title")
     ss_patient = patient_from_reference((ss.get("subject") or {}).get("reference"),
                                         expression=f"Bundle.entry[{list_index}].resource.subject", patient_ids={})
     members = {str((e.get("item") or {}).get("reference")) for e in ss.get("entry") or []}

@@ -183,8 +183,8 @@ async def trace_refusal(session: AsyncSession, *, record: RecordLike, ctx: Acces
         own.add(DmpAuditEvent(
             recorded=utcnow(), ins=record.ins, ins_oid=record.ins_oid, transaction=transaction, action=action,
             outcome="4", outcome_text=f"{decision.rule}: {decision.message}"[:1024], agent_rpps=ctx.rpps,
-            agent_name=ctx.name, client_id=ctx.professional.client_id, access_mode=ctx.mode.value,
-            access_reason=ctx.reason, document_ids=[], query=None,
+            agent_name=_clip(ctx.name, 256), client_id=_clip(ctx.professional.client_id, 256),
+            access_mode=ctx.mode.value, access_reason=_clip(ctx.reason, 1024), document_ids=[], query=None,
         ))
 
 
@@ -193,10 +193,16 @@ def trace_row(*, record: RecordLike, ctx: AccessContext, transaction: str, actio
               ) -> dict[str, Any]:
     return {
         "recorded": utcnow(), "ins": record.ins, "ins_oid": record.ins_oid, "transaction": transaction,
-        "action": action, "outcome": "0", "outcome_text": outcome_text, "agent_rpps": ctx.rpps,
-        "agent_name": ctx.name, "client_id": ctx.professional.client_id, "access_mode": ctx.mode.value,
-        "access_reason": ctx.reason, "document_ids": list(documents_ids), "query": query,
+        "action": action, "outcome": "0", "outcome_text": _clip(outcome_text, 1024), "agent_rpps": ctx.rpps,
+        "agent_name": _clip(ctx.name, 256), "client_id": _clip(ctx.professional.client_id, 256),
+        "access_mode": ctx.mode.value, "access_reason": _clip(ctx.reason, 1024), "document_ids": list(documents_ids),
+        "query": _clip(query, 2048),
     }
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    """A trace keeps what its column holds (a long reason header or query string is not a server error)."""
+    return value[:limit] if value is not None and len(value) > limit else value
 
 
 async def trace(

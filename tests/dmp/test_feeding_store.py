@@ -142,3 +142,41 @@ async def test_duplicate_unique_id_is_409_on_both_insert_paths(client, auth, ses
         assert outcome["expression"] == ["DocumentReference.masterIdentifier"]
         assert "XDSDuplicateUniqueIdInRegistry" in {c["code"] for c in outcome["details"]["coding"]}
         assert await count() == before
+
+
+LONG = [
+    (lambda b: docref(b)["masterIdentifier"].update(value="urn:oid:1." + "1" * 300),
+     "Bundle.entry[1].resource.masterIdentifier.value"),
+    (lambda b: docref(b)["content"][0]["attachment"].update(title="t" * 600),
+     "Bundle.entry[1].resource.content[0].attachment.title"),
+    (lambda b: b["entry"][0]["resource"]["extension"][1]["valueIdentifier"].update(value="x" * 300),
+     "Bundle.entry[0].resource.extension[sourceId]"),
+    (lambda b: docref(b)["contained"][1]["identifier"][0].update(value="8" + "1" * 40),
+     "Bundle.entry[1].resource.author"),
+    (lambda b: b["entry"][0]["resource"].update(title="t" * 513), "Bundle.entry[0].resource.title"),
+]
+
+
+async def test_values_longer_than_the_store_are_400_on_every_engine(client, auth):  # type: ignore[no-untyped-def]
+    """PostgreSQL refused such an INSERT (a 500) where SQLite kept the value: now a 400 naming the element."""
+    for mutate, expression in LONG:
+        bundle = provide_bundle(ZOE)
+        mutate(bundle)
+        response = await client.post("/dmp/fhir", content=json.dumps(bundle),
+                                     headers={**await auth(), "Content-Type": "application/fhir+json"})
+        assert response.status_code == 400, response.text
+        outcome = response.json()["issue"][0]
+        assert outcome["expression"] == [expression]
+        assert "DMP:element-length" in {c["code"] for c in outcome["details"]["coding"]}
+
+
+async def test_long_reason_and_query_are_traced_clipped(client, auth):  # type: ignore[no-untyped-def]
+    reason = "r" * 1500
+    response = await client.get("/dmp/fhir/DocumentReference", params={
+        "patient.identifier": f"urn:oid:1.2.250.1.213.1.4.8|{ZOE}", "status": "current", "unknown": "u" * 2500},
+        headers={**await auth("810001000024"), "X-DMP-Access-Mode": "bris_de_glace", "X-DMP-Access-Reason": reason})
+    assert response.status_code == 200, response.text
+    traces = await client.get("/dmp/fhir/AuditEvent", headers=await auth(),
+                              params={"patient.identifier": f"urn:oid:1.2.250.1.213.1.4.8|{ZOE}"})
+    event = traces.json()["entry"][0]["resource"]
+    assert event["agent"][0]["purposeOfUse"][0]["text"] == reason[:1024]

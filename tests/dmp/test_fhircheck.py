@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import copy
 import random
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from app.dmp import fhircheck, mhd
+from app.dmp import fhircheck, mhd, service
 from tests.dmp.builders import IS_ARCHIVED, docref, provide_bundle, simplified_publish
 
 INS = "275126322074974"
@@ -165,8 +166,16 @@ def test_mutated_bodies_are_refused_with_an_operation_outcome_never_a_crash():
             body = _mutate(body, rng)
         try:
             if base["resourceType"] == "Bundle":
-                mhd.parse_provide_bundle(body)
+                documents = mhd.parse_provide_bundle(body).documents
             else:
-                mhd.parse_simplified_publish(body)
+                documents = [mhd.parse_simplified_publish(body)]
         except mhd.FhirError:
-            pass
+            continue
+        for doc in documents:  # and what parsing accepted, the store can take
+            service.document_row(doc, doc_id="d", dmp_id=1, ss_id="s", binary_id="b", now=datetime.now(UTC))
+
+
+def test_null_given_name_placeholder_is_skipped():
+    bundle = provide_bundle(INS)
+    docref(bundle)["contained"][1]["name"][0]["given"] = [None, "Claire"]
+    assert mhd.parse_provide_bundle(bundle).documents[0].author_given == ["Claire"]
