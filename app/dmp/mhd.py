@@ -213,7 +213,13 @@ def parse_datetime(value: Any, *, expression: str, rule: str) -> datetime:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise refuse(f"{expression}: {text!r} is not a FHIR dateTime", rule=rule, expression=expression) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        parsed.astimezone(UTC)  # stored in UTC: year 1 at +14:00 or year 9999 at -10:00 falls outside
+    except OverflowError:
+        raise refuse(f"{expression}: {text!r} is outside the years 1-9999 once in UTC", rule=rule,
+                     expression=expression) from None
+    return parsed
 
 
 def _one_coding(cc: Any, *, expression: str, rule: str, required: bool = True) -> Code | None:

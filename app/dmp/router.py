@@ -122,7 +122,12 @@ def date_clause(column: Any, values: list[str], *, name: str, end_column: Any = 
         if not m:
             raise FhirError(400, "invalid", f"{name}={raw!r} is not a FHIR date (e.g. ge2026-01-01)", rule="FHIR:date")
         prefix, text = m.group(1) or "eq", m.group(2)
-        low, high = _date_range(text)
+        try:
+            low, high = _date_range(text)
+            low.astimezone(UTC), high.astimezone(UTC)  # compared in UTC: must stay within years 1-9999
+        except (ValueError, OverflowError):
+            raise FhirError(400, "invalid", f"{name}={raw!r} is not a FHIR date (e.g. ge2026-01-01)",
+                            rule="FHIR:date") from None
         end = end_column if end_column is not None else column
         if prefix in ("ge", "sa"):
             clauses.append(column >= low)
@@ -181,6 +186,9 @@ def like_tokens(column: Any, values: list[str], *, with_system: bool = True) -> 
     return or_(*options)
 
 
+_MAX_OFFSET = 2**31 - 1  # beyond, PostgreSQL refuses the OFFSET (and no page is there anyway)
+
+
 def page_params(params: dict[str, list[str]], settings: Settings) -> tuple[int, int]:
     try:
         count = int(params.get("_count", [settings.dmp_page_size])[0])
@@ -189,6 +197,8 @@ def page_params(params: dict[str, list[str]], settings: Settings) -> tuple[int, 
         raise FhirError(400, "invalid", "_count and _offset take integers", rule="FHIR:paging") from None
     if count < 0 or offset < 0:
         raise FhirError(400, "invalid", "_count and _offset must be positive", rule="FHIR:paging")
+    if offset > _MAX_OFFSET:
+        raise FhirError(400, "invalid", f"_offset must be at most {_MAX_OFFSET}", rule="FHIR:paging")
     return min(count, settings.dmp_max_page_size), offset
 
 

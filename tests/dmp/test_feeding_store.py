@@ -180,3 +180,30 @@ async def test_long_reason_and_query_are_traced_clipped(client, auth):  # type: 
                               params={"patient.identifier": f"urn:oid:1.2.250.1.213.1.4.8|{ZOE}"})
     event = traces.json()["entry"][0]["resource"]
     assert event["agent"][0]["purposeOfUse"][0]["text"] == reason[:1024]
+
+
+async def test_dates_outside_the_utc_range_are_400(client, auth):  # type: ignore[no-untyped-def]
+    for value in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-10:00"):
+        bundle = provide_bundle(ZOE)
+        docref(bundle)["date"] = value
+        response = await client.post("/dmp/fhir", content=json.dumps(bundle),
+                                     headers={**await auth(), "Content-Type": "application/fhir+json"})
+        assert response.status_code == 400, response.text
+        assert response.json()["issue"][0]["expression"] == ["Bundle.entry[1].resource.date"]
+
+
+async def test_search_dates_and_offsets_out_of_range_are_400(client, auth):  # type: ignore[no-untyped-def]
+    patient = f"urn:oid:1.2.250.1.213.1.4.8|{ZOE}"
+    for value in ("ge9999", "le9999-12-31", "eq9999-12", "ge0001-01-01T00:00:00+14:00", "eq2026-13",
+                  "eq2026-02-30", "eq2026-01-01T25:00:00Z"):
+        response = await client.get("/dmp/fhir/DocumentReference", headers=await auth(),
+                                    params={"patient.identifier": patient, "status": "current", "creation": value})
+        assert response.status_code == 400, (value, response.text)
+        assert "FHIR:date" in {c["code"] for c in response.json()["issue"][0]["details"]["coding"]}
+    ok = await client.get("/dmp/fhir/DocumentReference", headers=await auth(),
+                          params={"patient.identifier": patient, "status": "current", "creation": "le9998"})
+    assert ok.status_code == 200
+    for path in ("/dmp/fhir/DocumentReference", "/dmp/fhir/List", "/dmp/fhir/AuditEvent"):
+        response = await client.get(path, headers=await auth(), params={
+            "patient.identifier": patient, "status": "current", "_offset": "99999999999999999999999"})
+        assert response.status_code == 400, (path, response.text)
