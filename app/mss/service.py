@@ -317,14 +317,24 @@ def _clip(value: str | None, size: int) -> str | None:
     return None if value is None else value[:size]
 
 
-async def store(
-    session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope, analysis: Analysis
-) -> StoredMessage:
-    """Store one accepted message and deliver it to every recipient, in the caller's transaction
-    (never half-stored), then the DSN(s) the envelope asked for (RFC 3461 NOTIFY)."""
+@dataclass
+class _Delivery:
+    """What storing one message does: its row, one delivery row per recipient (``message_id`` added once
+    the message row exists), and the notifications due (RFC 3461 NOTIFY; Return-Receipt-To)."""
+
+    message: dict[str, Any]
+    deliveries: list[dict[str, Any]]
+    dsn: list[notifications.DsnRecipient]
+    receipt_to: str | None
+    receipt: list[notifications.DsnRecipient]
+
+    @property
+    def notifies(self) -> bool:
+        return bool(self.dsn or self.receipt)
+
+
+def _plan(raw: bytes, envelope: Envelope, analysis: Analysis) -> _Delivery:
     parsed = analysis.parsed
-    message = await _insert_message(session, _message_row(
-        raw, parsed, envelope, kind="message", report=analysis.report.to_dict(), attachments=analysis.attachments))
     outcomes: list[tuple[notifications.DsnRecipient, str | None]] = []
     deliveries: list[dict[str, Any]] = []
     now = utcnow()
@@ -341,31 +351,89 @@ async def store(
             status = "failed"
             dsn = notifications.DsnRecipient(address, "failed", "5.1.1", verdict.reply or "550 5.1.1 unknown")
         deliveries.append(_delivery_row(
-            message_id=message.id, mailbox_id=verdict.mailbox.id if verdict.mailbox and status == "delivered"
+            message_id=None, mailbox_id=verdict.mailbox.id if verdict.mailbox and status == "delivered"
             else None, recipient=address, status=status, notify=notify, at=now,
         ))
         outcomes.append((dsn, notify))
-    # One row per recipient, each pointing at the one stored message (the raw bytes are stored once).
-    await session.execute(_INSERT_DELIVERY, deliveries if len(deliveries) > 1 else deliveries[0])
     wanted = [
         dsn for dsn, notify in outcomes
         if (dsn.action == "failed" and "NEVER" not in (notify or "FAILURE").upper()
             and "FAILURE" in (notify or "FAILURE").upper())
         or (dsn.action in ("delivered", "relayed") and "SUCCESS" in (notify or "").upper())
     ]
-    if wanted and envelope.mail_from:
-        await send_dsn(session, settings, original=message, parsed=parsed, sender=envelope.mail_from,
-                       recipients=wanted, envelope_id=envelope.envelope_id)
     # SC.MSS/va1.15: the REM names the (non-standard) Return-Receipt-To header for asking a delivery
     # notification; when present and no SMTP-level NOTIFY=SUCCESS already reported success, the delivered
     # recipients are reported to that address.
     receipt_to = [a for _, a in getaddresses(parsed.header_all("Return-Receipt-To")) if a]
     delivered = [dsn for dsn, notify in outcomes
                  if dsn.action in ("delivered", "relayed") and "SUCCESS" not in (notify or "").upper()]
-    if receipt_to and delivered and mime.valid_address(receipt_to[0].lower()):
-        await send_dsn(session, settings, original=message, parsed=parsed, sender=receipt_to[0].lower(),
-                       recipients=delivered, envelope_id=envelope.envelope_id)
+    receipt = receipt_to[0].lower() if receipt_to and delivered and mime.valid_address(receipt_to[0].lower()) \
+        else None
+    return _Delivery(
+        message=_message_row(raw, parsed, envelope, kind="message", report=analysis.report.to_dict(),
+                             attachments=analysis.attachments),
+        deliveries=deliveries, dsn=wanted if envelope.mail_from else [], receipt_to=receipt,
+        receipt=delivered if receipt else [],
+    )
+
+
+async def store(
+    session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope, analysis: Analysis
+) -> StoredMessage:
+    """Store one accepted message and deliver it to every recipient, in the caller's transaction
+    (never half-stored), then the DSN(s) the envelope asked for (RFC 3461 NOTIFY)."""
+    plan = _plan(raw, envelope, analysis)
+    message = await _insert_message(session, plan.message)
+    for row in plan.deliveries:
+        row["message_id"] = message.id
+    # One row per recipient, each pointing at the one stored message (the raw bytes are stored once).
+    await session.execute(_INSERT_DELIVERY, plan.deliveries if len(plan.deliveries) > 1 else plan.deliveries[0])
+    if plan.dsn:
+        await send_dsn(session, settings, original=message, parsed=analysis.parsed, sender=envelope.mail_from,
+                       recipients=plan.dsn, envelope_id=envelope.envelope_id)
+    if plan.receipt_to:
+        await send_dsn(session, settings, original=message, parsed=analysis.parsed, sender=plan.receipt_to,
+                       recipients=plan.receipt, envelope_id=envelope.envelope_id)
     return message
+
+
+async def store_at_once(session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope,
+                        analysis: Analysis) -> StoredMessage | None:
+    """:func:`store` as one statement (the message row and its delivery rows in a data-modifying CTE,
+    PostgreSQL only), so that a session in autocommit mode stores it atomically without the BEGIN and
+    COMMIT round trips. None, and nothing written, when notifications are due: those need :func:`store`
+    in a transaction."""
+    plan = _plan(raw, envelope, analysis)
+    if plan.notifies:
+        return None
+    params = {f"m_{name}": value for name, value in plan.message.items()}
+    for number, row in enumerate(plan.deliveries):
+        params.update({f"d{number}_{name}": value for name, value in row.items() if name != "message_id"})
+    result = await session.execute(_store_statement(len(plan.deliveries)), params)
+    message_id = result.scalars().all()[0]  # one row per delivery, all with the message's id
+    return StoredMessage(id=message_id, uid=plan.message["uid"], message_id=plan.message["message_id"],
+                         received_at=plan.message["received_at"])
+
+
+_DELIVERY_COLUMNS = ("mailbox_id", "recipient", "status", "notify", "seen", "seen_at", "mdn_id", "delivered_at")
+
+
+@cache
+def _store_statement(recipients: int) -> Any:
+    """``WITH m AS (INSERT INTO mss_message ... RETURNING id) INSERT INTO mss_delivery ... SELECT m.id, ...
+    FROM m [UNION ALL SELECT m.id, ... FROM m]... RETURNING message_id`` for this many recipients (at most
+    100 per transaction: a few statements, built once)."""
+    from sqlalchemy import bindparam, union_all
+
+    messages, deliveries = MssMessage.__table__, MssDelivery.__table__
+    inserted = insert(messages).values(  # type: ignore[arg-type]
+        {c.name: bindparam(f"m_{c.name}", type_=c.type) for c in messages.columns if c.name != "id"}
+    ).returning(messages.c.id).cte("m")
+    rows = [select(inserted.c.id, *[bindparam(f"d{n}_{name}", type_=deliveries.c[name].type)
+                                    for name in _DELIVERY_COLUMNS]) for n in range(recipients)]
+    source = rows[0] if recipients == 1 else union_all(*rows)
+    return (insert(deliveries).from_select(["message_id", *_DELIVERY_COLUMNS], source)  # type: ignore[arg-type]
+            .returning(deliveries.c.message_id).add_cte(inserted))
 
 
 _INSERT_MESSAGE = insert(MssMessage.__table__)  # type: ignore[arg-type]  # a Table, typed as FromClause
@@ -394,7 +462,7 @@ def _message_row(raw: bytes, parsed: mime.ParsedMessage, envelope: Envelope, *, 
     )
 
 
-def _delivery_row(*, message_id: int, mailbox_id: int | None, recipient: str, status: str, notify: str | None,
+def _delivery_row(*, message_id: int | None, mailbox_id: int | None, recipient: str, status: str, notify: str | None,
                   at: Any) -> dict[str, Any]:
     return dict(message_id=message_id, mailbox_id=mailbox_id, recipient=recipient, status=status, notify=notify,
                 seen=False, seen_at=None, mdn_id=None, delivered_at=at)

@@ -449,6 +449,20 @@ class MssHandler:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         self.settings = app.state.settings
+        self._autocommit: Any = None
+
+    def autocommit_sessions(self) -> Any:
+        """On PostgreSQL, a sessionmaker whose sessions run each statement in its own transaction
+        (autocommit: no BEGIN/COMMIT round trips); None on other stores."""
+        if self._autocommit is None:
+            engine = getattr(self.app.state, "engine", None)
+            self._autocommit = False
+            if engine is not None and engine.dialect.name == "postgresql":
+                from sqlalchemy.ext.asyncio import async_sessionmaker
+
+                self._autocommit = async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                                      expire_on_commit=False, autoflush=False)
+        return self._autocommit or None
 
     # -- journal helper --
     async def journal(self, server: MssSMTP, *, method: str, outcome: str, status: int | None, rule: str | None,
@@ -704,22 +718,40 @@ class MssHandler:
         if scripted := await self._fault(server, list(envelope.rcpt_tos), "DATA"):
             return scripted
         journal_detail = ""
+        verdicts = [server.verdicts[r] for r in envelope.rcpt_tos]
+        message: service.StoredMessage | None = None
         try:
-            async with self.app.state.sessionmaker() as db, db.begin():
-                analysis = await service.analyse(
-                    db, self.settings, raw, smtp_envelope, verdicts=[server.verdicts[r] for r in envelope.rcpt_tos],
-                    sender=server.sender_mailbox, sender_known=True)
-                refusal = analysis.report.refusal
-                if refusal is not None:
-                    rule, finding = refusal
-                    reply = f"{rule.reply} Message refused by rule {rule.id} ({rule.source}): {finding.message}"
-                    reply = reply.replace("\r", " ").replace("\n", " ")[:500]
-                    # The finding may quote the message (a header, an XDM entry name): the journal gets the
-                    # rule only, never content of the message.
-                    journal_detail = f"{rule.reply[4:]} Message refused by rule {rule.id} ({rule.source})"
-                else:
-                    message = await service.store(db, self.settings, raw, smtp_envelope, analysis)
-                    reply = f"250 2.0.0 OK queued as {message.uid}"
+            autocommit = self.autocommit_sessions()
+            if autocommit is not None:
+                # PostgreSQL: the reads in autocommit (each sees what is committed, as each statement of a
+                # READ COMMITTED transaction would), then the message and its deliveries in one statement,
+                # atomic by itself; when notifications are due, one transaction stores everything.
+                async with autocommit() as db:
+                    analysis = await service.analyse(db, self.settings, raw, smtp_envelope, verdicts=verdicts,
+                                                     sender=server.sender_mailbox, sender_known=True)
+                    if analysis.report.refusal is None:
+                        message = await service.store_at_once(db, self.settings, raw, smtp_envelope, analysis)
+                if analysis.report.refusal is None and message is None:
+                    async with self.app.state.sessionmaker() as db, db.begin():
+                        message = await service.store(db, self.settings, raw, smtp_envelope, analysis)
+            else:
+                async with self.app.state.sessionmaker() as db, db.begin():
+                    analysis = await service.analyse(db, self.settings, raw, smtp_envelope, verdicts=verdicts,
+                                                     sender=server.sender_mailbox, sender_known=True)
+                    if analysis.report.refusal is None:
+                        message = await service.store(db, self.settings, raw, smtp_envelope, analysis)
+            refusal = analysis.report.refusal
+            if refusal is not None:
+                rule, finding = refusal
+                reply = f"{rule.reply} Message refused by rule {rule.id} ({rule.source}): {finding.message}"
+                reply = reply.replace("\r", " ").replace("\n", " ")[:500]
+                # The finding may quote the message (a header, an XDM entry name): the journal gets the
+                # rule only, never content of the message.
+                journal_detail = f"{rule.reply[4:]} Message refused by rule {rule.id} ({rule.source})"
+            else:
+                assert message is not None
+                uid = message.uid
+                reply = f"250 2.0.0 OK queued as {uid}"
         except Exception as exc:
             # The exception's text may quote the message: log its type and where it happened, not its text.
             logger.error("SMTP DATA failed (%s); nothing stored\n%s", type(exc).__name__,
@@ -736,7 +768,7 @@ class MssHandler:
         server.accepted += 1
         failures = analysis.report.summary()["fail"]
         await self.journal(server, method="DATA", outcome="ok", status=250, rule=None,
-                           detail=f"message {message.uid} size={len(raw)} rcpt={len(envelope.rcpt_tos)} "
+                           detail=f"message {uid} size={len(raw)} rcpt={len(envelope.rcpt_tos)} "
                                   f"findings_failed={failures}", operation="mss.smtp.data")
         return reply
 

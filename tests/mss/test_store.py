@@ -1,0 +1,90 @@
+"""How an accepted SMTP message is stored: once, with one delivery row per recipient, all or nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, text
+
+from app.mss import service
+from app.mss.models import MssDelivery, MssMessage
+from tests.mss.conftest import DOCTOR, HOSPITAL_DOCTOR, PASSWORD
+from tests.mss.helpers import build_message, sample_xdm
+
+SECRETARIAT = "secretariat.cardiologie@hopital-a.mssante.fr"
+EXTERNAL = "someone@test-ci-sis.mssante.fr"
+
+
+async def count(session, model) -> int:  # type: ignore[no-untyped-def]
+    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_raw_message_stored_once_for_several_recipients(smtp_call, session):
+    raw = build_message(sender=f"Dr Claire FONTAINE <{DOCTOR}>", to=HOSPITAL_DOCTOR, xdm_bytes=sample_xdm())
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR, SECRETARIAT, EXTERNAL], raw)
+
+    assert await smtp_call(fn) == {}
+    message = (await session.scalars(select(MssMessage).where(MssMessage.kind == "message"))).one()
+    assert message.raw.endswith(raw) and message.raw.startswith(b"Received: ")
+    assert message.size == len(message.raw) and message.has_xdm
+    deliveries = (await session.scalars(select(MssDelivery).order_by(MssDelivery.id))).all()
+    assert [(d.message_id, d.recipient, d.status) for d in deliveries] == [
+        (message.id, HOSPITAL_DOCTOR, "delivered"), (message.id, SECRETARIAT, "delivered"),
+        (message.id, EXTERNAL, "relayed"),
+    ]
+    assert deliveries[0].mailbox_id is not None and deliveries[2].mailbox_id is None
+    assert not any(d.seen for d in deliveries)
+    assert {f["id"] for f in message.report["findings"]} and message.headers and message.parts
+
+
+async def test_failed_store_leaves_nothing(smtp_call, session, monkeypatch):
+    """A delivery row that cannot be written (here: a mailbox id that does not exist) fails the whole
+    store, whichever way it is written (one statement on PostgreSQL, a transaction on SQLite)."""
+    original = service._plan
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        plan = original(*args, **kwargs)
+        plan.deliveries[-1]["mailbox_id"] = 987654321
+        return plan
+
+    monkeypatch.setattr(service, "_plan", broken)
+    raw = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR)
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        smtp.mail(DOCTOR)
+        smtp.rcpt(HOSPITAL_DOCTOR)
+        smtp.rcpt(SECRETARIAT)
+        code, text_ = smtp.data(raw)
+        smtp.rset()
+        return code, text_, smtp.noop()[0]
+
+    code, reply, noop = await smtp_call(fn)
+    assert code == 451 and b"nothing was stored" in reply
+    assert noop == 250  # the session goes on
+    assert await count(session, MssMessage) == 0
+    assert await count(session, MssDelivery) == 0
+
+
+async def test_notifications_still_stored_with_the_message(smtp_call, session):
+    """NOTIFY=SUCCESS and Return-Receipt-To need more than one statement: they are stored with the
+    message in one transaction."""
+    raw = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR, headers={"Return-Receipt-To": DOCTOR})
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR, SECRETARIAT], raw,
+                             rcpt_options=["NOTIFY=SUCCESS"])
+
+    assert await smtp_call(fn) == {}
+    kinds = (await session.scalars(select(MssMessage.kind).order_by(MssMessage.id))).all()
+    assert kinds == ["message", "dsn"]  # NOTIFY=SUCCESS reported both: no Return-Receipt-To DSN on top
+
+
+async def test_raw_column_not_compressed_on_postgresql(session):
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    storage = await session.scalar(text(
+        "SELECT attstorage::text FROM pg_attribute WHERE attrelid = 'mss_message'::regclass AND attname = 'raw'"))
+    assert storage == "e"  # EXTERNAL: out of line, no pglz attempt (migration mss_0002)
