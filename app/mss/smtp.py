@@ -207,11 +207,30 @@ def _has_long_line(data: bytearray, start: int, limit: int = 999) -> bool:
     return False
 
 
-def _unstuffed(buffer: bytearray) -> bytes:
+def _scan_data(buffer: bytearray, scan_from: int, stuffed: bool) -> tuple[int, int, bool]:
+    """One scan for "CRLF ." over what arrived since ``scan_from`` finds both the end of DATA ("CRLF . CRLF",
+    RFC 5321 §4.1.1.4) and the dot-stuffed lines. Returns (where the terminator's CRLF starts or -1, where
+    to scan from when more data has arrived, whether a dot-stuffed line was seen)."""
+    while True:
+        hit = buffer.find(b"\r\n.", scan_from)
+        if hit < 0:
+            return -1, max(0, len(buffer) - 2), stuffed
+        if len(buffer) < hit + 5:  # what follows the dot is still to come
+            return -1, hit, stuffed
+        if buffer[hit + 3:hit + 5] == b"\r\n":
+            return hit, hit, stuffed
+        stuffed = True
+        scan_from = hit + 3
+
+
+def _unstuffed(buffer: bytearray, stuffed: bool | None = None) -> bytes:
     """The message of a DATA ``buffer`` that starts with the DATA line's CRLF and ends with the last line's
     CRLF, dot-unstuffed (RFC 5321 §4.5.2): every "CRLF ." loses its dot, the first line's leading dot
-    included thanks to that first CRLF. One copy of the message (two when a line starts with a dot)."""
-    if buffer.find(b"\r\n.") >= 0:
+    included thanks to that first CRLF. One copy of the message (two when a line starts with a dot).
+    ``stuffed``: whether the reader saw such a line (None: look)."""
+    if stuffed is None:
+        stuffed = buffer.find(b"\r\n.") >= 0
+    if stuffed:
         buffer = buffer.replace(b"\r\n.", b"\r\n")
     with memoryview(buffer) as view:
         return bytes(view[2:])
@@ -305,19 +324,20 @@ class MssSMTP(SMTP):
         buffer = bytearray(b"\r\n")  # the DATA line's CRLF: lets a lone "." on the first line match
         too_big = False
         scan_from = 0
+        stuffed = False  # a line starts with a dot (other than the terminator): unstuff
+        end = -1
         while True:
             chunk = await self._reader.read(262144)
             if not chunk:  # connection closed mid-DATA
                 return
             buffer += chunk
-            end = buffer.find(b"\r\n.\r\n", scan_from)
+            end, scan_from, stuffed = _scan_data(buffer, scan_from, stuffed)
             if end >= 0:
                 leftover = bytes(buffer[end + 5:])
                 if leftover:  # a client that pipelines after the terminator: give the bytes back
                     self._reader._buffer[0:0] = leftover  # type: ignore[attr-defined]
                 del buffer[end + 2:]
                 break
-            scan_from = max(0, len(buffer) - 4)
             if limit and len(buffer) > limit + 2:
                 too_big = True
                 keep = bytes(buffer[-4:])  # discard what is over the limit, keep enough to see the end
@@ -332,7 +352,7 @@ class MssSMTP(SMTP):
             self._set_post_data_state()
             await self.push("500 5.5.2 Line too long (see RFC5321 4.5.3.1.6)")
             return
-        content = _unstuffed(buffer)
+        content = _unstuffed(buffer, stuffed)
         self.envelope.content = content
         self.envelope.original_content = content
         status = await self._call_handler_hook("DATA")

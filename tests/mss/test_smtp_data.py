@@ -73,3 +73,27 @@ def test_address_fast_path_matches_aiosmtpd() -> None:
     server.local_part_limit = reference.local_part_limit = 3
     for arg in ["<abc@d.e>", "<abcd@d.e>", "<a.bc@d.e> X"]:
         assert server._getaddr(arg) == reference._getaddr(arg), arg
+
+
+def test_scan_finds_the_terminator_and_stuffed_lines_whatever_the_chunks() -> None:
+    from app.mss.smtp import _scan_data
+
+    rng = random.Random(13)
+    streams = [b"hello\r\n.\r\n", b".\r\n", b"..x\r\n.\r\n", b"a\r\n..\r\n.\r\nQUIT\r\n", b"a\r\n.b\r\n.c\r\n.\r\n",
+               b"no end\r\n", b"a\r\n.\r", b"\r\n.\r\n\r\n.\r\n"]
+    streams += [bytes(rng.choice(b".\r\nab") for _ in range(rng.randint(0, 80))) for _ in range(400)]
+    for stream in streams:
+        buffer = b"\r\n" + stream
+        expected_end = buffer.find(b"\r\n.\r\n")
+        expected_stuffed = buffer.find(b"\r\n.", 0, expected_end if expected_end >= 0 else len(buffer)) >= 0
+        for _ in range(5):
+            data, scan_from, stuffed, end = bytearray(b"\r\n"), 0, False, -1
+            rest = stream
+            while rest and end < 0:
+                size = rng.randint(1, 7)
+                data += rest[:size]
+                rest = rest[size:]
+                end, scan_from, stuffed = _scan_data(data, scan_from, stuffed)
+            assert end == expected_end, stream
+            if end >= 0:
+                assert stuffed == expected_stuffed, stream
