@@ -7,10 +7,10 @@ RFC 9457 problem JSON naming the field and the rule.
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
@@ -18,8 +18,12 @@ from starlette.responses import Response
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.errors import ProblemError
+from app.api.journal import context_of
+from app.db import utcnow
 from app.ins import fhir, nir, rniv, search, service, traits
+from app.ins.routing import LeanRoute
 from app.ins.schemas import CardIn, FixtureFile, IdamIn, PersonIn, TraitsSearch, VerifyRequest, VitaleSearch
+from app.ins.soap_router import call_log
 
 router = APIRouter(prefix="/insi/v1", tags=["ins"])
 control = APIRouter(prefix="/sandbox/v1", tags=["sandbox"])
@@ -28,7 +32,8 @@ JSON = "application/json"
 
 
 def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type=JSON)
+    # orjson: compact UTF-8 (non-ASCII kept as is, like json.dumps(ensure_ascii=False)), ~10x faster
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
 
 
 def _trait_problem(err: traits.TraitError) -> ProblemError:
@@ -69,8 +74,6 @@ def _answer(outcome: search.Outcome, settings: Any, method: str) -> Response:
             return nir.oid_for(r.kind, policy)
 
         body["INDIVIDU"] = service.person_json(outcome.person, oid_of, with_prenom=settings.ins_tiq_prenom)
-        from app.db import utcnow
-
         body["patient"] = fhir.patient(outcome.person, oid_of, status="RECUP", method=method,
                                        status_system=settings.ins_status_system,
                                        date_insi=utcnow().date().isoformat())
@@ -79,9 +82,6 @@ def _answer(outcome: search.Outcome, settings: Any, method: str) -> Response:
 
 def _log_call(request: Request, operation: str, outcome: search.Outcome, settings: Any) -> None:
     """The INSi call log, journaled as the entry's detail (same line as over SOAP)."""
-    from app.api.journal import context_of
-    from app.ins.soap_router import call_log
-
     context = context_of(request)
     if context is not None and not outcome.fault:
         context.detail = call_log(operation, outcome, lambda r: nir.oid_for(r.kind, settings.ins_oid_policy),
@@ -96,19 +96,6 @@ def _check_traits(t: TraitsSearch, prefix: str = "") -> traits.TraitQuery:
         raise _trait_problem(err) from None
 
 
-@router.post(
-    "/search-traits",
-    summary="rechercherInsAvecTraitsIdentite (RECSANSVITALE) as JSON",
-    description="Traits must already be in INSi form (upper case A-Z, no accents); anything else is a 400 "
-    "naming the field, the rule and the INSi form. Unknown person: CodeCR 01, never a generic identity.",
-    operation_id="insi_search_traits",
-    response_model=SearchAnswer,
-    responses={400: {"description": "invalid trait (problem JSON)"},
-               503: {"description": "simulated INSi technical fault (siram_40/insi_102)"}},
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": TraitsSearch.model_json_schema(),
-        "example": {"NomNaissance": "ADRUN", "Prenom": "ZOE", "Sexe": "F", "DateNaissance": "1975-12-31"}}}}},
-)
 async def search_traits(request: Request) -> Response:
     # The hot path: the body is validated here rather than by FastAPI's dependency machinery, and settings
     # come from app.state (a sync dependency would cost a threadpool hop per request).
@@ -123,6 +110,24 @@ async def search_traits(request: Request) -> Response:
     _, outcome = await service.search_by_traits_fast(request.app.state, query)
     _log_call(request, "search-traits", outcome, settings)
     return _answer(outcome, settings, "INSI")
+
+
+router.add_api_route(
+    "/search-traits",
+    search_traits,
+    methods=["POST"],
+    route_class_override=LeanRoute,  # called without FastAPI's per-request pipeline (app/ins/routing.py)
+    summary="rechercherInsAvecTraitsIdentite (RECSANSVITALE) as JSON",
+    description="Traits must already be in INSi form (upper case A-Z, no accents); anything else is a 400 "
+    "naming the field, the rule and the INSi form. Unknown person: CodeCR 01, never a generic identity.",
+    operation_id="insi_search_traits",
+    response_model=SearchAnswer,
+    responses={400: {"description": "invalid trait (problem JSON)"},
+               503: {"description": "simulated INSi technical fault (siram_40/insi_102)"}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": TraitsSearch.model_json_schema(),
+        "example": {"NomNaissance": "ADRUN", "Prenom": "ZOE", "Sexe": "F", "DateNaissance": "1975-12-31"}}}}},
+)
 
 
 @router.post(

@@ -152,7 +152,8 @@ _COLUMNS = (
 
 def _record(row: Any) -> search.PersonRecord:
     (id_, nom, liste, sexe, date, lieu, rang, number, key, kind, typ, deb, fin, histo, fault) = row
-    histo = histo if isinstance(histo, list) else json.loads(histo or "[]")
+    if not isinstance(histo, list):
+        histo = () if not histo or histo == "[]" else json.loads(histo)  # most persons have no INSHISTO
     return search.PersonRecord(
         nom_naissance=nom, liste_prenom=liste, sexe=sexe, date_naissance=date, lieu_naissance=lieu,
         ins_actif=search.InsRecord(number, key, kind, typ, deb, fin) if number else None,
@@ -222,10 +223,11 @@ async def search_by_traits_fast(
 ) -> tuple[bool | None, search.Outcome]:
     """The hot path of both INSi front doors: one round trip, outside any transaction.
 
-    On PostgreSQL the read-only query runs on the domain's own asyncpg pool (``state.ins_pg_pool``, opened by
-    :func:`lifespan`), with the IDAM check folded into the same statement: SQLAlchemy's session and pool
-    machinery cost several times the query itself here (measured, see docs/ins.md). Without that pool (SQLite)
-    it falls back to :func:`search_by_traits`. Returns (IDAM known, or None when not asked; outcome).
+    On PostgreSQL the read-only query runs on the domain's own connections (``state.ins_pg_pool``, a
+    :class:`~app.ins.readpool.ReadPool` over an asyncpg pool, opened by :func:`lifespan`), with the IDAM check
+    folded into the same statement: SQLAlchemy's session and pool machinery cost several times the query itself
+    here (measured, see docs/ins.md). Without that pool (SQLite) it falls back to :func:`search_by_traits`.
+    Returns (IDAM known, or None when not asked; outcome).
     """
     pool = getattr(state, "ins_pg_pool", None)
     if pool is not None:
@@ -256,16 +258,23 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         return
     import asyncpg
 
+    from app.ins.readpool import ReadPool
+
     dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
     size = max(2, min(settings.database_pool_size, 10))
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, reset=_keep_session,
                                      server_settings={"application_name": "segur-sandbox-ins"})
-    app.state.ins_pg_pool = pool
+    reads = ReadPool(pool, size)
+    app.state.ins_pg_pool = reads
     try:
         yield
     finally:
         app.state.ins_pg_pool = None
-        await pool.close()
+        await reads.close()
+        if reads.size:  # a connection still out (a request cut short at shutdown): do not wait for it
+            pool.terminate()
+        else:
+            await pool.close()
 
 
 async def search_by_card(session: AsyncSession, query: search.VitaleQuery) -> search.Outcome:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from app.api.deps import SettingsDep
 from app.api.journal import context_of, note_refusal
 from app.ins import nir, search, service, soap, traits
+from app.ins.routing import LeanRoute
 from app.numbers import ascii_count
 
 SOAP_MEDIA_TYPE = "application/soap+xml; charset=utf-8"
@@ -101,20 +102,6 @@ async def wsdl(request: Request, settings: SettingsDep) -> Response:
     return Response(wsdl_document(settings.public_base_url), media_type="text/xml; charset=utf-8")
 
 
-@router.post(
-    "/lps",
-    summary="INSi SOAP 1.2 endpoint: rechercherInsAvecTraitsIdentite, rechercherInsAvecCarteVitale",
-    description="SOAP 1.2 document/literal, as the INSi test service. Headers ContexteBAM 01_02, ContexteLPS "
-    "01_00 with a known `IDAM R=\"4\"`, wsa:Action, wsa:MessageID; caller authenticated by the CN header "
-    "(`X-Client-Cert-CN: INSI-AUTO`) or a CPx SAML assertion in wsse:Security. Answers `RESULTAT` with "
-    "CodeCR 00/01/02, or a SOAP fault with siram_NN / siram:Erreur codes.",
-    operation_id="ins_soap",
-    response_class=Response,
-    responses={200: {"content": {"application/soap+xml": {}}},
-               400: {"description": "SOAP fault (Sender)", "content": {"application/soap+xml": {}}},
-               500: {"description": "SOAP fault (Receiver, e.g. siram_40/insi_102)",
-                     "content": {"application/soap+xml": {}}}},
-)
 async def lps(request: Request) -> Response:
     # app.state.settings rather than SettingsDep: a sync dependency costs a threadpool hop per request
     settings = request.app.state.settings
@@ -206,6 +193,25 @@ async def lps(request: Request) -> Response:
         context.detail = call_log(req.operation, outcome, oid_of, credential, idam, mid)
     xml = soap.resultat_xml(outcome, oid_of, with_prenom=settings.ins_tiq_prenom)
     return Response(soap.build_response(xml), media_type=SOAP_MEDIA_TYPE)
+
+
+router.add_api_route(
+    "/lps",
+    lps,
+    methods=["POST"],
+    route_class_override=LeanRoute,  # called without FastAPI's per-request pipeline (app/ins/routing.py)
+    summary="INSi SOAP 1.2 endpoint: rechercherInsAvecTraitsIdentite, rechercherInsAvecCarteVitale",
+    description="SOAP 1.2 document/literal, as the INSi test service. Headers ContexteBAM 01_02, ContexteLPS "
+    "01_00 with a known `IDAM R=\"4\"`, wsa:Action, wsa:MessageID; caller authenticated by the CN header "
+    "(`X-Client-Cert-CN: INSI-AUTO`) or a CPx SAML assertion in wsse:Security. Answers `RESULTAT` with "
+    "CodeCR 00/01/02, or a SOAP fault with siram_NN / siram:Erreur codes.",
+    operation_id="ins_soap",
+    response_class=Response,
+    responses={200: {"content": {"application/soap+xml": {}}},
+               400: {"description": "SOAP fault (Sender)", "content": {"application/soap+xml": {}}},
+               500: {"description": "SOAP fault (Receiver, e.g. siram_40/insi_102)",
+                     "content": {"application/soap+xml": {}}}},
+)
 
 
 def call_log(operation: str, outcome: search.Outcome, oid_of, credential: str, idam: str | None,  # type: ignore[no-untyped-def]

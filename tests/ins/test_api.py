@@ -51,6 +51,32 @@ async def test_json_search_answer(client) -> None:
     assert rel[1]["valueCoding"]["code"] == "INSI"
 
 
+async def test_json_search_answer_bytes(app, client, settings) -> None:
+    """The answer is serialised by orjson: UTF-8 as is (no \\u escapes, as json.dumps(ensure_ascii=False) did),
+    and exactly the INDIVIDU and FR Core Patient the reference builders make."""
+    from app.db import utcnow
+    from app.ins import fhir, traits
+
+    r = await client.post("/insi/v1/search-traits", json={
+        "NomNaissance": "ECETINSI", "Prenom": "PIERRE-ALAIN", "Sexe": "M", "DateNaissance": "2009-07-14"})
+    assert r.headers["content-type"] == "application/json"
+    assert "Identité récupérée".encode() in r.content and b"\\u00e9" not in r.content
+    query = traits.check_query("ECETINSI", "PIERRE-ALAIN", "M", "2009-07-14")
+    async with app.state.sessionmaker() as session:
+        outcome = await service.search_by_traits(session, query)
+
+    def oid_of(rec):  # type: ignore[no-untyped-def]
+        return nir.oid_for(rec.kind, settings.ins_oid_policy)
+
+    assert json.loads(r.content) == {
+        "CR": {"CodeCR": "00", "LibelleCR": "OK"},
+        "INDIVIDU": service.person_json(outcome.person, oid_of, with_prenom=settings.ins_tiq_prenom),
+        "patient": fhir.patient(outcome.person, oid_of, status="RECUP", method="INSI",
+                                status_system=settings.ins_status_system, date_insi=utcnow().date().isoformat()),
+    }
+    assert list(json.loads(r.content)) == ["CR", "INDIVIDU", "patient"]
+
+
 @pytest.mark.parametrize(("payload", "field", "rule"), [
     ({"NomNaissance": "adrun", "Prenom": "ZOE", "Sexe": "F", "DateNaissance": "1975-12-31"}, "NomNaissance",
      "INSi:charset"),

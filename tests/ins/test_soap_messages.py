@@ -68,3 +68,77 @@ def test_answer_escapes_and_keeps_order() -> None:
     assert [etree.QName(c).localname for c in tiq] == ["NomNaissance", "Prenom", "ListePrenom", "Sexe",
                                                         "DateNaissance"]
     assert tiq.findtext(f"{{{soap.NS_RESULTAT}}}DateNaissance") == "1950-00-00"
+
+
+# --- the one-pass child lookups of parse_request / parse_traits against lxml's own find (docs/ins.md, Performance)
+
+DUPLICATES = (
+    b'<a xmlns:x="urn:x"><x:b>1</x:b><b>2</b><x:b>3</x:b><!-- c --><x:c/><?pi x?><x:b><x:d/></x:b></a>'
+)
+
+
+def _tags(root: etree._Element) -> set:
+    return {el.tag for el in root.iter()} | {"{urn:x}missing", "missing"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=st.integers(0, len(VALID)), length=st.integers(1, 200), junk=st.binary(max_size=20))
+def test_children_is_find(start: int, length: int, junk: bytes) -> None:
+    for document in (VALID, DUPLICATES, VALID[:start] + junk + VALID[start + length:]):
+        try:
+            root = etree.fromstring(document, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        except etree.XMLSyntaxError:
+            continue
+        tags = _tags(root)
+        for el in root.iter():
+            children = soap._children(el)
+            for tag in tags:
+                if isinstance(tag, str):
+                    assert children.get(tag) is el.find(tag), (tag, document)
+    assert soap._children(None) == {}
+
+
+def _reference_parse_traits(payload: etree._Element) -> tuple:
+    """parse_traits as it was written with etree.QName (the outcome, or the fault's detail and rule)."""
+    order = ["NomNaissance", "Prenom", "Sexe", "DateNaissance", "LieuNaissance"]
+    seen: list[str] = []
+    values: dict[str, list[str]] = {k: [] for k in order}
+    for child in payload:
+        qn = etree.QName(child)
+        if qn.namespace != soap.NS_RECSANS or qn.localname not in values:
+            return ("fault", f"élément inattendu dans RECSANSVITALE : {qn.localname}", "INSi:RECSANSVITALE")
+        if seen and order.index(qn.localname) < order.index(seen[-1]):
+            return ("fault", f"ordre des éléments de RECSANSVITALE : {qn.localname} après {seen[-1]}",
+                    "INSi:RECSANSVITALE-order")
+        if qn.localname != "Prenom" and values[qn.localname]:
+            return ("fault", f"{qn.localname} répété", "INSi:RECSANSVITALE")
+        seen.append(qn.localname)
+        values[qn.localname].append((child.text or "").strip())
+    return ("ok", {k: v for k, v in values.items()})
+
+
+_ELEMENTS = st.sampled_from([
+    ("ns", "NomNaissance"), ("ns", "Prenom"), ("ns", "Sexe"), ("ns", "DateNaissance"), ("ns", "LieuNaissance"),
+    ("other", "Prenom"), ("none", "Sexe"), ("ns", "Autre"),
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_ELEMENTS, st.text("AB -", max_size=4)), max_size=8))
+def test_parse_traits_matches_the_qname_reading(elements: list) -> None:
+    ns = {"ns": soap.NS_RECSANS, "other": "urn:other", "none": None}
+    payload = etree.Element(f"{{{soap.NS_RECSANS}}}RECSANSVITALE")
+    for (space, name), text in elements:
+        child = etree.SubElement(payload, f"{{{ns[space]}}}{name}" if ns[space] else name)
+        child.text = text
+    expected = _reference_parse_traits(payload)
+    try:
+        t = soap.parse_traits(payload)
+    except soap.SoapFault as fault:
+        assert expected == ("fault", fault.detail_text, fault.rule)
+        return
+    assert expected[0] == "ok"
+    values = expected[1]
+    one = {k: (v[0] if v else None) for k, v in values.items()}
+    assert (t.NomNaissance, t.Prenom, t.Sexe, t.DateNaissance, t.LieuNaissance) == (
+        one["NomNaissance"], values["Prenom"], one["Sexe"], one["DateNaissance"], one["LieuNaissance"])

@@ -1,0 +1,130 @@
+"""A lean lender of PostgreSQL connections for the INS search hot path (one read-only statement per call).
+
+asyncpg's :class:`~asyncpg.pool.Pool` does a lot per ``fetch``: a queue get, a holder, a proxy object, a future,
+the release checks and the reset call; that is about 15 µs of CPU per query here, as much as the query itself
+(measured, see docs/ins.md). :class:`ReadPool` keeps the connections it has acquired from that pool and lends
+them straight from a list: on the happy path a ``fetch`` is a list pop, the query and a list append.
+
+Everything unusual goes back to asyncpg, which knows how to clean up: a connection whose query raised or was
+cancelled (the cancellation may still be in flight), or that was closed while idle, is released to the asyncpg
+pool (which waits for the cancellation, resets or terminates it; a connection the server closed it has already
+taken back) and the next call acquires a fresh one.
+Callers beyond ``max_size`` wait in FIFO order for the next connection given back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from asyncpg import InterfaceError
+
+
+def _usable(con: Any) -> bool:
+    try:
+        return not con.is_closed()
+    except InterfaceError:  # closed under us, and asyncpg has already taken it back
+        return False
+
+
+class ReadPool:
+    def __init__(self, pool: Any, max_size: int) -> None:
+        self._pool = pool  # an asyncpg Pool: opens, resets and closes the connections
+        self._max = max_size
+        self._idle: list[Any] = []
+        self._waiters: deque[asyncio.Future[Any]] = deque()
+        self._lent = 0  # connections acquired from the asyncpg pool and not given back to it
+        self._returning: set[asyncio.Task[None]] = set()
+        self.waits = 0  # how many calls had to wait for a connection (diagnostics, docs/ins.md)
+
+    @property
+    def size(self) -> int:
+        """Connections held (idle or in use)."""
+        return self._lent
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        idle = self._idle
+        con = idle.pop() if idle else await self._take()
+        if not _usable(con):  # the server went away while it was idle
+            self._give_up(con)
+            con = await self._take()
+        try:
+            rows = await con.fetch(query, *args)
+        except BaseException:
+            self._give_up(con)
+            raise
+        self._give_back(con)
+        return rows
+
+    def _give_back(self, con: Any) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(con)
+                return
+        self._idle.append(con)
+
+    def _wake_one(self) -> None:
+        """A slot freed without a connection: the first waiter acquires one itself."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _give_up(self, con: Any) -> None:
+        """Hand a connection in an unknown state back to asyncpg (in the background: it may have to wait for
+        a cancellation to finish) and free its slot."""
+        self._lent -= 1
+        task = asyncio.ensure_future(self._release(con))
+        self._returning.add(task)
+        task.add_done_callback(self._returning.discard)
+        self._wake_one()
+
+    async def _release(self, con: Any) -> None:
+        try:
+            await self._pool.release(con)
+        except Exception:  # noqa: S110 - asyncpg terminates what it cannot reset; nothing left to do here
+            pass
+
+    async def _take(self) -> Any:
+        while True:
+            idle = self._idle
+            while idle:
+                con = idle.pop()
+                if _usable(con):
+                    return con
+                self._give_up(con)
+            if self._lent < self._max:
+                self._lent += 1
+                try:
+                    return await self._pool.acquire()
+                except BaseException:
+                    self._lent -= 1
+                    self._wake_one()
+                    raise
+            self.waits += 1
+            waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                con = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
+                    self._give_back(waiter.result())  # handed over just as we were cancelled: pass it on
+                elif waiter.done() and not waiter.cancelled():
+                    self._wake_one()
+                raise
+            if con is not None:
+                return con
+
+    async def close(self) -> None:
+        """Give every connection back to the asyncpg pool (call before closing that pool)."""
+        idle, self._idle = self._idle, []
+        for con in idle:
+            self._lent -= 1
+            await self._release(con)
+        if self._returning:
+            await asyncio.gather(*self._returning, return_exceptions=True)

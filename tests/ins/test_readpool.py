@@ -1,0 +1,89 @@
+"""app.ins.readpool.ReadPool: the connection lender of the INS search hot path (PostgreSQL only)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from app.ins.readpool import ReadPool
+
+pytestmark = pytest.mark.postgresql
+
+
+@pytest.fixture
+async def pools(postgresql_url: str) -> AsyncIterator[tuple[asyncpg.Pool, ReadPool]]:
+    pool = await asyncpg.create_pool(postgresql_url, min_size=1, max_size=2)
+    reads = ReadPool(pool, 2)
+    try:
+        yield pool, reads
+    finally:
+        await reads.close()
+        await asyncio.wait_for(pool.close(), 10)
+
+
+async def test_fetch_lends_and_keeps_connections(pools) -> None:
+    _, reads = pools
+    assert (await reads.fetch("SELECT $1::int AS n", 7))[0]["n"] == 7
+    assert reads.size == 1
+    await reads.fetch("SELECT 1")
+    assert reads.size == 1  # the same connection, lent again
+
+
+async def test_callers_beyond_max_size_wait_in_turn(pools) -> None:
+    _, reads = pools
+    results = await asyncio.gather(*(reads.fetch("SELECT pg_sleep(0.02), $1::int AS n", i) for i in range(6)))
+    assert [r[0]["n"] for r in results] == list(range(6))
+    assert reads.size == 2 and reads.waits >= 4
+
+
+async def test_a_failed_query_gives_its_connection_back_to_asyncpg(pools) -> None:
+    pool, reads = pools
+    with pytest.raises(asyncpg.PostgresError):
+        await reads.fetch("SELECT 1/0")
+    assert reads.size == 0
+    await asyncio.sleep(0.05)  # the release runs in the background
+    assert pool.get_idle_size() >= 1
+    assert (await reads.fetch("SELECT 2 AS n"))[0]["n"] == 2
+
+
+async def test_cancelled_fetch_and_cancelled_waiter(pools) -> None:
+    _, reads = pools
+    slow = [asyncio.ensure_future(reads.fetch("SELECT pg_sleep(5)")) for _ in range(2)]
+    await asyncio.sleep(0.2)
+    waiting = asyncio.ensure_future(reads.fetch("SELECT 1"))
+    await asyncio.sleep(0.05)
+    waiting.cancel()
+    for task in slow:
+        task.cancel()
+    for task in [*slow, waiting]:
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    # both connections went back to asyncpg (which waits for the cancellation); new calls still work
+    results = await asyncio.wait_for(asyncio.gather(*(reads.fetch("SELECT $1::int AS n", i) for i in range(3))), 10)
+    assert [r[0]["n"] for r in results] == [0, 1, 2]
+
+
+async def test_a_connection_closed_while_idle_is_replaced(pools, postgresql_url: str) -> None:
+    _, reads = pools
+    pid = (await reads.fetch("SELECT pg_backend_pid() AS pid"))[0]["pid"]
+    admin = await asyncpg.connect(postgresql_url)
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+    await asyncio.sleep(0.3)  # the client notices the server closed the socket
+    new_pid = (await reads.fetch("SELECT pg_backend_pid() AS pid"))[0]["pid"]
+    assert new_pid != pid
+
+
+async def test_close_gives_everything_back(postgresql_url: str) -> None:
+    pool = await asyncpg.create_pool(postgresql_url, min_size=1, max_size=3)
+    reads = ReadPool(pool, 3)
+    await asyncio.gather(*(reads.fetch("SELECT pg_sleep(0.01)") for _ in range(3)))
+    assert reads.size == 3
+    await reads.close()
+    assert reads.size == 0
+    await asyncio.wait_for(pool.close(), 5)  # would wait forever for a connection still lent

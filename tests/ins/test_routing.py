@@ -1,0 +1,83 @@
+"""app.ins.routing.LeanRoute: the hot INSi routes skip FastAPI's per-request pipeline only when nothing is lost."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import routing as fastapi_routing
+from starlette.responses import Response
+
+from app.ins.routing import LeanRoute, takes_only_the_request
+
+
+async def _endpoint(request: Request) -> Response:
+    return Response(await request.body(), media_type="text/plain")
+
+
+def _refuse() -> None:
+    raise HTTPException(401, "no")
+
+
+def _app(**include: object) -> FastAPI:
+    router = APIRouter(prefix="/x")
+    router.add_api_route("/echo", _endpoint, methods=["POST"], route_class_override=LeanRoute,
+                         operation_id="echo")
+    app = FastAPI()
+    app.include_router(router, **include)  # type: ignore[arg-type]
+    return app
+
+
+@pytest.fixture
+def handler_builds(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The endpoints FastAPI built its standard request handler for."""
+    built: list[object] = []
+    original = fastapi_routing.get_request_handler
+
+    def spy(dependant, *args, **kwargs):  # type: ignore[no-untyped-def]
+        built.append(dependant.call)
+        return original(dependant, *args, **kwargs)
+
+    monkeypatch.setattr(fastapi_routing, "get_request_handler", spy)
+    return built
+
+
+async def _post(app: FastAPI) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        return await client.post("/x/echo", content=b"hello")
+
+
+async def test_lean_route_calls_the_endpoint_directly(handler_builds: list[object]) -> None:
+    app = _app()
+    r = await _post(app)
+    assert r.status_code == 200 and r.text == "hello"
+    assert _endpoint not in handler_builds
+    assert "echo" in str(app.openapi())  # still documented
+
+
+async def test_a_dependency_of_the_inclusion_is_never_skipped(handler_builds: list[object]) -> None:
+    r = await _post(_app(dependencies=[Depends(_refuse)]))
+    assert r.status_code == 401
+    assert _endpoint in handler_builds
+
+
+def test_the_hot_routes_stay_eligible(app) -> None:  # type: ignore[no-untyped-def]
+    lean = [route for route in _api_routes(app) if isinstance(route, LeanRoute)]
+    assert sorted(route.path for route in lean) == ["/insi/v1/search-traits", "/lps"]
+    for route in lean:  # a parameter or dependency added to them would silently bring the slow path back
+        assert takes_only_the_request(route.dependant, route.endpoint), route.path
+
+
+def _api_routes(app: FastAPI) -> list[fastapi_routing.APIRoute]:
+    out: list[fastapi_routing.APIRoute] = []
+
+    def walk(router: object) -> None:
+        for route in getattr(router, "routes", []):
+            original = getattr(route, "original_router", None)
+            if original is not None:
+                walk(original)
+            elif isinstance(route, fastapi_routing.APIRoute):
+                out.append(route)
+
+    walk(app.router)
+    return out
