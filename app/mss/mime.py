@@ -164,11 +164,11 @@ def _elide(text: str) -> tuple[str, dict[str, tuple[str, tuple[str, ...]]]] | No
     token, the body it replaces and the boundaries of the multiparts around it; None when nothing is
     worth replacing.
 
-    A leaf body is replaced only when it is inside multiparts, at least ``ELIDE_MIN_CHARS`` long, made
-    of CRLF-terminated lines only (the stdlib also breaks lines at a bare CR or LF) and free of any line
-    starting with ``--<boundary>`` for every enclosing boundary (the lines where the stdlib would stop
-    reading it). The structure found here is only a guess: :func:`_restore` checks it against the tree
-    the stdlib builds from the skeleton."""
+    A leaf body is replaced only when it is inside multiparts, at least ``ELIDE_MIN_CHARS`` long, follows
+    the blank line after its headers, ends at the CRLF before a boundary line, and holds no
+    ``--<boundary>`` of any enclosing multipart (so none of its lines is one where the stdlib would stop
+    reading it, whichever line breaks it has). The structure found here is only a guess: :func:`_restore`
+    checks it against the tree the stdlib builds from the skeleton."""
     nonce = uuid.uuid4().hex
     pieces: list[str] = []
     bodies: dict[str, tuple[str, tuple[str, ...]]] = {}
@@ -213,10 +213,9 @@ def _elide(text: str) -> tuple[str, dict[str, tuple[str, tuple[str, ...]]]] | No
             return
         if maintype == "message" or not stack or end - body_start < ELIDE_MIN_CHARS:
             return
-        crlf = text.count("\r\n", body_start, end)
-        if text.count("\r", body_start, end) != crlf or text.count("\n", body_start, end) != crlf:
-            return
-        if any(text.find("\r\n--" + b, body_start - 2, end) >= 0 for b in stack):
+        # No "--<boundary>" anywhere in the body, so none of its lines (however the stdlib splits them: at
+        # CRLF, bare CR or bare LF) can end the part: the stdlib reads all of it as the payload.
+        if any(text.find("--" + b, body_start, end) >= 0 for b in stack):
             return
         token = f"MSS-ELIDED-{nonce}-{len(bodies)}"
         pieces.append(text[copied:body_start])

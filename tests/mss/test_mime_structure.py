@@ -134,8 +134,9 @@ def test_random_damage_parses_the_same() -> None:
     base = _with_big_attachment(rng.randbytes(6000))
     boundary = BytesParser(policy=policy.compat32).parsebytes(base).get_boundary().encode()
     inserts = [b"\r", b"\n", b"\r\n", b"--", b"\r\n--" + boundary, b"\r\n--" + boundary + b"--\r\n",
-               b"\r\n\r\n", b"Content-Type: multipart/mixed; boundary=z\r\n", b"\r\n--z\r\n", b"=", b"\x00"]
-    for _ in range(300):
+               b"\n--" + boundary + b"\n", b"\r--" + boundary + b"\r", b"--" + boundary, b"\r\n\r\n",
+               b"Content-Type: multipart/mixed; boundary=z\r\n", b"\r\n--z\r\n", b"=", b"\x00"]
+    for _ in range(400):
         raw = bytearray(base)
         for _ in range(rng.randint(1, 4)):
             at = rng.randrange(len(raw))
