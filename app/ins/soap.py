@@ -200,6 +200,7 @@ _WSA_MESSAGE_ID, _WSA_ACTION = f"{{{NS_WSA}}}MessageID", f"{{{NS_WSA}}}Action"
 _WSSE_SECURITY = f"{{{NS_WSSE}}}Security"
 _BAM, _BAM_ID, _BAM_TEMPS = f"{{{NS_CTXBAM}}}ContexteBAM", f"{{{NS_CTXBAM}}}Id", f"{{{NS_CTXBAM}}}Temps"
 _BAM_COUVERTURE = f"{{{NS_CTXBAM}}}COUVERTURE"
+_BAM_BENEFICIAIRE, _BAM_ASSURE = f"{{{NS_CTXBAM}}}BENEFICIAIRE", f"{{{NS_CTXBAM}}}ASSURE"
 _LPS, _LPS_ID, _LPS_TEMPS = f"{{{NS_CTXLPS}}}ContexteLPS", f"{{{NS_CTXLPS}}}Id", f"{{{NS_CTXLPS}}}Temps"
 _LPS_LPS, _LPS_IDAM, _LPS_VERSION = f"{{{NS_CTXLPS}}}LPS", f"{{{NS_CTXLPS}}}IDAM", f"{{{NS_CTXLPS}}}Version"
 _LPS_INSTANCE, _LPS_NOM = f"{{{NS_CTXLPS}}}Instance", f"{{{NS_CTXLPS}}}Nom"
@@ -267,14 +268,15 @@ def parse_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> SoapReq
     couverture: dict = {}
     cov = bam_children.get(_BAM_COUVERTURE)
     if cov is not None:
-        ben = _child(cov, NS_CTXBAM, "BENEFICIAIRE")
+        coverage = _children(cov)  # usually empty
+        ben = coverage.get(_BAM_BENEFICIAIRE)
         if ben is not None:
             couverture = {
                 "Nir": _text(_child(_child(ben, NS_CTXBAM, "Nir"), NS_CTXBAM, "Num")),
                 "DateNai": _text(_child(ben, NS_CTXBAM, "DateNai")),
                 "Rang": _text(_child(ben, NS_CTXBAM, "Rang")),
             }
-        ass = _child(cov, NS_CTXBAM, "ASSURE")
+        ass = coverage.get(_BAM_ASSURE)
         if ass is not None:
             couverture["Assure"] = _text(_child(_child(ass, NS_CTXBAM, "Id"), NS_CTXBAM, "Num"))
     return SoapRequest(
