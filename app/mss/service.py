@@ -25,7 +25,7 @@ from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.mss import addresses, checks, mime, notifications
+from app.mss import addresses, checks, mime, notifications, xdm
 from app.mss.models import MssDelivery, MssDomain, MssFault, MssMailbox, MssMessage, MssTlsKey
 
 if TYPE_CHECKING:
@@ -275,12 +275,31 @@ def _parse_and_read_xdm(raw: bytes) -> tuple[mime.ParsedMessage, list[checks.Xdm
     return parsed, checks.read_xdm_attachments(parsed)
 
 
+INLINE_MESSAGE_BYTES = 512 * 1024
+INLINE_INFLATED_BYTES = 8 * 1024 * 1024
+
+
+async def parse_and_read_xdm(raw: bytes) -> tuple[mime.ParsedMessage, list[checks.XdmAttachment]]:
+    """Parse ``raw`` and read its XDM on the event loop when that work is small and bounded (a 150 KB
+    message with a 100 KB XDM: about 1 ms), in a worker thread otherwise: a message over
+    ``INLINE_MESSAGE_BYTES``, or archives whose central directories announce more than
+    ``INLINE_INFLATED_BYTES`` (the reader never inflates more than announced). Handing the work to a
+    thread costs ~0.4 ms of CPU per message under load (GIL hand-offs between the loop and the worker)."""
+    if len(raw) > INLINE_MESSAGE_BYTES:
+        return await asyncio.to_thread(_parse_and_read_xdm, raw)
+    parsed = mime.parse_message(raw)
+    announced = sum(xdm.declared_inflated_size(parsed.payload(part)) or 0 for part in parsed.xdm_parts)
+    if announced > INLINE_INFLATED_BYTES:
+        return parsed, await asyncio.to_thread(checks.read_xdm_attachments, parsed)
+    return parsed, checks.read_xdm_attachments(parsed)
+
+
 async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope, *,
                   verdicts: list[RecipientVerdict] | None = None, sender: MssMailbox | None = None,
                   sender_known: bool = False) -> Analysis:
     """Parse and check a message. The SMTP listener passes the verdicts of RCPT and the sender mailbox
     found at MAIL (``sender_known``), so DATA does not look them up again."""
-    parsed, attachments = await asyncio.to_thread(_parse_and_read_xdm, raw)  # CPU-bound: off the event loop
+    parsed, attachments = await parse_and_read_xdm(raw)
     if verdicts is None:
         verdicts = [await check_recipient(session, addr) for addr, _ in envelope.recipients]
     recipients = [

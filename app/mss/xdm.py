@@ -379,6 +379,18 @@ def _open_zip(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> zipfile.ZipFil
         raise XdmError("xdm.zip.invalid", f"not a readable zip archive: {exc}") from None
 
 
+def declared_inflated_size(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> int | None:
+    """What the archive says its entries inflate to in total, from its central directory (read after the
+    same end-record checks as :func:`read_zip_entries`); None when that is not readable (reading the
+    archive then fails as fast). :func:`read_zip_entries` never inflates more than this (plus one byte
+    per entry), so it bounds the work of reading the archive."""
+    try:
+        with _open_zip(data, limits) as zf:
+            return sum(info.file_size for info in zf.infolist())
+    except Exception:
+        return None
+
+
 def read_zip_entries(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> dict[str, bytes]:
     """Inflate every file of a zip after checking it is safe. Directory entries are skipped."""
     zf = _open_zip(data, limits)

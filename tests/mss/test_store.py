@@ -88,3 +88,36 @@ async def test_raw_column_not_compressed_on_postgresql(session):
     storage = await session.scalar(text(
         "SELECT attstorage::text FROM pg_attribute WHERE attrelid = 'mss_message'::regclass AND attname = 'raw'"))
     assert storage == "e"  # EXTERNAL: out of line, no pglz attempt (migration mss_0002)
+
+
+async def test_parse_runs_on_the_loop_only_when_small_and_bounded(monkeypatch):
+    """The parse and the XDM read run on the event loop for ordinary messages; a large message, or an XDM
+    announcing a large inflated size (a zip bomb within the limits), goes to a worker thread."""
+    import asyncio
+
+    from app.mss import xdm
+    from tests.mss.helpers import make_zip
+
+    threads: list[str] = []
+    real = asyncio.to_thread
+
+    async def spy(fn, *args):  # type: ignore[no-untyped-def]
+        threads.append(fn.__name__)
+        return await real(fn, *args)
+
+    monkeypatch.setattr(service.asyncio, "to_thread", spy)
+    ordinary = build_message(xdm_bytes=sample_xdm())
+    parsed, attachments = await service.parse_and_read_xdm(ordinary)
+    assert threads == [] and attachments and attachments[0].package is not None
+
+    bomb = make_zip({f"IHE_XDM/SUBSET01/F{i}.BIN": b"\0" * (1024 * 1024) for i in range(9)})
+    assert len(bomb) < 100_000 and xdm.declared_inflated_size(bomb) == 9 * 1024 * 1024
+    parsed, attachments = await service.parse_and_read_xdm(build_message(xdm_bytes=bomb, auto_headers=False))
+    assert threads == ["read_xdm_attachments"] and attachments[0].error is not None  # no METADATA.XML
+
+    big = build_message(body="Lorem ipsum dolor sit amet.\n" * 20000)
+    assert len(big) > service.INLINE_MESSAGE_BYTES
+    parsed, _ = await service.parse_and_read_xdm(big)
+    assert threads[-1] == "_parse_and_read_xdm" and parsed.text_body
+
+    assert xdm.declared_inflated_size(b"not a zip") is None
