@@ -189,3 +189,36 @@ def _asyncpg_args(url) -> dict:  # type: ignore[no-untyped-def]
         "host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username,
         "password": url.password, "database": url.database, "timeout": 5,
     }
+
+
+class LazySession:
+    """An ``AsyncSession`` opened on the first use of any of its attributes: a hot path that may answer
+    from memory (the token endpoint's client_credentials grant) pays for no session when it does.
+
+    ``commit``, ``rollback`` and ``close`` do nothing when the session was never opened.
+    """
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self._factory = factory
+        self._session: AsyncSession | None = None
+
+    def __getattr__(self, name: str) -> object:
+        if self._session is None:
+            self._session = self._factory()
+        return getattr(self._session, name)
+
+    @property
+    def opened(self) -> bool:
+        return self._session is not None
+
+    async def commit(self) -> None:
+        if self._session is not None:
+            await self._session.commit()
+
+    async def rollback(self) -> None:
+        if self._session is not None:
+            await self._session.rollback()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

@@ -7,7 +7,8 @@ professionals are. A write that changes such a thing calls :func:`publish` insid
   response is sent, so a client that revokes a token and uses it right away is refused);
 - a rolled-back transaction publishes nothing;
 - on PostgreSQL, ``pg_notify`` sent in the same transaction (PostgreSQL delivers it on commit) relays the
-  event to every other worker's listener connection, within a millisecond on one machine. While a worker's
+  event to every other worker's listener connection, within a millisecond on one machine (a worker skips
+  its own notifications: it applied them already). While a worker's
   listener is down, :attr:`StoreEvents.relayed` is false and the subscribers must read the store instead;
   once it is back they are told to resynchronise.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -43,6 +45,10 @@ Handler = Callable[[str], None]
 Resync = Callable[[], Awaitable[None]]
 
 _PENDING = "segur.events.pending"
+ORIGIN = uuid.uuid4().hex[:12]
+"""This process, in every notification it sends: its own events come back through the listener, later
+than it applied them (they would undo newer local events, e.g. a reset after a revocation), so they
+are skipped."""
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
@@ -116,6 +122,9 @@ class StoreEvents:
             await resync()
 
     def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        origin, _, payload = payload.partition(" ")
+        if origin == ORIGIN:
+            return
         topic, _, keys = payload.partition(" ")
         for key in keys.split("\n") if keys else [""]:
             self.dispatch(topic, key)
@@ -176,15 +185,17 @@ async def publish(session: AsyncSession, topic: str, keys: str | Iterable[str] =
 
 
 def _payloads(topic: str, keys: list[str]) -> Iterable[str]:
+    """``<origin> <topic> <key>\\n<key>...``, each within pg_notify's limit."""
+    head = f"{ORIGIN} {topic} "
     chunk: list[str] = []
-    size = len(topic) + 1
+    size = len(head)
     for key in keys:
         if chunk and size + len(key) + 1 > MAX_PAYLOAD:
-            yield topic + " " + "\n".join(chunk)
-            chunk, size = [], len(topic) + 1
+            yield head + "\n".join(chunk)
+            chunk, size = [], len(head)
         chunk.append(key)
         size += len(key) + 1
-    yield topic + " " + "\n".join(chunk)
+    yield head + "\n".join(chunk)
 
 
 @event.listens_for(Session, "after_commit")

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.api.deps import SessionDep
 from app.api.errors import AuthError, OAuthError
-from app.db import as_utc, utcnow
+from app.db import LazySession, as_utc, utcnow
 from app.numbers import ascii_count
 from app.psc import pkce, service, tokens
 from app.psc.auth import bearer_token
@@ -474,17 +474,20 @@ async def token(request: Request) -> JSONResponse:
     # SessionDep: commit before answering, roll back on error (but commit CommittedOAuthError's effects).
     settings = request.app.state.settings
     authorization = request.headers.get("authorization")
-    async with request.app.state.sessionmaker() as session:
-        try:
-            response = await _token(request, session, settings, authorization)
-        except service.CommittedOAuthError:
-            await session.commit()
-            raise
-        except BaseException:
-            await session.rollback()
-            raise
+    session = LazySession(request.app.state.sessionmaker)  # client_credentials from memory opens none
+    try:
+        response = await _token(request, session, settings, authorization)
+    except service.CommittedOAuthError:
         await session.commit()
-        return response
+        raise
+    except BaseException:
+        await session.rollback()
+        raise
+    else:
+        await session.commit()
+    finally:
+        await session.close()
+    return response
 
 
 async def _token(request: Request, session: Any, settings: Any, authorization: str | None) -> JSONResponse:

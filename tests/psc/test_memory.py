@@ -200,3 +200,17 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_notifications_stay_within_pg_notify_limits_and_name_their_origin() -> None:
+    from app.events import MAX_PAYLOAD, ORIGIN, _payloads
+
+    keys = [f"{i:08d}-0000-4000-8000-000000000000 1800000000.0" for i in range(1000)]
+    payloads = list(_payloads("psc.revoked", keys))
+    assert len(payloads) > 1 and all(len(p.encode()) <= MAX_PAYLOAD for p in payloads)
+    received: list[str] = []
+    for payload in payloads:
+        origin, topic, body = payload.split(" ", 2)
+        assert (origin, topic) == (ORIGIN, "psc.revoked")
+        received.extend(body.split("\n"))
+    assert received == keys
