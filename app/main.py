@@ -7,6 +7,7 @@ listener, ...), and closes them in reverse order.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -78,6 +79,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 for domain in domains:
                     if domain.lifespan is not None:
                         await stack.enter_async_context(domain.lifespan(app))
+                # What start-up built (routes, models, fixtures, value sets: ~180,000 objects) lives as long as
+                # the process; a full collection walked it all in ~120 ms, the p99 of every service. Frozen,
+                # the collector leaves it alone (Python's gc.freeze; nothing is collected first: that would
+                # cost the same 120 ms at start-up).
+                gc.freeze()
                 try:
                     yield
                 finally:
