@@ -1,7 +1,8 @@
 """Benchmark: INSi searches by traits per second, over the JSON facade and over SOAP.
 
 What it does (and prints):
-1. creates a fresh PostgreSQL database (default ``segur_bench_ins``), migrates it, seeds the shipped fixtures plus
+1. creates a fresh PostgreSQL database (default ``segur_bench_ins_<pid>``: two runs at once on a shared machine
+   must not drop each other's database), migrates it, seeds the shipped fixtures plus
    ``--persons`` synthetic persons (bulk insert);
 2. starts the sandbox with uvicorn, one worker, on 127.0.0.1 (uvloop + httptools, access log off, the journal
    on as in production);
@@ -137,7 +138,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2_000)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--protocols", default="json,soap", help="which front doors to measure, in order")
-    ap.add_argument("--database", default="segur_bench_ins")
+    ap.add_argument("--database", default=f"segur_bench_ins_{os.getpid()}",
+                    help="created afresh (DROP ... WITH (FORCE) if it exists) and dropped at the end")
     ap.add_argument("--socket", default="/var/run/postgresql" if Path("/var/run/postgresql").is_dir() else "",
                     help="reach PostgreSQL through its Unix socket in this directory ('' for TCP 127.0.0.1)")
     args = ap.parse_args()
