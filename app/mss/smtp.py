@@ -34,6 +34,7 @@ import tempfile
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -258,6 +259,7 @@ class MssSMTP(SMTP):
         self.dsn_mail: dict[str, str] = {}
         self.verdicts: dict[str, service.RecipientVerdict] = {}
         self.lookups: dict[tuple[str, str], tuple[float, Any]] = {}
+        self.lookups_generation = handler.generation
         self.sender_mailbox: Any = None
         self.identity: dict[str, Any] | None = None
         self.last_rule: str | None = None
@@ -372,12 +374,19 @@ class MssSMTP(SMTP):
 
     async def cached(self, key: tuple[str, str], factory: Any) -> Any:
         """Trust-space and mailbox lookups, remembered for LOOKUP_TTL seconds within one connection (a
-        client sending many messages to the same addresses does not repeat the queries)."""
+        client sending many messages to the same addresses does not repeat the queries), and forgotten
+        when the store is reset (:meth:`MssHandler.forget`: the mailboxes are seeded again, new ids)."""
         now = time.monotonic()
+        if self.lookups_generation != self.mss.generation:
+            self.lookups.clear()
+            self.lookups_generation = self.mss.generation
         hit = self.lookups.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
+        generation = self.mss.generation
         value = await factory()
+        if generation != self.mss.generation:  # reset while the lookup ran: do not keep its answer
+            return value
         if len(self.lookups) > 1000:
             self.lookups.clear()
         self.lookups[key] = (now + LOOKUP_TTL, value)
@@ -470,6 +479,12 @@ class MssHandler:
         self.app = app
         self.settings = app.state.settings
         self._autocommit: Any = None
+        self.generation = 0
+        """Bumped when the store is reset: every connection's cached lookups are then forgotten."""
+
+    def forget(self, _key: str = "") -> None:
+        """Store event ``store.reset`` (this worker's reset, or another's relayed by PostgreSQL)."""
+        self.generation += 1
 
     def autocommit_sessions(self) -> Any:
         """On PostgreSQL, a sessionmaker whose sessions run each statement in its own transaction
@@ -848,6 +863,20 @@ def _factory(app: FastAPI, handler: MssHandler, tls: ssl.SSLContext, *, implicit
     return make
 
 
+def _forget_on_reset(database_url: str, handler: MssHandler) -> None:
+    """Subscribe ``handler`` (weakly: an app that stops does not stay alive) to the store's resets."""
+    from app.events import TOPIC_RESET, events_for
+
+    ref = weakref.ref(handler)
+
+    def on_reset(key: str) -> None:
+        live = ref()
+        if live is not None:
+            live.forget(key)
+
+    events_for(database_url).subscribe(TOPIC_RESET, on_reset)
+
+
 @contextlib.asynccontextmanager
 async def smtp_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the SMTP listener(s) on the running loop; publish ``app.state.smtp_port`` (and
@@ -872,6 +901,7 @@ async def smtp_lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.mss_tls_certificate = cert_pem
     app.state.mss_client_ca = (ca_cert, ca_key)
     handler = MssHandler(app)
+    _forget_on_reset(settings.database_url, handler)
     servers = []
     # reuse_port: with several uvicorn workers, each worker's loop serves the same SMTP port.
     server = await loop.create_server(_factory(app, handler, tls, implicit=False),

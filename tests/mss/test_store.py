@@ -121,3 +121,24 @@ async def test_parse_runs_on_the_loop_only_when_small_and_bounded(monkeypatch):
     assert threads[-1] == "_parse_and_read_xdm" and parsed.text_body
 
     assert xdm.declared_inflated_size(b"not a zip") is None
+
+
+async def test_reset_forgets_the_lookups_cached_by_open_connections(smtp_call, client, session):
+    """A connection caches its trust-space and mailbox lookups; a store reset (mailboxes seeded again,
+    with new ids) makes every open connection look them up again."""
+    import asyncio
+
+    from tests.mss.test_smtp import deliveries_to
+
+    loop = asyncio.get_running_loop()
+    raw = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR)
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        first = smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
+        reset = asyncio.run_coroutine_threadsafe(client.post("/sandbox/v1/reset"), loop).result(60)
+        assert reset.status_code == 200
+        return first, smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
+
+    assert await smtp_call(fn) == ({}, {})
+    assert len(await deliveries_to(session, HOSPITAL_DOCTOR)) == 1  # the one sent after the reset
