@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import HeaderParser, Parser
+from email.parser import Parser
 from email.utils import getaddresses, parseaddr
 
 MAX_PARTS = 256
@@ -155,6 +155,9 @@ def _header_text(key: str, raw_value: str) -> str:
     return value
 
 
+_CONTENT_TYPE = re.compile(r"^content-type:[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", re.IGNORECASE | re.MULTILINE)
+"""A Content-Type field and its folded continuation lines, valued as the compat32 policy stores it."""
+
 ELIDE_MIN_CHARS = 2048
 """Leaf bodies shorter than this are left in the skeleton (substituting them would not pay)."""
 
@@ -187,7 +190,10 @@ def _elide(text: str) -> tuple[str, dict[str, tuple[str, tuple[str, ...]]]] | No
             if blank < 0:
                 return
             header_end, body_start = blank + 2, blank + 4
-        headers = HeaderParser(policy=policy.compat32).parsestr(text[start:header_end])
+        headers = Message()  # only its Content-Type matters here (the first one, as Message.get reads it)
+        content_type = _CONTENT_TYPE.search(text, start, header_end)
+        if content_type is not None:
+            headers["Content-Type"] = content_type.group(1)
         maintype = headers.get_content_maintype()
         if maintype == "multipart":
             boundary = headers.get_boundary()
