@@ -9,7 +9,8 @@ Everything unusual goes back to asyncpg, which knows how to clean up: a connecti
 cancelled (the cancellation may still be in flight), or that was closed while idle, is released to the asyncpg
 pool (which waits for the cancellation, resets or terminates it; a connection the server closed it has already
 taken back) and the next call acquires a fresh one.
-Callers beyond ``max_size`` wait in FIFO order for the next connection given back.
+Callers beyond ``max_size`` wait in FIFO order for the next connection given back. Connections that stay idle
+through a whole ``trim_interval`` go back to asyncpg (which closes them once inactive), one is kept.
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ def _usable(con: Any) -> bool:
 
 
 class ReadPool:
-    def __init__(self, pool: Any, max_size: int) -> None:
+    def __init__(self, pool: Any, max_size: int, *, trim_interval: float = 60.0) -> None:
         self._pool = pool  # an asyncpg Pool: opens, resets and closes the connections
         self._max = max_size
         self._idle: list[Any] = []
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self._lent = 0  # connections acquired from the asyncpg pool and not given back to it
         self._returning: set[asyncio.Task[None]] = set()
+        self._trim_interval = trim_interval
+        self._trim_timer: asyncio.TimerHandle | None = None
+        self._low = 0  # fewest idle connections since the last trim: that many were not needed
         self.waits = 0  # how many calls had to wait for a connection (diagnostics, docs/ins.md)
 
     @property
@@ -45,7 +49,13 @@ class ReadPool:
 
     async def fetch(self, query: str, *args: Any) -> list[Any]:
         idle = self._idle
-        con = idle.pop() if idle else await self._take()
+        if idle:
+            con = idle.pop()
+            if len(idle) < self._low:
+                self._low = len(idle)
+        else:
+            self._low = 0
+            con = await self._take()
         if not _usable(con):  # the server went away while it was idle
             self._give_up(con)
             con = await self._take()
@@ -100,6 +110,8 @@ class ReadPool:
                 self._give_up(con)
             if self._lent < self._max:
                 self._lent += 1
+                if self._trim_timer is None:
+                    self._schedule_trim()
                 try:
                     return await self._pool.acquire()
                 except BaseException:
@@ -120,8 +132,27 @@ class ReadPool:
             if con is not None:
                 return con
 
+    def _schedule_trim(self) -> None:
+        self._trim_timer = asyncio.get_running_loop().call_later(self._trim_interval, self.trim)
+
+    def trim(self) -> int:
+        """Give back to asyncpg the connections that stayed idle through a whole interval (keeping one), so an
+        idle sandbox holds as few connections as asyncpg's own pool would (it closes them once inactive).
+        Runs every ``trim_interval`` seconds while connections are held; returns how many were given back."""
+        spare = min(self._low, len(self._idle), self._lent - 1)
+        for _ in range(max(spare, 0)):
+            self._give_up(self._idle.pop(0))  # the least recently used
+        self._low = len(self._idle)
+        self._trim_timer = None
+        if self._lent:
+            self._schedule_trim()
+        return max(spare, 0)
+
     async def close(self) -> None:
         """Give every connection back to the asyncpg pool (call before closing that pool)."""
+        if self._trim_timer is not None:
+            self._trim_timer.cancel()
+            self._trim_timer = None
         idle, self._idle = self._idle, []
         for con in idle:
             self._lent -= 1

@@ -87,3 +87,21 @@ async def test_close_gives_everything_back(postgresql_url: str) -> None:
     await reads.close()
     assert reads.size == 0
     await asyncio.wait_for(pool.close(), 5)  # would wait forever for a connection still lent
+
+
+async def test_trim_gives_back_what_an_interval_did_not_need(postgresql_url: str) -> None:
+    pool = await asyncpg.create_pool(postgresql_url, min_size=1, max_size=3)
+    reads = ReadPool(pool, 3, trim_interval=3600)  # trimmed by hand below, never by the timer
+    try:
+        await asyncio.gather(*(reads.fetch("SELECT pg_sleep(0.01)") for _ in range(3)))
+        assert reads.size == 3
+        assert reads.trim() == 0  # the first interval saw every connection busy
+        await reads.fetch("SELECT 1")  # one connection is enough for this interval
+        assert reads.trim() == 2 and reads.size == 1
+        await asyncio.sleep(0.05)  # the releases run in the background
+        assert pool.get_idle_size() >= 2
+        assert reads.trim() == 0 and reads.size == 1  # one is always kept
+        assert (await reads.fetch("SELECT 5 AS n"))[0]["n"] == 5
+    finally:
+        await reads.close()
+        await asyncio.wait_for(pool.close(), 5)
