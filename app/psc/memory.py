@@ -65,7 +65,8 @@ class PscMemory:
     verified: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
     """token -> (its claims, the kid that verified it): reused only while that key is in the key ring."""
     loaded: bool = False
-    sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    sessionmakers: list[async_sessionmaker[AsyncSession]] = field(default_factory=list)
+    """Those of the running apps on this store (one in a server; several in a test process)."""
     _since_purge: int = 0
 
     @property
@@ -122,8 +123,8 @@ class PscMemory:
         self.loaded = True
 
     async def resync(self) -> None:
-        if self.sessionmaker is not None:
-            await self.load(self.sessionmaker)
+        if self.sessionmakers:
+            await self.load(self.sessionmakers[-1])
 
     def remember_verified(self, token: str, claims: dict[str, Any], kid: str) -> None:
         if len(self.verified) >= MAX_VERIFIED:
@@ -168,15 +169,17 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     of the PostgreSQL listener (the platform starts that listener before the domains' lifespans)."""
     settings = app.state.settings
     memory = memory_for(settings.database_url)
-    memory.sessionmaker = app.state.sessionmaker
     memory.store.on_resync(memory.resync)
     memory.store.subscribe(TOPIC_CLIENT, _clear_clients)
     memory.store.subscribe(TOPIC_RESET, _clear_clients)
     await memory.load(app.state.sessionmaker)
+    memory.sessionmakers.append(app.state.sessionmaker)
     try:
         yield
     finally:
-        memory.loaded = False
+        memory.sessionmakers.remove(app.state.sessionmaker)
+        if not memory.sessionmakers:  # no app of this process serves the store any more
+            memory.loaded = False
 
 
 def _clear_clients(_key: str) -> None:
