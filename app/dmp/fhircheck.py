@@ -12,6 +12,10 @@ an empty array, ``fhir_comments``, an unknown ``resourceType``, a value a primit
 it answers ``False`` and the caller validates with ``fhir.resources`` as before, which produces the error
 (same message, same location). So the fast path can skip work, never a rule; tests/dmp/test_fhircheck.py
 checks that on thousands of mutated Bundles.
+
+It also answers ``False`` beyond :data:`MAX_DEPTH` levels of JSON nesting; :func:`deeper_than` tells the
+caller whether to refuse such a body before fhir.resources recurses into it (Python's recursion limit, and
+orjson's 255 levels when the resource is stored and rendered).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ class _Spec:
     required_primitives: tuple[str, ...] = ()  # fhir_core element_required primitives
     choices: tuple[tuple[tuple[str, ...], bool], ...] = ()  # value[x] groups, required
 
+
+MAX_DEPTH = 100  # JSON levels (objects and arrays) of a body; FHIR resources need a dozen or so
 
 _SPECS: dict[type, _Spec] = {}
 _MEMO: dict[tuple[int, type, Any], bool] = {}
@@ -153,23 +159,27 @@ def _check_primitive(adapter: Any, value: Any) -> None:
         _MEMO[key] = True
 
 
-def _check_value(spec_field: _Field, value: Any) -> None:
+def _check_value(spec_field: _Field, value: Any, depth: int) -> None:
     kind = spec_field.kind
     if kind == _PRIMITIVE:
         _check_primitive(spec_field.adapter, value)
     elif kind == _MODEL:
         if type(value) is not dict or "resourceType" in value:
             raise _Unsure
-        _check_model(_spec(spec_field.model), value, resource=False)
+        _check_model(_spec(spec_field.model), value, resource=False, depth=depth)
     elif kind == _RESOURCE:
         if type(value) is not dict:
             raise _Unsure
-        _check_model(_spec(_resource_class(spec_field.fhir_type, value.get("resourceType"))), value, resource=True)
+        _check_model(_spec(_resource_class(spec_field.fhir_type, value.get("resourceType"))), value, resource=True,
+                     depth=depth)
     else:
         raise _Unsure
 
 
-def _check_model(spec: _Spec, data: dict[str, Any], *, resource: bool) -> None:
+def _check_model(spec: _Spec, data: dict[str, Any], *, resource: bool, depth: int) -> None:
+    """``data`` is a JSON object at nesting level ``depth`` (1 for the body itself)."""
+    if depth > MAX_DEPTH:
+        raise _Unsure
     fields = spec.fields
     for key, value in data.items():
         spec_field = fields.get(key)
@@ -180,12 +190,12 @@ def _check_model(spec: _Spec, data: dict[str, Any], *, resource: bool) -> None:
         if value is None:
             raise _Unsure
         if spec_field.is_list:
-            if type(value) is not list or not value:
-                raise _Unsure
+            if type(value) is not list or not value or depth == MAX_DEPTH:
+                raise _Unsure  # (an array here would be one level too deep)
             for item in value:
-                _check_value(spec_field, item)
+                _check_value(spec_field, item, depth + 2)
         else:
-            _check_value(spec_field, value)
+            _check_value(spec_field, value, depth + 1)
     for key in spec.required:
         if key not in data:
             raise _Unsure
@@ -207,9 +217,26 @@ def accepts(model: type, body: Any) -> bool:
     if type(body) is not dict or body.get("resourceType") != model.__resource_type__:  # type: ignore[attr-defined]
         return False
     try:
-        _check_model(_spec(model), body, resource=True)
+        _check_model(_spec(model), body, resource=True, depth=1)
     except _Unsure:
         return False
     except RecursionError:
         return False
     return True
+
+
+def deeper_than(body: Any, limit: int = MAX_DEPTH) -> bool:
+    """Does ``body`` nest JSON objects and arrays more than ``limit`` levels deep? (Iterative: any depth.)"""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if type(node) is dict:
+            children: Any = node.values()
+        elif type(node) is list:
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if type(child) is dict or type(child) is list)
+    return False

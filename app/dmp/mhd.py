@@ -315,7 +315,12 @@ def _fhir_validate(resource_type: str, body: dict[str, Any], *, expression: str)
         raise refuse(f"{expression}: unknown resourceType {resource_type!r}", rule="FHIR:resourceType",
                      expression=expression, details_code=None) from None
     if fhircheck.accepts(model, body):
-        return  # the fast walk vouches for it: fhir.resources would accept it too
+        return  # the fast walk vouches for it: fhir.resources would accept it too (and it is not too deep)
+    if fhircheck.deeper_than(body):
+        # fhir.resources would exhaust Python's recursion limit (a 500), and orjson cannot store or render
+        # beyond 255 levels: the depth is refused up front, before either is reached.
+        raise refuse(f"{expression} nests JSON objects and arrays more than {fhircheck.MAX_DEPTH} levels deep",
+                     rule="DMP:nesting-depth", expression=expression, details_code=None)
     try:
         model.model_validate(body)
     except ValidationError as exc:
@@ -509,11 +514,24 @@ _DOCUMENT_LENGTHS = _column_lengths(DmpDocument.__table__)
 _SUBMISSION_LENGTHS = _column_lengths(DmpSubmissionSet.__table__)
 
 
-def _fits(value: str | None, limit: int, *, expression: str) -> None:
-    """A value longer than its column: refused by name (PostgreSQL would fail the INSERT, SQLite keep it)."""
-    if value is not None and len(value) > limit:
+# FHIR R4 string: "Strings SHALL NOT contain Unicode character points below 32, except for u0009 (horizontal
+# tab), u0010 (carriage return) and u0013 (line feed)" (https://hl7.org/fhir/R4/datatypes.html#string).
+# fhir.resources does not check it; the columns must (PostgreSQL text cannot hold U+0000, SQLite keeps it).
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _fits(value: str | None, limit: int | None, *, expression: str) -> None:
+    """A value its column cannot hold, refused by name (PostgreSQL would fail the INSERT, SQLite keep it):
+    longer than the column (``limit``; None for text), or with a control character."""
+    if value is None:
+        return
+    if limit is not None and len(value) > limit:
         raise refuse(f"{expression} is {len(value)} characters long; the DMP stores at most {limit}",
                      rule="DMP:element-length", expression=expression)
+    control = _CONTROL_CHARACTER.search(value)
+    if control is not None:
+        raise refuse(f"{expression} holds the control character U+{ord(control.group()):04X}, which a FHIR string "
+                     "may not contain", rule="FHIR:string", expression=expression)
 
 
 def _check_document_lengths(doc: DocumentIn, *, x: str, ax: str, inline: bool) -> None:
@@ -534,6 +552,12 @@ def _check_document_lengths(doc: DocumentIn, *, x: str, ax: str, inline: bool) -
     _fits(" " + " ".join(doc.author_given) + " ", n["author_given"], expression=f"{x}.author.name.given")
     _fits(" " + " ".join(doc.author_family) + " ", n["author_family"], expression=f"{x}.author.name.family")
     _fits(" " + " ".join(lab[1] for lab in doc.labels) + " ", n["label_codes"], expression=f"{x}.securityLabel")
+    for event in doc.events:  # event_codes and related_ids are text columns: no length limit
+        _fits(event.system, None, expression=f"{x}.context.event.coding.system")
+        _fits(event.code, None, expression=f"{x}.context.event.coding.code")
+    for system, value in doc.related:
+        _fits(system, None, expression=f"{x}.context.related.identifier.system")
+        _fits(value, None, expression=f"{x}.context.related.identifier.value")
     if inline:  # ITI-105: the server's submission set takes its designation and title from the document
         s = _SUBMISSION_LENGTHS
         _fits(doc.category.system, s["designation_system"], expression=f"{x}.category.system")

@@ -347,11 +347,12 @@ _INSERT: dict[str, Any] = {
     model.__tablename__: insert(model.__table__)  # type: ignore[arg-type]
     for model in (DmpSubmissionSet, DmpBinary, DmpBinaryChunk, DmpDocument, DmpAuditEvent)
 }
-_FEED_STATEMENTS: dict[tuple[int, ...], Any] = {}
-# A submission goes in one statement when it is of the usual size; a large one (many documents, or a
-# document of many chunks) goes table by table, so no giant statement is compiled and kept per shape.
+_FEED_STATEMENTS: dict[int, Any] = {}
+# A submission goes in one statement when it is of the usual size: at most 8 documents of one chunk each
+# (under dmp_chunk_size). Anything else goes table by table: the statement's shape is then the number of
+# documents alone, so at most 8 statements are ever built, whatever clients send (a shape per chunk count
+# would let a client build, compile and cache a new statement per request, evicting the engine's cache).
 _FEED_STATEMENT_MAX_DOCUMENTS = 8
-_FEED_STATEMENT_MAX_CHUNKS = 32
 
 
 def _slots(table: Table, prefix: str) -> dict[str, Any]:
@@ -359,11 +360,11 @@ def _slots(table: Table, prefix: str) -> dict[str, Any]:
             if not (table.name == DmpAuditEvent.__tablename__ and c.name == "id")}
 
 
-def _feed_statement(chunks_per_document: tuple[int, ...]) -> Any:
+def _feed_statement(documents: int) -> Any:
     """PostgreSQL: the whole submission (submission set, binaries, chunks, documents, trace) as one INSERT
     with data-modifying CTEs — one round trip. Foreign keys are checked at the end of the statement. Built
-    once per shape (documents x chunks) and cached, so later submissions of that shape only bind values."""
-    statement = _FEED_STATEMENTS.get(chunks_per_document)
+    once per number of documents (one chunk each) and cached, so later submissions only bind values."""
+    statement = _FEED_STATEMENTS.get(documents)
     if statement is not None:
         return statement
     tables = {name: stmt.table for name, stmt in _INSERT.items()}
@@ -371,13 +372,12 @@ def _feed_statement(chunks_per_document: tuple[int, ...]) -> Any:
     document, audit = tables["dmp_document"], tables["dmp_audit_event"]
     # one single-row INSERT per CTE: SQLAlchemy does not cache the compiled form of a multi-row VALUES
     ctes = [insert(ss).values(_slots(ss, "s_")).cte("dmp_feed_s")]
-    for i, n in enumerate(chunks_per_document):
+    for i in range(documents):
         ctes.append(insert(binary).values(_slots(binary, f"b{i}_")).cte(f"dmp_feed_b{i}"))
-        ctes += [insert(chunk).values(_slots(chunk, f"c{i}_{j}_")).cte(f"dmp_feed_c{i}_{j}") for j in range(n)]
+        ctes.append(insert(chunk).values(_slots(chunk, f"c{i}_")).cte(f"dmp_feed_c{i}"))
         ctes.append(insert(document).values(_slots(document, f"d{i}_")).cte(f"dmp_feed_d{i}"))
     statement = insert(audit).values(_slots(audit, "e_")).add_cte(*ctes)
-    if len(_FEED_STATEMENTS) < 256:  # shapes are bounded by the limits above; this is a safety net
-        _FEED_STATEMENTS[chunks_per_document] = statement
+    _FEED_STATEMENTS[documents] = statement
     return statement
 
 
@@ -395,18 +395,16 @@ async def _insert_submission(session: AsyncSession, *, ss_row: dict[str, Any], b
     """Store a checked submission: one statement on PostgreSQL, one per table elsewhere (SQLite has no
     data-modifying CTE). A uniqueId already registered is a 409 either way."""
     assert session.bind is not None
-    one_statement = (len(doc_rows) <= _FEED_STATEMENT_MAX_DOCUMENTS
-                     and sum(len(c) for c in chunk_rows) <= _FEED_STATEMENT_MAX_CHUNKS)
+    one_statement = len(doc_rows) <= _FEED_STATEMENT_MAX_DOCUMENTS and all(len(c) == 1 for c in chunk_rows)
     if session.bind.dialect.name == "postgresql" and one_statement:
         params: dict[str, Any] = {f"s_{k}": v for k, v in ss_row.items()}
-        for i, (brow, chunks, drow) in enumerate(zip(binary_rows, chunk_rows, doc_rows, strict=True)):
+        for i, (brow, (crow,), drow) in enumerate(zip(binary_rows, chunk_rows, doc_rows, strict=True)):
             params.update({f"b{i}_{k}": v for k, v in brow.items()})
-            for j, crow in enumerate(chunks):
-                params.update({f"c{i}_{j}_{k}": v for k, v in crow.items()})
+            params.update({f"c{i}_{k}": v for k, v in crow.items()})
             params.update({f"d{i}_{k}": v for k, v in drow.items()})
         params.update({f"e_{k}": v for k, v in trace.items()})
         try:
-            await session.execute(_feed_statement(tuple(len(c) for c in chunk_rows)), params)
+            await session.execute(_feed_statement(len(doc_rows)), params)
         except IntegrityError as exc:
             if "unique_id" in str(exc.orig):
                 raise _duplicate_unique_id() from None

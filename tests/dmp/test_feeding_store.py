@@ -207,3 +207,46 @@ async def test_search_dates_and_offsets_out_of_range_are_400(client, auth):  # t
         response = await client.get(path, headers=await auth(), params={
             "patient.identifier": patient, "status": "current", "_offset": "99999999999999999999999"})
         assert response.status_code == 400, (path, response.text)
+
+
+CONTROL = [
+    (lambda b: docref(b)["content"][0]["attachment"].update(title="CR\x00"),
+     "Bundle.entry[1].resource.content[0].attachment.title"),
+    (lambda b: docref(b)["masterIdentifier"].update(value="urn:oid:1.2.3\x00"),
+     "Bundle.entry[1].resource.masterIdentifier.value"),
+    (lambda b: docref(b)["contained"][1]["name"][0].update(family="Fontaine\x01"),
+     "Bundle.entry[1].resource.author.name.family"),
+    (lambda b: docref(b)["context"].update(event=[{"coding": [{"system": "http://x", "code": "a\x00"}]}]),
+     "Bundle.entry[1].resource.context.event.coding.code"),
+    (lambda b: b["entry"][0]["resource"].update(title="Lot\x00"), "Bundle.entry[0].resource.title"),
+]
+
+
+async def test_control_characters_in_stored_values_are_400_on_every_engine(client, auth):  # type: ignore[no-untyped-def]
+    """PostgreSQL cannot store U+0000 in a text column (the INSERT failed: a 500) where SQLite kept it; FHIR
+    strings may not hold control characters but tab, CR and LF anyway."""
+    for mutate, expression in CONTROL:
+        bundle = provide_bundle(ZOE)
+        mutate(bundle)
+        response = await client.post("/dmp/fhir", content=json.dumps(bundle),
+                                     headers={**await auth(), "Content-Type": "application/fhir+json"})
+        assert response.status_code == 400, (expression, response.text)
+        outcome = response.json()["issue"][0]
+        assert outcome["expression"] == [expression]
+        assert "FHIR:string" in {c["code"] for c in outcome["details"]["coding"]}
+    bundle = provide_bundle(ZOE, title="CR\tde consultation")  # tab, CR and LF are fine
+    await _post(client, auth, bundle)
+
+
+async def test_chunk_layouts_never_add_statements(client, auth, settings, session):  # type: ignore[no-untyped-def]
+    """The one statement is cached per number of documents (one chunk each): a document of two chunks goes
+    table by table instead of building, compiling and caching a statement for its chunk layout."""
+    big = pdf_bytes() + bytes(settings.dmp_chunk_size)
+    for documents in (1, 2, 1):
+        bundle = provide_bundle(ZOE, documents=documents)
+        bundle["entry"][1]["resource"]["content"][0]["attachment"].update(
+            size=len(big), hash=base64.b64encode(hashlib.sha1(big).digest()).decode())  # noqa: S324
+        bundle["entry"][1 + documents]["resource"]["data"] = base64.b64encode(big).decode()
+        ids = await _post(client, auth, bundle)
+        assert await service.read_binary(session, ids[1 + documents]) == big
+        assert set(service._FEED_STATEMENTS) <= set(range(1, service._FEED_STATEMENT_MAX_DOCUMENTS + 1))

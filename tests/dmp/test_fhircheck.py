@@ -101,6 +101,22 @@ def _mutate(body: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     return body
 
 
+VALID_CHOICES = {"valueString": "ok", "valueBoolean": True, "valueCode": "ok", "valueInteger": 1}
+
+
+def _add_choice(body: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """A second, *valid* ``value[x]`` next to an element's (an extension's, a parameter's...): only the
+    choice rule refuses it, so a walk that forgot that rule would be caught."""
+    body = copy.deepcopy(body)
+    holders = [p for p in _paths(body) if isinstance(_get(body, p), dict)
+               and any(k.startswith("value") for k in _get(body, p))]
+    if holders:
+        target = _get(body, rng.choice(holders))
+        key = rng.choice([k for k in VALID_CHOICES if k not in target])
+        target[key] = VALID_CHOICES[key]
+    return body
+
+
 def test_usual_shapes_take_the_fast_path():
     bundle = get_fhir_model_class("Bundle")
     document = get_fhir_model_class("DocumentReference")
@@ -118,6 +134,8 @@ def test_fast_path_never_accepts_what_fhir_resources_refuses(seed):
         body = _mutate(base, rng)
         if rng.random() < 0.3:
             body = _mutate(body, rng)
+        if rng.random() < 0.1:
+            body = _add_choice(body, rng)
         body = _light(body) if isinstance(body, dict) else body
         model = get_fhir_model_class(base["resourceType"])
         if not fhircheck.accepts(model, body):
@@ -179,3 +197,59 @@ def test_null_given_name_placeholder_is_skipped():
     bundle = provide_bundle(INS)
     docref(bundle)["contained"][1]["name"][0]["given"] = [None, "Claire"]
     assert mhd.parse_provide_bundle(bundle).documents[0].author_given == ["Claire"]
+
+
+def test_choice_elements_are_one_at_most_and_present_when_required():
+    """value[x]: two types at once are refused by fhir.resources (so not accepted by the walk); a required
+    choice left out too (MedicationRequest.medication[x]); one of them is fine."""
+    basic = get_fhir_model_class("Basic")
+    one = {"resourceType": "Basic", "code": {"text": "x"}, "extension": [{"url": "http://x", "valueString": "a"}]}
+    assert fhircheck.accepts(basic, one)
+    two = copy.deepcopy(one)
+    two["extension"][0]["valueBoolean"] = True
+    assert not fhircheck.accepts(basic, two)
+    with pytest.raises(ValidationError):
+        basic.model_validate(two)
+    request = get_fhir_model_class("MedicationRequest")
+    body = {"resourceType": "MedicationRequest", "status": "active", "intent": "order",
+            "subject": {"reference": "Patient/1"}}
+    assert not fhircheck.accepts(request, body)
+    with pytest.raises(ValidationError):
+        request.model_validate(body)
+    assert fhircheck.accepts(request, {**body, "medicationReference": {"reference": "Medication/1"}})
+    assert not fhircheck.accepts(request, {**body, "medicationReference": {"reference": "Medication/1"},
+                                           "medicationCodeableConcept": {"text": "x"}})
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    """An extension nesting ``levels`` extensions in the DocumentReference of an ITI-65 Bundle."""
+    bundle = provide_bundle(INS)
+    extension: dict[str, Any] = {"url": "http://x", "valueString": "v"}
+    for _ in range(levels):
+        extension = {"url": "http://x", "extension": [extension]}
+    docref(bundle)["extension"] = [extension]
+    return _light(bundle)
+
+
+def test_nesting_beyond_the_limit_is_never_taken_by_the_fast_path():
+    bundle = get_fhir_model_class("Bundle")
+    # Bundle > entry[] > {} > resource > extension[] > {} > (extension[] > {}) * levels: 6 + 2 * levels
+    at_limit, beyond = _nested((fhircheck.MAX_DEPTH - 6) // 2), _nested((fhircheck.MAX_DEPTH - 6) // 2 + 1)
+    assert not fhircheck.deeper_than(at_limit) and fhircheck.accepts(bundle, at_limit)
+    assert fhircheck.deeper_than(beyond) and not fhircheck.accepts(bundle, beyond)
+    assert not fhircheck.deeper_than([[[1]]], 3) and fhircheck.deeper_than([[[[1]]]], 3)
+
+
+@pytest.mark.parametrize("levels", [60, 200, 600])
+def test_deeply_nested_bodies_are_a_400_not_a_crash(levels):
+    """fhir.resources exhausted the recursion limit (600 levels) and orjson could not store the document
+    (over 255 levels): both were 500s."""
+    bundle = _nested(levels)
+    with pytest.raises(mhd.FhirError) as info:
+        mhd.parse_provide_bundle(bundle)
+    assert (info.value.status, info.value.rule) == (400, "DMP:nesting-depth")
+    published = simplified_publish(INS)
+    published["extension"] = docref(bundle)["extension"]
+    with pytest.raises(mhd.FhirError) as info:
+        mhd.parse_simplified_publish(published)
+    assert (info.value.status, info.value.rule) == (400, "DMP:nesting-depth")
