@@ -395,6 +395,13 @@ async def _insert_submission(session: AsyncSession, *, ss_row: dict[str, Any], b
     """Store a checked submission: one statement on PostgreSQL, one per table elsewhere (SQLite has no
     data-modifying CTE). A uniqueId already registered is a 409 either way."""
     assert session.bind is not None
+    # In uniqueId order: two submissions sharing uniqueIds then take the unique index's locks in the same
+    # order, so one waits for the other and gets its 409 (in any other order PostgreSQL may find a
+    # deadlock and abort one of them: a 500).
+    order = sorted(range(len(doc_rows)), key=lambda i: doc_rows[i]["unique_id"])
+    binary_rows = [binary_rows[i] for i in order]
+    chunk_rows = [chunk_rows[i] for i in order]
+    doc_rows = [doc_rows[i] for i in order]
     one_statement = len(doc_rows) <= _FEED_STATEMENT_MAX_DOCUMENTS and all(len(c) == 1 for c in chunk_rows)
     if session.bind.dialect.name == "postgresql" and one_statement:
         params: dict[str, Any] = {f"s_{k}": v for k, v in ss_row.items()}

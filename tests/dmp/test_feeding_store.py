@@ -250,3 +250,24 @@ async def test_chunk_layouts_never_add_statements(client, auth, settings, sessio
         ids = await _post(client, auth, bundle)
         assert await service.read_binary(session, ids[1 + documents]) == big
         assert set(service._FEED_STATEMENTS) <= set(range(1, service._FEED_STATEMENT_MAX_DOCUMENTS + 1))
+
+
+async def test_concurrent_submissions_sharing_unique_ids_are_one_201_and_one_409(client, auth, session):  # type: ignore[no-untyped-def]
+    """Same uniqueIds, in reverse order, at once: one is stored whole, the other is a 409 and stores nothing.
+    In request order PostgreSQL could find a deadlock (each waiting for the other's index entry): a 500."""
+    import asyncio
+
+    from sqlalchemy import func
+
+    headers = {**await auth(), "Content-Type": "application/fhir+json"}
+    for documents in (2, 10) * 8:  # one statement / table by table on PostgreSQL
+        first, second = provide_bundle(ZOE, documents=documents), provide_bundle(ZOE, documents=documents)
+        unique_ids = [docref(first, n)["masterIdentifier"]["value"] for n in range(documents)]
+        for n, unique_id in enumerate(reversed(unique_ids)):
+            docref(second, n)["masterIdentifier"]["value"] = unique_id
+        responses = await asyncio.gather(*(client.post("/dmp/fhir", content=json.dumps(b), headers=headers)
+                                           for b in (first, second)))
+        assert sorted(r.status_code for r in responses) == [200, 409], [r.text[:300] for r in responses]
+        stored = (await session.execute(select(func.count()).select_from(DmpDocument)
+                                        .where(DmpDocument.unique_id.in_(unique_ids)))).scalar_one()
+        assert stored == documents
