@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 from sqlalchemy import and_, or_, select
 from starlette.responses import Response, StreamingResponse
@@ -30,7 +30,23 @@ from app.dmp.patch import PatchRefused, parse_patch_body
 from app.psc.dependencies import CurrentProfessional
 from app.xmlsafe import InvalidXmlError, UnsafeXmlError
 
-router = APIRouter(prefix="/dmp/fhir", tags=["dmp"])
+
+def _nul_refused(where: str) -> FhirError:
+    # No FHIR string holds U+0000 (R4 datatypes.html#string); PostgreSQL text cannot either, so a NUL that
+    # reached a query or a trace failed the request with a 500 there (SQLite took it).
+    return FhirError(400, "invalid", f"{where} holds U+0000 (NUL), which no FHIR string may contain",
+                     rule="FHIR:string")
+
+
+async def _no_nul_in_url(request: Request) -> None:
+    """Every DMP route: a NUL in the (decoded) path or the query string is the client's error."""
+    if "\x00" in request.scope["path"]:
+        raise _nul_refused("the URL path")
+    if b"%00" in request.scope["query_string"]:
+        raise _nul_refused("the query string")
+
+
+router = APIRouter(prefix="/dmp/fhir", tags=["dmp"], dependencies=[Depends(_no_nul_in_url)])
 
 MODE_HEADER = "X-DMP-Access-Mode"
 REASON_HEADER = "X-DMP-Access-Reason"
@@ -47,8 +63,10 @@ def access_context(request: Request, professional: Any) -> service.AccessContext
     except ValueError:
         raise FhirError(400, "value", f"{MODE_HEADER} {raw_mode!r} must be one of normal, bris_de_glace, centre_15 "
                         "(TRE_R248-ModeAcces)", rule="DMP:access-mode") from None
-    reason = request.headers.get(REASON_HEADER)
-    return service.AccessContext(professional=professional, mode=mode, reason=unquote(reason) if reason else None)
+    reason = unquote(request.headers[REASON_HEADER]) if request.headers.get(REASON_HEADER) else None
+    if reason is not None and "\x00" in reason:
+        raise _nul_refused(REASON_HEADER)
+    return service.AccessContext(professional=professional, mode=mode, reason=reason)
 
 
 def wants_xml(request: Request) -> bool:
@@ -222,7 +240,13 @@ async def search_params(request: Request) -> dict[str, list[str]]:
         if body and media != "application/x-www-form-urlencoded":
             raise FhirError(415, "not-supported", "POST _search takes application/x-www-form-urlencoded",
                             rule="FHIR:search-post")
-        for key, value in parse_qsl(body.decode("utf-8"), keep_blank_values=True):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FhirError(400, "invalid", "the POST _search body is not UTF-8", rule="FHIR:search-post") from None
+        for key, value in parse_qsl(text, keep_blank_values=True):
+            if "\x00" in key or "\x00" in value:
+                raise _nul_refused("the POST _search body")
             params.setdefault(key, []).append(value)
     return params
 

@@ -508,3 +508,29 @@ async def test_retrieve_refused_without_authorisation_and_lists(client, auth):  
     patient = await client.get(f"/dmp/fhir/Patient/{ZOE}", headers=await auth(**{"Accept": "application/fhir+xml"}))
     assert patient.status_code == 200 and b"<Patient" in patient.content
     assert b'<active value="true"/>' in patient.content
+
+
+async def test_nul_anywhere_in_a_request_is_a_400_on_every_engine(client, auth):  # type: ignore[no-untyped-def]
+    """U+0000 in a search value, a path id, a form body or the access reason reached PostgreSQL (a query
+    parameter or a trace column), which cannot hold it: a 500 there, where SQLite answered."""
+    headers = await auth()
+    for path in ("/dmp/fhir/DocumentReference", "/dmp/fhir/List", "/dmp/fhir/AuditEvent"):
+        for name in ("title", "type", "status", "unknown", "patient.identifier"):
+            params = {"patient.identifier": PATIENT_ID, "status": "current", name: "a\x00"}
+            response = await client.get(path, params=params, headers=headers)
+            assert response.status_code == 400, (path, name, response.text)
+            assert "FHIR:string" in codes(response)
+    for path in ("/dmp/fhir/DocumentReference/a%00", "/dmp/fhir/Binary/a%00", "/dmp/fhir/List/a%00",
+                 "/dmp/fhir/Patient/a%00"):
+        response = await client.get(path, headers=headers)
+        assert response.status_code == 400, (path, response.text)
+    form = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+    response = await client.post("/dmp/fhir/DocumentReference/_search", headers=form,
+                                 content=f"patient.identifier={PATIENT_ID}&status=current&title=a%00")
+    assert response.status_code == 400 and "FHIR:string" in codes(response), response.text
+    response = await client.post("/dmp/fhir/DocumentReference/_search", headers=form, content=b"title=\xff")
+    assert response.status_code == 400 and "FHIR:search-post" in codes(response), response.text
+    response = await client.get("/dmp/fhir/DocumentReference", params={"patient.identifier": PATIENT_ID,
+                                "status": "current"}, headers=await auth(
+                                    LEFEVRE, **{"X-DMP-Access-Mode": "bris_de_glace", "X-DMP-Access-Reason": "a%00"}))
+    assert response.status_code == 400 and "FHIR:string" in codes(response), response.text
