@@ -115,11 +115,16 @@ class StoreEvents:
         if self._ssl is not None:
             kwargs["ssl"] = self._ssl
         connection = await asyncpg.connect(self._dsn, **kwargs)
-        await connection.add_listener(CHANNEL, self._notified)
+        try:
+            await connection.add_listener(CHANNEL, self._notified)
+            # listening first, then reloading: a change made meanwhile is either in the reload or notified
+            for resync in self._resyncs:
+                await resync()
+        except BaseException:
+            await connection.close(timeout=2)
+            raise  # not relayed until a reload has succeeded: the subscribers keep reading the store
         connection.add_termination_listener(self._lost)
         self._connection = connection
-        for resync in self._resyncs:
-            await resync()
 
     def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         origin, _, payload = payload.partition(" ")

@@ -124,6 +124,10 @@ class JournalWriter:
 
     def add_row(self, row: Entry) -> None:
         """One entry, its fields in :data:`COLUMNS` order, each already within its column's size."""
+        if any(type(value) is str and "\x00" in value for value in row):
+            # a decoded path (/a%00b) or a quoted input: PostgreSQL text cannot hold NUL, and one such row
+            # would fail its whole batch
+            row = tuple(value.replace("\x00", "\\0") if type(value) is str else value for value in row)
         self._buffer.append(row)
         if len(self._buffer) >= self._batch_size:
             self._wake.set()

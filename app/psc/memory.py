@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
@@ -102,20 +103,17 @@ class PscMemory:
     async def load(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         from app.psc.models import RevokedToken
 
-        cutoff = utcnow().timestamp() - 3600
+        # expired an hour ago at most: a token inside its expiry leeway must still be known as revoked
+        cutoff = utcnow() - timedelta(seconds=3600)
         async with sessionmaker() as session:
             rows = (
                 await session.execute(
                     select(RevokedToken.jti, RevokedToken.expires_at).where(
-                        or_(RevokedToken.expires_at.is_(None), RevokedToken.expires_at > utcnow())
+                        or_(RevokedToken.expires_at.is_(None), RevokedToken.expires_at > cutoff)
                     )
                 )
             ).all()
-        revoked = {}
-        for jti, expires_at in rows:
-            exp = _epoch(expires_at) if expires_at is not None else NEVER
-            if exp > cutoff:
-                revoked[jti] = exp
+        revoked = {jti: _epoch(expires_at) if expires_at is not None else NEVER for jti, expires_at in rows}
         # merged, not replaced: a revocation is never undone, and one may have arrived during the query
         self.revoked = {**revoked, **self.revoked}
         self.professionals.clear()  # changes missed while the listener was down
