@@ -97,7 +97,8 @@ class RequestContextMiddleware:
         row = (
             utcnow(), context.request_id, "http", client_text, method, path[:2048],
             redact_query(query.decode("latin-1")) if query else None, operation[:128] if operation else None,
-            service_of(path), status, outcome_of(status), rule, context.detail, round(duration_ms, 3),
+            service_of(path), status, outcome_of(status), rule, context.detail[:1024] if context.detail else None,
+            round(duration_ms, 3),
         )
         app = scope.get("app")
         writer = writer_of(app) if app is not None else None
