@@ -83,12 +83,13 @@ async def _post(client, auth, bundle):  # type: ignore[no-untyped-def]
 
 
 async def test_every_shape_is_stored_whole(client, auth, session):  # type: ignore[no-untyped-def]
-    """1 document, then 2 (one of three chunks), then 1 again, then more documents than one statement takes
-    (stored table by table): the cached statements bind the right rows, the large path stores the same."""
+    """1 document, then 2 (one of three chunks: table by table), then 1 again, then 3 (one statement), then
+    more documents than one statement takes (table by table): the cached statements bind the right rows,
+    the table-by-table path stores the same."""
     big = pdf_bytes() + bytes(range(256)) * 9_000  # > 2 MiB: three chunks of 1 MiB
     assert service._FEED_STATEMENT_MAX_DOCUMENTS < 10
     shapes = [provide_bundle(ZOE), provide_bundle(ZOE, documents=2), provide_bundle(ZOE),
-              provide_bundle(ZOE, documents=10)]
+              provide_bundle(ZOE, documents=3), provide_bundle(ZOE, documents=10)]
     shapes[1]["entry"][2]["resource"]["content"][0]["attachment"].update(
         size=len(big), hash=base64.b64encode(hashlib.sha1(big).digest()).decode())  # noqa: S324
     shapes[1]["entry"][4]["resource"]["data"] = base64.b64encode(big).decode()
