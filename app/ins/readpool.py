@@ -9,7 +9,8 @@ Everything unusual goes back to asyncpg, which knows how to clean up: a connecti
 cancelled (the cancellation may still be in flight), or that was closed while idle, is released to the asyncpg
 pool (which waits for the cancellation, resets or terminates it; a connection the server closed it has already
 taken back) and the next call acquires a fresh one.
-Callers beyond ``max_size`` wait in FIFO order for the next connection given back. Connections that stay idle
+Callers beyond ``max_size`` wait in FIFO order for the next connection given back, or for a slot freed by a
+connection given up (which the first waiter then fills itself, before any later caller). Connections that stay idle
 through a whole ``trim_interval`` go back to asyncpg (which closes them once inactive), one is kept.
 """
 
@@ -20,6 +21,8 @@ from collections import deque
 from typing import Any
 
 from asyncpg import InterfaceError
+
+_SLOT = object()  # what a waiter is handed instead of a connection: a free slot, to acquire one from asyncpg
 
 
 def _usable(con: Any) -> bool:
@@ -35,7 +38,7 @@ class ReadPool:
         self._max = max_size
         self._idle: list[Any] = []
         self._waiters: deque[asyncio.Future[Any]] = deque()
-        self._lent = 0  # connections acquired from the asyncpg pool and not given back to it
+        self._lent = 0  # slots taken: connections acquired (or being acquired) from asyncpg, not given back
         self._returning: set[asyncio.Task[None]] = set()
         self._trim_interval = trim_interval
         self._trim_timer: asyncio.TimerHandle | None = None
@@ -56,9 +59,9 @@ class ReadPool:
         else:
             self._low = 0
             con = await self._take()
-        if not _usable(con):  # the server went away while it was idle
-            self._give_up(con)
-            con = await self._take()
+        if not _usable(con):  # the server went away while it was idle: a fresh one in the same slot
+            self._discard(con)
+            con = await self._open()
         try:
             rows = await con.fetch(query, *args)
         except BaseException:
@@ -67,32 +70,40 @@ class ReadPool:
         self._give_back(con)
         return rows
 
+    def _first_waiter(self) -> asyncio.Future[Any] | None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():  # a cancelled caller's future stays in the queue until here
+                return waiter
+        return None
+
     def _give_back(self, con: Any) -> None:
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(con)
-                return
-        self._idle.append(con)
+        waiter = self._first_waiter()
+        if waiter is not None:
+            waiter.set_result(con)
+        else:
+            self._idle.append(con)
 
-    def _wake_one(self) -> None:
-        """A slot freed without a connection: the first waiter acquires one itself."""
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
+    def _free_slot(self) -> None:
+        """A slot freed without a connection: it passes to the first waiter (which acquires one itself, ahead of
+        any caller arriving meanwhile), else it is counted out."""
+        waiter = self._first_waiter()
+        if waiter is not None:
+            waiter.set_result(_SLOT)
+        else:
+            self._lent -= 1
 
-    def _give_up(self, con: Any) -> None:
-        """Hand a connection in an unknown state back to asyncpg (in the background: it may have to wait for
-        a cancellation to finish) and free its slot."""
-        self._lent -= 1
+    def _discard(self, con: Any) -> None:
+        """Hand a connection in an unknown state back to asyncpg, in the background: it may have to wait for a
+        cancellation to finish."""
         task = asyncio.ensure_future(self._release(con))
         self._returning.add(task)
         task.add_done_callback(self._returning.discard)
-        self._wake_one()
+
+    def _give_up(self, con: Any) -> None:
+        self._discard(con)
+        self._free_slot()
 
     async def _release(self, con: Any) -> None:
         try:
@@ -100,37 +111,41 @@ class ReadPool:
         except Exception:  # noqa: S110 - asyncpg terminates what it cannot reset; nothing left to do here
             pass
 
+    async def _open(self) -> Any:
+        """A connection from asyncpg for a slot already counted in ``_lent``."""
+        if self._trim_timer is None:
+            self._schedule_trim()
+        try:
+            return await self._pool.acquire()
+        except BaseException:
+            self._free_slot()
+            raise
+
     async def _take(self) -> Any:
-        while True:
-            idle = self._idle
-            while idle:
-                con = idle.pop()
-                if _usable(con):
-                    return con
-                self._give_up(con)
-            if self._lent < self._max:
-                self._lent += 1
-                if self._trim_timer is None:
-                    self._schedule_trim()
-                try:
-                    return await self._pool.acquire()
-                except BaseException:
-                    self._lent -= 1
-                    self._wake_one()
-                    raise
-            self.waits += 1
-            waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                con = await waiter
-            except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
-                    self._give_back(waiter.result())  # handed over just as we were cancelled: pass it on
-                elif waiter.done() and not waiter.cancelled():
-                    self._wake_one()
-                raise
-            if con is not None:
+        idle = self._idle
+        while idle:
+            con = idle.pop()
+            if _usable(con):
                 return con
+            self._give_up(con)
+        if self._lent < self._max:
+            self._lent += 1
+            return await self._open()
+        self.waits += 1
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            con = await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed over just as we were cancelled: pass it on
+                if waiter.result() is _SLOT:
+                    self._free_slot()
+                else:
+                    self._give_back(waiter.result())
+            raise
+        if con is _SLOT:
+            return await self._open()
+        return con
 
     def _schedule_trim(self) -> None:
         self._trim_timer = asyncio.get_running_loop().call_later(self._trim_interval, self.trim)

@@ -105,3 +105,31 @@ async def test_trim_gives_back_what_an_interval_did_not_need(postgresql_url: str
     finally:
         await reads.close()
         await asyncio.wait_for(pool.close(), 5)
+
+
+async def test_a_slot_freed_by_a_cancelled_query_goes_to_the_first_waiter(postgresql_url: str) -> None:
+    """A connection given up (cancelled or failed query) frees its slot for the caller that has waited longest:
+    a caller arriving at that moment must not take it and send the waiter back to the end of the queue."""
+    pool = await asyncpg.create_pool(postgresql_url, min_size=1, max_size=2)
+    reads = ReadPool(pool, 1)
+    order: list[str] = []
+
+    async def search(name: str) -> None:
+        await reads.fetch("SELECT 1")
+        order.append(name)
+
+    try:
+        holder = asyncio.ensure_future(reads.fetch("SELECT pg_sleep(5)"))
+        await asyncio.sleep(0.2)
+        waiter = asyncio.ensure_future(search("waiter"))
+        await asyncio.sleep(0.05)
+        holder.cancel()  # the client went away: its connection goes back to asyncpg, its slot is free
+        newcomer = asyncio.ensure_future(search("newcomer"))  # arrives in the same turn of the loop
+        await asyncio.wait_for(asyncio.gather(waiter, newcomer), 10)
+        with pytest.raises(asyncio.CancelledError):
+            await holder
+        assert order == ["waiter", "newcomer"]
+        assert reads.waits == 2  # each waited once: nobody went back to the end of the queue
+    finally:
+        await reads.close()
+        await asyncio.wait_for(pool.close(), 10)
