@@ -441,10 +441,16 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.S
     now = utcnow()
     patch_results: dict[int, EntryResult] = {}
     patches_by_target = {p.target_id: p for p in submission.patches}
+    targets = sorted({d.replaces for d in submission.documents if d.replaces})
+    if targets:
+        # Locked in id order (PostgreSQL): two submissions replacing the same documents wait for each other
+        # (the second then finds them superseded: a 409) instead of deadlocking (a 500).
+        await session.execute(select(DmpDocument).where(DmpDocument.id.in_(targets)).order_by(DmpDocument.id)
+                              .with_for_update())
     for doc in submission.documents:
         if not doc.replaces:
             continue
-        old = await session.get(DmpDocument, doc.replaces, with_for_update=True)
+        old = await session.get(DmpDocument, doc.replaces)
         if old is None or old.dmp_id != record.id:
             raise FhirError(404, "not-found", f"relatesTo.target DocumentReference/{doc.replaces} is unknown in this "
                             "patient's DMP", rule="PDSm4DMP:TD2.1-replace-target",
@@ -462,14 +468,26 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.S
                 raise FhirError(422, "business-rule", f"Bundle.entry[{patch.entry_index}] must set the replaced "
                                 "document's status to 'superseded'", rule="PDSm4DMP:TD2.1-patch",
                                 expression=f"Bundle.entry[{patch.entry_index}]")
-            old.labels = [list(lab) for lab in state.labels]
-            old.label_codes = _label_flags(state.labels)["label_codes"]
-        old.availability = "Deprecated"
-        old.version_id += 1
-        old.last_updated = now
+            changes = {"labels": [list(lab) for lab in state.labels],
+                       "label_codes": _label_flags(state.labels)["label_codes"]}
+        else:
+            changes = {}
+        # Only if it is still the version read: SQLite takes no row lock (FOR UPDATE is ignored there), so a
+        # concurrent replacement may have superseded it since; then this one is a 409, as for any document
+        # no longer current. (The update also brings ``old`` up to date, for a second replacement of it.)
+        version = old.version_id
+        replaced = await session.execute(
+            update(DmpDocument).where(DmpDocument.id == old.id, DmpDocument.version_id == version,
+                                      DmpDocument.availability == "Approved")
+            .values(availability="Deprecated", version_id=version + 1, last_updated=now, **changes))
+        if replaced.rowcount != 1:  # type: ignore[attr-defined]
+            raise FhirError(409, "conflict", f"DocumentReference/{doc.replaces} was replaced meanwhile and cannot "
+                            "be replaced: replace the current version of the chain",
+                            rule="PDSm4DMP:TD2.1-replace-current", expression="DocumentReference.relatesTo.target",
+                            details_code=mhd.XDS_METADATA)
         if patch is not None:
             patch_results[patch.entry_index] = EntryResult(
-                "200 OK", f"DocumentReference/{old.id}/_history/{old.version_id}", f'W/"{old.version_id}"')
+                "200 OK", f"DocumentReference/{old.id}/_history/{version + 1}", f'W/"{version + 1}"')
     ss_id = str(uuid.uuid4())
     doc_ids = {d.entry_index: str(uuid.uuid4()) for d in submission.documents}
     bin_ids = {d.entry_index: str(uuid.uuid4()) for d in submission.documents}

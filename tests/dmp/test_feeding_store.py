@@ -272,3 +272,37 @@ async def test_concurrent_submissions_sharing_unique_ids_are_one_201_and_one_409
         stored = (await session.execute(select(func.count()).select_from(DmpDocument)
                                         .where(DmpDocument.unique_id.in_(unique_ids)))).scalar_one()
         assert stored == documents
+
+
+def _replacing(bundle_targets: tuple[str, str]) -> dict:  # type: ignore[type-arg]
+    """An ITI-65 of two new documents replacing two documents (relatesTo only, MHD style)."""
+    bundle = provide_bundle(ZOE, documents=2, replaces=bundle_targets[0], patch=None)
+    docref(bundle, 1)["relatesTo"][0]["target"]["reference"] = f"DocumentReference/{bundle_targets[1]}"
+    return bundle
+
+
+async def test_concurrent_replacements_of_the_same_documents_are_one_200_and_one_409(client, auth, session):  # type: ignore[no-untyped-def]
+    """Two submissions replacing the same two documents, named in opposite orders, at once: PostgreSQL
+    deadlocked one of them (a 500: the rows were locked in document order); SQLite, which takes no row
+    lock, let both replace them (two current successors). Now one wins, the other is a 409."""
+    import asyncio
+
+    headers = {**await auth(), "Content-Type": "application/fhir+json"}
+    for _ in range(6):
+        ids = await _post(client, auth, provide_bundle(ZOE, documents=2))
+        first, second = ids[1], ids[2]
+        responses = await asyncio.gather(*(client.post("/dmp/fhir", content=json.dumps(_replacing(t)),
+                                                       headers=headers)
+                                           for t in ((first, second), (second, first))))
+        assert sorted(r.status_code for r in responses) == [200, 409], [r.text[:300] for r in responses]
+        session.expire_all()
+        for old_id in (first, second):
+            old = await session.get(DmpDocument, old_id)
+            assert old is not None and (old.availability, old.version_id) == ("Deprecated", 2)
+            successors = (await session.execute(select(DmpDocument.id).where(DmpDocument.replaces_id == old_id))
+                          ).scalars().all()
+            assert successors == [old.replaced_by_id]
+    current = (await _post(client, auth, provide_bundle(ZOE)))[1]
+    twice = provide_bundle(ZOE, documents=2, replaces=current, patch=None)  # one document replaced twice at once
+    response = await client.post("/dmp/fhir", content=json.dumps(twice), headers=headers)
+    assert response.status_code == 409 and "is Deprecated" in response.text, response.text
