@@ -29,9 +29,11 @@ def _effective(route: APIRoute) -> Any:
     if var is None:
         return None
     context = var.get()
-    if context is not None and getattr(context, "original_route", None) is route:
-        return context
-    return route
+    if context is None:  # the route's own handler (APIRoute.__init__, or a route added to the app itself)
+        return route
+    # An inclusion context this code does not recognise (a FastAPI that renamed its fields, say) must not be
+    # mistaken for "no inclusion": the bare route would not show the inclusion's dependencies.
+    return context if getattr(context, "original_route", None) is route else None
 
 
 def takes_only_the_request(dependant: Any, endpoint: Callable[..., Any]) -> bool:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi import routing as fastapi_routing
 from starlette.responses import Response
 
-from app.ins.routing import LeanRoute, takes_only_the_request
+from app.ins.routing import LeanRoute, _effective, takes_only_the_request
 
 
 async def _endpoint(request: Request) -> Response:
@@ -81,3 +83,21 @@ def _api_routes(app: FastAPI) -> list[fastapi_routing.APIRoute]:
 
     walk(app.router)
     return out
+
+
+def test_an_inclusion_context_not_understood_means_the_standard_handler() -> None:
+    """Were FastAPI to rename the fields of its inclusion context, the lean path must not take the bare route
+    (without the inclusion's dependencies, the control token's for one) for the route as included."""
+    route = LeanRoute("/echo", _endpoint, methods=["POST"])
+    var = fastapi_routing._effective_route_context_var
+    token = var.set(object())  # a context without ``original_route``
+    try:
+        assert _effective(route) is None
+    finally:
+        var.reset(token)
+    token = var.set(SimpleNamespace(original_route=None))  # one that does not name this route
+    try:
+        assert route.get_route_handler() is not _endpoint
+    finally:
+        var.reset(token)
+    assert _effective(route) is route  # no inclusion at all: the route's own dependant is the whole story
