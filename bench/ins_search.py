@@ -145,19 +145,21 @@ def main() -> None:
     args = ap.parse_args()
 
 
-    url, people = asyncio.run(prepare(args.database, args.persons))
-    port = free_port()
-    server = start_sandbox(via_socket(url, args.socket), port, timeout=30)
+    server = None
     results = {}
-    try:
+    try:  # the database is named after this process: one left behind by a failed run would never be dropped
+        url, people = asyncio.run(prepare(args.database, args.persons))
+        port = free_port()
+        server = start_sandbox(via_socket(url, args.socket), port, timeout=30)
         for kind in args.protocols.split(","):
             run_load(port, build_requests(people, port, args.warmup, kind, seed=2), args.connections, server.pid,
                      args.database)
             results[kind] = run_load(port, build_requests(people, port, args.requests, kind), args.connections,
                                      server.pid, args.database)
     finally:
-        server.terminate()
-        server.wait(10)
+        if server is not None:
+            server.terminate()
+            server.wait(10)
         asyncio.run(drop_database(args.database))
 
     load = os.getloadavg()
