@@ -468,8 +468,8 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.S
                 raise FhirError(422, "business-rule", f"Bundle.entry[{patch.entry_index}] must set the replaced "
                                 "document's status to 'superseded'", rule="PDSm4DMP:TD2.1-patch",
                                 expression=f"Bundle.entry[{patch.entry_index}]")
-            changes = {"labels": [list(lab) for lab in state.labels],
-                       "label_codes": _label_flags(state.labels)["label_codes"]}
+            # every column the labels drive, as a metadata PATCH sets them (masked_ps filters searches)
+            changes = {**_label_flags(state.labels), "is_archived": state.is_archived}
         else:
             changes = {}
         # Only if it is still the version read: SQLite takes no row lock (FOR UPDATE is ignored there), so a

@@ -534,3 +534,24 @@ async def test_nul_anywhere_in_a_request_is_a_400_on_every_engine(client, auth):
                                 "status": "current"}, headers=await auth(
                                     LEFEVRE, **{"X-DMP-Access-Mode": "bris_de_glace", "X-DMP-Access-Reason": "a%00"}))
     assert response.status_code == 400 and "FHIR:string" in codes(response), response.text
+
+
+async def test_masking_in_a_replacement_patch_hides_the_superseded_document(client, auth):  # type: ignore[no-untyped-def]
+    """The replacement's PATCH entry may also add MASQUE_PS: the superseded document's labels said masked,
+    but its masked flag (what searches filter on) was left unset, so other professionals still found it."""
+    await client.put(f"/sandbox/v1/dmps/{ZOE}/authorisations/10001000024", json={"status": "VALIDE"})
+    first = await post_bundle(client, auth, provide_bundle(ZOE))
+    old_id = first.json()["entry"][1]["response"]["location"].rsplit("/", 1)[1]
+    replacement = provide_bundle(ZOE, replaces=old_id)
+    parameters = next(e["resource"] for e in replacement["entry"] if e["resource"]["resourceType"] == "Parameters")
+    parameters["parameter"].append({"name": "operation", "part": [
+        {"name": "type", "valueCode": "add"}, {"name": "path", "valueString": "DocumentReference"},
+        {"name": "name", "valueString": "securityLabel"},
+        {"name": "value", "valueCodeableConcept": {"coding": [{"system": TRE_A07, "code": "MASQUE_PS"}]}}]})
+    response = await post_bundle(client, auth, replacement)
+    assert response.status_code == 200, response.text
+    own = (await client.get(f"/dmp/fhir/DocumentReference/{old_id}", headers=await auth())).json()
+    assert [c["coding"][0]["code"] for c in own["securityLabel"]] == ["N", "MASQUE_PS"]
+    assert old_id in {e["resource"]["id"] for e in (await search(client, auth, status="superseded")).json()["entry"]}
+    others = await search(client, auth, subject=LEFEVRE, status="superseded")
+    assert old_id not in {e["resource"]["id"] for e in others.json().get("entry", [])}
