@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 logger = logging.getLogger("segur.events")
 
@@ -106,7 +106,11 @@ class StoreEvents:
         url = make_url(database_url)
         self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._ssl = False if _is_local_without_tls_choice(database_url) else None
-        await self._connect()
+        try:
+            await self._connect()
+        except BaseException:
+            self._listeners -= 1  # the app failed to start: it will not stop this listener
+            raise
 
     async def _connect(self) -> None:
         import asyncpg
@@ -176,14 +180,20 @@ def events_for(database_url: str) -> StoreEvents:
     return store
 
 
+_Pending = tuple[tuple[SessionTransaction, ...], StoreEvents, str, str]
+"""An event waiting for its commit: the savepoints it was published in, its store, topic and key."""
+
+
 async def publish(session: AsyncSession, topic: str, keys: str | Iterable[str] = "") -> None:
     """Tell every worker, once this session's transaction commits, that ``keys`` changed under ``topic``."""
     keys = [keys] if isinstance(keys, str) else list(keys)
     if not keys:
         return
     store = events_for(session.get_bind().engine.url.render_as_string(hide_password=False))
-    pending: list[tuple[StoreEvents, str, str]] = session.sync_session.info.setdefault(_PENDING, [])
-    pending.extend((store, topic, key) for key in keys)
+    sync = session.sync_session
+    savepoints = _savepoints(sync)
+    pending: list[_Pending] = sync.info.setdefault(_PENDING, [])
+    pending.extend((savepoints, store, topic, key) for key in keys)
     if store.is_postgresql:
         for payload in _payloads(topic, keys):
             await session.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
@@ -203,12 +213,36 @@ def _payloads(topic: str, keys: list[str]) -> Iterable[str]:
     yield head + "\n".join(chunk)
 
 
+def _savepoints(session: Session) -> tuple[SessionTransaction, ...]:
+    """The savepoints (``begin_nested``) open in ``session``, innermost first: an event published inside
+    one is dropped if it rolls back."""
+    found: list[SessionTransaction] = []
+    transaction = session.get_nested_transaction()
+    while transaction is not None:
+        if transaction.nested:
+            found.append(transaction)
+        transaction = transaction.parent
+    return tuple(found)
+
+
 @event.listens_for(Session, "after_commit")
 def _deliver_after_commit(session: Session) -> None:
-    for store, topic, key in session.info.pop(_PENDING, ()):
+    if session.in_nested_transaction():
+        return  # a savepoint released: nothing is committed until the transaction itself is
+    for _, store, topic, key in session.info.pop(_PENDING, ()):
         store.dispatch(topic, key)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    savepoint = session.get_nested_transaction()
+    if savepoint is None:  # the transaction itself
+        session.info.pop(_PENDING, None)
+    elif session.info.get(_PENDING):  # a savepoint: only what was published inside it
+        session.info[_PENDING] = [entry for entry in session.info[_PENDING] if savepoint not in entry[0]]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # ended without a commit (closed): what it published never happened
+        session.info.pop(_PENDING, None)

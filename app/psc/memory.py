@@ -10,8 +10,9 @@ so this worker keeps them, and :mod:`app.events` keeps them right:
   listener reconnects; while the listener is down, :meth:`PscMemory.revocations_known` is false and the
   check reads the store, as it did before;
 - a reset of the store forgets everything (the revocation table is emptied by it, as before);
-- a token's signature is verified once: the claims of a token already verified are reused while it is
-  unexpired (its claims are still checked on every use: issuer, audience, expiry, type).
+- a token's signature is verified once: the claims of a token already verified are reused while the key
+  that verified it is in the key ring (its claims are still checked on every use: issuer, audience,
+  expiry, type); at most :data:`MAX_VERIFIED` tokens are kept.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ class PscMemory:
     verified: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
     """token -> (its claims, the kid that verified it): reused only while that key is in the key ring."""
     loaded: bool = False
+    generation: int = 0
+    """Changed whenever professionals are forgotten: a professional read from the store before that is
+    not kept (it may be one the reset just deleted)."""
     sessionmakers: list[async_sessionmaker[AsyncSession]] = field(default_factory=list)
     """Those of the running apps on this store (one in a server; several in a test process)."""
     _since_purge: int = 0
@@ -85,9 +89,11 @@ class PscMemory:
             self.purge()
 
     def on_professional(self, sni: str) -> None:
+        self.generation += 1
         self.professionals.pop(sni, None)
 
     def on_reset(self, _key: str = "") -> None:
+        self.generation += 1
         self.revoked.clear()
         self.professionals.clear()
         self.verified.clear()
@@ -116,6 +122,7 @@ class PscMemory:
         revoked = {jti: _epoch(expires_at) if expires_at is not None else NEVER for jti, expires_at in rows}
         # merged, not replaced: a revocation is never undone, and one may have arrived during the query
         self.revoked = {**revoked, **self.revoked}
+        self.generation += 1
         self.professionals.clear()  # changes missed while the listener was down
         self.verified.clear()
         self.loaded = True
@@ -170,9 +177,11 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     memory.store.on_resync(memory.resync)
     memory.store.subscribe(TOPIC_CLIENT, _clear_clients)
     memory.store.subscribe(TOPIC_RESET, _clear_clients)
-    await memory.load(app.state.sessionmaker)
+    # known before the load: a reconnection of the listener during it must reload (what was notified
+    # between the loss and the reconnection may be after the load's snapshot)
     memory.sessionmakers.append(app.state.sessionmaker)
     try:
+        await memory.load(app.state.sessionmaker)
         yield
     finally:
         memory.sessionmakers.remove(app.state.sessionmaker)

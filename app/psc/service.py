@@ -785,6 +785,7 @@ async def _cached_professional(session: AsyncSession, settings: Settings, sni: o
     memory = memory_for(settings.database_url)
     cached = memory.professionals.get(sni)
     if cached is None:
+        generation = memory.generation
         row = await session.get(ProfessionalRow, sni)
         if row is None:
             return None
@@ -792,7 +793,8 @@ async def _cached_professional(session: AsyncSession, settings: Settings, sni: o
             row.subject_name_id, row.rpps, row.given_name, row.family_name, row.profession_code,
             row.userinfo, json.dumps(row.userinfo),
         )
-        memory.professionals[sni] = cached
+        if memory.generation == generation:  # no reset committed while it was read
+            memory.professionals[sni] = cached
     return cached
 
 

@@ -101,6 +101,70 @@ async def test_reset_forgets_what_was_kept(app, client) -> None:  # type: ignore
     assert GP not in memory.professionals and "some-jti" not in memory.revoked
 
 
+async def test_a_professional_read_while_the_store_is_reset_is_not_kept(app, client) -> None:  # type: ignore[no-untyped-def]
+    memory = memory_for(app.state.settings.database_url)
+    access = await access_token_for(client, GP)
+    memory.professionals.pop(GP, None)
+    async with app.state.sessionmaker() as session:
+        read = session.get
+
+        async def read_while_a_reset_commits(*args, **kwargs):  # type: ignore[no-untyped-def]
+            row = await read(*args, **kwargs)
+            memory.on_reset()  # the reset (which deleted the row) committed while it was read
+            return row
+
+        session.get = read_while_a_reset_commits  # type: ignore[method-assign]
+        pro = await service.authenticate_access_token(session, app.state.settings, access)
+    assert pro.subject_name_id == GP  # this request read it before the reset: answered
+    assert GP not in memory.professionals  # but not kept for the next ones
+
+
+async def test_a_reconnection_during_the_start_up_load_loads_again(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from app.psc import memory as memory_module
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'alone.db'}"  # a store no other test's memory serves
+    app = SimpleNamespace(state=SimpleNamespace(settings=SimpleNamespace(database_url=url), sessionmaker=object()))
+    memory = memory_for(url)
+    loads: list[object] = []
+
+    async def load(sessionmaker) -> None:  # type: ignore[no-untyped-def]
+        loads.append(sessionmaker)
+        if len(loads) == 1:  # the listener was lost and is back while the first load runs
+            await memory.resync()
+
+    monkeypatch.setattr(memory, "load", load)
+    async with memory_module.lifespan(app):
+        assert loads == [app.state.sessionmaker] * 2
+    assert not memory.sessionmakers
+
+
+async def test_a_verified_token_is_still_checked_for_its_type_audience_and_issuer(app, client, session) -> None:  # type: ignore[no-untyped-def]
+    settings = app.state.settings
+    access = await access_token_for(client, GP)
+    await service.verify_token(session, settings, access, audience=settings.psc_access_token_audience)
+    assert access in memory_for(settings.database_url).verified
+    with pytest.raises(tokens.TokenError, match="type"):
+        await service.verify_token(session, settings, access, typ=tokens.TYP_REFRESH)
+    with pytest.raises(tokens.TokenError, match="audience"):
+        await service.verify_token(session, settings, access, audience="someone-else")
+    with pytest.raises(tokens.TokenError, match="issuer"):
+        other = settings.model_copy(update={"public_base_url": "http://elsewhere.test"})
+        await service.verify_token(session, other, access)
+
+
+def test_the_verified_tokens_kept_are_bounded() -> None:
+    from app.events import StoreEvents
+    from app.psc.memory import MAX_VERIFIED, PscMemory
+
+    memory = PscMemory(StoreEvents("sqlite://:/bounded"))
+    for i in range(MAX_VERIFIED * 2 + 1):
+        memory.remember_verified(f"token-{i}", {}, "kid")
+    assert len(memory.verified) <= MAX_VERIFIED
+    assert f"token-{MAX_VERIFIED * 2}" in memory.verified and "token-0" not in memory.verified
+
+
 @pytest.mark.postgresql
 async def test_another_workers_revocation_reaches_this_one(app, client, database_url) -> None:  # type: ignore[no-untyped-def]
     if not database_url.startswith("postgresql"):
@@ -192,6 +256,50 @@ async def test_store_events_reach_subscribers_only_on_commit(app, client) -> Non
         assert seen == []
         await session.commit()
     assert seen[:2] == ["a", "b"]
+
+
+async def test_store_events_follow_savepoints_and_die_with_a_closed_transaction(app, client) -> None:  # type: ignore[no-untyped-def]
+    store = events_for(app.state.settings.database_url)
+    seen: list[str] = []
+    store.subscribe("test.savepoint", seen.append)
+    async with app.state.sessionmaker() as session:
+        await session.begin()
+        await publish(session, "test.savepoint", "outer")
+        async with session.begin_nested():
+            await publish(session, "test.savepoint", "released")
+        assert seen == []  # a released savepoint commits nothing yet
+        savepoint = await session.begin_nested()
+        await publish(session, "test.savepoint", "rolled-back")
+        await savepoint.rollback()  # drops what it published, not what the transaction did before it
+        await session.commit()
+    assert seen == ["outer", "released"]
+    async with app.state.sessionmaker() as session:
+        await session.begin()
+        await publish(session, "test.savepoint", "closed")
+        await session.close()  # neither committed nor rolled back: it never happened
+        async with session.begin():  # the same session, a new transaction
+            pass
+    assert seen == ["outer", "released"]
+
+
+@pytest.mark.postgresql
+async def test_a_listener_that_failed_to_start_is_started_by_the_next_app(database_url) -> None:  # type: ignore[no-untyped-def]
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the relay is PostgreSQL's LISTEN/NOTIFY")
+    from sqlalchemy.engine import make_url
+
+    from app.events import StoreEvents, store_key
+
+    store = StoreEvents(store_key(database_url))  # not the one the running app uses
+    unreachable = make_url(database_url).set(port=_free_port()).render_as_string(hide_password=False)
+    with pytest.raises(OSError):
+        await store.start(unreachable)  # that app fails to start, and will never stop the listener
+    await store.start(database_url)
+    try:
+        assert store.relayed
+    finally:
+        await store.stop()
+    assert not store.relayed
 
 
 def _free_port() -> int:
