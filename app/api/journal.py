@@ -35,6 +35,7 @@ JOURNAL_TABLE = JournalEntry.__tablename__
 COLUMNS = ("at", "request_id", "protocol", "client", "method", "path", "query", "operation", "service", "status",
            "outcome", "rule", "detail", "duration_ms")
 """The order of an entry's fields in the buffer (every column but the generated ``id``)."""
+_LENGTHS = tuple(getattr(JournalEntry.__table__.c[column].type, "length", None) for column in COLUMNS)
 Entry = tuple[Any, ...]
 
 CONTEXT_KEY = "segur.context"
@@ -126,8 +127,11 @@ class JournalWriter:
         """One entry, its fields in :data:`COLUMNS` order, each already within its column's size."""
         if any(type(value) is str and "\x00" in value for value in row):
             # a decoded path (/a%00b) or a quoted input: PostgreSQL text cannot hold NUL, and one such row
-            # would fail its whole batch
-            row = tuple(value.replace("\x00", "\\0") if type(value) is str else value for value in row)
+            # would fail its whole batch; so would a value the longer escape took past its column's size
+            row = tuple(
+                value.replace("\x00", "\\0")[:length] if type(value) is str else value
+                for value, length in zip(row, _LENGTHS, strict=True)
+            )
         self._buffer.append(row)
         if len(self._buffer) >= self._batch_size:
             self._wake.set()
@@ -163,8 +167,8 @@ class JournalWriter:
             self._wake.clear()
             try:
                 await self.flush()
-            except Exception:  # the journal must never take the sandbox down; the batch is dropped
-                logger.exception("could not write journal entries; a batch was dropped")
+            except Exception:  # the journal must never take the sandbox down; what the flush held is dropped
+                logger.exception("could not write journal entries; they were dropped")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="journal-writer")

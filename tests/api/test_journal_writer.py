@@ -63,3 +63,14 @@ async def test_a_nul_in_a_path_neither_fails_its_batch_nor_is_lost(client) -> No
     for request_id, path in (("journal-nul-1", "/no/such\\0route"), ("journal-nul-2", "/no/such/route")):
         page = (await client.get("/sandbox/v1/journal", params={"request_id": request_id})).json()
         assert [entry["path"] for entry in page["entries"]] == [path], request_id
+
+
+async def test_nuls_escaped_past_the_column_size_fail_no_batch(client) -> None:  # type: ignore[no-untyped-def]
+    # 1,500 NULs fit the path column (2,048); written as \0 they would not, and PostgreSQL would refuse
+    # the whole batch: the entry is cut to its column after the escape
+    await client.get("/no/" + "%00" * 1500, headers={"X-Request-ID": "journal-nul-long-1"})
+    await client.get("/no/such/route", headers={"X-Request-ID": "journal-nul-long-2"})
+    long = (await client.get("/sandbox/v1/journal", params={"request_id": "journal-nul-long-1"})).json()
+    assert [entry["path"] for entry in long["entries"]] == [("/no/" + "\\0" * 1500)[:2048]]
+    other = (await client.get("/sandbox/v1/journal", params={"request_id": "journal-nul-long-2"})).json()
+    assert [entry["path"] for entry in other["entries"]] == ["/no/such/route"]
