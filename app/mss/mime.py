@@ -265,33 +265,79 @@ def _restore(msg: Message, bodies: dict[str, tuple[str, tuple[str, ...]]]) -> bo
     return True
 
 
+@dataclass
+class Plan:
+    """A message decoded as the stdlib does (ASCII + surrogateescape) and, when large leaf bodies can be
+    left out, its skeleton and the bodies to put back (:func:`_elide`)."""
+
+    text: str
+    skeleton: str | None = None
+    bodies: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    @property
+    def line_chars(self) -> int:
+        """What the stdlib parser reads line by line when the skeleton is kept (the whole message
+        otherwise): its cost, and that of decoding the headers, which are all in it."""
+        return len(self.skeleton if self.skeleton is not None else self.text)
+
+
+def plan_structure(raw: bytes) -> Plan:
+    text = raw.decode("ascii", "surrogateescape")  # what BytesParser does
+    try:
+        elided = _elide(text)
+    except Exception:  # defensive: the plan is an optimisation, the stdlib parse is the reference
+        elided = None
+    return Plan(text) if elided is None else Plan(text, *elided)
+
+
+def _structure(plan: Plan, max_chars: int | None) -> Message | None:
+    """The stdlib's tree of ``plan.text``; None (nothing parsed beyond the skeleton) when that means
+    reading more than ``max_chars`` line by line."""
+    if max_chars is not None and plan.line_chars > max_chars:
+        return None
+    if plan.skeleton is not None:
+        msg = Parser(policy=policy.compat32).parsestr(plan.skeleton)
+        if _restore(msg, plan.bodies):
+            return msg
+        if max_chars is not None and len(plan.text) > max_chars:
+            return None  # the skeleton was not kept: the real parse reads every line
+    return Parser(policy=policy.compat32).parsestr(plan.text)
+
+
 def parse_structure(raw: bytes) -> Message:
     """``BytesParser(policy=compat32).parsebytes(raw)``, the same tree, without feeding large leaf bodies
     through the line-by-line parser (module docstring)."""
-    text = raw.decode("ascii", "surrogateescape")  # what BytesParser does
-    plan = None
-    try:
-        plan = _elide(text)
-    except Exception:  # defensive: the plan is an optimisation, the stdlib parse below is the reference
-        plan = None
-    if plan is not None:
-        skeleton, bodies = plan
-        msg = Parser(policy=policy.compat32).parsestr(skeleton)
-        if _restore(msg, bodies):
-            return msg
-    return Parser(policy=policy.compat32).parsestr(text)
+    msg = _structure(plan_structure(raw), None)
+    assert msg is not None
+    return msg
 
 
-def parse_message(raw: bytes) -> ParsedMessage:
-    """Parse ``raw`` without raising; bounded in parts and depth.
+def parse_message(raw: bytes, plan: Plan | None = None) -> ParsedMessage:
+    """Parse ``raw`` (``plan``: its :func:`plan_structure`, if at hand) without raising; bounded in parts
+    and depth.
 
     The structure is parsed with the ``compat32`` policy (half the cost of ``policy.default`` on a
     100 KB message, which matters at hundreds of messages per second); displayed headers are decoded
     explicitly (RFC 2047) and defects are recorded the same way."""
     try:
-        msg = parse_structure(raw)
+        msg = _structure(plan or plan_structure(raw), None)
     except Exception:  # pragma: no cover - the feed parser is designed not to raise
-        msg = Parser(policy=policy.compat32).parsestr("\r\n")
+        msg = None
+    return _view(msg if msg is not None else Parser(policy=policy.compat32).parsestr("\r\n"))
+
+
+def parse_message_within(plan: Plan, max_chars: int) -> ParsedMessage | None:
+    """:func:`parse_message`, or None when the stdlib parser would read more than ``max_chars`` of the
+    message line by line (what a caller on the event loop must not do: a crafted 500 KB message costs
+    up to a second: thousands of parts, or of RFC 2047 words in a header)."""
+    try:
+        msg = _structure(plan, max_chars)
+    except Exception:  # pragma: no cover - the feed parser is designed not to raise
+        return None
+    return None if msg is None else _view(msg)
+
+
+def _view(msg: Message) -> ParsedMessage:
     headers: list[tuple[str, str]] = [(key, _header_text(key, value)) for key, value in msg.items()]
     defects = _defect_names(msg)
     parts: list[Part] = []

@@ -25,6 +25,7 @@ from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
+from app.events import publish
 from app.mss import addresses, checks, mime, notifications, xdm
 from app.mss.models import MssDelivery, MssDomain, MssFault, MssMailbox, MssMessage, MssTlsKey
 
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     from app.config import Settings
 
 logger = logging.getLogger("segur.mss")
+
+TOPIC_LOOKUPS = "mss.lookups"
+"""Store event: a mailbox was created, or the scripted faults of a mailbox changed (key: its address).
+The SMTP connections then forget the lookups they cached (:meth:`app.mss.smtp.MssSMTP.cached`)."""
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PATIENT = "PAT"
 
@@ -270,26 +275,38 @@ class Analysis:
     verdicts: list[RecipientVerdict] = field(default_factory=list)
 
 
-def _parse_and_read_xdm(raw: bytes) -> tuple[mime.ParsedMessage, list[checks.XdmAttachment]]:
-    parsed = mime.parse_message(raw)
+def _parse_and_read_xdm(raw: bytes, plan: mime.Plan | None = None) -> tuple[mime.ParsedMessage,
+                                                                             list[checks.XdmAttachment]]:
+    parsed = mime.parse_message(raw, plan)
     return parsed, checks.read_xdm_attachments(parsed)
 
 
 INLINE_MESSAGE_BYTES = 512 * 1024
-INLINE_INFLATED_BYTES = 8 * 1024 * 1024
+INLINE_LINE_CHARS = 32 * 1024
+INLINE_INFLATED_BYTES = 1024 * 1024
+INLINE_METADATA_BYTES = 64 * 1024
 
 
 async def parse_and_read_xdm(raw: bytes) -> tuple[mime.ParsedMessage, list[checks.XdmAttachment]]:
     """Parse ``raw`` and read its XDM on the event loop when that work is small and bounded (a 150 KB
-    message with a 100 KB XDM: about 1 ms), in a worker thread otherwise: a message over
-    ``INLINE_MESSAGE_BYTES``, or archives whose central directories announce more than
-    ``INLINE_INFLATED_BYTES`` (the reader never inflates more than announced). Handing the work to a
-    thread costs ~0.4 ms of CPU per message under load (GIL hand-offs between the loop and the worker)."""
+    message with a 100 KB XDM: about 1 ms; at most a few tens of ms for a crafted one), in a worker
+    thread otherwise: a message over ``INLINE_MESSAGE_BYTES``; one whose parse reads more than
+    ``INLINE_LINE_CHARS`` line by line (:func:`mime.parse_message_within`: large bodies are not read
+    that way, headers and small parts are); archives whose central directories announce more than
+    ``INLINE_INFLATED_BYTES`` in all or ``INLINE_METADATA_BYTES`` of METADATA.XML
+    (:func:`xdm.declared_sizes`). Handing the work to a thread costs ~0.4 ms of CPU per message under
+    load (GIL hand-offs between the loop and the worker)."""
     if len(raw) > INLINE_MESSAGE_BYTES:
         return await asyncio.to_thread(_parse_and_read_xdm, raw)
-    parsed = mime.parse_message(raw)
-    announced = sum(xdm.declared_inflated_size(parsed.payload(part)) or 0 for part in parsed.xdm_parts)
-    if announced > INLINE_INFLATED_BYTES:
+    plan = mime.plan_structure(raw)
+    parsed = mime.parse_message_within(plan, INLINE_LINE_CHARS)
+    if parsed is None:
+        return await asyncio.to_thread(_parse_and_read_xdm, raw, plan)
+    inflated = metadata = 0
+    for part in parsed.xdm_parts:
+        total, meta = xdm.declared_sizes(parsed.payload(part)) or (0, 0)
+        inflated, metadata = inflated + total, metadata + meta
+    if inflated > INLINE_INFLATED_BYTES or metadata > INLINE_METADATA_BYTES:
         return parsed, await asyncio.to_thread(checks.read_xdm_attachments, parsed)
     return parsed, checks.read_xdm_attachments(parsed)
 
@@ -682,6 +699,7 @@ async def create_mailbox(session: AsyncSession, *, data: Any) -> MssMailbox:
     )
     session.add(row)
     await session.flush()
+    await publish(session, TOPIC_LOOKUPS, address)
     return row
 
 
@@ -726,6 +744,7 @@ async def add_fault(session: AsyncSession, *, address: str, stage: str, reply: s
                    disconnect=disconnect, created_at=utcnow())
     session.add(row)
     await session.flush()
+    await publish(session, TOPIC_LOOKUPS, row.address)
     return row
 
 
@@ -739,6 +758,7 @@ async def clear_faults(session: AsyncSession, *, address: str) -> None:
     for row in await list_faults(session, address=address):
         await session.delete(row)
     await session.flush()
+    await publish(session, TOPIC_LOOKUPS, addresses.normalise(address))
 
 
 async def pending_stages(session: AsyncSession, address: str) -> set[str]:

@@ -211,8 +211,12 @@ def _has_long_line(data: bytearray, start: int, limit: int = 999) -> bool:
 def _scan_data(buffer: bytearray, scan_from: int, stuffed: bool) -> tuple[int, int, bool]:
     """One scan for "CRLF ." over what arrived since ``scan_from`` finds both the end of DATA ("CRLF . CRLF",
     RFC 5321 §4.1.1.4) and the dot-stuffed lines. Returns (where the terminator's CRLF starts or -1, where
-    to scan from when more data has arrived, whether a dot-stuffed line was seen)."""
+    to scan from when more data has arrived, whether a dot-stuffed line was seen). Once one is seen, only
+    the terminator is looked for (a message of dot-stuffed lines is not walked line by line in Python)."""
     while True:
+        if stuffed:
+            end = buffer.find(b"\r\n.\r\n", scan_from)
+            return end, end if end >= 0 else max(0, len(buffer) - 4), True
         hit = buffer.find(b"\r\n.", scan_from)
         if hit < 0:
             return -1, max(0, len(buffer) - 2), stuffed
@@ -278,9 +282,11 @@ class MssSMTP(SMTP):
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd's address parser (``email._header_value_parser.get_angle_addr``, ~0.1 ms a call) with a
         fast path for the usual ``<dot-atom@domain>``: same address and same rest of the line; anything
-        else (quoted local part, comments, source route, address literal, UTF-8...) goes to aiosmtpd."""
+        else (quoted local part, comments, source route, address literal, UTF-8...) goes to aiosmtpd, and
+        so does an address with ``=?``: the stdlib parser decodes a local part that starts as an RFC 2047
+        encoded word (``<=?utf-8?q?a?=@b>`` is ``a@b`` to aiosmtpd), however strange that is in SMTP."""
         match = _PLAIN_ANGLE_ADDR.match(arg) if arg else None
-        if match is None:
+        if match is None or "=?" in match.group(1):
             return super()._getaddr(arg)
         rest = arg[match.end():]
         if rest[:1] in (" ", "\t"):  # get_angle_addr skips folding white space (str.lstrip) and comments
@@ -375,7 +381,8 @@ class MssSMTP(SMTP):
     async def cached(self, key: tuple[str, str], factory: Any) -> Any:
         """Trust-space and mailbox lookups, remembered for LOOKUP_TTL seconds within one connection (a
         client sending many messages to the same addresses does not repeat the queries), and forgotten
-        when the store is reset (:meth:`MssHandler.forget`: the mailboxes are seeded again, new ids)."""
+        when the store is reset (the mailboxes are seeded again, new ids), a mailbox is created or a fault
+        scripted, by any worker (:meth:`MssHandler.forget`)."""
         now = time.monotonic()
         if self.lookups_generation != self.mss.generation:
             self.lookups.clear()
@@ -480,10 +487,12 @@ class MssHandler:
         self.settings = app.state.settings
         self._autocommit: Any = None
         self.generation = 0
-        """Bumped when the store is reset: every connection's cached lookups are then forgotten."""
+        """Bumped when the store is reset, a mailbox created or a fault scripted: every connection's cached
+        lookups are then forgotten."""
 
     def forget(self, _key: str = "") -> None:
-        """Store event ``store.reset`` (this worker's reset, or another's relayed by PostgreSQL)."""
+        """Store event ``store.reset`` or ``mss.lookups`` (from this worker, or another one's relayed by
+        PostgreSQL)."""
         self.generation += 1
 
     def autocommit_sessions(self) -> Any:
@@ -864,17 +873,20 @@ def _factory(app: FastAPI, handler: MssHandler, tls: ssl.SSLContext, *, implicit
 
 
 def _forget_on_reset(database_url: str, handler: MssHandler) -> None:
-    """Subscribe ``handler`` (weakly: an app that stops does not stay alive) to the store's resets."""
+    """Subscribe ``handler`` (weakly: an app that stops does not stay alive) to the store's resets and to
+    the changes of mailboxes and scripted faults (:data:`service.TOPIC_LOOKUPS`), from any worker."""
     from app.events import TOPIC_RESET, events_for
 
     ref = weakref.ref(handler)
 
-    def on_reset(key: str) -> None:
+    def on_change(key: str) -> None:
         live = ref()
         if live is not None:
             live.forget(key)
 
-    events_for(database_url).subscribe(TOPIC_RESET, on_reset)
+    events = events_for(database_url)
+    events.subscribe(TOPIC_RESET, on_change)
+    events.subscribe(service.TOPIC_LOOKUPS, on_change)
 
 
 @contextlib.asynccontextmanager

@@ -58,7 +58,11 @@ def test_address_fast_path_matches_aiosmtpd() -> None:
     cases = ["", "<>", "<a@b.c>", "<a.b@c.d> SIZE=100", "<a@b.c>  X", "<a@b.c>X", "<a@b.c>(comment) X",
              "<a@b.c> (comment) X", "<A.B@C.D>", "<a@b.c>\t", "<a@b.c> \x0c X", "<a@[1.2.3.4]>", "<a..b@c.d>",
              "<.a@c.d>", "<a.@c.d>", "<a@c..d>", "<a@c.d.>", "<a@-c.d>", "<@x:a@b.c>", '<"a b"@c.d>', "<a@b.c",
-             "a@b.c", " <a@b.c>", "<é@b.c>", "<a@b.c> NOTIFY=SUCCESS ORCPT=rfc822;a@b.c", "<a+tag@b-c.d>"]
+             "a@b.c", " <a@b.c>", "<é@b.c>", "<a@b.c> NOTIFY=SUCCESS ORCPT=rfc822;a@b.c", "<a+tag@b-c.d>",
+             # RFC 2047 encoded words, which the stdlib parser decodes in a local part
+             "<=?utf-8?q?foo?=@b.c>", "<=?utf-8?q?a=40b?=@c.d>", "<=?utf-8?b?YSBi?=@c.d> SIZE=1",
+             "<=?us-ascii?q?a.b?=@c.d>", "<=?x?q?y?=@b.c> (c)", "<a=?utf-8?q?x?=@b.c>", "<=?@b.c>",
+             "<a@=?utf-8?q?x?=.c>"]
     alphabet = "ab.@<>()\" \t-+[]:\\,;é"
     cases += ["<" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))) for _ in range(3000)]
     cases += ["<a" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) + "@b.c>" for _ in range(500)]
@@ -97,3 +101,22 @@ def test_scan_finds_the_terminator_and_stuffed_lines_whatever_the_chunks() -> No
             assert end == expected_end, stream
             if end >= 0:
                 assert stuffed == expected_stuffed, stream
+
+
+def test_scan_of_many_dot_stuffed_lines_is_not_a_python_loop() -> None:
+    """Once a dot-stuffed line is seen, only the terminator is searched for: 50,000 stuffed lines in one
+    read are not walked one by one."""
+    from app.mss.smtp import _scan_data
+
+    class Counting(bytearray):
+        finds = 0
+
+        def find(self, *args):  # type: ignore[no-untyped-def, override]
+            Counting.finds += 1
+            return super().find(*args)
+
+    buffer = Counting(b"\r\n" + b".stuffed\r\n" * 50_000 + b".\r\n")
+    end, _, stuffed = _scan_data(buffer, 0, False)
+    assert end == len(buffer) - 5 and stuffed and Counting.finds <= 3
+    more = Counting(b"\r\n" + b".a\r\n" * 1000)
+    assert _scan_data(more, 0, False) == (-1, len(more) - 4, True)

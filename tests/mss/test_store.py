@@ -111,7 +111,7 @@ async def test_parse_runs_on_the_loop_only_when_small_and_bounded(monkeypatch):
     assert threads == [] and attachments and attachments[0].package is not None
 
     bomb = make_zip({f"IHE_XDM/SUBSET01/F{i}.BIN": b"\0" * (1024 * 1024) for i in range(9)})
-    assert len(bomb) < 100_000 and xdm.declared_inflated_size(bomb) == 9 * 1024 * 1024
+    assert len(bomb) < 100_000 and xdm.declared_sizes(bomb) == (9 * 1024 * 1024, 0)
     parsed, attachments = await service.parse_and_read_xdm(build_message(xdm_bytes=bomb, auto_headers=False))
     assert threads == ["read_xdm_attachments"] and attachments[0].error is not None  # no METADATA.XML
 
@@ -120,7 +120,7 @@ async def test_parse_runs_on_the_loop_only_when_small_and_bounded(monkeypatch):
     parsed, _ = await service.parse_and_read_xdm(big)
     assert threads[-1] == "_parse_and_read_xdm" and parsed.text_body
 
-    assert xdm.declared_inflated_size(b"not a zip") is None
+    assert xdm.declared_sizes(b"not a zip") is None
 
 
 async def test_reset_forgets_the_lookups_cached_by_open_connections(smtp_call, client, session):
@@ -142,3 +142,92 @@ async def test_reset_forgets_the_lookups_cached_by_open_connections(smtp_call, c
 
     assert await smtp_call(fn) == ({}, {})
     assert len(await deliveries_to(session, HOSPITAL_DOCTOR)) == 1  # the one sent after the reset
+
+
+async def test_parse_goes_to_a_thread_when_its_line_by_line_work_is_large(monkeypatch):
+    """What the stdlib reads line by line (headers, small parts: not the large bodies) is bounded on the
+    event loop: a 400 KB message of tiny parts, or one whose skeleton the stdlib reads differently (so
+    that the whole message is parsed), cost up to a second there."""
+    import asyncio
+    from email import policy
+    from email.parser import BytesParser
+
+    from app.mss import mime, xdm
+    from tests.mss.helpers import rezip
+
+    threads: list[str] = []
+    real = asyncio.to_thread
+
+    async def spy(fn, *args):  # type: ignore[no-untyped-def]
+        threads.append(fn.__name__)
+        return await real(fn, *args)
+
+    monkeypatch.setattr(service.asyncio, "to_thread", spy)
+    parts = (b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+             + b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 10_000 + b"--b--\r\n")
+    assert len(parts) < service.INLINE_MESSAGE_BYTES
+    parsed, _ = await service.parse_and_read_xdm(parts)
+    assert threads == ["_parse_and_read_xdm"] and len(parsed.parts) == mime.MAX_PARTS
+
+    # A Content-Type folded with a bare LF: the planner takes the part for a leaf and leaves its body out,
+    # the stdlib reads a multipart: the skeleton is small, the tree it gives is not kept.
+    inner = b"--z\r\nContent-Type: text/plain\r\n\r\ny\r\n" * 3000 + b"--z--"
+    crafted = (b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n"
+               b"Content-Type:\n multipart/mixed; boundary=z\r\n\r\n" + inner + b"\r\n--outer--\r\n")
+    plan = mime.plan_structure(crafted)
+    assert plan.line_chars < service.INLINE_LINE_CHARS < len(crafted)
+    assert mime.parse_message_within(plan, service.INLINE_LINE_CHARS) is None
+    threads.clear()
+    parsed, _ = await service.parse_and_read_xdm(crafted)
+    assert threads == ["_parse_and_read_xdm"]
+    reference = BytesParser(policy=policy.compat32).parsebytes(crafted)
+    assert parsed.message.as_bytes() == reference.as_bytes() and len(parsed.parts) == mime.MAX_PARTS
+
+    # METADATA.XML over INLINE_METADATA_BYTES: its elements are walked in Python.
+    base = sample_xdm()
+    files = xdm.read_zip_entries(base)
+    padded = files[xdm.METADATA_PATH].replace(b"</rim:RegistryObjectList>",
+                                              b"<rim:ExtrinsicObject/>" * 4000 + b"</rim:RegistryObjectList>")
+    metadata = rezip(base, replace={xdm.METADATA_PATH: padded})
+    assert len(padded) > service.INLINE_METADATA_BYTES and len(metadata) < 50_000
+    threads.clear()
+    parsed, attachments = await service.parse_and_read_xdm(build_message(xdm_bytes=metadata, auto_headers=False))
+    assert threads == ["read_xdm_attachments"] and attachments[0].package is not None
+
+    threads.clear()
+    parsed, attachments = await service.parse_and_read_xdm(build_message(xdm_bytes=base))
+    assert threads == [] and attachments[0].package is not None
+
+
+async def test_open_connections_see_mailboxes_created_and_faults_scripted_meanwhile(smtp_call, client):
+    """The lookups a connection caches (LOOKUP_TTL) are forgotten when the control API creates a mailbox
+    or scripts a fault (store event ``mss.lookups``, relayed to every worker): a client that sets up a
+    test through the control API sees it on its open connection at once."""
+    import asyncio
+    import smtplib
+
+    import pytest
+
+    loop = asyncio.get_running_loop()
+    new = "secretariat.pediatrie@hopital-a.mssante.fr"
+    raw = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR)
+
+    def control(method: str, url: str, body: dict) -> int:
+        call = client.post(url, json=body) if method == "POST" else client.delete(url)
+        return asyncio.run_coroutine_threadsafe(call, loop).result(60).status_code
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            smtp.sendmail(DOCTOR, [new], raw)
+        assert control("POST", "/sandbox/v1/mailboxes",
+                       {"address": new, "type": "ORG", "display_name": "Pédiatrie"}) == 201
+        first = smtp.sendmail(DOCTOR, [new], raw)
+        assert smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw) == {}  # no fault pending: cached
+        assert control("POST", f"/sandbox/v1/mailboxes/{HOSPITAL_DOCTOR}/faults",
+                       {"stage": "DATA", "reply": "451 4.3.0 scripted", "count": 1}) == 201
+        with pytest.raises(smtplib.SMTPDataError) as scripted:
+            smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
+        return first, scripted.value.smtp_code
+
+    assert await smtp_call(fn) == ({}, 451)
