@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from sqlalchemy import func, select, text
 
 from app.mss import service
@@ -90,22 +93,26 @@ async def test_raw_column_not_compressed_on_postgresql(session):
     assert storage == "e"  # EXTERNAL: out of line, no pglz attempt (migration mss_0002)
 
 
-async def test_parse_runs_on_the_loop_only_when_small_and_bounded(monkeypatch):
-    """The parse and the XDM read run on the event loop for ordinary messages; a large message, or an XDM
-    announcing a large inflated size (a zip bomb within the limits), goes to a worker thread."""
-    import asyncio
-
-    from app.mss import xdm
-    from tests.mss.helpers import make_zip
-
-    threads: list[str] = []
+@pytest.fixture
+def threads(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    """The names of the functions ``service`` hands to a worker thread."""
+    names: list[str] = []
     real = asyncio.to_thread
 
     async def spy(fn, *args):  # type: ignore[no-untyped-def]
-        threads.append(fn.__name__)
+        names.append(fn.__name__)
         return await real(fn, *args)
 
     monkeypatch.setattr(service.asyncio, "to_thread", spy)
+    return names
+
+
+async def test_parse_runs_on_the_loop_only_when_small_and_bounded(threads):
+    """The parse and the XDM read run on the event loop for ordinary messages; a large message, or an XDM
+    announcing a large inflated size (a zip bomb within the limits), goes to a worker thread."""
+    from app.mss import xdm
+    from tests.mss.helpers import make_zip
+
     ordinary = build_message(xdm_bytes=sample_xdm())
     parsed, attachments = await service.parse_and_read_xdm(ordinary)
     assert threads == [] and attachments and attachments[0].package is not None
@@ -126,8 +133,6 @@ async def test_parse_runs_on_the_loop_only_when_small_and_bounded(monkeypatch):
 async def test_reset_forgets_the_lookups_cached_by_open_connections(smtp_call, client, session):
     """A connection caches its trust-space and mailbox lookups; a store reset (mailboxes seeded again,
     with new ids) makes every open connection look them up again."""
-    import asyncio
-
     from tests.mss.test_smtp import deliveries_to
 
     loop = asyncio.get_running_loop()
@@ -144,25 +149,16 @@ async def test_reset_forgets_the_lookups_cached_by_open_connections(smtp_call, c
     assert len(await deliveries_to(session, HOSPITAL_DOCTOR)) == 1  # the one sent after the reset
 
 
-async def test_parse_goes_to_a_thread_when_its_line_by_line_work_is_large(monkeypatch):
+async def test_parse_goes_to_a_thread_when_its_line_by_line_work_is_large(threads):
     """What the stdlib reads line by line (headers, small parts: not the large bodies) is bounded on the
     event loop: a 400 KB message of tiny parts, or one whose skeleton the stdlib reads differently (so
     that the whole message is parsed), cost up to a second there."""
-    import asyncio
     from email import policy
     from email.parser import BytesParser
 
     from app.mss import mime, xdm
     from tests.mss.helpers import rezip
 
-    threads: list[str] = []
-    real = asyncio.to_thread
-
-    async def spy(fn, *args):  # type: ignore[no-untyped-def]
-        threads.append(fn.__name__)
-        return await real(fn, *args)
-
-    monkeypatch.setattr(service.asyncio, "to_thread", spy)
     parts = (b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
              + b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 10_000 + b"--b--\r\n")
     assert len(parts) < service.INLINE_MESSAGE_BYTES
@@ -203,10 +199,7 @@ async def test_open_connections_see_mailboxes_created_and_faults_scripted_meanwh
     """The lookups a connection caches (LOOKUP_TTL) are forgotten when the control API creates a mailbox
     or scripts a fault (store event ``mss.lookups``, relayed to every worker): a client that sets up a
     test through the control API sees it on its open connection at once."""
-    import asyncio
     import smtplib
-
-    import pytest
 
     loop = asyncio.get_running_loop()
     new = "secretariat.pediatrie@hopital-a.mssante.fr"
