@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
@@ -50,6 +51,16 @@ ORIGIN = uuid.uuid4().hex[:12]
 than it applied them (they would undo newer local events, e.g. a reset after a revocation), so they
 are skipped."""
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+
+
+def _new_origin() -> None:
+    """A forked worker (gunicorn ``--preload``, ``os.fork``) is another process: were it to keep its
+    parent's origin, it would skip every event of its sibling workers."""
+    global ORIGIN
+    ORIGIN = uuid.uuid4().hex[:12]
+
+
+os.register_at_fork(after_in_child=_new_origin)
 
 
 def store_key(database_url: str) -> str:

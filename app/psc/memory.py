@@ -72,6 +72,9 @@ class PscMemory:
     not kept (it may be one the reset just deleted)."""
     sessionmakers: list[async_sessionmaker[AsyncSession]] = field(default_factory=list)
     """Those of the running apps on this store (one in a server; several in a test process)."""
+    retention: float = 3600.0
+    """Seconds a revocation is kept after its token expired: longer than any expiry leeway (the lifespan
+    raises it to ``psc_leeway`` plus a minute if that is longer)."""
     _since_purge: int = 0
 
     @property
@@ -101,7 +104,7 @@ class PscMemory:
     def purge(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
         # a token expired for longer than any leeway can no longer be presented successfully
-        self.revoked = {jti: exp for jti, exp in self.revoked.items() if exp > now - 3600}
+        self.revoked = {jti: exp for jti, exp in self.revoked.items() if exp > now - self.retention}
         self._since_purge = 0
 
     # --- loading --------------------------------------------------------------------------------
@@ -109,8 +112,8 @@ class PscMemory:
     async def load(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         from app.psc.models import RevokedToken
 
-        # expired an hour ago at most: a token inside its expiry leeway must still be known as revoked
-        cutoff = utcnow() - timedelta(seconds=3600)
+        # expired within the retention: a token inside its expiry leeway must still be known as revoked
+        cutoff = utcnow() - timedelta(seconds=self.retention)
         async with sessionmaker() as session:
             rows = (
                 await session.execute(
@@ -174,6 +177,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     of the PostgreSQL listener (the platform starts that listener before the domains' lifespans)."""
     settings = app.state.settings
     memory = memory_for(settings.database_url)
+    memory.retention = max(memory.retention, settings.psc_leeway + 60.0)
     memory.store.on_resync(memory.resync)
     memory.store.subscribe(TOPIC_CLIENT, _clear_clients)
     memory.store.subscribe(TOPIC_RESET, _clear_clients)

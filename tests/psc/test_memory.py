@@ -125,7 +125,8 @@ async def test_a_reconnection_during_the_start_up_load_loads_again(tmp_path, mon
     from app.psc import memory as memory_module
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'alone.db'}"  # a store no other test's memory serves
-    app = SimpleNamespace(state=SimpleNamespace(settings=SimpleNamespace(database_url=url), sessionmaker=object()))
+    settings = SimpleNamespace(database_url=url, psc_leeway=5)
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings, sessionmaker=object()))
     memory = memory_for(url)
     loads: list[object] = []
 
@@ -163,6 +164,26 @@ def test_the_verified_tokens_kept_are_bounded() -> None:
         memory.remember_verified(f"token-{i}", {}, "kid")
     assert len(memory.verified) <= MAX_VERIFIED
     assert f"token-{MAX_VERIFIED * 2}" in memory.verified and "token-0" not in memory.verified
+
+
+async def test_revocations_are_kept_past_expiry_for_longer_than_the_leeway(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from app.psc import memory as memory_module
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'lenient.db'}"
+    settings = SimpleNamespace(database_url=url, psc_leeway=7200)  # two hours of clock skew tolerated
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings, sessionmaker=object()))
+    memory = memory_for(url)
+
+    async def load(_sessionmaker) -> None:  # type: ignore[no-untyped-def]
+        memory.loaded = True
+
+    monkeypatch.setattr(memory, "load", load)
+    async with memory_module.lifespan(app):
+        memory.on_revoked(f"expired-90-min-ago {time.time() - 5400}")  # still accepted but for its revocation
+        memory.purge()
+        assert "expired-90-min-ago" in memory.revoked
 
 
 @pytest.mark.postgresql
@@ -300,6 +321,25 @@ async def test_a_listener_that_failed_to_start_is_started_by_the_next_app(databa
     finally:
         await store.stop()
     assert not store.relayed
+
+
+def test_a_forked_worker_has_an_origin_of_its_own() -> None:
+    # workers forked from one parent skip their own notifications by origin: sharing the parent's, each
+    # would skip the revocations of all the others
+    from app import events
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            os.write(write, events.ORIGIN.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child and child != events.ORIGIN
 
 
 def _free_port() -> int:
