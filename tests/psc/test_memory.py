@@ -186,6 +186,25 @@ async def test_revocations_are_kept_past_expiry_for_longer_than_the_leeway(tmp_p
         assert "expired-90-min-ago" in memory.revoked
 
 
+async def test_a_revocation_applied_while_the_load_query_runs_is_kept(app, client) -> None:  # type: ignore[no-untyped-def]
+    memory = memory_for(app.state.settings.database_url)
+
+    def sessionmaker():  # type: ignore[no-untyped-def]
+        session = app.state.sessionmaker()
+        query = session.execute
+
+        async def execute_while_a_revocation_commits(*args, **kwargs):  # type: ignore[no-untyped-def]
+            result = await query(*args, **kwargs)
+            memory.on_revoked("revoked-during-the-load -")  # committed after the query's snapshot
+            return result
+
+        session.execute = execute_while_a_revocation_commits
+        return session
+
+    await memory.load(sessionmaker)  # type: ignore[arg-type]
+    assert "revoked-during-the-load" in memory.revoked
+
+
 @pytest.mark.postgresql
 async def test_another_workers_revocation_reaches_this_one(app, client, database_url) -> None:  # type: ignore[no-untyped-def]
     if not database_url.startswith("postgresql"):
