@@ -145,3 +145,17 @@ def test_random_damage_parses_the_same() -> None:
             else:
                 raw[at:at] = rng.choice(inserts)
         assert same_tree(bytes(raw))
+
+
+def test_planner_misreading_a_content_type_is_caught() -> None:
+    """A Content-Type folded with a bare LF: the planner reads "" (a leaf), the stdlib a multipart whose
+    boundary the body uses. In the skeleton the token is still the whole payload of a leaf, one multipart
+    deeper than planned: the tree must not be kept (the real body splits into more parts)."""
+    half = len(BODY) // 2
+    raw = (b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n"
+           b"Content-Type:\n multipart/mixed; boundary=c\n\n--c\nContent-Type: text/plain\r\n\r\n"
+           + BODY[:half] + b"\r\n--c\r\nContent-Type: text/html\r\n\r\n" + BODY[half:] + b"\r\n--a--\r\n")
+    plan = mime.plan_structure(raw)
+    assert plan.skeleton is not None and len(plan.bodies) == 1  # the planner took the bait
+    assert same_tree(raw)
+    assert len(mime.parse_message(raw).parts) == 2
