@@ -194,7 +194,7 @@ _REWRITES = {
 }
 
 
-def _has_long_line(data: bytearray, start: int, limit: int = 999) -> bool:
+def _has_long_line(data: bytes | bytearray, start: int, limit: int = 999) -> bool:
     """Whether a line of ``data[start:]`` (split at LF; the CR counts) is longer than ``limit`` octets
     (RFC 5321 §4.5.3.1.6: 998 + CRLF). A run of ``limit + 1`` octets without LF covers a whole aligned
     window of ``(limit + 1) // 2`` octets, so when every such window holds an LF no line is too long
@@ -356,11 +356,13 @@ class MssSMTP(SMTP):
             self.last_rule = "MSS:size"
             await self.push(f"552 5.3.4 Message size exceeds fixed maximum message size ({limit} bytes)")
             return
-        if len(buffer) > 1000 and _has_long_line(buffer, 2):
+        content = _unstuffed(buffer, stuffed)
+        # Measured once unstuffed: the 1,000 octets of a line do not count "the leading dot duplicated for
+        # transparency" (RFC 5321 §4.5.3.1.6), as aiosmtpd allows 1,001.
+        if len(content) > 998 and _has_long_line(content, 0):
             self._set_post_data_state()
             await self.push("500 5.5.2 Line too long (see RFC5321 4.5.3.1.6)")
             return
-        content = _unstuffed(buffer, stuffed)
         self.envelope.content = content
         self.envelope.original_content = content
         status = await self._call_handler_hook("DATA")

@@ -355,6 +355,17 @@ async def test_dot_stuffing_round_trip_and_long_lines(smtp_call, session):
     code, _ = await smtp_call(long_line)
     assert code == 500
 
+    def longest_lines(smtp):  # smtplib dot-stuffs: the first line travels as 999 octets + CRLF
+        smtp.login(DOCTOR, PASSWORD)
+        smtp.mail(DOCTOR)
+        smtp.rcpt(HOSPITAL_DOCTOR)
+        accepted = smtp.data(b"Subject: x\r\n\r\n." + b"A" * 997 + b"\r\n" + b"B" * 998 + b"\r\n")
+        smtp.mail(DOCTOR)
+        smtp.rcpt(HOSPITAL_DOCTOR)
+        return accepted[0], smtp.data(b"Subject: x\r\n\r\n" + b"C" * 999 + b"\r\n")[0]
+
+    assert await smtp_call(longest_lines) == (250, 500)
+
 
 async def test_empty_message_body(smtp_call):
     def fn(smtp):
