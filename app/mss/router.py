@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from app.api.deps import SessionDep, SettingsDep
 from app.api.errors import ProblemError
 from app.api.journal import note_refusal
-from app.mss import checks, mime, service, xdm
+from app.mss import checks, service, xdm
 from app.mss.models import MssDelivery, MssMailbox, MssMessage
 from app.mss.schemas import (
     FaultCreate,
@@ -120,7 +120,7 @@ def _summary(d: MssDelivery, m: MssMessage) -> dict[str, Any]:
 
 
 async def _detail(session: SessionDep, d: MssDelivery, m: MssMessage) -> MessageDetail:
-    parsed = mime.parse_message(m.raw)
+    parsed = await service.parse_message(m.raw)
     return MessageDetail(
         **_summary(d, m), message_id=m.message_id, envelope_from=m.envelope_from, recipient=d.recipient,
         delivery_status=d.status, transport=m.transport, auth_identity=m.auth_identity,
@@ -178,7 +178,7 @@ def add_message_routes(target: APIRouter, mailbox_dep: Callable[..., Any], op: s
                 responses=PROBLEMS, summary="One MIME part (attachment), decoded", response_class=Response)
     async def get_part(session: SessionDep, mailbox: MailboxDep, uid: str, index: int) -> Response:
         _, m = await load(session, mailbox, uid)
-        parsed = mime.parse_message(m.raw)
+        parsed = await service.parse_message(m.raw)
         if not 0 <= index < len(parsed.parts):
             raise ProblemError(404, "Unknown part", f"message {m.uid} has {len(parsed.parts)} parts",
                                rule="MSS:part.unknown")
@@ -307,7 +307,7 @@ async def _send_message(request: Request, session: SessionDep, settings: Setting
     notify = "FAILURE"
     if content_type == "message/rfc822":
         raw = raw_body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        parsed = mime.parse_message(raw)
+        parsed = await service.parse_message(raw)
         recipients = parsed.addresses("To", "Cc", "Bcc")
         from_addr = parsed.from_address[1].lower()
         if from_addr and from_addr != mailbox.address.lower():

@@ -275,12 +275,6 @@ class Analysis:
     verdicts: list[RecipientVerdict] = field(default_factory=list)
 
 
-def _parse_and_read_xdm(raw: bytes, plan: mime.Plan | None = None) -> tuple[mime.ParsedMessage,
-                                                                             list[checks.XdmAttachment]]:
-    parsed = mime.parse_message(raw, plan)
-    return parsed, checks.read_xdm_attachments(parsed)
-
-
 INLINE_MESSAGE_BYTES = 512 * 1024
 INLINE_LINE_CHARS = 32 * 1024
 INLINE_INFLATED_BYTES = 1024 * 1024
@@ -289,26 +283,38 @@ INLINE_METADATA_BYTES = 64 * 1024
 
 async def parse_and_read_xdm(raw: bytes) -> tuple[mime.ParsedMessage, list[checks.XdmAttachment]]:
     """Parse ``raw`` and read its XDM on the event loop when that work is small and bounded (a 150 KB
-    message with a 100 KB XDM: about 1 ms; at most a few tens of ms for a crafted one), in a worker
-    thread otherwise: a message over ``INLINE_MESSAGE_BYTES``; one whose parse reads more than
-    ``INLINE_LINE_CHARS`` line by line (:func:`mime.parse_message_within`: large bodies are not read
-    that way, headers and small parts are); archives whose central directories announce more than
-    ``INLINE_INFLATED_BYTES`` in all or ``INLINE_METADATA_BYTES`` of METADATA.XML
-    (:func:`xdm.declared_sizes`). Handing the work to a thread costs ~0.4 ms of CPU per message under
-    load (GIL hand-offs between the loop and the worker)."""
+    message with a 100 KB XDM: about 1 ms; at most a few tens of ms for a crafted one), each in a worker
+    thread otherwise (:func:`parse_message`, :func:`read_xdm_bounded`). Handing the work to a thread
+    costs ~0.4 ms of CPU per message under load (GIL hand-offs between the loop and the worker)."""
+    parsed = await parse_message(raw)
+    return parsed, await read_xdm_bounded(parsed)
+
+
+async def parse_message(raw: bytes) -> mime.ParsedMessage:
+    """:func:`mime.parse_message` on the event loop when ``raw`` is at most ``INLINE_MESSAGE_BYTES`` and
+    the stdlib parser reads at most ``INLINE_LINE_CHARS`` of it line by line (headers and small parts:
+    large bodies are not read that way, :func:`mime.parse_message_within`), in a worker thread otherwise:
+    500 KB of tiny parts, or of RFC 2047 words in a header, cost up to a second."""
     if len(raw) > INLINE_MESSAGE_BYTES:
-        return await asyncio.to_thread(_parse_and_read_xdm, raw)
+        return await asyncio.to_thread(mime.parse_message, raw)
     plan = mime.plan_structure(raw)
     parsed = mime.parse_message_within(plan, INLINE_LINE_CHARS)
     if parsed is None:
-        return await asyncio.to_thread(_parse_and_read_xdm, raw, plan)
+        return await asyncio.to_thread(mime.parse_message, raw, plan)
+    return parsed
+
+
+async def read_xdm_bounded(parsed: mime.ParsedMessage) -> list[checks.XdmAttachment]:
+    """:func:`checks.read_xdm_attachments` on the event loop when the archives' central directories
+    announce at most ``INLINE_INFLATED_BYTES`` in all and ``INLINE_METADATA_BYTES`` of METADATA.XML (what
+    bounds the reader's work: :func:`xdm.declared_sizes`), in a worker thread otherwise."""
     inflated = metadata = 0
     for part in parsed.xdm_parts:
         total, meta = xdm.declared_sizes(parsed.payload(part)) or (0, 0)
         inflated, metadata = inflated + total, metadata + meta
     if inflated > INLINE_INFLATED_BYTES or metadata > INLINE_METADATA_BYTES:
-        return parsed, await asyncio.to_thread(checks.read_xdm_attachments, parsed)
-    return parsed, checks.read_xdm_attachments(parsed)
+        return await asyncio.to_thread(checks.read_xdm_attachments, parsed)
+    return checks.read_xdm_attachments(parsed)
 
 
 async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope, *,
@@ -609,7 +615,7 @@ async def mark_read(session: AsyncSession, settings: Settings, *, mailbox: MssMa
     delivery.seen = True
     delivery.seen_at = delivery.seen_at or utcnow()
     mdn = None
-    parsed = mime.parse_message(message.raw)
+    parsed = await parse_message(message.raw)
     dnt = parsed.header("Disposition-Notification-To")
     if dnt and delivery.mdn_id is None and (first_time or disposition != "displayed") and message.kind == "message":
         targets = [a for _, a in getaddresses([dnt]) if a]

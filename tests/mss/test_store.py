@@ -125,7 +125,7 @@ async def test_parse_runs_on_the_loop_only_when_small_and_bounded(threads):
     big = build_message(body="Lorem ipsum dolor sit amet.\n" * 20000)
     assert len(big) > service.INLINE_MESSAGE_BYTES
     parsed, _ = await service.parse_and_read_xdm(big)
-    assert threads[-1] == "_parse_and_read_xdm" and parsed.text_body
+    assert threads[-1] == "parse_message" and parsed.text_body
 
     assert xdm.declared_sizes(b"not a zip") is None
 
@@ -163,7 +163,7 @@ async def test_parse_goes_to_a_thread_when_its_line_by_line_work_is_large(thread
              + b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 10_000 + b"--b--\r\n")
     assert len(parts) < service.INLINE_MESSAGE_BYTES
     parsed, _ = await service.parse_and_read_xdm(parts)
-    assert threads == ["_parse_and_read_xdm"] and len(parsed.parts) == mime.MAX_PARTS
+    assert threads == ["parse_message"] and len(parsed.parts) == mime.MAX_PARTS
 
     # A Content-Type folded with a bare LF: the planner takes the part for a leaf and leaves its body out,
     # the stdlib reads a multipart: the skeleton is small, the tree it gives is not kept.
@@ -175,7 +175,7 @@ async def test_parse_goes_to_a_thread_when_its_line_by_line_work_is_large(thread
     assert mime.parse_message_within(plan, service.INLINE_LINE_CHARS) is None
     threads.clear()
     parsed, _ = await service.parse_and_read_xdm(crafted)
-    assert threads == ["_parse_and_read_xdm"]
+    assert threads == ["parse_message"]
     reference = BytesParser(policy=policy.compat32).parsebytes(crafted)
     assert parsed.message.as_bytes() == reference.as_bytes() and len(parsed.parts) == mime.MAX_PARTS
 
@@ -224,3 +224,19 @@ async def test_open_connections_see_mailboxes_created_and_faults_scripted_meanwh
         return first, scripted.value.smtp_code
 
     assert await smtp_call(fn) == ({}, 451)
+
+
+async def test_reading_a_crafted_message_over_http_parses_it_in_a_thread(smtp_call, client, threads):
+    """The HTTP API parses a stored message to show it: the same bounds as at reception apply."""
+    body = "".join(f"--b\r\nContent-Type: text/plain\r\n\r\npart {i}\r\n" for i in range(3000)) + "--b--\r\n"
+    raw = (f"From: {DOCTOR}\r\nTo: {HOSPITAL_DOCTOR}\r\nSubject: parts\r\nX-MSS-NIL: x\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: multipart/mixed; boundary=b\r\n\r\n{body}").encode()
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
+
+    assert await smtp_call(fn) == {}
+    threads.clear()
+    latest = await client.get(f"/sandbox/v1/mailboxes/{HOSPITAL_DOCTOR}/messages/latest")
+    assert latest.status_code == 200 and threads == ["parse_message"]
