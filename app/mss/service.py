@@ -168,10 +168,10 @@ async def known_ins(session: AsyncSession, candidates: set[str]) -> set[str] | N
     if not candidates:
         return None
     try:
-        from app.ins.service import find_identity
+        from app.ins.service import known_ins as ins_known_ins
     except ImportError:
         return None
-    return {ins for ins in candidates if await find_identity(session, ins=ins) is not None}
+    return await ins_known_ins(session, candidates)
 
 
 # --- lookups --------------------------------------------------------------------------------------

@@ -45,3 +45,20 @@ async def test_search_by_traits_in_the_store(client, session):
     q = traits.check_query("ECETINSI", "PIERRE-ALAIN", "M", "2009-07-14")
     out = await service.search_by_traits(session, q)
     assert out.code == "00" and [h.ins for h in out.person.ins_histo] == ["209076322083439", "209066322012355"]
+
+
+async def test_known_ins_agrees_with_find_identity(client, session, monkeypatch):
+    identities = await service.list_identities(session)
+    candidates = {i.ins for i in identities}
+    candidates |= {
+        "2 75 12 63 220 749 74",  # spaces, as people type them
+        "1.09.07.63.220.888.35",
+        "209076322083439",  # a former matricule (INSHISTO): not an active identity
+        "999999999999999", "27512632207497", "", "2751263220749744",
+    }
+    candidates |= {i.ins.lower() for i in identities if "A" in i.ins or "B" in i.ins}  # Corsica 2a / 2b
+    expected = {c for c in candidates if await service.find_identity(session, ins=c) is not None}
+    assert len(expected) >= len(identities)
+    monkeypatch.setattr(service, "KNOWN_INS_CHUNK", 7)  # several chunks
+    assert await service.known_ins(session, candidates) == expected
+    assert await service.known_ins(session, []) == set()
