@@ -55,6 +55,7 @@ async def test_known_ins_agrees_with_find_identity(client, session, monkeypatch)
         "1.09.07.63.220.888.35",
         "209076322083439",  # a former matricule (INSHISTO): not an active identity
         "999999999999999", "27512632207497", "", "2751263220749744",
+        "275126322074975",  # ADRUN ZOE's number with another key
     }
     candidates |= {i.ins.lower() for i in identities if "A" in i.ins or "B" in i.ins}  # Corsica 2a / 2b
     expected = {c for c in candidates if await service.find_identity(session, ins=c) is not None}
