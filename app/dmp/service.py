@@ -445,8 +445,7 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.S
     if targets:
         # Locked in id order (PostgreSQL): two submissions replacing the same documents wait for each other
         # (the second then finds them superseded: a 409) instead of deadlocking (a 500).
-        await session.execute(select(DmpDocument).where(DmpDocument.id.in_(targets)).order_by(DmpDocument.id)
-                              .with_for_update())
+        await lock_documents(session, targets)
     for doc in submission.documents:
         if not doc.replaces:
             continue
@@ -476,11 +475,8 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.S
         # concurrent replacement may have superseded it since; then this one is a 409, as for any document
         # no longer current. (The update also brings ``old`` up to date, for a second replacement of it.)
         version = old.version_id
-        replaced = await session.execute(
-            update(DmpDocument).where(DmpDocument.id == old.id, DmpDocument.version_id == version,
-                                      DmpDocument.availability == "Approved")
-            .values(availability="Deprecated", version_id=version + 1, last_updated=now, **changes))
-        if replaced.rowcount != 1:  # type: ignore[attr-defined]
+        if not await bump_version(session, old, version, DmpDocument.availability == "Approved",
+                                  availability="Deprecated", last_updated=now, **changes):
             raise FhirError(409, "conflict", f"DocumentReference/{doc.replaces} was replaced meanwhile and cannot "
                             "be replaced: replace the current version of the chain",
                             rule="PDSm4DMP:TD2.1-replace-current", expression="DocumentReference.relatesTo.target",
@@ -598,6 +594,26 @@ async def get_document(session: AsyncSession, doc_id: str) -> DmpDocument | None
     return await session.get(DmpDocument, doc_id)
 
 
+async def lock_documents(session: AsyncSession, ids: Sequence[str]) -> list[DmpDocument]:
+    """Read documents afresh (``populate_existing``: objects already in the session are refreshed), locked
+    in id order on PostgreSQL so that two writers of the same documents wait for each other instead of
+    deadlocking. SQLite ignores ``FOR UPDATE``: its writers go through :func:`bump_version`."""
+    return list((await session.execute(
+        select(DmpDocument).where(DmpDocument.id.in_(sorted(ids))).order_by(DmpDocument.id).with_for_update()
+        .execution_options(populate_existing=True))).scalars().all())
+
+
+async def bump_version(session: AsyncSession, doc: DmpDocument, version: int, *conditions: ColumnElement[bool],
+                       **values: Any) -> bool:
+    """Write ``values`` and ``version + 1`` only if the row is still at ``version`` (and ``conditions``);
+    False when a concurrent writer changed it since it was read (on SQLite, which takes no row lock). The
+    ORM update also brings ``doc`` up to date."""
+    result = await session.execute(
+        update(DmpDocument).where(DmpDocument.id == doc.id, DmpDocument.version_id == version, *conditions)
+        .values(version_id=version + 1, **values))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
 async def find_by_identifier(session: AsyncSession, value: str) -> list[DmpDocument]:
     """``masterIdentifier`` (uniqueId) or ``identifier`` (``urn:uuid:<id>``) of a DocumentReference."""
     clauses = [DmpDocument.unique_id == value]
@@ -617,9 +633,36 @@ def document_view(doc: DmpDocument) -> rules.DocumentView:
 
 async def patch_document(session: AsyncSession, settings: Settings, *, doc: DmpDocument, ctx: AccessContext,
                          kind: str, body: Any, if_match: str | None) -> DmpDocument:
+    """The version check (``If-Match``) and the write are atomic: the row is read locked (PostgreSQL) and
+    written only if still at the version read (:func:`bump_version`). On SQLite, which locks nothing, a
+    concurrent PATCH may win in between: with ``If-Match`` this one is then a 412; without, it is applied
+    again to the row as that PATCH left it (read under the write lock the failed update took)."""
     record = await session.get(DmpRecord, doc.dmp_id)
     assert record is not None
     _, caller, _ = await authorise(session, ins=record.ins, ctx=ctx, action=rules.Action.UPDATE)
+    updated = None
+    for _attempt in range(3):  # one retry suffices: the failed update took SQLite's write lock
+        updated = await _patch_once(session, settings, doc_id=doc.id, caller=caller, kind=kind, body=body,
+                                    if_match=if_match)
+        if updated is not None:
+            break
+    if updated is None:
+        raise FhirError(409, "conflict", f"DocumentReference/{doc.id} kept changing during the update: retry",
+                        rule="FHIR:concurrent-update")
+    action = "D" if updated.availability == "Deleted" else "U"
+    await trace(session, record=record, ctx=ctx, transaction="PATCH", action=action, documents_ids=[updated.id])
+    await session.flush()
+    return updated
+
+
+async def _patch_once(session: AsyncSession, settings: Settings, *, doc_id: str, caller: rules.Caller,
+                      kind: str, body: Any, if_match: str | None) -> DmpDocument | None:
+    """One attempt on the row read afresh: the updated document, or None when a concurrent writer changed
+    the row since (the next attempt then sees that writer's version: a 412 with ``If-Match``)."""
+    found = await lock_documents(session, [doc_id])
+    if not found:
+        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}", rule="MHD:unknown")
+    doc = found[0]
     if doc.masked_ps and caller.rpps != doc.author_rpps:
         raise FhirError(404, "not-found", "no such DocumentReference", rule="DMP:masked")
     if doc.availability == "Deleted":
@@ -627,11 +670,12 @@ async def patch_document(session: AsyncSession, settings: Settings, *, doc: DmpD
     decision = rules.may_update(document_view(doc), caller)
     if not decision:
         raise fhir_refusal(decision)
+    version = doc.version_id
     if if_match is not None:
         wanted = if_match.strip().removeprefix("W/").strip('"')
-        if wanted != str(doc.version_id):
+        if wanted != str(version):
             raise FhirError(412, "conflict", f"If-Match {if_match} does not match the current version "
-                            f'W/"{doc.version_id}"', rule="FHIR:If-Match")
+                            f'W/"{version}"', rule="FHIR:If-Match")
     if doc.availability == "Deprecated":
         raise FhirError(422, "business-rule", f"DocumentReference/{doc.id} is superseded: update the document that "
                         "replaced it", rule="PDSm4DMP:update-current-only")
@@ -648,21 +692,16 @@ async def patch_document(session: AsyncSession, settings: Settings, *, doc: DmpD
         if not j58.contains(system, code) and not settings.dmp_lenient:
             raise FhirError(422, "code-invalid", f"securityLabel {system}#{code} is not in JDV_J58",
                             rule="PDSm:securityLabel-J58", expression="DocumentReference.securityLabel")
-    action = "U"
     if after.status == "superseded":
         raise FhirError(422, "business-rule", "status 'superseded' is set by a replacement (ITI-65 with relatesTo); "
                         "to delete a document, set 'entered-in-error'", rule="PDSm4DMP:status-transition",
                         expression="DocumentReference.status")
+    changes: dict[str, Any] = {**_label_flags(after.labels), "is_archived": after.is_archived,
+                               "last_updated": utcnow()}
     if after.status == "entered-in-error":
-        doc.availability = "Deleted"
-        action = "D"
-    for key, value in _label_flags(after.labels).items():
-        setattr(doc, key, value)
-    doc.is_archived = after.is_archived
-    doc.version_id += 1
-    doc.last_updated = utcnow()
-    await trace(session, record=record, ctx=ctx, transaction="PATCH", action=action, documents_ids=[doc.id])
-    await session.flush()
+        changes["availability"] = "Deleted"
+    if not await bump_version(session, doc, version, **changes):
+        return None
     return doc
 
 

@@ -354,6 +354,44 @@ async def test_masking_is_author_only_and_hides_from_others(client, auth):  # ty
     assert doc_id in {e["resource"]["id"] for e in (await search(client, auth, subject=LEFEVRE)).json()["entry"]}
 
 
+MASK = [{"op": "replace", "path": "/securityLabel/0", "value": {"coding": [{"system": TRE_A07, "code": "MASQUE_PS"}]}}]
+ARCHIVE = [{"op": "replace", "path": "/extension/0/valueBoolean", "value": True}]
+
+
+async def test_concurrent_patches_with_the_same_if_match_are_one_200_and_one_412(client, auth, session):  # type: ignore[no-untyped-def]
+    """The If-Match check and the write were not atomic: two PATCHes at once, both with W/"1", could both
+    pass the check and both write (version 2 twice, one change silently lost). Now one wins, the other is
+    a 412; without If-Match both apply, one after the other, and neither change is lost."""
+    import asyncio
+
+    from app.dmp.models import DmpDocument
+
+    for _ in range(4):
+        doc_id, unique_id = await _new_document(client, auth)
+        responses = await asyncio.gather(*(patch(client, auth, unique_id, body, **{"If-Match": 'W/"1"'})
+                                           for body in (MASK, ARCHIVE)))
+        assert sorted(r.status_code for r in responses) == [200, 412], [r.text[:300] for r in responses]
+        loser = next(r for r in responses if r.status_code == 412)
+        assert issue(loser)["code"] == "conflict" and "FHIR:If-Match" in codes(loser)
+        winner = next(r for r in responses if r.status_code == 200)
+        assert winner.headers["etag"] == 'W/"2"'
+        session.expire_all()
+        stored = await session.get(DmpDocument, doc_id)
+        assert stored is not None and stored.version_id == 2
+        masked = "MASQUE_PS" in {lab[1] for lab in stored.labels}
+        assert masked != stored.is_archived  # exactly one of the two changes, the winner's
+        assert masked == (responses[0].status_code == 200)
+
+        doc_id, unique_id = await _new_document(client, auth)
+        responses = await asyncio.gather(*(patch(client, auth, unique_id, body) for body in (MASK, ARCHIVE)))
+        assert [r.status_code for r in responses] == [200, 200], [r.text[:300] for r in responses]
+        assert sorted(r.headers["etag"] for r in responses) == ['W/"2"', 'W/"3"']
+        session.expire_all()
+        stored = await session.get(DmpDocument, doc_id)
+        assert stored is not None and stored.version_id == 3
+        assert "MASQUE_PS" in {lab[1] for lab in stored.labels} and stored.is_archived
+
+
 async def test_patch_only_allowed_paths(client, auth):  # type: ignore[no-untyped-def]
     _, unique_id = await _new_document(client, auth)
     response = await patch(client, auth, unique_id, [{"op": "replace", "path": "/type/coding/0/code",
