@@ -191,17 +191,31 @@ def token_clause(system_col: Any, code_col: Any, values: list[str]) -> Any:
     return or_(*options)
 
 
+def like_literal(text: str) -> str:
+    """``text`` for a LIKE pattern with ``ESCAPE '\\'``: its ``%`` and ``_`` match only themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def like_tokens(column: Any, values: list[str], *, with_system: bool = True) -> Any:
+    """Tokens kept in a text column as `` system|code ... `` (or `` code ... ``), the search values taken
+    literally (an explicit ESCAPE: PostgreSQL's default escape is the backslash, SQLite has none)."""
     options = []
     for value in ",".join(values).split(","):
         system, sep, code = value.partition("|")
         if sep and system:
-            options.append(column.like(f"% {system}|{code} %"))
+            pattern = f"% {like_literal(system)}|{like_literal(code)} %"
         elif with_system:
-            options.append(column.like(f"%|{code or value} %"))
+            pattern = f"%|{like_literal(code or value)} %"
         else:
-            options.append(column.like(f"% {code or value} %"))
+            pattern = f"% {like_literal(code or value)} %"
+        options.append(column.like(pattern, escape="\\"))
     return or_(*options)
+
+
+def name_starts_with(column: Any, values: list[str]) -> Any:
+    """Names kept lower-cased in a text column as `` name name ``: any of them starting with a value (taken
+    literally, as in :func:`like_tokens`)."""
+    return or_(*(column.like(f"% {like_literal(v.lower())}%", escape="\\") for v in values))
 
 
 _MAX_OFFSET = 2**31 - 1  # beyond, PostgreSQL refuses the OFFSET (and no page is there anyway)
@@ -339,9 +353,9 @@ def document_filters(params: dict[str, list[str]]) -> list[Any]:
     if "period-end" in params:
         filters += date_clause(d.period_end, params["period-end"], name="period-end")
     if "author.given" in params:
-        filters.append(or_(*(d.author_given.like(f"% {v.lower()}%") for v in params["author.given"])))
+        filters.append(name_starts_with(d.author_given, params["author.given"]))
     if "author.family" in params:
-        filters.append(or_(*(d.author_family.like(f"% {v.lower()}%") for v in params["author.family"])))
+        filters.append(name_starts_with(d.author_family, params["author.family"]))
     if "category" in params:
         filters.append(token_clause(d.class_system, d.class_code, params["category"]))
     if "type" in params:

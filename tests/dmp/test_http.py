@@ -593,3 +593,29 @@ async def test_masking_in_a_replacement_patch_hides_the_superseded_document(clie
     assert old_id in {e["resource"]["id"] for e in (await search(client, auth, status="superseded")).json()["entry"]}
     others = await search(client, auth, subject=LEFEVRE, status="superseded")
     assert old_id not in {e["resource"]["id"] for e in others.json().get("entry", [])}
+
+
+async def test_token_and_name_searches_take_percent_underscore_and_backslash_literally(client, auth):  # type: ignore[no-untyped-def]
+    """``%`` and ``_`` in a search value were LIKE wildcards (and ``\\`` PostgreSQL's escape): ``related=REF_1``
+    also found ``REFX1``. Each value now matches only the document that holds it literally."""
+    values = ["REF_1", "REFX1", "50%", "50X", "A\\B", "AB"]
+    ids = {}
+    for i, value in enumerate(values):
+        bundle = provide_bundle(ZOE, given=["Jean_Luc", "JeanXLuc", "Jean%", "JeanX", "Jean\\L", "JeanL"][i])
+        docref(bundle)["context"]["related"] = [{"identifier": {"system": "urn:oid:1.2.3", "value": value}}]
+        response = await post_bundle(client, auth, bundle)
+        assert response.status_code == 200, response.text
+        ids[value] = response.json()["entry"][1]["response"]["location"].rsplit("/", 1)[1]
+
+    async def found(**params: str) -> list[str]:
+        response = await search(client, auth, **params)
+        assert response.status_code == 200, response.text
+        return sorted(e["resource"]["id"] for e in response.json().get("entry", []) if e["resource"]["resourceType"]
+                      == "DocumentReference")
+
+    for value in values:
+        assert await found(related=value) == [ids[value]], value
+        assert await found(related=f"urn:oid:1.2.3|{value}") == [ids[value]], value
+    for given, value in (("jean_", "REF_1"), ("Jean%", "50%"), ("jean\\", "A\\B")):
+        assert await found(**{"author.given": given}) == [ids[value]], given
+    assert await found(**{"security-label": "_"}) == [] and await found(**{"security-label": "%"}) == []
