@@ -27,6 +27,7 @@ from app.config import Settings
 from app.dmp import fhir, jsonio, mhd, rules, service
 from app.dmp.models import DmpAuditEvent, DmpDocument, DmpSubmissionSet
 from app.dmp.patch import PatchRefused, parse_patch_body
+from app.numbers import ascii_count
 from app.psc.dependencies import CurrentProfessional
 from app.xmlsafe import InvalidXmlError, UnsafeXmlError
 
@@ -221,12 +222,25 @@ def name_starts_with(column: Any, values: list[str]) -> Any:
 _MAX_OFFSET = 2**31 - 1  # beyond, PostgreSQL refuses the OFFSET (and no page is there anyway)
 
 
+_SIGNED_ASCII = re.compile(r"(-?)([0-9]+)")
+
+
+def _page_number(text: str) -> int | None:
+    """An optionally negative integer in ASCII digits (:func:`app.numbers.ascii_count`: not ``int()``, which
+    takes ``"١٢"``, ``" 5"`` or ``"1_0"``), else None. More than 18 digits is only ever too large."""
+    match = _SIGNED_ASCII.fullmatch(text)
+    if match is None:
+        return None
+    value = ascii_count(match.group(2), max_digits=18)
+    magnitude = value if value is not None else 10**18
+    return -magnitude if match.group(1) else magnitude
+
+
 def page_params(params: dict[str, list[str]], settings: Settings) -> tuple[int, int]:
-    try:
-        count = int(params.get("_count", [settings.dmp_page_size])[0])
-        offset = int(params.get("_offset", ["0"])[0])
-    except ValueError:
-        raise FhirError(400, "invalid", "_count and _offset take integers", rule="FHIR:paging") from None
+    count = _page_number(params["_count"][0]) if "_count" in params else settings.dmp_page_size
+    offset = _page_number(params["_offset"][0]) if "_offset" in params else 0
+    if count is None or offset is None:
+        raise FhirError(400, "invalid", "_count and _offset take integers", rule="FHIR:paging")
     if count < 0 or offset < 0:
         raise FhirError(400, "invalid", "_count and _offset must be positive", rule="FHIR:paging")
     if offset > _MAX_OFFSET:

@@ -306,3 +306,33 @@ async def test_concurrent_replacements_of_the_same_documents_are_one_200_and_one
     twice = provide_bundle(ZOE, documents=2, replaces=current, patch=None)  # one document replaced twice at once
     response = await client.post("/dmp/fhir", content=json.dumps(twice), headers=headers)
     assert response.status_code == 409 and "is Deprecated" in response.text, response.text
+
+
+async def test_paging_numbers_are_ascii_digits_only(client, auth):  # type: ignore[no-untyped-def]
+    """``_count``/``_offset`` went through ``int()``, which takes ``"1_0"`` (10), ``" 5"`` or ``"١٢"`` (12):
+    they are 400s now, with the OperationOutcome of any other invalid paging value."""
+    patient = f"urn:oid:1.2.250.1.213.1.4.8|{ZOE}"
+    for path in ("/dmp/fhir/DocumentReference", "/dmp/fhir/List", "/dmp/fhir/AuditEvent"):
+        for name in ("_count", "_offset"):
+            for value in ("1_0", " 5", "١٢", "5 ", "+5", "", "0x5"):
+                response = await client.get(path, headers=await auth(), params={
+                    "patient.identifier": patient, "status": "current", name: value})
+                assert response.status_code == 400, (path, name, value, response.text)
+                body = response.json()
+                assert body["resourceType"] == "OperationOutcome"
+                issue = body["issue"][0]
+                assert issue["code"] == "invalid" and issue["diagnostics"] == "_count and _offset take integers"
+                assert "FHIR:paging" in {c["code"] for c in issue["details"]["coding"]}
+            negative = await client.get(path, headers=await auth(), params={
+                "patient.identifier": patient, "status": "current", name: "-1"})
+            assert negative.status_code == 400
+            assert negative.json()["issue"][0]["diagnostics"] == "_count and _offset must be positive"
+            ok = await client.get(path, headers=await auth(), params={
+                "patient.identifier": patient, "status": "current", name: "02"})
+            assert ok.status_code == 200, (path, name, ok.text)
+        huge = await client.get(path, headers=await auth(), params={
+            "patient.identifier": patient, "status": "current", "_count": "9" * 30})
+        assert huge.status_code == 200, huge.text  # capped at SEGUR_DMP_MAX_PAGE_SIZE, as before
+    page = await client.get("/dmp/fhir/DocumentReference", headers=await auth(), params={
+        "patient.identifier": patient, "status": "current", "_count": "02"})
+    assert len(page.json()["entry"]) == 2
