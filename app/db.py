@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import Boolean, MetaData, String, bindparam, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.elements import ColumnElement
 
 # https://alembic.sqlalchemy.org/en/latest/naming.html — predictable names make every migration's
 # downgrade (and SQLite's batch mode) able to find the constraint it drops.
@@ -222,3 +225,26 @@ class LazySession:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+class contains_text(ColumnElement[bool]):  # noqa: N801 - used like a SQL function
+    """``needle`` occurs in ``haystack``, case-sensitively on both engines (``LIKE`` ignores ASCII case on
+    SQLite, not on PostgreSQL): ``strpos(h, n) > 0`` on PostgreSQL, ``instr(h, n) > 0`` on SQLite.
+    ``needle`` is bound, so no character in it is a wildcard."""
+
+    inherit_cache = True
+    type = Boolean()
+
+    def __init__(self, haystack: ColumnElement[Any], needle: str) -> None:
+        self.haystack = haystack
+        self.needle = bindparam(None, needle, type_=String())
+
+
+@compiles(contains_text, "postgresql")
+def _contains_text_postgresql(element: contains_text, compiler: Any, **kw: Any) -> str:
+    return f"strpos({compiler.process(element.haystack, **kw)}, {compiler.process(element.needle, **kw)}) > 0"
+
+
+@compiles(contains_text)
+def _contains_text_default(element: contains_text, compiler: Any, **kw: Any) -> str:
+    return f"instr({compiler.process(element.haystack, **kw)}, {compiler.process(element.needle, **kw)}) > 0"

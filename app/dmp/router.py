@@ -24,6 +24,7 @@ from app.api.deps import SessionDep, SettingsDep
 from app.api.errors import FhirError
 from app.api.urls import absolute_url
 from app.config import Settings
+from app.db import contains_text
 from app.dmp import fhir, jsonio, mhd, rules, service
 from app.dmp.models import DmpAuditEvent, DmpDocument, DmpSubmissionSet
 from app.dmp.patch import PatchRefused, parse_patch_body
@@ -199,17 +200,18 @@ def like_literal(text: str) -> str:
 
 def like_tokens(column: Any, values: list[str], *, with_system: bool = True) -> Any:
     """Tokens kept in a text column as `` system|code ... `` (or `` code ... ``), the search values taken
-    literally (an explicit ESCAPE: PostgreSQL's default escape is the backslash, SQLite has none)."""
+    literally and case-sensitively on both engines (FHIR token search matches codes exactly; SQLite's LIKE
+    would ignore ASCII case): a substring test, no pattern."""
     options = []
     for value in ",".join(values).split(","):
         system, sep, code = value.partition("|")
         if sep and system:
-            pattern = f"% {like_literal(system)}|{like_literal(code)} %"
+            needle = f" {system}|{code} "
         elif with_system:
-            pattern = f"%|{like_literal(code or value)} %"
+            needle = f"|{code or value} "
         else:
-            pattern = f"% {like_literal(code or value)} %"
-        options.append(column.like(pattern, escape="\\"))
+            needle = f" {code or value} "
+        options.append(contains_text(column, needle))
     return or_(*options)
 
 

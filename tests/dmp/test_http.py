@@ -273,6 +273,9 @@ async def test_iti67_parameters(client, auth):  # type: ignore[no-untyped-def]
     assert await total(facility="SA01") == 3
     assert await total(format="urn:ihe:iti:xds-sd:pdf:2008") == 5
     assert await total(**{"security-label": "N"}) == 5
+    # token codes match exactly, case included, on both engines (SQLite's LIKE would ignore ASCII case)
+    assert await total(**{"security-label": "n"}) == 0
+    assert await total(setting="ambulatoire") == 0
     assert await total(isArchived="false") == 5
     assert await total(**{"period-start": "ge2026-10-01"}) == 1
     assert await total(period="ge2026-06-01") == 2
