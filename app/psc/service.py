@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import JSON, Boolean, Text, delete, exists, select, text, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.errors import OAuthError, ProblemError
@@ -373,7 +373,7 @@ async def list_clients(session: AsyncSession) -> list[dict[str, Any]]:
 _CLIENTS: dict[tuple[str, str], tuple[float, CachedClient]] = {}
 
 
-def clear_client_cache(_key: str = "") -> None:
+def clear_client_cache() -> None:
     _CLIENTS.clear()
 
 
@@ -778,12 +778,14 @@ def _refuse_if_revoked(revoked: bool) -> None:
 _NOT_A_PROFESSIONAL = "the token does not belong to a health professional"
 
 
-async def _cached_professional(session: AsyncSession, settings: Settings, sni: object) -> CachedProfessional | None:
-    """The professional from this worker's memory, read from the store (and kept) on a miss."""
+async def _cached_professional(
+    session: AsyncSession, settings: Settings, sni: object, *, keep: bool = True
+) -> CachedProfessional | None:
+    """The professional from this worker's memory, read from the store on a miss (and kept when ``keep``)."""
     if not isinstance(sni, str):
         return None
     memory = memory_for(settings.database_url)
-    cached = memory.professionals.get(sni)
+    cached = memory.professionals.get(sni) if keep else None
     if cached is None:
         generation = memory.generation
         row = await session.get(ProfessionalRow, sni)
@@ -793,49 +795,32 @@ async def _cached_professional(session: AsyncSession, settings: Settings, sni: o
             row.subject_name_id, row.rpps, row.given_name, row.family_name, row.profession_code,
             row.userinfo, json.dumps(row.userinfo),
         )
-        if memory.generation == generation:  # no reset committed while it was read
+        if keep and memory.generation == generation:  # no reset committed while it was read
             memory.professionals[sni] = cached
     return cached
+
+
+async def _professional_of(session: AsyncSession, settings: Settings, claims: Mapping[str, Any]) -> CachedProfessional:
+    """The professional of verified access-token claims, unless the token is revoked: from this worker's
+    memory, or from the store while the listener that keeps that memory right is down."""
+    memory = memory_for(settings.database_url)
+    known = memory.revocations_known
+    _refuse_if_revoked(claims["jti"] in memory.revoked if known else await is_revoked(session, claims["jti"]))
+    pro = await _cached_professional(session, settings, claims.get("preferred_username"), keep=known)
+    if pro is None:
+        raise tokens.TokenError(_NOT_A_PROFESSIONAL, "PSC:token.subject")
+    return pro
 
 
 async def authenticate_access_token(session: AsyncSession, settings: Settings, token: str) -> Professional:
     """The professional behind a PSC access token, or ``TokenError`` (rule says which check refused)."""
     claims = await verify_token(session, settings, token, audience=settings.psc_access_token_audience)
-    sni = claims.get("preferred_username")
-    memory = memory_for(settings.database_url)
-    if memory.revocations_known:
-        _refuse_if_revoked(claims["jti"] in memory.revoked)
-        pro = await _cached_professional(session, settings, sni)
-        if pro is None:
-            raise tokens.TokenError(_NOT_A_PROFESSIONAL, "PSC:token.subject")
-        return Professional(
-            subject_name_id=pro.subject_name_id, rpps=pro.rpps, given_name=pro.given_name,
-            family_name=pro.family_name, profession_code=pro.profession_code, client_id=claims.get("azp"),
-            scopes=tuple(str(claims.get("scope", "")).split()), userinfo=pro.userinfo, token_claims=dict(claims),
-        )
-    # The listener that keeps the revocations in memory is down: read the store.
-    revoked = select(RevokedToken.jti).where(RevokedToken.jti == claims["jti"]).exists()
-    stmt = select(ProfessionalRow, revoked.label("revoked")).where(ProfessionalRow.subject_name_id == sni)
-    row = (await session.execute(stmt)).first()
-    if row is None:
-        if await is_revoked(session, claims["jti"]):
-            raise tokens.TokenError("the token has been revoked", "PSC:token.revoked")
-        raise tokens.TokenError("the token does not belong to a health professional", "PSC:token.subject")
-    if row.revoked:
-        raise tokens.TokenError("the token has been revoked", "PSC:token.revoked")
-    scopes = str(claims.get("scope", "")).split()
-    return to_professional(row[0], client_id=claims.get("azp"), scopes=scopes, claims=claims)
-
-
-# One statement for the userinfo hot path, written as text so no SQL is built or cache-keyed per request:
-# the professional's userinfo (as stored JSON text, answered as is), whether the jti is revoked, and the
-# client's registration (for userinfo signing).
-_USERINFO_SQL = text(
-    "SELECT CAST(p.userinfo AS TEXT) AS userinfo,"
-    " EXISTS (SELECT 1 FROM psc_revoked_token r WHERE r.jti = :jti) AS revoked,"
-    " (SELECT c.client_metadata FROM psc_client c WHERE c.client_id = :azp) AS client"
-    " FROM psc_professional p WHERE p.subject_name_id = :sni"
-).columns(userinfo=Text, revoked=Boolean, client=JSON)
+    pro = await _professional_of(session, settings, claims)
+    return Professional(
+        subject_name_id=pro.subject_name_id, rpps=pro.rpps, given_name=pro.given_name,
+        family_name=pro.family_name, profession_code=pro.profession_code, client_id=claims.get("azp"),
+        scopes=tuple(str(claims.get("scope", "")).split()), userinfo=pro.userinfo, token_claims=dict(claims),
+    )
 
 
 def userinfo_from_memory(settings: Settings, token: str) -> tuple[str, dict[str, Any]] | None:
@@ -860,31 +845,13 @@ def userinfo_from_memory(settings: Settings, token: str) -> tuple[str, dict[str,
 
 
 async def userinfo_for(session: AsyncSession, settings: Settings, token: str) -> tuple[str, dict[str, Any]]:
-    """(userinfo document as JSON text, access token claims + ``_client``); from memory when the
-    revocations are known, else in one query outside any transaction."""
+    """(userinfo document as JSON text, access token claims + ``_client``): what
+    :func:`userinfo_from_memory` could not answer alone."""
     claims = await verify_token(session, settings, token, audience=settings.psc_access_token_audience)
-    memory = memory_for(settings.database_url)
-    if memory.revocations_known:
-        _refuse_if_revoked(claims["jti"] in memory.revoked)
-        pro = await _cached_professional(session, settings, claims.get("preferred_username"))
-        if pro is None:
-            raise tokens.TokenError(_NOT_A_PROFESSIONAL, "PSC:token.subject")
-        azp = claims.get("azp")
-        client = await get_client(session, client_id=azp, settings=settings) if isinstance(azp, str) else None
-        return pro.userinfo_json, {**claims, "_client": client.client_metadata if client is not None else {}}
-    if session.in_transaction():  # the keys were just (re)loaded in this session
-        connection = await session.connection()
-    else:
-        connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    params = {"jti": claims["jti"], "azp": claims.get("azp"), "sni": claims.get("preferred_username")}
-    row = (await connection.execute(_USERINFO_SQL, params)).first()
-    if row is None:
-        if await is_revoked(session, claims["jti"]):
-            raise tokens.TokenError("the token has been revoked", "PSC:token.revoked")
-        raise tokens.TokenError("the token does not belong to a health professional", "PSC:token.subject")
-    if row.revoked:
-        raise tokens.TokenError("the token has been revoked", "PSC:token.revoked")
-    return row.userinfo, {**claims, "_client": row.client or {}}
+    pro = await _professional_of(session, settings, claims)
+    azp = claims.get("azp")
+    client = await get_client(session, client_id=azp, settings=settings) if isinstance(azp, str) else None
+    return pro.userinfo_json, {**claims, "_client": client.client_metadata if client is not None else {}}
 
 
 # --- issuing --------------------------------------------------------------------------------------
