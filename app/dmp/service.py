@@ -287,19 +287,11 @@ async def _check_patient(session: AsyncSession, patient: mhd.PatientId) -> bool:
     return await ins_service.find_identity(session, ins=patient.ins, oid=f"urn:oid:{patient.oid}") is not None
 
 
-def _ins_lookup(patient: mhd.PatientId) -> tuple[str, str, str] | None:
-    """(number, key, kind) that :func:`app.ins.service.find_identity` looks up for this patient (the same
-    cleaning and OID check), or None when it would answer "unknown" without reading the store."""
-    from app.ins import nir
+def _ins_lookup(patient: mhd.PatientId) -> tuple[str, str, str | None] | None:
+    """(number, key, kind) that :func:`app.ins.service.find_identity` looks up for this patient."""
+    from app.ins.service import lookup_key
 
-    value = nir.clean(patient.ins)
-    if len(value) != 15:
-        return None
-    try:
-        info = nir.check_oid(f"urn:oid:{patient.oid}")
-    except nir.OidError:
-        return None
-    return value[:13], value[13:], "NIA" if info.kind == "NIA" else "NIR"
+    return lookup_key(patient.ins, f"urn:oid:{patient.oid}")
 
 
 @cache

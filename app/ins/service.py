@@ -75,6 +75,23 @@ def _identity(row: Any, policy: str, *, ins: str | None = None, kind: str | None
     )
 
 
+def lookup_key(ins: str, oid: str | None = None) -> tuple[str, str, str | None] | None:
+    """(number, key, kind) that :func:`find_identity` looks up: ``ins`` cleaned as people type it, split into
+    its 13 characters and key; with ``oid``, the kind (NIR or NIA) the identity must have — an INS OID of
+    the catalogue, NIA .9, NIR .8/.10/.11 (reference ins.md). None when the answer is "unknown" without
+    reading the store. For the domains that fold the lookup into a query of their own (DMP feeding)."""
+    value = nir.clean(ins)
+    if len(value) != 15:
+        return None
+    if oid is None:
+        return value[:13], value[13:], None
+    try:
+        info = nir.check_oid(oid)
+    except nir.OidError:
+        return None
+    return value[:13], value[13:], "NIA" if info.kind == "NIA" else "NIR"
+
+
 async def find_identity(
     session: AsyncSession, *, ins: str, oid: str | None = None, policy: str = "real",
     include_history: bool = False,
@@ -84,17 +101,11 @@ async def find_identity(
     With ``oid``, the OID must be an INS OID of the same kind (NIA .9; NIR .8/.10/.11), else ``None``.
     With ``include_history``, a former matricule also finds its person (``active=False`` on the answer).
     """
-    value = nir.clean(ins)
-    if len(value) != 15:
+    wanted = lookup_key(ins, oid)
+    if wanted is None:
         return None
-    number, key = value[:13], value[13:]
-    want_kind = None
-    if oid is not None:
-        try:
-            info = nir.check_oid(oid)
-        except nir.OidError:
-            return None
-        want_kind = "NIA" if info.kind == "NIA" else "NIR"
+    number, key, want_kind = wanted
+    value = number + key
     row = (await session.execute(
         select(*_IDENTITY_COLUMNS).where(InsPerson.ins_number == number, InsPerson.ins_key == key)
     )).first()
@@ -126,9 +137,9 @@ async def known_ins(session: AsyncSession, candidates: Iterable[str]) -> set[str
     in one query per 500 candidates instead of one each (an XDM may name many patients)."""
     wanted: dict[tuple[str, str], list[str]] = {}
     for candidate in candidates:
-        value = nir.clean(candidate)
-        if len(value) == 15:
-            wanted.setdefault((value[:13], value[13:]), []).append(candidate)
+        looked_up = lookup_key(candidate)
+        if looked_up is not None:
+            wanted.setdefault((looked_up[0], looked_up[1]), []).append(candidate)
     found: set[str] = set()
     pairs = list(wanted)
     for start in range(0, len(pairs), KNOWN_INS_CHUNK):
