@@ -874,7 +874,7 @@ def _factory(app: FastAPI, handler: MssHandler, tls: ssl.SSLContext, *, implicit
     return make
 
 
-def _forget_on_reset(database_url: str, handler: MssHandler) -> None:
+def _forget_on_store_change(database_url: str, handler: MssHandler) -> None:
     """Subscribe ``handler`` (weakly: an app that stops does not stay alive) to the store's resets and to
     the changes of mailboxes and scripted faults (:data:`service.TOPIC_LOOKUPS`), from any worker."""
     from app.events import TOPIC_RESET, events_for
@@ -915,7 +915,7 @@ async def smtp_lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.mss_tls_certificate = cert_pem
     app.state.mss_client_ca = (ca_cert, ca_key)
     handler = MssHandler(app)
-    _forget_on_reset(settings.database_url, handler)
+    _forget_on_store_change(settings.database_url, handler)
     servers = []
     # reuse_port: with several uvicorn workers, each worker's loop serves the same SMTP port.
     server = await loop.create_server(_factory(app, handler, tls, implicit=False),
