@@ -12,10 +12,8 @@ FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /srv sandbox
 WORKDIR /srv
 COPY --from=build /opt/venv /opt/venv
-COPY migrations ./migrations
 RUN mkdir -p /srv/var && chown sandbox /srv/var
 ENV PATH=/opt/venv/bin:$PATH \
-    SEGUR_MIGRATIONS_DIR=/srv/migrations \
     SEGUR_HTTP_HOST=0.0.0.0 \
     SEGUR_SMTP_HOST=0.0.0.0
 USER sandbox

@@ -33,7 +33,7 @@ bench: $(VENV)/.installed-dev
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check app tests bench migrations
+	$(BIN)/ruff check app tests bench
 	$(BIN)/mypy app
 
 clean:

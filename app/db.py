@@ -6,7 +6,6 @@ embedded default). Alembic owns the schema; nothing here calls ``create_all``.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,14 +92,11 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 # --- migrations -----------------------------------------------------------------------------------
 
 def migrations_directory() -> Path:
-    """``migrations/`` beside the package in a source tree; ``SEGUR_MIGRATIONS_DIR`` elsewhere."""
-    configured = os.environ.get("SEGUR_MIGRATIONS_DIR")
-    if configured:
-        return Path(configured)
-    candidate = Path(__file__).resolve().parent.parent / "migrations"
-    if candidate.is_dir():
-        return candidate
-    return Path.cwd() / "migrations"
+    """Alembic's scripts, ``app/migrations/``: inside the package, so a source tree, an installed wheel
+    (pipx, a CI image) and the Docker image all find them, from any working directory, with no setting.
+    They are part of the code's version (the models and the scripts change together), so no setting
+    points elsewhere."""
+    return Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config(connection: Connection | None = None):  # type: ignore[no-untyped-def]
