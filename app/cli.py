@@ -38,6 +38,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings(args)
+    refusal = asyncio.run(_store_refusal(settings))
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 2
     if settings.public_base_url == "http://localhost:8000" and settings.http_port != 8000:
         os.environ["SEGUR_PUBLIC_BASE_URL"] = f"http://localhost:{settings.http_port}"
     print(f"Ségur Sandbox {__version__}: http://{settings.http_host}:{settings.http_port} "
@@ -52,6 +56,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _store_refusal(settings: Settings) -> str | None:
+    """Why the store cannot serve, in one line (``[database] ...``), before uvicorn starts: a refusal from
+    the application's start-up would reach the operator wrapped in uvicorn's traceback. The lifespan checks
+    again (the application is also started without this command, e.g. by ``uvicorn --factory``)."""
+    if settings.is_fresh_sqlite_store:
+        return None  # nothing there yet: the first start migrates it (or the lifespan reports it)
+    from sqlalchemy.exc import DBAPIError
+
+    from app.db import SchemaNotCurrent, check_schema, create_engine
+
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        await check_schema(engine, migrating=settings.migrate_on_start)
+    except SchemaNotCurrent as exc:
+        return str(exc)
+    except (DBAPIError, OSError, TimeoutError) as exc:
+        reason = exc.orig if isinstance(exc, DBAPIError) else exc
+        detail = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
+        return f"[database] {_safe_url(settings)}: cannot be opened ({detail})"
+    finally:
+        await engine.dispose()
+    return None
+
+
 def _safe_url(settings: Settings) -> str:
     from sqlalchemy.engine import make_url
 
@@ -59,10 +87,11 @@ def _safe_url(settings: Settings) -> str:
 
 
 async def _upgrade(settings: Settings, revision: str = "heads") -> None:
-    from app.db import create_engine, upgrade
+    from app.db import check_schema, create_engine, upgrade
 
     engine = create_engine(settings.database_url)
     try:
+        await check_schema(engine, migrating=True)  # a store ahead of these scripts: one line, not Alembic's traceback
         await upgrade(engine, revision)
     finally:
         await engine.dispose()
@@ -113,7 +142,13 @@ async def _seed(settings: Settings, reset: bool, ins_files: Sequence[str] = ()) 
 
 def cmd_db(args: argparse.Namespace) -> int:
     if args.db_command == "upgrade":
-        _run(lambda s: _upgrade(s, args.revision), args)
+        from app.db import SchemaNotCurrent
+
+        try:
+            _run(lambda s: _upgrade(s, args.revision), args)
+        except SchemaNotCurrent as exc:
+            print(exc, file=sys.stderr)
+            return 2
         print(f"database upgraded to {args.revision}", file=sys.stderr)
     elif args.db_command == "downgrade":
         _run(lambda s: _downgrade(s, args.revision), args)

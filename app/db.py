@@ -6,6 +6,7 @@ embedded default). Alembic owns the schema; nothing here calls ``create_all``.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -143,9 +144,52 @@ async def current_revisions(engine: AsyncEngine) -> set[str]:
 
 
 def head_revisions() -> set[str]:
+    return set(_script_directory().get_heads())
+
+
+@functools.cache
+def _script_directory():  # type: ignore[no-untyped-def]
+    """The scripts, read once per process (they are part of the installed code)."""
     from alembic.script import ScriptDirectory
 
-    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    return ScriptDirectory.from_config(alembic_config())
+
+
+class SchemaNotCurrent(Exception):
+    """The store's schema is not the one this version's migrations build. The message is one line, in the
+    house format of refused settings (``[database] ...``): what is wrong and the command that fixes it."""
+
+
+def schema_problem(current: set[str], heads: set[str], known: set[str], *, migrating: bool) -> str | None:
+    """What stops a start on a store at revisions ``current`` (its ``alembic_version`` rows), for scripts
+    whose heads are ``heads`` among the ``known`` revisions; None when it may start. ``migrating``: the
+    start applies the migrations itself (auto-migrate), which brings a missing or behind schema up, but
+    never a schema ahead of the scripts (Alembic cannot even place an unknown revision)."""
+    expected = " ".join(sorted(heads))
+    unknown = current - known
+    if unknown:
+        return (f"the schema is ahead of this version's migrations: revision(s) {' '.join(sorted(unknown))} "
+                f"are unknown to them (at {' '.join(sorted(current))}, heads here: {expected}); start the "
+                "version of the sandbox that migrated this database, or run that version's "
+                "`segur-sandbox db downgrade` first")
+    if migrating or current == heads:
+        return None
+    fix = "run `segur-sandbox db upgrade` on this database (or start with SEGUR_AUTO_MIGRATE=true)"
+    if not current:
+        return f"the schema is missing (no Alembic revision; expected heads: {expected}); {fix}"
+    return f"the schema is behind (at {' '.join(sorted(current))}, expected heads: {expected}); {fix}"
+
+
+async def check_schema(engine: AsyncEngine, *, migrating: bool) -> None:
+    """Raise :class:`SchemaNotCurrent` unless the store's revisions allow a start (see
+    :func:`schema_problem`): one read of ``alembic_version``, before anything queries a table."""
+    current = await current_revisions(engine)
+    script = _script_directory()
+    known = {revision.revision for revision in script.walk_revisions()}
+    problem = schema_problem(current, set(script.get_heads()), known, migrating=migrating)
+    if problem is not None:
+        where = engine.url.render_as_string(hide_password=True)
+        raise SchemaNotCurrent(f"[database] {where}: {problem}")
 
 
 # --- throw-away PostgreSQL databases (test runs and benchmarks) ----------------------------------

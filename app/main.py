@@ -1,8 +1,8 @@
 """The application factory: ``create_app(settings)`` wires the platform and every domain.
 
-Nothing runs at import time. The lifespan opens the store (migrating and seeding the embedded default
-on first start), starts the journal writer, then each domain's own lifespan (signing keys, the SMTP
-listener, ...), and closes them in reverse order.
+Nothing runs at import time. The lifespan opens the store (checking that its schema is this version's,
+migrating and seeding the embedded default on first start), starts the journal writer, then each domain's
+own lifespan (signing keys, the SMTP listener, ...), and closes them in reverse order.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from app.api.journal import JournalWriter
 from app.api.middleware import RequestContextMiddleware
 from app.api.store import seed_store
 from app.config import Settings, load_settings
-from app.db import create_engine, create_sessionmaker, upgrade
+from app.db import check_schema, create_engine, create_sessionmaker, upgrade
 from app.domains import load_domains
 from app.events import events_for
 from app.keygen import prefetch_rsa_2048
@@ -59,8 +59,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         try:
+            fresh_store = settings.is_fresh_sqlite_store
+            if not fresh_store:
+                # Before anything queries a table: a store whose schema is missing, behind (and not migrated
+                # now) or ahead stops the start with one line, not a driver's traceback from a domain.
+                await check_schema(engine, migrating=settings.migrate_on_start)
             if settings.migrate_on_start:
-                if settings.is_fresh_sqlite_store:
+                if fresh_store:
                     prefetch_rsa_2048(2)  # the PSC signing key and the SMTP certificate, made during migrations
                 started = time.perf_counter()
                 await upgrade(engine)

@@ -8,9 +8,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from app import __version__
+from tests.conftest import drop_fresh_database, fresh_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -147,3 +151,105 @@ def test_seed_loads_a_users_own_ins_fixture_file(tmp_path: Path) -> None:
     refused = _run("seed", "--ins-file", str(broken), "--database-url", url)
     assert refused.returncode == 2
     assert "nothing loaded" in refused.stderr and "Traceback" not in refused.stderr
+
+
+# --- a store whose schema is not this version's: one line, the command that fixes it, no traceback ---------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve_refused(database_url: str, **env: str) -> str:
+    """``serve`` on ``database_url`` must stop before listening: exit code 2, one line on stderr."""
+    result = _run("serve", "--port", str(_free_port()), "--smtp-port", str(_free_port()),
+                  "--database-url", database_url, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("[database] ")
+    return lines[0]
+
+
+def _expected_heads() -> str:
+    from app.db import head_revisions
+
+    return " ".join(sorted(head_revisions()))
+
+
+@pytest.fixture
+def fresh_postgresql(postgresql_url: str, tmp_path: Path) -> Iterator[str]:
+    url, name = fresh_database_url("postgresql", postgresql_url, tmp_path, "schema")
+    yield url
+    drop_fresh_database("postgresql", postgresql_url, name)
+
+
+@pytest.mark.postgresql
+def test_serve_refuses_an_empty_postgresql_database(fresh_postgresql: str) -> None:
+    line = _serve_refused(fresh_postgresql)
+    assert "the schema is missing" in line
+    assert f"expected heads: {_expected_heads()}" in line
+    assert "`segur-sandbox db upgrade`" in line and "SEGUR_AUTO_MIGRATE=true" in line
+
+
+@pytest.mark.postgresql
+def test_serve_refuses_a_postgresql_schema_one_step_behind(fresh_postgresql: str) -> None:
+    assert _run("db", "upgrade", "--database-url", fresh_postgresql).returncode == 0
+    assert _run("db", "downgrade", "mss@-1", "--database-url", fresh_postgresql).returncode == 0
+    line = _serve_refused(fresh_postgresql)
+    assert "the schema is behind" in line
+    assert "at dmp_0001 ins_0001 mss_0001 psc_0001" in line  # mss_0002 undone
+    assert f"expected heads: {_expected_heads()}" in line and "`segur-sandbox db upgrade`" in line
+
+
+def test_serve_refuses_an_unmigrated_sqlite_store_when_auto_migrate_is_off(tmp_path: Path) -> None:
+    store = tmp_path / "empty.db"
+    store.touch()  # an empty SQLite database: not a fresh store, nothing migrated
+    line = _serve_refused(f"sqlite:///{store}", SEGUR_AUTO_MIGRATE="false")
+    assert "the schema is missing" in line and "`segur-sandbox db upgrade`" in line
+
+
+def test_a_store_ahead_of_the_migrations_is_refused_by_serve_and_db_upgrade(tmp_path: Path) -> None:
+    """A revision the scripts do not know (a newer sandbox migrated it): even auto-migrate stops, as does
+    ``db upgrade`` (Alembic itself answered with a traceback: "Can't locate revision")."""
+    import sqlite3
+
+    store = tmp_path / "ahead.db"
+    url = f"sqlite:///{store}"
+    assert _run("db", "upgrade", "--database-url", url).returncode == 0
+    with sqlite3.connect(store) as connection:
+        connection.execute("INSERT INTO alembic_version (version_num) VALUES ('zzz_0099')")
+    line = _serve_refused(url)  # SQLite: auto-migrate on by default
+    assert "the schema is ahead" in line and "zzz_0099" in line and f"heads here: {_expected_heads()}" in line
+    upgraded = _run("db", "upgrade", "--database-url", url)
+    assert upgraded.returncode == 2 and "Traceback" not in upgraded.stderr
+    assert upgraded.stderr.strip().splitlines() == [line]
+
+
+def test_serve_migrates_a_sqlite_store_one_step_behind(tmp_path: Path) -> None:
+    """Auto-migrate (SQLite's default) brings a store behind up to the heads: the check does not refuse it."""
+    url = f"sqlite:///{tmp_path}/behind.db"
+    assert _run("db", "upgrade", "--database-url", url).returncode == 0
+    assert _run("db", "downgrade", "mss@-1", "--database-url", url).returncode == 0
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--smtp-port", str(_free_port()),
+         "--database-url", url], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        status = None
+        while time.monotonic() < deadline and status != 200 and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+                    status = response.status
+            except OSError:
+                time.sleep(0.05)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)
+    assert status == 200, stderr
+    current = _run("db", "current", "--database-url", url)
+    assert current.returncode == 0 and current.stdout.split() == _expected_heads().split()
