@@ -60,8 +60,8 @@ async def _store_refusal(settings: Settings) -> str | None:
     """Why the store cannot serve, in one line (``[database] ...``), before uvicorn starts: a refusal from
     the application's start-up would reach the operator wrapped in uvicorn's traceback. The lifespan checks
     again (the application is also started without this command, e.g. by ``uvicorn --factory``)."""
-    if settings.is_fresh_sqlite_store:
-        return None  # nothing there yet: the first start migrates it (or the lifespan reports it)
+    if settings.is_fresh_sqlite_store and settings.migrate_on_start:
+        return None  # nothing there yet, and the first start migrates it
     from sqlalchemy.exc import DBAPIError
 
     from app.db import SchemaNotCurrent, check_schema, create_engine

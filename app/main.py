@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = create_sessionmaker(engine)
         try:
             fresh_store = settings.is_fresh_sqlite_store
-            if not fresh_store:
+            if not (fresh_store and settings.migrate_on_start):  # a new file about to be migrated: nothing to read
                 # Before anything queries a table: a store whose schema is missing, behind (and not migrated
                 # now) or ahead stops the start with one line, not a driver's traceback from a domain.
                 await check_schema(engine, migrating=settings.migrate_on_start)
