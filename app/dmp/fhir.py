@@ -35,6 +35,23 @@ def instant(value: datetime | None) -> str | None:
     return as_utc(value).isoformat().replace("+00:00", "Z")
 
 
+def _as_stored(submitted: Any, stored: datetime | None) -> Any:
+    """A dateTime of the stored resource as the store holds it: in UTC (``Z``), as an XDS registry keeps
+    creationTime and serviceStart/StopTime, so what a search compares is what the answer shows. A value
+    without a time (``2026-06-12``, ``2026-06``) keeps its precision (docs/dmp.md "Dates and instants")."""
+    if stored is None or not isinstance(submitted, str) or "T" not in submitted:
+        return submitted
+    return instant(stored)
+
+
+def _utc_text(value: str) -> str:
+    """A submitted dateTime with a time, in UTC (the text as is if it does not parse: it was checked)."""
+    try:
+        return instant(datetime.fromisoformat(value.replace("Z", "+00:00"))) or value
+    except ValueError:
+        return value
+
+
 def fhir_status(doc: DmpDocument, settings: Settings) -> str:
     if doc.availability == "Approved":
         return "current"
@@ -53,6 +70,13 @@ def document_reference(doc: DmpDocument, record: DmpRecord, settings: Settings) 
     extensions = [e for e in res.get("extension") or [] if e.get("url") != IS_ARCHIVED_URL]
     res["extension"] = [{"url": IS_ARCHIVED_URL, "valueBoolean": bool(doc.is_archived)}, *extensions]
     res["status"] = fhir_status(doc, settings)
+    if "date" in res:
+        res["date"] = _as_stored(res["date"], doc.date)
+    period = (res.get("context") or {}).get("period")
+    if period:
+        res["context"] = {**res["context"], "period": {
+            **period, "start": _as_stored(period.get("start"), doc.period_start),
+            **({"end": _as_stored(period["end"], doc.period_end)} if "end" in period else {})}}
     res["subject"] = {"reference": f"Patient/{record.ins}",
                       "identifier": {"system": f"urn:oid:{record.ins_oid}", "value": record.ins}}
     res["identifier"] = [{"use": "official", "system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{doc.id}"}]
@@ -62,6 +86,8 @@ def document_reference(doc: DmpDocument, record: DmpRecord, settings: Settings) 
     res["content"] = [content, *res["content"][1:]]
     attachment = dict(content.get("attachment") or {})
     attachment.pop("data", None)
+    if isinstance(attachment.get("creation"), str) and "T" in attachment["creation"]:
+        attachment["creation"] = _utc_text(attachment["creation"])
     attachment["url"] = absolute_url(settings, f"{BASE}/Binary/{doc.binary_id}")
     attachment["size"] = doc.size
     attachment["hash"] = doc.hash_b64

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, unquote
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from starlette.responses import Response, StreamingResponse
 
 from app.api.deps import SessionDep, SettingsDep
@@ -132,35 +132,49 @@ def parse_patient_param(params: dict[str, list[str]]) -> str:
 
 
 _DATE = re.compile(r"^(eq|ne|gt|lt|ge|le|sa|eb|ap)?(\d{4}(?:-\d{2}(?:-\d{2}(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?)?)?)$")
+# "+" left unencoded in a query string reaches us as a space (application/x-www-form-urlencoded): the offset
+_SPACED_OFFSET = re.compile(r"(T[0-9:.]+) (\d{2}:\d{2})$")
 
 
 def date_clause(column: Any, values: list[str], *, name: str, end_column: Any = None) -> list[Any]:
-    """FHIR date search with prefixes; the precision of the value gives its range."""
+    """FHIR date search (R4 search.html#date). The value's precision gives its range [low, high); its offset
+    counts (no offset: UTC). A column is one instant; with ``end_column`` the target is the range
+    [column, end] (an absent end: the start alone). Prefixes on a target range [t0, t1]: ``eq`` the
+    value's range contains it; ``ne`` it does not; ``gt``/``ge`` the range from high/low up overlaps it
+    (``t1 >= high`` / ``t1 >= low``); ``lt``/``le`` the range below low/high overlaps it (``t0 < low`` /
+    ``t0 < high``); ``sa`` it starts after the value (``t0 >= high``); ``eb`` it ends before (``t1 < low``);
+    ``ap`` is taken as ``eq`` (the spec leaves its width to the server). Every bound is bound through
+    the column's type (:class:`app.db.Instant`), so it is compared as an instant on both engines."""
     clauses = []
+    start = column
+    end = column if end_column is None else func.coalesce(end_column, column)
     for raw in values:
-        m = _DATE.match(raw)
+        m = _DATE.match(_SPACED_OFFSET.sub(r"\1+\2", raw))
         if not m:
             raise FhirError(400, "invalid", f"{name}={raw!r} is not a FHIR date (e.g. ge2026-01-01)", rule="FHIR:date")
         prefix, text = m.group(1) or "eq", m.group(2)
         try:
             low, high = _date_range(text)
-            low.astimezone(UTC), high.astimezone(UTC)  # compared in UTC: must stay within years 1-9999
+            low, high = low.astimezone(UTC), high.astimezone(UTC)  # compared in UTC: must stay in years 1-9999
         except (ValueError, OverflowError):
             raise FhirError(400, "invalid", f"{name}={raw!r} is not a FHIR date (e.g. ge2026-01-01)",
                             rule="FHIR:date") from None
-        end = end_column if end_column is not None else column
-        if prefix in ("ge", "sa"):
-            clauses.append(column >= low)
+        if prefix == "ge":
+            clauses.append(end >= low)
         elif prefix == "gt":
-            clauses.append(column >= high)
-        elif prefix in ("le", "eb"):
-            clauses.append(end < high)
+            clauses.append(end >= high)
+        elif prefix == "le":
+            clauses.append(start < high)
         elif prefix == "lt":
+            clauses.append(start < low)
+        elif prefix == "sa":
+            clauses.append(start >= high)
+        elif prefix == "eb":
             clauses.append(end < low)
         elif prefix == "ne":
-            clauses.append(or_(column < low, column >= high))
+            clauses.append(or_(start < low, end >= high))
         else:
-            clauses.append(and_(column >= low, column < high))
+            clauses.append(and_(start >= low, end < high))
     return clauses
 
 
@@ -177,6 +191,11 @@ def _date_range(text: str) -> tuple[datetime, datetime]:
         return low, low + timedelta(days=1)
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    clock = text.partition("T")[2].rstrip("Z").split("+")[0].split("-")[0]
+    if clock.count(":") == 1:  # hh:mm: a minute
+        return value, value + timedelta(minutes=1)
+    if "." in clock:  # fractional seconds: to the digit given
+        return value, value + timedelta(microseconds=10 ** (6 - min(len(clock.partition(".")[2]), 6)))
     return value, value + timedelta(seconds=1)
 
 
