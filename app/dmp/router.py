@@ -319,10 +319,7 @@ async def patient_search(request: Request, session: SessionDep, settings: Settin
     record = await service.get_record(session, ins=ins)
     resources = []
     if record is not None:
-        ctx = access_context(request, professional)
-        caller = await service.caller_on(session, record, ctx)
-        authorisation = "INTERDIT" if caller.blocked else caller.authorisation.value
-        resources.append(fhir.patient(record, authorisation=authorisation))
+        resources.append(await _td02_patient(session, request, professional, record))
     self_url = absolute_url(settings, "/dmp/fhir/Patient", {"identifier": identifier})
     return fhir_answer(request, fhir.searchset(settings, resources, self_url=self_url, next_url=None,
                                                total=len(resources)))
@@ -334,8 +331,16 @@ async def patient_read(ins: str, request: Request, session: SessionDep, professi
     record = await service.get_record(session, ins=ins)
     if record is None:
         raise FhirError(404, "not-found", f"no DMP for Patient/{ins}", rule="DMP:exists")
+    return fhir_answer(request, await _td02_patient(session, request, professional, record))
+
+
+async def _td02_patient(session: Any, request: Request, professional: Any, record: Any) -> dict[str, Any]:
+    """The TD02 Patient: the DMP's state, the caller's authorisation (``INTERDIT`` when blocked), the INS
+    person's traits."""
     caller = await service.caller_on(session, record, access_context(request, professional))
-    return fhir_answer(request, fhir.patient(record, authorisation=caller.authorisation.value))
+    authorisation = "INTERDIT" if caller.blocked else caller.authorisation.value
+    identity = await service.patient_identity(session, record)
+    return fhir.patient(record, authorisation=authorisation, identity=identity)
 
 
 # --- ITI-65 / ITI-105 -----------------------------------------------------------------------------

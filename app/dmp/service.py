@@ -69,6 +69,14 @@ async def get_record(session: AsyncSession, *, ins: str) -> DmpRecord | None:
     return (await session.execute(select(DmpRecord).where(DmpRecord.ins == ins))).scalar_one_or_none()
 
 
+async def patient_identity(session: AsyncSession, record: DmpRecord) -> Any:
+    """The INS identity of the DMP's patient (traits for TD02), or None when the INS service no longer knows
+    it — read through :func:`app.ins.service.find_identity`, never from ``ins_person`` directly."""
+    from app.ins import service as ins_service
+
+    return await ins_service.find_identity(session, ins=record.ins, oid=f"urn:oid:{record.ins_oid}")
+
+
 async def caller_on(session: AsyncSession, record: DmpRecord | None, ctx: AccessContext) -> rules.Caller:
     if record is None or ctx.rpps is None:
         return rules.Caller(rpps=ctx.rpps)
