@@ -477,8 +477,9 @@ async def _visible_document(session: Any, request: Request, professional: Any, d
                             rule="PDSm4DMP:TD3.3c-deleted")
         raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}", rule="MHD:unknown")
     if not rules.is_visible(view, caller):
-        # 404, not 403: a 403 would tell the caller a masked document exists (MHD ITI-68 §3.68.4.2.3).
-        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}", rule="DMP:masked")
+        # 404, not 403, and the very answer of an unknown document: a 403 or another rule would tell the
+        # caller a masked document exists (MHD ITI-68 §3.68.4.2.3).
+        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}", rule="MHD:unknown")
     return doc, record, ctx
 
 
@@ -499,7 +500,12 @@ async def retrieve_document(binary_id: str, request: Request, session: SessionDe
     doc_id = (await session.execute(select(DmpDocument.id).where(DmpDocument.binary_id == binary_id))).scalar()
     if doc_id is None:
         raise FhirError(404, "not-found", f"no Binary/{binary_id}", rule="MHD:ITI-68.unknown")
-    doc, record, ctx = await _visible_document(session, request, professional, doc_id, transaction="ITI-68")
+    try:
+        doc, record, ctx = await _visible_document(session, request, professional, doc_id, transaction="ITI-68")
+    except FhirError as exc:
+        if exc.status == 404:  # masked (or deleted): the answer of an unknown Binary, not of its DocumentReference
+            raise FhirError(404, "not-found", f"no Binary/{binary_id}", rule="MHD:ITI-68.unknown") from None
+        raise
     if doc.availability == "Deprecated":
         raise FhirError(410, "deleted", f"Binary/{binary_id} belongs to a superseded document: retrieve the version "
                         "that replaced it", rule="MHD:ITI-68.deprecated")

@@ -62,7 +62,8 @@ class AccessContext:
 
 def fhir_refusal(decision: rules.Decision) -> FhirError:
     code = {400: "required", 403: "forbidden", 404: "not-found", 422: "business-rule"}.get(decision.status, "forbidden")
-    return FhirError(decision.status, code, decision.message, rule=decision.rule, details_code=decision.details_code)
+    return FhirError(decision.status, code, decision.message, rule=decision.rule, details_code=decision.details_code,
+                     french=decision.french)
 
 
 async def get_record(session: AsyncSession, *, ins: str) -> DmpRecord | None:
@@ -664,7 +665,8 @@ async def _patch_once(session: AsyncSession, settings: Settings, *, doc_id: str,
         raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}", rule="MHD:unknown")
     doc = found[0]
     if doc.masked_ps and caller.rpps != doc.author_rpps:
-        raise FhirError(404, "not-found", "no such DocumentReference", rule="DMP:masked")
+        # the answer of an unknown document, word for word: anything else would say a masked one exists
+        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}", rule="MHD:unknown")
     if doc.availability == "Deleted":
         raise FhirError(410, "deleted", f"DocumentReference/{doc.id} was deleted", rule="DMP:deleted")
     decision = rules.may_update(document_view(doc), caller)
