@@ -132,3 +132,34 @@ async def test_a_masked_document_is_a_404_like_an_unknown_one(client, auth) -> N
     assert again.status_code == 404
     assert {"system": RULE_SYSTEM, "code": "MHD:unknown"} in again.json()["issue"][0]["details"]["coding"]
     assert "10001000032" not in again.text
+
+
+async def test_the_routers_errors_are_in_french_and_english(client, auth) -> None:  # type: ignore[no-untyped-def]
+    headers = await auth(FONTAINE)
+    base = {"patient.identifier": PATIENT_ID, "status": "current"}
+    bad_date = await client.get("/dmp/fhir/DocumentReference", params={**base, "creation": "ge12-06"}, headers=headers)
+    french, english = refusal(bad_date, 400, "FHIR:date")
+    assert "n'est pas une date FHIR" in french and "is not a FHIR date" in english
+    no_status = await client.get("/dmp/fhir/DocumentReference", params={"patient.identifier": PATIENT_ID},
+                                 headers=headers)
+    french, english = refusal(no_status, 400, "MHD:ITI-67.status-required")
+    assert "status est obligatoire" in french and "status is required" in english
+    unknown = await client.get("/dmp/fhir/DocumentReference/nope", headers=headers)
+    assert refusal(unknown, 404, "MHD:unknown") == ("aucun DocumentReference/nope", "no DocumentReference/nope")
+    no_ins = await client.get("/dmp/fhir/Patient", headers=headers)
+    french, english = refusal(no_ins, 400, "PDSm4DMP:TD02.identifier")
+    assert "est obligatoire (TD02)" in french and "is required (TD02)" in english
+    mode = await client.get("/dmp/fhir/DocumentReference", params=base,
+                            headers={**headers, "X-DMP-Access-Mode": "urgence"})
+    french, english = refusal(mode, 400, "DMP:access-mode")
+    assert "doit valoir normal, bris_de_glace ou centre_15" in french and "must be one of" in english
+    doc = await bernards_document(client, auth)
+    stale = await client.patch(f"/dmp/fhir/DocumentReference/{doc['id']}", content=json.dumps(MASK),
+                               headers={**await auth(BERNARD), "Content-Type": "application/json-patch+json",
+                                        "If-Match": 'W/"7"'})
+    french, english = refusal(stale, 412, "FHIR:If-Match")
+    assert 'ne correspond pas à la version courante W/"1"' in french and 'current version W/"1"' in english
+    unknown_ins = await client.post("/dmp/fhir", content=json.dumps(provide_bundle("199999999999999")),
+                                    headers={**headers, "Content-Type": FHIR})
+    french, english = refusal(unknown_ins, 404, "INS:unknown")
+    assert "est inconnu du service INS" in french and "is unknown to the INS service" in english
