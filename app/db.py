@@ -9,14 +9,15 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Boolean, MetaData, String, bindparam, event
+from sqlalchemy import Boolean, DateTime, MetaData, String, bindparam, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator
 
 # https://alembic.sqlalchemy.org/en/latest/naming.html — predictable names make every migration's
 # downgrade (and SQLite's batch mode) able to find the constraint it drops.
@@ -38,8 +39,72 @@ def utcnow() -> datetime:
 
 
 def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; the store only ever holds UTC, so say so."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """A datetime read from the store (always UTC) as an aware datetime; an aware one converted to UTC."""
+    tz = value.tzinfo
+    if tz is UTC:
+        return value
+    return value.replace(tzinfo=UTC) if tz is None else value.astimezone(UTC)
+
+
+class Instant(TypeDecorator[datetime]):
+    """A point in time, stored in UTC and read back as an aware UTC datetime, on both engines.
+
+    Same DDL as ``DateTime(timezone=True)`` (``timestamp with time zone`` on PostgreSQL, text on SQLite).
+    PostgreSQL keeps instants whatever the offset; SQLite's ``DATETIME`` writes the wall-clock time and drops
+    the offset (``10:00+02:00`` was stored, and compared, as ``10:00``): every value is converted to UTC
+    before it is bound, so both engines store, compare and sort the same instants — the values compared
+    to a column in a query are bound through it too. A naive datetime is taken as UTC (the store's
+    convention since the first migration: ``utcnow`` is aware, and rows SQLite wrote were UTC).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def bind_processor(self, dialect: Any) -> Any:
+        if _is_asyncpg(dialect):
+            # asyncpg sends an aware datetime as the instant it is, whatever its offset: only a naive one
+            # needs saying it is UTC. The hot paths (ITI-65, ITI-67, tokens) pay one attribute test.
+            return _naive_as_utc
+        impl = self.impl_instance.dialect_impl(dialect).bind_processor(dialect)
+        convert = self.process_bind_param
+
+        def process(value: Any) -> Any:
+            value = convert(value, dialect)
+            return impl(value) if impl is not None and value is not None else value
+
+        return process
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        if _is_asyncpg(dialect):
+            return None  # asyncpg gives timestamptz back as aware UTC datetimes already
+        impl = self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            return as_utc(cast(datetime, impl(value) if impl is not None else value))
+
+        return process
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"an Instant column takes a datetime, not {type(value).__name__}")
+        utc = as_utc(value)
+        # SQLite's DATETIME keeps the wall clock only: give it the UTC one (naive, so no offset is dropped)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+def _is_asyncpg(dialect: Any) -> bool:
+    return dialect.name == "postgresql" and dialect.driver == "asyncpg"
+
+
+def _naive_as_utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:

@@ -91,9 +91,11 @@ class FhirError(SandboxError):
         details_code: str | None = None,
         severity: str = "error",
         headers: Mapping[str, str] | None = None,
+        french: str | None = None,
     ) -> None:
         super().__init__(diagnostics)
         self.status, self.code, self.diagnostics = status, code, diagnostics
+        self.french = french
         self.rule, self.details_code, self.severity, self.headers = rule, details_code, severity, headers
         if isinstance(expression, str):
             expression = [expression]
@@ -139,8 +141,9 @@ _OAUTH_CODES = {401: "invalid_client", 403: "access_denied", 500: "server_error"
 
 def operation_outcome(
     *, code: str, diagnostics: str, severity: str = "error", expression: Sequence[str] = (),
-    details_code: str | None = None, rule: str | None = None,
+    details_code: str | None = None, rule: str | None = None, french: str | None = None,
 ) -> dict[str, Any]:
+    diagnostics = f"{french} — {diagnostics}" if french else diagnostics
     issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
     coding = []
     if details_code:
@@ -243,7 +246,7 @@ async def _fhir(request: Request, exc: FhirError) -> Response:
     note_refusal(request, rule=exc.rule, detail=exc.diagnostics, status=exc.status)
     body = operation_outcome(
         code=exc.code, diagnostics=exc.diagnostics, severity=exc.severity, expression=exc.expression,
-        details_code=exc.details_code, rule=exc.rule,
+        details_code=exc.details_code, rule=exc.rule, french=exc.french,
     )
     return fhir_response(exc.status, body, exc.headers)
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, Integer, String
+from sqlalchemy import Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.db import Base, Instant
 
 
 class JournalEntry(Base):
     __tablename__ = "sandbox_journal_entry"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(Instant, index=True)
     request_id: Mapped[str] = mapped_column(String(128), index=True)
     protocol: Mapped[str] = mapped_column(String(16))
     client: Mapped[str | None] = mapped_column(String(128))

@@ -19,6 +19,7 @@ from app.db import as_utc
 from app.dmp import jsonio, mhd
 from app.dmp.models import DmpAuditEvent, DmpDocument, DmpRecord, DmpSubmissionSet
 from app.dmp.patch import IS_ARCHIVED_URL
+from app.ins import nir
 
 BASE = "/dmp/fhir"
 FHIR_XML = "application/fhir+xml"
@@ -33,6 +34,23 @@ def instant(value: datetime | None) -> str | None:
     if value is None:
         return None
     return as_utc(value).isoformat().replace("+00:00", "Z")
+
+
+def _as_stored(submitted: Any, stored: datetime | None) -> Any:
+    """A dateTime of the stored resource as the store holds it: in UTC (``Z``), as an XDS registry keeps
+    creationTime and serviceStart/StopTime, so what a search compares is what the answer shows. A value
+    without a time (``2026-06-12``, ``2026-06``) keeps its precision (docs/dmp.md "Dates and instants")."""
+    if stored is None or not isinstance(submitted, str) or "T" not in submitted:
+        return submitted
+    return instant(stored)
+
+
+def _utc_text(value: str) -> str:
+    """A submitted dateTime with a time, in UTC (the text as is if it does not parse: it was checked)."""
+    try:
+        return instant(datetime.fromisoformat(value.replace("Z", "+00:00"))) or value
+    except ValueError:
+        return value
 
 
 def fhir_status(doc: DmpDocument, settings: Settings) -> str:
@@ -53,6 +71,13 @@ def document_reference(doc: DmpDocument, record: DmpRecord, settings: Settings) 
     extensions = [e for e in res.get("extension") or [] if e.get("url") != IS_ARCHIVED_URL]
     res["extension"] = [{"url": IS_ARCHIVED_URL, "valueBoolean": bool(doc.is_archived)}, *extensions]
     res["status"] = fhir_status(doc, settings)
+    if "date" in res:
+        res["date"] = _as_stored(res["date"], doc.date)
+    period = (res.get("context") or {}).get("period")
+    if period:
+        res["context"] = {**res["context"], "period": {
+            **period, "start": _as_stored(period.get("start"), doc.period_start),
+            **({"end": _as_stored(period["end"], doc.period_end)} if "end" in period else {})}}
     res["subject"] = {"reference": f"Patient/{record.ins}",
                       "identifier": {"system": f"urn:oid:{record.ins_oid}", "value": record.ins}}
     res["identifier"] = [{"use": "official", "system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{doc.id}"}]
@@ -62,6 +87,8 @@ def document_reference(doc: DmpDocument, record: DmpRecord, settings: Settings) 
     res["content"] = [content, *res["content"][1:]]
     attachment = dict(content.get("attachment") or {})
     attachment.pop("data", None)
+    if isinstance(attachment.get("creation"), str) and "T" in attachment["creation"]:
+        attachment["creation"] = _utc_text(attachment["creation"])
     attachment["url"] = absolute_url(settings, f"{BASE}/Binary/{doc.binary_id}")
     attachment["size"] = doc.size
     attachment["hash"] = doc.hash_b64
@@ -92,16 +119,50 @@ def submission_set(ss: DmpSubmissionSet, record: DmpRecord, settings: Settings) 
     return res
 
 
-def patient(record: DmpRecord, *, authorisation: str | None) -> dict[str, Any]:
-    """TD02: ``active`` true when the DMP is open; closure in ``dmp-fermeture`` (PDSm4DMP transaction_td02)."""
+FR_CORE_PATIENT = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient"
+FR_CORE_IDENTIFIER_TYPE = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203"
+_GENDERS = {"M": "male", "F": "female"}
+
+
+def birth_date(lunar: str) -> str | None:
+    """INSi's DateLunaire (``00`` for an unknown day or month) as a FHIR date of the precision known."""
+    year, _, rest = lunar.partition("-")
+    month, _, day = rest.partition("-")
+    if not year or year == "0000":
+        return None
+    if not month or month == "00":
+        return year
+    if not day or day == "00":
+        return f"{year}-{month}"
+    return lunar
+
+
+def _ins_identifier(record: DmpRecord) -> dict[str, Any]:
+    """``Patient.identifier`` as the FR Core INS slices carry it: ``use``, ``type`` (fr-core-cs-v2-0203
+    INS-NIR / INS-NIA / INS-NIR-TEST / INS-NIR-DEMO) and the OID of the kind (reference/ins.md §2.3)."""
+    identifier: dict[str, Any] = {"system": f"urn:oid:{record.ins_oid}", "value": record.ins}
+    try:
+        info = nir.check_oid(f"urn:oid:{record.ins_oid}")
+    except nir.OidError:
+        return identifier
+    return {"use": info.use, "type": {"coding": [{"system": FR_CORE_IDENTIFIER_TYPE, "code": info.type_code}]},
+            **identifier}
+
+
+def patient(record: DmpRecord, *, authorisation: str | None, identity: Any = None) -> dict[str, Any]:
+    """TD02 in the shape of the PDSm4DMP example (input/pagecontent/transaction_td02.md "Réponse"):
+    ``meta.profile`` FR Core Patient, the INS identifier, the birth name (``use: official``) with the
+    first birth prénom, ``gender``, ``birthDate`` from the INS identity; ``active`` true when the DMP is
+    open; closure in ``dmp-fermeture`` (``dateFermeture`` valueDate, ``motifFermeture``
+    valueCodeableConcept, ``raisonFermeture``), ``dmp-rattachement-mes``."""
     extensions: list[dict[str, Any]] = []
     if not record.active:
         parts: list[dict[str, Any]] = []
         if record.closure_date:
-            parts.append({"url": "dateFermeture", "valueDateTime": instant(record.closure_date)})
+            parts.append({"url": "dateFermeture", "valueDate": as_utc(record.closure_date).date().isoformat()})
         if record.closure_reason:
-            parts.append({"url": "motifFermeture", "valueCoding": {"system": MOTIF_FERMETURE,
-                                                                    "code": record.closure_reason}})
+            parts.append({"url": "motifFermeture", "valueCodeableConcept": {"coding": [
+                {"system": MOTIF_FERMETURE, "code": record.closure_reason}]}})
         if record.closure_text:
             parts.append({"url": "raisonFermeture", "valueString": record.closure_text})
         extensions.append({"url": DMP_EXT + "dmp-fermeture", "extension": parts})
@@ -110,14 +171,23 @@ def patient(record: DmpRecord, *, authorisation: str | None) -> dict[str, Any]:
         # PDSm4DMP leaves the PS's authorisation out of scope ("à mapper sur Consent"); the sandbox shows it
         # here so a vendor's TD02 gets the answer TD0.2 gives (reference/dmp.md §5.5).
         extensions.append({"url": AUTHORISATION_EXT, "valueCode": authorisation})
-    return {
+    resource: dict[str, Any] = {
         "resourceType": "Patient",
         "id": record.ins,
-        "meta": {"lastUpdated": instant(record.updated_at)},
+        "meta": {"lastUpdated": instant(record.updated_at), "profile": [FR_CORE_PATIENT]},
         "extension": extensions,
-        "identifier": [{"system": f"urn:oid:{record.ins_oid}", "value": record.ins}],
+        "identifier": [_ins_identifier(record)],
         "active": bool(record.active),
     }
+    if identity is not None:
+        # INSi gives the birth name and prénoms only (no used name, no civilité): the official name
+        resource["name"] = [{"use": "official", "family": identity.birth_name,
+                             "given": [identity.first_given_name]}]
+        resource["gender"] = _GENDERS.get(identity.sex, "unknown")
+        born = birth_date(identity.birth_date)
+        if born:
+            resource["birthDate"] = born
+    return resource
 
 
 _AUDIT_TYPES = {

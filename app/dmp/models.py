@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, utcnow
+from app.db import Base, Instant, utcnow
 
 
 class DmpRecord(Base):
@@ -20,14 +20,14 @@ class DmpRecord(Base):
     ins: Mapped[str] = mapped_column(String(15), unique=True)
     ins_oid: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    closure_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closure_date: Mapped[datetime | None] = mapped_column(Instant)
     closure_reason: Mapped[str | None] = mapped_column(String(64))  # dmp-motif-fermeture code
     closure_text: Mapped[str | None] = mapped_column(String(1024))  # raisonFermeture
     linked_to_mes: Mapped[bool] = mapped_column(Boolean, default=True)  # dmp-rattachement-mes
     opt_out_bris_de_glace: Mapped[bool] = mapped_column(Boolean, default=False)
     opt_out_centre_15: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
 class DmpAuthorisation(Base):
@@ -41,7 +41,7 @@ class DmpAuthorisation(Base):
     rpps: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
     medecin_traitant: Mapped[bool] = mapped_column(Boolean, default=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
 class DmpBlockedProfessional(Base):
@@ -53,7 +53,7 @@ class DmpBlockedProfessional(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     dmp_id: Mapped[int] = mapped_column(ForeignKey("dmp_record.id", ondelete="CASCADE"), index=True)
     rpps: Mapped[str] = mapped_column(String(32))
-    blocked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    blocked_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
 class DmpSubmissionSet(Base):
@@ -66,12 +66,12 @@ class DmpSubmissionSet(Base):
     designation_system: Mapped[str] = mapped_column(String(256))
     designation_code: Mapped[str] = mapped_column(String(64))
     designation_display: Mapped[str | None] = mapped_column(String(256))
-    submission_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    submission_time: Mapped[datetime] = mapped_column(Instant)
     title: Mapped[str | None] = mapped_column(String(512))
     author_rpps: Mapped[str | None] = mapped_column(String(32))
     document_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     resource: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
 class DmpBinary(Base):
@@ -135,14 +135,14 @@ class DmpDocument(Base):
     size: Mapped[int] = mapped_column(Integer)
     hash_b64: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(512))
-    date: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    date: Mapped[datetime] = mapped_column(Instant)
+    period_start: Mapped[datetime] = mapped_column(Instant)
+    period_end: Mapped[datetime | None] = mapped_column(Instant)
     replaces_id: Mapped[str | None] = mapped_column(String(64), index=True)
     replaced_by_id: Mapped[str | None] = mapped_column(String(64))
     resource: Mapped[str] = mapped_column(Text)  # the DocumentReference as submitted, JSON text (jsonio)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+    last_updated: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
 class DmpAuditEvent(Base):
@@ -152,7 +152,7 @@ class DmpAuditEvent(Base):
     __table_args__ = (Index("ix_dmp_audit_event_ins_recorded", "ins", "recorded"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    recorded: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    recorded: Mapped[datetime] = mapped_column(Instant, default=utcnow)
     ins: Mapped[str] = mapped_column(String(15))
     ins_oid: Mapped[str] = mapped_column(String(64))
     transaction: Mapped[str] = mapped_column(String(32))  # ITI-65, ITI-67, ITI-68, PATCH, ...

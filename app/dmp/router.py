@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, unquote
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from starlette.responses import Response, StreamingResponse
 
 from app.api.deps import SessionDep, SettingsDep
@@ -37,6 +37,7 @@ def _nul_refused(where: str) -> FhirError:
     # No FHIR string holds U+0000 (R4 datatypes.html#string); PostgreSQL text cannot either, so a NUL that
     # reached a query or a trace failed the request with a 500 there (SQLite took it).
     return FhirError(400, "invalid", f"{where} holds U+0000 (NUL), which no FHIR string may contain",
+                     french=f"{where} contient U+0000 (NUL), qu'aucune chaîne FHIR ne peut contenir",
                      rule="FHIR:string")
 
 
@@ -64,7 +65,10 @@ def access_context(request: Request, professional: Any) -> service.AccessContext
         mode = rules.AccessMode(raw_mode)
     except ValueError:
         raise FhirError(400, "value", f"{MODE_HEADER} {raw_mode!r} must be one of normal, bris_de_glace, centre_15 "
-                        "(TRE_R248-ModeAcces)", rule="DMP:access-mode") from None
+                        "(TRE_R248-ModeAcces)",
+                        french=f"{MODE_HEADER} {raw_mode!r} doit valoir normal, bris_de_glace ou centre_15 "
+                               f"(TRE_R248-ModeAcces)",
+                        rule="DMP:access-mode") from None
     reason = unquote(request.headers[REASON_HEADER]) if request.headers.get(REASON_HEADER) else None
     if reason is not None and "\x00" in reason:
         raise _nul_refused(REASON_HEADER)
@@ -93,23 +97,31 @@ async def read_resource(request: Request) -> Any:
         try:
             return fhir.from_xml(body, max_bytes=request.app.state.settings.max_body_bytes)
         except (UnsafeXmlError, InvalidXmlError) as exc:
-            raise FhirError(400, "structure", f"the body is not acceptable XML: {exc}"[:500], rule="FHIR:xml") from None
+            raise FhirError(400, "structure", f"the body is not acceptable XML: {exc}"[:500],
+                            french=f"le corps n'est pas un XML acceptable : {exc}"[:500], rule="FHIR:xml") from None
         except ValidationError as exc:
             # Name the element and the rule, never echo the submitted value (it would reach the journal).
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ())) or "root"
             raise FhirError(400, "structure", f"the body is not a valid FHIR R4 XML resource ({exc.error_count()} "
-                            f"error(s); first at {where}: {first.get('msg')})"[:500], rule="FHIR:xml") from None
+                            f"error(s); first at {where}: {first.get('msg')})"[:500],
+                            french=f"le corps n'est pas une ressource FHIR R4 XML valide ({exc.error_count()} "
+                                   f"erreur(s) ; la première en {where} : {first.get('msg')})"[:500],
+                            rule="FHIR:xml") from None
         except Exception as exc:  # noqa: BLE001 - any other parse failure is the client's too
             raise FhirError(400, "structure", f"the body is not a valid FHIR XML resource ({type(exc).__name__})",
+                            french=f"le corps n'est pas une ressource FHIR XML valide ({type(exc).__name__})",
                             rule="FHIR:xml") from None
     if media not in (FHIR_JSON, "application/json"):
         raise FhirError(415, "not-supported", f"Content-Type {media!r}: send application/fhir+json or "
-                        "application/fhir+xml", rule="FHIR:content-type")
+                        "application/fhir+xml",
+                        french=f"Content-Type {media!r} : envoyer application/fhir+json ou application/fhir+xml",
+                        rule="FHIR:content-type")
     try:
         return jsonio.loads(body)
     except ValueError as exc:
-        raise FhirError(400, "structure", f"the body is not JSON: {exc}", rule="FHIR:json") from None
+        raise FhirError(400, "structure", f"the body is not JSON: {exc}",
+                        french=f"le corps n'est pas du JSON : {exc}", rule="FHIR:json") from None
 
 
 def parse_patient_param(params: dict[str, list[str]]) -> str:
@@ -119,48 +131,72 @@ def parse_patient_param(params: dict[str, list[str]]) -> str:
         system, sep, value = token.partition("|")
         if not sep:
             raise FhirError(400, "invalid", "patient.identifier takes system|value, e.g. "
-                            "urn:oid:1.2.250.1.213.1.4.8|<INS>", rule="MHD:ITI-67.patient")
+                            "urn:oid:1.2.250.1.213.1.4.8|<INS>",
+                            french="patient.identifier prend système|valeur, par exemple "
+                                   "urn:oid:1.2.250.1.213.1.4.8|<INS>",
+                            rule="MHD:ITI-67.patient")
         return mhd.parse_patient_token(system, value, expression="patient.identifier").ins
     if params.get("patient"):
         value = params["patient"][0].rstrip("/").rsplit("/", 1)[-1]
         if not re.fullmatch(r"[0-9AB]{15}", value):
             raise FhirError(400, "invalid", f"patient {params['patient'][0]!r}: use Patient/<INS> as returned by "
-                            "Patient?identifier=", rule="MHD:ITI-67.patient")
+                            "Patient?identifier=",
+                            french=f"patient {params['patient'][0]!r} : utiliser Patient/<INS> tel que "
+                                   f"Patient?identifier= le renvoie",
+                            rule="MHD:ITI-67.patient")
         return value
     raise FhirError(400, "required", "patient or patient.identifier is required (IHE MHD ITI-67)",
+                    french="patient ou patient.identifier est obligatoire (IHE MHD ITI-67)",
                     rule="MHD:ITI-67.patient-required", expression="patient.identifier")
 
 
 _DATE = re.compile(r"^(eq|ne|gt|lt|ge|le|sa|eb|ap)?(\d{4}(?:-\d{2}(?:-\d{2}(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?)?)?)$")
+# "+" left unencoded in a query string reaches us as a space (application/x-www-form-urlencoded): the offset
+_SPACED_OFFSET = re.compile(r"(T[0-9:.]+) (\d{2}:\d{2})$")
 
 
 def date_clause(column: Any, values: list[str], *, name: str, end_column: Any = None) -> list[Any]:
-    """FHIR date search with prefixes; the precision of the value gives its range."""
+    """FHIR date search (R4 search.html#date). The value's precision gives its range [low, high); its offset
+    counts (no offset: UTC). A column is one instant; with ``end_column`` the target is the range
+    [column, end] (an absent end: the start alone). Prefixes on a target range [t0, t1]: ``eq`` the
+    value's range contains it; ``ne`` it does not; ``gt``/``ge`` the range from high/low up overlaps it
+    (``t1 >= high`` / ``t1 >= low``); ``lt``/``le`` the range below low/high overlaps it (``t0 < low`` /
+    ``t0 < high``); ``sa`` it starts after the value (``t0 >= high``); ``eb`` it ends before (``t1 < low``);
+    ``ap`` is taken as ``eq`` (the spec leaves its width to the server). Every bound is bound through
+    the column's type (:class:`app.db.Instant`), so it is compared as an instant on both engines."""
     clauses = []
+    start = column
+    end = column if end_column is None else func.coalesce(end_column, column)
     for raw in values:
-        m = _DATE.match(raw)
+        m = _DATE.match(_SPACED_OFFSET.sub(r"\1+\2", raw))
         if not m:
-            raise FhirError(400, "invalid", f"{name}={raw!r} is not a FHIR date (e.g. ge2026-01-01)", rule="FHIR:date")
+            raise FhirError(400, "invalid", f"{name}={raw!r} is not a FHIR date (e.g. ge2026-01-01)",
+                            french=f"{name}={raw!r} n'est pas une date FHIR (par exemple ge2026-01-01)",
+                            rule="FHIR:date")
         prefix, text = m.group(1) or "eq", m.group(2)
         try:
             low, high = _date_range(text)
-            low.astimezone(UTC), high.astimezone(UTC)  # compared in UTC: must stay within years 1-9999
+            low, high = low.astimezone(UTC), high.astimezone(UTC)  # compared in UTC: must stay in years 1-9999
         except (ValueError, OverflowError):
             raise FhirError(400, "invalid", f"{name}={raw!r} is not a FHIR date (e.g. ge2026-01-01)",
+                            french=f"{name}={raw!r} n'est pas une date FHIR (par exemple ge2026-01-01)",
                             rule="FHIR:date") from None
-        end = end_column if end_column is not None else column
-        if prefix in ("ge", "sa"):
-            clauses.append(column >= low)
+        if prefix == "ge":
+            clauses.append(end >= low)
         elif prefix == "gt":
-            clauses.append(column >= high)
-        elif prefix in ("le", "eb"):
-            clauses.append(end < high)
+            clauses.append(end >= high)
+        elif prefix == "le":
+            clauses.append(start < high)
         elif prefix == "lt":
+            clauses.append(start < low)
+        elif prefix == "sa":
+            clauses.append(start >= high)
+        elif prefix == "eb":
             clauses.append(end < low)
         elif prefix == "ne":
-            clauses.append(or_(column < low, column >= high))
+            clauses.append(or_(start < low, end >= high))
         else:
-            clauses.append(and_(column >= low, column < high))
+            clauses.append(and_(start >= low, end < high))
     return clauses
 
 
@@ -177,6 +213,11 @@ def _date_range(text: str) -> tuple[datetime, datetime]:
         return low, low + timedelta(days=1)
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    clock = text.partition("T")[2].rstrip("Z").split("+")[0].split("-")[0]
+    if clock.count(":") == 1:  # hh:mm: a minute
+        return value, value + timedelta(minutes=1)
+    if "." in clock:  # fractional seconds: to the digit given
+        return value, value + timedelta(microseconds=10 ** (6 - min(len(clock.partition(".")[2]), 6)))
     return value, value + timedelta(seconds=1)
 
 
@@ -242,11 +283,14 @@ def page_params(params: dict[str, list[str]], settings: Settings) -> tuple[int, 
     count = _page_number(params["_count"][0]) if "_count" in params else settings.dmp_page_size
     offset = _page_number(params["_offset"][0]) if "_offset" in params else 0
     if count is None or offset is None:
-        raise FhirError(400, "invalid", "_count and _offset take integers", rule="FHIR:paging")
+        raise FhirError(400, "invalid", "_count and _offset take integers",
+                        french="_count et _offset prennent des entiers", rule="FHIR:paging")
     if count < 0 or offset < 0:
-        raise FhirError(400, "invalid", "_count and _offset must be positive", rule="FHIR:paging")
+        raise FhirError(400, "invalid", "_count and _offset must be positive",
+                        french="_count et _offset doivent être positifs", rule="FHIR:paging")
     if offset > _MAX_OFFSET:
-        raise FhirError(400, "invalid", f"_offset must be at most {_MAX_OFFSET}", rule="FHIR:paging")
+        raise FhirError(400, "invalid", f"_offset must be at most {_MAX_OFFSET}",
+                        french=f"_offset vaut au plus {_MAX_OFFSET}", rule="FHIR:paging")
     return min(count, settings.dmp_max_page_size), offset
 
 
@@ -269,11 +313,12 @@ async def search_params(request: Request) -> dict[str, list[str]]:
         media = (request.headers.get("content-type") or "").split(";", 1)[0].strip()
         if body and media != "application/x-www-form-urlencoded":
             raise FhirError(415, "not-supported", "POST _search takes application/x-www-form-urlencoded",
-                            rule="FHIR:search-post")
+                            french="POST _search prend application/x-www-form-urlencoded", rule="FHIR:search-post")
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            raise FhirError(400, "invalid", "the POST _search body is not UTF-8", rule="FHIR:search-post") from None
+            raise FhirError(400, "invalid", "the POST _search body is not UTF-8",
+                            french="le corps du POST _search n'est pas en UTF-8", rule="FHIR:search-post") from None
         for key, value in parse_qsl(text, keep_blank_values=True):
             if "\x00" in key or "\x00" in value:
                 raise _nul_refused("the POST _search body")
@@ -294,16 +339,14 @@ async def patient_search(request: Request, session: SessionDep, settings: Settin
     identifier = request.query_params.get("identifier")
     if not identifier or "|" not in identifier:
         raise FhirError(400, "required", "identifier=urn:oid:1.2.250.1.213.1.4.8|<INS> is required (TD02)",
+                        french="identifier=urn:oid:1.2.250.1.213.1.4.8|<INS> est obligatoire (TD02)",
                         rule="PDSm4DMP:TD02.identifier", expression="identifier")
     system, _, value = identifier.partition("|")
     ins = mhd.parse_patient_token(system, value, expression="identifier").ins
     record = await service.get_record(session, ins=ins)
     resources = []
     if record is not None:
-        ctx = access_context(request, professional)
-        caller = await service.caller_on(session, record, ctx)
-        authorisation = "INTERDIT" if caller.blocked else caller.authorisation.value
-        resources.append(fhir.patient(record, authorisation=authorisation))
+        resources.append(await _td02_patient(session, request, professional, record))
     self_url = absolute_url(settings, "/dmp/fhir/Patient", {"identifier": identifier})
     return fhir_answer(request, fhir.searchset(settings, resources, self_url=self_url, next_url=None,
                                                total=len(resources)))
@@ -314,9 +357,18 @@ async def patient_read(ins: str, request: Request, session: SessionDep, professi
                        ) -> Response:
     record = await service.get_record(session, ins=ins)
     if record is None:
-        raise FhirError(404, "not-found", f"no DMP for Patient/{ins}", rule="DMP:exists")
+        raise FhirError(404, "not-found", f"no DMP for Patient/{ins}",
+                        french=f"aucun DMP pour Patient/{ins}", rule="DMP:exists")
+    return fhir_answer(request, await _td02_patient(session, request, professional, record))
+
+
+async def _td02_patient(session: Any, request: Request, professional: Any, record: Any) -> dict[str, Any]:
+    """The TD02 Patient: the DMP's state, the caller's authorisation (``INTERDIT`` when blocked), the INS
+    person's traits."""
     caller = await service.caller_on(session, record, access_context(request, professional))
-    return fhir_answer(request, fhir.patient(record, authorisation=caller.authorisation.value))
+    authorisation = "INTERDIT" if caller.blocked else caller.authorisation.value
+    identity = await service.patient_identity(session, record)
+    return fhir.patient(record, authorisation=authorisation, identity=identity)
 
 
 # --- ITI-65 / ITI-105 -----------------------------------------------------------------------------
@@ -397,7 +449,8 @@ def document_filters(params: dict[str, list[str]]) -> list[Any]:
     if "isArchived" in params:
         value = params["isArchived"][0].lower()
         if value not in ("true", "false"):
-            raise FhirError(400, "invalid", "isArchived takes true or false", rule="PDSm:isArchived")
+            raise FhirError(400, "invalid", "isArchived takes true or false",
+                            french="isArchived prend true ou false", rule="PDSm:isArchived")
         filters.append(d.is_archived.is_(value == "true"))
     return filters
 
@@ -410,12 +463,15 @@ async def find_documents(request: Request, session: SessionDep, settings: Settin
     ins = parse_patient_param(params)
     if not params.get("status"):
         raise FhirError(400, "required", "status is required (IHE MHD ITI-67): current, superseded",
+                        french="status est obligatoire (IHE MHD ITI-67) : current, superseded",
                         rule="MHD:ITI-67.status-required", expression="status")
     statuses = {s.strip().rpartition("|")[2] for v in params["status"] for s in v.split(",")}
     unknown_status = statuses - {"current", "superseded", "entered-in-error"}
     if unknown_status:
         raise FhirError(400, "invalid", f"status {sorted(unknown_status)} is not current, superseded or "
-                        "entered-in-error", rule="MHD:ITI-67.status", expression="status")
+                        "entered-in-error",
+                        french=f"status {sorted(unknown_status)} n'est ni current, ni superseded, ni entered-in-error",
+                        rule="MHD:ITI-67.status", expression="status")
     ctx = access_context(request, professional)
     record, caller, _ = await service.authorise(session, ins=ins, ctx=ctx, action=rules.Action.CONSULT)
     count, offset = page_params(params, settings)
@@ -441,7 +497,8 @@ async def _visible_document(session: Any, request: Request, professional: Any, d
                             ) -> tuple[DmpDocument, Any, service.AccessContext]:
     doc = await service.get_document(session, doc_id)
     if doc is None:
-        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}", rule="MHD:unknown")
+        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}",
+                        french=f"aucun DocumentReference/{doc_id}", rule="MHD:unknown")
     record = await session.get(service.DmpRecord, doc.dmp_id)
     ctx = access_context(request, professional)
     _, caller, _ = await service.authorise(session, ins=record.ins, ctx=ctx, action=rules.Action.CONSULT,
@@ -450,11 +507,15 @@ async def _visible_document(session: Any, request: Request, professional: Any, d
     if view.availability is rules.Availability.DELETED:
         if caller.rpps and caller.rpps == doc.author_rpps:
             raise FhirError(410, "deleted", f"DocumentReference/{doc_id} was deleted by its author",
+                            french=f"DocumentReference/{doc_id} a été supprimé par son auteur",
                             rule="PDSm4DMP:TD3.3c-deleted")
-        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}", rule="MHD:unknown")
+        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}",
+                        french=f"aucun DocumentReference/{doc_id}", rule="MHD:unknown")
     if not rules.is_visible(view, caller):
-        # 404, not 403: a 403 would tell the caller a masked document exists (MHD ITI-68 §3.68.4.2.3).
-        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}", rule="DMP:masked")
+        # 404, not 403, and the very answer of an unknown document: a 403 or another rule would tell the
+        # caller a masked document exists (MHD ITI-68 §3.68.4.2.3).
+        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}",
+                        french=f"aucun DocumentReference/{doc_id}", rule="MHD:unknown")
     return doc, record, ctx
 
 
@@ -474,11 +535,21 @@ async def retrieve_document(binary_id: str, request: Request, session: SessionDe
                             professional: CurrentProfessional) -> Response:
     doc_id = (await session.execute(select(DmpDocument.id).where(DmpDocument.binary_id == binary_id))).scalar()
     if doc_id is None:
-        raise FhirError(404, "not-found", f"no Binary/{binary_id}", rule="MHD:ITI-68.unknown")
-    doc, record, ctx = await _visible_document(session, request, professional, doc_id, transaction="ITI-68")
+        raise FhirError(404, "not-found", f"no Binary/{binary_id}",
+                        french=f"aucun Binary/{binary_id}", rule="MHD:ITI-68.unknown")
+    try:
+        doc, record, ctx = await _visible_document(session, request, professional, doc_id, transaction="ITI-68")
+    except FhirError as exc:
+        if exc.status == 404:  # masked (or deleted): the answer of an unknown Binary, not of its DocumentReference
+            raise FhirError(404, "not-found", f"no Binary/{binary_id}",
+                            french=f"aucun Binary/{binary_id}", rule="MHD:ITI-68.unknown") from None
+        raise
     if doc.availability == "Deprecated":
         raise FhirError(410, "deleted", f"Binary/{binary_id} belongs to a superseded document: retrieve the version "
-                        "that replaced it", rule="MHD:ITI-68.deprecated")
+                        "that replaced it",
+                        french=f"Binary/{binary_id} appartient à un document remplacé : récupérer la version qui "
+                               f"l'a remplacé",
+                        rule="MHD:ITI-68.deprecated")
     binary = await session.get(service.DmpBinary, binary_id)
     assert binary is not None
     accept = (request.headers.get("accept") or "*/*").lower()
@@ -496,7 +567,10 @@ async def retrieve_document(binary_id: str, request: Request, session: SessionDe
     main, _, _ = binary.content_type.partition("/")
     if not any(r in ("*/*", binary.content_type, f"{main}/*") for r in ranges):
         raise FhirError(406, "not-supported", f"the document is {binary.content_type}; Accept {accept!r} cannot be "
-                        "served (ask for it or for application/fhir+json)", rule="MHD:ITI-68.format")
+                        "served (ask for it or for application/fhir+json)",
+                        french=f"le document est {binary.content_type} ; Accept {accept!r} ne peut être servi (le "
+                               f"demander, ou application/fhir+json)",
+                        rule="MHD:ITI-68.format")
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
     headers = {"ETag": etag, "Content-Length": str(binary.size)}
@@ -527,12 +601,15 @@ async def patch_conditional(request: Request, session: SessionDep, settings: Set
     identifier = request.query_params.get("identifier")
     if not identifier:
         raise FhirError(400, "required", "conditional PATCH needs ?identifier=system|value (masterIdentifier)",
+                        french="un PATCH conditionnel exige ?identifier=système|valeur (masterIdentifier)",
                         rule="PDSm:patch-conditional", expression="identifier")
     matches = await service.find_by_identifier(session, identifier.rpartition("|")[2])
     if not matches:
-        raise FhirError(404, "not-found", f"no DocumentReference with identifier {identifier}", rule="MHD:unknown")
+        raise FhirError(404, "not-found", f"no DocumentReference with identifier {identifier}",
+                        french=f"aucun DocumentReference d'identifiant {identifier}", rule="MHD:unknown")
     if len(matches) > 1:
         raise FhirError(412, "multiple-matches", f"identifier {identifier} matches {len(matches)} documents",
+                        french=f"l'identifiant {identifier} désigne {len(matches)} documents",
                         rule="FHIR:conditional-multiple")
     return await _patch(request, session, settings, professional, matches[0])
 
@@ -542,7 +619,8 @@ async def patch_by_id(doc_id: str, request: Request, session: SessionDep, settin
                       professional: CurrentProfessional) -> Response:
     doc = await service.get_document(session, doc_id)
     if doc is None:
-        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}", rule="MHD:unknown")
+        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}",
+                        french=f"aucun DocumentReference/{doc_id}", rule="MHD:unknown")
     return await _patch(request, session, settings, professional, doc)
 
 
@@ -588,10 +666,11 @@ async def read_list(list_id: str, request: Request, session: SessionDep, setting
                     professional: CurrentProfessional) -> Response:
     ss = await session.get(DmpSubmissionSet, list_id)
     if ss is None:
-        raise FhirError(404, "not-found", f"no List/{list_id}", rule="MHD:unknown")
+        raise FhirError(404, "not-found", f"no List/{list_id}", french=f"aucune List/{list_id}", rule="MHD:unknown")
     record = await session.get(service.DmpRecord, ss.dmp_id)
     if record is None:  # a submission set outlives no DMP (foreign key), but say so rather than crash
-        raise FhirError(404, "not-found", f"no DMP for List/{list_id}", rule="MHD:unknown")
+        raise FhirError(404, "not-found", f"no DMP for List/{list_id}",
+                        french=f"aucun DMP pour List/{list_id}", rule="MHD:unknown")
     ctx = access_context(request, professional)
     await service.authorise(session, ins=record.ins, ctx=ctx, action=rules.Action.CONSULT, transaction="ITI-66")
     return fhir_answer(request, fhir.submission_set(ss, record, settings))

@@ -97,19 +97,37 @@ class Caller:
 
 @dataclass(frozen=True)
 class Decision:
+    """The answer of a rule. A refusal names the rule (``rule``) and says why with the facts, in English
+    (``message``: logs, journal, traces) and in French (``french``); an OperationOutcome shows both."""
+
     allowed: bool
     rule: str
     message: str
     status: int = 200
     details_code: str | None = None
     break_glass: bool = False
+    french: str | None = None
 
     def __bool__(self) -> bool:
         return self.allowed
 
 
-def _refuse(status: int, rule: str, message: str, details_code: str | None = None) -> Decision:
-    return Decision(False, rule, message, status, details_code)
+def _refuse(status: int, rule: str, french: str, english: str, details_code: str | None = None) -> Decision:
+    return Decision(False, rule, english, status, details_code, french=french)
+
+
+def _who(caller: Caller) -> tuple[str, str]:
+    """The caller as the refusal names it (French, English): the caller knows who they are."""
+    if caller.rpps:
+        return f"le professionnel RPPS {caller.rpps}", f"professional RPPS {caller.rpps}"
+    return "ce professionnel", "this professional"
+
+
+_ACTION_WORDS = {  # (French, English)
+    Action.CONSULT: ("consulter ce DMP", "consult this DMP"),
+    Action.FEED: ("alimenter ce DMP", "feed this DMP"),
+    Action.UPDATE: ("modifier les documents de ce DMP", "update documents of this DMP"),
+}
 
 
 def check_access(
@@ -120,49 +138,79 @@ def check_access(
     mode: AccessMode = AccessMode.NORMAL,
     reason: str | None = None,
 ) -> Decision:
-    """May ``caller`` perform ``action`` on this DMP? The first rule that refuses wins."""
+    """May ``caller`` perform ``action`` on this DMP? The first rule that refuses wins; its refusal names
+    the rule, the facts that decided (the caller, the authorisation, the mode, the patient's objection) and
+    what would be accepted, and never anything about a document."""
+    fr_who, en_who = _who(caller)
+    fr_act, en_act = _ACTION_WORDS[action]
     if not dmp.exists:
-        return _refuse(404, "DMP:exists", "Aucun DMP pour ce patient / no DMP exists for this patient.",
-                       "XDSUnknownPatientId")
+        return _refuse(404, "DMP:exists", "Aucun DMP pour ce patient (TD0.2 : le créer d'abord, TD1.1)",
+                       "no DMP exists for this patient (TD0.2: create it first, TD1.1)", "XDSUnknownPatientId")
     if not dmp.open:
-        return _refuse(422, "DMP:closed", "Le DMP de ce patient est fermé / this patient's DMP is closed: "
-                       "no feeding nor consultation until it is reactivated.")
+        return _refuse(422, "DMP:closed",
+                       f"Le DMP de ce patient est fermé : impossible de {fr_act} tant qu'il n'est pas réactivé "
+                       "(PDSm4DMP TD02, dmp-fermeture)",
+                       f"this patient's DMP is closed: no one may {en_act} until it is reactivated "
+                       "(PDSm4DMP TD02, dmp-fermeture)")
     if caller.role is not Role.PROFESSIONAL:
         if action is Action.CONSULT:
             return Decision(True, "DMP:patient-own-record", "the patient and legal representatives consult the DMP")
-        return _refuse(403, "DMP:role", "only professionals feed or update the DMP through this interface")
-    if caller.blocked or caller.authorisation is Authorisation.INTERDIT:
-        return _refuse(403, "DMP:blocked", "Le patient a bloqué ce professionnel / the patient has blocked "
-                       "this professional: every access is refused, break-glass included.")
+        return _refuse(403, "DMP:role",
+                       f"Seuls les professionnels de santé peuvent {fr_act} par cette interface",
+                       f"only health professionals may {en_act} through this interface")
+    if caller.blocked:
+        return _refuse(403, "DMP:blocked",
+                       f"Le patient a bloqué {fr_who} sur son DMP : tout accès lui est refusé, alimentation et "
+                       "bris de glace compris (PDSm4DMP TD02 NB1)",
+                       f"the patient has blocked {en_who} on this DMP: every access is refused, feeding and "
+                       "break-glass included (PDSm4DMP TD02 NB1)")
+    if caller.authorisation is Authorisation.INTERDIT:
+        return _refuse(403, "DMP:blocked",
+                       f"L'autorisation d'accès de {fr_who} à ce DMP est INTERDIT (le patient a interdit "
+                       "l'accès) : tout accès lui est refusé, alimentation et bris de glace compris "
+                       "(PDSm4DMP TD02 NB1)",
+                       f"the access authorisation of {en_who} on this DMP is INTERDIT (the patient forbade "
+                       "access): every access is refused, feeding and break-glass included (PDSm4DMP TD02 NB1)")
     if action in (Action.FEED, Action.UPDATE):
         # Feeding (and the author's own metadata changes) needs no authorisation: SC.DMP/CONF.05.
         return Decision(True, "DMP:feed-no-authorisation", "feeding needs no access authorisation")
     if mode is AccessMode.BRIS_DE_GLACE:
         if not (reason and reason.strip()):
             return _refuse(400, "DMP:bris-de-glace-reason",
-                           "Le mode bris de glace exige un motif / break-glass access needs a reason "
-                           "(header X-DMP-Access-Reason).")
+                           "Le mode bris de glace exige un motif (en-tête X-DMP-Access-Reason)",
+                           "break-glass access needs a reason (header X-DMP-Access-Reason)")
         if OptOut.BRIS_DE_GLACE in dmp.opt_outs:
             return _refuse(403, "DMP:opt-out-bris-de-glace",
-                           "Le patient s'est opposé à l'accès en bris de glace / the patient objected to "
-                           "break-glass access.")
+                           f"Le patient s'est opposé à l'accès en bris de glace à son DMP : {fr_who} ne peut "
+                           "le consulter qu'avec une autorisation d'accès VALIDE",
+                           f"the patient objected to break-glass access to this DMP: {en_who} may consult it "
+                           "only with a VALIDE access authorisation")
         return Decision(True, "DMP:bris-de-glace", "break-glass access (traced)", break_glass=True)
     if mode is AccessMode.CENTRE_15:
         if OptOut.CENTRE_15 in dmp.opt_outs:
             return _refuse(403, "DMP:opt-out-centre-15",
-                           "Le patient s'est opposé à l'accès en urgence (centre 15) / the patient objected "
-                           "to emergency access by the regulation centre.")
+                           "Le patient s'est opposé à l'accès en urgence par le centre de régulation (centre "
+                           f"15) : {fr_who} ne peut consulter ce DMP qu'avec une autorisation d'accès VALIDE",
+                           "the patient objected to emergency access by the regulation centre (centre 15): "
+                           f"{en_who} may consult this DMP only with a VALIDE access authorisation")
         return Decision(True, "DMP:centre-15", "regulation-centre access: authorisation not checked",
                         break_glass=True)
     if caller.authorisation is Authorisation.VALIDE:
         return Decision(True, "DMP:authorisation-valide", "valid access authorisation")
     if caller.authorisation is Authorisation.EXPIRE:
         return _refuse(403, "DMP:authorisation-expire",
-                       "L'autorisation d'accès de ce professionnel a expiré / this professional's access "
-                       "authorisation has expired.")
+                       f"L'autorisation d'accès de {fr_who} à ce DMP a expiré (EXPIRE) : la consultation "
+                       "exige une autorisation VALIDE, que le patient peut renouveler (alimenter reste permis)",
+                       f"the access authorisation of {en_who} on this DMP has expired (EXPIRE): consultation "
+                       "needs a VALIDE authorisation, which the patient may renew (feeding is still allowed)")
     return _refuse(403, "DMP:authorisation-non-existe",
-                   "Ce professionnel n'a pas d'autorisation d'accès à ce DMP / this professional has no "
-                   "access authorisation on this DMP (NON_EXISTE).")
+                   f"{fr_who[0].upper()}{fr_who[1:]} n'a pas d'autorisation d'accès à ce DMP (NON_EXISTE) : la "
+                   "consultation exige une autorisation VALIDE donnée par le patient, ou un accès en bris de "
+                   "glace (X-DMP-Access-Mode: bris_de_glace et un motif) ou en centre 15 (alimenter reste permis)",
+                   f"{en_who[0].upper()}{en_who[1:]} has no access authorisation on this DMP (NON_EXISTE): "
+                   "consultation needs a VALIDE authorisation given by the patient, or break-glass access "
+                   "(X-DMP-Access-Mode: bris_de_glace with a reason) or centre 15 access (feeding is still "
+                   "allowed)")
 
 
 @dataclass(frozen=True)
@@ -188,12 +236,18 @@ def is_visible(doc: DocumentView, caller: Caller) -> bool:
 
 
 def may_update(doc: DocumentView, caller: Caller) -> Decision:
-    """Masking, visibility, archiving and deletion: the document's author only (TD3.3a-d)."""
+    """Masking, visibility, archiving and deletion: the document's author only (PDSm4DMP TD3.3a-d). The
+    refusal names the author, which the caller can read in the document it sees (``author``)."""
     if caller.role is Role.PROFESSIONAL and caller.rpps and caller.rpps == doc.author_rpps:
         return Decision(True, "DMP:author", "the author updates its document")
+    author = f"le professionnel RPPS {doc.author_rpps}" if doc.author_rpps else "un autre auteur"
+    en_author = f"professional RPPS {doc.author_rpps}" if doc.author_rpps else "another author"
+    fr_who, en_who = _who(caller)
     return _refuse(403, "PDSm4DMP:TD3.3-author-only",
-                   "Seul l'auteur du document peut modifier ses métadonnées ou le supprimer / only the "
-                   "document's author may change its metadata or delete it.")
+                   f"Ce document a été déposé par {author} ; seul son auteur peut le masquer, le rendre visible "
+                   f"ou invisible, l'archiver ou le supprimer, et {fr_who} ne l'est pas (PDSm4DMP TD3.3a-d)",
+                   f"this document was filed by {en_author}; only its author may mask it, change its "
+                   f"visibility, archive it or delete it, and {en_who} is not its author (PDSm4DMP TD3.3a-d)")
 
 
 def visible(docs: Iterable[tuple[DocumentView, object]], caller: Caller) -> list[object]:

@@ -62,11 +62,20 @@ class AccessContext:
 
 def fhir_refusal(decision: rules.Decision) -> FhirError:
     code = {400: "required", 403: "forbidden", 404: "not-found", 422: "business-rule"}.get(decision.status, "forbidden")
-    return FhirError(decision.status, code, decision.message, rule=decision.rule, details_code=decision.details_code)
+    return FhirError(decision.status, code, decision.message, rule=decision.rule, details_code=decision.details_code,
+                     french=decision.french)
 
 
 async def get_record(session: AsyncSession, *, ins: str) -> DmpRecord | None:
     return (await session.execute(select(DmpRecord).where(DmpRecord.ins == ins))).scalar_one_or_none()
+
+
+async def patient_identity(session: AsyncSession, record: DmpRecord) -> Any:
+    """The INS identity of the DMP's patient (traits for TD02), or None when the INS service no longer knows
+    it — read through :func:`app.ins.service.find_identity`, never from ``ins_person`` directly."""
+    from app.ins import service as ins_service
+
+    return await ins_service.find_identity(session, ins=record.ins, oid=f"urn:oid:{record.ins_oid}")
 
 
 async def caller_on(session: AsyncSession, record: DmpRecord | None, ctx: AccessContext) -> rules.Caller:
@@ -152,8 +161,10 @@ async def _decide(session: AsyncSession, *, ins: str, record: RecordLike | None,
                   ) -> tuple[rules.Caller, rules.Decision]:
     """:func:`rules.check_access` on what :func:`authorise` (or the feeding path's one query) read."""
     if record is None and known_to_ins is False:
-        raise FhirError(404, "not-found", f"L'INS {ins} est inconnu du service INS / INS {ins} is unknown to the "
-                        "INS service: only INS returned by INSi may be used for the DMP (EX_GEN-1530).",
+        raise FhirError(404, "not-found", f"INS {ins} is unknown to the INS service: only an INS returned by INSi "
+                        "may be used for the DMP (EX_GEN-1530)",
+                        french=f"L'INS {ins} est inconnu du service INS : seul un INS renvoyé par l'INSi peut servir "
+                               "pour le DMP (EX_GEN-1530)",
                         rule="INS:unknown", details_code=mhd.XDS_UNKNOWN_PATIENT)
     if record is None or not ctx.rpps:
         caller = rules.Caller(rpps=ctx.rpps)
@@ -327,7 +338,10 @@ async def feed_standing(session: AsyncSession, *, patient: mhd.PatientId, ctx: A
     await _decide(session, ins=patient.ins, record=record, status=status, blocked=blocked, ctx=ctx,
                   action=rules.Action.FEED, known_to_ins=known, transaction=transaction)
     if not known:
-        raise FhirError(404, "not-found", f"L'INS {patient.ins} est inconnu du service INS / unknown INS",
+        raise FhirError(404, "not-found", f"INS {patient.ins} is unknown to the INS service: only an INS returned "
+                        "by INSi may be used for the DMP (EX_GEN-1530)",
+                        french=f"L'INS {patient.ins} est inconnu du service INS : seul un INS renvoyé par l'INSi peut "
+                               "servir pour le DMP (EX_GEN-1530)",
                         rule="INS:unknown", details_code=mhd.XDS_UNKNOWN_PATIENT)
     assert record is not None
     return record
@@ -377,6 +391,8 @@ def _duplicate_unique_id() -> FhirError:
     # uniqueId is unique registry-wide (the only unique column a client chooses): XDS says so with a code.
     return FhirError(409, "duplicate", "a masterIdentifier (uniqueId) of this submission is already registered; "
                      "a new version of a document needs a new uniqueId and relatesTo=replaces",
+                     french="un masterIdentifier (uniqueId) de cette soumission est déjà enregistré ; une nouvelle "
+                            "version d'un document exige un nouvel uniqueId et relatesTo=replaces",
                      rule="XDS:uniqueId-unique", expression="DocumentReference.masterIdentifier",
                      details_code=mhd.XDS_DUPLICATE)
 
@@ -444,12 +460,18 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.S
         old = await session.get(DmpDocument, doc.replaces)
         if old is None or old.dmp_id != record.id:
             raise FhirError(404, "not-found", f"relatesTo.target DocumentReference/{doc.replaces} is unknown in this "
-                            "patient's DMP", rule="PDSm4DMP:TD2.1-replace-target",
+                            "patient's DMP",
+                            french=f"relatesTo.target DocumentReference/{doc.replaces} est inconnu dans le DMP de "
+                                   f"ce patient",
+                            rule="PDSm4DMP:TD2.1-replace-target",
                             expression="DocumentReference.relatesTo.target",
                             details_code="UnresolvedReferenceException")
         if old.availability != "Approved":
             raise FhirError(409, "conflict", f"DocumentReference/{doc.replaces} is {old.availability} and cannot be "
-                            "replaced: replace the current version of the chain", rule="PDSm4DMP:TD2.1-replace-current",
+                            "replaced: replace the current version of the chain",
+                            french=f"DocumentReference/{doc.replaces} est {old.availability} et ne peut être "
+                                   f"remplacé : remplacer la version courante de la chaîne",
+                            rule="PDSm4DMP:TD2.1-replace-current",
                             expression="DocumentReference.relatesTo.target", details_code=mhd.XDS_METADATA)
         patch = patches_by_target.get(doc.replaces)
         if patch is not None:
@@ -457,7 +479,10 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.S
                                 lenient=settings.dmp_lenient)  # type: ignore[arg-type]
             if state.status != "superseded":
                 raise FhirError(422, "business-rule", f"Bundle.entry[{patch.entry_index}] must set the replaced "
-                                "document's status to 'superseded'", rule="PDSm4DMP:TD2.1-patch",
+                                "document's status to 'superseded'",
+                                french=f"Bundle.entry[{patch.entry_index}] doit passer le statut du document "
+                                       f"remplacé à 'superseded'",
+                                rule="PDSm4DMP:TD2.1-patch",
                                 expression=f"Bundle.entry[{patch.entry_index}]")
             # every column the labels drive, as a metadata PATCH sets them (masked_ps filters searches)
             changes = {**_label_flags(state.labels), "is_archived": state.is_archived}
@@ -471,6 +496,8 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.S
                                   availability="Deprecated", last_updated=now, **changes):
             raise FhirError(409, "conflict", f"DocumentReference/{doc.replaces} was replaced meanwhile and cannot "
                             "be replaced: replace the current version of the chain",
+                            french=f"DocumentReference/{doc.replaces} a été remplacé entre-temps et ne peut plus "
+                                   f"l'être : remplacer la version courante de la chaîne",
                             rule="PDSm4DMP:TD2.1-replace-current", expression="DocumentReference.relatesTo.target",
                             details_code=mhd.XDS_METADATA)
         if patch is not None:
@@ -539,6 +566,7 @@ async def publish_simplified(session: AsyncSession, settings: Settings, *, doc: 
     )
     if doc.replaces:
         raise FhirError(422, "business-rule", "a replacement goes through ITI-65 (relatesTo + PATCH entry)",
+                        french="un remplacement passe par ITI-65 (relatesTo + entrée PATCH)",
                         rule="PDSm:ITI-105-replace", expression="DocumentReference.relatesTo")
     results = await submit(session, settings, submission=submission, ctx=ctx, transaction="ITI-105")
     return results[0].location.split("/", 1)[1]
@@ -640,6 +668,7 @@ async def patch_document(session: AsyncSession, settings: Settings, *, doc: DmpD
             break
     if updated is None:
         raise FhirError(409, "conflict", f"DocumentReference/{doc.id} kept changing during the update: retry",
+                        french=f"DocumentReference/{doc.id} n'a cessé de changer pendant la mise à jour : réessayer",
                         rule="FHIR:concurrent-update")
     action = "D" if updated.availability == "Deleted" else "U"
     await trace(session, record=record, ctx=ctx, transaction="PATCH", action=action, documents_ids=[updated.id])
@@ -653,12 +682,16 @@ async def _patch_once(session: AsyncSession, settings: Settings, *, doc_id: str,
     the row since (the next attempt then sees that writer's version: a 412 with ``If-Match``)."""
     found = await lock_documents(session, [doc_id])
     if not found:
-        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}", rule="MHD:unknown")
+        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}",
+                        french=f"aucun DocumentReference/{doc_id}", rule="MHD:unknown")
     doc = found[0]
     if doc.masked_ps and caller.rpps != doc.author_rpps:
-        raise FhirError(404, "not-found", "no such DocumentReference", rule="DMP:masked")
+        # the answer of an unknown document, word for word: anything else would say a masked one exists
+        raise FhirError(404, "not-found", f"no DocumentReference/{doc_id}",
+                        french=f"aucun DocumentReference/{doc_id}", rule="MHD:unknown")
     if doc.availability == "Deleted":
-        raise FhirError(410, "deleted", f"DocumentReference/{doc.id} was deleted", rule="DMP:deleted")
+        raise FhirError(410, "deleted", f"DocumentReference/{doc.id} was deleted",
+                        french=f"DocumentReference/{doc.id} a été supprimé", rule="DMP:deleted")
     decision = rules.may_update(document_view(doc), caller)
     if not decision:
         raise fhir_refusal(decision)
@@ -667,10 +700,14 @@ async def _patch_once(session: AsyncSession, settings: Settings, *, doc_id: str,
         wanted = if_match.strip().removeprefix("W/").strip('"')
         if wanted != str(version):
             raise FhirError(412, "conflict", f"If-Match {if_match} does not match the current version "
-                            f'W/"{version}"', rule="FHIR:If-Match")
+                            f'W/"{version}"',
+                            french=f"If-Match {if_match} ne correspond pas à la version courante W/\"{version}\"",
+                            rule="FHIR:If-Match")
     if doc.availability == "Deprecated":
         raise FhirError(422, "business-rule", f"DocumentReference/{doc.id} is superseded: update the document that "
-                        "replaced it", rule="PDSm4DMP:update-current-only")
+                        "replaced it",
+                        french=f"DocumentReference/{doc.id} est remplacé : mettre à jour le document qui l'a remplacé",
+                        rule="PDSm4DMP:update-current-only")
     before = MetadataState("current", tuple(tuple(x) for x in doc.labels), bool(doc.is_archived))  # type: ignore[arg-type,misc]
     try:
         after = apply_patch(before, kind, body, lenient=settings.dmp_lenient)
@@ -683,10 +720,14 @@ async def _patch_once(session: AsyncSession, settings: Settings, *, doc_id: str,
     for system, code, _ in after.labels:
         if not j58.contains(system, code) and not settings.dmp_lenient:
             raise FhirError(422, "code-invalid", f"securityLabel {system}#{code} is not in JDV_J58",
+                            french=f"securityLabel {system}#{code} n'est pas dans JDV_J58",
                             rule="PDSm:securityLabel-J58", expression="DocumentReference.securityLabel")
     if after.status == "superseded":
         raise FhirError(422, "business-rule", "status 'superseded' is set by a replacement (ITI-65 with relatesTo); "
-                        "to delete a document, set 'entered-in-error'", rule="PDSm4DMP:status-transition",
+                        "to delete a document, set 'entered-in-error'",
+                        french="le statut 'superseded' est posé par un remplacement (ITI-65 avec relatesTo) ; pour "
+                               "supprimer un document, poser 'entered-in-error'",
+                        rule="PDSm4DMP:status-transition",
                         expression="DocumentReference.status")
     changes: dict[str, Any] = {**_label_flags(after.labels), "is_archived": after.is_archived,
                                "last_updated": utcnow()}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, utcnow
+from app.db import Base, Instant, utcnow
 
 
 class InsPerson(Base):
@@ -35,7 +35,7 @@ class InsPerson(Base):
     fault: Mapped[str | None] = mapped_column(String(16))
     accept_invalid_key: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
     __table_args__ = (
         Index("ix_ins_person_traits", "nom_naissance", "date_naissance", "sexe"),
@@ -70,7 +70,7 @@ class InsCard(Base):
     numero_serie: Mapped[str | None] = mapped_column(String(64), unique=True)
     matricule_od: Mapped[str] = mapped_column(String(13), index=True)
     beneficiaires: Mapped[list] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
 class InsIdam(Base):
@@ -81,4 +81,4 @@ class InsIdam(Base):
     idam: Mapped[str] = mapped_column(String(64), primary_key=True)
     nom: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, utcnow
+from app.db import Base, Instant, utcnow
 
 
 class MssDomain(Base):
@@ -45,7 +45,7 @@ class MssMailbox(Base):
     password_hash: Mapped[str | None] = mapped_column(String(128))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     """A closed mailbox (MES bounce "mailbox closed") accepts at RCPT, then bounces with a DSN."""
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
 class MssMessage(Base):
@@ -76,7 +76,7 @@ class MssMessage(Base):
     has_xdm: Mapped[bool] = mapped_column(Boolean, default=False)
     conversation_closed: Mapped[bool] = mapped_column(Boolean, default=False)
     """The message carried ``X-MSS-MES: FIN``."""
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    received_at: Mapped[datetime] = mapped_column(Instant, default=utcnow, index=True)
 
 
 class MssDelivery(Base):
@@ -92,9 +92,9 @@ class MssDelivery(Base):
     notify: Mapped[str | None] = mapped_column(String(64))
     """RFC 3461 NOTIFY parameter of the RCPT command (``SUCCESS,FAILURE``, ``NEVER``...)."""
     seen: Mapped[bool] = mapped_column(Boolean, default=False)
-    seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    seen_at: Mapped[datetime | None] = mapped_column(Instant)
     mdn_id: Mapped[int | None] = mapped_column(ForeignKey("mss_message.id", ondelete="SET NULL"))
-    delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
 class MssTlsKey(Base):
@@ -105,7 +105,7 @@ class MssTlsKey(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     cert_pem: Mapped[str] = mapped_column(Text)
     key_pem: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
 class MssFault(Base):
@@ -120,4 +120,4 @@ class MssFault(Base):
     reply: Mapped[str] = mapped_column(String(512))
     remaining: Mapped[int] = mapped_column(Integer)
     disconnect: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, utcnow
+from app.db import Base, Instant, utcnow
 
 
 class SigningKey(Base):
@@ -21,8 +21,8 @@ class SigningKey(Base):
     alg: Mapped[str] = mapped_column(String(8))
     private_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    publish_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+    publish_until: Mapped[datetime | None] = mapped_column(Instant)
 
 
 class Client(Base):
@@ -35,7 +35,7 @@ class Client(Base):
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
     access_token_alg: Mapped[str] = mapped_column(String(8), default="RS256")
     client_metadata: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
 class Professional(Base):
@@ -49,7 +49,7 @@ class Professional(Base):
     family_name: Mapped[str] = mapped_column(String(255))
     profession_code: Mapped[str] = mapped_column(String(8))
     userinfo: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
 class LoginSession(Base):
@@ -61,9 +61,9 @@ class LoginSession(Base):
     subject_name_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("psc_professional.subject_name_id", ondelete="CASCADE"), index=True
     )
-    auth_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    auth_time: Mapped[datetime] = mapped_column(Instant)
+    expires_at: Mapped[datetime] = mapped_column(Instant)
+    ended_at: Mapped[datetime | None] = mapped_column(Instant)
 
 
 class AuthorizationCode(Base):
@@ -80,9 +80,9 @@ class AuthorizationCode(Base):
     nonce: Mapped[str | None] = mapped_column(Text)
     code_challenge: Mapped[str | None] = mapped_column(String(128))
     code_challenge_method: Mapped[str | None] = mapped_column(String(8))
-    auth_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    auth_time: Mapped[datetime] = mapped_column(Instant)
+    expires_at: Mapped[datetime] = mapped_column(Instant)
+    used_at: Mapped[datetime | None] = mapped_column(Instant)
 
 
 class IssuedToken(Base):
@@ -98,8 +98,8 @@ class IssuedToken(Base):
     subject_name_id: Mapped[str | None] = mapped_column(String(64))
     session_id: Mapped[str | None] = mapped_column(String(64), index=True)
     scope: Mapped[str] = mapped_column(Text, default="")
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(Instant)
+    used_at: Mapped[datetime | None] = mapped_column(Instant)
 
 
 class RevokedToken(Base):
@@ -109,8 +109,8 @@ class RevokedToken(Base):
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     reason: Mapped[str] = mapped_column(String(32))
-    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(Instant)
 
 
 class CibaRequest(Base):
@@ -126,6 +126,6 @@ class CibaRequest(Base):
     acr_values: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     interval: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Instant)
+    last_polled_at: Mapped[datetime | None] = mapped_column(Instant)

@@ -34,7 +34,10 @@ async def _reference(session, patient: mhd.PatientId, ctx: service.AccessContext
     record, _, _ = await service.authorise(session, ins=patient.ins, ctx=ctx, action=rules.Action.FEED,
                                            transaction="ITI-65", known_to_ins=known)
     if not known:
-        raise FhirError(404, "not-found", f"L'INS {patient.ins} est inconnu du service INS / unknown INS",
+        raise FhirError(404, "not-found", f"INS {patient.ins} is unknown to the INS service: only an INS returned "
+                        "by INSi may be used for the DMP (EX_GEN-1530)",
+                        french=f"L'INS {patient.ins} est inconnu du service INS : seul un INS renvoyé par l'INSi peut "
+                               "servir pour le DMP (EX_GEN-1530)",
                         rule="INS:unknown", details_code=mhd.XDS_UNKNOWN_PATIENT)
     return record.id
 
@@ -43,7 +46,7 @@ async def _answer(coro):  # type: ignore[no-untyped-def]
     try:
         return ("ok", await coro)
     except FhirError as exc:
-        return (exc.status, exc.code, exc.rule, exc.diagnostics, exc.details_code)
+        return (exc.status, exc.code, exc.rule, exc.diagnostics, exc.french, exc.details_code)
 
 
 async def test_one_query_answers_as_find_identity_then_authorise(app, client, session):  # type: ignore[no-untyped-def]
@@ -321,12 +324,15 @@ async def test_paging_numbers_are_ascii_digits_only(client, auth):  # type: igno
                 body = response.json()
                 assert body["resourceType"] == "OperationOutcome"
                 issue = body["issue"][0]
-                assert issue["code"] == "invalid" and issue["diagnostics"] == "_count and _offset take integers"
+                assert issue["code"] == "invalid"
+                assert issue["diagnostics"] == ("_count et _offset prennent des entiers — "
+                                                "_count and _offset take integers")
                 assert "FHIR:paging" in {c["code"] for c in issue["details"]["coding"]}
             negative = await client.get(path, headers=await auth(), params={
                 "patient.identifier": patient, "status": "current", name: "-1"})
             assert negative.status_code == 400
-            assert negative.json()["issue"][0]["diagnostics"] == "_count and _offset must be positive"
+            assert negative.json()["issue"][0]["diagnostics"] == ("_count et _offset doivent être positifs — "
+                                                                   "_count and _offset must be positive")
             ok = await client.get(path, headers=await auth(), params={
                 "patient.identifier": patient, "status": "current", name: "02"})
             assert ok.status_code == 200, (path, name, ok.text)

@@ -145,3 +145,39 @@ def test_only_the_author_updates(role, rpps, allowed):
     assert bool(decision) is allowed
     if not allowed:
         assert decision.status == 403
+
+
+@pytest.mark.parametrize(
+    ("action", "dmp", "authorisation", "blocked", "mode", "reason", "allowed", "status", "rule"),
+    [row for row in ACCESS_TABLE if not row[6]],
+)
+def test_every_refusal_says_why_in_french_and_english(action, dmp, authorisation, blocked, mode, reason, allowed,
+                                                      status, rule):
+    """English in ``message`` (logs, journal, traces), French in ``french``; neither a copy of the other,
+    neither the old "français / English" mix; the caller named where the rule is about the caller."""
+    caller = Caller(role=PS, rpps="10000000001", authorisation=authorisation, blocked=blocked)
+    decision = check_access(action=action, dmp=dmp, caller=caller, mode=mode, reason=reason)
+    assert decision.french and decision.message and decision.french != decision.message
+    assert " / " not in decision.message and " / " not in decision.french
+    if rule in ("DMP:blocked", "DMP:authorisation-expire", "DMP:authorisation-non-existe", "DMP:opt-out-bris-de-glace",
+                "DMP:opt-out-centre-15"):
+        assert "RPPS 10000000001" in decision.message and "RPPS 10000000001" in decision.french
+    if authorisation is A.INTERDIT and not blocked:
+        assert "INTERDIT" in decision.message  # the authorisation, not a block, refused
+    elif blocked and dmp is OPEN:
+        assert "has blocked" in decision.message
+
+
+def test_author_only_names_the_author_and_the_caller():
+    decision = may_update(DocumentView(author_rpps=AUTHOR), Caller(role=PS, rpps=OTHER))
+    assert decision.rule == "PDSm4DMP:TD3.3-author-only"
+    assert decision.french.startswith(f"Ce document a été déposé par le professionnel RPPS {AUTHOR} ; seul son auteur")
+    assert decision.message.startswith(f"this document was filed by professional RPPS {AUTHOR}; only its author")
+    assert f"RPPS {OTHER} is not its author" in decision.message
+    anonymous = may_update(DocumentView(author_rpps=None), Caller(role=PS, rpps=OTHER))
+    assert "another author" in anonymous.message and "un autre auteur" in anonymous.french
+
+
+def test_a_patient_may_not_feed_and_is_told_so():
+    decision = check_access(action=Action.FEED, dmp=OPEN, caller=Caller(role=Role.PATIENT))
+    assert decision.rule == "DMP:role" and "feed this DMP" in decision.message and "alimenter" in decision.french
