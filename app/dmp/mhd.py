@@ -1085,7 +1085,9 @@ def parse_provide_bundle(body: Any, *, lenient: bool = False) -> Submission:
         resource = entry["resource"]
         attachment_url = _attachment_url(resource)
         target = references.resolve(attachment_url, referrer=entry["fullUrl"], full_urls=full_urls)
-        doc_binaries = {attachment_url: binaries[target]} if attachment_url and target in binaries else {}
+        doc_binaries = dict(binaries)  # by fullUrl: named in the hint when the url does not resolve
+        if attachment_url and target in binaries:
+            doc_binaries[attachment_url] = binaries[target]
         if target in binaries:
             used_binaries.add(target)
             binary_entries[str(attachment_url)] = full_urls[target]  # the service finds the Binary by the url written
