@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from html import escape
 from http import HTTPStatus
 from typing import Any
@@ -78,7 +79,10 @@ class OAuthError(SandboxError):
 
 
 class FhirError(SandboxError):
-    """A FHIR ``OperationOutcome``; ``details_code`` carries an IHE XDS error code where one exists."""
+    """A FHIR ``OperationOutcome``; ``details_code`` carries an IHE XDS error code where one exists.
+
+    ``diagnostics`` is the English text (logs, journal); ``french``, when given, is rendered first in
+    ``issue.diagnostics`` (``"<français> — <English>"``), as the DMP documentation promises both."""
 
     def __init__(
         self,
@@ -95,11 +99,83 @@ class FhirError(SandboxError):
     ) -> None:
         super().__init__(diagnostics)
         self.status, self.code, self.diagnostics = status, code, diagnostics
-        self.french = french
         self.rule, self.details_code, self.severity, self.headers = rule, details_code, severity, headers
+        self.french = french
         if isinstance(expression, str):
             expression = [expression]
         self.expression = list(expression or [])
+
+    @property
+    def issues(self) -> list[FhirError]:
+        """The refusals this error stands for, one OperationOutcome issue each (itself, here)."""
+        return [self]
+
+    def issue(self) -> dict[str, Any]:
+        return outcome_issue(code=self.code, diagnostics=self.diagnostics, severity=self.severity,
+                             expression=self.expression, details_code=self.details_code, rule=self.rule,
+                             french=self.french)
+
+
+# Which status answers a request refused for several reasons: a malformed or invalid submission (400)
+# must be fixed whatever else is wrong; then what the server cannot process (422), methods it does not
+# allow (405), and last a uniqueId conflict (409), which only means something for an otherwise valid
+# submission. Statuses not listed come after, in the order met.
+STATUS_PRECEDENCE = (400, 422, 405, 404, 409)
+
+
+class FhirErrors(FhirError):
+    """Several independent refusals of one request: one ``OperationOutcome`` with one issue each.
+
+    The status, code and rule (journal) are those of the most important issue (:data:`STATUS_PRECEDENCE`,
+    then the first met); ``diagnostics`` is its English text plus the number of other issues."""
+
+    def __init__(self, errors: Sequence[FhirError]) -> None:
+        flat = [issue for error in errors for issue in error.issues]
+        if not flat:
+            raise ValueError("FhirErrors needs at least one error")
+        rank = {status: i for i, status in enumerate(STATUS_PRECEDENCE)}
+        primary = min(flat, key=lambda e: rank.get(e.status, len(rank)))  # min keeps the first of equals
+        others = len(flat) - 1
+        suffix = f" (and {others} other issue{'s' if others > 1 else ''})" if others else ""
+        super().__init__(primary.status, primary.code, primary.diagnostics + suffix, rule=primary.rule,
+                         expression=primary.expression, details_code=primary.details_code,
+                         severity=primary.severity, headers=primary.headers, french=primary.french)
+        self.primary, self._issues = primary, flat
+
+    @property
+    def issues(self) -> list[FhirError]:
+        return list(self._issues)
+
+
+class FhirIssues:
+    """Collects the independent refusals of one request, to answer them all at once.
+
+    ``with issues.check(): ...`` runs one check and keeps its :class:`FhirError` instead of raising it
+    (the checks that depend on it go in the same block: they are skipped once it fails);
+    :meth:`raise_any` then raises one error (the error itself when there is one, :class:`FhirErrors`
+    when there are several)."""
+
+    def __init__(self) -> None:
+        self.errors: list[FhirError] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def add(self, error: FhirError) -> None:
+        self.errors.extend(error.issues)
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        try:
+            yield
+        except FhirError as error:
+            self.add(error)
+
+    def raise_any(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise FhirErrors(self.errors)
 
 
 class AuthError(SandboxError):
@@ -139,12 +215,13 @@ _FHIR_ISSUE_CODES = {
 _OAUTH_CODES = {401: "invalid_client", 403: "access_denied", 500: "server_error", 503: "temporarily_unavailable"}
 
 
-def operation_outcome(
+def outcome_issue(
     *, code: str, diagnostics: str, severity: str = "error", expression: Sequence[str] = (),
     details_code: str | None = None, rule: str | None = None, french: str | None = None,
 ) -> dict[str, Any]:
-    diagnostics = f"{french} — {diagnostics}" if french else diagnostics
-    issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
+    """One ``OperationOutcome.issue``; with ``french``, diagnostics reads ``"<français> — <English>"``."""
+    text = f"{french} — {diagnostics}" if french else diagnostics
+    issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": text}
     coding = []
     if details_code:
         # IHE ITI TF-3 §4.2.4.1 error codes (XDSRegistryMetadataError, ...), as MHD servers return them.
@@ -155,6 +232,15 @@ def operation_outcome(
         issue["details"] = {"coding": coding, "text": details_code or rule}
     if expression:
         issue["expression"] = list(expression)
+    return issue
+
+
+def operation_outcome(
+    *, code: str, diagnostics: str, severity: str = "error", expression: Sequence[str] = (),
+    details_code: str | None = None, rule: str | None = None, french: str | None = None,
+) -> dict[str, Any]:
+    issue = outcome_issue(code=code, diagnostics=diagnostics, severity=severity, expression=expression,
+                          details_code=details_code, rule=rule, french=french)
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
@@ -244,10 +330,7 @@ async def _oauth(request: Request, exc: OAuthError) -> Response:
 
 async def _fhir(request: Request, exc: FhirError) -> Response:
     note_refusal(request, rule=exc.rule, detail=exc.diagnostics, status=exc.status)
-    body = operation_outcome(
-        code=exc.code, diagnostics=exc.diagnostics, severity=exc.severity, expression=exc.expression,
-        details_code=exc.details_code, rule=exc.rule, french=exc.french,
-    )
+    body = {"resourceType": "OperationOutcome", "issue": [issue.issue() for issue in exc.issues]}
     return fhir_response(exc.status, body, exc.headers)
 
 

@@ -548,6 +548,8 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: mhd.S
             results.append(EntryResult("201 Created", f"DocumentReference/{doc_ids[index]}", 'W/"1"'))
         elif kind == "binary":
             results.append(EntryResult("201 Created", f"Binary/{binary_by_entry[index]}", 'W/"1"'))
+        elif kind == "patient":  # MHD entry[Patient]: the INS identity, neither created nor changed
+            results.append(EntryResult("200 OK", f"Patient/{submission.patient.ins}"))
         else:
             results.append(patch_results[index])
     return results

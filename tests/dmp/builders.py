@@ -155,3 +155,49 @@ def docref(bundle: dict[str, Any], n: int = 0) -> dict[str, Any]:
 
 def clone(value: Any) -> Any:
     return copy.deepcopy(value)
+
+
+def iti105_example(ins: str, *, data: bytes = b'<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument '
+                   b'xmlns="urn:hl7-org:v3"/>') -> dict[str, Any]:
+    """Shape of ansforge/IG-FHIR-PDSM4DMP-EEDS input/examples/DocumentReference-example-td2-iti105-
+    publication-simplifiee.json @94d8b1d: no category, securityLabel, format, context, size nor hash (the
+    pdsm-simplified-publish profile leaves them optional); a custodian added, as that profile requires it."""
+    return {
+        "resourceType": "DocumentReference",
+        "meta": {"profile": [PDSM + "pdsm-simplified-publish"]},
+        "contained": [{"resourceType": "Practitioner", "id": "practitioner-author",
+                       "identifier": [{"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "810001000016"}]}],
+        "masterIdentifier": {"system": "urn:ietf:rfc:3986",
+                             "value": f"urn:oid:1.2.250.1.213.1.4.8.99999.{uuid.uuid4().int % 10**12}"},
+        "status": "current",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4", "display": "Consult note"}]},
+        "subject": subject(ins),
+        "date": "2026-06-12T10:00:00+02:00",
+        "author": [{"reference": "#practitioner-author"}],
+        "custodian": {"identifier": {"system": "urn:oid:1.2.250.1.71.4.2.2", "value": "1SANDBOX0001"}},
+        "content": [{"attachment": {"contentType": "application/xml", "data": base64.b64encode(data).decode(),
+                                    "title": "Compte rendu de consultation"}}],
+    }
+
+
+def restful(bundle: dict[str, Any], base: str = "https://lps.example/fhir/") -> dict[str, Any]:
+    """The Bundle with RESTful fullUrls (``<base>Type/<id>``) and every reference between its entries written
+    relative (``Binary/<id>``, ``DocumentReference/<id>``), as FHIR R4 bundle.html#references resolves them."""
+    bundle = clone(bundle)
+    renamed: dict[str, str] = {}
+    for n, entry in enumerate(bundle["entry"]):
+        if entry.get("fullUrl"):
+            renamed[entry["fullUrl"]] = f"{entry['resource']['resourceType']}/e{n}"
+            entry["fullUrl"] = base + renamed[entry["fullUrl"]]
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: (renamed.get(v, v) if k in ("reference", "url") and isinstance(v, str) else walk(v))
+                    for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    for entry in bundle["entry"]:
+        entry["resource"] = walk(entry["resource"])
+    return bundle

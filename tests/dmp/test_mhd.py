@@ -267,3 +267,44 @@ def test_ans_draft_example_is_refused_naming_what_to_add():
     }
     error = refused(example)
     assert error.rule == "PDSm:SubmissionSet.designationType"
+
+
+def test_ans_draft_example_reports_every_gap_at_once():
+    """Same PDSm4DMP TD2 draft shape: every independent gap is an issue of its own, in Bundle order."""
+    example = {
+        "resourceType": "Bundle", "meta": {"profile": [PDSM + "pdsm-comprehensive-provide-document-bundle"]},
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000001", "resource": {
+                "resourceType": "List", "status": "current", "mode": "working",
+                "code": {"coding": [{"system": mhd.MHD_LIST_TYPES, "code": "submissionset"}]},
+                "subject": {"reference": f"Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|{INS}"},
+                "date": "2026-06-12T10:00:00+02:00",
+                "entry": [{"item": {"reference": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000002"}}]},
+             "request": {"method": "POST", "url": "List"}},
+            {"fullUrl": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000002", "resource": {
+                "resourceType": "DocumentReference", "status": "current",
+                "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.213.1.4.8.99999.2"},
+                "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
+                "subject": {"reference": f"Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|{INS}"},
+                "date": "2026-06-12T10:00:00+02:00",
+                "content": [{"attachment": {"contentType": "application/xml",
+                                            "url": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000003",
+                                            "title": "Compte rendu de consultation"}}]},
+             "request": {"method": "POST", "url": "DocumentReference"}},
+            {"fullUrl": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000003", "resource": {
+                "resourceType": "Binary", "contentType": "application/xml",
+                "data": base64.b64encode(b"<ClinicalDocument/>").decode()},
+             "request": {"method": "POST", "url": "Binary"}},
+        ],
+    }
+    error = refused(example)
+    assert [e.rule for e in error.issues] == [
+        "PDSm:SubmissionSet.designationType", "PDSm:SubmissionSet.sourceId",
+        "PDSm:DocumentReference.category", "PDSm:DocumentReference.author", "PDSm:DocumentReference.custodian",
+        "PDSm:DocumentReference.securityLabel", "PDSm:DocumentReference.content.attachment.size",
+        "PDSm:DocumentReference.content.attachment.hash", "PDSm:DocumentReference.content.format",
+        "PDSm:DocumentReference.context.period.start", "PDSm:DocumentReference.context.facilityType",
+        "PDSm:DocumentReference.context.practiceSetting",
+    ]
+    assert all(e.french and "[profil " in e.french for e in error.issues[2:])
