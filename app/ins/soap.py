@@ -310,26 +310,30 @@ def _sequence_reader(element: str, ns: str, order: list[str], repeatable: frozen
     elements and are skipped. Anything else is a ``siram_10``/``sandbox_body`` fault whose rule is
     ``INSi:<element>`` (``INSi:<element>-order`` for the order). The one mechanism of the trait search
     (``RECSANSVITALE``), the Carte Vitale search (``RECVITALE``) and its ``Matricule`` elements."""
-    tags = {f"{{{ns}}}{name}": name for name in order}  # tag -> local name
-    rank = {name: position for position, name in enumerate(order)}
+    tags = {f"{{{ns}}}{name}": (name, position) for position, name in enumerate(order)}  # tag -> (name, rank)
 
     def read(payload: etree._Element, message_id: str | None = None) -> dict[str, list[etree._Element]]:
-        found: dict[str, list[etree._Element]] = {name: [] for name in order}
-        last: str | None = None
+        found: dict[str, list[etree._Element]] = {}
+        last, last_rank = "", -1
         for child in payload:
-            local = tags.get(child.tag)
-            if local is None:
+            known = tags.get(child.tag)
+            if known is None:
                 if not isinstance(child.tag, str):  # a comment or a processing instruction
                     continue
                 raise fault_request("sandbox_body", f"élément inattendu dans {element} : "
                                     f"{etree.QName(child).localname}", message_id, rule=f"INSi:{element}")
-            if last is not None and rank[local] < rank[last]:
+            local, position = known
+            if position < last_rank:
                 raise fault_request("sandbox_body", f"ordre des éléments de {element} : {local} après {last}",
                                     message_id, rule=f"INSi:{element}-order")
-            if found[local] and local not in repeatable:
+            same = found.get(local)
+            if same is None:
+                found[local] = [child]
+            elif local in repeatable:
+                same.append(child)
+            else:
                 raise fault_request("sandbox_body", f"{local} répété", message_id, rule=f"INSi:{element}")
-            last = local
-            found[local].append(child)
+            last, last_rank = local, position
         return found
 
     return read
@@ -348,11 +352,13 @@ _read_recsans = _sequence_reader("RECSANSVITALE", NS_RECSANS,
 def parse_traits(payload: etree._Element, message_id: str | None = None) -> TraitsBody:
     """``RECSANSVITALE`` (type ``TraitsDIdentite``): the XSD fixes the element order."""
     found = _read_recsans(payload, message_id)
+    get = found.get
 
     def one(k: str) -> str | None:
-        return _stripped(found[k][0]) if found[k] else None
+        els = get(k)
+        return (els[0].text or "").strip() if els else None
 
-    return TraitsBody(one("NomNaissance"), [_stripped(el) for el in found["Prenom"]], one("Sexe"),
+    return TraitsBody(one("NomNaissance"), [(el.text or "").strip() for el in get("Prenom", ())], one("Sexe"),
                       one("DateNaissance"), one("LieuNaissance"))
 
 
@@ -380,16 +386,19 @@ def parse_vitale(payload: etree._Element, message_id: str | None = None) -> Vita
     ``Matricule`` (``NumIdentifiant``, ``Cle``, ``TypeMatricule``), checked as :func:`parse_traits` does."""
     found = _read_recvitale(payload, message_id)
 
+    def first(within: dict[str, list[etree._Element]], k: str) -> str | None:
+        els = within.get(k)
+        return _stripped(els[0]) if els else None
+
     def one(k: str) -> str | None:
-        return _stripped(found[k][0]) if found[k] else None
+        return first(found, k)
 
     def mat(name: str) -> tuple[str | None, str | None]:
-        if not found[name]:
+        els = found.get(name)
+        if not els:
             return None, None
-        parts = _read_matricules[name](found[name][0], message_id)
-        number = _stripped(parts["NumIdentifiant"][0]) if parts["NumIdentifiant"] else None
-        key = _stripped(parts["Cle"][0]) if parts["Cle"] else None
-        return number, key
+        parts = _read_matricules[name](els[0], message_id)
+        return first(parts, "NumIdentifiant"), first(parts, "Cle")
 
     individu, individu_key = mat("MatriculeIndividu")
     od, od_key = mat("MatriculeOD")
