@@ -45,6 +45,7 @@ OPERATIONS = {
 }
 
 DEFAULT_MAX_BYTES = 256 * 1024  # an INSi request is ~2-10 kB (with a SAML assertion)
+FAULT_HTTP_STATUS = 500  # every SOAP fault of /lps, as the live INSi answers (SoapFault.http_status)
 
 # --------------------------------------------------------------------------- faults
 
@@ -78,9 +79,15 @@ class SoapFault(Exception):
 
     @property
     def http_status(self) -> int:
-        # SOAP 1.2 part 2 §7.5.2.2: env:Sender -> 400, env:Receiver -> 500. VersionMismatch (500 there) is
-        # answered 400 here: it is bad input, and the sandbox never answers bad input with a 500.
-        return 500 if self.code == "Receiver" else 400
+        """500 for every fault, ``Sender`` ones included, as the live INSi answers them.
+
+        SOAP 1.2 part 2 §7.5.1.2 (table 5) would answer ``env:Sender`` with 400, but the live qualif INSi sends
+        its ``soap:Sender`` faults (``siram_100``/``desir_550``, ``siram_40``/``desir_1020``) with HTTP 500, and
+        clients are written for that: padoa/tlsi-ins reads a fault only when ``err.response.status === 500``
+        (``src/ins/insi-client.service.ts`` @12ef794), in the test "should have a failed request if the
+        software is not allowed" that its CI runs against the live service. docs/ins.md, "HTTP status".
+        """
+        return FAULT_HTTP_STATUS
 
 
 def fault_technical(message_id: str | None = None, rule: str = "INSi:technical") -> SoapFault:
@@ -297,33 +304,62 @@ class TraitsBody:
     LieuNaissance: str | None
 
 
-_RECSANS_ORDER = ["NomNaissance", "Prenom", "Sexe", "DateNaissance", "LieuNaissance"]
-_RECSANS_TAGS = {f"{{{NS_RECSANS}}}{name}": name for name in _RECSANS_ORDER}  # tag -> local name
-_RECSANS_RANK = {name: rank for rank, name in enumerate(_RECSANS_ORDER)}
+def _sequence_reader(element: str, ns: str, order: list[str], repeatable: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
+    """A reader of an ``xsd:sequence`` of optional elements: each child must be one of ``order`` in namespace
+    ``ns``, in that order, at most once unless ``repeatable``. Comments and processing instructions are not
+    elements and are skipped. Anything else is a ``siram_10``/``sandbox_body`` fault whose rule is
+    ``INSi:<element>`` (``INSi:<element>-order`` for the order). The one mechanism of the trait search
+    (``RECSANSVITALE``), the Carte Vitale search (``RECVITALE``) and its ``Matricule`` elements."""
+    tags = {f"{{{ns}}}{name}": (name, position) for position, name in enumerate(order)}  # tag -> (name, rank)
+
+    def read(payload: etree._Element, message_id: str | None = None) -> dict[str, list[etree._Element]]:
+        found: dict[str, list[etree._Element]] = {}
+        last, last_rank = "", -1
+        for child in payload:
+            known = tags.get(child.tag)
+            if known is None:
+                if not isinstance(child.tag, str):  # a comment or a processing instruction
+                    continue
+                raise fault_request("sandbox_body", f"élément inattendu dans {element} : "
+                                    f"{etree.QName(child).localname}", message_id, rule=f"INSi:{element}")
+            local, position = known
+            if position < last_rank:
+                raise fault_request("sandbox_body", f"ordre des éléments de {element} : {local} après {last}",
+                                    message_id, rule=f"INSi:{element}-order")
+            same = found.get(local)
+            if same is None:
+                found[local] = [child]
+            elif local in repeatable:
+                same.append(child)
+            else:
+                raise fault_request("sandbox_body", f"{local} répété", message_id, rule=f"INSi:{element}")
+            last, last_rank = local, position
+        return found
+
+    return read
+
+
+def _stripped(el: etree._Element) -> str:
+    return (el.text or "").strip()
+
+
+# INSi_RECSANS_INS.xsd, type TraitsDIdentite
+_read_recsans = _sequence_reader("RECSANSVITALE", NS_RECSANS,
+                                 ["NomNaissance", "Prenom", "Sexe", "DateNaissance", "LieuNaissance"],
+                                 frozenset({"Prenom"}))
 
 
 def parse_traits(payload: etree._Element, message_id: str | None = None) -> TraitsBody:
     """``RECSANSVITALE`` (type ``TraitsDIdentite``): the XSD fixes the element order."""
-    seen: list[str] = []
-    values: dict[str, list[str]] = {k: [] for k in _RECSANS_ORDER}
-    for child in payload:
-        local = _RECSANS_TAGS.get(child.tag)
-        if local is None:  # another namespace or another name
-            qn = etree.QName(child)
-            raise fault_request("sandbox_body", f"élément inattendu dans RECSANSVITALE : {qn.localname}",
-                                message_id, rule="INSi:RECSANSVITALE")
-        if seen and _RECSANS_RANK[local] < _RECSANS_RANK[seen[-1]]:
-            raise fault_request("sandbox_body", f"ordre des éléments de RECSANSVITALE : {local} "
-                                f"après {seen[-1]}", message_id, rule="INSi:RECSANSVITALE-order")
-        if local != "Prenom" and values[local]:
-            raise fault_request("sandbox_body", f"{local} répété", message_id, rule="INSi:RECSANSVITALE")
-        seen.append(local)
-        values[local].append((child.text or "").strip())
+    found = _read_recsans(payload, message_id)
+    get = found.get
 
     def one(k: str) -> str | None:
-        return values[k][0] if values[k] else None
+        els = get(k)
+        return (els[0].text or "").strip() if els else None
 
-    return TraitsBody(one("NomNaissance"), values["Prenom"], one("Sexe"), one("DateNaissance"), one("LieuNaissance"))
+    return TraitsBody(one("NomNaissance"), [(el.text or "").strip() for el in get("Prenom", ())], one("Sexe"),
+                      one("DateNaissance"), one("LieuNaissance"))
 
 
 @dataclass
@@ -333,23 +369,43 @@ class VitaleBody:
     NomNaissance: str | None
     DateNaissance: str | None
     RangNaissance: str | None
+    MatriculeIndividuCle: str | None = None
+    MatriculeODCle: str | None = None
 
 
-def parse_vitale(payload: etree._Element) -> VitaleBody:
-    """``RECVITALE`` (type ``Beneficiaire``)."""
+# INSi_RECVITALE_INS.xsd, types Beneficiaire and Matricule
+_read_recvitale = _sequence_reader("RECVITALE", NS_RECVIT,
+                                   ["MatriculeIndividu", "MatriculeOD", "NomNaissance", "DateNaissance",
+                                    "RangNaissance"])
+_read_matricules = {name: _sequence_reader(name, NS_RECVIT, ["NumIdentifiant", "Cle", "TypeMatricule"])
+                    for name in ("MatriculeIndividu", "MatriculeOD")}
 
-    def mat(name: str) -> str | None:
-        el = _child(payload, NS_RECVIT, name)
-        if el is None:
-            return None
-        num = _text(_child(el, NS_RECVIT, "NumIdentifiant"))
-        return num
 
+def parse_vitale(payload: etree._Element, message_id: str | None = None) -> VitaleBody:
+    """``RECVITALE`` (type ``Beneficiaire``): its order is fixed by the XSD, and so is the order of each
+    ``Matricule`` (``NumIdentifiant``, ``Cle``, ``TypeMatricule``), checked as :func:`parse_traits` does."""
+    found = _read_recvitale(payload, message_id)
+
+    def first(within: dict[str, list[etree._Element]], k: str) -> str | None:
+        els = within.get(k)
+        return _stripped(els[0]) if els else None
+
+    def one(k: str) -> str | None:
+        return first(found, k)
+
+    def mat(name: str) -> tuple[str | None, str | None]:
+        els = found.get(name)
+        if not els:
+            return None, None
+        parts = _read_matricules[name](els[0], message_id)
+        return first(parts, "NumIdentifiant"), first(parts, "Cle")
+
+    individu, individu_key = mat("MatriculeIndividu")
+    od, od_key = mat("MatriculeOD")
     return VitaleBody(
-        MatriculeIndividu=mat("MatriculeIndividu"), MatriculeOD=mat("MatriculeOD"),
-        NomNaissance=_text(_child(payload, NS_RECVIT, "NomNaissance")),
-        DateNaissance=_text(_child(payload, NS_RECVIT, "DateNaissance")),
-        RangNaissance=_text(_child(payload, NS_RECVIT, "RangNaissance")),
+        MatriculeIndividu=individu, MatriculeOD=od, NomNaissance=one("NomNaissance"),
+        DateNaissance=one("DateNaissance"), RangNaissance=one("RangNaissance"),
+        MatriculeIndividuCle=individu_key, MatriculeODCle=od_key,
     )
 
 
@@ -367,11 +423,17 @@ def _ins_xml(tag: str, rec: InsRecord, oid: str) -> str:
 
 
 def resultat_xml(outcome: Outcome, oid_of, *, with_prenom: bool = False) -> str:
-    """The ``RESULTAT`` element in the recorded namespace layout. ``oid_of(InsRecord) -> str`` applies the
-    OID policy. ``TIQ`` carries ``ListePrenom`` only, like live answers (``Prenom`` too if ``with_prenom``:
-    some CNDA sample files carry it, reference §6.5)."""
+    """The ``RESULTAT`` element as the live INSi writes it. ``oid_of(InsRecord) -> str`` applies the OID policy.
+
+    Layout of the live answers padoa/tlsi-ins records from the qualif service (``getPierreAlainLiveXmlResponse``,
+    ``getAdrtroisToussaintXmlResponse``, ``getTchitchiCatarinaXmlResponse``, ``getCR02XmlResponse`` in
+    ``src/ins/fixtures/`` @12ef794): default namespace first, then ``ns0`` (RecVit) and ``ns1`` (RecSans);
+    ``IdIndividu`` carries ``NumIdentifiant`` and ``Cle`` (no live answer carries ``TypeMatricule``; a
+    fixture may still give one, XSD ``INSi_RESULTAT_INS.xsd``); ``DateDeb``/``DateFin`` after the ``OID``.
+    ``TIQ`` carries ``ListePrenom`` only, like live answers (``Prenom`` too if ``with_prenom``: some CNDA sample
+    files carry it, reference §6.5)."""
     head = (
-        f'<RESULTAT xmlns:ns3="{NS_RECVIT}" xmlns:ns2="{NS_RECSANS}" xmlns="{NS_RESULTAT}">'
+        f'<RESULTAT xmlns="{NS_RESULTAT}" xmlns:ns0="{NS_RECVIT}" xmlns:ns1="{NS_RECSANS}">'
         f"<CR><CodeCR>{outcome.code}</CodeCR><LibelleCR>{escape(outcome.label)}</LibelleCR></CR>"
     )
     p: PersonRecord | None = outcome.person
@@ -390,9 +452,12 @@ def resultat_xml(outcome: Outcome, oid_of, *, with_prenom: bool = False) -> str:
 
 
 def build_response(resultat: str) -> bytes:
+    """The envelope of a live answer (same recordings as :func:`resultat_xml`): ``soap:Envelope`` around an
+    ``env:Body`` that declares both ``S`` and ``env``."""
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<soap:Envelope xmlns:soap="{NS_SOAP12}"><S:Body xmlns:S="{NS_SOAP12}">{resultat}</S:Body></soap:Envelope>'
+        f'<soap:Envelope xmlns:soap="{NS_SOAP12}"><env:Body xmlns:S="{NS_SOAP12}" xmlns:env="{NS_SOAP12}">'
+        f"{resultat}</env:Body></soap:Envelope>"
     ).encode()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from typing import NoReturn
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -48,14 +49,36 @@ async def soap_fault_handler(request: Request, exc: soap.SoapFault) -> Response:
     return _fault_response(exc)
 
 
+# Answered at the HTTP layer, before any SOAP processing, so with their HTTP status (docs/ins.md, "HTTP status")
+HTTP_LAYER_STATUSES = frozenset({404, 405})
+
+
 def render_lps_error(request: Request, status: int, message: str, rule: str | None) -> Response:
-    """Generic errors under ``/lps`` (unknown route, 405, 413, unexpected error) as INSi-shaped faults."""
+    """Generic errors under ``/lps`` (unknown route, 405, 413, unexpected error) as INSi-shaped faults.
+
+    An unknown path (404) or method (405) keeps its HTTP status; anything else (a body over the platform's
+    limit, a body nested too deeply, an unexpected error) is a fault of the SOAP endpoint and is answered
+    with the HTTP status of every INSi fault (:data:`app.ins.soap.FAULT_HTTP_STATUS`)."""
     if status >= 500:
         fault = soap.fault_technical(rule=rule or "platform:unexpected")
         fault.detail_text = message
     else:
         fault = soap.fault_request(f"sandbox_http_{status}", message, rule=rule)
-    return Response(soap.build_fault(fault), status_code=status, media_type=SOAP_MEDIA_TYPE)
+    http_status = status if status in HTTP_LAYER_STATUSES else fault.http_status
+    return Response(soap.build_fault(fault), status_code=http_status, media_type=SOAP_MEDIA_TYPE)
+
+
+async def _refuse_values(sessionmaker, idam: str, err: traits.TraitError, mid: str,  # type: ignore[no-untyped-def]
+                         detail_code: str) -> NoReturn:
+    """A search whose values break a trait rule (traits or Carte Vitale search alike): an unknown IDAM is
+    still answered first, then a character outside INSi's set is the technical fault the test INSi answers
+    (CNDA 2.03 case 3: ``siram_40``/``insi_102``), any other rule a ``siram_10`` fault with ``detail_code``."""
+    async with sessionmaker() as session:
+        if not await service.idam_known(session, idam):
+            raise soap.fault_unknown_idam(mid) from None
+    if err.rule == "INSi:charset":
+        raise soap.fault_technical(mid, rule="INSi:charset") from None
+    raise soap.fault_request(detail_code, err.message, mid, rule=err.rule) from None
 
 
 async def _psc_subject(request: Request, settings, authorization: str, mid: str) -> str:  # type: ignore[no-untyped-def]
@@ -97,8 +120,12 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 )
 async def wsdl(request: Request, settings: SettingsDep) -> Response:
     if "wsdl" not in {k.lower() for k in request.query_params}:
-        raise soap.fault_request("sandbox_http_405", "INSi se consulte par POST ; le WSDL est en GET /lps?wsdl",
-                                 rule="INSi:wsdl")
+        # a method error, answered as render_lps_error answers the others (405, at the HTTP layer)
+        message = "INSi se consulte par POST ; le WSDL est en GET /lps?wsdl"
+        note_refusal(request, rule="INSi:wsdl", detail=f"siram_10/sandbox_http_405: {message}", status=405)
+        response = render_lps_error(request, 405, message, "INSi:wsdl")
+        response.headers["Allow"] = "POST"
+        return response
     return Response(wsdl_document(settings.public_base_url), media_type="text/xml; charset=utf-8")
 
 
@@ -157,21 +184,22 @@ async def lps(request: Request) -> Response:
         try:
             query = traits.check_query(t.NomNaissance, t.Prenom, t.Sexe, t.DateNaissance, t.LieuNaissance)
         except traits.TraitError as err:
-            async with sessionmaker() as session:
-                if not await service.idam_known(session, idam):
-                    raise soap.fault_unknown_idam(mid) from None
-            if err.rule == "INSi:charset":
-                # CNDA 2.03 case 3: the test INSi answers a technical fault, not a clean refusal
-                raise soap.fault_technical(mid, rule="INSi:charset") from None
-            raise soap.fault_request("sandbox_traits", err.message, mid, rule=err.rule) from None
+            await _refuse_values(sessionmaker, idam, err, mid, "sandbox_traits")
         known, outcome = await service.search_by_traits_fast(request.app.state, query, idam=idam)
         if not known:
             raise soap.fault_unknown_idam(mid)
     else:
+        # the same two steps as the trait search: the XSD order of RECVITALE, then its values
+        v = soap.parse_vitale(req.body, mid)
+        try:
+            traits.check_vitale([("MatriculeIndividu", v.MatriculeIndividu, v.MatriculeIndividuCle),
+                                 ("MatriculeOD", v.MatriculeOD, v.MatriculeODCle)],
+                                v.NomNaissance, v.DateNaissance)
+        except traits.TraitError as err:
+            await _refuse_values(sessionmaker, idam, err, mid, "sandbox_vitale")
         async with sessionmaker() as session:
             if not await service.idam_known(session, idam):
                 raise soap.fault_unknown_idam(mid)
-            v = soap.parse_vitale(req.body)
             # Pyxvital-style requests carry the card data in ContexteBAM/COUVERTURE (ASSURE, BENEFICIAIRE)
             cov = req.couverture
             matricule_od = v.MatriculeOD or cov.get("Assure")
@@ -208,8 +236,8 @@ router.add_api_route(
     operation_id="ins_soap",
     response_class=Response,
     responses={200: {"content": {"application/soap+xml": {}}},
-               400: {"description": "SOAP fault (Sender)", "content": {"application/soap+xml": {}}},
-               500: {"description": "SOAP fault (Receiver, e.g. siram_40/insi_102)",
+               500: {"description": "SOAP fault, Sender (e.g. siram_100/desir_550) or Receiver (e.g. "
+                     "siram_40/insi_102): the live INSi answers every fault with HTTP 500",
                      "content": {"application/soap+xml": {}}}},
 )
 

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 NAME_PATTERN = re.compile(r"^[A-Z]+(?:(?:-{1,2}|[' ])[A-Z]+)*$")
 DATE_PATTERN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 COG_PATTERN = re.compile(r"^(?:[0-9]{2}|2[AB])[0-9]{3}$")
+# A matricule as INSi types it (INSi_RESULTAT_INS.xsd NumIdentifiant, reference §1.5) and its 2-digit key
+MATRICULE_PATTERN = re.compile(r"^[0-9]{6}[A-Za-z0-9][0-9]{6}$")
+KEY_PATTERN = re.compile(r"^[0-9]{2}$")
 SEXES = ("M", "F")
 
 # Characters a client may have to transliterate; the CNDA 2.03 case 3 ones first.
@@ -225,3 +228,32 @@ def check_query(
     parse_lunar_date(date_naissance)
     check_cog(lieu_naissance)
     return TraitQuery(nom_naissance or "", tuple(prenoms), sexe, date_naissance, lieu_naissance or None)
+
+
+def check_matricule(number: str | None, key: str | None, field: str) -> None:
+    """``NumIdentifiant`` (13 characters, only the 7th may be a letter: ``2A``/``2B``) and ``Cle`` (2 digits)
+    of a ``Matricule`` sent to INSi, when present. The key is not checked mod 97: INSi's own answers carry
+    keys that fail it (HERMANN, reference §6.3)."""
+    if number and not MATRICULE_PATTERN.match(number):
+        raise TraitError(f"{field}.NumIdentifiant", "INSi:matricule",
+                         f"{field}.NumIdentifiant {number!r} is not a 13-character matricule (6 digits, a digit "
+                         "or letter, 6 digits; the key goes in Cle)")
+    if key and not KEY_PATTERN.match(key):
+        raise TraitError(f"{field}.Cle", "INSi:matricule", f"{field}.Cle {key!r} is not a 2-digit key")
+
+
+def check_vitale(
+    matricules: list[tuple[str, str | None, str | None]],
+    nom_naissance: str | None,
+    date_naissance: str | None,
+) -> None:
+    """The values of a Carte Vitale search (``RECVITALE``), checked with the rules of the trait search and in
+    the element order of the XSD: each ``(field, NumIdentifiant, Cle)`` of ``matricules``, then the birth name
+    in INSi's character set (:func:`check_name`, so ``D’ÆION`` is refused with rule ``INSi:charset`` exactly as
+    in ``RECSANSVITALE``), then the ``DateLunaire``. All are optional here (the caller decides what is
+    required); ``RangNaissance`` is free text in the XSD and is not checked. Raises :class:`TraitError`."""
+    for field, number, key in matricules:
+        check_matricule(number, key, field)
+    check_name(nom_naissance, "NomNaissance", required=False)
+    if date_naissance:
+        parse_lunar_date(date_naissance)

@@ -44,8 +44,10 @@ async def test_json_search_answer(client) -> None:
     body = r.json()
     assert body["CR"] == {"CodeCR": "00", "LibelleCR": "OK"}
     assert body["INDIVIDU"]["TIQ"]["ListePrenom"] == "PIERRE-ALAIN MURIEL FLORIANT"
-    assert [h["IdIndividu"]["NumIdentifiant"] for h in body["INDIVIDU"]["INSHISTO"]] == [
-        "2090763220834", "2090663220123"]
+    # the live answer's one history entry (padoa/tlsi-ins getPierreAlainLiveXmlResponse @12ef794)
+    assert body["INDIVIDU"]["INSHISTO"] == [{
+        "IdIndividu": {"NumIdentifiant": "2090763220834", "Cle": "39"}, "OID": "1.2.250.1.213.1.4.8",
+        "DateDeb": "2019-03-01", "DateFin": "2019-02-28"}]
     rel = body["patient"]["extension"][0]["extension"]
     assert rel[0]["valueCoding"]["code"] == "RECUP"
     assert rel[1]["valueCoding"]["code"] == "INSI"

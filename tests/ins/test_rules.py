@@ -116,7 +116,7 @@ def test_every_fixture_person_is_a_valid_fr_core_patient(record: search.PersonRe
 def test_patient_details() -> None:
     ecetinsi = next(r for r in RECORDS if r.nom_naissance == "ECETINSI")
     res = fhir.patient(ecetinsi, lambda r: nir.oid_for(r.kind, "test"), status="QUAL", validation_mode="CN")
-    assert [i["use"] for i in res["identifier"]] == ["official", "old", "old"]
+    assert [i["use"] for i in res["identifier"]] == ["official", "old"]
     assert res["identifier"][0]["type"]["coding"][0]["code"] == "INS-NIR-TEST"
     rel = {e["url"]: e for e in res["extension"][0]["extension"]}
     assert rel["identityStatus"]["valueCoding"]["code"] == "QUAL"

@@ -44,7 +44,7 @@ async def test_search_by_traits_in_the_store(client, session):
     assert (await service.search_by_traits(session, q)).fault == "insi_102"
     q = traits.check_query("ECETINSI", "PIERRE-ALAIN", "M", "2009-07-14")
     out = await service.search_by_traits(session, q)
-    assert out.code == "00" and [h.ins for h in out.person.ins_histo] == ["209076322083439", "209066322012355"]
+    assert out.code == "00" and [h.ins for h in out.person.ins_histo] == ["209076322083439"]
 
 
 async def test_known_ins_agrees_with_find_identity(client, session, monkeypatch):

@@ -73,7 +73,7 @@ async def test_zeep_against_the_wsdl(client) -> None:
     assert adrun.INDIVIDU.TIQ.ListePrenom == "ZOE"
     assert out["devinci"].CR.CodeCR == "02" and out["devinci"].INDIVIDU is None
     vitale = out["ecetinsi_vitale"]
-    assert vitale.CR.CodeCR == "00" and len(vitale.INDIVIDU.INSHISTO) == 2
+    assert vitale.CR.CodeCR == "00" and len(vitale.INDIVIDU.INSHISTO) == 1
     fault = out["aeion"]
     assert fault.code == "soap:Receiver"
     assert fault.detail[0].get("code") == "insi_102"
