@@ -174,16 +174,27 @@ class CdaHeader:
     ins: str | None
     ins_oid: str | None
     birth_name: str | None
+    """Nom de naissance: ``family qualifier="BR"`` (an unqualified ``family`` in pre-INS headers)."""
     first_given_name: str | None
+    """Premier prénom de l'acte de naissance: ``given qualifier="BR"``; without any such element (pre-INS
+    headers), the first prénom of the first unqualified ``given``."""
     birth_date: str | None
     sex: str | None
     replaces: str | None = None
+    birth_given_names: str | None = None
+    """Prénoms de l'acte de naissance: the unqualified ``given`` (space-separated list)."""
+    usage_name: str | None = None
+    """Nom d'usage: ``family qualifier="SP"``."""
+    used_name: str | None = None
+    """Nom utilisé (RNIV): ``family qualifier="CL"``."""
+    used_given_name: str | None = None
+    """Prénom utilisé (RNIV): ``given qualifier="CL"``."""
 
     @property
     def ins_qualified(self) -> bool:
         """Ref #2 (SC.MSS/CONF.14, mss.md §4): the INS counts as qualified when the CDA carries the
-        matricule **and** its OID **and** the 4 traits birth name, first given name, birth date, sex.
-        (ins.md §3 lists five INS traits; the MSS header follows Ref #2's four; docs/mss.md.)"""
+        matricule **and** its OID **and** the 4 traits birth name, first birth first-name (``BR``), birth
+        date, sex. (ins.md §3 lists five INS traits; the MSS header follows Ref #2's four; docs/mss.md.)"""
         return bool(
             self.ins
             and self.ins_oid in INS_OIDS
@@ -302,6 +313,10 @@ class XdmPackage:
                         "ins_qualified": d.cda.ins_qualified,
                         "birth_name": d.cda.birth_name,
                         "first_given_name": d.cda.first_given_name,
+                        "birth_given_names": d.cda.birth_given_names,
+                        "usage_name": d.cda.usage_name,
+                        "used_name": d.cda.used_name,
+                        "used_given_name": d.cda.used_given_name,
                         "birth_date": d.cda.birth_date,
                         "sex": d.cda.sex,
                         "replaces": d.cda.replaces,
@@ -562,6 +577,54 @@ def _document_path(uri: str | None, files: dict[str, bytes]) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PatientNames:
+    """The patient's names of a CDA header ``recordTarget/patientRole/patient/name``."""
+
+    birth_name: str | None = None
+    usage_name: str | None = None
+    used_name: str | None = None
+    first_given_name: str | None = None
+    birth_given_names: str | None = None
+    used_given_name: str | None = None
+
+
+def read_patient_names(name: etree._Element) -> PatientNames:
+    """The names by their ``qualifier``, as the CI-SIS header rules type them (template CI-SISRecordTarget
+    1.2.250.1.213.1.1.1.1.10.10, ansforge/TestContenuCDA-3-0 schematrons/profils/structurationMinimale/
+    include/1.2.250.1.213.1.1.1.1-2017-12-13T103531.sch): ``family`` BR = nom de naissance, SP = nom
+    d'usage, CL = nom utilisé; ``given`` BR = premier prénom de l'acte de naissance, CL = prénom utilisé,
+    no qualifier = la liste des prénoms de l'acte de naissance. The order of the elements carries no
+    meaning (the ANS examples put the list before, after or without the BR first name)."""
+    families: dict[str | None, str] = {}
+    givens: dict[str | None, str] = {}
+    has_birth_given = False
+    for part in name:
+        if not isinstance(part.tag, str) or etree.QName(part).namespace != HL7:
+            continue
+        local, qualifier = etree.QName(part).localname, part.get("qualifier")
+        if local == "given" and qualifier == "BR":
+            has_birth_given = True
+        value = _text(part)
+        if value is None:
+            continue
+        target = families if local == "family" else givens if local == "given" else None
+        if target is not None:
+            target.setdefault(qualifier, value)
+    birth_list = givens.get(None)
+    first = givens.get("BR")
+    if first is None and not has_birth_given and birth_list:
+        first = birth_list.split()[0]  # pre-INS header: its <given> is the first name (first of a list)
+    return PatientNames(
+        birth_name=families.get("BR") or families.get(None),
+        usage_name=families.get("SP"),
+        used_name=families.get("CL"),
+        first_given_name=first,
+        birth_given_names=birth_list,
+        used_given_name=givens.get("CL"),
+    )
+
+
 def parse_cda_header(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> CdaHeader:
     """Read the CDA R2 header fields used by the MSSanté checks (CI-SIS "Structuration minimale")."""
     root = parse_untrusted(data, max_bytes=limits.max_xml_bytes)
@@ -585,7 +648,8 @@ def parse_cda_header(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> CdaHead
     conf = root.find("hl7:confidentialityCode", NS)
     lang = root.find("hl7:languageCode", NS)
     role = root.find("hl7:recordTarget/hl7:patientRole", NS)
-    ins = ins_oid = birth_name = given = birth_date = sex = None
+    ins = ins_oid = birth_date = sex = None
+    names = PatientNames()
     if role is not None:
         for pid in role.findall("hl7:id", NS):
             if pid.get("root") in INS_OIDS and pid.get("extension"):
@@ -595,12 +659,7 @@ def parse_cda_header(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> CdaHead
         if patient is not None:
             name = patient.find("hl7:name", NS)
             if name is not None:
-                for fam in name.findall("hl7:family", NS):
-                    if fam.get("qualifier") == "BR" or birth_name is None and fam.get("qualifier") is None:
-                        birth_name = _text(fam) or birth_name
-                givens = name.findall("hl7:given", NS)
-                if givens:
-                    given = _text(givens[0])
+                names = read_patient_names(name)
             bt = patient.find("hl7:birthTime", NS)
             birth_date = bt.get("value") if bt is not None else None
             gender = patient.find("hl7:administrativeGenderCode", NS)
@@ -622,11 +681,15 @@ def parse_cda_header(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> CdaHead
         language=lang.get("code") if lang is not None else None,
         ins=ins,
         ins_oid=ins_oid,
-        birth_name=birth_name,
-        first_given_name=given,
+        birth_name=names.birth_name,
+        first_given_name=names.first_given_name,
         birth_date=birth_date,
         sex=sex,
         replaces=replaces,
+        birth_given_names=names.birth_given_names,
+        usage_name=names.usage_name,
+        used_name=names.used_name,
+        used_given_name=names.used_given_name,
     )
 
 
