@@ -308,7 +308,7 @@ def run_checks(
                 value == expected,
                 f"X-MSS-INS: {value}; the XDM "
                 f"{'holds' if expected == 'O' else 'does not hold'} a qualified INS "
-                "(matricule + OID + birth name, first given name, birth date, sex)",
+                "(matricule + OID + birth name, first birth first-name (given qualifier=BR), birth date, sex)",
             )
 
     mes = parsed.header("X-MSS-MES")
@@ -503,7 +503,9 @@ def _date_forms(value: str) -> set[str]:
 
 def _missing_identity(subject: str, packages: list[XdmPackage]) -> list[str]:
     """ECO.2.1.3: after the prefix come the label (optional), the patient's NAME, first name and birth
-    date, which the sandbox takes from the first CDA header that has them (any usual date layout)."""
+    date, which the sandbox takes from the first CDA header that has them (any usual date layout): the
+    INS reference traits, birth name (``family qualifier="BR"``) and first birth first-name (``given
+    qualifier="BR"``), not the list of first names nor the used names (xdm.read_patient_names)."""
     for package in packages:
         for doc in package.cda_documents:
             cda = doc.cda

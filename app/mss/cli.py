@@ -14,10 +14,10 @@ from pathlib import Path
 from app.mss import xdm
 
 
-def xdm_build(cda: Path, output: Path, pdf: Path | None = None) -> int:
+def xdm_build(cda: Path, output: Path, pdf: Path | None = None, format_code: str | None = None) -> int:
     """Write a conformant IHE_XDM.ZIP around ``cda`` (and ``pdf``); print the X-MSS headers to set."""
     try:
-        archive = xdm.build_xdm(cda.read_bytes(), pdf=pdf.read_bytes() if pdf else None)
+        archive = xdm.build_xdm(cda.read_bytes(), pdf=pdf.read_bytes() if pdf else None, format_code=format_code)
     except xdm.XdmError as exc:
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
         return 2
@@ -26,6 +26,8 @@ def xdm_build(cda: Path, output: Path, pdf: Path | None = None) -> int:
     print(f"wrote {output} ({len(archive)} bytes)")
     print(f"X-MSS-CODECDA: {','.join(package.cda_codes)}")
     print(f"X-MSS-INS: {'O' if package.has_qualified_ins else 'N'}")
+    codes = [d.format_code.code for d in package.cda_documents if d.format_code]
+    print(f"formatCode: {','.join(codes)}")
     return 0
 
 
@@ -47,7 +49,9 @@ def add_xdm_commands(commands: argparse._SubParsersAction) -> None:  # type: ign
     build.add_argument("cda", type=Path)
     build.add_argument("--pdf", type=Path, default=None)
     build.add_argument("-o", "--output", type=Path, default=Path("IHE_XDM.ZIP"))
-    build.set_defaults(handler=lambda a: xdm_build(a.cda, a.output, a.pdf))
+    build.add_argument("--format-code", default=None,
+                       help="a JDV_J10 format code instead of the CDA's own (told from its body and templateIds)")
+    build.set_defaults(handler=lambda a: xdm_build(a.cda, a.output, a.pdf, a.format_code))
     inspect = sub.add_parser("inspect", help="read an IHE_XDM.ZIP and print its metadata and issues")
     inspect.add_argument("archive", type=Path)
     inspect.set_defaults(handler=lambda a: xdm_inspect(a.archive))

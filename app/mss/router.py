@@ -347,16 +347,24 @@ async def _send_message(request: Request, session: SessionDep, settings: Setting
     "/xdm",
     operation_id="mss_build_xdm",
     summary="Build a conformant IHE_XDM.ZIP around a CDA R2 document (body: the CDA XML)",
+    description="The document entry's formatCode is the CI-SIS one (JDV_J10) of the CDA's kind: a level 1 "
+    "document by its wrapped media type (urn:ihe:iti:xds-sd:pdf:2008...), a structured one by its volet's "
+    "templateId (urn:asip:ci-sis:vsm:2012...). `formatCode` overrides it (any JDV_J10 code).",
     response_class=Response,
     responses={401: PROBLEMS[401], 200: {"content": {"application/zip": {}}},
-               422: {"description": "not a CDA, or no INS in it"}},
+               422: {"description": "not a CDA, no INS in it, or a format code the sandbox cannot tell"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {"schema": {"type": "string"}}}}},
 )
-async def build_xdm_endpoint(request: Request, professional: CurrentProfessional) -> Response:
+async def build_xdm_endpoint(
+    request: Request,
+    professional: CurrentProfessional,
+    format_code: Annotated[str | None, Query(alias="formatCode", max_length=256,
+                                             description="a JDV_J10 format code, instead of the CDA's own")] = None,
+) -> Response:
     cda = await request.body()
 
     def build() -> tuple[bytes, xdm.XdmPackage]:
-        archive = xdm.build_xdm(cda)
+        archive = xdm.build_xdm(cda, format_code=format_code)
         return archive, xdm.read_xdm(archive)
 
     try:

@@ -174,16 +174,33 @@ class CdaHeader:
     ins: str | None
     ins_oid: str | None
     birth_name: str | None
+    """Nom de naissance: ``family qualifier="BR"`` (an unqualified ``family`` in pre-INS headers)."""
     first_given_name: str | None
+    """Premier prénom de l'acte de naissance: ``given qualifier="BR"``; without any such element (pre-INS
+    headers), the first prénom of the first unqualified ``given``."""
     birth_date: str | None
     sex: str | None
     replaces: str | None = None
+    birth_given_names: str | None = None
+    """Prénoms de l'acte de naissance: the unqualified ``given`` (space-separated list)."""
+    usage_name: str | None = None
+    """Nom d'usage: ``family qualifier="SP"``."""
+    used_name: str | None = None
+    """Nom utilisé (RNIV): ``family qualifier="CL"``."""
+    used_given_name: str | None = None
+    """Prénom utilisé (RNIV): ``given qualifier="CL"``."""
+    template_ids: tuple[str, ...] = ()
+    """``ClinicalDocument/templateId/@root``, in document order."""
+    body_media_type: str | None = None
+    """``nonXMLBody/text/@mediaType`` of a CDA R2 level 1 document (None for a structuredBody)."""
+    structured: bool = False
+    """The document has a ``structuredBody``."""
 
     @property
     def ins_qualified(self) -> bool:
         """Ref #2 (SC.MSS/CONF.14, mss.md §4): the INS counts as qualified when the CDA carries the
-        matricule **and** its OID **and** the 4 traits birth name, first given name, birth date, sex.
-        (ins.md §3 lists five INS traits; the MSS header follows Ref #2's four; docs/mss.md.)"""
+        matricule **and** its OID **and** the 4 traits birth name, first birth first-name (``BR``), birth
+        date, sex. (ins.md §3 lists five INS traits; the MSS header follows Ref #2's four; docs/mss.md.)"""
         return bool(
             self.ins
             and self.ins_oid in INS_OIDS
@@ -302,6 +319,10 @@ class XdmPackage:
                         "ins_qualified": d.cda.ins_qualified,
                         "birth_name": d.cda.birth_name,
                         "first_given_name": d.cda.first_given_name,
+                        "birth_given_names": d.cda.birth_given_names,
+                        "usage_name": d.cda.usage_name,
+                        "used_name": d.cda.used_name,
+                        "used_given_name": d.cda.used_given_name,
                         "birth_date": d.cda.birth_date,
                         "sex": d.cda.sex,
                         "replaces": d.cda.replaces,
@@ -562,6 +583,54 @@ def _document_path(uri: str | None, files: dict[str, bytes]) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PatientNames:
+    """The patient's names of a CDA header ``recordTarget/patientRole/patient/name``."""
+
+    birth_name: str | None = None
+    usage_name: str | None = None
+    used_name: str | None = None
+    first_given_name: str | None = None
+    birth_given_names: str | None = None
+    used_given_name: str | None = None
+
+
+def read_patient_names(name: etree._Element) -> PatientNames:
+    """The names by their ``qualifier``, as the CI-SIS header rules type them (template CI-SISRecordTarget
+    1.2.250.1.213.1.1.1.1.10.10, ansforge/TestContenuCDA-3-0 schematrons/profils/structurationMinimale/
+    include/1.2.250.1.213.1.1.1.1-2017-12-13T103531.sch): ``family`` BR = nom de naissance, SP = nom
+    d'usage, CL = nom utilisé; ``given`` BR = premier prénom de l'acte de naissance, CL = prénom utilisé,
+    no qualifier = la liste des prénoms de l'acte de naissance. The order of the elements carries no
+    meaning (the ANS examples put the list before, after or without the BR first name)."""
+    families: dict[str | None, str] = {}
+    givens: dict[str | None, str] = {}
+    has_birth_given = False
+    for part in name:
+        if not isinstance(part.tag, str) or etree.QName(part).namespace != HL7:
+            continue
+        local, qualifier = etree.QName(part).localname, part.get("qualifier")
+        if local == "given" and qualifier == "BR":
+            has_birth_given = True
+        value = _text(part)
+        if value is None:
+            continue
+        target = families if local == "family" else givens if local == "given" else None
+        if target is not None:
+            target.setdefault(qualifier, value)
+    birth_list = givens.get(None)
+    first = givens.get("BR")
+    if first is None and not has_birth_given and birth_list:
+        first = birth_list.split()[0]  # pre-INS header: its <given> is the first name (first of a list)
+    return PatientNames(
+        birth_name=families.get("BR") or families.get(None),
+        usage_name=families.get("SP"),
+        used_name=families.get("CL"),
+        first_given_name=first,
+        birth_given_names=birth_list,
+        used_given_name=givens.get("CL"),
+    )
+
+
 def parse_cda_header(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> CdaHeader:
     """Read the CDA R2 header fields used by the MSSanté checks (CI-SIS "Structuration minimale")."""
     root = parse_untrusted(data, max_bytes=limits.max_xml_bytes)
@@ -585,7 +654,8 @@ def parse_cda_header(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> CdaHead
     conf = root.find("hl7:confidentialityCode", NS)
     lang = root.find("hl7:languageCode", NS)
     role = root.find("hl7:recordTarget/hl7:patientRole", NS)
-    ins = ins_oid = birth_name = given = birth_date = sex = None
+    ins = ins_oid = birth_date = sex = None
+    names = PatientNames()
     if role is not None:
         for pid in role.findall("hl7:id", NS):
             if pid.get("root") in INS_OIDS and pid.get("extension"):
@@ -595,16 +665,15 @@ def parse_cda_header(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> CdaHead
         if patient is not None:
             name = patient.find("hl7:name", NS)
             if name is not None:
-                for fam in name.findall("hl7:family", NS):
-                    if fam.get("qualifier") == "BR" or birth_name is None and fam.get("qualifier") is None:
-                        birth_name = _text(fam) or birth_name
-                givens = name.findall("hl7:given", NS)
-                if givens:
-                    given = _text(givens[0])
+                names = read_patient_names(name)
             bt = patient.find("hl7:birthTime", NS)
             birth_date = bt.get("value") if bt is not None else None
             gender = patient.find("hl7:administrativeGenderCode", NS)
             sex = gender.get("code") if gender is not None else None
+    template_ids = tuple(t.get("root") or "" for t in root.findall("hl7:templateId", NS) if t.get("root"))
+    body_text = root.find("hl7:component/hl7:nonXMLBody/hl7:text", NS)
+    media_type = (body_text.get("mediaType") or "text/plain") if body_text is not None else None  # CDA default
+    structured = root.find("hl7:component/hl7:structuredBody", NS) is not None
     replaces = None
     for rel in root.findall("hl7:relatedDocument", NS):
         if rel.get("typeCode") == "RPLC":
@@ -622,11 +691,18 @@ def parse_cda_header(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> CdaHead
         language=lang.get("code") if lang is not None else None,
         ins=ins,
         ins_oid=ins_oid,
-        birth_name=birth_name,
-        first_given_name=given,
+        birth_name=names.birth_name,
+        first_given_name=names.first_given_name,
         birth_date=birth_date,
         sex=sex,
         replaces=replaces,
+        birth_given_names=names.birth_given_names,
+        usage_name=names.usage_name,
+        used_name=names.used_name,
+        used_given_name=names.used_given_name,
+        template_ids=template_ids,
+        body_media_type=media_type,
+        structured=structured,
     )
 
 
@@ -861,7 +937,120 @@ def _oid_from_uuid(u: uuid.UUID) -> str:
 
 
 DEFAULT_CLASS_CODE = Code("10", "1.2.250.1.213.1.1.4.1", "Compte rendu")
-DEFAULT_FORMAT_CODE = Code("urn:ihe:iti:xds:2017:mimeTypeSufficient", "1.3.6.1.4.1.19376.1.2.3", "Format")
+
+# --- formatCode of each document kind (CI-SIS JDV_J10 XdsFormatCode, the DMP's value set) -------------
+# The codes and their displays come from the DMP's shipped value set (app.dmp.valuesets, DMP binding of
+# "format"), never from a copy here; what this module adds is which code each kind of document takes.
+# XDS codingScheme of each code system: ANS's own CDA-header-to-XDM stylesheet (ansforge/TestContenuCDA-3-0
+# FeuilleDeStyle/CDAHeaderToXDM.xsl @7cd489b) writes 1.3.6.1.4.1.19376.1.2.3 for the IHE codes (TRE_A11)
+# and 1.2.250.1.213.1.1.4.2.282 for the CI-SIS ones (TRE_A06).
+_IHE_FORMAT_SCHEME = "1.3.6.1.4.1.19376.1.2.3"
+_SCHEME_OF_SYSTEM = {
+    "https://mos.esante.gouv.fr/NOS/TRE_A11-IheFormatCode/FHIR/TRE-A11-IheFormatCode": _IHE_FORMAT_SCHEME,
+    "https://mos.esante.gouv.fr/NOS/TRE_A06-FormatCodeComplementaire/FHIR/TRE-A06-FormatCodeComplementaire":
+        "1.2.250.1.213.1.1.4.2.282",
+}
+# CDA R2 level 1 (nonXMLBody, IHE XDS-SD): the format code follows the wrapped media type (TRE_A11).
+LEVEL1_FORMAT_CODES = {
+    "application/pdf": "urn:ihe:iti:xds-sd:pdf:2008",
+    "text/plain": "urn:ihe:iti:xds-sd:text:2008",
+    "image/jpeg": "urn:ihe:iti-fr:xds-sd:jpeg:2010",
+    "text/rtf": "urn:ihe:iti-fr:xds-sd:rtf:2010",
+    "application/rtf": "urn:ihe:iti-fr:xds-sd:rtf:2010",
+    "image/tiff": "urn:ihe:iti-fr:xds-sd:tiff:2010",
+}
+# Structured CDA (structuredBody): the volet's templateId -> its format code. templateIds from the ANS
+# examples (ansforge/TestContenuCDA-3-0 ExemplesCDA/<VOLET>_*.xml @7cd489b), codes from J10 by volet
+# name, and from CDAHeaderToXDM.xsl where it names them (AVK, TAP, DCI, PSC, PPV, VSM, IDAP, FRCP, XD-LAB).
+VOLET_FORMAT_CODES = {
+    "1.2.250.1.213.1.1.1.13": "urn:asip:ci-sis:vsm:2012",  # VSM, synthèse médicale
+    "1.2.250.1.213.1.1.1.51": "urn:ihe:pcc:ips:2020",  # IPS-FR
+    "2.16.840.1.113883.10.22.1.1": "urn:ihe:pcc:ips:2020",  # HL7 IPS
+    "1.3.6.1.4.1.19376.1.3.3": "urn:ihe:lab:xd-lab:2008",  # IHE XD-LAB (CR-BIO)
+    "1.2.250.1.213.1.1.1.55": "urn:ihe:lab:xd-lab:2008",  # CR-BIO
+    "1.2.250.1.213.1.1.1.45": "urn:ihe:rad:CDA:ImagingReportStructuredHeadings:2013",  # CR-IMG
+    "1.2.250.1.213.1.1.1.47": "urn:ans:ci-sis:img-da:2022",  # IMG-DA
+    "1.2.250.1.213.1.1.1.40": "urn:asip:ci-sis:cr-anest:2020",
+    "1.2.250.1.213.1.1.1.41": "urn:asip:ci-sis:cr-cpa:2020",
+    "1.2.250.1.213.1.1.1.15": "urn:asip:ci-sis:aunv:2013",
+    "1.2.250.1.213.1.1.1.16": "urn:asip:ci-sis:eunv:2013",
+    "1.2.250.1.213.1.1.1.17": "urn:asip:ci-sis:sunv:2013",
+    "1.2.250.1.213.1.1.1.25": "urn:asip:ci-sis:pavc:2016",
+    "1.2.250.1.213.1.1.1.32": "urn:asip:ci-sis:crgm:2018",
+    "1.2.250.1.213.1.1.1.27": "urn:asip:ci-sis:d2lm-fin:2017",
+    "1.2.250.1.213.1.1.1.28": "urn:asip:ci-sis:d2lm-fidd:2017",
+    "1.2.250.1.213.1.1.1.8": "urn:asip:ci-sis:frcp:2011",
+    "1.2.250.1.213.1.1.1.9": "urn:asip:ci-sis:idap:2011",
+    "1.2.250.1.213.1.1.1.26": "urn:asip:ci-sis:pps-cancer:2017",
+    "1.2.250.1.213.1.1.1.2.1.1": "urn:asip:ci-sis:avk:2009",
+    "1.2.250.1.213.1.1.1.2.1.2": "urn:asip:ci-sis:tap:2009",
+    "1.2.250.1.213.1.1.1.2.1.3": "urn:asip:ci-sis:dci:2009",
+    "1.2.250.1.213.1.1.1.2.1.4": "urn:asip:ci-sis:psc:2009",
+    "1.2.250.1.213.1.1.1.2.1.5": "urn:asip:ci-sis:ppv:2009",
+    "1.2.250.1.213.1.1.1.36": "urn:asip:ci-sis:hr:2019",
+    "1.2.250.1.213.1.1.1.5.1": "urn:asip:ci-sis:cse-cs8:2017",
+    "1.2.250.1.213.1.1.1.5.2": "urn:asip:ci-sis:cse-cs9:2017",
+    "1.2.250.1.213.1.1.1.5.3": "urn:asip:ci-sis:cse-cs24:2017",
+    "1.2.250.1.213.1.1.1.5.4": "urn:ans:ci-sis:cse-mde:2023",
+    "1.2.250.1.213.1.1.1.23": "urn:asip:ci-sis:fludt:2017",
+    "1.2.250.1.213.1.1.1.24": "urn:asip:ci-sis:fludr:2017",
+    "1.2.250.1.213.1.1.1.21": "urn:asip:ci-sis:ldl-ees:2017",
+    "1.2.250.1.213.1.1.1.29": "urn:asip:ci-sis:ldl-ses:2017",
+    "1.2.250.1.213.1.1.1.12.1": "urn:asip:ci-sis:obp-sap:2023",
+    "1.2.250.1.213.1.1.1.12.2": "urn:asip:ci-sis:obp-snm:2023",
+    "1.2.250.1.213.1.1.1.12.3": "urn:asip:ci-sis:obp-sne:2023",
+    "1.2.250.1.213.1.1.1.12.4": "urn:asip:ci-sis:obp-scm:2023",
+    "1.2.250.1.213.1.1.1.12.5": "urn:asip:ci-sis:obp-sem:2023",
+    "1.2.250.1.213.1.1.1.18": "urn:asip:ci-sis:crrtn:2013",
+    "1.2.250.1.213.1.1.1.30": "urn:asip:ci-sis:sdm-mr:2017",
+    "1.2.250.1.213.1.1.1.38": "urn:asip:ci-sis:tlm-da:2020",
+    "1.2.250.1.213.1.1.1.37": "urn:asip:ci-sis:vac:2019",
+    "1.2.250.1.213.1.1.1.46": "urn:asip:ci-sis:vac-note:2021",
+    "1.2.250.1.213.1.1.1.39": "urn:ihe:pharm:pre:2010",  # eP-MED-DM
+    "1.2.250.1.213.1.1.1.54": "urn:ihe:pharm:dis:2010",  # eDISP-MED
+}
+# templateIds of the header and of generic IHE content, which name no volet.
+_GENERIC_TEMPLATES = frozenset({
+    "2.16.840.1.113883.2.8.2.1",  # HL7 France CDA header
+    "1.2.250.1.213.1.1.1.1",  # CI-SIS structuration minimale
+    "1.3.6.1.4.1.19376.1.2.20",  # IHE XDS-SD
+    "1.3.6.1.4.1.19376.1.5.3.1.1.1",  # IHE PCC medical document
+})
+OUT_OF_PROFILE_FORMAT_CODE = "urn:asipSante:modelesHorsProfils:2011"
+"""J10 "Document non référencé IHE ou CI-SIS": a structured CDA whose templateIds name no volet."""
+PDF_FORMAT_CODE = "urn:ihe:iti:xds-sd:pdf:2008"
+
+
+def j10_format_code(value: str) -> Code:
+    """The J10 ``value`` as XDS metadata (code, codingScheme, display), or ``XdmError`` when the DMP's
+    value set does not hold it."""
+    from app.dmp import valuesets  # the DMP's value sets: the same codes its ITI-65 accepts
+
+    formats = valuesets.binding("format")
+    for system in formats.systems():
+        if formats.contains(system, value) and system in _SCHEME_OF_SYSTEM:
+            return Code(value, _SCHEME_OF_SYSTEM[system], formats.display(system, value) or value)
+    raise XdmError("xdm.cda.format", f"{value!r} is not a format code of {formats.name} (CI-SIS JDV_J10)")
+
+
+def cda_format_code(header: CdaHeader) -> Code:
+    """The format code of a CDA by its kind (CI-SIS JDV_J10): a level 1 document by its wrapped media
+    type, a structured one by its volet's templateId (or "hors profils" when it names none). ``XdmError``
+    when the sandbox cannot tell (then the caller must give the code)."""
+    if not header.structured:
+        media = (header.body_media_type or "").split(";")[0].strip().lower()
+        if media not in LEVEL1_FORMAT_CODES:
+            raise XdmError("xdm.cda.format", f"a CDA level 1 body of type {media or 'unknown'!r} has no format "
+                           f"code in JDV_J10 (known: {', '.join(sorted(LEVEL1_FORMAT_CODES))})")
+        return j10_format_code(LEVEL1_FORMAT_CODES[media])
+    codes = list(dict.fromkeys(VOLET_FORMAT_CODES[t] for t in header.template_ids if t in VOLET_FORMAT_CODES))
+    if len(codes) == 1:
+        return j10_format_code(codes[0])
+    unknown = [t for t in header.template_ids if t not in VOLET_FORMAT_CODES and t not in _GENERIC_TEMPLATES]
+    if not codes and not unknown:
+        return j10_format_code(OUT_OF_PROFILE_FORMAT_CODE)
+    raise XdmError("xdm.cda.format", "the sandbox cannot tell the format code of this structured CDA "
+                   f"(templateIds {', '.join(header.template_ids)}); give it explicitly (a JDV_J10 code)")
 DEFAULT_CONFIDENTIALITY = Code("N", "2.16.840.1.113883.5.25", "Normal")
 DEFAULT_CONTENT_TYPE = Code("04", "1.2.250.1.213.1.1.4.12", "Hospitalisation de jour")
 DEFAULT_SOURCE_ID = "1.2.250.1.999.1.1"  # the sandbox's own (fictitious) source OID
@@ -874,7 +1063,7 @@ def build_xdm(
     patient_id: str | None = None,
     patient_oid: str | None = None,
     class_code: Code = DEFAULT_CLASS_CODE,
-    format_code: Code = DEFAULT_FORMAT_CODE,
+    format_code: str | None = None,
     source_id: str = DEFAULT_SOURCE_ID,
     author: str | None = None,
     now: datetime | None = None,
@@ -882,7 +1071,9 @@ def build_xdm(
     """Build a conformant ``IHE_XDM.ZIP`` around a CDA R2 document (and optionally its PDF rendering).
 
     The patientId, type code (the CDA ``code``), title, confidentiality and language come from the CDA
-    header unless given. Raises :class:`XdmError` when the CDA cannot be read or names no patient.
+    header unless given; the format code from the CDA's kind (:func:`cda_format_code`) unless
+    ``format_code`` (a JDV_J10 code) is given. Raises :class:`XdmError` when the CDA cannot be read,
+    names no patient, or its format code cannot be told.
     """
     now = now or datetime.now(UTC)
     try:
@@ -899,6 +1090,7 @@ def build_xdm(
             "the CDA names no INS (recordTarget/patientRole/id with an INS OID); "
             "pass patient_id and patient_oid",
         )
+    cda_format = j10_format_code(format_code) if format_code else cda_format_code(header)
     patient = PatientId(raw="", id=pid_value, oid=pid_oid).to_cx()
     type_code = header.code or Code("11488-4", LOINC, "Note de consultation")
     if type_code.scheme is None:
@@ -923,11 +1115,7 @@ def build_xdm(
         ]
         if header.effective_time:
             slots.append(_slot_xml("serviceStartTime", header.effective_time[:14]))
-        fmt = (
-            format_code
-            if doc.mime_type == "text/xml"
-            else Code("urn:ihe:iti:xds-sd:pdf:2008", "1.3.6.1.4.1.19376.1.2.3", "PDF")
-        )
+        fmt = cda_format if doc.mime_type == "text/xml" else j10_format_code(PDF_FORMAT_CODE)
         body = "".join(slots)
         body += f"<rim:Name><rim:LocalizedString value={quoteattr(doc.title or 'Document')}/></rim:Name>"
         if author:

@@ -598,10 +598,42 @@ def normalise_userinfo(data: Mapping[str, Any]) -> dict[str, Any]:
     }
     for name, value in defaults.items():
         doc.setdefault(name, value)
+    # Real userinfo (prosanteconnect/generate-VIHF VihfBuilderTest.java @004a7ff, RPPS holder): otherIds
+    # carries the 12-character national id itself ("8" + RPPS, the same value as SubjectNameID), not the
+    # bare RPPS; email_verified is a JSON boolean, false, with no email claim (docs/psc.md, "Userinfo").
+    doc.setdefault("email_verified", False)
     if "otherIds" not in doc:
-        rpps = rpps_from_subject_name_id(sni)
-        doc["otherIds"] = [{"identifiant": rpps or sni, "origine": "RPPS" if rpps else "EDIT", "qualite": 1}]
+        doc["otherIds"] = [{"identifiant": sni, "origine": national_id_origin(sni), "qualite": 1}]
     return doc
+
+
+_ADELI_NATIONAL_ID = re.compile(r"0[0-9]{9}")
+"""IDNPS of an ADELI holder: ``0`` + the 9-digit ADELI number (mss.md, Annuaire identifier systems)."""
+
+
+def national_id_origin(subject_name_id: str) -> str:
+    """``otherIds[].origine`` of a national id: RPPS (``8`` + RPPS), ADELI (``0`` + ADELI), else EDIT
+    (BAS test identities ``ANS…``, ad2ien/prosante-connect-synapse-module tests/test_mapping.py)."""
+    if rpps_from_subject_name_id(subject_name_id):
+        return "RPPS"
+    if _ADELI_NATIONAL_ID.fullmatch(subject_name_id):
+        return "ADELI"
+    return "EDIT"
+
+
+def _other_ids_problem(value: Any) -> str | None:
+    """otherIds must be a list of {identifiant: str, origine: str, qualite: int} (the samples' shape)."""
+    if not isinstance(value, list):
+        return "otherIds must be a list"
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            return f"otherIds[{i}] must be an object"
+        for name, kind in (("identifiant", str), ("origine", str)):
+            if not isinstance(item.get(name), kind):
+                return f"otherIds[{i}].{name} must be a string"
+        if "qualite" in item and (not isinstance(item["qualite"], int) or isinstance(item["qualite"], bool)):
+            return f"otherIds[{i}].qualite must be an integer"
+    return None
 
 
 def _shape_problem(data: Mapping[str, Any]) -> str | None:
@@ -622,9 +654,12 @@ def _shape_problem(data: Mapping[str, Any]) -> str | None:
             for name, value in activity.items():
                 if not isinstance(value, str):
                     return f"SubjectRefPro.exercices[{i}].activities[{j}].{name} must be a string"
-    for name in ("SubjectRole", "otherIds"):
-        if name in data and not isinstance(data[name], list):
-            return f"{name} must be a list"
+    if "SubjectRole" in data and not isinstance(data["SubjectRole"], list):
+        return "SubjectRole must be a list"
+    if "otherIds" in data and (problem := _other_ids_problem(data["otherIds"])) is not None:
+        return problem
+    if "email_verified" in data and not isinstance(data["email_verified"], bool):
+        return "email_verified must be a boolean (true or false)"
     if "sub" in data and not isinstance(data["sub"], str):
         return "sub must be a string"
     return None
@@ -979,6 +1014,8 @@ async def issue_user_tokens(session: AsyncSession, settings: Settings, grant: Gr
             # fault injection: a client registered with "sandbox_id_token_acr" gets that acr ("" = none)
             acr=client.client_metadata.get("sandbox_id_token_acr", tokens.ACR_EIDAS1) or None,
             profile={
+                # Keycloak's "email" scope mapper writes email_verified to the id_token as to userinfo
+                "email_verified": grant.userinfo.get("email_verified", False),
                 "preferred_username": grant.subject_name_id,
                 "given_name": grant.userinfo.get("given_name", ""),
                 "family_name": grant.userinfo.get("family_name", ""),

@@ -122,7 +122,7 @@ async def test_code_flow_with_pkce_authlib(client, public_oauth) -> None:  # typ
     info = (await public_oauth.get(OIDC + "/userinfo")).json()
     assert info["SubjectNameID"] == GP and info["SubjectRole"] == ["10^1.2.250.1.213.1.1.5.5"]
     assert info["SubjectRefPro"]["exercices"][0]["activities"][0]["raisonSocialeSite"]
-    assert info["otherIds"][0]["origine"] == "RPPS"
+    assert info["otherIds"] == [{"identifiant": GP, "origine": "RPPS", "qualite": 1}]
 
 
 async def test_confidential_client_code_flow_with_plain_pkce(client, confidential_oauth) -> None:  # type: ignore[no-untyped-def]

@@ -69,7 +69,7 @@ def test_professional_fixtures_have_the_psc_shape() -> None:
     for pro in pros:
         sni = pro["SubjectNameID"]
         assert rpps.rpps_from_subject_name_id(sni), sni
-        assert pro["otherIds"][0]["identifiant"] == sni[1:]
+        assert pro["otherIds"][0]["identifiant"] == sni  # the national id, as real userinfo carries it
         assert pro["sub"].endswith(":" + sni) and pro["sub"].startswith("f:")
         for field in ("given_name", "family_name", "codeCivilite", "SubjectRole", "SubjectRefPro"):
             assert field in pro
