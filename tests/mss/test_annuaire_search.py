@@ -36,6 +36,7 @@ from tests.mss.test_annuaire import (
     site_id,
 )
 
+FIXTURE = Path(__file__).resolve().parents[2] / "app/psc/fixtures/professionals.json"
 R21 = "https://mos.esante.gouv.fr/NOS/TRE_R21-Fonction/FHIR/TRE-R21-Fonction"
 R22 = "https://mos.esante.gouv.fr/NOS/TRE_R22-GenreActivite/FHIR/TRE-R22-GenreActivite"
 R23 = "https://mos.esante.gouv.fr/NOS/TRE_R23-ModeExercice/FHIR/TRE-R23-ModeExercice"
@@ -55,6 +56,10 @@ LEGAL = ["EJ:330781014", "EJ:350000014"]
 SALARIED = sorted([f"810001000032@{HOSPITAL}", "810001000081@F350000054", "810001000115@F670010021",
                    "810001000115@F670020038", f"810001000149@{HOSPITAL}"])
 
+def _case_id(value: object) -> str:
+    return json.dumps(value) if isinstance(value, dict) else ""
+
+
 PRACTITIONER_CASES = [
     ({"_id": pid(DOCTOR_SNI)}, [DOCTOR_SNI]), ({"_id": "003-1-1"}, []),
     ({"_lastUpdated": "ge2000"}, ALL_PRACTITIONERS), ({"_lastUpdated": "lt2000-01-01"}, []),
@@ -64,7 +69,8 @@ PRACTITIONER_CASES = [
     ({"family": "font"}, [DOCTOR_SNI]), ({"family": "zzz"}, []),
     ({"family:exact": "FONTAINE"}, [DOCTOR_SNI]), ({"family:exact": "Fontaine"}, []),
     ({"given": "claire"}, [DOCTOR_SNI]), ({"given": "fontaine"}, []),
-    ({"identifier": "10001000016"}, [DOCTOR_SNI]), ({"identifier": "https://rpps.esante.gouv.fr|10001000016"}, [DOCTOR_SNI]),
+    ({"identifier": "10001000016"}, [DOCTOR_SNI]),
+    ({"identifier": "https://rpps.esante.gouv.fr|10001000016"}, [DOCTOR_SNI]),
     ({"identifier": "urn:oid:1.2.250.1.71.4.2.1|10001000016"}, []),
     ({"identifier": "https://rpps.esante.gouv.fr|"}, ALL_PRACTITIONERS),
     ({"identifier": "10001000016,810001000040"}, [DOCTOR_SNI, PHARMACIST_SNI]),
@@ -75,7 +81,8 @@ PRACTITIONER_CASES = [
     ({"mailbox-mss:contains": "cabinet.fontaine"}, [DOCTOR_SNI]), ({"mailbox-mss:contains": "@nowhere.fr"}, []),
     ({"name": "MME"}, WOMEN), ({"name": "FONTAINE"}, [DOCTOR_SNI]), ({"name:contains": "ntai"}, [DOCTOR_SNI]),
     ({"name": "Zorro"}, []),
-    ({"name:family": "FONTAINE", "name:given": "CLAIRE"}, [DOCTOR_SNI]), ({"name:family": "FONTAINE", "name:given": "Marc"}, []),
+    ({"name:family": "FONTAINE", "name:given": "CLAIRE"}, [DOCTOR_SNI]),
+    ({"name:family": "FONTAINE", "name:given": "Marc"}, []),
     ({"number-smartcard": smartcard_number(DOCTOR_SNI)}, [DOCTOR_SNI]), ({"number-smartcard": "0000000000"}, []),
     ({"qualification-code": "SM54"}, ["810001000016", "810001000115", "810001000123"]),
     ({"qualification-code": f"{R38}|SM54"}, ["810001000016", "810001000115", "810001000123"]),
@@ -86,7 +93,8 @@ PRACTITIONER_CASES = [
 ]
 
 ROLE_CASES = [
-    ({"role": "FON-01"}, [f"{PHARMACIST_SNI}@F440020010"]), ({"role": f"{R21}|FON-01"}, [f"{PHARMACIST_SNI}@F440020010"]),
+    ({"role": "FON-01"}, [f"{PHARMACIST_SNI}@F440020010"]),
+    ({"role": f"{R21}|FON-01"}, [f"{PHARMACIST_SNI}@F440020010"]),
     ({"role": f"{R22}|FON-01"}, []),
     ({"role": f"{R23}|S"}, SALARIED), ({"role": f"{R06}|A"}, [f"{PHARMACIST_SNI}@F440020010"]),
     ({"role": f"{R22}|GENR01", "practitioner": pid(DOCTOR_SNI)}, [f"{DOCTOR_SNI}@{CABINET}"]),
@@ -111,13 +119,16 @@ ORGANIZATION_CASES = [
     ({"_id": site_id(HOSPITAL)}, [HOSPITAL]), ({"_id": "001-01-1"}, []),
     ({"active": "true"}, sorted(FINESS_SITES + RPPS_SITES + LEGAL)), ({"active": "false"}, []),
     ({"address": "bordeaux"}, [HOSPITAL]), ({"address": "Brest"}, []),
-    ({"address-city": "PARIS"}, ["R10000000002", "R10000000013"]), ({"address-city": "PAR", "address-postalcode": "75017"},
+    ({"address-city": "PARIS"}, ["R10000000002", "R10000000013"]),
+    ({"address-city": "PAR", "address-postalcode": "75017"},
                                                                       ["R10000000002"]),
     ({"address-city": "Lille,Dijon"}, ["R10000000007", "R10000000009"]), ({"address-city": "Brest"}, []),
     ({"address-line": "12 R DE LA"}, [CABINET]), ({"address-line": "99 R"}, []),
-    ({"address-postalcode": "33"}, [HOSPITAL]), ({"address-postalcode": "67"}, ["F670010021", "F670020038", "R10000000111"]),
+    ({"address-postalcode": "33"}, [HOSPITAL]),
+    ({"address-postalcode": "67"}, ["F670010021", "F670020038", "R10000000111"]),
     ({"address-postalcode": "99"}, []),
-    ({"data-information-system": "FINESS"}, sorted(FINESS_SITES + LEGAL)), ({"data-information-system": "RPPS"}, RPPS_SITES),
+    ({"data-information-system": "FINESS"}, sorted(FINESS_SITES + LEGAL)),
+    ({"data-information-system": "RPPS"}, RPPS_SITES),
     ({"data-information-system": "CG"}, []),
     ({"data-registration-authority": "ARS"}, sorted(FINESS_SITES + LEGAL)),
     ({"data-registration-authority": "CNOPP"}, ["R10000000013"]), ({"data-registration-authority": "CNOM"}, []),
@@ -133,7 +144,8 @@ ORGANIZATION_CASES = [
     ({"name:exact": "Pharmacie du marché"}, []), ({"name": "CHU DE BORDEAUX"}, [HOSPITAL, "EJ:330781014"]),
     ({"name:contains": "imagerie,centre"}, ["F670010021", "R10000000006"]),
     ({"name:contains": ["CENTRE", "IMAGERIE"]}, ["R10000000006"]),
-    ({"partof": f"Organization/{legal_id('330781014')}"}, [HOSPITAL]), ({"partof": legal_id("350000014")}, ["F350000054"]),
+    ({"partof": f"Organization/{legal_id('330781014')}"}, [HOSPITAL]),
+    ({"partof": legal_id("350000014")}, ["F350000054"]),
     ({"partof": "Organization/001-01-1"}, []),
     ({"pharmacy-licence": "44#000123"}, ["F440020010"]), ({"pharmacy-licence": "13#"}, []),
     ({"type": "GEOGRAPHICAL-ENTITY"}, sorted(FINESS_SITES + RPPS_SITES)), ({"type": "LEGAL-ENTITY"}, LEGAL),
@@ -146,18 +158,18 @@ ORGANIZATION_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("params", "expected"), PRACTITIONER_CASES, ids=lambda x: json.dumps(x) if isinstance(x, dict) else "")
+@pytest.mark.parametrize(("params", "expected"), PRACTITIONER_CASES, ids=_case_id)
 async def test_practitioner_parameter(client, params, expected):
     assert keys(await search(client, "Practitioner", **params)) == sorted(expected)
 
 
-@pytest.mark.parametrize(("params", "expected"), ROLE_CASES, ids=lambda x: json.dumps(x) if isinstance(x, dict) else "")
+@pytest.mark.parametrize(("params", "expected"), ROLE_CASES, ids=_case_id)
 async def test_practitioner_role_parameter(client, params, expected):
     directory = await names(client)
     assert keys(await search(client, "PractitionerRole", **params), directory=directory) == sorted(expected)
 
 
-@pytest.mark.parametrize(("params", "expected"), ORGANIZATION_CASES, ids=lambda x: json.dumps(x) if isinstance(x, dict) else "")
+@pytest.mark.parametrize(("params", "expected"), ORGANIZATION_CASES, ids=_case_id)
 async def test_organization_parameter(client, params, expected):
     assert keys(await search(client, "Organization", **params)) == sorted(expected)
 
@@ -166,11 +178,12 @@ async def test_role_identifier_and_id(client):
     directory = await names(client)
     role = (await search(client, "PractitionerRole", practitioner=pid(DOCTOR_SNI)))["entry"][0]["resource"]
     value = role["identifier"][0]["value"]
-    assert keys(await search(client, "PractitionerRole", identifier=value), directory=directory) == [f"{DOCTOR_SNI}@{CABINET}"]
+    doctor = [f"{DOCTOR_SNI}@{CABINET}"]
+    assert keys(await search(client, "PractitionerRole", identifier=value), directory=directory) == doctor
     assert keys(await search(client, "PractitionerRole", identifier="https://rpps.esante.gouv.fr|" + value),
                 directory=directory) == [f"{DOCTOR_SNI}@{CABINET}"]
     assert keys(await search(client, "PractitionerRole", identifier="0000000000")) == []
-    assert keys(await search(client, "PractitionerRole", _id=role["id"]), directory=directory) == [f"{DOCTOR_SNI}@{CABINET}"]
+    assert keys(await search(client, "PractitionerRole", _id=role["id"]), directory=directory) == doctor
     assert keys(await search(client, "PractitionerRole", _id="005-1-1")) == []
 
 
@@ -185,7 +198,7 @@ async def test_last_updated_tracks_what_changed(client):
     """Delta calls (use-case/uc-call-type.md §2): a professional created later, and the site it works at,
     come back for _lastUpdated=ge<before>; the rest does not. Prefixes and precisions of
     advanced/common-search-params.md §4."""
-    template = json.loads(Path("app/psc/fixtures/professionals.json").read_text(encoding="utf-8"))
+    template = json.loads(FIXTURE.read_text(encoding="utf-8"))  # noqa: ASYNC240 - a small test fixture
     professional = copy.deepcopy(next(p for p in template if p["SubjectNameID"] == "810001000032"))
     sni = subject_name_id(rpps_with_key("1000900002"))
     professional.update({"SubjectNameID": sni, "preferred_username": sni, "given_name": "Inès",
