@@ -324,3 +324,19 @@ async def test_refused_parameters(client, kind, params, status, rule):
         assert outcome["resourceType"] == "OperationOutcome"
         assert outcome["issue"][0]["severity"] == "error"
         assert rule in json.dumps(outcome)
+
+
+WEIRD = ["\\", "|", "a|b|c", ",,,", "\\,", "ap0001", "ap9998", "ge9999", "eq0001-01-01", "9" * 400, "Organization/",
+         "http://x/Organization/1", "true|true", "é", "\x7f", "ap2024-02-29T23:59:59.999999999-14:00", "sa2024-13"]
+
+
+@pytest.mark.parametrize("kind", ["Practitioner", "PractitionerRole", "Organization"])
+async def test_odd_values_never_break_the_search(client, kind):
+    """Bad input gets a 400 OperationOutcome, never a 500 (common rules)."""
+    from app.mss.annuaire.params import SEARCH_PARAMS
+
+    for name in SEARCH_PARAMS[kind]:
+        for value in WEIRD:
+            response = await client.get(f"/fhir/v2/{kind}", params={name: value}, headers=KEY)
+            assert response.status_code in (200, 400), (name, value, response.text)
+            assert response.json()["resourceType"] in ("Bundle", "OperationOutcome")

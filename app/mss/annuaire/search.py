@@ -219,9 +219,15 @@ def _token_match(values: list[tuple[str | None, str]], wanted: str, param: str) 
 
 
 def _reference_match(values: list[str], wanted: str, target: str) -> bool:
-    wanted_id = wanted.rstrip("/").rsplit("/", 1)[-1]
-    wanted_type = wanted.rstrip("/").rsplit("/", 2)[-2] if "/" in wanted else target
-    return any(ref == f"{wanted_type}/{wanted_id}" for ref in values)
+    """``id``, ``Type/id`` or ``http…/Type/id`` (FHIR R4 search §reference)."""
+    parts = [x for x in wanted.split("/") if x]
+    if not parts:
+        return False
+    wanted_type = parts[-2] if len(parts) >= 2 else target
+    return f"{wanted_type}/{parts[-1]}" in values
+
+
+_EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 
 
 def _date_match(values: list[str], wanted: str) -> bool:
@@ -230,7 +236,9 @@ def _date_match(values: list[str], wanted: str) -> bool:
         t = datetime.fromisoformat(text)
         if prefix == "ap":
             slack = abs(datetime.now(UTC) - start) / 10
-            hit = start - slack <= t < end + slack
+            low = start - slack if start - _EARLIEST > slack else _EARLIEST  # no overflow at year 1 or 9999
+            high = end + slack if _LATEST - end > slack else _LATEST
+            hit = low <= t < high
         else:
             hit = {"eq": start <= t < end, "ne": not start <= t < end, "gt": t >= end, "sa": t >= end,
                    "lt": t < start, "eb": t < start, "ge": t >= start, "le": t < end}[prefix]
