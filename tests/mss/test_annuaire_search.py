@@ -74,6 +74,7 @@ PRACTITIONER_CASES = [
     ({"identifier": "urn:oid:1.2.250.1.71.4.2.1|10001000016"}, []),
     ({"identifier": "https://rpps.esante.gouv.fr|"}, ALL_PRACTITIONERS),
     ({"identifier": "10001000016,810001000040"}, [DOCTOR_SNI, PHARMACIST_SNI]),
+    ({"identifier": "10001000016\\,810001000040"}, []),  # an escaped comma is part of the value
     ({"identifier-type": "RPPS"}, ALL_PRACTITIONERS), ({"identifier-type": f"{V2_0203}|IDNPS"}, ALL_PRACTITIONERS),
     ({"identifier-type": "FINEG"}, []),
     ({"mailbox-mss": "claire.fontaine@medecin.mssante.fr"}, [DOCTOR_SNI]),

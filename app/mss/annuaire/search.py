@@ -55,7 +55,7 @@ def split_values(value: str) -> list[str]:
     parts, current, escaped = [], [], False
     for ch in value:
         if escaped:
-            current.append(ch if ch in ",$|\\" else "\\" + ch)
+            current.append(ch if ch == "," else "\\" + ch)  # \| and \$ stay escaped for the token split
             escaped = False
         elif ch == "\\":
             escaped = True
@@ -208,10 +208,18 @@ def _string_match(values: list[str], wanted: str, modifier: str | None) -> bool:
     return any(_fold(v).startswith(w) for v in values)
 
 
+_PIPE = re.compile(r"(?<!\\)\|")
+
+
+def _unescape(value: str) -> str:
+    return re.sub(r"\\([\\|$,])", r"\1", value)
+
+
 def _token_match(values: list[tuple[str | None, str]], wanted: str, param: str) -> bool:
-    if "|" not in wanted:
-        return any(code == wanted for _, code in values)
-    system, _, code = wanted.partition("|")
+    parts = _PIPE.split(wanted, maxsplit=1)
+    if len(parts) == 1:
+        return any(code == _unescape(wanted) for _, code in values)
+    system, code = _unescape(parts[0]), _unescape(parts[1])
     systems = c.FINESS_ALIASES if system in c.FINESS_ALIASES else {system}
     if system == "":
         return any(s is None and cd == code for s, cd in values)
@@ -256,7 +264,7 @@ def matches(resource: Resource, criterion: Criterion) -> bool:
     if modifier == "missing":
         return all((not values) == (v == "true") for v in criterion.values)
     if param.type == "string":
-        hit = any(_string_match(values, v, modifier) for v in criterion.values)
+        hit = any(_string_match(values, _unescape(v), modifier) for v in criterion.values)
     elif param.type == "token":
         hit = any(_token_match(values, v, param.name) for v in criterion.values)
         return not hit if modifier == "not" else hit
