@@ -239,4 +239,5 @@ async def test_professional_created_later_gets_a_mailbox(client, smtp_call):
     assert await smtp_call(fn) == 250
     bundle = (await client.get("/fhir/v2/Practitioner", params={"mailbox-mss": address},
                                headers={"ESANTE-API-KEY": "sandbox-esante-api-key"})).json()
-    assert [e["resource"]["id"] for e in bundle["entry"]] == [sni]
+    assert [i["value"] for e in bundle["entry"] for i in e["resource"]["identifier"]
+            if i["system"] == "urn:oid:1.2.250.1.71.4.2.1"] == [sni]  # Annuaire ids are opaque (003-…)

@@ -15,7 +15,8 @@ import zipfile
 
 import pytest
 
-from app.mss import annuaire, router, smtp, xdm
+from app.mss import router, smtp, xdm
+from app.mss.annuaire import routes as annuaire
 from tests.mss.conftest import DOCTOR, DOCTOR_SNI, HOSPITAL_DOCTOR, PASSWORD
 from tests.mss.helpers import SAMPLE_CDA, build_message, make_zip, rezip, sample_xdm
 from tests.psc.helpers import access_token_for
