@@ -1038,7 +1038,11 @@ def cda_format_code(header: CdaHeader) -> Code:
     type, a structured one by its volet's templateId (or "hors profils" when it names none). ``XdmError``
     when the sandbox cannot tell (then the caller must give the code)."""
     if not header.structured:
-        media = (header.body_media_type or "").split(";")[0].strip().lower()
+        if header.body_media_type is None:
+            raise XdmError("xdm.cda.format", "the CDA has no body: neither component/structuredBody nor "
+                           "component/nonXMLBody (CDA R2 ClinicalDocument.component is 1..1), so it has no "
+                           "format code; give one explicitly (a JDV_J10 code) or add the body")
+        media = header.body_media_type.split(";")[0].strip().lower()
         if media not in LEVEL1_FORMAT_CODES:
             raise XdmError("xdm.cda.format", f"a CDA level 1 body of type {media or 'unknown'!r} has no format "
                            f"code in JDV_J10 (known: {', '.join(sorted(LEVEL1_FORMAT_CODES))})")

@@ -118,7 +118,9 @@ def test_xdm_build_and_inspect(tmp_path: Path) -> None:
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<ClinicalDocument xmlns="urn:hl7-org:v3"><code code="11502-2" codeSystem="2.16.840.1.113883.6.1"/>'
         '<recordTarget><patientRole><id root="1.2.250.1.213.1.4.8" extension="279035121518989"/>'
-        "</patientRole></recordTarget></ClinicalDocument>"
+        "</patientRole></recordTarget>"
+        '<component><nonXMLBody><text mediaType="application/pdf" representation="B64">JVBERi0xLjQK</text>'
+        "</nonXMLBody></component></ClinicalDocument>"
     )
     archive = tmp_path / "IHE_XDM.ZIP"
     built = _run("xdm", "build", str(cda), "-o", str(archive))
@@ -126,6 +128,21 @@ def test_xdm_build_and_inspect(tmp_path: Path) -> None:
     assert archive.exists()
     inspected = _run("xdm", "inspect", str(archive))
     assert "SUBSET01" in inspected.stdout or "METADATA" in inspected.stdout.upper(), inspected.stdout
+    assert "urn:ihe:iti:xds-sd:pdf:2008" in inspected.stdout, inspected.stdout  # level 1 PDF: JDV_J10 format code
+
+
+def test_xdm_build_refuses_a_cda_without_body(tmp_path: Path) -> None:
+    """CDA R2 ``ClinicalDocument.component`` is 1..1: without a body the builder cannot tell the format code."""
+    cda = tmp_path / "bodiless.xml"
+    cda.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<ClinicalDocument xmlns="urn:hl7-org:v3"><code code="11502-2" codeSystem="2.16.840.1.113883.6.1"/>'
+        '<recordTarget><patientRole><id root="1.2.250.1.213.1.4.8" extension="279035121518989"/>'
+        "</patientRole></recordTarget></ClinicalDocument>"
+    )
+    built = _run("xdm", "build", str(cda), "-o", str(tmp_path / "IHE_XDM.ZIP"))
+    assert built.returncode != 0
+    assert "no body" in built.stderr and "Traceback" not in built.stderr, built.stderr
 
 
 def test_seed_loads_a_users_own_ins_fixture_file(tmp_path: Path) -> None:
