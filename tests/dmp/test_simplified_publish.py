@@ -32,7 +32,8 @@ async def test_pdsm4dmp_iti105_example_is_filed_with_server_computed_metadata(cl
     assert stored["category"][0]["coding"][0]["code"] == "10"  # derived from type 11488-4
     assert stored["securityLabel"][0]["coding"][0]["code"] == "N"
     assert stored["content"][0]["format"]["code"] == "urn:ihe:iti:xds:2017:mimeTypeSufficient"
-    assert stored["context"]["period"]["start"] == "2026-06-12T10:00:00+02:00"
+    # period.start = date, the same instant, answered in UTC as every DMP instant (docs/dmp.md "Dates and instants")
+    assert stored["context"]["period"]["start"] == "2026-06-12T08:00:00Z"
     found = await client.get(f"/dmp/fhir/DocumentReference?patient.identifier=urn:oid:1.2.250.1.213.1.4.8|{ZOE}"
                              "&status=current&category=10&type=11488-4", headers=await auth())
     assert stored["id"] in {e["resource"]["id"] for e in found.json().get("entry") or []}
