@@ -351,7 +351,9 @@ OAUTH_ERROR_SCHEMA: dict[str, Any] = {
     "required": ["error"],
     "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
 }
-ERROR_SCHEMAS = {"Problem": PROBLEM_SCHEMA, "OperationOutcome": OPERATION_OUTCOME_SCHEMA, "OAuthError": OAUTH_ERROR_SCHEMA}
+ERROR_SCHEMAS = {
+    "Problem": PROBLEM_SCHEMA, "OperationOutcome": OPERATION_OUTCOME_SCHEMA, "OAuthError": OAUTH_ERROR_SCHEMA,
+}
 
 _GENERIC_DESCRIPTIONS = {
     400: "malformed request (unreadable body, nesting too deep) or a refused value",
