@@ -64,7 +64,8 @@ async def close_dmp(ins: str, body: DmpClose, session: SessionDep) -> DmpRead:
     return await _read(session, record)
 
 
-@router.post("/{ins}/reopen", response_model=DmpRead, summary="Reactivate a closed DMP")
+@router.post("/{ins}/reopen", response_model=DmpRead, summary="Reactivate a closed DMP",
+             responses={409: {"description": "the DMP is open (DMP:open)"}})
 async def reopen_dmp(ins: str, session: SessionDep) -> DmpRead:
     record = await service.require_record(session, ins)
     await service.reopen_record(session, record=record)

@@ -41,6 +41,8 @@ def test_every_error_response_has_a_body_shape(document: dict) -> None:
     ("post", "/sandbox/v1/cards", "413", "application/problem+json", "Problem"),
     ("get", "/sandbox/v1/journal", "400", "application/problem+json", "Problem"),
     ("get", "/sandbox/v1/persons/{ins}", "404", "application/problem+json", "Problem"),
+    ("post", "/sandbox/v1/dmps", "409", "application/problem+json", "Problem"),
+    ("post", "/sandbox/v1/dmps/{ins}/reopen", "409", "application/problem+json", "Problem"),
     ("get", "/dmp/fhir/DocumentReference", "400", "application/fhir+json", "OperationOutcome"),
     ("get", "/dmp/fhir/DocumentReference", "403", "application/fhir+json", "OperationOutcome"),
     ("get", "/fhir/v2/Practitioner", "401", "application/fhir+json", "OperationOutcome"),
