@@ -48,7 +48,7 @@ from schemathesis.checks import (
 
 from app.db import create_engine, upgrade
 from app.main import create_app
-from tests.conftest import BASE_URL, drop_fresh_database, fresh_database_url, make_settings
+from tests.conftest import ADMIN_URL, BASE_URL, drop_fresh_database, fresh_database_url, make_settings
 from tests.psc.helpers import access_token_for
 
 EXAMPLES = int(os.environ.get("SEGUR_FUZZ_EXAMPLES", "8"))
@@ -100,12 +100,19 @@ def _hypothesis_settings() -> hypothesis.settings:
 
 
 async def _fuzz(
-    http: httpx.AsyncClient, label: str, headers_for: Any,
+    http: httpx.AsyncClient, label: str, headers_for: Any, *, known: dict[str, str] | None = None,
+    schema: Any = None,
 ) -> None:
-    """Run both generation modes of ``label``; fail with every failing example found."""
-    operation = SCHEMA.find_operation_by_label(label)
+    """Run both generation modes of ``label``; fail with every failing example found.
+
+    ``known``: path parameter values of the fixtures (an INS, an RPPS, a mailbox, ...). Half the positive
+    cases use them where the operation has such a parameter, so the fuzzer gets past the 404 of a random id.
+    """
+    operation = (schema or SCHEMA).find_operation_by_label(label)
     assert operation is not None, label
     loop = asyncio.get_running_loop()
+    path_names = {p.name for p in operation.path_parameters}
+    fixed = {name: value for name, value in (known or {}).items() if name in path_names}
 
     async def send(case: schemathesis.Case) -> httpx.Response:
         kwargs = case.as_transport_kwargs(base_url=BASE_URL, headers=headers_for(case))
@@ -119,6 +126,8 @@ async def _fuzz(
 
     def run(mode: GenerationMode) -> None:
         strategy = operation.as_strategy(generation_mode=mode)
+        if fixed and mode == GenerationMode.POSITIVE:
+            strategy = strategy | operation.as_strategy(generation_mode=mode, path_parameters=fixed)
 
         @_hypothesis_settings()
         @hypothesis.given(case=strategy)
@@ -160,44 +169,86 @@ def _content(kwargs: dict[str, Any]) -> Any:
 
 # --- the PSC leg: the tests' own app, both engines ------------------------------------------------------
 
+class PscLeg:
+    """The PSC leg's client, its token, the fixtures' path values, and whether the store needs a reset."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http, self.token, self.known, self.dirty = http, "", dict(KNOWN_PATH_VALUES), True
+
+    async def ready(self) -> None:
+        """Back to the fixtures after an operation that may have written (a reset, and a fresh token)."""
+        if not self.dirty:
+            return
+        assert (await self.http.post("/sandbox/v1/reset")).status_code == 200
+        self.token = await access_token_for(self.http, PROFESSIONAL)
+        mailboxes = await self.http.get("/mss/v1/mailboxes", headers={"Authorization": f"Bearer {self.token}"})
+        assert mailboxes.status_code == 200, mailboxes.text
+        self.known["address"] = mailboxes.json()[0]["address"]
+        self.dirty = False
+
+
+# Path values of the seeded fixtures: ADRUN ZOE (INS person with a DMP), Claire Fontaine (PSC professional),
+# the public PSC client, the default IDAM.
+KNOWN_PATH_VALUES = {
+    "ins": "275126322074974", "value": "275126322074974", "rpps": PROFESSIONAL[1:],
+    "subject_name_id": PROFESSIONAL, "client_id": "segur-sandbox-public", "idam": "SEGURSANDBOX01",
+}
+
+
 @pytest.fixture(scope="module")
-async def psc_http(app) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:  # type: ignore[no-untyped-def]
+async def psc_leg(app) -> AsyncIterator[PscLeg]:  # type: ignore[no-untyped-def]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
-        assert (await http.post("/sandbox/v1/reset")).status_code == 200
-        yield http, await access_token_for(http, PROFESSIONAL)
+        leg = PscLeg(http)
+        yield leg
         # What the fuzzer wrote must not reach the next test (each resets too; this is belt and braces).
         assert (await http.post("/sandbox/v1/reset")).status_code == 200
 
 
 @pytest.mark.parametrize("label", [label for label in LABELS if label not in OUTLIVES_RESET])
-async def test_every_operation_with_a_psc_token(psc_http, label: str) -> None:  # type: ignore[no-untyped-def]
-    http, token = psc_http
-    if not (await http.get("/psc/v1/me", headers={"Authorization": f"Bearer {token}"})).is_success:
-        token = await access_token_for(http, PROFESSIONAL)  # the fuzzer reset or revoked it: a fresh one
+async def test_every_operation_with_a_psc_token(psc_leg: PscLeg, label: str) -> None:
+    await psc_leg.ready()
+    annuaire = ANNUAIRE_KEY_HEADER in {p.name for p in SCHEMA.find_operation_by_label(label).headers}
 
     def headers_for(case: schemathesis.Case) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {token}", "X-Client-Cert-CN": "INSI-AUTO"}
-        if case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE:
-            if ANNUAIRE_KEY_HEADER in (case.headers or {}):
-                headers[ANNUAIRE_KEY_HEADER] = "sandbox-esante-api-key"
+        headers = {"Authorization": f"Bearer {psc_leg.token}", "X-Client-Cert-CN": "INSI-AUTO"}
+        if annuaire and case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE:
+            headers[ANNUAIRE_KEY_HEADER] = "sandbox-esante-api-key"
         return headers
 
-    await _fuzz(http, label, headers_for)
+    # Whatever happens, a write (or a GET that fails half-way) leaves the store for the next one to reset.
+    psc_leg.dirty = not label.startswith("GET ")
+    await _fuzz(psc_leg.http, label, headers_for, known=psc_leg.known)
 
 
 # --- the control leg: SEGUR_CONTROL_TOKEN set, a store of its own -----------------------------------------
 
+CONTROL_AUTH = {"Authorization": f"Bearer {CONTROL_TOKEN}"}
+
+
+class ControlLeg:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http, self.known, self.dirty = http, dict(KNOWN_PATH_VALUES), True
+
+    async def ready(self) -> None:
+        if not self.dirty:
+            return
+        reset = await self.http.post("/sandbox/v1/reset", headers=CONTROL_AUTH)
+        assert reset.status_code == 200, reset.text
+        mailboxes = await self.http.get("/sandbox/v1/mailboxes", headers=CONTROL_AUTH)
+        assert mailboxes.status_code == 200, mailboxes.text
+        self.known["address"] = mailboxes.json()[0]["address"]
+        self.dirty = False
+
+
 @pytest.fixture(scope="module")
-async def control_http(  # type: ignore[no-untyped-def]
+async def control_leg(  # type: ignore[no-untyped-def]
     database_url: str, tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[ControlLeg]:
     engine_name = "postgresql" if database_url.startswith("postgresql") else "sqlite"
-    admin_url = os.environ.get("SEGUR_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    url, name = await asyncio.to_thread(
-        fresh_database_url, engine_name, admin_url if engine_name == "postgresql" else None,
-        tmp_path_factory.mktemp("fuzz"), "fuzz",
-    )
+    admin_url = ADMIN_URL if engine_name == "postgresql" else None
+    url, name = await asyncio.to_thread(fresh_database_url, engine_name, admin_url,
+                                        tmp_path_factory.mktemp("fuzz"), "fuzz")
     try:
         engine = create_engine(url)
         await upgrade(engine)
@@ -206,19 +257,21 @@ async def control_http(  # type: ignore[no-untyped-def]
         async with application.router.lifespan_context(application):
             transport = httpx.ASGITransport(app=application)
             async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
-                assert (await http.post("/sandbox/v1/reset")).status_code == 401
-                reset = await http.post("/sandbox/v1/reset", headers={"Authorization": f"Bearer {CONTROL_TOKEN}"})
-                assert reset.status_code == 200, reset.text
-                yield http
+                yield ControlLeg(http)
     finally:
-        await asyncio.to_thread(
-            drop_fresh_database, engine_name, admin_url if engine_name == "postgresql" else None, name
-        )
+        await asyncio.to_thread(drop_fresh_database, engine_name, admin_url, name)
 
 
 @pytest.mark.parametrize("label", CONTROL_LABELS)
-async def test_every_control_operation_behind_the_control_token(control_http, label: str) -> None:  # type: ignore[no-untyped-def]
-    def headers_for(case: schemathesis.Case) -> dict[str, str]:
-        return {"Authorization": f"Bearer {CONTROL_TOKEN}"}
+async def test_every_control_operation_behind_the_control_token(control_leg: ControlLeg, label: str) -> None:
+    await control_leg.ready()
+    method, path = label.split(" ", 1)
+    # Without the token, the operation is refused as declared (401, problem JSON, WWW-Authenticate).
+    refused = await control_leg.http.request(method, path.replace("{", "x").replace("}", ""))
+    assert refused.status_code == 401, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["rule"] == "sandbox:control-token" and "Bearer" in refused.headers["www-authenticate"]
+    assert "401" in DOCUMENT["paths"][path][method.lower()]["responses"]
 
-    await _fuzz(control_http, label, headers_for)
+    control_leg.dirty = method != "GET"
+    await _fuzz(control_leg.http, label, lambda case: dict(CONTROL_AUTH), known=control_leg.known)
