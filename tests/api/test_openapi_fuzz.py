@@ -36,6 +36,7 @@ import hypothesis.errors
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase
+from pydantic import BaseModel
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -145,7 +146,7 @@ async def _fuzz(
             await asyncio.to_thread(run, mode)
         except hypothesis.errors.Unsatisfiable:
             pass  # nothing to break in the request (no parameters, no body): no negative case exists
-        except Exception as exc:  # one report with both modes' failures
+        except (Exception, BaseExceptionGroup) as exc:  # one report with both modes' failures
             failures.append(f"--- {mode.value} ---\n{exc}")
     if failures:
         pytest.fail(f"{label}\n" + "\n".join(failures), pytrace=False)
@@ -275,3 +276,34 @@ async def test_every_control_operation_behind_the_control_token(control_leg: Con
 
     control_leg.dirty = method != "GET"
     await _fuzz(control_leg.http, label, lambda case: dict(CONTROL_AUTH), known=control_leg.known)
+
+
+# --- the fuzzer itself can fail ---------------------------------------------------------------------------
+
+class _Thing(BaseModel):
+    name: str
+
+
+async def test_the_fuzzer_reports_a_server_error_and_an_undeclared_answer() -> None:
+    """A small app whose route answers 500 on an empty name, and 418 (declared nowhere) on "tea"."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    mini = FastAPI()
+
+    @mini.post("/things", status_code=201)
+    async def create(thing: _Thing) -> Any:
+        if not thing.name:
+            return JSONResponse({"detail": "boom"}, status_code=500)
+        return {"name": thing.name}
+
+    @mini.get("/teapot")
+    async def teapot(kind: str = "") -> Any:
+        return JSONResponse({"kind": kind}, status_code=418 if kind == "" else 200)
+
+    schema = schemathesis.openapi.from_dict(mini.openapi())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=mini), base_url=BASE_URL) as http:
+        with pytest.raises(pytest.fail.Exception, match="Server error"):
+            await _fuzz(http, "POST /things", lambda case: {}, schema=schema)
+        with pytest.raises(pytest.fail.Exception, match="Undocumented status code"):
+            await _fuzz(http, "GET /teapot", lambda case: {}, schema=schema)
