@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI
 
 from app import __version__
 from app.api import health, sandbox
-from app.api.deps import require_control_token
+from app.api.deps import refuse_nul_characters, require_control_token
 from app.api.errors import install_error_responses, install_exception_handlers
 from app.api.journal import JournalWriter
 from app.api.middleware import RequestContextMiddleware
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for domain in domains:
         for exc_class, handler in domain.exception_handlers.items():
             app.add_exception_handler(exc_class, handler)  # type: ignore[arg-type]
-    control = [Depends(require_control_token)]
+    control = [Depends(require_control_token), Depends(refuse_nul_characters)]
     app.include_router(health.router)
     app.include_router(sandbox.router, dependencies=control)
     for domain in domains:

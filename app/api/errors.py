@@ -402,8 +402,8 @@ def _generic_statuses(path: str, method: str, operation: Mapping[str, Any], *, c
     parameters = operation.get("parameters", ())
     if takes_body:
         statuses += [400, 413]  # unreadable or too deep a body; SEGUR_MAX_BODY_BYTES
-    if takes_body or parameters or "422" in operation.get("responses", {}):
-        statuses.append(422)
+    if takes_body or parameters or control or "422" in operation.get("responses", {}):
+        statuses.append(422)  # on the control API, also a NUL anywhere in the request (platform:nul-character)
     if any(parameter.get("in") == "path" for parameter in parameters):
         statuses.append(404)
     if control:
