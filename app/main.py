@@ -17,8 +17,8 @@ from fastapi import Depends, FastAPI
 
 from app import __version__
 from app.api import health, sandbox
-from app.api.deps import require_control_token
-from app.api.errors import install_exception_handlers
+from app.api.deps import refuse_nul_characters, require_control_token
+from app.api.errors import install_error_responses, install_exception_handlers
 from app.api.journal import JournalWriter
 from app.api.middleware import RequestContextMiddleware
 from app.api.store import seed_store
@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for domain in domains:
         for exc_class, handler in domain.exception_handlers.items():
             app.add_exception_handler(exc_class, handler)  # type: ignore[arg-type]
-    control = [Depends(require_control_token)]
+    control = [Depends(require_control_token), Depends(refuse_nul_characters)]
     app.include_router(health.router)
     app.include_router(sandbox.router, dependencies=control)
     for domain in domains:
@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Authentication attached where a router is included: every control route is covered.
             is_control = router.prefix.startswith("/sandbox")
             app.include_router(router, dependencies=control if is_control else None)
+    install_error_responses(app)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.errors import AuthError
+from app.api.errors import AuthError, ProblemError
 from app.config import Settings
 
 
@@ -42,6 +43,40 @@ async def require_control_token(request: Request) -> None:
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
         raise AuthError("the control API needs Authorization: Bearer <SEGUR_CONTROL_TOKEN>",
                         rule="sandbox:control-token")
+
+
+def _holds_nul(node: object) -> bool:
+    if isinstance(node, str):
+        return "\x00" in node
+    if isinstance(node, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in node.items())
+    if isinstance(node, list):
+        return any(_holds_nul(v) for v in node)
+    return False
+
+
+def _nul_refused(where: str) -> ProblemError:
+    # PostgreSQL text cannot hold U+0000: such a value reached a query or an insert and failed with a 500
+    # there (SQLite took it). No control-API value (INS, RPPS, names, IDAMs, filters) may contain it.
+    return ProblemError(422, "Unprocessable Content", f"{where} holds U+0000 (NUL), which no value may contain",
+                        rule="platform:nul-character", extra={"field": where})
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """The control API: a NUL in the decoded path, the query string or a JSON body is the client's error."""
+    if "\x00" in request.scope["path"]:
+        raise _nul_refused("the URL path")
+    if b"%00" in request.scope["query_string"] or b"\x00" in request.scope["query_string"]:
+        raise _nul_refused("the query string")
+    if request.method in ("POST", "PUT", "PATCH"):
+        body = await request.body()  # cached: the endpoint reads the same bytes
+        if b"\\u0000" in body or b"\x00" in body:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                return  # not JSON: the endpoint's own parser answers
+            if _holds_nul(parsed):
+                raise _nul_refused("the body")
 
 
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]

@@ -86,6 +86,7 @@ async def reset(request: Request, session: SessionDep, settings: SettingsDep) ->
     summary="Every request and SMTP session, newest first, with its outcome and the rule that refused it",
     response_model=JournalPage,
     operation_id="sandbox_journal",
+    responses={400: {"description": "`since` after `until` (sandbox:journal-range)"}},
 )
 async def journal(
     request: Request,

@@ -43,7 +43,9 @@ async def list_dmps(session: SessionDep) -> list[DmpRead]:
     return [await _read(session, r) for r in await service.list_records(session)]
 
 
-@router.post("", response_model=DmpRead, status_code=201, summary="Create a DMP for an INS known to INS (TD1.1)")
+@router.post("", response_model=DmpRead, status_code=201, summary="Create a DMP for an INS known to INS (TD1.1)",
+             responses={404: {"description": "INS unknown to the INS service"},
+                        409: {"description": "a DMP exists for this INS (DMP:exists)"}})
 async def create_dmp(body: DmpCreate, session: SessionDep) -> DmpRead:
     record = await service.create_record(session, ins=body.ins, oid=body.oid)
     return await _read(session, record)
@@ -54,14 +56,16 @@ async def get_dmp(ins: str, session: SessionDep) -> DmpRead:
     return await _read(session, await service.require_record(session, ins))
 
 
-@router.post("/{ins}/close", response_model=DmpRead, summary="Close a DMP (dmp-fermeture)")
+@router.post("/{ins}/close", response_model=DmpRead, summary="Close a DMP (dmp-fermeture)",
+             responses={409: {"description": "the DMP is already closed (DMP:closed)"}})
 async def close_dmp(ins: str, body: DmpClose, session: SessionDep) -> DmpRead:
     record = await service.require_record(session, ins)
     await service.close_record(session, record=record, reason=body.motifFermeture, text=body.raisonFermeture)
     return await _read(session, record)
 
 
-@router.post("/{ins}/reopen", response_model=DmpRead, summary="Reactivate a closed DMP")
+@router.post("/{ins}/reopen", response_model=DmpRead, summary="Reactivate a closed DMP",
+             responses={409: {"description": "the DMP is open (DMP:open)"}})
 async def reopen_dmp(ins: str, session: SessionDep) -> DmpRead:
     record = await service.require_record(session, ins)
     await service.reopen_record(session, record=record)

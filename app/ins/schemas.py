@@ -142,13 +142,50 @@ class Matricule(_Strict):
     Cle: str | None = Field(default=None, max_length=2)
 
 
+class CardMatricule(_Strict):
+    """A matricule a Carte Vitale carries (``MatriculeOD`` of the insured person, ``MatriculeIndividu`` of a
+    beneficiary): a 13-character number of the NIR shape and, when given, its 2-digit key, which must be
+    97 - (number mod 97) (:mod:`app.ins.nir`). ``Cle`` absent or null: not given; empty: refused."""
+
+    NumIdentifiant: str = Field(max_length=20, description="13 characters of the NIR shape",
+                                examples=["2751263220749"])
+    Cle: str | None = Field(default=None, description="2-digit key (absent or null: not given)", examples=["74"])
+
+    @field_validator("NumIdentifiant")
+    @classmethod
+    def _number(cls, v: str) -> str:
+        v = nir.clean(v)
+        if len(v) != 13:
+            raise ValueError(f"[NIR:length] NumIdentifiant has 13 characters, got {len(v)}")
+        try:
+            nir.compute_key(v)
+        except nir.NirError as err:
+            raise ValueError(f"[{err.rule}] {err.message}") from None
+        return v
+
+    @field_validator("Cle")
+    @classmethod
+    def _key(cls, v: str | None) -> str | None:
+        if v is not None and not (len(v) == 2 and v.isascii() and v.isdigit()):
+            raise ValueError(f"[NIR:key-format] Cle is 2 digits, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _key_matches(self) -> CardMatricule:
+        expected = nir.compute_key(self.NumIdentifiant)
+        if self.Cle is not None and self.Cle != expected:
+            raise ValueError(f"[NIR:key] Cle {self.Cle} of {self.NumIdentifiant} does not match "
+                             f"97 - (number mod 97) = {expected}")
+        return self
+
+
 class BeneficiaryIn(_Strict):
     INS: str = Field(description="active INS (15 characters) of the person this beneficiary is",
                      examples=["275126322074974"])
     DateNaissance: str = Field(max_length=10)
     RangNaissance: str = Field(default="1", pattern=r"^[1-9][0-9]?$")
     NomNaissance: str | None = Field(default=None, max_length=100)
-    MatriculeIndividu: Matricule | None = None
+    MatriculeIndividu: CardMatricule | None = None
 
     @field_validator("INS")
     @classmethod
@@ -170,7 +207,7 @@ class CardIn(_Strict):
     """A simulated Carte Vitale: its insured person (ouvrant droit) and beneficiaries."""
 
     NumeroSerie: str | None = Field(default=None, max_length=64)
-    MatriculeOD: Matricule
+    MatriculeOD: CardMatricule
     BENEFICIAIRES: list[BeneficiaryIn] = Field(min_length=1, max_length=20)
 
 

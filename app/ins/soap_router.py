@@ -116,7 +116,9 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     "actions and element names), whose address is this sandbox.",
     operation_id="ins_wsdl",
     response_class=Response,
-    responses={200: {"content": {"text/xml": {}}}},
+    responses={200: {"content": {"text/xml": {}}},
+               400: {"description": "SOAP fault: INSi is consulted by POST (no `wsdl` parameter)",
+                     "content": {"application/soap+xml": {}}}},
 )
 async def wsdl(request: Request, settings: SettingsDep) -> Response:
     if "wsdl" not in {k.lower() for k in request.query_params}:

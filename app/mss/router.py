@@ -235,13 +235,22 @@ def _inline_schema(model: type[MessageCreate]) -> dict[str, Any]:
     return resolve(schema)
 
 
+def _set_header(msg: EmailMessage, name: str, value: str, field: str) -> None:
+    """A header from the request; CR or LF in it (header injection, RFC 5322 §2.2) is the caller's error."""
+    try:
+        msg[name] = value
+    except ValueError as exc:
+        raise ProblemError(422, "Invalid header", f"{field}: {exc}", rule="MSS:header.invalid",
+                           extra={"field": field}) from None
+
+
 def _compose(mailbox: MssMailbox, body: MessageCreate) -> bytes:
     msg = EmailMessage()
     msg["From"] = formataddr((mailbox.display_name, mailbox.address))
-    msg["To"] = ", ".join(body.to)
+    _set_header(msg, "To", ", ".join(body.to), "to")
     if body.cc:
-        msg["Cc"] = ", ".join(body.cc)
-    msg["Subject"] = body.subject
+        _set_header(msg, "Cc", ", ".join(body.cc), "cc")
+    _set_header(msg, "Subject", body.subject, "subject")
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=mailbox.domain)
     if body.disposition_notification:
@@ -269,7 +278,7 @@ def _compose(mailbox: MssMailbox, body: MessageCreate) -> bytes:
     for key, value in extra.items():
         if key.lower() in ("from", "to", "cc", "bcc", "message-id", "date"):
             continue
-        msg[key] = value
+        _set_header(msg, key, value, f"headers.{key}")
     msg.set_content(body.body or "")
     for filename, content_type, content in attachments:
         maintype, _, subtype = content_type.partition("/")

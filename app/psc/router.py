@@ -199,7 +199,12 @@ async def wallet_discovery(settings: SettingsDep) -> dict[str, Any]:
     return discovery_document(settings)
 
 
-@router.get(OIDC + "/certs", summary="JWKS: the realm's public signing keys", operation_id="psc_jwks")
+class JwkSetResponse(JSONResponse):
+    media_type = "application/jwk-set+json"  # RFC 7517 §8.5.1
+
+
+@router.get(OIDC + "/certs", summary="JWKS: the realm's public signing keys", operation_id="psc_jwks",
+            response_class=JwkSetResponse)
 async def certs(session: SessionDep, settings: SettingsDep) -> JSONResponse:
     ring = await service.get_keyring(session, settings)  # cached (psc_key_cache_ttl); rotation here clears it
     return JSONResponse(ring.jwks, media_type="application/jwk-set+json")
@@ -419,6 +424,11 @@ _AUTHORIZE_DOC = dict(
     "completes at once (CI); otherwise a login page lists the test professionals. `prompt=none` uses the "
     "session cookie.",
     response_class=HTMLResponse,
+    responses={
+        302: {"description": "back to the redirect URI with `code` (or an RFC 6749 §4.1.2.1 `error`)"},
+        400: {"description": "error page: the client or redirect URI cannot be trusted (RFC 6749 §4.1.2.1)",
+              "content": {"text/html": {"schema": {"type": "string"}}}},
+    },
 )
 
 

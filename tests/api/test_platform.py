@@ -213,3 +213,20 @@ def test_control_token_too_short_is_refused() -> None:
 
     with pytest.raises(SettingsError, match=r"\[control\]"):
         load_settings(control_token="short")
+
+
+@pytest.mark.parametrize(("method", "url", "body"), [
+    ("GET", "/sandbox/v1/journal?service=ps%00c", None),  # the fuzzer's inputs (issue 10): 500s on PostgreSQL
+    ("POST", "/sandbox/v1/idams", {"IDAM": "FUZZ\u0000IDAM"}),
+    ("POST", "/sandbox/v1/persons", {"NomNaissance": "A\u0000"}),
+    ("GET", "/sandbox/v1/persons/2751263220749%0074", None),
+])
+async def test_control_api_refuses_nul_characters(client, method: str, url: str, body: dict | None) -> None:
+    """PostgreSQL text cannot hold U+0000: a NUL anywhere in a control-API request is a 422 problem, on
+    both engines alike, and nothing is stored."""
+    before = (await client.get("/sandbox/v1/idams")).json()
+    r = await client.request(method, url, json=body)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["rule"] == "platform:nul-character"
+    assert (await client.get("/sandbox/v1/idams")).json() == before

@@ -218,6 +218,45 @@ async def test_control_api_cards(client) -> None:
     assert b"<CodeCR>00</CodeCR>" in r.content and b"NOUVEAU" in r.content
 
 
+ADRUN_NUMBER, ADRUN_INS = "2751263220749", "275126322074974"  # a seeded person (ADRUN ZOE)
+
+
+@pytest.mark.parametrize(("change", "field", "rule"), [
+    ({"MatriculeOD": {"NumIdentifiant": ""}}, "MatriculeOD.NumIdentifiant", "[NIR:length]"),
+    ({"MatriculeOD": {"NumIdentifiant": "27512632207XY"}}, "MatriculeOD.NumIdentifiant", "[NIR:format]"),
+    ({"MatriculeOD": {"NumIdentifiant": ADRUN_NUMBER, "Cle": ""}}, "MatriculeOD.Cle", "[NIR:key-format]"),
+    ({"MatriculeOD": {"NumIdentifiant": ADRUN_NUMBER, "Cle": "75"}}, "MatriculeOD", "[NIR:key]"),
+    ({"BENEFICIAIRES": [{"INS": ADRUN_INS, "DateNaissance": "1975-12-31",
+                         "MatriculeIndividu": {"NumIdentifiant": ADRUN_NUMBER, "Cle": ""}}]},
+     "BENEFICIAIRES.0.MatriculeIndividu.Cle", "[NIR:key-format]"),
+    ({"BENEFICIAIRES": [{"INS": ADRUN_INS, "DateNaissance": "1975-12-31",
+                         "MatriculeIndividu": {"NumIdentifiant": "", "Cle": None}}]},
+     "BENEFICIAIRES.0.MatriculeIndividu.NumIdentifiant", "[NIR:length]"),
+])
+async def test_control_api_refuses_bad_card_matricules(client, change: dict, field: str, rule: str) -> None:
+    """The fuzzer's inputs (issue 10: an empty ``MatriculeOD``, an empty or null ``Cle`` in a beneficiary)
+    on both routes that take cards: a 422 problem naming the field and the NIR rule, nothing stored."""
+    card = {"NumeroSerie": "VITALE-FUZZ", "MatriculeOD": {"NumIdentifiant": ADRUN_NUMBER, "Cle": "74"},
+            "BENEFICIAIRES": [{"INS": ADRUN_INS, "DateNaissance": "1975-12-31"}], **change}
+    before = (await client.get("/sandbox/v1/cards")).json()
+    for path, body in (("/sandbox/v1/cards", card), ("/sandbox/v1/ins-fixtures", {"cards": [card]})):
+        r = await client.post(path, json=body)
+        assert r.status_code == 422, (path, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert field in r.json()["detail"] and rule in r.json()["detail"], r.json()["detail"]
+    assert (await client.get("/sandbox/v1/cards")).json() == before
+
+
+async def test_control_api_card_without_keys(client) -> None:
+    """``Cle`` absent or null is "not given" (as in ``IdIndividu``): the card is stored and found."""
+    card = {"NumeroSerie": "VITALE-SANS-CLE", "MatriculeOD": {"NumIdentifiant": ADRUN_NUMBER, "Cle": None},
+            "BENEFICIAIRES": [{"INS": ADRUN_INS, "DateNaissance": "1975-12-31",
+                               "MatriculeIndividu": {"NumIdentifiant": ADRUN_NUMBER, "Cle": None}}]}
+    assert (await client.post("/sandbox/v1/cards", json=card)).status_code == 201
+    series = [c.get("NumeroSerie") for c in (await client.get("/sandbox/v1/cards")).json()["cards"]]
+    assert "VITALE-SANS-CLE" in series
+
+
 async def test_fixture_file_loading(client, session, tmp_path) -> None:
     data = {"persons": [PERSON], "idams": [{"IDAM": "FROMFILE"}]}
     path = tmp_path / "mine.json"

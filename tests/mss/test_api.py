@@ -6,6 +6,8 @@ import base64
 import io
 import zipfile
 
+import pytest
+
 from tests.mss.conftest import DOCTOR, DOCTOR_SNI, HOSPITAL_DOCTOR, HOSPITAL_SNI
 from tests.mss.helpers import SAMPLE_CDA, SAMPLE_INS, build_message, cda_without_ins, rezip, sample_xdm
 from tests.psc.helpers import access_token_for
@@ -241,3 +243,17 @@ async def test_professional_created_later_gets_a_mailbox(client, smtp_call):
                                headers={"ESANTE-API-KEY": "sandbox-esante-api-key"})).json()
     assert [i["value"] for e in bundle["entry"] for i in e["resource"]["identifier"]
             if i["system"] == "urn:oid:1.2.250.1.71.4.2.1"] == [sni]  # Annuaire ids are opaque (003-…)
+
+
+@pytest.mark.parametrize(("message", "field"), [
+    ({"to": [HOSPITAL_DOCTOR, "x\r"], "subject": "s"}, "to"),  # the fuzzer's input (issue 10): a 500 before
+    ({"to": [HOSPITAL_DOCTOR], "cc": ["y\n@z"], "subject": "s"}, "cc"),
+    ({"to": [HOSPITAL_DOCTOR], "subject": "s\r\nBcc: victim@hopital-a.mssante.fr"}, "subject"),
+    ({"to": [HOSPITAL_DOCTOR], "subject": "s", "headers": {"X-MSS-NIL": "a\nb"}}, "headers.X-MSS-NIL"),
+])
+async def test_header_injection_is_a_422_not_a_500(client, message: dict, field: str):
+    headers = await auth(client, DOCTOR_SNI)
+    response = await client.post(box(DOCTOR), json=message, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["rule"] == "MSS:header.invalid" and response.json()["field"] == field
+    assert (await client.get(box(HOSPITAL_DOCTOR), headers=await auth(client, HOSPITAL_SNI))).json()["total"] == 0
