@@ -9,10 +9,13 @@ schema is refused with a 4xx. The two legs:
 - ``psc``: the tests' own ``app`` fixture (so PostgreSQL and SQLite), control API open, every request
   with a real PSC access token of a test professional (plus ``X-Client-Cert-CN: INSI-AUTO`` for the
   INSi facade and the right ``ESANTE-API-KEY`` for the Annuaire in positive cases). The store is reset
-  before and after the leg; ``POST /sandbox/v1/signing-keys`` is left to the other leg, as keys survive
-  a reset.
+  (and a fresh token taken) after every operation that may write, and at the end of the leg, so nothing
+  the fuzzer wrote reaches another test; ``POST /sandbox/v1/signing-keys`` is left to the other leg, as
+  keys survive a reset. Half the positive cases use the fixtures' path values (an INS, an RPPS, a mailbox,
+  a client, an IDAM), so the fuzzer gets past the 404 of a random id.
 - ``control``: a second app with ``SEGUR_CONTROL_TOKEN`` set, on a database of its own (on both
-  engines), fuzzing every ``/sandbox/v1`` operation behind its token.
+  engines), fuzzing every ``/sandbox/v1`` operation behind its token, and checking that each one refuses a
+  call without it (401 problem JSON with ``WWW-Authenticate``).
 
 Bounds: ``SEGUR_FUZZ_EXAMPLES`` examples per operation and generation mode (default 8), derandomized
 (the same examples on every run, so CI is reproducible), no example database, no deadline. Run it longer
