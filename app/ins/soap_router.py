@@ -117,7 +117,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     operation_id="ins_wsdl",
     response_class=Response,
     responses={200: {"content": {"text/xml": {}}},
-               400: {"description": "SOAP fault: INSi is consulted by POST (no `wsdl` parameter)",
+               405: {"description": "SOAP fault: INSi is consulted by POST (no `wsdl` parameter); `Allow: POST`",
                      "content": {"application/soap+xml": {}}}},
 )
 async def wsdl(request: Request, settings: SettingsDep) -> Response:

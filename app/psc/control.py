@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from app.api.deps import SessionDep
-from app.api.errors import ProblemError
+from app.api.errors import ProblemError, error_responses
 from app.psc import service
 from app.psc.dependencies import SettingsDep
 from app.psc.keys import SIGNING_ALGS
@@ -65,6 +65,7 @@ async def read_client(session: SessionDep, client_id: str) -> dict[str, Any]:
     status_code=201,
     summary="Create a test professional (PSC userinfo names)",
     operation_id="psc_professional_create",
+    responses=error_responses("/sandbox/v1/professionals", 409),  # PSC:professional.exists
 )
 async def create_professional(
     session: SessionDep,

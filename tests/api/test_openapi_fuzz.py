@@ -68,6 +68,28 @@ CHECKS = [
     response_schema_conformance,
     negative_data_rejection,
 ]
+# INSi answers every SOAP fault with HTTP 500, as the live service does (docs/ins.md, "HTTP status of the
+# faults"): on /lps a 500 is the protocol's refusal, provided it is a SOAP 1.2 fault naming its siram code;
+# anything else there (a bare 500, a traceback) still fails.
+SOAP_FAULT_PATHS = ("/lps",)
+SOAP_CHECKS = [check for check in CHECKS if check is not not_a_server_error]
+
+
+def assert_insi_fault(response: httpx.Response) -> None:
+    """A 5xx on /lps must be a SOAP 1.2 ``Fault`` with a ``siram_NN`` subcode and a ``siram:Erreur`` code."""
+    if response.status_code < 500:
+        return
+    from lxml import etree
+
+    assert response.status_code == 500, response.text
+    assert response.headers["content-type"].startswith("application/soap+xml"), response.headers
+    root = etree.fromstring(response.content)
+    ns = {"env": "http://www.w3.org/2003/05/soap-envelope", "siram": "urn:siram"}
+    subcode = root.findtext(".//env:Fault/env:Code/env:Subcode/env:Value", namespaces=ns) or ""
+    assert ":siram_" in subcode, response.text
+    assert root.find(".//env:Fault/env:Detail/siram:Erreur", namespaces=ns) is not None, response.text
+
+
 # Keys survive a reset (``POST /sandbox/v1/reset`` keeps them): fuzzed only on the control leg's own store.
 OUTLIVES_RESET = {"POST /sandbox/v1/signing-keys"}
 
@@ -137,7 +159,11 @@ async def _fuzz(
         @hypothesis.given(case=strategy)
         def example(case: schemathesis.Case) -> None:
             response = asyncio.run_coroutine_threadsafe(send(case), loop).result(timeout=60)
-            case.validate_response(response, checks=CHECKS)
+            if operation.path.startswith(SOAP_FAULT_PATHS):
+                assert_insi_fault(response)
+                case.validate_response(response, checks=SOAP_CHECKS)
+            else:
+                case.validate_response(response, checks=CHECKS)
 
         if SEED is not None:
             example = hypothesis.seed(int(SEED))(example)
