@@ -252,6 +252,19 @@ async def test_client_assertion_good_exp_is_accepted(client, pkjwt) -> None:  # 
     assert response.status_code == 200, response.text
 
 
+class FromNow:
+    """A time claim ``offset`` seconds from when the test runs (not from collection, which may be long before)."""
+
+    def __init__(self, offset: int, kind: type = int) -> None:
+        self.offset, self.kind = offset, kind
+
+    def resolve(self) -> object:
+        return self.kind(int(time.time()) + self.offset)
+
+    def __repr__(self) -> str:
+        return f"now{self.offset:+d}"
+
+
 @pytest.mark.parametrize(
     "claims",
     [
@@ -262,17 +275,18 @@ async def test_client_assertion_good_exp_is_accepted(client, pkjwt) -> None:  # 
         {"exp": "9999999999"},
         {"exp": True},
         {"exp": None},
-        {"exp": int(time.time()) - 3600},
-        {"exp": int(time.time()) + 3600},  # more than the maximum assertion lifetime away
-        {"exp": float(int(time.time()) + 60)},
-        {"iat": int(time.time()) + 3600},
+        {"exp": FromNow(-3600)},
+        {"exp": FromNow(3600)},  # more than the maximum assertion lifetime away
+        {"exp": FromNow(60, float)},
+        {"iat": FromNow(3600)},
         {"iat": float("nan")},
-        {"nbf": int(time.time()) + 3600},
+        {"nbf": FromNow(3600)},
         {"nbf": "soon"},
     ],
     ids=lambda c: repr(c)[:40],
 )
 async def test_client_assertion_bad_times_are_refused(client, pkjwt, claims) -> None:  # type: ignore[no-untyped-def]
+    claims = {name: value.resolve() if isinstance(value, FromNow) else value for name, value in claims.items()}
     response = await _client_credentials(client, _assertion(pkjwt, **claims))
     assert response.status_code == 401, response.text
     assert response.json()["error"] == "invalid_client"
