@@ -15,11 +15,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class IdIndividuIn(_Strict):
-    NumIdentifiant: str = Field(description="13 characters (INSi pattern \\d{6}[A-Za-z0-9]\\d{6})",
-                                examples=["2751263220749"])
-    Cle: str | None = Field(default=None, description="2-digit key", examples=["74"])
-    TypeMatricule: str | None = Field(default=None, max_length=8, examples=["NIR"])
+class NirNumberIn(_Strict):
+    """A 13-character number of the NIR shape and, when given, its 2-digit key (:mod:`app.ins.nir`):
+    ``Cle`` absent or null is "not given"; an empty one is refused."""
+
+    NumIdentifiant: str = Field(max_length=20, description="13 characters of the NIR shape (INSi pattern "
+                                "\\d{6}[A-Za-z0-9]\\d{6})", examples=["2751263220749"])
+    Cle: str | None = Field(default=None, description="2-digit key (absent or null: not given)", examples=["74"])
 
     @field_validator("NumIdentifiant")
     @classmethod
@@ -27,15 +29,22 @@ class IdIndividuIn(_Strict):
         v = nir.clean(v)
         if len(v) != 13:
             raise ValueError(f"[NIR:length] NumIdentifiant has 13 characters, got {len(v)}")
-        nir.compute_key(v)  # raises NirError on a bad shape
+        try:
+            nir.compute_key(v)
+        except nir.NirError as err:
+            raise ValueError(f"[{err.rule}] {err.message}") from None
         return v
 
     @field_validator("Cle")
     @classmethod
     def _key(cls, v: str | None) -> str | None:
         if v is not None and not (len(v) == 2 and v.isascii() and v.isdigit()):
-            raise ValueError("[NIR:key-format] Cle is 2 digits")
+            raise ValueError(f"[NIR:key-format] Cle is 2 digits, got {v!r}")
         return v
+
+
+class IdIndividuIn(NirNumberIn):
+    TypeMatricule: str | None = Field(default=None, max_length=8, examples=["NIR"])
 
 
 class InsEntry(_Strict):
@@ -142,33 +151,9 @@ class Matricule(_Strict):
     Cle: str | None = Field(default=None, max_length=2)
 
 
-class CardMatricule(_Strict):
+class CardMatricule(NirNumberIn):
     """A matricule a Carte Vitale carries (``MatriculeOD`` of the insured person, ``MatriculeIndividu`` of a
-    beneficiary): a 13-character number of the NIR shape and, when given, its 2-digit key, which must be
-    97 - (number mod 97) (:mod:`app.ins.nir`). ``Cle`` absent or null: not given; empty: refused."""
-
-    NumIdentifiant: str = Field(max_length=20, description="13 characters of the NIR shape",
-                                examples=["2751263220749"])
-    Cle: str | None = Field(default=None, description="2-digit key (absent or null: not given)", examples=["74"])
-
-    @field_validator("NumIdentifiant")
-    @classmethod
-    def _number(cls, v: str) -> str:
-        v = nir.clean(v)
-        if len(v) != 13:
-            raise ValueError(f"[NIR:length] NumIdentifiant has 13 characters, got {len(v)}")
-        try:
-            nir.compute_key(v)
-        except nir.NirError as err:
-            raise ValueError(f"[{err.rule}] {err.message}") from None
-        return v
-
-    @field_validator("Cle")
-    @classmethod
-    def _key(cls, v: str | None) -> str | None:
-        if v is not None and not (len(v) == 2 and v.isascii() and v.isdigit()):
-            raise ValueError(f"[NIR:key-format] Cle is 2 digits, got {v!r}")
-        return v
+    beneficiary): a :class:`NirNumberIn` whose key, when given, must be 97 - (number mod 97)."""
 
     @model_validator(mode="after")
     def _key_matches(self) -> CardMatricule:

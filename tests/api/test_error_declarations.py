@@ -60,7 +60,7 @@ def test_refusals_are_declared_in_the_protocol_shape(
 
 def test_soap_and_html_refusals_keep_their_media_types(document: dict) -> None:
     assert list(_content(document, "post", "/lps", "413")) == ["application/soap+xml"]
-    assert list(_content(document, "get", "/lps", "400")) == ["application/soap+xml"]
+    assert list(_content(document, "get", "/lps", "405")) == ["application/soap+xml"]
     assert list(_content(document, "get", "/auth", "400")) == ["text/html"]
     assert "302" in document["paths"]["/auth"]["get"]["responses"]
 
