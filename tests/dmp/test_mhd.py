@@ -237,9 +237,9 @@ def test_simplified_publish():
     assert info.value.rule == "PDSm:ITI-105.data"
 
 
-def test_ans_draft_example_is_refused_naming_what_to_add():
-    """The PDSm4DMP TD2 example (draft) lacks author, hash, size...: strict mode names the first gap."""
-    example = {
+def _pdsm4dmp_td2_draft(master_identifier: str | None = None) -> dict:
+    """The PDSm4DMP TD2 example Bundle (draft): no author, hash, size, custodian, ..."""
+    return {
         "resourceType": "Bundle", "meta": {"profile": [PDSM + "pdsm-comprehensive-provide-document-bundle"]},
         "type": "transaction",
         "entry": [
@@ -252,6 +252,8 @@ def test_ans_draft_example_is_refused_naming_what_to_add():
              "request": {"method": "POST", "url": "List"}},
             {"fullUrl": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000002", "resource": {
                 "resourceType": "DocumentReference", "status": "current",
+                **({"masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": master_identifier}}
+                   if master_identifier else {}),
                 "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
                 "subject": {"reference": f"Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|{INS}"},
                 "date": "2026-06-12T10:00:00+02:00",
@@ -265,39 +267,17 @@ def test_ans_draft_example_is_refused_naming_what_to_add():
              "request": {"method": "POST", "url": "Binary"}},
         ],
     }
-    error = refused(example)
+
+
+def test_ans_draft_example_is_refused_naming_what_to_add():
+    """The PDSm4DMP TD2 example (draft) lacks author, hash, size...: strict mode names the first gap."""
+    error = refused(_pdsm4dmp_td2_draft())
     assert error.rule == "PDSm:SubmissionSet.designationType"
 
 
 def test_ans_draft_example_reports_every_gap_at_once():
     """Same PDSm4DMP TD2 draft shape: every independent gap is an issue of its own, in Bundle order."""
-    example = {
-        "resourceType": "Bundle", "meta": {"profile": [PDSM + "pdsm-comprehensive-provide-document-bundle"]},
-        "type": "transaction",
-        "entry": [
-            {"fullUrl": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000001", "resource": {
-                "resourceType": "List", "status": "current", "mode": "working",
-                "code": {"coding": [{"system": mhd.MHD_LIST_TYPES, "code": "submissionset"}]},
-                "subject": {"reference": f"Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|{INS}"},
-                "date": "2026-06-12T10:00:00+02:00",
-                "entry": [{"item": {"reference": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000002"}}]},
-             "request": {"method": "POST", "url": "List"}},
-            {"fullUrl": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000002", "resource": {
-                "resourceType": "DocumentReference", "status": "current",
-                "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.213.1.4.8.99999.2"},
-                "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
-                "subject": {"reference": f"Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|{INS}"},
-                "date": "2026-06-12T10:00:00+02:00",
-                "content": [{"attachment": {"contentType": "application/xml",
-                                            "url": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000003",
-                                            "title": "Compte rendu de consultation"}}]},
-             "request": {"method": "POST", "url": "DocumentReference"}},
-            {"fullUrl": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000003", "resource": {
-                "resourceType": "Binary", "contentType": "application/xml",
-                "data": base64.b64encode(b"<ClinicalDocument/>").decode()},
-             "request": {"method": "POST", "url": "Binary"}},
-        ],
-    }
+    example = _pdsm4dmp_td2_draft("urn:oid:1.2.250.1.213.1.4.8.99999.2")
     error = refused(example)
     assert [e.rule for e in error.issues] == [
         "PDSm:SubmissionSet.designationType", "PDSm:SubmissionSet.sourceId",
