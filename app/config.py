@@ -39,6 +39,10 @@ class PlatformSettings(BaseSettings):
     control_token: str | None = None
     """When set, the control API (``/sandbox/v1``) demands ``Authorization: Bearer <this value>``. Unset,
     it is open: a sandbox on a developer's machine or in a CI job is arranged by its own harness."""
+    fast_paths: bool = True
+    """The shortcuts measured to buy a significant share of a bench (README, "Performance decisions"): off,
+    every one of them takes the plain path it shortcuts (FastAPI's full pipeline, the ORM, the standard
+    parsers), so each can be measured and deleted by flipping this one setting. The suite runs both ways."""
     auto_migrate: bool | None = None
     """Apply migrations and fixtures at start-up. Default: on for SQLite (the embedded store), off for
     PostgreSQL, where ``segur-sandbox db upgrade`` is an explicit step."""

@@ -22,11 +22,14 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
     from app.config import Settings
+    from app.shared.professional import Professional
 
 # Order matters: PSC professionals and INS identities exist before DMPs and mailboxes refer to them.
 DOMAIN_NAMES: tuple[str, ...] = ("psc", "ins", "dmp", "mss")
 
 Seeder = Callable[["AsyncSession", "Settings"], Awaitable[None]]
+Authenticator = Callable[["AsyncSession", "Settings", "str | None"], Awaitable["Professional"]]
+"""Checks an ``Authorization`` header holding a PSC access token: the professional, or ``AuthError``."""
 ErrorRenderer = Callable[["Request", int, str, str | None], "Response"]
 
 
@@ -34,6 +37,13 @@ ErrorRenderer = Callable[["Request", int, str, str | None], "Response"]
 class Domain:
     name: str
     routers: Sequence[APIRouter] = ()
+    """Routers included as they are: discovery documents, and faces with an auth of their own (the control
+    API's token, INSi's certificate, OAuth client authentication, SMTP AUTH, an API key)."""
+    protected_routers: Sequence[APIRouter] = ()
+    """Routers whose every route needs a PSC access token: the platform includes them with the bearer check
+    (:func:`app.api.deps.current_professional`), so a route added there is protected by default."""
+    authenticate: Authenticator | None = None
+    """The bearer check itself; one domain (PSC) provides it, the others only read its answer."""
     seed: Seeder | None = None
     exception_handlers: Mapping[type[BaseException], Callable[..., Any]] = field(default_factory=dict)
     keep_on_reset: tuple[str, ...] = ()

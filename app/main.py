@@ -14,10 +14,11 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 
 from app import __version__
 from app.api import health, sandbox
-from app.api.deps import refuse_nul_characters, require_control_token
+from app.api.deps import current_professional, refuse_nul_characters, require_control_token
 from app.api.errors import install_error_responses, install_exception_handlers
 from app.api.journal import JournalWriter
 from app.api.middleware import RequestContextMiddleware
@@ -46,6 +47,14 @@ PLATFORM_TAGS = [
     {"name": "platform", "description": "Health checks."},
     {"name": "sandbox", "description": "Control API: reset, journal, fixtures of every service."},
 ]
+
+
+def operation_id(route: APIRoute) -> str:
+    """A stable OpenAPI operation id: the owner (domain, or ``platform``) and the endpoint's function name,
+    e.g. ``dmp_search_document_references``; generated clients keep their method names as long as the
+    function keeps its name (tests/test_main.py holds the list)."""
+    owner = route.endpoint.__module__.split(".")[1]
+    return f"{'platform' if owner == 'api' else owner}_{route.name}"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -105,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=tags,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
         # FastAPI's native OpenTelemetry hooks look up the global providers (reading os.environ) on every
         # request: 6 % of a userinfo call. The sandbox exports no telemetry; its journal is the trace.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -119,7 +129,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for domain in domains:
         for exc_class, handler in domain.exception_handlers.items():
             app.add_exception_handler(exc_class, handler)  # type: ignore[arg-type]
+    authenticators = [domain.authenticate for domain in domains if domain.authenticate is not None]
+    if len(authenticators) != 1:
+        raise RuntimeError(f"exactly one domain must provide the PSC bearer check, found {len(authenticators)}")
+    app.state.authenticate_professional = authenticators[0]
     control = [Depends(require_control_token), Depends(refuse_nul_characters)]
+    bearer = [Depends(current_professional)]
     app.include_router(health.router)
     app.include_router(sandbox.router, dependencies=control)
     for domain in domains:
@@ -127,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Authentication attached where a router is included: every control route is covered.
             is_control = router.prefix.startswith("/sandbox")
             app.include_router(router, dependencies=control if is_control else None)
+        for router in domain.protected_routers:
+            app.include_router(router, dependencies=bearer)
     install_error_responses(app)
     app.add_middleware(
         RequestContextMiddleware,

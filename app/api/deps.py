@@ -7,11 +7,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.errors import AuthError, ProblemError
 from app.config import Settings
+from app.shared.professional import Professional
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -81,3 +82,23 @@ async def refuse_nul_characters(request: Request) -> None:
 
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+async def authenticate_professional(request: Request, session: AsyncSession, authorization: str | None) -> Professional:
+    """The professional of a PSC access token in ``authorization`` (``Bearer ...``), or ``AuthError``: signature,
+    algorithm, issuer, audience, expiry, revocation (the check the PSC domain plugs in as ``Domain.authenticate``).
+    For faces that read the header themselves (INSi's SOAP endpoint)."""
+    return await request.app.state.authenticate_professional(session, request.app.state.settings, authorization)
+
+
+async def current_professional(
+    request: Request,
+    session: SessionDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Professional:
+    """Attached by the platform to every ``Domain.protected_routers`` router; an endpoint that names
+    ``CurrentProfessional`` gets the same answer (FastAPI runs a dependency once per request)."""
+    return await authenticate_professional(request, session, authorization)
+
+
+CurrentProfessional = Annotated[Professional, Depends(current_professional)]

@@ -19,7 +19,7 @@ from app.db import as_utc
 from app.dmp import jsonio, mhd
 from app.dmp.models import DmpAuditEvent, DmpDocument, DmpRecord, DmpSubmissionSet
 from app.dmp.patch import IS_ARCHIVED_URL
-from app.ins import nir
+from app.shared.identifiers import OID_CATALOGUE
 
 BASE = "/dmp/fhir"
 FHIR_XML = "application/fhir+xml"
@@ -141,9 +141,8 @@ def _ins_identifier(record: DmpRecord) -> dict[str, Any]:
     """``Patient.identifier`` as the FR Core INS slices carry it: ``use``, ``type`` (fr-core-cs-v2-0203
     INS-NIR / INS-NIA / INS-NIR-TEST / INS-NIR-DEMO) and the OID of the kind (reference/ins.md §2.3)."""
     identifier: dict[str, Any] = {"system": f"urn:oid:{record.ins_oid}", "value": record.ins}
-    try:
-        info = nir.check_oid(f"urn:oid:{record.ins_oid}")
-    except nir.OidError:
+    info = OID_CATALOGUE.get(record.ins_oid.removeprefix("urn:oid:"))
+    if info is None or info.legacy:
         return identifier
     return {"use": info.use, "type": {"coding": [{"system": FR_CORE_IDENTIFIER_TYPE, "code": info.type_code}]},
             **identifier}

@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.api.errors import FhirError, FhirIssues
-from app.dmp import fhircheck, references, simplified, valuesets
+from app.dmp import fhircheck, references, simplified
 from app.dmp.models import DmpDocument, DmpSubmissionSet
 from app.dmp.patch import (
     IS_ARCHIVED_URL,
@@ -42,6 +42,8 @@ from app.dmp.patch import (
     normalise_label,
 )
 from app.dmp.uniqueid import unique_id_problem
+from app.shared import valuesets
+from app.shared.identifiers import INS_OIDS
 
 PDSM = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/"
 PROFILE_BUNDLE = PDSM + "pdsm-comprehensive-provide-document-bundle"
@@ -52,8 +54,6 @@ MHD_LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
 EXT_DESIGNATION_TYPE = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType"
 EXT_SOURCE_ID = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId"
 RPPS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"  # identifiant national PS (8 + RPPS), ANS
-# INS OIDs: NIR .8, NIA .9, test NIR .10, demo NIR .11 (reference/dmp.md §0)
-INS_OIDS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11")
 
 XDS_METADATA = "XDSRegistryMetadataError"
 XDS_REPOSITORY_METADATA = "XDSRepositoryMetadataError"

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import and_, func, or_, select
 from starlette.responses import Response, StreamingResponse
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import CurrentProfessional, SessionDep, SettingsDep
 from app.api.errors import FhirError
 from app.api.urls import absolute_url
 from app.config import Settings
@@ -29,7 +29,6 @@ from app.dmp import fhir, jsonio, mhd, rules, service
 from app.dmp.models import DmpAuditEvent, DmpDocument, DmpSubmissionSet
 from app.dmp.patch import PatchRefused, parse_patch_body
 from app.numbers import ascii_count
-from app.psc.dependencies import CurrentProfessional
 from app.xmlsafe import InvalidXmlError, UnsafeXmlError
 
 

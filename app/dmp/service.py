@@ -35,7 +35,7 @@ from app.dmp.models import (
     DmpSubmissionSet,
 )
 from app.dmp.patch import MetadataState, PatchRefused, apply_patch
-from app.psc.schemas import Professional
+from app.shared.professional import Professional
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -309,11 +309,10 @@ def _ins_lookup(patient: mhd.PatientId) -> tuple[str, str, str | None] | None:
 def _feed_standing_query() -> Any:
     """The DMP, the caller's authorisation and block, and the INS identity's kind: one statement, built once
     (values travel as parameters). The identity is read as find_identity reads it (first row of the INS)."""
-    from app.ins.models import InsPerson
+    from app.ins import service as ins_service
 
     status, blocked = _standing_subqueries()
-    kind = (select(InsPerson.ins_kind).where(InsPerson.ins_number == bindparam("ins_number"),
-                                             InsPerson.ins_key == bindparam("ins_key")).limit(1).scalar_subquery())
+    kind = ins_service.identity_kind_subquery()
     return select(DmpRecord.id, DmpRecord.ins, DmpRecord.ins_oid, DmpRecord.active, DmpRecord.opt_out_bris_de_glace,
                   DmpRecord.opt_out_centre_15, status, blocked, kind).where(DmpRecord.ins == bindparam("ins"))
 
@@ -716,7 +715,7 @@ async def _patch_once(session: AsyncSession, settings: Settings, *, doc_id: str,
     except PatchRefused as exc:
         code = {405: "not-supported", 409: "conflict", 415: "not-supported"}.get(exc.status, "invalid")
         raise FhirError(exc.status, code, exc.message, rule=exc.rule, expression=exc.expression) from None
-    from app.dmp import valuesets
+    from app.shared import valuesets
 
     j58 = valuesets.load("J58")
     for system, code, _ in after.labels:
@@ -873,19 +872,15 @@ def _parse_dt(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
 
 
-@cache
-def _professionals_by_subject() -> dict[str, dict[str, Any]]:
-    path = Path(__file__).resolve().parent.parent / "psc" / "fixtures" / "professionals.json"
-    return {p["SubjectNameID"]: p for p in json.loads(path.read_text(encoding="utf-8"))}
-
-
 @lru_cache(maxsize=4096)
 def _seed_document(identity: Any, n: int) -> tuple[mhd.DocumentIn, documents.GeneratedDocument]:
     """The n-th seed document of this identity (cached: every test resets the store)."""
     from app.dmp.documents import A01, A03, A11, LOINC, R02, make_cda
 
     spec = seed_plan()["documents"][n]
-    author = _professionals_by_subject().get(spec["author"], {"given_name": "", "family_name": ""})
+    from app.psc import service as psc_service
+
+    author = psc_service.fixture_professional(spec["author"]) or {"given_name": "", "family_name": ""}
     effective = _parse_dt(spec["effective"])
     oid = identity.oid.removeprefix("urn:oid:")
     generated = make_cda(kind=spec["kind"], ins=identity.ins, ins_oid=oid, given=identity.first_given_name,

@@ -19,42 +19,17 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-# --------------------------------------------------------------------------- OIDs
-
-OID_INS_NIR = "1.2.250.1.213.1.4.8"
-OID_INS_NIA = "1.2.250.1.213.1.4.9"
-OID_INS_NIR_TEST = "1.2.250.1.213.1.4.10"
-OID_INS_NIR_DEMO = "1.2.250.1.213.1.4.11"
-OID_INS_C = "1.2.250.1.213.1.4.2"
-
-IdentifierKind = Literal["NIR", "NIA"]
-
-
-@dataclass(frozen=True)
-class OidInfo:
-    oid: str
-    kind: Literal["NIR", "NIA", "INS-C"]
-    # FR Core identifier type code (fr-core-cs-v2-0203) and FHIR Identifier.use
-    type_code: str
-    label: str
-    use: str
-    fictitious: bool = False  # test/demo authority
-    legacy: bool = False
-
-
-OID_CATALOGUE: dict[str, OidInfo] = {
-    OID_INS_NIR: OidInfo(OID_INS_NIR, "NIR", "INS-NIR", "INS-NIR (production)", "official"),
-    OID_INS_NIA: OidInfo(OID_INS_NIA, "NIA", "INS-NIA", "INS-NIA (numéro identifiant d'attente)", "temp"),
-    OID_INS_NIR_TEST: OidInfo(
-        OID_INS_NIR_TEST, "NIR", "INS-NIR-TEST", "INS-NIR de test", "official", fictitious=True
-    ),
-    # .11 is the *demo* NIR authority, not a "test NIA" (FR Core v2-0203).
-    OID_INS_NIR_DEMO: OidInfo(
-        OID_INS_NIR_DEMO, "NIR", "INS-NIR-DEMO", "INS-NIR de démonstration", "official", fictitious=True
-    ),
-    OID_INS_C: OidInfo(OID_INS_C, "INS-C", "INS-C", "INS-C (INS calculé, obsolète depuis 2021)", "secondary",
-                       legacy=True),
-}
+# OIDs: the one catalogue lives in app/shared/identifiers.py (shared with DMP and MSSanté)
+from app.shared.identifiers import (  # noqa: F401  (re-exported: nir.OID_INS_NIR ... read as before)
+    OID_CATALOGUE,
+    OID_INS_C,
+    OID_INS_NIA,
+    OID_INS_NIR,
+    OID_INS_NIR_DEMO,
+    OID_INS_NIR_TEST,
+    IdentifierKind,
+    OidInfo,
+)
 
 
 class OidError(ValueError):

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import and_, bindparam, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ins import nir, search, traits
@@ -90,6 +90,16 @@ def lookup_key(ins: str, oid: str | None = None) -> tuple[str, str, str | None] 
     except nir.OidError:
         return None
     return value[:13], value[13:], "NIA" if info.kind == "NIA" else "NIR"
+
+
+def identity_kind_subquery() -> Any:
+    """The kind (NIR or NIA) of the identity whose active INS is ``(:ins_number, :ins_key)``, as a scalar
+    subquery read as :func:`find_identity` reads it (first row; parameters named ``ins_number`` and
+    ``ins_key``, from :func:`lookup_key`). For a domain that folds the INS check into a query of its own
+    (DMP feeding: one statement instead of two on the ITI-65 hot path)."""
+    return (select(InsPerson.ins_kind)
+            .where(InsPerson.ins_number == bindparam("ins_number"), InsPerson.ins_key == bindparam("ins_key"))
+            .limit(1).scalar_subquery())
 
 
 async def find_identity(

@@ -82,12 +82,12 @@ async def _refuse_values(sessionmaker, idam: str, err: traits.TraitError, mid: s
 
 
 async def _psc_subject(request: Request, settings, authorization: str, mid: str) -> str:  # type: ignore[no-untyped-def]
+    from app.api.deps import authenticate_professional
     from app.api.errors import AuthError
-    from app.psc.auth import authenticate
 
     async with request.app.state.sessionmaker() as session:
         try:
-            professional = await authenticate(session, settings, authorization)
+            professional = await authenticate_professional(request, session, authorization)
         except AuthError as err:
             raise soap.fault_access_level(
                 mid, f"Niveau d'accès insuffisant : jeton Pro Santé Connect refusé ({err.description})."

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import CurrentProfessional, SessionDep, SettingsDep
 from app.api.errors import ProblemError
 from app.api.journal import note_refusal
 from app.mss import checks, service, xdm
@@ -40,7 +40,6 @@ from app.mss.schemas import (
     RecipientResult,
     SendResult,
 )
-from app.psc.dependencies import CurrentProfessional
 
 router = APIRouter(prefix="/mss/v1", tags=["mss"])
 control = APIRouter(prefix="/sandbox/v1", tags=["sandbox"])

@@ -589,7 +589,7 @@ class MssHandler:
         elif user and login == "-":
             error, rule = "the SASL user is not a mailbox address", "MSS:auth.syntax"
         else:
-            from app.psc.tokens import TokenError
+            from app.psc.service import TokenError
 
             async with self.app.state.sessionmaker() as session, session.begin():
                 try:
@@ -669,8 +669,7 @@ class MssHandler:
         identity = server.identity
         if not identity or identity.get("kind") != "psc":
             return None
-        from app.psc.service import authenticate_access_token
-        from app.psc.tokens import TokenError
+        from app.psc.service import TokenError, authenticate_access_token
 
         async with self.app.state.sessionmaker() as session:
             try:

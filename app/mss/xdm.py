@@ -39,6 +39,7 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 
 from app.numbers import ascii_count
+from app.shared.identifiers import INS_OIDS
 from app.xmlsafe import InvalidXmlError, UnsafeXmlError, parse_untrusted
 
 SUBSET = "IHE_XDM/SUBSET01/"
@@ -69,13 +70,6 @@ SS_SOURCE_ID = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832"
 SS_CONTENT_TYPE = "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500"
 HAS_MEMBER = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
 
-# INS OIDs (ins.md §2.3): INS-NIR, INS-NIA, test NIR, demo NIR.
-INS_OIDS = {
-    "1.2.250.1.213.1.4.8": "INS-NIR",
-    "1.2.250.1.213.1.4.9": "INS-NIA",
-    "1.2.250.1.213.1.4.10": "INS-NIR-TEST",
-    "1.2.250.1.213.1.4.11": "INS-NIR-DEMO",
-}
 LOINC = "2.16.840.1.113883.6.1"
 
 
@@ -939,7 +933,7 @@ def _oid_from_uuid(u: uuid.UUID) -> str:
 DEFAULT_CLASS_CODE = Code("10", "1.2.250.1.213.1.1.4.1", "Compte rendu")
 
 # --- formatCode of each document kind (CI-SIS JDV_J10 XdsFormatCode, the DMP's value set) -------------
-# The codes and their displays come from the DMP's shipped value set (app.dmp.valuesets, DMP binding of
+# The codes and their displays come from the DMP's shipped value set (app.shared.valuesets, DMP binding of
 # "format"), never from a copy here; what this module adds is which code each kind of document takes.
 # XDS codingScheme of each code system: ANS's own CDA-header-to-XDM stylesheet (ansforge/TestContenuCDA-3-0
 # FeuilleDeStyle/CDAHeaderToXDM.xsl @7cd489b) writes 1.3.6.1.4.1.19376.1.2.3 for the IHE codes (TRE_A11)
@@ -1024,7 +1018,7 @@ PDF_FORMAT_CODE = "urn:ihe:iti:xds-sd:pdf:2008"
 def j10_format_code(value: str) -> Code:
     """The J10 ``value`` as XDS metadata (code, codingScheme, display), or ``XdmError`` when the DMP's
     value set does not hold it."""
-    from app.dmp import valuesets  # the DMP's value sets: the same codes its ITI-65 accepts
+    from app.shared import valuesets  # the DMP's value sets: the same codes its ITI-65 accepts
 
     formats = valuesets.binding("format")
     for system in formats.systems():

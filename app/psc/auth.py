@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.errors import AuthError
 from app.psc import service, tokens
-from app.psc.schemas import Professional
+from app.shared.professional import Professional
 
 if TYPE_CHECKING:
     from app.config import Settings

@@ -7,10 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SettingsDep
 from app.api.errors import ProblemError, error_responses
 from app.psc import service
-from app.psc.dependencies import SettingsDep
 from app.psc.keys import SIGNING_ALGS
 from app.psc.schemas import CibaDecision, CibaRead, ClientCreate
 

@@ -18,15 +18,14 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from app.api.deps import SessionDep
+from app.api.deps import CurrentProfessional, SessionDep, SettingsDep
 from app.api.errors import AuthError, OAuthError
 from app.db import LazySession, as_utc, utcnow
 from app.numbers import ascii_count
 from app.psc import pkce, service, tokens
 from app.psc.auth import bearer_token
 from app.psc.config import REALM_PATH
-from app.psc.dependencies import CurrentProfessional, SettingsDep
-from app.psc.schemas import Professional
+from app.shared.professional import Professional
 
 OIDC = REALM_PATH + "/protocol/openid-connect"
 SESSION_COOKIE = "PSC_SESSION"

@@ -46,7 +46,8 @@ from app.psc.models import (
 )
 from app.psc.models import Professional as ProfessionalRow
 from app.psc.rpps import rpps_from_subject_name_id
-from app.psc.schemas import ClientCreate, Professional
+from app.psc.schemas import ClientCreate
+from app.shared.professional import Professional
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -111,6 +112,12 @@ def from_epoch(value: float) -> datetime:
 @cache
 def _fixture(name: str) -> tuple[dict[str, Any], ...]:
     return tuple(json.loads((FIXTURES / name).read_text(encoding="utf-8")))
+
+
+def fixture_professional(subject_name_id: str) -> Mapping[str, Any] | None:
+    """The seeded professional ``subject_name_id`` as its fixture describes it (PSC userinfo names), read
+    without the store: for the other domains' own fixtures (the DMP's seed documents name their authors)."""
+    return next((p for p in _fixture("professionals.json") if p["SubjectNameID"] == subject_name_id), None)
 
 
 async def seed(session: AsyncSession, settings: Settings) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from app.api.errors import FhirError
 from app.dmp import mhd, rules, service
 from app.dmp.models import DmpAuditEvent, DmpBinary, DmpDocument, DmpRecord, DmpSubmissionSet
-from app.psc.schemas import Professional
+from app.shared.professional import Professional
 from tests.dmp.builders import docref, pdf_bytes, provide_bundle
 from tests.dmp.conftest import ZOE
 

@@ -2,7 +2,7 @@
 DMP accepts the same document with that code (ITI-65), as it refuses the old mimeTypeSufficient.
 
 Document shapes: tests/mss/cda_shapes.py (ANS examples, ansforge/TestContenuCDA-3-0 @7cd489b). Codes: the
-DMP's shipped J10/J60 (app/dmp/valuesets); codingScheme OIDs: ansforge/TestContenuCDA-3-0
+DMP's shipped J10/J60 (app/shared/valuesets); codingScheme OIDs: ansforge/TestContenuCDA-3-0
 FeuilleDeStyle/CDAHeaderToXDM.xsl @7cd489b.
 """
 

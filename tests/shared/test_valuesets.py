@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from app.dmp import valuesets
+from app.shared import valuesets
 
 A03 = "https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument"
 
