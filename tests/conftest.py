@@ -1,6 +1,8 @@
 """Test fixtures: the sandbox on a real PostgreSQL and on SQLite, reset to its fixtures before each test.
 
-Every test that uses ``client`` (or ``app``, ``session``, ``settings``) runs twice, once per engine. Each
+Every test that uses ``client`` (or ``app``, ``session``, ``settings``) runs four times: once per engine, and
+on each engine once with the measured shortcuts on (``fast``, the default) and once with
+``SEGUR_FAST_PATHS=false`` (``plain``), so every shortcut answers as the plain path it stands for. Each
 run creates its own PostgreSQL database (so parallel runs never collide), migrates it once, and drops
 it at the end. ``SEGUR_TEST_DATABASE_URL`` points at the server (any database on it we may connect to).
 Without PostgreSQL the PostgreSQL leg is skipped, loudly; under CI (``CI=true``) that is a failure.
@@ -34,6 +36,7 @@ ADMIN_URL = os.environ.get("SEGUR_TEST_DATABASE_URL", "postgresql://postgres@127
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BASE_URL = "http://sandbox.test"
 ENGINES = ("postgresql", "sqlite")
+FAST_PATHS = {"fast": True, "plain": False}
 
 _skipped_postgresql: list[str] = []
 
@@ -98,9 +101,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     drop_fresh_database(engine, admin_url, name)
 
 
+@pytest.fixture(scope="session", params=tuple(FAST_PATHS))
+def fast_paths(request: pytest.FixtureRequest) -> bool:
+    return FAST_PATHS[request.param]
+
+
 @pytest.fixture(scope="session")
-async def app(database_url: str) -> AsyncIterator[object]:
-    settings = make_settings(database_url)
+async def app(database_url: str, fast_paths: bool) -> AsyncIterator[object]:
+    settings = make_settings(database_url, fast_paths=fast_paths)
     engine = create_engine(database_url)
     await upgrade(engine)
     await engine.dispose()

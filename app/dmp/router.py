@@ -455,7 +455,8 @@ def document_filters(params: dict[str, list[str]]) -> list[Any]:
 
 
 @router.get("/DocumentReference", summary="ITI-67 Find Document References")
-@router.post("/DocumentReference/_search", summary="ITI-67 Find Document References (POST)")
+@router.post("/DocumentReference/_search", summary="ITI-67 Find Document References (POST)",
+             operation_id="dmp_find_documents_post")
 async def find_documents(request: Request, session: SessionDep, settings: SettingsDep,
                          professional: CurrentProfessional) -> Response:
     params = await search_params(request)

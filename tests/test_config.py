@@ -85,3 +85,10 @@ async def test_unexpected_errors_are_500_in_protocol_shape_without_traceback(
     # the traceback goes to the log, with the request id, and nowhere else
     assert any(r.exc_info and r.exc_info[0] is RuntimeError for r in records)
     assert any(fhir.headers["x-request-id"] in r.getMessage() for r in records)
+
+
+def test_control_token_too_short_is_refused() -> None:
+    from app.config import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match=r"\[control\]"):
+        load_settings(control_token="short")

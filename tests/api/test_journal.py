@@ -3,8 +3,10 @@ flush writes what was buffered when it started, not one row per request under lo
 
 from __future__ import annotations
 
+import json
 import uuid
 
+import httpx
 from sqlalchemy import func, select
 
 from app.api.journal import COLUMNS, JournalWriter
@@ -74,3 +76,28 @@ async def test_nuls_escaped_past_the_column_size_fail_no_batch(client) -> None: 
     assert [entry["path"] for entry in long["entries"]] == [("/no/" + "\\0" * 1500)[:2048]]
     other = (await client.get("/sandbox/v1/journal", params={"request_id": "journal-nul-long-2"})).json()
     assert [entry["path"] for entry in other["entries"]] == ["/no/such/route"]
+
+
+async def test_journal_records_requests_with_outcome_and_rule(client: httpx.AsyncClient) -> None:
+    await client.get("/no/such/route", headers={"X-Request-ID": "journal-test-1"})
+    await client.get("/livez")
+    page = (await client.get("/sandbox/v1/journal", params={"request_id": "journal-test-1"})).json()
+    assert page["total"] == 1
+    entry = page["entries"][0]
+    assert entry["outcome"] == "refused" and entry["status"] == 404
+    assert entry["rule"] == "platform:route" and entry["method"] == "GET"
+    assert entry["at"].endswith("+00:00") or entry["at"].endswith("Z")
+    refused = (await client.get("/sandbox/v1/journal", params={"outcome": "refused"})).json()
+    assert all(e["outcome"] == "refused" for e in refused["entries"])
+    # health probes are not journaled: they would drown everything else
+    livez = (await client.get("/sandbox/v1/journal", params={"path": "/livez"})).json()
+    assert livez["total"] == 0
+
+
+async def test_journal_redacts_secrets_in_queries(client: httpx.AsyncClient) -> None:
+    await client.get("/nowhere", params={"code": "s3cr3t-code", "client_secret": "hunter2", "state": "abc"})
+    entries = (await client.get("/sandbox/v1/journal", params={"path": "/nowhere"})).json()["entries"]
+    assert entries
+    text = json.dumps(entries)
+    assert "s3cr3t-code" not in text and "hunter2" not in text
+    assert "state=abc" in entries[0]["query"]

@@ -25,7 +25,7 @@ import pytest
 from app.db import head_revisions
 from tests.conftest import drop_fresh_database, fresh_database_url
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # What a built wheel must not be made from: the tree's own environment, state and build leftovers
 # (setuptools reuses build/lib, where a file deleted from the tree would live on).
 NOT_SOURCES = shutil.ignore_patterns(

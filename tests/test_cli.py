@@ -16,7 +16,7 @@ import pytest
 from app import __version__
 from tests.conftest import drop_fresh_database, fresh_database_url
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
