@@ -19,9 +19,10 @@ from fastapi.routing import APIRoute
 from app import __version__
 from app.api import health, sandbox
 from app.api.deps import current_professional, refuse_nul_characters, require_control_token
-from app.api.errors import install_error_responses, install_exception_handlers
+from app.api.errors import install_exception_handlers
 from app.api.journal import JournalWriter
 from app.api.middleware import RequestContextMiddleware
+from app.api.openapi_errors import install_error_responses
 from app.api.store import seed_store
 from app.config import Settings, load_settings
 from app.db import check_schema, create_engine, create_sessionmaker, upgrade

@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from app.api.deps import SessionDep, SettingsDep
-from app.api.errors import ProblemError, error_responses
+from app.api.errors import ProblemError
+from app.api.openapi_errors import error_responses
 from app.psc import service
 from app.psc.keys import SIGNING_ALGS
 from app.psc.schemas import CibaDecision, CibaRead, ClientCreate
