@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await seed_store(session, settings, domains)
                 logger.info("store ready: migrations %.0f ms, fixtures %.0f ms",
                             (migrated - started) * 1000, (time.perf_counter() - migrated) * 1000)
-            journal = JournalWriter(engine)
+            journal = JournalWriter(engine, fast_paths=settings.fast_paths)
             app.state.journal = journal
             journal.start()
             async with AsyncExitStack() as stack:

@@ -110,9 +110,12 @@ def outcome_of(status: int | None) -> str:
 class JournalWriter:
     """Buffers entries and writes them in batches on the store."""
 
-    def __init__(self, engine: AsyncEngine, *, interval: float = 0.5, batch_size: int = 500) -> None:
+    def __init__(self, engine: AsyncEngine, *, interval: float = 0.5, batch_size: int = 500,
+                 fast_paths: bool = True) -> None:
         self._engine = engine
-        self._copy = engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
+        # The binary COPY goes through the driver's own connection (a shortcut past SQLAlchemy, README
+        # "Performance decisions"); without fast paths, the Core executemany writes the same rows.
+        self._copy = fast_paths and engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
         self._interval = interval
         self._batch_size = batch_size
         self._buffer: list[Entry] = []

@@ -7,6 +7,7 @@ import json
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from app.api.journal import COLUMNS, JournalWriter
@@ -55,6 +56,22 @@ async def test_a_flush_writes_every_buffered_batch_and_leaves_later_entries(app,
         entry = (await session.scalars(select(JournalEntry).where(JournalEntry.request_id == f"{marker}-7"))).one()
     assert (entry.status, entry.duration_ms, entry.detail, entry.query) == (200, 0.5, "détail", "a=1")
     assert abs((as_utc(entry.at) - utcnow()).total_seconds()) < 60
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["copy", "executemany"])
+async def test_both_writers_store_the_same_row(app, client, fast: bool) -> None:  # type: ignore[no-untyped-def]
+    """The PostgreSQL binary COPY (a fast path) and the Core executemany it shortcuts store the same values."""
+    writer = JournalWriter(app.state.engine, fast_paths=fast)
+    assert writer._copy is (fast and app.state.engine.dialect.name == "postgresql")
+    marker = uuid.uuid4().hex
+    row = _row(marker)
+    writer.add_row(row)
+    await writer.flush()
+    async with app.state.sessionmaker() as session:
+        entry = (await session.scalars(select(JournalEntry).where(JournalEntry.request_id == marker))).one()
+    stored = tuple(getattr(entry, column) for column in COLUMNS)
+    assert stored[1:] == row[1:]
+    assert as_utc(stored[0]) == row[0]
 
 
 async def test_a_nul_in_a_path_neither_fails_its_batch_nor_is_lost(client) -> None:  # type: ignore[no-untyped-def]
