@@ -8,7 +8,10 @@ from importlib import resources
 import pytest
 from fhir.resources.R4B.patient import Patient
 
-from app.ins import nir, service, soap
+from app.ins import individu, national_base, nir, searches, service
+from app.ins.soap.client import build_request, recvitale_xml
+from app.ins.soap.namespaces import ACTION_VITALE
+from app.shared.identifiers import OID_INS_NIA, OID_INS_NIR
 
 SCENARIOS = json.loads((resources.files("app.ins") / "fixtures" / "scenarios.json").read_text())["scenarios"]
 
@@ -65,14 +68,14 @@ async def test_json_search_answer_bytes(app, client, settings) -> None:
     assert "Identité récupérée".encode() in r.content and b"\\u00e9" not in r.content
     query = traits.check_query("ECETINSI", "PIERRE-ALAIN", "M", "2009-07-14")
     async with app.state.sessionmaker() as session:
-        outcome = await service.search_by_traits(session, query)
+        outcome = await searches.search_by_traits(session, query)
 
     def oid_of(rec):  # type: ignore[no-untyped-def]
         return nir.oid_for(rec.kind, settings.ins_oid_policy)
 
     assert json.loads(r.content) == {
         "CR": {"CodeCR": "00", "LibelleCR": "OK"},
-        "INDIVIDU": service.person_json(outcome.person, oid_of, with_prenom=settings.ins_tiq_prenom),
+        "INDIVIDU": individu.person_json(outcome.person, oid_of, with_prenom=settings.ins_tiq_prenom),
         "patient": fhir.patient(outcome.person, oid_of, status="RECUP", method="INSI",
                                 status_system=settings.ins_status_system, date_insi=utcnow().date().isoformat()),
     }
@@ -117,11 +120,11 @@ async def test_json_search_vitale(client) -> None:
 async def test_json_verify(client) -> None:
     traits = {"NomNaissance": "ECETINSI", "Prenom": "PIERRE-ALAIN", "Sexe": "M", "DateNaissance": "2009-07-14"}
     ok = await client.post("/insi/v1/verify", json={
-        "INSFourni": {"IdIndividu": {"NumIdentifiant": "1090763220834", "Cle": "89"}, "OID": nir.OID_INS_NIR},
+        "INSFourni": {"IdIndividu": {"NumIdentifiant": "1090763220834", "Cle": "89"}, "OID": OID_INS_NIR},
         "TraitsIdentiteIndividu": traits})
     assert ok.json()["result"] == "OK" and ok.json()["provisional"] is True
     old = await client.post("/insi/v1/verify", json={
-        "INSFourni": {"IdIndividu": {"NumIdentifiant": "2090763220834", "Cle": "39"}, "OID": nir.OID_INS_NIR},
+        "INSFourni": {"IdIndividu": {"NumIdentifiant": "2090763220834", "Cle": "39"}, "OID": OID_INS_NIR},
         "TraitsIdentiteIndividu": traits})
     assert old.json()["result"] == "KO"
     assert old.json()["INSACTIF"]["IdIndividu"]["NumIdentifiant"] == "1090763220834"
@@ -134,13 +137,13 @@ async def test_json_verify(client) -> None:
 async def test_nir_tools(client) -> None:
     r = await client.get("/insi/v1/nir/297022A02077878")
     assert r.json()["valid"] and r.json()["place"]["kind"] == "corsica"
-    r = await client.get("/insi/v1/nir/109076322088835", params={"oid": nir.OID_INS_NIA})
+    r = await client.get("/insi/v1/nir/109076322088835", params={"oid": OID_INS_NIA})
     assert r.json()["kind"] == "NIA"
     r = await client.post("/insi/v1/nir/validate", json={"ins": "181036322045660"})
     assert r.status_code == 422 and r.json()["rule"] == "NIR:key" and r.json()["field"] == "ins"
     r = await client.post("/insi/v1/nir/validate", json={"ins": "275126322074974", "oid": "1.2.250.1.213.1.4.2"})
     assert r.status_code == 422 and r.json()["rule"] == "INS:oid-legacy" and r.json()["field"] == "oid"
-    r = await client.post("/insi/v1/nir/validate", json={"ins": "275126322074974", "oid": nir.OID_INS_NIR})
+    r = await client.post("/insi/v1/nir/validate", json={"ins": "275126322074974", "oid": OID_INS_NIR})
     assert r.status_code == 200
     for kind in ("corsica", "overseas", "abroad", "unknown_month", "metropolitan"):
         r = await client.get("/insi/v1/nir/generate", params={"kind": kind, "count": 5, "seed": 7})
@@ -167,7 +170,7 @@ PERSON = {
     "NomNaissance": "NOUVEAU", "ListePrenom": "JEAN PAUL", "Sexe": "M", "DateNaissance": "1990-01-01",
     "LieuNaissance": "75056",
     "INSACTIF": {"IdIndividu": {"NumIdentifiant": "1900175056123", "Cle": nir.compute_key("1900175056123")},
-                 "OID": nir.OID_INS_NIR},
+                 "OID": OID_INS_NIR},
 }
 
 
@@ -188,7 +191,7 @@ async def test_control_api_persons(client, session) -> None:
 
 
 @pytest.mark.parametrize(("change", "rule"), [
-    ({"INSACTIF": {"IdIndividu": {"NumIdentifiant": "1900175056123", "Cle": "00"}, "OID": nir.OID_INS_NIR}},
+    ({"INSACTIF": {"IdIndividu": {"NumIdentifiant": "1900175056123", "Cle": "00"}, "OID": OID_INS_NIR}},
      "NIR:key"),
     ({"INSACTIF": {"IdIndividu": {"NumIdentifiant": "1900175056123"}, "OID": "1.2.250.1.213.1.4.5"}}, "INS:oid"),
     ({"NomNaissance": "Nouveau"}, "INSi:charset"),
@@ -212,7 +215,7 @@ async def test_control_api_cards(client) -> None:
     await client.post("/sandbox/v1/persons", json=PERSON)
     assert (await client.post("/sandbox/v1/cards", json=card)).status_code == 201
     assert (await client.post("/sandbox/v1/cards", json=card)).status_code == 409
-    body = soap.build_request(soap.recvitale_xml("1900175056123", "1990-01-01", "1"), action=soap.ACTION_VITALE)
+    body = build_request(recvitale_xml("1900175056123", "1990-01-01", "1"), action=ACTION_VITALE)
     r = await client.post("/lps", content=body, headers={"Content-Type": "application/soap+xml",
                                                          "X-Client-Cert-CN": "INSI-MANU"})
     assert b"<CodeCR>00</CodeCR>" in r.content and b"NOUVEAU" in r.content
@@ -261,9 +264,9 @@ async def test_fixture_file_loading(client, session, tmp_path) -> None:
     data = {"persons": [PERSON], "idams": [{"IDAM": "FROMFILE"}]}
     path = tmp_path / "mine.json"
     path.write_text(json.dumps(data))
-    added = await service.load_fixture_file(session, path)
+    added = await national_base.load_fixture_file(session, path)
     assert added == {"persons": 1, "cards": 0, "idams": 1}
-    assert await service.load_fixture_file(session, path) == {"persons": 0, "cards": 0, "idams": 0}
+    assert await national_base.load_fixture_file(session, path) == {"persons": 0, "cards": 0, "idams": 0}
     await session.rollback()
     r = await client.post("/sandbox/v1/ins-fixtures", json=data)
     assert r.json()["added"] == {"persons": 1, "cards": 0, "idams": 1}

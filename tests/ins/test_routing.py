@@ -21,11 +21,12 @@ def _refuse() -> None:
     raise HTTPException(401, "no")
 
 
-def _app(**include: object) -> FastAPI:
+def _app(fast_paths: bool = True, **include: object) -> FastAPI:
     router = APIRouter(prefix="/x")
     router.add_api_route("/echo", _endpoint, methods=["POST"], route_class_override=LeanRoute,
                          operation_id="echo")
     app = FastAPI()
+    app.state.settings = SimpleNamespace(fast_paths=fast_paths)
     app.include_router(router, **include)  # type: ignore[arg-type]
     return app
 

@@ -8,9 +8,9 @@ from importlib import resources
 import pytest
 from fhir.resources.R4B.patient import Patient
 
-from app.ins import fhir, nir, rniv, search, service, traits
+from app.ins import fhir, national_base, nir, rniv, search, traits
 
-FIXTURES = service.builtin_fixtures()
+FIXTURES = national_base.builtin_fixtures()
 RECORDS = [p.record(i) for i, p in enumerate(FIXTURES.persons)]
 SCENARIOS = json.loads((resources.files("app.ins") / "fixtures" / "scenarios.json").read_text())["scenarios"]
 

@@ -8,15 +8,17 @@ from importlib import resources
 import pytest
 from lxml import etree
 
-from app.ins import nir, soap
+from app.ins.soap.client import build_request, recsansvitale_xml, recvitale_xml, saml_security
+from app.ins.soap.namespaces import ACTION_VITALE, NS_RECVIT, NS_RESULTAT, NS_SIRAM, NS_SOAP11, NS_SOAP12
+from app.shared.identifiers import OID_INS_NIA, OID_INS_NIR_TEST
 
-NS = {"s": soap.NS_SOAP12, "r": soap.NS_RESULTAT, "siram": soap.NS_SIRAM}
+NS = {"s": NS_SOAP12, "r": NS_RESULTAT, "siram": NS_SIRAM}
 CERT = {"Content-Type": "application/soap+xml; charset=utf-8", "X-Client-Cert-CN": "INSI-AUTO"}
 SCENARIOS = json.loads((resources.files("app.ins") / "fixtures" / "scenarios.json").read_text())["scenarios"]
 
 
 def traits_request(nom, prenoms, sexe, date, lieu=None, **kw) -> bytes:
-    return soap.build_request(soap.recsansvitale_xml(nom, prenoms, sexe, date, lieu), **kw)
+    return build_request(recsansvitale_xml(nom, prenoms, sexe, date, lieu), **kw)
 
 
 async def post(client, body: bytes, headers: dict | None = None):
@@ -60,16 +62,16 @@ async def test_every_fixture_scenario_over_soap(client, case: dict) -> None:
 
 async def test_nia_answers_oid_9(client) -> None:
     root = parse(await post(client, traits_request("PROVISOIRE", "MATRICULE", "M", "2009-07-01")))
-    assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == nir.OID_INS_NIA
+    assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == OID_INS_NIA
 
 
 async def test_test_oid_policy(app, client) -> None:
     app.state.settings.ins_oid_policy = "test"
     try:
         root = parse(await post(client, traits_request("ADRUN", "ZOE", "F", "1975-12-31")))
-        assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == nir.OID_INS_NIR_TEST
+        assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == OID_INS_NIR_TEST
         root = parse(await post(client, traits_request("PROVISOIRE", "MATRICULE", "M", "2009-07-01")))
-        assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == nir.OID_INS_NIA
+        assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == OID_INS_NIA
     finally:
         app.state.settings.ins_oid_policy = "real"
 
@@ -78,16 +80,16 @@ async def test_search_by_carte_vitale(client) -> None:
     card = (await client.get("/sandbox/v1/cards")).json()["cards"]
     rousseau = next(c for c in card if c["NumeroSerie"] == "VITALE-ROUSSEAU-0001")
     od = rousseau["MatriculeOD"]["NumIdentifiant"]
-    body = soap.build_request(soap.recvitale_xml(od + "00", "2015-04-10", "2"), action=soap.ACTION_VITALE)
+    body = build_request(recvitale_xml(od + "00", "2015-04-10", "2"), action=ACTION_VITALE)
     root = parse(await post(client, body))
     assert root.findtext(".//r:CodeCR", namespaces=NS) == "00"
     assert root.findtext(".//r:TIQ/r:ListePrenom", namespaces=NS) == "EMMA"
-    body = soap.build_request(soap.recvitale_xml(od + "00", "1970-01-01", "1"), action=soap.ACTION_VITALE)
+    body = build_request(recvitale_xml(od + "00", "1970-01-01", "1"), action=ACTION_VITALE)
     assert parse(await post(client, body)).findtext(".//r:CodeCR", namespaces=NS) == "01"
 
 
 async def test_cpx_assertion_instead_of_certificate(client) -> None:
-    body = traits_request("ADRUN", "ZOE", "F", "1975-12-31", security=soap.saml_security())
+    body = traits_request("ADRUN", "ZOE", "F", "1975-12-31", security=saml_security())
     r = await post(client, body, {"Content-Type": "application/soap+xml"})
     assert r.status_code == 200 and parse(r).findtext(".//r:CodeCR", namespaces=NS) == "00"
 
@@ -158,7 +160,7 @@ async def test_malformed_requests_are_sender_faults(client, mutate, code: str) -
 
 async def test_soap_11_envelope_is_refused(client) -> None:
     body = traits_request("ADRUN", "ZOE", "F", "1975-12-31").replace(
-        soap.NS_SOAP12.encode(), soap.NS_SOAP11.encode())
+        NS_SOAP12.encode(), NS_SOAP11.encode())
     r = await post(client, body)
     assert r.status_code == 500 and fault_of(r)[0] == "soap:VersionMismatch"
 
@@ -238,8 +240,8 @@ async def test_injected_technical_fault(client) -> None:
 
 async def test_vitale_data_in_contexte_bam_couverture(client) -> None:
     """Pyxvital templates put the card data in ContexteBAM/COUVERTURE rather than in RECVITALE."""
-    body = soap.build_request(f'<insi_recvit_ins:RECVITALE xmlns:insi_recvit_ins="{soap.NS_RECVIT}"/>',
-                              action=soap.ACTION_VITALE)
+    body = build_request(f'<insi_recvit_ins:RECVITALE xmlns:insi_recvit_ins="{NS_RECVIT}"/>',
+                              action=ACTION_VITALE)
     couverture = (b"<ctxbam:COUVERTURE><ctxbam:ASSURE><ctxbam:Id><ctxbam:Num>2751263220749</ctxbam:Num>"
                   b"</ctxbam:Id></ctxbam:ASSURE><ctxbam:BENEFICIAIRE><ctxbam:DateNai>1975-12-31</ctxbam:DateNai>"
                   b"<ctxbam:Rang>1</ctxbam:Rang></ctxbam:BENEFICIAIRE></ctxbam:COUVERTURE>")
@@ -247,8 +249,8 @@ async def test_vitale_data_in_contexte_bam_couverture(client) -> None:
     root = parse(await post(client, body))
     assert root.findtext(".//r:CodeCR", namespaces=NS) == "00"
     assert root.findtext(".//r:TIQ/r:NomNaissance", namespaces=NS) == "ADRUN"
-    empty = soap.build_request(f'<insi_recvit_ins:RECVITALE xmlns:insi_recvit_ins="{soap.NS_RECVIT}"/>',
-                               action=soap.ACTION_VITALE)
+    empty = build_request(f'<insi_recvit_ins:RECVITALE xmlns:insi_recvit_ins="{NS_RECVIT}"/>',
+                               action=ACTION_VITALE)
     assert fault_of(await post(client, empty))[2] == "sandbox_vitale"
 
 
@@ -263,7 +265,7 @@ async def test_every_answer_is_in_the_call_log(client) -> None:
 
 
 async def test_odd_vitale_rank_and_padded_values(client) -> None:
-    body = soap.build_request(soap.recvitale_xml("275126322074974", "1975-12-31", "A"), action=soap.ACTION_VITALE)
+    body = build_request(recvitale_xml("275126322074974", "1975-12-31", "A"), action=ACTION_VITALE)
     r = await post(client, body)
     assert r.status_code == 200 and parse(r).findtext(".//r:CodeCR", namespaces=NS) == "01"
     padded = traits_request("ADRUN", "ZOE", "F", "1975-12-31").replace(b">ADRUN<", b">\n  ADRUN\n<")

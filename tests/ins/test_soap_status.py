@@ -14,14 +14,15 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from app.ins import soap
+from app.ins.soap.client import build_request, recsansvitale_xml
+from app.ins.soap.namespaces import NS_SIRAM, NS_SOAP11, NS_SOAP12
 
-NS = {"s": soap.NS_SOAP12, "siram": soap.NS_SIRAM}
+NS = {"s": NS_SOAP12, "siram": NS_SIRAM}
 CERT = {"Content-Type": "application/soap+xml; charset=utf-8", "X-Client-Cert-CN": "INSI-AUTO"}
 
 
 def adrun(**kw) -> bytes:  # type: ignore[no-untyped-def]
-    return soap.build_request(soap.recsansvitale_xml("ADRUN", "ZOE", "F", "1975-12-31"), **kw)
+    return build_request(recsansvitale_xml("ADRUN", "ZOE", "F", "1975-12-31"), **kw)
 
 
 def fault(r) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
@@ -41,7 +42,7 @@ async def test_sender_access_faults_are_500(client) -> None:
 
 
 async def test_receiver_technical_faults_are_500(client) -> None:
-    body = soap.build_request(soap.recsansvitale_xml("D'AEION", "COEUR", "M", "1987-01-25"))
+    body = build_request(recsansvitale_xml("D'AEION", "COEUR", "M", "1987-01-25"))
     r = await client.post("/lps", content=body, headers=CERT)
     assert (r.status_code, fault(r)) == (500, ("soap:Receiver", "soap:siram_40", "insi_102"))
     r = await client.post("/lps", content=adrun(), headers={**CERT, "X-Segur-INS-Fault": "insi_102"})
@@ -53,7 +54,7 @@ async def test_malformed_request_faults_are_500(client) -> None:
     missing_header = adrun().replace(b'Version="01_02"', b'Version="01_01"')
     r = await client.post("/lps", content=missing_header, headers=CERT)
     assert (r.status_code, fault(r)) == (500, ("soap:Sender", "soap:siram_10", "sandbox_ctxbam"))
-    bad_trait = soap.build_request(soap.recsansvitale_xml("ADRUN", "ZOE", "X", "1975-12-31"))
+    bad_trait = build_request(recsansvitale_xml("ADRUN", "ZOE", "X", "1975-12-31"))
     r = await client.post("/lps", content=bad_trait, headers=CERT)
     assert (r.status_code, fault(r)) == (500, ("soap:Sender", "soap:siram_10", "sandbox_traits"))
 
@@ -71,7 +72,7 @@ async def test_xml_attack_and_malformed_envelope_faults_are_500(client, body: by
 
 async def test_soap_11_envelope_is_500(client) -> None:
     """VersionMismatch: 500 in SOAP 1.2 part 2 as well."""
-    r = await client.post("/lps", content=adrun().replace(soap.NS_SOAP12.encode(), soap.NS_SOAP11.encode()),
+    r = await client.post("/lps", content=adrun().replace(NS_SOAP12.encode(), NS_SOAP11.encode()),
                           headers=CERT)
     assert (r.status_code, fault(r)[0]) == (500, "soap:VersionMismatch")
 

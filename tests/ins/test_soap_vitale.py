@@ -10,16 +10,17 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from app.ins import soap
+from app.ins.soap.client import build_request, recsansvitale_xml
+from app.ins.soap.namespaces import ACTION_VITALE, NS_RECSANS, NS_RECVIT, NS_RESULTAT, NS_SIRAM, NS_SOAP12
 
-NS = {"s": soap.NS_SOAP12, "r": soap.NS_RESULTAT, "siram": soap.NS_SIRAM}
+NS = {"s": NS_SOAP12, "r": NS_RESULTAT, "siram": NS_SIRAM}
 CERT = {"Content-Type": "application/soap+xml; charset=utf-8", "X-Client-Cert-CN": "INSI-AUTO"}
 V = "insi_recvit_ins"
 
 
 def recvitale(*children: str) -> bytes:
-    return soap.build_request(f'<{V}:RECVITALE xmlns:{V}="{soap.NS_RECVIT}">' + "".join(children) + f"</{V}:RECVITALE>",
-                              action=soap.ACTION_VITALE)
+    return build_request(f'<{V}:RECVITALE xmlns:{V}="{NS_RECVIT}">' + "".join(children) + f"</{V}:RECVITALE>",
+                              action=ACTION_VITALE)
 
 
 def el(name: str, value: str) -> str:
@@ -87,7 +88,7 @@ async def test_out_of_order_elements_are_refused_like_the_traits_search(client, 
 
 async def test_traits_search_answers_the_same_order_fault(client) -> None:
     """The reference the Carte Vitale search is held to: RECSANSVITALE out of order."""
-    body = soap.build_request(soap.recsansvitale_xml("ADRUN", "ZOE", "F", "1975-12-31").replace(
+    body = build_request(recsansvitale_xml("ADRUN", "ZOE", "F", "1975-12-31").replace(
         "<insi_recsans_ins:Sexe>F</insi_recsans_ins:Sexe>", "").replace(
         "</insi_recsans_ins:RECSANSVITALE>", "<insi_recsans_ins:Sexe>F</insi_recsans_ins:Sexe>"
                                              "</insi_recsans_ins:RECSANSVITALE>"))
@@ -100,7 +101,7 @@ async def test_traits_search_answers_the_same_order_fault(client) -> None:
     (OD, DATE, DATE),
     (OD, el("Prenom", "PIERRE-ALAIN"), DATE),
     (matricule("MatriculeOD", el("NumIdentifiant", "1090763220834"), el("Cle", "89"), el("Cle", "89")), DATE),
-    (OD, f'<x:DateNaissance xmlns:x="{soap.NS_RECSANS}">2009-07-14</x:DateNaissance>'),
+    (OD, f'<x:DateNaissance xmlns:x="{NS_RECSANS}">2009-07-14</x:DateNaissance>'),
 ])
 async def test_repeated_or_unknown_elements_are_refused(client, children: tuple) -> None:
     assert fault(await post(client, recvitale(*children)))[3] == "sandbox_body"
@@ -112,7 +113,7 @@ async def test_forbidden_characters_answer_the_traits_search_fault(client, name:
     assert fault(r) == (500, "soap:Receiver", "soap:siram_40", "insi_102", "fatal")
     assert await last_rule(client) == "INSi:charset"
     # exactly what the trait search answers for the same name
-    traits = soap.build_request(soap.recsansvitale_xml(name, "PIERRE-ALAIN", "M", "2009-07-14"))
+    traits = build_request(recsansvitale_xml(name, "PIERRE-ALAIN", "M", "2009-07-14"))
     assert fault(await post(client, traits)) == fault(r)
 
 

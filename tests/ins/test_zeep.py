@@ -15,7 +15,7 @@ from zeep.exceptions import Fault
 from zeep.transports import Transport
 from zeep.wsa import WsAddressingPlugin
 
-from app.ins import nir
+from app.shared.identifiers import OID_INS_NIR
 
 
 class AsgiTransport(Transport):
@@ -69,7 +69,7 @@ async def test_zeep_against_the_wsdl(client) -> None:
     adrun = out["adrun"]
     assert adrun.CR.CodeCR == "00" and adrun.CR.LibelleCR == "OK"
     assert adrun.INDIVIDU.INSACTIF.IdIndividu.NumIdentifiant == "2751263220749"
-    assert adrun.INDIVIDU.INSACTIF.OID == nir.OID_INS_NIR
+    assert adrun.INDIVIDU.INSACTIF.OID == OID_INS_NIR
     assert adrun.INDIVIDU.TIQ.ListePrenom == "ZOE"
     assert out["devinci"].CR.CodeCR == "02" and out["devinci"].INDIVIDU is None
     vitale = out["ecetinsi_vitale"]
