@@ -8,6 +8,8 @@ runs ``src/ins/test/insi-client.test.ts`` against the live qualif INSi. The answ
 swaps the live body for a CNDA sample file (``src/ins/fixtures/TEST_2.0x*.xml``, ``REP_CR01.xml``,
 ``insi-client.service.ts`` ``_manageCndaValidationSpecialCases``): those are samples, not recordings. All at
 commit 12ef794a663bc6c30fd430b6cdeaa8b47daeb765. The expected shapes below are written out by hand.
+
+And the answer's escaping and element order (pure).
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
+from app.ins import nir, search
 from app.ins.soap import answers
 from app.ins.soap.client import build_request, recsansvitale_xml, recvitale_xml
 from app.ins.soap.namespaces import ACTION_VITALE, NS_RESULTAT
+from app.shared.identifiers import OID_INS_NIR
 
 NIR_OID = "1.2.250.1.213.1.4.8"
+
 CERT = {"Content-Type": "application/soap+xml; charset=utf-8", "X-Client-Cert-CN": "INSI-AUTO"}
 
 
@@ -67,6 +72,7 @@ LIVE = {
         "RESULTAT", [("CR", [("CodeCR", "02"), ("LibelleCR", "Plusieurs identites trouvees")])]),
 }
 
+
 # The live envelope, byte for byte up to the RESULTAT content (every recording above has it).
 LIVE_HEAD = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -75,6 +81,8 @@ LIVE_HEAD = (
     b'<RESULTAT xmlns="http://www.cnamts.fr/INSiResultat" xmlns:ns0="http://www.cnamts.fr/INSiRecVit" '
     b'xmlns:ns1="http://www.cnamts.fr/INSiRecSans"><CR>'
 )
+
+
 LIVE_TAIL = b"</RESULTAT></env:Body></soap:Envelope>"
 
 
@@ -150,3 +158,14 @@ def test_no_type_matricule_unless_the_record_has_one() -> None:
     typed = search.InsRecord("2090763220834", "39", "NIR", type_matricule="NIR")
     written = answers._ins_xml("INSHISTO", typed, NIR_OID)
     assert "<Cle>39</Cle><TypeMatricule>NIR</TypeMatricule></IdIndividu>" in written
+
+
+def test_answer_escapes_and_keeps_order() -> None:
+    person = search.PersonRecord("D'ARTAGNAN", "JEAN", "M", "1950-00-00", None,
+                                 search.InsRecord("1502099350001", nir.compute_key("1502099350001"), "NIR"))
+    xml = answers.resultat_xml(search.Outcome("00", "OK", person), lambda r: OID_INS_NIR, with_prenom=True)
+    root = etree.fromstring(xml.encode())
+    tiq = root.find(f"{{{NS_RESULTAT}}}INDIVIDU/{{{NS_RESULTAT}}}TIQ")
+    assert [etree.QName(c).localname for c in tiq] == ["NomNaissance", "Prenom", "ListePrenom", "Sexe",
+                                                        "DateNaissance"]
+    assert tiq.findtext(f"{{{NS_RESULTAT}}}DateNaissance") == "1950-00-00"
