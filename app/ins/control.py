@@ -8,9 +8,11 @@ unknown beneficiary 422, an unknown person or IDAM 404.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from app.api.deps import SessionDep
@@ -56,8 +58,19 @@ async def _person(ins: Annotated[str, Path(max_length=32)], session: SessionDep)
         raise control_problem(err) from None
 
 
-NOT_FOUND = {404: {"description": "unknown (problem JSON naming the rule)"}}
-CONFLICT = {409: {"description": "collides with the store (problem JSON naming the field and the rule)"}}
+async def _created(request: Request, session: AsyncSession, insert: Callable[..., Awaitable[Any]],
+                   body: CardIn | IdamIn) -> Response:
+    """A card or an IDAM written (``insert(session, [body])``), answered 201 with the body as received."""
+    try:
+        await insert(session, [body], skip_existing=False)
+    except InsError as err:
+        raise control_problem(err) from None
+    return json_response(request, body.model_dump(exclude_none=True), 201)
+
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "unknown (problem JSON naming the rule)"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "collides with the store (problem JSON naming the field and the rule)"}}
 
 
 @control.post("/persons", status_code=201, summary="Add a test identity to the simulated national base",
@@ -101,11 +114,7 @@ async def delete_person(ins: Annotated[str, Path(max_length=32)], session: Sessi
               operation_id="sandbox_cards_create",
               responses={**CONFLICT, 422: {"description": "a beneficiary INS that is no person of the store"}})
 async def create_card(body: CardIn, request: Request, session: SessionDep) -> Response:
-    try:
-        await national_base.insert_cards(session, [body], skip_existing=False)
-    except InsError as err:
-        raise control_problem(err) from None
-    return json_response(request, body.model_dump(exclude_none=True), 201)
+    return await _created(request, session, national_base.insert_cards, body)
 
 
 @control.get("/cards", summary="Simulated Cartes Vitale", operation_id="sandbox_cards_list")
@@ -116,11 +125,7 @@ async def list_cards(session: SessionDep) -> dict:
 @control.post("/idams", status_code=201, summary="Accept a software authorisation number (ContexteLPS IDAM)",
               operation_id="sandbox_idams_create", responses=CONFLICT)
 async def create_idam(body: IdamIn, request: Request, session: SessionDep) -> Response:
-    try:
-        await national_base.insert_idams(session, [body], skip_existing=False)
-    except InsError as err:
-        raise control_problem(err) from None
-    return json_response(request, body.model_dump(exclude_none=True), 201)
+    return await _created(request, session, national_base.insert_idams, body)
 
 
 @control.get("/idams", summary="Accepted IDAMs", operation_id="sandbox_idams_list")

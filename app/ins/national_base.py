@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +26,23 @@ from app.ins.records import PERSON_COLUMNS, histo_json, record
 from app.ins.schemas import CardIn, FixtureFile, IdamIn, PersonIn
 from app.ins.searches import idam_known
 
+T = TypeVar("T")
+
 # --------------------------------------------------------------------------- writes
+
+
+def _to_insert(items: list[T], clashes: Callable[[T], bool], conflict: Callable[[T], InsConflict], *,
+               skip_existing: bool) -> list[T]:
+    """The items to insert: one that ``clashes`` with the store is skipped (``skip_existing``, the seeder and
+    fixture files) or refused with its ``conflict`` (the control API's single writes)."""
+    todo = []
+    for item in items:
+        if clashes(item):
+            if skip_existing:
+                continue
+            raise conflict(item)
+        todo.append(item)
+    return todo
 
 
 async def _existing_active(session: AsyncSession, numbers: Iterable[str]) -> set[str]:
@@ -55,16 +71,14 @@ async def insert_persons(session: AsyncSession, persons: list[PersonIn], *, skip
         existing_faults = {(r[0], r[1]) for r in rows}
     else:
         existing_faults = set()
-    todo = []
-    for p in persons:
-        clash = (p.INSACTIF and p.INSACTIF.IdIndividu.NumIdentifiant in existing) or \
-            (p.fault and (p.NomNaissance, p.ListePrenom) in existing_faults)
-        if clash:
-            if skip_existing:
-                continue
-            raise InsConflict("INSACTIF", "INS:exists",
-                              f"a person with this INS already exists ({p.NomNaissance} {p.ListePrenom})")
-        todo.append(p)
+    todo = _to_insert(
+        persons,
+        lambda p: bool((p.INSACTIF and p.INSACTIF.IdIndividu.NumIdentifiant in existing)
+                       or (p.fault and (p.NomNaissance, p.ListePrenom) in existing_faults)),
+        lambda p: InsConflict("INSACTIF", "INS:exists",
+                              f"a person with this INS already exists ({p.NomNaissance} {p.ListePrenom})"),
+        skip_existing=skip_existing,
+    )
     if not todo:
         return []
     records = [p.record() for p in todo]
@@ -108,13 +122,9 @@ async def insert_cards(session: AsyncSession, cards: list[CardIn], *, skip_exist
         existing = set((await session.execute(
             select(InsCard.numero_serie).where(InsCard.numero_serie.in_(series))
         )).scalars().all())
-    todo = []
-    for c in cards:
-        if c.NumeroSerie in existing:
-            if skip_existing:
-                continue
-            raise InsConflict("NumeroSerie", "INS:card-exists", f"card {c.NumeroSerie} already exists")
-        todo.append(c)
+    todo = _to_insert(cards, lambda c: c.NumeroSerie in existing,
+                      lambda c: InsConflict("NumeroSerie", "INS:card-exists", f"card {c.NumeroSerie} already exists"),
+                      skip_existing=skip_existing)
     if not todo:
         return 0
     wanted = {b.INS[:13] for c in todo for b in c.BENEFICIAIRES}
@@ -126,8 +136,8 @@ async def insert_cards(session: AsyncSession, cards: list[CardIn], *, skip_exist
     for c in todo:
         for b in c.BENEFICIAIRES:
             if b.INS not in known:
-                raise BeneficiaryUnknown("BENEFICIAIRES.INS", "INS:card-beneficiary",
-                                  f"beneficiary INS {b.INS} is not a person of the store (create the person first)")
+                raise BeneficiaryUnknown("BENEFICIAIRES.INS", "INS:card-beneficiary", f"beneficiary INS {b.INS} "
+                                         "is not a person of the store (create the person first)")
     now = utcnow()
     await session.execute(insert(InsCard), [
         {"numero_serie": c.NumeroSerie, "matricule_od": c.MatriculeOD.NumIdentifiant[:13],
@@ -140,13 +150,9 @@ async def insert_cards(session: AsyncSession, cards: list[CardIn], *, skip_exist
 async def insert_idams(session: AsyncSession, idams: list[IdamIn], *, skip_existing: bool) -> int:
     names = [i.IDAM for i in idams]
     existing = set((await session.execute(select(InsIdam.idam).where(InsIdam.idam.in_(names)))).scalars().all())
-    todo = []
-    for i in idams:
-        if i.IDAM in existing:
-            if skip_existing:
-                continue
-            raise InsConflict("IDAM", "INS:idam-exists", f"IDAM {i.IDAM} already exists")
-        todo.append(i)
+    todo = _to_insert(idams, lambda i: i.IDAM in existing,
+                      lambda i: InsConflict("IDAM", "INS:idam-exists", f"IDAM {i.IDAM} already exists"),
+                      skip_existing=skip_existing)
     if todo:
         now = utcnow()
         await session.execute(insert(InsIdam), [

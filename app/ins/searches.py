@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, or_, select
+from sqlalchemy import String, and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -32,7 +32,7 @@ def _candidates(person: Any) -> Any:
     """Candidates of a search by traits: same birth name and birth date, or a person that simulates a fault
     (answered whatever the birth date). Both halves are indexed (``ix_ins_person_traits``, the partial
     ``ix_ins_person_fault``)."""
-    nom, date = bindparam("nom_naissance"), bindparam("date_naissance")
+    nom, date = bindparam("nom_naissance", type_=String), bindparam("date_naissance", type_=String)
     return or_(and_(person.nom_naissance == nom, person.date_naissance == date),
                and_(person.nom_naissance == nom, person.fault.is_not(None)))
 
