@@ -68,7 +68,6 @@ async def _created(request: Request, session: AsyncSession, insert: Callable[...
     return json_response(request, body.model_dump(exclude_none=True), 201)
 
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "unknown (problem JSON naming the rule)"}}
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"description": "collides with the store (problem JSON naming the field and the rule)"}}
 
@@ -95,13 +94,13 @@ async def list_persons(
 
 
 @control.get("/persons/{ins}", summary="One test identity by its active INS (15 characters)",
-             operation_id="sandbox_persons_get", responses=NOT_FOUND)
+             operation_id="sandbox_persons_get")
 async def get_person(person: Annotated[search.PersonRecord, Depends(_person)]) -> dict:
     return _person_out(person)
 
 
 @control.delete("/persons/{ins}", status_code=204, summary="Remove a test identity",
-                operation_id="sandbox_persons_delete", responses=NOT_FOUND)
+                operation_id="sandbox_persons_delete")
 async def delete_person(ins: Annotated[str, Path(max_length=32)], session: SessionDep) -> Response:
     try:
         await national_base.delete_person(session, ins)
@@ -112,7 +111,9 @@ async def delete_person(ins: Annotated[str, Path(max_length=32)], session: Sessi
 
 @control.post("/cards", status_code=201, summary="Add a simulated Carte Vitale (holder and beneficiaries)",
               operation_id="sandbox_cards_create",
-              responses={**CONFLICT, 422: {"description": "a beneficiary INS that is no person of the store"}})
+              responses={**CONFLICT, 422: {"description": "request fails validation (rule platform:request-validation "
+                                                       "names each field), or a beneficiary INS is no person of "
+                                                       "the store (rule INS:card-beneficiary)"}})
 async def create_card(body: CardIn, request: Request, session: SessionDep) -> Response:
     return await _created(request, session, national_base.insert_cards, body)
 
@@ -133,8 +134,7 @@ async def list_idams(session: SessionDep) -> dict:
     return {"idams": await national_base.list_idams(session)}
 
 
-@control.delete("/idams/{idam}", status_code=204, summary="Stop accepting an IDAM", operation_id="sandbox_idams_delete",
-                responses=NOT_FOUND)
+@control.delete("/idams/{idam}", status_code=204, summary="Stop accepting an IDAM", operation_id="sandbox_idams_delete")
 async def delete_idam(idam: Annotated[str, Path(max_length=64)], session: SessionDep) -> Response:
     try:
         await national_base.delete_idam(session, idam)
