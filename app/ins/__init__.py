@@ -7,7 +7,7 @@ Its shape:
   :mod:`app.shared.identifiers`), :mod:`~app.ins.traits` (INSi's trait rules), :mod:`~app.ins.search` (codes
   00/01/02, Carte Vitale beneficiaries, verification), :mod:`~app.ins.rniv` (identity status engine),
   :mod:`~app.ins.fhir` (FR Core Patient), :mod:`~app.ins.individu` (INSi's ``INDIVIDU`` as JSON),
-  :mod:`~app.ins.synthetic` (bulk test persons);
+  :mod:`~app.ins.call_log` (the line journaled per answer), :mod:`~app.ins.synthetic` (bulk test persons);
 - **errors**: :mod:`~app.ins.exceptions`, raised by rules and services, never an HTTP status;
 - **the store**: :mod:`~app.ins.models`, :mod:`~app.ins.records` (rows read as search records),
   :mod:`~app.ins.identities` (look-ups for other domains), :mod:`~app.ins.searches` (the INSi operations),

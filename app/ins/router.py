@@ -21,12 +21,12 @@ from app.api.errors import ProblemError
 from app.api.journal import context_of
 from app.db import utcnow
 from app.ins import fhir, nir, rniv, search, searches, traits
+from app.ins.call_log import call_log
 from app.ins.exceptions import InsError, InsiTechnicalFault, OidError, RnivError, TraitError
 from app.ins.individu import person_json
 from app.ins.jsonbody import json_response
 from app.ins.routing import LeanRoute
 from app.ins.schemas import TraitsSearch, VerifyRequest, VitaleSearch
-from app.ins.soap.answers import call_log
 from app.shared.identifiers import OID_INS_NIR
 
 router = APIRouter(prefix="/insi/v1", tags=["ins"])

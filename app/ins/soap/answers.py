@@ -1,9 +1,8 @@
 """Writing INSi's answers: the ``RESULTAT`` element (``http://www.cnamts.fr/INSiResultat``) in its envelope, as
-the live INSi writes them, and the server-side call log of each answer. Pure."""
+the live INSi writes them. Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from xml.sax.saxutils import escape
 
 from app.ins.search import InsRecord, Outcome, PersonRecord
@@ -57,16 +56,3 @@ def build_response(resultat: str) -> bytes:
         f'<soap:Envelope xmlns:soap="{NS_SOAP12}"><env:Body xmlns:S="{NS_SOAP12}" xmlns:env="{NS_SOAP12}">'
         f"{resultat}</env:Body></soap:Envelope>"
     ).encode()
-
-
-def call_log(operation: str, outcome: Outcome, oid_of: Callable[[InsRecord], str], credential: str,
-             idam: str | None, message_id: str | None) -> str:
-    """One line per INSi answer: operation, CodeCR, INS and OID returned (active and history), credential."""
-    parts = [f"{operation} CodeCR={outcome.code}"]
-    p = outcome.person
-    if p is not None and p.ins_actif is not None:
-        parts.append(f"INS={p.ins_actif.ins} OID={oid_of(p.ins_actif)}")
-        if p.ins_histo:
-            parts.append("INSHISTO=" + ",".join(h.ins for h in p.ins_histo))
-    parts.append(f"credential={credential} IDAM={idam} MessageID={message_id}")
-    return " ".join(parts)[:1024]

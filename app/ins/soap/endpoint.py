@@ -23,6 +23,7 @@ from app.api.deps import SettingsDep, authenticate_professional
 from app.api.errors import AuthError
 from app.api.journal import context_of, note_refusal
 from app.ins import nir, search, searches, traits
+from app.ins.call_log import call_log
 from app.ins.exceptions import InsError
 from app.ins.routing import LeanRoute
 from app.ins.soap import answers, bodies, envelope
@@ -214,7 +215,7 @@ async def lps(request: Request) -> Response:
     if context is not None:
         # the call log INS rules 37/39 ask vendors to keep, server side: journaled as the entry's detail
         context.extra["operation"] = req.operation
-        context.detail = answers.call_log(req.operation, outcome, oid_of, credential, idam, mid)
+        context.detail = call_log(req.operation, outcome, oid_of, credential, idam, mid)
     xml = answers.resultat_xml(outcome, oid_of, with_prenom=settings.ins_tiq_prenom)
     return Response(answers.build_response(xml), media_type=SOAP_MEDIA_TYPE)
 
