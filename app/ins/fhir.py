@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from app.ins import nir, traits
+from app.ins import traits
 from app.ins.search import InsRecord, PersonRecord
+from app.shared.identifiers import OID_CATALOGUE
 
 CORE = "https://hl7.fr/ig/fhir/core"
 PROFILE_PATIENT_INS = f"{CORE}/StructureDefinition/fr-core-patient-ins"
@@ -45,7 +46,7 @@ StatusSystem = Literal["new", "old"]
 
 
 def identifier(rec: InsRecord, oid: str, *, historical: bool = False) -> dict:
-    info = nir.OID_CATALOGUE[oid]
+    info = OID_CATALOGUE[oid]
     use = "old" if historical else info.use
     return {
         "use": use,

@@ -1,4 +1,4 @@
-"""NIR / NIA rules and the INS OID catalogue. Pure: no I/O.
+"""NIR / NIA rules, and checks against the INS OID catalogue (:mod:`app.shared.identifiers`). Pure: no I/O.
 
 Sources (see docs/ins.md and the reference ``ins.md`` §2):
 - structure ``S AA MM LLLLL OOO KK``: INSEE https://xml.insee.fr/schema/2004/nir.html, python-stdnum
@@ -19,27 +19,15 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-# OIDs: the one catalogue lives in app/shared/identifiers.py (shared with DMP and MSSanté)
-from app.shared.identifiers import (  # noqa: F401  (re-exported: nir.OID_INS_NIR ... read as before)
+from app.ins.exceptions import NirError, OidError
+from app.shared.identifiers import (  # the one OID catalogue, shared with DMP and MSSanté
     OID_CATALOGUE,
-    OID_INS_C,
     OID_INS_NIA,
     OID_INS_NIR,
-    OID_INS_NIR_DEMO,
     OID_INS_NIR_TEST,
     IdentifierKind,
     OidInfo,
 )
-
-
-class OidError(ValueError):
-    """An OID outside the INS catalogue (or not acceptable where it is used)."""
-
-    def __init__(self, oid: str, message: str, rule: str = "INS:oid") -> None:
-        super().__init__(message)
-        self.oid = oid
-        self.message = message
-        self.rule = rule
 
 
 def check_oid(oid: str, *, allow_legacy: bool = False) -> OidInfo:
@@ -80,15 +68,6 @@ TEMPORARY_SEX_DIGITS = frozenset("3478")
 
 _SHAPE = re.compile(r"^[0-9]{5}(?:[0-9]{2}|2[AB])[0-9]{6}$")
 _KEY = re.compile(r"^[0-9]{2}$")
-
-
-class NirError(ValueError):
-    """A NIR/NIA refused by a named rule."""
-
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(message)
-        self.rule = rule
-        self.message = message
 
 
 def _numeric13(number13: str) -> int:

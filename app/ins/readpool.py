@@ -12,14 +12,21 @@ taken back) and the next call acquires a fresh one.
 Callers beyond ``max_size`` wait in FIFO order for the next connection given back, or for a slot freed by a
 connection given up (which the first waiter then fills itself, before any later caller). Connections that stay idle
 through a whole ``trim_interval`` go back to asyncpg (which closes them once inactive), one is kept.
+
+A fast path (``settings.fast_paths``): :func:`lifespan` opens it only on PostgreSQL with fast paths on, as
+``app.state.ins_pg_pool``; without it, :func:`app.ins.searches.search_by_traits_fast` takes the plain path (the
+same statement through the application's AsyncSession and engine).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from asyncpg import InterfaceError
 
 _SLOT = object()  # what a waiter is handed instead of a connection: a free slot, to acquire one from asyncpg
@@ -174,3 +181,33 @@ class ReadPool:
             await self._release(con)
         if self._returning:
             await asyncio.gather(*self._returning, return_exceptions=True)
+
+
+async def _keep_session(connection: Any) -> None:
+    """Only single read-only statements run on the INS pool: no session state to reset, so skip asyncpg's
+    default reset query (a round trip on every release)."""
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """The INS domain's lifespan: on PostgreSQL with ``settings.fast_paths``, open the read pool (a few
+    connections, read-only statements, no transactions) as ``app.state.ins_pg_pool``; otherwise nothing."""
+    settings = app.state.settings
+    if not (settings.fast_paths and settings.database_url.startswith("postgresql")):
+        yield
+        return
+    dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    size = max(2, min(settings.database_pool_size, 10))
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, reset=_keep_session,
+                                     server_settings={"application_name": "segur-sandbox-ins"})
+    reads = ReadPool(pool, size)
+    app.state.ins_pg_pool = reads
+    try:
+        yield
+    finally:
+        app.state.ins_pg_pool = None
+        await reads.close()
+        if reads.size:  # a connection still out (a request cut short at shutdown): do not wait for it
+            pool.terminate()
+        else:
+            await pool.close()

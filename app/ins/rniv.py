@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from app.ins.exceptions import RnivError
+
 STATUSES = ("PROV", "RECUP", "VALI", "QUAL")
 
 # fr-core-cs-mode-validation-identity
@@ -68,12 +70,6 @@ class Step:
 class Result:
     state: IdentityState
     steps: list[Step] = field(default_factory=list)
-
-
-class RnivError(ValueError):
-    def __init__(self, field: str, rule: str, message: str) -> None:
-        super().__init__(message)
-        self.field, self.rule, self.message = field, rule, message
 
 
 def apply(state: IdentityState, event: dict) -> tuple[Step, IdentityState]:

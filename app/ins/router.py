@@ -1,8 +1,9 @@
-"""JSON facade of INSi (``/insi/v1``) and the INS control API (``/sandbox/v1/persons|cards|idams``).
+"""INSi's JSON face (``/insi/v1``): search by traits and by Carte Vitale, verification, NIR tools, RNIV engine.
 
 The facade has no real counterpart (INSi is SOAP only, reference §1.8): it answers the same codes with INSi's
-own element names, plus the FR Core ``Patient`` (``fr-core-patient-ins``) of the identity found. Errors are
-RFC 9457 problem JSON naming the field and the rule.
+own element names, plus the FR Core ``Patient`` (``fr-core-patient-ins``) of the identity found. It only
+translates JSON to the domain's calls and back; the domain's errors become RFC 9457 problem JSON naming the field
+and the rule through :func:`problem_of`, the one mapper of this face.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import random
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
@@ -20,36 +20,41 @@ from app.api.deps import SessionDep, SettingsDep
 from app.api.errors import ProblemError
 from app.api.journal import context_of
 from app.db import utcnow
-from app.ins import fhir, nir, rniv, search, service, traits
+from app.ins import fhir, nir, rniv, search, searches, traits
+from app.ins.call_log import call_log
+from app.ins.exceptions import InsError, InsiTechnicalFault, OidError, RnivError, TraitError
+from app.ins.individu import person_json
+from app.ins.jsonbody import json_response
 from app.ins.routing import LeanRoute
-from app.ins.schemas import CardIn, FixtureFile, IdamIn, PersonIn, TraitsSearch, VerifyRequest, VitaleSearch
-from app.ins.soap_router import call_log
+from app.ins.schemas import TraitsSearch, VerifyRequest, VitaleSearch
+from app.shared.identifiers import OID_INS_NIR
 
 router = APIRouter(prefix="/insi/v1", tags=["ins"])
-control = APIRouter(prefix="/sandbox/v1", tags=["sandbox"])
-
-JSON = "application/json"
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    # orjson: compact UTF-8 (non-ASCII kept as is, like json.dumps(ensure_ascii=False)), ~10x faster
-    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
-
-
-def _trait_problem(err: traits.TraitError) -> ProblemError:
+def problem_of(err: InsError) -> ProblemError:
+    """The problem JSON of a domain error: INSi's technical error is a 503 with its SOAP codes (siram_40 /
+    insi_102); a refused value a 400 naming the field, the rule and, for a trait, its INSi form."""
+    if isinstance(err, InsiTechnicalFault):
+        return ProblemError(
+            503, "INSi technical error",
+            "L'appel au service de recherche avec les traits d'identité renvoie une erreur technique "
+            "(what the test INSi answers for this case: SOAP fault siram_40 / insi_102).",
+            rule=err.rule, extra={"siram": "siram_40", "code": "insi_102", "severite": "fatal"},
+        )
+    if isinstance(err, OidError):
+        return ProblemError(400, "Invalid OID", err.message, rule=err.rule, extra={"field": err.field})
+    if isinstance(err, RnivError):
+        return ProblemError(400, "Invalid RNIV event", err.message, rule=err.rule,
+                            extra={"field": f"events.{err.field}"})
     extra: dict[str, Any] = {"field": err.field}
-    if err.suggestion:
+    if isinstance(err, TraitError) and err.suggestion:
         extra["suggestion"] = err.suggestion
     return ProblemError(400, "Invalid identity trait", err.message, rule=err.rule, extra=extra)
 
 
 def _fault_problem() -> ProblemError:
-    return ProblemError(
-        503, "INSi technical error",
-        "L'appel au service de recherche avec les traits d'identité renvoie une erreur technique "
-        "(what the test INSi answers for this case: SOAP fault siram_40 / insi_102).",
-        rule="INSi:simulated-fault", extra={"siram": "siram_40", "code": "insi_102", "severite": "fatal"},
-    )
+    return problem_of(InsiTechnicalFault("INSi:simulated-fault"))
 
 
 class CR(BaseModel):
@@ -63,7 +68,7 @@ class SearchAnswer(BaseModel):
     patient: dict | None = Field(default=None, description="FR Core Patient (fr-core-patient-ins), status RECUP")
 
 
-def _answer(outcome: search.Outcome, settings: Any, method: str) -> Response:
+def _answer(request: Request, outcome: search.Outcome, settings: Any, method: str) -> Response:
     if outcome.fault:
         raise _fault_problem()
     body: dict[str, Any] = {"CR": {"CodeCR": outcome.code, "LibelleCR": outcome.label}}
@@ -73,11 +78,11 @@ def _answer(outcome: search.Outcome, settings: Any, method: str) -> Response:
         def oid_of(r: search.InsRecord) -> str:
             return nir.oid_for(r.kind, policy)
 
-        body["INDIVIDU"] = service.person_json(outcome.person, oid_of, with_prenom=settings.ins_tiq_prenom)
+        body["INDIVIDU"] = person_json(outcome.person, oid_of, with_prenom=settings.ins_tiq_prenom)
         body["patient"] = fhir.patient(outcome.person, oid_of, status="RECUP", method=method,
                                        status_system=settings.ins_status_system,
                                        date_insi=utcnow().date().isoformat())
-    return _json(body)
+    return json_response(request, body)
 
 
 def _log_call(request: Request, operation: str, outcome: search.Outcome, settings: Any) -> None:
@@ -91,9 +96,9 @@ def _log_call(request: Request, operation: str, outcome: search.Outcome, setting
 def _check_traits(t: TraitsSearch, prefix: str = "") -> traits.TraitQuery:
     try:
         return traits.check_query(t.NomNaissance, t.Prenom, t.Sexe, t.DateNaissance, t.LieuNaissance)
-    except traits.TraitError as err:
+    except TraitError as err:
         err.field = prefix + err.field
-        raise _trait_problem(err) from None
+        raise problem_of(err) from None
 
 
 async def search_traits(request: Request) -> Response:
@@ -107,9 +112,9 @@ async def search_traits(request: Request) -> Response:
     if request.headers.get("x-segur-ins-fault") == "insi_102":
         raise _fault_problem()
     query = _check_traits(body)
-    _, outcome = await service.search_by_traits_fast(request.app.state, query)
+    outcome = await searches.search_by_traits_fast(request.app.state, query)
     _log_call(request, "search-traits", outcome, settings)
-    return _answer(outcome, settings, "INSI")
+    return _answer(request, outcome, settings, "INSI")
 
 
 router.add_api_route(
@@ -141,19 +146,19 @@ router.add_api_route(
 async def search_vitale(body: VitaleSearch, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     try:
         traits.parse_lunar_date(body.DateNaissance)
-    except traits.TraitError as err:
-        raise _trait_problem(err) from None
+    except TraitError as err:
+        raise problem_of(err) from None
     number = nir.clean(body.MatriculeOD.NumIdentifiant)
     if len(number) != 13:
         raise ProblemError(400, "Invalid matricule", "MatriculeOD.NumIdentifiant has 13 characters",
                            rule="NIR:length", extra={"field": "MatriculeOD.NumIdentifiant"})
-    outcome = await service.search_by_card(session, search.VitaleQuery(
+    outcome = await searches.search_by_card(session, search.VitaleQuery(
         matricule_od=number, date_naissance=body.DateNaissance, rang_naissance=body.RangNaissance,
         nom_naissance=body.NomNaissance,
         matricule_individu=nir.clean(body.MatriculeIndividu.NumIdentifiant) if body.MatriculeIndividu else None,
     ))
     _log_call(request, "search-vitale", outcome, settings)
-    return _answer(outcome, settings, "CV")
+    return _answer(request, outcome, settings, "CV")
 
 
 class VerifyAnswer(BaseModel):
@@ -173,23 +178,24 @@ class VerifyAnswer(BaseModel):
     operation_id="insi_verify",
     response_model=VerifyAnswer,
 )
-async def verify(body: VerifyRequest, session: SessionDep, settings: SettingsDep) -> Response:
+async def verify(body: VerifyRequest, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     try:
         nir.check_oid(body.INSFourni.OID)
-    except nir.OidError as err:
-        raise ProblemError(400, "Invalid OID", err.message, rule=err.rule, extra={"field": "INSFourni.OID"}) from None
+    except OidError as err:
+        err.field = "INSFourni.OID"
+        raise problem_of(err) from None
     ins = nir.clean(body.INSFourni.IdIndividu.NumIdentifiant + (body.INSFourni.IdIndividu.Cle or ""))
     if len(ins) != 15:
         raise ProblemError(400, "Invalid matricule", "INSFourni.IdIndividu: 13 characters and a 2-digit Cle",
                            rule="NIR:length", extra={"field": "INSFourni.IdIndividu"})
     query = _check_traits(body.TraitsIdentiteIndividu, "TraitsIdentiteIndividu.")
-    v = await service.verify(session, ins=ins, oid=body.INSFourni.OID, query=query)
+    v = await searches.verify(session, ins=ins, oid=body.INSFourni.OID, query=query)
     out: dict[str, Any] = {"result": v.result, "reasons": v.reasons, "provisional": True}
     if v.person is not None and v.person.ins_actif is not None and v.historical:
         a = v.person.ins_actif
         out["INSACTIF"] = {"IdIndividu": {"NumIdentifiant": a.number, "Cle": a.key},
                            "OID": nir.oid_for(a.kind, settings.ins_oid_policy)}
-    return _json(out)
+    return json_response(request, out)
 
 
 # --------------------------------------------------------------------------- NIR tools
@@ -227,7 +233,7 @@ async def nir_explain(
 
 class NirValidate(BaseModel):
     ins: str = Field(max_length=32, examples=["297022A02077878"])
-    oid: str | None = Field(default=None, max_length=64, examples=[nir.OID_INS_NIR])
+    oid: str | None = Field(default=None, max_length=64, examples=[OID_INS_NIR])
 
 
 @router.post(
@@ -282,9 +288,8 @@ async def rniv_status(body: RnivRequest, settings: SettingsDep) -> dict:
     state = rniv.IdentityState(init.insi, init.document, frozenset(init.attributes), init.minor)
     try:
         res = rniv.run(body.events, initial=state)
-    except rniv.RnivError as err:
-        raise ProblemError(400, "Invalid RNIV event", err.message, rule=err.rule,
-                           extra={"field": f"events.{err.field}"}) from None
+    except RnivError as err:
+        raise problem_of(err) from None
     status = res.state.status
     code = status if settings.ins_status_system == "new" else fhir.OLD_STATUS[status]
     return {
@@ -297,112 +302,3 @@ async def rniv_status(body: RnivRequest, settings: SettingsDep) -> dict:
         "steps": [{"event": s.event, "accepted": s.accepted, "status": s.status, "rule": s.rule,
                    "message": s.message} for s in res.steps],
     }
-
-
-# --------------------------------------------------------------------------- control API
-
-
-def _conflict(err: service.InsConflict) -> ProblemError:
-    status = 422 if err.rule == "INS:card-beneficiary" else 409
-    return ProblemError(status, "Conflict" if status == 409 else "Unprocessable", err.message, rule=err.rule,
-                        extra={"field": err.field})
-
-
-def _person_out(p: search.PersonRecord) -> dict:
-    out = service.person_json(p, lambda r: nir.OID_INS_NIA if r.kind == "NIA" else nir.OID_INS_NIR)
-    body = dict(out["TIQ"])
-    body.pop("Prenom", None)
-    if p.rang_naissance:
-        body["RangNaissance"] = p.rang_naissance
-    if "INSACTIF" in out:
-        body["INSACTIF"] = out["INSACTIF"]
-    body["INSHISTO"] = out["INSHISTO"]
-    if p.fault:
-        body["fault"] = p.fault
-    return body
-
-
-@control.post("/persons", status_code=201, summary="Add a test identity to the simulated national base",
-              operation_id="sandbox_persons_create")
-async def create_person(body: PersonIn, session: SessionDep) -> Response:
-    try:
-        ids = await service.insert_persons(session, [body], skip_existing=False)
-    except service.InsConflict as err:
-        raise _conflict(err) from None
-    rec = body.record(ids[0])
-    return _json(_person_out(rec), 201)
-
-
-@control.get("/persons", summary="Test identities (INSi names)", operation_id="sandbox_persons_list")
-async def list_persons(
-    session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict:
-    persons = await service.list_persons(session, limit=limit, offset=offset)
-    return {"persons": [_person_out(p) for p in persons]}
-
-
-@control.get("/persons/{ins}", summary="One test identity by its active INS (15 characters)",
-             operation_id="sandbox_persons_get")
-async def get_person(ins: Annotated[str, Path(max_length=32)], session: SessionDep) -> dict:
-    p = await service.get_person(session, ins)
-    if p is None:
-        raise ProblemError(404, "Not Found", f"no person with active INS {ins}", rule="INS:person-unknown",
-                           extra={"field": "ins"})
-    return _person_out(p)
-
-
-@control.delete("/persons/{ins}", status_code=204, summary="Remove a test identity",
-                operation_id="sandbox_persons_delete")
-async def delete_person(ins: Annotated[str, Path(max_length=32)], session: SessionDep) -> Response:
-    if not await service.delete_person(session, ins):
-        raise ProblemError(404, "Not Found", f"no person with active INS {ins}", rule="INS:person-unknown",
-                           extra={"field": "ins"})
-    return Response(status_code=204)
-
-
-@control.post("/cards", status_code=201, summary="Add a simulated Carte Vitale (holder and beneficiaries)",
-              operation_id="sandbox_cards_create")
-async def create_card(body: CardIn, session: SessionDep) -> Response:
-    try:
-        await service.insert_cards(session, [body], skip_existing=False)
-    except service.InsConflict as err:
-        raise _conflict(err) from None
-    return _json(body.model_dump(exclude_none=True), 201)
-
-
-@control.get("/cards", summary="Simulated Cartes Vitale", operation_id="sandbox_cards_list")
-async def list_cards(session: SessionDep) -> dict:
-    return {"cards": await service.list_cards(session)}
-
-
-@control.post("/idams", status_code=201, summary="Accept a software authorisation number (ContexteLPS IDAM)",
-              operation_id="sandbox_idams_create")
-async def create_idam(body: IdamIn, session: SessionDep) -> Response:
-    try:
-        await service.insert_idams(session, [body], skip_existing=False)
-    except service.InsConflict as err:
-        raise _conflict(err) from None
-    return _json(body.model_dump(exclude_none=True), 201)
-
-
-@control.get("/idams", summary="Accepted IDAMs", operation_id="sandbox_idams_list")
-async def list_idams(session: SessionDep) -> dict:
-    return {"idams": await service.list_idams(session)}
-
-
-@control.delete("/idams/{idam}", status_code=204, summary="Stop accepting an IDAM", operation_id="sandbox_idams_delete")
-async def delete_idam(idam: Annotated[str, Path(max_length=64)], session: SessionDep) -> Response:
-    if not await service.delete_idam(session, idam):
-        raise ProblemError(404, "Not Found", f"unknown IDAM {idam}", rule="INS:idam-unknown", extra={"field": "idam"})
-    return Response(status_code=204)
-
-
-@control.post("/ins-fixtures", summary="Load a fixture file (persons, cards, idams) idempotently",
-              operation_id="sandbox_ins_fixtures_load")
-async def load_fixtures(body: FixtureFile, session: SessionDep) -> dict:
-    try:
-        return {"added": await service.load_fixtures(session, body, skip_existing=True)}
-    except service.InsConflict as err:
-        raise _conflict(err) from None

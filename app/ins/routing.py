@@ -9,6 +9,10 @@ response models, body limit, exception handling all unchanged) and hands the req
 but only when the *effective* route — with the dependencies of every ``include_router`` it went through —
 has nothing to solve; otherwise it falls back to FastAPI's handler, so a dependency added later (an
 authentication, say) is never skipped.
+
+A fast path (``settings.fast_paths``, read per request from ``request.app.state.settings``): with it off, the
+plain :class:`~fastapi.routing.APIRoute` pipeline answers, FastAPI's own handler built for the route as included
+(tests/ins/test_routing.py compares both answers).
 """
 
 from __future__ import annotations
@@ -53,6 +57,25 @@ class LeanRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         effective = _effective(self)
-        if effective is not None and takes_only_the_request(getattr(effective, "dependant", None), self.endpoint):
-            return self.endpoint  # type: ignore[no-any-return]
-        return super().get_route_handler()
+        if effective is None or not takes_only_the_request(getattr(effective, "dependant", None), self.endpoint):
+            return super().get_route_handler()
+        endpoint = self.endpoint
+        inclusion = fastapi_routing._effective_route_context_var.get()
+        standard: list[Callable[[Request], Coroutine[Any, Any, Response]]] = []
+
+        def plain() -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            """FastAPI's handler for the route as included, built the first time fast paths are off."""
+            if not standard:
+                token = fastapi_routing._effective_route_context_var.set(inclusion)
+                try:
+                    standard.append(super(LeanRoute, self).get_route_handler())
+                finally:
+                    fastapi_routing._effective_route_context_var.reset(token)
+            return standard[0]
+
+        async def handler(request: Request) -> Response:
+            if request.app.state.settings.fast_paths:
+                return await endpoint(request)  # type: ignore[no-any-return]
+            return await plain()(request)
+
+        return handler

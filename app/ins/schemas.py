@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from app.ins import nir, traits
 from app.ins.search import CardBeneficiary, InsRecord, PersonRecord
+from app.shared.identifiers import OID_CATALOGUE, OID_INS_NIR
 
 
 class _Strict(BaseModel):
@@ -49,7 +50,7 @@ class IdIndividuIn(NirNumberIn):
 
 class InsEntry(_Strict):
     IdIndividu: IdIndividuIn
-    OID: str = Field(examples=[nir.OID_INS_NIR])
+    OID: str = Field(examples=[OID_INS_NIR])
     DateDeb: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     DateFin: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
 
@@ -62,7 +63,7 @@ class InsEntry(_Strict):
             raise ValueError(f"[{err.rule}] {err.message}") from None
 
     def record(self, *, check_key: bool = True) -> InsRecord:
-        info = nir.OID_CATALOGUE[self.OID]
+        info = OID_CATALOGUE[self.OID]
         number = self.IdIndividu.NumIdentifiant
         key = self.IdIndividu.Cle or nir.compute_key(number)
         if check_key and key != nir.compute_key(number):
@@ -240,7 +241,7 @@ class VitaleSearch(BaseModel):
 class InsFourni(BaseModel):
     model_config = ConfigDict(extra="forbid")
     IdIndividu: Matricule
-    OID: str = Field(examples=[nir.OID_INS_NIR])
+    OID: str = Field(examples=[OID_INS_NIR])
 
 
 class VerifyRequest(BaseModel):

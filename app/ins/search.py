@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from app.ins import nir, traits
+from app.ins import traits
+from app.shared.identifiers import IdentifierKind
 
 CR_OK = ("00", "OK")
 CR_NOT_FOUND = ("01", "Aucune identite trouvee")
@@ -25,7 +26,7 @@ class InsRecord:
 
     number: str  # 13 characters
     key: str  # 2 digits (as recorded, even when it fails mod 97: HERMANN)
-    kind: nir.IdentifierKind  # NIR or NIA: only the OID tells them apart
+    kind: IdentifierKind  # NIR or NIA: only the OID tells them apart
     type_matricule: str | None = None
     date_deb: str | None = None
     date_fin: str | None = None
@@ -176,7 +177,7 @@ class Verification:
 
 def verify(
     ins: str,
-    kind: nir.IdentifierKind,
+    kind: IdentifierKind,
     query: traits.TraitQuery,
     owner: PersonRecord | None,
 ) -> Verification:

@@ -6,6 +6,7 @@ import random
 from collections.abc import Iterator
 
 from app.ins import nir
+from app.shared.identifiers import OID_INS_NIR
 
 SURNAMES = [
     "MARTIN", "BERNARD", "THOMAS", "PETIT", "ROBERT", "RICHARD", "DURAND", "DUBOIS", "MOREAU", "LAURENT",
@@ -55,6 +56,6 @@ def bulk_persons(n: int, *, seed: int = 20261124, order_start: int = 1) -> Itera
             "LieuNaissance": cog,
             "INSACTIF": {
                 "IdIndividu": {"NumIdentifiant": number, "Cle": nir.compute_key(number), "TypeMatricule": "NIR"},
-                "OID": nir.OID_INS_NIR,
+                "OID": OID_INS_NIR,
             },
         }

@@ -19,6 +19,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from app.ins.exceptions import TraitError
+
 NAME_PATTERN = re.compile(r"^[A-Z]+(?:(?:-{1,2}|[' ])[A-Z]+)*$")
 DATE_PATTERN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 COG_PATTERN = re.compile(r"^(?:[0-9]{2}|2[AB])[0-9]{3}$")
@@ -33,23 +35,6 @@ _TRANSLITERATION = {
     "Æ": "AE", "æ": "AE", "Œ": "OE", "œ": "OE", "ß": "SS", "Ø": "O", "ø": "O", "Ð": "D", "ð": "D",
     "Þ": "TH", "þ": "TH", "Ł": "L", "ł": "L", "‐": "-", "‑": "-", "–": "-", "—": "-",
 }
-
-
-class TraitError(ValueError):
-    """A trait refused by a named rule; ``suggestion`` is the INSi-normalised form when one exists."""
-
-    def __init__(self, field: str, rule: str, message: str, suggestion: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-        self.rule = rule
-        self.message = message
-        self.suggestion = suggestion
-
-    def as_dict(self) -> dict:
-        d = {"field": self.field, "rule": self.rule, "message": self.message}
-        if self.suggestion is not None:
-            d["suggestion"] = self.suggestion
-        return d
 
 
 def normalise(value: str) -> str:

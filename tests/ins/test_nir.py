@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.ins import nir
+from app.shared.identifiers import OID_INS_C, OID_INS_NIA, OID_INS_NIR, OID_INS_NIR_DEMO, OID_INS_NIR_TEST
 
 # Matricules and keys returned by the qualif INSi (reference ins.md §4).
 RECORDED = [
@@ -72,19 +73,19 @@ def test_overseas_and_abroad_places() -> None:
 def test_nir_and_nia_are_told_apart_by_oid_only() -> None:
     ins = "109076322088835"
     assert nir.validate(ins).kind is None
-    assert nir.validate(ins, nir.OID_INS_NIA).kind == "NIA"
-    assert nir.validate(ins, nir.OID_INS_NIR).kind == "NIR"
-    assert nir.explain(ins, nir.OID_INS_NIA).kind == "NIA"
+    assert nir.validate(ins, OID_INS_NIA).kind == "NIA"
+    assert nir.validate(ins, OID_INS_NIR).kind == "NIR"
+    assert nir.explain(ins, OID_INS_NIA).kind == "NIA"
     assert nir.explain(ins).kind.startswith("NIR or NIA")
 
 
 def test_oid_catalogue() -> None:
     assert nir.check_oid("urn:oid:1.2.250.1.213.1.4.10").type_code == "INS-NIR-TEST"
-    assert nir.check_oid(nir.OID_INS_NIR_DEMO).type_code == "INS-NIR-DEMO"  # demo NIR, not a "test NIA"
+    assert nir.check_oid(OID_INS_NIR_DEMO).type_code == "INS-NIR-DEMO"  # demo NIR, not a "test NIA"
     with pytest.raises(nir.OidError) as err:
-        nir.check_oid(nir.OID_INS_C)
+        nir.check_oid(OID_INS_C)
     assert err.value.rule == "INS:oid-legacy"
-    assert nir.check_oid(nir.OID_INS_C, allow_legacy=True).legacy
+    assert nir.check_oid(OID_INS_C, allow_legacy=True).legacy
     for wrong in ("1.2.250.1.213.1.4.5", "1.2.250.1.213.1.1.1", "2.16.840.1.113883.2.8.2.1", ""):
         with pytest.raises(nir.OidError) as err:
             nir.check_oid(wrong)
@@ -92,10 +93,10 @@ def test_oid_catalogue() -> None:
 
 
 def test_oid_policy() -> None:
-    assert nir.oid_for("NIR", "real") == nir.OID_INS_NIR
-    assert nir.oid_for("NIA", "real") == nir.OID_INS_NIA
-    assert nir.oid_for("NIR", "test") == nir.OID_INS_NIR_TEST
-    assert nir.oid_for("NIA", "test") == nir.OID_INS_NIA  # no test-NIA OID exists
+    assert nir.oid_for("NIR", "real") == OID_INS_NIR
+    assert nir.oid_for("NIA", "real") == OID_INS_NIA
+    assert nir.oid_for("NIR", "test") == OID_INS_NIR_TEST
+    assert nir.oid_for("NIA", "test") == OID_INS_NIA  # no test-NIA OID exists
 
 
 @pytest.mark.parametrize(("value", "rule"), [

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import asyncpg
 import pytest
 
-from app.ins.readpool import ReadPool
+from app.ins.readpool import ReadPool, lifespan
 
 pytestmark = pytest.mark.postgresql
 
@@ -133,3 +134,17 @@ async def test_a_slot_freed_by_a_cancelled_query_goes_to_the_first_waiter(postgr
     finally:
         await reads.close()
         await asyncio.wait_for(pool.close(), 10)
+
+
+@pytest.mark.parametrize("fast_paths", [True, False])
+async def test_the_lifespan_opens_the_pool_only_with_fast_paths(postgresql_url: str, fast_paths: bool) -> None:
+    """With fast paths off, no pool: the INS search takes the application's AsyncSession (tests/ins/test_searches.py
+    compares both paths)."""
+    settings = SimpleNamespace(fast_paths=fast_paths, database_url=postgresql_url, database_pool_size=2)
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings))
+    async with lifespan(app):
+        pool = getattr(app.state, "ins_pg_pool", None)
+        assert (pool is not None) == fast_paths
+        if pool is not None:
+            assert (await pool.fetch("SELECT 1 AS one"))[0]["one"] == 1
+    assert getattr(app.state, "ins_pg_pool", None) is None

@@ -1,4 +1,5 @@
-"""app.ins.routing.LeanRoute: the hot INSi routes skip FastAPI's per-request pipeline only when nothing is lost."""
+"""app.ins.routing.LeanRoute: the hot INSi routes skip FastAPI's per-request pipeline only when nothing is lost,
+and only with fast paths on; off, FastAPI's own pipeline answers the same."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi import routing as fastapi_routing
 from starlette.responses import Response
 
 from app.ins.routing import LeanRoute, _effective, takes_only_the_request
+from app.ins.soap.client import build_request, recsansvitale_xml
 
 
 async def _endpoint(request: Request) -> Response:
@@ -21,11 +23,12 @@ def _refuse() -> None:
     raise HTTPException(401, "no")
 
 
-def _app(**include: object) -> FastAPI:
+def _app(fast_paths: bool = True, **include: object) -> FastAPI:
     router = APIRouter(prefix="/x")
     router.add_api_route("/echo", _endpoint, methods=["POST"], route_class_override=LeanRoute,
                          operation_id="echo")
     app = FastAPI()
+    app.state.settings = SimpleNamespace(fast_paths=fast_paths)
     app.include_router(router, **include)  # type: ignore[arg-type]
     return app
 
@@ -101,3 +104,62 @@ def test_an_inclusion_context_not_understood_means_the_standard_handler() -> Non
     finally:
         var.reset(token)
     assert _effective(route) is route  # no inclusion at all: the route's own dependant is the whole story
+
+
+async def test_with_fast_paths_off_the_standard_handler_answers_the_same(handler_builds: list[object]) -> None:
+    lean, plain = await _post(_app()), await _post(_app(fast_paths=False))
+    assert _endpoint in handler_builds  # FastAPI's own handler, built for the plain path only
+    assert (plain.status_code, plain.headers["content-type"], plain.content) == (
+        lean.status_code, lean.headers["content-type"], lean.content)
+
+
+def _comparable(response: httpx.Response) -> tuple[int, str, object]:
+    """Status, media type and body; a problem's ``request_id`` differs from request to request."""
+    body: object = response.content
+    if response.headers["content-type"].startswith(("application/json", "application/problem+json")):
+        body = response.json()
+        if isinstance(body, dict):
+            body.pop("request_id", None)
+    return response.status_code, response.headers["content-type"], body
+
+
+JSON_SEARCHES = [
+    {"NomNaissance": "ECETINSI", "Prenom": "PIERRE-ALAIN", "Sexe": "M", "DateNaissance": "2009-07-14"},
+    {"NomNaissance": "DE VINCI", "Prenom": "LEONARDO", "Sexe": "M", "DateNaissance": "2014-02-01"},
+    {"NomNaissance": "MARTIN", "Prenom": "JEAN", "Sexe": "M", "DateNaissance": "1901-01-01"},
+    {"NomNaissance": "D'AEION", "Prenom": "COEUR", "Sexe": "M", "DateNaissance": "1987-01-01"},
+    {"NomNaissance": "adrun", "Prenom": "ZOE", "Sexe": "F", "DateNaissance": "1975-12-31"},
+    {"NomNaissance": "ADRUN"},
+]
+SOAP = {"Content-Type": "application/soap+xml; charset=utf-8", "X-Client-Cert-CN": "INSI-AUTO"}
+SOAP_SEARCHES = [
+    (build_request(recsansvitale_xml("ADRUN", "ZOE", "F", "1975-12-31")), SOAP),
+    (build_request(recsansvitale_xml("ADRUN", "ZOE", "F", "1975-12-31"), idam="UNKNOWN"), SOAP),
+    (build_request(recsansvitale_xml("ADRÜN", "ZOE", "F", "1975-12-31")), SOAP),
+    (build_request(recsansvitale_xml("ADRUN", "ZOE", "F", "1975-12-31")), {**SOAP, "X-Client-Cert-CN": "NOPE"}),
+    (b"<not xml", SOAP),
+]
+
+
+async def test_the_hot_routes_answer_the_same_both_ways(app, client) -> None:  # type: ignore[no-untyped-def]
+    """``/insi/v1/search-traits`` and ``/lps`` answer the same, fast paths on (LeanRoute, orjson) or off (FastAPI's
+    pipeline, its JSONResponse), for answers and refusals alike."""
+
+    async def answers() -> list[tuple[int, str, object]]:
+        out = [_comparable(await client.post("/insi/v1/search-traits", json=body)) for body in JSON_SEARCHES]
+        out.append(_comparable(await client.post("/insi/v1/search-traits", content=b"{not json",
+                                                 headers={"Content-Type": "application/json"})))
+        for body, headers in SOAP_SEARCHES:
+            out.append(_comparable(await client.post("/lps", content=body, headers=headers)))
+        return out
+
+    settings = app.state.settings
+    try:
+        app.state.settings = settings.model_copy(update={"fast_paths": True})
+        fast = await answers()
+        app.state.settings = settings.model_copy(update={"fast_paths": False})
+        plain = await answers()
+    finally:
+        app.state.settings = settings
+    assert plain == fast
+    assert [status for status, _, _ in fast] == [200, 200, 200, 503, 400, 422, 400, 200, 500, 500, 500, 500]

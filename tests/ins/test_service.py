@@ -1,65 +1,16 @@
-"""The store side of the INS domain: seed, look-ups other domains use, searches."""
+"""app.ins.service: the public interface other domains, the CLI and the bench import, unchanged in name."""
 
 from __future__ import annotations
 
-from app.ins import nir, service, traits
+from app.ins import identities, national_base, service
 
 
-async def test_seeded_identities_are_listed_and_found(client, session):
-    identities = await service.list_identities(session)
-    by_ins = {i.ins: i for i in identities}
-    adrun = by_ins["275126322074974"]
-    assert (adrun.birth_name, adrun.first_given_name, adrun.sex, adrun.birth_date, adrun.birth_place) == (
-        "ADRUN", "ZOE", "F", "1975-12-31", "63220")
-    assert adrun.oid == nir.OID_INS_NIR
-    assert len(identities) >= 70
-    assert not any(i.birth_name == "D'AEION" for i in identities)  # a fault, not an identity
-
-    found = await service.find_identity(session, ins="275126322074974")
-    assert found == adrun
-    nia = await service.find_identity(session, ins="109076322088835")
-    assert nia is not None and nia.kind == "NIA" and nia.oid == nir.OID_INS_NIA
-    assert await service.find_identity(session, ins="109076322088835", oid=nir.OID_INS_NIR) is None
-    test_oid = await service.find_identity(session, ins="275126322074974", oid=nir.OID_INS_NIR_TEST)
-    assert test_oid is not None and test_oid.oid == nir.OID_INS_NIR_TEST
-    assert await service.find_identity(session, ins="275126322074974", oid="1.2.250.1.213.1.4.5") is None
-    assert await service.find_identity(session, ins="999999999999999") is None
-    # a former matricule (INSHISTO) is not an active identity unless asked
-    assert await service.find_identity(session, ins="209076322083439") is None
-    old = await service.find_identity(session, ins="209076322083439", include_history=True)
-    assert old is not None and not old.active and old.birth_name == "ECETINSI"
-
-
-async def test_seed_is_idempotent(client, session, settings):
-    before = len(await service.list_identities(session))
-    await service.seed(session, settings)
-    await session.flush()
-    assert len(await service.list_identities(session)) == before
-
-
-async def test_search_by_traits_in_the_store(client, session):
-    q = traits.check_query("DE VINCI", "LEONARDO", "M", "2014-02-01")
-    assert (await service.search_by_traits(session, q)).code == "02"
-    q = traits.check_query("D'AEION", "COEUR", "M", "1987-01-01")
-    assert (await service.search_by_traits(session, q)).fault == "insi_102"
-    q = traits.check_query("ECETINSI", "PIERRE-ALAIN", "M", "2009-07-14")
-    out = await service.search_by_traits(session, q)
-    assert out.code == "00" and [h.ins for h in out.person.ins_histo] == ["209076322083439"]
-
-
-async def test_known_ins_agrees_with_find_identity(client, session, monkeypatch):
-    identities = await service.list_identities(session)
-    candidates = {i.ins for i in identities}
-    candidates |= {
-        "2 75 12 63 220 749 74",  # spaces, as people type them
-        "1.09.07.63.220.888.35",
-        "209076322083439",  # a former matricule (INSHISTO): not an active identity
-        "999999999999999", "27512632207497", "", "2751263220749744",
-        "275126322074975",  # ADRUN ZOE's number with another key
-    }
-    candidates |= {i.ins.lower() for i in identities if "A" in i.ins or "B" in i.ins}  # Corsica 2a / 2b
-    expected = {c for c in candidates if await service.find_identity(session, ins=c) is not None}
-    assert len(expected) >= len(identities)
-    monkeypatch.setattr(service, "KNOWN_INS_CHUNK", 7)  # several chunks
-    assert await service.known_ins(session, candidates) == expected
-    assert await service.known_ins(session, []) == set()
+def test_the_public_names_are_the_concept_modules_functions() -> None:
+    assert service.InsIdentity is identities.InsIdentity
+    for name in ("find_identity", "lookup_key", "known_ins", "list_identities", "identity_kind_subquery"):
+        assert getattr(service, name) is getattr(identities, name), name
+    for name in ("seed", "load_fixtures", "load_fixture_file"):
+        assert getattr(service, name) is getattr(national_base, name), name
+    assert set(service.__all__) == {
+        "InsIdentity", "find_identity", "lookup_key", "known_ins", "list_identities", "identity_kind_subquery",
+        "seed", "load_fixtures", "load_fixture_file"}

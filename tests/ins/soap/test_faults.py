@@ -7,6 +7,8 @@ request if the software is not allowed" (``src/ins/test/insi-client.test.ts``, r
 fault through that branch: the live service sends a Sender fault with HTTP 500, not the 400 of SOAP 1.2 part 2
 §7.5.1.2. Same for the ``soap:Sender`` ``siram_40``/``desir_1020`` fault its live test recorded until 8c889e5.
 One test per fault family; the fault bodies are those the other tests check.
+
+And the fault shape itself (pure), as recorded.
 """
 
 from __future__ import annotations
@@ -14,14 +16,18 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from app.ins import soap
+from app.ins.exceptions import IdamRefused, InsiTechnicalFault, TraitError
+from app.ins.soap import faults
+from app.ins.soap.client import build_request, recsansvitale_xml
+from app.ins.soap.namespaces import NS_SIRAM, NS_SOAP11, NS_SOAP12
 
-NS = {"s": soap.NS_SOAP12, "siram": soap.NS_SIRAM}
+NS = {"s": NS_SOAP12, "siram": NS_SIRAM}
+
 CERT = {"Content-Type": "application/soap+xml; charset=utf-8", "X-Client-Cert-CN": "INSI-AUTO"}
 
 
 def adrun(**kw) -> bytes:  # type: ignore[no-untyped-def]
-    return soap.build_request(soap.recsansvitale_xml("ADRUN", "ZOE", "F", "1975-12-31"), **kw)
+    return build_request(recsansvitale_xml("ADRUN", "ZOE", "F", "1975-12-31"), **kw)
 
 
 def fault(r) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
@@ -41,7 +47,7 @@ async def test_sender_access_faults_are_500(client) -> None:
 
 
 async def test_receiver_technical_faults_are_500(client) -> None:
-    body = soap.build_request(soap.recsansvitale_xml("D'AEION", "COEUR", "M", "1987-01-25"))
+    body = build_request(recsansvitale_xml("D'AEION", "COEUR", "M", "1987-01-25"))
     r = await client.post("/lps", content=body, headers=CERT)
     assert (r.status_code, fault(r)) == (500, ("soap:Receiver", "soap:siram_40", "insi_102"))
     r = await client.post("/lps", content=adrun(), headers={**CERT, "X-Segur-INS-Fault": "insi_102"})
@@ -53,7 +59,7 @@ async def test_malformed_request_faults_are_500(client) -> None:
     missing_header = adrun().replace(b'Version="01_02"', b'Version="01_01"')
     r = await client.post("/lps", content=missing_header, headers=CERT)
     assert (r.status_code, fault(r)) == (500, ("soap:Sender", "soap:siram_10", "sandbox_ctxbam"))
-    bad_trait = soap.build_request(soap.recsansvitale_xml("ADRUN", "ZOE", "X", "1975-12-31"))
+    bad_trait = build_request(recsansvitale_xml("ADRUN", "ZOE", "X", "1975-12-31"))
     r = await client.post("/lps", content=bad_trait, headers=CERT)
     assert (r.status_code, fault(r)) == (500, ("soap:Sender", "soap:siram_10", "sandbox_traits"))
 
@@ -71,7 +77,7 @@ async def test_xml_attack_and_malformed_envelope_faults_are_500(client, body: by
 
 async def test_soap_11_envelope_is_500(client) -> None:
     """VersionMismatch: 500 in SOAP 1.2 part 2 as well."""
-    r = await client.post("/lps", content=adrun().replace(soap.NS_SOAP12.encode(), soap.NS_SOAP11.encode()),
+    r = await client.post("/lps", content=adrun().replace(NS_SOAP12.encode(), NS_SOAP11.encode()),
                           headers=CERT)
     assert (r.status_code, fault(r)[0]) == (500, "soap:VersionMismatch")
 
@@ -108,3 +114,31 @@ async def test_json_facade_keeps_its_own_statuses(client) -> None:
     assert r.status_code == 400 and r.json()["rule"] == "INSi:charset"
     r = await client.post("/insi/v1/search-traits", json={**traits, "NomNaissance": "D'AEION", "Prenom": "COEUR"})
     assert r.status_code == 503
+
+
+def test_fault_shape_matches_the_recorded_fault() -> None:
+    xml = faults.build_fault(faults.fault_unknown_idam("uuid:1"))
+    root = etree.fromstring(xml)
+    ns = {"s": NS_SOAP12, "siram": NS_SIRAM}
+    assert root.findtext("s:Body/s:Fault/s:Code/s:Value", namespaces=ns) == "soap:Sender"
+    assert root.findtext("s:Body/s:Fault/s:Code/s:Subcode/s:Value", namespaces=ns) == "soap:siram_100"
+    assert root.find("s:Body/s:Fault/s:Reason/s:Text", ns).get("{http://www.w3.org/XML/1998/namespace}lang") == "fr"
+    err = root.find("s:Body/s:Fault/s:Detail/siram:Erreur", ns)
+    assert (err.get("code"), err.get("severite"), err.get("messageID")) == ("desir_550", "erreur", "uuid:1")
+
+
+def test_domain_errors_map_to_the_faults_insi_answers() -> None:
+    """map_error, the SOAP face's one mapper: same codes, texts and rules as the live INSi's faults."""
+    refused = faults.map_error(IdamRefused("NOPE"), "uuid:1")
+    assert (refused.code, refused.subcode, refused.detail_code, refused.rule, refused.message_id) == (
+        "Sender", "siram_100", "desir_550", "INSi:IDAM", "uuid:1")
+    technical = faults.map_error(InsiTechnicalFault("INSi:injected-fault"))
+    assert (technical.code, technical.subcode, technical.detail_code, technical.severite, technical.rule) == (
+        "Receiver", "siram_40", "insi_102", "fatal", "INSi:injected-fault")
+    charset = faults.map_error(TraitError("NomNaissance", "INSi:charset", "outside INSi's set", "ADRUN"))
+    assert (charset.subcode, charset.detail_code, charset.rule) == ("siram_40", "insi_102", "INSi:charset")
+    sex = faults.map_error(TraitError("Sexe", "INSi:Sexe", "Sexe is M or F"), "uuid:2", detail_code="sandbox_vitale")
+    assert (sex.code, sex.subcode, sex.detail_code, sex.detail_text, sex.rule) == (
+        "Sender", "siram_10", "sandbox_vitale", "Sexe is M or F", "INSi:Sexe")
+    assert sex.reason == "La requête est invalide : Sexe is M or F"
+    assert {f.http_status for f in (refused, technical, charset, sex)} == {500}

@@ -1,4 +1,4 @@
-"""The JSON facade /insi/v1 and the INS control API /sandbox/v1 over HTTP."""
+"""The JSON face of INSi (``/insi/v1``, app/ins/router.py) over HTTP."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from importlib import resources
 import pytest
 from fhir.resources.R4B.patient import Patient
 
-from app.ins import nir, service, soap
+from app.ins import individu, nir, searches
+from app.ins.exceptions import InsiTechnicalFault, OidError, RnivError, TraitError
+from app.ins.router import problem_of
+from app.shared.identifiers import OID_INS_NIA, OID_INS_NIR
 
 SCENARIOS = json.loads((resources.files("app.ins") / "fixtures" / "scenarios.json").read_text())["scenarios"]
 
@@ -54,8 +57,8 @@ async def test_json_search_answer(client) -> None:
 
 
 async def test_json_search_answer_bytes(app, client, settings) -> None:
-    """The answer is serialised by orjson: UTF-8 as is (no \\u escapes, as json.dumps(ensure_ascii=False) did),
-    and exactly the INDIVIDU and FR Core Patient the reference builders make."""
+    """The answer is compact UTF-8 as is (no \\u escapes: orjson on the fast path, FastAPI's JSONResponse on the
+    plain one, app/ins/jsonbody.py), and exactly the INDIVIDU and FR Core Patient the reference builders make."""
     from app.db import utcnow
     from app.ins import fhir, traits
 
@@ -65,14 +68,14 @@ async def test_json_search_answer_bytes(app, client, settings) -> None:
     assert "Identité récupérée".encode() in r.content and b"\\u00e9" not in r.content
     query = traits.check_query("ECETINSI", "PIERRE-ALAIN", "M", "2009-07-14")
     async with app.state.sessionmaker() as session:
-        outcome = await service.search_by_traits(session, query)
+        outcome = await searches.search_by_traits(session, query)
 
     def oid_of(rec):  # type: ignore[no-untyped-def]
         return nir.oid_for(rec.kind, settings.ins_oid_policy)
 
     assert json.loads(r.content) == {
         "CR": {"CodeCR": "00", "LibelleCR": "OK"},
-        "INDIVIDU": service.person_json(outcome.person, oid_of, with_prenom=settings.ins_tiq_prenom),
+        "INDIVIDU": individu.person_json(outcome.person, oid_of, with_prenom=settings.ins_tiq_prenom),
         "patient": fhir.patient(outcome.person, oid_of, status="RECUP", method="INSI",
                                 status_system=settings.ins_status_system, date_insi=utcnow().date().isoformat()),
     }
@@ -117,11 +120,11 @@ async def test_json_search_vitale(client) -> None:
 async def test_json_verify(client) -> None:
     traits = {"NomNaissance": "ECETINSI", "Prenom": "PIERRE-ALAIN", "Sexe": "M", "DateNaissance": "2009-07-14"}
     ok = await client.post("/insi/v1/verify", json={
-        "INSFourni": {"IdIndividu": {"NumIdentifiant": "1090763220834", "Cle": "89"}, "OID": nir.OID_INS_NIR},
+        "INSFourni": {"IdIndividu": {"NumIdentifiant": "1090763220834", "Cle": "89"}, "OID": OID_INS_NIR},
         "TraitsIdentiteIndividu": traits})
     assert ok.json()["result"] == "OK" and ok.json()["provisional"] is True
     old = await client.post("/insi/v1/verify", json={
-        "INSFourni": {"IdIndividu": {"NumIdentifiant": "2090763220834", "Cle": "39"}, "OID": nir.OID_INS_NIR},
+        "INSFourni": {"IdIndividu": {"NumIdentifiant": "2090763220834", "Cle": "39"}, "OID": OID_INS_NIR},
         "TraitsIdentiteIndividu": traits})
     assert old.json()["result"] == "KO"
     assert old.json()["INSACTIF"]["IdIndividu"]["NumIdentifiant"] == "1090763220834"
@@ -134,13 +137,13 @@ async def test_json_verify(client) -> None:
 async def test_nir_tools(client) -> None:
     r = await client.get("/insi/v1/nir/297022A02077878")
     assert r.json()["valid"] and r.json()["place"]["kind"] == "corsica"
-    r = await client.get("/insi/v1/nir/109076322088835", params={"oid": nir.OID_INS_NIA})
+    r = await client.get("/insi/v1/nir/109076322088835", params={"oid": OID_INS_NIA})
     assert r.json()["kind"] == "NIA"
     r = await client.post("/insi/v1/nir/validate", json={"ins": "181036322045660"})
     assert r.status_code == 422 and r.json()["rule"] == "NIR:key" and r.json()["field"] == "ins"
     r = await client.post("/insi/v1/nir/validate", json={"ins": "275126322074974", "oid": "1.2.250.1.213.1.4.2"})
     assert r.status_code == 422 and r.json()["rule"] == "INS:oid-legacy" and r.json()["field"] == "oid"
-    r = await client.post("/insi/v1/nir/validate", json={"ins": "275126322074974", "oid": nir.OID_INS_NIR})
+    r = await client.post("/insi/v1/nir/validate", json={"ins": "275126322074974", "oid": OID_INS_NIR})
     assert r.status_code == 200
     for kind in ("corsica", "overseas", "abroad", "unknown_month", "metropolitan"):
         r = await client.get("/insi/v1/nir/generate", params={"kind": kind, "count": 5, "seed": 7})
@@ -161,122 +164,6 @@ async def test_rniv_endpoint(client) -> None:
     assert r.status_code == 400 and r.json()["rule"] == "RNIV:document"
     r = await client.post("/insi/v1/rniv", json={"initial": {"attributes": ["DOUT"]}, "events": [{"type": "insi_ok"}]})
     assert r.json()["status"] == "PROV" and r.json()["steps"][0]["rule"] == "RNIV:EXI-SI-09"
-
-
-PERSON = {
-    "NomNaissance": "NOUVEAU", "ListePrenom": "JEAN PAUL", "Sexe": "M", "DateNaissance": "1990-01-01",
-    "LieuNaissance": "75056",
-    "INSACTIF": {"IdIndividu": {"NumIdentifiant": "1900175056123", "Cle": nir.compute_key("1900175056123")},
-                 "OID": nir.OID_INS_NIR},
-}
-
-
-async def test_control_api_persons(client, session) -> None:
-    r = await client.post("/sandbox/v1/persons", json=PERSON)
-    assert r.status_code == 201, r.text
-    ins = "1900175056123" + nir.compute_key("1900175056123")
-    assert (await client.post("/sandbox/v1/persons", json=PERSON)).status_code == 409
-    found = await client.post("/insi/v1/search-traits", json={
-        "NomNaissance": "NOUVEAU", "Prenom": "PAUL", "Sexe": "M", "DateNaissance": "1990-01-01"})
-    assert found.json()["CR"]["CodeCR"] == "00"
-    assert (await service.find_identity(session, ins=ins)).first_given_name == "JEAN"
-    assert (await client.get(f"/sandbox/v1/persons/{ins}")).json()["ListePrenom"] == "JEAN PAUL"
-    assert (await client.delete(f"/sandbox/v1/persons/{ins}")).status_code == 204
-    assert (await client.get(f"/sandbox/v1/persons/{ins}")).status_code == 404
-    listed = (await client.get("/sandbox/v1/persons", params={"limit": 500})).json()["persons"]
-    assert any(p["NomNaissance"] == "HERMANN" for p in listed)
-
-
-@pytest.mark.parametrize(("change", "rule"), [
-    ({"INSACTIF": {"IdIndividu": {"NumIdentifiant": "1900175056123", "Cle": "00"}, "OID": nir.OID_INS_NIR}},
-     "NIR:key"),
-    ({"INSACTIF": {"IdIndividu": {"NumIdentifiant": "1900175056123"}, "OID": "1.2.250.1.213.1.4.5"}}, "INS:oid"),
-    ({"NomNaissance": "Nouveau"}, "INSi:charset"),
-    ({"DateNaissance": "1990-02-30"}, "INSi:DateLunaire"),
-    ({"ListePrenom": "JEAN " * 60}, "ListePrenom"),
-    ({"NomNaissance": "A" * 101}, "NomNaissance"),
-    ({"RangNaissance": "0"}, "RangNaissance"),
-])
-async def test_control_api_refuses_bad_persons(client, change: dict, rule: str) -> None:
-    r = await client.post("/sandbox/v1/persons", json={**PERSON, **change})
-    assert r.status_code == 422
-    assert rule in r.json()["detail"]
-
-
-async def test_control_api_cards(client) -> None:
-    ins = "1900175056123" + nir.compute_key("1900175056123")
-    card = {"NumeroSerie": "VITALE-NOUVEAU", "MatriculeOD": {"NumIdentifiant": "1900175056123"},
-            "BENEFICIAIRES": [{"INS": ins, "DateNaissance": "1990-01-01"}]}
-    r = await client.post("/sandbox/v1/cards", json=card)
-    assert r.status_code == 422 and r.json()["rule"] == "INS:card-beneficiary"
-    await client.post("/sandbox/v1/persons", json=PERSON)
-    assert (await client.post("/sandbox/v1/cards", json=card)).status_code == 201
-    assert (await client.post("/sandbox/v1/cards", json=card)).status_code == 409
-    body = soap.build_request(soap.recvitale_xml("1900175056123", "1990-01-01", "1"), action=soap.ACTION_VITALE)
-    r = await client.post("/lps", content=body, headers={"Content-Type": "application/soap+xml",
-                                                         "X-Client-Cert-CN": "INSI-MANU"})
-    assert b"<CodeCR>00</CodeCR>" in r.content and b"NOUVEAU" in r.content
-
-
-ADRUN_NUMBER, ADRUN_INS = "2751263220749", "275126322074974"  # a seeded person (ADRUN ZOE)
-
-
-@pytest.mark.parametrize(("change", "field", "rule"), [
-    ({"MatriculeOD": {"NumIdentifiant": ""}}, "MatriculeOD.NumIdentifiant", "[NIR:length]"),
-    ({"MatriculeOD": {"NumIdentifiant": "27512632207XY"}}, "MatriculeOD.NumIdentifiant", "[NIR:format]"),
-    ({"MatriculeOD": {"NumIdentifiant": ADRUN_NUMBER, "Cle": ""}}, "MatriculeOD.Cle", "[NIR:key-format]"),
-    ({"MatriculeOD": {"NumIdentifiant": ADRUN_NUMBER, "Cle": "75"}}, "MatriculeOD", "[NIR:key]"),
-    ({"BENEFICIAIRES": [{"INS": ADRUN_INS, "DateNaissance": "1975-12-31",
-                         "MatriculeIndividu": {"NumIdentifiant": ADRUN_NUMBER, "Cle": ""}}]},
-     "BENEFICIAIRES.0.MatriculeIndividu.Cle", "[NIR:key-format]"),
-    ({"BENEFICIAIRES": [{"INS": ADRUN_INS, "DateNaissance": "1975-12-31",
-                         "MatriculeIndividu": {"NumIdentifiant": "", "Cle": None}}]},
-     "BENEFICIAIRES.0.MatriculeIndividu.NumIdentifiant", "[NIR:length]"),
-])
-async def test_control_api_refuses_bad_card_matricules(client, change: dict, field: str, rule: str) -> None:
-    """The fuzzer's inputs (issue 10: an empty ``MatriculeOD``, an empty or null ``Cle`` in a beneficiary)
-    on both routes that take cards: a 422 problem naming the field and the NIR rule, nothing stored."""
-    card = {"NumeroSerie": "VITALE-FUZZ", "MatriculeOD": {"NumIdentifiant": ADRUN_NUMBER, "Cle": "74"},
-            "BENEFICIAIRES": [{"INS": ADRUN_INS, "DateNaissance": "1975-12-31"}], **change}
-    before = (await client.get("/sandbox/v1/cards")).json()
-    for path, body in (("/sandbox/v1/cards", card), ("/sandbox/v1/ins-fixtures", {"cards": [card]})):
-        r = await client.post(path, json=body)
-        assert r.status_code == 422, (path, r.text)
-        assert r.headers["content-type"] == "application/problem+json"
-        assert field in r.json()["detail"] and rule in r.json()["detail"], r.json()["detail"]
-    assert (await client.get("/sandbox/v1/cards")).json() == before
-
-
-async def test_control_api_card_without_keys(client) -> None:
-    """``Cle`` absent or null is "not given" (as in ``IdIndividu``): the card is stored and found."""
-    card = {"NumeroSerie": "VITALE-SANS-CLE", "MatriculeOD": {"NumIdentifiant": ADRUN_NUMBER, "Cle": None},
-            "BENEFICIAIRES": [{"INS": ADRUN_INS, "DateNaissance": "1975-12-31",
-                               "MatriculeIndividu": {"NumIdentifiant": ADRUN_NUMBER, "Cle": None}}]}
-    assert (await client.post("/sandbox/v1/cards", json=card)).status_code == 201
-    series = [c.get("NumeroSerie") for c in (await client.get("/sandbox/v1/cards")).json()["cards"]]
-    assert "VITALE-SANS-CLE" in series
-
-
-async def test_fixture_file_loading(client, session, tmp_path) -> None:
-    data = {"persons": [PERSON], "idams": [{"IDAM": "FROMFILE"}]}
-    path = tmp_path / "mine.json"
-    path.write_text(json.dumps(data))
-    added = await service.load_fixture_file(session, path)
-    assert added == {"persons": 1, "cards": 0, "idams": 1}
-    assert await service.load_fixture_file(session, path) == {"persons": 0, "cards": 0, "idams": 0}
-    await session.rollback()
-    r = await client.post("/sandbox/v1/ins-fixtures", json=data)
-    assert r.json()["added"] == {"persons": 1, "cards": 0, "idams": 1}
-    assert (await client.post("/sandbox/v1/ins-fixtures", json=data)).json()["added"]["persons"] == 0
-
-
-async def test_reset_restores_the_fixtures(client) -> None:
-    await client.post("/sandbox/v1/persons", json=PERSON)
-    await client.delete("/sandbox/v1/persons/275126322074974")
-    assert (await client.post("/sandbox/v1/reset")).status_code == 200
-    assert (await client.get("/sandbox/v1/persons/275126322074974")).status_code == 200
-    assert (await client.get("/sandbox/v1/persons/" + "1900175056123" + nir.compute_key("1900175056123"))
-            ).status_code == 404
 
 
 async def test_injected_fault_over_json(client) -> None:
@@ -306,3 +193,19 @@ async def test_openapi_documents_the_search_body(client) -> None:
 async def test_rniv_odd_events_are_400_not_500(client, events: list) -> None:
     r = await client.post("/insi/v1/rniv", json={"events": events})
     assert r.status_code in (200, 400)
+
+
+def test_problem_of_maps_each_domain_error() -> None:
+    """problem_of, the JSON face's one mapper: the statuses, titles, rules and fields of the facade."""
+    technical = problem_of(InsiTechnicalFault("INSi:simulated-fault"))
+    assert (technical.status, technical.title, technical.rule) == (503, "INSi technical error", "INSi:simulated-fault")
+    assert technical.extra == {"siram": "siram_40", "code": "insi_102", "severite": "fatal"}
+    trait = problem_of(TraitError("NomNaissance", "INSi:charset", "outside INSi's set", "ADRUN"))
+    assert (trait.status, trait.title, trait.rule, trait.extra) == (
+        400, "Invalid identity trait", "INSi:charset", {"field": "NomNaissance", "suggestion": "ADRUN"})
+    oid = OidError("1.2.3", "not an INS OID")
+    oid.field = "INSFourni.OID"
+    assert (problem_of(oid).status, problem_of(oid).title, problem_of(oid).extra) == (
+        400, "Invalid OID", {"field": "INSFourni.OID"})
+    event = problem_of(RnivError("0.mode", "RNIV:document", "unknown document"))
+    assert (event.status, event.title, event.extra) == (400, "Invalid RNIV event", {"field": "events.0.mode"})

@@ -8,6 +8,8 @@ runs ``src/ins/test/insi-client.test.ts`` against the live qualif INSi. The answ
 swaps the live body for a CNDA sample file (``src/ins/fixtures/TEST_2.0x*.xml``, ``REP_CR01.xml``,
 ``insi-client.service.ts`` ``_manageCndaValidationSpecialCases``): those are samples, not recordings. All at
 commit 12ef794a663bc6c30fd430b6cdeaa8b47daeb765. The expected shapes below are written out by hand.
+
+And the answer's escaping and element order (pure).
 """
 
 from __future__ import annotations
@@ -15,15 +17,20 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from app.ins import soap
+from app.ins import nir, search
+from app.ins.soap import answers
+from app.ins.soap.client import build_request, recsansvitale_xml, recvitale_xml
+from app.ins.soap.namespaces import ACTION_VITALE, NS_RESULTAT
+from app.shared.identifiers import OID_INS_NIR
 
 NIR_OID = "1.2.250.1.213.1.4.8"
+
 CERT = {"Content-Type": "application/soap+xml; charset=utf-8", "X-Client-Cert-CN": "INSI-AUTO"}
 
 
 def shape(el: etree._Element) -> tuple:
     """(local name, text) for a leaf, (local name, [children]) otherwise; every element in INSiResultat."""
-    assert etree.QName(el).namespace == soap.NS_RESULTAT, el.tag
+    assert etree.QName(el).namespace == NS_RESULTAT, el.tag
     children = [c for c in el if isinstance(c.tag, str)]
     if not children:
         return (etree.QName(el).localname, el.text)
@@ -65,6 +72,7 @@ LIVE = {
         "RESULTAT", [("CR", [("CodeCR", "02"), ("LibelleCR", "Plusieurs identites trouvees")])]),
 }
 
+
 # The live envelope, byte for byte up to the RESULTAT content (every recording above has it).
 LIVE_HEAD = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -73,11 +81,13 @@ LIVE_HEAD = (
     b'<RESULTAT xmlns="http://www.cnamts.fr/INSiResultat" xmlns:ns0="http://www.cnamts.fr/INSiRecVit" '
     b'xmlns:ns1="http://www.cnamts.fr/INSiRecSans"><CR>'
 )
+
+
 LIVE_TAIL = b"</RESULTAT></env:Body></soap:Envelope>"
 
 
 async def _search(client, nom: str, prenom: str, sexe: str, date: str):  # type: ignore[no-untyped-def]
-    body = soap.build_request(soap.recsansvitale_xml(nom, prenom, sexe, date))
+    body = build_request(recsansvitale_xml(nom, prenom, sexe, date))
     r = await client.post("/lps", content=body, headers=CERT)
     assert r.status_code == 200, r.text
     return r
@@ -87,15 +97,15 @@ async def _search(client, nom: str, prenom: str, sexe: str, date: str):  # type:
 async def test_answer_is_the_live_recording(client, query: tuple) -> None:
     r = await _search(client, *query)
     assert r.content.startswith(LIVE_HEAD) and r.content.endswith(LIVE_TAIL), r.content[:400]
-    resultat = etree.fromstring(r.content).find(f".//{{{soap.NS_RESULTAT}}}RESULTAT")
+    resultat = etree.fromstring(r.content).find(f".//{{{NS_RESULTAT}}}RESULTAT")
     assert shape(resultat) == LIVE[query]
 
 
 async def test_ecetinsi_history_over_the_vitale_search_too(client) -> None:
     """The same person found by card (``VITALE-ECETINSI-0001``) answers the same INDIVIDU."""
-    body = soap.build_request(soap.recvitale_xml("109076322083489", "2009-07-14", "1"), action=soap.ACTION_VITALE)
+    body = build_request(recvitale_xml("109076322083489", "2009-07-14", "1"), action=ACTION_VITALE)
     r = await client.post("/lps", content=body, headers=CERT)
-    resultat = etree.fromstring(r.content).find(f".//{{{soap.NS_RESULTAT}}}RESULTAT")
+    resultat = etree.fromstring(r.content).find(f".//{{{NS_RESULTAT}}}RESULTAT")
     assert shape(resultat) == LIVE[("ECETINSI", "PIERRE-ALAIN", "M", "2009-07-14")]
 
 
@@ -133,7 +143,7 @@ SAMPLES = {
 async def test_sample_file_persons_keep_the_sandbox_rendering(client, query: tuple) -> None:
     r = await _search(client, *query)
     assert r.content.startswith(LIVE_HEAD)  # one envelope for every answer: the live one
-    resultat = etree.fromstring(r.content).find(f".//{{{soap.NS_RESULTAT}}}RESULTAT")
+    resultat = etree.fromstring(r.content).find(f".//{{{NS_RESULTAT}}}RESULTAT")
     assert shape(resultat) == SAMPLES[query]
 
 
@@ -142,8 +152,20 @@ def test_no_type_matricule_unless_the_record_has_one() -> None:
     from app.ins import search
 
     plain = search.InsRecord("2090763220834", "39", "NIR", date_deb="2019-03-01", date_fin="2019-02-28")
-    assert soap._ins_xml("INSHISTO", plain, NIR_OID) == (
+    assert answers._ins_xml("INSHISTO", plain, NIR_OID) == (
         "<INSHISTO><IdIndividu><NumIdentifiant>2090763220834</NumIdentifiant><Cle>39</Cle></IdIndividu>"
         f"<OID>{NIR_OID}</OID><DateDeb>2019-03-01</DateDeb><DateFin>2019-02-28</DateFin></INSHISTO>")
     typed = search.InsRecord("2090763220834", "39", "NIR", type_matricule="NIR")
-    assert "<Cle>39</Cle><TypeMatricule>NIR</TypeMatricule></IdIndividu>" in soap._ins_xml("INSHISTO", typed, NIR_OID)
+    written = answers._ins_xml("INSHISTO", typed, NIR_OID)
+    assert "<Cle>39</Cle><TypeMatricule>NIR</TypeMatricule></IdIndividu>" in written
+
+
+def test_answer_escapes_and_keeps_order() -> None:
+    person = search.PersonRecord("D'ARTAGNAN", "JEAN", "M", "1950-00-00", None,
+                                 search.InsRecord("1502099350001", nir.compute_key("1502099350001"), "NIR"))
+    xml = answers.resultat_xml(search.Outcome("00", "OK", person), lambda r: OID_INS_NIR, with_prenom=True)
+    root = etree.fromstring(xml.encode())
+    tiq = root.find(f"{{{NS_RESULTAT}}}INDIVIDU/{{{NS_RESULTAT}}}TIQ")
+    assert [etree.QName(c).localname for c in tiq] == ["NomNaissance", "Prenom", "ListePrenom", "Sexe",
+                                                        "DateNaissance"]
+    assert tiq.findtext(f"{{{NS_RESULTAT}}}DateNaissance") == "1950-00-00"

@@ -1,22 +1,39 @@
-"""The INSi SOAP endpoint over HTTP, with requests in the shape real clients send (padoa/tlsi-ins)."""
+"""The INSi SOAP endpoint over HTTP, with requests in the shape real clients send (padoa/tlsi-ins).
+
+A real SOAP client (zeep) loads the sandbox's WSDL and calls INSi as a vendor would.
+
+zeep is blocking: it runs in a thread, and its transport hands each HTTP exchange back to the test's event
+loop (which serves the app through httpx's ASGI transport).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from importlib import resources
 
 import pytest
+import requests
 from lxml import etree
+from zeep import Client
+from zeep.exceptions import Fault
+from zeep.transports import Transport
+from zeep.wsa import WsAddressingPlugin
 
-from app.ins import nir, soap
+from app.ins.soap.client import build_request, recsansvitale_xml, recvitale_xml, saml_security
+from app.ins.soap.namespaces import ACTION_VITALE, NS_RECVIT, NS_RESULTAT, NS_SIRAM, NS_SOAP11, NS_SOAP12
+from app.shared.identifiers import OID_INS_NIA, OID_INS_NIR, OID_INS_NIR_TEST
 
-NS = {"s": soap.NS_SOAP12, "r": soap.NS_RESULTAT, "siram": soap.NS_SIRAM}
+NS = {"s": NS_SOAP12, "r": NS_RESULTAT, "siram": NS_SIRAM}
+
 CERT = {"Content-Type": "application/soap+xml; charset=utf-8", "X-Client-Cert-CN": "INSI-AUTO"}
+
+
 SCENARIOS = json.loads((resources.files("app.ins") / "fixtures" / "scenarios.json").read_text())["scenarios"]
 
 
 def traits_request(nom, prenoms, sexe, date, lieu=None, **kw) -> bytes:
-    return soap.build_request(soap.recsansvitale_xml(nom, prenoms, sexe, date, lieu), **kw)
+    return build_request(recsansvitale_xml(nom, prenoms, sexe, date, lieu), **kw)
 
 
 async def post(client, body: bytes, headers: dict | None = None):
@@ -60,16 +77,16 @@ async def test_every_fixture_scenario_over_soap(client, case: dict) -> None:
 
 async def test_nia_answers_oid_9(client) -> None:
     root = parse(await post(client, traits_request("PROVISOIRE", "MATRICULE", "M", "2009-07-01")))
-    assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == nir.OID_INS_NIA
+    assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == OID_INS_NIA
 
 
 async def test_test_oid_policy(app, client) -> None:
     app.state.settings.ins_oid_policy = "test"
     try:
         root = parse(await post(client, traits_request("ADRUN", "ZOE", "F", "1975-12-31")))
-        assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == nir.OID_INS_NIR_TEST
+        assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == OID_INS_NIR_TEST
         root = parse(await post(client, traits_request("PROVISOIRE", "MATRICULE", "M", "2009-07-01")))
-        assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == nir.OID_INS_NIA
+        assert root.findtext(".//r:INSACTIF/r:OID", namespaces=NS) == OID_INS_NIA
     finally:
         app.state.settings.ins_oid_policy = "real"
 
@@ -78,16 +95,16 @@ async def test_search_by_carte_vitale(client) -> None:
     card = (await client.get("/sandbox/v1/cards")).json()["cards"]
     rousseau = next(c for c in card if c["NumeroSerie"] == "VITALE-ROUSSEAU-0001")
     od = rousseau["MatriculeOD"]["NumIdentifiant"]
-    body = soap.build_request(soap.recvitale_xml(od + "00", "2015-04-10", "2"), action=soap.ACTION_VITALE)
+    body = build_request(recvitale_xml(od + "00", "2015-04-10", "2"), action=ACTION_VITALE)
     root = parse(await post(client, body))
     assert root.findtext(".//r:CodeCR", namespaces=NS) == "00"
     assert root.findtext(".//r:TIQ/r:ListePrenom", namespaces=NS) == "EMMA"
-    body = soap.build_request(soap.recvitale_xml(od + "00", "1970-01-01", "1"), action=soap.ACTION_VITALE)
+    body = build_request(recvitale_xml(od + "00", "1970-01-01", "1"), action=ACTION_VITALE)
     assert parse(await post(client, body)).findtext(".//r:CodeCR", namespaces=NS) == "01"
 
 
 async def test_cpx_assertion_instead_of_certificate(client) -> None:
-    body = traits_request("ADRUN", "ZOE", "F", "1975-12-31", security=soap.saml_security())
+    body = traits_request("ADRUN", "ZOE", "F", "1975-12-31", security=saml_security())
     r = await post(client, body, {"Content-Type": "application/soap+xml"})
     assert r.status_code == 200 and parse(r).findtext(".//r:CodeCR", namespaces=NS) == "00"
 
@@ -158,7 +175,7 @@ async def test_malformed_requests_are_sender_faults(client, mutate, code: str) -
 
 async def test_soap_11_envelope_is_refused(client) -> None:
     body = traits_request("ADRUN", "ZOE", "F", "1975-12-31").replace(
-        soap.NS_SOAP12.encode(), soap.NS_SOAP11.encode())
+        NS_SOAP12.encode(), NS_SOAP11.encode())
     r = await post(client, body)
     assert r.status_code == 500 and fault_of(r)[0] == "soap:VersionMismatch"
 
@@ -168,8 +185,12 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
 <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
 <soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body>&lol4;</soap:Body></soap:Envelope>"""
+
+
 XXE = b"""<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file:///etc/passwd">]>
 <soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body>&x;</soap:Body></soap:Envelope>"""
+
+
 XXE_PARAM = b"""<?xml version="1.0"?><!DOCTYPE e [<!ENTITY % p SYSTEM "http://127.0.0.1:1/evil.dtd"> %p;]>
 <soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"/>"""
 
@@ -238,8 +259,8 @@ async def test_injected_technical_fault(client) -> None:
 
 async def test_vitale_data_in_contexte_bam_couverture(client) -> None:
     """Pyxvital templates put the card data in ContexteBAM/COUVERTURE rather than in RECVITALE."""
-    body = soap.build_request(f'<insi_recvit_ins:RECVITALE xmlns:insi_recvit_ins="{soap.NS_RECVIT}"/>',
-                              action=soap.ACTION_VITALE)
+    body = build_request(f'<insi_recvit_ins:RECVITALE xmlns:insi_recvit_ins="{NS_RECVIT}"/>',
+                              action=ACTION_VITALE)
     couverture = (b"<ctxbam:COUVERTURE><ctxbam:ASSURE><ctxbam:Id><ctxbam:Num>2751263220749</ctxbam:Num>"
                   b"</ctxbam:Id></ctxbam:ASSURE><ctxbam:BENEFICIAIRE><ctxbam:DateNai>1975-12-31</ctxbam:DateNai>"
                   b"<ctxbam:Rang>1</ctxbam:Rang></ctxbam:BENEFICIAIRE></ctxbam:COUVERTURE>")
@@ -247,8 +268,8 @@ async def test_vitale_data_in_contexte_bam_couverture(client) -> None:
     root = parse(await post(client, body))
     assert root.findtext(".//r:CodeCR", namespaces=NS) == "00"
     assert root.findtext(".//r:TIQ/r:NomNaissance", namespaces=NS) == "ADRUN"
-    empty = soap.build_request(f'<insi_recvit_ins:RECVITALE xmlns:insi_recvit_ins="{soap.NS_RECVIT}"/>',
-                               action=soap.ACTION_VITALE)
+    empty = build_request(f'<insi_recvit_ins:RECVITALE xmlns:insi_recvit_ins="{NS_RECVIT}"/>',
+                               action=ACTION_VITALE)
     assert fault_of(await post(client, empty))[2] == "sandbox_vitale"
 
 
@@ -263,8 +284,75 @@ async def test_every_answer_is_in_the_call_log(client) -> None:
 
 
 async def test_odd_vitale_rank_and_padded_values(client) -> None:
-    body = soap.build_request(soap.recvitale_xml("275126322074974", "1975-12-31", "A"), action=soap.ACTION_VITALE)
+    body = build_request(recvitale_xml("275126322074974", "1975-12-31", "A"), action=ACTION_VITALE)
     r = await post(client, body)
     assert r.status_code == 200 and parse(r).findtext(".//r:CodeCR", namespaces=NS) == "01"
     padded = traits_request("ADRUN", "ZOE", "F", "1975-12-31").replace(b">ADRUN<", b">\n  ADRUN\n<")
     assert parse(await post(client, padded)).findtext(".//r:CodeCR", namespaces=NS) == "00"
+
+
+class AsgiTransport(Transport):
+    def __init__(self, loop: asyncio.AbstractEventLoop, http, cn: str = "INSI-AUTO") -> None:  # type: ignore[no-untyped-def]
+        super().__init__()
+        self.loop, self.http, self.cn = loop, http, cn
+
+    def _call(self, coro):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def load(self, url: str) -> bytes:
+        return self._call(self.http.get(url)).content
+
+    def post(self, address, message, headers):  # type: ignore[no-untyped-def]
+        r = self._call(self.http.post(address, content=message, headers={**headers, "X-Client-Cert-CN": self.cn}))
+        out = requests.models.Response()
+        out.status_code, out._content, out.encoding = r.status_code, r.content, "utf-8"
+        out.headers = requests.structures.CaseInsensitiveDict(r.headers)
+        return out
+
+
+def _zeep_calls(loop: asyncio.AbstractEventLoop, http, idam: str = "SEGURSANDBOX01") -> dict:  # type: ignore[no-untyped-def]
+    client = Client("http://sandbox.test/lps?wsdl", transport=AsgiTransport(loop, http),
+                    plugins=[WsAddressingPlugin()])
+    bam = client.get_element("{urn:siram:bam:ctxbam}ContexteBAM")(
+        Version="01_02", Id="1f7425e2-b913-415c-adaa-785ee1076a70", Temps="2026-11-24T10:00:00Z", COUVERTURE={})
+    lps = client.get_element("{urn:siram:lps:ctxlps}ContexteLPS")(
+        Version="01_00", Nature="CTXLPS", Id="1f7425e2-b913-415c-adaa-785ee1076a70", Temps="2026-11-24T10:00:00Z",
+        LPS={"IDAM": {"_value_1": idam, "R": "4"}, "Version": "1.0", "Nom": "urn:lps:zeep:1.0"})
+    headers = [bam, lps]
+    out: dict = {}
+    out["adrun"] = client.service.rechercherInsAvecTraitsIdentite(
+        NomNaissance="ADRUN", Prenom=["ZOE"], Sexe="F", DateNaissance="1975-12-31", _soapheaders=headers)
+    out["devinci"] = client.service.rechercherInsAvecTraitsIdentite(
+        NomNaissance="DE VINCI", Prenom=["LEONARDO"], Sexe="M", DateNaissance="2014-02-01", _soapheaders=headers)
+    out["ecetinsi_vitale"] = client.service.rechercherInsAvecCarteVitale(
+        MatriculeOD={"NumIdentifiant": "1090763220834", "Cle": "89"}, DateNaissance="2009-07-14",
+        RangNaissance="1", _soapheaders=headers)
+    for name, kwargs in {
+        "aeion": {"NomNaissance": "D'AEION", "Prenom": ["COEUR"], "Sexe": "M", "DateNaissance": "1987-01-25"},
+    }.items():
+        try:
+            client.service.rechercherInsAvecTraitsIdentite(**kwargs, _soapheaders=headers)
+        except Fault as fault:
+            out[name] = fault
+    return out
+
+
+async def test_zeep_against_the_wsdl(client) -> None:
+    out = await asyncio.to_thread(_zeep_calls, asyncio.get_running_loop(), client)
+    adrun = out["adrun"]
+    assert adrun.CR.CodeCR == "00" and adrun.CR.LibelleCR == "OK"
+    assert adrun.INDIVIDU.INSACTIF.IdIndividu.NumIdentifiant == "2751263220749"
+    assert adrun.INDIVIDU.INSACTIF.OID == OID_INS_NIR
+    assert adrun.INDIVIDU.TIQ.ListePrenom == "ZOE"
+    assert out["devinci"].CR.CodeCR == "02" and out["devinci"].INDIVIDU is None
+    vitale = out["ecetinsi_vitale"]
+    assert vitale.CR.CodeCR == "00" and len(vitale.INDIVIDU.INSHISTO) == 1
+    fault = out["aeion"]
+    assert fault.code == "soap:Receiver"
+    assert fault.detail[0].get("code") == "insi_102"
+
+
+async def test_zeep_unknown_idam(client) -> None:
+    with pytest.raises(Fault) as err:
+        await asyncio.to_thread(_zeep_calls, asyncio.get_running_loop(), client, "INCONNU")
+    assert err.value.detail[0].get("code") == "desir_550"

@@ -3,23 +3,32 @@
 ServiceIdentiteCertifiee/`` @12ef794) and INSi's character set, with the faults the trait search answers:
 ``siram_10``/``sandbox_body`` for the structure, ``siram_40``/``insi_102`` for a character outside the set (CNDA
 2.03 case 3), ``siram_10``/``sandbox_vitale`` for another broken value rule.
+
+And the ``RECSANSVITALE`` reader against a plain QName reading (pure).
 """
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
-from app.ins import soap
+from app.ins.soap import bodies, faults
+from app.ins.soap.client import build_request, recsansvitale_xml
+from app.ins.soap.namespaces import ACTION_VITALE, NS_RECSANS, NS_RECVIT, NS_RESULTAT, NS_SIRAM, NS_SOAP12
 
-NS = {"s": soap.NS_SOAP12, "r": soap.NS_RESULTAT, "siram": soap.NS_SIRAM}
+NS = {"s": NS_SOAP12, "r": NS_RESULTAT, "siram": NS_SIRAM}
+
 CERT = {"Content-Type": "application/soap+xml; charset=utf-8", "X-Client-Cert-CN": "INSI-AUTO"}
+
+
 V = "insi_recvit_ins"
 
 
 def recvitale(*children: str) -> bytes:
-    return soap.build_request(f'<{V}:RECVITALE xmlns:{V}="{soap.NS_RECVIT}">' + "".join(children) + f"</{V}:RECVITALE>",
-                              action=soap.ACTION_VITALE)
+    return build_request(f'<{V}:RECVITALE xmlns:{V}="{NS_RECVIT}">' + "".join(children) + f"</{V}:RECVITALE>",
+                              action=ACTION_VITALE)
 
 
 def el(name: str, value: str) -> str:
@@ -32,6 +41,8 @@ def matricule(name: str, *children: str) -> str:
 
 # ECETINSI's card (VITALE-ECETINSI-0001): the shape zeep builds from the WSDL and padoa's XSD order
 OD = matricule("MatriculeOD", el("NumIdentifiant", "1090763220834"), el("Cle", "89"))
+
+
 DATE, RANG = el("DateNaissance", "2009-07-14"), el("RangNaissance", "1")
 
 
@@ -87,7 +98,7 @@ async def test_out_of_order_elements_are_refused_like_the_traits_search(client, 
 
 async def test_traits_search_answers_the_same_order_fault(client) -> None:
     """The reference the Carte Vitale search is held to: RECSANSVITALE out of order."""
-    body = soap.build_request(soap.recsansvitale_xml("ADRUN", "ZOE", "F", "1975-12-31").replace(
+    body = build_request(recsansvitale_xml("ADRUN", "ZOE", "F", "1975-12-31").replace(
         "<insi_recsans_ins:Sexe>F</insi_recsans_ins:Sexe>", "").replace(
         "</insi_recsans_ins:RECSANSVITALE>", "<insi_recsans_ins:Sexe>F</insi_recsans_ins:Sexe>"
                                              "</insi_recsans_ins:RECSANSVITALE>"))
@@ -100,7 +111,7 @@ async def test_traits_search_answers_the_same_order_fault(client) -> None:
     (OD, DATE, DATE),
     (OD, el("Prenom", "PIERRE-ALAIN"), DATE),
     (matricule("MatriculeOD", el("NumIdentifiant", "1090763220834"), el("Cle", "89"), el("Cle", "89")), DATE),
-    (OD, f'<x:DateNaissance xmlns:x="{soap.NS_RECSANS}">2009-07-14</x:DateNaissance>'),
+    (OD, f'<x:DateNaissance xmlns:x="{NS_RECSANS}">2009-07-14</x:DateNaissance>'),
 ])
 async def test_repeated_or_unknown_elements_are_refused(client, children: tuple) -> None:
     assert fault(await post(client, recvitale(*children)))[3] == "sandbox_body"
@@ -112,7 +123,7 @@ async def test_forbidden_characters_answer_the_traits_search_fault(client, name:
     assert fault(r) == (500, "soap:Receiver", "soap:siram_40", "insi_102", "fatal")
     assert await last_rule(client) == "INSi:charset"
     # exactly what the trait search answers for the same name
-    traits = soap.build_request(soap.recsansvitale_xml(name, "PIERRE-ALAIN", "M", "2009-07-14"))
+    traits = build_request(recsansvitale_xml(name, "PIERRE-ALAIN", "M", "2009-07-14"))
     assert fault(await post(client, traits)) == fault(r)
 
 
@@ -142,3 +153,49 @@ async def test_unknown_idam_comes_before_a_value_fault(client) -> None:
 async def test_corsican_matricule_and_lunar_date_are_accepted(client) -> None:
     od = matricule("MatriculeOD", el("NumIdentifiant", "297022A020778"), el("Cle", "78"))
     assert code_cr(await post(client, recvitale(od, el("DateNaissance", "1950-00-00")))) == "01"
+
+
+def _reference_parse_traits(payload: etree._Element) -> tuple:
+    """parse_traits as it was written with etree.QName (the outcome, or the fault's detail and rule)."""
+    order = ["NomNaissance", "Prenom", "Sexe", "DateNaissance", "LieuNaissance"]
+    seen: list[str] = []
+    values: dict[str, list[str]] = {k: [] for k in order}
+    for child in payload:
+        qn = etree.QName(child)
+        if qn.namespace != NS_RECSANS or qn.localname not in values:
+            return ("fault", f"élément inattendu dans RECSANSVITALE : {qn.localname}", "INSi:RECSANSVITALE")
+        if seen and order.index(qn.localname) < order.index(seen[-1]):
+            return ("fault", f"ordre des éléments de RECSANSVITALE : {qn.localname} après {seen[-1]}",
+                    "INSi:RECSANSVITALE-order")
+        if qn.localname != "Prenom" and values[qn.localname]:
+            return ("fault", f"{qn.localname} répété", "INSi:RECSANSVITALE")
+        seen.append(qn.localname)
+        values[qn.localname].append((child.text or "").strip())
+    return ("ok", {k: v for k, v in values.items()})
+
+
+_ELEMENTS = st.sampled_from([
+    ("ns", "NomNaissance"), ("ns", "Prenom"), ("ns", "Sexe"), ("ns", "DateNaissance"), ("ns", "LieuNaissance"),
+    ("other", "Prenom"), ("none", "Sexe"), ("ns", "Autre"),
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_ELEMENTS, st.text("AB -", max_size=4)), max_size=8))
+def test_parse_traits_matches_the_qname_reading(elements: list) -> None:
+    ns = {"ns": NS_RECSANS, "other": "urn:other", "none": None}
+    payload = etree.Element(f"{{{NS_RECSANS}}}RECSANSVITALE")
+    for (space, name), text in elements:
+        child = etree.SubElement(payload, f"{{{ns[space]}}}{name}" if ns[space] else name)
+        child.text = text
+    expected = _reference_parse_traits(payload)
+    try:
+        t = bodies.parse_traits(payload)
+    except faults.SoapFault as fault:
+        assert expected == ("fault", fault.detail_text, fault.rule)
+        return
+    assert expected[0] == "ok"
+    values = expected[1]
+    one = {k: (v[0] if v else None) for k, v in values.items()}
+    assert (t.NomNaissance, t.Prenom, t.Sexe, t.DateNaissance, t.LieuNaissance) == (
+        one["NomNaissance"], values["Prenom"], one["Sexe"], one["DateNaissance"], one["LieuNaissance"])

@@ -1,0 +1,21 @@
+"""The call log of INSi answers, kept server side (INS rules 37/39 ask vendors to keep one): one line per
+answer, journaled as the entry's detail by both faces. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.ins.search import InsRecord, Outcome
+
+
+def call_log(operation: str, outcome: Outcome, oid_of: Callable[[InsRecord], str], credential: str,
+             idam: str | None, message_id: str | None) -> str:
+    """One line per INSi answer: operation, CodeCR, INS and OID returned (active and history), credential."""
+    parts = [f"{operation} CodeCR={outcome.code}"]
+    p = outcome.person
+    if p is not None and p.ins_actif is not None:
+        parts.append(f"INS={p.ins_actif.ins} OID={oid_of(p.ins_actif)}")
+        if p.ins_histo:
+            parts.append("INSHISTO=" + ",".join(h.ins for h in p.ins_histo))
+    parts.append(f"credential={credential} IDAM={idam} MessageID={message_id}")
+    return " ".join(parts)[:1024]
