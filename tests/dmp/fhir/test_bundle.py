@@ -7,7 +7,9 @@ import base64
 import pytest
 
 from app.api.errors import FhirError
-from app.dmp import mhd
+from app.dmp import submission
+from app.dmp.fhir import bundle as bundle_parser
+from app.dmp.fhir import document_reference
 from app.dmp.patch import MetadataState
 from tests.dmp.builders import PDSM, TRE_A07, V3, docref, pdf_bytes, provide_bundle, sha1, simplified_publish
 
@@ -16,14 +18,14 @@ INS = "275126322074974"
 
 def refused(bundle, **kwargs) -> FhirError:
     with pytest.raises(FhirError) as info:
-        mhd.parse_provide_bundle(bundle, **kwargs)
+        bundle_parser.parse_provide_bundle(bundle, **kwargs)
     return info.value
 
 
 def test_vendor_bundle_parses_into_a_submission():
     bundle = provide_bundle(INS, documents=2)
-    sub = mhd.parse_provide_bundle(bundle)
-    assert sub.patient == mhd.PatientId("1.2.250.1.213.1.4.8", INS)
+    sub = bundle_parser.parse_provide_bundle(bundle)
+    assert sub.patient == submission.PatientId("1.2.250.1.213.1.4.8", INS)
     assert sub.source_id == "urn:oid:1.2.3.4.5.6.7.8"
     assert sub.designation_type.code == "10"
     assert [k for k, _ in sub.entry_kinds] == ["submissionset", "document", "document", "binary", "binary"]
@@ -45,7 +47,7 @@ def test_wrong_bundle_profile_is_400():
 def test_versioned_profile_accepted():
     bundle = provide_bundle(INS)
     bundle["meta"]["profile"] = [PDSM + "pdsm-comprehensive-provide-document-bundle|3.1.1"]
-    mhd.parse_provide_bundle(bundle)
+    bundle_parser.parse_provide_bundle(bundle)
 
 
 def _drop(path):
@@ -134,15 +136,15 @@ def test_value_sets_checked(mutate, rule):
     mutate(docref(bundle))
     error = refused(bundle)
     assert error.rule == rule
-    mhd.parse_provide_bundle(bundle, lenient=True)  # lenient mode accepts the code
+    bundle_parser.parse_provide_bundle(bundle, lenient=True)  # lenient mode accepts the code
 
 
 def test_tre_a07_n_accepted_and_emitted_as_v3():
     bundle = provide_bundle(INS, labels=[{"system": TRE_A07, "code": "N"},
                                           {"system": "urn:oid:1.2.250.1.213.1.1.4.13", "code": "MASQUE_PS"}])
     with pytest.raises(FhirError):  # TRE_A07#N is not in J58 strictly ...
-        mhd.parse_provide_bundle(bundle)
-    doc = mhd.parse_provide_bundle(bundle, lenient=True).documents[0]
+        bundle_parser.parse_provide_bundle(bundle)
+    doc = bundle_parser.parse_provide_bundle(bundle, lenient=True).documents[0]
     assert doc.labels[0][:2] == (V3, "N") and doc.labels[1][:2] == (TRE_A07, "MASQUE_PS")
 
 
@@ -204,7 +206,7 @@ def test_bad_base64():
 
 def test_replacement_bundle_with_patch_entry():
     bundle = provide_bundle(INS, replaces="old-id")
-    sub = mhd.parse_provide_bundle(bundle)
+    sub = bundle_parser.parse_provide_bundle(bundle)
     assert sub.documents[0].replaces == "old-id"
     assert [k for k, _ in sub.entry_kinds] == ["submissionset", "document", "patch", "binary"]
     state = sub.patches[0].apply(MetadataState("current", ((V3, "N", "normal"),), False))
@@ -221,19 +223,19 @@ def test_folder_not_supported():
     bundle = provide_bundle(INS)
     folder = {"fullUrl": "urn:uuid:0e0e0e0e-0000-0000-0000-000000000001",
               "resource": {"resourceType": "List", "status": "current", "mode": "working",
-                           "code": {"coding": [{"system": mhd.MHD_LIST_TYPES, "code": "folder"}]}},
+                           "code": {"coding": [{"system": submission.MHD_LIST_TYPES, "code": "folder"}]}},
               "request": {"method": "POST", "url": "List"}}
     bundle["entry"].append(folder)
     assert refused(bundle).status == 422
 
 
 def test_simplified_publish():
-    doc = mhd.parse_simplified_publish(simplified_publish(INS))
+    doc = document_reference.parse_simplified_publish(simplified_publish(INS))
     assert doc.data == pdf_bytes()
     body = simplified_publish(INS)
     del body["content"][0]["attachment"]["data"]
     with pytest.raises(FhirError) as info:
-        mhd.parse_simplified_publish(body)
+        document_reference.parse_simplified_publish(body)
     assert info.value.rule == "PDSm:ITI-105.data"
 
 
@@ -245,7 +247,7 @@ def _pdsm4dmp_td2_draft(master_identifier: str | None = None) -> dict:
         "entry": [
             {"fullUrl": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000001", "resource": {
                 "resourceType": "List", "status": "current", "mode": "working",
-                "code": {"coding": [{"system": mhd.MHD_LIST_TYPES, "code": "submissionset"}]},
+                "code": {"coding": [{"system": submission.MHD_LIST_TYPES, "code": "submissionset"}]},
                 "subject": {"reference": f"Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|{INS}"},
                 "date": "2026-06-12T10:00:00+02:00",
                 "entry": [{"item": {"reference": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000002"}}]},

@@ -462,7 +462,7 @@ async def test_iti105_simplified_publish(client, auth):  # type: ignore[no-untyp
 
 
 async def test_xml_bundle_accepted(client, auth):  # type: ignore[no-untyped-def]
-    from app.dmp.fhir import to_xml
+    from app.dmp.fhir.xml import to_xml
 
     bundle = provide_bundle(DOMINIQUE)
     response = await client.post("/dmp/fhir", content=to_xml(bundle), headers={
@@ -472,7 +472,7 @@ async def test_xml_bundle_accepted(client, auth):  # type: ignore[no-untyped-def
 
 
 async def test_xml_with_a_dtd_is_refused(client, auth):  # type: ignore[no-untyped-def]
-    from app.dmp.fhir import to_xml
+    from app.dmp.fhir.xml import to_xml
 
     xml = to_xml(provide_bundle(DOMINIQUE)).decode()
     attack = xml.replace("<Bundle", '<!DOCTYPE Bundle [<!ENTITY x SYSTEM "file:///etc/passwd">]><Bundle', 1)

@@ -1,9 +1,11 @@
-"""The feeding path's store access (app/dmp/service.py): one query for the INS identity, the DMP and the
-caller's standing, one statement for the inserts on PostgreSQL (data-modifying CTEs, cached per shape).
+"""The feeding path's store access (app/dmp/standing.py, app/dmp/feedstore.py): one query for the INS
+identity, the DMP and the caller's standing, one statement for the inserts on PostgreSQL (data-modifying
+CTEs, cached per shape).
 
-The one query must answer what the INS service's ``find_identity`` followed by ``authorise`` answer, in
-the same order, for every patient / OID / professional / DMP state; the one insert must store what the
-per-table inserts stored, whatever the number of documents and chunks, one shape after another."""
+The one query (fast path) and the plain path (``find_identity``, then the DMP and the caller's standing)
+must both answer what the INS service's ``find_identity`` followed by ``authorise`` answer, in the same
+order, for every patient / OID / professional / DMP state; the one insert must store what the per-table
+inserts stored, whatever the number of documents and chunks, one shape after another."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import json
 from sqlalchemy import delete, select
 
 from app.api.errors import FhirError
-from app.dmp import mhd, rules, service
+from app.dmp import exceptions, feedstore, rules, service, submission
+from app.dmp.fhir.errors import to_fhir
 from app.dmp.models import DmpAuditEvent, DmpBinary, DmpDocument, DmpRecord, DmpSubmissionSet
 from app.shared.professional import Professional
 from tests.dmp.builders import docref, pdf_bytes, provide_bundle
@@ -28,9 +31,11 @@ def _ctx(subject: str, rpps: str | None) -> service.AccessContext:
         subject_name_id=subject, rpps=rpps, given_name="Test", family_name="Pro", profession_code="10", userinfo={}))
 
 
-async def _reference(session, patient: mhd.PatientId, ctx: service.AccessContext) -> int:  # type: ignore[no-untyped-def]
+async def _reference(session, patient: submission.PatientId, ctx: service.AccessContext) -> int:  # type: ignore[no-untyped-def]
     """The sequence the feeding path used before: INS service look-up, then authorise, then INS check."""
-    known = await service._check_patient(session, patient)
+    from app.ins import service as ins_service
+
+    known = await ins_service.find_identity(session, ins=patient.ins, oid=f"urn:oid:{patient.oid}") is not None
     record, _, _ = await service.authorise(session, ins=patient.ins, ctx=ctx, action=rules.Action.FEED,
                                            transaction="ITI-65", known_to_ins=known)
     if not known:
@@ -38,14 +43,15 @@ async def _reference(session, patient: mhd.PatientId, ctx: service.AccessContext
                         "by INSi may be used for the DMP (EX_GEN-1530)",
                         french=f"L'INS {patient.ins} est inconnu du service INS : seul un INS renvoyé par l'INSi peut "
                                "servir pour le DMP (EX_GEN-1530)",
-                        rule="INS:unknown", details_code=mhd.XDS_UNKNOWN_PATIENT)
+                        rule="INS:unknown", details_code=exceptions.XDS_UNKNOWN_PATIENT)
     return record.id
 
 
 async def _answer(coro):  # type: ignore[no-untyped-def]
     try:
         return ("ok", await coro)
-    except FhirError as exc:
+    except (FhirError, exceptions.DmpError) as error:
+        exc = to_fhir(error) if isinstance(error, exceptions.DmpError) else error
         return (exc.status, exc.code, exc.rule, exc.diagnostics, exc.french, exc.details_code)
 
 
@@ -68,12 +74,14 @@ async def test_one_query_answers_as_find_identity_then_authorise(app, client, se
     for ins in inses:
         for oid in INS_OIDS:
             for ctx in contexts:
-                patient = mhd.PatientId(oid=oid, ins=ins)
+                patient = submission.PatientId(oid=oid, ins=ins)
                 expected = await _answer(_reference(session, patient, ctx))
-                got = await _answer(service.feed_standing(session, patient=patient, ctx=ctx, transaction="ITI-65"))
-                if got[0] == "ok":
-                    got = ("ok", got[1].id)
-                assert got == expected, (ins, oid, ctx.rpps)
+                for fast in (True, False):
+                    got = await _answer(service.feed_standing(session, patient=patient, ctx=ctx,
+                                                              transaction="ITI-65", fast=fast))
+                    if got[0] == "ok":
+                        got = ("ok", got[1].id)
+                    assert got == expected, (ins, oid, ctx.rpps, fast)
                 seen.add(got[0] if got[0] == "ok" else got[2])
     assert seen == {"ok", "INS:unknown", "DMP:exists", "DMP:closed", "DMP:blocked"}
 
@@ -90,7 +98,7 @@ async def test_every_shape_is_stored_whole(client, auth, session):  # type: igno
     more documents than one statement takes (table by table): the cached statements bind the right rows,
     the table-by-table path stores the same."""
     big = pdf_bytes() + bytes(range(256)) * 9_000  # > 2 MiB: three chunks of 1 MiB
-    assert service._FEED_STATEMENT_MAX_DOCUMENTS < 10
+    assert feedstore._FEED_STATEMENT_MAX_DOCUMENTS < 10
     shapes = [provide_bundle(ZOE), provide_bundle(ZOE, documents=2), provide_bundle(ZOE),
               provide_bundle(ZOE, documents=3), provide_bundle(ZOE, documents=10)]
     shapes[1]["entry"][2]["resource"]["content"][0]["attachment"].update(
@@ -252,7 +260,7 @@ async def test_chunk_layouts_never_add_statements(client, auth, settings, sessio
         bundle["entry"][1 + documents]["resource"]["data"] = base64.b64encode(big).decode()
         ids = await _post(client, auth, bundle)
         assert await service.read_binary(session, ids[1 + documents]) == big
-        assert set(service._FEED_STATEMENTS) <= set(range(1, service._FEED_STATEMENT_MAX_DOCUMENTS + 1))
+        assert set(feedstore._FEED_STATEMENTS) <= set(range(1, feedstore._FEED_STATEMENT_MAX_DOCUMENTS + 1))
 
 
 async def test_concurrent_submissions_sharing_unique_ids_are_one_201_and_one_409(client, auth, session):  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.dmp import references
+from app.dmp.fhir import references
 from tests.dmp.builders import docref, provide_bundle, restful
 from tests.dmp.conftest import ZOE
 
