@@ -3,36 +3,18 @@ read in one query, then :func:`app.dmp.rules.check_access`; a refusal on an exis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.dmp import rules
+from app.dmp.context import AccessContext, RecordLike
 from app.dmp.exceptions import XDS_UNKNOWN_PATIENT, DmpError, Kind
 from app.dmp.models import DmpAuthorisation, DmpBlockedProfessional, DmpRecord
 from app.dmp.traces import trace_refusal
-from app.shared.professional import Professional
 
-
-@dataclass(frozen=True)
-class AccessContext:
-    """Who calls and how: the PSC professional, the access mode and reason (request headers)."""
-
-    professional: Professional
-    mode: rules.AccessMode = rules.AccessMode.NORMAL
-    reason: str | None = None
-
-    @property
-    def rpps(self) -> str | None:
-        return self.professional.rpps or (self.professional.subject_name_id[1:]
-                                          if self.professional.subject_name_id.startswith("8") else None)
-
-    @property
-    def name(self) -> str:
-        return f"{self.professional.given_name} {self.professional.family_name}".strip()
 
 async def caller_on(session: AsyncSession, record: DmpRecord | None, ctx: AccessContext) -> rules.Caller:
     if record is None or ctx.rpps is None:
@@ -48,35 +30,6 @@ async def caller_standing(session: AsyncSession, *, dmp_id: int, rpps: str) -> t
     blocked = (await session.execute(select(DmpBlockedProfessional.id).where(
         DmpBlockedProfessional.dmp_id == dmp_id, DmpBlockedProfessional.rpps == rpps))).first() is not None
     return status, blocked
-
-
-class RecordLike(Protocol):
-    """What the access rules and the traces read of a DMP: an ORM :class:`DmpRecord` or a :class:`RecordRow`."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def ins(self) -> str: ...
-    @property
-    def ins_oid(self) -> str: ...
-    @property
-    def active(self) -> bool: ...
-    @property
-    def opt_out_bris_de_glace(self) -> bool: ...
-    @property
-    def opt_out_centre_15(self) -> bool: ...
-
-
-@dataclass(frozen=True)
-class RecordRow:
-    """The columns of a DMP the feeding path needs, read without building the ORM entity."""
-
-    id: int
-    ins: str
-    ins_oid: str
-    active: bool
-    opt_out_bris_de_glace: bool
-    opt_out_centre_15: bool
 
 
 def state_of(record: RecordLike | None) -> rules.DmpState:

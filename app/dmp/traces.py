@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
 from app.dmp import rules
+from app.dmp.context import AccessContext, RecordLike
 from app.dmp.filters import DateRange, date_clauses
 from app.dmp.models import DmpAuditEvent
-
-if TYPE_CHECKING:
-    from app.dmp.access import AccessContext, RecordLike
 
 # One Core insert, built once: its compiled form is cached, the values travel as parameters.
 _INSERT_TRACE = insert(DmpAuditEvent.__table__)  # type: ignore[arg-type]

@@ -76,7 +76,8 @@ ACCESS_TABLE = [
 def test_access_rules(action, dmp, authorisation, blocked, mode, reason, allowed, status, rule):
     caller = Caller(role=PS, rpps="10000000001", authorisation=authorisation, blocked=blocked)
     decision = check_access(action=action, dmp=dmp, caller=caller, mode=mode, reason=reason)
-    assert (bool(decision), http_status(decision.kind) if decision.kind else 200, decision.rule) == (allowed, status, rule)
+    status_of = http_status(decision.kind) if decision.kind else 200
+    assert (bool(decision), status_of, decision.rule) == (allowed, status, rule)
     assert decision.message
 
 
