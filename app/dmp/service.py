@@ -8,7 +8,8 @@ never an HTTP-shaped error: each face maps it to its protocol.
 
 from __future__ import annotations
 
-from app.dmp.access import AccessContext, RecordLike, RecordRow, authorise, caller_on, state_of
+from app.dmp.access import authorise, caller_on, state_of
+from app.dmp.context import AccessContext, RecordLike, RecordRow
 from app.dmp.exceptions import DmpError, DmpErrors, Kind
 from app.dmp.feeding import EntryResult, publish_simplified, submit
 from app.dmp.models import DmpBinary, DmpDocument, DmpRecord, DmpSubmissionSet

@@ -17,7 +17,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.dmp import rules
-from app.dmp.access import AccessContext, RecordRow, caller_standing, decide, standing_subqueries, unknown_ins
+from app.dmp.access import caller_standing, decide, standing_subqueries, unknown_ins
+from app.dmp.context import AccessContext, RecordRow
 from app.dmp.models import DmpRecord
 from app.dmp.submission import PatientId
 from app.ins import service as ins_service

@@ -349,3 +349,24 @@ async def test_paging_numbers_are_ascii_digits_only(client, auth):  # type: igno
     page = await client.get("/dmp/fhir/DocumentReference", headers=await auth(), params={
         "patient.identifier": patient, "status": "current", "_count": "02"})
     assert len(page.json()["entry"]) == 2
+
+
+async def test_fast_and_plain_stores_keep_the_same_rows(app, client, auth, settings, session):  # type: ignore[no-untyped-def]
+    """settings.fast_paths off: the ORM stores the submission; the rows are those of the fast path."""
+    def rows_of(model, ids):  # type: ignore[no-untyped-def]
+        return select(model).where(model.id.in_(ids))
+
+    stored = []
+    for fast in (True, False):
+        settings.fast_paths = fast
+        try:
+            ids = await _post(client, auth, provide_bundle(ZOE, documents=2))
+        finally:
+            settings.fast_paths = True
+        ss_id, doc_ids = ids[0], ids[1:3]
+        docs = (await session.execute(rows_of(DmpDocument, doc_ids))).scalars().all()
+        ss = await session.get(DmpSubmissionSet, ss_id)
+        stored.append((sorted((d.title, d.content_type, d.size, d.hash_b64, d.type_code, d.labels, d.availability)
+                              for d in docs), ss.document_ids.__len__(), ss.source_id))
+    assert stored[0] == stored[1]
+    # the second submission reuses the uniqueIds of the builder: each way refuses a duplicate alike

@@ -129,7 +129,7 @@ def _light(entries: Any) -> Any:
     return light_entries
 
 
-def parse_provide_bundle(body: Any, *, lenient: bool = False) -> Submission:
+def parse_provide_bundle(body: Any, *, lenient: bool = False, fast: bool = True) -> Submission:
     """ITI-65 Provide Document Bundle -> :class:`Submission` (no I/O; the service checks the store).
 
     Every independent refusal is reported, one OperationOutcome issue each (:class:`FhirIssues`); a check
@@ -154,7 +154,7 @@ def parse_provide_bundle(body: Any, *, lenient: bool = False) -> Submission:
     entries = body.get("entry") or []
     with issues.check():
         fhir_validate("Bundle", {**body, "entry": _light(entries)} if isinstance(entries, list) else body,
-                       expression="Bundle")
+                       expression="Bundle", fast=fast)
     if issues.errors and issues.errors[-1].rule in ("FHIR:R4-structure", "FHIR:resourceType", "DMP:nesting-depth"):
         issues.raise_any()  # not readable as FHIR: nothing below could be checked reliably
 

@@ -365,7 +365,7 @@ def _replaced(resource: dict[str, Any], *, x: str) -> str | None:
     return replaces
 
 
-def parse_simplified_publish(body: Any, *, lenient: bool = False) -> DocumentIn:
+def parse_simplified_publish(body: Any, *, lenient: bool = False, fast: bool = True) -> DocumentIn:
     """ITI-105: a DocumentReference with the document inline in ``content.attachment.data``, checked against
     the PDSm simplified-publish profile; the server computes size and hash and fills what XDS needs."""
     if not isinstance(body, dict) or body.get("resourceType") != "DocumentReference":
@@ -380,5 +380,5 @@ def parse_simplified_publish(body: Any, *, lenient: bool = False) -> DocumentIn:
         light = {**body, "content": [{**body["content"][0],
                                       "attachment": {k: v for k, v in attachment.items() if k != "data"}},
                                      *body["content"][1:]]}
-    fhir_validate("DocumentReference", light, expression="DocumentReference")
+    fhir_validate("DocumentReference", light, expression="DocumentReference", fast=fast)
     return parse_document_reference(body, index=0, full_url="", binaries={}, lenient=lenient, inline=True)

@@ -213,8 +213,11 @@ def decode_binary(data: Any, *, expression: str) -> bytes:
                          french=f"{expression}.data n'est pas du base64 valide", expression=expression) from None
 
 
-def fhir_validate(resource_type: str, body: dict[str, Any], *, expression: str) -> None:
-    """Structural validation with fhir.resources (R4 4.0.1): unknown elements, wrong types, cardinalities."""
+def fhir_validate(resource_type: str, body: dict[str, Any], *, expression: str, fast: bool = True) -> None:
+    """Structural validation with fhir.resources (R4 4.0.1): unknown elements, wrong types, cardinalities.
+
+    Fast path (``fast``: ``settings.fast_paths``): the walk of :mod:`.fhircheck` over the models' field
+    tables first, which only ever accepts what the models accept; the plain path builds the models."""
     from fhir.resources.R4B import get_fhir_model_class
 
     try:
@@ -223,7 +226,7 @@ def fhir_validate(resource_type: str, body: dict[str, Any], *, expression: str) 
         raise refuse(f"{expression}: unknown resourceType {resource_type!r}", rule="FHIR:resourceType",
                      french=f"{expression} : resourceType {resource_type!r} inconnu",
                      expression=expression, details_code=None) from None
-    if fhircheck.accepts(model, body):
+    if fast and fhircheck.accepts(model, body):
         return  # the fast walk vouches for it: fhir.resources would accept it too (and it is not too deep)
     if fhircheck.deeper_than(body):
         # fhir.resources would exhaust Python's recursion limit (a 500), and orjson cannot store or render

@@ -133,7 +133,7 @@ async def _td02_patient(session: Any, ctx: AccessContext, record: DmpRecord) -> 
              responses=answers(BUNDLE, "the transaction-response Bundle", 404, 409, 415, 422))
 async def provide_bundle(ctx: AccessDep, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     body = await read_resource(request)
-    submission = parse_provide_bundle(body, lenient=settings.dmp_lenient)
+    submission = parse_provide_bundle(body, lenient=settings.dmp_lenient, fast=settings.fast_paths)
     results = await service.submit(session, settings, submission=submission, ctx=ctx)
     response = {"resourceType": "Bundle", "type": "transaction-response", "entry": [
         {"response": {"status": r.status, "location": absolute_url(settings, f"/dmp/fhir/{r.location}"),
@@ -147,7 +147,7 @@ async def provide_bundle(ctx: AccessDep, request: Request, session: SessionDep, 
 async def simplified_publish(ctx: AccessDep, request: Request, session: SessionDep, settings: SettingsDep
                              ) -> Response:
     body = await read_resource(request)
-    doc = parse_simplified_publish(body, lenient=settings.dmp_lenient)
+    doc = parse_simplified_publish(body, lenient=settings.dmp_lenient, fast=settings.fast_paths)
     doc_id = await service.publish_simplified(session, settings, doc=doc, ctx=ctx)
     stored = await service.get_document(session, doc_id)
     assert stored is not None

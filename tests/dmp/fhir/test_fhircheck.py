@@ -278,3 +278,24 @@ async def test_mutated_bundles_over_http_are_never_a_server_error(client, auth):
         assert response.status_code < 500, (response.text, body)
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
     assert statuses.get(200, 0) >= 5 and statuses.get(201, 0) >= 5 and statuses.get(400, 0) >= 20, statuses
+
+
+def _outcome(parse, body, fast):  # type: ignore[no-untyped-def]
+    try:
+        parsed = parse(body, fast=fast)
+    except FhirError as error:
+        return ("refused", error.status, [issue.issue() for issue in error.issues])
+    documents = parsed.documents if hasattr(parsed, "documents") else [parsed]
+    return ("accepted", [(d.unique_id, d.patient, d.type, d.labels, d.hash_b64) for d in documents])
+
+
+def test_fast_and_plain_structure_checks_answer_the_same():
+    """settings.fast_paths off: the models alone check the structure; same answers on the same inputs."""
+    rng = random.Random(11)
+    bases = [provide_bundle(INS), provide_bundle(INS, documents=2, replaces="old-id"), simplified_publish(INS)]
+    for n in range(300):
+        base = bases[n % 3]
+        body = base if n < 3 else _mutate(base, rng)
+        parse = bundle_parser.parse_provide_bundle if base["resourceType"] == "Bundle" else \
+            document_reference.parse_simplified_publish
+        assert _outcome(parse, body, True) == _outcome(parse, body, False), n
