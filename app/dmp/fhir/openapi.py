@@ -7,8 +7,6 @@ from typing import Any
 
 from app.api.errors import error_responses
 
-FHIR_JSON = "application/fhir+json"
-FHIR_XML = "application/fhir+xml"
 PREFIX = "/dmp/fhir"
 
 
@@ -31,7 +29,8 @@ BINARY = _resource("Binary", "FHIR R4 Binary (the document in base64).")
 
 
 def answers(resource: dict[str, Any], description: str, *errors: int, status: int = 200) -> dict[int | str, Any]:
-    """``responses=`` of a FHIR route: the resource in JSON or XML, and the refusals it may answer."""
-    return {status: {"description": description, "content": {FHIR_JSON: {"schema": resource},
-                                                              FHIR_XML: {}}},
+    """``responses=`` of a FHIR route: the resource, and the refusals it may answer. Declared under
+    ``application/json`` as FastAPI does; the platform renames it ``application/fhir+json`` and adds
+    ``application/fhir+xml`` on every FHIR route (:func:`app.api.errors.declare_error_responses`)."""
+    return {status: {"description": description, "content": {"application/json": {"schema": resource}}},
             **error_responses(PREFIX, *errors)}
