@@ -54,14 +54,20 @@ def unknown_binary(binary_id: str) -> DmpError:
                     rule="MHD:ITI-68.unknown")
 
 
-async def retrieve_document(session: AsyncSession, *, binary_id: str, ctx: AccessContext) -> DmpBinary:
-    """ITI-68: the stored document ``binary_id`` once the caller may read it (then traced), else the
-    refusal: a masked or deleted document is an unknown Binary; a superseded one is gone (its replacement
-    is to be read)."""
+async def binary_document(session: AsyncSession, *, binary_id: str) -> DmpDocument:
+    """The document whose bytes are ``binary_id``, or the refusal of an unknown Binary."""
     doc_id = (await session.execute(select(DmpDocument.id).where(DmpDocument.binary_id == binary_id))).scalar()
     doc = await get_document(session, doc_id) if doc_id is not None else None
     if doc is None:
         raise unknown_binary(binary_id)
+    return doc
+
+
+async def retrieve_document(session: AsyncSession, *, doc: DmpDocument, ctx: AccessContext) -> DmpBinary:
+    """ITI-68: the bytes of ``doc`` (:func:`binary_document`) once the caller may read it (then traced), else
+    the refusal: a masked or deleted document is an unknown Binary; a superseded one is gone (its
+    replacement is to be read)."""
+    binary_id = doc.binary_id
     try:
         record = await visible_document(session, doc=doc, ctx=ctx, transaction="ITI-68")
     except DmpError as exc:

@@ -20,7 +20,15 @@ from app.dmp.queries import (
     search_documents,
     search_submission_sets,
 )
-from app.dmp.reading import get_document, read_binary, read_document, retrieve_document, stream_binary, visible_document
+from app.dmp.reading import (
+    binary_document,
+    get_document,
+    read_binary,
+    read_document,
+    retrieve_document,
+    stream_binary,
+    visible_document,
+)
 from app.dmp.records import (
     close_record,
     count_documents,
@@ -46,7 +54,8 @@ from app.dmp.updates import bump_version, document_view, lock_documents, patch_d
 __all__ = [
     "AccessContext", "AuditSearch", "DmpBinary", "DmpDocument", "DmpError", "DmpErrors", "DmpRecord",
     "DmpSubmissionSet", "DocumentSearch", "EntryResult", "Kind", "RecordLike", "RecordRow", "SubmissionSetSearch",
-    "authorise", "binary_rows", "bump_version", "caller_on", "close_record", "count_documents", "create_record",
+    "authorise", "binary_document", "binary_rows", "bump_version", "caller_on", "close_record", "count_documents",
+    "create_record",
     "document_row", "document_view", "documents_for", "feed_standing", "find_by_identifier", "get_document",
     "get_record", "label_flags", "list_authorisations", "list_blocked", "list_records", "lock_documents",
     "patch_document", "patient_identity", "publish_simplified", "read_binary", "read_document", "reopen_record",

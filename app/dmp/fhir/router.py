@@ -131,7 +131,9 @@ async def _td02_patient(session: Any, ctx: AccessContext, record: DmpRecord) -> 
 @router.post("", summary="ITI-65 Provide Document Bundle (transaction)", status_code=200,
              operation_id="dmp_provide_bundle",
              responses=answers(BUNDLE, "the transaction-response Bundle", 404, 409, 415, 422))
-async def provide_bundle(ctx: AccessDep, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+async def provide_bundle(request: Request, session: SessionDep, settings: SettingsDep,
+                         professional: CurrentProfessional) -> Response:
+    ctx = access_context(request, professional)  # inline, not a dependency: ITI-65 is a hot path
     body = await read_resource(request)
     submission = parse_provide_bundle(body, lenient=settings.dmp_lenient, fast=settings.fast_paths)
     results = await service.submit(session, settings, submission=submission, ctx=ctx)
@@ -214,8 +216,11 @@ async def read_document(doc: DocumentDep, ctx: AccessDep, request: Request, sess
             operation_id="dmp_retrieve_document",
             responses={**answers(BINARY, "the document: its own bytes, or a FHIR Binary when asked for", 404, 406,
                                  410), 304: {"description": "If-None-Match matches the document's ETag"}})
-async def retrieve_document(binary_id: str, ctx: AccessDep, request: Request, session: SessionDep) -> Response:
-    binary = await service.retrieve_document(session, binary_id=binary_id, ctx=ctx)
+async def retrieve_document(binary_id: str, request: Request, session: SessionDep,
+                            professional: CurrentProfessional) -> Response:
+    doc = await service.binary_document(session, binary_id=binary_id)
+    ctx = access_context(request, professional)  # after the 404, inline: ITI-68 is a hot path
+    binary = await service.retrieve_document(session, doc=doc, ctx=ctx)
     accept = (request.headers.get("accept") or "*/*").lower()
     ranges = [a.split(";", 1)[0].strip() for a in accept.split(",")]
     etag = f'"{binary.hash_b64}"'
