@@ -1,5 +1,6 @@
 """Every independent error of a submission in one OperationOutcome, French then English (app/api/errors.py
-FhirError(french=), FhirIssues, FhirErrors; app/dmp/mhd.py)."""
+FhirError(french=), FhirIssues, FhirErrors; app/dmp/fhir/bundle.py), and the FHIR face's mapper of domain errors
+(app/dmp/fhir/errors.py)."""
 
 from __future__ import annotations
 

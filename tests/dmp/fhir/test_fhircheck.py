@@ -37,7 +37,7 @@ ODD_VALUES: list[Any] = [
 
 
 def _light(body: dict[str, Any]) -> dict[str, Any]:
-    """What mhd passes to the structure check: Binary payloads left out."""
+    """What the Bundle reader passes to the structure check: Binary payloads left out."""
     if body.get("resourceType") != "Bundle" or not isinstance(body.get("entry"), list):
         return body
     entries = []
