@@ -17,9 +17,11 @@ from typing import Any
 
 from app.api.errors import FhirError, FhirIssues
 from app.dmp import simplified
+from app.dmp.codes import check_code
 from app.dmp.exceptions import (
     XDS_MISSING_DOCUMENT,
     XDS_REPOSITORY_METADATA,
+    DmpError,
 )
 from app.dmp.fhir import references
 from app.dmp.fhir.elements import (
@@ -29,7 +31,6 @@ from app.dmp.fhir.elements import (
     DocProfile,
     Lookup,
     author_info,
-    check_code,
     decode_binary,
     fhir_validate,
     no_entry,
@@ -38,6 +39,7 @@ from app.dmp.fhir.elements import (
     patient_from_reference,
     refuse,
 )
+from app.dmp.fhir.errors import to_fhir
 from app.dmp.fhir.storable import check_document_lengths
 from app.dmp.patch import IS_ARCHIVED_URL, normalise_label
 from app.dmp.submission import Code, DocumentIn, PatientId, sha1_b64
@@ -49,7 +51,8 @@ def _under(issues: FhirIssues, profile: DocProfile) -> Iterator[None]:
     """One independent check of a DocumentReference: its refusal is kept, naming the profile applied."""
     try:
         yield
-    except FhirError as error:
+    except (FhirError, DmpError) as refused:
+        error = to_fhir(refused) if isinstance(refused, DmpError) else refused
         for issue in error.issues:
             if profile.id not in issue.diagnostics:
                 issue.diagnostics += f" [profile {profile.id}]"

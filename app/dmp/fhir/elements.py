@@ -28,7 +28,6 @@ from app.dmp.exceptions import (
 )
 from app.dmp.fhir import fhircheck
 from app.dmp.submission import RPPS_SYSTEM, Code, PatientId
-from app.shared import valuesets
 from app.shared.identifiers import INS_OIDS
 
 PDSM = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/"
@@ -136,22 +135,6 @@ def one_coding(cc: Any, *, expression: str, rule: str, required: bool = True,
                      french=f"{expression}.coding doit porter à la fois system et code")
     return Code(coding["system"], coding["code"], coding.get("display"))
 
-
-def check_code(element: str, code: Code, *, expression: str, lenient: bool, rule_prefix: str = "PDSm:") -> None:
-    """Value-set check from the shipped files (DMP set: J66, J57, J60, J61, J04, J58)."""
-    vs = valuesets.binding(element)
-    if vs.contains(code.system, code.code) or lenient:
-        return
-    systems = ", ".join(vs.systems())
-    subset = "" if vs.complete else " (the sandbox ships a subset of this value set: see docs/dmp.md)"
-    subset_fr = "" if vs.complete else (" (le bac à sable n'embarque qu'une partie de ce jeu de valeurs : voir "
-                                        "docs/dmp.md)")
-    raise refuse(
-        f"{expression} {code.system}#{code.code} is not in {vs.name}{subset}; expected a code of {systems}",
-        french=f"{expression} {code.system}#{code.code} n'appartient pas au {vs.name}{subset_fr} ; attendu : un code "
-               f"de {systems}",
-        rule=f"{rule_prefix}{element}-{vs.id}", expression=expression,
-    )
 
 def resolve_contained(resource: dict[str, Any], reference: str | None) -> dict[str, Any] | None:
     if not reference or not reference.startswith("#"):
