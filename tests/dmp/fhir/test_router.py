@@ -499,16 +499,6 @@ async def test_audit_event_for_every_access(client, auth):  # type: ignore[no-un
     assert all(e["resource"]["agent"][0]["who"]["identifier"]["value"] == FONTAINE for e in traces.json()["entry"])
 
 
-async def test_control_api(client):  # type: ignore[no-untyped-def]
-    listing = await client.get("/sandbox/v1/dmps")
-    assert listing.status_code == 200 and len(listing.json()) >= 10
-    assert (await client.post("/sandbox/v1/dmps", json={"ins": ZOE})).status_code == 409
-    assert (await client.post("/sandbox/v1/dmps", json={"ins": "199999999999999"})).status_code == 404
-    assert (await client.get("/sandbox/v1/dmps/199999999999999")).status_code == 404
-    state = (await client.get(f"/sandbox/v1/dmps/{ZOE}")).json()
-    assert state["documents"] == 5 and state["authorisations"][0]["status"] == "VALIDE"
-
-
 async def test_large_document_round_trip_in_chunks(client, auth, session):  # type: ignore[no-untyped-def]
     from app.dmp.models import DmpBinary
 
