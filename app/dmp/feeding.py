@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import utcnow
-from app.dmp.access import AccessContext
+from app.dmp.context import AccessContext
 from app.dmp.exceptions import XDS_METADATA, XDS_UNRESOLVED_REFERENCE, DmpError, Kind
 from app.dmp.feedstore import insert_submission
 from app.dmp.models import DmpDocument

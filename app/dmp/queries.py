@@ -143,6 +143,10 @@ async def search_submission_sets(session: AsyncSession, *, record: DmpRecord, se
     return list(rows), total
 
 
+async def get_submission_set(session: AsyncSession, *, list_id: str) -> DmpSubmissionSet | None:
+    return await session.get(DmpSubmissionSet, list_id)
+
+
 async def find_by_identifier(session: AsyncSession, value: str) -> list[DmpDocument]:
     """``masterIdentifier`` (uniqueId) or ``identifier`` (``urn:uuid:<id>``) of a DocumentReference."""
     clauses = [DmpDocument.unique_id == value]

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.dmp import rules
-from app.dmp.access import AccessContext, authorise
+from app.dmp.access import authorise
+from app.dmp.context import AccessContext
 from app.dmp.exceptions import DmpError, Kind
 from app.dmp.models import DmpBinary, DmpBinaryChunk, DmpDocument, DmpRecord
 from app.dmp.traces import trace

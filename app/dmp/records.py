@@ -19,6 +19,10 @@ async def get_record(session: AsyncSession, *, ins: str) -> DmpRecord | None:
     return (await session.execute(select(DmpRecord).where(DmpRecord.ins == ins))).scalar_one_or_none()
 
 
+async def record_by_id(session: AsyncSession, *, dmp_id: int) -> DmpRecord | None:
+    return await session.get(DmpRecord, dmp_id)
+
+
 async def patient_identity(session: AsyncSession, record: DmpRecord) -> Any:
     """The INS identity of the DMP's patient (traits for TD02), or None when the INS service no longer knows
     it — read through :func:`app.ins.service.find_identity`, never from ``ins_person`` directly."""

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db import utcnow
 from app.dmp import rules
-from app.dmp.access import AccessContext, authorise
+from app.dmp.access import authorise
+from app.dmp.context import AccessContext
 from app.dmp.exceptions import DmpError, Kind
 from app.dmp.models import DmpDocument, DmpRecord
 from app.dmp.patch import MetadataState, apply_patch

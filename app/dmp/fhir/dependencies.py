@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from app.api.deps import CurrentProfessional, SessionDep
 from app.api.errors import FhirError
 from app.dmp import service
-from app.dmp.access import AccessContext
+from app.dmp.context import AccessContext
 from app.dmp.fhir.requests import access_context
 from app.dmp.models import DmpDocument, DmpRecord, DmpSubmissionSet
 
@@ -28,10 +28,10 @@ async def _document(doc_id: str, session: SessionDep) -> DmpDocument:
 
 
 async def _submission_set(list_id: str, session: SessionDep) -> tuple[DmpSubmissionSet, DmpRecord]:
-    ss = await session.get(DmpSubmissionSet, list_id)
+    ss = await service.get_submission_set(session, list_id=list_id)
     if ss is None:
         raise FhirError(404, "not-found", f"no List/{list_id}", french=f"aucune List/{list_id}", rule="MHD:unknown")
-    record = await session.get(DmpRecord, ss.dmp_id)
+    record = await service.record_by_id(session, dmp_id=ss.dmp_id)
     if record is None:  # a submission set outlives no DMP (foreign key), but say so rather than crash
         raise FhirError(404, "not-found", f"no DMP for List/{list_id}",
                         french=f"aucun DMP pour List/{list_id}", rule="MHD:unknown")

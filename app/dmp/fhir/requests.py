@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from app.api.errors import FhirError
 from app.dmp import jsonio, rules
-from app.dmp.access import AccessContext
+from app.dmp.context import AccessContext
 from app.dmp.fhir.xml import from_xml
 from app.shared.professional import Professional
 from app.xmlsafe import InvalidXmlError, UnsafeXmlError

@@ -21,7 +21,7 @@ from app.api.errors import FhirError
 from app.api.urls import absolute_url
 from app.config import Settings
 from app.dmp import jsonio, rules, service
-from app.dmp.access import AccessContext
+from app.dmp.context import AccessContext
 from app.dmp.fhir import render
 from app.dmp.fhir.bundle import parse_provide_bundle
 from app.dmp.fhir.dependencies import AccessDep, DocumentDep, RecordDep, SubmissionSetDep
@@ -167,6 +167,7 @@ async def _find_documents(request: Request, session: Any, settings: Settings, pr
     ins = parse_patient_param(params)
     statuses = document_statuses(params)
     ctx = access_context(request, professional)
+    # The access rules first (a refusal is traced), then the paging and filters: their 400s come after.
     record, caller, _ = await service.authorise(session, ins=ins, ctx=ctx, action=rules.Action.CONSULT)
     count, offset = page_params(params, settings)
     search = document_search(params, statuses=statuses, count=count, offset=offset)
@@ -253,7 +254,8 @@ async def _patch(request: Request, session: Any, settings: Settings, ctx: Access
     kind, body = parse_patch_body(request.headers.get("content-type") or "", await request.body())
     doc = await service.patch_document(session, settings, doc=doc, ctx=ctx, kind=kind, body=body,
                                        if_match=request.headers.get("if-match"))
-    record = await session.get(DmpRecord, doc.dmp_id)
+    record = await service.record_by_id(session, dmp_id=doc.dmp_id)
+    assert record is not None
     return fhir_answer(request, render.document_reference(doc, record, settings),
                        headers={"ETag": f'W/"{doc.version_id}"'})
 
