@@ -8,24 +8,47 @@ patient's and legal representatives' view of the documents (visibility labels, �
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
-from sqlalchemy import func, select
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
 
 from app.api.deps import SessionDep, SettingsDep
+from app.api.errors import problem_response
+from app.api.journal import note_refusal
+from app.api.openapi_errors import error_responses
 from app.dmp import rules, service
-from app.dmp.fhir import fhir_status
-from app.dmp.models import DmpDocument, DmpRecord
+from app.dmp.exceptions import DmpError, Kind
+from app.dmp.fhir.render import fhir_status
+from app.dmp.models import DmpRecord
 from app.dmp.schemas import AuthorisationSet, DmpClose, DmpCreate, DmpRead, OptOutSet, PatientDocument
 
-router = APIRouter(prefix="/sandbox/v1/dmps", tags=["sandbox"])
+PREFIX = "/sandbox/v1/dmps"
+router = APIRouter(prefix=PREFIX, tags=["sandbox"])
+
+# The control API's error mapper: a domain error as RFC 9457 problem details.
+_PROBLEM_STATUSES = {Kind.NOT_FOUND: (404, "Not Found"), Kind.CONFLICT: (409, "Conflict"),
+                     Kind.UNPROCESSABLE: (422, "Unprocessable Content")}
 
 
-async def _read(session, record: DmpRecord) -> DmpRead:  # type: ignore[no-untyped-def]
+async def dmp_error_response(request: Request, exc: DmpError) -> Response:
+    status, title = _PROBLEM_STATUSES.get(exc.kind, (400, "Bad Request"))
+    note_refusal(request, rule=exc.rule, detail=exc.english, status=status)
+    return problem_response(request, status, title, exc.english, rule=exc.rule)
+
+
+async def _record(ins: str, session: SessionDep) -> DmpRecord:
+    return await service.require_record(session, ins=ins)
+
+
+RecordDep = Annotated[DmpRecord, Depends(_record)]
+_UNKNOWN = error_responses(PREFIX, 404)
+
+
+async def _read(session: AsyncSession, record: DmpRecord) -> DmpRead:
     auths = await service.list_authorisations(session, record=record)
-    count = (await session.execute(select(func.count()).select_from(DmpDocument).where(
-        DmpDocument.dmp_id == record.id))).scalar_one()
+    count = await service.count_documents(session, record=record)
     return DmpRead(
         ins=record.ins, oid=f"urn:oid:{record.ins_oid}", active=record.active,
         closure=None if record.active else {
@@ -38,12 +61,13 @@ async def _read(session, record: DmpRecord) -> DmpRead:  # type: ignore[no-untyp
     )
 
 
-@router.get("", response_model=list[DmpRead], summary="List DMPs")
+@router.get("", response_model=list[DmpRead], summary="List DMPs", operation_id="dmp_list_dmps")
 async def list_dmps(session: SessionDep) -> list[DmpRead]:
     return [await _read(session, r) for r in await service.list_records(session)]
 
 
 @router.post("", response_model=DmpRead, status_code=201, summary="Create a DMP for an INS known to INS (TD1.1)",
+             operation_id="dmp_create_dmp",
              responses={404: {"description": "INS unknown to the INS service"},
                         409: {"description": "a DMP exists for this INS (DMP:exists)"}})
 async def create_dmp(body: DmpCreate, session: SessionDep) -> DmpRead:
@@ -51,66 +75,62 @@ async def create_dmp(body: DmpCreate, session: SessionDep) -> DmpRead:
     return await _read(session, record)
 
 
-@router.get("/{ins}", response_model=DmpRead, summary="A DMP's state")
-async def get_dmp(ins: str, session: SessionDep) -> DmpRead:
-    return await _read(session, await service.require_record(session, ins))
+@router.get("/{ins}", response_model=DmpRead, summary="A DMP's state", operation_id="dmp_get_dmp",
+            responses=_UNKNOWN)
+async def get_dmp(record: RecordDep, session: SessionDep) -> DmpRead:
+    return await _read(session, record)
 
 
 @router.post("/{ins}/close", response_model=DmpRead, summary="Close a DMP (dmp-fermeture)",
-             responses={409: {"description": "the DMP is already closed (DMP:closed)"}})
-async def close_dmp(ins: str, body: DmpClose, session: SessionDep) -> DmpRead:
-    record = await service.require_record(session, ins)
+             operation_id="dmp_close_dmp",
+             responses={**_UNKNOWN, 409: {"description": "the DMP is already closed (DMP:closed)"}})
+async def close_dmp(record: RecordDep, body: DmpClose, session: SessionDep) -> DmpRead:
     await service.close_record(session, record=record, reason=body.motifFermeture, text=body.raisonFermeture)
     return await _read(session, record)
 
 
 @router.post("/{ins}/reopen", response_model=DmpRead, summary="Reactivate a closed DMP",
-             responses={409: {"description": "the DMP is open (DMP:open)"}})
-async def reopen_dmp(ins: str, session: SessionDep) -> DmpRead:
-    record = await service.require_record(session, ins)
+             operation_id="dmp_reopen_dmp", responses={**_UNKNOWN, 409: {"description": "the DMP is open (DMP:open)"}})
+async def reopen_dmp(record: RecordDep, session: SessionDep) -> DmpRead:
     await service.reopen_record(session, record=record)
     return await _read(session, record)
 
 
 @router.put("/{ins}/authorisations/{rpps}", response_model=DmpRead,
-            summary="Set a professional's authorisation (NON_EXISTE removes it)")
-async def set_authorisation(ins: str, rpps: str, body: AuthorisationSet, session: SessionDep) -> DmpRead:
-    record = await service.require_record(session, ins)
+            summary="Set a professional's authorisation (NON_EXISTE removes it)",
+            operation_id="dmp_set_authorisation", responses=_UNKNOWN)
+async def set_authorisation(record: RecordDep, rpps: str, body: AuthorisationSet, session: SessionDep) -> DmpRead:
     await service.set_authorisation(session, record=record, rpps=rpps, status=body.status,
                                     medecin_traitant=body.medecinTraitant)
     return await _read(session, record)
 
 
-@router.put("/{ins}/opt-outs", response_model=DmpRead, summary="The patient's objections (break-glass, centre 15)")
-async def set_opt_outs(ins: str, body: OptOutSet, session: SessionDep) -> DmpRead:
-    record = await service.require_record(session, ins)
-    if body.bris_de_glace is not None:
-        record.opt_out_bris_de_glace = body.bris_de_glace
-    if body.centre_15 is not None:
-        record.opt_out_centre_15 = body.centre_15
-    await session.flush()
+@router.put("/{ins}/opt-outs", response_model=DmpRead, summary="The patient's objections (break-glass, centre 15)",
+            operation_id="dmp_set_opt_outs", responses=_UNKNOWN)
+async def set_opt_outs(record: RecordDep, body: OptOutSet, session: SessionDep) -> DmpRead:
+    await service.set_opt_outs(session, record=record, bris_de_glace=body.bris_de_glace, centre_15=body.centre_15)
     return await _read(session, record)
 
 
-@router.put("/{ins}/blocked-professionals/{rpps}", response_model=DmpRead, summary="Block a professional")
-async def block(ins: str, rpps: str, session: SessionDep) -> DmpRead:
-    record = await service.require_record(session, ins)
+@router.put("/{ins}/blocked-professionals/{rpps}", response_model=DmpRead, summary="Block a professional",
+            operation_id="dmp_block", responses=_UNKNOWN)
+async def block(record: RecordDep, rpps: str, session: SessionDep) -> DmpRead:
     await service.set_blocked(session, record=record, rpps=rpps, blocked=True)
     return await _read(session, record)
 
 
-@router.delete("/{ins}/blocked-professionals/{rpps}", response_model=DmpRead, summary="Unblock a professional")
-async def unblock(ins: str, rpps: str, session: SessionDep) -> DmpRead:
-    record = await service.require_record(session, ins)
+@router.delete("/{ins}/blocked-professionals/{rpps}", response_model=DmpRead, summary="Unblock a professional",
+               operation_id="dmp_unblock", responses=_UNKNOWN)
+async def unblock(record: RecordDep, rpps: str, session: SessionDep) -> DmpRead:
     await service.set_blocked(session, record=record, rpps=rpps, blocked=False)
     return await _read(session, record)
 
 
 @router.get("/{ins}/documents", response_model=list[PatientDocument],
-            summary="What the patient (or a legal representative) sees in Mon espace santé")
-async def patient_view(ins: str, session: SessionDep, settings: SettingsDep,
+            summary="What the patient (or a legal representative) sees in Mon espace santé",
+            operation_id="dmp_patient_view", responses=_UNKNOWN)
+async def patient_view(record: RecordDep, session: SessionDep, settings: SettingsDep,
                        role: Literal["patient", "legal_representative"] = Query("patient")) -> list[PatientDocument]:
-    record = await service.require_record(session, ins)
     caller = rules.Caller(role=rules.Role(role))
     return [
         PatientDocument(id=d.id, unique_id=d.unique_id, title=d.title, type_code=d.type_code,

@@ -1,8 +1,9 @@
 """Metadata updates of a DocumentReference, from JSON Patch (RFC 6902) or FHIRPath Patch, without I/O.
 
 PDSm (reference/dmp.md §1.2, "Metadata update") lets only ``status``, ``securityLabel`` and
-``extension[isArchived]`` change; any other path gets **405**. This module turns a patch document into
-a new :class:`MetadataState` or raises :class:`PatchRefused`.
+``extension[isArchived]`` change; any other path is refused (``Kind.NOT_ALLOWED``, a 405 over FHIR). This
+module turns a patch document into a new :class:`MetadataState` or raises
+:class:`~app.dmp.exceptions.DmpError`.
 
 Decisions (reference/dmp.md §5.2-§5.4, docs/dmp.md):
 - JSON Patch paths are RFC 6901 pointers on the DocumentReference as this sandbox renders it: the
@@ -21,6 +22,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from app.dmp.exceptions import DmpError, Kind
 from app.numbers import ascii_count
 
 IS_ARCHIVED_URL = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-ext-is-archived"
@@ -34,12 +36,6 @@ HL7_SYSTEMS = {V3_CONFIDENTIALITY, TRE_A08, "urn:oid:2.16.840.1.113883.5.25"}
 STATUSES = {"current", "superseded", "entered-in-error"}
 
 
-class PatchRefused(Exception):
-    def __init__(self, status: int, message: str, rule: str, expression: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.rule, self.expression = status, message, rule, expression
-
-
 @dataclass(frozen=True)
 class MetadataState:
     status: str  # FHIR status: current / superseded / entered-in-error
@@ -50,7 +46,8 @@ class MetadataState:
 def normalise_label(system: str | None, code: str | None, display: str | None = None) -> tuple[str, str, str]:
     """HL7 levels are emitted as v3-Confidentiality, TRE_A07 codes with their NOS URL (§5.3)."""
     if not code:
-        raise PatchRefused(400, "securityLabel coding without a code", "PDSm:securityLabel", "securityLabel")
+        raise DmpError(Kind.INVALID, "securityLabel coding without a code", rule="PDSm:securityLabel",
+                       element="securityLabel")
     if code in HL7_LEVELS and (system in HL7_SYSTEMS or system in TRE_A07_SYSTEMS):
         return (V3_CONFIDENTIALITY, code, display or {"N": "normal", "R": "restricted", "V": "very restricted"}[code])
     if system in TRE_A07_SYSTEMS:
@@ -63,10 +60,11 @@ def _label_from_value(value: Any) -> tuple[str, str, str]:
     if isinstance(value, dict) and "coding" in value:
         codings = value.get("coding") or []
         if len(codings) != 1:
-            raise PatchRefused(400, "a securityLabel value must carry exactly one coding", "PDSm:securityLabel")
+            raise DmpError(Kind.INVALID, "a securityLabel value must carry exactly one coding",
+                           rule="PDSm:securityLabel")
         value = codings[0]
     if not isinstance(value, dict):
-        raise PatchRefused(400, "a securityLabel value must be a CodeableConcept", "PDSm:securityLabel")
+        raise DmpError(Kind.INVALID, "a securityLabel value must be a CodeableConcept", rule="PDSm:securityLabel")
     return normalise_label(value.get("system"), value.get("code"), value.get("display"))
 
 
@@ -80,26 +78,26 @@ def _merge_label(labels: list[tuple[str, str, str]], label: tuple[str, str, str]
     return [*labels, label]
 
 
-def _not_allowed(path: str) -> PatchRefused:
-    return PatchRefused(
-        405,
+def _not_allowed(path: str) -> DmpError:
+    return DmpError(
+        Kind.NOT_ALLOWED,
         f"Seuls status, securityLabel et extension[isArchived] sont modifiables / only status, securityLabel "
         f"and extension[isArchived] may change (path {path!r}).",
-        "PDSm:patch-allowed-paths",
-        path,
+        rule="PDSm:patch-allowed-paths", element=path,
     )
 
 
 def _status(value: Any) -> str:
     if value not in STATUSES:
-        raise PatchRefused(422, f"status {value!r} is not one of {sorted(STATUSES)}", "PDSm:DocumentReference.status",
-                           "DocumentReference.status")
+        raise DmpError(Kind.INVALID_CHANGE, f"status {value!r} is not one of {sorted(STATUSES)}",
+                       rule="PDSm:DocumentReference.status", element="DocumentReference.status")
     return value
 
 
 def _archived(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise PatchRefused(422, "isArchived takes a boolean", "PDSm:isArchived", "extension[isArchived]")
+        raise DmpError(Kind.INVALID_CHANGE, "isArchived takes a boolean", rule="PDSm:isArchived",
+                       element="extension[isArchived]")
     return value
 
 
@@ -112,20 +110,21 @@ def _archived_url_ok(url: str, lenient: bool) -> bool:
 
 def apply_json_patch(state: MetadataState, operations: Any, *, lenient: bool = False) -> MetadataState:
     if not isinstance(operations, list) or not operations:
-        raise PatchRefused(400, "a JSON Patch body is a non-empty array of operations (RFC 6902)", "RFC6902")
+        raise DmpError(Kind.INVALID, "a JSON Patch body is a non-empty array of operations (RFC 6902)", rule="RFC6902")
     labels = list(state.labels)
     status, archived = state.status, state.is_archived
     for op in operations:
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
-            raise PatchRefused(400, "each JSON Patch operation needs 'op' and 'path' (RFC 6902 §4)", "RFC6902")
+            raise DmpError(Kind.INVALID, "each JSON Patch operation needs 'op' and 'path' (RFC 6902 §4)",
+                           rule="RFC6902")
         kind, path, value = op["op"], str(op["path"]), op.get("value")
         if kind not in ("add", "replace", "remove", "test"):
-            raise _not_allowed(path) if kind in ("move", "copy") else PatchRefused(
-                400, f"unknown JSON Patch op {kind!r}", "RFC6902")
+            raise _not_allowed(path) if kind in ("move", "copy") else DmpError(
+                Kind.INVALID, f"unknown JSON Patch op {kind!r}", rule="RFC6902")
         if path == "/status":
             if kind == "test":
                 if status != value:
-                    raise PatchRefused(409, "JSON Patch test on /status failed", "RFC6902:test")
+                    raise DmpError(Kind.CONFLICT, "JSON Patch test on /status failed", rule="RFC6902:test")
                 continue
             if kind == "remove":
                 raise _not_allowed(path)
@@ -133,7 +132,7 @@ def apply_json_patch(state: MetadataState, operations: Any, *, lenient: bool = F
         elif path == "/securityLabel":
             if kind in ("add", "replace"):
                 if not isinstance(value, list):
-                    raise PatchRefused(400, "/securityLabel takes an array", "PDSm:securityLabel")
+                    raise DmpError(Kind.INVALID, "/securityLabel takes an array", rule="PDSm:securityLabel")
                 labels = [_label_from_value(v) for v in value]
             elif kind == "remove":
                 labels = []
@@ -150,15 +149,17 @@ def apply_json_patch(state: MetadataState, operations: Any, *, lenient: bool = F
                 labels = _merge_label(labels, _label_from_value(value))
             elif kind == "replace":
                 if index >= len(labels):
-                    raise PatchRefused(422, f"no securityLabel at index {index}", "RFC6902", path)
+                    raise DmpError(Kind.INVALID_CHANGE, f"no securityLabel at index {index}", rule="RFC6902",
+                                   element=path)
                 labels[index] = _label_from_value(value)
             elif kind == "add":
                 if index > len(labels):
-                    raise PatchRefused(422, f"index {index} out of range", "RFC6902", path)
+                    raise DmpError(Kind.INVALID_CHANGE, f"index {index} out of range", rule="RFC6902", element=path)
                 labels.insert(index, _label_from_value(value))
             elif kind == "remove":
                 if index >= len(labels):
-                    raise PatchRefused(422, f"no securityLabel at index {index}", "RFC6902", path)
+                    raise DmpError(Kind.INVALID_CHANGE, f"no securityLabel at index {index}", rule="RFC6902",
+                                   element=path)
                 labels.pop(index)
         elif path in ("/extension/0/valueBoolean",) or (
             (m := _EXT_ILLUSTRATIVE.match(path)) and _archived_url_ok(m.group("url"), lenient)
@@ -195,11 +196,11 @@ def _part_value(parts: dict[str, Any]) -> Any:
 
 def _fhirpath_parts(parameters: Any) -> list[dict[str, Any]]:
     if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
-        raise PatchRefused(400, "a FHIRPath Patch body is a Parameters resource", "FHIR:fhirpatch")
+        raise DmpError(Kind.INVALID, "a FHIRPath Patch body is a Parameters resource", rule="FHIR:fhirpatch")
     operations = []
     for parameter in parameters.get("parameter") or []:
         if parameter.get("name") != "operation":
-            raise PatchRefused(400, "FHIRPath Patch parameters are all named 'operation'", "FHIR:fhirpatch")
+            raise DmpError(Kind.INVALID, "FHIRPath Patch parameters are all named 'operation'", rule="FHIR:fhirpatch")
         parts: dict[str, Any] = {}
         for part in parameter.get("part") or []:
             name = part.get("name")
@@ -207,7 +208,7 @@ def _fhirpath_parts(parameters: Any) -> list[dict[str, Any]]:
             parts[name] = value
         operations.append(parts)
     if not operations:
-        raise PatchRefused(400, "a FHIRPath Patch needs at least one operation", "FHIR:fhirpatch")
+        raise DmpError(Kind.INVALID, "a FHIRPath Patch needs at least one operation", rule="FHIR:fhirpatch")
     return operations
 
 
@@ -223,7 +224,8 @@ def apply_fhirpath_patch(state: MetadataState, parameters: Any, *, lenient: bool
         elif (m := _FP_LABEL_INDEX.match(path)) and kind in ("replace", "delete"):
             index = int(m.group(1))
             if index >= len(labels):
-                raise PatchRefused(422, f"no securityLabel at index {index}", "FHIR:fhirpatch", path)
+                raise DmpError(Kind.INVALID_CHANGE, f"no securityLabel at index {index}", rule="FHIR:fhirpatch",
+                               element=path)
             if kind == "delete":
                 labels.pop(index)
             elif index == 0:
@@ -247,31 +249,13 @@ def apply_fhirpath_patch(state: MetadataState, parameters: Any, *, lenient: bool
 def _checked(state: MetadataState) -> MetadataState:
     """The DMP metadata model allows 1..4 confidentiality codes, one HL7 level at most (§2.4)."""
     if not 1 <= len(state.labels) <= 4:
-        raise PatchRefused(422, f"securityLabel must hold 1 to 4 codes, not {len(state.labels)} (DMP "
-                           "confidentiality 1..4)", "PDSm4DMP:confidentiality-1..4", "DocumentReference.securityLabel")
+        raise DmpError(Kind.INVALID_CHANGE, f"securityLabel must hold 1 to 4 codes, not {len(state.labels)} (DMP "
+                       "confidentiality 1..4)", rule="PDSm4DMP:confidentiality-1..4",
+                       element="DocumentReference.securityLabel")
     if sum(1 for lab in state.labels if lab[0] == V3_CONFIDENTIALITY) > 1:
-        raise PatchRefused(422, "securityLabel holds more than one HL7 confidentiality level",
-                           "PDSm4DMP:confidentiality-level", "DocumentReference.securityLabel")
+        raise DmpError(Kind.INVALID_CHANGE, "securityLabel holds more than one HL7 confidentiality level",
+                       rule="PDSm4DMP:confidentiality-level", element="DocumentReference.securityLabel")
     return state
-
-
-def parse_patch_body(content_type: str, body: bytes) -> tuple[str, Any]:
-    """Return ("json-patch" | "fhirpath", parsed) from a PATCH request, or raise (415 / 400)."""
-    import json
-
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media not in ("application/json-patch+json", "application/fhir+json", "application/json"):
-        raise PatchRefused(415, f"PATCH content type {media!r} is not supported: use application/json-patch+json "
-                           "or a FHIRPath Patch Parameters in application/fhir+json", "FHIR:patch-content-type")
-    try:
-        parsed = json.loads(body or b"null")
-    except (ValueError, RecursionError) as exc:
-        raise PatchRefused(400, f"the PATCH body is not JSON: {exc}", "FHIR:patch-body") from None
-    if media == "application/json-patch+json":
-        return "json-patch", parsed
-    if isinstance(parsed, list):
-        return "json-patch", parsed
-    return "fhirpath", parsed
 
 
 def apply_patch(state: MetadataState, kind: str, parsed: Any, *, lenient: bool = False) -> MetadataState:

@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.dmp.exceptions import XDS_UNKNOWN_PATIENT, DmpError, Kind
+
 
 class Authorisation(StrEnum):
     """A professional's access authorisation on one DMP (MagicDMP ``TDossierInfo.Autorisation``)."""
@@ -103,7 +105,7 @@ class Decision:
     allowed: bool
     rule: str
     message: str
-    status: int = 200
+    kind: Kind | None = None  # what kind of refusal (None when allowed)
     details_code: str | None = None
     break_glass: bool = False
     french: str | None = None
@@ -111,9 +113,14 @@ class Decision:
     def __bool__(self) -> bool:
         return self.allowed
 
+    def refusal(self) -> DmpError:
+        """The refusal as the domain's error, for the service to raise."""
+        assert self.kind is not None, "an allowed decision refuses nothing"
+        return DmpError(self.kind, self.message, rule=self.rule, french=self.french, xds_code=self.details_code)
 
-def _refuse(status: int, rule: str, french: str, english: str, details_code: str | None = None) -> Decision:
-    return Decision(False, rule, english, status, details_code, french=french)
+
+def _refuse(kind: Kind, rule: str, french: str, english: str, details_code: str | None = None) -> Decision:
+    return Decision(False, rule, english, kind, details_code, french=french)
 
 
 def _who(caller: Caller) -> tuple[str, str]:
@@ -144,10 +151,10 @@ def check_access(
     fr_who, en_who = _who(caller)
     fr_act, en_act = _ACTION_WORDS[action]
     if not dmp.exists:
-        return _refuse(404, "DMP:exists", "Aucun DMP pour ce patient (TD0.2 : le créer d'abord, TD1.1)",
-                       "no DMP exists for this patient (TD0.2: create it first, TD1.1)", "XDSUnknownPatientId")
+        return _refuse(Kind.NOT_FOUND, "DMP:exists", "Aucun DMP pour ce patient (TD0.2 : le créer d'abord, TD1.1)",
+                       "no DMP exists for this patient (TD0.2: create it first, TD1.1)", XDS_UNKNOWN_PATIENT)
     if not dmp.open:
-        return _refuse(422, "DMP:closed",
+        return _refuse(Kind.UNPROCESSABLE, "DMP:closed",
                        f"Le DMP de ce patient est fermé : impossible de {fr_act} tant qu'il n'est pas réactivé "
                        "(PDSm4DMP TD02, dmp-fermeture)",
                        f"this patient's DMP is closed: no one may {en_act} until it is reactivated "
@@ -155,17 +162,17 @@ def check_access(
     if caller.role is not Role.PROFESSIONAL:
         if action is Action.CONSULT:
             return Decision(True, "DMP:patient-own-record", "the patient and legal representatives consult the DMP")
-        return _refuse(403, "DMP:role",
+        return _refuse(Kind.FORBIDDEN, "DMP:role",
                        f"Seuls les professionnels de santé peuvent {fr_act} par cette interface",
                        f"only health professionals may {en_act} through this interface")
     if caller.blocked:
-        return _refuse(403, "DMP:blocked",
+        return _refuse(Kind.FORBIDDEN, "DMP:blocked",
                        f"Le patient a bloqué {fr_who} sur son DMP : tout accès lui est refusé, alimentation et "
                        "bris de glace compris (PDSm4DMP TD02 NB1)",
                        f"the patient has blocked {en_who} on this DMP: every access is refused, feeding and "
                        "break-glass included (PDSm4DMP TD02 NB1)")
     if caller.authorisation is Authorisation.INTERDIT:
-        return _refuse(403, "DMP:blocked",
+        return _refuse(Kind.FORBIDDEN, "DMP:blocked",
                        f"L'autorisation d'accès de {fr_who} à ce DMP est INTERDIT (le patient a interdit "
                        "l'accès) : tout accès lui est refusé, alimentation et bris de glace compris "
                        "(PDSm4DMP TD02 NB1)",
@@ -176,11 +183,11 @@ def check_access(
         return Decision(True, "DMP:feed-no-authorisation", "feeding needs no access authorisation")
     if mode is AccessMode.BRIS_DE_GLACE:
         if not (reason and reason.strip()):
-            return _refuse(400, "DMP:bris-de-glace-reason",
+            return _refuse(Kind.REQUIRED, "DMP:bris-de-glace-reason",
                            "Le mode bris de glace exige un motif (en-tête X-DMP-Access-Reason)",
                            "break-glass access needs a reason (header X-DMP-Access-Reason)")
         if OptOut.BRIS_DE_GLACE in dmp.opt_outs:
-            return _refuse(403, "DMP:opt-out-bris-de-glace",
+            return _refuse(Kind.FORBIDDEN, "DMP:opt-out-bris-de-glace",
                            f"Le patient s'est opposé à l'accès en bris de glace à son DMP : {fr_who} ne peut "
                            "le consulter qu'avec une autorisation d'accès VALIDE",
                            f"the patient objected to break-glass access to this DMP: {en_who} may consult it "
@@ -188,7 +195,7 @@ def check_access(
         return Decision(True, "DMP:bris-de-glace", "break-glass access (traced)", break_glass=True)
     if mode is AccessMode.CENTRE_15:
         if OptOut.CENTRE_15 in dmp.opt_outs:
-            return _refuse(403, "DMP:opt-out-centre-15",
+            return _refuse(Kind.FORBIDDEN, "DMP:opt-out-centre-15",
                            "Le patient s'est opposé à l'accès en urgence par le centre de régulation (centre "
                            f"15) : {fr_who} ne peut consulter ce DMP qu'avec une autorisation d'accès VALIDE",
                            "the patient objected to emergency access by the regulation centre (centre 15): "
@@ -198,12 +205,12 @@ def check_access(
     if caller.authorisation is Authorisation.VALIDE:
         return Decision(True, "DMP:authorisation-valide", "valid access authorisation")
     if caller.authorisation is Authorisation.EXPIRE:
-        return _refuse(403, "DMP:authorisation-expire",
+        return _refuse(Kind.FORBIDDEN, "DMP:authorisation-expire",
                        f"L'autorisation d'accès de {fr_who} à ce DMP a expiré (EXPIRE) : la consultation "
                        "exige une autorisation VALIDE, que le patient peut renouveler (alimenter reste permis)",
                        f"the access authorisation of {en_who} on this DMP has expired (EXPIRE): consultation "
                        "needs a VALIDE authorisation, which the patient may renew (feeding is still allowed)")
-    return _refuse(403, "DMP:authorisation-non-existe",
+    return _refuse(Kind.FORBIDDEN, "DMP:authorisation-non-existe",
                    f"{fr_who[0].upper()}{fr_who[1:]} n'a pas d'autorisation d'accès à ce DMP (NON_EXISTE) : la "
                    "consultation exige une autorisation VALIDE donnée par le patient, ou un accès en bris de "
                    "glace (X-DMP-Access-Mode: bris_de_glace et un motif) ou en centre 15 (alimenter reste permis)",
@@ -243,7 +250,7 @@ def may_update(doc: DocumentView, caller: Caller) -> Decision:
     author = f"le professionnel RPPS {doc.author_rpps}" if doc.author_rpps else "un autre auteur"
     en_author = f"professional RPPS {doc.author_rpps}" if doc.author_rpps else "another author"
     fr_who, en_who = _who(caller)
-    return _refuse(403, "PDSm4DMP:TD3.3-author-only",
+    return _refuse(Kind.FORBIDDEN, "PDSm4DMP:TD3.3-author-only",
                    f"Ce document a été déposé par {author} ; seul son auteur peut le masquer, le rendre visible "
                    f"ou invisible, l'archiver ou le supprimer, et {fr_who} ne l'est pas (PDSm4DMP TD3.3a-d)",
                    f"this document was filed by {en_author}; only its author may mask it, change its "

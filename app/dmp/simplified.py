@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from app.dmp import documents
+
 A03 = "https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument"
 LOINC = "http://loinc.org"
 V3_CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
@@ -31,8 +33,6 @@ _CLASS_DISPLAY = {"10": "Compte rendu", "11": "Synthèse", "42": "Prescription"}
 # consultation note; a type outside it needs an explicit category.
 @cache
 def class_table() -> dict[str, str]:
-    from app.dmp import documents  # documents imports mhd, which imports this module
-
     return {"11488-4": "10",  # CR de consultation -> Compte rendu
             **{kind.loinc: kind.class_code for kind in documents.KINDS.values()}}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -201,3 +202,11 @@ def restful(bundle: dict[str, Any], base: str = "https://lps.example/fhir/") -> 
     for entry in bundle["entry"]:
         entry["resource"] = walk(entry["resource"])
     return bundle
+
+
+async def filed_ids(client: Any, auth: Any, bundle: dict[str, Any]) -> list[str]:
+    """POST an ITI-65 Bundle that must be accepted; the logical ids of its entries, in request order."""
+    response = await client.post("/dmp/fhir", content=json.dumps(bundle),
+                                 headers={**await auth(), "Content-Type": "application/fhir+json"})
+    assert response.status_code == 200, response.text
+    return [e["response"]["location"].rsplit("/", 1)[1] for e in response.json()["entry"]]

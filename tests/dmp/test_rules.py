@@ -2,6 +2,7 @@
 
 import pytest
 
+from app.dmp.fhir.errors import http_status
 from app.dmp.rules import (
     INVISIBLE_PATIENT,
     INVISIBLE_REPRESENTANTS_LEGAUX,
@@ -75,7 +76,8 @@ ACCESS_TABLE = [
 def test_access_rules(action, dmp, authorisation, blocked, mode, reason, allowed, status, rule):
     caller = Caller(role=PS, rpps="10000000001", authorisation=authorisation, blocked=blocked)
     decision = check_access(action=action, dmp=dmp, caller=caller, mode=mode, reason=reason)
-    assert (bool(decision), decision.status, decision.rule) == (allowed, status, rule)
+    status_of = http_status(decision.kind) if decision.kind else 200
+    assert (bool(decision), status_of, decision.rule) == (allowed, status, rule)
     assert decision.message
 
 
@@ -144,7 +146,7 @@ def test_only_the_author_updates(role, rpps, allowed):
     decision = may_update(DocumentView(author_rpps=AUTHOR), Caller(role=role, rpps=rpps))
     assert bool(decision) is allowed
     if not allowed:
-        assert decision.status == 403
+        assert decision.kind is not None and http_status(decision.kind) == 403
 
 
 @pytest.mark.parametrize(

@@ -146,3 +146,52 @@ async def test_an_iti65_submission_time_searches_by_instant(client, auth) -> Non
     hits = await lists("ge2030-01-01T10:00:00+02:00")
     assert len(hits) == 1 and _same_instant(hits[0]["date"], "2030-01-01T08:00:00Z")
 
+
+async def test_search_dates_and_offsets_out_of_range_are_400(client, auth):  # type: ignore[no-untyped-def]
+    patient = f"urn:oid:1.2.250.1.213.1.4.8|{ZOE}"
+    for value in ("ge9999", "le9999-12-31", "eq9999-12", "ge0001-01-01T00:00:00+14:00", "eq2026-13",
+                  "eq2026-02-30", "eq2026-01-01T25:00:00Z"):
+        response = await client.get("/dmp/fhir/DocumentReference", headers=await auth(),
+                                    params={"patient.identifier": patient, "status": "current", "creation": value})
+        assert response.status_code == 400, (value, response.text)
+        assert "FHIR:date" in {c["code"] for c in response.json()["issue"][0]["details"]["coding"]}
+    ok = await client.get("/dmp/fhir/DocumentReference", headers=await auth(),
+                          params={"patient.identifier": patient, "status": "current", "creation": "le9998"})
+    assert ok.status_code == 200
+    for path in ("/dmp/fhir/DocumentReference", "/dmp/fhir/List", "/dmp/fhir/AuditEvent"):
+        response = await client.get(path, headers=await auth(), params={
+            "patient.identifier": patient, "status": "current", "_offset": "99999999999999999999999"})
+        assert response.status_code == 400, (path, response.text)
+
+
+async def test_paging_numbers_are_ascii_digits_only(client, auth):  # type: ignore[no-untyped-def]
+    """``_count``/``_offset`` went through ``int()``, which takes ``"1_0"`` (10), ``" 5"`` or ``"١٢"`` (12):
+    they are 400s now, with the OperationOutcome of any other invalid paging value."""
+    patient = f"urn:oid:1.2.250.1.213.1.4.8|{ZOE}"
+    for path in ("/dmp/fhir/DocumentReference", "/dmp/fhir/List", "/dmp/fhir/AuditEvent"):
+        for name in ("_count", "_offset"):
+            for value in ("1_0", " 5", "١٢", "5 ", "+5", "", "0x5"):
+                response = await client.get(path, headers=await auth(), params={
+                    "patient.identifier": patient, "status": "current", name: value})
+                assert response.status_code == 400, (path, name, value, response.text)
+                body = response.json()
+                assert body["resourceType"] == "OperationOutcome"
+                issue = body["issue"][0]
+                assert issue["code"] == "invalid"
+                assert issue["diagnostics"] == ("_count et _offset prennent des entiers — "
+                                                "_count and _offset take integers")
+                assert "FHIR:paging" in {c["code"] for c in issue["details"]["coding"]}
+            negative = await client.get(path, headers=await auth(), params={
+                "patient.identifier": patient, "status": "current", name: "-1"})
+            assert negative.status_code == 400
+            assert negative.json()["issue"][0]["diagnostics"] == ("_count et _offset doivent être positifs — "
+                                                                   "_count and _offset must be positive")
+            ok = await client.get(path, headers=await auth(), params={
+                "patient.identifier": patient, "status": "current", name: "02"})
+            assert ok.status_code == 200, (path, name, ok.text)
+        huge = await client.get(path, headers=await auth(), params={
+            "patient.identifier": patient, "status": "current", "_count": "9" * 30})
+        assert huge.status_code == 200, huge.text  # capped at SEGUR_DMP_MAX_PAGE_SIZE, as before
+    page = await client.get("/dmp/fhir/DocumentReference", headers=await auth(), params={
+        "patient.identifier": patient, "status": "current", "_count": "02"})
+    assert len(page.json()["entry"]) == 2

@@ -1,5 +1,4 @@
-"""Stored rows -> FHIR R4 JSON (DocumentReference, List, Patient, AuditEvent, Bundle, CapabilityStatement),
-and JSON <-> XML through fhir.resources.
+"""Stored rows -> FHIR R4 JSON (DocumentReference, List, Patient, AuditEvent, Bundle, CapabilityStatement).
 
 Rendering decisions (docs/dmp.md): a metadata change keeps the logical id and bumps ``meta.versionId``;
 a deleted document (XDS Deleted) renders as ``SEGUR_DMP_DELETED_STATUS`` (``entered-in-error`` by
@@ -16,9 +15,11 @@ from typing import Any
 from app.api.urls import absolute_url
 from app.config import Settings
 from app.db import as_utc
-from app.dmp import jsonio, mhd
+from app.dmp import jsonio
+from app.dmp.fhir.elements import PROFILE_DOCREF, PROFILE_SUBMISSIONSET
 from app.dmp.models import DmpAuditEvent, DmpDocument, DmpRecord, DmpSubmissionSet
 from app.dmp.patch import IS_ARCHIVED_URL
+from app.dmp.submission import RPPS_SYSTEM
 from app.shared.identifiers import OID_CATALOGUE
 
 BASE = "/dmp/fhir"
@@ -67,7 +68,7 @@ def document_reference(doc: DmpDocument, record: DmpRecord, settings: Settings) 
     res.pop("text", None)
     res["id"] = doc.id
     res["meta"] = {"versionId": str(doc.version_id), "lastUpdated": instant(doc.last_updated),
-                   "profile": [mhd.PROFILE_DOCREF]}
+                   "profile": [PROFILE_DOCREF]}
     extensions = [e for e in res.get("extension") or [] if e.get("url") != IS_ARCHIVED_URL]
     res["extension"] = [{"url": IS_ARCHIVED_URL, "valueBoolean": bool(doc.is_archived)}, *extensions]
     res["status"] = fhir_status(doc, settings)
@@ -107,7 +108,7 @@ def submission_set(ss: DmpSubmissionSet, record: DmpRecord, settings: Settings) 
     res = json.loads(json.dumps(ss.resource))
     res.pop("text", None)
     res["id"] = ss.id
-    res["meta"] = {"profile": [mhd.PROFILE_SUBMISSIONSET]}
+    res["meta"] = {"profile": [PROFILE_SUBMISSIONSET]}
     res["subject"] = {"reference": f"Patient/{record.ins}",
                       "identifier": {"system": f"urn:oid:{record.ins_oid}", "value": record.ins}}
     res["identifier"] = [
@@ -209,7 +210,7 @@ def audit_event(event: DmpAuditEvent, settings: Settings) -> dict[str, Any]:
         "agent": [{
             "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
                                  "code": "IRCP" if event.action == "R" else "AUT"}]},
-            "who": {"identifier": {"system": mhd.RPPS_SYSTEM, "value": f"8{event.agent_rpps}"},
+            "who": {"identifier": {"system": RPPS_SYSTEM, "value": f"8{event.agent_rpps}"},
                     **({"display": event.agent_name} if event.agent_name else {})},
             "requestor": True,
             "purposeOfUse": [{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.248", "code": event.access_mode}],
@@ -290,7 +291,7 @@ def capability_statement(settings: Settings) -> dict[str, Any]:
                                         "X-DMP-Access-Mode (normal | bris_de_glace | centre_15), reason in "
                                         "X-DMP-Access-Reason."},
             "resource": [
-                {"type": "DocumentReference", "profile": mhd.PROFILE_DOCREF,
+                {"type": "DocumentReference", "profile": PROFILE_DOCREF,
                  "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "patch"}, {"code": "create"}],
                  "conditionalUpdate": True,
                  "searchParam": params(("patient", "reference"), ("patient.identifier", "token"), ("status", "token"),
@@ -300,7 +301,7 @@ def capability_statement(settings: Settings) -> dict[str, Any]:
                                        ("security-label", "token"), ("format", "token"), ("related", "token"),
                                        ("identifier", "token"), ("isArchived", "token"), ("period-start", "date"),
                                        ("period-end", "date"))},
-                {"type": "List", "profile": mhd.PROFILE_SUBMISSIONSET,
+                {"type": "List", "profile": PROFILE_SUBMISSIONSET,
                  "interaction": [{"code": "read"}, {"code": "search-type"}],
                  "searchParam": params(("patient", "reference"), ("patient.identifier", "token"), ("code", "token"),
                                        ("date", "date"), ("designationType", "token"), ("sourceId", "token"),
@@ -314,27 +315,3 @@ def capability_statement(settings: Settings) -> dict[str, Any]:
             "interaction": [{"code": "transaction"}],
         }],
     }
-
-
-def to_xml(resource: dict[str, Any]) -> bytes:
-    """FHIR XML through fhir.resources (R4B models, 4.0.1-compatible)."""
-    from fhir.resources.R4B import get_fhir_model_class
-
-    model = get_fhir_model_class(resource["resourceType"]).model_validate(resource)
-    xml = model.model_dump_xml()
-    return xml.encode("utf-8") if isinstance(xml, str) else xml
-
-
-def from_xml(body: bytes, *, max_bytes: int = 20 * 1024 * 1024) -> dict[str, Any]:
-    """Parse a FHIR XML resource into FHIR JSON (dict)."""
-    from fhir.resources.R4B import get_fhir_model_class
-    from lxml import etree
-
-    from app.xmlsafe import parse_untrusted
-
-    # The hardened parse refuses any DTD first, so fhir.resources' own (default lxml) parse of the same
-    # bytes can meet no entity to expand.
-    root = parse_untrusted(body, max_bytes=max_bytes)
-    resource_type = etree.QName(root).localname
-    model = get_fhir_model_class(resource_type).model_validate_xml(body)
-    return json.loads(model.model_dump_json(exclude_none=True))

@@ -1,4 +1,4 @@
-"""FHIR R4 Bundle reference resolution (app/dmp/references.py) and its use by ITI-65 (app/dmp/mhd.py)."""
+"""FHIR R4 Bundle reference resolution (app/dmp/fhir/references.py) and its use by ITI-65 (app/dmp/fhir/bundle.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.dmp import references
+from app.dmp.fhir import references
 from tests.dmp.builders import docref, provide_bundle, restful
 from tests.dmp.conftest import ZOE
 

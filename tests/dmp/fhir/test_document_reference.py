@@ -1,5 +1,6 @@
-"""ITI-105 checked against pdsm-simplified-publish, not the comprehensive DocumentReference (app/dmp/mhd.py,
-app/dmp/simplified.py): the server computes size and hash and fills what XDS needs."""
+"""ITI-105 checked against pdsm-simplified-publish, not the comprehensive DocumentReference
+(app/dmp/fhir/document_reference.py, app/dmp/simplified.py): the server computes size and hash and fills
+what XDS needs."""
 
 from __future__ import annotations
 

@@ -462,7 +462,7 @@ async def test_iti105_simplified_publish(client, auth):  # type: ignore[no-untyp
 
 
 async def test_xml_bundle_accepted(client, auth):  # type: ignore[no-untyped-def]
-    from app.dmp.fhir import to_xml
+    from app.dmp.fhir.xml import to_xml
 
     bundle = provide_bundle(DOMINIQUE)
     response = await client.post("/dmp/fhir", content=to_xml(bundle), headers={
@@ -472,7 +472,7 @@ async def test_xml_bundle_accepted(client, auth):  # type: ignore[no-untyped-def
 
 
 async def test_xml_with_a_dtd_is_refused(client, auth):  # type: ignore[no-untyped-def]
-    from app.dmp.fhir import to_xml
+    from app.dmp.fhir.xml import to_xml
 
     xml = to_xml(provide_bundle(DOMINIQUE)).decode()
     attack = xml.replace("<Bundle", '<!DOCTYPE Bundle [<!ENTITY x SYSTEM "file:///etc/passwd">]><Bundle', 1)
@@ -497,16 +497,6 @@ async def test_audit_event_for_every_access(client, auth):  # type: ignore[no-un
     subtypes = [e["resource"]["subtype"][0]["code"] for e in traces.json()["entry"]]
     assert subtypes == ["ITI-68", "READ", "ITI-67", "ITI-65"]
     assert all(e["resource"]["agent"][0]["who"]["identifier"]["value"] == FONTAINE for e in traces.json()["entry"])
-
-
-async def test_control_api(client):  # type: ignore[no-untyped-def]
-    listing = await client.get("/sandbox/v1/dmps")
-    assert listing.status_code == 200 and len(listing.json()) >= 10
-    assert (await client.post("/sandbox/v1/dmps", json={"ins": ZOE})).status_code == 409
-    assert (await client.post("/sandbox/v1/dmps", json={"ins": "199999999999999"})).status_code == 404
-    assert (await client.get("/sandbox/v1/dmps/199999999999999")).status_code == 404
-    state = (await client.get(f"/sandbox/v1/dmps/{ZOE}")).json()
-    assert state["documents"] == 5 and state["authorisations"][0]["status"] == "VALIDE"
 
 
 async def test_large_document_round_trip_in_chunks(client, auth, session):  # type: ignore[no-untyped-def]

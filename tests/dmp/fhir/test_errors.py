@@ -1,5 +1,6 @@
 """Every independent error of a submission in one OperationOutcome, French then English (app/api/errors.py
-FhirError(french=), FhirIssues, FhirErrors; app/dmp/mhd.py)."""
+FhirError(french=), FhirIssues, FhirErrors; app/dmp/fhir/bundle.py), and the FHIR face's mapper of domain errors
+(app/dmp/fhir/errors.py)."""
 
 from __future__ import annotations
 
@@ -87,3 +88,46 @@ async def test_a_duplicate_is_409_only_when_nothing_else_is_wrong(client, auth):
     codes = [{c["code"] for c in i["details"]["coding"]} for i in response.json()["issue"]]
     assert any("XDSDuplicateUniqueIdInRegistry" in c for c in codes) is False  # the first document is refused
     assert any("PDSm:DocumentReference.author" in c for c in codes)
+
+
+# --- the FHIR face's mapper of domain errors (app/dmp/fhir/errors.py) --------------------------------
+
+def test_every_kind_has_a_fhir_status_and_issue_code():
+    from app.dmp.exceptions import Kind
+    from app.dmp.fhir.errors import FHIR_SHAPES
+
+    assert set(FHIR_SHAPES) == set(Kind)
+
+
+def test_a_domain_error_keeps_its_rule_texts_element_and_xds_code():
+    from app.dmp.exceptions import XDS_METADATA, DmpError, Kind
+    from app.dmp.fhir.errors import to_fhir
+
+    fhir = to_fhir(DmpError(Kind.CONFLICT, "replaced meanwhile", rule="PDSm4DMP:TD2.1-replace-current",
+                            french="remplacé entre-temps", element="DocumentReference.relatesTo.target",
+                            xds_code=XDS_METADATA))
+    assert fhir.issue() == operation_outcome(
+        code="conflict", diagnostics="replaced meanwhile", french="remplacé entre-temps",
+        rule="PDSm4DMP:TD2.1-replace-current", expression=["DocumentReference.relatesTo.target"],
+        details_code=XDS_METADATA)["issue"][0]
+    assert fhir.status == 409
+
+
+def test_several_domain_errors_are_one_outcome_with_the_platforms_precedence():
+    from app.dmp.exceptions import DmpError, DmpErrors, Kind
+    from app.dmp.fhir.errors import to_fhir
+
+    errors = DmpErrors([DmpError(Kind.DUPLICATE, "dup", rule="a"), DmpError(Kind.NOT_ALLOWED, "405", rule="b"),
+                        DmpError(Kind.UNPROCESSABLE, "422", rule="c")])
+    fhir = to_fhir(errors)
+    assert isinstance(fhir, FhirErrors) and (fhir.status, fhir.rule) == (422, "c")
+    assert [(i.status, i.code) for i in fhir.issues] == [(409, "duplicate"), (405, "not-supported"),
+                                                         (422, "business-rule")]
+
+
+def test_a_refusal_of_one_entry_says_the_entry_is_invalid_with_its_status():
+    from app.dmp.exceptions import DmpError, Kind
+    from app.dmp.fhir.errors import to_fhir
+
+    fhir = to_fhir(DmpError(Kind.NOT_ALLOWED, "entry[3] PATCH: no", rule="PDSm:patch-allowed-paths", entry=3))
+    assert (fhir.status, fhir.code) == (405, "invalid")

@@ -16,7 +16,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.patient import Patient
 
-from app.dmp.fhir import birth_date
+from app.dmp.fhir.render import birth_date
 from tests.dmp.conftest import FONTAINE, LEFEVRE, ZOE
 
 DMP_EXT = "https://interop.esante.gouv.fr/ig/fhir/dmp/StructureDefinition/"

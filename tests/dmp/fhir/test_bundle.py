@@ -1,29 +1,36 @@
-"""ITI-65 / ITI-105 parsing against the PDSm comprehensive profiles (app/dmp/mhd.py), no I/O."""
+"""ITI-65 Bundles against the PDSm comprehensive profiles (app/dmp/fhir/bundle.py), no I/O; and one
+``entry[Patient]`` in an ITI-65 Bundle over HTTP (IHE MHD 4.2.3 ``IHE.MHD.Minimal.ProvideBundle`` slice Patient
+0..1, request.method GET/POST/PUT)."""
 
 from __future__ import annotations
 
 import base64
+import json
+from typing import Any
 
 import pytest
 
 from app.api.errors import FhirError
-from app.dmp import mhd
+from app.dmp import submission
+from app.dmp.fhir import bundle as bundle_parser
+from app.dmp.fhir import document_reference
 from app.dmp.patch import MetadataState
-from tests.dmp.builders import PDSM, TRE_A07, V3, docref, pdf_bytes, provide_bundle, sha1, simplified_publish
+from tests.dmp.builders import INS_OID, PDSM, TRE_A07, V3, docref, pdf_bytes, provide_bundle, sha1, simplified_publish
+from tests.dmp.conftest import DOMINIQUE, ZOE
 
 INS = "275126322074974"
 
 
 def refused(bundle, **kwargs) -> FhirError:
     with pytest.raises(FhirError) as info:
-        mhd.parse_provide_bundle(bundle, **kwargs)
+        bundle_parser.parse_provide_bundle(bundle, **kwargs)
     return info.value
 
 
 def test_vendor_bundle_parses_into_a_submission():
     bundle = provide_bundle(INS, documents=2)
-    sub = mhd.parse_provide_bundle(bundle)
-    assert sub.patient == mhd.PatientId("1.2.250.1.213.1.4.8", INS)
+    sub = bundle_parser.parse_provide_bundle(bundle)
+    assert sub.patient == submission.PatientId("1.2.250.1.213.1.4.8", INS)
     assert sub.source_id == "urn:oid:1.2.3.4.5.6.7.8"
     assert sub.designation_type.code == "10"
     assert [k for k, _ in sub.entry_kinds] == ["submissionset", "document", "document", "binary", "binary"]
@@ -45,7 +52,7 @@ def test_wrong_bundle_profile_is_400():
 def test_versioned_profile_accepted():
     bundle = provide_bundle(INS)
     bundle["meta"]["profile"] = [PDSM + "pdsm-comprehensive-provide-document-bundle|3.1.1"]
-    mhd.parse_provide_bundle(bundle)
+    bundle_parser.parse_provide_bundle(bundle)
 
 
 def _drop(path):
@@ -134,15 +141,15 @@ def test_value_sets_checked(mutate, rule):
     mutate(docref(bundle))
     error = refused(bundle)
     assert error.rule == rule
-    mhd.parse_provide_bundle(bundle, lenient=True)  # lenient mode accepts the code
+    bundle_parser.parse_provide_bundle(bundle, lenient=True)  # lenient mode accepts the code
 
 
 def test_tre_a07_n_accepted_and_emitted_as_v3():
     bundle = provide_bundle(INS, labels=[{"system": TRE_A07, "code": "N"},
                                           {"system": "urn:oid:1.2.250.1.213.1.1.4.13", "code": "MASQUE_PS"}])
     with pytest.raises(FhirError):  # TRE_A07#N is not in J58 strictly ...
-        mhd.parse_provide_bundle(bundle)
-    doc = mhd.parse_provide_bundle(bundle, lenient=True).documents[0]
+        bundle_parser.parse_provide_bundle(bundle)
+    doc = bundle_parser.parse_provide_bundle(bundle, lenient=True).documents[0]
     assert doc.labels[0][:2] == (V3, "N") and doc.labels[1][:2] == (TRE_A07, "MASQUE_PS")
 
 
@@ -204,7 +211,7 @@ def test_bad_base64():
 
 def test_replacement_bundle_with_patch_entry():
     bundle = provide_bundle(INS, replaces="old-id")
-    sub = mhd.parse_provide_bundle(bundle)
+    sub = bundle_parser.parse_provide_bundle(bundle)
     assert sub.documents[0].replaces == "old-id"
     assert [k for k, _ in sub.entry_kinds] == ["submissionset", "document", "patch", "binary"]
     state = sub.patches[0].apply(MetadataState("current", ((V3, "N", "normal"),), False))
@@ -221,19 +228,19 @@ def test_folder_not_supported():
     bundle = provide_bundle(INS)
     folder = {"fullUrl": "urn:uuid:0e0e0e0e-0000-0000-0000-000000000001",
               "resource": {"resourceType": "List", "status": "current", "mode": "working",
-                           "code": {"coding": [{"system": mhd.MHD_LIST_TYPES, "code": "folder"}]}},
+                           "code": {"coding": [{"system": submission.MHD_LIST_TYPES, "code": "folder"}]}},
               "request": {"method": "POST", "url": "List"}}
     bundle["entry"].append(folder)
     assert refused(bundle).status == 422
 
 
 def test_simplified_publish():
-    doc = mhd.parse_simplified_publish(simplified_publish(INS))
+    doc = document_reference.parse_simplified_publish(simplified_publish(INS))
     assert doc.data == pdf_bytes()
     body = simplified_publish(INS)
     del body["content"][0]["attachment"]["data"]
     with pytest.raises(FhirError) as info:
-        mhd.parse_simplified_publish(body)
+        document_reference.parse_simplified_publish(body)
     assert info.value.rule == "PDSm:ITI-105.data"
 
 
@@ -245,7 +252,7 @@ def _pdsm4dmp_td2_draft(master_identifier: str | None = None) -> dict:
         "entry": [
             {"fullUrl": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000001", "resource": {
                 "resourceType": "List", "status": "current", "mode": "working",
-                "code": {"coding": [{"system": mhd.MHD_LIST_TYPES, "code": "submissionset"}]},
+                "code": {"coding": [{"system": submission.MHD_LIST_TYPES, "code": "submissionset"}]},
                 "subject": {"reference": f"Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|{INS}"},
                 "date": "2026-06-12T10:00:00+02:00",
                 "entry": [{"item": {"reference": "urn:uuid:aaaaaaaa-0000-0000-0000-000000000002"}}]},
@@ -288,3 +295,54 @@ def test_ans_draft_example_reports_every_gap_at_once():
         "PDSm:DocumentReference.context.practiceSetting",
     ]
     assert all(e.french and "[profil " in e.french for e in error.issues[2:])
+
+
+PATIENT_URL = "urn:uuid:0e0e0e0e-0000-0000-0000-0000000000aa"
+
+
+def with_patient(ins: str, *, referenced: bool = True, method: str = "GET", patient_ins: str | None = None
+                 ) -> dict[str, Any]:
+    """Shape of IHE/ITI.MHD input/fsh/ex-ProvideBundles*.fsh @24c374c (a Patient entry the subjects reference),
+    on the PDSm Bundle of ansforge/IG-FHIR-PDSM4DMP-EEDS Bundle-example-td2-iti65-lot-soumission.json @94d8b1d."""
+    bundle = provide_bundle(ins)
+    patient = {"resourceType": "Patient",
+               "identifier": [{"system": f"urn:oid:{INS_OID}", "value": patient_ins or ins}]}
+    url = "Patient" if method == "POST" else f"Patient?identifier=urn:oid:{INS_OID}|{patient_ins or ins}"
+    bundle["entry"].append({"fullUrl": PATIENT_URL, "resource": patient, "request": {"method": method, "url": url}})
+    if referenced:
+        bundle["entry"][0]["resource"]["subject"] = {"reference": PATIENT_URL}
+        docref(bundle)["subject"] = {"reference": PATIENT_URL}
+    return bundle
+
+
+async def _post(client, auth, bundle):  # type: ignore[no-untyped-def]
+    return await client.post("/dmp/fhir", content=json.dumps(bundle),
+                             headers={**await auth(), "Content-Type": "application/fhir+json"})
+
+
+async def test_one_patient_entry_referenced_by_the_subjects_is_accepted(client, auth):  # type: ignore[no-untyped-def]
+    response = await _post(client, auth, with_patient(ZOE))
+    assert response.status_code == 200, response.text
+    entries = response.json()["entry"]
+    assert [e["response"]["status"] for e in entries] == ["201 Created", "201 Created", "201 Created", "200 OK"]
+    assert entries[3]["response"]["location"].endswith(f"/dmp/fhir/Patient/{ZOE}")
+    response = await _post(client, auth, with_patient(ZOE, referenced=False, method="POST"))
+    assert response.status_code == 200, response.text
+
+
+async def test_patient_entry_rules(client, auth):  # type: ignore[no-untyped-def]
+    two = with_patient(ZOE)
+    two["entry"].append({**two["entry"][-1], "fullUrl": "urn:uuid:0e0e0e0e-0000-0000-0000-0000000000ab"})
+    issue = (await _post(client, auth, two)).json()["issue"][0]
+    assert "MHD:ITI-65.Patient" in {c["code"] for c in issue["details"]["coding"]}
+    other = await _post(client, auth, with_patient(ZOE, referenced=False, patient_ins=DOMINIQUE))
+    assert other.status_code == 400
+    assert "XDSPatientIdDoesNotMatch" in {c["code"] for c in other.json()["issue"][0]["details"]["coding"]}
+    deleted = await _post(client, auth, with_patient(ZOE, method="DELETE"))
+    assert deleted.status_code == 400
+    assert deleted.json()["issue"][0]["expression"] == ["Bundle.entry[3].request.method"]
+    no_ins = with_patient(ZOE)
+    no_ins["entry"][-1]["resource"]["identifier"] = [{"system": "urn:oid:1.2.3", "value": "IPP-1"}]
+    response = await _post(client, auth, no_ins)
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["Bundle.entry[3].resource.identifier"]

@@ -1,0 +1,166 @@
+"""Feeding a DMP (ITI-65 Provide Document Bundle, ITI-105 Simplified Publish; later XDS.b ITI-41): a checked
+:class:`~app.dmp.submission.Submission` filed atomically — the standing checks, replacements (PDSm4DMP
+TD2.1: the replaced document superseded, its metadata patched in the same submission), the rows, the trace.
+Nothing is stored from a refused submission: the request's transaction is rolled back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.db import utcnow
+from app.dmp.context import AccessContext
+from app.dmp.exceptions import XDS_METADATA, XDS_UNRESOLVED_REFERENCE, DmpError, Kind
+from app.dmp.feedstore import insert_submission
+from app.dmp.models import DmpDocument
+from app.dmp.patch import MetadataState
+from app.dmp.rows import binary_rows, document_row, label_flags
+from app.dmp.standing import feed_standing
+from app.dmp.submission import MHD_LIST_TYPES, DocumentIn, Submission
+from app.dmp.traces import trace_row
+from app.dmp.updates import bump_version, lock_documents
+
+
+@dataclass
+class EntryResult:
+    status: str
+    location: str
+    etag: str | None = None
+
+
+async def submit(session: AsyncSession, settings: Settings, *, submission: Submission, ctx: AccessContext,
+                 transaction: str = "ITI-65") -> list[EntryResult]:
+    """File a submission atomically; returns one result per request entry, in request order."""
+    record = await feed_standing(session, patient=submission.patient, ctx=ctx, transaction=transaction,
+                                 fast=settings.fast_paths)
+    now = utcnow()
+    patch_results: dict[int, EntryResult] = {}
+    patches_by_target = {p.target_id: p for p in submission.patches}
+    targets = sorted({d.replaces for d in submission.documents if d.replaces})
+    if targets:
+        # Locked in id order (PostgreSQL): two submissions replacing the same documents wait for each other
+        # (the second then finds them superseded: a 409) instead of deadlocking (a 500).
+        await lock_documents(session, targets)
+    for doc in submission.documents:
+        if not doc.replaces:
+            continue
+        old = await session.get(DmpDocument, doc.replaces)
+        if old is None or old.dmp_id != record.id:
+            raise DmpError(Kind.NOT_FOUND, f"relatesTo.target DocumentReference/{doc.replaces} is unknown in this "
+                           "patient's DMP",
+                           french=f"relatesTo.target DocumentReference/{doc.replaces} est inconnu dans le DMP de "
+                                  f"ce patient",
+                           rule="PDSm4DMP:TD2.1-replace-target", element="DocumentReference.relatesTo.target",
+                           xds_code=XDS_UNRESOLVED_REFERENCE)
+        if old.availability != "Approved":
+            raise DmpError(Kind.CONFLICT, f"DocumentReference/{doc.replaces} is {old.availability} and cannot be "
+                           "replaced: replace the current version of the chain",
+                           french=f"DocumentReference/{doc.replaces} est {old.availability} et ne peut être "
+                                  f"remplacé : remplacer la version courante de la chaîne",
+                           rule="PDSm4DMP:TD2.1-replace-current",
+                           element="DocumentReference.relatesTo.target", xds_code=XDS_METADATA)
+        patch = patches_by_target.get(doc.replaces)
+        if patch is not None:
+            state = patch.apply(MetadataState("current", tuple(tuple(x) for x in old.labels), old.is_archived),  # type: ignore[misc]
+                                lenient=settings.dmp_lenient)  # type: ignore[arg-type]
+            if state.status != "superseded":
+                raise DmpError(Kind.UNPROCESSABLE, f"Bundle.entry[{patch.entry_index}] must set the replaced "
+                               "document's status to 'superseded'",
+                               french=f"Bundle.entry[{patch.entry_index}] doit passer le statut du document "
+                                      f"remplacé à 'superseded'",
+                               rule="PDSm4DMP:TD2.1-patch", element=f"Bundle.entry[{patch.entry_index}]")
+            # every column the labels drive, as a metadata PATCH sets them (masked_ps filters searches)
+            changes = {**label_flags(state.labels), "is_archived": state.is_archived}
+        else:
+            changes = {}
+        # Only if it is still the version read: SQLite takes no row lock (FOR UPDATE is ignored there), so a
+        # concurrent replacement may have superseded it since; then this one is a 409, as for any document
+        # no longer current. (The update also brings ``old`` up to date, for a second replacement of it.)
+        version = old.version_id
+        if not await bump_version(session, old, version, DmpDocument.availability == "Approved",
+                                  availability="Deprecated", last_updated=now, **changes):
+            raise DmpError(Kind.CONFLICT, f"DocumentReference/{doc.replaces} was replaced meanwhile and cannot "
+                           "be replaced: replace the current version of the chain",
+                           french=f"DocumentReference/{doc.replaces} a été remplacé entre-temps et ne peut plus "
+                                  f"l'être : remplacer la version courante de la chaîne",
+                           rule="PDSm4DMP:TD2.1-replace-current", element="DocumentReference.relatesTo.target",
+                           xds_code=XDS_METADATA)
+        if patch is not None:
+            patch_results[patch.entry_index] = EntryResult(
+                "200 OK", f"DocumentReference/{old.id}/_history/{version + 1}", f'W/"{version + 1}"')
+    ss_id = str(uuid.uuid4())
+    doc_ids = {d.entry_index: str(uuid.uuid4()) for d in submission.documents}
+    bin_ids = {d.entry_index: str(uuid.uuid4()) for d in submission.documents}
+    binary_values: list[dict[str, Any]] = []
+    chunk_values: list[list[dict[str, Any]]] = []
+    doc_values: list[dict[str, Any]] = []
+    for doc in submission.documents:
+        brow, chunks = binary_rows(bin_ids[doc.entry_index], doc.data, doc.content_type, doc.hash_b64,
+                                   settings.dmp_chunk_size)
+        binary_values.append(brow)
+        chunk_values.append(chunks)
+        doc_values.append(document_row(doc, doc_id=doc_ids[doc.entry_index], dmp_id=record.id, ss_id=ss_id,
+                                       binary_id=bin_ids[doc.entry_index], now=now))
+    ss_row = {
+        "id": ss_id, "dmp_id": record.id, "unique_id": submission.unique_id or f"urn:uuid:{ss_id}",
+        "source_id": submission.source_id, "designation_system": submission.designation_type.system,
+        "designation_code": submission.designation_type.code,
+        "designation_display": submission.designation_type.display,
+        "submission_time": submission.submission_time, "title": submission.title, "author_rpps": ctx.rpps,
+        "document_ids": list(doc_ids.values()),
+        # serialised as it is bound: a shallow copy without the narrative is all the row needs
+        "resource": {k: v for k, v in submission.submission_set.items() if k != "text"}, "created_at": now,
+    }
+    await insert_submission(
+        session, fast=settings.fast_paths, ss_row=ss_row, binary_rows=binary_values, chunk_rows=chunk_values,
+        doc_rows=doc_values,
+        trace=trace_row(record=record, ctx=ctx, transaction=transaction, action="C", documents_ids=[
+            *doc_ids.values(), *(d.replaces for d in submission.documents if d.replaces)]))
+    for doc in submission.documents:
+        if doc.replaces:
+            await session.execute(update(DmpDocument).where(DmpDocument.id == doc.replaces)
+                                  .values(replaced_by_id=doc_ids[doc.entry_index]))
+    await session.flush()
+    doc_by_index = {d.entry_index: d for d in submission.documents}
+    binary_by_entry = {submission.binary_entries[d.resource["content"][0]["attachment"]["url"]]: bin_ids[d.entry_index]
+                       for d in submission.documents if d.resource["content"][0]["attachment"].get("url")
+                       in submission.binary_entries}
+    results: list[EntryResult] = []
+    for kind, index in submission.entry_kinds:
+        if kind == "submissionset":
+            results.append(EntryResult("201 Created", f"List/{ss_id}", 'W/"1"'))
+        elif kind == "document":
+            assert index in doc_by_index
+            results.append(EntryResult("201 Created", f"DocumentReference/{doc_ids[index]}", 'W/"1"'))
+        elif kind == "binary":
+            results.append(EntryResult("201 Created", f"Binary/{binary_by_entry[index]}", 'W/"1"'))
+        elif kind == "patient":  # MHD entry[Patient]: the INS identity, neither created nor changed
+            results.append(EntryResult("200 OK", f"Patient/{submission.patient.ins}"))
+        else:
+            results.append(patch_results[index])
+    return results
+
+
+async def publish_simplified(session: AsyncSession, settings: Settings, *, doc: DocumentIn,
+                             ctx: AccessContext) -> str:
+    """ITI-105: one document, the submission set made by the server."""
+    doc.full_url = "urn:uuid:" + str(uuid.uuid4())
+    submission = Submission(
+        patient=doc.patient, unique_id=None, source_id="urn:oid:1.2.250.1.213.1.4.8.99999.105",
+        designation_type=doc.category, submission_time=utcnow(), title=doc.title,
+        submission_set={"resourceType": "List", "status": "current", "mode": "working",
+                        "code": {"coding": [{"system": MHD_LIST_TYPES, "code": "submissionset"}]}},
+        documents=[doc], patches=[], entry_kinds=[("document", 0)],
+    )
+    if doc.replaces:
+        raise DmpError(Kind.UNPROCESSABLE, "a replacement goes through ITI-65 (relatesTo + PATCH entry)",
+                       french="un remplacement passe par ITI-65 (relatesTo + entrée PATCH)",
+                       rule="PDSm:ITI-105-replace", element="DocumentReference.relatesTo")
+    results = await submit(session, settings, submission=submission, ctx=ctx, transaction="ITI-105")
+    return results[0].location.split("/", 1)[1]
