@@ -17,6 +17,7 @@ import pytest
 
 from app.mss import router, smtp, xdm
 from app.mss.annuaire import routes as annuaire
+from app.mss.xdm import archive as xdm_archive
 from tests.mss.conftest import DOCTOR, DOCTOR_SNI, HOSPITAL_DOCTOR, PASSWORD
 from tests.mss.helpers import SAMPLE_CDA, build_message, make_zip, rezip, sample_xdm
 from tests.psc.helpers import access_token_for
@@ -195,7 +196,7 @@ def zipfile_spy(monkeypatch):
             opened.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(xdm.zipfile, "ZipFile", spy)
+    monkeypatch.setattr(xdm_archive.zipfile, "ZipFile", spy)
     return opened
 
 

@@ -15,6 +15,7 @@ import zlib
 import pytest
 
 from app.mss import xdm
+from app.mss.xdm import metadata as xdm_metadata
 from tests.mss.helpers import make_zip, rezip, sample_xdm
 
 METHODS = [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]
@@ -97,7 +98,7 @@ def test_a_file_named_by_many_entries_is_hashed_and_parsed_once(monkeypatch: pyt
         calls.append(len(data))
         return real(data, limits)
 
-    monkeypatch.setattr(xdm, "parse_cda_header", counting)
+    monkeypatch.setattr(xdm_metadata, "parse_cda_header", counting)
     package = xdm.read_xdm(archive)
     assert len(package.documents) == 51 and len(calls) == 1  # the CDA 50 times, and the PDF
     single = xdm.read_xdm(base).to_dict()["documents"][0]

@@ -8,6 +8,7 @@ import zipfile
 from lxml import etree
 
 from app.mss import xdm
+from app.mss.xdm import metadata as xdm_metadata
 from tests.mss.helpers import sample_xdm
 
 R = xdm.RIM
@@ -70,19 +71,19 @@ def test_lookups_match_elementpath() -> None:
         assert objects
         for obj in objects:
             for name in ("URI", "hash", "size", "codingScheme", "submissionTime", "nothing"):
-                assert xdm._slot(obj, name) == reference_slot(obj, name)
+                assert xdm_metadata._slot(obj, name) == reference_slot(obj, name)
             for tag in ("Name", "Description"):
-                assert xdm._localized(obj, tag) == reference_localized(obj, tag)
+                assert xdm_metadata._localized(obj, tag) == reference_localized(obj, tag)
             schemes = {cl.get("classificationScheme") for cl in obj.findall("rim:Classification", xdm.NS)}
             for scheme in schemes | {"absent"}:
-                assert xdm._classification(obj, scheme) == reference_classification(obj, scheme)
+                assert xdm_metadata._classification(obj, scheme) == reference_classification(obj, scheme)
             identifiers = {ei.get("identificationScheme") for ei in obj.findall("rim:ExternalIdentifier", xdm.NS)}
             for scheme in identifiers | {"x"}:
-                assert xdm._external_id(obj, scheme) == reference_first(obj, "ExternalIdentifier",
+                assert xdm_metadata._external_id(obj, scheme) == reference_first(obj, "ExternalIdentifier",
                                                                         "identificationScheme", scheme, "value")
     tricky = etree.fromstring(TRICKY)[0]
-    assert xdm._slot(tricky, "URI") == ["one", "", "two", "three"]
-    assert xdm._localized(tricky, "Name") == "second name"
-    assert xdm._external_id(tricky, "e1") == "v1"
-    code = xdm._classification(tricky, "s2")
+    assert xdm_metadata._slot(tricky, "URI") == ["one", "", "two", "three"]
+    assert xdm_metadata._localized(tricky, "Name") == "second name"
+    assert xdm_metadata._external_id(tricky, "e1") == "v1"
+    code = xdm_metadata._classification(tricky, "s2")
     assert code == xdm.Code("", "cs", "d")
