@@ -15,8 +15,10 @@ import zipfile
 
 import pytest
 
-from app.mss import router, smtp, xdm
+from app.mss import smtp, xdm
 from app.mss.annuaire import routes as annuaire
+from app.mss.http.mailboxes import validation_detail
+from app.mss.smtp.protocol import _reply_code
 from app.mss.xdm import archive as xdm_archive
 from tests.mss.conftest import DOCTOR, DOCTOR_SNI, HOSPITAL_DOCTOR, PASSWORD
 from tests.mss.helpers import SAMPLE_CDA, build_message, make_zip, rezip, sample_xdm
@@ -102,7 +104,7 @@ def test_journal_login():
     assert smtp.journal_login(SECRET) == "-"
     assert smtp.journal_login("auth=Bearer a@b") == "-"
     assert smtp.journal_login(None) == "-"
-    assert smtp._reply_code("²50 x") is None and smtp._reply_code("250 ok") == 250
+    assert _reply_code("²50 x") is None and _reply_code("250 ok") == 250
 
 
 async def test_data_refusal_journals_the_rule_not_the_message(client, smtp_call, monkeypatch):
@@ -311,7 +313,7 @@ def test_validation_detail_has_no_input():
 
     with pytest.raises(Exception) as info:
         MessageCreate.model_validate({"to": [], "notify": [f"X{SECRET}"]})
-    detail = router.validation_detail(info.value)  # type: ignore[arg-type]
+    detail = validation_detail(info.value)  # type: ignore[arg-type]
     assert "SECRET" not in detail and "notify.0" in detail and "to:" in detail
 
 

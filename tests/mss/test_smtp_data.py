@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from app.mss.smtp import _has_long_line, _unstuffed
+from app.mss.smtp.data import _has_long_line, _unstuffed
 
 
 def longest_line_over(buffer: bytes, limit: int = 999) -> bool:
@@ -80,7 +80,7 @@ def test_address_fast_path_matches_aiosmtpd() -> None:
 
 
 def test_scan_finds_the_terminator_and_stuffed_lines_whatever_the_chunks() -> None:
-    from app.mss.smtp import _scan_data
+    from app.mss.smtp.data import _scan_data
 
     rng = random.Random(13)
     streams = [b"hello\r\n.\r\n", b".\r\n", b"..x\r\n.\r\n", b"a\r\n..\r\n.\r\nQUIT\r\n", b"a\r\n.b\r\n.c\r\n.\r\n",
@@ -106,7 +106,7 @@ def test_scan_finds_the_terminator_and_stuffed_lines_whatever_the_chunks() -> No
 def test_scan_of_many_dot_stuffed_lines_is_not_a_python_loop() -> None:
     """Once a dot-stuffed line is seen, only the terminator is searched for: 50,000 stuffed lines in one
     read are not walked one by one."""
-    from app.mss.smtp import _scan_data
+    from app.mss.smtp.data import _scan_data
 
     class Counting(bytearray):
         finds = 0

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select, text
 
-from app.mss import service
+from app.mss import deliveries, parser
 from app.mss.models import MssDelivery, MssMessage
 from tests.mss.conftest import DOCTOR, HOSPITAL_DOCTOR, PASSWORD
 from tests.mss.helpers import build_message, sample_xdm
@@ -44,14 +44,14 @@ async def test_raw_message_stored_once_for_several_recipients(smtp_call, session
 async def test_failed_store_leaves_nothing(smtp_call, session, monkeypatch):
     """A delivery row that cannot be written (here: a mailbox id that does not exist) fails the whole
     store, whichever way it is written (one statement on PostgreSQL, a transaction on SQLite)."""
-    original = service._plan
+    original = deliveries.plan_delivery
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         plan = original(*args, **kwargs)
         plan.deliveries[-1]["mailbox_id"] = 987654321
         return plan
 
-    monkeypatch.setattr(service, "_plan", broken)
+    monkeypatch.setattr(deliveries, "plan_delivery", broken)
     raw = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR)
 
     def fn(smtp):
@@ -103,7 +103,7 @@ def threads(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
         names.append(fn.__name__)
         return await real(fn, *args)
 
-    monkeypatch.setattr(service.asyncio, "to_thread", spy)
+    monkeypatch.setattr(parser.asyncio, "to_thread", spy)
     return names
 
 
@@ -114,17 +114,18 @@ async def test_parse_runs_on_the_loop_only_when_small_and_bounded(threads):
     from tests.mss.helpers import make_zip
 
     ordinary = build_message(xdm_bytes=sample_xdm())
-    parsed, attachments = await service.parse_and_read_xdm(ordinary)
+    parsed, attachments = await parser.parse_and_read_xdm(ordinary, parser.SKELETON)
     assert threads == [] and attachments and attachments[0].package is not None
 
     bomb = make_zip({f"IHE_XDM/SUBSET01/F{i}.BIN": b"\0" * (1024 * 1024) for i in range(9)})
     assert len(bomb) < 100_000 and xdm.declared_sizes(bomb) == (9 * 1024 * 1024, 0)
-    parsed, attachments = await service.parse_and_read_xdm(build_message(xdm_bytes=bomb, auto_headers=False))
+    bombed = build_message(xdm_bytes=bomb, auto_headers=False)
+    parsed, attachments = await parser.parse_and_read_xdm(bombed, parser.SKELETON)
     assert threads == ["read_xdm_attachments"] and attachments[0].error is not None  # no METADATA.XML
 
     big = build_message(body="Lorem ipsum dolor sit amet.\n" * 20000)
-    assert len(big) > service.INLINE_MESSAGE_BYTES
-    parsed, _ = await service.parse_and_read_xdm(big)
+    assert len(big) > parser.INLINE_MESSAGE_BYTES
+    parsed, _ = await parser.parse_and_read_xdm(big, parser.SKELETON)
     assert threads[-1] == "parse_message" and parsed.text_body
 
     assert xdm.declared_sizes(b"not a zip") is None
@@ -156,13 +157,13 @@ async def test_parse_goes_to_a_thread_when_its_line_by_line_work_is_large(thread
     from email import policy
     from email.parser import BytesParser
 
-    from app.mss import mime, xdm
+    from app.mss import mime, skeleton, xdm
     from tests.mss.helpers import rezip
 
     parts = (b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
              + b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 10_000 + b"--b--\r\n")
-    assert len(parts) < service.INLINE_MESSAGE_BYTES
-    parsed, _ = await service.parse_and_read_xdm(parts)
+    assert len(parts) < parser.INLINE_MESSAGE_BYTES
+    parsed, _ = await parser.parse_and_read_xdm(parts, parser.SKELETON)
     assert threads == ["parse_message"] and len(parsed.parts) == mime.MAX_PARTS
 
     # A Content-Type folded with a bare LF: the planner takes the part for a leaf and leaves its body out,
@@ -170,11 +171,11 @@ async def test_parse_goes_to_a_thread_when_its_line_by_line_work_is_large(thread
     inner = b"--z\r\nContent-Type: text/plain\r\n\r\ny\r\n" * 3000 + b"--z--"
     crafted = (b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n"
                b"Content-Type:\n multipart/mixed; boundary=z\r\n\r\n" + inner + b"\r\n--outer--\r\n")
-    plan = mime.plan_structure(crafted)
-    assert plan.line_chars < service.INLINE_LINE_CHARS < len(crafted)
-    assert mime.parse_message_within(plan, service.INLINE_LINE_CHARS) is None
+    plan = skeleton.plan_structure(crafted)
+    assert plan.line_chars < parser.INLINE_LINE_CHARS < len(crafted)
+    assert skeleton.parse_message_within(plan, parser.INLINE_LINE_CHARS) is None
     threads.clear()
-    parsed, _ = await service.parse_and_read_xdm(crafted)
+    parsed, _ = await parser.parse_and_read_xdm(crafted, parser.SKELETON)
     assert threads == ["parse_message"]
     reference = BytesParser(policy=policy.compat32).parsebytes(crafted)
     assert parsed.message.as_bytes() == reference.as_bytes() and len(parsed.parts) == mime.MAX_PARTS
@@ -185,13 +186,14 @@ async def test_parse_goes_to_a_thread_when_its_line_by_line_work_is_large(thread
     padded = files[xdm.METADATA_PATH].replace(b"</rim:RegistryObjectList>",
                                               b"<rim:ExtrinsicObject/>" * 4000 + b"</rim:RegistryObjectList>")
     metadata = rezip(base, replace={xdm.METADATA_PATH: padded})
-    assert len(padded) > service.INLINE_METADATA_BYTES and len(metadata) < 50_000
+    assert len(padded) > parser.INLINE_METADATA_BYTES and len(metadata) < 50_000
     threads.clear()
-    parsed, attachments = await service.parse_and_read_xdm(build_message(xdm_bytes=metadata, auto_headers=False))
+    padded_message = build_message(xdm_bytes=metadata, auto_headers=False)
+    parsed, attachments = await parser.parse_and_read_xdm(padded_message, parser.SKELETON)
     assert threads == ["read_xdm_attachments"] and attachments[0].package is not None
 
     threads.clear()
-    parsed, attachments = await service.parse_and_read_xdm(build_message(xdm_bytes=base))
+    parsed, attachments = await parser.parse_and_read_xdm(build_message(xdm_bytes=base), parser.SKELETON)
     assert threads == [] and attachments[0].package is not None
 
 

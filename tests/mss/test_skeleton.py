@@ -1,4 +1,4 @@
-"""``mime.parse_structure`` builds exactly the tree the stdlib parser builds from the real message."""
+"""``skeleton.parse_structure`` builds exactly the tree the stdlib parser builds from the real message."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from email import policy
 from email.message import Message
 from email.parser import BytesParser
 
-from app.mss import mime
+from app.mss import skeleton
 from tests.mss.helpers import build_message, sample_xdm
 
 
@@ -31,7 +31,7 @@ def reference(raw: bytes) -> tuple:
 
 
 def same_tree(raw: bytes) -> bool:
-    return dump(mime.parse_structure(raw)) == reference(raw)
+    return dump(skeleton.parse_structure(raw)) == reference(raw)
 
 
 def _with_big_attachment(payload: bytes | None = None) -> bytes:
@@ -51,12 +51,12 @@ def _with_big_attachment(payload: bytes | None = None) -> bytes:
 
 def test_large_attachment_is_elided_and_restored() -> None:
     raw = _with_big_attachment()
-    plan = mime._elide(raw.decode("ascii", "surrogateescape"))  # noqa: SLF001
+    plan = skeleton._elide(raw.decode("ascii", "surrogateescape"))  # noqa: SLF001
     assert plan is not None
-    skeleton, bodies = plan
-    assert len(bodies) == 2 and len(skeleton) < 3000  # the zip and the pdf bodies are not in the skeleton
+    text, bodies = plan
+    assert len(bodies) == 2 and len(text) < 3000  # the zip and the pdf bodies are not in the skeleton
     assert same_tree(raw)
-    parsed = mime.parse_message(raw)
+    parsed = skeleton.parse_message(raw)
     assert parsed.xdm_parts and parsed.payload(parsed.xdm_parts[0]) == random.Random(7).randbytes(100 * 1024)
 
 
@@ -155,7 +155,7 @@ def test_planner_misreading_a_content_type_is_caught() -> None:
     raw = (b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n"
            b"Content-Type:\n multipart/mixed; boundary=c\n\n--c\nContent-Type: text/plain\r\n\r\n"
            + BODY[:half] + b"\r\n--c\r\nContent-Type: text/html\r\n\r\n" + BODY[half:] + b"\r\n--a--\r\n")
-    plan = mime.plan_structure(raw)
+    plan = skeleton.plan_structure(raw)
     assert plan.skeleton is not None and len(plan.bodies) == 1  # the planner took the bait
     assert same_tree(raw)
-    assert len(mime.parse_message(raw).parts) == 2
+    assert len(skeleton.parse_message(raw).parts) == 2
