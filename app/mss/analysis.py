@@ -4,6 +4,7 @@ stored or refused."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ins import service as ins_service
 from app.mss import checks, mime
+from app.mss.exceptions import RefusedByCheck
 from app.mss.mailboxes import PATIENT, get_mailbox
 from app.mss.models import MssDelivery, MssMailbox, MssMessage
 from app.mss.parser import message_parser, parse_and_read_xdm
@@ -42,6 +44,12 @@ class Analysis:
     attachments: list[checks.XdmAttachment]
     report: checks.CheckReport
     verdicts: list[RecipientVerdict] = field(default_factory=list)
+
+    @cached_property
+    def refused(self) -> RefusedByCheck | None:
+        """The refusal of the first enforced check that failed, if any."""
+        refusal = self.report.refusal
+        return None if refusal is None else RefusedByCheck(*refusal)
 
 
 async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope, *,

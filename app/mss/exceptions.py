@@ -66,6 +66,86 @@ class NotApplicativeMailbox(MssError):
                          "(SC.MSS/CONF.12)", address=address, kind=kind)
 
 
+# --- senders and recipients (SMTP MAIL FROM, RCPT TO) -----------------------------------------------
+
+class SenderRefused(MssError):
+    """A reverse-path the operator refuses at MAIL FROM (worded by :mod:`app.mss.smtp.replies`)."""
+
+    def __init__(self, address: str, **facts: Any) -> None:
+        super().__init__(f"sender {address} refused", address=address, **facts)
+        self.address = address
+
+
+class SenderOutsideTrustSpace(SenderRefused):
+    rule = "MSS:trust-space.sender"
+
+
+class AuthenticationRequired(SenderRefused):
+    """A mailbox of this operator sends only once authenticated."""
+
+    rule = "MSS:auth.required"
+
+
+class UnknownSender(SenderRefused):
+    rule = "MSS:sender.unknown"
+
+
+class SenderNotOwned(SenderRefused):
+    """The authenticated identity may not send from this mailbox (``by``: ``password`` or ``psc``)."""
+
+    rule = "MSS:sender.owner"
+
+    def __init__(self, address: str, *, by: str) -> None:
+        super().__init__(address, by=by)
+        self.by = by
+
+
+class RecipientRefused(MssError):
+    """A recipient the operator refuses at RCPT TO. ``reply`` is how MSSanté states it (RFC 5321 §4.2 with
+    the RFC 3463 enhanced code): the SMTP answer, the diagnostic of a DSN, the HTTP API's ``reply``."""
+
+    code = "550 5.1.1"
+
+    def __init__(self, address: str, detail: str) -> None:
+        super().__init__(detail, address=address)
+        self.address = address
+
+    @property
+    def reply(self) -> str:
+        return f"{self.code} <{self.address}>: {self.detail}"
+
+
+class BadRecipientAddress(RecipientRefused):
+    rule, code = "MSS:address.syntax", "553 5.1.3"
+
+    def __init__(self, address: str) -> None:
+        super().__init__(address, "bad recipient address syntax")
+
+
+class RecipientOutsideTrustSpace(RecipientRefused):
+    rule, code = "MSS:trust-space", "550 5.7.1"
+
+    def __init__(self, address: str, domain: str) -> None:
+        super().__init__(address, f"domain {domain} is outside the MSSanté trust space (not on the ANS list of "
+                         "authorised domains); relay refused")
+
+
+class NotPatientAddress(RecipientRefused):
+    """On the patient domain, an address is the INS matricule (SC.MSS/va1.19)."""
+
+    rule = "MSS:patient.address"
+
+    def __init__(self, address: str, domain: str) -> None:
+        super().__init__(address, f"a patient address is <matricule INS>@{domain} (15 characters, SC.MSS/va1.19)")
+
+
+class UnknownRecipient(RecipientRefused):
+    rule = "MSS:mailbox.unknown"
+
+    def __init__(self, address: str, *, patient: bool) -> None:
+        super().__init__(address, "no patient mailbox for this INS" if patient else "no such mailbox")
+
+
 # --- messages -------------------------------------------------------------------------------------
 
 class UnknownMessage(MssError):
@@ -143,7 +223,13 @@ class RecipientsRefused(MessageRefused):
 
 
 class RefusedByCheck(MessageRefused):
-    """An enforced MSSanté check refused the message (:mod:`app.mss.checks`)."""
+    """An enforced MSSanté check refused the message: ``check`` the :class:`app.mss.checks.Rule`, ``finding``
+    what it found (its message may quote the message: a header, an XDM entry)."""
+
+    def __init__(self, check: Any, finding: Any) -> None:
+        super().__init__(f"{check.title} ({check.source}): {finding.message}", rule=f"MSS:{check.id}",
+                         reply=check.reply)
+        self.check, self.finding = check, finding
 
 
 # --- IHE XDM --------------------------------------------------------------------------------------

@@ -16,7 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events import publish
 from app.mss import addresses, mime
-from app.mss.exceptions import InvalidMailbox, MailboxExists, NotApplicativeMailbox, NotMailboxOwner, UnknownMailbox
+from app.mss.exceptions import (
+    AuthenticationRequired,
+    InvalidMailbox,
+    MailboxExists,
+    NotApplicativeMailbox,
+    NotMailboxOwner,
+    SenderNotOwned,
+    SenderOutsideTrustSpace,
+    UnknownMailbox,
+    UnknownSender,
+)
 from app.mss.models import MssDomain, MssMailbox
 from app.psc import service as psc_service
 
@@ -119,6 +129,26 @@ async def mailboxes_of(session: AsyncSession, subject_name_id: str) -> list[MssM
 
 def may_use(mailbox: MssMailbox, subject_name_id: str) -> bool:
     return mailbox.owner_subject == subject_name_id or subject_name_id in (mailbox.owners or [])
+
+
+def check_sender(address: str, domain: MssDomain | None, mailbox: MssMailbox | None, *, authenticated: bool,
+                 login: str | None = None, professional: str | None = None) -> None:
+    """Who may send from ``address`` (SMTP MAIL FROM): an address of another operator's authorised domain (the
+    inter-operator link hands over mail for our mailboxes); a mailbox of this operator once authenticated, as
+    that mailbox (``login``: password or client certificate) or as a professional who may use it
+    (``professional``: a PSC token's SubjectNameID). Raises :class:`SenderRefused`'s kinds otherwise."""
+    if domain is None:
+        raise SenderOutsideTrustSpace(address)
+    if domain.role == "external":
+        return
+    if not authenticated:
+        raise AuthenticationRequired(address)
+    if mailbox is None:
+        raise UnknownSender(address)
+    if login is not None and login != mailbox.address.lower():
+        raise SenderNotOwned(address, by="password")
+    if professional is not None and not may_use(mailbox, professional):
+        raise SenderNotOwned(address, by="psc")
 
 
 async def load_mailbox(session: AsyncSession, address: str) -> MssMailbox:

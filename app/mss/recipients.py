@@ -9,21 +9,38 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.mss import addresses, mime
+from app.mss.exceptions import (
+    BadRecipientAddress,
+    NotPatientAddress,
+    RecipientOutsideTrustSpace,
+    RecipientRefused,
+    UnknownRecipient,
+)
 from app.mss.mailboxes import ensure_per_mailboxes
 from app.mss.models import MssDomain, MssMailbox
 
 
 @dataclass
 class RecipientVerdict:
+    """What the operator answers for one recipient: accepted (its mailbox and domain role), or ``refusal``."""
+
     address: str
-    reply: str | None  # None: accepted
-    rule: str | None = None
+    refusal: RecipientRefused | None = None
     mailbox: MssMailbox | None = None
     role: str | None = None  # local | patient | external
 
     @property
     def accepted(self) -> bool:
-        return self.reply is None
+        return self.refusal is None
+
+    @property
+    def reply(self) -> str | None:
+        """The refusal as MSSanté states it (None: accepted)."""
+        return None if self.refusal is None else self.refusal.reply
+
+    @property
+    def rule(self) -> str | None:
+        return None if self.refusal is None else self.refusal.rule
 
 
 async def lookup(session: AsyncSession, address: str) -> tuple[MssDomain | None, MssMailbox | None]:
@@ -42,29 +59,18 @@ async def check_recipient(session: AsyncSession, address: str) -> RecipientVerdi
     """What the operator answers at RCPT TO (RFC 5321 §4.2, RFC 3463 enhanced codes)."""
     addr = addresses.normalise(address)
     if not mime.valid_address(addr):
-        return RecipientVerdict(addr, f"553 5.1.3 <{address}>: bad recipient address syntax", "MSS:address.syntax")
+        return RecipientVerdict(addr, BadRecipientAddress(address))
     local, domain_name = addr.rsplit("@", 1)
     domain, mailbox = await lookup(session, addr)
     if domain is None:
-        return RecipientVerdict(
-            addr,
-            f"550 5.7.1 <{address}>: domain {domain_name} is outside the MSSanté trust space "
-            "(not on the ANS list of authorised domains); relay refused",
-            "MSS:trust-space",
-        )
+        return RecipientVerdict(addr, RecipientOutsideTrustSpace(address, domain_name))
     if domain.role == "external":
-        return RecipientVerdict(addr, None, role="external")
+        return RecipientVerdict(addr, role="external")
     if domain.role == "patient" and not addresses.is_patient_local_part(local):
-        return RecipientVerdict(
-            addr,
-            f"550 5.1.1 <{address}>: a patient address is <matricule INS>@{domain_name} "
-            "(15 characters, SC.MSS/va1.19)",
-            "MSS:patient.address",
-        )
+        return RecipientVerdict(addr, NotPatientAddress(address, domain_name))
     role = domain.role
     if mailbox is None and role == "local" and await ensure_per_mailboxes(session):
         _, mailbox = await lookup(session, addr)
     if mailbox is None:
-        what = "no patient mailbox for this INS" if role == "patient" else "no such mailbox"
-        return RecipientVerdict(addr, f"550 5.1.1 <{address}>: {what}", "MSS:mailbox.unknown")
-    return RecipientVerdict(addr, None, mailbox=mailbox, role=role)
+        return RecipientVerdict(addr, UnknownRecipient(address, patient=role == "patient"))
+    return RecipientVerdict(addr, mailbox=mailbox, role=role)

@@ -18,7 +18,6 @@ from app.mss.exceptions import (
     MessageTooLarge,
     NoRecipient,
     RecipientsRefused,
-    RefusedByCheck,
     SenderNotMailbox,
 )
 from app.mss.models import MssMailbox
@@ -58,11 +57,8 @@ async def submit(session: AsyncSession, settings: Settings, *, raw: bytes, mail_
     envelope = Envelope(mail_from=mail_from, recipients=[(v.address, notify) for v in accepted],
                         transport=transport, auth_identity=auth_identity)
     analysis = await analyse(session, settings, raw, envelope)
-    refusal = analysis.report.refusal
-    if refusal is not None:
-        rule, finding = refusal
-        raise RefusedByCheck(f"{rule.title} ({rule.source}): {finding.message}", rule=f"MSS:{rule.id}",
-                             reply=rule.reply)
+    if analysis.refused is not None:
+        raise analysis.refused
     message = await store(session, settings, raw, envelope, analysis)
     refused = [v for v in verdicts if not v.accepted]
     if refused and mail_from and "NEVER" not in (notify or "FAILURE").upper():

@@ -18,7 +18,7 @@ import pytest
 from app.mss import smtp, xdm
 from app.mss.annuaire import routes as annuaire
 from app.mss.http.mailboxes import validation_detail
-from app.mss.smtp.protocol import _reply_code
+from app.mss.smtp.replies import reply_code
 from app.mss.xdm import archive as xdm_archive
 from tests.mss.conftest import DOCTOR, DOCTOR_SNI, HOSPITAL_DOCTOR, PASSWORD
 from tests.mss.helpers import SAMPLE_CDA, build_message, make_zip, rezip, sample_xdm
@@ -104,7 +104,7 @@ def test_journal_login():
     assert smtp.journal_login(SECRET) == "-"
     assert smtp.journal_login("auth=Bearer a@b") == "-"
     assert smtp.journal_login(None) == "-"
-    assert _reply_code("²50 x") is None and _reply_code("250 ok") == 250
+    assert reply_code("²50 x") is None and reply_code("250 ok") == 250
 
 
 async def test_data_refusal_journals_the_rule_not_the_message(client, smtp_call, monkeypatch):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from app.mss import service
+from app.mss.smtp import replies
 from app.mss.smtp.protocol import MssSMTP
 from app.mss.smtp.tls import certificate_addresses
 from app.psc import service as psc_service
@@ -170,7 +171,7 @@ class SaslMechanisms:
                                     "scope": "openid scope_all"})
             await server.challenge_auth(challenge)
             return AuthResult(success=False, handled=False,
-                              message=f"535 5.7.8 Authentication credentials invalid: {error}")
+                              message=replies.auth_failure(error))
         server.identity = {"kind": "psc", "login": (mailbox_address or "").lower(),
                            "subject": professional.subject_name_id, "mechanism": mechanism, "token": token}
         return AuthResult(success=True, auth_data=LoginPassword((mailbox_address or "").encode(), b""))

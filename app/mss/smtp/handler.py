@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.api.journal import record
 from app.mss import service
+from app.mss.exceptions import SenderRefused
+from app.mss.smtp import replies
 from app.mss.smtp.auth import SaslMechanisms
-from app.mss.smtp.protocol import MssSMTP, _close, _peer, _reply_code
+from app.mss.smtp.protocol import MssSMTP, _close, _peer
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -86,7 +88,7 @@ class MssHandler(SaslMechanisms):
             server.lookups.pop(("faults", address.lower()), None)
         server.last_rule = "MSS:fault-injection"
         await self.journal(server, method=stage, outcome="refused" if reply[:1] in "45" else "ok",
-                           status=_reply_code(reply), rule="MSS:fault-injection",
+                           status=replies.reply_code(reply), rule="MSS:fault-injection",
                            detail=f"scripted: {reply}", operation=f"mss.smtp.{stage.lower()}")
         if disconnect:
             asyncio.get_running_loop().call_soon(_close, server)
@@ -112,7 +114,6 @@ class MssHandler(SaslMechanisms):
                           mail_options: list[str]) -> str:
         params = server.pending_mail_params
         address = address or ""
-        reply, rule = None, None
         ended = await self._psc_session_ended(server)
         if ended:
             # SC.MSS/CONF.10/.11: the PSC token behind this session is no longer valid (expired, revoked,
@@ -121,35 +122,22 @@ class MssHandler(SaslMechanisms):
             await self.journal(server, method="MAIL", outcome="refused", status=421, rule=ended,
                                detail="PSC token no longer valid: session ended", operation="mss.smtp.mail")
             asyncio.get_running_loop().call_soon(_close, server)
-            return "421 4.7.0 PSC access token no longer valid (expired or revoked): session ended, reconnect"
+            return replies.PSC_SESSION_ENDED
         if address and (scripted := await self._fault(server, [address], "MAIL")):
             return scripted
         if address:
             domain, mailbox = await server.cached(("lookup", address.lower()), lambda: self._lookup(address))
-            identity = server.identity
-            if domain is None:
-                reply = (f"550 5.7.1 <{address}>: sender domain is outside the MSSanté trust space "
-                         "(not on the ANS list of authorised domains)")
-                rule = "MSS:trust-space.sender"
-            elif domain.role == "external":
-                pass  # another operator hands over mail for our mailboxes (inter-operator link)
-            elif identity is None:
-                reply = "530 5.7.0 Authentication required to send from a mailbox of this operator"
-                rule = "MSS:auth.required"
-            elif mailbox is None:
-                reply = f"553 5.1.8 <{address}>: unknown sender mailbox"
-                rule = "MSS:sender.unknown"
-            elif identity["kind"] == "password" and identity["login"] != mailbox.address.lower():
-                reply = f"553 5.7.1 <{address}>: sender address not owned by the authenticated user"
-                rule = "MSS:sender.owner"
-            elif identity["kind"] == "psc" and not service.may_use(mailbox, identity["subject"]):
-                reply = f"553 5.7.1 <{address}>: the PSC professional does not own this mailbox"
-                rule = "MSS:sender.owner"
-        if reply:
-            server.last_rule = rule
-            await self.journal(server, method="MAIL", outcome="refused", status=int(reply[:3]), rule=rule,
-                               detail=reply[4:], operation="mss.smtp.mail")
-            return reply
+            identity = server.identity or {}
+            try:
+                service.check_sender(address, domain, mailbox, authenticated=server.identity is not None,
+                                     login=identity.get("login") if identity.get("kind") == "password" else None,
+                                     professional=identity.get("subject") if identity.get("kind") == "psc" else None)
+            except SenderRefused as exc:
+                reply = replies.sender_reply(exc)
+                server.last_rule = exc.rule
+                await self.journal(server, method="MAIL", outcome="refused", status=int(reply[:3]), rule=exc.rule,
+                                   detail=reply[4:], operation="mss.smtp.mail")
+                return reply
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         server.dsn_mail = params
@@ -161,13 +149,14 @@ class MssHandler(SaslMechanisms):
         verdict = await server.cached(("rcpt", address.lower()), lambda: self._check_recipient(address))
         if verdict.accepted and (scripted := await self._fault(server, [address], "RCPT")):
             return scripted
-        if not verdict.accepted:
-            server.last_rule = verdict.rule
-            await self.journal(server, method="RCPT", outcome="refused", status=int(verdict.reply[:3]),
-                               rule=verdict.rule, detail=verdict.reply[4:], operation="mss.smtp.rcpt")
-            return verdict.reply or "550 5.1.1 refused"
+        if verdict.refusal is not None:
+            reply = replies.recipient_reply(verdict.refusal)
+            server.last_rule = verdict.refusal.rule
+            await self.journal(server, method="RCPT", outcome="refused", status=int(reply[:3]),
+                               rule=verdict.refusal.rule, detail=reply[4:], operation="mss.smtp.rcpt")
+            return reply
         if len(envelope.rcpt_tos) >= 100:
-            return "452 4.5.3 Too many recipients"
+            return replies.TOO_MANY_RECIPIENTS
         envelope.rcpt_tos.append(address)
         server.dsn_rcpt[address] = server.pending_rcpt_params.get("NOTIFY")
         server.verdicts[address] = verdict
@@ -185,7 +174,6 @@ class MssHandler(SaslMechanisms):
         raw = _received_header(server, envelope) + raw
         if scripted := await self._fault(server, list(envelope.rcpt_tos), "DATA"):
             return scripted
-        journal_detail = ""
         verdicts = [server.verdicts[r] for r in envelope.rcpt_tos]
         message: service.StoredMessage | None = None
         try:
@@ -197,25 +185,20 @@ class MssHandler(SaslMechanisms):
                 async with autocommit() as db:
                     analysis = await service.analyse(db, self.settings, raw, smtp_envelope, verdicts=verdicts,
                                                      sender=server.sender_mailbox, sender_known=True)
-                    if analysis.report.refusal is None:
+                    if analysis.refused is None:
                         message = await service.store_at_once(db, self.settings, raw, smtp_envelope, analysis)
-                if analysis.report.refusal is None and message is None:
+                if analysis.refused is None and message is None:
                     async with self.app.state.sessionmaker() as db, db.begin():
                         message = await service.store(db, self.settings, raw, smtp_envelope, analysis)
             else:
                 async with self.app.state.sessionmaker() as db, db.begin():
                     analysis = await service.analyse(db, self.settings, raw, smtp_envelope, verdicts=verdicts,
                                                      sender=server.sender_mailbox, sender_known=True)
-                    if analysis.report.refusal is None:
+                    if analysis.refused is None:
                         message = await service.store(db, self.settings, raw, smtp_envelope, analysis)
-            refusal = analysis.report.refusal
+            refusal = analysis.refused
             if refusal is not None:
-                rule, finding = refusal
-                reply = f"{rule.reply} Message refused by rule {rule.id} ({rule.source}): {finding.message}"
-                reply = reply.replace("\r", " ").replace("\n", " ")[:500]
-                # The finding may quote the message (a header, an XDM entry name): the journal gets the
-                # rule only, never content of the message.
-                journal_detail = f"{rule.reply[4:]} Message refused by rule {rule.id} ({rule.source})"
+                reply, journal_detail = replies.check_reply(refusal)
             else:
                 assert message is not None
                 uid = message.uid
@@ -227,11 +210,11 @@ class MssHandler(SaslMechanisms):
             server.last_rule = "MSS:internal"
             await self.journal(server, method="DATA", outcome="error", status=451, rule="MSS:internal",
                                detail="unexpected error; nothing stored", operation="mss.smtp.data")
-            return "451 4.3.0 Temporary failure while storing the message; nothing was stored, try again"
+            return replies.NOTHING_STORED
         if refusal is not None:
-            server.last_rule = f"MSS:{refusal[0].id}"
+            server.last_rule = refusal.rule
             await self.journal(server, method="DATA", outcome="refused", status=int(reply[:3]),
-                               rule=f"MSS:{refusal[0].id}", detail=journal_detail, operation="mss.smtp.data")
+                               rule=refusal.rule, detail=journal_detail, operation="mss.smtp.data")
             return reply
         server.accepted += 1
         failures = analysis.report.summary()["fail"]

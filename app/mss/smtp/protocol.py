@@ -15,6 +15,7 @@ from aiosmtpd.smtp import MISSING, SMTP, syntax
 
 from app.api.journal import record
 from app.mss import service
+from app.mss.smtp import replies
 from app.mss.smtp.data import _has_long_line, _scan_data, _unstuffed
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ class MssSMTP(SMTP):
                 self.mss.app, protocol="smtp", method="SESSION", path="/mss/smtp", service="mss",
                 request_id=self.session_id, client=_peer(peer), operation="mss.smtp.session",
                 outcome="ok" if not self.refusals else "refused",
-                status=(_reply_code(refused[0]) if refused else None) or 221,
+                status=(replies.reply_code(refused[0]) if refused else None) or 221,
                 rule=refused[1] if refused else None,
                 detail=(f"identity={self.identity.get('login') if self.identity else None} accepted={self.accepted} "
                         f"refusals={len(self.refusals)} tls={'yes' if self._tls_protocol else 'no'}"),
@@ -228,15 +229,6 @@ class MssSMTP(SMTP):
             ))
 
 
-_REPLY_CODE = re.compile(r"[2-5][0-9]{2}")
-
-
-def _reply_code(reply: str | None) -> int | None:
-    """The SMTP reply code at the start of ``reply`` (ASCII digits only), else None."""
-    if not reply:
-        return None
-    head = reply[:3]
-    return int(head) if _REPLY_CODE.fullmatch(head) else None
 
 
 def _close(server: MssSMTP) -> None:
