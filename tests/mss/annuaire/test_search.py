@@ -21,7 +21,7 @@ import pytest
 
 from app.mss.annuaire.resources import smartcard_number
 from app.psc.rpps import rpps_with_key, subject_name_id
-from tests.mss.test_annuaire import (
+from tests.mss.annuaire.test_routes import (
     ALL_PRACTITIONERS,
     CABINET,
     DOCTOR_SNI,
@@ -36,7 +36,7 @@ from tests.mss.test_annuaire import (
     site_id,
 )
 
-FIXTURE = Path(__file__).resolve().parents[2] / "app/psc/fixtures/professionals.json"
+FIXTURE = Path(__file__).resolve().parents[3] / "app/psc/fixtures/professionals.json"
 R21 = "https://mos.esante.gouv.fr/NOS/TRE_R21-Fonction/FHIR/TRE-R21-Fonction"
 R22 = "https://mos.esante.gouv.fr/NOS/TRE_R22-GenreActivite/FHIR/TRE-R22-GenreActivite"
 R23 = "https://mos.esante.gouv.fr/NOS/TRE_R23-ModeExercice/FHIR/TRE-R23-ModeExercice"
@@ -341,3 +341,11 @@ async def test_odd_values_never_break_the_search(client, kind):
             response = await client.get(f"/fhir/v2/{kind}", params={name: value}, headers=KEY)
             assert response.status_code in (200, 400), (name, value, response.text)
             assert response.json()["resourceType"] in ("Bundle", "OperationOutcome")
+
+
+@pytest.mark.parametrize("count", ["²", "9" * 5000, "1e3", "-1", " 5"])
+async def test_annuaire_count_not_an_integer(client, count):
+    response = await client.get("/fhir/v2/Practitioner", params={"_count": count},
+                                headers={"ESANTE-API-KEY": "sandbox-esante-api-key"})
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"

@@ -1,48 +1,58 @@
-"""The SMTP listener, end to end with smtplib: AUTH, STARTTLS, XOAUTH2, delivery, trust space, DSN."""
+"""The SMTP listener's transaction, end to end with smtplib: MAIL, RCPT (trust space, mailboxes), DATA
+(checks, storage all or nothing, DSNs, receipts), scripted faults."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import smtplib
-import ssl
 
-import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from app.mss.models import MssDelivery, MssMailbox, MssMessage
-from tests.mss.conftest import DOCTOR, DOCTOR_SNI, HOSPITAL_DOCTOR, PASSWORD
+from app.mss import deliveries
+from app.mss.models import MssDelivery, MssMessage
+from tests.mss.asking import SECRET, deliveries_to, journal_dump
+from tests.mss.conftest import DOCTOR, HOSPITAL_DOCTOR, PASSWORD
 from tests.mss.helpers import SAMPLE_INS, build_message, rezip, sample_xdm
-from tests.psc.helpers import access_token_for
+
+SECRETARIAT = "secretariat.cardiologie@hopital-a.mssante.fr"
 
 
-async def deliveries_to(session, address):
-    rows = await session.execute(
-        select(MssDelivery, MssMessage).join(MssMessage, MssMessage.id == MssDelivery.message_id)
-        .join(MssMailbox, MssMailbox.id == MssDelivery.mailbox_id).where(MssMailbox.address == address)
-    )
-    return rows.all()
+EXTERNAL = "someone@test-ci-sis.mssante.fr"
 
 
-async def test_ehlo_announces_starttls_size_dsn(smtp_port, settings):
-    def work():
-        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as smtp:
-            smtp.ehlo("lps.test")
-            return dict(smtp.esmtp_features)
-
-    features = await asyncio.to_thread(work)
-    assert "starttls" in features
-    assert features["size"] == str(settings.mss_max_message_bytes)
-    assert "dsn" in features
-    assert "auth" not in features  # only after STARTTLS
+async def count(session, model) -> int:  # type: ignore[no-untyped-def]
+    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-async def test_auth_refused_before_starttls(smtp_call):
-    def fn(smtp):
-        return smtp.docmd("AUTH", "PLAIN " + base64.b64encode(f"\0{DOCTOR}\0{PASSWORD}".encode()).decode())
+async def test_data_refusal_journals_the_rule_not_the_message(client, smtp_call, monkeypatch):
+    """A refused message: the SMTP reply may quote the finding, the journal says the rule only."""
+    from app.mss import checks
 
-    code, text = await smtp_call(fn, starttls=False)
-    assert code == 538
+    original = checks.run_checks
+
+    def run_checks(*args, **kwargs):
+        report = original(*args, **kwargs)
+        for finding in report.findings:
+            finding_message = f"quoted body content {SECRET}"
+            object.__setattr__(finding, "message", finding_message)
+            object.__setattr__(finding, "status", "fail")
+        object.__setattr__(report, "enforced", set(checks.RULES))
+        return report
+
+    monkeypatch.setattr(checks, "run_checks", run_checks)
+    raw = build_message(sender=f"Dr Claire FONTAINE <{DOCTOR}>", to=HOSPITAL_DOCTOR)
+
+    def fn(smtp_):
+        smtp_.login(DOCTOR, PASSWORD)
+        try:
+            smtp_.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
+        except smtplib.SMTPDataError as exc:
+            return exc.smtp_code
+        return 250
+
+    code = await smtp_call(fn)
+    assert code >= 500
+    dump = await journal_dump(client, protocol="smtp", operation="mss.smtp.data")
+    assert "Message refused by rule" in dump and "SECRET" not in dump
 
 
 async def test_plain_auth_and_delivery_with_xdm(smtp_call, session):
@@ -65,23 +75,6 @@ async def test_plain_auth_and_delivery_with_xdm(smtp_call, session):
     assert failed == [], failed
     xdm = message.xdm[0]["package"]
     assert xdm["documents"][0]["patient_id"]["id"] == SAMPLE_INS
-
-
-async def test_login_mechanism_and_wrong_password(smtp_call):
-    def fn(smtp):
-        smtp.user, smtp.password = DOCTOR, "wrong"
-        code, _ = smtp.auth("LOGIN", smtp.auth_login, initial_response_ok=False)
-        return code
-
-    with pytest.raises(smtplib.SMTPAuthenticationError) as info:
-        await smtp_call(fn)
-    assert info.value.smtp_code == 535
-
-    def ok(smtp):
-        smtp.user, smtp.password = DOCTOR, PASSWORD
-        return smtp.auth("LOGIN", smtp.auth_login, initial_response_ok=False)[0]
-
-    assert await smtp_call(ok) == 235
 
 
 async def test_recipient_outside_trust_space_refused_at_rcpt(smtp_call):
@@ -138,53 +131,6 @@ async def test_size_enforced_at_data(smtp_call, settings):
 
     code, text = await smtp_call(declared)
     assert code == 552 and b"5.3.4" in text
-
-
-async def test_xoauth2_with_psc_token(client, smtp_call, session):
-    token = await access_token_for(client, DOCTOR_SNI)
-    raw = build_message(sender=f"Dr Claire FONTAINE <{DOCTOR}>", to=HOSPITAL_DOCTOR)
-    sasl = f"user={DOCTOR}\x01auth=Bearer {token}\x01\x01"
-
-    def fn(smtp):
-        code, _ = smtp.docmd("AUTH", "XOAUTH2 " + base64.b64encode(sasl.encode()).decode())
-        assert code == 235
-        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
-
-    assert await smtp_call(fn) == {}
-    rows = await deliveries_to(session, HOSPITAL_DOCTOR)
-    assert rows[0][1].auth_identity == DOCTOR
-
-
-async def test_oauthbearer_with_psc_token(client, smtp_call):
-    token = await access_token_for(client, DOCTOR_SNI)
-    sasl = f"n,a={DOCTOR},\x01host=localhost\x01port=587\x01auth=Bearer {token}\x01\x01"
-    code, _ = await smtp_call(
-        lambda smtp: smtp.docmd("AUTH", "OAUTHBEARER " + base64.b64encode(sasl.encode()).decode()))
-    assert code == 235
-
-
-async def test_xoauth2_token_of_another_professional_refused(client, smtp_call):
-    token = await access_token_for(client, "810001000032")
-    sasl = f"user={DOCTOR}\x01auth=Bearer {token}\x01\x01"
-
-    def fn(smtp):
-        code, text = smtp.docmd("AUTH", "XOAUTH2 " + base64.b64encode(sasl.encode()).decode())
-        assert code == 334  # error challenge, RFC 7628 §3.2.2
-        return smtp.docmd("")
-
-    code, text = await smtp_call(fn)
-    assert code == 535 and b"does not own" in text
-
-
-async def test_xoauth2_bad_token_refused(smtp_call):
-    sasl = f"user={DOCTOR}\x01auth=Bearer not-a-token\x01\x01"
-
-    def fn(smtp):
-        smtp.docmd("AUTH", "XOAUTH2 " + base64.b64encode(sasl.encode()).decode())
-        return smtp.docmd("")
-
-    code, _ = await smtp_call(fn)
-    assert code == 535
 
 
 async def test_unsafe_xdm_refused_at_data_nothing_stored(smtp_call, session):
@@ -322,102 +268,6 @@ async def test_malformed_mime_accepted_and_flagged(smtp_call, session):
     assert statuses["MIME.WELLFORMED"] == "fail"
 
 
-async def test_sessions_are_journaled(smtp_call, app, client):
-    await smtp_call(lambda smtp: smtp.mail(DOCTOR))
-    for _ in range(50):  # the session entry is written when the connection closes
-        response = await client.get("/sandbox/v1/journal", params={"service": "mss", "protocol": "smtp"})
-        operations = {(e["operation"], e["rule"]) for e in response.json()["entries"]}
-        if ("mss.smtp.session", "MSS:auth.required") in operations:
-            break
-        await asyncio.sleep(0.05)
-    assert ("mss.smtp.mail", "MSS:auth.required") in operations
-    assert ("mss.smtp.session", "MSS:auth.required") in operations
-
-
-async def test_dot_stuffing_round_trip_and_long_lines(smtp_call, session):
-    raw = (f"From: Dr Claire FONTAINE <{DOCTOR}>\r\nTo: {HOSPITAL_DOCTOR}\r\nSubject: dots\r\nX-MSS-NIL: x\r\n\r\n"
-           ".first line starts with a dot\r\n..two dots\r\n.\r\nend\r\n").encode()
-
-    def fn(smtp):
-        smtp.login(DOCTOR, PASSWORD)
-        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw)
-
-    assert await smtp_call(fn) == {}
-    (_, message), = await deliveries_to(session, HOSPITAL_DOCTOR)
-    assert message.raw.endswith(raw)
-
-    def long_line(smtp):
-        smtp.login(DOCTOR, PASSWORD)
-        smtp.mail(DOCTOR)
-        smtp.rcpt(HOSPITAL_DOCTOR)
-        return smtp.data(b"Subject: x\r\n\r\n" + b"A" * 1200 + b"\r\n")
-
-    code, _ = await smtp_call(long_line)
-    assert code == 500
-
-    def longest_lines(smtp):  # smtplib dot-stuffs: the first line travels as 999 octets + CRLF
-        smtp.login(DOCTOR, PASSWORD)
-        smtp.mail(DOCTOR)
-        smtp.rcpt(HOSPITAL_DOCTOR)
-        accepted = smtp.data(b"Subject: x\r\n\r\n." + b"A" * 997 + b"\r\n" + b"B" * 998 + b"\r\n")
-        smtp.mail(DOCTOR)
-        smtp.rcpt(HOSPITAL_DOCTOR)
-        return accepted[0], smtp.data(b"Subject: x\r\n\r\n" + b"C" * 999 + b"\r\n")[0]
-
-    assert await smtp_call(longest_lines) == (250, 500)
-
-
-async def test_empty_message_body(smtp_call):
-    def fn(smtp):
-        smtp.login(DOCTOR, PASSWORD)
-        smtp.mail(DOCTOR)
-        smtp.rcpt(HOSPITAL_DOCTOR)
-        return smtp.data(b"")
-
-    code, _ = await smtp_call(fn)
-    assert code == 250
-
-
-async def test_implicit_tls_port(database_url, client):
-    from app.main import create_app
-    from tests.conftest import make_settings
-
-    other = create_app(make_settings(database_url, mss_smtp_tls_port=0))
-    async with other.router.lifespan_context(other):
-        port = other.state.smtps_port
-        context = ssl.create_default_context(cadata=other.state.mss_tls_certificate.decode())
-
-        def work():
-            with smtplib.SMTP_SSL("127.0.0.1", port, context=context, timeout=10) as smtp:
-                smtp.ehlo("lps.test")
-                assert "starttls" not in smtp.esmtp_features
-                return smtp.login(DOCTOR, PASSWORD)[0]
-
-        assert await asyncio.to_thread(work) == 235
-
-
-async def test_revoked_psc_token_ends_the_session(client, smtp_call):
-    """SC.MSS/CONF.10: once the PSC token is revoked, the operator ends the SMTP session (421)."""
-    token = await access_token_for(client, DOCTOR_SNI)
-    sasl = f"user={DOCTOR}\x01auth=Bearer {token}\x01\x01"
-    loop = asyncio.get_running_loop()
-
-    def fn(smtp):
-        code, _ = smtp.docmd("AUTH", "XOAUTH2 " + base64.b64encode(sasl.encode()).decode())
-        assert code == 235
-        assert smtp.mail(DOCTOR)[0] == 250
-        smtp.rset()
-        revoked = asyncio.run_coroutine_threadsafe(client.post(
-            "/auth/realms/esante-wallet/protocol/openid-connect/revoke",
-            data={"token": token, "client_id": "segur-sandbox-public"}), loop).result(20)
-        assert revoked.status_code == 200, revoked.text
-        code, text = smtp.mail(DOCTOR)
-        return code, text
-
-    code, text = await smtp_call(fn)
-    assert code == 421 and b"PSC" in text
-
-
 async def test_fault_injection_rcpt_data_and_disconnect(client, smtp_call, session):
     url = f"/sandbox/v1/mailboxes/{HOSPITAL_DOCTOR}/faults"
     created = await client.post(url, json={"stage": "RCPT", "reply": "451 4.3.0 Greylisted, try again", "count": 1})
@@ -463,31 +313,6 @@ async def test_fault_validation(client):
     assert unknown.status_code == 404
 
 
-async def test_app_mailbox_client_certificate(client, smtp_port, tls_context, tmp_path):
-    app_box = "resultats@labo-b.mssante.fr"
-    issued = await client.post(f"/sandbox/v1/mailboxes/{app_box}/certificates")
-    assert issued.status_code == 201, issued.text
-    body = issued.json()
-    (tmp_path / "c.pem").write_text(body["certificate_pem"])
-    (tmp_path / "k.pem").write_text(body["private_key_pem"])
-    context = ssl.create_default_context(cadata=(await client.get("/mss/v1/tls/certificate")).text)
-    context.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
-
-    def work(ctx, login):
-        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as smtp:
-            smtp.starttls(context=ctx)
-            try:
-                return smtp.login(login, "not-the-password")[0]
-            except smtplib.SMTPAuthenticationError as exc:
-                return exc.smtp_code
-
-    assert await asyncio.to_thread(work, context, app_box) == 235
-    assert await asyncio.to_thread(work, context, "dpi@hopital-a.mssante.fr") == 535  # certificate of another box
-    assert await asyncio.to_thread(work, tls_context, app_box) == 535  # no certificate, wrong password
-    refused = await client.post(f"/sandbox/v1/mailboxes/{DOCTOR}/certificates")
-    assert refused.status_code == 422
-
-
 async def test_xdm_without_ins(smtp_call, session):
     from app.mss import xdm as xdm_module
     from tests.mss.helpers import cda_without_ins
@@ -518,3 +343,68 @@ async def test_return_receipt_to_gets_a_delivery_notification(smtp_call, session
     assert await smtp_call(fn) == {}
     rows = await deliveries_to(session, DOCTOR)
     assert len(rows) == 1 and rows[0][1].kind == "dsn" and b"Action: delivered" in rows[0][1].raw
+
+
+async def test_raw_message_stored_once_for_several_recipients(smtp_call, session):
+    raw = build_message(sender=f"Dr Claire FONTAINE <{DOCTOR}>", to=HOSPITAL_DOCTOR, xdm_bytes=sample_xdm())
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR, SECRETARIAT, EXTERNAL], raw)
+
+    assert await smtp_call(fn) == {}
+    message = (await session.scalars(select(MssMessage).where(MssMessage.kind == "message"))).one()
+    assert message.raw.endswith(raw) and message.raw.startswith(b"Received: ")
+    assert message.size == len(message.raw) and message.has_xdm
+    deliveries = (await session.scalars(select(MssDelivery).order_by(MssDelivery.id))).all()
+    assert [(d.message_id, d.recipient, d.status) for d in deliveries] == [
+        (message.id, HOSPITAL_DOCTOR, "delivered"), (message.id, SECRETARIAT, "delivered"),
+        (message.id, EXTERNAL, "relayed"),
+    ]
+    assert deliveries[0].mailbox_id is not None and deliveries[2].mailbox_id is None
+    assert not any(d.seen for d in deliveries)
+    assert {f["id"] for f in message.report["findings"]} and message.headers and message.parts
+
+
+async def test_failed_store_leaves_nothing(smtp_call, session, monkeypatch):
+    """A delivery row that cannot be written (here: a mailbox id that does not exist) fails the whole
+    store, whichever way it is written (one statement on PostgreSQL, a transaction on SQLite)."""
+    original = deliveries.plan_delivery
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        plan = original(*args, **kwargs)
+        plan.deliveries[-1]["mailbox_id"] = 987654321
+        return plan
+
+    monkeypatch.setattr(deliveries, "plan_delivery", broken)
+    raw = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR)
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        smtp.mail(DOCTOR)
+        smtp.rcpt(HOSPITAL_DOCTOR)
+        smtp.rcpt(SECRETARIAT)
+        code, text_ = smtp.data(raw)
+        smtp.rset()
+        return code, text_, smtp.noop()[0]
+
+    code, reply, noop = await smtp_call(fn)
+    assert code == 451 and b"nothing was stored" in reply
+    assert noop == 250  # the session goes on
+    assert await count(session, MssMessage) == 0
+    assert await count(session, MssDelivery) == 0
+
+
+async def test_notifications_still_stored_with_the_message(smtp_call, session):
+    """NOTIFY=SUCCESS and Return-Receipt-To need more than one statement: they are stored with the
+    message in one transaction."""
+    raw = build_message(sender=DOCTOR, to=HOSPITAL_DOCTOR, headers={"Return-Receipt-To": DOCTOR})
+
+    def fn(smtp):
+        smtp.login(DOCTOR, PASSWORD)
+        return smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR, SECRETARIAT], raw,
+                             rcpt_options=["NOTIFY=SUCCESS"])
+
+    assert await smtp_call(fn) == {}
+    kinds = (await session.scalars(select(MssMessage.kind).order_by(MssMessage.id))).all()
+    assert kinds == ["message", "dsn"]  # NOTIFY=SUCCESS reported both: no Return-Receipt-To DSN on top

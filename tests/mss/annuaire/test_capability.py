@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
-from tests.mss.test_annuaire import KEY
+from tests.mss.annuaire.test_routes import KEY
 
 UNIVERSE = {
     "Practitioner": {"_id", "_lastUpdated", "active", "data-information-system", "data-registration-authority",

@@ -1,6 +1,6 @@
 """The Annuaire Santé FHIR API v2 stub (/fhir/v2): key, reads, mailboxes, includes, errors.
 
-Helpers shared by tests/mss/test_annuaire_*.py live here: resources are named by their business
+Helpers shared by tests/mss/annuaire/test_*.py live here: resources are named by their business
 identifiers (IDNPS for a Practitioner, RPPS rang for a site, FINEJ for a legal entity, IDNPS@structure
 for a PractitionerRole), as a vendor would, since technical ids are opaque.
 """
@@ -14,6 +14,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.practitioner import Practitioner
 
 from app.mss.annuaire import MAILBOX_EXT
+from app.mss.annuaire import routes as annuaire
 from app.mss.annuaire.resources import organization_id, practitioner_id
 from tests.mss.conftest import DOCTOR, DOCTOR_SNI, HOSPITAL_SNI
 
@@ -187,3 +188,21 @@ async def test_hospital_doctor_role_carries_the_per_mailbox(client):
     directory = await names(client)
     bundle = await search(client, "PractitionerRole", **{"mailbox-mss": "sophie.bernard@hopital-a.mssante.fr"})
     assert keys(bundle, directory=directory) == [f"{HOSPITAL_SNI}@{HOSPITAL}"]
+
+
+async def test_annuaire_key_compared_in_constant_time(client, monkeypatch):
+    calls = []
+    real = annuaire.hmac.compare_digest
+
+    def compare(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(annuaire.hmac, "compare_digest", compare)
+    wrong = await client.get("/fhir/v2/Practitioner", headers={"ESANTE-API-KEY": "sandbox-esante-api-kez"})
+    assert wrong.status_code == 401
+    missing = await client.get("/fhir/v2/Practitioner")
+    assert missing.status_code == 401
+    right = await client.get("/fhir/v2/Practitioner", headers={"ESANTE-API-KEY": "sandbox-esante-api-key"})
+    assert right.status_code == 200
+    assert len(calls) == 3

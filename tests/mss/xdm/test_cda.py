@@ -11,9 +11,9 @@ shapes come from the ANS examples (tests/mss/cda_shapes.py cites them).
 from __future__ import annotations
 
 from app.mss import xdm
+from tests.mss.asking import deliveries_to
 from tests.mss.cda_shapes import EDISP_NAME, ZOE_INS, cda
 from tests.mss.conftest import DOCTOR, HOSPITAL_DOCTOR, PASSWORD
-from tests.mss.test_smtp import deliveries_to
 from tests.psc.helpers import access_token_for
 
 SUBJECT = "XDM/1.0/DDM+Compte rendu ADRUN ZOE 19751231"

@@ -15,7 +15,7 @@ from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.practitioner import Practitioner
 from fhir.resources.R4B.practitionerrole import PractitionerRole
 
-from tests.mss.test_annuaire import CABINET, DOCTOR_SNI, HOSPITAL, PHARMACIST_SNI, names, search
+from tests.mss.annuaire.test_routes import CABINET, DOCTOR_SNI, HOSPITAL, PHARMACIST_SNI, names, search
 
 IG = "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition"
 CORE = "https://hl7.fr/ig/fhir/core/StructureDefinition"

@@ -113,7 +113,7 @@ def test_cli_xdm_build_writes_the_format_code(tmp_path: Path) -> None:
     source.write_bytes(KINDS["VSM"][0])
     out = tmp_path / "IHE_XDM.ZIP"
     result = subprocess.run([sys.executable, "-m", "app.cli", "xdm", "build", str(source), "-o", str(out)],
-                            cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).resolve().parents[3], capture_output=True, text=True, timeout=60,
                             env=dict(os.environ))
     assert result.returncode == 0, result.stderr
     assert "formatCode: urn:asip:ci-sis:vsm:2012" in result.stdout
