@@ -223,7 +223,7 @@ class RecipientsRefused(MessageRefused):
 
 
 class RefusedByCheck(MessageRefused):
-    """An enforced MSSanté check refused the message: ``check`` the :class:`app.mss.checks.Rule`, ``finding``
+    """An enforced MSSanté check refused the message: ``check`` the :class:`app.mss.rules.Rule`, ``finding``
     what it found (its message may quote the message: a header, an XDM entry)."""
 
     def __init__(self, check: Any, finding: Any) -> None:

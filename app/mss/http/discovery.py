@@ -10,16 +10,16 @@ from fastapi.responses import Response
 
 from app.api.deps import SettingsDep
 from app.api.errors import ProblemError
-from app.mss import checks
+from app.mss import rules
 
 router = APIRouter(prefix="/mss/v1", tags=["mss"])
 
 
 @router.get("/checks", operation_id="mss_list_checks", summary="The MSSanté checks applied to every message")
 async def list_checks(settings: SettingsDep) -> list[dict[str, Any]]:
-    enforced = checks.enforced_rules(settings.mss_enforced_check_ids)
+    enforced = rules.enforced_rules(settings.mss_enforced_check_ids)
     return [{"id": r.id, "title": r.title, "severity": r.severity, "enforced": r.id in enforced,
-             "reply": r.reply, "source": r.source} for r in checks.RULES.values()]
+             "reply": r.reply, "source": r.source} for r in rules.RULES.values()]
 
 
 @router.get("/tls/certificate", operation_id="mss_tls_certificate", response_class=Response,
