@@ -176,7 +176,6 @@ class SaslMechanisms:
                            "subject": professional.subject_name_id, "mechanism": mechanism, "token": token}
         return AuthResult(success=True, auth_data=LoginPassword((mailbox_address or "").encode(), b""))
 
-
     async def _psc_session_ended(self, server: MssSMTP) -> str | None:
         identity = server.identity
         if not identity or identity.get("kind") != "psc":

@@ -68,7 +68,6 @@ class MssHandler(SaslMechanisms):
         session.host_name = hostname
         return [*responses[:-1], "250-DSN", "250-ENHANCEDSTATUSCODES", responses[-1]]
 
-
     async def _fault(self, server: MssSMTP, addresses_: list[str], stage: str) -> str | None:
         """A scripted failure (``POST /sandbox/v1/mailboxes/{address}/faults``) for this stage, if one is
         pending; the pending set is cached per connection like the lookups."""
@@ -107,7 +106,6 @@ class MssHandler(SaslMechanisms):
     async def _check_recipient(self, address: str) -> service.RecipientVerdict:
         async with self.app.state.sessionmaker() as db, db.begin():  # may create a PER mailbox on the fly
             return await service.check_recipient(db, address)
-
 
     # -- envelope --
     async def handle_MAIL(self, server: MssSMTP, session: Any, envelope: Any, address: str,
