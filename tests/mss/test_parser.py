@@ -3,26 +3,10 @@ the stdlib parser give the same answers."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from app.mss import mime, notifications, parser
 from tests.mss.helpers import build_message, sample_xdm
-
-
-@pytest.fixture
-def threads(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
-    """The names of the functions the parser hands to a worker thread."""
-    names: list[str] = []
-    real = asyncio.to_thread
-
-    async def spy(fn, *args):  # type: ignore[no-untyped-def]
-        names.append(fn.__name__)
-        return await real(fn, *args)
-
-    monkeypatch.setattr(parser.asyncio, "to_thread", spy)
-    return names
 
 
 async def test_parse_runs_on_the_loop_only_when_small_and_bounded(threads):
