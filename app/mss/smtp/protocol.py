@@ -58,6 +58,7 @@ class MssSMTP(SMTP):
         if reader is not None:  # DATA lines are still checked against line_length_limit
             reader._limit = 12288 + 2
         self.mss = handler
+        self.fast_paths = handler.settings.fast_paths
         self.session_id = uuid.uuid4().hex[:16]
         self.started = time.monotonic()
         self.accepted = 0
@@ -89,8 +90,9 @@ class MssSMTP(SMTP):
         fast path for the usual ``<dot-atom@domain>``: same address and same rest of the line; anything
         else (quoted local part, comments, source route, address literal, UTF-8...) goes to aiosmtpd, and
         so does an address with ``=?``: the stdlib parser decodes a local part that starts as an RFC 2047
-        encoded word (``<=?utf-8?q?a?=@b>`` is ``a@b`` to aiosmtpd), however strange that is in SMTP."""
-        match = _PLAIN_ANGLE_ADDR.match(arg) if arg else None
+        encoded word (``<=?utf-8?q?a?=@b>`` is ``a@b`` to aiosmtpd), however strange that is in SMTP.
+        With ``SEGUR_FAST_PATHS=false`` every address goes to aiosmtpd."""
+        match = _PLAIN_ANGLE_ADDR.match(arg) if arg and self.fast_paths else None
         if match is None or "=?" in match.group(1):
             return super()._getaddr(arg)
         rest = arg[match.end():]
@@ -189,7 +191,10 @@ class MssSMTP(SMTP):
         """Trust-space and mailbox lookups, remembered for LOOKUP_TTL seconds within one connection (a
         client sending many messages to the same addresses does not repeat the queries), and forgotten
         when the store is reset (the mailboxes are seeded again, new ids), a mailbox is created or a fault
-        scripted, by any worker (:meth:`app.mss.smtp.handler.MssHandler.forget`)."""
+        scripted, by any worker (:meth:`app.mss.smtp.handler.MssHandler.forget`). With
+        ``SEGUR_FAST_PATHS=false`` nothing is remembered: every lookup asks the store."""
+        if not self.fast_paths:
+            return await factory()
         now = time.monotonic()
         if self.lookups_generation != self.mss.generation:
             self.lookups.clear()
