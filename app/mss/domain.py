@@ -1,13 +1,18 @@
 """What the mss domain plugs into the platform."""
 
 from app.domains import Domain
-from app.mss import annuaire, router, service, smtp
+from app.mss import annuaire, autoconfig, control, http, service
+from app.mss.exceptions import MssError
+from app.mss.http import discovery, problems
+from app.mss.smtp import smtp_lifespan
 
 DOMAIN = Domain(
     name="mss",
-    routers=[router.router, router.control, router.autoconfig, annuaire.router],
+    routers=[discovery.router, control.router, autoconfig.router, annuaire.router],
+    protected_routers=[http.router],
     seed=service.seed,
-    lifespan=smtp.smtp_lifespan,
+    lifespan=smtp_lifespan,
+    exception_handlers={MssError: problems.handle},
     keep_on_reset=("mss_tls_key",),
     openapi_tags=[
         {"name": "mss", "description": "MSSanté operator: HTTP mailbox API over the mailboxes the SMTP "

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from app.mss import parser
+
 PASSWORD = "mssante"
 DOCTOR = "claire.fontaine@medecin.mssante.fr"
 DOCTOR_SNI = "810001000016"
@@ -44,3 +46,17 @@ def smtp_call(smtp_port, tls_context) -> Callable[..., Any]:  # type: ignore[no-
         return await asyncio.to_thread(work)
 
     return run
+
+
+@pytest.fixture
+def threads(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    """The names of the functions the parser hands to a worker thread."""
+    names: list[str] = []
+    real = asyncio.to_thread
+
+    async def spy(fn, *args):  # type: ignore[no-untyped-def]
+        names.append(fn.__name__)
+        return await real(fn, *args)
+
+    monkeypatch.setattr(parser.asyncio, "to_thread", spy)
+    return names

@@ -1,0 +1,90 @@
+"""Receiving a message: its envelope, and its analysis (parsed, XDM read, MSSanté checks run) before it is
+stored or refused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ins import service as ins_service
+from app.mss import checks, mime
+from app.mss.exceptions import RefusedByCheck
+from app.mss.mailboxes import PATIENT, get_mailbox
+from app.mss.models import MssDelivery, MssMailbox, MssMessage
+from app.mss.parser import message_parser, parse_and_read_xdm
+from app.mss.recipients import RecipientVerdict, check_recipient
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+
+async def known_ins(session: AsyncSession, candidates: set[str]) -> set[str] | None:
+    """Which of ``candidates`` the INS service knows (None when there are none to ask about)."""
+    if not candidates:
+        return None
+    return await ins_service.known_ins(session, candidates)
+
+
+@dataclass
+class Envelope:
+    mail_from: str  # "" for the null reverse-path
+    recipients: list[tuple[str, str | None]]  # (address, NOTIFY parameter)
+    transport: str = "smtp"
+    auth_identity: str | None = None
+    envelope_id: str | None = None
+
+
+@dataclass
+class Analysis:
+    parsed: mime.ParsedMessage
+    attachments: list[checks.XdmAttachment]
+    report: checks.CheckReport
+    verdicts: list[RecipientVerdict] = field(default_factory=list)
+
+    @cached_property
+    def refused(self) -> RefusedByCheck | None:
+        """The refusal of the first enforced check that failed, if any."""
+        refusal = self.report.refusal
+        return None if refusal is None else RefusedByCheck(*refusal)
+
+
+async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope, *,
+                  verdicts: list[RecipientVerdict] | None = None, sender: MssMailbox | None = None,
+                  sender_known: bool = False) -> Analysis:
+    """Parse and check a message. The SMTP listener passes the verdicts of RCPT and the sender mailbox
+    found at MAIL (``sender_known``), so DATA does not look them up again."""
+    parsed, attachments = await parse_and_read_xdm(raw, message_parser(settings))
+    if verdicts is None:
+        verdicts = [await check_recipient(session, addr) for addr, _ in envelope.recipients]
+    recipients = [
+        checks.Recipient(v.address, ("PATIENT" if v.mailbox.type == PATIENT else v.mailbox.type) if v.mailbox
+                         else None,
+                         v.mailbox.patient_ins if v.mailbox else None)
+        for v in verdicts
+    ]
+    ins_ids = {pid.id for a in attachments if a.package for pid in a.package.patient_ids if pid.is_ins}
+    known = await known_ins(session, ins_ids)
+    if not sender_known:
+        sender = await get_mailbox(session, envelope.mail_from) if envelope.mail_from else None
+    sender_is_patient = sender is not None and sender.type == PATIENT
+    closed = False
+    if sender is not None and sender_is_patient:
+        refs = parsed.header_all("In-Reply-To") + parsed.header_all("References")
+        ids = {token for value in refs for token in value.split() if token.startswith("<")}
+        if ids:
+            closed = bool(await session.scalar(
+                select(func.count(MssMessage.id))  # type: ignore[arg-type]
+                .join(MssDelivery, MssDelivery.message_id == MssMessage.id)
+                .where(MssMessage.message_id.in_(ids), MssMessage.conversation_closed.is_(True),
+                       MssDelivery.mailbox_id == sender.id)  # type: ignore[arg-type]
+            ))
+    report = checks.run_checks(
+        parsed, recipients=recipients, xdm=attachments, known_ins=known,
+        replies_to_closed_conversation=closed, sender_is_patient=sender_is_patient,
+        extra_enforced=settings.mss_enforced_check_ids,
+    )
+    return Analysis(parsed, attachments, report, verdicts)

@@ -1,0 +1,169 @@
+"""Delivering a message: one delivery row per recipient (delivered, relayed or failed), the DSNs the
+envelope asked for (RFC 3461 NOTIFY) and the delivery receipts (Return-Receipt-To, SC.MSS/va1.15)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from email.utils import getaddresses
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.mss import checks, mime, notifications
+from app.mss.analysis import Analysis, Envelope
+from app.mss.mailboxes import get_mailbox
+from app.mss.parser import message_parser
+from app.mss.store import StoredMessage, message_store
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+
+def _clip(value: str | None, size: int) -> str | None:
+    return None if value is None else value[:size]
+
+
+@dataclass
+class DeliveryPlan:
+    """What storing one message does: its row, one delivery row per recipient (``message_id`` added once
+    the message row exists), and the notifications due (RFC 3461 NOTIFY; Return-Receipt-To)."""
+
+    message: dict[str, Any]
+    deliveries: list[dict[str, Any]]
+    dsn: list[notifications.DsnRecipient]
+    receipt_to: str | None
+    receipt: list[notifications.DsnRecipient]
+
+    @property
+    def notifies(self) -> bool:
+        return bool(self.dsn or self.receipt)
+
+
+def plan_delivery(raw: bytes, envelope: Envelope, analysis: Analysis) -> DeliveryPlan:
+    parsed = analysis.parsed
+    outcomes: list[tuple[notifications.DsnRecipient, str | None]] = []
+    deliveries: list[dict[str, Any]] = []
+    now = utcnow()
+    for (address, notify), verdict in zip(envelope.recipients, analysis.verdicts, strict=True):
+        if verdict.role == "external":
+            status, dsn = "relayed", notifications.DsnRecipient(address, "relayed", "2.0.0")
+        elif verdict.mailbox is not None and not verdict.mailbox.active:
+            status = "failed"
+            dsn = notifications.DsnRecipient(address, "failed", "5.2.1",
+                                             f"550 5.2.1 <{address}>: mailbox disabled (closed)")
+        elif verdict.mailbox is not None:
+            status, dsn = "delivered", notifications.DsnRecipient(address, "delivered", "2.0.0")
+        else:
+            status = "failed"
+            dsn = notifications.DsnRecipient(address, "failed", "5.1.1", verdict.reply or "550 5.1.1 unknown")
+        deliveries.append(_delivery_row(
+            message_id=None, mailbox_id=verdict.mailbox.id if verdict.mailbox and status == "delivered"
+            else None, recipient=address, status=status, notify=notify, at=now,
+        ))
+        outcomes.append((dsn, notify))
+    wanted = [
+        dsn for dsn, notify in outcomes
+        if (dsn.action == "failed" and "NEVER" not in (notify or "FAILURE").upper()
+            and "FAILURE" in (notify or "FAILURE").upper())
+        or (dsn.action in ("delivered", "relayed") and "SUCCESS" in (notify or "").upper())
+    ]
+    # SC.MSS/va1.15: the REM names the (non-standard) Return-Receipt-To header for asking a delivery
+    # notification; when present and no SMTP-level NOTIFY=SUCCESS already reported success, the delivered
+    # recipients are reported to that address.
+    receipt_to = [a for _, a in getaddresses(parsed.header_all("Return-Receipt-To")) if a]
+    delivered = [dsn for dsn, notify in outcomes
+                 if dsn.action in ("delivered", "relayed") and "SUCCESS" not in (notify or "").upper()]
+    receipt = receipt_to[0].lower() if receipt_to and delivered and mime.valid_address(receipt_to[0].lower()) \
+        else None
+    return DeliveryPlan(
+        message=_message_row(raw, parsed, envelope, kind="message", report=analysis.report.to_dict(),
+                             attachments=analysis.attachments),
+        deliveries=deliveries, dsn=wanted if envelope.mail_from else [], receipt_to=receipt,
+        receipt=delivered if receipt else [],
+    )
+
+
+async def store(
+    session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope, analysis: Analysis
+) -> StoredMessage:
+    """Store one accepted message and deliver it to every recipient, in the caller's transaction
+    (never half-stored), then the DSN(s) the envelope asked for (RFC 3461 NOTIFY)."""
+    plan = plan_delivery(raw, envelope, analysis)
+    writer = message_store(settings)
+    message = await writer.add_message(session, plan.message)
+    await writer.add_deliveries(session, message, plan.deliveries)
+    if plan.dsn:
+        await send_dsn(session, settings, original=message, parsed=analysis.parsed, sender=envelope.mail_from,
+                       recipients=plan.dsn, envelope_id=envelope.envelope_id)
+    if plan.receipt_to:
+        await send_dsn(session, settings, original=message, parsed=analysis.parsed, sender=plan.receipt_to,
+                       recipients=plan.receipt, envelope_id=envelope.envelope_id)
+    return message
+
+
+async def store_at_once(session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope,
+                        analysis: Analysis) -> StoredMessage | None:
+    """:func:`store` as one statement (the message row and its delivery rows in a data-modifying CTE,
+    PostgreSQL only), so that a session in autocommit mode stores it atomically without the BEGIN and
+    COMMIT round trips. None, and nothing written, when notifications are due: those need :func:`store`
+    in a transaction."""
+    plan = plan_delivery(raw, envelope, analysis)
+    if plan.notifies:
+        return None
+    return await message_store(settings).add_message_with_deliveries(session, plan.message, plan.deliveries)
+
+
+def _message_row(raw: bytes, parsed: mime.ParsedMessage, envelope: Envelope, *, kind: str,
+                 report: dict[str, Any], attachments: list[checks.XdmAttachment],
+                 related_id: int | None = None) -> dict[str, Any]:
+    """The column values of one ``mss_message`` row."""
+    xdm_view = [
+        {"part": a.part.index, "filename": a.part.filename,
+         "package": a.package.to_dict() if a.package else None,
+         "error": {"code": a.error.code, "message": a.error.message} if a.error else None}
+        for a in attachments
+    ]
+    return dict(
+        uid=uuid.uuid4().hex, kind=kind, related_id=related_id, transport=envelope.transport,
+        envelope_from=envelope.mail_from, auth_identity=envelope.auth_identity,
+        message_id=_clip(parsed.message_id, 998), in_reply_to=_clip(parsed.header("In-Reply-To"), 998),
+        from_header=parsed.header("From"), subject=parsed.subject, date_header=_clip(parsed.header("Date"), 256),
+        size=len(raw), raw=raw, headers=[[k, v] for k, v in parsed.headers],
+        parts=[p.to_dict() for p in parsed.parts], xdm=xdm_view, report=report,
+        has_xdm=bool(attachments), conversation_closed=(parsed.header("X-MSS-MES") or "").strip() == "FIN",
+        received_at=utcnow(),
+    )
+
+
+def _delivery_row(*, message_id: int | None, mailbox_id: int | None, recipient: str, status: str, notify: str | None,
+                  at: Any) -> dict[str, Any]:
+    return dict(message_id=message_id, mailbox_id=mailbox_id, recipient=recipient, status=status, notify=notify,
+                seen=False, seen_at=None, mdn_id=None, delivered_at=at)
+
+
+async def deliver_local(session: AsyncSession, settings: Settings, *, raw: bytes, kind: str, to: str,
+                        mail_from: str, related_id: int, transport: str) -> StoredMessage:
+    """Deliver a notification the operator writes itself (a DSN, an MDN) to ``to``: into its mailbox when
+    it is one of the sandbox's and open, relayed otherwise."""
+    parsed = message_parser(settings).parse_message(raw)
+    envelope = Envelope(mail_from=mail_from, recipients=[(to, "NEVER")], transport=transport)
+    writer = message_store(settings)
+    row = await writer.add_message(session, _message_row(raw, parsed, envelope, kind=kind, report={}, attachments=[],
+                                                         related_id=related_id))
+    mailbox = await get_mailbox(session, to)
+    await writer.add_deliveries(session, row, [_delivery_row(
+        message_id=row.id, mailbox_id=mailbox.id if mailbox and mailbox.active else None, recipient=to,
+        status="delivered" if mailbox and mailbox.active else "relayed", notify="NEVER", at=utcnow())])
+    return row
+
+
+async def send_dsn(session: AsyncSession, settings: Settings, *, original: StoredMessage,
+                   parsed: mime.ParsedMessage, sender: str,
+                   recipients: list[notifications.DsnRecipient], envelope_id: str | None = None) -> StoredMessage:
+    raw = notifications.build_dsn(hostname=settings.mss_smtp_hostname, original_sender=sender,
+                                  recipients=recipients, original=parsed, arrival=original.received_at,
+                                  envelope_id=envelope_id)
+    return await deliver_local(session, settings, raw=raw, kind="dsn", to=sender, mail_from="",
+                                related_id=original.id, transport="dsn")

@@ -1,0 +1,247 @@
+"""The SMTP session (aiosmtpd's ``SMTP``): the DSN extension's parameters (RFC 3461), DATA read in bulk,
+MSSanté reply texts, lookups cached per connection, and the session's journal entry."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aiosmtpd.smtp import MISSING, SMTP, syntax
+
+from app.api.journal import record
+from app.mss import service
+from app.mss.smtp import replies
+from app.mss.smtp.data import _has_long_line, _scan_data, _unstuffed
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from app.config import Settings
+
+
+class Handler(Protocol):
+    """What a session needs of its handler (:class:`app.mss.smtp.handler.MssHandler`)."""
+
+    app: FastAPI
+    settings: Settings
+    generation: int
+
+
+LOOKUP_TTL = 5.0
+
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"  # RFC 5322 §3.2.3
+_PLAIN_ANGLE_ADDR = re.compile(rf"<({_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
+_DSN_MAIL = re.compile(r"\s+(RET|ENVID)=(\S+)", re.IGNORECASE)
+_DSN_RCPT = re.compile(r"\s+(NOTIFY|ORCPT)=(\S+)", re.IGNORECASE)
+_REWRITES = {
+    "552 Error: Too much mail data": "552 5.3.4 Message size exceeds fixed maximum message size ({limit} bytes)",
+    "552 Error: message size exceeds fixed maximum message size":
+        "552 5.3.4 Message size exceeds fixed maximum message size ({limit} bytes)",
+}
+
+
+class MssSMTP(SMTP):
+    """aiosmtpd's SMTP with the DSN extension parameters, MSSanté reply texts and a journal."""
+
+    def __init__(self, handler: Handler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        # RFC 4954 §4: an AUTH line may reach 12288 octets (a PSC token in XOAUTH2 is ~1-2 KB).
+        self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit)
+        self.command_size_limits["AUTH"] = 12288
+        reader = getattr(self, "_stream_reader", None)
+        if reader is not None:  # DATA lines are still checked against line_length_limit
+            reader._limit = 12288 + 2
+        self.mss = handler
+        self.fast_paths = handler.settings.fast_paths
+        self.session_id = uuid.uuid4().hex[:16]
+        self.started = time.monotonic()
+        self.accepted = 0
+        self.refusals: list[tuple[str, str | None]] = []
+        self.pending_rcpt_params: dict[str, str] = {}
+        self.pending_mail_params: dict[str, str] = {}
+        self.dsn_rcpt: dict[str, str | None] = {}
+        self.dsn_mail: dict[str, str] = {}
+        self.verdicts: dict[str, service.RecipientVerdict] = {}
+        self.lookups: dict[tuple[str, str], tuple[float, Any]] = {}
+        self.lookups_generation = handler.generation
+        self.sender_mailbox: Any = None
+        self.identity: dict[str, Any] | None = None
+        self.last_rule: str | None = None
+
+    async def push(self, status: Any) -> None:
+        if isinstance(status, str):
+            for prefix, text in _REWRITES.items():
+                if status.startswith(prefix):
+                    status = text.format(limit=self.data_size_limit)
+                    self.last_rule = "MSS:size"
+            if status[:1] in ("4", "5"):
+                self.refusals.append((status[:200], self.last_rule))
+        self.last_rule = None
+        await super().push(status)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's address parser (``email._header_value_parser.get_angle_addr``, ~0.1 ms a call) with a
+        fast path for the usual ``<dot-atom@domain>``: same address and same rest of the line; anything
+        else (quoted local part, comments, source route, address literal, UTF-8...) goes to aiosmtpd, and
+        so does an address with ``=?``: the stdlib parser decodes a local part that starts as an RFC 2047
+        encoded word (``<=?utf-8?q?a?=@b>`` is ``a@b`` to aiosmtpd), however strange that is in SMTP.
+        With ``SEGUR_FAST_PATHS=false`` every address goes to aiosmtpd."""
+        match = _PLAIN_ANGLE_ADDR.match(arg) if arg and self.fast_paths else None
+        if match is None or "=?" in match.group(1):
+            return super()._getaddr(arg)
+        rest = arg[match.end():]
+        if rest[:1] in (" ", "\t"):  # get_angle_addr skips folding white space (str.lstrip) and comments
+            rest = rest.lstrip()
+        if rest[:1] == "(":
+            return super()._getaddr(arg)
+        address = match.group(1)
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, rest
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        self.pending_mail_params = {}
+        if arg:
+            self.pending_mail_params = {m.group(1).upper(): m.group(2) for m in _DSN_MAIL.finditer(arg)}
+            arg = _DSN_MAIL.sub("", arg)
+        await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        self.pending_rcpt_params = {}
+        if arg:
+            self.pending_rcpt_params = {m.group(1).upper(): m.group(2) for m in _DSN_RCPT.finditer(arg)}
+            arg = _DSN_RCPT.sub("", arg)
+        await super().smtp_RCPT(arg)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        """DATA read in bulk (aiosmtpd reads it line by line, which dominates the CPU cost of a 100 KB
+        message); same replies, RFC 5321 §4.5.2 dot-unstuffing, §4.5.3.1.6 line length, SIZE limit."""
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        limit = self.data_size_limit or 0
+        buffer = bytearray(b"\r\n")  # the DATA line's CRLF: lets a lone "." on the first line match
+        too_big = False
+        scan_from = 0
+        stuffed = False  # a line starts with a dot (other than the terminator): unstuff
+        end = -1
+        while True:
+            chunk = await self._reader.read(262144)
+            if not chunk:  # connection closed mid-DATA
+                return
+            buffer += chunk
+            end, scan_from, stuffed = _scan_data(buffer, scan_from, stuffed)
+            if end >= 0:
+                leftover = bytes(buffer[end + 5:])
+                if leftover:  # a client that pipelines after the terminator: give the bytes back
+                    self._reader._buffer[0:0] = leftover  # type: ignore[attr-defined]
+                del buffer[end + 2:]
+                break
+            if limit and len(buffer) > limit + 2:
+                too_big = True
+                keep = bytes(buffer[-4:])  # discard what is over the limit, keep enough to see the end
+                buffer = bytearray(keep)
+                scan_from = 0
+        if too_big or (limit and len(buffer) - 2 > limit):
+            self._set_post_data_state()
+            self.last_rule = "MSS:size"
+            await self.push(f"552 5.3.4 Message size exceeds fixed maximum message size ({limit} bytes)")
+            return
+        content = _unstuffed(buffer, stuffed)
+        # Measured once unstuffed: the 1,000 octets of a line do not count "the leading dot duplicated for
+        # transparency" (RFC 5321 §4.5.3.1.6), as aiosmtpd allows 1,001.
+        if len(content) > 998 and _has_long_line(content, 0):
+            self._set_post_data_state()
+            await self.push("500 5.5.2 Line too long (see RFC5321 4.5.3.1.6)")
+            return
+        self.envelope.content = content
+        self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
+
+    def _set_rset_state(self) -> None:
+        super()._set_rset_state()
+        self._clear_transaction()
+
+    def _set_post_data_state(self) -> None:
+        super()._set_post_data_state()
+        self._clear_transaction()
+
+    def _clear_transaction(self) -> None:
+        self.dsn_rcpt, self.dsn_mail, self.verdicts, self.sender_mailbox = {}, {}, {}, None
+
+    async def cached(self, key: tuple[str, str], factory: Any) -> Any:
+        """Trust-space and mailbox lookups, remembered for LOOKUP_TTL seconds within one connection (a
+        client sending many messages to the same addresses does not repeat the queries), and forgotten
+        when the store is reset (the mailboxes are seeded again, new ids), a mailbox is created or a fault
+        scripted, by any worker (:meth:`app.mss.smtp.handler.MssHandler.forget`). With
+        ``SEGUR_FAST_PATHS=false`` nothing is remembered: every lookup asks the store."""
+        if not self.fast_paths:
+            return await factory()
+        now = time.monotonic()
+        if self.lookups_generation != self.mss.generation:
+            self.lookups.clear()
+            self.lookups_generation = self.mss.generation
+        hit = self.lookups.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        generation = self.mss.generation
+        value = await factory()
+        if generation != self.mss.generation:  # reset while the lookup ran: do not keep its answer
+            return value
+        if len(self.lookups) > 1000:
+            self.lookups.clear()
+        self.lookups[key] = (now + LOOKUP_TTL, value)
+        return value
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self._original_transport is not None:  # after STARTTLS: forget what was said in clear (RFC 3207 §4.2)
+            self.identity = None
+            self._clear_transaction()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        super().connection_lost(error)
+        peer = self.session.peer if self.session else None
+        refused = self.refusals[-1] if self.refusals else None
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().create_task(record(
+                self.mss.app, protocol="smtp", method="SESSION", path="/mss/smtp", service="mss",
+                request_id=self.session_id, client=_peer(peer), operation="mss.smtp.session",
+                outcome="ok" if not self.refusals else "refused",
+                status=(replies.reply_code(refused[0]) if refused else None) or 221,
+                rule=refused[1] if refused else None,
+                detail=(f"identity={self.identity.get('login') if self.identity else None} accepted={self.accepted} "
+                        f"refusals={len(self.refusals)} tls={'yes' if self._tls_protocol else 'no'}"),
+                duration_ms=(time.monotonic() - self.started) * 1000,
+            ))
+
+
+
+
+def _close(server: MssSMTP) -> None:
+    if server.transport is not None:
+        server.transport.close()
+
+
+def _peer(peer: Any) -> str | None:
+    if isinstance(peer, tuple) and peer:
+        return f"{peer[0]}:{peer[1]}" if len(peer) > 1 else str(peer[0])
+    return None if peer is None else str(peer)

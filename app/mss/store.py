@@ -1,0 +1,138 @@
+"""Writing a message and its deliveries: one small interface, a fast and a plain implementation.
+
+The three paths that write ``mss_message`` and ``mss_delivery`` rows go through :class:`MessageStore`:
+storing an accepted message with one delivery per recipient (:func:`app.mss.deliveries.store`), the same in
+one statement (:func:`app.mss.deliveries.store_at_once`, the SMTP listener on PostgreSQL), and delivering a
+DSN or an MDN the operator writes itself (:func:`app.mss.deliveries.deliver_local`).
+
+- :class:`FastMessageStore` (``SEGUR_FAST_PATHS=true``): Core ``INSERT`` statements (the ORM's unit of work
+  costs more than the insert, for rows written once and never updated on these paths), and the message with
+  its deliveries as one data-modifying CTE (PostgreSQL), which a session in autocommit mode runs atomically
+  without the BEGIN and COMMIT round trips.
+- :class:`PlainMessageStore`: the ORM through the ``AsyncSession`` (``session.add``, ``flush``); the message
+  and its deliveries are then written in the caller's transaction.
+
+Both write the same rows from the same column values; :func:`message_store` picks one by the setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import bindparam, insert, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.mss.models import MssDelivery, MssMessage
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """What the writer of an ``mss_message`` row keeps of it."""
+
+    id: int
+    uid: str
+    message_id: str | None
+    received_at: datetime
+
+
+def _stored(message_id: int, values: dict[str, Any]) -> StoredMessage:
+    return StoredMessage(id=message_id, uid=values["uid"], message_id=values["message_id"],
+                         received_at=values["received_at"])
+
+
+class MessageStore(Protocol):
+    """Writes one message row and its delivery rows (column values as dicts, ``message_id`` of the delivery
+    rows filled in by the store)."""
+
+    async def add_message(self, session: AsyncSession, values: dict[str, Any]) -> StoredMessage: ...
+
+    async def add_deliveries(self, session: AsyncSession, message: StoredMessage,
+                             rows: list[dict[str, Any]]) -> None: ...
+
+    async def add_message_with_deliveries(self, session: AsyncSession, values: dict[str, Any],
+                                          rows: list[dict[str, Any]]) -> StoredMessage: ...
+
+
+_DELIVERY_COLUMNS = ("mailbox_id", "recipient", "status", "notify", "seen", "seen_at", "mdn_id", "delivered_at")
+_INSERT_MESSAGE = insert(MssMessage.__table__)  # type: ignore[arg-type]  # a Table, typed as FromClause
+_INSERT_DELIVERY = insert(MssDelivery.__table__)  # type: ignore[arg-type]
+
+
+@cache
+def _store_statement(recipients: int) -> Any:
+    """``WITH m AS (INSERT INTO mss_message ... RETURNING id) INSERT INTO mss_delivery ... SELECT m.id, ...
+    FROM m [UNION ALL SELECT m.id, ... FROM m]... RETURNING message_id`` for this many recipients (at most
+    100 per transaction: a few statements, built once)."""
+    messages, deliveries = MssMessage.__table__, MssDelivery.__table__
+    inserted = insert(messages).values(  # type: ignore[arg-type]
+        {c.name: bindparam(f"m_{c.name}", type_=c.type) for c in messages.columns if c.name != "id"}
+    ).returning(messages.c.id).cte("m")
+    rows = [select(inserted.c.id, *[bindparam(f"d{n}_{name}", type_=deliveries.c[name].type)
+                                    for name in _DELIVERY_COLUMNS]) for n in range(recipients)]
+    source = rows[0] if recipients == 1 else union_all(*rows)
+    return (insert(deliveries).from_select(["message_id", *_DELIVERY_COLUMNS], source)  # type: ignore[arg-type]
+            .returning(deliveries.c.message_id).add_cte(inserted))
+
+
+class FastMessageStore:
+    """Core statements; :meth:`add_message_with_deliveries` is one statement (PostgreSQL only: SQLite has no
+    data-modifying CTE)."""
+
+    async def add_message(self, session: AsyncSession, values: dict[str, Any]) -> StoredMessage:
+        result = await session.execute(_INSERT_MESSAGE, values)
+        return _stored(result.inserted_primary_key[0], values)  # type: ignore[attr-defined]  # a CursorResult
+
+    async def add_deliveries(self, session: AsyncSession, message: StoredMessage,
+                             rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            row["message_id"] = message.id
+        # One row per recipient, each pointing at the one stored message (the raw bytes are stored once).
+        await session.execute(_INSERT_DELIVERY, rows if len(rows) > 1 else rows[0])
+
+    async def add_message_with_deliveries(self, session: AsyncSession, values: dict[str, Any],
+                                          rows: list[dict[str, Any]]) -> StoredMessage:
+        params = {f"m_{name}": value for name, value in values.items()}
+        for number, row in enumerate(rows):
+            params.update({f"d{number}_{name}": value for name, value in row.items() if name != "message_id"})
+        result = await session.execute(_store_statement(len(rows)), params)
+        message_id = result.scalars().all()[0]  # one row per delivery, all with the message's id
+        for row in rows:
+            row["message_id"] = message_id
+        return _stored(message_id, values)
+
+
+class PlainMessageStore:
+    """The ORM's unit of work: ``session.add`` and ``flush`` (the plain path of every fast one above)."""
+
+    async def add_message(self, session: AsyncSession, values: dict[str, Any]) -> StoredMessage:
+        row = MssMessage(**values)
+        session.add(row)
+        await session.flush()
+        return _stored(row.id, values)
+
+    async def add_deliveries(self, session: AsyncSession, message: StoredMessage,
+                             rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            row["message_id"] = message.id
+        session.add_all([MssDelivery(**row) for row in rows])
+        await session.flush()
+
+    async def add_message_with_deliveries(self, session: AsyncSession, values: dict[str, Any],
+                                          rows: list[dict[str, Any]]) -> StoredMessage:
+        message = await self.add_message(session, values)
+        await self.add_deliveries(session, message, rows)
+        return message
+
+
+FAST_STORE, PLAIN_STORE = FastMessageStore(), PlainMessageStore()
+
+
+def message_store(settings: Settings) -> MessageStore:
+    """The store of ``settings``: fast unless ``SEGUR_FAST_PATHS=false``."""
+    return FAST_STORE if settings.fast_paths else PLAIN_STORE
