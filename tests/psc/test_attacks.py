@@ -13,7 +13,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from app.psc import service, tokens
+from app.psc import signing, tokens
 from app.psc.keys import KeyRing, StoredKey, generate_private_jwk
 from tests.psc.helpers import OIDC, access_token_for, token_response_for
 
@@ -42,7 +42,7 @@ async def _genuine_claims(client) -> dict:  # type: ignore[no-untyped-def]
 
 async def _ring(app) -> KeyRing:  # type: ignore[no-untyped-def]
     async with app.state.sessionmaker() as session:
-        return await service.get_keyring(session, app.state.settings)
+        return await signing.get_keyring(session, app.state.settings)
 
 
 async def test_genuine_token_is_accepted(client) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from app.psc import service
+from app.db import as_utc
+from app.psc import service, tokens
 from app.psc.keys import generate_private_jwk, import_jwk, public_jwk
 from tests.psc.helpers import (
     CONFIDENTIAL_CLIENT,
@@ -262,7 +263,7 @@ async def _code(client, *, verifier: str = "k" * 43, client_id: str = PUBLIC_CLI
         "client_id": client_id,
         "redirect_uri": REDIRECT_URI,
         "response_type": "code",
-        "code_challenge": service.tokens.b64url(hashlib.sha256(verifier.encode()).digest()),
+        "code_challenge": tokens.b64url(hashlib.sha256(verifier.encode()).digest()),
         "code_challenge_method": "S256",
         "login_hint": GP,
         "scope": "openid scope_all",
@@ -701,7 +702,7 @@ async def test_rotated_key_leaves_the_jwks_after_its_window(app, client, session
     settings = app.state.settings
     window = max(settings.psc_access_token_ttl, settings.psc_id_token_ttl, settings.psc_refresh_token_ttl)
     assert row.active is False and row.publish_until is not None
-    assert (service.as_utc(row.publish_until) - utcnow()).total_seconds() >= window
+    assert (as_utc(row.publish_until) - utcnow()).total_seconds() >= window
     await session.execute(
         update(SigningKey).where(SigningKey.kid == old_kid).values(publish_until=utcnow() - timedelta(seconds=1))
     )

@@ -18,7 +18,7 @@ from sqlalchemy import update
 
 from app.db import utcnow
 from app.events import events_for, publish
-from app.psc import service, tokens
+from app.psc import service, signing, tokens, verification
 from app.psc.memory import memory_for
 from app.psc.models import RevokedToken, SigningKey
 from tests.psc.helpers import OIDC, PUBLIC_CLIENT, access_token_for
@@ -85,7 +85,7 @@ async def test_a_token_verified_before_is_refused_once_its_key_is_gone(app, clie
         update(SigningKey).where(SigningKey.kid == old_kid).values(publish_until=utcnow() - timedelta(seconds=1))
     )
     await session.commit()
-    service._RINGS.clear()  # as after psc_key_cache_ttl
+    signing.RINGS.clear()  # as after psc_key_cache_ttl
     for path in (OIDC + "/userinfo", "/psc/v1/me"):
         assert (await client.get(path, headers=_bearer(old))).status_code == 401, path
 
@@ -144,15 +144,15 @@ async def test_a_reconnection_during_the_start_up_load_loads_again(tmp_path, mon
 async def test_a_verified_token_is_still_checked_for_its_type_audience_and_issuer(app, client, session) -> None:  # type: ignore[no-untyped-def]
     settings = app.state.settings
     access = await access_token_for(client, GP)
-    await service.verify_token(session, settings, access, audience=settings.psc_access_token_audience)
+    await verification.verify_token(session, settings, access, audience=settings.psc_access_token_audience)
     assert access in memory_for(settings.database_url).verified
     with pytest.raises(tokens.TokenError, match="type"):
-        await service.verify_token(session, settings, access, typ=tokens.TYP_REFRESH)
+        await verification.verify_token(session, settings, access, typ=tokens.TYP_REFRESH)
     with pytest.raises(tokens.TokenError, match="audience"):
-        await service.verify_token(session, settings, access, audience="someone-else")
+        await verification.verify_token(session, settings, access, audience="someone-else")
     with pytest.raises(tokens.TokenError, match="issuer"):
         other = settings.model_copy(update={"public_base_url": "http://elsewhere.test"})
-        await service.verify_token(session, other, access)
+        await verification.verify_token(session, other, access)
 
 
 def test_the_verified_tokens_kept_are_bounded() -> None:

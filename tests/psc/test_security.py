@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from joserfc import jws
 
-from app.psc import service
+from app.psc import memory, signing
 from app.psc.keys import KeyRing, generate_private_jwk, import_jwk, public_jwk
 from app.psc.models import Client
 from tests.psc.helpers import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, OIDC, REDIRECT_URI, token_response_for
@@ -331,14 +331,14 @@ async def test_a_stored_bad_jwks_is_a_401_not_a_500(client, session, pkjwt) -> N
     bad = [{"kty": "EC", "crv": "P-999", "x": "AA", "y": "AA"}, {"kty": "RSA", "n": 5, "e": "AQAB"}]
     row.client_metadata = {**row.client_metadata, "jwks": {"keys": [*bad, good]}}
     await session.commit()
-    service.clear_client_cache()
+    memory.clear_client_cache()
     unnamed = {"alg": "ES256"}
     payload = json.loads(base64.urlsafe_b64decode(_assertion(pkjwt).split(".")[1] + "=="))
     assertion = jws.serialize_compact(unnamed, json.dumps(payload).encode(), import_jwk(pkjwt), algorithms=["ES256"])
     assert (await _client_credentials(client, assertion)).status_code == 200
     row.client_metadata = {**row.client_metadata, "jwks": {"keys": 5}}
     await session.commit()
-    service.clear_client_cache()
+    memory.clear_client_cache()
     response = await _client_credentials(client, _assertion(pkjwt))
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
 
@@ -482,8 +482,8 @@ async def test_unknown_kids_and_certs_do_not_reload_the_key_ring(client, monkeyp
         assert (await client.get(OIDC + "/certs")).status_code == 200
     assert len(builds) <= 1, len(builds)
     # a ring older than the interval is reloaded on an unknown kid (rotation by another worker)
-    for cached in service._RINGS.values():
-        cached.loaded_at -= service.UNKNOWN_KID_RELOAD_INTERVAL + 1
+    for cached in signing.RINGS.values():
+        cached.loaded_at -= signing.UNKNOWN_KID_RELOAD_INTERVAL + 1
     before = len(builds)
     token = _b64json({"alg": "RS256", "kid": "unknown-late"}) + ".e30.eA"
     assert (await client.get("/psc/v1/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
