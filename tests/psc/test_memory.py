@@ -90,7 +90,7 @@ async def test_a_token_verified_before_is_refused_once_its_key_is_gone(app, clie
         assert (await client.get(path, headers=_bearer(old))).status_code == 401, path
 
 
-async def test_reset_forgets_what_was_kept(app, client) -> None:  # type: ignore[no-untyped-def]
+async def test_reset_forgets_what_was_kept(fast_paths, app, client) -> None:  # type: ignore[no-untyped-def]
     memory = memory_for(app.state.settings.database_url)
     access = await access_token_for(client, GP)
     assert (await client.get("/psc/v1/me", headers=_bearer(access))).status_code == 200
@@ -141,7 +141,9 @@ async def test_a_reconnection_during_the_start_up_load_loads_again(tmp_path, mon
     assert not memory.sessionmakers
 
 
-async def test_a_verified_token_is_still_checked_for_its_type_audience_and_issuer(app, client, session) -> None:  # type: ignore[no-untyped-def]
+async def test_a_verified_token_is_still_checked_for_its_type_audience_and_issuer(  # type: ignore[no-untyped-def]
+    fast_paths, app, client, session
+) -> None:
     settings = app.state.settings
     access = await access_token_for(client, GP)
     await verification.verify_token(session, settings, access, audience=settings.psc_access_token_audience)
@@ -381,3 +383,129 @@ def test_notifications_stay_within_pg_notify_limits_and_name_their_origin() -> N
         assert (origin, topic) == (ORIGIN, "psc.revoked")
         received.extend(body.split("\n"))
     assert received == keys
+
+
+# --- the seam: the fast path and the plain path answer alike ------------------------------------------
+
+
+@pytest.fixture
+async def both_paths(app, client):  # type: ignore[no-untyped-def]
+    """Two apps on the test store: ``True`` with the fast paths (memory, LazySession), ``False`` without."""
+    from contextlib import AsyncExitStack
+
+    from app.main import create_app
+    from tests.conftest import BASE_URL
+
+    clients: dict[bool, httpx.AsyncClient] = {}
+    async with AsyncExitStack() as stack:
+        for fast in (True, False):
+            application = create_app(app.state.settings.model_copy(update={"fast_paths": fast}))
+            await stack.enter_async_context(application.router.lifespan_context(application))
+            transport = httpx.ASGITransport(app=application)
+            clients[fast] = await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url=BASE_URL))
+        yield clients
+
+
+async def _answers(clients: dict[bool, httpx.AsyncClient], token: str) -> dict[bool, list[tuple[object, ...]]]:
+    """What each path answers to ``token`` on the routes that check it (twice: the second time, the fast
+    path answers from memory), the request id left out."""
+    answers: dict[bool, list[tuple[object, ...]]] = {}
+    for fast, http in clients.items():
+        seen = []
+        for _ in range(2):
+            for path in (OIDC + "/userinfo", "/psc/v1/me"):
+                response = await http.get(path, headers=_bearer(token))
+                body = response.json()
+                body.pop("request_id", None)
+                seen.append((path, response.status_code, body, response.headers.get("www-authenticate")))
+        answers[fast] = seen
+    return answers
+
+
+async def test_the_fast_and_plain_paths_accept_and_refuse_alike(both_paths, client, session) -> None:  # type: ignore[no-untyped-def]
+    access = await access_token_for(client, GP)
+    accepted = await _answers(both_paths, access)
+    assert accepted[True] == accepted[False]
+    assert {status for _, status, _, _ in accepted[True]} == {200}
+
+    # a key rotated: the previous one stays published, so its tokens are still accepted on both paths
+    rotated = await client.post("/sandbox/v1/signing-keys", json={"alg": "RS256"})
+    assert rotated.status_code == 201
+    signing.RINGS.clear()  # as after psc_key_cache_ttl
+    after_rotation = await _answers(both_paths, access)
+    assert after_rotation[True] == after_rotation[False] == accepted[True]
+
+    # its publication window closed: refused on both paths
+    old_kid = tokens.unverified_header(access)["kid"]
+    await session.execute(
+        update(SigningKey).where(SigningKey.kid == old_kid).values(publish_until=utcnow() - timedelta(seconds=1))
+    )
+    await session.commit()
+    signing.RINGS.clear()
+    gone = await _answers(both_paths, access)
+    assert gone[True] == gone[False]
+    assert {status for _, status, _, _ in gone[True]} == {401}
+
+    # revoked: refused on both paths, for the same reason
+    fresh = await access_token_for(client, GP)
+    await _answers(both_paths, fresh)  # known to the fast path's memory first
+    assert (await client.post(OIDC + "/revoke", data={"token": fresh, "client_id": PUBLIC_CLIENT})).status_code == 200
+    revoked = await _answers(both_paths, fresh)
+    assert revoked[True] == revoked[False]
+    assert all(status == 401 and "revoked" in str(body) for _, status, body, _ in revoked[True])
+
+
+async def test_the_fast_and_plain_token_endpoints_answer_alike(both_paths) -> None:  # type: ignore[no-untyped-def]
+    """client_credentials (a LazySession that may open nothing, or a plain session), and its token refused
+    alike by both paths: a service account is not a professional."""
+    from tests.psc.helpers import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET
+
+    bodies = {}
+    for fast, http in both_paths.items():
+        response = await http.post(
+            OIDC + "/token",
+            data={"grant_type": "client_credentials", "scope": "profile"},
+            auth=(CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET),
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        bodies[fast] = body
+        claims = tokens.unverified_claims(body.pop("access_token"))
+        assert claims["azp"] == CONFIDENTIAL_CLIENT and claims["preferred_username"].startswith("service-account-")
+    assert bodies[True] == bodies[False]
+    refused_auth = {}
+    for fast, http in both_paths.items():
+        response = await http.post(
+            OIDC + "/token", data={"grant_type": "client_credentials"}, auth=(CONFIDENTIAL_CLIENT, "wrong")
+        )
+        refused_auth[fast] = (response.status_code, response.json(), response.headers.get("www-authenticate"))
+    assert refused_auth[True] == refused_auth[False]
+    assert refused_auth[True][0] == 401
+    service_token = (
+        await both_paths[True].post(
+            OIDC + "/token",
+            data={"grant_type": "client_credentials", "scope": "profile"},
+            auth=(CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET),
+        )
+    ).json()["access_token"]
+    unknown = await _answers(both_paths, service_token)
+    assert unknown[True] == unknown[False]
+    assert all(status == 401 and "health professional" in str(body) for _, status, body, _ in unknown[True])
+
+
+async def test_the_plain_path_trusts_no_memory(app, client, session) -> None:  # type: ignore[no-untyped-def]
+    """With fast_paths false, a revocation the memory does not know (the store only) is still seen."""
+    from app.psc.memory import PLAIN, recall
+
+    settings = app.state.settings
+    plain = settings.model_copy(update={"fast_paths": False})
+    fast = settings.model_copy(update={"fast_paths": True})
+    assert recall(plain) is PLAIN and recall(fast) is memory_for(settings.database_url)
+    access = await access_token_for(client, GP)
+    assert (await verification.authenticate_access_token(session, plain, access)).subject_name_id == GP
+    assert access not in PLAIN.verified and GP not in PLAIN.professionals
+    jti = tokens.unverified_claims(access)["jti"]
+    session.add(RevokedToken(jti=jti, reason="test", revoked_at=utcnow(), expires_at=None))  # never published
+    await session.flush()
+    with pytest.raises(tokens.TokenError, match="revoked"):
+        await verification.authenticate_access_token(session, plain, access)

@@ -464,7 +464,7 @@ async def test_over_long_professional_names(client) -> None:  # type: ignore[no-
 # --- 8. key ring reloads --------------------------------------------------------------------------
 
 
-async def test_unknown_kids_and_certs_do_not_reload_the_key_ring(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_kids_and_certs_do_not_reload_the_key_ring(fast_paths, client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     assert (await client.get(OIDC + "/certs")).status_code == 200  # the ring is loaded (and now fresh)
     builds: list[int] = []
     real_build = KeyRing.build.__func__  # type: ignore[attr-defined]
