@@ -14,13 +14,11 @@ from joserfc.jwk import OctKey
 from app.psc import signing, tokens
 from app.psc.keys import KeyRing, StoredKey, generate_private_jwk
 from tests.psc.helpers import (
+    GP,
     OIDC,
     access_token_for,
     token_response_for,
 )
-
-GP = "810001000016"
-
 
 ROUTES = ("/psc/v1/me", OIDC + "/userinfo")
 

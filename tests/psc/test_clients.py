@@ -14,38 +14,21 @@ from app.psc import memory
 from app.psc.keys import generate_private_jwk, import_jwk, public_jwk
 from app.psc.models import Client
 from tests.psc.helpers import (
+    ASSERTION_TYPE,
     CONFIDENTIAL_CLIENT,
-    OIDC,
+    GP,
+    ISSUER,
     PUBLIC_CLIENT,
-    REALM,
+    TOKEN,
+    jwt_header,
+    register_client,
 )
-
-GP = "810001000016"
-
-
-TOKEN = OIDC + "/token"
-
-
-ISSUER = "http://sandbox.test" + REALM
-
-
-def _header(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
-
-
-
-
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-async def _register(client, **metadata: Any):  # type: ignore[no-untyped-def]
-    return await client.post("/sandbox/v1/clients", json=metadata)
 
 
 @pytest.fixture
 async def pkjwt(client):  # type: ignore[no-untyped-def]
     key = generate_private_jwk("ES256")
-    created = await _register(
+    created = await register_client(
         client,
         client_id="pkjwt-sec",
         token_endpoint_auth_method="private_key_jwt",
@@ -151,7 +134,7 @@ async def test_private_key_jwt_and_es256_client(client, oauth_factory) -> None: 
     }
     ok = await client.post(TOKEN, data=form)
     assert ok.status_code == 200, ok.text
-    assert _header(ok.json()["access_token"])["alg"] == "ES256"
+    assert jwt_header(ok.json()["access_token"])["alg"] == "ES256"
     replay = await client.post(TOKEN, data=form)
     assert replay.status_code == 401 and replay.json()["error"] == "invalid_client"
     secret = await client.post(TOKEN, data={"grant_type": "client_credentials"}, auth=("pkjwt-client", "x"))
@@ -176,14 +159,14 @@ async def test_private_key_jwt_and_es256_client(client, oauth_factory) -> None: 
 )
 async def test_dangerous_redirect_uris_are_refused(client, uri: str) -> None:  # type: ignore[no-untyped-def]
     for field in ("redirect_uris", "post_logout_redirect_uris"):
-        response = await _register(client, **{field: [uri]})
+        response = await register_client(client, **{field: [uri]})
         assert response.status_code == 400, (field, response.text)
         body = response.json()
         assert body["error"] == "invalid_redirect_uri" and body["rule"] == "PSC:client.redirect_uri"
 
 
 async def test_native_and_web_redirect_uris_are_accepted(client) -> None:  # type: ignore[no-untyped-def]
-    response = await _register(
+    response = await register_client(
         client,
         redirect_uris=["fr.vendor.app:/cb", "https://app.example/cb?x=1", "http://127.0.0.1:8080/cb"],
         post_logout_redirect_uris=["https://app.example/"],
@@ -271,7 +254,7 @@ async def test_client_assertion_bad_times_are_refused(client, pkjwt, claims) -> 
     ids=lambda j: json.dumps(j)[:40],
 )
 async def test_bad_jwks_are_refused_at_registration(client, jwks) -> None:  # type: ignore[no-untyped-def]
-    response = await _register(
+    response = await register_client(
         client, token_endpoint_auth_method="private_key_jwt", jwks=jwks, grant_types=["client_credentials"]
     )
     assert response.status_code == 400, response.text
@@ -279,7 +262,7 @@ async def test_bad_jwks_are_refused_at_registration(client, jwks) -> None:  # ty
 
 
 async def test_private_keys_are_refused_in_jwks(client) -> None:  # type: ignore[no-untyped-def]
-    response = await _register(
+    response = await register_client(
         client,
         token_endpoint_auth_method="private_key_jwt",
         jwks={"keys": [generate_private_jwk("ES256")]},

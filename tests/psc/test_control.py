@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from tests.psc.helpers import (
     CONFIDENTIAL_CLIENT,
-    OIDC,
     PUBLIC_CLIENT,
+    TOKEN,
     access_token_for,
 )
-
-TOKEN = OIDC + "/token"
-
 
 BAD_PROFESSIONALS = [
     {"SubjectNameID": "810001000990", "given_name": "A", "family_name": "B", "SubjectRefPro": []},

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import json
-
 from tests.psc.helpers import (
+    GP,
     REDIRECT_URI,
+    jwt_claims,
     token_response_for,
 )
-
-GP = "810001000016"
-
-
-def _claims(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
 
 
 async def test_fault_injection_missing_or_lower_acr(client) -> None:  # type: ignore[no-untyped-def]
@@ -31,4 +24,4 @@ async def test_fault_injection_missing_or_lower_acr(client) -> None:  # type: ig
         )
         assert created.status_code == 201
         answer = await token_response_for(client, GP, client_id=client_id)
-        assert _claims(answer["id_token"]).get("acr") == expected
+        assert jwt_claims(answer["id_token"]).get("acr") == expected

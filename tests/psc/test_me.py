@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from tests.psc.helpers import access_token_for
-
-GP = "810001000016"
+from tests.psc.helpers import GP, access_token_for
 
 
 async def test_me_with_token(client) -> None:

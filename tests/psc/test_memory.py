@@ -21,9 +21,8 @@ from app.events import events_for, publish
 from app.psc import service, signing, tokens, verification
 from app.psc.memory import memory_for
 from app.psc.models import RevokedToken, SigningKey
-from tests.psc.helpers import OIDC, PUBLIC_CLIENT, access_token_for
+from tests.psc.helpers import GP, OIDC, PUBLIC_CLIENT, access_token_for
 
-GP = "810001000016"
 ROOT = Path(__file__).resolve().parents[2]
 
 

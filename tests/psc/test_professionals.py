@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-GP = "810001000016"
+from tests.psc.helpers import GP
 
 
 async def test_list_professionals(session) -> None:

@@ -2,43 +2,28 @@
 
 from __future__ import annotations
 
-import base64
-import json
-from typing import Any
-
 from app.db import as_utc
 from app.psc import service, signing
 from app.psc.keys import KeyRing
 from tests.psc.helpers import (
+    GP,
     OIDC,
     access_token_for,
+    b64url_json,
+    jwt_header,
 )
-
-GP = "810001000016"
-
-
-def _header(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _b64json(data: Any) -> str:
-    return _b64(json.dumps(data).encode())
 
 
 async def test_key_rotation_keeps_old_tokens_valid(client) -> None:  # type: ignore[no-untyped-def]
     before = await access_token_for(client, GP)
-    old_kid = _header(before)["kid"]
+    old_kid = jwt_header(before)["kid"]
     rotated = await client.post("/sandbox/v1/signing-keys", json={"alg": "RS256"})
     assert rotated.status_code == 201
     new_kid = rotated.json()["kid"]
     kids = {k["kid"] for k in (await client.get(OIDC + "/certs")).json()["keys"]}
     assert {old_kid, new_kid} <= kids
     after = await access_token_for(client, GP)
-    assert _header(after)["kid"] == new_kid
+    assert jwt_header(after)["kid"] == new_kid
     for token in (before, after):
         me = await client.get("/psc/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200
@@ -53,7 +38,7 @@ async def test_rotated_key_leaves_the_jwks_after_its_window(app, client, session
     from app.psc.models import SigningKey
 
     old = await access_token_for(client, GP)
-    old_kid = _header(old)["kid"]
+    old_kid = jwt_header(old)["kid"]
     async with app.state.sessionmaker() as own, own.begin():
         new_kid = await service.rotate_signing_key(own, app.state.settings)
     row = (await session.scalars(select(SigningKey).where(SigningKey.kid == old_kid))).one()
@@ -82,7 +67,7 @@ async def test_unknown_kids_and_certs_do_not_reload_the_key_ring(fast_paths, cli
 
     monkeypatch.setattr(KeyRing, "build", classmethod(counting))
     for i in range(5):
-        token = _b64json({"alg": "RS256", "kid": f"unknown-{i}"}) + ".e30.eA"
+        token = b64url_json({"alg": "RS256", "kid": f"unknown-{i}"}) + ".e30.eA"
         response = await client.get("/psc/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
     for _ in range(5):
@@ -92,6 +77,6 @@ async def test_unknown_kids_and_certs_do_not_reload_the_key_ring(fast_paths, cli
     for cached in signing.RINGS.values():
         cached.loaded_at -= signing.UNKNOWN_KID_RELOAD_INTERVAL + 1
     before = len(builds)
-    token = _b64json({"alg": "RS256", "kid": "unknown-late"}) + ".e30.eA"
+    token = b64url_json({"alg": "RS256", "kid": "unknown-late"}) + ".e30.eA"
     assert (await client.get("/psc/v1/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
     assert len(builds) == before + 1

@@ -8,10 +8,7 @@ import json
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.psc.helpers import OIDC, REDIRECT_URI, access_token_for, token_response_for
-
-GP = "810001000016"
-
+from tests.psc.helpers import GP, OIDC, REDIRECT_URI, access_token_for, token_response_for
 
 # Top-level claims of the generate-VIHF sample and the JSON type of each (str, list, dict, bool).
 SAMPLE_SHAPE: dict[str, type] = {

@@ -3,9 +3,7 @@ industriels.esante.gouv.fr). The tokens are polled at the token endpoint (:mod:`
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.api.deps import SessionDep, SettingsDep
@@ -13,7 +11,7 @@ from app.psc.clients import authenticate_client, granted_scope, require_grant
 from app.psc.exceptions import InvalidRequest, InvalidScope
 from app.psc.grants import GRANT_CIBA
 from app.psc.grants.ciba import create_ciba_request
-from app.psc.oidc.http import OIDC, PARAM_LIMITS, json_response, read_form, too_long
+from app.psc.oidc.http import OIDC, PARAM_LIMITS, AuthorizationHeader, json_response, read_form, too_long
 
 router = APIRouter(tags=["psc"])
 
@@ -25,7 +23,7 @@ async def ciba_auth(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    authorization: AuthorizationHeader = None,
 ) -> JSONResponse:
     """PSC: HTTP Basic client auth, form-encoded, poll mode only (industriels.esante.gouv.fr CIBA page)."""
     form = await read_form(request)

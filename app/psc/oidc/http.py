@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 
 from app.psc.config import REALM_PATH
@@ -14,6 +14,8 @@ from app.psc.exceptions import InvalidRequest
 OIDC = REALM_PATH + "/protocol/openid-connect"
 SESSION_COOKIE = "PSC_SESSION"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+AuthorizationHeader = Annotated[str | None, Header(include_in_schema=False)]
+"""The ``Authorization`` header of an endpoint that authenticates clients (HTTP Basic, RFC 6749 §2.3.1)."""
 # Stored free-text parameters and their limits (columns: models.py; Text columns get a sane cap).
 PARAM_LIMITS = {
     "state": 2048,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import SessionDep, SettingsDep
 from app.psc.clients import authenticate_client
 from app.psc.exceptions import InvalidRequest
-from app.psc.oidc.http import NO_STORE, OIDC, json_response, read_form
+from app.psc.oidc.http import NO_STORE, OIDC, AuthorizationHeader, json_response, read_form
 from app.psc.revocation import revoke_token
 from app.psc.verification import introspect as introspect_token
 
@@ -22,7 +20,7 @@ async def introspect(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    authorization: AuthorizationHeader = None,
 ) -> JSONResponse:
     form = await read_form(request)
     await authenticate_client(session, settings, authorization=authorization, form=form, allow_public=False)
@@ -36,7 +34,7 @@ async def revoke(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    authorization: AuthorizationHeader = None,
 ) -> Response:
     form = await read_form(request)
     client = await authenticate_client(session, settings, authorization=authorization, form=form)

@@ -9,34 +9,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.psc.helpers import (
+    GP,
+    ISSUER,
     OIDC,
     PUBLIC_CLIENT,
-    REALM,
     REDIRECT_URI,
+    TOKEN,
+    authorize_params,
     token_response_for,
 )
 
-GP = "810001000016"
-
-
-TOKEN = OIDC + "/token"
-
-
-ISSUER = "http://sandbox.test" + REALM
-
-
 SLOW = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-
-
-def _authorize_params(**extra: str) -> dict[str, str]:
-    return {
-        "client_id": "segur-sandbox-confidential",
-        "redirect_uri": REDIRECT_URI,
-        "response_type": "code",
-        "scope": "openid scope_all",
-        "state": "s1",
-        **extra,
-    }
 
 
 async def test_authorize_answers_at_the_keycloak_path_too(client) -> None:  # type: ignore[no-untyped-def]
@@ -217,7 +200,7 @@ async def test_authorize_never_500(client, params: dict) -> None:  # type: ignor
 @pytest.mark.parametrize("max_age", ["²", "٣", "9" * 5000, "-1", "1.5", " 1", "1\n"])
 async def test_bad_max_age_is_invalid_request(client, max_age: str) -> None:  # type: ignore[no-untyped-def]
     await token_response_for(client, GP)  # a live session: max_age is only read with one
-    response = await client.get("/auth", params=_authorize_params(max_age=max_age))
+    response = await client.get("/auth", params=authorize_params(max_age=max_age))
     assert response.status_code == 302, response.text[:300]
     query = parse_qs(urlsplit(response.headers["location"]).query)
     assert query["error"] == ["invalid_request"]
@@ -225,7 +208,7 @@ async def test_bad_max_age_is_invalid_request(client, max_age: str) -> None:  # 
 
 async def test_good_max_age_still_works(client) -> None:  # type: ignore[no-untyped-def]
     await token_response_for(client, GP)
-    response = await client.get("/auth", params=_authorize_params(max_age="3600"))
+    response = await client.get("/auth", params=authorize_params(max_age="3600"))
     assert response.status_code == 302 and "code" in parse_qs(urlsplit(response.headers["location"]).query)
 
 
@@ -233,7 +216,7 @@ async def test_good_max_age_still_works(client) -> None:  # type: ignore[no-unty
     ("name", "value"), [("nonce", "n" * 600), ("acr_values", "x" * 300), ("scope", "openid " * 400)]
 )
 async def test_authorize_over_long_parameters(client, name: str, value: str) -> None:  # type: ignore[no-untyped-def]
-    response = await client.get("/auth", params=_authorize_params(login_hint=GP, **{name: value}))
+    response = await client.get("/auth", params=authorize_params(login_hint=GP, **{name: value}))
     assert response.status_code == 302
     query = parse_qs(urlsplit(response.headers["location"]).query)
     assert query["error"] == ["invalid_request"] and name in query["error_description"][0]
@@ -241,7 +224,7 @@ async def test_authorize_over_long_parameters(client, name: str, value: str) -> 
 
 async def test_code_challenge_with_a_final_newline_is_refused(client) -> None:  # type: ignore[no-untyped-def]
     response = await client.get(
-        "/auth", params=_authorize_params(login_hint=GP, code_challenge="A" * 43 + "\n", code_challenge_method="plain")
+        "/auth", params=authorize_params(login_hint=GP, code_challenge="A" * 43 + "\n", code_challenge_method="plain")
     )
     assert response.status_code == 302
     query = parse_qs(urlsplit(response.headers["location"]).query)

@@ -7,14 +7,11 @@ import pytest
 from tests.psc.helpers import (
     CONFIDENTIAL_CLIENT,
     CONFIDENTIAL_SECRET,
+    GP,
     OIDC,
     PUBLIC_CLIENT,
+    TOKEN,
 )
-
-GP = "810001000016"
-
-
-TOKEN = OIDC + "/token"
 
 
 async def _ciba(client, **form: str) -> dict:  # type: ignore[no-untyped-def]

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.psc.helpers import (
+    ISSUER,
     OIDC,
     REALM,
 )
-
-ISSUER = "http://sandbox.test" + REALM
 
 
 @pytest.mark.parametrize("name", ["openid-configuration", "wallet-openid-configuration"])

@@ -5,14 +5,11 @@ from __future__ import annotations
 from tests.psc.helpers import (
     CONFIDENTIAL_CLIENT,
     CONFIDENTIAL_SECRET,
+    GP,
     OIDC,
+    TOKEN,
     token_response_for,
 )
-
-GP = "810001000016"
-
-
-TOKEN = OIDC + "/token"
 
 
 async def test_introspection_and_revocation(client, confidential_oauth) -> None:  # type: ignore[no-untyped-def]

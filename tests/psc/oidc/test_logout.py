@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from tests.psc.helpers import (
+    GP,
     OIDC,
     PUBLIC_CLIENT,
     REDIRECT_URI,
+    TOKEN,
+    authorize_params,
+    register_client,
     token_response_for,
 )
-
-GP = "810001000016"
-
-
-TOKEN = OIDC + "/token"
-
-
-async def _register(client, **metadata: Any):  # type: ignore[no-untyped-def]
-    return await client.post("/sandbox/v1/clients", json=metadata)
-
-
-def _authorize_params(**extra: str) -> dict[str, str]:
-    return {
-        "client_id": "segur-sandbox-confidential",
-        "redirect_uri": REDIRECT_URI,
-        "response_type": "code",
-        "scope": "openid scope_all",
-        "state": "s1",
-        **extra,
-    }
 
 
 async def test_rp_initiated_logout(client) -> None:  # type: ignore[no-untyped-def]
@@ -67,7 +49,7 @@ async def test_rp_initiated_logout(client) -> None:  # type: ignore[no-untyped-d
 
 
 async def test_logout_does_not_redirect_on_a_bare_client_id(client) -> None:  # type: ignore[no-untyped-def]
-    created = await _register(
+    created = await register_client(
         client,
         client_id="evil-rp",
         redirect_uris=["https://evil.example/cb"],
@@ -82,7 +64,7 @@ async def test_logout_does_not_redirect_on_a_bare_client_id(client) -> None:  # 
 
 
 async def test_logout_hint_of_another_client_does_not_open_its_uris(client) -> None:  # type: ignore[no-untyped-def]
-    await _register(client, client_id="evil-rp", post_logout_redirect_uris=["https://evil.example/"])
+    await register_client(client, client_id="evil-rp", post_logout_redirect_uris=["https://evil.example/"])
     tokens = await token_response_for(client, GP)  # the public client's id_token
     response = await client.get(
         OIDC + "/logout",
@@ -115,5 +97,5 @@ async def test_odd_session_cookie_on_logout(client, cookie: str) -> None:  # typ
     assert get.status_code == 200
     post = await client.post(OIDC + "/logout", headers={"Cookie": cookie}, data={})
     assert post.status_code == 200 and "déconnecté" in post.text
-    authorize = await client.get("/auth", params=_authorize_params(prompt="none"), headers={"Cookie": cookie})
+    authorize = await client.get("/auth", params=authorize_params(prompt="none"), headers={"Cookie": cookie})
     assert authorize.status_code == 302

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tests.psc.helpers import (
+    GP,
     PUBLIC_CLIENT,
     REDIRECT_URI,
+    authorize_params,
+    register_client,
 )
-
-GP = "810001000016"
-
-
-async def _register(client, **metadata: Any):  # type: ignore[no-untyped-def]
-    return await client.post("/sandbox/v1/clients", json=metadata)
-
-
-def _authorize_params(**extra: str) -> dict[str, str]:
-    return {
-        "client_id": "segur-sandbox-confidential",
-        "redirect_uri": REDIRECT_URI,
-        "response_type": "code",
-        "scope": "openid scope_all",
-        "state": "s1",
-        **extra,
-    }
 
 
 async def test_pages_escape_what_the_client_sent(client) -> None:  # type: ignore[no-untyped-def]
@@ -46,7 +30,7 @@ async def test_pages_escape_what_the_client_sent(client) -> None:  # type: ignor
 
 
 async def test_form_post_page_has_a_strict_csp(client) -> None:  # type: ignore[no-untyped-def]
-    created = await _register(
+    created = await register_client(
         client, client_id="fp-client", token_endpoint_auth_method="none", redirect_uris=["https://app.example/cb"]
     )
     assert created.status_code == 201, created.text
@@ -76,7 +60,7 @@ async def test_form_post_page_has_a_strict_csp(client) -> None:  # type: ignore[
 
 
 async def test_html_pages_have_a_csp(client) -> None:  # type: ignore[no-untyped-def]
-    login = await client.get("/auth", params=_authorize_params())
+    login = await client.get("/auth", params=authorize_params())
     assert login.status_code == 200
     csp = login.headers["content-security-policy"]
     assert "default-src 'self'" in csp and "form-action 'self'" in csp and "frame-ancestors 'none'" in csp

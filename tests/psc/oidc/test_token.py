@@ -5,51 +5,35 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import time
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from joserfc import jwt
-from joserfc.jwk import KeySet
 
 from app.psc import tokens
 from tests.psc.helpers import (
+    ASSERTION_TYPE,
     CONFIDENTIAL_CLIENT,
     CONFIDENTIAL_SECRET,
+    GP,
+    ISSUER,
     OIDC,
     PUBLIC_CLIENT,
-    REALM,
     REDIRECT_URI,
+    TOKEN,
+    b64url,
+    b64url_json,
+    jwks_of,
+    jwt_claims,
+    jwt_header,
     token_response_for,
 )
 
-GP = "810001000016"
-
-
 MULTI_SITE = "810001000115"
-
-
-TOKEN = OIDC + "/token"
-
-
-ISSUER = "http://sandbox.test" + REALM
-
-
-def _claims(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
-
-
-def _header(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
-
-
-async def _jwks(client) -> KeySet:  # type: ignore[no-untyped-def]
-    return KeySet.import_key_set((await client.get(OIDC + "/certs")).json())
 
 
 async def _code_via_authlib(client, oauth, *, nonce: str, **extra: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
@@ -119,17 +103,6 @@ FORMS = st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=6)
 SLOW = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 
 
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _b64json(data: Any) -> str:
-    return _b64(json.dumps(data).encode())
-
-
 async def test_code_flow_with_pkce_authlib(client, public_oauth) -> None:  # type: ignore[no-untyped-def]
     nonce = secrets.token_hex(16)
     location, verifier = await _code_via_authlib(client, public_oauth, nonce=nonce, login_hint=GP)
@@ -139,14 +112,14 @@ async def test_code_flow_with_pkce_authlib(client, public_oauth) -> None:  # typ
     assert token["token_type"].lower() == "bearer" and token["expires_in"] == 300
     assert token["refresh_expires_in"] > 0 and token["session_state"] == query["session_state"][0]
     assert token["scope"] == "openid scope_all"
-    id_token = jwt.decode(token["id_token"], await _jwks(client), algorithms=["RS256"])
+    id_token = jwt.decode(token["id_token"], await jwks_of(client), algorithms=["RS256"])
     claims = id_token.claims
     assert claims["iss"] == ISSUER and claims["aud"] == PUBLIC_CLIENT and claims["azp"] == PUBLIC_CLIENT
     assert claims["acr"] == "eidas1" and claims["nonce"] == nonce and claims["typ"] == "ID"
     assert claims["sid"] == token["session_state"] and abs(claims["auth_time"] - time.time()) < 60
     digest = hashlib.sha256(token["access_token"].encode()).digest()
     assert claims["at_hash"] == base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
-    access = _claims(token["access_token"])
+    access = jwt_claims(token["access_token"])
     assert access["typ"] == "Bearer" and access["azp"] == PUBLIC_CLIENT and access["aud"] == "account"
     assert access["preferred_username"] == GP and access["session_state"] == token["session_state"]
     # userinfo in PSC's shape
@@ -276,9 +249,9 @@ async def test_client_credentials_basic_and_post(client, oauth_factory) -> None:
         token = await oauth.fetch_token(TOKEN, grant_type="client_credentials")
         await oauth.aclose()
         assert token["token_type"].lower() == "bearer" and "refresh_token" not in token
-        claims = _claims(token["access_token"])
+        claims = jwt_claims(token["access_token"])
         assert claims["azp"] == CONFIDENTIAL_CLIENT and claims["typ"] == "Bearer"
-        assert _header(token["access_token"])["alg"] == "RS256"
+        assert jwt_header(token["access_token"])["alg"] == "RS256"
         # a service-account token is not a professional
         me = await client.get("/psc/v1/me", headers={"Authorization": f"Bearer {token['access_token']}"})
         assert me.status_code == 401
@@ -296,8 +269,8 @@ async def test_token_endpoints_never_500(client, form: dict, basic: bool) -> Non
 
 
 async def test_nested_json_elsewhere_is_never_a_500(client) -> None:  # type: ignore[no-untyped-def]
-    nested = _b64(b"[" * 3000) + ".e30.x"
-    nested_payload = _b64json({"alg": "RS256"}) + "." + _b64(b"[" * 3000) + ".x"
+    nested = b64url(b"[" * 3000) + ".e30.x"
+    nested_payload = b64url_json({"alg": "RS256"}) + "." + b64url(b"[" * 3000) + ".x"
     for assertion in (nested, nested_payload):
         response = await client.post(
             TOKEN,

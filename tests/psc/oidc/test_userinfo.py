@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import json
-
 from joserfc import jwt
-from joserfc.jwk import KeySet
 
 from tests.psc.helpers import (
+    GP,
+    ISSUER,
     OIDC,
-    REALM,
     REDIRECT_URI,
     access_token_for,
+    jwks_of,
+    jwt_header,
 )
-
-GP = "810001000016"
-
-
-ISSUER = "http://sandbox.test" + REALM
-
-
-def _header(token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
-
-
-async def _jwks(client) -> KeySet:  # type: ignore[no-untyped-def]
-    return KeySet.import_key_set((await client.get(OIDC + "/certs")).json())
 
 
 async def test_userinfo_signed_jwt_for_configured_client(client) -> None:  # type: ignore[no-untyped-def]
@@ -42,8 +28,8 @@ async def test_userinfo_signed_jwt_for_configured_client(client) -> None:  # typ
     )
     assert created.status_code == 201 and "client_secret" not in created.json()
     access = await access_token_for(client, GP, client_id="jwt-userinfo")
-    assert _header(access)["alg"] == "ES256"
+    assert jwt_header(access)["alg"] == "ES256"
     response = await client.get(OIDC + "/userinfo", headers={"Authorization": f"Bearer {access}"})
     assert response.headers["content-type"].startswith("application/jwt")
-    claims = jwt.decode(response.text, await _jwks(client), algorithms=["ES256"]).claims
+    claims = jwt.decode(response.text, await jwks_of(client), algorithms=["ES256"]).claims
     assert claims["SubjectNameID"] == GP and claims["aud"] == "jwt-userinfo" and claims["iss"] == ISSUER
