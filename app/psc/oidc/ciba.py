@@ -3,15 +3,15 @@ industriels.esante.gouv.fr). The tokens are polled at the token endpoint (:mod:`
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.api.deps import SessionDep, SettingsDep
-from app.psc.clients import authenticate_client, granted_scope, require_grant
+from app.psc.clients import granted_scope, require_grant
 from app.psc.exceptions import InvalidRequest, InvalidScope
 from app.psc.grants import GRANT_CIBA
 from app.psc.grants.ciba import create_ciba_request
-from app.psc.oidc.http import OIDC, PARAM_LIMITS, AuthorizationHeader, json_response, read_form, too_long
+from app.psc.oidc.http import OIDC, PARAM_LIMITS, ConfidentialClientForm, json_response, too_long
 
 router = APIRouter(tags=["psc"])
 
@@ -19,15 +19,9 @@ router = APIRouter(tags=["psc"])
 @router.post(
     OIDC + "/ext/ciba/auth", summary="CIBA backchannel authentication (poll mode)", operation_id="psc_ciba_auth"
 )
-async def ciba_auth(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    authorization: AuthorizationHeader = None,
-) -> JSONResponse:
+async def ciba_auth(session: SessionDep, settings: SettingsDep, caller: ConfidentialClientForm) -> JSONResponse:
     """PSC: HTTP Basic client auth, form-encoded, poll mode only (industriels.esante.gouv.fr CIBA page)."""
-    form = await read_form(request)
-    client = await authenticate_client(session, settings, authorization=authorization, form=form, allow_public=False)
+    client, form = caller.client, caller.form
     require_grant(client, GRANT_CIBA)
     scope = form.get("scope", "")
     if "openid" not in scope.split():

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Header, Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 
+from app.api.deps import SessionDep, SettingsDep
+from app.psc.clients import ClientLike, authenticate_client
 from app.psc.config import REALM_PATH
 from app.psc.exceptions import InvalidRequest
 
@@ -66,3 +69,40 @@ def _refuse_nul(values: dict[str, str]) -> None:
 
 def json_response(body: dict[str, Any], status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=NO_STORE)
+
+
+# --- a form request from an authenticated client (introspection, revocation, CIBA) -------------------
+
+
+@dataclass(frozen=True)
+class ClientForm:
+    client: ClientLike
+    form: dict[str, str]
+
+
+async def _client_form(
+    request: Request, session: Any, settings: Any, authorization: str | None, *, allow_public: bool
+) -> ClientForm:
+    form = await read_form(request)
+    client = await authenticate_client(
+        session, settings, authorization=authorization, form=form, allow_public=allow_public
+    )
+    return ClientForm(client, form)
+
+
+async def any_client(
+    request: Request, session: SessionDep, settings: SettingsDep, authorization: AuthorizationHeader = None
+) -> ClientForm:
+    """The form and its client, authenticated; a public client naming itself is accepted."""
+    return await _client_form(request, session, settings, authorization, allow_public=True)
+
+
+async def confidential_client(
+    request: Request, session: SessionDep, settings: SettingsDep, authorization: AuthorizationHeader = None
+) -> ClientForm:
+    """The form and its client, authenticated; a public client is refused (``invalid_client``)."""
+    return await _client_form(request, session, settings, authorization, allow_public=False)
+
+
+AnyClientForm = Annotated[ClientForm, Depends(any_client)]
+ConfidentialClientForm = Annotated[ClientForm, Depends(confidential_client)]
