@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import as_utc, utcnow
-from app.psc.exceptions import CodeReplayError, InvalidGrant
+from app.numbers import ascii_count
+from app.psc.exceptions import CodeReplayError, InvalidGrant, InvalidRequest
 from app.psc.models import AuthorizationCode, LoginSession
 from app.psc.revocation import revoke_grant
 from app.psc.storage import sha256_hex, usable_id
@@ -40,6 +41,14 @@ async def live_session(session: AsyncSession, *, session_id: str | None) -> Logi
     if row is None or row.ended_at is not None or as_utc(row.expires_at) <= utcnow():
         return None
     return row
+
+
+def within_max_age(login: LoginSession, max_age: str) -> bool:
+    """OIDC Core §3.1.2.1: a session authenticated more than ``max_age`` seconds ago must authenticate again."""
+    max_age_seconds = ascii_count(max_age)
+    if max_age_seconds is None:
+        raise InvalidRequest("max_age must be a number of seconds", rule="PSC:authorize.max_age")
+    return (utcnow() - as_utc(login.auth_time)).total_seconds() <= max_age_seconds
 
 
 async def create_code(

@@ -15,23 +15,19 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.journal import note_refusal
-from app.db import as_utc, utcnow
-from app.numbers import ascii_count
-from app.psc import pkce
-from app.psc.clients import client_allows_grant, get_client, granted_scope, redirect_uri_problem
+from app.psc.clients import get_client
 from app.psc.exceptions import (
     AccessDenied,
     InvalidRequest,
     LoginRequired,
     OAuthRefusal,
-    UnauthorizedClient,
-    UnsupportedResponseType,
 )
+from app.psc.grants.authorization_code import code_request, trusted_redirect_uri
 from app.psc.oidc.http import NO_STORE, OIDC, PARAM_LIMITS, SESSION_COOKIE, too_long
 from app.psc.oidc.pages import error_page, page, redirect
 from app.psc.professionals import list_professionals, professional_row, to_professional
 from app.psc.realm import issuer
-from app.psc.sessions import create_code, live_session, start_session
+from app.psc.sessions import create_code, live_session, start_session, within_max_age
 
 router = APIRouter(tags=["psc"])
 
@@ -77,13 +73,7 @@ async def _authorize(request: Request, params: dict[str, str], session: Any, set
             "PSC:authorize.client_id",
         )
     redirect_uri = params.get("redirect_uri", "")
-    if (
-        not redirect_uri
-        or redirect_uri not in client.client_metadata.get("redirect_uris", [])
-        # a URI registered before registration checked schemes (javascript:, data:...) is never used
-        or redirect_uri_problem(redirect_uri) is not None
-    ):
-        # Exact string match (OAuth 2.0 Security BCP §4.1.3); never redirect to an unvalidated URI.
+    if not trusted_redirect_uri(client, redirect_uri):  # never redirect to an unvalidated URI
         return error_page(
             request,
             "invalid_request",
@@ -115,33 +105,20 @@ async def _authorize(request: Request, params: dict[str, str], session: Any, set
             raise InvalidRequest(
                 f"response_mode {mode!r} is not supported (query, form_post)", rule="PSC:authorize.response_mode"
             )
-        if params.get("response_type") != "code":
-            raise UnsupportedResponseType("only response_type=code is supported", rule="PSC:authorize.response_type")
-        if not client_allows_grant(client, "authorization_code"):
-            raise UnauthorizedClient("this client may not use the authorization code flow", rule="PSC:authorize.grant")
-        scope = granted_scope(client, params.get("scope"))
-        challenge = params.get("code_challenge") or None
-        method = params.get("code_challenge_method") or ("plain" if challenge else None)
-        if challenge is None and (
-            client.client_metadata.get("require_pkce") or client.token_endpoint_auth_method == "none"
-        ):
-            raise InvalidRequest("PKCE code_challenge required for this client", rule="PSC:pkce.required")
-        if method is not None and method not in pkce.METHODS:
-            raise InvalidRequest(f"code_challenge_method {method!r} is not supported", rule="PSC:pkce.method")
-        if challenge is not None and not pkce.is_valid_challenge(challenge):
-            raise InvalidRequest("code_challenge must be 43-128 unreserved characters", rule="PSC:pkce.challenge")
+        asked = code_request(
+            client,
+            response_type=params.get("response_type"),
+            scope=params.get("scope"),
+            code_challenge=params.get("code_challenge"),
+            code_challenge_method=params.get("code_challenge_method"),
+        )
         prompt = set((params.get("prompt") or "").split())
         existing = await live_session(session, session_id=request.cookies.get(SESSION_COOKIE))
         hint = params.get("login_hint") or None
         login = None
         max_age = params.get("max_age")
-        if existing is not None and max_age is not None:
-            # OIDC Core §3.1.2.1: an older authentication must be done again
-            max_age_seconds = ascii_count(max_age)
-            if max_age_seconds is None:
-                raise InvalidRequest("max_age must be a number of seconds", rule="PSC:authorize.max_age")
-            if (utcnow() - as_utc(existing.auth_time)).total_seconds() > max_age_seconds:
-                existing = None
+        if existing is not None and max_age is not None and not within_max_age(existing, max_age):
+            existing = None  # OIDC Core §3.1.2.1: an older authentication must be done again
         if existing is not None and "login" not in prompt and (hint is None or hint == existing.subject_name_id):
             login = existing
         elif "none" in prompt:
@@ -179,10 +156,10 @@ async def _authorize(request: Request, params: dict[str, str], session: Any, set
         client_id=client.client_id,
         redirect_uri=redirect_uri,
         login=login,
-        scope=scope,
+        scope=asked.scope,
         nonce=params.get("nonce"),
-        code_challenge=challenge,
-        code_challenge_method=method,
+        code_challenge=asked.code_challenge,
+        code_challenge_method=asked.code_challenge_method,
     )
     response = redirect(
         request, redirect_uri, mode, {"state": state, "session_state": login.id, "iss": iss, "code": code}
