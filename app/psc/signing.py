@@ -27,7 +27,9 @@ class CachedRing:
 
 
 RINGS: dict[str, CachedRing] = {}
-"""database URL -> its parsed key ring (a fast path: kept only with ``settings.fast_paths``)."""
+"""database URL -> its parsed key ring, kept ``psc_key_cache_ttl`` seconds. Not one of the fast paths: parsing
+the keys costs tens of milliseconds (RSA private key checks), so every path keeps them; a rotation made by
+another worker shows within the TTL, and an unknown ``kid`` reloads at once (at most once a second)."""
 UNKNOWN_KID_RELOAD_INTERVAL = 1.0
 """Seconds between two reloads of the key ring caused by tokens naming an unknown ``kid`` (per worker)."""
 
@@ -45,16 +47,15 @@ async def ensure_signing_keys(session: AsyncSession, settings: Settings) -> None
 
 
 def fresh_ring(settings: Settings) -> CachedRing | None:
-    """The cached key ring if it is younger than ``psc_key_cache_ttl`` (never on the plain path)."""
-    cached = RINGS.get(settings.database_url) if settings.fast_paths else None
+    """The cached key ring if it is younger than ``psc_key_cache_ttl``."""
+    cached = RINGS.get(settings.database_url)
     if cached is None or time.monotonic() - cached.loaded_at >= settings.psc_key_cache_ttl:
         return None
     return cached
 
 
 async def get_keyring(session: AsyncSession, settings: Settings, *, reload: bool = False) -> KeyRing:
-    """The parsed keys of this store, cached per worker for ``psc_key_cache_ttl`` seconds (read from the
-    store every time with ``settings.fast_paths`` false)."""
+    """The parsed keys of this store, cached per worker for ``psc_key_cache_ttl`` seconds."""
     now = time.monotonic()
     if not reload and (cached := fresh_ring(settings)) is not None:
         return cached.ring
@@ -69,8 +70,7 @@ async def get_keyring(session: AsyncSession, settings: Settings, *, reload: bool
         if row.active or row.publish_until is None or as_utc(row.publish_until) > cutoff
     ]
     ring = KeyRing.build(stored)
-    if settings.fast_paths:
-        RINGS[settings.database_url] = CachedRing(ring, now)
+    RINGS[settings.database_url] = CachedRing(ring, now)
     return ring
 
 

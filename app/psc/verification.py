@@ -52,7 +52,7 @@ async def verify_token(
         except tokens.UnknownKeyError:
             # A key rotated by another worker: reload, but at most once per UNKNOWN_KID_RELOAD_INTERVAL per
             # worker, or every forged kid would cost a query and the parsing of every key.
-            cached = RINGS.get(settings.database_url) if settings.fast_paths else None
+            cached = RINGS.get(settings.database_url)
             if cached is not None and time.monotonic() - cached.loaded_at < UNKNOWN_KID_RELOAD_INTERVAL:
                 raise
             ring = await get_keyring(session, settings, reload=True)

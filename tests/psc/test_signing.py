@@ -56,7 +56,7 @@ async def test_rotated_key_leaves_the_jwks_after_its_window(app, client, session
     assert me.status_code == 401
 
 
-async def test_unknown_kids_and_certs_do_not_reload_the_key_ring(fast_paths, client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_kids_and_certs_do_not_reload_the_key_ring(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     assert (await client.get(OIDC + "/certs")).status_code == 200  # the ring is loaded (and now fresh)
     builds: list[int] = []
     real_build = KeyRing.build.__func__  # type: ignore[attr-defined]
