@@ -119,3 +119,19 @@ def authorize_params(**extra: str) -> dict[str, str]:
         "state": "s1",
         **extra,
     }
+
+
+async def answers_to_token(clients: dict[bool, httpx.AsyncClient], token: str) -> dict[bool, list[tuple[object, ...]]]:
+    """What each path answers to ``token`` on the routes that check it (twice: the second time, the fast
+    path answers from memory), the request id left out."""
+    answers: dict[bool, list[tuple[object, ...]]] = {}
+    for fast, http in clients.items():
+        seen = []
+        for _ in range(2):
+            for path in (OIDC + "/userinfo", "/psc/v1/me"):
+                response = await http.get(path, headers={"Authorization": f"Bearer {token}"})
+                body = response.json()
+                body.pop("request_id", None)
+                seen.append((path, response.status_code, body, response.headers.get("www-authenticate")))
+        answers[fast] = seen
+    return answers

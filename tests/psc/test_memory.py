@@ -21,7 +21,7 @@ from app.events import events_for, publish
 from app.psc import service, signing, tokens, verification
 from app.psc.memory import memory_for
 from app.psc.models import RevokedToken, SigningKey
-from tests.psc.helpers import GP, OIDC, PUBLIC_CLIENT, access_token_for
+from tests.psc.helpers import GP, OIDC, PUBLIC_CLIENT, access_token_for, answers_to_token
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -387,43 +387,9 @@ def test_notifications_stay_within_pg_notify_limits_and_name_their_origin() -> N
 # --- the seam: the fast path and the plain path answer alike ------------------------------------------
 
 
-@pytest.fixture
-async def both_paths(app, client):  # type: ignore[no-untyped-def]
-    """Two apps on the test store: ``True`` with the fast paths (memory, LazySession), ``False`` without."""
-    from contextlib import AsyncExitStack
-
-    from app.main import create_app
-    from tests.conftest import BASE_URL
-
-    clients: dict[bool, httpx.AsyncClient] = {}
-    async with AsyncExitStack() as stack:
-        for fast in (True, False):
-            application = create_app(app.state.settings.model_copy(update={"fast_paths": fast}))
-            await stack.enter_async_context(application.router.lifespan_context(application))
-            transport = httpx.ASGITransport(app=application)
-            clients[fast] = await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url=BASE_URL))
-        yield clients
-
-
-async def _answers(clients: dict[bool, httpx.AsyncClient], token: str) -> dict[bool, list[tuple[object, ...]]]:
-    """What each path answers to ``token`` on the routes that check it (twice: the second time, the fast
-    path answers from memory), the request id left out."""
-    answers: dict[bool, list[tuple[object, ...]]] = {}
-    for fast, http in clients.items():
-        seen = []
-        for _ in range(2):
-            for path in (OIDC + "/userinfo", "/psc/v1/me"):
-                response = await http.get(path, headers=_bearer(token))
-                body = response.json()
-                body.pop("request_id", None)
-                seen.append((path, response.status_code, body, response.headers.get("www-authenticate")))
-        answers[fast] = seen
-    return answers
-
-
 async def test_the_fast_and_plain_paths_accept_and_refuse_alike(both_paths, client, session) -> None:  # type: ignore[no-untyped-def]
     access = await access_token_for(client, GP)
-    accepted = await _answers(both_paths, access)
+    accepted = await answers_to_token(both_paths, access)
     assert accepted[True] == accepted[False]
     assert {status for _, status, _, _ in accepted[True]} == {200}
 
@@ -431,7 +397,7 @@ async def test_the_fast_and_plain_paths_accept_and_refuse_alike(both_paths, clie
     rotated = await client.post("/sandbox/v1/signing-keys", json={"alg": "RS256"})
     assert rotated.status_code == 201
     signing.RINGS.clear()  # as after psc_key_cache_ttl
-    after_rotation = await _answers(both_paths, access)
+    after_rotation = await answers_to_token(both_paths, access)
     assert after_rotation[True] == after_rotation[False] == accepted[True]
 
     # its publication window closed: refused on both paths
@@ -441,55 +407,17 @@ async def test_the_fast_and_plain_paths_accept_and_refuse_alike(both_paths, clie
     )
     await session.commit()
     signing.RINGS.clear()
-    gone = await _answers(both_paths, access)
+    gone = await answers_to_token(both_paths, access)
     assert gone[True] == gone[False]
     assert {status for _, status, _, _ in gone[True]} == {401}
 
     # revoked: refused on both paths, for the same reason
     fresh = await access_token_for(client, GP)
-    await _answers(both_paths, fresh)  # known to the fast path's memory first
+    await answers_to_token(both_paths, fresh)  # known to the fast path's memory first
     assert (await client.post(OIDC + "/revoke", data={"token": fresh, "client_id": PUBLIC_CLIENT})).status_code == 200
-    revoked = await _answers(both_paths, fresh)
+    revoked = await answers_to_token(both_paths, fresh)
     assert revoked[True] == revoked[False]
     assert all(status == 401 and "revoked" in str(body) for _, status, body, _ in revoked[True])
-
-
-async def test_the_fast_and_plain_token_endpoints_answer_alike(both_paths) -> None:  # type: ignore[no-untyped-def]
-    """client_credentials (a LazySession that may open nothing, or a plain session), and its token refused
-    alike by both paths: a service account is not a professional."""
-    from tests.psc.helpers import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET
-
-    bodies = {}
-    for fast, http in both_paths.items():
-        response = await http.post(
-            OIDC + "/token",
-            data={"grant_type": "client_credentials", "scope": "profile"},
-            auth=(CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET),
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        bodies[fast] = body
-        claims = tokens.unverified_claims(body.pop("access_token"))
-        assert claims["azp"] == CONFIDENTIAL_CLIENT and claims["preferred_username"].startswith("service-account-")
-    assert bodies[True] == bodies[False]
-    refused_auth = {}
-    for fast, http in both_paths.items():
-        response = await http.post(
-            OIDC + "/token", data={"grant_type": "client_credentials"}, auth=(CONFIDENTIAL_CLIENT, "wrong")
-        )
-        refused_auth[fast] = (response.status_code, response.json(), response.headers.get("www-authenticate"))
-    assert refused_auth[True] == refused_auth[False]
-    assert refused_auth[True][0] == 401
-    service_token = (
-        await both_paths[True].post(
-            OIDC + "/token",
-            data={"grant_type": "client_credentials", "scope": "profile"},
-            auth=(CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET),
-        )
-    ).json()["access_token"]
-    unknown = await _answers(both_paths, service_token)
-    assert unknown[True] == unknown[False]
-    assert all(status == 401 and "health professional" in str(body) for _, status, body, _ in unknown[True])
 
 
 async def test_the_plain_path_trusts_no_memory(app, client, session) -> None:  # type: ignore[no-untyped-def]

@@ -25,6 +25,7 @@ from tests.psc.helpers import (
     PUBLIC_CLIENT,
     REDIRECT_URI,
     TOKEN,
+    answers_to_token,
     b64url,
     b64url_json,
     jwks_of,
@@ -289,3 +290,41 @@ async def test_nested_json_elsewhere_is_never_a_500(client) -> None:  # type: ig
         assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
         logout = await client.get(OIDC + "/logout", params={"id_token_hint": token})
         assert logout.status_code == 400
+
+
+async def test_the_fast_and_plain_token_endpoints_answer_alike(both_paths) -> None:  # type: ignore[no-untyped-def]
+    """client_credentials (a LazySession that may open nothing, or a plain session), and its token refused
+    alike by both paths: a service account is not a professional."""
+    from tests.psc.helpers import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET
+
+    bodies = {}
+    for fast, http in both_paths.items():
+        response = await http.post(
+            OIDC + "/token",
+            data={"grant_type": "client_credentials", "scope": "profile"},
+            auth=(CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET),
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        bodies[fast] = body
+        claims = tokens.unverified_claims(body.pop("access_token"))
+        assert claims["azp"] == CONFIDENTIAL_CLIENT and claims["preferred_username"].startswith("service-account-")
+    assert bodies[True] == bodies[False]
+    refused_auth = {}
+    for fast, http in both_paths.items():
+        response = await http.post(
+            OIDC + "/token", data={"grant_type": "client_credentials"}, auth=(CONFIDENTIAL_CLIENT, "wrong")
+        )
+        refused_auth[fast] = (response.status_code, response.json(), response.headers.get("www-authenticate"))
+    assert refused_auth[True] == refused_auth[False]
+    assert refused_auth[True][0] == 401
+    service_token = (
+        await both_paths[True].post(
+            OIDC + "/token",
+            data={"grant_type": "client_credentials", "scope": "profile"},
+            auth=(CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET),
+        )
+    ).json()["access_token"]
+    unknown = await answers_to_token(both_paths, service_token)
+    assert unknown[True] == unknown[False]
+    assert all(status == 401 and "health professional" in str(body) for _, status, body, _ in unknown[True])
