@@ -116,7 +116,8 @@ async def _cached_professional(
 
 async def _professional_of(session: AsyncSession, settings: Settings, claims: Mapping[str, Any]) -> CachedProfessional:
     """The professional of verified access-token claims, unless the token is revoked: from this worker's
-    memory, or from the store while the listener that keeps that memory right is down."""
+    memory, or from the store while the listener that keeps that memory right is down (and on the plain
+    path, where the memory knows nothing)."""
     memory = recall(settings)
     known = memory.revocations_known
     _refuse_if_revoked(claims["jti"] in memory.revoked if known else await is_revoked(session, claims["jti"]))
