@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.errors import AuthError
-from app.psc import service, tokens
+from app.psc.exceptions import TokenError
+from app.psc.verification import authenticate_access_token
 from app.shared.professional import Professional
 
 if TYPE_CHECKING:
@@ -34,6 +35,6 @@ async def authenticate(session: AsyncSession, settings: Settings, authorization:
     (so an id_token or refresh token is refused), not revoked, and a known professional."""
     token = bearer_token(authorization)
     try:
-        return await service.authenticate_access_token(session, settings, token)
-    except tokens.TokenError as exc:
+        return await authenticate_access_token(session, settings, token)
+    except TokenError as exc:
         raise AuthError(exc.description, rule=exc.rule) from None

@@ -1,13 +1,17 @@
 """What the psc domain plugs into the platform."""
 
 from app.domains import Domain
-from app.psc import auth, control, memory, router, service
+from app.psc import auth, control, me, memory, oidc, seed
+from app.psc.exceptions import ControlRefusal, OAuthRefusal
+from app.psc.oidc.errors import oauth_refusal
 
 DOMAIN = Domain(
     name="psc",
-    routers=[router.router, control.router],
-    seed=service.seed,
+    routers=[oidc.router, control.router],
+    protected_routers=[me.router],
+    seed=seed.seed,
     authenticate=auth.authenticate,
+    exception_handlers={OAuthRefusal: oauth_refusal, ControlRefusal: control.control_refusal},
     keep_on_reset=("psc_signing_key",),
     lifespan=memory.lifespan,
     openapi_tags=[

@@ -12,25 +12,37 @@ so this worker keeps them, and :mod:`app.events` keeps them right:
 - a reset of the store forgets everything (the revocation table is emptied by it, as before);
 - a token's signature is verified once: the claims of a token already verified are reused while the key
   that verified it is in the key ring (its claims are still checked on every use: issuer, audience,
-  expiry, type); at most :data:`MAX_VERIFIED` tokens are kept.
+  expiry, type); at most :data:`MAX_VERIFIED` tokens are kept;
+- the clients the token endpoint authenticates are kept ``psc_client_cache_ttl`` seconds (a snapshot,
+  :class:`CachedClient`); creating a client or resetting the store forgets them.
+
+All of it is a shortcut, behind one seam: :func:`recall` gives the check this memory when
+``settings.fast_paths`` is true, and :data:`PLAIN` (which knows nothing and keeps nothing: every check
+reads the store, as while the listener is down) when it is false; :func:`cached_client` and
+:func:`keep_client` likewise answer nothing and keep nothing. This module reads the store (the revocations
+it loads) and nothing of the PSC service: the service reads it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 
-from app.db import utcnow
+from app.db import as_utc, utcnow
 from app.events import TOPIC_RESET, StoreEvents, events_for, store_key
+from app.psc.models import RevokedToken
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from app.config import Settings
 
 TOPIC_REVOKED = "psc.revoked"
 """Key: ``<jti> <exp as epoch seconds, or - when unknown>``."""
@@ -57,6 +69,17 @@ class CachedProfessional:
     profession_code: str
     userinfo: dict[str, Any]
     userinfo_json: str
+
+
+@dataclass(frozen=True)
+class CachedClient:
+    """A read-only snapshot of a client row (what token issuance needs), safe to keep across requests."""
+
+    client_id: str
+    secret_sha256: str | None
+    token_endpoint_auth_method: str
+    access_token_alg: str
+    client_metadata: dict[str, Any]
 
 
 @dataclass
@@ -110,8 +133,6 @@ class PscMemory:
     # --- loading --------------------------------------------------------------------------------
 
     async def load(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        from app.psc.models import RevokedToken
-
         # expired within the retention: a token inside its expiry leeway must still be known as revoked
         cutoff = utcnow() - timedelta(seconds=self.retention)
         async with sessionmaker() as session:
@@ -140,10 +161,39 @@ class PscMemory:
                 del self.verified[old]
         self.verified[token] = (claims, kid)
 
+    def remember_professional(self, pro: CachedProfessional, generation: int) -> None:
+        """Keep ``pro``, read from the store at ``generation``, unless a reset committed since."""
+        if self.generation == generation:
+            self.professionals[pro.subject_name_id] = pro
+
+
+class PlainMemory:
+    """The memory of the plain path (``settings.fast_paths`` false): it knows nothing and keeps nothing,
+    so every check reads the store."""
+
+    revocations_known = False
+    generation = 0
+    revoked: Mapping[str, float] = MappingProxyType({})
+    professionals: Mapping[str, CachedProfessional] = MappingProxyType({})
+    verified: Mapping[str, tuple[dict[str, Any], str]] = MappingProxyType({})
+
+    def remember_verified(self, token: str, claims: dict[str, Any], kid: str) -> None:
+        pass
+
+    def remember_professional(self, pro: CachedProfessional, generation: int) -> None:
+        pass
+
+
+PLAIN = PlainMemory()
+
+
+def recall(settings: Settings) -> PscMemory | PlainMemory:
+    """What the token check may trust without reading the store: this worker's memory of the store on
+    the fast path, nothing (:data:`PLAIN`) with ``settings.fast_paths`` false."""
+    return memory_for(settings.database_url) if settings.fast_paths else PLAIN
+
 
 def _epoch(value: Any) -> float:
-    from app.db import as_utc
-
     return float(as_utc(value).timestamp())
 
 
@@ -179,8 +229,8 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     memory = memory_for(settings.database_url)
     memory.retention = max(memory.retention, settings.psc_leeway + 60.0)
     memory.store.on_resync(memory.resync)
-    memory.store.subscribe(TOPIC_CLIENT, _clear_clients)
-    memory.store.subscribe(TOPIC_RESET, _clear_clients)
+    memory.store.subscribe(TOPIC_CLIENT, clear_client_cache)
+    memory.store.subscribe(TOPIC_RESET, clear_client_cache)
     # known before the load: a reconnection of the listener during it must reload (what was notified
     # between the loss and the reconnection may be after the load's snapshot)
     memory.sessionmakers.append(app.state.sessionmaker)
@@ -193,7 +243,32 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
             memory.loaded = False
 
 
-def _clear_clients(_key: str) -> None:
-    from app.psc.service import clear_client_cache
+# --- clients --------------------------------------------------------------------------------------
 
-    clear_client_cache()
+_CLIENTS: dict[tuple[str, str], tuple[float, CachedClient]] = {}
+MAX_CLIENTS = 10_000
+"""Cached clients kept (all are forgotten beyond it)."""
+
+
+def clear_client_cache(_key: str = "") -> None:
+    """Forget every cached client (a client was created or changed, or the store was reset)."""
+    _CLIENTS.clear()
+
+
+def cached_client(settings: Settings, client_id: str) -> CachedClient | None:
+    """The client from this worker's cache (None on a miss, a stale entry, or on the plain path)."""
+    if not settings.fast_paths or settings.psc_client_cache_ttl <= 0:
+        return None
+    hit = _CLIENTS.get((settings.database_url, client_id))
+    if hit is None or time.monotonic() - hit[0] >= settings.psc_client_cache_ttl:
+        return None
+    return hit[1]
+
+
+def keep_client(settings: Settings, client: CachedClient) -> None:
+    """Keep ``client`` for ``psc_client_cache_ttl`` seconds (nothing on the plain path)."""
+    if not settings.fast_paths or settings.psc_client_cache_ttl <= 0:
+        return
+    if len(_CLIENTS) > MAX_CLIENTS:
+        _CLIENTS.clear()
+    _CLIENTS[(settings.database_url, client.client_id)] = (time.monotonic(), client)

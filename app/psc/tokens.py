@@ -9,7 +9,7 @@ issuer. ANS's connector rejects an id_token whose ``acr`` is missing or lower th
 Verification takes an explicit algorithm allow-list (RS256/ES256 for our own tokens): ``none`` and
 ``HS256`` are refused before any key is touched, so the classic "HS256 signed with the public key"
 confusion (CVE-2024-33663 in python-jose) cannot happen. Revocation needs the store: it is checked
-by ``service.authenticate`` using the ``jti`` this module returns.
+by :mod:`app.psc.verification` using the ``jti`` this module returns.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from typing import Any, TypeGuard
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from app.psc.exceptions import TokenError as TokenError  # re-exported: the refusal of this module
+from app.psc.exceptions import UnknownKeyError as UnknownKeyError
 from app.psc.keys import KeyRing, SigningAlg, import_jwk
 
 TYP_ACCESS = "Bearer"
@@ -44,19 +46,6 @@ MAX_SIGNATURE_SEGMENT = 2 * 1024
 MAX_ASSERTION_LIFETIME = 300
 """A client assertion may not expire more than this many seconds (+ leeway) from now (RFC 7523 §3 item 4:
 the server may reject an ``exp`` unreasonably far in the future)."""
-
-
-class TokenError(Exception):
-    """A token refused; ``rule`` names the check (recorded in the journal)."""
-
-    def __init__(self, description: str, rule: str) -> None:
-        super().__init__(description)
-        self.description = description
-        self.rule = rule
-
-
-class UnknownKeyError(TokenError):
-    """The token names a ``kid`` this key ring does not know (reload the ring, then retry once)."""
 
 
 def new_jti() -> str:

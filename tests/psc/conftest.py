@@ -56,3 +56,28 @@ async def confidential_oauth(oauth_factory) -> AsyncIterator[Any]:  # type: igno
     )
     yield oauth
     await oauth.aclose()
+
+
+@pytest.fixture
+def fast_paths(app, monkeypatch):  # type: ignore[no-untyped-def]
+    """For the tests of a shortcut itself (the worker's memory): the app takes its fast paths
+    whatever ``SEGUR_FAST_PATHS`` says. The plain path's answers are compared with them in test_memory."""
+    monkeypatch.setattr(app.state.settings, "fast_paths", True)
+
+
+@pytest.fixture
+async def both_paths(app, client):  # type: ignore[no-untyped-def]
+    """Two apps on the test store: ``True`` with the fast paths (memory, LazySession), ``False`` without."""
+    from contextlib import AsyncExitStack
+
+    from app.main import create_app
+    from tests.conftest import BASE_URL
+
+    clients: dict[bool, httpx.AsyncClient] = {}
+    async with AsyncExitStack() as stack:
+        for fast in (True, False):
+            application = create_app(app.state.settings.model_copy(update={"fast_paths": fast}))
+            await stack.enter_async_context(application.router.lifespan_context(application))
+            transport = httpx.ASGITransport(app=application)
+            clients[fast] = await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url=BASE_URL))
+        yield clients

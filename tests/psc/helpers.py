@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from joserfc.jwk import KeySet
 
 from app.psc import pkce
 
@@ -70,3 +74,64 @@ async def access_token_for(
 ) -> str:
     """A PSC access token for ``subject_name_id`` ("8" + RPPS), through the non-interactive code flow."""
     return (await token_response_for(client, subject_name_id, client_id=client_id, scope=scope))["access_token"]
+
+
+# --- what the PSC tests share ------------------------------------------------------------------------
+
+GP = "810001000016"
+"""A general practitioner of the fixtures (Claire Fontaine)."""
+TOKEN = OIDC + "/token"
+ISSUER = "http://sandbox.test" + REALM
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def jwt_header(token: str) -> dict:
+    return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+
+
+def jwt_claims(token: str) -> dict:
+    return json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def b64url_json(data: Any) -> str:
+    return b64url(json.dumps(data).encode())
+
+
+async def jwks_of(client: httpx.AsyncClient) -> KeySet:
+    return KeySet.import_key_set((await client.get(OIDC + "/certs")).json())
+
+
+async def register_client(client: httpx.AsyncClient, **metadata: Any) -> httpx.Response:
+    return await client.post("/sandbox/v1/clients", json=metadata)
+
+
+def authorize_params(**extra: str) -> dict[str, str]:
+    """An authorization request of the confidential client, with ``extra`` parameters."""
+    return {
+        "client_id": "segur-sandbox-confidential",
+        "redirect_uri": REDIRECT_URI,
+        "response_type": "code",
+        "scope": "openid scope_all",
+        "state": "s1",
+        **extra,
+    }
+
+
+async def answers_to_token(clients: dict[bool, httpx.AsyncClient], token: str) -> dict[bool, list[tuple[object, ...]]]:
+    """What each path answers to ``token`` on the routes that check it (twice: the second time, the fast
+    path answers from memory), the request id left out."""
+    answers: dict[bool, list[tuple[object, ...]]] = {}
+    for fast, http in clients.items():
+        seen = []
+        for _ in range(2):
+            for path in (OIDC + "/userinfo", "/psc/v1/me"):
+                response = await http.get(path, headers={"Authorization": f"Bearer {token}"})
+                body = response.json()
+                body.pop("request_id", None)
+                seen.append((path, response.status_code, body, response.headers.get("www-authenticate")))
+        answers[fast] = seen
+    return answers

@@ -18,12 +18,11 @@ from sqlalchemy import update
 
 from app.db import utcnow
 from app.events import events_for, publish
-from app.psc import service, tokens
+from app.psc import service, signing, tokens, verification
 from app.psc.memory import memory_for
 from app.psc.models import RevokedToken, SigningKey
-from tests.psc.helpers import OIDC, PUBLIC_CLIENT, access_token_for
+from tests.psc.helpers import GP, OIDC, PUBLIC_CLIENT, access_token_for, answers_to_token
 
-GP = "810001000016"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -85,12 +84,12 @@ async def test_a_token_verified_before_is_refused_once_its_key_is_gone(app, clie
         update(SigningKey).where(SigningKey.kid == old_kid).values(publish_until=utcnow() - timedelta(seconds=1))
     )
     await session.commit()
-    service._RINGS.clear()  # as after psc_key_cache_ttl
+    signing.RINGS.clear()  # as after psc_key_cache_ttl
     for path in (OIDC + "/userinfo", "/psc/v1/me"):
         assert (await client.get(path, headers=_bearer(old))).status_code == 401, path
 
 
-async def test_reset_forgets_what_was_kept(app, client) -> None:  # type: ignore[no-untyped-def]
+async def test_reset_forgets_what_was_kept(fast_paths, app, client) -> None:  # type: ignore[no-untyped-def]
     memory = memory_for(app.state.settings.database_url)
     access = await access_token_for(client, GP)
     assert (await client.get("/psc/v1/me", headers=_bearer(access))).status_code == 200
@@ -141,18 +140,20 @@ async def test_a_reconnection_during_the_start_up_load_loads_again(tmp_path, mon
     assert not memory.sessionmakers
 
 
-async def test_a_verified_token_is_still_checked_for_its_type_audience_and_issuer(app, client, session) -> None:  # type: ignore[no-untyped-def]
+async def test_a_verified_token_is_still_checked_for_its_type_audience_and_issuer(  # type: ignore[no-untyped-def]
+    fast_paths, app, client, session
+) -> None:
     settings = app.state.settings
     access = await access_token_for(client, GP)
-    await service.verify_token(session, settings, access, audience=settings.psc_access_token_audience)
+    await verification.verify_token(session, settings, access, audience=settings.psc_access_token_audience)
     assert access in memory_for(settings.database_url).verified
     with pytest.raises(tokens.TokenError, match="type"):
-        await service.verify_token(session, settings, access, typ=tokens.TYP_REFRESH)
+        await verification.verify_token(session, settings, access, typ=tokens.TYP_REFRESH)
     with pytest.raises(tokens.TokenError, match="audience"):
-        await service.verify_token(session, settings, access, audience="someone-else")
+        await verification.verify_token(session, settings, access, audience="someone-else")
     with pytest.raises(tokens.TokenError, match="issuer"):
         other = settings.model_copy(update={"public_base_url": "http://elsewhere.test"})
-        await service.verify_token(session, other, access)
+        await verification.verify_token(session, other, access)
 
 
 def test_the_verified_tokens_kept_are_bounded() -> None:
@@ -381,3 +382,57 @@ def test_notifications_stay_within_pg_notify_limits_and_name_their_origin() -> N
         assert (origin, topic) == (ORIGIN, "psc.revoked")
         received.extend(body.split("\n"))
     assert received == keys
+
+
+# --- the seam: the fast path and the plain path answer alike ------------------------------------------
+
+
+async def test_the_fast_and_plain_paths_accept_and_refuse_alike(both_paths, client, session) -> None:  # type: ignore[no-untyped-def]
+    access = await access_token_for(client, GP)
+    accepted = await answers_to_token(both_paths, access)
+    assert accepted[True] == accepted[False]
+    assert {status for _, status, _, _ in accepted[True]} == {200}
+
+    # a key rotated: the previous one stays published, so its tokens are still accepted on both paths
+    rotated = await client.post("/sandbox/v1/signing-keys", json={"alg": "RS256"})
+    assert rotated.status_code == 201
+    signing.RINGS.clear()  # as after psc_key_cache_ttl
+    after_rotation = await answers_to_token(both_paths, access)
+    assert after_rotation[True] == after_rotation[False] == accepted[True]
+
+    # its publication window closed: refused on both paths
+    old_kid = tokens.unverified_header(access)["kid"]
+    await session.execute(
+        update(SigningKey).where(SigningKey.kid == old_kid).values(publish_until=utcnow() - timedelta(seconds=1))
+    )
+    await session.commit()
+    signing.RINGS.clear()
+    gone = await answers_to_token(both_paths, access)
+    assert gone[True] == gone[False]
+    assert {status for _, status, _, _ in gone[True]} == {401}
+
+    # revoked: refused on both paths, for the same reason
+    fresh = await access_token_for(client, GP)
+    await answers_to_token(both_paths, fresh)  # known to the fast path's memory first
+    assert (await client.post(OIDC + "/revoke", data={"token": fresh, "client_id": PUBLIC_CLIENT})).status_code == 200
+    revoked = await answers_to_token(both_paths, fresh)
+    assert revoked[True] == revoked[False]
+    assert all(status == 401 and "revoked" in str(body) for _, status, body, _ in revoked[True])
+
+
+async def test_the_plain_path_trusts_no_memory(app, client, session) -> None:  # type: ignore[no-untyped-def]
+    """With fast_paths false, a revocation the memory does not know (the store only) is still seen."""
+    from app.psc.memory import PLAIN, recall
+
+    settings = app.state.settings
+    plain = settings.model_copy(update={"fast_paths": False})
+    fast = settings.model_copy(update={"fast_paths": True})
+    assert recall(plain) is PLAIN and recall(fast) is memory_for(settings.database_url)
+    access = await access_token_for(client, GP)
+    assert (await verification.authenticate_access_token(session, plain, access)).subject_name_id == GP
+    assert access not in PLAIN.verified and GP not in PLAIN.professionals
+    jti = tokens.unverified_claims(access)["jti"]
+    session.add(RevokedToken(jti=jti, reason="test", revoked_at=utcnow(), expires_at=None))  # never published
+    await session.flush()
+    with pytest.raises(tokens.TokenError, match="revoked"):
+        await verification.authenticate_access_token(session, plain, access)

@@ -1,23 +1,25 @@
-"""Forged and misused tokens on protected routes: every one is a 401 with WWW-Authenticate.
-
-Checked on two protected routes: PSC's userinfo and ``/psc/v1/me`` (``CurrentProfessional``, the
-dependency DMP and MSSanté use)."""
+"""The bearer check the platform plugs (app/psc/auth.py, app/psc/verification.py), attacked over HTTP."""
 
 from __future__ import annotations
 
 import base64
 import json
 import time
+from typing import Any
 
 import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from app.psc import service, tokens
+from app.psc import signing, tokens
 from app.psc.keys import KeyRing, StoredKey, generate_private_jwk
-from tests.psc.helpers import OIDC, access_token_for, token_response_for
+from tests.psc.helpers import (
+    GP,
+    OIDC,
+    access_token_for,
+    token_response_for,
+)
 
-GP = "810001000016"
 ROUTES = ("/psc/v1/me", OIDC + "/userinfo")
 
 
@@ -42,7 +44,20 @@ async def _genuine_claims(client) -> dict:  # type: ignore[no-untyped-def]
 
 async def _ring(app) -> KeyRing:  # type: ignore[no-untyped-def]
     async with app.state.sessionmaker() as session:
-        return await service.get_keyring(session, app.state.settings)
+        return await signing.get_keyring(session, app.state.settings)
+
+
+def _b64_raw(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _b64json(data: Any) -> str:
+    return _b64_raw(json.dumps(data).encode())
+
+
+async def _a_kid(client) -> str:  # type: ignore[no-untyped-def]
+    keys = (await client.get(OIDC + "/certs")).json()["keys"]
+    return next(k["kid"] for k in keys if k.get("alg") == "RS256")
 
 
 async def test_genuine_token_is_accepted(client) -> None:  # type: ignore[no-untyped-def]
@@ -122,3 +137,19 @@ async def test_malformed_authorization(client, header: str) -> None:  # type: ig
     headers = {"Authorization": header} if header else {}
     response = await client.get("/psc/v1/me", headers=headers)
     assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_nested_json_in_a_bearer_token_is_a_401(client) -> None:  # type: ignore[no-untyped-def]
+    kid = await _a_kid(client)
+    forged = [
+        _b64_raw(b"[" * 3000) + ".e30.x",
+        _b64_raw(b"{" * 3000) + ".e30.x",
+        _b64json({"alg": "RS256", "kid": kid}) + "." + _b64_raw(b"[" * 3000) + ".eA",
+        _b64json({"alg": "RS256", "kid": kid, "x": "a" * 9000}) + ".e30.eA",  # header over 8 KB
+        _b64json({"alg": "RS256", "kid": kid}) + "." + "a" * 70_000 + ".eA",  # payload over 64 KB
+    ]
+    for token in forged:
+        for route in ("/psc/v1/me", OIDC + "/userinfo"):
+            response = await client.get(route, headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 401, (route, response.text[:200])
+            assert 'error="invalid_token"' in response.headers["www-authenticate"]

@@ -1,6 +1,8 @@
-from tests.psc.helpers import access_token_for
+"""The protected /psc/v1/me (app/psc/me.py)."""
 
-GP = "810001000016"
+from __future__ import annotations
+
+from tests.psc.helpers import GP, access_token_for
 
 
 async def test_me_with_token(client) -> None:
@@ -16,12 +18,3 @@ async def test_me_without_token_is_401(client) -> None:
     response = await client.get("/psc/v1/me")
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
-
-
-async def test_list_professionals(session) -> None:
-    from app.psc.service import list_professionals
-
-    pros = await list_professionals(session)
-    assert len(pros) >= 12
-    gp = next(p for p in pros if p.subject_name_id == GP)
-    assert gp.rpps == GP[1:] and gp.userinfo["SubjectNameID"] == GP and gp.client_id is None

@@ -1,16 +1,4 @@
-"""The userinfo document compared with real PSC userinfo samples, over a real OIDC flow.
-
-Samples (shapes only; the data below is ours):
-
-- production-shaped RPPS holder: prosanteconnect/generate-VIHF
-  ``src/test/java/fr/ans/psc/VihfBuilderTest.java`` (``userInfosMock``) @004a7ff0b793907feea61dedad3395f0ee3b83d1:
-  ``SubjectNameID`` = ``preferred_username`` = ``8`` + RPPS (12 characters), ``otherIds`` =
-  ``[{"identifiant": <the same 12-character national id>, "origine": "RPPS", "qualite": 1}]``,
-  ``"email_verified": false`` (a JSON boolean), no ``email``;
-- EDIT (BAS) identity: ad2ien/prosante-connect-synapse-module ``tests/test_mapping.py``
-  @36ce575500658088902dee18942eac958557c86a: ``otherIds[0].identifiant`` = ``SubjectNameID`` (``ANS…``),
-  ``origine`` ``EDIT``.
-"""
+"""PSC's userinfo shape (app/psc/userinfo.py), as the endpoints and tokens carry it."""
 
 from __future__ import annotations
 
@@ -20,10 +8,7 @@ import json
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.psc.helpers import OIDC, REALM, REDIRECT_URI, access_token_for, token_response_for
-
-GP = "810001000016"
-ISSUER = "http://sandbox.test" + REALM
+from tests.psc.helpers import GP, OIDC, REDIRECT_URI, access_token_for, token_response_for
 
 # Top-level claims of the generate-VIHF sample and the JSON type of each (str, list, dict, bool).
 SAMPLE_SHAPE: dict[str, type] = {

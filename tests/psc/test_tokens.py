@@ -1,95 +1,18 @@
-"""Pure modules: RPPS Luhn keys, key generation, token claims/sign/verify, PKCE."""
+"""Token claims, signatures and their checks (app/psc/tokens.py): pure, no store."""
 
 from __future__ import annotations
 
-import base64
 import json
 import time
-from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from app.psc import pkce, rpps, tokens
+from app.psc import tokens
 from app.psc.keys import KeyRing, StoredKey, generate_private_jwk, public_jwk
 
-FIXTURES = Path(__file__).resolve().parents[2] / "app" / "psc" / "fixtures"
 ISS = "http://localhost:8000/auth/realms/esante-wallet"
-
-
-# --- RPPS -------------------------------------------------------------------------------
-
-
-def test_luhn_known_values() -> None:
-    # 79927398713 is the textbook Luhn example; SIRET 73282932000074 (a real published SIRET).
-    assert rpps.is_luhn_valid("79927398713")
-    assert not rpps.is_luhn_valid("79927398710")
-    assert rpps.is_luhn_valid("73282932000074")
-    assert rpps.luhn_key("7992739871") == "3"
-
-
-@given(st.text(alphabet="0123456789", min_size=10, max_size=10))
-def test_rpps_with_key_is_valid_and_single_digit_errors_are_caught(body: str) -> None:
-    number = rpps.rpps_with_key(body)
-    assert rpps.is_valid_rpps(number)
-    for position in range(11):
-        digit = int(number[position])
-        changed = number[:position] + str((digit + 1) % 10) + number[position + 1 :]
-        assert not rpps.is_valid_rpps(changed)
-
-
-def test_subject_name_id_round_trip() -> None:
-    number = rpps.rpps_with_key("1000100001")
-    sni = rpps.subject_name_id(number)
-    assert sni == "8" + number and len(sni) == 12
-    assert rpps.rpps_from_subject_name_id(sni) == number
-    assert rpps.rpps_from_subject_name_id("ANS20231122132732") is None
-    with pytest.raises(ValueError):
-        rpps.subject_name_id("10001000010")  # wrong key
-
-
-def test_rpps_rejects_non_digits() -> None:
-    assert not rpps.is_valid_rpps("1000100001a")
-    assert not rpps.is_valid_rpps("١٠٠٠١٠٠٠٠١٦")  # Arabic-Indic digits are not ASCII
-    with pytest.raises(ValueError):
-        rpps.rpps_with_key("123")
-
-
-# --- fixtures ---------------------------------------------------------------------------
-
-
-def test_professional_fixtures_have_the_psc_shape() -> None:
-    pros = json.loads((FIXTURES / "professionals.json").read_text())
-    assert len(pros) >= 12
-    professions = set()
-    activity_counts = set()
-    for pro in pros:
-        sni = pro["SubjectNameID"]
-        assert rpps.rpps_from_subject_name_id(sni), sni
-        assert pro["otherIds"][0]["identifiant"] == sni  # the national id, as real userinfo carries it
-        assert pro["sub"].endswith(":" + sni) and pro["sub"].startswith("f:")
-        for field in ("given_name", "family_name", "codeCivilite", "SubjectRole", "SubjectRefPro"):
-            assert field in pro
-        exercice = pro["SubjectRefPro"]["exercices"][0]
-        professions.add(exercice["codeProfession"])
-        assert pro["SubjectRole"] == [exercice["codeProfession"] + "^1.2.250.1.213.1.1.5.5"]
-        activity_counts.add(len(exercice["activities"]))
-        for act in exercice["activities"]:
-            assert act["raisonSocialeSite"] and act["identifiantTechniqueDeLaStructure"]
-            assert act["numeroFinessSite"] or act["numeroSiretSite"]
-            for value in act.values():
-                assert isinstance(value, str)  # empty values are "" (psc.md §6)
-            if act["numeroSiretSite"]:
-                assert rpps.is_luhn_valid(act["numeroSiretSite"]) and len(act["numeroSiretSite"]) == 14
-    assert {"10", "21", "40", "50", "60", "70"} <= professions
-    assert 0 in activity_counts and max(activity_counts) >= 2
-    assert len({p["SubjectNameID"] for p in pros}) == len(pros)
-
-
-# --- keys and tokens ----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -117,13 +40,9 @@ def _access(ring: KeyRing, *, alg: str = "RS256", **overrides: object) -> str:
     return tokens.sign(ring, claims, alg=alg)  # type: ignore[arg-type]
 
 
-def test_generated_keys_publish_no_private_part(ring: KeyRing) -> None:
-    for key in ring.jwks["keys"]:
-        assert key["kid"] and key["use"] == "sig" and key["alg"] in ("RS256", "ES256")
-        assert "d" not in key and "p" not in key
-    rsa = generate_private_jwk("RS256")
-    assert "d" in rsa and "d" not in public_jwk(rsa)
-    assert len(base64.urlsafe_b64decode(rsa["n"] + "==")) == 256  # 2048-bit modulus
+def _forge(header: dict, claims: dict, signature: bytes = b"") -> str:
+    enc = lambda d: tokens.b64url(json.dumps(d).encode())  # noqa: E731
+    return f"{enc(header)}.{enc(claims)}.{tokens.b64url(signature)}"
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256"])
@@ -132,11 +51,6 @@ def test_sign_and_verify_round_trip(ring: KeyRing, alg: str) -> None:
     claims = tokens.verify(token, ring, issuer=ISS, audience="account", typ=tokens.TYP_ACCESS)
     assert claims["typ"] == "Bearer" and claims["azp"] == "c" and claims["jti"]
     assert tokens.unverified_header(token)["kid"] == ring.active[alg]  # type: ignore[index]
-
-
-def _forge(header: dict, claims: dict, signature: bytes = b"") -> str:
-    enc = lambda d: tokens.b64url(json.dumps(d).encode())  # noqa: E731
-    return f"{enc(header)}.{enc(claims)}.{tokens.b64url(signature)}"
 
 
 def test_alg_none_refused(ring: KeyRing) -> None:
@@ -313,16 +227,3 @@ def test_client_assertion(ring: KeyRing) -> None:
     foreign = jwt.encode({"alg": "RS256"}, good, rs, algorithms=["RS256"])
     with pytest.raises(tokens.TokenError):
         tokens.verify_client_assertion(foreign, jwks, client_id="cl", audiences=auds)
-
-
-# --- PKCE -------------------------------------------------------------------------------
-
-
-def test_pkce_rfc7636_appendix_b() -> None:
-    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-    assert pkce.s256(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-    assert pkce.verify(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "S256")
-    assert pkce.verify(verifier, verifier, "plain")
-    assert not pkce.verify(verifier, verifier, "S256")
-    assert not pkce.verify("short", "short", "plain")
-    assert not pkce.verify(verifier, verifier, "S512")

@@ -1,0 +1,108 @@
+"""What the OIDC endpoints share: the path prefix, the no-store headers, form bodies (RFC 6749 §3.2:
+``application/x-www-form-urlencoded``) with the limits of stored parameters, JSON answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+
+from app.api.deps import SessionDep, SettingsDep
+from app.psc.clients import ClientLike, authenticate_client
+from app.psc.config import REALM_PATH
+from app.psc.exceptions import InvalidRequest
+
+OIDC = REALM_PATH + "/protocol/openid-connect"
+SESSION_COOKIE = "PSC_SESSION"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+AuthorizationHeader = Annotated[str | None, Header(include_in_schema=False)]
+"""The ``Authorization`` header of an endpoint that authenticates clients (HTTP Basic, RFC 6749 §2.3.1)."""
+# Stored free-text parameters and their limits (columns: models.py; Text columns get a sane cap).
+PARAM_LIMITS = {
+    "state": 2048,
+    "nonce": 512,
+    "scope": 2048,
+    "login_hint": 64,
+    "acr_values": 255,
+    "binding_message": 1024,
+    "ui_locales": 255,
+    "prompt": 255,
+    "code_challenge": 128,
+    "code_challenge_method": 8,
+    "response_mode": 32,
+    "response_type": 32,
+    "max_age": 32,
+    "client_id": 255,
+    "redirect_uri": 2048,
+    "subject_name_id": 64,
+    "psc_action": 16,
+}
+LOGOUT_LIMITS = {"id_token_hint": 80 * 1024, "post_logout_redirect_uri": 2048, "state": 2048, "client_id": 255}
+
+
+def too_long(params: dict[str, str]) -> str | None:
+    """The first parameter longer than its limit (``PARAM_LIMITS``), or None."""
+    for name, limit in PARAM_LIMITS.items():
+        value = params.get(name)
+        if value is not None and len(value) > limit:
+            return name
+    return None
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        raise InvalidRequest("the body must be application/x-www-form-urlencoded", rule="PSC:form.content_type")
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    _refuse_nul(values)
+    return values
+
+
+def _refuse_nul(values: dict[str, str]) -> None:
+    # A NUL character can be neither stored nor compared by PostgreSQL: refuse it as bad input.
+    if any("\x00" in k or "\x00" in v for k, v in values.items()):
+        raise InvalidRequest("parameters must not contain NUL characters", rule="PSC:form.nul")
+
+
+def json_response(body: dict[str, Any], status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=NO_STORE)
+
+
+# --- a form request from an authenticated client (introspection, revocation, CIBA) -------------------
+
+
+@dataclass(frozen=True)
+class ClientForm:
+    client: ClientLike
+    form: dict[str, str]
+
+
+async def _client_form(
+    request: Request, session: Any, settings: Any, authorization: str | None, *, allow_public: bool
+) -> ClientForm:
+    form = await read_form(request)
+    client = await authenticate_client(
+        session, settings, authorization=authorization, form=form, allow_public=allow_public
+    )
+    return ClientForm(client, form)
+
+
+async def any_client(
+    request: Request, session: SessionDep, settings: SettingsDep, authorization: AuthorizationHeader = None
+) -> ClientForm:
+    """The form and its client, authenticated; a public client naming itself is accepted."""
+    return await _client_form(request, session, settings, authorization, allow_public=True)
+
+
+async def confidential_client(
+    request: Request, session: SessionDep, settings: SettingsDep, authorization: AuthorizationHeader = None
+) -> ClientForm:
+    """The form and its client, authenticated; a public client is refused (``invalid_client``)."""
+    return await _client_form(request, session, settings, authorization, allow_public=False)
+
+
+AnyClientForm = Annotated[ClientForm, Depends(any_client)]
+ConfidentialClientForm = Annotated[ClientForm, Depends(confidential_client)]

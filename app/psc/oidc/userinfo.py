@@ -1,0 +1,63 @@
+"""The userinfo endpoint (OIDC Core §5.3) in PSC's shape: the stored document as JSON, or a signed JWT for
+a client registered with ``userinfo_signed_response_alg``.
+
+A hot path: no dependency machinery; answered from this worker's memory when it can be
+(:func:`app.psc.verification.userinfo_from_memory`, nothing on the plain path), else with a session."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from app.psc import tokens
+from app.psc.auth import bearer_token
+from app.psc.exceptions import TokenError
+from app.psc.oidc.errors import bearer_refusal
+from app.psc.oidc.http import OIDC
+from app.psc.realm import issuer
+from app.psc.signing import get_keyring
+from app.psc.verification import userinfo_for, userinfo_from_memory
+
+router = APIRouter(tags=["psc"])
+
+
+async def _userinfo_route(request: Request) -> Response:
+    settings = request.app.state.settings
+    authorization = request.headers.get("authorization")
+    try:
+        known = userinfo_from_memory(settings, bearer_token(authorization))
+    except TokenError as exc:
+        raise bearer_refusal(exc) from None
+    if known is not None and not known[1]["_client"].get("userinfo_signed_response_alg"):
+        return Response(known[0], media_type="application/json")
+    async with request.app.state.sessionmaker() as session:
+        return await _userinfo(session, settings, authorization)
+
+
+async def _userinfo(session: Any, settings: Any, authorization: str | None) -> Response:
+    token_value = bearer_token(authorization)
+    try:
+        info, claims = await userinfo_for(session, settings, token_value)
+    except TokenError as exc:
+        raise bearer_refusal(exc) from None
+    alg = claims["_client"].get("userinfo_signed_response_alg")
+    if alg:
+        ring = await get_keyring(session, settings)
+        body = {**json.loads(info), "iss": issuer(settings), "aud": claims.get("azp")}
+        return Response(tokens.sign(ring, body, alg=alg), media_type="application/jwt")
+    return Response(info, media_type="application/json")  # the stored JSON text, as is
+
+
+@router.get(
+    OIDC + "/userinfo", summary="Userinfo in PSC's shape (JSON, or JWT per client)", operation_id="psc_userinfo"
+)
+async def userinfo_get(request: Request) -> Response:
+    return await _userinfo_route(request)
+
+
+@router.post(OIDC + "/userinfo", summary="Userinfo (POST)", operation_id="psc_userinfo_post")
+async def userinfo_post(request: Request) -> Response:
+    return await _userinfo_route(request)
