@@ -77,7 +77,7 @@ async def prepare(db_name: str, persons: int) -> tuple[str, list[dict]]:
 
 
 def build_requests(people: list[dict], port: int, n: int, kind: str, seed: int = 1) -> list[bytes]:
-    from app.ins import soap
+    from app.ins.soap import client as soap
 
     rng = random.Random(seed)
     out = []

@@ -85,6 +85,15 @@ def drop_fresh_database(engine: str, admin_url: str | None, name: str) -> None:
         asyncio.run(drop_database(admin_url, name))
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a second worker, or an address that refuses)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def make_settings(database_url: str, **overrides: object) -> Settings:
     return load_settings(
         database_url=database_url, public_base_url=BASE_URL, smtp_port=0, auto_migrate=False,

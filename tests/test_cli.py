@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app import __version__
-from tests.conftest import drop_fresh_database, fresh_database_url
+from tests.conftest import drop_fresh_database, free_port, fresh_database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -172,15 +172,9 @@ def test_seed_loads_a_users_own_ins_fixture_file(tmp_path: Path) -> None:
 
 # --- a store whose schema is not this version's: one line, the command that fixes it, no traceback ---------
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _serve_refused(database_url: str, **env: str) -> str:
     """``serve`` on ``database_url`` must stop before listening: exit code 2, one line on stderr."""
-    result = _run("serve", "--port", str(_free_port()), "--smtp-port", str(_free_port()),
+    result = _run("serve", "--port", str(free_port()), "--smtp-port", str(free_port()),
                   "--database-url", database_url, env=env)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
@@ -250,9 +244,9 @@ def test_serve_migrates_a_sqlite_store_one_step_behind(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/behind.db"
     assert _run("db", "upgrade", "--database-url", url).returncode == 0
     assert _run("db", "downgrade", "mss@-1", "--database-url", url).returncode == 0
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--smtp-port", str(_free_port()),
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--smtp-port", str(free_port()),
          "--database-url", url], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from app.db import head_revisions
-from tests.conftest import drop_fresh_database, fresh_database_url
+from tests.conftest import drop_fresh_database, free_port, fresh_database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a built wheel must not be made from: the tree's own environment, state and build leftovers
@@ -89,12 +89,6 @@ def empty(tmp_path: Path) -> Path:
     return directory
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(url: str) -> tuple[int, bytes]:
     with urllib.request.urlopen(url, timeout=2) as response:
         return response.status, response.read()
@@ -116,7 +110,7 @@ def test_the_wheel_carries_the_migrations(installed: Installed, empty: Path) -> 
 
 
 def test_the_installed_sandbox_serves_from_an_empty_directory(installed: Installed, empty: Path) -> None:
-    port, smtp_port = _free_port(), _free_port()
+    port, smtp_port = free_port(), free_port()
     process = subprocess.Popen(
         [installed.command, "serve", "--port", str(port), "--smtp-port", str(smtp_port)],
         cwd=empty, env=installed.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

@@ -59,7 +59,7 @@ async def confidential_oauth(oauth_factory) -> AsyncIterator[Any]:  # type: igno
 
 
 @pytest.fixture
-def fast_paths(app, monkeypatch):  # type: ignore[no-untyped-def]
+def forced_fast_paths(app, monkeypatch):  # type: ignore[no-untyped-def]
     """For the tests of a shortcut itself (the worker's memory): the app takes its fast paths
     whatever ``SEGUR_FAST_PATHS`` says. The plain path's answers are compared with them in test_memory."""
     monkeypatch.setattr(app.state.settings, "fast_paths", True)

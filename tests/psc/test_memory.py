@@ -21,6 +21,7 @@ from app.events import events_for, publish
 from app.psc import service, signing, tokens, verification
 from app.psc.memory import memory_for
 from app.psc.models import RevokedToken, SigningKey
+from tests.conftest import free_port
 from tests.psc.helpers import GP, OIDC, PUBLIC_CLIENT, access_token_for, answers_to_token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +90,7 @@ async def test_a_token_verified_before_is_refused_once_its_key_is_gone(app, clie
         assert (await client.get(path, headers=_bearer(old))).status_code == 401, path
 
 
-async def test_reset_forgets_what_was_kept(fast_paths, app, client) -> None:  # type: ignore[no-untyped-def]
+async def test_reset_forgets_what_was_kept(forced_fast_paths, app, client) -> None:  # type: ignore[no-untyped-def]
     memory = memory_for(app.state.settings.database_url)
     access = await access_token_for(client, GP)
     assert (await client.get("/psc/v1/me", headers=_bearer(access))).status_code == 200
@@ -141,7 +142,7 @@ async def test_a_reconnection_during_the_start_up_load_loads_again(tmp_path, mon
 
 
 async def test_a_verified_token_is_still_checked_for_its_type_audience_and_issuer(  # type: ignore[no-untyped-def]
-    fast_paths, app, client, session
+    forced_fast_paths, app, client, session
 ) -> None:
     settings = app.state.settings
     access = await access_token_for(client, GP)
@@ -213,7 +214,7 @@ async def test_another_workers_revocation_reaches_this_one(app, client, database
     access = await access_token_for(client, GP)
     assert (await client.get(OIDC + "/userinfo", headers=_bearer(access))).status_code == 200
     # a second worker: a real server process on the same store
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ, "SEGUR_DATABASE_URL": database_url, "SEGUR_AUTO_MIGRATE": "false", "SEGUR_SMTP_PORT": "0",
         "SEGUR_ACCESS_LOG": "false", "SEGUR_LOG_LEVEL": "WARNING", "SEGUR_PUBLIC_BASE_URL": str(client.base_url),
@@ -282,109 +283,6 @@ async def test_while_the_relay_is_down_the_store_is_read(app, client, database_u
         assert (await client.get(OIDC + "/userinfo", headers=_bearer(access))).status_code == 401
     finally:
         await admin.close()
-
-
-async def test_store_events_reach_subscribers_only_on_commit(app, client) -> None:  # type: ignore[no-untyped-def]
-    store = events_for(app.state.settings.database_url)
-    seen: list[str] = []
-
-    def handler(key: str) -> None:
-        seen.append(key)
-
-    store.subscribe("test.topic", handler)
-    async with app.state.sessionmaker() as session:
-        await publish(session, "test.topic", ["a", "b"])
-        assert seen == []
-        await session.commit()
-    assert seen[:2] == ["a", "b"]
-
-
-async def test_store_events_follow_savepoints_and_die_with_a_closed_transaction(app, client) -> None:  # type: ignore[no-untyped-def]
-    store = events_for(app.state.settings.database_url)
-    seen: list[str] = []
-    store.subscribe("test.savepoint", seen.append)
-    async with app.state.sessionmaker() as session:
-        await session.begin()
-        await publish(session, "test.savepoint", "outer")
-        async with session.begin_nested():
-            await publish(session, "test.savepoint", "released")
-        assert seen == []  # a released savepoint commits nothing yet
-        savepoint = await session.begin_nested()
-        await publish(session, "test.savepoint", "rolled-back")
-        await savepoint.rollback()  # drops what it published, not what the transaction did before it
-        await session.commit()
-    assert seen == ["outer", "released"]
-    async with app.state.sessionmaker() as session:
-        await session.begin()
-        await publish(session, "test.savepoint", "closed")
-        await session.close()  # neither committed nor rolled back: it never happened
-        async with session.begin():  # the same session, a new transaction
-            pass
-    assert seen == ["outer", "released"]
-
-
-@pytest.mark.postgresql
-async def test_a_listener_that_failed_to_start_is_started_by_the_next_app(database_url) -> None:  # type: ignore[no-untyped-def]
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the relay is PostgreSQL's LISTEN/NOTIFY")
-    from sqlalchemy.engine import make_url
-
-    from app.events import StoreEvents, store_key
-
-    store = StoreEvents(store_key(database_url))  # not the one the running app uses
-    unreachable = make_url(database_url).set(port=_free_port()).render_as_string(hide_password=False)
-    with pytest.raises(OSError):
-        await store.start(unreachable)  # that app fails to start, and will never stop the listener
-    await store.start(database_url)
-    try:
-        assert store.relayed
-    finally:
-        await store.stop()
-    assert not store.relayed
-
-
-def test_a_forked_worker_has_an_origin_of_its_own() -> None:
-    # workers forked from one parent skip their own notifications by origin: sharing the parent's, each
-    # would skip the revocations of all the others
-    from app import events
-
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child
-        try:
-            os.write(write, events.ORIGIN.encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    child = os.read(read, 64).decode()
-    os.close(read)
-    os.waitpid(pid, 0)
-    assert child and child != events.ORIGIN
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_notifications_stay_within_pg_notify_limits_and_name_their_origin() -> None:
-    from app.events import MAX_PAYLOAD, ORIGIN, _payloads
-
-    keys = [f"{i:08d}-0000-4000-8000-000000000000 1800000000.0" for i in range(1000)]
-    payloads = list(_payloads("psc.revoked", keys))
-    assert len(payloads) > 1 and all(len(p.encode()) <= MAX_PAYLOAD for p in payloads)
-    received: list[str] = []
-    for payload in payloads:
-        origin, topic, body = payload.split(" ", 2)
-        assert (origin, topic) == (ORIGIN, "psc.revoked")
-        received.extend(body.split("\n"))
-    assert received == keys
-
-
-# --- the seam: the fast path and the plain path answer alike ------------------------------------------
 
 
 async def test_the_fast_and_plain_paths_accept_and_refuse_alike(both_paths, client, session) -> None:  # type: ignore[no-untyped-def]

@@ -10,9 +10,5 @@ service calls and back.
   domain's errors to them;
 - :mod:`~app.ins.soap.endpoint` — the routes: credential, IDAM, search, answer;
 - :mod:`~app.ins.soap.client` — requests as a client builds them (tests, bench, docs): ``build_request``,
-  ``recsansvitale_xml``, ``recvitale_xml``, ``saml_security``, also importable from this package.
+  ``recsansvitale_xml``, ``recvitale_xml``, ``saml_security``.
 """
-
-from app.ins.soap.client import build_request, recsansvitale_xml, recvitale_xml, saml_security
-
-__all__ = ["build_request", "recsansvitale_xml", "recvitale_xml", "saml_security"]
