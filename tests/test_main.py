@@ -68,3 +68,15 @@ def test_exactly_one_domain_provides_the_bearer_check(monkeypatch: pytest.Monkey
     monkeypatch.setattr("app.main.load_domains", lambda: twice)
     with pytest.raises(RuntimeError, match="exactly one domain"):
         create_app(make_settings(f"sqlite:///{tmp_path}/two.db"))
+
+
+async def test_a_protected_route_checks_the_token_before_the_request(client: httpx.AsyncClient) -> None:
+    """README, Decisions: the bearer check runs first on a protected router; the route's own checks after it."""
+    from tests.psc.helpers import GP, access_token_for
+
+    url = "/dmp/fhir/DocumentReference?patient.identifier=a%00b"
+    assert (await client.get(url)).status_code == 401
+    token = await access_token_for(client, GP)
+    refused = await client.get(url, headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 400, refused.text
+    assert "FHIR:string" in refused.text
