@@ -136,7 +136,8 @@ def check_sender(address: str, domain: MssDomain | None, mailbox: MssMailbox | N
     """Who may send from ``address`` (SMTP MAIL FROM): an address of another operator's authorised domain (the
     inter-operator link hands over mail for our mailboxes); a mailbox of this operator once authenticated, as
     that mailbox (``login``: password or client certificate) or as a professional who may use it
-    (``professional``: a PSC token's SubjectNameID). Raises :class:`SenderRefused`'s kinds otherwise."""
+    (``professional``: a PSC token's SubjectNameID). Raises the kinds of
+    :class:`app.mss.exceptions.SenderRefused` otherwise."""
     if domain is None:
         raise SenderOutsideTrustSpace(address)
     if domain.role == "external":

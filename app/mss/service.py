@@ -12,9 +12,9 @@ request, or one SMTP DATA transaction); they raise :mod:`app.mss.exceptions`, ne
 
 from __future__ import annotations
 
-from app.mss.analysis import Analysis, Envelope, analyse, known_ins
-from app.mss.deliveries import deliver_local, plan_delivery, send_dsn, store, store_at_once
-from app.mss.faults import FAULT_STAGES, add_fault, clear_faults, consume_fault, list_faults, pending_stages
+from app.mss.analysis import Envelope, analyse, known_ins
+from app.mss.deliveries import deliver_local, store, store_at_once
+from app.mss.faults import add_fault, clear_faults, consume_fault, list_faults, pending_stages
 from app.mss.mailboxes import (
     PATIENT,
     TOPIC_LOOKUPS,
@@ -22,9 +22,7 @@ from app.mss.mailboxes import (
     check_sender,
     create_mailbox,
     ensure_per_mailboxes,
-    get_domain,
     get_mailbox,
-    hash_password,
     list_mailboxes,
     load_mailbox,
     load_owned_mailbox,
@@ -35,22 +33,11 @@ from app.mss.mailboxes import (
 from app.mss.messages import (
     MessageFilter,
     delete_delivery,
-    get_delivery,
     list_deliveries,
     load_delivery,
     load_part,
     message_uid,
     parsed,
-)
-from app.mss.parser import (
-    INLINE_INFLATED_BYTES,
-    INLINE_LINE_CHARS,
-    INLINE_MESSAGE_BYTES,
-    INLINE_METADATA_BYTES,
-    message_parser,
-    parse_and_read_xdm,
-    parse_message,
-    read_xdm_bounded,
 )
 from app.mss.receipts import mark_read
 from app.mss.recipients import RecipientVerdict, check_recipient, lookup
@@ -60,13 +47,11 @@ from app.mss.submission import Submission, send_composed, send_raw, submit
 from app.mss.tlskeys import shared_tls_key
 
 __all__ = [
-    "FAULT_STAGES", "INLINE_INFLATED_BYTES", "INLINE_LINE_CHARS", "INLINE_MESSAGE_BYTES", "INLINE_METADATA_BYTES",
-    "PATIENT", "TOPIC_LOOKUPS", "Analysis", "Envelope", "MessageFilter", "RecipientVerdict", "StoredMessage",
-    "Submission", "add_fault", "analyse", "check_password", "check_recipient", "check_sender", "clear_faults",
-    "consume_fault", "create_mailbox", "delete_delivery", "deliver_local", "ensure_per_mailboxes", "get_delivery",
-    "get_domain", "get_mailbox", "hash_password", "known_ins", "list_deliveries", "list_faults", "list_mailboxes",
-    "load_delivery", "load_mailbox", "load_owned_mailbox", "load_part", "lookup", "mailboxes_of", "mark_read",
-    "may_use", "message_parser", "message_store", "message_uid", "parse_and_read_xdm", "parse_message", "parsed",
-    "pending_stages", "plan_delivery", "read_xdm_bounded", "require_applicative", "seed", "send_composed",
-    "send_dsn", "send_raw", "shared_tls_key", "store", "store_at_once", "submit",
+    "PATIENT", "TOPIC_LOOKUPS", "Envelope", "MessageFilter", "RecipientVerdict", "StoredMessage", "Submission",
+    "add_fault", "analyse", "check_password", "check_recipient", "check_sender", "clear_faults", "consume_fault",
+    "create_mailbox", "delete_delivery", "deliver_local", "ensure_per_mailboxes", "get_mailbox", "known_ins",
+    "list_deliveries", "list_faults", "list_mailboxes", "load_delivery", "load_mailbox", "load_owned_mailbox",
+    "load_part", "lookup", "mailboxes_of", "mark_read", "may_use", "message_store", "message_uid", "parsed",
+    "pending_stages", "require_applicative", "seed", "send_composed", "send_raw", "shared_tls_key", "store",
+    "store_at_once", "submit",
 ]

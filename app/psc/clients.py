@@ -25,6 +25,7 @@ from app.psc.exceptions import (
     InvalidClientMetadata,
     InvalidRequest,
     InvalidScope,
+    TokenError,
     UnauthorizedClient,
     UnknownClient,
 )
@@ -274,7 +275,7 @@ async def authenticate_client(
         assertion = form["client_assertion"]
         try:
             claims = tokens.unverified_claims(assertion)
-        except tokens.TokenError as exc:
+        except TokenError as exc:
             raise InvalidClient(
                 f"malformed client_assertion: {exc.description}", rule="PSC:client_assertion.malformed", basic=False
             ) from None
@@ -312,7 +313,7 @@ async def authenticate_client(
                 audiences=audiences,
                 leeway=settings.psc_leeway,
             )
-        except tokens.TokenError as exc:
+        except TokenError as exc:
             raise InvalidClient(exc.description, rule=exc.rule, basic=False) from None
         # RFC 7523 §3 item 7: an assertion is used once.
         jti_key = "ca:" + sha256_hex(client_id + ":" + claims["jti"])[:61]

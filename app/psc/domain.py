@@ -2,8 +2,8 @@
 
 from app.domains import Domain
 from app.psc import auth, control, me, memory, oidc, seed
-from app.psc.exceptions import ControlRefusal, OAuthRefusal
-from app.psc.oidc.errors import oauth_refusal
+from app.psc.exceptions import ControlRefusal, OAuthRefusal, TokenError
+from app.psc.oidc.errors import oauth_refusal, token_refusal
 
 DOMAIN = Domain(
     name="psc",
@@ -11,7 +11,9 @@ DOMAIN = Domain(
     protected_routers=[me.router],
     seed=seed.seed,
     authenticate=auth.authenticate,
-    exception_handlers={OAuthRefusal: oauth_refusal, ControlRefusal: control.control_refusal},
+    exception_handlers={
+        OAuthRefusal: oauth_refusal, ControlRefusal: control.control_refusal, TokenError: token_refusal,
+    },
     keep_on_reset=("psc_signing_key",),
     lifespan=memory.lifespan,
     openapi_tags=[

@@ -3,7 +3,7 @@
 PSC (Keycloak) signs with RS256 by default and per client with ES256; keys are published as a JWKS
 at ``{issuer}/protocol/openid-connect/certs`` with a ``kid``, and relying parties reload the JWKS on
 an unknown ``kid`` (reference psc.md §5, ``ansforge/keycloak-prosanteconnect``
-``ProSanteConnectIdentityProvider.java``). This module is pure: rows come from ``service.py``.
+``ProSanteConnectIdentityProvider.java``). This module is pure: rows come from :mod:`app.psc.signing`.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class KeyRing:
     """Parsed keys, by ``kid``; one active key per algorithm signs new tokens.
 
     Parsing a PEM/JWK costs far more than a signature, so the ring is built once and cached by the
-    caller (``service.load_keyring``); it is rebuilt when an unknown ``kid`` shows up (rotation by
+    caller (:func:`app.psc.signing.get_keyring`); it is rebuilt when an unknown ``kid`` shows up (rotation by
     another worker) or after a rotation in this process.
     """
 

@@ -15,7 +15,7 @@ from app.db import utcnow
 from app.events import publish
 from app.psc import tokens
 from app.psc.clients import ClientLike
-from app.psc.exceptions import UnauthorizedClient
+from app.psc.exceptions import TokenError, UnauthorizedClient
 from app.psc.memory import TOPIC_REVOKED, revoked_key
 from app.psc.models import IssuedToken, LoginSession, RevokedToken
 from app.psc.realm import issuer
@@ -69,7 +69,7 @@ async def revoke_token(session: AsyncSession, settings: Settings, *, client: Cli
     for typ, audience in ((tokens.TYP_REFRESH, issuer(settings)), (tokens.TYP_ACCESS, None)):
         try:
             claims = await verify_token(session, settings, token, typ=typ, audience=audience, check_exp=False)
-        except tokens.TokenError:
+        except TokenError:
             continue
         if claims.get("azp") != client.client_id:
             raise UnauthorizedClient("the token was issued to another client", rule="PSC:revoke.client")

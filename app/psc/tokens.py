@@ -25,8 +25,7 @@ from typing import Any, TypeGuard
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from app.psc.exceptions import TokenError as TokenError  # re-exported: the refusal of this module
-from app.psc.exceptions import UnknownKeyError as UnknownKeyError
+from app.psc.exceptions import TokenError, UnknownKeyError
 from app.psc.keys import KeyRing, SigningAlg, import_jwk
 
 TYP_ACCESS = "Bearer"

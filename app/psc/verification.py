@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.psc import tokens
 from app.psc.clients import get_client
-from app.psc.exceptions import TokenError
+from app.psc.exceptions import TokenError, UnknownKeyError
 from app.psc.memory import CachedProfessional, cached_client, recall
 from app.psc.models import Professional as ProfessionalRow
 from app.psc.models import RevokedToken
@@ -49,7 +49,7 @@ async def verify_token(
     else:
         try:
             claims = tokens.verify_signature(token, ring)
-        except tokens.UnknownKeyError:
+        except UnknownKeyError:
             # A key rotated by another worker: reload, but at most once per UNKNOWN_KID_RELOAD_INTERVAL per
             # worker, or every forged kid would cost a query and the parsing of every key.
             cached = RINGS.get(settings.database_url)
@@ -181,7 +181,7 @@ async def introspect(session: AsyncSession, settings: Settings, *, token: str) -
     for typ, audience in ((tokens.TYP_ACCESS, None), (tokens.TYP_REFRESH, issuer(settings))):
         try:
             claims = await verify_token(session, settings, token, typ=typ, audience=audience)
-        except tokens.TokenError:
+        except TokenError:
             continue
         if await is_revoked(session, claims["jti"]):
             return {"active": False}

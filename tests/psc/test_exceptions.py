@@ -22,6 +22,7 @@ from app.psc.exceptions import (
     SlowDown,
     TokenError,
     UnauthorizedClient,
+    UnknownKeyError,
     UnknownUserId,
     UnsupportedGrantType,
     UnsupportedResponseType,
@@ -65,7 +66,9 @@ def test_invalid_client_says_whether_http_basic_was_tried() -> None:
 
 
 def test_token_errors_are_the_ones_tokens_raises() -> None:
-    assert tokens.TokenError is TokenError and issubclass(tokens.UnknownKeyError, TokenError)
+    assert issubclass(UnknownKeyError, TokenError)
+    with pytest.raises(TokenError):  # what tokens raises is the exceptions module's class
+        tokens.unverified_header("not-a-jws")
     error = TokenError("the token has expired", "PSC:token.exp")
     assert (error.description, error.rule) == ("the token has expired", "PSC:token.exp")
     assert isinstance(error, PscError) and not isinstance(error, (OAuthRefusal, ControlRefusal))

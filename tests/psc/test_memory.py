@@ -19,6 +19,7 @@ from sqlalchemy import update
 from app.db import utcnow
 from app.events import events_for, publish
 from app.psc import service, signing, tokens, verification
+from app.psc.exceptions import TokenError
 from app.psc.memory import memory_for
 from app.psc.models import RevokedToken, SigningKey
 from tests.conftest import free_port
@@ -148,11 +149,11 @@ async def test_a_verified_token_is_still_checked_for_its_type_audience_and_issue
     access = await access_token_for(client, GP)
     await verification.verify_token(session, settings, access, audience=settings.psc_access_token_audience)
     assert access in memory_for(settings.database_url).verified
-    with pytest.raises(tokens.TokenError, match="type"):
+    with pytest.raises(TokenError, match="type"):
         await verification.verify_token(session, settings, access, typ=tokens.TYP_REFRESH)
-    with pytest.raises(tokens.TokenError, match="audience"):
+    with pytest.raises(TokenError, match="audience"):
         await verification.verify_token(session, settings, access, audience="someone-else")
-    with pytest.raises(tokens.TokenError, match="issuer"):
+    with pytest.raises(TokenError, match="issuer"):
         other = settings.model_copy(update={"public_base_url": "http://elsewhere.test"})
         await verification.verify_token(session, other, access)
 
@@ -332,5 +333,5 @@ async def test_the_plain_path_trusts_no_memory(app, client, session) -> None:  #
     jti = tokens.unverified_claims(access)["jti"]
     session.add(RevokedToken(jti=jti, reason="test", revoked_at=utcnow(), expires_at=None))  # never published
     await session.flush()
-    with pytest.raises(tokens.TokenError, match="revoked"):
+    with pytest.raises(TokenError, match="revoked"):
         await verification.authenticate_access_token(session, plain, access)

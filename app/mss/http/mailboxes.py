@@ -10,31 +10,13 @@ from pydantic import ValidationError
 
 from app.api.deps import CurrentProfessional, SessionDep, SettingsDep
 from app.api.errors import ProblemError
-from app.api.journal import note_refusal
 from app.mss import service
 from app.mss.exceptions import MessageRefused, MssError
 from app.mss.http.deps import OwnedMailbox
 from app.mss.http.messages import PROBLEMS
-from app.mss.http.problems import problem
+from app.mss.http.problems import journal_refusal, problem, validation_detail
 from app.mss.http.views import mailbox_read
 from app.mss.schemas import MailboxRead, MessageCreate, RecipientResult, SendResult
-
-
-def journal_refusal(request: Request, exc: ProblemError, detail: str | None = None) -> None:
-    """Note for the journal a refusal of a request *body*: its rule and a fixed text, never the problem's
-    detail, which may quote the body (a file name, an XDM entry, a CDA fragment). The journal keeps the
-    first detail noted, so the problem handler does not overwrite this one."""
-    note_refusal(request, rule=exc.rule, detail=detail or f"{exc.title} (request body not journaled)",
-                 status=exc.status)
-
-
-def validation_detail(exc: ValidationError) -> str:
-    """A pydantic error as ``field: rule (type)`` items, without the submitted values (``input_value``)."""
-    items = []
-    for error in exc.errors(include_url=False, include_input=False, include_context=False):
-        where = ".".join(str(part) for part in error.get("loc", ())) or "body"
-        items.append(f"{where}: {error.get('msg', 'invalid')} ({error.get('type', 'invalid')})")
-    return "; ".join(items)[:1000] or "invalid request body"
 
 
 def _inline_schema(model: type[MessageCreate]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from app.api.errors import ProblemError, problem_response
@@ -58,3 +59,20 @@ async def handle(request: Request, exc: errors.MssError) -> Response:
     note_refusal(request, rule=found.rule, detail=found.detail, status=found.status)
     return problem_response(request, found.status, found.title, found.detail, type_=found.type, rule=found.rule,
                             extra=found.extra)
+
+
+def journal_refusal(request: Request, exc: ProblemError, detail: str | None = None) -> None:
+    """Note for the journal a refusal of a request *body*: its rule and a fixed text, never the problem's
+    detail, which may quote the body (a file name, an XDM entry, a CDA fragment). The journal keeps the
+    first detail noted, so the problem handler does not overwrite this one."""
+    note_refusal(request, rule=exc.rule, detail=detail or f"{exc.title} (request body not journaled)",
+                 status=exc.status)
+
+
+def validation_detail(exc: ValidationError) -> str:
+    """A pydantic error as ``field: rule (type)`` items, without the submitted values (``input_value``)."""
+    items = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in error.get("loc", ())) or "body"
+        items.append(f"{where}: {error.get('msg', 'invalid')} ({error.get('type', 'invalid')})")
+    return "; ".join(items)[:1000] or "invalid request body"

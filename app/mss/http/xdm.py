@@ -10,9 +10,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from app.mss import xdm
-from app.mss.http.mailboxes import journal_refusal
 from app.mss.http.messages import PROBLEMS
-from app.mss.http.problems import problem
+from app.mss.http.problems import journal_refusal, problem
 
 
 def add_xdm_routes(router: APIRouter) -> None:

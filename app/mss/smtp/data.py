@@ -3,6 +3,15 @@ length limit (§4.5.3.1.6)."""
 
 from __future__ import annotations
 
+LINE_TOO_LONG = "500 5.5.2 Line too long (see RFC5321 4.5.3.1.6)"
+
+
+def line_too_long(content: bytes) -> bool:
+    """Whether a line of the dot-unstuffed message ``content`` is longer than 998 octets + CRLF (RFC 5321
+    §4.5.3.1.6). Measured once unstuffed: the 1,000 octets of a line do not count "the leading dot
+    duplicated for transparency" (aiosmtpd, which measures before unstuffing, allows 1,001)."""
+    return len(content) > 998 and _has_long_line(content, 0)
+
 
 def _has_long_line(data: bytes | bytearray, start: int, limit: int = 999) -> bool:
     """Whether a line of ``data[start:]`` (split at LF; the CR counts) is longer than ``limit`` octets

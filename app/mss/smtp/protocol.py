@@ -1,5 +1,6 @@
-"""The SMTP session (aiosmtpd's ``SMTP``): the DSN extension's parameters (RFC 3461), DATA read in bulk,
-MSSanté reply texts, lookups cached per connection, and the session's journal entry."""
+"""The SMTP session (aiosmtpd's ``SMTP``): the DSN extension's parameters (RFC 3461), DATA read in bulk
+(aiosmtpd's own line-by-line DATA with ``SEGUR_FAST_PATHS=false``), MSSanté reply texts, lookups cached per
+connection, and the session's journal entry."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import collections
 import contextlib
 import re
+import sys
 import time
 import uuid
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,7 +18,7 @@ from aiosmtpd.smtp import MISSING, SMTP, syntax
 from app.api.journal import record
 from app.mss import service
 from app.mss.smtp import replies
-from app.mss.smtp.data import _has_long_line, _scan_data, _unstuffed
+from app.mss.smtp.data import LINE_TOO_LONG, _scan_data, _unstuffed, line_too_long
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -39,11 +41,30 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"  # RFC 5322 §3.2.3
 _PLAIN_ANGLE_ADDR = re.compile(rf"<({_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
 _DSN_MAIL = re.compile(r"\s+(RET|ENVID)=(\S+)", re.IGNORECASE)
 _DSN_RCPT = re.compile(r"\s+(NOTIFY|ORCPT)=(\S+)", re.IGNORECASE)
-_REWRITES = {
-    "552 Error: Too much mail data": "552 5.3.4 Message size exceeds fixed maximum message size ({limit} bytes)",
-    "552 Error: message size exceeds fixed maximum message size":
-        "552 5.3.4 Message size exceeds fixed maximum message size ({limit} bytes)",
+_TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size ({limit} bytes)"
+_REWRITES = {  # aiosmtpd's reply: (MSSanté's, its rule)
+    "552 Error: Too much mail data": (_TOO_BIG, "MSS:size"),
+    "552 Error: message size exceeds fixed maximum message size": (_TOO_BIG, "MSS:size"),
+    "500 Line too long (see RFC5321 4.5.3.1.6)": (LINE_TOO_LONG, None),  # aiosmtpd's DATA (the plain path)
 }
+
+
+class _CountingReader:
+    """The connection's reader while aiosmtpd's own DATA reads (the plain path), counting the octets it
+    takes: aiosmtpd stops counting the size once a line overran its reader."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self.reader, self.consumed = reader, 0
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        line = await self.reader.readuntil(separator)
+        self.consumed += len(line)
+        return line
+
+    async def read(self, n: int = -1) -> bytes:
+        data = await self.reader.read(n)
+        self.consumed += len(data)
+        return data
 
 
 class MssSMTP(SMTP):
@@ -55,8 +76,11 @@ class MssSMTP(SMTP):
         self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit)
         self.command_size_limits["AUTH"] = 12288
         reader = getattr(self, "_stream_reader", None)
-        if reader is not None:  # DATA lines are still checked against line_length_limit
+        if reader is not None:  # a longer line overruns the reader (aiosmtpd's DATA answers "Line too long")
             reader._limit = 12288 + 2
+        # aiosmtpd's DATA measures a line before unstuffing (1,001 octets); the sandbox's rule is measured once
+        # unstuffed (:func:`app.mss.smtp.data.line_too_long`, before the handler), whichever reads DATA.
+        self.line_length_limit = sys.maxsize
         self.mss = handler
         self.fast_paths = handler.settings.fast_paths
         self.session_id = uuid.uuid4().hex[:16]
@@ -73,13 +97,18 @@ class MssSMTP(SMTP):
         self.sender_mailbox: Any = None
         self.identity: dict[str, Any] | None = None
         self.last_rule: str | None = None
+        self.plain_data: _CountingReader | None = None
 
     async def push(self, status: Any) -> None:
         if isinstance(status, str):
-            for prefix, text in _REWRITES.items():
+            if self.plain_data is not None and status.startswith("500 Line too long"):
+                limit = self.data_size_limit or 0  # the size first, as the bulk reader (less the ".\r\n")
+                if limit and self.plain_data.consumed - 3 > limit:
+                    status = "552 Error: Too much mail data"
+            for prefix, (text, rule) in _REWRITES.items():
                 if status.startswith(prefix):
                     status = text.format(limit=self.data_size_limit)
-                    self.last_rule = "MSS:size"
+                    self.last_rule = rule
             if status[:1] in ("4", "5"):
                 self.refusals.append((status[:200], self.last_rule))
         self.last_rule = None
@@ -122,7 +151,10 @@ class MssSMTP(SMTP):
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
         """DATA read in bulk (aiosmtpd reads it line by line, which dominates the CPU cost of a 100 KB
-        message); same replies, RFC 5321 §4.5.2 dot-unstuffing, §4.5.3.1.6 line length, SIZE limit."""
+        message); same replies, RFC 5321 §4.5.2 dot-unstuffing, SIZE limit; the §4.5.3.1.6 line length is
+        checked before the handler (:meth:`_call_handler_hook`). With ``SEGUR_FAST_PATHS=false``, after
+        the same checks of the command, aiosmtpd's own DATA reads the message (its replies reworded by
+        :meth:`push`)."""
         if await self.check_helo_needed():
             return
         if await self.check_auth_needed("DATA"):
@@ -133,6 +165,14 @@ class MssSMTP(SMTP):
             return
         if arg:
             await self.push("501 5.5.4 Syntax: DATA")
+            return
+        if not self.fast_paths:
+            reader = self._reader
+            self.plain_data = self._reader = _CountingReader(reader)  # type: ignore[assignment]
+            try:
+                await super().smtp_DATA(arg)
+            finally:
+                self._reader, self.plain_data = reader, None
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         limit = self.data_size_limit or 0
@@ -153,7 +193,7 @@ class MssSMTP(SMTP):
                     self._reader._buffer[0:0] = leftover  # type: ignore[attr-defined]
                 del buffer[end + 2:]
                 break
-            if limit and len(buffer) > limit + 2:
+            if limit and len(buffer) > limit + 4:  # the CRLF of DATA, and ".\r" may start the terminator
                 too_big = True
                 keep = bytes(buffer[-4:])  # discard what is over the limit, keep enough to see the end
                 buffer = bytearray(keep)
@@ -164,17 +204,18 @@ class MssSMTP(SMTP):
             await self.push(f"552 5.3.4 Message size exceeds fixed maximum message size ({limit} bytes)")
             return
         content = _unstuffed(buffer, stuffed)
-        # Measured once unstuffed: the 1,000 octets of a line do not count "the leading dot duplicated for
-        # transparency" (RFC 5321 §4.5.3.1.6), as aiosmtpd allows 1,001.
-        if len(content) > 998 and _has_long_line(content, 0):
-            self._set_post_data_state()
-            await self.push("500 5.5.2 Line too long (see RFC5321 4.5.3.1.6)")
-            return
         self.envelope.content = content
         self.envelope.original_content = content
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()
         await self.push("250 OK" if status is MISSING else status)
+
+    async def _call_handler_hook(self, command: str, *args: Any) -> Any:
+        """The handler's hook; for DATA, after the line length rule (RFC 5321 §4.5.3.1.6), checked here for
+        both readers of DATA (the message is refused with :data:`LINE_TOO_LONG`, the handler not called)."""
+        if command == "DATA" and self.envelope is not None and line_too_long(self.envelope.original_content or b""):
+            return LINE_TOO_LONG
+        return await super()._call_handler_hook(command, *args)
 
     def _set_rset_state(self) -> None:
         super()._set_rset_state()

@@ -83,7 +83,7 @@ def _open_zip(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> zipfile.ZipFil
 def declared_sizes(data: bytes, limits: XdmLimits = DEFAULT_LIMITS) -> tuple[int, int] | None:
     """What the archive says its entries inflate to, in total and for ``METADATA.XML``, from its central
     directory (read after the same end-record checks as :func:`read_zip_entries`); None when that is not
-    readable (reading the archive then fails as fast). They bound the work of :func:`read_xdm`:
+    readable (reading the archive then fails as fast). They bound the work of :func:`app.mss.xdm.metadata.read_xdm`:
     :func:`read_zip_entries` never inflates more than announced (plus at most one read, 4 KB, per entry,
     whatever the method: see :func:`_inflate_bounded`); each file is hashed, and parsed as XML, once;
     and what is done per element of the metadata, in Python, is in proportion to its size (about

@@ -1,6 +1,7 @@
 """The OIDC face's error mapper: the domain's OAuth refusals as RFC 6749 §5.2 JSON (registered for
 :class:`app.psc.exceptions.OAuthRefusal` through ``Domain.exception_handlers``), and a refused bearer
-token as RFC 6750 §3 (``AuthError``: 401 ``invalid_token``). The authorization endpoint answers its
+token as RFC 6750 §3 (``AuthError``: 401 ``invalid_token``), also the fallback for a :class:`TokenError`
+nobody caught (registered through ``Domain.exception_handlers``). The authorization endpoint answers its
 refusals itself, by redirect or error page (RFC 6749 §4.1.2.1)."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import Response
 
-from app.api.errors import AuthError, oauth_response
+from app.api.errors import AuthError, oauth_response, render_generic
 from app.api.journal import note_refusal
 from app.psc.exceptions import InvalidClient, OAuthRefusal, TokenError
 
@@ -31,3 +32,12 @@ async def oauth_refusal(request: Request, exc: OAuthRefusal) -> Response:
 def bearer_refusal(exc: TokenError) -> AuthError:
     """A refused access token, as the platform answers it (401, ``WWW-Authenticate: Bearer``)."""
     return AuthError(exc.description, rule=exc.rule)
+
+
+async def token_refusal(request: Request, exc: TokenError) -> Response:
+    """``Domain.exception_handlers[TokenError]``: a refused token that a route forgot to catch answers as the
+    platform answers ``AuthError`` (401, ``WWW-Authenticate: Bearer error="invalid_token"``, in the route's
+    protocol shape), not as an unexpected 500."""
+    error = bearer_refusal(exc)
+    return render_generic(request, error.status, error.description, rule=error.rule,
+                          headers={"WWW-Authenticate": error.www_authenticate})

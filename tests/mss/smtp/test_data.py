@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from app.mss.smtp.data import _has_long_line, _unstuffed
+from app.mss.smtp.data import _has_long_line, _unstuffed, line_too_long
 
 
 def longest_line_over(buffer: bytes, limit: int = 999) -> bool:
@@ -34,6 +34,7 @@ def test_long_line_detection_matches_splitting() -> None:
         cases.append(b"\r\n" + b"\n".join(lines) + b"\r\n")
     for buffer in cases:
         assert _has_long_line(bytearray(buffer), 2) == (len(buffer) > 1000 and longest_line_over(buffer)), buffer[:80]
+        assert line_too_long(buffer[2:]) == longest_line_over(buffer), buffer[:80]
 
 
 def test_dot_unstuffing_matches_the_plain_rule() -> None:

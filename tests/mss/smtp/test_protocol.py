@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import random
 import smtplib
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -152,3 +154,109 @@ async def test_open_connections_see_mailboxes_created_and_faults_scripted_meanwh
         return first, scripted.value.smtp_code
 
     assert await smtp_call(fn) == ({}, 451)
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.out = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.out += data
+
+    async def drain(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+async def _data(chunks: list[bytes], *, fast: bool, limit: int) -> tuple[bytes, list[bytes], bytes, list[Any]]:
+    """DATA read by one reader (``fast``: in bulk; else aiosmtpd's own), ``chunks`` arriving one by one:
+    the replies, what the handler received, the bytes left for the next command, the refusals noted."""
+    from app.mss.smtp.protocol import MssSMTP
+
+    received: list[bytes] = []
+
+    async def handle_DATA(server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        received.append(envelope.content)
+        return "250 2.0.0 Ok: queued"
+
+    handler = SimpleNamespace(app=None, settings=SimpleNamespace(fast_paths=fast), generation=0,
+                              handle_DATA=handle_DATA)
+    server = MssSMTP(handler, data_size_limit=limit)
+    server.session = server._create_session()
+    server.session.host_name = "lps.test"
+    server.envelope = server._create_envelope()
+    server.envelope.rcpt_tos.append(HOSPITAL_DOCTOR)
+    reader, writer = asyncio.StreamReader(limit=12288 + 2), _Writer()
+    server._reader, server._writer, server.transport = reader, writer, object()  # type: ignore[assignment]
+    task = asyncio.create_task(server.smtp_DATA(""))
+    for chunk in chunks:
+        reader.feed_data(chunk)
+        for _ in range(5):  # the reader takes this chunk before the next one arrives
+            await asyncio.sleep(0)
+    await asyncio.wait_for(task, 10)
+    return bytes(writer.out), received, bytes(reader._buffer), server.refusals  # type: ignore[attr-defined]
+
+
+def _exactly(size: int) -> bytes:
+    """A message of ``size`` octets (CRLFs included) in lines of at most 100."""
+    lines, left = [], size
+    while left:
+        take = min(100, left)
+        lines.append(b"m" * (take - 2) + b"\r\n")
+        left -= take
+    return b"".join(lines)
+
+
+async def test_data_in_bulk_answers_as_aiosmtpds_own_data() -> None:
+    """The fast DATA reader and the plain one (aiosmtpd's, ``SEGUR_FAST_PATHS=false``) on the same inputs:
+    same replies (MSSanté's texts), same message, same refusal rules, same bytes left for the next command."""
+    limit = 4096
+    cases: list[list[bytes]] = [
+        [b"Subject: x\r\n\r\nhello\r\n.\r\n"],
+        [b".\r\n"],  # empty message
+        [b"..two dots\r\n.one\r\n...\r\nend\r\n.\r\n"],  # dot-stuffed lines (RFC 5321 §4.5.2)
+        [b"." + b"A" * 998 + b"\r\n" + b"B" * 998 + b"\r\n.\r\n"],  # 998 octets once unstuffed: accepted
+        [b"C" * 999 + b"\r\n.\r\n"],  # 999 octets: 500 (§4.5.3.1.6), the handler not called
+        [b"a" * 600 + b"\n" + b"b" * 600 + b"\r\n.\r\n"],  # a bare LF ends a line for the rule
+        [_exactly(limit) + b".\r\n"],  # exactly the SIZE limit
+        [_exactly(limit + 1) + b".\r\n"],  # one octet over: 552 MSS:size
+        [_exactly(limit) + b".\r", b"\n"],  # at the limit, the terminator split
+        [_exactly(limit - 1) + b".", b"\r\n"],
+        [_exactly(3 * limit), b".\r\n"],
+        [b"hi\r\n.\r\nRSET\r\n"],  # pipelined after the terminator: left for the next command
+        [b"ab\r", b"\n.", b"x\r\n", b".", b"\r", b"\n"],  # every split of the terminator and of a stuffed dot
+    ]
+    rng = random.Random(17)
+    message = b"".join(rng.choice([b".", b"..", b"", b"x"]) + b"y" * rng.randint(0, 80) + b"\r\n" for _ in range(80))
+    for _ in range(10):
+        cuts = sorted(rng.sample(range(1, len(message)), 6))
+        whole = message + b".\r\n"
+        cases.append([whole[i:j] for i, j in zip([0, *cuts], [*cuts, len(whole)], strict=True)])
+    for chunks in cases:
+        fast = await _data(chunks, fast=True, limit=limit)
+        plain = await _data(chunks, fast=False, limit=limit)
+        assert fast == plain, chunks[0][:40]
+        assert fast[0].startswith(b"354 ")
+    replies = [(await _data(chunks, fast=False, limit=limit))[0].split(b"\r\n")[1][:3] for chunks in cases[:12]]
+    assert replies == [b"250", b"250", b"250", b"250", b"500", b"250", b"250", b"552", b"250", b"250", b"552",
+                       b"250"]
+    over_the_reader = [b"x\r\n" + b"L" * 13000 + b"\r\n.\r\n"]  # a line longer than the reader's limit: 500
+    fast = await _data(over_the_reader, fast=True, limit=100000)
+    assert fast == await _data(over_the_reader, fast=False, limit=100000)
+    assert fast[0].split(b"\r\n")[1].startswith(b"500 5.5.2") and fast[1] == []
+
+
+async def test_a_line_over_the_readers_limit_in_a_message_over_the_size_limit() -> None:
+    """A line longer than the reader's 12,290 octets, starting within the SIZE limit of a message over it:
+    aiosmtpd's DATA marks it "Line too long" and stops counting the size; both readers answer 552 (the
+    size is checked first), the plain one by the octets it took."""
+    for chunks in ([b"x" * 13000 + b"\r\n" + b"y" * 9000 + b"\r\n.\r\n"],
+                   [b"x" * 13000 + b"\r\n" + b"y" * 6000 + b"\r\n.\r\n"]):
+        fast = await _data(chunks, fast=True, limit=20000)
+        assert fast == await _data(chunks, fast=False, limit=20000)
+        assert fast[1] == [] and fast[2] == b""
+    assert fast[0].split(b"\r\n")[1].startswith(b"500 5.5.2") and fast[3][-1][1] is None
+    too_big = await _data([b"x" * 13000 + b"\r\n" + b"y" * 9000 + b"\r\n.\r\n"], fast=False, limit=20000)
+    assert too_big[0].split(b"\r\n")[1].startswith(b"552 5.3.4") and too_big[3][-1][1] == "MSS:size"

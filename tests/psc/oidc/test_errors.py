@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 from starlette.requests import Request
 
@@ -54,3 +55,34 @@ async def test_a_control_refusal_is_problem_json() -> None:
     assert body["type"] == "urn:ietf:params:oauth:error:invalid_client_metadata"
     assert (body["title"], body["detail"], body["rule"]) == ("Invalid client metadata", "jwks: bad", "PSC:client.jwks")
     assert (body["error"], body["error_description"]) == ("invalid_client_metadata", "jwks: bad")
+
+
+@pytest.mark.parametrize(("path", "error_field"), [
+    ("/auth/realms/esante-wallet/throwaway", "error"),  # OAuth shape
+    ("/psc/throwaway", "detail"),  # RFC 9457 problem
+])
+async def test_a_token_error_nobody_caught_is_a_401_not_a_500(path: str, error_field: str) -> None:
+    from fastapi import FastAPI
+
+    from app.api.errors import install_exception_handlers
+    from app.psc.domain import DOMAIN
+
+    throwaway = FastAPI()
+    install_exception_handlers(throwaway)
+    for kind, handler in DOMAIN.exception_handlers.items():
+        throwaway.add_exception_handler(kind, handler)
+
+    @throwaway.get(path)
+    async def forgot_to_catch() -> None:
+        raise TokenError("the token has expired", "PSC:token.exp")
+
+    transport = httpx.ASGITransport(app=throwaway, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as http:
+        response = await http.get(path)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == (
+        'Bearer realm="segur-sandbox", error="invalid_token", error_description="the token has expired"'
+    )
+    assert error_field in response.json()
+    if error_field == "detail":
+        assert response.json()["detail"] == "the token has expired" and response.json()["rule"] == "PSC:token.exp"
