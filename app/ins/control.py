@@ -68,7 +68,7 @@ async def _created(request: Request, session: AsyncSession, insert: Callable[...
         await insert(session, [body], skip_existing=False)
     except InsError as err:
         raise control_problem(err) from None
-    return json_response(request, body.model_dump(exclude_none=True), 201)
+    return json_response(body.model_dump(exclude_none=True), 201, fast=request.app.state.settings.fast_paths)
 
 
 CONFLICT: dict[int | str, dict[str, Any]] = {
@@ -83,7 +83,7 @@ async def create_person(body: PersonIn, request: Request, session: SessionDep) -
     except InsError as err:
         raise control_problem(err) from None
     rec = body.record(ids[0])
-    return json_response(request, _person_out(rec), 201)
+    return json_response(_person_out(rec), 201, fast=request.app.state.settings.fast_paths)
 
 
 @control.get("/persons", summary="Test identities (INSi names)", operation_id="sandbox_persons_list")
