@@ -34,6 +34,14 @@ class EntryResult:
     etag: str | None = None
 
 
+def not_current(target: str, english: str, french: str) -> DmpError:
+    """A replacement whose target is no longer the chain's current version (PDSm4DMP TD2.1): a 409."""
+    return DmpError(Kind.CONFLICT, f"DocumentReference/{target} {english}: replace the current version of the chain",
+                    french=f"DocumentReference/{target} {french} : remplacer la version courante de la chaîne",
+                    rule="PDSm4DMP:TD2.1-replace-current", element="DocumentReference.relatesTo.target",
+                    xds_code=XDS_METADATA)
+
+
 async def submit(session: AsyncSession, settings: Settings, *, submission: Submission, ctx: AccessContext,
                  transaction: str = "ITI-65") -> list[EntryResult]:
     """File a submission atomically; returns one result per request entry, in request order."""
@@ -59,12 +67,8 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: Submi
                            rule="PDSm4DMP:TD2.1-replace-target", element="DocumentReference.relatesTo.target",
                            xds_code=XDS_UNRESOLVED_REFERENCE)
         if old.availability != "Approved":
-            raise DmpError(Kind.CONFLICT, f"DocumentReference/{doc.replaces} is {old.availability} and cannot be "
-                           "replaced: replace the current version of the chain",
-                           french=f"DocumentReference/{doc.replaces} est {old.availability} et ne peut être "
-                                  f"remplacé : remplacer la version courante de la chaîne",
-                           rule="PDSm4DMP:TD2.1-replace-current",
-                           element="DocumentReference.relatesTo.target", xds_code=XDS_METADATA)
+            raise not_current(doc.replaces, f"is {old.availability} and cannot be replaced",
+                              f"est {old.availability} et ne peut être remplacé")
         patch = patches_by_target.get(doc.replaces)
         if patch is not None:
             state = patch.apply(MetadataState("current", tuple(tuple(x) for x in old.labels), old.is_archived),  # type: ignore[misc]
@@ -85,12 +89,8 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: Submi
         version = old.version_id
         if not await bump_version(session, old, version, DmpDocument.availability == "Approved",
                                   availability="Deprecated", last_updated=now, **changes):
-            raise DmpError(Kind.CONFLICT, f"DocumentReference/{doc.replaces} was replaced meanwhile and cannot "
-                           "be replaced: replace the current version of the chain",
-                           french=f"DocumentReference/{doc.replaces} a été remplacé entre-temps et ne peut plus "
-                                  f"l'être : remplacer la version courante de la chaîne",
-                           rule="PDSm4DMP:TD2.1-replace-current", element="DocumentReference.relatesTo.target",
-                           xds_code=XDS_METADATA)
+            raise not_current(doc.replaces, "was replaced meanwhile and cannot be replaced",
+                              "a été remplacé entre-temps et ne peut plus l'être")
         if patch is not None:
             patch_results[patch.entry_index] = EntryResult(
                 "200 OK", f"DocumentReference/{old.id}/_history/{version + 1}", f'W/"{version + 1}"')

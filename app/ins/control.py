@@ -3,7 +3,7 @@ the simulated national base. Included with the control API's own auth (the platf
 
 It only translates JSON to the domain's calls (:mod:`app.ins.national_base`) and back; the domain's errors become
 problem JSON through :func:`control_problem`, the one mapper of this face: a collision 409, a card naming an
-unknown beneficiary 422, an unknown person or IDAM 404.
+unknown beneficiary 422, an unknown person or IDAM 404 (any other domain error 400).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from starlette.responses import Response
 from app.api.deps import SessionDep
 from app.api.errors import ProblemError
 from app.ins import national_base, search
-from app.ins.exceptions import BeneficiaryUnknown, InsError, NotFound
+from app.ins.exceptions import BeneficiaryUnknown, InsConflict, InsError, NotFound
 from app.ins.individu import person_json
 from app.ins.jsonbody import json_response
 from app.ins.schemas import CardIn, FixtureFile, IdamIn, PersonIn
@@ -33,7 +33,10 @@ def control_problem(err: InsError) -> ProblemError:
         return ProblemError(404, "Not Found", err.message, rule=err.rule, extra={"field": err.field})
     if isinstance(err, BeneficiaryUnknown):
         return ProblemError(422, "Unprocessable", err.message, rule=err.rule, extra={"field": err.field})
-    return ProblemError(409, "Conflict", err.message, rule=err.rule, extra={"field": err.field})
+    if isinstance(err, InsConflict):
+        return ProblemError(409, "Conflict", err.message, rule=err.rule, extra={"field": err.field})
+    # no other domain error is raised under the control API today; a refused value would be a 400
+    return ProblemError(400, "Bad Request", err.message, rule=err.rule, extra={"field": err.field})
 
 
 def _person_out(p: search.PersonRecord) -> dict:
@@ -65,7 +68,7 @@ async def _created(request: Request, session: AsyncSession, insert: Callable[...
         await insert(session, [body], skip_existing=False)
     except InsError as err:
         raise control_problem(err) from None
-    return json_response(request, body.model_dump(exclude_none=True), 201)
+    return json_response(body.model_dump(exclude_none=True), 201, fast=request.app.state.settings.fast_paths)
 
 
 CONFLICT: dict[int | str, dict[str, Any]] = {
@@ -80,7 +83,7 @@ async def create_person(body: PersonIn, request: Request, session: SessionDep) -
     except InsError as err:
         raise control_problem(err) from None
     rec = body.record(ids[0])
-    return json_response(request, _person_out(rec), 201)
+    return json_response(_person_out(rec), 201, fast=request.app.state.settings.fast_paths)
 
 
 @control.get("/persons", summary="Test identities (INSi names)", operation_id="sandbox_persons_list")

@@ -68,7 +68,7 @@ class SearchAnswer(BaseModel):
     patient: dict | None = Field(default=None, description="FR Core Patient (fr-core-patient-ins), status RECUP")
 
 
-def _answer(request: Request, outcome: search.Outcome, settings: Any, method: str) -> Response:
+def _answer(outcome: search.Outcome, settings: Any, method: str) -> Response:
     if outcome.fault:
         raise _fault_problem()
     body: dict[str, Any] = {"CR": {"CodeCR": outcome.code, "LibelleCR": outcome.label}}
@@ -82,7 +82,7 @@ def _answer(request: Request, outcome: search.Outcome, settings: Any, method: st
         body["patient"] = fhir.patient(outcome.person, oid_of, status="RECUP", method=method,
                                        status_system=settings.ins_status_system,
                                        date_insi=utcnow().date().isoformat())
-    return json_response(request, body)
+    return json_response(body, fast=settings.fast_paths)
 
 
 def _log_call(request: Request, operation: str, outcome: search.Outcome, settings: Any) -> None:
@@ -114,7 +114,7 @@ async def search_traits(request: Request) -> Response:
     query = _check_traits(body)
     outcome = await searches.search_by_traits_fast(request.app.state, query)
     _log_call(request, "search-traits", outcome, settings)
-    return _answer(request, outcome, settings, "INSI")
+    return _answer(outcome, settings, "INSI")
 
 
 router.add_api_route(
@@ -158,7 +158,7 @@ async def search_vitale(body: VitaleSearch, request: Request, session: SessionDe
         matricule_individu=nir.clean(body.MatriculeIndividu.NumIdentifiant) if body.MatriculeIndividu else None,
     ))
     _log_call(request, "search-vitale", outcome, settings)
-    return _answer(request, outcome, settings, "CV")
+    return _answer(outcome, settings, "CV")
 
 
 class VerifyAnswer(BaseModel):
@@ -195,7 +195,7 @@ async def verify(body: VerifyRequest, request: Request, session: SessionDep, set
         a = v.person.ins_actif
         out["INSACTIF"] = {"IdIndividu": {"NumIdentifiant": a.number, "Cle": a.key},
                            "OID": nir.oid_for(a.kind, settings.ins_oid_policy)}
-    return json_response(request, out)
+    return json_response(out, fast=settings.fast_paths)
 
 
 # --------------------------------------------------------------------------- NIR tools

@@ -12,7 +12,9 @@ authentication, say) is never skipped.
 
 A fast path (``settings.fast_paths``, read per request from ``request.app.state.settings``): with it off, the
 plain :class:`~fastapi.routing.APIRoute` pipeline answers, FastAPI's own handler built for the route as included
-(tests/ins/test_routing.py compares both answers).
+(tests/ins/test_routing.py compares both answers). Read per request, not decided once: the handler belongs to a
+module-level router that every app built in the process includes, whatever its settings, and the settings are
+an app's (tests swap them on a live app); the read costs about 0.5 µs (Starlette's ``State`` attribute fallback).
 """
 
 from __future__ import annotations

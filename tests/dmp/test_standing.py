@@ -13,6 +13,7 @@ from sqlalchemy import delete
 
 from app.api.errors import FhirError
 from app.dmp import exceptions, rules, service, submission
+from app.dmp.context import AccessContext
 from app.dmp.fhir.errors import to_fhir
 from app.dmp.models import DmpRecord
 from app.shared.professional import Professional
@@ -20,12 +21,12 @@ from app.shared.professional import Professional
 INS_OIDS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11")
 
 
-def _ctx(subject: str, rpps: str | None) -> service.AccessContext:
-    return service.AccessContext(professional=Professional(
+def _ctx(subject: str, rpps: str | None) -> AccessContext:
+    return AccessContext(professional=Professional(
         subject_name_id=subject, rpps=rpps, given_name="Test", family_name="Pro", profession_code="10", userinfo={}))
 
 
-async def _reference(session, patient: submission.PatientId, ctx: service.AccessContext) -> int:  # type: ignore[no-untyped-def]
+async def _reference(session, patient: submission.PatientId, ctx: AccessContext) -> int:  # type: ignore[no-untyped-def]
     """The sequence the feeding path used before: INS service look-up, then authorise, then INS check."""
     from app.ins import service as ins_service
 

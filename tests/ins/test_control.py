@@ -8,7 +8,7 @@ import pytest
 
 from app.ins import national_base, nir, service
 from app.ins.control import control_problem
-from app.ins.exceptions import BeneficiaryUnknown, InsConflict, NotFound
+from app.ins.exceptions import BeneficiaryUnknown, InsConflict, NirError, NotFound
 from app.ins.soap.client import build_request, recvitale_xml
 from app.ins.soap.namespaces import ACTION_VITALE
 from app.shared.identifiers import OID_INS_NIR
@@ -139,3 +139,5 @@ def test_control_problem_maps_each_domain_error() -> None:
     missing = control_problem(NotFound("unknown IDAM X", rule="INS:idam-unknown", field="idam"))
     assert (missing.status, missing.title, missing.detail, missing.extra) == (
         404, "Not Found", "unknown IDAM X", {"field": "idam"})
+    other = control_problem(NirError("NIR:key", "wrong key"))  # not a collision: no longer a 409
+    assert (other.status, other.title, other.rule, other.detail) == (400, "Bad Request", "NIR:key", "wrong key")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,12 +9,8 @@ from hypothesis import strategies as st
 from app.ins.jsonbody import json_response
 
 
-def _request(fast_paths: bool) -> SimpleNamespace:
-    return SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(settings=SimpleNamespace(fast_paths=fast_paths))))
-
-
 def _both(body: object, status: int = 200) -> tuple[tuple, tuple]:
-    fast, plain = json_response(_request(True), body, status), json_response(_request(False), body, status)  # type: ignore[arg-type]
+    fast, plain = json_response(body, status, fast=True), json_response(body, status, fast=False)
     return ((fast.status_code, fast.headers["content-type"], fast.headers["content-length"], fast.body),
             (plain.status_code, plain.headers["content-type"], plain.headers["content-length"], plain.body))
 

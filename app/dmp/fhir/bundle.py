@@ -129,7 +129,7 @@ def _light(entries: Any) -> Any:
     return light_entries
 
 
-def parse_provide_bundle(body: Any, *, lenient: bool = False, fast: bool = True) -> Submission:
+def parse_provide_bundle(body: Any, *, lenient: bool = False, fast: bool) -> Submission:
     """ITI-65 Provide Document Bundle -> :class:`Submission` (no I/O; the service checks the store).
 
     Every independent refusal is reported, one OperationOutcome issue each (:class:`FhirIssues`); a check

@@ -368,7 +368,7 @@ def _replaced(resource: dict[str, Any], *, x: str) -> str | None:
     return replaces
 
 
-def parse_simplified_publish(body: Any, *, lenient: bool = False, fast: bool = True) -> DocumentIn:
+def parse_simplified_publish(body: Any, *, lenient: bool = False, fast: bool) -> DocumentIn:
     """ITI-105: a DocumentReference with the document inline in ``content.attachment.data``, checked against
     the PDSm simplified-publish profile; the server computes size and hash and fills what XDS needs."""
     if not isinstance(body, dict) or body.get("resourceType") != "DocumentReference":

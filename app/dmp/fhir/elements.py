@@ -1,10 +1,11 @@
 """The FHIR elements a PDSm / MHD submission is read from, without I/O: the patient's INS, dateTimes,
-codings checked against the CI-SIS value sets, authors, base64 documents, and the R4 structure itself.
+codings (one per CodeableConcept; their value sets are checked in :mod:`app.dmp.codes`), authors, base64
+documents, and the R4 structure itself.
 
 Every refusal is a :class:`~app.api.errors.FhirError` naming the element (``expression``), the profile rule
 (``rule``) and the IHE XDS error code where one exists (``details_code``), so a vendor sees at once what to
-add. Sources: PDSm 3.1.1 (reference/dmp.md §1.2), IHE MHD 4.2.3, CI-SIS value sets (§3); XDS error codes:
-IHE ITI TF-3 Table 4.2.4.1-2.
+add. Sources: PDSm 3.1.1 (reference/dmp.md §1.2), IHE MHD 4.2.3; XDS error codes: IHE ITI TF-3
+Table 4.2.4.1-2.
 """
 
 from __future__ import annotations
@@ -196,7 +197,7 @@ def decode_binary(data: Any, *, expression: str) -> bytes:
                          french=f"{expression}.data n'est pas du base64 valide", expression=expression) from None
 
 
-def fhir_validate(resource_type: str, body: dict[str, Any], *, expression: str, fast: bool = True) -> None:
+def fhir_validate(resource_type: str, body: dict[str, Any], *, expression: str, fast: bool) -> None:
     """Structural validation with fhir.resources (R4 4.0.1): unknown elements, wrong types, cardinalities.
 
     Fast path (``fast``: ``settings.fast_paths``): the walk of :mod:`.fhircheck` over the models' field

@@ -10,7 +10,7 @@ type, results memoised), required elements must be there and choice elements (``
 Whenever the walk meets anything it does not model exactly — a ``_element`` primitive extension, a null,
 an empty array, ``fhir_comments``, an unknown ``resourceType``, a value a primitive validator refuses —
 it answers ``False`` and the caller validates with ``fhir.resources`` as before, which produces the error
-(same message, same location). So the fast path can skip work, never a rule; tests/dmp/test_fhircheck.py
+(same message, same location). So the fast path can skip work, never a rule; tests/dmp/fhir/test_fhircheck.py
 checks that on thousands of mutated Bundles.
 
 It also answers ``False`` beyond :data:`MAX_DEPTH` levels of JSON nesting; :func:`deeper_than` tells the

@@ -23,13 +23,13 @@ INS = "275126322074974"
 
 def refused(bundle, **kwargs) -> FhirError:
     with pytest.raises(FhirError) as info:
-        bundle_parser.parse_provide_bundle(bundle, **kwargs)
+        bundle_parser.parse_provide_bundle(bundle, **kwargs, fast=True)
     return info.value
 
 
 def test_vendor_bundle_parses_into_a_submission():
     bundle = provide_bundle(INS, documents=2)
-    sub = bundle_parser.parse_provide_bundle(bundle)
+    sub = bundle_parser.parse_provide_bundle(bundle, fast=True)
     assert sub.patient == submission.PatientId("1.2.250.1.213.1.4.8", INS)
     assert sub.source_id == "urn:oid:1.2.3.4.5.6.7.8"
     assert sub.designation_type.code == "10"
@@ -52,7 +52,7 @@ def test_wrong_bundle_profile_is_400():
 def test_versioned_profile_accepted():
     bundle = provide_bundle(INS)
     bundle["meta"]["profile"] = [PDSM + "pdsm-comprehensive-provide-document-bundle|3.1.1"]
-    bundle_parser.parse_provide_bundle(bundle)
+    bundle_parser.parse_provide_bundle(bundle, fast=True)
 
 
 def _drop(path):
@@ -141,15 +141,15 @@ def test_value_sets_checked(mutate, rule):
     mutate(docref(bundle))
     error = refused(bundle)
     assert error.rule == rule
-    bundle_parser.parse_provide_bundle(bundle, lenient=True)  # lenient mode accepts the code
+    bundle_parser.parse_provide_bundle(bundle, lenient=True, fast=True)  # lenient mode accepts the code
 
 
 def test_tre_a07_n_accepted_and_emitted_as_v3():
     bundle = provide_bundle(INS, labels=[{"system": TRE_A07, "code": "N"},
                                           {"system": "urn:oid:1.2.250.1.213.1.1.4.13", "code": "MASQUE_PS"}])
     with pytest.raises(FhirError):  # TRE_A07#N is not in J58 strictly ...
-        bundle_parser.parse_provide_bundle(bundle)
-    doc = bundle_parser.parse_provide_bundle(bundle, lenient=True).documents[0]
+        bundle_parser.parse_provide_bundle(bundle, fast=True)
+    doc = bundle_parser.parse_provide_bundle(bundle, lenient=True, fast=True).documents[0]
     assert doc.labels[0][:2] == (V3, "N") and doc.labels[1][:2] == (TRE_A07, "MASQUE_PS")
 
 
@@ -211,7 +211,7 @@ def test_bad_base64():
 
 def test_replacement_bundle_with_patch_entry():
     bundle = provide_bundle(INS, replaces="old-id")
-    sub = bundle_parser.parse_provide_bundle(bundle)
+    sub = bundle_parser.parse_provide_bundle(bundle, fast=True)
     assert sub.documents[0].replaces == "old-id"
     assert [k for k, _ in sub.entry_kinds] == ["submissionset", "document", "patch", "binary"]
     state = sub.patches[0].apply(MetadataState("current", ((V3, "N", "normal"),), False))
@@ -235,12 +235,12 @@ def test_folder_not_supported():
 
 
 def test_simplified_publish():
-    doc = document_reference.parse_simplified_publish(simplified_publish(INS))
+    doc = document_reference.parse_simplified_publish(simplified_publish(INS), fast=True)
     assert doc.data == pdf_bytes()
     body = simplified_publish(INS)
     del body["content"][0]["attachment"]["data"]
     with pytest.raises(FhirError) as info:
-        document_reference.parse_simplified_publish(body)
+        document_reference.parse_simplified_publish(body, fast=True)
     assert info.value.rule == "PDSm:ITI-105.data"
 
 

@@ -1,4 +1,4 @@
-"""The fast FHIR structure walk (app/dmp/fhircheck.py) only accepts what fhir.resources accepts.
+"""The fast FHIR structure walk (app/dmp/fhir/fhircheck.py) only accepts what fhir.resources accepts.
 
 Thousands of mutated Bundles and DocumentReferences (deleted elements, nulls, wrong JSON types, invalid
 primitives, unknown keys, ``_element`` extensions, unknown resource types, doubled choice elements...):
@@ -19,7 +19,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from app.api.errors import FhirError
-from app.dmp import service
+from app.dmp import rows
 from app.dmp.fhir import bundle as bundle_parser
 from app.dmp.fhir import document_reference, fhircheck
 from tests.dmp.builders import IS_ARCHIVED, docref, provide_bundle, simplified_publish
@@ -158,12 +158,12 @@ def test_structure_errors_are_still_worded_by_fhir_resources():
     bundle = provide_bundle(INS)
     docref(bundle)["statuz"] = "current"
     with pytest.raises(FhirError) as info:
-        bundle_parser.parse_provide_bundle(bundle)
+        bundle_parser.parse_provide_bundle(bundle, fast=True)
     assert info.value.rule == "FHIR:R4-structure" and "statuz" in info.value.diagnostics
     bundle = provide_bundle(INS)
     docref(bundle)["date"] = "2026-06-12T10:00:00"  # an instant without its zone
     with pytest.raises(FhirError) as info:
-        bundle_parser.parse_provide_bundle(bundle)
+        bundle_parser.parse_provide_bundle(bundle, fast=True)
     assert info.value.rule == "FHIR:R4-structure"
     assert info.value.expression == ["Bundle.entry.1.resource.date"]
     assert "Instant value string does not match spec regex" in info.value.diagnostics
@@ -174,7 +174,7 @@ def test_unknown_resource_type_in_an_entry_is_a_400_not_a_crash(resource_type):
     bundle = provide_bundle(INS)
     bundle["entry"][0]["resource"]["resourceType"] = resource_type
     with pytest.raises(FhirError) as info:
-        bundle_parser.parse_provide_bundle(bundle)
+        bundle_parser.parse_provide_bundle(bundle, fast=True)
     assert (info.value.status, info.value.rule) == (400, "FHIR:R4-structure")
 
 
@@ -189,19 +189,19 @@ def test_mutated_bodies_are_refused_with_an_operation_outcome_never_a_crash():
             body = _mutate(body, rng)
         try:
             if base["resourceType"] == "Bundle":
-                documents = bundle_parser.parse_provide_bundle(body).documents
+                documents = bundle_parser.parse_provide_bundle(body, fast=True).documents
             else:
-                documents = [document_reference.parse_simplified_publish(body)]
+                documents = [document_reference.parse_simplified_publish(body, fast=True)]
         except FhirError:
             continue
         for doc in documents:  # and what parsing accepted, the store can take
-            service.document_row(doc, doc_id="d", dmp_id=1, ss_id="s", binary_id="b", now=datetime.now(UTC))
+            rows.document_row(doc, doc_id="d", dmp_id=1, ss_id="s", binary_id="b", now=datetime.now(UTC))
 
 
 def test_null_given_name_placeholder_is_skipped():
     bundle = provide_bundle(INS)
     docref(bundle)["contained"][1]["name"][0]["given"] = [None, "Claire"]
-    assert bundle_parser.parse_provide_bundle(bundle).documents[0].author_given == ["Claire"]
+    assert bundle_parser.parse_provide_bundle(bundle, fast=True).documents[0].author_given == ["Claire"]
 
 
 def test_choice_elements_are_one_at_most_and_present_when_required():
@@ -251,12 +251,12 @@ def test_deeply_nested_bodies_are_a_400_not_a_crash(levels):
     (over 255 levels): both were 500s."""
     bundle = _nested(levels)
     with pytest.raises(FhirError) as info:
-        bundle_parser.parse_provide_bundle(bundle)
+        bundle_parser.parse_provide_bundle(bundle, fast=True)
     assert (info.value.status, info.value.rule) == (400, "DMP:nesting-depth")
     published = simplified_publish(INS)
     published["extension"] = docref(bundle)["extension"]
     with pytest.raises(FhirError) as info:
-        document_reference.parse_simplified_publish(published)
+        document_reference.parse_simplified_publish(published, fast=True)
     assert (info.value.status, info.value.rule) == (400, "DMP:nesting-depth")
 
 

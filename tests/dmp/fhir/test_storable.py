@@ -10,7 +10,7 @@ from tests.dmp.conftest import ZOE
 
 LONG = [
     # masterIdentifier: an XDS uniqueId is at most 89 characters, refused before its column's 256
-    # (XDS:DocumentEntry.uniqueId, tests/dmp/test_unique_id.py)
+    # (XDS:DocumentEntry.uniqueId, tests/dmp/test_uniqueid.py)
     (lambda b: docref(b)["content"][0]["attachment"].update(title="t" * 600),
      "Bundle.entry[1].resource.content[0].attachment.title"),
     (lambda b: b["entry"][0]["resource"]["extension"][1]["valueIdentifier"].update(value="x" * 300),
@@ -47,7 +47,7 @@ async def test_dates_outside_the_utc_range_are_400(client, auth):  # type: ignor
 CONTROL = [
     (lambda b: docref(b)["content"][0]["attachment"].update(title="CR\x00"),
      "Bundle.entry[1].resource.content[0].attachment.title"),
-    # masterIdentifier: not an OID, refused as such (XDS:DocumentEntry.uniqueId, tests/dmp/test_unique_id.py)
+    # masterIdentifier: not an OID, refused as such (XDS:DocumentEntry.uniqueId, tests/dmp/test_uniqueid.py)
     (lambda b: docref(b)["contained"][1]["name"][0].update(family="Fontaine\x01"),
      "Bundle.entry[1].resource.author.name.family"),
     (lambda b: docref(b)["context"].update(event=[{"coding": [{"system": "http://x", "code": "a\x00"}]}]),
