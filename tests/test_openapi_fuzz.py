@@ -19,7 +19,7 @@ schema is refused with a 4xx. The two legs:
 
 Bounds: ``SEGUR_FUZZ_EXAMPLES`` examples per operation and generation mode (default 8), derandomized
 (the same examples on every run, so CI is reproducible), no example database, no deadline. Run it longer
-locally with e.g. ``SEGUR_FUZZ_EXAMPLES=200 .venv/bin/pytest tests/api/test_openapi_fuzz.py``, and set
+locally with e.g. ``SEGUR_FUZZ_EXAMPLES=200 .venv/bin/pytest tests/test_openapi_fuzz.py``, and set
 ``SEGUR_FUZZ_SEED=<int>`` to explore other examples than the fixed ones.
 
 Hypothesis drives the examples in a worker thread; each request is sent through ``httpx.ASGITransport``

@@ -26,17 +26,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
-from asyncpg import InterfaceError
-
 _SLOT = object()  # what a waiter is handed instead of a connection: a free slot, to acquire one from asyncpg
 
 
 def _usable(con: Any) -> bool:
     try:
         return not con.is_closed()
-    except InterfaceError:  # closed under us, and asyncpg has already taken it back
-        return False
+    except Exception as exc:
+        from asyncpg import InterfaceError  # asyncpg is imported only where the pool opens (see lifespan)
+
+        if isinstance(exc, InterfaceError):  # closed under us, and asyncpg has already taken it back
+            return False
+        raise
 
 
 class ReadPool:
@@ -196,6 +197,8 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     if not (settings.fast_paths and settings.database_url.startswith("postgresql")):
         yield
         return
+    import asyncpg  # here, not at import: ~50 ms of start-up that a SQLite sandbox (make serve) does not need
+
     dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
     size = max(2, min(settings.database_pool_size, 10))
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, reset=_keep_session,

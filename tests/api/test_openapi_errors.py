@@ -2,7 +2,7 @@
 protocol's media type and body schema (problem JSON, OperationOutcome, OAuth error, SOAP fault), the
 platform's own refusals (400, 413, 422, 401 on the control API) are declared, and FastAPI's
 ``HTTPValidationError``, which the sandbox never answers, is gone. The fuzzer
-(tests/api/test_openapi_fuzz.py) checks the answers against these declarations."""
+(tests/test_openapi_fuzz.py) checks the answers against these declarations."""
 
 from __future__ import annotations
 
