@@ -9,25 +9,15 @@ enveloped exc-c14n signature with ``InclusiveNamespaces PrefixList="ds saml #def
 
 from __future__ import annotations
 
-import base64
-import copy
-import datetime as dt
-import hashlib
-
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from app.dmp import rules
-from app.dmp.soap import vihf, xmldsig
+from app.dmp.soap import vihf
 from app.dmp.soap.call import SoapRequest
 from app.dmp.soap.faults import SoapFault
-from app.dmp.soap.namespaces import NS_DS, NS_SAML2, NS_WSSE
-from app.mss.smtp.tls import generate_test_ca
-from tests.dmp.conftest import BERNARD, DOMINIQUE, FONTAINE, LEFEVRE, ZOE
-from tests.psc.helpers import access_token_for
+from app.dmp.soap.namespaces import NS_SAML2, NS_WSSE
+from tests.dmp.conftest import BERNARD, DOMINIQUE, FONTAINE, ZOE
 
 ISSUE = "/sandbox/v1/dmps/vihf"
 CERTIFICATES = "/sandbox/v1/dmps/vihf-certificates"
