@@ -24,6 +24,7 @@ from app.dmp.soap import mtom as transport_mtom
 from app.dmp.soap.namespaces import NS_SOAP12, NS_WSA, NS_WSSE
 
 PREFIX = "/si-dmp-server/v2/services"
+CLIENT_CERTIFICATE_HEADER = "X-Segur-Client-Certificate"  # settings.dmp_soap_client_cert_header's default
 NS = {"env": NS_SOAP12, "soap": NS_SOAP12, "wsa": NS_WSA, "wsse": NS_WSSE}
 
 
@@ -149,13 +150,27 @@ async def post_soap(client: httpx.AsyncClient, service: str, action: str, payloa
         content_type, body = mtom_body(body, parts or {}, action=action)
     else:
         content_type = f'application/soap+xml; charset=UTF-8; action="{action}"'
-    response = await client.post(url, content=body, headers={"Content-Type": content_type, **(headers or {})})
+    sent = {"Content-Type": content_type}
+    subject = getattr(vihf, "client_certificate_subject", None)
+    if subject:
+        sent[CLIENT_CERTIFICATE_HEADER] = subject
+    response = await client.post(url, content=body, headers={**sent, **(headers or {})})
     return read_answer(response)
 
 
-async def get_vihf(client: httpx.AsyncClient, **attributes: object) -> str:
+class IssuedVihf(str):
+    """A VIHF's assertion (the string) and the client certificate subject to present with it (INDIRECTE: the
+    structure's certificate, sent by :func:`post_soap` in the stand-in header when no TLS carries it)."""
+
+    client_certificate_subject: str | None = None
+
+
+async def get_vihf(client: httpx.AsyncClient, **attributes: object) -> IssuedVihf:
     """A signed VIHF from the control API (``POST /sandbox/v1/dmps/vihf``: ``subject_name_id``, ``patient_ins``,
     ``patient_oid``, ``access_mode``, ``access_reason``, ``authentication_mode``, ...)."""
     response = await client.post("/sandbox/v1/dmps/vihf", json=attributes)
-    assert response.status_code == 200, response.text
-    return str(response.json()["assertion"])
+    assert response.status_code == 201, response.text
+    issued = response.json()
+    assertion = IssuedVihf(issued["assertion"])
+    assertion.client_certificate_subject = issued.get("client_certificate_subject")
+    return assertion

@@ -55,7 +55,8 @@ def test_mtom_request_gives_parts_and_resolves_xop_include() -> None:
 
 def test_inline_base64_document_is_read() -> None:
     payload = ('<xdsb:ProvideAndRegisterDocumentSetRequest xmlns:xdsb="urn:ihe:iti:xds-b:2007"><xdsb:Document id="D1">'
-               f"{base64.b64encode(b'%PDF inline').decode()}</xdsb:Document></xdsb:ProvideAndRegisterDocumentSetRequest>")
+               f"{base64.b64encode(b'%PDF inline').decode()}</xdsb:Document>"
+               "</xdsb:ProvideAndRegisterDocumentSetRequest>")
     request = parse_request(SOAP, envelope(ACTION_ITI41, payload), limits=LIMITS, served=REPOSITORY)
     assert request.binary(request.payload[0]) == b"%PDF inline"
 
@@ -63,7 +64,8 @@ def test_inline_base64_document_is_read() -> None:
 @pytest.mark.parametrize("header, kind, params", [
     ('multipart/related; boundary="a b"; type="application/xop+xml"; start="<r>"', "multipart/related",
      {"boundary": "a b", "type": "application/xop+xml", "start": "<r>"}),
-    ("Application/SOAP+XML;charset=utf-8;action=\"urn:x\"", "application/soap+xml", {"charset": "utf-8", "action": "urn:x"}),
+    ("Application/SOAP+XML;charset=utf-8;action=\"urn:x\"", "application/soap+xml",
+     {"charset": "utf-8", "action": "urn:x"}),
     (None, "", {}),
 ])
 def test_media_type(header: str | None, kind: str, params: dict[str, str]) -> None:
