@@ -83,6 +83,17 @@ def test_body_over_the_limit_refused_before_parsing() -> None:
     assert (fault.subcode, fault.http_status) == ("MessageTooLarge", 413)
 
 
+def test_inline_document_too_long_for_the_hardened_parser_says_so() -> None:
+    """libxml2 stops a text node at 10,000,000 characters without XML_PARSE_HUGE (app.xmlsafe keeps it off)."""
+    payload = f'<x xmlns="urn:x">{"A" * 10_000_001}</x>'
+    limits = Limits(max_bytes=20_000_000, max_envelope_bytes=20_000_000, max_parts=8)
+    with pytest.raises(SoapFault) as caught:
+        parse_request(SOAP, envelope(ACTION_ITI43, payload), limits=limits, served=REPOSITORY)
+    assert (caught.value.subcode, caught.value.http_status, caught.value.rule) == ("MessageTooLarge", 413,
+                                                                                   "dmp-soap:inline-size")
+    assert "MTOM" in caught.value.reason
+
+
 def test_envelope_over_its_own_limit_refused() -> None:
     payload = f'<x xmlns="urn:x">{"A" * LIMITS.max_envelope_bytes}</x>'
     fault = _fault(SOAP, envelope(ACTION_ITI43, payload))

@@ -9,7 +9,12 @@ import httpx
 import pytest
 from lxml import etree
 
+from app.dmp import service
+from app.dmp.exceptions import DmpError, Kind
 from app.dmp.soap import router as soap_router
+from app.dmp.soap import td
+from app.dmp.soap.call import SoapCall, SoapReply
+from app.dmp.soap.faults import SoapFault
 from app.dmp.soap.namespaces import (
     ACTION_ITI18,
     ACTION_ITI43,
@@ -21,7 +26,7 @@ from app.dmp.soap.namespaces import (
     NS_XDSB,
     STATUS_FAILURE,
 )
-from tests.dmp.conftest import FONTAINE, ZOE
+from tests.dmp.conftest import FONTAINE, LEFEVRE, ZOE
 from tests.dmp.soap.client import PREFIX, envelope, get_vihf, post_soap, read_answer
 
 UNKNOWN_QUERY = (f'<query:AdhocQueryRequest xmlns:query="{NS_QUERY}" xmlns:rim="{NS_RIM}">'
@@ -175,3 +180,68 @@ def test_response_envelope_headers() -> None:
     assert root.findtext("env:Header/wsa:RelatesTo", namespaces=ns) == "urn:uuid:r"
     assert (root.findtext("env:Header/wsa:MessageID", namespaces=ns) or "").startswith("urn:uuid:")
     assert root.find("env:Body/{urn:x}R", ns) is not None
+
+
+# --- one transaction per call ---------------------------------------------------------------------------
+# A handler registered where the TD service registers its own (td.OPERATIONS, the agreed registration point):
+# it writes to the real store through the service (blocks LEFEVRE on ZOE's DMP), then answers or refuses.
+
+WRITE_THEN_ANSWER = "urn:segur-sandbox:test:WriteThenAnswer"
+WRITE_THEN_REFUSE = "urn:segur-sandbox:test:WriteThenRefuse"
+WRITE_THEN_FAULT = "urn:segur-sandbox:test:WriteThenFault"
+WRITE_THEN_CRASH = "urn:segur-sandbox:test:WriteThenCrash"
+
+
+async def _write_then(call: SoapCall) -> SoapReply:
+    record = await service.get_record(call.session, ins=ZOE)
+    assert record is not None
+    await service.set_blocked(call.session, record=record, rpps=LEFEVRE, blocked=True)
+    await call.session.flush()
+    action = call.request.action
+    if action == WRITE_THEN_REFUSE:
+        raise DmpError(Kind.FORBIDDEN, "refused after writing", french="refusé après écriture", rule="test:refuse")
+    if action == WRITE_THEN_FAULT:
+        raise SoapFault("Sender", "Test", "faute après écriture", "test:fault")
+    if action == WRITE_THEN_CRASH:
+        raise RuntimeError("a handler's bug")
+    return SoapReply(action=action + "Response", payload=etree.Element("{urn:segur-sandbox:test}Done"))
+
+
+@pytest.fixture
+def writing_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    for action in (WRITE_THEN_ANSWER, WRITE_THEN_REFUSE, WRITE_THEN_FAULT, WRITE_THEN_CRASH):
+        monkeypatch.setitem(td.OPERATIONS, action, _write_then)
+
+
+async def _blocked(client: httpx.AsyncClient) -> list[str]:
+    response = await client.get(f"/sandbox/v1/dmps/{ZOE}")
+    assert response.status_code == 200, response.text
+    return list(response.json()["blocked_professionals"])
+
+
+async def test_an_answered_call_is_committed(client: httpx.AsyncClient, writing_handlers: None) -> None:
+    vihf = await get_vihf(client, subject_name_id=FONTAINE, patient_ins=ZOE)
+    answer = await post_soap(client, td.SERVICE, WRITE_THEN_ANSWER, "<t:Go xmlns:t='urn:t'/>", vihf=vihf)
+    assert answer.status == 200 and answer.action == WRITE_THEN_ANSWER + "Response"
+    assert LEFEVRE in await _blocked(client)
+
+
+@pytest.mark.parametrize("action, status", [(WRITE_THEN_REFUSE, 200), (WRITE_THEN_FAULT, 400),
+                                            (WRITE_THEN_CRASH, 500)])
+async def test_nothing_is_stored_from_a_refused_call(client: httpx.AsyncClient, writing_handlers: None,
+                                                     action: str, status: int) -> None:
+    vihf = await get_vihf(client, subject_name_id=FONTAINE, patient_ins=ZOE)
+    response = await client.post(
+        f"{PREFIX}/{td.SERVICE}", content=envelope(action, "<t:Go xmlns:t='urn:t'/>", vihf=vihf),
+        headers={"Content-Type": "application/soap+xml", "X-Segur-Client-Certificate":
+                 vihf.client_certificate_subject or ""})
+    answer = read_answer(response)
+    assert response.status_code == status, response.text
+    if status == 200:  # a DmpError: the transaction's failure response, never FHIR's OperationOutcome
+        assert answer.payload is not None and answer.payload.get("status") == STATUS_FAILURE
+        error = answer.payload.find(f"{{{NS_RS}}}RegistryErrorList/{{{NS_RS}}}RegistryError")
+        assert error is not None and error.get("codeContext", "").startswith("refusé après écriture")
+    else:  # a fault, or a bug answered as a Receiver fault by the platform's last resort
+        assert response.headers["content-type"].startswith("application/soap+xml"), response.text
+        assert answer.is_fault
+    assert LEFEVRE not in await _blocked(client)
