@@ -3,6 +3,9 @@ the transaction's own response (HTTP 200, never the FHIR mapper), faults, ``?wsd
 
 from __future__ import annotations
 
+import asyncio
+import tracemalloc
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -13,7 +16,7 @@ from app.dmp import service
 from app.dmp.exceptions import DmpError, Kind
 from app.dmp.soap import router as soap_router
 from app.dmp.soap import td
-from app.dmp.soap.call import SoapCall, SoapReply
+from app.dmp.soap.call import OutPart, SoapCall, SoapReply
 from app.dmp.soap.faults import SoapFault
 from app.dmp.soap.namespaces import (
     ACTION_ITI18,
@@ -245,3 +248,60 @@ async def test_nothing_is_stored_from_a_refused_call(client: httpx.AsyncClient, 
         assert response.headers["content-type"].startswith("application/soap+xml"), response.text
         assert answer.is_fault
     assert LEFEVRE not in await _blocked(client)
+
+
+# --- streaming ------------------------------------------------------------------------------------------
+
+STREAM = "urn:segur-sandbox:test:Stream"
+CHUNK, CHUNKS = 1024 * 1024, 20
+
+
+async def _stream(call: SoapCall) -> SoapReply:
+    async def chunks() -> AsyncIterator[bytes]:
+        for index in range(CHUNKS):
+            yield bytes([index % 251]) * CHUNK
+
+    payload = etree.Element(f"{{{NS_XDSB}}}RetrieveDocumentSetResponse")
+    return SoapReply(action=STREAM + "Response", payload=payload,
+                     parts=[OutPart("big@sandbox", "application/pdf", chunks)])
+
+
+async def test_a_20_mb_part_is_streamed_with_flat_memory(app, client: httpx.AsyncClient,  # type: ignore[no-untyped-def]
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app called as an ASGI server calls it, each body chunk dropped as it is sent: the response never holds
+    the 20 MB document (httpx's ASGITransport would buffer the whole body, so it is not used here)."""
+    monkeypatch.setitem(td.OPERATIONS, STREAM, _stream)
+    vihf = await get_vihf(client, subject_name_id=FONTAINE, patient_ins=ZOE)
+    body = envelope(STREAM, "<t:Go xmlns:t='urn:t'/>", vihf=vihf)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": f"{PREFIX}/{td.SERVICE}", "raw_path": f"{PREFIX}/{td.SERVICE}".encode(), "query_string": b"",
+             "root_path": "", "server": ("sandbox.test", 80), "client": ("127.0.0.1", 1),
+             "headers": [(b"host", b"sandbox.test"), (b"content-type", b"application/soap+xml"),
+                         (b"content-length", str(len(body)).encode()),
+                         (b"x-segur-client-certificate", (vihf.client_certificate_subject or "").encode())]}
+    sent = {"status": 0, "bytes": 0, "chunks": 0}
+    request_sent = False
+
+    async def receive() -> dict[str, object]:
+        nonlocal request_sent
+        if request_sent:
+            await asyncio.sleep(3600)
+        request_sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start":
+            sent["status"] = int(message["status"])  # type: ignore[call-overload]
+        elif message["type"] == "http.response.body":
+            sent["bytes"] += len(message.get("body", b""))  # type: ignore[arg-type]
+            sent["chunks"] += 1
+
+    tracemalloc.start()
+    try:
+        await app(scope, receive, send)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sent["status"] == 200
+    assert sent["bytes"] > CHUNK * CHUNKS and sent["chunks"] > CHUNKS
+    assert peak < 6 * CHUNK, f"peak {peak} bytes while streaming {CHUNK * CHUNKS} bytes"
