@@ -25,16 +25,12 @@ async def _dmp_error(request: Request, exc: DmpError) -> Response:
     return await fhir_errors.dmp_error_response(request, exc)
 
 
-async def _soap_fault(request: Request, exc: soap_faults.SoapFault) -> Response:
-    return soap_faults.fault_response(request, exc)
-
-
 DOMAIN = Domain(
     name="dmp",
     routers=[fhir.discovery, control.router, soap.router],  # the SOAP face's auth is the VIHF, not a PSC bearer
     protected_routers=[fhir.router],
     seed=service.seed,
-    exception_handlers={DmpError: _dmp_error, soap_faults.SoapFault: _soap_fault},
+    exception_handlers={DmpError: _dmp_error},  # the SOAP face answers its SoapFaults itself (soap/router.py)
     error_renderers={soap_operations.PREFIX: soap_faults.render_generic},
     openapi_tags=[
         {

@@ -33,6 +33,14 @@ OPERATION_IDS = {
     ("PUT", "/sandbox/v1/dmps/{ins}/blocked-professionals/{rpps}"): "dmp_block",
     ("DELETE", "/sandbox/v1/dmps/{ins}/blocked-professionals/{rpps}"): "dmp_unblock",
     ("GET", "/sandbox/v1/dmps/{ins}/documents"): "dmp_patient_view",
+    ("POST", "/sandbox/v1/dmps/vihf"): "dmp_issue_vihf",
+    ("POST", "/sandbox/v1/dmps/vihf-certificates"): "dmp_issue_vihf_certificate",
+    # the XDS.b SOAP face (issue 11): public routes, authenticated by the VIHF
+    ("POST", "/si-dmp-server/v2/services/registry"): "dmp_soap_registry",
+    ("POST", "/si-dmp-server/v2/services/repository"): "dmp_soap_repository",
+    ("POST", "/si-dmp-server/v2/services/patients"): "dmp_soap_patients",
+    ("GET", "/si-dmp-server/v2/services/{service}"): "dmp_soap_wsdl",
+    ("POST", "/si-dmp-server/v2/services/{service}"): "dmp_soap_unknown_service",
 }
 
 

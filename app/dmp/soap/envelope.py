@@ -84,16 +84,19 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def credentials(request: Request, header_name: str) -> tuple[str | None, str | None]:
-    """The client certificate's subject and the bearer token. The certificate comes from the ASGI TLS extension
-    (``scope["extensions"]["tls"]``: ``client_cert_name``, else the first PEM of ``client_cert_chain``) when the
-    server terminates TLS itself, else from the stand-in header ``header_name``."""
+    """The client certificate's subject and the bearer token. When the ASGI server terminates TLS itself and says
+    so (the ASGI TLS extension, ``scope["extensions"]["tls"]``), the certificate is the TLS one only
+    (``client_cert_name``, else the first PEM of ``client_cert_chain``) and the header is ignored; otherwise the
+    stand-in header ``header_name`` a TLS-terminating proxy or a test client sets (as INSi's CN header)."""
     subject: str | None = None
-    tls = (request.scope.get("extensions") or {}).get("tls") or {}
-    if tls.get("client_cert_name"):
-        subject = str(tls["client_cert_name"])
-    elif tls.get("client_cert_chain"):
-        subject = _subject_of_pem(tls["client_cert_chain"][0])
-    if subject is None:
+    extensions = request.scope.get("extensions") or {}
+    if "tls" in extensions:
+        tls = extensions["tls"] or {}
+        if tls.get("client_cert_name"):
+            subject = str(tls["client_cert_name"])
+        elif tls.get("client_cert_chain"):
+            subject = _subject_of_pem(tls["client_cert_chain"][0])
+    else:
         value = request.headers.get(header_name)
         subject = value.strip() if value and value.strip() else None
     scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -101,6 +101,9 @@ def fault_envelope(fault: SoapFault, *, relates_to: str | None) -> bytes:
     _e(header, NS_WSA, "MessageID", f"urn:uuid:{uuid.uuid4()}")
     if relates_to:
         _e(header, NS_WSA, "RelatesTo", relates_to)
+    if fault.code == "VersionMismatch":  # SOAP 1.2 part 1 §5.4.7: the envelope versions the node supports
+        supported = _e(_e(header, NS_SOAP12, "Upgrade"), NS_SOAP12, "SupportedEnvelope")
+        supported.set("qname", "env:Envelope")
     body = _e(envelope, NS_SOAP12, "Body")
     element = _e(body, NS_SOAP12, "Fault")
     code = _e(element, NS_SOAP12, "Code")
@@ -126,9 +129,8 @@ def fault_response(request: Request, fault: SoapFault, *, relates_to: str | None
     status = status_of(fault)
     note_refusal(request, rule=fault.rule, detail=f"{fault.code}/{fault.subcode}: {fault.reason}", status=status)
     action = ACTION_WSA_FAULT if fault.subcode_ns == NS_WSA else ACTION_SOAP_FAULT
-    headers = {"Upgrade": "application/soap+xml"} if fault.code == "VersionMismatch" else None
     body = fault_envelope(fault, relates_to=relates_to or fault.relates_to)
-    return Response(body, status_code=status, headers=headers,
+    return Response(body, status_code=status,
                     media_type=f'{SOAP12_MEDIA_TYPE}; charset=utf-8; action="{action}"')
 
 

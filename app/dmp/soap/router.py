@@ -201,7 +201,8 @@ _soap_route(operations.td.SERVICE, "DMP services TD0.2 / TD1.1 (SOAP 1.2)", "The
             "existence, status, authorisation, médecin traitant), TD1.1 (create a DMP).")
 
 
-@router.post("/{service}", include_in_schema=False)
+@router.post("/{service}", include_in_schema=False, operation_id="dmp_soap_unknown_service",
+             summary="Any other service: 404 as a SOAP 1.2 fault")
 async def unknown_service(request: Request, service: str) -> Response:
     """Any other path under the services: 404 as a SOAP fault (registered last, after the services)."""
     return _not_found(request, f"service SOAP {service!r} inconnu (registry, repository, {operations.td.SERVICE})")

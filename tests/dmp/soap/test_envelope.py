@@ -130,8 +130,11 @@ async def test_soap11_envelope_is_a_version_mismatch(client: httpx.AsyncClient) 
     body = (f'<s:Envelope xmlns:s="{NS_SOAP11}"><s:Header><Action xmlns="{NS_WSA}">{ACTION_ITI43}</Action>'
             f"</s:Header><s:Body>{PAYLOAD}</s:Body></s:Envelope>").encode()
     response = await _post(client, body, 'text/xml; charset=utf-8')
-    _ns_fault(response, 500, "VersionMismatch", None)
-    assert response.headers["upgrade"] == "application/soap+xml"
+    answer = _ns_fault(response, 500, "VersionMismatch", None)
+    supported = answer.root.find("env:Header/env:Upgrade/env:SupportedEnvelope", {"env": NS_SOAP12})
+    assert supported is not None  # SOAP 1.2 part 1 §5.4.7
+    prefix, _, local = (supported.get("qname") or "").partition(":")
+    assert (supported.nsmap[prefix], local) == (NS_SOAP12, "Envelope")
 
 
 @pytest.mark.parametrize("body, subcode", [
@@ -278,13 +281,16 @@ def test_stand_in_header_and_bearer_token() -> None:
     assert credentials(_request({"Authorization": "Basic x"}), "X-Segur-Client-Certificate") == (None, None)
 
 
-def test_tls_client_certificate_wins_over_the_header() -> None:
-    """ASGI TLS extension: ``client_cert_name`` when the server gives it, else the chain's first certificate."""
+def test_tls_client_certificate_replaces_the_header() -> None:
+    """ASGI TLS extension: ``client_cert_name`` when the server gives it, else the chain's first certificate; on a
+    TLS connection the stand-in header is not read (a client could otherwise claim any structure)."""
     by_name = _request({"X-Segur-Client-Certificate": "CN=Header"}, {"client_cert_name": "CN=Tls,O=Clinique"})
     assert credentials(by_name, "X-Segur-Client-Certificate")[0] == "CN=Tls,O=Clinique"
     by_chain = _request({"X-Segur-Client-Certificate": "CN=Header"},
                         {"client_cert_chain": [_certificate_pem("Structure TLS")]})
     assert credentials(by_chain, "X-Segur-Client-Certificate")[0] == "O=Clinique Test,CN=Structure TLS"
+    no_certificate = _request({"X-Segur-Client-Certificate": "CN=Header"}, {"client_cert_chain": []})
+    assert credentials(no_certificate, "X-Segur-Client-Certificate")[0] is None
 
 
 def test_mtom_action_parameter_must_match_wsa_action() -> None:
