@@ -1,23 +1,18 @@
-"""The VIHF: the signed SAML 2 assertion in ``wsse:Security`` every DMPi call carries (reference/dmp.md §1.1).
+"""The VIHF: the signed SAML 2 assertion in ``wsse:Security`` every DMPi call carries (reference/dmp.md §1.1):
+read and checked (every required attribute, consistency, the XML signature by a certificate of the sandbox's
+test CA, or a PSC access token in its place), then turned into the :class:`~app.dmp.context.AccessContext`
+the service reads. Issuing signed ones for harnesses: :mod:`.vihf_issue`.
 
-Reading and checking it (every required attribute, consistency, the XML signature against certificates the
-sandbox's test CA issued), turning it into the :class:`~app.dmp.context.AccessContext` the service reads,
-and issuing signed ones for harnesses (:mod:`.vihf_issue`: control API ``POST /sandbox/v1/dmps/vihf``, CLI
-``segur-sandbox vihf``).
+Sources: reference/dmp.md §1.1, §2.5; ``prosanteconnect/generate-VIHF`` (``VihfBuilder.java``,
+``utils/Constants.java``, ``org/hl7/v3/PurposeOfUse.java``, ``JDV_J65-SubjectRole-DMP.xml``); "Mapping VIHF
+pour le DMP" (``ansforge/IG-hl7v2-volet-transmission-document-cda-r2`` ``input/pagecontent/mapping.md``:
+Conditions optional, VIHF_Version 4.0, Issuer = the DN of the structure's certificate that signs).
 
-Sources for the attributes and their shapes: reference/dmp.md §1.1 and §2.5; ANS generate-VIHF
-(``prosanteconnect/generate-VIHF`` ``src/main/java/fr/ans/psc/VihfBuilder.java``, ``utils/Constants.java``,
-``org/hl7/v3/PurposeOfUse.java``, ``src/main/resources/JDV_J65-SubjectRole-DMP.xml``); the ANS mapping table
-"Mapping VIHF pour le DMP" (``ansforge/IG-hl7v2-volet-transmission-document-cda-r2``
-``input/pagecontent/mapping.md``: Conditions/@NotBefore and @NotOnOrAfter optional, VIHF_Version 4.0,
-Issuer = the DN of the structure's seal certificate that signs the assertion).
-
-Faults: no public source gives the DMP's own fault codes for a refused VIHF, so the sandbox answers with the
-standard WS-Security 1.0 fault subcodes (OASIS WSS SOAP Message Security 1.0, §12, in the ``wsse`` namespace):
-``InvalidSecurity`` (no usable ``wsse:Security``/assertion), ``InvalidSecurityToken`` (a missing or
-inconsistent attribute), ``FailedCheck`` (the signature), ``FailedAuthentication`` (unknown professional, the
-PSC token's professional, the structure's certificate), ``MessageExpired`` (Conditions). The journal's rule
-(``VIHF:<what>``) says which check refused; docs/dmp.md lists them.
+Faults: no public source gives the DMP's own codes for a refused VIHF, so the sandbox answers the standard
+WS-Security 1.0 subcodes (OASIS WSS SOAP Message Security 1.0 §12, ``wsse`` namespace): ``InvalidSecurity``
+(no ``wsse:Security``/assertion), ``InvalidSecurityToken`` (a missing or inconsistent attribute),
+``FailedCheck`` (the signature), ``FailedAuthentication`` (professional, PSC token, structure certificate,
+card), ``MessageExpired`` (Conditions); the journal's rule (``VIHF:<what>``) says which check refused.
 """
 
 from __future__ import annotations
@@ -25,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from lxml import etree
 
@@ -34,6 +29,19 @@ from app.dmp.context import AccessContext
 from app.dmp.soap import xmldsig
 from app.dmp.soap.faults import SoapFault
 from app.dmp.soap.namespaces import NS_SAML2, NS_WSSE
+from app.dmp.soap.vihf_roles import (
+    A00_CODES,
+    DOCTOR,
+    G05_SECTIONS,
+    G15_PROFESSIONS,
+    PHARMACIST,
+    R01_CODE,
+    SYSTEM_A00,
+    SYSTEM_G05,
+    SYSTEM_G15,
+    SYSTEM_G16,
+    SYSTEM_R01,
+)
 from app.shared.identifiers import INS_OIDS
 from app.shared.professional import Professional
 
@@ -41,7 +49,6 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from app.config import Settings
-    from app.dmp.soap.call import SoapRequest
 
 NS_HL7 = "urn:hl7-org:v3"
 
@@ -70,31 +77,22 @@ INDIRECT = "INDIRECTE"
 MODES = (DIRECT, INDIRECT, "INDIRECTE_RENFORCEE")
 RESOURCE_URN_DMP = "urn:dmp"
 
-# Role code systems (JDV_J65-SubjectRole-DMP, generate-VIHF's copy; mapping.md "1re occurrence ... 2e").
-SYSTEM_G15 = "1.2.250.1.71.1.2.7"  # TRE_G15-ProfessionSante
-SYSTEM_G16 = "1.2.250.1.71.1.2.8"  # TRE_G16-ProfessionFormation (students' CPF cards)
-SYSTEM_R01 = "1.2.250.1.71.4.2.5"  # TRE_R01-EnsembleSavoirFaire-CISIS
-SYSTEM_A00 = "1.2.250.1.213.1.1.4.6"  # TRE_A00-ProducteurDocNonPS (AUTOMATE, SECRETARIAT_MEDICAL, ...)
-# Every TRE_G15 profession of JDV_J65-SubjectRole-DMP (generate-VIHF resources, dateMaj 20200424).
-G15_PROFESSIONS = {
-    "10": "Médecin", "21": "Pharmacien", "26": "Audioprothésiste", "28": "Opticien-Lunetier",
-    "31": "Assistant dentaire", "32": "Physicien médical", "35": "Aide-soignant", "36": "Ambulancier",
-    "37": "Auxiliaire de puériculture", "38": "Préparateur en pharmacie hospitalière",
-    "39": "Préparateur en pharmacie (officine)", "40": "Chirurgien-Dentiste", "50": "Sage-Femme", "60": "Infirmier",
-    "69": "Infirmier psychiatrique", "70": "Masseur-Kinésithérapeute", "80": "Pédicure-Podologue",
-    "81": "Orthoprothésiste", "82": "Podo-Orthésiste", "83": "Orthopédiste-Orthésiste", "84": "Oculariste",
-    "85": "Epithésiste", "86": "Technicien de laboratoire médical", "91": "Orthophoniste", "92": "Orthoptiste",
-    "94": "Ergothérapeute", "95": "Diététicien", "96": "Psychomotricien", "98": "Manipulateur ERM",
-}
-A00_CODES = ("ALIM_AM", "DISPOSITIF", "EXP_PATIENT", "SECRETARIAT_MEDICAL", "AUTOMATE")
-# TRE_R01 codes in JDV_J65 are a family prefix and a number: SM26, SCH37, SCD01, PAC00, CEX22, SI01, C07,
-# CAPA01, DSM200, ... (generate-VIHF's copy of the value set).
-R01_CODE = re.compile(r"(?:SM|SCH|SCD|PAC|CEX|SI|C|CAPA|DSM|DSP|PH|DE|FQ|CES)\d{2,3}")
-DOCTOR = "10"  # mapping.md: "2e occurrence uniquement et obligatoirement pour les médecins et pharmaciens"
 SECTOR_VALUE = re.compile(r"[A-Z0-9_]{1,20}\^[0-9]+(?:\.[0-9]+)+")  # SA07^1.2.250.1.71.4.2.4
 # NIR / NIA: sex, year, month, department (2A/2B for Corsica), commune, order, key (97 - n mod 97).
 INS_VALUE = re.compile(r"[0-9]{5}(?:[0-9]{2}|2[AB])[0-9]{8}")
 CLOCK_SKEW = dt.timedelta(seconds=60)
+
+
+class SecuredRequest(Protocol):
+    """What :func:`authenticate` reads of a :class:`~app.dmp.soap.call.SoapRequest` (named structurally:
+    ``call`` already refers to this module)."""
+
+    @property
+    def security(self) -> etree._Element | None: ...
+    @property
+    def client_certificate_subject(self) -> str | None: ...
+    @property
+    def bearer_token(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -218,6 +216,7 @@ def check_roles(roles: tuple[VihfRole, ...]) -> None:
             or (role.code_system == SYSTEM_G16 and role.code in G15_PROFESSIONS)
             or (role.code_system == SYSTEM_R01 and R01_CODE.fullmatch(role.code) is not None)
             or (role.code_system == SYSTEM_A00 and role.code in A00_CODES)
+            or (role.code_system == SYSTEM_G05 and role.code in G05_SECTIONS)
         )
         if not known:
             raise invalid("role.unknown", f"Rôle inconnu dans le VIHF : {role.code}^{role.code_system} "
@@ -228,10 +227,11 @@ def check_roles(roles: tuple[VihfRole, ...]) -> None:
     if first.code_system not in (SYSTEM_G15, SYSTEM_G16, SYSTEM_A00):
         raise invalid("role.profession", "Le premier rôle du VIHF doit être une profession (TRE_G15)",
                       f"the VIHF's first role must be a profession (TRE_G15 {SYSTEM_G15}), not {first.code_system}")
-    if first.code_system == SYSTEM_G15 and first.code == DOCTOR and not any(
-            r.code_system == SYSTEM_R01 for r in roles[1:]):
-        raise invalid("role.specialty", "Un médecin porte aussi sa spécialité (TRE_R01) dans le VIHF",
-                      f"a doctor's VIHF carries a second role, the specialty (TRE_R01 {SYSTEM_R01})")
+    second = {DOCTOR: (SYSTEM_R01,), PHARMACIST: (SYSTEM_G05, SYSTEM_R01)}.get(first.code, ())
+    if first.code_system == SYSTEM_G15 and second and not any(r.code_system in second for r in roles[1:]):
+        raise invalid("role.specialty", "Un médecin ou un pharmacien porte aussi sa spécialité ou sa section "
+                      "(TRE_R01, TRE_G05) dans le VIHF",
+                      f"a doctor's or pharmacist's VIHF carries a second role ({' or '.join(second)})")
 
 
 def nir_key_ok(value: str) -> bool:
@@ -453,7 +453,7 @@ async def _token_professional(session: AsyncSession, settings: Settings, token: 
     return professional
 
 
-async def authenticate(soap: SoapRequest, *, session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession],
+async def authenticate(soap: SecuredRequest, *, session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession],
                        settings: Settings, now: dt.datetime | None = None) -> Vihf:
     """The request's VIHF, checked: its signature (by a certificate of the sandbox's CA; or a PSC access token
     in its place, then it may be unsigned), every attribute, the structure's certificate (INDIRECTE) or the

@@ -107,8 +107,9 @@ def _xs(moment: dt.datetime) -> str:
 
 
 def professional_roles(professional: Professional) -> list[vihf.VihfRole]:
-    """The roles a VIHF gives this professional: the G15 profession, and for a doctor the R01 specialty
-    (PSC ``SubjectRefPro.exercices[0]`` ``codeProfession`` / ``codeSavoirFaire``)."""
+    """The roles a VIHF gives this professional: the G15 profession, the R01 specialty, a pharmacist's G05
+    section (PSC ``SubjectRefPro.exercices[0]``: ``codeProfession``, ``codeSavoirFaire``, the activities'
+    ``codeSectionPharmacien``)."""
     exercices = professional.userinfo.get("SubjectRefPro", {}).get("exercices", [])
     first = exercices[0] if exercices else {}
     profession = professional.profession_code or str(first.get("codeProfession", ""))
@@ -116,8 +117,11 @@ def professional_roles(professional: Professional) -> list[vihf.VihfRole]:
     specialty = str(first.get("codeSavoirFaire") or "")
     if specialty and vihf.R01_CODE.fullmatch(specialty):
         roles.append(vihf.VihfRole(specialty, vihf.SYSTEM_R01, None))
-    elif profession == vihf.DOCTOR:
+    elif profession == vihf.DOCTOR:  # a doctor always carries one (mapping.md): general practice by default
         roles.append(vihf.VihfRole("SM26", vihf.SYSTEM_R01, "Qualifié en médecine générale (SM)"))
+    sections = [a.get("codeSectionPharmacien") for a in first.get("activities", []) if a.get("codeSectionPharmacien")]
+    if profession == vihf.PHARMACIST and sections and sections[0] in vihf.G05_SECTIONS:
+        roles.append(vihf.VihfRole(str(sections[0]), vihf.SYSTEM_G05, None))
     return roles
 
 

@@ -190,6 +190,18 @@ def test_a_doctor_without_a_specialty_and_a_specialty_first_are_refused() -> Non
     assert read_refused(swapped).rule == "VIHF:role.profession"
 
 
+def test_a_pharmacist_carries_a_section_or_a_specialty() -> None:
+    pharmacist = DOCTOR.model_copy(update={"profession_code": "21", "userinfo": {"SubjectRefPro": {"exercices": [
+        {"codeProfession": "21", "activities": [{"codeSectionPharmacien": "A"}]}]}}})
+    read = vihf.read(unsigned(pharmacist), now=NOW)
+    assert [(r.code, r.code_system) for r in read.roles] == [("21", vihf.SYSTEM_G15), ("A", vihf.SYSTEM_G05)]
+    bare = pharmacist.model_copy(update={"userinfo": {}})
+    assert read_refused(unsigned(bare)).rule == "VIHF:role.specialty"
+    assertion = unsigned(pharmacist)
+    _role_values(assertion)[1].set("code", "Z")  # not a section of the CNOP table
+    assert read_refused(assertion).rule == "VIHF:role.unknown"
+
+
 def test_an_unknown_access_mode_is_refused() -> None:
     assertion = unsigned()
     attribute(assertion, vihf.PURPOSE_OF_USE)[0][0].set("code", "urgence")
@@ -238,6 +250,15 @@ async def test_an_issued_vihf_is_accepted_and_gives_the_access_context(app, clie
     ctx = vihf.access_context(checked)
     assert ctx.professional.subject_name_id == FONTAINE and ctx.rpps == "10001000016"
     assert (ctx.mode, ctx.reason) == (rules.AccessMode.BRIS_DE_GLACE, "urgence vitale")
+
+
+async def test_every_seeded_professional_gets_an_accepted_vihf(app, client, session):  # type: ignore[no-untyped-def]
+    from app.psc import service as psc_service
+
+    for professional in await psc_service.list_professionals(session):
+        answer = await issued(client, subject_name_id=professional.subject_name_id)
+        checked = await check(app, session, soap_request(answer["assertion"], client=answer["issuer"]))
+        assert checked.roles[0].code == professional.profession_code, professional.subject_name_id
 
 
 async def test_a_directe_vihf_is_signed_by_the_professionals_card(app, client, session):  # type: ignore[no-untyped-def]
