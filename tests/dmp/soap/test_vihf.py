@@ -526,3 +526,43 @@ def _sign_sha1(assertion: etree._Element, cert_pem: bytes, key_pem: bytes) -> No
     der = x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
     key_info = etree.SubElement(etree.SubElement(signature, f"{ds}KeyInfo"), f"{ds}X509Data")
     etree.SubElement(key_info, f"{ds}X509Certificate").text = base64.b64encode(der).decode()
+
+
+# --- over HTTP, through the transport's router ----------------------------------------------------------
+
+async def test_over_http_a_valid_vihf_passes_and_a_refused_one_is_a_wsse_fault(client):  # type: ignore[no-untyped-def]
+    from tests.dmp.soap.client import CLIENT_CERTIFICATE_HEADER, get_vihf, post_soap
+
+    query = '<query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0"/>'
+    good = await get_vihf(client, subject_name_id=FONTAINE, patient_ins=ZOE)
+    passed = await post_soap(client, "registry", "urn:ihe:iti:2007:RegistryStoredQuery", query, vihf=good)
+    assert passed.fault_code is None and passed.status == 200  # the VIHF let the call reach its transaction
+    tampered = good.replace(FONTAINE, LEFEVRE, 1)
+    bad = await post_soap(client, "registry", "urn:ihe:iti:2007:RegistryStoredQuery", query, vihf=tampered,
+                          headers={CLIENT_CERTIFICATE_HEADER: good.client_certificate_subject or ""})
+    assert (bad.status, bad.fault_subcode) == (400, f"{{{NS_WSSE}}}FailedCheck")
+    assert bad.fault_reason and "signature du VIHF" in bad.fault_reason
+    no_certificate = await post_soap(client, "registry", "urn:ihe:iti:2007:RegistryStoredQuery", query,
+                                     vihf=str(good))  # a plain str: no stand-in header sent
+    assert no_certificate.fault_subcode == f"{{{NS_WSSE}}}FailedAuthentication"
+    page = (await client.get("/sandbox/v1/journal", params={"rule": "VIHF:*", "limit": 10})).json()
+    rules_seen = {entry["rule"] for entry in page["entries"]}
+    assert {"VIHF:signature.invalid", "VIHF:structure.certificate-missing"} <= rules_seen
+    assert etree.fromstring(str(good)).get("ID") not in str(page)
+
+
+async def test_over_http_a_psc_token_stands_in_for_the_signature(client, session):  # type: ignore[no-untyped-def]
+    from tests.dmp.soap.client import CLIENT_CERTIFICATE_HEADER, post_soap
+
+    professional = await _professional(session, FONTAINE)
+    structure = "CN=API Proxy PSC,O=ANS,C=FR"
+    assertion = etree.tostring(unsigned(professional, issuer=structure, now=_now())).decode()
+    token = await access_token_for(client, FONTAINE)
+    query = '<query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0"/>'
+    headers = {CLIENT_CERTIFICATE_HEADER: structure, "Authorization": f"Bearer {token}"}
+    answer = await post_soap(client, "registry", "urn:ihe:iti:2007:RegistryStoredQuery", query, vihf=assertion,
+                             headers=headers)
+    assert answer.fault_code is None, answer.fault_reason
+    unsigned_alone = await post_soap(client, "registry", "urn:ihe:iti:2007:RegistryStoredQuery", query,
+                                     vihf=assertion, headers={CLIENT_CERTIFICATE_HEADER: structure})
+    assert unsigned_alone.fault_subcode == f"{{{NS_WSSE}}}FailedCheck"
