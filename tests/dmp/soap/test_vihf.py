@@ -1,4 +1,4 @@
-"""The VIHF of the DMP's XDS.b face (app/dmp/soap/vihf.py, xmldsig.py, vihf_issue.py): issued by the control
+"""The VIHF of the DMP's XDS.b face (app/dmp/soap/vihf_read.py, xmldsig.py, vihf_issue.py): issued by the control
 API, checked by ``authenticate`` against the real store (the sandbox's CA, PSC's professionals and tokens);
 each refusal is a Sender fault with a WS-Security 1.0 subcode and a ``VIHF:`` rule.
 
@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from app.dmp import rules
-from app.dmp.soap import vihf, vihf_issue, xmldsig
+from app.dmp.soap import vihf, vihf_issue, vihf_read, xmldsig
 from app.dmp.soap.call import SoapRequest
 from app.dmp.soap.faults import SoapFault
 from app.dmp.soap.namespaces import NS_DS, NS_SAML2, NS_WSSE
@@ -73,7 +73,7 @@ def set_value(assertion: etree._Element, name: str, text: str) -> etree._Element
 
 def read_refused(assertion: etree._Element, *, now: dt.datetime = NOW) -> SoapFault:
     with pytest.raises(SoapFault) as caught:
-        vihf.read(assertion, now=now)
+        vihf_read.read(assertion, now=now)
     assert caught.value.code == "Sender" and caught.value.subcode_ns == NS_WSSE
     return caught.value
 
@@ -90,7 +90,7 @@ async def vendor_certificate(client, common_name: str = "LOGICIEL-TEST DMP", **e
     return response.json()
 
 
-async def check(app, session, request: SoapRequest, **kwargs) -> vihf.Vihf:  # type: ignore[no-untyped-def]
+async def check(app, session, request: SoapRequest, **kwargs) -> vihf_read.Vihf:  # type: ignore[no-untyped-def]
     return await vihf.authenticate(request, session=session, sessionmaker=app.state.sessionmaker,
                                    settings=app.state.settings, **kwargs)
 
@@ -106,18 +106,18 @@ async def refused(app, session, request: SoapRequest, **kwargs) -> SoapFault:  #
 
 # --- pure logic: the attributes ---------------------------------------------------------------------------
 
-REQUIRED = [vihf.VERSION, vihf.AUTHENTICATION_MODE, vihf.STRUCTURE, vihf.SECTOR, vihf.SUBJECT_ID, vihf.ROLE,
-            vihf.RESOURCE_ID, vihf.RESOURCE_URN, vihf.PURPOSE_OF_USE, vihf.LPS_NAME, vihf.LPS_VERSION,
-            vihf.LPS_APPROVAL]
+R = vihf_read
+REQUIRED = [R.VERSION, R.AUTHENTICATION_MODE, R.STRUCTURE, R.SECTOR, R.SUBJECT_ID, R.ROLE, R.RESOURCE_ID,
+            R.RESOURCE_URN, R.PURPOSE_OF_USE, R.LPS_NAME, R.LPS_VERSION, R.LPS_APPROVAL]
 
 
 def test_a_built_vihf_reads_back() -> None:
-    read = vihf.read(unsigned(access_mode="centre_15"), now=NOW)
+    read = vihf_read.read(unsigned(access_mode="centre_15"), now=NOW)
     assert (read.name_id, read.patient_ins, read.patient_oid, read.structure_id) == (
         FONTAINE, ZOE, "1.2.250.1.213.1.4.8", "10B0167011")
     assert read.access_mode is rules.AccessMode.CENTRE_15 and read.resource_urn == "urn:dmp"
-    assert [(r.code, r.code_system) for r in read.roles] == [("10", vihf.SYSTEM_G15), ("SM54", vihf.SYSTEM_R01)]
-    assert read.attributes[vihf.LPS_NAME] == ("SEGUR-SANDBOX-HARNESS",)
+    assert [(r.code, r.code_system) for r in read.roles] == [("10", R.SYSTEM_G15), ("SM54", R.SYSTEM_R01)]
+    assert read.attributes[vihf_read.LPS_NAME] == ("SEGUR-SANDBOX-HARNESS",)
 
 
 @pytest.mark.parametrize("name", REQUIRED)
@@ -131,7 +131,7 @@ def test_each_missing_attribute_is_refused(name: str) -> None:
     assert name in fault.reason
 
 
-@pytest.mark.parametrize("name", [vihf.LPS_NAME, vihf.SUBJECT_ID, vihf.STRUCTURE])
+@pytest.mark.parametrize("name", [vihf_read.LPS_NAME, vihf_read.SUBJECT_ID, vihf_read.STRUCTURE])
 def test_an_empty_attribute_is_a_missing_one(name: str) -> None:
     assert read_refused(set_value(unsigned(), name, "  ")).rule == f"VIHF:attribute.missing:{name}"
 
@@ -146,17 +146,17 @@ def test_a_missing_issuer_or_name_id_is_refused(path: str) -> None:
 
 
 @pytest.mark.parametrize(("name", "value", "rule"), [
-    (vihf.VERSION, "2.0", "VIHF:version"),
-    (vihf.AUTHENTICATION_MODE, "DELEGUEE", "VIHF:authentication-mode"),
-    (vihf.SECTOR, "SA07", "VIHF:sector"),
-    (vihf.RESOURCE_URN, "urn:ror", "VIHF:resource-urn"),
-    (vihf.RESOURCE_ID, f"{ZOE}^^^&1.2.250.1.213.1.4.2&ISO^NH", "VIHF:resource-id.oid"),  # INS-C: retired
-    (vihf.RESOURCE_ID, f"{ZOE}^^^&1.2.3.4&ISO^NH", "VIHF:resource-id.oid"),
-    (vihf.RESOURCE_ID, f"{ZOE[:-2]}00^^^&1.2.250.1.213.1.4.8&ISO^NH", "VIHF:resource-id.ins"),  # wrong key
-    (vihf.RESOURCE_ID, "12345^^^&1.2.250.1.213.1.4.8&ISO^NH", "VIHF:resource-id.ins"),
-    (vihf.RESOURCE_ID, ZOE, "VIHF:resource-id.shape"),
-    (vihf.PURPOSE_OF_USE, "normal", "VIHF:purposeofuse.shape"),  # text, not a PurposeOfUse element
-    (vihf.ROLE, "10^1.2.250.1.71.1.2.7", "VIHF:role.shape"),
+    (vihf_read.VERSION, "2.0", "VIHF:version"),
+    (vihf_read.AUTHENTICATION_MODE, "DELEGUEE", "VIHF:authentication-mode"),
+    (vihf_read.SECTOR, "SA07", "VIHF:sector"),
+    (vihf_read.RESOURCE_URN, "urn:ror", "VIHF:resource-urn"),
+    (vihf_read.RESOURCE_ID, f"{ZOE}^^^&1.2.250.1.213.1.4.2&ISO^NH", "VIHF:resource-id.oid"),  # INS-C: retired
+    (vihf_read.RESOURCE_ID, f"{ZOE}^^^&1.2.3.4&ISO^NH", "VIHF:resource-id.oid"),
+    (vihf_read.RESOURCE_ID, f"{ZOE[:-2]}00^^^&1.2.250.1.213.1.4.8&ISO^NH", "VIHF:resource-id.ins"),  # wrong key
+    (vihf_read.RESOURCE_ID, "12345^^^&1.2.250.1.213.1.4.8&ISO^NH", "VIHF:resource-id.ins"),
+    (vihf_read.RESOURCE_ID, ZOE, "VIHF:resource-id.shape"),
+    (vihf_read.PURPOSE_OF_USE, "normal", "VIHF:purposeofuse.shape"),  # text, not a PurposeOfUse element
+    (vihf_read.ROLE, "10^1.2.250.1.71.1.2.7", "VIHF:role.shape"),
 ])
 def test_an_inconsistent_attribute_is_refused(name: str, value: str, rule: str) -> None:
     fault = read_refused(set_value(unsigned(), name, value))
@@ -164,14 +164,14 @@ def test_an_inconsistent_attribute_is_refused(name: str, value: str, rule: str) 
 
 
 def _role_values(assertion: etree._Element) -> list[etree._Element]:
-    return [value[0] for value in attribute(assertion, vihf.ROLE)]
+    return [value[0] for value in attribute(assertion, vihf_read.ROLE)]
 
 
 @pytest.mark.parametrize(("index", "attr", "value", "rule"), [
     (0, "code", "99", "VIHF:role.unknown"),  # not a TRE_G15 profession of JDV_J65
     (0, "codeSystem", "1.2.250.1.213.1.1.5.5", "VIHF:role.unknown"),  # PSC's SubjectRole system, not G15
     (1, "code", "XX12", "VIHF:role.unknown"),
-    (1, "codeSystem", vihf.SYSTEM_G15, "VIHF:role.unknown"),  # SM54 is no profession
+    (1, "codeSystem", vihf_read.SYSTEM_G15, "VIHF:role.unknown"),  # SM54 is no profession
 ])
 def test_an_unknown_role_is_refused(index: int, attr: str, value: str, rule: str) -> None:
     assertion = unsigned()
@@ -186,15 +186,15 @@ def test_a_doctor_without_a_specialty_and_a_specialty_first_are_refused() -> Non
     assert read_refused(assertion).rule == "VIHF:role.specialty"
     swapped = unsigned()
     first, second = _role_values(swapped)
-    first.set("code", "SM26"), first.set("codeSystem", vihf.SYSTEM_R01)
+    first.set("code", "SM26"), first.set("codeSystem", vihf_read.SYSTEM_R01)
     assert read_refused(swapped).rule == "VIHF:role.profession"
 
 
 def test_a_pharmacist_carries_a_section_or_a_specialty() -> None:
     pharmacist = DOCTOR.model_copy(update={"profession_code": "21", "userinfo": {"SubjectRefPro": {"exercices": [
         {"codeProfession": "21", "activities": [{"codeSectionPharmacien": "A"}]}]}}})
-    read = vihf.read(unsigned(pharmacist), now=NOW)
-    assert [(r.code, r.code_system) for r in read.roles] == [("21", vihf.SYSTEM_G15), ("A", vihf.SYSTEM_G05)]
+    read = vihf_read.read(unsigned(pharmacist), now=NOW)
+    assert [(r.code, r.code_system) for r in read.roles] == [("21", vihf_read.SYSTEM_G15), ("A", vihf_read.SYSTEM_G05)]
     bare = pharmacist.model_copy(update={"userinfo": {}})
     assert read_refused(unsigned(bare)).rule == "VIHF:role.specialty"
     assertion = unsigned(pharmacist)
@@ -204,7 +204,7 @@ def test_a_pharmacist_carries_a_section_or_a_specialty() -> None:
 
 def test_an_unknown_access_mode_is_refused() -> None:
     assertion = unsigned()
-    attribute(assertion, vihf.PURPOSE_OF_USE)[0][0].set("code", "urgence")
+    attribute(assertion, vihf_read.PURPOSE_OF_USE)[0][0].set("code", "urgence")
     assert read_refused(assertion).rule == "VIHF:purposeofuse.code"
 
 
@@ -214,16 +214,16 @@ def test_conditions_are_checked_when_sent() -> None:
     assert (fault.subcode, fault.rule) == ("MessageExpired", "VIHF:conditions.expired")
     early = read_refused(assertion, now=NOW - dt.timedelta(minutes=5))
     assert (early.subcode, early.rule) == ("MessageExpired", "VIHF:conditions.not-yet-valid")
-    assert vihf.read(assertion, now=NOW + dt.timedelta(minutes=10, seconds=30)).name_id == FONTAINE  # 60 s skew
+    assert vihf_read.read(assertion, now=NOW + dt.timedelta(minutes=10, seconds=30)).name_id == FONTAINE  # 60 s skew
     conditions = assertion.find(f"{A}Conditions")
     assert conditions is not None
     assertion.remove(conditions)  # optional (ANS mapping.md: "Facultatif")
-    assert vihf.read(assertion, now=NOW + dt.timedelta(days=2)).not_on_or_after is None
+    assert vihf_read.read(assertion, now=NOW + dt.timedelta(days=2)).not_on_or_after is None
 
 
 def test_nir_keys_of_the_seeded_patients() -> None:
-    assert vihf.nir_key_ok(ZOE) and vihf.nir_key_ok(DOMINIQUE)  # DOMINIQUE: Corsica, 2A
-    assert not vihf.nir_key_ok(ZOE[:-2] + "01")
+    assert vihf_read.nir_key_ok(ZOE) and vihf_read.nir_key_ok(DOMINIQUE)  # DOMINIQUE: Corsica, 2A
+    assert not vihf_read.nir_key_ok(ZOE[:-2] + "01")
 
 
 @pytest.mark.parametrize(("a", "b", "same"), [
@@ -246,7 +246,7 @@ async def test_an_issued_vihf_is_accepted_and_gives_the_access_context(app, clie
     checked = await check(app, session, soap_request(answer["assertion"], client=answer["client_certificate_subject"]))
     assert (checked.name_id, checked.patient_ins, checked.patient_oid) == (FONTAINE, ZOE, "1.2.250.1.213.1.4.8")
     assert checked.authentication_mode == "INDIRECTE" and checked.signer == answer["issuer"]
-    assert [r.code_system for r in checked.roles] == [vihf.SYSTEM_G15, vihf.SYSTEM_R01]
+    assert [r.code_system for r in checked.roles] == [vihf_read.SYSTEM_G15, vihf_read.SYSTEM_R01]
     ctx = vihf.access_context(checked)
     assert ctx.professional.subject_name_id == FONTAINE and ctx.rpps == "10001000016"
     assert (ctx.mode, ctx.reason) == (rules.AccessMode.BRIS_DE_GLACE, "urgence vitale")
@@ -293,9 +293,9 @@ async def test_a_tampered_vihf_is_refused(app, client, session, tamper):  # type
     if tamper == "name-id":
         assertion.find(f"{A}Subject/{A}NameID").text = LEFEVRE  # type: ignore[union-attr]
     elif tamper == "patient":
-        set_value(assertion, vihf.RESOURCE_ID, f"{DOMINIQUE}^^^&1.2.250.1.213.1.4.10&ISO^NH")
+        set_value(assertion, vihf_read.RESOURCE_ID, f"{DOMINIQUE}^^^&1.2.250.1.213.1.4.10&ISO^NH")
     elif tamper == "mode":
-        attribute(assertion, vihf.PURPOSE_OF_USE)[0][0].set("code", "bris_de_glace")
+        attribute(assertion, vihf_read.PURPOSE_OF_USE)[0][0].set("code", "bris_de_glace")
     else:
         value = assertion.find(f"{{{NS_DS}}}Signature/{{{NS_DS}}}SignatureValue")
         assert value is not None and value.text
@@ -566,3 +566,19 @@ async def test_over_http_a_psc_token_stands_in_for_the_signature(client, session
     unsigned_alone = await post_soap(client, "registry", "urn:ihe:iti:2007:RegistryStoredQuery", query,
                                      vihf=assertion, headers={CLIENT_CERTIFICATE_HEADER: structure})
     assert unsigned_alone.fault_subcode == f"{{{NS_WSSE}}}FailedCheck"
+
+
+async def test_a_verified_vihf_is_checked_again_for_what_time_changes(app, client, session):  # type: ignore[no-untyped-def]
+    """The fast path remembers a verified VIHF by its exact bytes; the plain path verifies every time. Both
+    answer the same: a second use passes, an expired one or one whose certificate has lapsed is refused, a
+    changed byte is verified afresh (and refused when tampered)."""
+    answer = await issued(client, validity_seconds=600)
+    request = soap_request(answer["assertion"], client=answer["issuer"])
+    first, second = await check(app, session, request), await check(app, session, request)
+    assert first.name_id == second.name_id == FONTAINE
+    expired = await refused(app, session, request, now=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15))
+    assert expired.rule == "VIHF:conditions.expired"
+    lapsed = await refused(app, session, request, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=4000))
+    assert lapsed.rule == "VIHF:signature.certificate-expired"
+    tampered = soap_request(answer["assertion"].replace(FONTAINE, LEFEVRE, 1), client=answer["issuer"])
+    assert (await refused(app, session, tampered)).rule == "VIHF:signature.invalid"
