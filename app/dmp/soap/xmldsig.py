@@ -16,6 +16,7 @@ What is read afterwards is what ``signxml`` returns as signed, never an element 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 
@@ -106,8 +107,8 @@ def verify_assertion(assertion: etree._Element, ca_pem: bytes, *, now: dt.dateti
         signature_methods=frozenset(SignatureMethod[name] for name in _ACCEPTED_SIGNATURES),
         digest_algorithms=frozenset(DigestAlgorithm[name] for name in _ACCEPTED_DIGESTS),
     )
-    # A copy: signxml removes the enveloped signature from what it is given.
-    standalone = etree.fromstring(etree.tostring(assertion))
+    # A copy (no parsing): signxml removes the enveloped signature from what it is given.
+    standalone = copy.deepcopy(assertion)
     try:
         result = XMLVerifier().verify(standalone, x509_cert=cert, expect_config=config)
     except (InvalidSignature, InvalidInput, ValueError) as exc:

@@ -421,7 +421,20 @@ async def test_a_vihf_in_the_ans_tlsi_kit_shape_signed_rsa_sha1_is_accepted(app,
     _sign_sha1(assertion, cert["certificate"].encode(), cert["private_key"].encode())
     checked = await check(app, session, soap_request(etree.tostring(assertion).decode(), client=cert["subject"]))
     assert checked.name_id == professional.subject_name_id and checked.authentication_mode == "INDIRECTE"
-    assert checked.attributes["Authentification_Mode"] == ("INDIRECTE",)  # read whatever its case
+    assert checked.attributes["Authentification_Mode"] == ("INDIRECTE",)  # generate-VIHF's "_mode" spelling read
+
+
+async def test_a_vihf_in_drimboxs_shape_is_accepted(app, client, session):  # type: ignore[no-untyped-def]
+    """DRIMBox (ansforge/DRIM-M_DRIMbox ``Backend/src/main/java/com/bcom/drimbox/dmp/vihf/VIHF.java`` and
+    ``dmp/request/signed/ProvideAndRegisterRequest.java``, commit 791cbc21): OpenSAML, ``saml2:`` prefix, a
+    bare UUID as ID, no Conditions, AuthnContextClassRef TLSClient, Role/PurposeOfUse as HL7 v3 xsi:type CE
+    with an empty codeSystemName, RSA-SHA1 over exc-c14n without an InclusiveNamespaces list."""
+    cert = await vendor_certificate(client, common_name="DRIMbox", organization="b-com")
+    assertion = _drimbox_assertion(issuer=cert["subject"], now=_now())
+    _sign_sha1(assertion, cert["certificate"].encode(), cert["private_key"].encode(), prefix_list=None)
+    checked = await check(app, session, soap_request(etree.tostring(assertion).decode(), client=cert["subject"]))
+    assert (checked.name_id, checked.lps_name, checked.lps_approval) == (FONTAINE, "DRIMbox", "BCO-465897-tmp2")
+    assert checked.not_on_or_after is None and checked.roles[1].code == "SM26"
 
 
 async def test_issuing_refuses_bad_input_and_never_journals_the_assertion(app, client):  # type: ignore[no-untyped-def]
@@ -499,10 +512,44 @@ def _tlsi_kit_assertion(*, issuer: str, now: dt.datetime) -> etree._Element:
     return etree.fromstring(text.encode())
 
 
-def _sign_sha1(assertion: etree._Element, cert_pem: bytes, key_pem: bytes) -> None:
+def _drimbox_assertion(*, issuer: str, now: dt.datetime) -> etree._Element:
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    def coded(local: str, code: str, system: str, name: str, display: str) -> str:
+        return (f'<{local} xmlns="{HL7}" xsi:type="CE" code="{code}" codeSystem="{system}" codeSystemName="{name}" '
+                f'displayName="{display}"/>')
+
+    simple = [("VIHF_Version", "3.0"), ("Identifiant_Structure", "10B0167011"),
+              ("Secteur_Activite", "SA07^1.2.250.1.71.4.2.4"), ("Authentification_Mode", "INDIRECTE"),
+              ("urn:oasis:names:tc:xacml:2.0:resource:resource-id", f"{ZOE}^^^&amp;1.2.250.1.213.1.4.8&amp;ISO^NH"),
+              ("urn:oasis:names:tc:xspa:1.0:subject:subject-id", "Claire FONTAINE"), ("Ressource_URN", "urn:dmp"),
+              ("LPS_ID", "01.12.12"), ("LPS_Nom", "DRIMbox"), ("LPS_Version", "1.0"),
+              ("LPS_ID_HOMOLOGATION_DMP", "BCO-465897-tmp2")]
+    attributes = "".join(f'<saml2:Attribute Name="{n}"><saml2:AttributeValue>{v}</saml2:AttributeValue>'
+                         '</saml2:Attribute>' for n, v in simple)
+    attributes += ('<saml2:Attribute Name="urn:oasis:names:tc:xspa:1.0:subject:purposeofuse"><saml2:AttributeValue>'
+                   + coded("PurposeOfUse", "normal", "1.2.250.1.213.1.1.4.248", "mode acces VIHF 1.0", "Acces normal")
+                   + '</saml2:AttributeValue></saml2:Attribute><saml2:Attribute '
+                   'Name="urn:oasis:names:tc:xacml:2.0:subject:role"><saml2:AttributeValue>'
+                   + coded("Role", "10", "1.2.250.1.71.1.2.7", "", "Medecin") + '</saml2:AttributeValue>'
+                   '<saml2:AttributeValue>'
+                   + coded("Role", "SM26", "1.2.250.1.71.4.2.5", "", "Qualifie en Medecine Generale (SM)")
+                   + '</saml2:AttributeValue></saml2:Attribute>')
+    text = (f'<saml2:Assertion xmlns:saml2="{SAML}" xmlns:xsi="{XSI}" ID="{hashlib.sha1(stamp.encode()).hexdigest()}" '
+            f'IssueInstant="{stamp}" Version="2.0"><saml2:Issuer Format="urn:oasis:names:tc:SAML:1.1:nameid-format:'
+            f'X509SubjectName">{issuer}</saml2:Issuer><saml2:Subject><saml2:NameID>{FONTAINE}</saml2:NameID>'
+            f'</saml2:Subject><saml2:AuthnStatement AuthnInstant="{stamp}"><saml2:AuthnContext>'
+            '<saml2:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient</saml2:AuthnContextClassRef>'
+            f'</saml2:AuthnContext></saml2:AuthnStatement><saml2:AttributeStatement>{attributes}'
+            '</saml2:AttributeStatement></saml2:Assertion>')
+    return etree.fromstring(text.encode())
+
+
+def _sign_sha1(assertion: etree._Element, cert_pem: bytes, key_pem: bytes,
+               prefix_list: str | None = "ds saml #default xsi") -> None:
     """What .NET SignedXml does with the kit's settings: enveloped, exc-c14n with the kit's PrefixList,
     SHA-1 digest, RSA-SHA1 signature, the certificate in KeyInfo, placed after Issuer."""
-    prefixes = ["ds", "saml", "xsi"]  # "#default" is the default namespace: lxml renders it when used
+    prefixes = [p for p in (prefix_list or "").split() if p != "#default"]  # lxml renders #default when used
     digest = hashlib.sha1(etree.tostring(assertion, method="c14n", exclusive=True,
                                          inclusive_ns_prefixes=prefixes)).digest()
     ds = f"{{{NS_DS}}}"
@@ -515,7 +562,8 @@ def _sign_sha1(assertion: etree._Element, cert_pem: bytes, key_pem: bytes) -> No
     transforms = etree.SubElement(reference, f"{ds}Transforms")
     etree.SubElement(transforms, f"{ds}Transform", Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature")
     exc = etree.SubElement(transforms, f"{ds}Transform", Algorithm=ec)
-    etree.SubElement(exc, f"{{{ec}}}InclusiveNamespaces", nsmap={None: ec}, PrefixList="ds saml #default xsi")
+    if prefix_list:
+        etree.SubElement(exc, f"{{{ec}}}InclusiveNamespaces", nsmap={None: ec}, PrefixList=prefix_list)
     etree.SubElement(reference, f"{ds}DigestMethod", Algorithm="http://www.w3.org/2000/09/xmldsig#sha1")
     etree.SubElement(reference, f"{ds}DigestValue").text = base64.b64encode(digest).decode()
     assertion[0].addnext(signature)  # after Issuer, as the kit inserts it
