@@ -155,9 +155,9 @@ async def issue_vihf(body: vihf_issue.VihfRequest, request: Request, session: Se
         return await vihf_issue.issue(session, request.app.state.sessionmaker, body,
                                       record_oid=record.ins_oid if record is not None else None)
     except LookupError:
-        detail = f"no professional {body.subject_name_id!r} among Pro Santé Connect's (see /sandbox/v1/psc)"
-        note_refusal(request, rule="VIHF:professional.unknown", detail=detail, status=404)
-        return problem_response(request, 404, "Not Found", detail, rule="VIHF:professional.unknown")  # type: ignore[return-value]
+        raise DmpError(Kind.NOT_FOUND, f"no professional {body.subject_name_id!r} among Pro Santé Connect's",
+                       french=f"professionnel {body.subject_name_id!r} inconnu de Pro Santé Connect",
+                       rule="VIHF:professional.unknown") from None
 
 
 @router.post("/vihf-certificates", status_code=201,

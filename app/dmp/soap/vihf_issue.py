@@ -23,7 +23,7 @@ from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.dmp import rules
-from app.dmp.soap import vihf, xmldsig
+from app.dmp.soap import vihf_read, xmldsig
 from app.dmp.soap.namespaces import NS_SAML2, NS_XSI
 from app.shared.identifiers import OID_INS_NIR_TEST
 from app.shared.professional import Professional
@@ -93,7 +93,7 @@ def _attribute(statement: etree._Element, name: str, *values: str | etree._Eleme
 
 
 def _coded(local: str, code: str, system: str, display: str | None) -> etree._Element:
-    element = etree.Element(f"{{{vihf.NS_HL7}}}{local}", nsmap={None: vihf.NS_HL7, "xsi": NS_XSI})
+    element = etree.Element(f"{{{vihf_read.NS_HL7}}}{local}", nsmap={None: vihf_read.NS_HL7, "xsi": NS_XSI})
     element.set(f"{{{NS_XSI}}}type", "CE")
     element.set("code", code)
     element.set("codeSystem", system)
@@ -106,18 +106,22 @@ def _xs(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def professional_roles(professional: Professional) -> list[vihf.VihfRole]:
-    """The roles a VIHF gives this professional: the G15 profession, and for a doctor the R01 specialty
-    (PSC ``SubjectRefPro.exercices[0]`` ``codeProfession`` / ``codeSavoirFaire``)."""
+def professional_roles(professional: Professional) -> list[vihf_read.VihfRole]:
+    """The roles a VIHF gives this professional: the G15 profession, the R01 specialty, a pharmacist's G05
+    section (PSC ``SubjectRefPro.exercices[0]``: ``codeProfession``, ``codeSavoirFaire``, the activities'
+    ``codeSectionPharmacien``)."""
     exercices = professional.userinfo.get("SubjectRefPro", {}).get("exercices", [])
     first = exercices[0] if exercices else {}
     profession = professional.profession_code or str(first.get("codeProfession", ""))
-    roles = [vihf.VihfRole(profession, vihf.SYSTEM_G15, vihf.G15_PROFESSIONS.get(profession))]
+    roles = [vihf_read.VihfRole(profession, vihf_read.SYSTEM_G15, vihf_read.G15_PROFESSIONS.get(profession))]
     specialty = str(first.get("codeSavoirFaire") or "")
-    if specialty and vihf.R01_CODE.fullmatch(specialty):
-        roles.append(vihf.VihfRole(specialty, vihf.SYSTEM_R01, None))
-    elif profession == vihf.DOCTOR:
-        roles.append(vihf.VihfRole("SM26", vihf.SYSTEM_R01, "Qualifié en médecine générale (SM)"))
+    if specialty and vihf_read.R01_CODE.fullmatch(specialty):
+        roles.append(vihf_read.VihfRole(specialty, vihf_read.SYSTEM_R01, None))
+    elif profession == vihf_read.DOCTOR:  # a doctor always carries one (mapping.md): general practice by default
+        roles.append(vihf_read.VihfRole("SM26", vihf_read.SYSTEM_R01, "Qualifié en médecine générale (SM)"))
+    sections = [a.get("codeSectionPharmacien") for a in first.get("activities", []) if a.get("codeSectionPharmacien")]
+    if profession == vihf_read.PHARMACIST and sections and sections[0] in vihf_read.G05_SECTIONS:
+        roles.append(vihf_read.VihfRole(str(sections[0]), vihf_read.SYSTEM_G05, None))
     return roles
 
 
@@ -131,26 +135,26 @@ def build_assertion(request: VihfRequest, professional: Professional, *, issuer:
           NotOnOrAfter=_xs(now + dt.timedelta(seconds=request.validity_seconds)))
     authn = _saml(assertion, "AuthnStatement", AuthnInstant=_xs(now))
     _saml(_saml(authn, "AuthnContext"), "AuthnContextClassRef",
-          AUTHN_SMARTCARD if request.authentication_mode == vihf.DIRECT else AUTHN_PASSWORD)
+          AUTHN_SMARTCARD if request.authentication_mode == vihf_read.DIRECT else AUTHN_PASSWORD)
     statement = _saml(assertion, "AttributeStatement")
-    _attribute(statement, vihf.STRUCTURE, structure_id)
-    _attribute(statement, vihf.SECTOR, request.sector)
+    _attribute(statement, vihf_read.STRUCTURE, structure_id)
+    _attribute(statement, vihf_read.SECTOR, request.sector)
     name = f"{professional.family_name} {professional.given_name}".strip() or professional.subject_name_id
-    _attribute(statement, vihf.SUBJECT_ID, name)
-    _attribute(statement, vihf.ROLE, *(_coded("Role", r.code, r.code_system, r.display)
+    _attribute(statement, vihf_read.SUBJECT_ID, name)
+    _attribute(statement, vihf_read.ROLE, *(_coded("Role", r.code, r.code_system, r.display)
                                        for r in professional_roles(professional)))
-    _attribute(statement, vihf.VERSION, "3.0")
-    _attribute(statement, vihf.AUTHENTICATION_MODE, request.authentication_mode)
-    _attribute(statement, vihf.RESOURCE_ID, f"{request.patient_ins}^^^&{patient_oid}&ISO^NH")
-    _attribute(statement, vihf.RESOURCE_URN, vihf.RESOURCE_URN_DMP)
+    _attribute(statement, vihf_read.VERSION, "3.0")
+    _attribute(statement, vihf_read.AUTHENTICATION_MODE, request.authentication_mode)
+    _attribute(statement, vihf_read.RESOURCE_ID, f"{request.patient_ins}^^^&{patient_oid}&ISO^NH")
+    _attribute(statement, vihf_read.RESOURCE_URN, vihf_read.RESOURCE_URN_DMP)
     purpose = _coded("PurposeOfUse", request.access_mode.value, rules.ACCESS_MODE_SYSTEM.removeprefix("urn:oid:"),
                      ACCESS_DISPLAY[request.access_mode.value])
-    _attribute(statement, vihf.PURPOSE_OF_USE, purpose)
+    _attribute(statement, vihf_read.PURPOSE_OF_USE, purpose)
     if request.access_reason:
-        _attribute(statement, vihf.ACCESS_REASON, request.access_reason)
-    _attribute(statement, vihf.LPS_NAME, request.lps_name)
-    _attribute(statement, vihf.LPS_VERSION, request.lps_version)
-    _attribute(statement, vihf.LPS_APPROVAL, request.lps_approval)
+        _attribute(statement, vihf_read.ACCESS_REASON, request.access_reason)
+    _attribute(statement, vihf_read.LPS_NAME, request.lps_name)
+    _attribute(statement, vihf_read.LPS_VERSION, request.lps_version)
+    _attribute(statement, vihf_read.LPS_APPROVAL, request.lps_approval)
     return assertion
 
 
@@ -170,7 +174,7 @@ async def _issued_pair(sessionmaker: async_sessionmaker[AsyncSession], name: str
 
 async def signer_for(sessionmaker: async_sessionmaker[AsyncSession], request: VihfRequest) -> tuple[bytes, bytes]:
     """INDIRECTE: the sandbox structure's certificate; DIRECTE: the professional's card (CN = NameID)."""
-    if request.authentication_mode == vihf.DIRECT:
+    if request.authentication_mode == vihf_read.DIRECT:
         key_name = "dmp-vihf-card:" + hashlib.sha256(request.subject_name_id.encode()).hexdigest()[:16]  # <= 32
         return await _issued_pair(sessionmaker, key_name,
                                   request.subject_name_id, SANDBOX_ORGANIZATION)
@@ -202,7 +206,7 @@ async def issue(session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSes
         "issuer": issuer,
         "authentication_mode": request.authentication_mode,
         # INDIRECTE: present this subject as the structure's client certificate (TLS, or the transport's header)
-        "client_certificate_subject": issuer if request.authentication_mode != vihf.DIRECT else None,
+        "client_certificate_subject": issuer if request.authentication_mode != vihf_read.DIRECT else None,
     }
 
 

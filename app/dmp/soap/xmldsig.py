@@ -16,10 +16,12 @@ What is read afterwards is what ``signxml`` returns as signed, never an element 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -77,7 +79,7 @@ def _check_issued_by(cert: x509.Certificate, ca_pem: bytes, now: dt.datetime) ->
     ca = x509.load_pem_x509_certificate(ca_pem)
     try:
         cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, Exception) as exc:  # InvalidSignature, wrong issuer name, unsupported key
+    except (InvalidSignature, ValueError, TypeError) as exc:  # not its signature, another issuer name, a key type
         raise SignatureRefused(
             f"the VIHF is signed by a certificate the sandbox's test CA did not issue ({cert.issuer.rfc4514_string()})",
             french="le VIHF est signé par un certificat que l'autorité de test du bac à sable n'a pas émis",
@@ -92,7 +94,8 @@ def verify_assertion(assertion: etree._Element, ca_pem: bytes, *, now: dt.dateti
     """Verify the enveloped signature of ``assertion`` (a ``saml2:Assertion``); the certificate in its KeyInfo
     must be issued by the CA ``ca_pem``. Returns the element the signature covers."""
     from signxml import DigestAlgorithm, SignatureMethod, XMLVerifier
-    from signxml.exceptions import InvalidInput, InvalidSignature
+    from signxml.exceptions import InvalidInput
+    from signxml.exceptions import InvalidSignature as BrokenSignature
     from signxml.verifier import SignatureConfiguration
 
     signature = assertion.find(f"{{{NS_DS}}}Signature")
@@ -106,11 +109,11 @@ def verify_assertion(assertion: etree._Element, ca_pem: bytes, *, now: dt.dateti
         signature_methods=frozenset(SignatureMethod[name] for name in _ACCEPTED_SIGNATURES),
         digest_algorithms=frozenset(DigestAlgorithm[name] for name in _ACCEPTED_DIGESTS),
     )
-    # A copy: signxml removes the enveloped signature from what it is given.
-    standalone = etree.fromstring(etree.tostring(assertion))
+    # A copy (no parsing): signxml removes the enveloped signature from what it is given.
+    standalone = copy.deepcopy(assertion)
     try:
         result = XMLVerifier().verify(standalone, x509_cert=cert, expect_config=config)
-    except (InvalidSignature, InvalidInput, ValueError) as exc:
+    except (BrokenSignature, InvalidInput, ValueError) as exc:
         raise SignatureRefused(f"the VIHF signature does not verify: {exc}",
                                french="la signature du VIHF est invalide (assertion modifiée ou signature altérée)",
                                rule="VIHF:signature.invalid") from None

@@ -1,4 +1,4 @@
-"""The VIHF of the DMP's XDS.b face (app/dmp/soap/vihf.py, xmldsig.py, vihf_issue.py): issued by the control
+"""The VIHF of the DMP's XDS.b face (app/dmp/soap/vihf_read.py, xmldsig.py, vihf_issue.py): issued by the control
 API, checked by ``authenticate`` against the real store (the sandbox's CA, PSC's professionals and tokens);
 each refusal is a Sender fault with a WS-Security 1.0 subcode and a ``VIHF:`` rule.
 
@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from app.dmp import rules
-from app.dmp.soap import vihf, vihf_issue, xmldsig
+from app.dmp.soap import vihf, vihf_issue, vihf_read, xmldsig
 from app.dmp.soap.call import SoapRequest
 from app.dmp.soap.faults import SoapFault
 from app.dmp.soap.namespaces import NS_DS, NS_SAML2, NS_WSSE
@@ -73,7 +73,7 @@ def set_value(assertion: etree._Element, name: str, text: str) -> etree._Element
 
 def read_refused(assertion: etree._Element, *, now: dt.datetime = NOW) -> SoapFault:
     with pytest.raises(SoapFault) as caught:
-        vihf.read(assertion, now=now)
+        vihf_read.read(assertion, now=now)
     assert caught.value.code == "Sender" and caught.value.subcode_ns == NS_WSSE
     return caught.value
 
@@ -90,7 +90,7 @@ async def vendor_certificate(client, common_name: str = "LOGICIEL-TEST DMP", **e
     return response.json()
 
 
-async def check(app, session, request: SoapRequest, **kwargs) -> vihf.Vihf:  # type: ignore[no-untyped-def]
+async def check(app, session, request: SoapRequest, **kwargs) -> vihf_read.Vihf:  # type: ignore[no-untyped-def]
     return await vihf.authenticate(request, session=session, sessionmaker=app.state.sessionmaker,
                                    settings=app.state.settings, **kwargs)
 
@@ -106,18 +106,18 @@ async def refused(app, session, request: SoapRequest, **kwargs) -> SoapFault:  #
 
 # --- pure logic: the attributes ---------------------------------------------------------------------------
 
-REQUIRED = [vihf.VERSION, vihf.AUTHENTICATION_MODE, vihf.STRUCTURE, vihf.SECTOR, vihf.SUBJECT_ID, vihf.ROLE,
-            vihf.RESOURCE_ID, vihf.RESOURCE_URN, vihf.PURPOSE_OF_USE, vihf.LPS_NAME, vihf.LPS_VERSION,
-            vihf.LPS_APPROVAL]
+R = vihf_read
+REQUIRED = [R.VERSION, R.AUTHENTICATION_MODE, R.STRUCTURE, R.SECTOR, R.SUBJECT_ID, R.ROLE, R.RESOURCE_ID,
+            R.RESOURCE_URN, R.PURPOSE_OF_USE, R.LPS_NAME, R.LPS_VERSION, R.LPS_APPROVAL]
 
 
 def test_a_built_vihf_reads_back() -> None:
-    read = vihf.read(unsigned(access_mode="centre_15"), now=NOW)
+    read = vihf_read.read(unsigned(access_mode="centre_15"), now=NOW)
     assert (read.name_id, read.patient_ins, read.patient_oid, read.structure_id) == (
         FONTAINE, ZOE, "1.2.250.1.213.1.4.8", "10B0167011")
     assert read.access_mode is rules.AccessMode.CENTRE_15 and read.resource_urn == "urn:dmp"
-    assert [(r.code, r.code_system) for r in read.roles] == [("10", vihf.SYSTEM_G15), ("SM54", vihf.SYSTEM_R01)]
-    assert read.attributes[vihf.LPS_NAME] == ("SEGUR-SANDBOX-HARNESS",)
+    assert [(r.code, r.code_system) for r in read.roles] == [("10", R.SYSTEM_G15), ("SM54", R.SYSTEM_R01)]
+    assert read.attributes[vihf_read.LPS_NAME] == ("SEGUR-SANDBOX-HARNESS",)
 
 
 @pytest.mark.parametrize("name", REQUIRED)
@@ -131,7 +131,7 @@ def test_each_missing_attribute_is_refused(name: str) -> None:
     assert name in fault.reason
 
 
-@pytest.mark.parametrize("name", [vihf.LPS_NAME, vihf.SUBJECT_ID, vihf.STRUCTURE])
+@pytest.mark.parametrize("name", [vihf_read.LPS_NAME, vihf_read.SUBJECT_ID, vihf_read.STRUCTURE])
 def test_an_empty_attribute_is_a_missing_one(name: str) -> None:
     assert read_refused(set_value(unsigned(), name, "  ")).rule == f"VIHF:attribute.missing:{name}"
 
@@ -146,17 +146,17 @@ def test_a_missing_issuer_or_name_id_is_refused(path: str) -> None:
 
 
 @pytest.mark.parametrize(("name", "value", "rule"), [
-    (vihf.VERSION, "2.0", "VIHF:version"),
-    (vihf.AUTHENTICATION_MODE, "DELEGUEE", "VIHF:authentication-mode"),
-    (vihf.SECTOR, "SA07", "VIHF:sector"),
-    (vihf.RESOURCE_URN, "urn:ror", "VIHF:resource-urn"),
-    (vihf.RESOURCE_ID, f"{ZOE}^^^&1.2.250.1.213.1.4.2&ISO^NH", "VIHF:resource-id.oid"),  # INS-C: retired
-    (vihf.RESOURCE_ID, f"{ZOE}^^^&1.2.3.4&ISO^NH", "VIHF:resource-id.oid"),
-    (vihf.RESOURCE_ID, f"{ZOE[:-2]}00^^^&1.2.250.1.213.1.4.8&ISO^NH", "VIHF:resource-id.ins"),  # wrong key
-    (vihf.RESOURCE_ID, "12345^^^&1.2.250.1.213.1.4.8&ISO^NH", "VIHF:resource-id.ins"),
-    (vihf.RESOURCE_ID, ZOE, "VIHF:resource-id.shape"),
-    (vihf.PURPOSE_OF_USE, "normal", "VIHF:purposeofuse.shape"),  # text, not a PurposeOfUse element
-    (vihf.ROLE, "10^1.2.250.1.71.1.2.7", "VIHF:role.shape"),
+    (vihf_read.VERSION, "2.0", "VIHF:version"),
+    (vihf_read.AUTHENTICATION_MODE, "DELEGUEE", "VIHF:authentication-mode"),
+    (vihf_read.SECTOR, "SA07", "VIHF:sector"),
+    (vihf_read.RESOURCE_URN, "urn:ror", "VIHF:resource-urn"),
+    (vihf_read.RESOURCE_ID, f"{ZOE}^^^&1.2.250.1.213.1.4.2&ISO^NH", "VIHF:resource-id.oid"),  # INS-C: retired
+    (vihf_read.RESOURCE_ID, f"{ZOE}^^^&1.2.3.4&ISO^NH", "VIHF:resource-id.oid"),
+    (vihf_read.RESOURCE_ID, f"{ZOE[:-2]}00^^^&1.2.250.1.213.1.4.8&ISO^NH", "VIHF:resource-id.ins"),  # wrong key
+    (vihf_read.RESOURCE_ID, "12345^^^&1.2.250.1.213.1.4.8&ISO^NH", "VIHF:resource-id.ins"),
+    (vihf_read.RESOURCE_ID, ZOE, "VIHF:resource-id.shape"),
+    (vihf_read.PURPOSE_OF_USE, "normal", "VIHF:purposeofuse.shape"),  # text, not a PurposeOfUse element
+    (vihf_read.ROLE, "10^1.2.250.1.71.1.2.7", "VIHF:role.shape"),
 ])
 def test_an_inconsistent_attribute_is_refused(name: str, value: str, rule: str) -> None:
     fault = read_refused(set_value(unsigned(), name, value))
@@ -164,14 +164,14 @@ def test_an_inconsistent_attribute_is_refused(name: str, value: str, rule: str) 
 
 
 def _role_values(assertion: etree._Element) -> list[etree._Element]:
-    return [value[0] for value in attribute(assertion, vihf.ROLE)]
+    return [value[0] for value in attribute(assertion, vihf_read.ROLE)]
 
 
 @pytest.mark.parametrize(("index", "attr", "value", "rule"), [
     (0, "code", "99", "VIHF:role.unknown"),  # not a TRE_G15 profession of JDV_J65
     (0, "codeSystem", "1.2.250.1.213.1.1.5.5", "VIHF:role.unknown"),  # PSC's SubjectRole system, not G15
     (1, "code", "XX12", "VIHF:role.unknown"),
-    (1, "codeSystem", vihf.SYSTEM_G15, "VIHF:role.unknown"),  # SM54 is no profession
+    (1, "codeSystem", vihf_read.SYSTEM_G15, "VIHF:role.unknown"),  # SM54 is no profession
 ])
 def test_an_unknown_role_is_refused(index: int, attr: str, value: str, rule: str) -> None:
     assertion = unsigned()
@@ -186,13 +186,25 @@ def test_a_doctor_without_a_specialty_and_a_specialty_first_are_refused() -> Non
     assert read_refused(assertion).rule == "VIHF:role.specialty"
     swapped = unsigned()
     first, second = _role_values(swapped)
-    first.set("code", "SM26"), first.set("codeSystem", vihf.SYSTEM_R01)
+    first.set("code", "SM26"), first.set("codeSystem", vihf_read.SYSTEM_R01)
     assert read_refused(swapped).rule == "VIHF:role.profession"
+
+
+def test_a_pharmacist_carries_a_section_or_a_specialty() -> None:
+    pharmacist = DOCTOR.model_copy(update={"profession_code": "21", "userinfo": {"SubjectRefPro": {"exercices": [
+        {"codeProfession": "21", "activities": [{"codeSectionPharmacien": "A"}]}]}}})
+    read = vihf_read.read(unsigned(pharmacist), now=NOW)
+    assert [(r.code, r.code_system) for r in read.roles] == [("21", vihf_read.SYSTEM_G15), ("A", vihf_read.SYSTEM_G05)]
+    bare = pharmacist.model_copy(update={"userinfo": {}})
+    assert read_refused(unsigned(bare)).rule == "VIHF:role.specialty"
+    assertion = unsigned(pharmacist)
+    _role_values(assertion)[1].set("code", "Z")  # not a section of the CNOP table
+    assert read_refused(assertion).rule == "VIHF:role.unknown"
 
 
 def test_an_unknown_access_mode_is_refused() -> None:
     assertion = unsigned()
-    attribute(assertion, vihf.PURPOSE_OF_USE)[0][0].set("code", "urgence")
+    attribute(assertion, vihf_read.PURPOSE_OF_USE)[0][0].set("code", "urgence")
     assert read_refused(assertion).rule == "VIHF:purposeofuse.code"
 
 
@@ -202,16 +214,16 @@ def test_conditions_are_checked_when_sent() -> None:
     assert (fault.subcode, fault.rule) == ("MessageExpired", "VIHF:conditions.expired")
     early = read_refused(assertion, now=NOW - dt.timedelta(minutes=5))
     assert (early.subcode, early.rule) == ("MessageExpired", "VIHF:conditions.not-yet-valid")
-    assert vihf.read(assertion, now=NOW + dt.timedelta(minutes=10, seconds=30)).name_id == FONTAINE  # 60 s skew
+    assert vihf_read.read(assertion, now=NOW + dt.timedelta(minutes=10, seconds=30)).name_id == FONTAINE  # 60 s skew
     conditions = assertion.find(f"{A}Conditions")
     assert conditions is not None
     assertion.remove(conditions)  # optional (ANS mapping.md: "Facultatif")
-    assert vihf.read(assertion, now=NOW + dt.timedelta(days=2)).not_on_or_after is None
+    assert vihf_read.read(assertion, now=NOW + dt.timedelta(days=2)).not_on_or_after is None
 
 
 def test_nir_keys_of_the_seeded_patients() -> None:
-    assert vihf.nir_key_ok(ZOE) and vihf.nir_key_ok(DOMINIQUE)  # DOMINIQUE: Corsica, 2A
-    assert not vihf.nir_key_ok(ZOE[:-2] + "01")
+    assert vihf_read.nir_key_ok(ZOE) and vihf_read.nir_key_ok(DOMINIQUE)  # DOMINIQUE: Corsica, 2A
+    assert not vihf_read.nir_key_ok(ZOE[:-2] + "01")
 
 
 @pytest.mark.parametrize(("a", "b", "same"), [
@@ -234,10 +246,19 @@ async def test_an_issued_vihf_is_accepted_and_gives_the_access_context(app, clie
     checked = await check(app, session, soap_request(answer["assertion"], client=answer["client_certificate_subject"]))
     assert (checked.name_id, checked.patient_ins, checked.patient_oid) == (FONTAINE, ZOE, "1.2.250.1.213.1.4.8")
     assert checked.authentication_mode == "INDIRECTE" and checked.signer == answer["issuer"]
-    assert [r.code_system for r in checked.roles] == [vihf.SYSTEM_G15, vihf.SYSTEM_R01]
+    assert [r.code_system for r in checked.roles] == [vihf_read.SYSTEM_G15, vihf_read.SYSTEM_R01]
     ctx = vihf.access_context(checked)
     assert ctx.professional.subject_name_id == FONTAINE and ctx.rpps == "10001000016"
     assert (ctx.mode, ctx.reason) == (rules.AccessMode.BRIS_DE_GLACE, "urgence vitale")
+
+
+async def test_every_seeded_professional_gets_an_accepted_vihf(app, client, session):  # type: ignore[no-untyped-def]
+    from app.psc import service as psc_service
+
+    for professional in await psc_service.list_professionals(session):
+        answer = await issued(client, subject_name_id=professional.subject_name_id)
+        checked = await check(app, session, soap_request(answer["assertion"], client=answer["issuer"]))
+        assert checked.roles[0].code == professional.profession_code, professional.subject_name_id
 
 
 async def test_a_directe_vihf_is_signed_by_the_professionals_card(app, client, session):  # type: ignore[no-untyped-def]
@@ -272,9 +293,9 @@ async def test_a_tampered_vihf_is_refused(app, client, session, tamper):  # type
     if tamper == "name-id":
         assertion.find(f"{A}Subject/{A}NameID").text = LEFEVRE  # type: ignore[union-attr]
     elif tamper == "patient":
-        set_value(assertion, vihf.RESOURCE_ID, f"{DOMINIQUE}^^^&1.2.250.1.213.1.4.10&ISO^NH")
+        set_value(assertion, vihf_read.RESOURCE_ID, f"{DOMINIQUE}^^^&1.2.250.1.213.1.4.10&ISO^NH")
     elif tamper == "mode":
-        attribute(assertion, vihf.PURPOSE_OF_USE)[0][0].set("code", "bris_de_glace")
+        attribute(assertion, vihf_read.PURPOSE_OF_USE)[0][0].set("code", "bris_de_glace")
     else:
         value = assertion.find(f"{{{NS_DS}}}Signature/{{{NS_DS}}}SignatureValue")
         assert value is not None and value.text
@@ -400,7 +421,20 @@ async def test_a_vihf_in_the_ans_tlsi_kit_shape_signed_rsa_sha1_is_accepted(app,
     _sign_sha1(assertion, cert["certificate"].encode(), cert["private_key"].encode())
     checked = await check(app, session, soap_request(etree.tostring(assertion).decode(), client=cert["subject"]))
     assert checked.name_id == professional.subject_name_id and checked.authentication_mode == "INDIRECTE"
-    assert checked.attributes["Authentification_Mode"] == ("INDIRECTE",)  # read whatever its case
+    assert checked.attributes["Authentification_Mode"] == ("INDIRECTE",)  # generate-VIHF's "_mode" spelling read
+
+
+async def test_a_vihf_in_drimboxs_shape_is_accepted(app, client, session):  # type: ignore[no-untyped-def]
+    """DRIMBox (ansforge/DRIM-M_DRIMbox ``Backend/src/main/java/com/bcom/drimbox/dmp/vihf/VIHF.java`` and
+    ``dmp/request/signed/ProvideAndRegisterRequest.java``, commit 791cbc21): OpenSAML, ``saml2:`` prefix, a
+    bare UUID as ID, no Conditions, AuthnContextClassRef TLSClient, Role/PurposeOfUse as HL7 v3 xsi:type CE
+    with an empty codeSystemName, RSA-SHA1 over exc-c14n without an InclusiveNamespaces list."""
+    cert = await vendor_certificate(client, common_name="DRIMbox", organization="b-com")
+    assertion = _drimbox_assertion(issuer=cert["subject"], now=_now())
+    _sign_sha1(assertion, cert["certificate"].encode(), cert["private_key"].encode(), prefix_list=None)
+    checked = await check(app, session, soap_request(etree.tostring(assertion).decode(), client=cert["subject"]))
+    assert (checked.name_id, checked.lps_name, checked.lps_approval) == (FONTAINE, "DRIMbox", "BCO-465897-tmp2")
+    assert checked.not_on_or_after is None and checked.roles[1].code == "SM26"
 
 
 async def test_issuing_refuses_bad_input_and_never_journals_the_assertion(app, client):  # type: ignore[no-untyped-def]
@@ -478,10 +512,44 @@ def _tlsi_kit_assertion(*, issuer: str, now: dt.datetime) -> etree._Element:
     return etree.fromstring(text.encode())
 
 
-def _sign_sha1(assertion: etree._Element, cert_pem: bytes, key_pem: bytes) -> None:
+def _drimbox_assertion(*, issuer: str, now: dt.datetime) -> etree._Element:
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    def coded(local: str, code: str, system: str, name: str, display: str) -> str:
+        return (f'<{local} xmlns="{HL7}" xsi:type="CE" code="{code}" codeSystem="{system}" codeSystemName="{name}" '
+                f'displayName="{display}"/>')
+
+    simple = [("VIHF_Version", "3.0"), ("Identifiant_Structure", "10B0167011"),
+              ("Secteur_Activite", "SA07^1.2.250.1.71.4.2.4"), ("Authentification_Mode", "INDIRECTE"),
+              ("urn:oasis:names:tc:xacml:2.0:resource:resource-id", f"{ZOE}^^^&amp;1.2.250.1.213.1.4.8&amp;ISO^NH"),
+              ("urn:oasis:names:tc:xspa:1.0:subject:subject-id", "Claire FONTAINE"), ("Ressource_URN", "urn:dmp"),
+              ("LPS_ID", "01.12.12"), ("LPS_Nom", "DRIMbox"), ("LPS_Version", "1.0"),
+              ("LPS_ID_HOMOLOGATION_DMP", "BCO-465897-tmp2")]
+    attributes = "".join(f'<saml2:Attribute Name="{n}"><saml2:AttributeValue>{v}</saml2:AttributeValue>'
+                         '</saml2:Attribute>' for n, v in simple)
+    attributes += ('<saml2:Attribute Name="urn:oasis:names:tc:xspa:1.0:subject:purposeofuse"><saml2:AttributeValue>'
+                   + coded("PurposeOfUse", "normal", "1.2.250.1.213.1.1.4.248", "mode acces VIHF 1.0", "Acces normal")
+                   + '</saml2:AttributeValue></saml2:Attribute><saml2:Attribute '
+                   'Name="urn:oasis:names:tc:xacml:2.0:subject:role"><saml2:AttributeValue>'
+                   + coded("Role", "10", "1.2.250.1.71.1.2.7", "", "Medecin") + '</saml2:AttributeValue>'
+                   '<saml2:AttributeValue>'
+                   + coded("Role", "SM26", "1.2.250.1.71.4.2.5", "", "Qualifie en Medecine Generale (SM)")
+                   + '</saml2:AttributeValue></saml2:Attribute>')
+    text = (f'<saml2:Assertion xmlns:saml2="{SAML}" xmlns:xsi="{XSI}" ID="{hashlib.sha1(stamp.encode()).hexdigest()}" '
+            f'IssueInstant="{stamp}" Version="2.0"><saml2:Issuer Format="urn:oasis:names:tc:SAML:1.1:nameid-format:'
+            f'X509SubjectName">{issuer}</saml2:Issuer><saml2:Subject><saml2:NameID>{FONTAINE}</saml2:NameID>'
+            f'</saml2:Subject><saml2:AuthnStatement AuthnInstant="{stamp}"><saml2:AuthnContext>'
+            '<saml2:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient</saml2:AuthnContextClassRef>'
+            f'</saml2:AuthnContext></saml2:AuthnStatement><saml2:AttributeStatement>{attributes}'
+            '</saml2:AttributeStatement></saml2:Assertion>')
+    return etree.fromstring(text.encode())
+
+
+def _sign_sha1(assertion: etree._Element, cert_pem: bytes, key_pem: bytes,
+               prefix_list: str | None = "ds saml #default xsi") -> None:
     """What .NET SignedXml does with the kit's settings: enveloped, exc-c14n with the kit's PrefixList,
     SHA-1 digest, RSA-SHA1 signature, the certificate in KeyInfo, placed after Issuer."""
-    prefixes = ["ds", "saml", "xsi"]  # "#default" is the default namespace: lxml renders it when used
+    prefixes = [p for p in (prefix_list or "").split() if p != "#default"]  # lxml renders #default when used
     digest = hashlib.sha1(etree.tostring(assertion, method="c14n", exclusive=True,
                                          inclusive_ns_prefixes=prefixes)).digest()
     ds = f"{{{NS_DS}}}"
@@ -494,7 +562,8 @@ def _sign_sha1(assertion: etree._Element, cert_pem: bytes, key_pem: bytes) -> No
     transforms = etree.SubElement(reference, f"{ds}Transforms")
     etree.SubElement(transforms, f"{ds}Transform", Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature")
     exc = etree.SubElement(transforms, f"{ds}Transform", Algorithm=ec)
-    etree.SubElement(exc, f"{{{ec}}}InclusiveNamespaces", nsmap={None: ec}, PrefixList="ds saml #default xsi")
+    if prefix_list:
+        etree.SubElement(exc, f"{{{ec}}}InclusiveNamespaces", nsmap={None: ec}, PrefixList=prefix_list)
     etree.SubElement(reference, f"{ds}DigestMethod", Algorithm="http://www.w3.org/2000/09/xmldsig#sha1")
     etree.SubElement(reference, f"{ds}DigestValue").text = base64.b64encode(digest).decode()
     assertion[0].addnext(signature)  # after Issuer, as the kit inserts it
@@ -505,3 +574,59 @@ def _sign_sha1(assertion: etree._Element, cert_pem: bytes, key_pem: bytes) -> No
     der = x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
     key_info = etree.SubElement(etree.SubElement(signature, f"{ds}KeyInfo"), f"{ds}X509Data")
     etree.SubElement(key_info, f"{ds}X509Certificate").text = base64.b64encode(der).decode()
+
+
+# --- over HTTP, through the transport's router ----------------------------------------------------------
+
+async def test_over_http_a_valid_vihf_passes_and_a_refused_one_is_a_wsse_fault(client):  # type: ignore[no-untyped-def]
+    from tests.dmp.soap.client import CLIENT_CERTIFICATE_HEADER, get_vihf, post_soap
+
+    query = '<query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0"/>'
+    good = await get_vihf(client, subject_name_id=FONTAINE, patient_ins=ZOE)
+    passed = await post_soap(client, "registry", "urn:ihe:iti:2007:RegistryStoredQuery", query, vihf=good)
+    assert passed.fault_code is None and passed.status == 200  # the VIHF let the call reach its transaction
+    tampered = good.replace(FONTAINE, LEFEVRE, 1)
+    bad = await post_soap(client, "registry", "urn:ihe:iti:2007:RegistryStoredQuery", query, vihf=tampered,
+                          headers={CLIENT_CERTIFICATE_HEADER: good.client_certificate_subject or ""})
+    assert (bad.status, bad.fault_subcode) == (400, f"{{{NS_WSSE}}}FailedCheck")
+    assert bad.fault_reason and "signature du VIHF" in bad.fault_reason
+    no_certificate = await post_soap(client, "registry", "urn:ihe:iti:2007:RegistryStoredQuery", query,
+                                     vihf=str(good))  # a plain str: no stand-in header sent
+    assert no_certificate.fault_subcode == f"{{{NS_WSSE}}}FailedAuthentication"
+    page = (await client.get("/sandbox/v1/journal", params={"rule": "VIHF:*", "limit": 10})).json()
+    rules_seen = {entry["rule"] for entry in page["entries"]}
+    assert {"VIHF:signature.invalid", "VIHF:structure.certificate-missing"} <= rules_seen
+    assert etree.fromstring(str(good)).get("ID") not in str(page)
+
+
+async def test_over_http_a_psc_token_stands_in_for_the_signature(client, session):  # type: ignore[no-untyped-def]
+    from tests.dmp.soap.client import CLIENT_CERTIFICATE_HEADER, post_soap
+
+    professional = await _professional(session, FONTAINE)
+    structure = "CN=API Proxy PSC,O=ANS,C=FR"
+    assertion = etree.tostring(unsigned(professional, issuer=structure, now=_now())).decode()
+    token = await access_token_for(client, FONTAINE)
+    query = '<query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0"/>'
+    headers = {CLIENT_CERTIFICATE_HEADER: structure, "Authorization": f"Bearer {token}"}
+    answer = await post_soap(client, "registry", "urn:ihe:iti:2007:RegistryStoredQuery", query, vihf=assertion,
+                             headers=headers)
+    assert answer.fault_code is None, answer.fault_reason
+    unsigned_alone = await post_soap(client, "registry", "urn:ihe:iti:2007:RegistryStoredQuery", query,
+                                     vihf=assertion, headers={CLIENT_CERTIFICATE_HEADER: structure})
+    assert unsigned_alone.fault_subcode == f"{{{NS_WSSE}}}FailedCheck"
+
+
+async def test_a_verified_vihf_is_checked_again_for_what_time_changes(app, client, session):  # type: ignore[no-untyped-def]
+    """The fast path remembers a verified VIHF by its exact bytes; the plain path verifies every time. Both
+    answer the same: a second use passes, an expired one or one whose certificate has lapsed is refused, a
+    changed byte is verified afresh (and refused when tampered)."""
+    answer = await issued(client, validity_seconds=600)
+    request = soap_request(answer["assertion"], client=answer["issuer"])
+    first, second = await check(app, session, request), await check(app, session, request)
+    assert first.name_id == second.name_id == FONTAINE
+    expired = await refused(app, session, request, now=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15))
+    assert expired.rule == "VIHF:conditions.expired"
+    lapsed = await refused(app, session, request, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=4000))
+    assert lapsed.rule == "VIHF:signature.certificate-expired"
+    tampered = soap_request(answer["assertion"].replace(FONTAINE, LEFEVRE, 1), client=answer["issuer"])
+    assert (await refused(app, session, tampered)).rule == "VIHF:signature.invalid"
