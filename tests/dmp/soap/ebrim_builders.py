@@ -49,7 +49,8 @@ def author(scheme: str, obj: str, rpps: str = "10001000016", family: str = "FONT
     return (f'<rim:Classification classificationScheme="{scheme}" classifiedObject="{obj}" '
             f'id="urn:uuid:{uuid.uuid4()}" nodeRepresentation="" objectType="{ns.OBJECT_TYPE_CLASSIFICATION}">'
             + slot("authorPerson", f"8{rpps}^{family}^{given}^^^^^^&amp;1.2.250.1.71.4.2.1&amp;ISO^D^^^IDNPS")
-            + slot("authorInstitution", "Cabinet du Dr Fontaine^^^^^&amp;1.2.250.1.71.4.2.2&amp;ISO^IDNST^^^31SANDBOX0001")
+            + slot("authorInstitution",
+                   "Cabinet du Dr Fontaine^^^^^&amp;1.2.250.1.71.4.2.2&amp;ISO^IDNST^^^31SANDBOX0001")
             + slot("authorRole", "10^Médecin^1.2.250.1.213.1.1.4.5")
             + slot("authorSpecialty", "SM54^Médecine générale (SM)^1.2.250.1.71.4.2.5")
             + slot("authorTelecommunication", "^^Internet^claire.fontaine@sandbox.mssante.fr")
