@@ -103,6 +103,13 @@ def read_document_entry(obj: RegistryObject, *, index: int, data: bytes | None, 
     check("mime", lambda: obj.attr("mimeType") or _raise(invalid("mimeType is required", "mimeType est "
                                                                   "obligatoire", element=f"{w}.mimeType")))
     check("unique_id", lambda: _unique_id(obj, ns.IDENT_DOC_UNIQUE))
+    with refusals.check():
+        if obj.attr("objectType") not in (None, ns.OBJECT_TYPE_STABLE_DOCUMENT):
+            raise invalid(f"objectType {obj.attr('objectType')}: the DMP stores stable documents only "
+                          f"({ns.OBJECT_TYPE_STABLE_DOCUMENT}, ITI TF-3 §4.2.5.2)", f"objectType "
+                          f"{obj.attr('objectType')} : le DMP ne conserve que des documents stables "
+                          f"({ns.OBJECT_TYPE_STABLE_DOCUMENT}, ITI TF-3 §4.2.5.2)", element=f"{w}.objectType",
+                          rule=rule + "objectType", kind=Kind.UNPROCESSABLE)
     check("patient", lambda: parse_cx(obj.identifiers.get(ns.IDENT_DOC_PATIENT), element=f"{w}.patientId"))
     check("creation", lambda: parse_dtm(_one(obj, "creationTime"), element=f"{w}.creationTime"))
     check("start", lambda: parse_dtm(_one(obj, "serviceStartTime"), element=f"{w}.serviceStartTime"))
@@ -207,7 +214,7 @@ def read_document_entry(obj: RegistryObject, *, index: int, data: bytes | None, 
         },
     }
     doc = DocumentIn(
-        entry_index=index, full_url=f"urn:uuid:{obj.id}" if not obj.id.startswith("urn:") else obj.id,
+        entry_index=index, full_url=obj.id,
         unique_id=values["unique_id"], patient=patient, type=checked["type"], category=checked["category"],
         format=checked["format"], facility_type=checked["facilityType"], practice_setting=checked["practiceSetting"],
         labels=labels, title=values["title"], content_type=values["mime"], language=values["language"],

@@ -148,6 +148,8 @@ def test_structure_refusals() -> None:
     folder = ('<rim:RegistryPackage id="Folder01"/>'
               + f'<rim:Classification classificationNode="{ns.NODE_FOLDER}" classifiedObject="Folder01" id="f"/>')
     assert [e.rule for e in refusals(provide_and_register(doc, extra=folder))] == ["XDS:Folder"]
+    on_demand = provide_and_register(doc).replace(ns.OBJECT_TYPE_STABLE_DOCUMENT, ns.OBJECT_TYPE_ON_DEMAND_DOCUMENT)
+    assert [e.rule for e in refusals(on_demand)] == ["XDS:DocumentEntry.objectType"]
     two_class = classification(ns.SCHEME_DOC_CLASS, doc.id, "10", "1.2.250.1.213.1.1.4.1")
     assert "XDS:metadata" in {e.rule for e in refusals(provide_and_register(doc, extra=two_class))}
 
