@@ -16,6 +16,7 @@ from app.dmp.soap import namespaces as ns
 from app.dmp.soap.call import Attachment
 from tests.dmp.builders import provide_bundle
 from tests.dmp.conftest import BERNARD, DOMINIQUE, FONTAINE, LEFEVRE, ZOE
+from tests.dmp.soap.client import get_vihf, post_soap
 from tests.dmp.soap.direct import call
 from tests.dmp.soap.ebrim_builders import Doc, provide_and_register
 
@@ -152,3 +153,39 @@ async def test_traced_as_iti41(app, client, auth):  # type: ignore[no-untyped-de
 
 def test_inline_document_is_base64():  # the builder writes what clients write
     assert base64.b64decode(Doc(data=b"x").document().split(">")[1].split("<")[0]) == b"x"
+
+
+# --- over HTTP, through the transport and the VIHF (tests/dmp/soap/client.py) ---------------------------------
+
+async def soap_vihf(client, subject: str = FONTAINE, ins: str = ZOE) -> str:  # type: ignore[no-untyped-def]
+    return await get_vihf(client, subject_name_id=subject, patient_ins=ins, patient_oid="1.2.250.1.213.1.4.8")
+
+
+def error_codes(answer) -> list[str]:  # type: ignore[no-untyped-def]
+    return [e.get("errorCode") for e in answer.payload.iter(f"{{{ns.NS_RS}}}RegistryError")]
+
+
+async def test_over_http_mtom_then_fhir_reads_it(client, auth):  # type: ignore[no-untyped-def]
+    doc = Doc(data=b"%PDF-1.4 over http", mtom=True)
+    answer = await post_soap(client, "repository", ns.ACTION_ITI41, provide_and_register(doc),
+                             vihf=await soap_vihf(client), parts={doc.content_id: ("application/pdf", doc.data)})
+    assert answer.status == 200 and answer.payload.get("status") == ns.STATUS_SUCCESS, answer.payload
+    assert answer.action == ns.ACTION_ITI41 + "Response"
+    stored = (await documents(client, auth))[f"urn:oid:{doc.unique_id}"]
+    read = await client.get(stored["content"][0]["attachment"]["url"],
+                            headers={**await auth(), "Accept": "application/pdf"})
+    assert read.content == doc.data
+    traces = await client.get("/dmp/fhir/AuditEvent", params={"patient.identifier": PATIENT}, headers=await auth())
+    assert "ITI-41" in json.dumps(traces.json())
+
+
+async def test_over_http_a_refusal_is_a_failure_response_and_nothing_is_stored(client, auth):  # type: ignore[no-untyped-def]
+    good, bad = Doc(), Doc(hash="0" * 40)
+    answer = await post_soap(client, "repository", ns.ACTION_ITI41, provide_and_register(good, bad),
+                             vihf=await soap_vihf(client))
+    assert answer.status == 200 and answer.payload.get("status") == ns.STATUS_FAILURE
+    assert error_codes(answer) == ["XDSRepositoryMetadataError"]
+    assert f"urn:oid:{good.unique_id}" not in await documents(client, auth)
+    other_patient = await post_soap(client, "repository", ns.ACTION_ITI41, provide_and_register(Doc()),
+                                    vihf=await soap_vihf(client, ins=DOMINIQUE))
+    assert error_codes(other_patient) == ["XDSPatientIdDoesNotMatch"]

@@ -14,6 +14,7 @@ from app.dmp.exceptions import DmpError
 from app.dmp.soap import iti41, iti57
 from app.dmp.soap import namespaces as ns
 from tests.dmp.conftest import BERNARD, FONTAINE, LEFEVRE, ZOE
+from tests.dmp.soap.client import get_vihf, post_soap
 from tests.dmp.soap.direct import call
 from tests.dmp.soap.ebrim_builders import Doc, provide_and_register, update_metadata, update_status
 
@@ -115,5 +116,28 @@ async def test_unknown_document_and_unsupported_transition(app, client, auth):  
 async def test_traced_as_iti57(app, client, auth):  # type: ignore[no-untyped-def]
     _, doc_id = await filed(app, client, auth)
     await call(app, iti57.update_document_set, update_status(doc_id, ZOE, ns.STATUS_APPROVED, ns.STATUS_ARCHIVED))
+    traces = await client.get("/dmp/fhir/AuditEvent", params={"patient.identifier": PATIENT}, headers=await auth())
+    assert "ITI-57" in json.dumps(traces.json())
+
+
+# --- over HTTP, through the transport and the VIHF (tests/dmp/soap/client.py) ---------------------------------
+
+async def test_over_http_archive_and_mask(client, auth):  # type: ignore[no-untyped-def]
+    vihf = await get_vihf(client, subject_name_id=FONTAINE, patient_ins=ZOE, patient_oid="1.2.250.1.213.1.4.8")
+    doc = Doc()
+    filed_answer = await post_soap(client, "repository", ns.ACTION_ITI41, provide_and_register(doc), vihf=vihf)
+    assert filed_answer.payload.get("status") == ns.STATUS_SUCCESS
+    doc_id = next(r["id"] for r in (await found(client, auth)).values()
+                  if r["masterIdentifier"]["value"] == f"urn:oid:{doc.unique_id}")
+    archived = await post_soap(client, "registry", ns.ACTION_ITI57,
+                               update_status(doc_id, ZOE, ns.STATUS_APPROVED, ns.STATUS_ARCHIVED), vihf=vihf)
+    assert archived.status == 200 and archived.payload.get("status") == ns.STATUS_SUCCESS
+    assert archived.action == ns.ACTION_ITI57 + "Response"
+    stale = await post_soap(client, "registry", ns.ACTION_ITI57, update_metadata(
+        Doc(**{**doc.__dict__, "id": "urn:uuid:v2", "confidentiality": (("N", V3), ("MASQUE_PS", A07))}), doc_id, "1"),
+        vihf=vihf)
+    assert stale.payload.get("status") == ns.STATUS_FAILURE
+    assert [e.get("errorCode") for e in stale.payload.iter(f"{{{ns.NS_RS}}}RegistryError")] == [
+        "XDSMetadataVersionError"]
     traces = await client.get("/dmp/fhir/AuditEvent", params={"patient.identifier": PATIENT}, headers=await auth())
     assert "ITI-57" in json.dumps(traces.json())
