@@ -58,6 +58,24 @@ def check_registered(submission: Submission, registered: dict[str, str], refusal
                            xds_code=XDS_DUPLICATE)
 
 
+def in_xds_words(error: DmpError, submission: Submission) -> DmpError:
+    """A replacement refused by the service (:mod:`app.dmp.feeding`, worded for ITI-65's relatesTo) said as
+    XDS says it: of the RPLC association's targetObject; any other refusal as it is."""
+    old = next((d.replaces for d in submission.documents if d.replaces and d.replaces in error.english), None)
+    if old is None or not error.rule.startswith("PDSm4DMP:TD2.1-replace"):
+        return error
+    if error.rule.endswith("-target"):
+        english, french = (f"urn:uuid:{old} designates no document of this patient's DMP",
+                           f"urn:uuid:{old} ne désigne aucun document du DMP de ce patient")
+    else:
+        english, french = (f"urn:uuid:{old} is no longer the current version: replace the current version of "
+                           "the chain", f"urn:uuid:{old} n'est plus la version courante : remplacer la version "
+                           "courante de la chaîne")
+    return DmpError(error.kind, f"Association[RPLC].targetObject: {english}",
+                    french=f"Association[RPLC].targetObject : {french}", rule=error.rule,
+                    element="Association[RPLC].targetObject", xds_code=error.xds_code)
+
+
 async def provide_and_register(call: SoapCall) -> SoapReply:
     """ITI-41: read, check, file atomically, answer Success."""
     submission = read_provide_and_register(call.request, lenient=call.settings.dmp_lenient)
@@ -67,8 +85,11 @@ async def provide_and_register(call: SoapCall) -> SoapReply:
     check_registered(submission, await service.registered_hashes(
         call.session, [d.unique_id for d in submission.documents]), refusals)
     refusals.raise_any()
-    results = await service.submit(call.session, call.settings, submission=submission, ctx=call.ctx,
-                                   transaction="ITI-41")
+    try:
+        results = await service.submit(call.session, call.settings, submission=submission, ctx=call.ctx,
+                                       transaction="ITI-41")
+    except DmpError as error:
+        raise in_xds_words(error, submission) from None
     call.journal["documents"] = [r.location for r in results if r.location.startswith("DocumentReference/")]
     call.journal["submission_set"] = next((r.location for r in results if r.location.startswith("List/")), None)
     return SoapReply(action=ns.response_action(ns.ACTION_ITI41), payload=registry_response())

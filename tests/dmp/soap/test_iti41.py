@@ -133,7 +133,13 @@ async def test_rplc_deprecates_the_replaced_document(app, client, auth):  # type
     assert replacing["relatesTo"] == [{"code": "replaces", "target": {"reference": f"DocumentReference/{old_id}"}}]
     # a second replacement of the same (now deprecated) document is refused, nothing stored
     third = Doc(data=b"%PDF-1.4 v3")
-    await refused(app, provide_and_register(third, replaces={third.id: old_id}))
+    error = await refused(app, provide_and_register(third, replaces={third.id: old_id}))
+    assert error.english == (f"Association[RPLC].targetObject: urn:uuid:{old_id} is no longer the current version: "
+                             "replace the current version of the chain")
+    unknown = Doc()
+    missing = await refused(app, provide_and_register(unknown, replaces={unknown.id: "0b9e6a43-0000-4000-8000-0"}))
+    assert missing.xds_code == "UnresolvedReferenceException"
+    assert "urn:uuid:0b9e6a43-0000-4000-8000-0 designates no document" in missing.english
     assert f"urn:oid:{third.unique_id}" not in await documents(client, auth, status="current,superseded")
 
 
