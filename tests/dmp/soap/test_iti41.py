@@ -63,15 +63,35 @@ async def test_filed_over_soap_found_and_read_over_fhir(app, client, auth):  # t
     assert f"urn:oid:{doc.unique_id}" in by_author
 
 
-async def test_soap_and_fhir_file_the_same_searchable_document(app, client, auth):  # type: ignore[no-untyped-def]
-    """The keys a FHIR search filters on are the same whichever face filed the document."""
-    await call(app, iti41.provide_and_register, provide_and_register(Doc()))
-    response = await client.post("/dmp/fhir", content=json.dumps(provide_bundle(ZOE)),
+def _codes(value):  # type: ignore[no-untyped-def]
+    """(system, code) of every coding below ``value``: what searches compare."""
+    if isinstance(value, dict):
+        own = [(value["system"], value["code"])] if "system" in value and "code" in value else []
+        return own + [c for v in value.values() for c in _codes(v)]
+    return [c for v in value for c in _codes(v)] if isinstance(value, list) else []
+
+
+async def test_soap_and_fhir_file_the_same_document(app, client, auth):  # type: ignore[no-untyped-def]
+    """The same metadata sent over ITI-41 and over ITI-65 (tests/dmp/builders.py) reads back the same over
+    FHIR: codes, dates (in UTC), patient, status; and the same searches find both."""
+    doc = Doc()
+    await call(app, iti41.provide_and_register, provide_and_register(doc))
+    bundle = provide_bundle(ZOE)
+    response = await client.post("/dmp/fhir", content=json.dumps(bundle),
                                  headers={**await auth(), "Content-Type": "application/fhir+json"})
     assert response.status_code == 200, response.text
+    fhir_uid = bundle["entry"][1]["resource"]["masterIdentifier"]["value"]
     found = await documents(client, auth, type="http://loinc.org|11488-4", format="urn:ihe:iti:xds-sd:pdf:2008",
                             facility="SA07", setting="AMBULATOIRE", **{"security-label": "N"})
-    assert len(found) >= 2
+    soap, fhir = found[f"urn:oid:{doc.unique_id}"], found[fhir_uid]
+    for element in ("type", "category", "securityLabel", "subject"):
+        assert _codes(soap[element]) == _codes(fhir[element]) and soap.get(element) is not None, element
+    assert soap["subject"] == fhir["subject"]
+    assert _codes(soap["content"][0]["format"]) == _codes(fhir["content"][0]["format"])
+    for element in ("facilityType", "practiceSetting", "period"):
+        assert _codes(soap["context"][element]) == _codes(fhir["context"][element]), element
+    assert soap["context"]["period"] == fhir["context"]["period"] and soap["date"] == fhir["date"]
+    assert (soap["status"], soap["meta"]["versionId"]) == (fhir["status"], fhir["meta"]["versionId"])
 
 
 async def test_mtom_part_is_the_document(app, client, auth):  # type: ignore[no-untyped-def]
