@@ -13,7 +13,8 @@ IHE ITI TF-2b §3.57.4.1.3 (a SubmitObjectsRequest with a SubmissionSet and eith
 - an ``UpdateAvailabilityStatus`` association to the document with ``OriginalStatus`` / ``NewStatus`` slots:
   Approved -> ``urn:asip:ci-sis:2010:StatusType:Deleted`` (deletion, logical), Approved -> ``...:Archived``
   (archiving) and back.
-Both shapes as Mediboard's DMP client builds them (``CXDSFactory::generateXDS57``, ``IMAGE-ET/mediboard_save``).
+Both shapes as Mediboard's DMP client builds them (``CXDSFactory::generateXDS57``: sergeinack3/PowerCare
+``modules/xds/classes/Factory/CXDSFactory.php`` @8c3438fa, a copy of the OpenXtrem tree).
 The sandbox keeps one entryUUID per document and bumps its version (rendered as ``rim:VersionInfo``): a
 documented deviation (issue 11).
 """

@@ -5,10 +5,12 @@ Shapes: the ITI-41 sample of ``ehealthsuisse/EPR-by-example`` (``samples/ITI-41_
 submissionTime, Name, contentTypeCode / author Classifications, the SubmissionSet node Classification, the
 sourceId / uniqueId / patientId ExternalIdentifiers; an ExtrinsicObject per document; a HasMember Association
 with ``SubmissionSetStatus=Original``; ``xdsb:Document id=`` the ExtrinsicObject's id. The French codes and
-the CX / XCN / XON forms as Mediboard's DMP client writes them (``IMAGE-ET/mediboard_save``,
-``CXDSMappingCDA`` / ``CXDSFactory``: ``<INS>^^^&<OID>&ISO^NH``, ``code^display^OID`` specialties), the ITI-57
-bodies as its ``generateXDS57`` does (association01 from the submission set to the document, ``OriginalStatus``
-/ ``NewStatus`` for a status change; ``SubmissionSetStatus=Original`` + ``PreviousVersion`` for masking).
+the CX / XCN / XON forms as Mediboard's DMP client writes them (``IMAGE-ET/mediboard_save``
+``modules/xds/classes/CXDSFactory.class.php`` @041b88f8 ``getPerson``, ``getSourcepatientInfo``;
+sergeinack3/PowerCare ``modules/xds/classes/Factory/CXDSFactory.php`` @8c3438fa: ``<INS>^^^&<OID>&ISO^NH``,
+``code^display^OID`` specialties), the ITI-57 bodies as the latter's ``generateXDS57`` does (association01
+from the submission set to the document, ``OriginalStatus`` / ``NewStatus`` for a status change; to the new
+ExtrinsicObject with ``SubmissionSetStatus=Original`` + ``PreviousVersion`` for masking).
 """
 
 from __future__ import annotations

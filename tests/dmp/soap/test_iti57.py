@@ -1,6 +1,7 @@
 """ITI-57 Update Document Set (app/dmp/soap/iti57.py): masking, visibility, archiving, deletion through the
 same metadata update as the FHIR face, seen over FHIR. Requests in the shape of Mediboard's
-``CXDSFactory::generateXDS57`` (IMAGE-ET/mediboard_save; tests/dmp/soap/ebrim_builders.py): a submission set
+``CXDSFactory::generateXDS57`` (sergeinack3/PowerCare modules/xds/classes/Factory/CXDSFactory.php @8c3438fa;
+tests/dmp/soap/ebrim_builders.py): a submission set
 and either an UpdateAvailabilityStatus association (OriginalStatus / NewStatus) or a new DocumentEntry
 version with ``SubmissionSetStatus=Original`` and ``PreviousVersion``."""
 
