@@ -164,3 +164,20 @@ def test_top_level_and_nested_classifications_join_their_object() -> None:
     (entry,) = objects.extrinsics
     assert len(entry.coded(ns.SCHEME_DOC_CLASS)) == 1 and entry.identifiers[ns.IDENT_DOC_UNIQUE]
     assert objects.node_classified == {"SubmissionSet01"}
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda x: x.replace('mimeType="application/pdf"', ""),
+    lambda x: x.replace("<rim:Slot name=\"codingScheme\">", "<rim:Slot name=\"other\">"),
+    lambda x: x.replace('id="urn:uuid:', 'idx="urn:uuid:'),
+    lambda x: x.replace("<rim:RegistryObjectList>", "<rim:Other>").replace("</rim:RegistryObjectList>", "</rim:Other>"),
+    lambda x: x.replace("ISO^NH", "").replace("^^^", ""),
+    lambda x: x.replace("<rim:Value>", "<rim:Value>\x7f"),
+    lambda x: x.replace("targetObject=", "target="),
+    lambda x: x.replace("nodeRepresentation=", "node="),
+])
+def test_malformed_metadata_is_a_refusal_never_a_crash(mangle) -> None:  # type: ignore[no-untyped-def]
+    """Whatever is missing or mangled, the answer is a DmpError with an XDS code (rendered as a Failure
+    RegistryResponse), never another exception (a 500)."""
+    errors = refusals(mangle(provide_and_register(Doc())))
+    assert errors and all(e.xds_code for e in errors)
