@@ -152,6 +152,12 @@ def _parse_xml(data: bytes, limits: Limits) -> etree._Element:
     except UnsafeXmlError as error:
         raise faults.sender("UnsafeXml", f"XML refusé : {error}.", rule="dmp-soap:xml") from None
     except InvalidXmlError as error:
+        if "Text node too long" in str(error):
+            # libxml2 without XML_PARSE_HUGE (app.xmlsafe: huge_tree=False) stops a text node at 10,000,000
+            # characters: a document of more than ~7.5 MB inline in base64
+            raise faults.sender("MessageTooLarge", "Document inline en base64 de plus de 10 000 000 caractères : "
+                                "envoyez-le en partie MTOM/XOP (limite du parseur XML durci).",
+                                rule="dmp-soap:inline-size", http_status=413) from None
         raise faults.sender("MalformedXml", f"XML mal formé : {error}.", rule="dmp-soap:xml") from None
 
 

@@ -9,8 +9,9 @@ import base64
 
 import httpx
 import pytest
+from starlette.requests import Request
 
-from app.dmp.soap.envelope import Limits, media_type, parse_request
+from app.dmp.soap.envelope import Limits, credentials, media_type, parse_request
 from app.dmp.soap.faults import NS_SANDBOX_FAULT, SoapFault
 from app.dmp.soap.namespaces import ACTION_ITI18, ACTION_ITI41, ACTION_ITI43, NS_SOAP11, NS_SOAP12, NS_WSA
 from tests.dmp.soap.client import PREFIX, envelope, mtom, read_answer
@@ -81,6 +82,17 @@ def test_action_mismatch_relates_to_the_request() -> None:
 def test_body_over_the_limit_refused_before_parsing() -> None:
     fault = _fault(SOAP, b" " * (LIMITS.max_bytes + 1))
     assert (fault.subcode, fault.http_status) == ("MessageTooLarge", 413)
+
+
+def test_inline_document_too_long_for_the_hardened_parser_says_so() -> None:
+    """libxml2 stops a text node at 10,000,000 characters without XML_PARSE_HUGE (app.xmlsafe keeps it off)."""
+    payload = f'<x xmlns="urn:x">{"A" * 10_000_001}</x>'
+    limits = Limits(max_bytes=20_000_000, max_envelope_bytes=20_000_000, max_parts=8)
+    with pytest.raises(SoapFault) as caught:
+        parse_request(SOAP, envelope(ACTION_ITI43, payload), limits=limits, served=REPOSITORY)
+    assert (caught.value.subcode, caught.value.http_status, caught.value.rule) == ("MessageTooLarge", 413,
+                                                                                   "dmp-soap:inline-size")
+    assert "MTOM" in caught.value.reason
 
 
 def test_envelope_over_its_own_limit_refused() -> None:
@@ -230,3 +242,52 @@ async def test_mtom_with_too_many_parts(client: httpx.AsyncClient, settings) -> 
     content_type, body = mtom(envelope(ACTION_ITI41, PAYLOAD), parts, action=ACTION_ITI41)
     answer = _ns_fault(await _post(client, body, content_type), 400, "Sender", SANDBOX + "InvalidMultipart")
     assert "parties" in (answer.fault_reason or "")
+
+
+# --- credentials ------------------------------------------------------------------------------------------
+
+def _request(headers: dict[str, str], tls: dict[str, object] | None = None) -> Request:
+    scope: dict[str, object] = {"type": "http", "method": "POST", "path": "/", "query_string": b"",
+                                "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    if tls is not None:
+        scope["extensions"] = {"tls": tls}
+    return Request(scope)
+
+
+def _certificate_pem(common_name: str) -> str:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Clinique Test")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+                   .sign(key, hashes.SHA256()))
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_stand_in_header_and_bearer_token() -> None:
+    request = _request({"X-Segur-Client-Certificate": " CN=Structure ", "Authorization": "Bearer abc.def"})
+    assert credentials(request, "X-Segur-Client-Certificate") == ("CN=Structure", "abc.def")
+    assert credentials(_request({"Authorization": "Basic x"}), "X-Segur-Client-Certificate") == (None, None)
+
+
+def test_tls_client_certificate_wins_over_the_header() -> None:
+    """ASGI TLS extension: ``client_cert_name`` when the server gives it, else the chain's first certificate."""
+    by_name = _request({"X-Segur-Client-Certificate": "CN=Header"}, {"client_cert_name": "CN=Tls,O=Clinique"})
+    assert credentials(by_name, "X-Segur-Client-Certificate")[0] == "CN=Tls,O=Clinique"
+    by_chain = _request({"X-Segur-Client-Certificate": "CN=Header"},
+                        {"client_cert_chain": [_certificate_pem("Structure TLS")]})
+    assert credentials(by_chain, "X-Segur-Client-Certificate")[0] == "O=Clinique Test,CN=Structure TLS"
+
+
+def test_mtom_action_parameter_must_match_wsa_action() -> None:
+    content_type, body = mtom(envelope(ACTION_ITI43, PAYLOAD), {}, action=ACTION_ITI41)
+    fault = _fault(content_type, body)
+    assert (fault.subcode_ns, fault.subcode) == (NS_WSA, "InvalidAddressingHeader")

@@ -3,13 +3,21 @@ the transaction's own response (HTTP 200, never the FHIR mapper), faults, ``?wsd
 
 from __future__ import annotations
 
+import asyncio
+import tracemalloc
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from lxml import etree
 
+from app.dmp import service
+from app.dmp.exceptions import DmpError, Kind
 from app.dmp.soap import router as soap_router
+from app.dmp.soap import td
+from app.dmp.soap.call import OutPart, SoapCall, SoapReply
+from app.dmp.soap.faults import SoapFault
 from app.dmp.soap.namespaces import (
     ACTION_ITI18,
     ACTION_ITI43,
@@ -21,7 +29,7 @@ from app.dmp.soap.namespaces import (
     NS_XDSB,
     STATUS_FAILURE,
 )
-from tests.dmp.conftest import FONTAINE, ZOE
+from tests.dmp.conftest import FONTAINE, LEFEVRE, ZOE
 from tests.dmp.soap.client import PREFIX, envelope, get_vihf, post_soap, read_answer
 
 UNKNOWN_QUERY = (f'<query:AdhocQueryRequest xmlns:query="{NS_QUERY}" xmlns:rim="{NS_RIM}">'
@@ -175,3 +183,125 @@ def test_response_envelope_headers() -> None:
     assert root.findtext("env:Header/wsa:RelatesTo", namespaces=ns) == "urn:uuid:r"
     assert (root.findtext("env:Header/wsa:MessageID", namespaces=ns) or "").startswith("urn:uuid:")
     assert root.find("env:Body/{urn:x}R", ns) is not None
+
+
+# --- one transaction per call ---------------------------------------------------------------------------
+# A handler registered where the TD service registers its own (td.OPERATIONS, the agreed registration point):
+# it writes to the real store through the service (blocks LEFEVRE on ZOE's DMP), then answers or refuses.
+
+WRITE_THEN_ANSWER = "urn:segur-sandbox:test:WriteThenAnswer"
+WRITE_THEN_REFUSE = "urn:segur-sandbox:test:WriteThenRefuse"
+WRITE_THEN_FAULT = "urn:segur-sandbox:test:WriteThenFault"
+WRITE_THEN_CRASH = "urn:segur-sandbox:test:WriteThenCrash"
+
+
+async def _write_then(call: SoapCall) -> SoapReply:
+    record = await service.get_record(call.session, ins=ZOE)
+    assert record is not None
+    await service.set_blocked(call.session, record=record, rpps=LEFEVRE, blocked=True)
+    await call.session.flush()
+    action = call.request.action
+    if action == WRITE_THEN_REFUSE:
+        raise DmpError(Kind.FORBIDDEN, "refused after writing", french="refusé après écriture", rule="test:refuse")
+    if action == WRITE_THEN_FAULT:
+        raise SoapFault("Sender", "Test", "faute après écriture", "test:fault")
+    if action == WRITE_THEN_CRASH:
+        raise RuntimeError("a handler's bug")
+    return SoapReply(action=action + "Response", payload=etree.Element("{urn:segur-sandbox:test}Done"))
+
+
+@pytest.fixture
+def writing_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    for action in (WRITE_THEN_ANSWER, WRITE_THEN_REFUSE, WRITE_THEN_FAULT, WRITE_THEN_CRASH):
+        monkeypatch.setitem(td.OPERATIONS, action, _write_then)
+
+
+async def _blocked(client: httpx.AsyncClient) -> list[str]:
+    response = await client.get(f"/sandbox/v1/dmps/{ZOE}")
+    assert response.status_code == 200, response.text
+    return list(response.json()["blocked_professionals"])
+
+
+async def test_an_answered_call_is_committed(client: httpx.AsyncClient, writing_handlers: None) -> None:
+    vihf = await get_vihf(client, subject_name_id=FONTAINE, patient_ins=ZOE)
+    answer = await post_soap(client, td.SERVICE, WRITE_THEN_ANSWER, "<t:Go xmlns:t='urn:t'/>", vihf=vihf)
+    assert answer.status == 200 and answer.action == WRITE_THEN_ANSWER + "Response"
+    assert LEFEVRE in await _blocked(client)
+
+
+@pytest.mark.parametrize("action, status", [(WRITE_THEN_REFUSE, 200), (WRITE_THEN_FAULT, 400),
+                                            (WRITE_THEN_CRASH, 500)])
+async def test_nothing_is_stored_from_a_refused_call(client: httpx.AsyncClient, writing_handlers: None,
+                                                     action: str, status: int) -> None:
+    vihf = await get_vihf(client, subject_name_id=FONTAINE, patient_ins=ZOE)
+    response = await client.post(
+        f"{PREFIX}/{td.SERVICE}", content=envelope(action, "<t:Go xmlns:t='urn:t'/>", vihf=vihf),
+        headers={"Content-Type": "application/soap+xml", "X-Segur-Client-Certificate":
+                 vihf.client_certificate_subject or ""})
+    answer = read_answer(response)
+    assert response.status_code == status, response.text
+    if status == 200:  # a DmpError: the transaction's failure response, never FHIR's OperationOutcome
+        assert answer.payload is not None and answer.payload.get("status") == STATUS_FAILURE
+        error = answer.payload.find(f"{{{NS_RS}}}RegistryErrorList/{{{NS_RS}}}RegistryError")
+        assert error is not None and error.get("codeContext", "").startswith("refusé après écriture")
+    else:  # a fault, or a bug answered as a Receiver fault by the platform's last resort
+        assert response.headers["content-type"].startswith("application/soap+xml"), response.text
+        assert answer.is_fault
+    assert LEFEVRE not in await _blocked(client)
+
+
+# --- streaming ------------------------------------------------------------------------------------------
+
+STREAM = "urn:segur-sandbox:test:Stream"
+CHUNK, CHUNKS = 1024 * 1024, 20
+
+
+async def _stream(call: SoapCall) -> SoapReply:
+    async def chunks() -> AsyncIterator[bytes]:
+        for index in range(CHUNKS):
+            yield bytes([index % 251]) * CHUNK
+
+    payload = etree.Element(f"{{{NS_XDSB}}}RetrieveDocumentSetResponse")
+    return SoapReply(action=STREAM + "Response", payload=payload,
+                     parts=[OutPart("big@sandbox", "application/pdf", chunks)])
+
+
+async def test_a_20_mb_part_is_streamed_with_flat_memory(app, client: httpx.AsyncClient,  # type: ignore[no-untyped-def]
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app called as an ASGI server calls it, each body chunk dropped as it is sent: the response never holds
+    the 20 MB document (httpx's ASGITransport would buffer the whole body, so it is not used here)."""
+    monkeypatch.setitem(td.OPERATIONS, STREAM, _stream)
+    vihf = await get_vihf(client, subject_name_id=FONTAINE, patient_ins=ZOE)
+    body = envelope(STREAM, "<t:Go xmlns:t='urn:t'/>", vihf=vihf)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": f"{PREFIX}/{td.SERVICE}", "raw_path": f"{PREFIX}/{td.SERVICE}".encode(), "query_string": b"",
+             "root_path": "", "server": ("sandbox.test", 80), "client": ("127.0.0.1", 1),
+             "headers": [(b"host", b"sandbox.test"), (b"content-type", b"application/soap+xml"),
+                         (b"content-length", str(len(body)).encode()),
+                         (b"x-segur-client-certificate", (vihf.client_certificate_subject or "").encode())]}
+    sent = {"status": 0, "bytes": 0, "chunks": 0}
+    request_sent = False
+
+    async def receive() -> dict[str, object]:
+        nonlocal request_sent
+        if request_sent:
+            await asyncio.sleep(3600)
+        request_sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start":
+            sent["status"] = int(message["status"])  # type: ignore[call-overload]
+        elif message["type"] == "http.response.body":
+            sent["bytes"] += len(message.get("body", b""))  # type: ignore[arg-type]
+            sent["chunks"] += 1
+
+    tracemalloc.start()
+    try:
+        await app(scope, receive, send)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sent["status"] == 200
+    assert sent["bytes"] > CHUNK * CHUNKS and sent["chunks"] > CHUNKS
+    assert peak < 6 * CHUNK, f"peak {peak} bytes while streaming {CHUNK * CHUNKS} bytes"
