@@ -367,8 +367,14 @@ def read_provide_and_register(request: SoapRequest, *, lenient: bool) -> Submiss
         atype = association.attr("associationType")
         with refusals.check():
             if atype == ns.ASSOC_RPLC:
-                target = str(association.attr("targetObject") or "")
-                replaced[str(association.attr("sourceObject"))] = target.removeprefix("urn:uuid:")
+                source, target = str(association.attr("sourceObject")), str(association.attr("targetObject") or "")
+                if source not in {e.id for e in objects.extrinsics} or not target or source in replaced:
+                    raise invalid("an RPLC association goes from a DocumentEntry of this submission to the entryUUID "
+                                  "of the document it replaces, one per DocumentEntry (ITI TF-3 §4.2.2.2.2)",
+                                  "une association RPLC va d'une fiche de cette soumission à l'entryUUID du document "
+                                  "qu'elle remplace, une par fiche (ITI TF-3 §4.2.2.2.2)", element=association.where,
+                                  rule="XDS:RPLC")
+                replaced[source] = target.removeprefix("urn:uuid:")
             elif atype != ns.ASSOC_HAS_MEMBER:
                 raise invalid(f"associationType {atype!r}: the DMP takes HasMember and RPLC (XFRM, APND, signs are "
                               "not used by the DMP)", f"associationType {atype!r} : le DMP accepte HasMember et RPLC "

@@ -108,6 +108,11 @@ def test_rplc_names_the_replaced_entry() -> None:
     assert submission.documents[0].resource["relatesTo"][0]["target"]["reference"].endswith("0123456789ab")
 
 
+def test_rplc_from_an_entry_of_the_submission_only() -> None:
+    stray = refusals(provide_and_register(Doc(), replaces={"urn:uuid:elsewhere": "3f2a0c4e-1111-4aaa-8bbb-0123"}))
+    assert [e.rule for e in stray] == ["XDS:RPLC"]
+
+
 def test_every_independent_refusal_at_once() -> None:
     no_class = Doc(class_code="99", creation=None, hash="0" * 40, unique_id="not-an-oid")
     errors = refusals(provide_and_register(no_class))

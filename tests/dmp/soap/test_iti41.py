@@ -215,3 +215,20 @@ async def test_over_http_a_refusal_is_a_failure_response_and_nothing_is_stored(c
     other_patient = await post_soap(client, "repository", ns.ACTION_ITI41, provide_and_register(Doc()),
                                     vihf=await soap_vihf(client, ins=DOMINIQUE))
     assert error_codes(other_patient) == ["XDSPatientIdDoesNotMatch"]
+
+
+async def test_over_http_rplc_then_fhir_shows_superseded(client, auth):  # type: ignore[no-untyped-def]
+    vihf = await soap_vihf(client)
+    old, new = Doc(data=b"%PDF-1.4 v1"), Doc(data=b"%PDF-1.4 v2")
+    await post_soap(client, "repository", ns.ACTION_ITI41, provide_and_register(old), vihf=vihf)
+    old_id = (await documents(client, auth))[f"urn:oid:{old.unique_id}"]["id"]
+    answer = await post_soap(client, "repository", ns.ACTION_ITI41,
+                             provide_and_register(new, replaces={new.id: old_id}), vihf=vihf)
+    assert answer.payload.get("status") == ns.STATUS_SUCCESS
+    both = await documents(client, auth, status="current,superseded")
+    assert both[f"urn:oid:{old.unique_id}"]["status"] == "superseded"
+    assert both[f"urn:oid:{new.unique_id}"]["relatesTo"][0]["target"]["reference"] == f"DocumentReference/{old_id}"
+    third = Doc()
+    again = await post_soap(client, "repository", ns.ACTION_ITI41,
+                            provide_and_register(third, replaces={third.id: old_id}), vihf=vihf)
+    assert again.payload.get("status") == ns.STATUS_FAILURE
