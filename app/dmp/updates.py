@@ -64,7 +64,8 @@ async def patch_document(session: AsyncSession, settings: Settings, *, doc: DmpD
     failed update took)."""
     record = await session.get(DmpRecord, doc.dmp_id)
     assert record is not None
-    _, caller, _ = await authorise(session, ins=record.ins, ctx=ctx, action=rules.Action.UPDATE)
+    _, caller, _ = await authorise(session, ins=record.ins, ctx=ctx, action=rules.Action.UPDATE,
+                                   transaction=transaction)
     updated = None
     for _attempt in range(3):  # one retry suffices: the failed update took SQLite's write lock
         updated = await _patch_once(session, settings, doc_id=doc.id, caller=caller, kind=kind, body=body,

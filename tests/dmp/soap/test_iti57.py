@@ -114,11 +114,16 @@ async def test_unknown_document_and_unsupported_transition(app, client, auth):  
     assert back.xds_code == "XDSMetadataUpdateOperationError" and back.kind.value == "not-allowed"
 
 
-async def test_traced_as_iti57(app, client, auth):  # type: ignore[no-untyped-def]
+async def test_traced_as_iti57_refusals_included(app, client, auth):  # type: ignore[no-untyped-def]
     _, doc_id = await filed(app, client, auth)
     await call(app, iti57.update_document_set, update_status(doc_id, ZOE, ns.STATUS_APPROVED, ns.STATUS_ARCHIVED))
+    await client.put(f"/sandbox/v1/dmps/{ZOE}/blocked-professionals/10001000032")
+    blocked = await refused(app, update_status(doc_id, ZOE, ns.STATUS_ARCHIVED, ns.STATUS_APPROVED), subject=BERNARD)
+    assert blocked.rule == "DMP:blocked"
     traces = await client.get("/dmp/fhir/AuditEvent", params={"patient.identifier": PATIENT}, headers=await auth())
-    assert "ITI-57" in json.dumps(traces.json())
+    text = json.dumps(traces.json())
+    assert "ITI-57" in text and "DMP:blocked" in text
+    assert "PATCH" not in {e["resource"].get("subtype", [{}])[0].get("code") for e in traces.json()["entry"]}
 
 
 # --- over HTTP, through the transport and the VIHF (tests/dmp/soap/client.py) ---------------------------------
