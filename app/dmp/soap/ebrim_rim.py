@@ -17,6 +17,7 @@ from typing import Any
 from lxml import etree
 
 from app.dmp.exceptions import (
+    XDS_METADATA,
     XDS_UNKNOWN_PATIENT,
     DmpError,
     Kind,
@@ -42,7 +43,7 @@ _INS = re.compile(r"[0-9AB]{15}")
 
 
 def invalid(english: str, french: str, *, element: str, rule: str = "XDS:metadata",
-            code: str = "XDSRegistryMetadataError", kind: Kind = Kind.INVALID) -> DmpError:
+            code: str = XDS_METADATA, kind: Kind = Kind.INVALID) -> DmpError:
     """A metadata refusal: ``element`` names the registry object and attribute (``ExtrinsicObject[Doc1]
     .classCode``)."""
     return DmpError(kind, f"{element}: {english}", french=f"{element} : {french}", rule=rule, element=element,
@@ -153,7 +154,7 @@ def parse_dtm(value: str | None, *, element: str) -> tuple[datetime, str]:
     """DTM ``YYYY[MM[DD[hh[mm[ss]]]]]`` in UTC (ITI TF-3 §4.2.3.1.7-2) -> the instant and its FHIR dateTime,
     keeping the precision given (a date without a time stays a FHIR date)."""
     m = _DTM.fullmatch((value or "").strip())
-    if not m or (m.group(2) is None and m.group(3)):
+    if not m:
         raise invalid(f"{value!r} is not an XDS DTM (YYYY[MM[DD[hh[mm[ss]]]]], UTC)",
                       f"{value!r} n'est pas une date XDS DTM (YYYY[MM[DD[hh[mm[ss]]]]], UTC)", element=element,
                       rule="XDS:DTM")
