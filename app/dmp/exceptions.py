@@ -25,6 +25,10 @@ XDS_UNKNOWN_PATIENT = "XDSUnknownPatientId"
 XDS_PATIENT_MISMATCH = "XDSPatientIdDoesNotMatch"
 XDS_MISSING_DOCUMENT = "XDSMissingDocument"
 XDS_UNRESOLVED_REFERENCE = "UnresolvedReferenceException"
+XDS_MISSING_METADATA = "XDSMissingDocumentMetadata"  # a document's bytes without its DocumentEntry
+XDS_NON_IDENTICAL_HASH = "XDSNonIdenticalHash"  # a uniqueId already registered for other bytes
+XDS_METADATA_VERSION = "XDSMetadataVersionError"  # ITI-57: PreviousVersion is not the current version
+XDS_METADATA_UPDATE = "XDSMetadataUpdateOperationError"  # ITI-57: an update the registry does not accept
 
 
 class Kind(StrEnum):
