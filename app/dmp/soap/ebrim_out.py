@@ -262,6 +262,22 @@ def _reference_id(identifier: dict[str, Any]) -> str | None:
     return f"{value}^^^^{kind}" if kind else value
 
 
+# the value set each coded DocumentEntry attribute is bound to (app.shared.valuesets.BINDINGS), for its display
+_BOUND = {ns.SCHEME_DOC_CLASS: "category", ns.SCHEME_DOC_TYPE: "type", ns.SCHEME_DOC_FORMAT: "format",
+          ns.SCHEME_DOC_FACILITY: "facilityType", ns.SCHEME_DOC_PRACTICE: "practiceSetting",
+          ns.SCHEME_DOC_CONFIDENTIALITY: "securityLabel"}
+
+
+def display_of(scheme: str, coding: dict[str, Any]) -> str:
+    """A code's ``rim:Name`` (ITI TF-3 §4.2.3.1.2: the display name, required): as filed, else the value set's
+    display, else the code itself."""
+    if coding.get("display"):
+        return str(coding["display"])
+    element = _BOUND.get(scheme)
+    found = valuesets.binding(element).display(coding.get("system"), coding["code"]) if element else None
+    return found or str(coding["code"])
+
+
 def document_status(doc: DmpDocument) -> str:
     """The DocumentEntry's availabilityStatus: OASIS Approved / Deprecated, the CI-SIS Archived (an approved
     document archived) and Deleted (logically deleted), JDV_J52 (reference/dmp.md §2.1)."""
@@ -322,7 +338,7 @@ def document_entry(doc: DmpDocument, record: DmpRecord, *, repository_unique_id:
     for scheme, coding in codes:
         if coding and coding.get("code"):
             classification(eo, scheme=scheme, classified=entry_id, node=coding["code"], n=n,
-                           coding=coding_scheme(coding.get("system")), display=coding.get("display") or coding["code"])
+                           coding=coding_scheme(coding.get("system")), display=display_of(scheme, coding))
             n += 1
     external_identifier(eo, scheme=ns.IDENT_DOC_PATIENT, owner=entry_id, value=patient_cx(record.ins, record.ins_oid),
                         name="XDSDocumentEntry.patientId")

@@ -248,3 +248,12 @@ def test_coding_schemes_both_ways() -> None:
 
 def test_hash_hex() -> None:
     assert ebrim_out.hash_hex(builders.sha1(b"abc")) == hashlib.sha1(b"abc").hexdigest()  # noqa: S324
+
+
+def test_a_code_without_display_takes_the_value_set_one() -> None:
+    res = builders.document_reference(INS, binary_url="u", data=b"x")
+    del res["context"]["facilityType"]["coding"][0]["display"]
+    eo = ebrim_out.document_entry(stored(res), record(), repository_unique_id=REPOSITORY)
+    (facility,) = classified(eo, ns.SCHEME_DOC_FACILITY)
+    name = facility.find(f"{RIM}Name/{RIM}LocalizedString").get("value")
+    assert name and name != "SA07"
