@@ -235,7 +235,7 @@ async def test_the_patient_must_be_the_vihf_one(client):  # type: ignore[no-unty
 
 
 async def test_a_closed_dmp(client):  # type: ignore[no-untyped-def]
-    closed = await client.post(f"/sandbox/v1/dmps/{ZOE}/close", json={"reason": "patient-demande"})
+    closed = await client.post(f"/sandbox/v1/dmps/{ZOE}/close", json={"motifFermeture": "patient-demande"})
     assert closed.status_code == 200, closed.text
     response = await query(client, find_documents())
     assert len(errors(response)) == 1 and "DMP:closed" in response.find(f".//{RS}RegistryError").get("codeContext")
