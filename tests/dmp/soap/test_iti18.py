@@ -9,8 +9,10 @@ e4fd5cf6; FindDocuments, quoted CX patient, ``('...Approved')``) and DRIMbox ``F
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -335,3 +337,40 @@ async def test_seeded_submission_set_contents_hide_masked_documents(client, auth
                                            [("$XDSSubmissionSetEntryUUID", [f"'{ss_id}'"])]),
                            subject=BERNARD, access_mode="bris_de_glace", access_reason="urgence vitale")
     assert not objects(contents) and not objects(contents, "Association")
+
+
+# --- the two faces agree ----------------------------------------------------------------------------------
+
+def _xds_time(fhir: str) -> str:
+    return datetime.fromisoformat(fhir.replace("Z", "+00:00")).astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+async def test_every_document_reads_the_same_over_iti67_and_iti18(client, auth):  # type: ignore[no-untyped-def]
+    """The seeded documents and one filed over ITI-65: each DocumentReference of ITI-67 and its ExtrinsicObject
+    of ITI-18 carry the same metadata (MHD 4.2.3 Table 4.5.1.1-1 pairs them)."""
+    await file_fhir(client, auth)
+    fhir = await client.get("/dmp/fhir/DocumentReference", headers=await auth(), params={
+        "patient.identifier": f"urn:oid:{INS_OID}|{ZOE}", "status": "current"})
+    references = {e["resource"]["id"]: e["resource"] for e in fhir.json()["entry"]}
+    entries = {e.get("id").removeprefix("urn:uuid:"): e for e in objects(await query(client, find_documents()))}
+    assert set(references) == set(entries) and len(entries) == 6
+    for doc_id, ref in references.items():
+        eo = entries[doc_id]
+        attachment = ref["content"][0]["attachment"]
+        assert unique_id(eo) == ref["masterIdentifier"]["value"].removeprefix("urn:oid:")
+        assert eo.get("mimeType") == attachment["contentType"]
+        assert slot(eo, "size") == [str(attachment["size"])]
+        assert slot(eo, "hash") == [base64.b64decode(attachment["hash"]).hex()]
+        assert slot(eo, "creationTime") == [_xds_time(ref["date"])]
+        assert slot(eo, "serviceStartTime") == [_xds_time(ref["context"]["period"]["start"])]
+        assert eo.find(f"{RIM}Name/{RIM}LocalizedString").get("value") == attachment["title"]
+        assert [c for c, _ in code(eo, ns.SCHEME_DOC_TYPE)] == [ref["type"]["coding"][0]["code"]]
+        assert [c for c, _ in code(eo, ns.SCHEME_DOC_CLASS)] == [ref["category"][0]["coding"][0]["code"]]
+        assert [c for c, _ in code(eo, ns.SCHEME_DOC_FORMAT)] == [ref["content"][0]["format"]["code"]]
+        assert [c for c, _ in code(eo, ns.SCHEME_DOC_FACILITY)] == [
+            ref["context"]["facilityType"]["coding"][0]["code"]]
+        assert [c for c, _ in code(eo, ns.SCHEME_DOC_PRACTICE)] == [
+            ref["context"]["practiceSetting"]["coding"][0]["code"]]
+        assert [c for c, _ in code(eo, ns.SCHEME_DOC_CONFIDENTIALITY)] == [
+            label["coding"][0]["code"] for label in ref["securityLabel"]]
+        assert eo.find(f"{RIM}VersionInfo").get("versionName") == ref["meta"]["versionId"]
