@@ -34,6 +34,10 @@ XDS_TOO_MANY_RESULTS = "XDSTooManyResults"
 XDS_DOCUMENT_UNIQUE_ID_ERROR = "XDSDocumentUniqueIdError"
 XDS_UNKNOWN_REPOSITORY = "XDSUnknownRepositoryId"
 XDS_UNKNOWN_COMMUNITY = "XDSUnknownCommunity"
+XDS_MISSING_METADATA = "XDSMissingDocumentMetadata"  # a document's bytes without its DocumentEntry
+XDS_NON_IDENTICAL_HASH = "XDSNonIdenticalHash"  # a uniqueId already registered for other bytes
+XDS_METADATA_VERSION = "XDSMetadataVersionError"  # ITI-57: PreviousVersion is not the current version
+XDS_METADATA_UPDATE = "XDSMetadataUpdateOperationError"  # ITI-57: an update the registry does not accept
 
 
 class Kind(StrEnum):

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -145,6 +145,17 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: Submi
         else:
             results.append(patch_results[index])
     return results
+
+
+async def registered_hashes(session: AsyncSession, unique_ids: list[str]) -> dict[str, str]:
+    """The SHA-1 (base64) of the documents already registered under these uniqueIds, registry-wide (the XDS
+    uniqueId is unique in the registry: ITI TF-3 §4.2.3.2.26): an XDS face answers a resubmission with
+    ``XDSDuplicateUniqueIdInRegistry`` or, other bytes under the same uniqueId, ``XDSNonIdenticalHash``."""
+    if not unique_ids:
+        return {}
+    rows = await session.execute(select(DmpDocument.unique_id, DmpDocument.hash_b64)
+                                 .where(DmpDocument.unique_id.in_(sorted(set(unique_ids)))))
+    return {unique_id: hash_b64 for unique_id, hash_b64 in rows.all()}
 
 
 async def publish_simplified(session: AsyncSession, settings: Settings, *, doc: DocumentIn,

@@ -9,7 +9,7 @@ never an HTTP-shaped error: each face maps it to its protocol.
 from __future__ import annotations
 
 from app.dmp.access import authorise, caller_on
-from app.dmp.feeding import publish_simplified, submit
+from app.dmp.feeding import publish_simplified, registered_hashes, submit
 from app.dmp.queries import find_by_identifier, get_submission_set, search_documents, search_submission_sets
 from app.dmp.reading import (
     binary_document,
@@ -51,4 +51,5 @@ __all__ = [
     "patient_identity", "publish_simplified", "read_binary", "read_document", "record_by_id", "reopen_record",
     "require_record", "retrieve_document", "search_audit", "search_documents", "search_submission_sets", "seed",
     "set_authorisation", "set_blocked", "set_opt_outs", "stream_binary", "submit", "trace",
+    "registered_hashes",
 ]

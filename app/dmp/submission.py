@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from app.dmp.exceptions import DmpError
+from app.dmp.models import DmpDocument, DmpSubmissionSet
 from app.dmp.patch import MetadataState, apply_patch
 
 # The stored resources keep their FHIR shape (IHE MHD 4.2.3): the vocabulary a submission set is written in.
@@ -20,6 +22,36 @@ MHD_LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
 EXT_DESIGNATION_TYPE = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType"
 EXT_SOURCE_ID = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId"
 RPPS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"  # identifiant national PS (8 + RPPS), ANS
+
+
+def _column_lengths(table: Any) -> dict[str, int]:
+    return {name: column.type.length for name, column in table.c.items()
+            if isinstance(getattr(column.type, "length", None), int)}
+
+
+DOCUMENT_LENGTHS = _column_lengths(DmpDocument.__table__)
+SUBMISSION_LENGTHS = _column_lengths(DmpSubmissionSet.__table__)
+
+# FHIR R4 string: "Strings SHALL NOT contain Unicode character points below 32, except for u0009 (horizontal
+# tab), u0010 (carriage return) and u0013 (line feed)" (https://hl7.org/fhir/R4/datatypes.html#string); the
+# stored resources are FHIR, whichever face filed them (PostgreSQL text cannot hold U+0000, SQLite keeps it).
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def storable_problem(value: str | None, limit: int | None) -> tuple[str, str, str] | None:
+    """Why the store cannot hold ``value`` (a column of ``limit`` characters; None for text), as
+    ``(kind, english, french)`` with kind ``length`` or ``control``; None when it can. Each face words it."""
+    if value is None:
+        return None
+    if limit is not None and len(value) > limit:
+        return ("length", f"is {len(value)} characters long; the DMP stores at most {limit}",
+                f"fait {len(value)} caractères ; le DMP en conserve au plus {limit}")
+    control = _CONTROL_CHARACTER.search(value)
+    if control is not None:
+        return ("control", f"holds the control character U+{ord(control.group()):04X}, which a FHIR string may "
+                "not contain", f"contient le caractère de contrôle U+{ord(control.group()):04X}, interdit dans une "
+                "chaîne FHIR (string)")
+    return None
 
 
 def sha1_b64(data: bytes) -> str:

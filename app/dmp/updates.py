@@ -55,11 +55,13 @@ async def bump_version(session: AsyncSession, doc: DmpDocument, version: int, *c
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 async def patch_document(session: AsyncSession, settings: Settings, *, doc: DmpDocument, ctx: AccessContext,
-                         kind: str, body: Any, if_match: str | None) -> DmpDocument:
-    """The version check (``If-Match``) and the write are atomic: the row is read locked (PostgreSQL) and
-    written only if still at the version read (:func:`bump_version`). On SQLite, which locks nothing, a
-    concurrent PATCH may win in between: with ``If-Match`` this one is then a 412; without, it is applied
-    again to the row as that PATCH left it (read under the write lock the failed update took)."""
+                         kind: str, body: Any, if_match: str | None, transaction: str = "PATCH") -> DmpDocument:
+    """A metadata update by a patch document (``kind``: json-patch / fhirpath), traced as ``transaction``
+    (``PATCH`` over FHIR, ``ITI-57`` over XDS.b). The version check (``If-Match``) and the write are atomic:
+    the row is read locked (PostgreSQL) and written only if still at the version read (:func:`bump_version`).
+    On SQLite, which locks nothing, a concurrent PATCH may win in between: with ``If-Match`` this one is then
+    a 412; without, it is applied again to the row as that PATCH left it (read under the write lock the
+    failed update took)."""
     record = await session.get(DmpRecord, doc.dmp_id)
     assert record is not None
     _, caller, _ = await authorise(session, ins=record.ins, ctx=ctx, action=rules.Action.UPDATE)
@@ -74,7 +76,8 @@ async def patch_document(session: AsyncSession, settings: Settings, *, doc: DmpD
                        french=f"DocumentReference/{doc.id} n'a cessé de changer pendant la mise à jour : réessayer",
                        rule="FHIR:concurrent-update")
     action = "D" if updated.availability == "Deleted" else "U"
-    await trace(session, record=record, ctx=ctx, transaction="PATCH", action=action, documents_ids=[updated.id])
+    await trace(session, record=record, ctx=ctx, transaction=transaction, action=action,
+                documents_ids=[updated.id])
     await session.flush()
     return updated
 

@@ -3,44 +3,21 @@ control character no FHIR string may hold (PostgreSQL would fail the INSERT, SQL
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from app.dmp.fhir.elements import refuse
-from app.dmp.models import DmpDocument, DmpSubmissionSet
-from app.dmp.submission import DocumentIn
+from app.dmp.submission import DOCUMENT_LENGTHS, SUBMISSION_LENGTHS, DocumentIn, storable_problem
 
-
-def _column_lengths(table: Any) -> dict[str, int]:
-    return {name: column.type.length for name, column in table.c.items()
-            if isinstance(getattr(column.type, "length", None), int)}
-
-
-DOCUMENT_LENGTHS = _column_lengths(DmpDocument.__table__)
-SUBMISSION_LENGTHS = _column_lengths(DmpSubmissionSet.__table__)
-
-
-# FHIR R4 string: "Strings SHALL NOT contain Unicode character points below 32, except for u0009 (horizontal
-# tab), u0010 (carriage return) and u0013 (line feed)" (https://hl7.org/fhir/R4/datatypes.html#string).
-# fhir.resources does not check it; the columns must (PostgreSQL text cannot hold U+0000, SQLite keeps it).
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+__all__ = ["DOCUMENT_LENGTHS", "SUBMISSION_LENGTHS", "check_document_lengths", "fits"]
 
 
 def fits(value: str | None, limit: int | None, *, expression: str) -> None:
-    """A value its column cannot hold, refused by name (PostgreSQL would fail the INSERT, SQLite keep it):
-    longer than the column (``limit``; None for text), or with a control character."""
-    if value is None:
+    """A value its column cannot hold, refused by name (the rule is the domain's,
+    :func:`app.dmp.submission.storable_problem`; this is its FHIR wording)."""
+    problem = storable_problem(value, limit)
+    if problem is None:
         return
-    if limit is not None and len(value) > limit:
-        raise refuse(f"{expression} is {len(value)} characters long; the DMP stores at most {limit}",
-                     french=f"{expression} fait {len(value)} caractères ; le DMP en conserve au plus {limit}",
-                     rule="DMP:element-length", expression=expression)
-    control = _CONTROL_CHARACTER.search(value)
-    if control is not None:
-        raise refuse(f"{expression} holds the control character U+{ord(control.group()):04X}, which a FHIR string "
-                     "may not contain", french=f"{expression} contient le caractère de contrôle "
-                     f"U+{ord(control.group()):04X}, interdit dans une chaîne FHIR (string)",
-                     rule="FHIR:string", expression=expression)
+    kind, english, french = problem
+    raise refuse(f"{expression} {english}", french=f"{expression} {french}",
+                 rule="DMP:element-length" if kind == "length" else "FHIR:string", expression=expression)
 
 
 def check_document_lengths(doc: DocumentIn, *, x: str, ax: str, inline: bool) -> None:
