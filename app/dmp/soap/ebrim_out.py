@@ -248,7 +248,27 @@ def _author_slots(resource: dict[str, Any], reference: dict[str, Any]) -> dict[s
             slots["authorInstitution"].append(organization_xon(organization) or "")
         slots["authorRole"] += [coded_xds(_first_coding(c)) or "" for c in target.get("code") or []]
         slots["authorSpecialty"] += [coded_xds(_first_coding(c)) or "" for c in target.get("specialty") or []]
+        # XTN, CI-SIS form for an e-mail address (Mediboard CXDSFactory, feed's ebrim_builders): ^^Internet^<address>
+        slots["authorTelecommunication"] += [f"^^Internet^{t['value']}" for t in target.get("telecom") or []
+                                             if isinstance(t, dict) and t.get("system") == "email" and t.get("value")]
     return slots
+
+
+_GENDERS = {"male": "M", "female": "F", "unknown": "U", "other": "O"}
+
+
+def source_patient_info(patient: dict[str, Any]) -> list[str]:
+    """sourcePatientInfo (ITI TF-3 §4.2.3.2.23): PID-5 name (``FAMILY^Given^^^^^L``, the CI-SIS form), PID-7
+    birth date, PID-8 sex, from the contained Patient ``context.sourcePatientInfo`` refers to (MHD 4.2.3)."""
+    lines = []
+    name = (patient.get("name") or [{}])[0] or {}
+    if name.get("family") or name.get("given"):
+        lines.append(f"PID-5|{name.get('family') or ''}^{' '.join(name.get('given') or [])}^^^^^L")
+    if isinstance(patient.get("birthDate"), str):
+        lines.append(f"PID-7|{patient['birthDate'].replace('-', '')}")
+    if patient.get("gender") in _GENDERS:
+        lines.append(f"PID-8|{_GENDERS[patient['gender']]}")
+    return lines
 
 
 def _reference_id(identifier: dict[str, Any]) -> str | None:
@@ -313,6 +333,7 @@ def document_entry(doc: DmpDocument, record: DmpRecord, *, repository_unique_id:
     source = _contained(res, context.get("sourcePatientInfo"))
     source_ids = [i for i in (source or {}).get("identifier") or [] if isinstance(i, dict) and i.get("value")]
     slot(eo, "sourcePatientId", [patient_cx(i["value"], i.get("system") or INS_OID) for i in source_ids[:1]])
+    slot(eo, "sourcePatientInfo", source_patient_info(source) if source else [])
     slot(eo, "urn:ihe:iti:xds:2013:referenceIdList",
          [_reference_id(r.get("identifier") or {}) for r in context.get("related") or [] if isinstance(r, dict)])
     localized(eo, "Name", attachment.get("title") or doc.title)

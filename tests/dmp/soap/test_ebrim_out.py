@@ -257,3 +257,10 @@ def test_a_code_without_display_takes_the_value_set_one() -> None:
     (facility,) = classified(eo, ns.SCHEME_DOC_FACILITY)
     name = facility.find(f"{RIM}Name/{RIM}LocalizedString").get("value")
     assert name and name != "SA07"
+
+
+def test_source_patient_info() -> None:
+    assert ebrim_out.source_patient_info({"name": [{"family": "ADRUN", "given": ["ZOE"]}], "birthDate": "1975-12-31",
+                                          "gender": "female"}) == ["PID-5|ADRUN^ZOE^^^^^L", "PID-7|19751231",
+                                                                   "PID-8|F"]
+    assert ebrim_out.source_patient_info({"identifier": [{"value": "x"}]}) == []

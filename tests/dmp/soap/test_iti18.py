@@ -24,6 +24,7 @@ from app.dmp.soap import namespaces as ns
 from tests.dmp import builders
 from tests.dmp.conftest import BERNARD, DOMINIQUE, FONTAINE, LEFEVRE, ZOE
 from tests.dmp.soap.client import post_soap
+from tests.dmp.soap.ebrim_builders import Doc, provide_and_register
 from tests.dmp.soap.test_storedquery import request
 
 RIM = f"{{{ns.NS_RIM}}}"
@@ -374,3 +375,55 @@ async def test_every_document_reads_the_same_over_iti67_and_iti18(client, auth):
         assert [c for c, _ in code(eo, ns.SCHEME_DOC_CONFIDENTIALITY)] == [
             label["coding"][0]["code"] for label in ref["securityLabel"]]
         assert eo.find(f"{RIM}VersionInfo").get("versionName") == ref["meta"]["versionId"]
+
+
+async def test_a_document_filed_over_iti41_reads_back_as_filed(client):  # type: ignore[no-untyped-def]
+    """ITI-41 in, ITI-18 out: the DocumentEntry the registry returns carries every slot, classification and
+    external identifier the submitter sent (the feed helper's ``ebrim_builders``, Mediboard / ehealthsuisse
+    shapes), through the stored MHD DocumentReference both faces share."""
+    doc = Doc(data=b"%PDF-1.4 round trip", mtom=True, stop="20260612090000")
+    assertion, headers = await vihf_for(client)
+    filed = await post_soap(client, "repository", ns.ACTION_ITI41, provide_and_register(doc), vihf=assertion,
+                            headers=headers, parts={doc.content_id: ("application/pdf", doc.data)})
+    assert filed.payload is not None and filed.payload.get("status") == ns.STATUS_SUCCESS, etree.tostring(
+        filed.payload)
+    sent = etree.fromstring(f'<rim:RegistryObjectList xmlns:rim="{ns.NS_RIM}">{doc.xml()}</rim:RegistryObjectList>')[0]
+    (back,) = [e for e in objects(await query(client, find_documents())) if unique_id(e) == doc.unique_id]
+
+    def slots_of(element: etree._Element) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for s in element.findall(RIM + "Slot"):
+            found.setdefault(s.get("name") or "", []).extend(v.text or "" for v in s.iter(RIM + "Value"))
+        return found
+
+    def codes_of(element: etree._Element) -> dict[str, set[tuple[str, str]]]:
+        found: dict[str, set[tuple[str, str]]] = {}
+        for c in element.findall(RIM + "Classification"):
+            if c.get("classificationScheme") != ns.SCHEME_DOC_AUTHOR:
+                found.setdefault(c.get("classificationScheme") or "", set()).add(
+                    (c.get("nodeRepresentation") or "", slot(c, "codingScheme")[0]))
+        return found
+
+    def author_of(element: etree._Element) -> dict[str, list[str]]:
+        (author,) = [c for c in element.findall(RIM + "Classification")
+                     if c.get("classificationScheme") == ns.SCHEME_DOC_AUTHOR]
+        return slots_of(author)
+
+    expected = slots_of(sent)
+    expected["repositoryUniqueId"] = [ns.DEFAULT_REPOSITORY_UNIQUE_ID]  # the repository's own (ITI TF-3 §4.2.3.2.18)
+    assert len(expected) == 10 and len(expected["sourcePatientInfo"]) == 3
+    assert slots_of(back) == expected
+    assert codes_of(back) == codes_of(sent)
+    assert author_of(back) == author_of(sent)
+    for scheme in (ns.IDENT_DOC_PATIENT, ns.IDENT_DOC_UNIQUE):
+        assert [e.get("value") for e in back.findall(RIM + "ExternalIdentifier")
+                if e.get("identificationScheme") == scheme] == [
+            e.get("value") for e in sent.findall(RIM + "ExternalIdentifier") if e.get("identificationScheme") == scheme]
+    assert back.find(f"{RIM}Name/{RIM}LocalizedString").get("value") == "CR de consultation"
+    assert (back.get("mimeType"), back.get("objectType")) == (sent.get("mimeType"), sent.get("objectType"))
+    retrieved = await post_soap(client, "repository", ns.ACTION_ITI43, etree.fromstring(
+        f'<xdsb:RetrieveDocumentSetRequest xmlns:xdsb="{ns.NS_XDSB}"><xdsb:DocumentRequest>'
+        f"<xdsb:RepositoryUniqueId>{ns.DEFAULT_REPOSITORY_UNIQUE_ID}</xdsb:RepositoryUniqueId>"
+        f"<xdsb:DocumentUniqueId>{doc.unique_id}</xdsb:DocumentUniqueId></xdsb:DocumentRequest>"
+        "</xdsb:RetrieveDocumentSetRequest>"), vihf=assertion, headers=headers)
+    assert list(retrieved.parts.values()) == [("application/pdf", doc.data)]
