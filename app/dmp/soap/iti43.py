@@ -5,8 +5,10 @@ IHE ITI TF-2b §3.43.4.1 (the request: one or more ``xdsb:DocumentRequest``, eac
 Success, PartialSuccess when some documents are returned, Failure when none, one ``rs:RegistryError`` per
 document not returned — ``XDSDocumentUniqueIdError`` for an unknown document, ``XDSUnknownRepositoryId`` for
 another repository, IHE ITI TF-3 Table 4.2.4.1-2 —, one ``xdsb:DocumentResponse`` per document returned, its
-bytes an ``xop:Include`` to a MIME part, answered MTOM always, §3.43.5). Request shapes: DRIMbox
-``com.bcom.drimbox.dmp.request`` (``ansforge/DRIM-M_DRIMbox``), ehealthsuisse ``samples/ITI-43_request.xml``.
+bytes an ``xop:Include`` to a MIME part, answered MTOM always, §3.43.5). Request shape: ehealthsuisse
+``EPR-by-example`` ``samples/ITI-43_request.xml`` (commit e4fd5cf6: HomeCommunityId, RepositoryUniqueId,
+DocumentUniqueId); HomeCommunityId is optional (``minOccurs=0`` in the XDS.b schema, CONNECT-Solution/CONNECT
+``RetrieveDocumentSetRequestType.java``) and is echoed, not checked: it matters to XCA, not to an XDS repository.
 
 The access is FHIR ITI-68's (:mod:`app.dmp.reading`): the caller's access on the VIHF's patient's DMP first
 (refused: the whole request fails, traced), then each document's visibility — a masked document the caller may

@@ -4,8 +4,8 @@ retrieved with the bytes its ITI-18 hash names, several documents with one missi
 flat memory.
 
 Request shape: ehealthsuisse ``EPR-by-example`` ``samples/ITI-43_request.xml`` (commit e4fd5cf6:
-``xdsb:RetrieveDocumentSetRequest`` / ``DocumentRequest`` with ``RepositoryUniqueId`` then ``DocumentUniqueId``),
-DRIMbox ``RetrieveDocumentRequest.java`` (``ansforge/DRIM-M_DRIMbox``, the same elements, no HomeCommunityId).
+``xdsb:RetrieveDocumentSetRequest`` / ``DocumentRequest`` with ``HomeCommunityId``, ``RepositoryUniqueId``,
+``DocumentUniqueId``), and without the optional HomeCommunityId.
 """
 
 from __future__ import annotations
@@ -82,6 +82,14 @@ async def test_fhir_filed_then_retrieved_with_the_hash_iti18_names(client, auth)
     assert status(answer) == ns.STATUS_SUCCESS and not error_list(answer)
     assert documents(answer) == {uid: data}
     assert hashlib.sha1(data).hexdigest() == slot(entry, "hash")[0]  # noqa: S324
+
+
+async def test_the_ehealthsuisse_shape_with_a_home_community(client, auth):  # type: ignore[no-untyped-def]
+    _, uid, data = await file_fhir(client, auth)
+    home = "urn:oid:1.3.6.1.4.1.21367.2017.2.6.19"
+    answer = await retrieve(client, retrieve_request((REPOSITORY, uid), home=home))
+    assert status(answer) == ns.STATUS_SUCCESS and documents(answer) == {uid: data}
+    assert answer.payload.findtext(f"{XDSB}DocumentResponse/{XDSB}HomeCommunityId") == home
 
 
 async def test_several_documents_one_missing_is_a_partial_success(client, auth):  # type: ignore[no-untyped-def]
