@@ -33,7 +33,6 @@ XDS_STORED_QUERY_PARAM_NUMBER = "XDSStoredQueryParamNumber"
 XDS_TOO_MANY_RESULTS = "XDSTooManyResults"
 XDS_DOCUMENT_UNIQUE_ID_ERROR = "XDSDocumentUniqueIdError"
 XDS_UNKNOWN_REPOSITORY = "XDSUnknownRepositoryId"
-XDS_UNKNOWN_COMMUNITY = "XDSUnknownCommunity"
 XDS_MISSING_METADATA = "XDSMissingDocumentMetadata"  # a document's bytes without its DocumentEntry
 XDS_NON_IDENTICAL_HASH = "XDSNonIdenticalHash"  # a uniqueId already registered for other bytes
 XDS_METADATA_VERSION = "XDSMetadataVersionError"  # ITI-57: PreviousVersion is not the current version
