@@ -25,6 +25,14 @@ XDS_UNKNOWN_PATIENT = "XDSUnknownPatientId"
 XDS_PATIENT_MISMATCH = "XDSPatientIdDoesNotMatch"
 XDS_MISSING_DOCUMENT = "XDSMissingDocument"
 XDS_UNRESOLVED_REFERENCE = "UnresolvedReferenceException"
+# ITI-18 / ITI-43 (IHE ITI TF-3 Table 4.2.4.1-2; IPF ``ErrorCode``, oehf/ipf commons/ihe/xds)
+XDS_REGISTRY_ERROR = "XDSRegistryError"
+XDS_UNKNOWN_STORED_QUERY = "XDSUnknownStoredQuery"
+XDS_STORED_QUERY_MISSING_PARAM = "XDSStoredQueryMissingParam"
+XDS_STORED_QUERY_PARAM_NUMBER = "XDSStoredQueryParamNumber"
+XDS_TOO_MANY_RESULTS = "XDSTooManyResults"
+XDS_DOCUMENT_UNIQUE_ID_ERROR = "XDSDocumentUniqueIdError"
+XDS_UNKNOWN_REPOSITORY = "XDSUnknownRepositoryId"
 XDS_MISSING_METADATA = "XDSMissingDocumentMetadata"  # a document's bytes without its DocumentEntry
 XDS_NON_IDENTICAL_HASH = "XDSNonIdenticalHash"  # a uniqueId already registered for other bytes
 XDS_METADATA_VERSION = "XDSMetadataVersionError"  # ITI-57: PreviousVersion is not the current version

@@ -44,6 +44,19 @@ class DocumentSearch:
     is_archived: bool | None = None
     count: int = 20
     offset: int = 0
+    # XDS stored queries (ITI-18): coded parameters with AND/OR semantics (each group ORed, groups ANDed) and
+    # authorPerson patterns (``%`` / ``_`` wildcards, matched against the author's XCN), unused by FHIR
+    event_groups: Sequence[Sequence[Token]] = ()
+    security_label_groups: Sequence[Sequence[Token]] = ()
+    author_person: Sequence[str] = ()
+
+
+# The author as an XCN, as the XDS face writes it (app.dmp.soap.ebrim_out.person_xcn: the CI-SIS form with the
+# national PS identifier 8 + RPPS), lower-cased: what an ITI-18 $XDSDocumentEntryAuthorPerson pattern is matched
+# against (ITI TF-2a §3.18.4.1.2.3.7.1: LIKE, with % and _).
+_AUTHOR_XCN = func.lower(
+    "8" + func.coalesce(DmpDocument.author_rpps, "") + "^" + func.trim(DmpDocument.author_family) + "^"
+    + func.trim(DmpDocument.author_given) + "^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS")
 
 
 def _document_filters(search: DocumentSearch) -> list[Any]:
@@ -78,6 +91,10 @@ def _document_filters(search: DocumentSearch) -> list[Any]:
         filters.append(or_(*options))
     if search.is_archived is not None:
         filters.append(d.is_archived.is_(search.is_archived))
+    filters += [like_tokens(d.event_codes, group) for group in search.event_groups]
+    filters += [like_tokens(d.label_codes, group, with_system=False) for group in search.security_label_groups]
+    if search.author_person:
+        filters.append(or_(*(_AUTHOR_XCN.like(pattern.lower()) for pattern in search.author_person)))
     return filters
 
 

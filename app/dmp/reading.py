@@ -87,6 +87,11 @@ async def retrieve_document(session: AsyncSession, *, doc: DmpDocument, ctx: Acc
     return binary
 
 
+async def get_binary(session: AsyncSession, binary_id: str) -> DmpBinary | None:
+    """A document's stored bytes' description (type, size, chunks), for a face that streams them (ITI-43)."""
+    return await session.get(DmpBinary, binary_id)
+
+
 async def stream_binary(sessionmaker: async_sessionmaker[AsyncSession], binary_id: str, chunks: int
                         ) -> AsyncIterator[bytes]:
     """Yield a document chunk by chunk, one short read each: memory stays flat whatever the size."""

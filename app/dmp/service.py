@@ -13,6 +13,7 @@ from app.dmp.feeding import publish_simplified, registered_hashes, submit
 from app.dmp.queries import find_by_identifier, get_submission_set, search_documents, search_submission_sets
 from app.dmp.reading import (
     binary_document,
+    get_binary,
     get_document,
     read_binary,
     read_document,
@@ -45,6 +46,7 @@ from app.dmp.updates import document_view, patch_document
 __all__ = [
     "authorise", "binary_document", "binary_rows", "caller_on", "close_record", "count_documents",
     "create_record", "document_view", "documents_for", "feed_standing", "find_by_identifier", "get_document",
+    "get_binary",
     "get_record", "get_submission_set", "list_authorisations", "list_blocked", "list_records", "patch_document",
     "patient_identity", "publish_simplified", "read_binary", "read_document", "record_by_id", "reopen_record",
     "require_record", "retrieve_document", "search_audit", "search_documents", "search_submission_sets", "seed",
