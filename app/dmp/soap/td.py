@@ -26,6 +26,7 @@ answer), the sandbox's choices are listed in docs/dmp.md ("The XDS.b SOAP face")
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -255,12 +256,16 @@ def _control(root: etree._Element, trigger: str) -> etree._Element:
 
 def _query_ack(control: etree._Element, request: etree._Element, code: str) -> None:
     """``queryAck`` (after ``subject``): the request's ``queryId`` and the ``queryResponseCode`` (OK, NF, QE,
-    AE: HL7 QueryResponse)."""
+    AE: HL7 QueryResponse); then the request's ``queryByParameter`` echoed, as HL7 V3 query responses do
+    (QUQI_MT120001UV01 ControlActProcess: ``subject*``, ``queryAck``, ``queryByParameter``)."""
     ack = _el(control, "queryAck")
-    query_id = request.find(f"{H}controlActProcess/{H}queryByParameter/{H}queryId")
+    query = request.find(f"{H}controlActProcess/{H}queryByParameter")
+    query_id = query.find(f"{H}queryId") if query is not None else None
     if query_id is not None:
         _el(ack, "queryId", **{k: v for k, v in query_id.attrib.items() if k in ("root", "extension")})
     _el(ack, "queryResponseCode", code=code)
+    if query is not None:
+        control.append(copy.deepcopy(query))
 
 
 async def _standing(call: SoapCall, record: Any) -> tuple[str, bool]:

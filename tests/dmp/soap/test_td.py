@@ -147,6 +147,10 @@ async def test_td02_open_dmp_with_a_valide_medecin_traitant(app, client, session
     assert text(reply, "h:acknowledgement", "typeCode") == "AA"
     assert text(reply, "h:controlActProcess/h:queryAck/h:queryResponseCode") == "OK"
     assert text(reply, "h:controlActProcess/h:queryAck/h:queryId", "extension") == "q-1"
+    assert text(reply, "h:controlActProcess/h:queryByParameter/h:parameterList/h:patientIdentifier/h:value",
+                "extension") == ZOE  # the query echoed after queryAck
+    control = [etree.QName(child).localname for child in reply.payload.find("h:controlActProcess", NS)]
+    assert control == ["code", "subject", "queryAck", "queryByParameter"]
     patient = "h:controlActProcess/h:subject/h:registrationEvent/h:subject1/h:patient"
     assert text(reply, f"{patient}/h:id", "extension") == ZOE
     assert text(reply, f"{patient}/h:id", "root") == "1.2.250.1.213.1.4.10"
