@@ -200,6 +200,33 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vihf(args: argparse.Namespace) -> int:
+    """Ask a running sandbox for a signed VIHF (``POST /sandbox/v1/dmps/vihf``) and print the assertion, to put
+    in the ``wsse:Security`` header of a DMPi SOAP call."""
+    import httpx
+
+    base = (args.url or os.environ.get("SEGUR_PUBLIC_BASE_URL") or "http://localhost:8000").rstrip("/")
+    body = {"subject_name_id": args.subject, "patient_ins": args.patient, "access_mode": args.mode,
+            "authentication_mode": args.authentication, "validity_seconds": args.validity}
+    body.update({key: value for key, value in (("patient_oid", args.oid), ("access_reason", args.reason),
+                                               ("structure_id", args.structure)) if value})
+    try:
+        response = httpx.post(f"{base}/sandbox/v1/dmps/vihf", json=body, timeout=30)
+    except httpx.HTTPError as exc:
+        print(f"segur-sandbox vihf: cannot reach the sandbox at {base}: {exc}", file=sys.stderr)
+        return 1
+    if response.status_code != 201:
+        detail = response.json().get("detail") if "json" in response.headers.get("content-type", "") else None
+        print(f"segur-sandbox vihf: {response.status_code} {detail or response.text}", file=sys.stderr)
+        return 1
+    answer = response.json()
+    if answer.get("client_certificate_subject"):
+        print(f"client certificate subject (INDIRECTE): {answer['client_certificate_subject']}", file=sys.stderr)
+    print(f"valid until {answer['not_on_or_after']}", file=sys.stderr)
+    print(answer["assertion"])
+    return 0
+
+
 def cmd_version(_args: argparse.Namespace) -> int:
     print(__version__)
     return 0
@@ -249,6 +276,19 @@ def build_parser() -> argparse.ArgumentParser:
     from app.mss.cli import add_xdm_commands
 
     add_xdm_commands(commands)
+
+    vihf = commands.add_parser("vihf", help="print a signed VIHF (DMPi SOAP face) from a running sandbox")
+    vihf.add_argument("--subject", required=True, help="the professional's NameID (8 + RPPS), known to PSC")
+    vihf.add_argument("--patient", required=True, help="the patient's INS (resource-id)")
+    vihf.add_argument("--oid", help="the INS's OID (default: the DMP's, else the test NIR OID)")
+    vihf.add_argument("--mode", choices=["normal", "bris_de_glace", "centre_15"], default="normal",
+                      help="access mode (purposeofuse, TRE_R248)")
+    vihf.add_argument("--reason", help="the access reason (break-glass)")
+    vihf.add_argument("--authentication", choices=["INDIRECTE", "DIRECTE"], default="INDIRECTE")
+    vihf.add_argument("--structure", help="Identifiant_Structure (default: the professional's)")
+    vihf.add_argument("--validity", type=int, default=3600, help="seconds (60..86400)")
+    vihf.add_argument("--url", help="the sandbox's base URL (SEGUR_PUBLIC_BASE_URL, default http://localhost:8000)")
+    vihf.set_defaults(handler=cmd_vihf)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(handler=cmd_version)

@@ -264,3 +264,39 @@ def test_serve_migrates_a_sqlite_store_one_step_behind(tmp_path: Path) -> None:
     assert status == 200, stderr
     current = _run("db", "current", "--database-url", url)
     assert current.returncode == 0 and current.stdout.split() == _expected_heads().split()
+
+
+def test_vihf_prints_a_signed_assertion_from_a_running_sandbox(tmp_path: Path) -> None:
+    """``segur-sandbox vihf`` asks a running sandbox (POST /sandbox/v1/dmps/vihf) and prints the assertion."""
+    from lxml import etree
+
+    port = free_port()
+    env = {**os.environ, "SEGUR_DATABASE_URL": f"sqlite:///{tmp_path}/vihf.db"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--smtp-port", str(free_port())],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{base}/readyz", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.05)
+        result = _run("vihf", "--subject", "810001000016", "--patient", "275126322074974", "--mode",
+                      "bris_de_glace", "--reason", "urgence", "--url", base)
+        assert result.returncode == 0, result.stderr
+        assertion = etree.fromstring(result.stdout.strip().encode())
+        assert etree.QName(assertion).localname == "Assertion"
+        assert "client certificate subject (INDIRECTE): CN=" in result.stderr
+        assert "bris_de_glace" in result.stdout
+        unknown = _run("vihf", "--subject", "899999999999", "--patient", "275126322074974", "--url", base)
+        assert unknown.returncode == 1 and "404" in unknown.stderr and not unknown.stdout
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    unreachable = _run("vihf", "--subject", "810001000016", "--patient", "275126322074974", "--url", base)
+    assert unreachable.returncode == 1 and "cannot reach" in unreachable.stderr

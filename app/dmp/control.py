@@ -8,7 +8,7 @@ patient's and legal representatives' view of the documents (visibility labels, �
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,7 @@ from app.dmp.exceptions import DmpError, Kind
 from app.dmp.fhir.render import fhir_status
 from app.dmp.models import DmpRecord
 from app.dmp.schemas import AuthorisationSet, DmpClose, DmpCreate, DmpRead, OptOutSet, PatientDocument
+from app.dmp.soap import vihf_issue
 
 PREFIX = "/sandbox/v1/dmps"
 router = APIRouter(prefix=PREFIX, tags=["sandbox"])
@@ -139,3 +140,30 @@ async def patient_view(record: RecordDep, session: SessionDep, settings: Setting
         for d in await service.documents_for(session, record=record)
         if rules.is_visible(service.document_view(d), caller)
     ]
+
+
+# --- VIHF for harnesses (the XDS.b face's security token, issue 11) ----------------------------------------
+
+@router.post("/vihf", status_code=201, summary="Issue a signed VIHF for a test professional (DMPi SOAP face)",
+             operation_id="dmp_issue_vihf",
+             responses={404: {"description": "unknown professional (PSC)"}, 422: {"description": "invalid request"}})
+async def issue_vihf(body: vihf_issue.VihfRequest, request: Request, session: SessionDep) -> dict[str, Any]:
+    """A VIHF signed by a certificate of the sandbox's test CA, to put in ``wsse:Security``. INDIRECTE: present
+    ``client_certificate_subject`` as the structure's client certificate. Never journaled (bodies never are)."""
+    record = await service.get_record(session, ins=body.patient_ins)
+    try:
+        return await vihf_issue.issue(session, request.app.state.sessionmaker, body,
+                                      record_oid=record.ins_oid if record is not None else None)
+    except LookupError:
+        detail = f"no professional {body.subject_name_id!r} among Pro Santé Connect's (see /sandbox/v1/psc)"
+        note_refusal(request, rule="VIHF:professional.unknown", detail=detail, status=404)
+        return problem_response(request, 404, "Not Found", detail, rule="VIHF:professional.unknown")  # type: ignore[return-value]
+
+
+@router.post("/vihf-certificates", status_code=201,
+             summary="Issue a VIHF signing certificate and its key (the sandbox's test CA)",
+             operation_id="dmp_issue_vihf_certificate", responses={422: {"description": "invalid request"}})
+async def issue_vihf_certificate(body: vihf_issue.CertificateRequest, request: Request) -> dict[str, str]:
+    """For a vendor who signs its own VIHFs: an RSA-2048 certificate of the sandbox's test CA (the MSSanté
+    one, standing in for IGC-Santé), its private key and the CA certificate. Never journaled."""
+    return await vihf_issue.issue_certificate(request.app.state.sessionmaker, body)

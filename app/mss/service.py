@@ -44,7 +44,7 @@ from app.mss.recipients import RecipientVerdict, check_recipient, lookup
 from app.mss.seed import seed
 from app.mss.store import StoredMessage, message_store
 from app.mss.submission import Submission, send_composed, send_raw, submit
-from app.mss.tlskeys import shared_tls_key
+from app.mss.tlskeys import sandbox_ca, shared_tls_key
 
 __all__ = [
     "PATIENT", "TOPIC_LOOKUPS", "Envelope", "MessageFilter", "RecipientVerdict", "StoredMessage", "Submission",
@@ -54,4 +54,5 @@ __all__ = [
     "load_part", "lookup", "mailboxes_of", "mark_read", "may_use", "message_store", "message_uid", "parsed",
     "pending_stages", "require_applicative", "seed", "send_composed", "send_raw", "shared_tls_key", "store",
     "store_at_once", "submit",
+    "sandbox_ca",
 ]

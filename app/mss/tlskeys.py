@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from app.db import utcnow
@@ -26,3 +27,12 @@ async def shared_tls_key(sessionmaker: Any, generate: Any, name: str = "smtp") -
             if row is None:
                 raise
             return row.cert_pem.encode(), row.key_pem.encode()
+
+
+async def sandbox_ca(sessionmaker: Any) -> tuple[bytes, bytes]:
+    """The sandbox's test CA (stands in for IGC-Santé): the one that issues APP mailboxes' client certificates
+    (SC.MSS/CONF.12) and the DMP's VIHF signing certificates; created once in the store (the SMTP listener's
+    ``client-ca`` row), so it exists even with SMTP off."""
+    from app.mss.smtp.tls import generate_test_ca
+
+    return await shared_tls_key(sessionmaker, lambda: asyncio.to_thread(generate_test_ca), name="client-ca")

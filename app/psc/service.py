@@ -7,7 +7,7 @@ and :func:`fixture_professional`; the CLI :func:`rotate_signing_key`; the platfo
 from __future__ import annotations
 
 from app.psc.exceptions import TokenError
-from app.psc.professionals import list_professionals
+from app.psc.professionals import get_professional, list_professionals
 from app.psc.seed import fixture_professional, seed
 from app.psc.signing import rotate_signing_key
 from app.psc.verification import authenticate_access_token
@@ -16,6 +16,7 @@ __all__ = [
     "TokenError",
     "authenticate_access_token",
     "fixture_professional",
+    "get_professional",
     "list_professionals",
     "rotate_signing_key",
     "seed",

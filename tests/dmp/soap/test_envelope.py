@@ -1,0 +1,232 @@
+"""Reading a request into a SoapRequest: pure checks, then every refusal over HTTP as the right SOAP 1.2 fault.
+
+Faults: SOAP 1.2 part 1 §5.4 (codes), part 2 §7.5.1.2 (HTTP status: Sender 400, VersionMismatch /
+MustUnderstand 500), WS-Addressing 1.0 SOAP Binding §6.4 (subcodes, fault actions)."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+
+from app.dmp.soap.envelope import Limits, media_type, parse_request
+from app.dmp.soap.faults import NS_SANDBOX_FAULT, SoapFault
+from app.dmp.soap.namespaces import ACTION_ITI18, ACTION_ITI41, ACTION_ITI43, NS_SOAP11, NS_SOAP12, NS_WSA
+from tests.dmp.soap.client import PREFIX, envelope, mtom, read_answer
+
+LIMITS = Limits(max_bytes=1_000_000, max_envelope_bytes=500_000, max_parts=8)
+REPOSITORY = {ACTION_ITI41, ACTION_ITI43}
+PAYLOAD = '<xdsb:RetrieveDocumentSetRequest xmlns:xdsb="urn:ihe:iti:xds-b:2007"/>'
+SOAP = "application/soap+xml; charset=UTF-8"
+WSA_FAULT = "http://www.w3.org/2005/08/addressing/fault"
+SOAP_FAULT = "http://www.w3.org/2005/08/addressing/soap/fault"
+VIHF = '<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a"/>'
+
+
+def _fault(content_type: str, body: bytes, served: set[str] = REPOSITORY) -> SoapFault:
+    with pytest.raises(SoapFault) as caught:
+        parse_request(content_type, body, limits=LIMITS, served=served)
+    return caught.value
+
+
+# --- pure -------------------------------------------------------------------------------------------------
+
+def test_drimbox_plain_request_is_read() -> None:
+    """DRIMBox posts application/soap+xml without action, WS-A headers with a default namespace declaration."""
+    body = envelope(ACTION_ITI43, PAYLOAD, vihf=VIHF, message_id="urn:uuid:1", to="https://dmp/repository")
+    request = parse_request("application/soap+xml", body, limits=LIMITS, served=REPOSITORY)
+    assert (request.action, request.message_id, request.to) == (ACTION_ITI43, "urn:uuid:1", "https://dmp/repository")
+    assert request.payload.tag == "{urn:ihe:iti:xds-b:2007}RetrieveDocumentSetRequest"
+    assert request.security is not None and len(request.security) == 1
+    assert request.attachments == {}
+
+
+def test_mtom_request_gives_parts_and_resolves_xop_include() -> None:
+    payload = ('<xdsb:ProvideAndRegisterDocumentSetRequest xmlns:xdsb="urn:ihe:iti:xds-b:2007"><xdsb:Document id="D1">'
+               '<xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="cid:doc%401"/></xdsb:Document>'
+               "</xdsb:ProvideAndRegisterDocumentSetRequest>")
+    content_type, body = mtom(envelope(ACTION_ITI41, payload), {"doc@1": ("application/pdf", b"%PDF")},
+                              action=ACTION_ITI41)
+    request = parse_request(content_type, body, limits=LIMITS, served=REPOSITORY)
+    document = request.payload[0]
+    assert request.binary(document) == b"%PDF"  # href cid: URL-decoded (RFC 2392)
+
+
+def test_inline_base64_document_is_read() -> None:
+    payload = ('<xdsb:ProvideAndRegisterDocumentSetRequest xmlns:xdsb="urn:ihe:iti:xds-b:2007"><xdsb:Document id="D1">'
+               f"{base64.b64encode(b'%PDF inline').decode()}</xdsb:Document>"
+               "</xdsb:ProvideAndRegisterDocumentSetRequest>")
+    request = parse_request(SOAP, envelope(ACTION_ITI41, payload), limits=LIMITS, served=REPOSITORY)
+    assert request.binary(request.payload[0]) == b"%PDF inline"
+
+
+@pytest.mark.parametrize("header, kind, params", [
+    ('multipart/related; boundary="a b"; type="application/xop+xml"; start="<r>"', "multipart/related",
+     {"boundary": "a b", "type": "application/xop+xml", "start": "<r>"}),
+    ("Application/SOAP+XML;charset=utf-8;action=\"urn:x\"", "application/soap+xml",
+     {"charset": "utf-8", "action": "urn:x"}),
+    (None, "", {}),
+])
+def test_media_type(header: str | None, kind: str, params: dict[str, str]) -> None:
+    assert media_type(header) == (kind, params)
+
+
+def test_action_mismatch_relates_to_the_request() -> None:
+    body = envelope(ACTION_ITI43, PAYLOAD, message_id="urn:uuid:42")
+    fault = _fault(f'{SOAP}; action="{ACTION_ITI41}"', body)
+    assert (fault.subcode_ns, fault.subcode, fault.relates_to) == (NS_WSA, "InvalidAddressingHeader", "urn:uuid:42")
+
+
+def test_body_over_the_limit_refused_before_parsing() -> None:
+    fault = _fault(SOAP, b" " * (LIMITS.max_bytes + 1))
+    assert (fault.subcode, fault.http_status) == ("MessageTooLarge", 413)
+
+
+def test_envelope_over_its_own_limit_refused() -> None:
+    payload = f'<x xmlns="urn:x">{"A" * LIMITS.max_envelope_bytes}</x>'
+    fault = _fault(SOAP, envelope(ACTION_ITI43, payload))
+    assert (fault.subcode, fault.http_status) == ("MessageTooLarge", 413)
+
+
+# --- over HTTP --------------------------------------------------------------------------------------------
+
+async def _post(client: httpx.AsyncClient, body: bytes, content_type: str | None = SOAP,
+                service: str = "repository", **headers: str) -> httpx.Response:
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return await client.post(f"{PREFIX}/{service}", content=body, headers=headers)
+
+
+def _ns_fault(response: httpx.Response, status: int, code: str, subcode: str | None, action: str = SOAP_FAULT):
+    answer = read_answer(response)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/soap+xml"), response.headers
+    assert answer.fault_code == f"{{{NS_SOAP12}}}{code}", response.text
+    assert answer.fault_subcode == subcode, response.text
+    assert answer.action == action
+    assert answer.message_id and answer.message_id.startswith("urn:uuid:")
+    assert answer.fault_reason
+    return answer
+
+
+SANDBOX = f"{{{NS_SANDBOX_FAULT}}}"
+WSA = f"{{{NS_WSA}}}"
+
+
+async def test_soap11_envelope_is_a_version_mismatch(client: httpx.AsyncClient) -> None:
+    body = (f'<s:Envelope xmlns:s="{NS_SOAP11}"><s:Header><Action xmlns="{NS_WSA}">{ACTION_ITI43}</Action>'
+            f"</s:Header><s:Body>{PAYLOAD}</s:Body></s:Envelope>").encode()
+    response = await _post(client, body, 'text/xml; charset=utf-8')
+    _ns_fault(response, 500, "VersionMismatch", None)
+    assert response.headers["upgrade"] == "application/soap+xml"
+
+
+@pytest.mark.parametrize("body, subcode", [
+    (b"<not-xml", "MalformedXml"),
+    (b"", "MalformedXml"),
+    (b'<!DOCTYPE x [<!ENTITY e "e">]><x/>', "UnsafeXml"),
+    (b'<x xmlns="urn:other"/>', "NotAnEnvelope"),
+    (f'<e:Envelope xmlns:e="{NS_SOAP12}"><e:Header/></e:Envelope>'.encode(), "MissingBody"),
+    (f'<e:Envelope xmlns:e="{NS_SOAP12}"><e:Header/><e:Body/></e:Envelope>'.encode(), "EmptyBody"),
+    (f'<e:Envelope xmlns:e="{NS_SOAP12}"><e:Body><a xmlns="urn:a"/><b xmlns="urn:b"/></e:Body></e:Envelope>'.encode(),
+     "InvalidBody"),
+])
+async def test_malformed_envelopes_are_sender_faults(client: httpx.AsyncClient, body: bytes, subcode: str) -> None:
+    _ns_fault(await _post(client, body), 400, "Sender", SANDBOX + subcode)
+
+
+@pytest.mark.parametrize("content_type", [None, "application/json", "text/xml; charset=utf-8",
+                                          'multipart/related; boundary="b"; type="text/plain"',
+                                          'multipart/related; boundary="b"; type="application/xop+xml"; '
+                                          'start-info="text/xml"'])
+async def test_wrong_content_type_is_415(client: httpx.AsyncClient, content_type: str | None) -> None:
+    _ns_fault(await _post(client, envelope(ACTION_ITI43, PAYLOAD), content_type), 415, "Sender",
+              SANDBOX + "UnsupportedMediaType")
+
+
+@pytest.mark.parametrize("missing, header", [("include_action", "wsa:Action"), ("include_message_id", "wsa:MessageID")])
+async def test_missing_addressing_header(client: httpx.AsyncClient, missing: str, header: str) -> None:
+    body = envelope(ACTION_ITI43, PAYLOAD, **{missing: False})  # type: ignore[arg-type]
+    answer = _ns_fault(await _post(client, body), 400, "Sender", WSA + "MessageAddressingHeaderRequired", WSA_FAULT)
+    assert answer.payload is not None
+    assert answer.payload.findtext(f"{{{NS_SOAP12}}}Detail/{WSA}ProblemHeaderQName") == header
+
+
+async def test_duplicate_action_is_an_invalid_addressing_header(client: httpx.AsyncClient) -> None:
+    body = envelope(ACTION_ITI43, PAYLOAD, message_id="urn:uuid:dup",
+                    extra_headers=f'<Action xmlns="{NS_WSA}">{ACTION_ITI41}</Action>')
+    answer = _ns_fault(await _post(client, body), 400, "Sender", WSA + "InvalidAddressingHeader", WSA_FAULT)
+    assert answer.relates_to == "urn:uuid:dup"
+
+
+async def test_content_type_action_contradicting_wsa_action(client: httpx.AsyncClient) -> None:
+    body = envelope(ACTION_ITI43, PAYLOAD, message_id="urn:uuid:mismatch")
+    answer = _ns_fault(await _post(client, body, f'{SOAP}; action="{ACTION_ITI41}"'), 400, "Sender",
+                       WSA + "InvalidAddressingHeader", WSA_FAULT)
+    assert answer.relates_to == "urn:uuid:mismatch"
+
+
+async def test_action_served_elsewhere_is_action_not_supported(client: httpx.AsyncClient) -> None:
+    """ITI-41 sent to the registry: the repository serves it."""
+    body = envelope(ACTION_ITI41, PAYLOAD, message_id="urn:uuid:elsewhere")
+    answer = _ns_fault(await _post(client, body, service="registry"), 400, "Sender", WSA + "ActionNotSupported",
+                       WSA_FAULT)
+    assert answer.relates_to == "urn:uuid:elsewhere"
+    assert answer.payload is not None
+    assert answer.payload.findtext(f"{{{NS_SOAP12}}}Detail/{WSA}ProblemAction/{WSA}Action") == ACTION_ITI41
+
+
+async def test_unknown_action_is_action_not_supported(client: httpx.AsyncClient) -> None:
+    _ns_fault(await _post(client, envelope("urn:x:Nope", PAYLOAD), service="registry"), 400, "Sender",
+              WSA + "ActionNotSupported", WSA_FAULT)
+
+
+async def test_non_anonymous_reply_to_refused(client: httpx.AsyncClient) -> None:
+    body = envelope(ACTION_ITI18, PAYLOAD,
+                    extra_headers=f'<ReplyTo xmlns="{NS_WSA}"><Address>http://elsewhere/cb</Address></ReplyTo>')
+    _ns_fault(await _post(client, body, service="registry"), 400, "Sender", WSA + "OnlyAnonymousAddressSupported",
+              WSA_FAULT)
+
+
+async def test_unknown_must_understand_header_is_a_must_understand_fault(client: httpx.AsyncClient) -> None:
+    body = envelope(ACTION_ITI43, PAYLOAD, extra_headers=f'<x:Tx xmlns:x="urn:x" xmlns:e="{NS_SOAP12}" '
+                    'e:mustUnderstand="true">1</x:Tx>')
+    _ns_fault(await _post(client, body), 500, "MustUnderstand", None)
+
+
+def _too_large(response: httpx.Response) -> None:
+    """413 as a SOAP fault: the transport's own bound, or the platform's SEGUR_MAX_BODY_BYTES when lower."""
+    answer = read_answer(response)
+    assert response.status_code == 413, response.text
+    assert answer.fault_code == f"{{{NS_SOAP12}}}Sender"
+    assert answer.fault_subcode in (SANDBOX + "MessageTooLarge", SANDBOX + "http413"), response.text
+
+
+async def test_declared_length_over_the_limit_is_refused_before_reading(client: httpx.AsyncClient, settings) -> None:
+    limit = min(settings.dmp_soap_max_bytes, settings.max_body_bytes)
+    response = await client.post(f"{PREFIX}/repository", content=b"x",
+                                 headers={"Content-Type": SOAP, "Content-Length": str(limit + 1)})
+    _too_large(response)
+
+
+async def test_chunked_body_over_the_limit_is_refused(client: httpx.AsyncClient, settings) -> None:
+    limit = min(settings.dmp_soap_max_bytes, settings.max_body_bytes)
+    sent = 0
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        while sent <= limit + 1024 * 1024:
+            sent += 1024 * 1024
+            yield b" " * (1024 * 1024)
+
+    response = await client.post(f"{PREFIX}/repository", content=chunks(), headers={"Content-Type": SOAP})
+    _too_large(response)
+    assert sent <= limit + 2 * 1024 * 1024  # refused while reading, not after
+
+
+async def test_mtom_with_too_many_parts(client: httpx.AsyncClient, settings) -> None:
+    parts = {f"p{i}": ("text/plain", b"x") for i in range(settings.dmp_soap_max_parts + 1)}
+    content_type, body = mtom(envelope(ACTION_ITI41, PAYLOAD), parts, action=ACTION_ITI41)
+    answer = _ns_fault(await _post(client, body, content_type), 400, "Sender", SANDBOX + "InvalidMultipart")
+    assert "parties" in (answer.fault_reason or "")
