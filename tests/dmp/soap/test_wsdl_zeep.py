@@ -38,7 +38,13 @@ from tests.dmp.conftest import FONTAINE, ZOE
 WSDL_DIR = Path(__file__).parents[3] / "app" / "dmp" / "soap" / "wsdl"
 SERVICES = "http://sandbox.test/si-dmp-server/v2/services"
 HAVE_TRANSPORT = importlib.util.find_spec("app.dmp.soap.router") is not None
+HAVE_QUERY = importlib.util.find_spec("app.dmp.soap.storedquery") is not None
 over_http = pytest.mark.skipif(not HAVE_TRANSPORT, reason="needs the SOAP transport (branch i11-transport)")
+HAVE_FEED = importlib.util.find_spec("app.dmp.soap.ebrim_in") is not None
+with_feed = pytest.mark.skipif(not (HAVE_TRANSPORT and HAVE_FEED),
+                               reason="needs the transport and ITI-41 (branches i11-transport, i11-feed)")
+with_query = pytest.mark.skipif(not (HAVE_TRANSPORT and HAVE_QUERY),
+                                reason="needs the transport and ITI-18/ITI-43 (branches i11-transport, i11-query)")
 
 OPERATIONS = {
     "registry": {"DocumentRegistry_RegistryStoredQuery": "urn:ihe:iti:2007:RegistryStoredQuery",
@@ -207,7 +213,7 @@ async def test_wsdl_served_with_the_sandboxs_address_and_schemas(client) -> None
             assert (await client.get(location)).status_code == 200
 
 
-@over_http
+@with_query
 async def test_zeep_find_documents_over_http(client) -> None:
     zeep, security = await zeep_client(client, "registry")
     answer = await asyncio.to_thread(zeep.service.DocumentRegistry_RegistryStoredQuery,
@@ -220,7 +226,7 @@ async def test_zeep_find_documents_over_http(client) -> None:
         assert any(e.identificationScheme == IDENT_DOC_UNIQUE for e in entry.ExternalIdentifier)
 
 
-@over_http
+@with_query
 async def test_zeep_retrieve_reads_the_mtom_answer(client) -> None:
     registry, security = await zeep_client(client, "registry")
     found = await asyncio.to_thread(registry.service.DocumentRegistry_RegistryStoredQuery,
@@ -237,6 +243,32 @@ async def test_zeep_retrieve_reads_the_mtom_answer(client) -> None:
     assert document.Document.startswith(b"<?xml") or document.Document.startswith(b"<ClinicalDocument")
 
 
+@with_feed
+async def test_zeep_provide_and_register_inline_base64(client) -> None:
+    """ITI-41 through the generated client: the feed tests' request (EPR-by-example / Mediboard shape) read into
+    zeep's objects through the WSDL's types and sent again by zeep, the document inline in base64 (zeep does not
+    send MTOM); then found over FHIR."""
+    from tests.dmp.soap.ebrim_builders import Doc, provide_and_register
+
+    zeep, security = await zeep_client(client, "repository")
+    doc = Doc(data=b"%PDF-1.4 sent by zeep\n%%EOF\n")
+    request = zeep.get_element("{urn:ihe:iti:xds-b:2007}ProvideAndRegisterDocumentSetRequest").parse(
+        etree.fromstring(provide_and_register(doc).encode()), zeep.wsdl.types)
+    operation = zeep.service["DocumentRepository_ProvideAndRegisterDocumentSet-b"]
+    answer = await asyncio.to_thread(operation, SubmitObjectsRequest=request.SubmitObjectsRequest,
+                                     Document=request.Document, _soapheaders=[security])
+    assert answer.status == STATUS_SUCCESS, answer
+    found = await client.get("/dmp/fhir/DocumentReference", headers=await fhir_auth(client), params={
+        "identifier": f"urn:ietf:rfc:3986|urn:oid:{doc.unique_id}"})
+    assert found.status_code == 200 and found.json()["total"] == 1, found.text
+
+
+async def fhir_auth(http: Any) -> dict[str, str]:
+    from tests.psc.helpers import access_token_for
+
+    return {"Authorization": f"Bearer {await access_token_for(http, FONTAINE)}", "Accept": "application/fhir+json"}
+
+
 @over_http
 async def test_zeep_td02_over_http(client) -> None:
     zeep, security = await zeep_client(client, td.SERVICE)
@@ -244,7 +276,8 @@ async def test_zeep_td02_over_http(client) -> None:
 
     query = existence_query(ZOE)
     answer = await asyncio.to_thread(zeep.service.PatientGetDemographics_PRPA_IN201307UV02,
-                                     _value_1=list(query), ITSVersion="XML_1.0", _soapheaders=[security])
+                                     _value_1=list(query), _attr_1={"ITSVersion": "XML_1.0"},
+                                     _soapheaders=[security])
     children = {etree.QName(child).localname: child for child in answer._value_1}
     assert children["acknowledgement"].get("typeCode") == "AA"
     assert children["controlActProcess"].find(f"{td.H}queryAck/{td.H}queryResponseCode").get("code") == "OK"
