@@ -12,7 +12,8 @@ What it does (and prints):
    keep-alive connections from a separate process; prints submissions/s, latency and the RegistryResponse
    statuses (XDS answers failures with HTTP 200: they are counted from the body);
 4. ITI-18: ``--searches`` FindDocuments (LeafClass, Approved) on random bench patients over 1 connection
-   (latency: p50/p95/p99) and over ``--connections`` (throughput);
+   (latency: p50/p95/p99) and over ``--connections`` (throughput); then as many TD0.2 over 1 connection: the
+   cheapest call, the floor every call pays (envelope, VIHF signature check);
 5. ITI-43: retrieves the 20 MB document ``--retrievals`` times (the MTOM answer read and discarded), sampling
    the server's RSS every 5 ms; prints RSS before, peak during, after;
 6. drops the database.
@@ -53,7 +54,9 @@ from _harness import run_load as harness_run_load  # noqa: E402
 PROFESSIONAL = fhir_bench.PROFESSIONAL  # Claire Fontaine, VALIDE on every DMP
 ZOE = "275126322074974"  # a seeded patient (INS fixtures): the ITI-41 submissions go to her DMP
 PREFIX = "/si-dmp-server/v2/services"
-STATUS_TAG = re.compile(rb'status="urn:[^"]*:(Success|Failure|PartialSuccess)"')
+# the RegistryResponse status (XDS answers failures with HTTP 200), or TD0.2's queryResponseCode
+STATUS_TAG = re.compile(rb'(?:status="urn:[^"]*:|queryResponseCode code=")'
+                        rb'(Success|Failure|PartialSuccess|OK|NF|QE|AE)"')
 UID_PLACEHOLDER = "9" * 20  # digits: a uniqueId's last arc, replaced per request (same length)
 
 
@@ -113,9 +116,19 @@ _UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 _SS_UNIQUE = re.compile(rb'(value=")(1\.2\.250\.1\.213\.1\.4\.8\.99999\.2\.)(\d+)(")')
 
 
+def _ihe_uuids() -> dict[bytes, bytes]:
+    """The UUIDs IHE fixes (classification schemes, object types, stored queries: ITI TF-3 Table 4.2.5-1),
+    which stay as they are."""
+    from app.dmp.soap import namespaces
+
+    found = (_UUID.search(str(value).encode()) for value in vars(namespaces).values() if isinstance(value, str))
+    return {m.group(0): m.group(0) for m in found if m}
+
+
 def _fresh_uuids() -> Callable[[re.Match[bytes]], bytes]:
-    """A substitution giving each UUID of one request a fresh one (the same one wherever it recurs)."""
-    fresh: dict[bytes, bytes] = {}
+    """A substitution giving each UUID of one request a fresh one (the same one wherever it recurs), except
+    IHE's own."""
+    fresh = _ihe_uuids()
     return lambda m: fresh.setdefault(m.group(0), str(uuid.uuid4()).encode())
 
 
@@ -124,12 +137,15 @@ def _digits(n: int) -> bytes:
     return (str(random.randint(1, 9)) + f"{uuid.uuid4().int % 10**(n - 1):0{n - 1}d}").encode()
 
 
-def iti41_requests(template: bytes, n: int) -> list[bytes]:
+def iti41_requests(template: bytes, n: int, vihf: str) -> list[bytes]:
     """Same-length substitutions, so Content-Length stays right: every UUID (entryUUIDs, ids, the MTOM
-    Content-ID, the MessageID) mapped to a fresh one, and fresh document and submission-set uniqueIds."""
+    Content-ID, the MessageID) mapped to a fresh one, and fresh document and submission-set uniqueIds. The
+    signed VIHF is left as it is (its ID is under its signature)."""
+    before, after = template.split(vihf.encode())
     out = []
     for _ in range(n):
-        request = _UUID.sub(_fresh_uuids(), template)
+        fresh = _fresh_uuids()
+        request = _UUID.sub(fresh, before) + vihf.encode() + _UUID.sub(fresh, after)
         request = request.replace(UID_PLACEHOLDER.encode(), _digits(len(UID_PLACEHOLDER)))
         request = _SS_UNIQUE.sub(lambda m: m.group(1) + m.group(2) + _digits(len(m.group(3))) + m.group(4), request)
         out.append(request)
@@ -168,7 +184,55 @@ def iti18_requests(port: int, vihf_of: dict[str, str], headers: dict[str, str], 
     return out
 
 
+# --------------------------------------------------------------------------- TD0.2
+
+def td02_requests(port: int, vihf_of: dict[str, str], headers: dict[str, str], n: int) -> list[bytes]:
+    """TD0.2 (``PRPA_IN201307UV02``, Déhempé's shape): the cheapest call, so its cost is the floor every call
+    pays (envelope, VIHF signature check, one read)."""
+    from app.dmp.soap import td
+    from tests.dmp.soap import client as soap_client
+
+    patients = sorted(vihf_of)
+    out = []
+    for i in range(n):
+        ins = patients[i % len(patients)]
+        payload = (f'<PRPA_IN201307UV02 xmlns="{td.NS_HL7}" ITSVersion="XML_1.0"><id root="1.2.250.1.999.1" '
+                   f'extension="{uuid.uuid4()}"/><interactionId root="2.16.840.1.113883.1.6" '
+                   'extension="PRPA_IN201307UV02"/><sender typeCode="SND"><device classCode="DEV" '
+                   'determinerCode="INSTANCE"><id root="1.2.250.1.999.1"/></device></sender>'
+                   '<controlActProcess classCode="CACT" moodCode="EVN"><reasonCode code="TEST_EXST" '
+                   'codeSystem="1.2.250.1.213.1.1.4.11"/><queryByParameter><parameterList><patientIdentifier>'
+                   f'<value root="1.2.250.1.213.1.4.10" extension="{ins}"/></patientIdentifier></parameterList>'
+                   "</queryByParameter></controlActProcess></PRPA_IN201307UV02>")
+        envelope = soap_client.envelope(td.ACTION_TD02, payload, vihf=vihf_of[ins])
+        out.append(http_request(port, td.SERVICE, f'application/soap+xml; charset=UTF-8; action="{td.ACTION_TD02}"',
+                                envelope, headers))
+    return out
+
+
 # --------------------------------------------------------------------------- ITI-43
+
+def send_one(port: int, request: bytes) -> tuple[int, bytes]:
+    """One prepared request, its HTTP status and body (the MTOM answer whole)."""
+    head, body = request.split(b"\r\n\r\n", 1)
+    method, path, _ = head.split(b"\r\n", 1)[0].decode().split(" ")
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    connection.request(method, path, body=body, headers=dict(
+        line.split(": ", 1) for line in head.decode().split("\r\n")[1:]))
+    response = connection.getresponse()
+    status, data = response.status, response.read()
+    connection.close()
+    return status, data
+
+
+def check_first(port: int, name: str, request: bytes) -> None:
+    """Send one request before the load and stop with its answer if it is not a success: a benchmark of
+    refusals would measure nothing."""
+    status, data = send_one(port, request)
+    if status != 200 or b":Success\"" not in data:
+        answer = data[:3000].decode(errors="replace")
+        raise SystemExit(f"{name}: the first request is refused (HTTP {status}):\n{answer}")
+
 
 def big_document(port: int, ins: str, vihf: str, headers: dict[str, str]) -> tuple[str, str]:
     """The 20 MB document's uniqueId and repositoryUniqueId, found with FindDocuments (its size slot)."""
@@ -176,13 +240,8 @@ def big_document(port: int, ins: str, vihf: str, headers: dict[str, str]) -> tup
 
     from app.dmp.soap.namespaces import IDENT_DOC_UNIQUE, NS_RIM
 
-    request = iti18_requests(port, {ins: vihf}, headers, 1)[0]
-    head, body = request.split(b"\r\n\r\n", 1)
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    connection.request("POST", f"{PREFIX}/registry", body=body, headers=dict(
-        line.split(": ", 1) for line in head.decode().split("\r\n")[1:]))
-    answer = etree.fromstring(connection.getresponse().read())
-    connection.close()
+    _, data = send_one(port, iti18_requests(port, {ins: vihf}, headers, 1)[0])
+    answer = etree.fromstring(data)
     ns = {"rim": NS_RIM}
     for entry in answer.iterfind(".//rim:ExtrinsicObject", ns):
         if entry.findtext("rim:Slot[@name='size']/rim:ValueList/rim:Value", namespaces=ns) == str(fhir_bench.BIG_SIZE):
@@ -282,15 +341,20 @@ def main() -> None:
         searched = patients[:args.vihf_patients]
         vihf_of, headers = asyncio.run(vihfs(port, [ZOE, *searched]))
         template, pdf_size = iti41_template(port, vihf_of[ZOE], headers)
-        run_load(port, iti41_requests(template, 100), args.connections)  # warm-up
-        results["ITI-41"] = run_load(port, iti41_requests(template, args.submissions), args.connections, server.pid)
+        check_first(port, "ITI-41", iti41_requests(template, 1, vihf_of[ZOE])[0])
+        run_load(port, iti41_requests(template, 100, vihf_of[ZOE]), args.connections)  # warm-up
+        results["ITI-41"] = run_load(port, iti41_requests(template, args.submissions, vihf_of[ZOE]), args.connections,
+                                     server.pid)
         results["ITI-41"]["pdf_bytes"] = pdf_size
         searches = {ins: vihf_of[ins] for ins in searched}
+        check_first(port, "ITI-18", iti18_requests(port, searches, headers, 1)[0])
         run_load(port, iti18_requests(port, searches, headers, 300, seed=9), 4)  # warm-up
         results["ITI-18 FindDocuments (1 connection)"] = run_load(
             port, iti18_requests(port, searches, headers, args.searches), 1, server.pid)
         results[f"ITI-18 FindDocuments ({args.connections} connections)"] = run_load(
             port, iti18_requests(port, searches, headers, args.searches, seed=4), args.connections, server.pid)
+        results["TD0.2 (1 connection: the floor of a call)"] = run_load(
+            port, td02_requests(port, searches, headers, args.searches), 1, server.pid)
         results["ITI-43 20 MB"] = retrieve_big(port, patients[0], vihf_of[patients[0]], headers, args.retrievals,
                                               server.pid)
     finally:

@@ -259,8 +259,10 @@ async def test_zeep_provide_and_register_inline_base64(client) -> None:
                                      Document=request.Document, _soapheaders=[security])
     assert answer.status == STATUS_SUCCESS, answer
     found = await client.get("/dmp/fhir/DocumentReference", headers=await fhir_auth(client), params={
-        "identifier": f"urn:ietf:rfc:3986|urn:oid:{doc.unique_id}"})
-    assert found.status_code == 200 and found.json()["total"] == 1, found.text
+        "patient.identifier": f"urn:oid:1.2.250.1.213.1.4.8|{ZOE}", "status": "current", "_count": "100"})
+    assert found.status_code == 200, found.text
+    unique_ids = [e["resource"]["masterIdentifier"]["value"] for e in found.json()["entry"]]
+    assert any(value.endswith(str(doc.unique_id)) for value in unique_ids), unique_ids
 
 
 async def fhir_auth(http: Any) -> dict[str, str]:
