@@ -36,8 +36,8 @@ from lxml import etree
 
 from app.dmp import service
 from app.dmp.exceptions import DmpError, Kind
+from app.dmp.soap import faults
 from app.dmp.soap.call import Handler, SoapCall, SoapReply
-from app.dmp.soap.faults import SoapFault
 from app.dmp.soap.namespaces import NS_XSI
 from app.ins import service as ins_service
 
@@ -100,10 +100,9 @@ def _root_of(call: SoapCall, interaction: str) -> etree._Element:
     """The request's HL7 V3 message, checked to be the interaction the action names."""
     payload = call.request.payload
     if payload.tag != H + interaction:
-        raise SoapFault("Sender", "InvalidMessage",
-                        f"le corps SOAP doit être un message HL7 V3 {interaction} pour l'action "
-                        f"{call.request.action} (trouvé {etree.QName(payload).localname})",
-                        rule=f"DMPi:{interaction}")
+        raise faults.sender("InvalidMessage", f"le corps SOAP doit être un message HL7 V3 {interaction} pour "
+                            f"l'action {call.request.action} (trouvé {etree.QName(payload).localname})",
+                            rule=f"DMPi:{interaction}")
     return payload
 
 
