@@ -59,9 +59,10 @@ DMP_DEVICE = "1.2.250.1.213.4.1.1.1"  # the DMP's receiver/sender device id (TLS
 INS_ROOT = "1.2.250.1.213.1.4.10"  # the patient id root the DMP uses and answers (TLSi kit, Déhempé DmpInsOid)
 REQUEST_TYPES = "1.2.250.1.213.1.1.4.11"  # TRE_R271-TypeRequete: TEST_EXST, CREA_RD
 OBSERVATIONS = "1.2.250.1.213.4.1.2.3"  # CONSENTEMENT_OUVERTURE_DMP, OPPOSITION_* (TLSi kit MessageBuilder)
-ATTENTION_KEYWORDS = "1.2.250.1.213.4.1.2.2"  # sandbox's choice: the keyword code system is not public
+# the sandbox's own arc (namespaces.DEFAULT_HOME_COMMUNITY_ID's) where the DMPi code system is not public
+ATTENTION_KEYWORDS = "1.2.250.1.213.1.4.2.999.3"  # attentionLine keywords (AUTORISATION, STATUT_MT)
 ACK_DETAIL_CODES = "2.16.840.1.113883.5.1100"  # HL7 AcknowledgementDetailCode (SYN105, ...)
-DMP_ERROR_CODES = "1.2.250.1.213.4.1.2.4"  # sandbox's choice for the DMP's own codes (DMPFound, ...)
+DMP_ERROR_CODES = "1.2.250.1.213.1.4.2.999.4"  # the DMP's own acknowledgement codes (DMPFound, ...)
 
 # The DMP's own error codes (acknowledgementDetail/code). ``DMPFound`` is the TLSi kit's; the others are the
 # sandbox's, in the same style, until the DMPi specification is public (docs/dmp.md).
