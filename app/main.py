@@ -149,6 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
+        body_limits={prefix: limit for domain in domains if domain.body_limits
+                     for prefix, limit in domain.body_limits(settings).items()},
         access_log=settings.access_log,
         log_json=settings.log_format == "json",
     )

@@ -49,6 +49,7 @@ SENSITIVE_PARAMETERS = frozenset({
 
 SERVICE_PREFIXES = (
     ("/auth", "psc"), ("/.well-known", "psc"), ("/psc", "psc"), ("/lps", "ins"), ("/insi", "ins"), ("/dmp", "dmp"),
+    ("/si-dmp-server", "dmp"),
     ("/mss", "mss"), ("/mail/", "mss"), ("/fhir/v2", "mss"), ("/sandbox", "sandbox"),
 )
 
@@ -101,10 +102,12 @@ def service_of(path: str) -> str:
     return "platform"
 
 
-def outcome_of(status: int | None) -> str:
+def outcome_of(status: int | None, *, rule: str | None = None) -> str:
+    """``error`` for a 5xx, ``refused`` for a 4xx or for a refusal a protocol answers with 200 and a rule (an
+    XDS.b ``RegistryResponse`` with ``status=Failure``, an HL7 V3 ``AE``), else ``ok``."""
     if status is None or status >= 500:
         return "error"
-    return "refused" if status >= 400 else "ok"
+    return "refused" if status >= 400 or rule else "ok"
 
 
 class JournalWriter:

@@ -11,6 +11,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,9 +26,11 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: bool, log_json: bool) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: bool, log_json: bool,
+                 body_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_limits = tuple((body_limits or {}).items())  # path prefix -> limit (Domain.body_limits)
         self.access_log = access_log
         self.log_json = log_json
 
@@ -43,7 +46,8 @@ class RequestContextMiddleware:
         context = RequestContext(request_id=request_id)
         scope[CONTEXT_KEY] = context
         response_started = False
-        limit = self.max_body_bytes
+        path = scope.get("path", "")
+        limit = next((lim for prefix, lim in self.body_limits if path.startswith(prefix)), self.max_body_bytes)
 
         async def send_with_id(message: Message) -> None:
             nonlocal response_started
@@ -97,7 +101,7 @@ class RequestContextMiddleware:
         row = (
             utcnow(), context.request_id, "http", client_text, method, path[:2048],
             redact_query(query.decode("latin-1")) if query else None, operation[:128] if operation else None,
-            service_of(path), status, outcome_of(status), rule, context.detail[:1024] if context.detail else None,
+            service_of(path), status, outcome_of(status, rule=rule), rule, context.detail[:1024] if context.detail else None,
             round(duration_ms, 3),
         )
         app = scope.get("app")

@@ -32,6 +32,8 @@ DOMAIN = Domain(
     seed=service.seed,
     exception_handlers={DmpError: _dmp_error},  # the SOAP face answers its SoapFaults itself (soap/router.py)
     error_renderers={soap_operations.PREFIX: soap_faults.render_generic},
+    # a 20 MB document sent inline in base64 is 26.7 MB: the SOAP face's own bound, checked by its reader too
+    body_limits=lambda settings: {soap_operations.PREFIX: settings.dmp_soap_max_bytes},
     openapi_tags=[
         {
             "name": "dmp",

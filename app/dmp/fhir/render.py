@@ -195,6 +195,10 @@ _AUDIT_TYPES = {
     "ITI-67": ("110112", "Query", "E"), "ITI-66": ("110112", "Query", "E"),
     "ITI-68": ("110106", "Export", "R"), "READ": ("110110", "Patient Record", "R"),
     "PATCH": ("110110", "Patient Record", "U"),
+    # the XDS.b SOAP face (IHE ITI TF-2b §3.41.5.1, §3.43.5.1, TF-2a §3.18.5.1, TF-2b §3.57.5.1) and the DMP's TD
+    "ITI-41": ("110107", "Import", "C"), "ITI-18": ("110112", "Query", "E"),
+    "ITI-43": ("110106", "Export", "R"), "ITI-57": ("110110", "Patient Record", "U"),
+    "TD0.2": ("110112", "Query", "E"), "TD1.1": ("110110", "Patient Record", "C"),
 }
 
 

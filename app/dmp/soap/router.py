@@ -89,6 +89,9 @@ async def _call(request: Request, soap: SoapRequest, service: str) -> Response:
         except BaseException:
             await session.rollback()
             raise
+    refused_by = call.journal.pop("rule", None)
+    if refused_by:  # a refusal answered in the transaction's own success shape (TD's HL7 V3 "AE" answers)
+        note_refusal(request, rule=refused_by, detail=str(call.journal.get("outcome") or refused_by), status=200)
     _journal(request, **call.journal)
     return soap_response(reply, relates_to=soap.message_id)
 

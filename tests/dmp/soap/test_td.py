@@ -279,6 +279,10 @@ async def test_td11_refuses_an_existing_dmp_with_dmpfound(client, session) -> No
     assert text(reply, "h:acknowledgement", "typeCode") == "AE"
     assert text(reply, "h:acknowledgement/h:acknowledgementDetail/h:code") == "DMPFound"
     assert await traces(session, ZOE, "TD1.1") == []
+    journal = await client.get("/sandbox/v1/journal", params={"path": "/si-dmp-server", "limit": 1})
+    [entry] = journal.json()["entries"]  # an "AE" answer is HTTP 200, and still a refusal in the journal
+    assert entry["status"] == 200 and entry["outcome"] == "refused" and entry["rule"]
+    assert entry["service"] == "dmp"
 
 
 async def test_td11_refuses_an_ins_unknown_to_the_ins_service(client, session) -> None:
