@@ -31,3 +31,18 @@ async def test_request_id_is_honoured_or_made(client: httpx.AsyncClient) -> None
     made = await client.get("/livez", headers={"X-Request-ID": "bad id with spaces\x01"})
     assert made.headers["x-request-id"] != "bad id with spaces\x01"
     assert len(made.headers["x-request-id"]) == 32
+
+
+async def test_a_domain_sets_its_own_body_limit_on_its_prefix(client: httpx.AsyncClient, settings) -> None:
+    """Domain.body_limits: the DMP's SOAP repository takes more than SEGUR_MAX_BODY_BYTES (a 20 MB document in
+    base64), so a body over the platform's limit reaches its own reader, which answers in SOAP."""
+    assert settings.dmp_soap_max_bytes > settings.max_body_bytes
+    big = b"x" * (settings.max_body_bytes + 1)
+    response = await client.post("/si-dmp-server/v2/services/repository", content=big,
+                                 headers={"Content-Type": "application/soap+xml"})
+    assert response.status_code == 400  # not well-formed XML, said by the SOAP face, not the platform's 413
+    assert response.headers["content-type"].startswith("application/soap+xml")
+    entry = (await client.get("/sandbox/v1/journal", params={"path": "/si-dmp-server", "limit": 1})).json()
+    assert entry["entries"][0]["rule"] != "platform:max-body-bytes"
+    elsewhere = await client.post("/sandbox/v1/reset", content=big)
+    assert elsewhere.status_code == 413
