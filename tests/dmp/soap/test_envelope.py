@@ -211,7 +211,7 @@ async def test_unknown_must_understand_header_is_a_must_understand_fault(client:
 
 
 def _too_large(response: httpx.Response) -> None:
-    """413 as a SOAP fault: the transport's own bound, or the platform's SEGUR_MAX_BODY_BYTES when lower."""
+    """413 as a SOAP fault: the transport's own bound (SEGUR_DMP_SOAP_MAX_BYTES, the prefix's body limit)."""
     answer = read_answer(response)
     assert response.status_code == 413, response.text
     assert answer.fault_code == f"{{{NS_SOAP12}}}Sender"
@@ -219,14 +219,14 @@ def _too_large(response: httpx.Response) -> None:
 
 
 async def test_declared_length_over_the_limit_is_refused_before_reading(client: httpx.AsyncClient, settings) -> None:
-    limit = min(settings.dmp_soap_max_bytes, settings.max_body_bytes)
+    limit = settings.dmp_soap_max_bytes  # the SOAP prefix has its own limit (Domain.body_limits)
     response = await client.post(f"{PREFIX}/repository", content=b"x",
                                  headers={"Content-Type": SOAP, "Content-Length": str(limit + 1)})
     _too_large(response)
 
 
 async def test_chunked_body_over_the_limit_is_refused(client: httpx.AsyncClient, settings) -> None:
-    limit = min(settings.dmp_soap_max_bytes, settings.max_body_bytes)
+    limit = settings.dmp_soap_max_bytes  # the SOAP prefix has its own limit (Domain.body_limits)
     sent = 0
 
     async def chunks():  # type: ignore[no-untyped-def]
