@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from app.dmp.soap.vihf import Vihf
 
 
+_ASCII_WHITESPACE = str.maketrans("", "", " \t\n\r\f\v")
+
+
 class MissingPart(ValueError):
     """An ``xop:Include`` names a part the message does not carry, or inline base64 is malformed."""
 
@@ -69,11 +72,18 @@ class SoapRequest:
             if part is None:
                 raise MissingPart(f"xop:Include href={href!r} names no MIME part of this message")
             return part.data
-        text = "".join(element.itertext()).strip()
+        # xs:base64Binary allows whitespace between characters (XML Schema 2 §3.2.16); anything else outside the
+        # base64 alphabet, a wrong or excess padding, is refused, never dropped (a silently altered document):
+        # what is decoded must encode back to what was sent, as the type's lexical space requires.
+        text = "".join(element.itertext()).translate(_ASCII_WHITESPACE)
         try:
-            return base64.b64decode(text, validate=False) if text else b""
+            data = base64.b64decode(text, validate=True) if text else b""
         except (binascii.Error, ValueError):
-            raise MissingPart("the element's inline base64 content is malformed") from None
+            data = None
+        if data is None or base64.b64encode(data).decode() != text:
+            raise MissingPart("the element's inline base64 content is malformed (a character outside the base64 "
+                              "alphabet, or a wrong padding)")
+        return data
 
 
 @dataclass

@@ -3,10 +3,19 @@ transaction runs (malformed envelope, wrong action, missing WS-Addressing, conte
 their rendering.
 
 Shape: SOAP 1.2 part 1 §5.4 (``env:Code/env:Value``, ``env:Subcode/env:Value`` a QName, ``env:Reason/env:Text``
-with ``xml:lang``, ``env:Detail``); HTTP status: SOAP 1.2 part 2 §7.5.1.2 (400 for ``env:Sender``, 500 for
-``env:Receiver``, ``VersionMismatch`` and ``MustUnderstand``); response headers: WS-Addressing 1.0 SOAP Binding
-§6 (the [action] of a WS-Addressing fault is ``.../addressing/fault`` (§6.4), of any other SOAP fault
-``.../addressing/soap/fault`` (§6.3); ``wsa:RelatesTo`` the request's MessageID when it was read).
+with ``xml:lang``, ``env:Detail``); response headers: WS-Addressing 1.0 SOAP Binding §6 (the [action] of a
+WS-Addressing fault is ``.../addressing/fault`` (§6.4), of any other SOAP fault ``.../addressing/soap/fault``
+(§6.3); ``wsa:RelatesTo`` the request's MessageID when it was read).
+
+HTTP status — decision: **every SOAP fault is answered with HTTP 500**, ``env:Sender`` ones included; only the
+HTTP-level refusals keep their own status (413 a body over the size limits, 415 a media type that is no SOAP 1.2
+one, 404/405 an unknown path or method). SOAP 1.2 part 2 §7.5.1.2 would answer ``env:Sender`` with 400, but the
+Java stacks DMP clients are built on read a fault's body only on a 500 and turn a 400 into a transport error that
+hides the fault: SAAJ's ``HttpSOAPConnection`` (eclipse-ee4j/metro-saaj issue #74: only a 500 is "let through
+because it is used for SOAP faults"), the JAX-WS runtime (javaee/metro-jax-ws issue #795), Spring-WS before
+SWS-868, Apache CXF before CXF-6198. The INSi face of this sandbox answers every fault with 500 as the live INSi does
+(docs/ins.md, "HTTP status of the faults"; :data:`app.ins.soap.faults.FAULT_HTTP_STATUS`): the DMP face does the
+same (docs/dmp.md, "Errors").
 """
 
 from __future__ import annotations
@@ -34,6 +43,9 @@ WSA_HEADER_REQUIRED = "MessageAddressingHeaderRequired"
 WSA_INVALID_HEADER = "InvalidAddressingHeader"
 WSA_ACTION_NOT_SUPPORTED = "ActionNotSupported"
 
+FAULT_HTTP_STATUS = 500  # every SOAP fault, Sender ones included (the decision above)
+HTTP_LAYER_STATUSES = frozenset({404, 405, 413, 415})  # refused at the HTTP level, before any SOAP is read
+
 
 @dataclass
 class SoapFault(Exception):
@@ -48,7 +60,7 @@ class SoapFault(Exception):
     rule: str
     detail: str | None = None
     subcode_ns: str | None = None  # the namespace of the subcode's QName (WS-Addressing's, the DMP's, ...)
-    http_status: int = 400  # SOAP 1.2 part 2 §7.5.1.2: 400 for Sender, 500 for Receiver
+    http_status: int = FAULT_HTTP_STATUS  # 413 / 415 for the HTTP-level refusals (size, media type)
     problem_header: str | None = None  # wsa:ProblemHeaderQName (WS-Addressing SOAP Binding §6.4.1), e.g. wsa:Action
     problem_action: str | None = None  # wsa:ProblemAction/wsa:Action (§6.4.2, ActionNotSupported)
     relates_to: str | None = None  # the request's wsa:MessageID, when it was read (wsa:RelatesTo of the fault)
@@ -57,7 +69,7 @@ class SoapFault(Exception):
         super().__init__(f"{self.code}/{self.subcode}: {self.reason}")
 
 
-def sender(subcode: str, reason: str, *, rule: str, detail: str | None = None, http_status: int = 400,
+def sender(subcode: str, reason: str, *, rule: str, detail: str | None = None, http_status: int = FAULT_HTTP_STATUS,
            subcode_ns: str | None = None) -> SoapFault:
     """A refusal of the caller's message, under a subcode of the sandbox's namespace unless told."""
     return SoapFault("Sender", subcode, reason, rule, detail=detail, http_status=http_status,
@@ -72,11 +84,8 @@ def addressing(subcode: str, reason: str, *, rule: str, problem_header: str | No
 
 
 def status_of(fault: SoapFault) -> int:
-    """SOAP 1.2 part 2 §7.5.1.2 (Table 20): Sender -> 400 (or the more precise status the fault carries, 413 /
-    415), every other code -> 500."""
-    if fault.code == "Sender":
-        return fault.http_status if 400 <= fault.http_status < 500 else 400
-    return 500
+    """500 for every fault (the decision above), unless it carries an HTTP-level status (413, 415)."""
+    return fault.http_status if fault.http_status in HTTP_LAYER_STATUSES else FAULT_HTTP_STATUS
 
 
 def _e(parent: etree._Element, ns: str, name: str, text: str | None = None) -> etree._Element:
@@ -136,10 +145,11 @@ def fault_response(request: Request, fault: SoapFault, *, relates_to: str | None
 
 def render_generic(request: Request, status: int, message: str, rule: str | None) -> Response:
     """The platform's generic errors under the SOAP face's paths (unknown route, 405, 413, ...) as SOAP 1.2
-    faults (``Domain.error_renderers``): 4xx a Sender fault, 5xx a Receiver fault."""
+    faults (``Domain.error_renderers``): 4xx a Sender fault, 5xx a Receiver fault. An HTTP-level refusal
+    (404, 405, 413, 415) keeps its status; any other is answered 500, as every fault is."""
     code = "Sender" if status < 500 else "Receiver"
     fault = SoapFault(code, f"http{status}", message, rule or f"http:{status}", subcode_ns=NS_SANDBOX_FAULT,
                       http_status=status)
-    response = Response(fault_envelope(fault, relates_to=None), status_code=status,
+    response = Response(fault_envelope(fault, relates_to=None), status_code=status_of(fault),
                         media_type=f'{SOAP12_MEDIA_TYPE}; charset=utf-8; action="{ACTION_SOAP_FAULT}"')
     return response

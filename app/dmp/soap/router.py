@@ -126,14 +126,13 @@ def _soap_route(service: str, summary: str, description: str) -> None:
         responses={
             200: {"description": "The transaction's response (a failed RegistryResponse too, as XDS.b answers)",
                   "content": {"application/soap+xml": {}, "multipart/related": {}}},
-            400: {"description": "SOAP 1.2 fault, env:Sender (malformed envelope, WS-Addressing, VIHF refused)",
-                  "content": {"application/soap+xml": {}}},
             413: {"description": "SOAP 1.2 fault: the message exceeds SEGUR_DMP_SOAP_MAX_BYTES",
                   "content": {"application/soap+xml": {}}},
             415: {"description": "SOAP 1.2 fault: not application/soap+xml nor MTOM multipart/related",
                   "content": {"application/soap+xml": {}}},
-            500: {"description": "SOAP 1.2 fault, env:Receiver, env:VersionMismatch or env:MustUnderstand",
-                  "content": {"application/soap+xml": {}}},
+            500: {"description": "SOAP 1.2 fault, every code (env:Sender: malformed envelope, WS-Addressing, VIHF "
+                                 "refused; env:Receiver, ...): answered 500 as Java SOAP stacks expect "
+                                 "(app/dmp/soap/faults.py)", "content": {"application/soap+xml": {}}},
         },
     )
 

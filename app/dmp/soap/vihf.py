@@ -109,6 +109,25 @@ def check_structure_certificate(vihf: Vihf, client_subject: str | None) -> None:
                       f"({vihf.issuer})")
 
 
+def check_signer_kind(vihf: Vihf, signer: xmldsig.Verified) -> None:
+    """The signing certificate is of the kind the authentication mode names: INDIRECTE, a structure's
+    certificate ("certificat de cachet de la structure de soins", mapping.md); DIRECTE, the professional's
+    card. Told apart by the sandbox's certificate policies (:func:`.xmldsig.certificate_kind`): a card, an
+    MSSanté mailbox certificate or any other certificate of the same CA signs neither in the other's place."""
+    kind = xmldsig.certificate_kind(signer.certificate)
+    if vihf.authentication_mode == DIRECT:
+        if kind != "card":
+            raise _failed("card.certificate-kind", "Authentification DIRECTE : le VIHF doit être signé par une carte "
+                          "de professionnel (CPS), pas par ce certificat",
+                          f"DIRECTE authentication: the signing certificate ({signer.signer_dn}) is no card "
+                          f"certificate (policy {xmldsig.POLICY_CARD}; it is {kind or 'neither'})")
+    elif kind != "structure":
+        raise _failed("structure.certificate-kind", f"Authentification {vihf.authentication_mode} : le VIHF doit "
+                      "être signé par le certificat de la structure, pas par une carte ni un certificat de BAL",
+                      f"{vihf.authentication_mode} authentication: the signing certificate ({signer.signer_dn}) is "
+                      f"no structure certificate (policy {xmldsig.POLICY_STRUCTURE}; it is {kind or 'neither'})")
+
+
 def check_card_holder(vihf: Vihf, signer: xmldsig.Verified) -> None:
     """DIRECTE: the assertion is signed with the professional's own card (CPS): the certificate's CN names
     the NameID (the sandbox's professional certificates: CN = the national identifier; a real CPS CN may add
@@ -207,6 +226,7 @@ async def _verified(assertion: etree._Element, moment: dt.datetime, sessionmaker
         raise _signature_fault(error) from None
     vihf = read(verified.signed, now=moment)  # what the signature covers, nothing else
     check_issuer(vihf, verified.signer_dn)
+    check_signer_kind(vihf, verified)
     check_card_holder(vihf, verified)
     if key is not None:
         _VERIFIED[key] = (vihf, verified)

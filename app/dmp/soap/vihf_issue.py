@@ -7,7 +7,9 @@ The assertion is built in the shape public VIHF builders send (prosanteconnect/g
 with the attributes of reference/dmp.md §1.1, HL7 v3 ``Role`` and ``PurposeOfUse`` values of ``xsi:type`` CE)
 plus ``saml2:Conditions`` NotBefore/NotOnOrAfter, and signed (:func:`.xmldsig.sign_assertion`) with:
 INDIRECTE, the sandbox's structure certificate (one, created once in the store, as MSS keeps its keys);
-DIRECTE, a card certificate of the professional (CN = the NameID, created once per professional).
+DIRECTE, a card certificate of the professional (CN = the NameID, created once per professional); each marked
+with its kind's certificate policy (:data:`.xmldsig.POLICY_STRUCTURE`, :data:`.xmldsig.POLICY_CARD`), which
+the VIHF check requires.
 Neither the assertion nor a key is ever journaled or logged (the journal never records bodies).
 """
 
@@ -61,12 +63,13 @@ class VihfRequest(BaseModel):
 
 
 class CertificateRequest(BaseModel):
-    """A signing certificate for a vendor who signs its own VIHFs (and presents it as its TLS client
-    certificate, INDIRECTE)."""
+    """A signing certificate for a vendor who signs its own VIHFs: ``structure`` (INDIRECTE: signs the VIHF and
+    is presented as the TLS client certificate) or ``card`` (DIRECTE: a professional's card, CN = the NameID)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    common_name: str = Field(min_length=1, max_length=64)
+    kind: xmldsig.CertificateKind = Field("structure", description="structure (INDIRECTE) or card (DIRECTE)")
+    common_name: str = Field(min_length=1, max_length=64, description="card: the professional's NameID")
     organization: str | None = Field(None, max_length=64)
     organizational_unit: str | None = Field(None, max_length=64, description="e.g. the structure's identifier")
     validity_days: int = Field(365, ge=1, le=3650)
@@ -158,27 +161,28 @@ def build_assertion(request: VihfRequest, professional: Professional, *, issuer:
     return assertion
 
 
-async def _issued_pair(sessionmaker: async_sessionmaker[AsyncSession], name: str, common_name: str,
-                       organization: str | None) -> tuple[bytes, bytes]:
+async def _issued_pair(sessionmaker: async_sessionmaker[AsyncSession], name: str, kind: xmldsig.CertificateKind,
+                       common_name: str, organization: str | None) -> tuple[bytes, bytes]:
     """A signing certificate of the sandbox's CA kept in the store under ``name`` (created once)."""
     from app.mss import service as mss_service
 
     ca_cert, ca_key = await mss_service.sandbox_ca(sessionmaker)
 
     async def generate() -> tuple[bytes, bytes]:
-        return await asyncio.to_thread(xmldsig.issue_signing_certificate, ca_cert, ca_key,
+        return await asyncio.to_thread(xmldsig.issue_signing_certificate, ca_cert, ca_key, kind=kind,
                                        common_name=common_name, organization=organization)
 
     return await mss_service.shared_tls_key(sessionmaker, generate, name=name)
 
 
 async def signer_for(sessionmaker: async_sessionmaker[AsyncSession], request: VihfRequest) -> tuple[bytes, bytes]:
-    """INDIRECTE: the sandbox structure's certificate; DIRECTE: the professional's card (CN = NameID)."""
+    """INDIRECTE: the sandbox structure's certificate; DIRECTE: the professional's card (CN = NameID). Stored
+    under names of their own ("-p": with the policies; a pair stored before them, without, is never used)."""
     if request.authentication_mode == vihf_read.DIRECT:
-        key_name = "dmp-vihf-card:" + hashlib.sha256(request.subject_name_id.encode()).hexdigest()[:16]  # <= 32
-        return await _issued_pair(sessionmaker, key_name,
-                                  request.subject_name_id, SANDBOX_ORGANIZATION)
-    return await _issued_pair(sessionmaker, "dmp-vihf-structure", SANDBOX_SIGNER, SANDBOX_ORGANIZATION)
+        key_name = "dmp-vihf-card-p:" + hashlib.sha256(request.subject_name_id.encode()).hexdigest()[:16]  # <= 32
+        return await _issued_pair(sessionmaker, key_name, "card", request.subject_name_id, SANDBOX_ORGANIZATION)
+    return await _issued_pair(sessionmaker, "dmp-vihf-structure-p", "structure", SANDBOX_SIGNER,
+                              SANDBOX_ORGANIZATION)
 
 
 async def issue(session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], request: VihfRequest, *,
@@ -217,7 +221,7 @@ async def issue_certificate(sessionmaker: async_sessionmaker[AsyncSession], requ
 
     ca_cert, ca_key = await mss_service.sandbox_ca(sessionmaker)
     cert_pem, key_pem = await asyncio.to_thread(
-        xmldsig.issue_signing_certificate, ca_cert, ca_key, common_name=request.common_name,
+        xmldsig.issue_signing_certificate, ca_cert, ca_key, kind=request.kind, common_name=request.common_name,
         organization=request.organization, unit=request.organizational_unit, days=request.validity_days)
     return {"certificate": cert_pem.decode(), "private_key": key_pem.decode(), "ca_certificate": ca_cert.decode(),
             "subject": xmldsig.certificate_dn(cert_pem)}

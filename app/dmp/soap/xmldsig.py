@@ -9,7 +9,11 @@ C# ``TLSiKitEditeur.VIHF.VIHF.getXmlSignature``; ansforge/IG-hl7v2-volet-transmi
 Clients still send RSA-SHA1 (the .NET ``SignedXml`` default of that kit) beside RSA-SHA256: both are accepted.
 
 The signature is checked with ``signxml`` (never a hand-written XML-DSig); the certificate must be issued by
-the sandbox's test CA (the MSSanté one, :func:`app.mss.service.sandbox_ca`, standing in for IGC-Santé).
+the sandbox's test CA (the MSSanté one, :func:`app.mss.service.sandbox_ca`, standing in for IGC-Santé). That CA
+also issues MSSanté mailbox certificates, so the certificates the VIHF accepts carry a certificate policy of the
+sandbox's arc saying what they stand for, as IGC-Santé tells its certificate families apart by their policy
+(RFC 5280 §4.2.1.4): :data:`POLICY_STRUCTURE` (a structure's certificate, INDIRECTE) or :data:`POLICY_CARD` (a
+professional's card, DIRECTE); :func:`certificate_kind` reads it.
 What is read afterwards is what ``signxml`` returns as signed, never an element found again by its ID
 (signature wrapping, as signxml's own documentation warns).
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -34,6 +39,12 @@ _ACCEPTED_SIGNATURES = ("RSA_SHA1", "RSA_SHA256", "RSA_SHA384", "RSA_SHA512", "E
                         "ECDSA_SHA512")
 _ACCEPTED_DIGESTS = ("SHA1", "SHA256", "SHA384", "SHA512")
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+
+# Certificate policies of the sandbox's arc (1.2.250.1.213.1.4.2.999: .1 the repository, .3/.4 TD's codes).
+POLICY_STRUCTURE = "1.2.250.1.213.1.4.2.999.5.1"  # a structure's certificate (cachet, signs INDIRECTE VIHFs)
+POLICY_CARD = "1.2.250.1.213.1.4.2.999.5.2"  # a professional's card (CPS stand-in, signs DIRECTE VIHFs)
+CertificateKind = Literal["structure", "card"]
+_POLICIES: dict[str, CertificateKind] = {POLICY_STRUCTURE: "structure", POLICY_CARD: "card"}
 
 
 class SignatureRefused(ValueError):
@@ -113,7 +124,9 @@ def verify_assertion(assertion: etree._Element, ca_pem: bytes, *, now: dt.dateti
     standalone = copy.deepcopy(assertion)
     try:
         result = XMLVerifier().verify(standalone, x509_cert=cert, expect_config=config)
-    except (BrokenSignature, InvalidInput, ValueError) as exc:
+    except (BrokenSignature, InvalidInput, ValueError, etree.LxmlError) as exc:
+        # etree.DocumentInvalid (an LxmlError): signxml validates ds:Signature against the XML-DSig schema, and a
+        # missing SignedInfo, SignatureValue, DigestValue ... fails that validation
         raise SignatureRefused(f"the VIHF signature does not verify: {exc}",
                                french="la signature du VIHF est invalide (assertion modifiée ou signature altérée)",
                                rule="VIHF:signature.invalid") from None
@@ -128,14 +141,18 @@ def verify_assertion(assertion: etree._Element, ca_pem: bytes, *, now: dt.dateti
 
 def sign_assertion(assertion: etree._Element, cert_pem: bytes, key_pem: bytes) -> etree._Element:
     """``assertion`` signed as DMP clients sign the VIHF (enveloped, exc-c14n, RSA-SHA256, the certificate in
-    KeyInfo), the signature placed after ``saml2:Issuer`` as the SAML 2.0 schema orders it."""
+    KeyInfo; ECDSA-SHA256 for an EC key), the signature placed after ``saml2:Issuer`` as the SAML 2.0 schema
+    orders it."""
     from signxml import XMLSigner
     from signxml.algorithms import SignatureConstructionMethod
+
+    is_ec = isinstance(serialization.load_pem_private_key(key_pem, password=None), ec.EllipticCurvePrivateKey)
 
     issuer = assertion[0]
     placeholder = etree.Element(f"{{{NS_DS}}}Signature", Id="placeholder", nsmap={"ds": NS_DS})
     issuer.addnext(placeholder)
-    signer = XMLSigner(method=SignatureConstructionMethod.enveloped, signature_algorithm="rsa-sha256",
+    signer = XMLSigner(method=SignatureConstructionMethod.enveloped,
+                       signature_algorithm="ecdsa-sha256" if is_ec else "rsa-sha256",
                        digest_algorithm="sha256", c14n_algorithm=EXC_C14N)
     signed: etree._Element = signer.sign(assertion, key=key_pem, cert=cert_pem.decode(),
                                          reference_uri=f"#{assertion.get('ID')}")
@@ -152,12 +169,15 @@ def _name(common_name: str, organization: str | None, unit: str | None) -> x509.
     return x509.Name(attributes)
 
 
-def issue_signing_certificate(ca_cert_pem: bytes, ca_key_pem: bytes, *, common_name: str,
+def issue_signing_certificate(ca_cert_pem: bytes, ca_key_pem: bytes, *, kind: CertificateKind, common_name: str,
                               organization: str | None = None, unit: str | None = None,
                               days: int = 365) -> tuple[bytes, bytes]:
     """An RSA-2048 signing certificate (digitalSignature, clientAuth: the structure's certificate both
-    authenticates TLS and signs the VIHF, ANS generate-VIHF README) issued by the sandbox's test CA."""
+    authenticates TLS and signs the VIHF, ANS generate-VIHF README) issued by the sandbox's test CA, marked
+    with the policy of its ``kind`` (:data:`POLICY_STRUCTURE`, :data:`POLICY_CARD`)."""
     from app.keygen import rsa_2048
+
+    policy = POLICY_STRUCTURE if kind == "structure" else POLICY_CARD
 
     ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
     ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
@@ -173,12 +193,26 @@ def issue_signing_certificate(ca_cert_pem: bytes, ca_key_pem: bytes, *, common_n
                                      data_encipherment=False, key_agreement=False, key_cert_sign=False,
                                      crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier(policy), None)]),
+                       critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
     return (cert.public_bytes(serialization.Encoding.PEM),
             key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                               serialization.NoEncryption()))
+
+
+def certificate_kind(cert: x509.Certificate) -> CertificateKind | None:
+    """What the certificate stands for by its policy of the sandbox's arc; None: neither (an MSSanté mailbox
+    certificate, one issued before the policies, ...)."""
+    try:
+        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
+    except x509.ExtensionNotFound:
+        return None
+    kinds = {_POLICIES[p.policy_identifier.dotted_string] for p in policies
+             if p.policy_identifier.dotted_string in _POLICIES}
+    return kinds.pop() if len(kinds) == 1 else None  # both at once: neither
 
 
 def certificate_dn(cert_pem: bytes) -> str:
@@ -192,10 +226,10 @@ _KEY_ALIASES = {"s": "st", "stateorprovincename": "st", "e": "emailaddress", "co
 def dn_parts(dn: str) -> tuple[tuple[str, str], ...]:
     """A distinguished name as sorted (key, value) pairs, whatever the spelling: RFC 4514 (``CN=a,O=b``), the
     OpenSSL one-line form (``/C=FR/O=b/CN=a``), spaces after commas, ``S=`` for ``ST=`` (the ANS TLSi kit
-    rewrites one into the other). A value without ``=`` is a bare common name."""
+    rewrites one into the other). A value without ``=`` is no DN: no pairs."""
     text = dn.strip()
     if "=" not in text:
-        return (("cn", text.casefold()),)
+        return ()
     separator = "/" if text.startswith("/") else ","
     pairs = []
     for chunk in text.strip("/").split(separator):
@@ -208,13 +242,10 @@ def dn_parts(dn: str) -> tuple[tuple[str, str], ...]:
 
 
 def same_dn(a: str, b: str) -> bool:
-    """Do two DNs name the same subject? A bare common name matches a DN with that CN."""
+    """Do two DNs name the same subject: every attribute the same, whatever the spelling? A bare common name
+    (no ``=``) names nothing: it would match any DN with that CN, another structure's or a card's."""
     pa, pb = dn_parts(a), dn_parts(b)
-    if len(pa) == 1 and pa[0][0] == "cn" and "=" not in a:
-        return pa[0] in pb
-    if len(pb) == 1 and pb[0][0] == "cn" and "=" not in b:
-        return pb[0] in pa
-    return pa == pb
+    return bool(pa) and pa == pb
 
 
 def common_name(cert: x509.Certificate) -> str | None:

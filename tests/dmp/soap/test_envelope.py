@@ -1,7 +1,8 @@
 """Reading a request into a SoapRequest: pure checks, then every refusal over HTTP as the right SOAP 1.2 fault.
 
-Faults: SOAP 1.2 part 1 §5.4 (codes), part 2 §7.5.1.2 (HTTP status: Sender 400, VersionMismatch /
-MustUnderstand 500), WS-Addressing 1.0 SOAP Binding §6.4 (subcodes, fault actions)."""
+Faults: SOAP 1.2 part 1 §5.4 (codes), WS-Addressing 1.0 SOAP Binding §6.4 (subcodes, fault actions); HTTP status:
+500 for every fault, Sender ones included, 413/415 for the HTTP-level refusals (app/dmp/soap/faults.py, the
+decision and its sources)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,29 @@ def test_inline_base64_document_is_read() -> None:
     assert request.binary(request.payload[0]) == b"%PDF inline"
 
 
+def _inline(text: str) -> str:
+    return ('<xdsb:ProvideAndRegisterDocumentSetRequest xmlns:xdsb="urn:ihe:iti:xds-b:2007"><xdsb:Document id="D1">'
+            f"{text}</xdsb:Document></xdsb:ProvideAndRegisterDocumentSetRequest>")
+
+
+def test_inline_base64_may_be_folded_with_whitespace() -> None:  # xs:base64Binary: whitespace is allowed
+    encoded = base64.b64encode(b"%PDF folded over lines").decode()
+    folded = "\r\n ".join(encoded[i:i + 8] for i in range(0, len(encoded), 8)) + "\n\t"
+    request = parse_request(SOAP, envelope(ACTION_ITI41, _inline(folded)), limits=LIMITS, served=REPOSITORY)
+    assert request.binary(request.payload[0]) == b"%PDF folded over lines"
+
+
+@pytest.mark.parametrize("text", ["JVBE*RiBp", "JVBERiBp=", "JVBERiB", "JVBE-RiBp", "JVBE\u00e9RiBp", "JVB=ERiBp"])
+def test_malformed_inline_base64_is_refused_never_altered(text: str) -> None:
+    """A stray character is no longer dropped (the bytes would silently differ from what was sent), nor a
+    wrong padding accepted: MissingPart, which ITI-41 answers as a failure (XDSMissingDocument)."""
+    from app.dmp.soap.call import MissingPart
+
+    request = parse_request(SOAP, envelope(ACTION_ITI41, _inline(text)), limits=LIMITS, served=REPOSITORY)
+    with pytest.raises(MissingPart):
+        request.binary(request.payload[0])
+
+
 @pytest.mark.parametrize("header, kind, params", [
     ('multipart/related; boundary="a b"; type="application/xop+xml"; start="<r>"', "multipart/related",
      {"boundary": "a b", "type": "application/xop+xml", "start": "<r>"}),
@@ -77,6 +101,18 @@ def test_action_mismatch_relates_to_the_request() -> None:
     body = envelope(ACTION_ITI43, PAYLOAD, message_id="urn:uuid:42")
     fault = _fault(f'{SOAP}; action="{ACTION_ITI41}"', body)
     assert (fault.subcode_ns, fault.subcode, fault.relates_to) == (NS_WSA, "InvalidAddressingHeader", "urn:uuid:42")
+
+
+@pytest.mark.parametrize(("code", "carried", "status"), [
+    ("Sender", 500, 500), ("Receiver", 500, 500), ("VersionMismatch", 500, 500), ("MustUnderstand", 500, 500),
+    ("Sender", 400, 500),  # SOAP 1.2's 400 for Sender: answered 500 all the same (Java stacks, faults.py)
+    ("Sender", 413, 413), ("Sender", 415, 415),  # HTTP-level refusals keep their status
+])
+def test_every_fault_is_answered_500_but_size_and_media_type(code: str, carried: int, status: int) -> None:
+    from app.dmp.soap.faults import status_of
+
+    assert status_of(SoapFault(code, "x", "raison", "r", http_status=carried)) == status
+    assert SoapFault(code, "x", "raison", "r").http_status == 500
 
 
 def test_body_over_the_limit_refused_before_parsing() -> None:
@@ -148,7 +184,7 @@ async def test_soap11_envelope_is_a_version_mismatch(client: httpx.AsyncClient) 
      "InvalidBody"),
 ])
 async def test_malformed_envelopes_are_sender_faults(client: httpx.AsyncClient, body: bytes, subcode: str) -> None:
-    _ns_fault(await _post(client, body), 400, "Sender", SANDBOX + subcode)
+    _ns_fault(await _post(client, body), 500, "Sender", SANDBOX + subcode)
 
 
 @pytest.mark.parametrize("content_type", [None, "application/json", "text/xml; charset=utf-8",
@@ -163,7 +199,7 @@ async def test_wrong_content_type_is_415(client: httpx.AsyncClient, content_type
 @pytest.mark.parametrize("missing, header", [("include_action", "wsa:Action"), ("include_message_id", "wsa:MessageID")])
 async def test_missing_addressing_header(client: httpx.AsyncClient, missing: str, header: str) -> None:
     body = envelope(ACTION_ITI43, PAYLOAD, **{missing: False})  # type: ignore[arg-type]
-    answer = _ns_fault(await _post(client, body), 400, "Sender", WSA + "MessageAddressingHeaderRequired", WSA_FAULT)
+    answer = _ns_fault(await _post(client, body), 500, "Sender", WSA + "MessageAddressingHeaderRequired", WSA_FAULT)
     assert answer.payload is not None
     assert answer.payload.findtext(f"{{{NS_SOAP12}}}Detail/{WSA}ProblemHeaderQName") == header
 
@@ -171,13 +207,13 @@ async def test_missing_addressing_header(client: httpx.AsyncClient, missing: str
 async def test_duplicate_action_is_an_invalid_addressing_header(client: httpx.AsyncClient) -> None:
     body = envelope(ACTION_ITI43, PAYLOAD, message_id="urn:uuid:dup",
                     extra_headers=f'<Action xmlns="{NS_WSA}">{ACTION_ITI41}</Action>')
-    answer = _ns_fault(await _post(client, body), 400, "Sender", WSA + "InvalidAddressingHeader", WSA_FAULT)
+    answer = _ns_fault(await _post(client, body), 500, "Sender", WSA + "InvalidAddressingHeader", WSA_FAULT)
     assert answer.relates_to == "urn:uuid:dup"
 
 
 async def test_content_type_action_contradicting_wsa_action(client: httpx.AsyncClient) -> None:
     body = envelope(ACTION_ITI43, PAYLOAD, message_id="urn:uuid:mismatch")
-    answer = _ns_fault(await _post(client, body, f'{SOAP}; action="{ACTION_ITI41}"'), 400, "Sender",
+    answer = _ns_fault(await _post(client, body, f'{SOAP}; action="{ACTION_ITI41}"'), 500, "Sender",
                        WSA + "InvalidAddressingHeader", WSA_FAULT)
     assert answer.relates_to == "urn:uuid:mismatch"
 
@@ -185,7 +221,7 @@ async def test_content_type_action_contradicting_wsa_action(client: httpx.AsyncC
 async def test_action_served_elsewhere_is_action_not_supported(client: httpx.AsyncClient) -> None:
     """ITI-41 sent to the registry: the repository serves it."""
     body = envelope(ACTION_ITI41, PAYLOAD, message_id="urn:uuid:elsewhere")
-    answer = _ns_fault(await _post(client, body, service="registry"), 400, "Sender", WSA + "ActionNotSupported",
+    answer = _ns_fault(await _post(client, body, service="registry"), 500, "Sender", WSA + "ActionNotSupported",
                        WSA_FAULT)
     assert answer.relates_to == "urn:uuid:elsewhere"
     assert answer.payload is not None
@@ -193,14 +229,14 @@ async def test_action_served_elsewhere_is_action_not_supported(client: httpx.Asy
 
 
 async def test_unknown_action_is_action_not_supported(client: httpx.AsyncClient) -> None:
-    _ns_fault(await _post(client, envelope("urn:x:Nope", PAYLOAD), service="registry"), 400, "Sender",
+    _ns_fault(await _post(client, envelope("urn:x:Nope", PAYLOAD), service="registry"), 500, "Sender",
               WSA + "ActionNotSupported", WSA_FAULT)
 
 
 async def test_non_anonymous_reply_to_refused(client: httpx.AsyncClient) -> None:
     body = envelope(ACTION_ITI18, PAYLOAD,
                     extra_headers=f'<ReplyTo xmlns="{NS_WSA}"><Address>http://elsewhere/cb</Address></ReplyTo>')
-    _ns_fault(await _post(client, body, service="registry"), 400, "Sender", WSA + "OnlyAnonymousAddressSupported",
+    _ns_fault(await _post(client, body, service="registry"), 500, "Sender", WSA + "OnlyAnonymousAddressSupported",
               WSA_FAULT)
 
 
@@ -210,8 +246,52 @@ async def test_unknown_must_understand_header_is_a_must_understand_fault(client:
     _ns_fault(await _post(client, body), 500, "MustUnderstand", None)
 
 
+async def test_over_http_malformed_inline_base64_stores_nothing(client: httpx.AsyncClient, auth) -> None:
+    """ITI-41 with a stray ``*`` in the inline document: a failed RegistryResponse, nothing stored (before, the
+    character was dropped and the document stored as other bytes than those sent)."""
+    from app.dmp.soap.namespaces import NS_RS, STATUS_FAILURE
+    from tests.dmp.conftest import FONTAINE, ZOE
+    from tests.dmp.soap.client import get_vihf, post_soap
+    from tests.dmp.soap.ebrim_builders import Doc, provide_and_register
+
+    doc = Doc(data=b"%PDF-1.4 inline, then a stray star")
+    encoded = base64.b64encode(doc.data).decode()
+    payload = provide_and_register(doc).replace(encoded, encoded[:8] + "*" + encoded[8:], 1)
+    assert "*" in payload
+    vihf = await get_vihf(client, subject_name_id=FONTAINE, patient_ins=ZOE, patient_oid="1.2.250.1.213.1.4.8")
+    answer = await post_soap(client, "repository", ACTION_ITI41, payload, vihf=vihf)
+    assert answer.status == 200 and answer.payload is not None, answer.fault_reason
+    assert answer.payload.get("status") == STATUS_FAILURE
+    codes = [e.get("errorCode") for e in answer.payload.iter(f"{{{NS_RS}}}RegistryError")]
+    assert codes == ["XDSMissingDocument"]
+    found = await client.get("/dmp/fhir/DocumentReference", headers=await auth(), params={
+        "patient.identifier": f"urn:oid:1.2.250.1.213.1.4.8|{ZOE}", "status": "current"})
+    assert found.status_code == 200
+    assert f"urn:oid:{doc.unique_id}" not in found.text
+
+
+async def test_a_platform_refusal_other_than_size_media_type_path_or_method_is_answered_500(
+        client: httpx.AsyncClient) -> None:
+    """render_generic (the platform's errors under the SOAP paths): 404/405/413 keep their status; a fault the
+    platform raises for another reason is answered 500, as every SOAP fault."""
+    from starlette.requests import Request as StarletteRequest
+
+    from app.dmp.soap.faults import render_generic
+
+    request = StarletteRequest({"type": "http", "method": "POST", "path": PREFIX + "/registry", "headers": [],
+                                "query_string": b"", "state": {}})
+    assert render_generic(request, 404, "inconnu", None).status_code == 404
+    assert render_generic(request, 405, "méthode", None).status_code == 405
+    assert render_generic(request, 413, "trop gros", None).status_code == 413
+    assert render_generic(request, 400, "trop imbriqué", None).status_code == 500
+    assert render_generic(request, 500, "bug", None).status_code == 500
+    wrong_method = await client.get(PREFIX + "/registry/nothing-here")
+    assert wrong_method.status_code in (404, 405) and wrong_method.headers["content-type"].startswith(SOAP[:20])
+
+
 def _too_large(response: httpx.Response) -> None:
-    """413 as a SOAP fault: the transport's own bound (SEGUR_DMP_SOAP_MAX_BYTES, the prefix's body limit)."""
+    """413 as a SOAP fault: the transport's own bound (SEGUR_DMP_SOAP_MAX_BYTES, over SEGUR_MAX_BODY_BYTES on this
+    prefix)."""
     answer = read_answer(response)
     assert response.status_code == 413, response.text
     assert answer.fault_code == f"{{{NS_SOAP12}}}Sender"
@@ -219,14 +299,14 @@ def _too_large(response: httpx.Response) -> None:
 
 
 async def test_declared_length_over_the_limit_is_refused_before_reading(client: httpx.AsyncClient, settings) -> None:
-    limit = settings.dmp_soap_max_bytes  # the SOAP prefix has its own limit (Domain.body_limits)
+    limit = settings.dmp_soap_max_bytes  # the SOAP prefix's own body limit (Domain.body_limits), not the platform's
     response = await client.post(f"{PREFIX}/repository", content=b"x",
                                  headers={"Content-Type": SOAP, "Content-Length": str(limit + 1)})
     _too_large(response)
 
 
 async def test_chunked_body_over_the_limit_is_refused(client: httpx.AsyncClient, settings) -> None:
-    limit = settings.dmp_soap_max_bytes  # the SOAP prefix has its own limit (Domain.body_limits)
+    limit = settings.dmp_soap_max_bytes  # the SOAP prefix's own body limit (Domain.body_limits), not the platform's
     sent = 0
 
     async def chunks():  # type: ignore[no-untyped-def]
@@ -243,7 +323,7 @@ async def test_chunked_body_over_the_limit_is_refused(client: httpx.AsyncClient,
 async def test_mtom_with_too_many_parts(client: httpx.AsyncClient, settings) -> None:
     parts = {f"p{i}": ("text/plain", b"x") for i in range(settings.dmp_soap_max_parts + 1)}
     content_type, body = mtom(envelope(ACTION_ITI41, PAYLOAD), parts, action=ACTION_ITI41)
-    answer = _ns_fault(await _post(client, body, content_type), 400, "Sender", SANDBOX + "InvalidMultipart")
+    answer = _ns_fault(await _post(client, body, content_type), 500, "Sender", SANDBOX + "InvalidMultipart")
     assert "parties" in (answer.fault_reason or "")
 
 

@@ -247,7 +247,7 @@ async def test_td02_vihf_patient_must_be_the_queried_one(client, session) -> Non
 
 async def test_wrong_body_for_the_action_is_a_soap_fault(client, session) -> None:
     reply = await run(client, existence_query(ZOE), action=td.ACTION_TD11)
-    assert (reply.status, reply.fault_code) == (400, f"{{{NS_SOAP12}}}Sender")
+    assert (reply.status, reply.fault_code) == (500, f"{{{NS_SOAP12}}}Sender")
     assert reply.fault_subcode is not None and reply.fault_subcode.endswith("}InvalidMessage")
     assert "PRPA_IN201311UV02" in (reply.fault_reason or "")
 

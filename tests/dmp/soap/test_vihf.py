@@ -10,99 +10,40 @@ resource-id, HL7 v3 Role and PurposeOfUse), its ``JDV_J65-SubjectRole-DMP.xml`` 
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from app.dmp import rules
-from app.dmp.soap import vihf, vihf_issue, vihf_read, xmldsig
-from app.dmp.soap.call import SoapRequest
+from app.dmp.soap import vihf, vihf_read, xmldsig
 from app.dmp.soap.faults import SoapFault
-from app.dmp.soap.namespaces import NS_DS, NS_SAML2, NS_WSSE
+from app.dmp.soap.namespaces import NS_DS, NS_WSSE
 from app.mss.smtp.tls import generate_test_ca
-from app.shared.professional import Professional
 from tests.dmp.conftest import BERNARD, DOMINIQUE, FONTAINE, LEFEVRE, ZOE
+from tests.dmp.soap.vihf_helpers import (
+    CERTIFICATES,
+    DOCTOR,
+    ISSUE,
+    NOW,
+    A,
+    attribute,
+    check,
+    drimbox_assertion,
+    issued,
+    now_utc,
+    professional_of,
+    read_refused,
+    refused,
+    set_value,
+    sign_sha1,
+    soap_request,
+    tlsi_kit_assertion,
+    unsigned,
+    vendor_certificate,
+)
 from tests.psc.helpers import access_token_for
-
-ISSUE = "/sandbox/v1/dmps/vihf"
-CERTIFICATES = "/sandbox/v1/dmps/vihf-certificates"
-A = f"{{{NS_SAML2}}}"
-NOW = dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)
-DOCTOR = Professional(
-    subject_name_id=FONTAINE, rpps="10001000016", given_name="Claire", family_name="Fontaine", profession_code="10",
-    userinfo={"SubjectRefPro": {"exercices": [{"codeProfession": "10", "codeSavoirFaire": "SM54"}]}})
-
-
-def soap_request(assertion: etree._Element | str | None, *, client: str | None = None,
-                 token: str | None = None) -> SoapRequest:
-    security = etree.Element(f"{{{NS_WSSE}}}Security", nsmap={"wsse": NS_WSSE})
-    if assertion is not None:
-        security.append(etree.fromstring(assertion) if isinstance(assertion, str) else assertion)
-    return SoapRequest(action="urn:ihe:iti:2007:RegistryStoredQuery", message_id="urn:uuid:1", to=None,
-                       reply_to=None, header=etree.Element("h"), payload=etree.Element("p"), security=security,
-                       client_certificate_subject=client, bearer_token=token)
-
-
-def unsigned(professional: Professional = DOCTOR, *, issuer: str = "CN=x", now: dt.datetime = NOW,
-             **overrides: object) -> etree._Element:
-    request = vihf_issue.VihfRequest.model_validate(
-        {"subject_name_id": professional.subject_name_id, "patient_ins": ZOE, **overrides})
-    return vihf_issue.build_assertion(request, professional, issuer=issuer, patient_oid="1.2.250.1.213.1.4.8",
-                                      structure_id="10B0167011", now=now)
-
-
-def attribute(assertion: etree._Element, name: str) -> etree._Element:
-    found = assertion.find(f"{A}AttributeStatement/{A}Attribute[@Name='{name}']")
-    assert found is not None, name
-    return found
-
-
-def set_value(assertion: etree._Element, name: str, text: str) -> etree._Element:
-    value = attribute(assertion, name)[0]
-    for child in list(value):
-        value.remove(child)
-    value.text = text
-    return assertion
-
-
-def read_refused(assertion: etree._Element, *, now: dt.datetime = NOW) -> SoapFault:
-    with pytest.raises(SoapFault) as caught:
-        vihf_read.read(assertion, now=now)
-    assert caught.value.code == "Sender" and caught.value.subcode_ns == NS_WSSE
-    return caught.value
-
-
-async def issued(client, **overrides):  # type: ignore[no-untyped-def]
-    response = await client.post(ISSUE, json={"subject_name_id": FONTAINE, "patient_ins": ZOE, **overrides})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def vendor_certificate(client, common_name: str = "LOGICIEL-TEST DMP", **extra: str):  # type: ignore[no-untyped-def]
-    response = await client.post(CERTIFICATES, json={"common_name": common_name, **extra})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def check(app, session, request: SoapRequest, **kwargs) -> vihf_read.Vihf:  # type: ignore[no-untyped-def]
-    return await vihf.authenticate(request, session=session, sessionmaker=app.state.sessionmaker,
-                                   settings=app.state.settings, **kwargs)
-
-
-async def refused(app, session, request: SoapRequest, **kwargs) -> SoapFault:  # type: ignore[no-untyped-def]
-    with pytest.raises(SoapFault) as caught:
-        await check(app, session, request, **kwargs)
-    fault = caught.value
-    assert fault.code == "Sender" and fault.subcode_ns == NS_WSSE and fault.rule.startswith("VIHF:")
-    assert fault.http_status == 400
-    return fault
-
 
 # --- pure logic: the attributes ---------------------------------------------------------------------------
 
@@ -230,7 +171,8 @@ def test_nir_keys_of_the_seeded_patients() -> None:
     ("CN=Certificat Wizard DMP, OU=10B0167011, ST=Rhône (69), O=CENTRE, C=FR",
      "CN=Certificat Wizard DMP,OU=10B0167011,S=Rhône (69),O=CENTRE,C=FR", True),  # the TLSi kit's S= / ST=
     ("/C=FR/O=Segur Sandbox/CN=signer", "CN=signer,O=Segur Sandbox,C=FR", True),  # OpenSSL one-line form
-    ("signer", "CN=signer,O=Segur Sandbox,C=FR", True),  # a bare CN (the INSi-style header stand-in)
+    ("signer", "CN=signer,O=Segur Sandbox,C=FR", False),  # a bare CN names no DN (any structure with that CN)
+    ("signer", "signer", False),
     ("CN=signer,O=Other,C=FR", "CN=signer,O=Segur Sandbox,C=FR", False),
     ("other", "CN=signer,O=Segur Sandbox,C=FR", False),
 ])
@@ -306,10 +248,10 @@ async def test_a_tampered_vihf_is_refused(app, client, session, tamper):  # type
 
 async def test_a_vihf_signed_by_another_ca_is_refused(app, client, session):  # type: ignore[no-untyped-def]
     ca_cert, ca_key = generate_test_ca()  # a CA of the same name, but not the sandbox's
-    cert, key = xmldsig.issue_signing_certificate(ca_cert, ca_key, common_name="LOGICIEL-TEST DMP")
+    cert, key = xmldsig.issue_signing_certificate(ca_cert, ca_key, kind="structure", common_name="LOGICIEL-TEST DMP")
     issuer = xmldsig.certificate_dn(cert)
-    professional = await _professional(session, FONTAINE)
-    signed = xmldsig.sign_assertion(unsigned(professional, issuer=issuer, now=_now()), cert, key)
+    professional = await professional_of(session, FONTAINE)
+    signed = xmldsig.sign_assertion(unsigned(professional, issuer=issuer, now=now_utc()), cert, key)
     fault = await refused(app, session, soap_request(signed, client=issuer))
     assert (fault.subcode, fault.rule) == ("FailedCheck", "VIHF:signature.untrusted")
 
@@ -360,23 +302,23 @@ async def test_a_vendor_signs_its_own_vihf_with_a_certificate_of_the_sandbox_ca(
     ca = x509.load_pem_x509_certificate(issued_cert["ca_certificate"].encode())
     cert.verify_directly_issued_by(ca)
     assert issued_cert["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
-    professional = await _professional(session, LEFEVRE)
-    signed = xmldsig.sign_assertion(unsigned(professional, issuer=issued_cert["subject"], now=_now()),
+    professional = await professional_of(session, LEFEVRE)
+    signed = xmldsig.sign_assertion(unsigned(professional, issuer=issued_cert["subject"], now=now_utc()),
                                     issued_cert["certificate"].encode(), issued_cert["private_key"].encode())
     checked = await check(app, session, soap_request(signed, client=issued_cert["subject"]))
     assert checked.name_id == LEFEVRE and checked.signer == issued_cert["subject"]
     # the Issuer must be the signing certificate's DN (mapping.md)
-    wrong_issuer = xmldsig.sign_assertion(unsigned(professional, issuer="CN=someone else", now=_now()),
+    wrong_issuer = xmldsig.sign_assertion(unsigned(professional, issuer="CN=someone else", now=now_utc()),
                                           issued_cert["certificate"].encode(), issued_cert["private_key"].encode())
     fault = await refused(app, session, soap_request(wrong_issuer, client="CN=someone else"))
     assert fault.rule == "VIHF:issuer"
 
 
 async def test_directe_signed_by_another_card_is_refused(app, client, session):  # type: ignore[no-untyped-def]
-    card = await vendor_certificate(client, common_name=LEFEVRE)
-    professional = await _professional(session, FONTAINE)
+    card = await vendor_certificate(client, common_name=LEFEVRE, kind="card")
+    professional = await professional_of(session, FONTAINE)
     signed = xmldsig.sign_assertion(
-        unsigned(professional, issuer=card["subject"], now=_now(), authentication_mode="DIRECTE"),
+        unsigned(professional, issuer=card["subject"], now=now_utc(), authentication_mode="DIRECTE"),
         card["certificate"].encode(), card["private_key"].encode())
     fault = await refused(app, session, soap_request(signed))
     assert (fault.subcode, fault.rule) == ("FailedAuthentication", "VIHF:card.holder")
@@ -386,27 +328,27 @@ async def test_an_unknown_professional_or_another_profession_is_refused(app, cli
     cert = await vendor_certificate(client)
     pem, key = cert["certificate"].encode(), cert["private_key"].encode()
     stranger = DOCTOR.model_copy(update={"subject_name_id": "899999999999"})
-    signed = xmldsig.sign_assertion(unsigned(stranger, issuer=cert["subject"], now=_now()), pem, key)
+    signed = xmldsig.sign_assertion(unsigned(stranger, issuer=cert["subject"], now=now_utc()), pem, key)
     fault = await refused(app, session, soap_request(signed, client=cert["subject"]))
     assert (fault.subcode, fault.rule) == ("FailedAuthentication", "VIHF:professional.unknown")
     nurse = DOCTOR.model_copy(update={"profession_code": "60", "userinfo": {}})  # FONTAINE is a doctor
-    signed = xmldsig.sign_assertion(unsigned(nurse, issuer=cert["subject"], now=_now()), pem, key)
+    signed = xmldsig.sign_assertion(unsigned(nurse, issuer=cert["subject"], now=now_utc()), pem, key)
     assert (await refused(app, session, soap_request(signed, client=cert["subject"]))).rule == "VIHF:role.inconsistent"
 
 
 async def test_a_psc_token_stands_in_for_the_signature(app, client, session):  # type: ignore[no-untyped-def]
     """ANS generate-VIHF: an unsigned VIHF built from PSC userinfo, sent with the PSC access token."""
-    professional = await _professional(session, FONTAINE)
+    professional = await professional_of(session, FONTAINE)
     structure = "CN=API Proxy PSC,O=ANS,C=FR"
-    assertion = unsigned(professional, issuer=structure, now=_now())
+    assertion = unsigned(professional, issuer=structure, now=now_utc())
     token = await access_token_for(client, FONTAINE)
     checked = await check(app, session, soap_request(assertion, client=structure, token=token))
     assert checked.signer is None and vihf.access_context(checked).professional.subject_name_id == FONTAINE
     other = await access_token_for(client, LEFEVRE)
-    fault = await refused(app, session, soap_request(unsigned(professional, issuer=structure, now=_now()),
+    fault = await refused(app, session, soap_request(unsigned(professional, issuer=structure, now=now_utc()),
                                                      client=structure, token=other))
     assert (fault.subcode, fault.rule) == ("FailedAuthentication", "VIHF:psc-token.professional")
-    bad = await refused(app, session, soap_request(unsigned(professional, issuer=structure, now=_now()),
+    bad = await refused(app, session, soap_request(unsigned(professional, issuer=structure, now=now_utc()),
                                                    client=structure, token="not-a-token"))
     assert bad.rule == "VIHF:psc-token.invalid"
 
@@ -416,9 +358,9 @@ async def test_a_vihf_in_the_ans_tlsi_kit_shape_signed_rsa_sha1_is_accepted(app,
     the signature after Issuer, enveloped + exc-c14n with PrefixList "ds saml #default xsi", .NET's
     default RSA-SHA1 / SHA-1 — built here by hand, as that client does, not with signxml."""
     cert = await vendor_certificate(client, common_name="Certificat Wizard DMP 2019-R2", organization="CENTRE")
-    professional = await _professional(session, FONTAINE)
-    assertion = _tlsi_kit_assertion(issuer=cert["subject"], now=_now())
-    _sign_sha1(assertion, cert["certificate"].encode(), cert["private_key"].encode())
+    professional = await professional_of(session, FONTAINE)
+    assertion = tlsi_kit_assertion(issuer=cert["subject"], now=now_utc())
+    sign_sha1(assertion, cert["certificate"].encode(), cert["private_key"].encode())
     checked = await check(app, session, soap_request(etree.tostring(assertion).decode(), client=cert["subject"]))
     assert checked.name_id == professional.subject_name_id and checked.authentication_mode == "INDIRECTE"
     assert checked.attributes["Authentification_Mode"] == ("INDIRECTE",)  # generate-VIHF's "_mode" spelling read
@@ -430,8 +372,8 @@ async def test_a_vihf_in_drimboxs_shape_is_accepted(app, client, session):  # ty
     bare UUID as ID, no Conditions, AuthnContextClassRef TLSClient, Role/PurposeOfUse as HL7 v3 xsi:type CE
     with an empty codeSystemName, RSA-SHA1 over exc-c14n without an InclusiveNamespaces list."""
     cert = await vendor_certificate(client, common_name="DRIMbox", organization="b-com")
-    assertion = _drimbox_assertion(issuer=cert["subject"], now=_now())
-    _sign_sha1(assertion, cert["certificate"].encode(), cert["private_key"].encode(), prefix_list=None)
+    assertion = drimbox_assertion(issuer=cert["subject"], now=now_utc())
+    sign_sha1(assertion, cert["certificate"].encode(), cert["private_key"].encode(), prefix_list=None)
     checked = await check(app, session, soap_request(etree.tostring(assertion).decode(), client=cert["subject"]))
     assert (checked.name_id, checked.lps_name, checked.lps_approval) == (FONTAINE, "DRIMbox", "BCO-465897-tmp2")
     assert checked.not_on_or_after is None and checked.roles[1].code == "SM26"
@@ -464,118 +406,6 @@ async def test_the_signer_certificates_are_created_once(app, client):  # type: i
     assert a == b
 
 
-# --- helpers --------------------------------------------------------------------------------------------
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-async def _professional(session, subject: str) -> Professional:  # type: ignore[no-untyped-def]
-    from app.psc import service as psc_service
-
-    found = await psc_service.get_professional(session, subject_name_id=subject)
-    assert found is not None
-    return found
-
-
-SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
-HL7 = "urn:hl7-org:v3"
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
-
-
-def _tlsi_kit_assertion(*, issuer: str, now: dt.datetime) -> etree._Element:
-    """The ANS TLSi kit's ``VihfBase()`` + ``GetVihfXmlElement`` shape (unprefixed SAML, Role/PurposeOfUse)."""
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    roles = (f'<Role xmlns="{HL7}" xsi:type="CE" code="10" codeSystem="1.2.250.1.71.1.2.7" displayName="Médecin"/>'
-             f'</AttributeValue><AttributeValue><Role xmlns="{HL7}" xsi:type="CE" code="SM54" '
-             f'codeSystem="1.2.250.1.71.4.2.5" displayName="Médecine générale (SM)"/>')
-    attributes = [
-        ("VIHF_Version", "3.0"), ("Authentification_mode", "INDIRECTE"),
-        ("Secteur_Activite", "SA07^1.2.250.1.71.4.2.4"),
-        ("urn:oasis:names:tc:xacml:2.0:resource:resource-id", f"{ZOE}^^^&amp;1.2.250.1.213.1.4.8&amp;ISO^NH"),
-        ("Ressource_URN", "urn:dmp"), ("urn:oasis:names:tc:xspa:1.0:subject:subject-id", "FONTAINE Claire"),
-        ("Identifiant_Structure", "10B0167011"), ("LPS_Version", "2.1.0"), ("LPS_ID", "INSTALL-42"),
-        ("LPS_Nom", "LOGICIEL TEST"), ("LPS_ID_HOMOLOGATION_DMP", "DMP-HOMOLOG-0001"),
-        ("urn:oasis:names:tc:xspa:1.0:subject:purposeofuse",
-         f'<PurposeOfUse xmlns="{HL7}" xsi:type="CE" code="normal" codeSystem="1.2.250.1.213.1.1.4.248" '
-         'codeSystemName="mode acces VIHF 1.0" displayName="Accès normal"/>'),
-        ("urn:oasis:names:tc:xacml:2.0:subject:role", roles),
-    ]
-    statement = "".join(f'<Attribute Name="{n}"><AttributeValue>{v}</AttributeValue></Attribute>'
-                        for n, v in attributes)
-    text = (f'<Assertion xmlns="{SAML}" xmlns:xsi="{XSI}" ID="VIHF-{hashlib.md5(stamp.encode()).hexdigest()}" '
-            f'IssueInstant="{stamp}" Version="2.0"><Issuer Format="urn:oasis:names:tc:SAML:1.1:nameid-format:'
-            f'X509SubjectName">{issuer}</Issuer><Subject><NameID>{FONTAINE}</NameID></Subject>'
-            f'<AuthnStatement AuthnInstant="{stamp}"><AuthnContext><AuthnContextClassRef>'
-            'urn:oasis:names:tc:SAML:2.0:ac:classes:Password</AuthnContextClassRef></AuthnContext></AuthnStatement>'
-            f'<AttributeStatement>{statement}</AttributeStatement></Assertion>')
-    return etree.fromstring(text.encode())
-
-
-def _drimbox_assertion(*, issuer: str, now: dt.datetime) -> etree._Element:
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-    def coded(local: str, code: str, system: str, name: str, display: str) -> str:
-        return (f'<{local} xmlns="{HL7}" xsi:type="CE" code="{code}" codeSystem="{system}" codeSystemName="{name}" '
-                f'displayName="{display}"/>')
-
-    simple = [("VIHF_Version", "3.0"), ("Identifiant_Structure", "10B0167011"),
-              ("Secteur_Activite", "SA07^1.2.250.1.71.4.2.4"), ("Authentification_Mode", "INDIRECTE"),
-              ("urn:oasis:names:tc:xacml:2.0:resource:resource-id", f"{ZOE}^^^&amp;1.2.250.1.213.1.4.8&amp;ISO^NH"),
-              ("urn:oasis:names:tc:xspa:1.0:subject:subject-id", "Claire FONTAINE"), ("Ressource_URN", "urn:dmp"),
-              ("LPS_ID", "01.12.12"), ("LPS_Nom", "DRIMbox"), ("LPS_Version", "1.0"),
-              ("LPS_ID_HOMOLOGATION_DMP", "BCO-465897-tmp2")]
-    attributes = "".join(f'<saml2:Attribute Name="{n}"><saml2:AttributeValue>{v}</saml2:AttributeValue>'
-                         '</saml2:Attribute>' for n, v in simple)
-    attributes += ('<saml2:Attribute Name="urn:oasis:names:tc:xspa:1.0:subject:purposeofuse"><saml2:AttributeValue>'
-                   + coded("PurposeOfUse", "normal", "1.2.250.1.213.1.1.4.248", "mode acces VIHF 1.0", "Acces normal")
-                   + '</saml2:AttributeValue></saml2:Attribute><saml2:Attribute '
-                   'Name="urn:oasis:names:tc:xacml:2.0:subject:role"><saml2:AttributeValue>'
-                   + coded("Role", "10", "1.2.250.1.71.1.2.7", "", "Medecin") + '</saml2:AttributeValue>'
-                   '<saml2:AttributeValue>'
-                   + coded("Role", "SM26", "1.2.250.1.71.4.2.5", "", "Qualifie en Medecine Generale (SM)")
-                   + '</saml2:AttributeValue></saml2:Attribute>')
-    text = (f'<saml2:Assertion xmlns:saml2="{SAML}" xmlns:xsi="{XSI}" ID="{hashlib.sha1(stamp.encode()).hexdigest()}" '
-            f'IssueInstant="{stamp}" Version="2.0"><saml2:Issuer Format="urn:oasis:names:tc:SAML:1.1:nameid-format:'
-            f'X509SubjectName">{issuer}</saml2:Issuer><saml2:Subject><saml2:NameID>{FONTAINE}</saml2:NameID>'
-            f'</saml2:Subject><saml2:AuthnStatement AuthnInstant="{stamp}"><saml2:AuthnContext>'
-            '<saml2:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient</saml2:AuthnContextClassRef>'
-            f'</saml2:AuthnContext></saml2:AuthnStatement><saml2:AttributeStatement>{attributes}'
-            '</saml2:AttributeStatement></saml2:Assertion>')
-    return etree.fromstring(text.encode())
-
-
-def _sign_sha1(assertion: etree._Element, cert_pem: bytes, key_pem: bytes,
-               prefix_list: str | None = "ds saml #default xsi") -> None:
-    """What .NET SignedXml does with the kit's settings: enveloped, exc-c14n with the kit's PrefixList,
-    SHA-1 digest, RSA-SHA1 signature, the certificate in KeyInfo, placed after Issuer."""
-    prefixes = [p for p in (prefix_list or "").split() if p != "#default"]  # lxml renders #default when used
-    digest = hashlib.sha1(etree.tostring(assertion, method="c14n", exclusive=True,
-                                         inclusive_ns_prefixes=prefixes)).digest()
-    ds = f"{{{NS_DS}}}"
-    ec = "http://www.w3.org/2001/10/xml-exc-c14n#"
-    signature = etree.Element(f"{ds}Signature", nsmap={None: NS_DS})
-    info = etree.SubElement(signature, f"{ds}SignedInfo")
-    etree.SubElement(info, f"{ds}CanonicalizationMethod", Algorithm=ec)
-    etree.SubElement(info, f"{ds}SignatureMethod", Algorithm="http://www.w3.org/2000/09/xmldsig#rsa-sha1")
-    reference = etree.SubElement(info, f"{ds}Reference", URI="#" + str(assertion.get("ID")))
-    transforms = etree.SubElement(reference, f"{ds}Transforms")
-    etree.SubElement(transforms, f"{ds}Transform", Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature")
-    exc = etree.SubElement(transforms, f"{ds}Transform", Algorithm=ec)
-    if prefix_list:
-        etree.SubElement(exc, f"{{{ec}}}InclusiveNamespaces", nsmap={None: ec}, PrefixList=prefix_list)
-    etree.SubElement(reference, f"{ds}DigestMethod", Algorithm="http://www.w3.org/2000/09/xmldsig#sha1")
-    etree.SubElement(reference, f"{ds}DigestValue").text = base64.b64encode(digest).decode()
-    assertion[0].addnext(signature)  # after Issuer, as the kit inserts it
-    key = serialization.load_pem_private_key(key_pem, password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    value = key.sign(etree.tostring(info, method="c14n", exclusive=True), padding.PKCS1v15(), hashes.SHA1())
-    etree.SubElement(signature, f"{ds}SignatureValue").text = base64.b64encode(value).decode()
-    der = x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
-    key_info = etree.SubElement(etree.SubElement(signature, f"{ds}KeyInfo"), f"{ds}X509Data")
-    etree.SubElement(key_info, f"{ds}X509Certificate").text = base64.b64encode(der).decode()
-
-
 # --- over HTTP, through the transport's router ----------------------------------------------------------
 
 async def test_over_http_a_valid_vihf_passes_and_a_refused_one_is_a_wsse_fault(client):  # type: ignore[no-untyped-def]
@@ -588,7 +418,7 @@ async def test_over_http_a_valid_vihf_passes_and_a_refused_one_is_a_wsse_fault(c
     tampered = good.replace(FONTAINE, LEFEVRE, 1)
     bad = await post_soap(client, "registry", "urn:ihe:iti:2007:RegistryStoredQuery", query, vihf=tampered,
                           headers={CLIENT_CERTIFICATE_HEADER: good.client_certificate_subject or ""})
-    assert (bad.status, bad.fault_subcode) == (400, f"{{{NS_WSSE}}}FailedCheck")
+    assert (bad.status, bad.fault_subcode) == (500, f"{{{NS_WSSE}}}FailedCheck")
     assert bad.fault_reason and "signature du VIHF" in bad.fault_reason
     no_certificate = await post_soap(client, "registry", "urn:ihe:iti:2007:RegistryStoredQuery", query,
                                      vihf=str(good))  # a plain str: no stand-in header sent
@@ -602,9 +432,9 @@ async def test_over_http_a_valid_vihf_passes_and_a_refused_one_is_a_wsse_fault(c
 async def test_over_http_a_psc_token_stands_in_for_the_signature(client, session):  # type: ignore[no-untyped-def]
     from tests.dmp.soap.client import CLIENT_CERTIFICATE_HEADER, post_soap
 
-    professional = await _professional(session, FONTAINE)
+    professional = await professional_of(session, FONTAINE)
     structure = "CN=API Proxy PSC,O=ANS,C=FR"
-    assertion = etree.tostring(unsigned(professional, issuer=structure, now=_now())).decode()
+    assertion = etree.tostring(unsigned(professional, issuer=structure, now=now_utc())).decode()
     token = await access_token_for(client, FONTAINE)
     query = '<query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0"/>'
     headers = {CLIENT_CERTIFICATE_HEADER: structure, "Authorization": f"Bearer {token}"}
