@@ -16,7 +16,7 @@ from app.dmp.models import DmpAuthorisation, DmpBlockedProfessional, DmpRecord
 from app.dmp.traces import trace_refusal
 
 
-async def caller_on(session: AsyncSession, record: DmpRecord | None, ctx: AccessContext) -> rules.Caller:
+async def caller_on(session: AsyncSession, record: RecordLike | None, ctx: AccessContext) -> rules.Caller:
     if record is None or ctx.rpps is None:
         return rules.Caller(rpps=ctx.rpps)
     status, blocked = await caller_standing(session, dmp_id=record.id, rpps=ctx.rpps)

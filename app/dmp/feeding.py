@@ -15,16 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import utcnow
-from app.dmp.context import AccessContext
+from app.dmp import rules
+from app.dmp.access import caller_on, state_of
+from app.dmp.context import AccessContext, RecordLike
 from app.dmp.exceptions import XDS_METADATA, XDS_UNRESOLVED_REFERENCE, DmpError, Kind
-from app.dmp.feedstore import insert_submission
-from app.dmp.models import DmpDocument
+from app.dmp.feedstore import entry_uuid_taken, insert_submission
+from app.dmp.models import DmpDocument, DmpSubmissionSet
 from app.dmp.patch import MetadataState
 from app.dmp.rows import binary_rows, document_row, label_flags
 from app.dmp.standing import feed_standing
 from app.dmp.submission import MHD_LIST_TYPES, DocumentIn, Submission
 from app.dmp.traces import trace_row
-from app.dmp.updates import bump_version, lock_documents
+from app.dmp.updates import bump_version, document_view, lock_documents
 
 
 @dataclass
@@ -59,7 +61,10 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: Submi
         if not doc.replaces:
             continue
         old = await session.get(DmpDocument, doc.replaces)
-        if old is None or old.dmp_id != record.id:
+        # A document the caller may not see (masked from professionals but its author, deleted: rules.is_visible)
+        # is answered as an unknown one, word for word: any other answer would say it exists.
+        if old is None or old.dmp_id != record.id or not rules.is_visible(document_view(old),
+                                                                           rules.Caller(rpps=ctx.rpps)):
             raise DmpError(Kind.NOT_FOUND, f"relatesTo.target DocumentReference/{doc.replaces} is unknown in this "
                            "patient's DMP",
                            french=f"relatesTo.target DocumentReference/{doc.replaces} est inconnu dans le DMP de "
@@ -94,8 +99,12 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: Submi
         if patch is not None:
             patch_results[patch.entry_index] = EntryResult(
                 "200 OK", f"DocumentReference/{old.id}/_history/{version + 1}", f'W/"{version + 1}"')
-    ss_id = str(uuid.uuid4())
-    doc_ids = {d.entry_index: str(uuid.uuid4()) for d in submission.documents}
+    # The client's entryUUIDs where it gave some (XDS.b: ITI TF-3 §4.2.3.1.5, a non-symbolic id is kept by the
+    # registry); FHIR's are server-assigned (a fullUrl urn:uuid is a temporary id). One already registered is
+    # refused (checked here, and by the primary keys against a concurrent submission: feedstore).
+    await check_entry_uuids(session, submission)
+    ss_id = submission.entry_uuid or str(uuid.uuid4())
+    doc_ids = {d.entry_index: d.entry_uuid or str(uuid.uuid4()) for d in submission.documents}
     bin_ids = {d.entry_index: str(uuid.uuid4()) for d in submission.documents}
     binary_values: list[dict[str, Any]] = []
     chunk_values: list[list[dict[str, Any]]] = []
@@ -147,15 +156,46 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: Submi
     return results
 
 
-async def registered_hashes(session: AsyncSession, unique_ids: list[str]) -> dict[str, str]:
-    """The SHA-1 (base64) of the documents already registered under these uniqueIds, registry-wide (the XDS
-    uniqueId is unique in the registry: ITI TF-3 §4.2.3.2.26): an XDS face answers a resubmission with
-    ``XDSDuplicateUniqueIdInRegistry`` or, other bytes under the same uniqueId, ``XDSNonIdenticalHash``."""
+async def check_entry_uuids(session: AsyncSession, submission: Submission) -> None:
+    """Refuse a client-given entryUUID already registered (a document's or a submission set's): nothing is
+    stored. ITI TF-3 Table 4.2.4.1-2 has no code for an entryUUID (``XDSDuplicateUniqueIdInRegistry`` is the
+    uniqueId attribute's): ``XDSRegistryMetadataError``."""
+    wanted = {u for u in [submission.entry_uuid, *(d.entry_uuid for d in submission.documents)] if u}
+    if not wanted:
+        return
+    taken = set((await session.execute(select(DmpDocument.id).where(DmpDocument.id.in_(sorted(wanted))))).scalars())
+    taken |= set((await session.execute(select(DmpSubmissionSet.id).where(
+        DmpSubmissionSet.id.in_(sorted(wanted))))).scalars())
+    if taken:
+        raise entry_uuid_taken(sorted(taken))
+
+
+async def registered_hashes(session: AsyncSession, unique_ids: list[str], *, record: RecordLike,
+                            ctx: AccessContext) -> dict[str, str | None]:
+    """The documents already registered under these uniqueIds (the XDS uniqueId is unique in the registry:
+    ITI TF-3 §4.2.3.2.26), for an XDS face to answer a resubmission with ``XDSDuplicateUniqueIdInRegistry``
+    or, other bytes under the same uniqueId, ``XDSNonIdenticalHash``: uniqueId -> its SHA-1 (base64) when the
+    caller may compare it (a document of ``record``'s DMP the caller sees, :func:`rules.is_visible`, and may
+    read: its author, or a caller the access rules let consult), else None (registered, not to be compared:
+    the hash would tell something of a document the caller may not read). Call it once the caller is
+    authorised to feed ``record``."""
     if not unique_ids:
         return {}
-    rows = await session.execute(select(DmpDocument.unique_id, DmpDocument.hash_b64)
-                                 .where(DmpDocument.unique_id.in_(sorted(set(unique_ids)))))
-    return {unique_id: hash_b64 for unique_id, hash_b64 in rows.all()}
+    rows = (await session.execute(select(DmpDocument).where(DmpDocument.unique_id.in_(sorted(set(unique_ids))))
+                                  )).scalars().all()
+    caller: rules.Caller | None = None
+    found: dict[str, str | None] = {}
+    for doc in rows:
+        comparable = False
+        if doc.dmp_id == record.id:
+            if caller is None:
+                caller = await caller_on(session, record, ctx)
+            comparable = rules.is_visible(document_view(doc), caller) and (
+                caller.rpps == doc.author_rpps or bool(rules.check_access(
+                    action=rules.Action.CONSULT, dmp=state_of(record), caller=caller, mode=ctx.mode,
+                    reason=ctx.reason)))
+        found[doc.unique_id] = doc.hash_b64 if comparable else None
+    return found
 
 
 async def publish_simplified(session: AsyncSession, settings: Settings, *, doc: DocumentIn,

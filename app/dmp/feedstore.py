@@ -14,7 +14,7 @@ from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.dmp.exceptions import XDS_DUPLICATE, DmpError, Kind
+from app.dmp.exceptions import XDS_DUPLICATE, XDS_METADATA, DmpError, Kind
 from app.dmp.models import DmpAuditEvent, DmpBinary, DmpBinaryChunk, DmpDocument, DmpSubmissionSet
 
 # One Core insert per table, built once: executing it with a list of rows is an executemany, and no value
@@ -67,6 +67,29 @@ def _duplicate_unique_id() -> DmpError:
                     xds_code=XDS_DUPLICATE)
 
 
+def entry_uuid_taken(ids: list[str]) -> DmpError:
+    """A client-given entryUUID already registered (ITI TF-3 Table 4.2.4.1-2 has no code for an entryUUID:
+    ``XDSDuplicateUniqueIdInRegistry`` is the uniqueId attribute's; hence ``XDSRegistryMetadataError``)."""
+    listed = ", ".join(f"urn:uuid:{i}" for i in ids) or "an entryUUID of this submission"
+    return DmpError(Kind.DUPLICATE, f"{listed} is already registered: a new object needs a new entryUUID (or a "
+                    "symbolic id, which the registry replaces by a UUID)",
+                    french=f"{listed} est déjà enregistré : un nouvel objet exige un nouvel entryUUID (ou un "
+                           "identifiant symbolique, que le registre remplace par un UUID)",
+                    rule="XDS:entryUUID-unique", element="RegistryObject.id", xds_code=XDS_METADATA)
+
+
+def _refusal(exc: IntegrityError) -> DmpError | None:
+    """The refusal a unique index's violation stands for: a uniqueId (``unique_id``) or, a concurrent
+    submission having taken it since :func:`app.dmp.feeding.check_entry_uuids`, an entryUUID (a primary key:
+    PostgreSQL names it ``..._pkey``, SQLite ``<table>.id``); None for anything else (a bug: a 500)."""
+    text = str(exc.orig)
+    if "unique_id" in text:
+        return _duplicate_unique_id()
+    if "_pkey" in text or "dmp_document.id" in text or "dmp_submission_set.id" in text:
+        return entry_uuid_taken([])
+    return None
+
+
 async def insert_submission(session: AsyncSession, *, ss_row: dict[str, Any], binary_rows: list[dict[str, Any]],
                             chunk_rows: list[list[dict[str, Any]]], doc_rows: list[dict[str, Any]],
                             trace: dict[str, Any], fast: bool) -> None:
@@ -94,17 +117,21 @@ async def insert_submission(session: AsyncSession, *, ss_row: dict[str, Any], bi
         try:
             await session.execute(_feed_statement(len(doc_rows)), params)
         except IntegrityError as exc:
-            if "unique_id" in str(exc.orig):
-                raise _duplicate_unique_id() from None
-            raise
+            refusal = _refusal(exc)
+            if refusal is None:
+                raise
+            raise refusal from None
         return
-    await session.execute(_INSERT["dmp_submission_set"], ss_row)
-    await session.execute(_INSERT["dmp_binary"], binary_rows)
-    await session.execute(_INSERT["dmp_binary_chunk"], [r for c in chunk_rows for r in c])
     try:
+        await session.execute(_INSERT["dmp_submission_set"], ss_row)
+        await session.execute(_INSERT["dmp_binary"], binary_rows)
+        await session.execute(_INSERT["dmp_binary_chunk"], [r for c in chunk_rows for r in c])
         await session.execute(_INSERT["dmp_document"], doc_rows)
-    except IntegrityError:
-        raise _duplicate_unique_id() from None
+    except IntegrityError as exc:
+        refusal = _refusal(exc)
+        if refusal is None:
+            raise
+        raise refusal from None
     await session.execute(_INSERT["dmp_audit_event"], trace)
 
 
@@ -112,15 +139,18 @@ async def _insert_with_the_orm(session: AsyncSession, *, ss_row: dict[str, Any],
                                chunk_rows: list[list[dict[str, Any]]], doc_rows: list[dict[str, Any]],
                                trace: dict[str, Any]) -> None:
     """The plain path: one ORM object per row, flushed table by table (parents first)."""
-    session.add(DmpSubmissionSet(**ss_row))
-    session.add_all([DmpBinary(**row) for row in binary_rows])
-    await session.flush()
-    session.add_all([DmpBinaryChunk(**row) for rows in chunk_rows for row in rows])
-    await session.flush()
-    session.add_all([DmpDocument(**row) for row in doc_rows])
     try:
+        session.add(DmpSubmissionSet(**ss_row))
+        session.add_all([DmpBinary(**row) for row in binary_rows])
         await session.flush()
-    except IntegrityError:
-        raise _duplicate_unique_id() from None
+        session.add_all([DmpBinaryChunk(**row) for rows in chunk_rows for row in rows])
+        await session.flush()
+        session.add_all([DmpDocument(**row) for row in doc_rows])
+        await session.flush()
+    except IntegrityError as exc:
+        refusal = _refusal(exc)
+        if refusal is None:
+            raise
+        raise refusal from None
     session.add(DmpAuditEvent(**trace))
     await session.flush()

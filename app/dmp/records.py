@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
@@ -46,12 +47,29 @@ async def create_record(session: AsyncSession, *, ins: str, oid: str | None) -> 
         raise DmpError(Kind.NOT_FOUND, f"INS {ins} is unknown to the INS service: create the person first "
                        "(/sandbox/v1/persons)", rule="INS:unknown")
     if await get_record(session, ins=identity.ins) is not None:
-        raise DmpError(Kind.CONFLICT, f"a DMP already exists for INS {identity.ins}", rule="DMP:exists")
-    record = DmpRecord(ins=identity.ins, ins_oid=identity.oid.removeprefix("urn:oid:"), active=True,
-                       created_at=utcnow(), updated_at=utcnow())
-    session.add(record)
-    await session.flush()
+        raise record_exists(identity.ins)
+    # Two creations for one INS may both pass the check above. The insert yields to the unique index on ``ins``
+    # (ON CONFLICT DO NOTHING: on PostgreSQL it waits for the other creation's commit): the loser inserts
+    # nothing and gets the check's refusal (TD1.1 answers it DMPFound, the control API 409), never a 500.
+    # (Not an IntegrityError caught in a SAVEPOINT: pysqlite commits on releasing an outermost SAVEPOINT, so
+    # a refused request would keep what it wrote before.)
+    assert session.bind is not None
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    now = utcnow()
+    created = (await session.execute(
+        dialect.insert(DmpRecord).values(ins=identity.ins, ins_oid=identity.oid.removeprefix("urn:oid:"),
+                                         active=True, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=[DmpRecord.ins]).returning(DmpRecord.id))).scalar_one_or_none()
+    if created is None:
+        raise record_exists(identity.ins)
+    record = await session.get(DmpRecord, created)
+    assert record is not None
     return record
+
+
+def record_exists(ins: str) -> DmpError:
+    return DmpError(Kind.CONFLICT, f"a DMP already exists for INS {ins}", french=f"un DMP existe déjà pour l'INS {ins}",
+                    rule="DMP:exists")
 
 
 async def close_record(session: AsyncSession, *, record: DmpRecord, reason: str, text: str | None) -> DmpRecord:

@@ -115,6 +115,7 @@ class DocumentIn:
     is_archived: bool
     data: bytes
     resource: dict[str, Any]  # the DocumentReference as sent, urn:uuid references left as they were
+    entry_uuid: str | None = None  # the client's entryUUID (XDS.b), kept as the id; None: the server assigns one
 
 
 @dataclass
@@ -148,3 +149,4 @@ class Submission:
     entry_kinds: list[tuple[str, int]] = field(default_factory=list)  # per request entry: (kind, index)
     # Binary fullUrl, and each attachment.url as written (Binary/<id> relative to a RESTful fullUrl...) -> entry index
     binary_entries: dict[str, int] = field(default_factory=dict)
+    entry_uuid: str | None = None  # the client's SubmissionSet entryUUID (XDS.b); None: the server assigns one

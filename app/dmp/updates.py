@@ -29,6 +29,13 @@ def document_view(doc: DmpDocument) -> rules.DocumentView:
                               availability=availability)
 
 
+def known_to(doc: DmpDocument, caller: rules.Caller) -> bool:
+    """May ``caller`` know this document exists? It sees it (:func:`rules.is_visible`: not deleted, not masked
+    from it), or wrote it: an author knows its own documents, masked or deleted (reference/dmp.md §2.4)."""
+    return rules.is_visible(document_view(doc), caller) or (caller.rpps is not None
+                                                             and caller.rpps == doc.author_rpps)
+
+
 def unknown_document(doc_id: str) -> DmpError:
     """The answer for a document that does not exist, and word for word for one the caller may not know exists."""
     return DmpError(Kind.NOT_FOUND, f"no DocumentReference/{doc_id}", french=f"aucun DocumentReference/{doc_id}",

@@ -13,6 +13,7 @@ with its XDS error code (ITI TF-3 Table 4.2.4.1-2). The building blocks are in :
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from lxml import etree
@@ -57,6 +58,15 @@ from app.dmp.uniqueid import unique_id_problem
 
 EXT_INTENDED_RECIPIENT = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-intendedRecipient"
 SLOT_REFERENCE_IDS = "urn:ihe:iti:xds:2013:referenceIdList"  # ITI TF-3 §4.2.3.2.28
+_UUID_URN = re.compile(r"urn:uuid:([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})")
+
+
+def entry_uuid(object_id: str) -> str | None:
+    """The entryUUID a client gave an object (ITI TF-3 §4.2.3.1.5: an id is a UUID, ``urn:uuid:`` + RFC 4122,
+    which the registry keeps, or a symbolic id, which it replaces by a UUID): the UUID in lower case (RFC 4122
+    §3: case-insensitive on input, lower case on output), None for a symbolic id."""
+    match = _UUID_URN.fullmatch(object_id)
+    return match.group(1).lower() if match else None
 
 
 def _one(obj: RegistryObject, name: str, *, required: bool = True) -> str | None:
@@ -220,7 +230,8 @@ def read_document_entry(obj: RegistryObject, *, index: int, data: bytes | None, 
         labels=labels, title=values["title"], content_type=values["mime"], language=values["language"],
         size=len(data), hash_b64=sha1_b64(data), creation=creation, date=creation, period_start=start,
         period_end=stop[0] if stop else None, author_rpps=rpps, author_given=given, author_family=family,
-        events=events, related=related, replaces=replaces, is_archived=False, data=data, resource=resource)
+        events=events, related=related, replaces=replaces, is_archived=False, data=data, resource=resource,
+        entry_uuid=entry_uuid(obj.id))
     with refusals.check():
         _check_document_lengths(doc, w)
     return None if len(refusals.errors) > before else doc
@@ -321,7 +332,7 @@ def read_submission_set(obj: RegistryObject, *, refusals: Refusals) -> Submissio
     }
     return Submission(patient=patient, unique_id=values["unique_id"], source_id=values["source_id"],
                       designation_type=content[0], submission_time=values["time"][0], title=obj.name,
-                      submission_set=resource)
+                      submission_set=resource, entry_uuid=entry_uuid(obj.id))
 
 
 # --- ITI-41 -------------------------------------------------------------------------------------------------
@@ -381,7 +392,14 @@ def read_provide_and_register(request: SoapRequest, *, lenient: bool) -> Submiss
                               "(XFRM, APND, signs ne sont pas utilisés par le DMP)", element=association.where,
                               rule="XDS:associationType", kind=Kind.UNPROCESSABLE)
     documents: list[DocumentIn] = []
+    seen_ids = {p.id.lower() for p in packages}
     for index, extrinsic in enumerate(objects.extrinsics):
+        with refusals.check():
+            if extrinsic.id.lower() in seen_ids:  # an id names one object of the submission (kept: entryUUID)
+                raise invalid(f"id {extrinsic.id} is used by another object of this submission",
+                              f"l'id {extrinsic.id} sert à un autre objet de cette soumission",
+                              element=extrinsic.where, rule="XDS:entryUUID-unique")
+        seen_ids.add(extrinsic.id.lower())
         element = documents_by_id.pop(extrinsic.id, None)
         data: bytes | None = None
         with refusals.check():

@@ -1,11 +1,12 @@
 """ITI-41 Provide and Register Document Set-b (DMP TD2.1 / TD2.2, reference/dmp.md §1.1): a SubmitObjectsRequest
 filed as one submission, all or nothing, through the same service as ITI-65.
 
-IHE ITI TF-2b §3.41: the request is read (:mod:`.ebrim_in`), checked against the VIHF's patient and the
-registry's uniqueIds, filed (:func:`app.dmp.service.submit`, ``transaction="ITI-41"``); the answer is a
-``rs:RegistryResponse`` with status Success (§3.41.4.2). A replacement is an RPLC association from the new
-DocumentEntry to the old one's entryUUID (ITI TF-3 §4.2.2.2.2): the registry deprecates the old one itself
-(no metadata PATCH entry, unlike PDSm4DMP TD2.1 over FHIR). Every refusal is a
+IHE ITI TF-2b §3.41: the request is read (:mod:`.ebrim_in`), checked against the VIHF's patient, the caller's
+standing on that DMP, and the registry's uniqueIds, filed (:func:`app.dmp.service.submit`,
+``transaction="ITI-41"``); the answer is a ``rs:RegistryResponse`` with status Success (§3.41.4.2). A
+replacement is an RPLC association from the new DocumentEntry to the old one's entryUUID (ITI TF-3
+§4.2.2.2.2): the registry deprecates the old one itself (no metadata PATCH entry, unlike PDSm4DMP TD2.1 over
+FHIR). Every refusal is a
 :class:`~app.dmp.exceptions.DmpError` with its XDS code; the transport answers it as a Failure response and
 rolls the request back (nothing is stored).
 """
@@ -37,16 +38,18 @@ def check_vihf_patient(submission: Submission, vihf_ins: str | None) -> None:
                        element="RegistryPackage.patientId", xds_code=XDS_PATIENT_MISMATCH)
 
 
-def check_registered(submission: Submission, registered: dict[str, str], refusals: Refusals) -> None:
+def check_registered(submission: Submission, registered: dict[str, str | None], refusals: Refusals) -> None:
     """A uniqueId already in the registry (ITI TF-3 §4.2.3.2.26, Table 4.2.4.1-2): the same bytes again is
-    ``XDSDuplicateUniqueIdInRegistry``, other bytes ``XDSNonIdenticalHash``."""
+    ``XDSDuplicateUniqueIdInRegistry``, other bytes ``XDSNonIdenticalHash`` — compared only for a document the
+    caller may read (``registered`` maps it to its hash; to None one of another DMP, masked from the caller,
+    deleted, or one it may not consult: :func:`app.dmp.service.registered_hashes`), else the plain duplicate."""
     for doc in submission.documents:
-        known = registered.get(doc.unique_id)
-        if known is None:
+        if doc.unique_id not in registered:
             continue
+        known = registered[doc.unique_id]
         with refusals.check():
             element = f"ExtrinsicObject[{doc.full_url}].uniqueId"
-            if known != doc.hash_b64:
+            if known is not None and known != doc.hash_b64:
                 raise DmpError(Kind.DUPLICATE, f"{element}: {doc.unique_id} is registered for other bytes (another "
                                "hash)", french=f"{element} : {doc.unique_id} est déjà enregistré pour un autre contenu "
                                "(autre empreinte)", rule="XDS:uniqueId-hash", element=element,
@@ -79,11 +82,14 @@ def in_xds_words(error: DmpError, submission: Submission) -> DmpError:
 async def provide_and_register(call: SoapCall) -> SoapReply:
     """ITI-41: read, check, file atomically, answer Success."""
     submission = read_provide_and_register(call.request, lenient=call.settings.dmp_lenient)
+    check_vihf_patient(submission, call.vihf.patient_ins)
+    # The caller's standing on the VIHF's patient's DMP first (as submit checks it): a caller who may not feed
+    # it learns nothing of the registry's documents (whether a uniqueId is registered, for which bytes).
+    record = await service.feed_standing(call.session, patient=submission.patient, ctx=call.ctx,
+                                         transaction="ITI-41", fast=call.settings.fast_paths)
     refusals = Refusals()
-    with refusals.check():
-        check_vihf_patient(submission, call.vihf.patient_ins)
     check_registered(submission, await service.registered_hashes(
-        call.session, [d.unique_id for d in submission.documents]), refusals)
+        call.session, [d.unique_id for d in submission.documents], record=record, ctx=call.ctx), refusals)
     refusals.raise_any()
     try:
         results = await service.submit(call.session, call.settings, submission=submission, ctx=call.ctx,

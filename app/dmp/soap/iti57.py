@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.dmp import service
+from app.dmp import rules, service
 from app.dmp.exceptions import (
     XDS_METADATA_UPDATE,
     XDS_METADATA_VERSION,
@@ -40,6 +40,7 @@ from app.dmp.soap.call import SoapCall, SoapReply
 from app.dmp.soap.ebrim_in import read_submission_set
 from app.dmp.soap.ebrim_rim import RegistryObject, RegistryObjects, coded, invalid, read_objects
 from app.dmp.soap.iti41 import registry_response
+from app.dmp.updates import known_to
 
 IS_ARCHIVED_POINTER = "/extension/0/valueBoolean"  # the isArchived extension, as app.dmp.patch reads it
 # (OriginalStatus, NewStatus) -> the JSON Patch (RFC 6902) that makes the change (generateXDS57's three cases)
@@ -178,14 +179,25 @@ async def update_document_set(call: SoapCall) -> SoapReply:
     assert target is not None and submission is not None
     reference, status_association, entry, previous = target
     where = (status_association or entry).where  # type: ignore[union-attr]
+    if call.vihf.patient_ins and call.vihf.patient_ins != submission.patient.ins:
+        raise invalid(f"the submission's patientId {submission.patient.ins} is not the VIHF's patient "
+                      f"({call.vihf.patient_ins})", f"le patientId de la soumission {submission.patient.ins} n'est "
+                      f"pas le patient du VIHF ({call.vihf.patient_ins})", element=f"{packages[0].where}.patientId",
+                      rule="DMPi:VIHF-patient", code=XDS_PATIENT_MISMATCH)
+    # Who may update what, before anything is said of the document (its status, its codes): the caller's
+    # standing on the DMP the request names, then the document as the caller may know it — one it does not
+    # see (masked from it, deleted, another patient's) is answered as an unknown one, word for word — then
+    # the author test (as app.dmp.updates._patch_once, which applies them again under the row lock).
+    record, caller, _ = await service.authorise(call.session, ins=submission.patient.ins, ctx=call.ctx,
+                                                action=rules.Action.UPDATE, transaction="ITI-57")
     doc = await service.get_document(call.session, reference.removeprefix("urn:uuid:"))
-    record = await service.record_by_id(call.session, dmp_id=doc.dmp_id) if doc is not None else None
-    if doc is None or record is None or record.ins != submission.patient.ins:
+    if doc is None or doc.dmp_id != record.id or not known_to(doc, caller):
         raise unresolved(reference, where)
-    if call.vihf.patient_ins and call.vihf.patient_ins != record.ins:
-        raise invalid(f"the document's patient is not the VIHF's ({call.vihf.patient_ins})", "le patient du document "
-                      f"n'est pas celui du VIHF ({call.vihf.patient_ins})", element=where, rule="DMPi:VIHF-patient",
-                      code=XDS_PATIENT_MISMATCH)
+    decision = rules.may_update(service.document_view(doc), caller)
+    if not decision:
+        refusal = decision.refusal()
+        refusal.xds_code = refusal.xds_code or XDS_METADATA_UPDATE
+        raise refusal
     if status_association is not None:
         patch = status_patch(status_association, doc)
     else:

@@ -7,20 +7,27 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 
 import pytest
+from lxml import etree
 
+from app.dmp import service
 from app.dmp.exceptions import DmpError
-from app.dmp.soap import iti41
+from app.dmp.soap import iti41, iti57
 from app.dmp.soap import namespaces as ns
 from app.dmp.soap.call import Attachment
 from tests.dmp.builders import provide_bundle
 from tests.dmp.conftest import BERNARD, DOMINIQUE, FONTAINE, LEFEVRE, ZOE
 from tests.dmp.soap.client import get_vihf, post_soap
 from tests.dmp.soap.direct import call
-from tests.dmp.soap.ebrim_builders import Doc, provide_and_register
+from tests.dmp.soap.ebrim_builders import Doc, provide_and_register, update_metadata, update_status
+from tests.dmp.soap.test_iti18 import objects, query
+from tests.dmp.soap.test_storedquery import request
 
 PATIENT = f"urn:oid:1.2.250.1.213.1.4.8|{ZOE}"
+V3 = "2.16.840.1.113883.5.25"
+A07 = "1.2.250.1.213.1.1.4.13"
 
 
 async def documents(client, auth, subject=FONTAINE, **params):  # type: ignore[no-untyped-def]
@@ -232,3 +239,132 @@ async def test_over_http_rplc_then_fhir_shows_superseded(client, auth):  # type:
     again = await post_soap(client, "repository", ns.ACTION_ITI41,
                             provide_and_register(third, replaces={third.id: old_id}), vihf=vihf)
     assert again.payload.get("status") == ns.STATUS_FAILURE
+
+
+# --- what a caller learns of documents it may not see (review of issue 11) -------------------------------------
+
+async def test_a_caller_who_may_not_feed_gets_the_access_refusal_not_a_duplicate(app, client):  # type: ignore[no-untyped-def]
+    """The caller's standing is checked before any uniqueId is looked up: a blocked professional learns
+    neither that a uniqueId is registered nor whether its bytes are the same."""
+    first = Doc(data=b"%PDF-1.4 registered")
+    await call(app, iti41.provide_and_register, provide_and_register(first))
+    await client.put(f"/sandbox/v1/dmps/{ZOE}/blocked-professionals/10001000024")
+    for data in (first.data, b"%PDF-1.4 other bytes"):
+        error = await refused(app, provide_and_register(Doc(data=data, unique_id=first.unique_id)), subject=LEFEVRE)
+        assert (error.kind.value, error.rule, codes(error)) == ("forbidden", "DMP:blocked", [None])
+
+
+async def test_hashes_are_compared_only_for_documents_the_caller_may_read(app, client):  # type: ignore[no-untyped-def]
+    """XDSNonIdenticalHash tells the caller something of a registered document's bytes: only for a document of
+    the VIHF's patient's DMP it may read; any other registered uniqueId is the plain duplicate."""
+    theirs = Doc(data=b"%PDF-1.4 dominique", ins=DOMINIQUE)
+    await call(app, iti41.provide_and_register, provide_and_register(theirs), ins=DOMINIQUE)
+    probe = Doc(data=b"%PDF-1.4 guess", unique_id=theirs.unique_id)
+    assert codes(await refused(app, provide_and_register(probe))) == ["XDSDuplicateUniqueIdInRegistry"]
+    mine = Doc(data=b"%PDF-1.4 mine")
+    await call(app, iti41.provide_and_register, provide_and_register(mine))
+    guess = Doc(data=b"%PDF-1.4 guess", unique_id=mine.unique_id)
+    # LEFEVRE may feed but not consult (no authorisation): the plain duplicate
+    assert codes(await refused(app, provide_and_register(guess), subject=LEFEVRE)) == [
+        "XDSDuplicateUniqueIdInRegistry"]
+    # authorised, LEFEVRE reads it: the hash is compared; masked from LEFEVRE, it is not
+    await client.put(f"/sandbox/v1/dmps/{ZOE}/authorisations/10001000024", json={"status": "VALIDE"})
+    assert codes(await refused(app, provide_and_register(guess), subject=LEFEVRE)) == ["XDSNonIdenticalHash"]
+    doc_id = await entry_uuid_of(app, mine)
+    masked = Doc(**{**mine.__dict__, "id": "urn:uuid:9d0f1c1e-0000-4000-8000-00000000000a",
+                    "confidentiality": (("N", V3), ("MASQUE_PS", A07))})
+    await call(app, iti57.update_document_set, update_metadata(masked, doc_id, "1"))
+    assert codes(await refused(app, provide_and_register(guess), subject=LEFEVRE)) == [
+        "XDSDuplicateUniqueIdInRegistry"]
+    assert codes(await refused(app, provide_and_register(guess))) == ["XDSNonIdenticalHash"]  # its author
+
+
+async def entry_uuid_of(app, doc: Doc) -> str:  # type: ignore[no-untyped-def]
+    async with app.state.sessionmaker() as session:
+        [found] = await service.find_by_identifier(session, f"urn:oid:{doc.unique_id}")
+        return found.id
+
+
+def as_unknown(error: DmpError, doc_id: str, unknown: str) -> tuple[str, str | None, str, str | None, list[str]]:
+    """The refusal with the target's id written as ``unknown``'s: to compare it word for word."""
+    return (error.english.replace(doc_id, unknown), (error.french or "").replace(doc_id, unknown), error.rule,
+            error.xds_code, error.elements)
+
+
+async def test_rplc_of_a_document_the_caller_may_not_see_is_an_unknown_target(app, client):  # type: ignore[no-untyped-def]
+    """A document masked from the caller, or deleted, is answered as an unknown RPLC target, word for word;
+    its author may still replace a masked one (replacement stays open to any professional who may feed)."""
+    unknown = "0b9e6a43-0000-4000-8000-00000000000b"
+    missing = Doc()
+    expected = as_unknown(await refused(app, provide_and_register(missing, replaces={missing.id: unknown}),
+                                        subject=BERNARD), unknown, unknown)
+    old = Doc(data=b"%PDF-1.4 masked")
+    await call(app, iti41.provide_and_register, provide_and_register(old))
+    old_id = await entry_uuid_of(app, old)
+    masked = Doc(**{**old.__dict__, "id": "urn:uuid:9d0f1c1e-0000-4000-8000-00000000000c",
+                    "confidentiality": (("N", V3), ("MASQUE_PS", A07))})
+    await call(app, iti57.update_document_set, update_metadata(masked, old_id, "1"))
+    new = Doc()
+    error = await refused(app, provide_and_register(new, replaces={new.id: old_id}), subject=BERNARD)
+    assert as_unknown(error, old_id, unknown) == expected
+    deleted = Doc(data=b"%PDF-1.4 deleted")
+    await call(app, iti41.provide_and_register, provide_and_register(deleted))
+    deleted_id = await entry_uuid_of(app, deleted)
+    await call(app, iti57.update_document_set, update_status(deleted_id, ZOE, ns.STATUS_APPROVED, ns.STATUS_DELETED))
+    for subject in (BERNARD, FONTAINE):
+        again = Doc()
+        error = await refused(app, provide_and_register(again, replaces={again.id: deleted_id}), subject=subject)
+        assert as_unknown(error, deleted_id, unknown) == expected
+    by_author = Doc()
+    await call(app, iti41.provide_and_register, provide_and_register(by_author, replaces={by_author.id: old_id}))
+
+
+# --- the client's entryUUIDs (ITI TF-3 §4.2.3.1.5: a urn:uuid id is kept, a symbolic one replaced) ------------
+
+async def test_the_clients_entry_uuids_are_kept_and_used(client, auth):  # type: ignore[no-untyped-def]
+    """ITI-41 with UUID ids: the registry keeps them; GetDocuments, GetSubmissionSets and ITI-57 on them work."""
+    vihf = await soap_vihf(client)
+    doc, ss_uuid = Doc(data=b"%PDF-1.4 entryUUID"), str(uuid.uuid4())
+    payload = provide_and_register(doc).replace("SubmissionSet01", f"urn:uuid:{ss_uuid}")
+    answer = await post_soap(client, "repository", ns.ACTION_ITI41, payload, vihf=vihf)
+    assert answer.payload.get("status") == ns.STATUS_SUCCESS, etree.tostring(answer.payload)
+    found = objects(await query(client, request(ns.QUERY_GET_DOCUMENTS, [
+        ("$XDSDocumentEntryEntryUUID", [f"('{doc.id}')"])])))
+    assert [e.get("id") for e in found] == [doc.id]
+    packages = objects(await query(client, request(ns.QUERY_GET_SUBMISSION_SETS, [("$uuid", [f"('{doc.id}')"])])),
+                       "RegistryPackage")
+    assert [p.get("id") for p in packages] == [f"urn:uuid:{ss_uuid}"]
+    entry = doc.id.removeprefix("urn:uuid:")
+    archived = await post_soap(client, "registry", ns.ACTION_ITI57,
+                               update_status(entry, ZOE, ns.STATUS_APPROVED, ns.STATUS_ARCHIVED), vihf=vihf)
+    assert archived.payload.get("status") == ns.STATUS_SUCCESS, etree.tostring(archived.payload)
+    # a symbolic id still gets a UUID of the registry's
+    symbolic = Doc(id="Document01")
+    await post_soap(client, "repository", ns.ACTION_ITI41, provide_and_register(symbolic), vihf=vihf)
+    stored = (await documents(client, auth))[f"urn:oid:{symbolic.unique_id}"]
+    assert uuid.UUID(stored["id"]) and stored["id"] != "Document01"
+
+
+async def test_an_entry_uuid_already_registered_is_refused_and_nothing_stored(client, auth):  # type: ignore[no-untyped-def]
+    vihf = await soap_vihf(client)
+    first, ss_uuid = Doc(), str(uuid.uuid4())
+    payload = provide_and_register(first).replace("SubmissionSet01", f"urn:uuid:{ss_uuid}")
+    assert (await post_soap(client, "repository", ns.ACTION_ITI41, payload, vihf=vihf)).payload.get("status") == \
+        ns.STATUS_SUCCESS
+    reused = [Doc(id=first.id), Doc(id=first.id.upper().replace("URN:UUID:", "urn:uuid:")),  # RFC 4122: any case
+              Doc(id=f"urn:uuid:{ss_uuid}")]
+    for again in reused:
+        answer = await post_soap(client, "repository", ns.ACTION_ITI41, provide_and_register(again), vihf=vihf)
+        assert error_codes(answer) == ["XDSRegistryMetadataError"], etree.tostring(answer.payload)
+        assert "is already registered" in etree.tostring(answer.payload).decode()
+        assert f"urn:oid:{again.unique_id}" not in await documents(client, auth)
+    other = Doc()
+    payload = provide_and_register(other).replace("SubmissionSet01", f"urn:uuid:{ss_uuid}")
+    assert error_codes(await post_soap(client, "repository", ns.ACTION_ITI41, payload, vihf=vihf)) == [
+        "XDSRegistryMetadataError"]
+    assert f"urn:oid:{other.unique_id}" not in await documents(client, auth)
+    twice = Doc()
+    same_id = Doc(id=twice.id)
+    answer = await post_soap(client, "repository", ns.ACTION_ITI41, provide_and_register(twice, same_id), vihf=vihf)
+    assert answer.payload.get("status") == ns.STATUS_FAILURE
+    assert not {f"urn:oid:{d.unique_id}" for d in (twice, same_id)} & set(await documents(client, auth))

@@ -14,7 +14,7 @@ import pytest
 from app.dmp.exceptions import DmpError
 from app.dmp.soap import iti41, iti57
 from app.dmp.soap import namespaces as ns
-from tests.dmp.conftest import BERNARD, FONTAINE, LEFEVRE, ZOE
+from tests.dmp.conftest import BERNARD, DOMINIQUE, FONTAINE, LEFEVRE, ZOE
 from tests.dmp.soap.client import get_vihf, post_soap
 from tests.dmp.soap.direct import call
 from tests.dmp.soap.ebrim_builders import Doc, provide_and_register, update_metadata, update_status
@@ -24,9 +24,9 @@ V3 = "2.16.840.1.113883.5.25"
 A07 = "1.2.250.1.213.1.1.4.13"
 
 
-async def found(client, auth, subject=FONTAINE, status="current"):  # type: ignore[no-untyped-def]
-    response = await client.get("/dmp/fhir/DocumentReference", params={"patient.identifier": PATIENT,
-                                                                        "status": status},
+async def found(client, auth, subject=FONTAINE, status="current", patient=ZOE):  # type: ignore[no-untyped-def]
+    response = await client.get("/dmp/fhir/DocumentReference", params={
+                                    "patient.identifier": f"urn:oid:1.2.250.1.213.1.4.8|{patient}", "status": status},
                                 headers=await auth(subject))
     assert response.status_code == 200, response.text
     return {e["resource"]["id"]: e["resource"] for e in response.json().get("entry") or []}
@@ -147,3 +147,56 @@ async def test_over_http_archive_and_mask(client, auth):  # type: ignore[no-unty
         "XDSMetadataVersionError"]
     traces = await client.get("/dmp/fhir/AuditEvent", params={"patient.identifier": PATIENT}, headers=await auth())
     assert "ITI-57" in json.dumps(traces.json())
+
+
+# --- what a non-author learns of documents it may not see (review of issue 11) ---------------------------------
+
+def is_unknown(error: DmpError, reference: str) -> bool:
+    """The answer of an unknown document, word for word (iti57.unresolved), for ``reference``."""
+    expected = iti57.unresolved(reference, error.elements[0] if error.elements else "")
+    return (error.kind, error.english, error.french, error.rule, error.xds_code, error.elements) == (
+        expected.kind, expected.english, expected.french, expected.rule, expected.xds_code, expected.elements)
+
+
+async def test_a_non_author_probing_a_masked_or_deleted_document_gets_the_unknown_answer(app, client, auth):  # type: ignore[no-untyped-def]
+    """Whatever OriginalStatus, codes or version it sends, a professional from whom a document is masked (or
+    deleted) gets the answer of an unknown document: nothing says its status, its codes, that it exists."""
+    doc, doc_id = await filed(app, client, auth)
+    masked = Doc(**{**doc.__dict__, "id": "urn:uuid:new-version-1", "confidentiality": (("N", V3), ("MASQUE_PS", A07))})
+    await call(app, iti57.update_document_set, update_metadata(masked, doc_id, "1"))
+    _, deleted_id = await filed(app, client, auth, Doc(data=b"%PDF-1.4 deleted"))
+    await call(app, iti57.update_document_set, update_status(deleted_id, ZOE, ns.STATUS_APPROVED, ns.STATUS_DELETED))
+    unknown = "0b9e6a43-0000-4000-8000-000000000000"
+    for target in (doc_id, deleted_id, unknown):
+        for original, new in ((ns.STATUS_APPROVED, ns.STATUS_ARCHIVED), (ns.STATUS_ARCHIVED, ns.STATUS_APPROVED),
+                              (ns.STATUS_DELETED, ns.STATUS_APPROVED), (ns.STATUS_APPROVED, ns.STATUS_DEPRECATED)):
+            error = await refused(app, update_status(target, ZOE, original, new), subject=BERNARD)
+            assert is_unknown(error, f"urn:uuid:{target}"), (target, original, error)
+        for changed in ({}, {"type_code": "34133-9"}, {"mime": "text/plain"}):
+            for version in ("1", "2", "3"):
+                guess = Doc(**{**doc.__dict__, "id": "urn:uuid:v-guess", **changed})
+                error = await refused(app, update_metadata(guess, target, version), subject=BERNARD)
+                assert is_unknown(error, f"urn:uuid:{target}"), (target, changed, version, error)
+    # its author still sees what it is
+    assert (await refused(app, update_status(doc_id, ZOE, ns.STATUS_ARCHIVED, ns.STATUS_APPROVED))).kind.value == \
+        "conflict"
+
+
+async def test_another_patients_document_is_unknown_whatever_the_patient_named(app, client, auth):  # type: ignore[no-untyped-def]
+    """A document of another patient's DMP answers as an unknown one; a request naming a patient other than
+    the VIHF's is refused as such before any document is looked up (the same answer for any target)."""
+    theirs = Doc(data=b"%PDF-1.4 dominique", ins=DOMINIQUE)
+    await call(app, iti41.provide_and_register, provide_and_register(theirs), ins=DOMINIQUE)
+    their_id = next(r["id"] for r in (await found(client, auth, patient=DOMINIQUE)).values()
+                    if r["masterIdentifier"]["value"] == f"urn:oid:{theirs.unique_id}")
+    unknown = "0b9e6a43-0000-4000-8000-000000000001"
+    for subject in (FONTAINE, BERNARD):
+        error = await refused(app, update_status(their_id, ZOE, ns.STATUS_APPROVED, ns.STATUS_ARCHIVED),
+                              subject=subject)
+        assert is_unknown(error, f"urn:uuid:{their_id}"), error
+        answers = set()
+        for target in (their_id, unknown):  # the VIHF names ZOE, the request DOMINIQUE
+            error = await refused(app, update_status(target, DOMINIQUE, ns.STATUS_APPROVED, ns.STATUS_ARCHIVED),
+                                  subject=subject)
+            answers.add((error.english, error.xds_code))
+        assert len(answers) == 1 and answers.pop()[1] == "XDSPatientIdDoesNotMatch"

@@ -6,11 +6,15 @@ to ``/si-dmp-server/v2/services/patients`` in SOAP 1.2 envelopes with a signed V
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 
+import pytest
 from lxml import etree
 from sqlalchemy import select
 
+from app.dmp import records
 from app.dmp.models import DmpAuditEvent
 from app.dmp.soap import td
 from app.dmp.soap.namespaces import NS_SOAP12
@@ -320,3 +324,45 @@ def test_operations_and_service() -> None:
     assert td.SERVICE == "patients"
     assert set(td.OPERATIONS) == {"urn:hl7-org:v3:PRPA_IN201307UV02", "urn:hl7-org:v3:PRPA_IN201308UV02",
                                   "urn:hl7-org:v3:PRPA_IN201311UV02"}
+
+
+async def test_td11_two_simultaneous_creations_are_one_created_and_one_dmpfound(client, settings, monkeypatch) -> None:
+    """Both pass the existence check before either inserts (held there until both arrived): the loser meets
+    the unique index on the INS and answers DMPFound, as the check would have, never a 500; the control API
+    answers its 409 the same way."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers: the race is PostgreSQL's")
+    assert (await client.post("/sandbox/v1/persons", json=NEW_PERSON)).status_code == 201
+    vihfs = [await get_vihf(client, subject_name_id=FONTAINE, patient_ins=NEW_INS) for _ in range(2)]
+    checked = asyncio.Event()
+    arrived: list[str] = []
+    original = records.get_record
+
+    async def in_step(session, *, ins: str):  # type: ignore[no-untyped-def]
+        found = await original(session, ins=ins)
+        arrived.append(ins)
+        if len(arrived) >= 2:
+            checked.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(checked.wait(), 5)
+        return found
+
+    monkeypatch.setattr(records, "get_record", in_step)
+    answers = await asyncio.gather(*(post_soap(client, td.SERVICE, td.ACTION_TD11, creation_request(NEW_INS),
+                                               vihf=vihf) for vihf in vihfs))
+    assert len(arrived) == 2
+    replies = sorted((Answer(a) for a in answers), key=lambda r: str(r.action))
+    assert [r.status for r in replies] == [200, 200]
+    assert [r.action for r in replies] == ["urn:hl7-org:v3:PRPA_IN201312UV02", "urn:hl7-org:v3:PRPA_IN201313UV02"]
+    assert text(replies[1], "h:acknowledgement/h:acknowledgementDetail/h:code") == "DMPFound"
+    assert (await client.get(f"/sandbox/v1/dmps/{NEW_INS}")).json()["active"] is True
+    # the control API: a second person, two creations at once, one 201 and one 409
+    arrived.clear()
+    checked.clear()
+    other_nir = "1900175056124"
+    other = {**NEW_PERSON, "INSACTIF": {"IdIndividu": {"NumIdentifiant": other_nir, "Cle": nir.compute_key(other_nir)},
+                                         "OID": "1.2.250.1.213.1.4.8"}}
+    assert (await client.post("/sandbox/v1/persons", json=other)).status_code == 201
+    created = await asyncio.gather(*(client.post("/sandbox/v1/dmps", json={"ins": other_nir + nir.compute_key(
+        other_nir)}) for _ in range(2)))
+    assert len(arrived) == 2 and sorted(r.status_code for r in created) == [201, 409], [r.text for r in created]
