@@ -101,7 +101,8 @@ class RequestContextMiddleware:
         row = (
             utcnow(), context.request_id, "http", client_text, method, path[:2048],
             redact_query(query.decode("latin-1")) if query else None, operation[:128] if operation else None,
-            service_of(path), status, outcome_of(status, rule=rule), rule, context.detail[:1024] if context.detail else None,
+            service_of(path), status, outcome_of(status, rule=rule), rule,
+            context.detail[:1024] if context.detail else None,
             round(duration_ms, 3),
         )
         app = scope.get("app")
