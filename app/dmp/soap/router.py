@@ -69,7 +69,7 @@ def _journal(request: Request, **values: Any) -> None:
 def _failure(soap: SoapRequest, error: DmpError) -> tuple[SoapReply, str]:
     """The transaction's own answer to a refusal, and its code: the TD services' HL7 V3 ``AE`` acknowledgement
     (:func:`.td.refused_reply`), the XDS transactions' failed response (:mod:`.errors`)."""
-    if soap.action in td.OPERATIONS:
+    if soap.action in td.HL7_ACTIONS:
         refusal = td.refusal_of(error, soap.action)
         return td.refused_reply(soap.action, soap.payload, refusal), refusal.code
     payload = errors.failure_response(soap.action, error)

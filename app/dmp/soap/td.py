@@ -426,6 +426,9 @@ def _registration(root: etree._Element, trigger: str, ins: str | None) -> None:
         _el(patient, "statusCode", code="active")
 
 
+# the TD actions answered in HL7 V3, a refusal included (:func:`refused_reply`; the router's DmpError branch)
+HL7_ACTIONS = frozenset({ACTION_TD02, ACTION_TD02_KIT, ACTION_TD11})
+
 OPERATIONS: dict[str, Handler] = {  # wsa:Action -> handler
     ACTION_TD02: test_existence,
     ACTION_TD02_KIT: test_existence,
