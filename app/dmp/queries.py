@@ -62,6 +62,8 @@ _AUTHOR_XCN = func.lower(
 def _document_filters(search: DocumentSearch) -> list[Any]:
     d = DmpDocument
     filters: list[Any] = [
+        # ITI-67 ``creation`` and ITI-18 $XDSDocumentEntryCreationTime*: DocumentReference.date, the DMP's
+        # creationTime (PDSm4DMP annexe_dates_xds_fhir.md), as ebrim_out.creation_time renders it
         *date_clauses(d.date, search.creation),
         *date_clauses(d.period_start, search.period, end_column=d.period_end),
         *date_clauses(d.period_start, search.period_start),

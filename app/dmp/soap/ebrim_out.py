@@ -29,7 +29,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -102,6 +102,29 @@ def xds_time(value: datetime | None, submitted: Any = None) -> str | None:
     if value is None:
         return None
     return as_utc(value).strftime("%Y%m%d%H%M%S")
+
+
+def _day_start(text: str) -> datetime | None:
+    """The UTC instant a date without a time denotes (``2026-06-12``, ``2026-06``, ``2026``: its first second)."""
+    parts = text.split("-")
+    try:
+        return datetime(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, int(parts[2]) if len(parts) > 2 else 1,
+                        tzinfo=UTC)
+    except (ValueError, IndexError):
+        return None
+
+
+def creation_time(doc: DmpDocument, date: Any, creation: Any) -> str | None:
+    """A DocumentEntry's creationTime: the DocumentReference's ``date``, always, as the DMP's own guide maps it
+    (PDSm4DMP ``annexe_dates_xds_fhir.md``: creationTime -> ``DocumentReference.date``, reference/dmp.md §1.3
+    "Dates"; MHD 4.2.3 maps it to ``content.attachment.creation`` instead), so that what ITI-18 shows is what
+    ``$XDSDocumentEntryCreationTime*`` and ITI-67 ``creation`` compare (:mod:`app.dmp.queries`: ``date``).
+    ``attachment.creation`` only lends its precision, when it is a date without a time denoting the same instant
+    (``2026-06-12`` beside ``2026-06-12T00:00:00Z`` reads ``20260612``); a different creation is not shown."""
+    if isinstance(creation, str) and creation and "T" not in creation and doc.date is not None \
+            and _day_start(creation) == as_utc(doc.date):
+        return xds_time(doc.date, creation)
+    return xds_time(doc.date, date)
 
 
 def hash_hex(hash_b64: str) -> str:
@@ -319,9 +342,7 @@ def document_entry(doc: DmpDocument, record: DmpRecord, *, repository_unique_id:
     attachment = content.get("attachment") or {}
     context = res.get("context") or {}
     period = context.get("period") or {}
-    # creationTime: attachment.creation (MHD 4.2.3), else the DocumentReference's date
-    creation = attachment.get("creation")
-    slot(eo, "creationTime", [xds_time(doc.date, creation if creation else res.get("date"))])
+    slot(eo, "creationTime", [creation_time(doc, res.get("date"), attachment.get("creation"))])
     slot(eo, "hash", [hash_hex(doc.hash_b64)])
     slot(eo, "languageCode", [attachment.get("language")])
     authenticator = _contained(res, res.get("authenticator"))

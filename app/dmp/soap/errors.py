@@ -104,4 +104,4 @@ def failure_response(action: str, error: DmpError) -> etree._Element:
         response = etree.Element(f"{{{NS_XDSB}}}RetrieveDocumentSetResponse", nsmap={"xdsb": NS_XDSB, "rs": NS_RS})
         response.append(registry_response(error))
         return response
-    return registry_response(error)  # ITI-41, ITI-57 and the DMP's TD services
+    return registry_response(error)  # ITI-41, ITI-57 (the TD services answer HL7 V3: td.refused_reply)

@@ -4,7 +4,8 @@ and ``GET <same>?wsdl`` / ``?xsd=<name>``.
 A call is read (:mod:`.envelope`, :mod:`.mtom`), its action checked against the endpoint (:mod:`.operations`),
 its VIHF checked (:mod:`.vihf`), then its handler runs in one transaction: committed when it answers, rolled
 back on any refusal so nothing is stored from a refused request. A :class:`~app.dmp.exceptions.DmpError` is the
-transaction's own failure response, HTTP 200 as XDS.b answers (:mod:`.errors`); a
+transaction's own failure response, HTTP 200 as XDS.b answers (:mod:`.errors`; the TD services' HL7 V3 ``AE``
+acknowledgement, :func:`.td.refused_reply`); a
 :class:`~app.dmp.soap.faults.SoapFault` a SOAP 1.2 fault. The answer carries WS-Addressing's response headers
 (WS-Addressing 1.0 SOAP Binding §5: ``wsa:Action``, ``wsa:MessageID``, ``wsa:RelatesTo``) and is MTOM when the
 handler answers parts (ITI-43).
@@ -25,7 +26,7 @@ from starlette.responses import Response, StreamingResponse
 from app.api.journal import context_of, note_refusal
 from app.api.urls import absolute_url
 from app.dmp.exceptions import DmpError
-from app.dmp.soap import envelope, errors, faults, mtom, operations, vihf
+from app.dmp.soap import envelope, errors, faults, mtom, operations, td, vihf
 from app.dmp.soap.call import SoapCall, SoapReply, SoapRequest
 from app.dmp.soap.faults import SoapFault
 from app.dmp.soap.namespaces import ACTION_ITI43, NS_SOAP12, NS_WSA, response_action
@@ -65,6 +66,17 @@ def _journal(request: Request, **values: Any) -> None:
         context.extra.update(values)
 
 
+def _failure(soap: SoapRequest, error: DmpError) -> tuple[SoapReply, str]:
+    """The transaction's own answer to a refusal, and its code: the TD services' HL7 V3 ``AE`` acknowledgement
+    (:func:`.td.refused_reply`), the XDS transactions' failed response (:mod:`.errors`)."""
+    if soap.action in td.HL7_ACTIONS:
+        refusal = td.refusal_of(error, soap.action)
+        return td.refused_reply(soap.action, soap.payload, refusal), refusal.code
+    payload = errors.failure_response(soap.action, error)
+    return SoapReply(action=response_action(soap.action), payload=payload, mtom=soap.action == ACTION_ITI43), \
+        errors.error_code(error)
+
+
 async def _call(request: Request, soap: SoapRequest, service: str) -> Response:
     """Authenticate and run the handler in one transaction."""
     settings = request.app.state.settings
@@ -82,9 +94,8 @@ async def _call(request: Request, soap: SoapRequest, service: str) -> Response:
             return faults.fault_response(request, fault, relates_to=soap.message_id)
         except DmpError as error:
             await session.rollback()
-            note_refusal(request, rule=error.rule, detail=f"{errors.error_code(error)}: {error.english}", status=200)
-            payload = errors.failure_response(soap.action, error)
-            failure = SoapReply(action=response_action(soap.action), payload=payload, mtom=soap.action == ACTION_ITI43)
+            failure, code = _failure(soap, error)
+            note_refusal(request, rule=error.rule, detail=f"{code}: {error.english}", status=200)
             return soap_response(failure, relates_to=soap.message_id)
         except BaseException:
             await session.rollback()

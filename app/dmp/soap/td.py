@@ -70,6 +70,7 @@ DMP_FOUND = "DMPFound"
 DMP_PATIENT_UNKNOWN = "DMPPatientNotFound"
 DMP_PATIENT_MISMATCH = "DMPPatientIdentityMismatch"
 DMP_CONSENT_MISSING = "DMPConsentMissing"
+DMP_REFUSED = "DMPRequestRefused"  # any other refusal of the DMP's rules (a DmpError raised while serving TD)
 SYN_REQUIRED = "SYN105"  # HL7: required element missing
 SYN_DATATYPE = "SYN102"  # HL7: data type error
 
@@ -143,6 +144,35 @@ def _acknowledge(root: etree._Element, request: etree._Element, refusal: Hl7Refu
         _el(detail, "text", refusal.text)
 
 
+def refusal_of(error: DmpError, action: str) -> Hl7Refusal:
+    """A :class:`DmpError` raised while serving the TD ``action`` (by :mod:`app.dmp.service`, in the handler or
+    at commit), as the detail of that transaction's ``AE`` acknowledgement, never an XDS ``RegistryResponse``:
+    a conflict on TD1.1 is a DMP created meanwhile (``DMPFound``, the TLSi kit's code), an INS the INS service
+    does not know ``DMPPatientNotFound``, anything else the sandbox's generic ``DMPRequestRefused`` with the
+    rule's text (French then English, as the XDS face's codeContext)."""
+    if action == ACTION_TD11 and error.kind is Kind.CONFLICT:
+        return Hl7Refusal(DMP_FOUND, error.french or error.english, rule=error.rule)
+    if error.rule == "INS:unknown":
+        return Hl7Refusal(DMP_PATIENT_UNKNOWN, error.french or error.english, rule=error.rule)
+    french = error.french or error.english
+    text = french if french == error.english else f"{french} — {error.english}"
+    return Hl7Refusal(DMP_REFUSED, f"{text} [{error.rule}]", rule=error.rule)
+
+
+def refused_reply(action: str, request: etree._Element, refusal: Hl7Refusal) -> SoapReply:
+    """The ``AE`` answer of the TD ``action`` to ``request``: TD1.1 ``PRPA_IN201313UV02``; TD0.2
+    ``PRPA_IN201308UV02`` with ``queryResponseCode`` ``QE`` (a malformed query: an HL7 syntax code) or ``AE``."""
+    if action == ACTION_TD11:
+        root = _header("PRPA_IN201313UV02", request)
+        _acknowledge(root, request, refusal)
+        _registration(root, "PRPA_TE201313UV02", None)
+        return SoapReply(action=ANSWER_TD11_REFUSED, payload=root)
+    root = _header("PRPA_IN201308UV02", request)
+    _acknowledge(root, request, refusal)
+    _query_ack(_control(root, "PRPA_TE201308UV02"), request, "QE" if refusal.code_system == ACK_DETAIL_CODES else "AE")
+    return SoapReply(action=ANSWER_TD02, payload=root)
+
+
 def _bool_value(parent: etree._Element, value: bool) -> None:
     _el(parent, "value", value="true" if value else "false").set(f"{{{NS_XSI}}}type", "BL")
 
@@ -200,16 +230,13 @@ async def test_existence(call: SoapCall) -> SoapReply:
     ``NF`` when there is no DMP; ``QE`` (with an ``AE`` acknowledgement) for a malformed query. Traced
     (``TD0.2``) when the DMP exists."""
     request = _root_of(call, "PRPA_IN201307UV02")
-    root = _header("PRPA_IN201308UV02", request)
     try:
         ins = _queried_ins(request)
         _check_vihf_patient(call, ins)
     except Hl7Refusal as refusal:
         call.journal.update(rule=refusal.rule, outcome=refusal.code)
-        _acknowledge(root, request, refusal)
-        _query_ack(_control(root, "PRPA_TE201308UV02"), request,
-                   "QE" if refusal.code_system == ACK_DETAIL_CODES else "AE")
-        return SoapReply(action=ANSWER_TD02, payload=root)
+        return refused_reply(ACTION_TD02, request, refusal)
+    root = _header("PRPA_IN201308UV02", request)
     record = await service.get_record(call.session, ins=ins)
     if record is None:
         _acknowledge(root, request, None)
@@ -371,13 +398,10 @@ async def create(call: SoapCall) -> SoapReply:
         except DmpError as error:
             if error.kind is Kind.CONFLICT:
                 raise Hl7Refusal(DMP_FOUND, f"un DMP existe déjà pour l'INS {creation.ins}", rule=error.rule) from None
-            raise Hl7Refusal(DMP_PATIENT_UNKNOWN, error.french or error.english, rule=error.rule) from None
+            raise refusal_of(error, ACTION_TD11) from None
     except Hl7Refusal as refusal:
         call.journal.update(rule=refusal.rule, outcome=refusal.code)
-        root = _header("PRPA_IN201313UV02", request)
-        _acknowledge(root, request, refusal)
-        _registration(root, "PRPA_TE201313UV02", None)
-        return SoapReply(action=ANSWER_TD11_REFUSED, payload=root)
+        return refused_reply(ACTION_TD11, request, refusal)
     await service.set_opt_outs(call.session, record=record, bris_de_glace=creation.opt_out_bris_de_glace,
                                centre_15=creation.opt_out_centre_15)
     if call.ctx.rpps:
@@ -401,6 +425,9 @@ def _registration(root: etree._Element, trigger: str, ins: str | None) -> None:
         _el(patient, "id", root=INS_ROOT, extension=ins)
         _el(patient, "statusCode", code="active")
 
+
+# the TD actions answered in HL7 V3, a refusal included (:func:`refused_reply`; the router's DmpError branch)
+HL7_ACTIONS = frozenset({ACTION_TD02, ACTION_TD02_KIT, ACTION_TD11})
 
 OPERATIONS: dict[str, Handler] = {  # wsa:Action -> handler
     ACTION_TD02: test_existence,

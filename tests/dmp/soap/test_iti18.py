@@ -377,6 +377,53 @@ async def test_every_document_reads_the_same_over_iti67_and_iti18(client, auth):
         assert eo.find(f"{RIM}VersionInfo").get("versionName") == ref["meta"]["versionId"]
 
 
+async def file_fhir_dated(client, auth, *, date: str, creation: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A document filed over ITI-65 with its own ``date`` and ``content.attachment.creation``: (entryUUID, uniqueId)."""
+    bundle = builders.provide_bundle(ZOE, data=builders.pdf_bytes(), rpps=FONTAINE[1:])
+    docref = bundle["entry"][1]["resource"]
+    docref["date"], docref["content"][0]["attachment"]["creation"] = date, creation
+    response = await client.post("/dmp/fhir", content=json.dumps(bundle),
+                                 headers={**await auth(), "Content-Type": "application/fhir+json"})
+    assert response.status_code == 200, response.text
+    doc_id = response.json()["entry"][1]["response"]["location"].split("/DocumentReference/")[1].split("/")[0]
+    return doc_id, docref["masterIdentifier"]["value"].removeprefix("urn:oid:")
+
+
+@pytest.mark.parametrize("creation", ["2026-05-01", "2026-05-01T09:00:00+02:00"])
+async def test_creation_time_is_the_date_on_both_faces(client, auth, creation: str):  # type: ignore[no-untyped-def]
+    """PDSm4DMP maps creationTime to DocumentReference.date (annexe_dates_xds_fhir.md; MHD 4.2.3 says
+    attachment.creation): a document whose attachment.creation differs shows, and is found by, its date on ITI-18
+    as ITI-67's ``creation`` finds it; ITI-67 keeps the attachment's creation as filed."""
+    doc_id, uid = await file_fhir_dated(client, auth, date="2026-06-12T10:00:00+02:00", creation=creation)
+    (eo,) = [e for e in objects(await query(client, find_documents())) if unique_id(e) == uid]
+    assert slot(eo, "creationTime") == ["20260612080000"]
+
+    async def xds(*slots: tuple[str, list[str]]) -> bool:
+        return uid in {unique_id(e) for e in objects(await query(client, find_documents(ZOE, (ns.STATUS_APPROVED,),
+                                                                                         *slots)))}
+
+    async def fhir(value: str) -> dict[str, Any] | None:
+        answer = await client.get("/dmp/fhir/DocumentReference", headers=await auth(), params={
+            "patient.identifier": f"urn:oid:{INS_OID}|{ZOE}", "status": "current", "creation": value})
+        assert answer.status_code == 200, answer.text
+        return next((e["resource"] for e in answer.json().get("entry") or [] if e["resource"]["id"] == doc_id), None)
+
+    assert await xds(("$XDSDocumentEntryCreationTimeFrom", ["20260612080000"]),
+                     ("$XDSDocumentEntryCreationTimeTo", ["20260612080001"]))
+    assert not await xds(("$XDSDocumentEntryCreationTimeFrom", ["20260501"]),
+                         ("$XDSDocumentEntryCreationTimeTo", ["20260502"]))
+    found = await fhir("ge2026-06-12T08:00:00Z")
+    assert found is not None and found["date"] == "2026-06-12T08:00:00Z"
+    assert found["content"][0]["attachment"]["creation"] in (creation, "2026-05-01T07:00:00Z")
+    assert await fhir("lt2026-05-02") is None
+
+
+async def test_creation_time_keeps_a_date_only_creation_of_the_same_instant(client, auth):  # type: ignore[no-untyped-def]
+    _, uid = await file_fhir_dated(client, auth, date="2026-06-12T00:00:00Z", creation="2026-06-12")
+    (eo,) = [e for e in objects(await query(client, find_documents())) if unique_id(e) == uid]
+    assert slot(eo, "creationTime") == ["20260612"]
+
+
 async def test_a_document_filed_over_iti41_reads_back_as_filed(client):  # type: ignore[no-untyped-def]
     """ITI-41 in, ITI-18 out: the DocumentEntry the registry returns carries every slot, classification and
     external identifier the submitter sent (the feed helper's ``ebrim_builders``, Mediboard / ehealthsuisse

@@ -11,7 +11,9 @@ Request shape: ehealthsuisse ``EPR-by-example`` ``samples/ITI-43_request.xml`` (
 from __future__ import annotations
 
 import hashlib
+import re
 import tracemalloc
+from pathlib import Path
 
 from lxml import etree
 from sqlalchemy import select, update
@@ -195,3 +197,17 @@ async def test_a_20_mb_document_streams_with_flat_memory(app, client, session, s
     assert peak < 4 * 1024 * 1024, f"peak {peak} bytes while streaming a {len(data)}-byte document"
     await session.rollback()
     assert await service.get_binary(session, "none") is None
+
+
+def test_the_documented_error_is_the_one_answered() -> None:
+    """docs/dmp.md says what an unknown document gets: the code ITI-43 answers (ITI TF-3 Table 4.2.4.1-2:
+    XDSDocumentUniqueIdError, "the document associated with the uniqueId is not available"; XDSMissingDocument is
+    ITI-41's, a DocumentEntry without its document)."""
+    docs = (Path(__file__).parents[3] / "docs" / "dmp.md").read_text(encoding="utf-8")
+    (row,) = [line for line in docs.splitlines() if line.startswith("| TD3.2 | ITI-43")]
+    answered = iti43.unknown_document("1.2.3").xds_code
+    assert answered == "XDSDocumentUniqueIdError"
+    assert set(re.findall(r"`(XDS\w+)`", row)) == {answered}
+    errors = docs[docs.index("- **XDS transactions**"):docs.index("- **TD0.2 / TD1.1**")]
+    iti43_codes = re.search(r"\(ITI-18\); (.*?) \(ITI-43", errors, re.S)
+    assert iti43_codes and set(re.findall(r"`(XDS\w+)`", iti43_codes.group(1))) == {answered, "XDSUnknownRepositoryId"}

@@ -14,10 +14,11 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from app.dmp import records
+from app.dmp import records, service
+from app.dmp.exceptions import DmpError, Kind
 from app.dmp.models import DmpAuditEvent
 from app.dmp.soap import td
-from app.dmp.soap.namespaces import NS_SOAP12
+from app.dmp.soap.namespaces import NS_RS, NS_SOAP12
 from app.ins import nir
 from tests.dmp.conftest import BERNARD, FONTAINE, LEFEVRE, ZOE
 from tests.dmp.soap.client import SoapAnswer, get_vihf, post_soap
@@ -318,6 +319,65 @@ async def test_td11_malformed_request(client, session) -> None:
     patient.getparent().remove(patient)
     reply = await run(client, request, action=td.ACTION_TD11, patient=NEW_INS)
     assert text(reply, "h:acknowledgement/h:acknowledgementDetail/h:code") == td.SYN_REQUIRED
+
+
+# --- a DmpError raised while serving TD: the transaction's own AE answer, never an XDS RegistryResponse ----------
+
+def _raising(error: DmpError):  # type: ignore[no-untyped-def]
+    async def fail(*args: object, **kwargs: object) -> None:
+        raise error
+    return fail
+
+
+def assert_not_xds(reply: Answer) -> None:
+    assert reply.status == 200 and reply.fault_code is None
+    assert not any(etree.QName(e).namespace == NS_RS for e in reply.payload.iter() if isinstance(e.tag, str))
+
+
+async def test_td02_a_service_refusal_is_an_ae_acknowledgement(client, session, monkeypatch) -> None:
+    """The caller's standing raising (as the access rules raise for a blocked professional): TD0.2's
+    PRPA_IN201308UV02 with an AE acknowledgement and queryResponseCode AE, journaled as refused, untraced."""
+    monkeypatch.setattr(service, "list_blocked", _raising(DmpError(
+        Kind.FORBIDDEN, "the patient blocked this professional", french="le patient a bloqué ce professionnel",
+        rule="DMP:blocked")))
+    reply = await run(client, existence_query(ZOE))
+    assert_not_xds(reply)
+    assert reply.action == td.ANSWER_TD02 and etree.QName(reply.payload).localname == "PRPA_IN201308UV02"
+    assert text(reply, "h:acknowledgement", "typeCode") == "AE"
+    assert text(reply, "h:acknowledgement/h:acknowledgementDetail/h:code") == td.DMP_REFUSED
+    detail = reply.xpath("h:acknowledgement/h:acknowledgementDetail/h:text")[0].text or ""
+    assert "le patient a bloqué ce professionnel" in detail and "[DMP:blocked]" in detail
+    assert text(reply, "h:controlActProcess/h:queryAck/h:queryResponseCode") == "AE"
+    assert await traces(session, ZOE, "TD0.2") == []
+    journal = await client.get("/sandbox/v1/journal", params={"path": "/si-dmp-server", "limit": 1})
+    [entry] = journal.json()["entries"]
+    assert entry["status"] == 200 and entry["outcome"] == "refused" and entry["rule"] == "DMP:blocked"
+
+
+async def test_td11_a_conflict_after_the_creation_is_dmpfound_and_nothing_stored(client, session, monkeypatch) -> None:
+    """A DmpError(CONFLICT) once the DMP row is written (another creation of the same INS winning the race):
+    TD1.1's PRPA_IN201313UV02 with DMPFound, the creation rolled back."""
+    assert (await client.post("/sandbox/v1/persons", json=NEW_PERSON)).status_code == 201
+    monkeypatch.setattr(service, "set_opt_outs", _raising(DmpError(
+        Kind.CONFLICT, f"a DMP already exists for INS {NEW_INS}", rule="DMP:exists")))
+    reply = await run(client, creation_request(NEW_INS), action=td.ACTION_TD11, patient=NEW_INS)
+    assert_not_xds(reply)
+    assert reply.action == td.ANSWER_TD11_REFUSED and etree.QName(reply.payload).localname == "PRPA_IN201313UV02"
+    assert text(reply, "h:acknowledgement", "typeCode") == "AE"
+    assert text(reply, "h:acknowledgement/h:acknowledgementDetail/h:code") == td.DMP_FOUND
+    assert (await client.get(f"/sandbox/v1/dmps/{NEW_INS}")).status_code == 404
+    assert await traces(session, NEW_INS, "TD1.1") == []
+
+
+async def test_td11_any_other_service_refusal_is_a_generic_ae(client, session, monkeypatch) -> None:
+    assert (await client.post("/sandbox/v1/persons", json=NEW_PERSON)).status_code == 201
+    monkeypatch.setattr(service, "set_authorisation", _raising(DmpError(
+        Kind.FORBIDDEN, "not allowed", french="non autorisé", rule="DMP:test")))
+    reply = await run(client, creation_request(NEW_INS), action=td.ACTION_TD11, patient=NEW_INS)
+    assert_not_xds(reply)
+    assert reply.action == td.ANSWER_TD11_REFUSED
+    assert text(reply, "h:acknowledgement/h:acknowledgementDetail/h:code") == td.DMP_REFUSED
+    assert (await client.get(f"/sandbox/v1/dmps/{NEW_INS}")).status_code == 404
 
 
 def test_operations_and_service() -> None:

@@ -13,7 +13,6 @@ zeep is blocking: it runs in a thread, and its transport hands each HTTP exchang
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -34,17 +33,12 @@ from app.dmp.soap.namespaces import (
     STATUS_SUCCESS,
 )
 from tests.dmp.conftest import FONTAINE, ZOE
+from tests.dmp.soap.ebrim_builders import Doc, provide_and_register
+from tests.dmp.soap.test_td import existence_query
+from tests.psc.helpers import access_token_for
 
 WSDL_DIR = Path(__file__).parents[3] / "app" / "dmp" / "soap" / "wsdl"
 SERVICES = "http://sandbox.test/si-dmp-server/v2/services"
-HAVE_TRANSPORT = importlib.util.find_spec("app.dmp.soap.router") is not None
-HAVE_QUERY = importlib.util.find_spec("app.dmp.soap.storedquery") is not None
-over_http = pytest.mark.skipif(not HAVE_TRANSPORT, reason="needs the SOAP transport (branch i11-transport)")
-HAVE_FEED = importlib.util.find_spec("app.dmp.soap.ebrim_in") is not None
-with_feed = pytest.mark.skipif(not (HAVE_TRANSPORT and HAVE_FEED),
-                               reason="needs the transport and ITI-41 (branches i11-transport, i11-feed)")
-with_query = pytest.mark.skipif(not (HAVE_TRANSPORT and HAVE_QUERY),
-                                reason="needs the transport and ITI-18/ITI-43 (branches i11-transport, i11-query)")
 
 OPERATIONS = {
     "registry": {"DocumentRegistry_RegistryStoredQuery": "urn:ihe:iti:2007:RegistryStoredQuery",
@@ -201,7 +195,6 @@ async def zeep_client(http: Any, service: str) -> tuple[Client, etree._Element]:
     return client, security
 
 
-@over_http
 async def test_wsdl_served_with_the_sandboxs_address_and_schemas(client) -> None:
     for service in OPERATIONS:
         response = await client.get(f"/si-dmp-server/v2/services/{service}", params={"wsdl": ""})
@@ -213,7 +206,6 @@ async def test_wsdl_served_with_the_sandboxs_address_and_schemas(client) -> None
             assert (await client.get(location)).status_code == 200
 
 
-@with_query
 async def test_zeep_find_documents_over_http(client) -> None:
     zeep, security = await zeep_client(client, "registry")
     answer = await asyncio.to_thread(zeep.service.DocumentRegistry_RegistryStoredQuery,
@@ -226,7 +218,6 @@ async def test_zeep_find_documents_over_http(client) -> None:
         assert any(e.identificationScheme == IDENT_DOC_UNIQUE for e in entry.ExternalIdentifier)
 
 
-@with_query
 async def test_zeep_retrieve_reads_the_mtom_answer(client) -> None:
     registry, security = await zeep_client(client, "registry")
     found = await asyncio.to_thread(registry.service.DocumentRegistry_RegistryStoredQuery,
@@ -243,13 +234,10 @@ async def test_zeep_retrieve_reads_the_mtom_answer(client) -> None:
     assert document.Document.startswith(b"<?xml") or document.Document.startswith(b"<ClinicalDocument")
 
 
-@with_feed
 async def test_zeep_provide_and_register_inline_base64(client) -> None:
     """ITI-41 through the generated client: the feed tests' request (EPR-by-example / Mediboard shape) read into
     zeep's objects through the WSDL's types and sent again by zeep, the document inline in base64 (zeep does not
     send MTOM); then found over FHIR."""
-    from tests.dmp.soap.ebrim_builders import Doc, provide_and_register
-
     zeep, security = await zeep_client(client, "repository")
     doc = Doc(data=b"%PDF-1.4 sent by zeep\n%%EOF\n")
     request = zeep.get_element("{urn:ihe:iti:xds-b:2007}ProvideAndRegisterDocumentSetRequest").parse(
@@ -266,16 +254,11 @@ async def test_zeep_provide_and_register_inline_base64(client) -> None:
 
 
 async def fhir_auth(http: Any) -> dict[str, str]:
-    from tests.psc.helpers import access_token_for
-
     return {"Authorization": f"Bearer {await access_token_for(http, FONTAINE)}", "Accept": "application/fhir+json"}
 
 
-@over_http
 async def test_zeep_td02_over_http(client) -> None:
     zeep, security = await zeep_client(client, td.SERVICE)
-    from tests.dmp.soap.test_td import existence_query
-
     query = existence_query(ZOE)
     answer = await asyncio.to_thread(zeep.service.PatientGetDemographics_PRPA_IN201307UV02,
                                      _value_1=list(query), _attr_1={"ITSVersion": "XML_1.0"},
