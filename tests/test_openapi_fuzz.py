@@ -71,12 +71,14 @@ CHECKS = [
 # INSi answers every SOAP fault with HTTP 500, as the live service does (docs/ins.md, "HTTP status of the
 # faults"): on /lps a 500 is the protocol's refusal, provided it is a SOAP 1.2 fault naming its siram code;
 # anything else there (a bare 500, a traceback) still fails.
-SOAP_FAULT_PATHS = ("/lps",)
+# The DMP's XDS.b face does the same (README Decisions, issue 11): a 500 there must be a SOAP 1.2 fault with a subcode.
+SOAP_FAULT_PATHS = ("/lps", "/si-dmp-server")
 SOAP_CHECKS = [check for check in CHECKS if check is not not_a_server_error]
 
 
-def assert_insi_fault(response: httpx.Response) -> None:
-    """A 5xx on /lps must be a SOAP 1.2 ``Fault`` with a ``siram_NN`` subcode and a ``siram:Erreur`` code."""
+def assert_soap_fault(response: httpx.Response, *, insi: bool) -> None:
+    """A 5xx on a SOAP path must be a SOAP 1.2 ``Fault`` with a subcode: on /lps a ``siram_NN`` one and a
+    ``siram:Erreur`` code; on the DMP's face, env:Sender or env:Receiver with any subcode."""
     if response.status_code < 500:
         return
     from lxml import etree
@@ -85,9 +87,13 @@ def assert_insi_fault(response: httpx.Response) -> None:
     assert response.headers["content-type"].startswith("application/soap+xml"), response.headers
     root = etree.fromstring(response.content)
     ns = {"env": "http://www.w3.org/2003/05/soap-envelope", "siram": "urn:siram"}
+    code = root.findtext(".//env:Fault/env:Code/env:Value", namespaces=ns) or ""
     subcode = root.findtext(".//env:Fault/env:Code/env:Subcode/env:Value", namespaces=ns) or ""
-    assert ":siram_" in subcode, response.text
-    assert root.find(".//env:Fault/env:Detail/siram:Erreur", namespaces=ns) is not None, response.text
+    if insi:
+        assert ":siram_" in subcode, response.text
+        assert root.find(".//env:Fault/env:Detail/siram:Erreur", namespaces=ns) is not None, response.text
+    else:
+        assert code.endswith((":Sender", ":Receiver")) and subcode, response.text
 
 
 # Keys survive a reset (``POST /sandbox/v1/reset`` keeps them): fuzzed only on the control leg's own store.
@@ -160,7 +166,7 @@ async def _fuzz(
         def example(case: schemathesis.Case) -> None:
             response = asyncio.run_coroutine_threadsafe(send(case), loop).result(timeout=60)
             if operation.path.startswith(SOAP_FAULT_PATHS):
-                assert_insi_fault(response)
+                assert_soap_fault(response, insi=operation.path.startswith("/lps"))
                 case.validate_response(response, checks=SOAP_CHECKS)
             else:
                 case.validate_response(response, checks=CHECKS)
