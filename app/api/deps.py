@@ -5,9 +5,11 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.errors import AuthError, ProblemError
@@ -102,3 +104,15 @@ async def current_professional(
 
 
 CurrentProfessional = Annotated[Professional, Depends(current_professional)]
+
+
+def _iso_8601_only(value: Any) -> Any:
+    """Pydantic's lax datetime also reads a bare number as Unix seconds (``since=10.0``); the query
+    parameters say ISO 8601 and the OpenAPI document says ``date-time``, so a number is refused (422)."""
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("an ISO 8601 date-time is expected (e.g. 2026-01-31T12:00:00Z), not a number")
+    return value
+
+
+IsoInstant = Annotated[datetime, BeforeValidator(_iso_8601_only)]
+"""A query parameter holding an ISO 8601 date-time, and nothing else."""

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, field_validator
 from sqlalchemy import func, select
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import IsoInstant, SessionDep, SettingsDep
 from app.api.errors import ProblemError
 from app.api.journal import writer_of
 from app.api.models import JournalEntry
@@ -100,8 +100,8 @@ async def journal(
     path: Annotated[str | None, Query(description="path prefix, e.g. `/dmp/fhir`")] = None,
     request_id: Annotated[str | None, Query()] = None,
     client: Annotated[str | None, Query()] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    since: Annotated[IsoInstant | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[IsoInstant | None, Query(description="ISO 8601, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[int | None, Query(description="cursor: entries older than this id")] = None,
 ) -> JournalPage:

@@ -22,6 +22,15 @@ async def test_journal_rejects_inverted_range(client: httpx.AsyncClient) -> None
     assert response.json()["rule"] == "sandbox:journal-range"
 
 
+async def test_journal_dates_are_iso_8601_not_numbers(client: httpx.AsyncClient) -> None:
+    """The OpenAPI document says ``date-time``; pydantic alone would read ``10.0`` as Unix seconds."""
+    for value in ("10.0", "1700000000", "-5"):
+        response = await client.get("/sandbox/v1/journal", params={"since": value})
+        assert response.status_code == 422, value
+        assert "ISO 8601" in response.text
+    assert (await client.get("/sandbox/v1/journal", params={"since": "2026-01-01T00:00:00Z"})).status_code == 200
+
+
 async def test_reset_empties_the_journal(client: httpx.AsyncClient) -> None:
     await client.get("/before-reset")
     assert (await client.post("/sandbox/v1/reset")).json()["status"] == "reset"

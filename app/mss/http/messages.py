@@ -4,13 +4,12 @@ mailbox, for test harnesses, as Mailpit's API does)."""
 
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import IsoInstant, SessionDep, SettingsDep
 from app.mss import service
 from app.mss.http.views import detail, summary
 from app.mss.models import MssDelivery, MssMailbox, MssMessage
@@ -37,8 +36,8 @@ def add_message_routes(target: APIRouter, mailbox_dep: Callable[..., Any], op: s
         session: SessionDep, mailbox: MailboxDep,
         sender: Annotated[str | None, Query(description="substring of the sender (envelope or From)")] = None,
         subject: Annotated[str | None, Query(description="substring of the subject")] = None,
-        since: Annotated[datetime | None, Query(description="received at or after (ISO 8601)")] = None,
-        before: Annotated[datetime | None, Query(description="received before (ISO 8601)")] = None,
+        since: Annotated[IsoInstant | None, Query(description="received at or after (ISO 8601)")] = None,
+        before: Annotated[IsoInstant | None, Query(description="received before (ISO 8601)")] = None,
         has_xdm: Annotated[bool | None, Query(description="with (true) or without (false) an IHE_XDM.ZIP")] = None,
         unread: Annotated[bool | None, Query()] = None,
         kind: Annotated[str | None, Query(description="message, dsn or mdn")] = None,

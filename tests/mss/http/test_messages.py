@@ -50,6 +50,10 @@ async def test_send_json_with_xdm_then_read_search_raw_part_delete(client):
                              headers=reader)).json()["total"] == 0
     assert (await client.get(box(HOSPITAL_DOCTOR), params={"sender": "fontaine"},
                              headers=reader)).json()["total"] == 1
+    assert (await client.get(box(HOSPITAL_DOCTOR), params={"since": "2000-01-01T00:00:00Z"},
+                             headers=reader)).json()["total"] == 1
+    assert (await client.get(box(HOSPITAL_DOCTOR), params={"since": "946684800"},
+                             headers=reader)).status_code == 422  # ISO 8601 only, not Unix seconds
 
     detail = (await client.get(f"{box(HOSPITAL_DOCTOR)}/latest", headers=reader)).json()
     assert detail["uid"] == sent["uid"]
