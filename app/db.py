@@ -259,8 +259,11 @@ async def check_schema(engine: AsyncEngine, *, migrating: bool) -> None:
 
 # --- throw-away PostgreSQL databases (test runs and benchmarks) ----------------------------------
 
-async def create_database(admin_url: str, name: str) -> str:
-    """Create database ``name`` on the server of ``admin_url``; return the URL of the new database."""
+async def create_database(admin_url: str, name: str, parameters: dict[str, str] | None = None) -> str:
+    """Create database ``name`` on the server of ``admin_url``; return the URL of the new database.
+
+    ``parameters`` are set on the database (``ALTER DATABASE ... SET``) for every later connection:
+    the test suite turns ``synchronous_commit`` off on its throw-away databases."""
     import asyncpg
     from sqlalchemy.engine import make_url
 
@@ -269,9 +272,17 @@ async def create_database(admin_url: str, name: str) -> str:
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await connection.execute(f'CREATE DATABASE "{name}"')
+        for parameter, value in (parameters or {}).items():
+            if not parameter.replace("_", "").isalnum():
+                raise ValueError(f"not a server parameter: {parameter!r}")
+            await connection.execute(f'ALTER DATABASE "{name}" SET {parameter} = {_quote_literal(value)}')
     finally:
         await connection.close()
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 async def drop_database(admin_url: str, name: str) -> None:
