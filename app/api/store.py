@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -28,12 +28,19 @@ async def reset_store(session: AsyncSession, settings: Settings, domains: Sequen
     """
     import_models()
     keep = {"alembic_version"} | {table for domain in domains for table in domain.keep_on_reset}
-    emptied = 0
-    for table in reversed(Base.metadata.sorted_tables):
-        if table.name in keep:
-            continue
-        await session.execute(delete(table))
-        emptied += 1
+    tables = [table for table in reversed(Base.metadata.sorted_tables) if table.name not in keep]
+    if session.get_bind().dialect.name == "postgresql":
+        # One TRUNCATE (transactional in PostgreSQL) rather than a DELETE per table: DELETE leaves every
+        # row behind as a dead tuple until autovacuum passes, and a harness that resets between tests
+        # resets faster than autovacuum cleans, so each reset and every lookup after it got slower (a
+        # reset cost 150 ms after one hundred resets and 330 ms after eight hundred). Identities are not
+        # restarted: IMAP UIDs and other ids are never reused across a reset.
+        names = ", ".join(session.get_bind().dialect.identifier_preparer.format_table(t) for t in tables)
+        await session.execute(text(f"TRUNCATE TABLE {names} CONTINUE IDENTITY"))
+    else:
+        for table in tables:
+            await session.execute(delete(table))
+    emptied = len(tables)
     await seed_store(session, settings, domains)
     await publish(session, TOPIC_RESET)  # what workers keep in memory of the store is forgotten
     return emptied
