@@ -88,7 +88,7 @@ def add_message_routes(target: APIRouter, mailbox_dep: Callable[..., Any], op: s
 
     @target.delete("/mailboxes/{address}/messages/{uid}", status_code=204, operation_id=f"{op}_delete_message",
                    responses=PROBLEMS, summary="Delete a message from this mailbox")
-    async def delete_message(session: SessionDep, found: Loaded) -> Response:
+    async def delete_message(session: SessionDep, mailbox: MailboxDep, found: Loaded) -> Response:
         d, _ = found
-        await service.delete_delivery(session, delivery=d)
+        await service.delete_delivery(session, mailbox=mailbox, delivery=d)
         return Response(status_code=204)
