@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy import and_, case, delete, false, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DELIMITER", "INBOX", "IN_FOLDER", "STANDARD_FOLDERS", "SYSTEM_FLAGS", "TOPIC_MAILBOX", "Entry", "FolderInfo",
     "append", "apply_flags", "copy_entries", "create_folder", "delete_folder", "ensure_standard_folders", "entries",
-    "entry_flags", "expunge", "folder_info", "folder_row", "list_folders", "load_entries", "move_entries",
+    "entry_flags", "expunge", "folder_info", "folder_row", "in_folder", "list_folders", "load_entries", "move_entries",
     "normalise_flags", "normalise_folder_name", "note_removed", "rename_folder", "set_subscribed", "store_flags",
     "uidnext",
 ]
@@ -202,7 +202,8 @@ async def _ensure(session: AsyncSession, mailbox_id: int, names: Iterable[str]) 
 async def _folders(session: AsyncSession, mailbox: MssMailbox) -> dict[str, MssFolder]:
     """The mailbox's folders by name, the standard ones created if missing."""
     rows = {f.name: f for f in (await session.scalars(
-        select(MssFolder).where(MssFolder.mailbox_id == mailbox.id))).all()}
+        select(MssFolder).where(MssFolder.mailbox_id == mailbox.id).execution_options(populate_existing=True)
+    )).all()}
     missing = [name for name in STANDARD_FOLDERS if name not in rows]
     if missing:
         await _ensure(session, mailbox.id, missing)
@@ -217,11 +218,27 @@ async def folder_row(session: AsyncSession, mailbox: MssMailbox, name: str) -> M
     name = normalise_folder_name(name)
     if name in STANDARD_FOLDERS:
         return (await _folders(session, mailbox))[name]
-    folder = await session.scalar(select(MssFolder).where(MssFolder.mailbox_id == mailbox.id,
-                                                          MssFolder.name == name))
+    folder = await session.scalar(select(MssFolder).where(MssFolder.mailbox_id == mailbox.id, MssFolder.name == name)
+                                  .execution_options(populate_existing=True))
     if folder is None:
         raise UnknownFolder(name)
     return folder
+
+
+async def in_folder(session: AsyncSession, mailbox: MssMailbox, name: str) -> Any:
+    """The condition on ``mss_delivery`` rows of the mailbox that are in the folder ``name``, without
+    creating anything (a reading request writes nothing): a standard folder not created yet is empty;
+    :class:`UnknownFolder` for another name."""
+    name = normalise_folder_name(name)
+    if name == INBOX:
+        return MssDelivery.folder_id.is_(None)
+    folder_id = await session.scalar(select(MssFolder.id).where(MssFolder.mailbox_id == mailbox.id,
+                                                                MssFolder.name == name))
+    if folder_id is None:
+        if name in STANDARD_FOLDERS:
+            return false()
+        raise UnknownFolder(name)
+    return MssDelivery.folder_id == folder_id
 
 
 def _in(folder: MssFolder) -> Any:
@@ -381,7 +398,8 @@ async def _rows(session: AsyncSession, folder: MssFolder, uids: Sequence[int]) -
     for chunk in _chunks(uids):
         found.extend((d, m) for d, m in (await session.execute(
             select(MssDelivery, MssMessage).join(MssMessage, MssMessage.id == MssDelivery.message_id)
-            .where(_in(folder), MssDelivery.id.in_(chunk)).order_by(MssDelivery.id))).all())
+            .where(_in(folder), MssDelivery.id.in_(chunk)).order_by(MssDelivery.id)
+            .execution_options(populate_existing=True))).all())
     return found
 
 
@@ -391,7 +409,8 @@ async def _deliveries(session: AsyncSession, folder: MssFolder, uids: Sequence[i
     for chunk in _chunks(uids):
         found.extend((d, size) for d, size in (await session.execute(
             select(MssDelivery, MssMessage.size).join(MssMessage, MssMessage.id == MssDelivery.message_id)
-            .where(_in(folder), MssDelivery.id.in_(chunk)).order_by(MssDelivery.id))).all())
+            .where(_in(folder), MssDelivery.id.in_(chunk)).order_by(MssDelivery.id)
+            .execution_options(populate_existing=True))).all())
     return found
 
 

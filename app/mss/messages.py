@@ -39,9 +39,7 @@ async def list_deliveries(session: AsyncSession, *, mailbox: MssMailbox,
     stmt = (select(MssDelivery, MssMessage).join(MssMessage, MssMessage.id == MssDelivery.message_id)
             .where(MssDelivery.mailbox_id == mailbox.id))
     if flt.folder is not None:
-        folder = await folders.folder_row(session, mailbox, flt.folder)  # UnknownFolder
-        stmt = stmt.where(MssDelivery.folder_id.is_(None) if folder.name == folders.INBOX
-                          else MssDelivery.folder_id == folder.id)
+        stmt = stmt.where(await folders.in_folder(session, mailbox, flt.folder))  # UnknownFolder
     if flt.sender:
         like = f"%{flt.sender.lower()}%"
         stmt = stmt.where(or_(func.lower(MssMessage.envelope_from).like(like),

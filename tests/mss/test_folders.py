@@ -242,3 +242,38 @@ async def test_uids_never_reused(session, settings):
     await session.execute(delete(MssDelivery).where(MssDelivery.id >= highest))
     await session.commit()
     assert await _deliver(session, settings) > highest
+
+
+async def test_http_shows_the_folder_and_the_imap_uid(client, session, settings):
+    """The HTTP API (control API here; ``/mss/v1`` shares the routes) and IMAP show the same UIDs; the list
+    reads one folder (INBOX by default); DELETE keeps the folder's UIDNEXT."""
+    mailbox = await service.load_mailbox(session, HOSPITAL_DOCTOR)
+    uids = [await _deliver(session, settings, subject=f"n{n}") for n in range(3)]
+    url = f"/sandbox/v1/mailboxes/{HOSPITAL_DOCTOR}/messages"
+    listing = (await client.get(url)).json()
+    assert [item["imap_uid"] for item in listing["items"]] == uids[::-1]  # newest first
+    assert {item["folder"] for item in listing["items"]} == {"INBOX"}
+    assert (await client.get(url, params={"folder": "inbox"})).json() == listing
+
+    await service.move_entries(session, mailbox, "INBOX", [uids[0]], "Trash")
+    await service.create_folder(session, mailbox, "Dossiers/Été")
+    await session.commit()
+    [trashed] = (await client.get(url, params={"folder": "Trash"})).json()["items"]
+    [moved] = await service.entries(session, mailbox, "Trash")
+    assert trashed["imap_uid"] == moved.uid and trashed["folder"] == "Trash"
+    detail = (await client.get(f"{url}/{trashed['uid']}")).json()
+    assert (detail["folder"], detail["imap_uid"]) == ("Trash", moved.uid)
+    assert (await client.get(url, params={"folder": "Dossiers/Été"})).json() == {"total": 0, "items": []}
+
+    unknown = await client.get(url, params={"folder": "Nowhere"})
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("application/problem+json")
+    assert unknown.json()["rule"] == "MSS:folder.unknown" and "Nowhere" in unknown.json()["detail"]
+    assert (await client.get(url, params={"folder": "a//b"})).status_code == 422
+
+    # DELETE over HTTP: the UID leaves the folder, UIDNEXT stays (RFC 3501 §2.3.1.1)
+    before = await service.folder_info(session, mailbox, "INBOX")
+    newest = listing["items"][0]
+    assert (await client.delete(f"{url}/{newest['uid']}")).status_code == 204
+    await session.commit()  # a new transaction: sees what the request committed
+    after = await service.folder_info(session, mailbox, "INBOX")
+    assert (after.exists, after.uidnext) == (before.exists - 1, before.uidnext)
