@@ -9,7 +9,6 @@ import ipaddress
 import ssl
 import tempfile
 from pathlib import Path
-from typing import Any
 
 TLS12_CIPHERS = (
     "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-SHA256:"
@@ -107,18 +106,6 @@ def issue_client_certificate(ca_cert_pem: bytes, ca_key_pem: bytes, *, address: 
     return (cert.public_bytes(serialization.Encoding.PEM),
             key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                               serialization.NoEncryption()))
-
-
-def certificate_addresses(peercert: dict[str, Any] | None) -> set[str]:
-    """Mailbox addresses a verified TLS client certificate names (subject CN, rfc822Name SANs)."""
-    if not peercert:
-        return set()
-    found = {value.lower() for kind, value in peercert.get("subjectAltName", ()) if kind == "email"}
-    for rdn in peercert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                found.add(str(value).lower())
-    return found
 
 
 def server_tls_context(cert_pem: bytes, key_pem: bytes, client_ca_pem: bytes | None = None) -> ssl.SSLContext:
