@@ -200,7 +200,7 @@ def _header_split(raw: bytes, start: int, end: int) -> tuple[int, int]:
     if raw.startswith(b"\n", start, end):
         return start, start + 1
     crlf = raw.find(b"\r\n\r\n", start, end)
-    lf = raw.find(b"\n\n", start, end)
+    lf = raw.find(b"\n\n", start, end if crlf < 0 else crlf + 2)  # not past the CRLF one: a big body
     if crlf >= 0 and (lf < 0 or crlf < lf):
         return crlf + 2, crlf + 4
     if lf >= 0:
@@ -619,8 +619,15 @@ def _structure(raw: bytes, entity: Entity, extensible: bool) -> bytes:
         _q(encoding.decode("latin-1").upper() if encoding else "7BIT"),
         b"%d" % (entity.end - entity.body_start),
     ]
-    if entity.message is not None:
-        items += [_envelope(raw, entity.message), _structure(raw, entity.message, extensible),
+    message = entity.message
+    if message is None and entity.maintype == "MESSAGE" and entity.subtype in ("RFC822", "GLOBAL"):
+        # not walked (transfer-encoded, or beyond the bounds): its header only, so the response keeps the
+        # envelope and body the grammar requires of a message/rfc822 part (RFC 3501 §9 body-type-msg)
+        message = _parse(raw, entity.body_start, entity.end, MAX_DEPTH, [0])
+        if message.is_multipart or message.maintype == "MESSAGE":  # shown as a leaf: the walk stops here
+            message.maintype, message.subtype, message.params = "TEXT", "PLAIN", [("CHARSET", "US-ASCII")]
+    if message is not None:
+        items += [_envelope(raw, message), _structure(raw, message, extensible),
                   b"%d" % _lines(raw, entity.body_start, entity.end)]
     elif entity.maintype == "TEXT":
         items.append(b"%d" % _lines(raw, entity.body_start, entity.end))
@@ -672,7 +679,8 @@ def _locate(raw: bytes, root: Entity, section: Section) -> tuple[int, int] | byt
     return b"".join(picked) + b"\r\n"
 
 
-def _slice(raw: bytes, span: tuple[int, int] | bytes, partial: tuple[int, int] | None) -> bytes:
+def _slice(raw: bytes, span: tuple[int, int] | bytes, partial: tuple[int, int] | None) -> bytes | memoryview:
+    """The octets of a located section, after the partial range: a view of ``raw``, not a copy."""
     if isinstance(span, bytes):
         return span if partial is None else span[partial[0] : partial[0] + partial[1]]
     start, end = span
@@ -680,12 +688,12 @@ def _slice(raw: bytes, span: tuple[int, int] | bytes, partial: tuple[int, int] |
         start, end = min(start + partial[0], end), min(start + partial[0] + partial[1], end)
     if start == 0 and end == len(raw):
         return raw
-    return raw[start:end]
+    return memoryview(raw)[start:end]
 
 
 def body_section(raw: bytes, section: str) -> bytes:
     """The octets of ``BODY[section]`` (before any partial range); b"" when the message has no such part."""
-    return _slice(raw, _locate(raw, parse_structure(raw), parse_section(section)), None)
+    return bytes(_slice(raw, _locate(raw, parse_structure(raw), parse_section(section)), None))
 
 
 # -- the FETCH response ----------------------------------------------------------------------------------
@@ -700,13 +708,10 @@ class MessageView:
     raw: bytes
 
 
-def _literal(data: bytes) -> bytes:
-    return b"{%d}\r\n" % len(data) + data
-
-
-def render_fetch(msn: int, message: MessageView, items: list[FetchItem], *, include_uid: bool) -> bytes:
-    """``* msn FETCH (...)\\r\\n`` (RFC 3501 §7.4.2), bodies as literals; UID first when ``include_uid``
-    (a UID FETCH always returns it, §6.4.8)."""
+def fetch_response_parts(msn: int, message: MessageView, items: list[FetchItem], *,
+                         include_uid: bool) -> list[bytes | memoryview]:
+    """The FETCH response as pieces to write in order (``transport.writelines``): bodies are views of the
+    raw message, so a 25 MB message is not copied to be sent. :func:`render_fetch` joins them."""
     ordered: list[FetchItem] = []
     if include_uid:
         ordered.append(FetchItem("UID"))
@@ -715,34 +720,44 @@ def render_fetch(msn: int, message: MessageView, items: list[FetchItem], *, incl
             ordered.append(item)
     raw = message.raw
     root = parse_structure(raw) if any(item.needs_structure for item in ordered) else None
-    out: list[bytes] = []
-    for item in ordered:
+    out: list[bytes | memoryview] = [b"* %d FETCH (" % msn]
+    for index, item in enumerate(ordered):
         name = item.name
+        out.append((b" " if index else b"") + item.label().encode("ascii") + b" ")
+        body: bytes | memoryview | None = None
         if name == "UID":
-            value = b"%d" % message.uid
+            out.append(b"%d" % message.uid)
         elif name == "FLAGS":
-            value = b"(" + " ".join(message.flags).encode("utf-8") + b")"
+            out.append(b"(" + " ".join(message.flags).encode("utf-8") + b")")
         elif name == "INTERNALDATE":
-            value = imap_date(message.internal_date)
+            out.append(imap_date(message.internal_date))
         elif name == "RFC822.SIZE":
-            value = b"%d" % message.size
+            out.append(b"%d" % message.size)
         elif name == "ENVELOPE":
             assert root is not None
-            value = _envelope(raw, root)
+            out.append(_envelope(raw, root))
         elif name in ("BODYSTRUCTURE", "BODY") and item.section is None:
             assert root is not None
-            value = _structure(raw, root, name == "BODYSTRUCTURE")
+            out.append(_structure(raw, root, name == "BODYSTRUCTURE"))
         elif name == "RFC822":
-            value = _literal(raw)
+            body = raw
         elif name == "RFC822.HEADER":
             assert root is not None
-            value = _literal(raw[: root.body_start])
+            body = memoryview(raw)[: root.body_start]
         elif name == "RFC822.TEXT":
             assert root is not None
-            value = _literal(raw[root.body_start :])
+            body = memoryview(raw)[root.body_start :]
         else:
-            section = parse_section(item.section or "")
-            span = (0, len(raw)) if root is None else _locate(raw, root, section)
-            value = _literal(_slice(raw, span, item.partial))
-        out.append(item.label().encode("ascii") + b" " + value)
-    return b"* %d FETCH (" % msn + b" ".join(out) + b")\r\n"
+            span = (0, len(raw)) if root is None else _locate(raw, root, parse_section(item.section or ""))
+            body = _slice(raw, span, item.partial)
+        if body is not None:  # bodies always as literals (RFC 3501 §4.3): any octet may be in them
+            out.append(b"{%d}\r\n" % len(body))
+            out.append(body)
+    out.append(b")\r\n")
+    return out
+
+
+def render_fetch(msn: int, message: MessageView, items: list[FetchItem], *, include_uid: bool) -> bytes:
+    """``* msn FETCH (...)\\r\\n`` (RFC 3501 §7.4.2), bodies as literals; UID first when ``include_uid``
+    (a UID FETCH always returns it, §6.4.8)."""
+    return b"".join(fetch_response_parts(msn, message, items, include_uid=include_uid))

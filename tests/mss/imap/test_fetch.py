@@ -367,6 +367,12 @@ def test_malformed_structures_fall_back_to_defaults():
     raw = b"Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: s\r\n\r\nb\r\n--d--\r\n"
     assert sexp(bodystructure(raw, extensible=False))[0][:2] == [b"MESSAGE", b"RFC822"]
     assert body_section(raw, "1.HEADER") == b"Subject: s\r\n\r\n"
+    # a message/rfc822 part that is not walked (transfer-encoded) keeps the envelope and body of the grammar
+    raw = (b"Content-Type: multipart/mixed; boundary=m\r\n\r\n--m\r\nContent-Type: message/rfc822\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogcw0KDQpi\r\n--m--\r\n")
+    part = sexp(bodystructure(raw, extensible=False))[0]
+    assert part[:7] == [b"MESSAGE", b"RFC822", None, None, None, b"BASE64", "20"]
+    assert part[7] == [None] * 10 and part[8][:2] == [b"TEXT", b"PLAIN"] and part[9] == "1"
 
 
 def test_nesting_is_bounded():
@@ -379,6 +385,16 @@ def test_nesting_is_bounded():
     while root.children:
         root, depth = root.children[0], depth + 1
     assert depth <= 16
+    raw = b"Subject: s\r\n\r\nbody"
+    for _ in range(40):
+        raw = b"Content-Type: message/rfc822\r\n\r\n" + raw
+    structure = sexp(bodystructure(raw, extensible=False))
+    levels = 0
+    while structure[:2] == [b"MESSAGE", b"RFC822"]:
+        structure, levels = structure[8], levels + 1
+    assert structure[:2] == [b"TEXT", b"PLAIN"] and levels == 17
+    hostile = b"Content-Type: message/rfc822\r\n\r\n" * 100_000 + b"x"
+    assert bodystructure(hostile, extensible=True).count(b'"MESSAGE" "RFC822"') == 17  # no RecursionError
     sexp(bodystructure(raw, extensible=True))
 
 
@@ -428,3 +444,17 @@ def test_any_bytes_render_a_well_formed_response(raw):
 def test_parse_command_keeps_the_fetch_atom_whole():
     assert parse_command([b"t FETCH 1 BODY.PEEK[HEADER.FIELDS (A B)]<0.1>"]).args[1] == Atom(
         "BODY.PEEK[HEADER.FIELDS (A B)]<0.1>")
+
+
+@given(st.lists(st.sampled_from(["(", ")", " ", "BODY[", "BODY.PEEK[", "]", "<1.2>", "<0>", "1.", "2", "HEADER",
+                                 ".FIELDS", ".NOT", " (A B)", "TEXT", "MIME", "FLAGS", "ALL", "UID", '"x"', "NIL",
+                                 "RFC822", ".SIZE", "0", "*"]), max_size=15).map("".join))
+def test_any_item_list_parses_or_is_a_syntax_error(text):
+    try:
+        args = parse_command([f"t FETCH 1 {text}".encode()]).args[1:]
+        items = parse_fetch_items(args)
+    except ImapSyntaxError as exc:
+        assert exc.message
+    else:
+        for item in items:
+            item.label()

@@ -198,3 +198,26 @@ def test_modified_utf7_round_trip(name):
     assert encoded.isascii()
     assert decode_mutf7(encoded) == name
     assert decode_mailbox(parse_command(split_literals(b"t SELECT " + encode_mailbox(name))).args[0]) == name
+
+
+LINE_PIECES = [b"a1", b" ", b"  ", b"UID", b"FETCH", b"SEARCH", b"(", b")", b'"', b"\\", b"{", b"}", b"{3}", b"{2+}",
+               b"[", b"]", b"<0.5>", b"BODY[", b"BODY.PEEK[", b"HEADER.FIELDS", b"*", b"%", b"+", b"~", b":", b",",
+               b"1", b"NIL", b"\xc3\xa9", b"\x00", b"\x7f", b"&", b"-", b"\r"]
+
+
+@given(st.lists(st.sampled_from(LINE_PIECES), max_size=25).map(b"".join), st.binary(max_size=4))
+def test_any_line_parses_or_is_a_syntax_error(line, literal):
+    parts = [line]
+    announced = literal_announced(line)
+    if announced is not None and announced[0] == len(literal):
+        parts += [literal, b""]
+    try:
+        command = parse_command(parts)
+    except ImapSyntaxError as exc:
+        assert exc.message and (exc.tag is None or line.startswith(exc.tag.encode()))
+    else:
+        assert line.startswith(command.tag.encode() + b" ")
+        try:
+            decode_mailbox(command.args[0] if command.args else None)
+        except ImapSyntaxError:
+            pass
