@@ -222,9 +222,8 @@ async def fetch_(session: ImapSession, cmd: Command) -> str:
                 selected.entries[entry.uid] = entry
                 view = fetch.MessageView(uid=entry.uid, flags=entry.flags, internal_date=entry.internal_date,
                                          size=entry.size, raw=message.raw)
-                await session.send(fetch.render_fetch(selected.msn(entry.uid), view,
-                                                      with_flags if entry.uid in flagged else items,
-                                                      include_uid=cmd.uid))
+                await session.send_parts(fetch.fetch_response_parts(
+                    selected.msn(entry.uid), view, with_flags if entry.uid in flagged else items, include_uid=cmd.uid))
     if gone:
         raise _expunge_issued(gone)
     return f"{'UID ' if cmd.uid else ''}FETCH completed"

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 WRITE_TIMEOUT = 60.0
 """Seconds a session waits for a client that reads nothing of what it is sent before it gives up."""
+PSC_RECHECK_SECONDS = 5.0
+"""A session opened with a PSC token checks, at most this often (at a command, and every minute of IDLE),
+that the token is still valid (SC.MSS/CONF.10, .11)."""
 BASE_CAPABILITIES = ("IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT",
                      "CHILDREN", "SPECIAL-USE")
 
@@ -44,6 +47,7 @@ class ImapServer:
         }
         self.sessions: set[ImapSession] = set()
         self.write_timeout = WRITE_TIMEOUT
+        self.psc_recheck_seconds = PSC_RECHECK_SECONDS
         self.closing = False
 
     def capabilities(self, session: ImapSession) -> str:

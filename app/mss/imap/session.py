@@ -62,8 +62,6 @@ WRITE_HIGH_WATER = 256 * 1024
 """Octets queued on the transport above which the session waits for the client to read."""
 PREAUTH_TIMEOUT = 120.0
 """Seconds a session that has not authenticated may stay silent."""
-PSC_RECHECK_SECONDS = 5.0
-"""A session opened with a PSC token checks, at most this often, that the token is still valid."""
 CRLF = b"\r\n"
 
 
@@ -148,6 +146,13 @@ class ImapSession:
             raise Close from None
         except (ConnectionError, RuntimeError):
             raise Close from None
+
+    async def send_parts(self, parts: Sequence[bytes | memoryview]) -> None:
+        """A response in pieces (a FETCH's bodies as views of the raw message, not copies)."""
+        if self.writer.is_closing():
+            raise Close
+        self.writer.writelines(parts)  # type: ignore[arg-type]
+        await self.flush()
 
     async def untagged(self, text: str | bytes) -> None:
         await self.send(b"* " + (text.encode() if isinstance(text, str) else text) + CRLF)
@@ -461,7 +466,9 @@ class ImapSession:
     async def check_psc_session(self) -> None:
         """SC.MSS/CONF.10, .11: a session opened with a PSC token ends once the token is no longer valid."""
         identity = self.identity
-        if identity is None or identity.kind != "psc" or time.monotonic() - self.psc_checked < PSC_RECHECK_SECONDS:
+        if identity is None or identity.kind != "psc":
+            return
+        if time.monotonic() - self.psc_checked < self.server.psc_recheck_seconds:
             return
         self.psc_checked = time.monotonic()
         async with self.app.state.sessionmaker() as db:

@@ -47,6 +47,19 @@ async def imap_call(app: Any, fn: Callable[[imaplib.IMAP4], Any], **options: Any
     return await asyncio.to_thread(work)
 
 
+def command(imap: imaplib.IMAP4, line: str | bytes) -> list[bytes]:
+    """Send ``line`` as a command on an imaplib connection, bypassing imaplib's own checks (unknown
+    commands, wrong state); the response lines up to the tagged one (literals left inline)."""
+    tag = imap._new_tag()  # type: ignore[attr-defined]
+    imap.send(tag + b" " + (line.encode() if isinstance(line, str) else line) + b"\r\n")
+    lines = []
+    while True:
+        got = imap.readline()
+        lines.append(got.rstrip(b"\r\n"))
+        if got.startswith(tag + b" "):
+            return lines
+
+
 class Raw:
     """A plain socket speaking IMAP by hand (over-long lines, literals announced and never sent, garbage)."""
 
