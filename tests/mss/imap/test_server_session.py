@@ -38,10 +38,10 @@ async def test_greeting_starttls_logindisabled_login(app, client):
     def before_tls() -> list[bytes]:
         raw = Raw(app.state.imap_port)
         lines = [raw.greeting]
-        for command in (b"a1 LOGIN " + DOCTOR.encode() + b" " + PASSWORD.encode(), b"a2 AUTHENTICATE PLAIN AGFiYwBk",
-                        b"a3 SELECT INBOX", b"a4 CAPABILITY"):
-            raw.send(command + b"\r\n")
-            lines += raw.until(command.split()[0])
+        for line in (b"a1 LOGIN " + DOCTOR.encode() + b" " + PASSWORD.encode(), b"a2 AUTHENTICATE PLAIN AGFiYwBk",
+                     b"a3 SELECT INBOX", b"a4 CAPABILITY"):
+            raw.send(line + b"\r\n")
+            lines += raw.until(line.split()[0])
         raw.close()
         return lines
 
