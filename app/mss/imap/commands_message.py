@@ -182,7 +182,9 @@ async def search_(session: ImapSession, cmd: Command) -> str:
 async def fetch_(session: ImapSession, cmd: Command) -> str:
     """RFC 3501 §6.4.5. Fetching a body without ``.PEEK`` (or RFC822, RFC822.TEXT) sets ``\\Seen`` first, in
     one transaction, through the store (the MDN the sender asked for is sent once, RFC 8098), and the new
-    FLAGS come with the data; in a folder opened with EXAMINE nothing is set."""
+    FLAGS come with the data; in a folder opened with EXAMINE nothing is set. A message removed by another
+    session (its EXPUNGE not yet sent) still answers UID, FLAGS, INTERNALDATE and RFC822.SIZE from the
+    snapshot; its body cannot be: ``NO [EXPUNGEISSUED]`` after the others (RFC 2180 §4.1, RFC 5530)."""
     if len(cmd.args) < 2:
         raise bad("FETCH takes a sequence set and the items: FETCH 1:* (FLAGS BODY.PEEK[])")
     uids = targets(session, cmd.args[0], uid=cmd.uid)
@@ -201,8 +203,10 @@ async def fetch_(session: ImapSession, cmd: Command) -> str:
                 flagged.add(entry.uid)
     with_flags = items if any(item.name == "FLAGS" for item in items) else [*items, fetch.FetchItem("FLAGS")]
     if all(item.name in _META_ITEMS for item in items):
+        # RFC 2180 §4.1.1: what the snapshot knows of a message removed elsewhere is still served
+        gone = 0
         out = bytearray()
-        for uid in live:
+        for uid in uids:
             entry = selected.entries[uid]
             view = fetch.MessageView(uid=uid, flags=entry.flags, internal_date=entry.internal_date, size=entry.size,
                                      raw=b"")

@@ -31,6 +31,7 @@ import logging
 import ssl
 import time
 import traceback
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -617,8 +618,9 @@ def _command_name(line: bytes) -> str:
 
 
 def _printable(text: str) -> str:
-    """Response text (RFC 3501 §9 ``text``): no CR, LF or NUL; UTF-8 kept."""
-    return "".join(c if c >= " " and c != "\x7f" else "?" for c in text)[:900]
+    """Response text (RFC 3501 §9 ``text``: 7-bit, no CR, LF or NUL): accents dropped, "§" spelled out."""
+    ascii_text = unicodedata.normalize("NFKD", text.replace("§", "section ")).encode("ascii", "ignore").decode()
+    return "".join(c if " " <= c < "\x7f" else "?" for c in ascii_text)[:900]
 
 
 def _journal_text(refusal: Refusal) -> str:
