@@ -35,7 +35,7 @@ import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.api.journal import record
 from app.mss import auth, service
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from app.mss.folders import Entry
-    from app.mss.imap.server import ImapServer
 
 logger = logging.getLogger("segur.mss.imap")
 
@@ -64,6 +63,23 @@ WRITE_HIGH_WATER = 256 * 1024
 PREAUTH_TIMEOUT = 120.0
 """Seconds a session that has not authenticated may stay silent."""
 CRLF = b"\r\n"
+
+
+class ImapServer(Protocol):
+    """What a session needs of its listener (:class:`app.mss.imap.server.ImapServer`)."""
+
+    app: Any
+    settings: Any
+    tls: ssl.SSLContext | None
+    commands: dict[str, Spec]
+    write_timeout: float
+    psc_recheck_seconds: float
+
+    def capabilities(self, session: ImapSession) -> str: ...
+
+    def admit(self, session: ImapSession) -> bool: ...
+
+    def release(self, session: ImapSession) -> None: ...
 
 
 class Close(Exception):

@@ -95,7 +95,8 @@ async def mss_tls_context(app: FastAPI) -> ssl.SSLContext:
     else:
         cert_pem, key_pem = await service.shared_tls_key(
             app.state.sessionmaker,
-            lambda: asyncio.to_thread(generate_test_certificate, settings.mss_smtp_hostname))
+            lambda: asyncio.to_thread(generate_test_certificate, settings.mss_smtp_hostname,
+                                      settings.mss_imap_hostname))
     ca_cert, ca_key = await service.shared_tls_key(
         app.state.sessionmaker, lambda: asyncio.to_thread(generate_test_ca), name="client-ca")
     context = server_tls_context(cert_pem, key_pem, ca_cert)

@@ -16,8 +16,9 @@ TLS12_CIPHERS = (
 )
 
 
-def generate_test_certificate(hostname: str) -> tuple[bytes, bytes]:
-    """A self-signed RSA-2048 certificate for ``hostname``, localhost and 127.0.0.1 (PEM cert, PEM key)."""
+def generate_test_certificate(hostname: str, *others: str) -> tuple[bytes, bytes]:
+    """A self-signed RSA-2048 certificate for ``hostname`` (its CN), ``others`` (the IMAP listener's name),
+    localhost and 127.0.0.1 (PEM cert, PEM key)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.x509.oid import NameOID
@@ -37,7 +38,7 @@ def generate_test_certificate(hostname: str) -> tuple[bytes, bytes]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=365))
         .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName(hostname), x509.DNSName("localhost"),
+            *(x509.DNSName(name) for name in dict.fromkeys((hostname, *others))), x509.DNSName("localhost"),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         ]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
