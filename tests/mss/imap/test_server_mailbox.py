@@ -6,6 +6,7 @@ RFC 4315)."""
 from __future__ import annotations
 
 import asyncio
+import imaplib
 import re
 
 from tests.mss.conftest import DOCTOR
@@ -50,8 +51,14 @@ async def test_folders_list_create_delete_rename_subscribe(app, client):
         seen["subscribe-unknown"] = imap.subscribe("Nope")[1][0]
         assert imap.select("Archives")[0] == "OK"
         seen["delete-selected"] = imap.delete("Archives")[1][0]
-        assert imap.select("inbox")[0] == "OK"
-        seen["delete"] = imap.delete("Archives")[0]
+        elsewhere = connect(app)
+        seen["delete"] = elsewhere.delete("Archives")[0]  # deleted by another session under this one
+        elsewhere.logout()
+        try:
+            imap.noop()
+        except imaplib.IMAP4.abort as exc:
+            seen["selected-gone"] = str(exc)
+        imap = connect(app)
         seen["after"] = listed(imap.list()[1])
         imap.logout()
         return seen
@@ -74,6 +81,7 @@ async def test_folders_list_create_delete_rename_subscribe(app, client):
     assert code_of(seen["subscribe-unknown"]) == "NONEXISTENT"  # type: ignore[arg-type]
     assert code_of(seen["delete-selected"]) == "INUSE"  # type: ignore[arg-type]
     assert seen["delete"] == "OK" and "Archives" not in seen["after"]  # type: ignore[operator]
+    assert "UIDVALIDITY changed" in str(seen["selected-gone"])  # RFC 3501 §2.3.1.1
 
 
 async def test_append_select_examine_status(app, client):

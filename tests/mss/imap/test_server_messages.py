@@ -243,3 +243,23 @@ async def test_idle_woken_by_an_smtp_delivery(app, client, smtp_call):
     assert exists == b"* 1 EXISTS\r\n"
     assert lag < 1.0  # woken before (or within a second of) smtplib returning from the delivery
     assert done.endswith(b"OK IDLE terminated\r\n")
+
+
+async def test_sessions_woken_together_share_one_folder_read(app, client, session):
+    """A change wakes every session of the mailbox: reads started after it are shared (one store read for
+    all of them); a later change makes the next read a new one."""
+    from app.mss import service
+
+    server = app.state.imap_server
+    mailbox = await service.get_mailbox(session, HOSPITAL_DOCTOR)
+    assert mailbox is not None
+    server.generations[HOSPITAL_DOCTOR] = server.generations.get(HOSPITAL_DOCTOR, 0) + 1  # as a change announces
+
+    async def read() -> list:  # type: ignore[type-arg]
+        return await server.folder_entries(mailbox_id=mailbox.id, address=HOSPITAL_DOCTOR, folder="INBOX")
+
+    together = await asyncio.gather(*(read() for _ in range(20)))
+    assert all(result[1] is together[0][1] for result in together)
+    assert (await read())[1] is together[0][1]  # nothing announced since: still current
+    server.generations[HOSPITAL_DOCTOR] += 1
+    assert (await read())[1] is not together[0][1]
