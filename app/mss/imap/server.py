@@ -19,6 +19,8 @@ import ssl
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
 from app.events import TOPIC_RESET, events_for
 from app.mss import service
 from app.mss.changes import TOPIC_MAILBOX
@@ -59,8 +61,19 @@ class ImapServer:
         self.psc_recheck_seconds = PSC_RECHECK_SECONDS
         self.closing = False
         self.resets = 0
+        self.read_sessions = self._autocommit_sessions()
         self.generations: dict[str, int] = {}
         self.reads: dict[tuple[int, str], tuple[tuple[int, int], asyncio.Future[tuple[int, list[Entry]]]]] = {}
+
+    def _autocommit_sessions(self) -> Any:
+        """On PostgreSQL with the fast paths, sessions whose statements run each in its own transaction
+        (autocommit: no BEGIN/COMMIT round trips) for the reads of message data; None otherwise (those reads
+        then run in a transaction like the rest)."""
+        engine = getattr(self.app.state, "engine", None)
+        if engine is None or engine.dialect.name != "postgresql" or not self.settings.fast_paths:
+            return None
+        return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False,
+                                  autoflush=False)
 
     # --- shared folder reads ---------------------------------------------------------------------------
 

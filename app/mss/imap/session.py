@@ -74,6 +74,7 @@ class ImapServer(Protocol):
     commands: dict[str, Spec]
     write_timeout: float
     psc_recheck_seconds: float
+    read_sessions: Any
 
     resets: int
 
@@ -129,6 +130,7 @@ class ImapSession:
         self.peercert: dict[str, Any] | None = writer.get_extra_info("peercert") if implicit_tls else None
         self.state = State.NOT_AUTHENTICATED
         self.identity: auth.Identity | None = None
+        self.mailbox: MssMailbox | None = None
         self.selected: Selected | None = None
         self.changes: asyncio.Queue[str] | None = None
         self.session_id = uuid.uuid4().hex[:16]
@@ -491,8 +493,12 @@ class ImapSession:
         self.state = State.AUTHENTICATED
         self.psc_checked = time.monotonic()
         self.changes = changes_of(self.app).subscribe(identity.login)
-        async with self.transaction() as (db, mailbox):
+        async with self.app.state.sessionmaker() as db, db.begin():
+            mailbox = await db.get(MssMailbox, identity.mailbox_id)
+            if mailbox is None:
+                await self.mailbox_gone()
             await service.ensure_standard_folders(db, mailbox)
+        self.mailbox = mailbox
 
     async def check_store_reset(self) -> None:
         """A store reset (``POST /sandbox/v1/reset``, any worker) since this session authenticated: its
@@ -521,15 +527,19 @@ class ImapSession:
     # --- the store --------------------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[tuple[AsyncSession, MssMailbox]]:
+    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[tuple[AsyncSession, MssMailbox]]:
         """One store transaction with the session's mailbox (one per command that writes: all or nothing).
-        The mailbox gone (the store was reset) ends the session."""
-        assert self.identity is not None
+        ``read_only``: a read of message data (FETCH, SEARCH batches) that needs no transaction; on PostgreSQL
+        with the fast paths it runs in autocommit (no BEGIN/COMMIT round trips). The mailbox row was read at
+        login (a store reset ends the session: :meth:`check_store_reset`)."""
+        assert self.mailbox is not None
+        reads = self.server.read_sessions if read_only else None
+        if reads is not None:
+            async with reads() as db:
+                yield db, await db.merge(self.mailbox, load=False)
+            return
         async with self.app.state.sessionmaker() as db, db.begin():
-            mailbox = await db.get(MssMailbox, self.identity.mailbox_id)
-            if mailbox is None or mailbox.address.lower() != self.identity.login:
-                await self.mailbox_gone()
-            yield db, mailbox
+            yield db, await db.merge(self.mailbox, load=False)
 
     async def mailbox_gone(self) -> NoReturn:
         self.end_rule = "IMAP:mailbox-gone"

@@ -171,6 +171,7 @@ async def test_search_store_copy_move_expunge_close(app, client, smtp_call):
         seen["trycreate"] = imap.copy("1", "Nope")[1][0]
         seen["move"] = command(imap, f"UID MOVE {uids[0]} Trash")
         imap.store("1", "+FLAGS", "(\\Deleted)")
+        seen["check"] = imap.check()[0]
         seen["uid-expunge"] = command(imap, f"UID EXPUNGE {uids[1]}")
         seen["left"] = imap.uid("SEARCH", "ALL")[1]
         imap.store("2", "+FLAGS", "(\\Deleted)")
@@ -201,7 +202,7 @@ async def test_search_store_copy_move_expunge_close(app, client, smtp_call):
     move = seen["move"]
     assert isinstance(move, list) and move[0].startswith(b"* OK [COPYUID ")  # RFC 6851 §3.3
     assert move[1] == b"* 1 EXPUNGE" and move[2].endswith(b"OK UID MOVE completed")
-    assert seen["uid-expunge"][:1] == [b"* 1 EXPUNGE"]  # type: ignore[index]
+    assert seen["check"] == "OK" and seen["uid-expunge"][:1] == [b"* 1 EXPUNGE"]  # type: ignore[index]
     assert seen["left"] == [f"{uids[2]} {uids[3]}".encode()]
     assert seen["close"] == [seen["close"][-1]]  # type: ignore[index]  # CLOSE expunges silently
     assert b"MESSAGES 1" in seen["status"][0]  # type: ignore[index]

@@ -140,6 +140,11 @@ async def test_authenticate_plain_bearer_and_cancel(app, client):
         seen["not-base64"] = raw.line()
         raw.send(b"c4 AUTHENTICATE CRAM-MD5\r\n")
         seen["mechanism"] = raw.line()
+        # LOGIN with a synchronising literal (RFC 3501 §4.3: "+" first), then a LITERAL+ one (RFC 7888)
+        raw.send(b"c5 LOGIN {%d}\r\n" % len(DOCTOR))
+        seen["literal-continuation"] = raw.line()
+        raw.send(DOCTOR.encode() + b" {%d+}\r\n" % len(PASSWORD) + PASSWORD.encode() + b"\r\n")
+        seen["literal-login"] = raw.line()
         raw.close()
         return seen
 
@@ -153,6 +158,8 @@ async def test_authenticate_plain_bearer_and_cancel(app, client):
     assert seen["cancel"].startswith(b"c2 BAD")  # type: ignore[union-attr]
     assert seen["not-base64"].startswith(b"c3 BAD")  # type: ignore[union-attr]
     assert seen["mechanism"].startswith(b"c4 NO [CANNOT]")  # type: ignore[union-attr]
+    assert seen["literal-continuation"].startswith(b"+ ")  # type: ignore[union-attr]
+    assert seen["literal-login"].startswith(b"c5 OK [CAPABILITY ")  # type: ignore[union-attr]
     dump = await journal_when(client, "mss.imap.authenticate", operation="mss.imap.authenticate")
     assert f"XOAUTH2 {DOCTOR}: PSC access token refused" in dump and "MSS:auth.owner" in dump
     assert SECRET not in dump and token not in dump and other not in dump and "Bearer" not in dump
