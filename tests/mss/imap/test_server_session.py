@@ -45,6 +45,19 @@ async def test_greeting_starttls_logindisabled_login(app, client):
         raw.close()
         return lines
 
+    def starttls_injection() -> tuple[bytes, list[bytes]]:
+        """RFC 2595 §3.1 (CVE-2011-0411): what the client sent in clear after STARTTLS is thrown away."""
+        raw = Raw(app.state.imap_port)
+        raw.send(b"s1 STARTTLS\r\ns2 LOGOUT\r\n")
+        ok = raw.line()
+        raw.sock = tls_context(app).wrap_socket(raw.sock, server_hostname="localhost")
+        raw.send(b"s3 NOOP\r\n")
+        after = raw.until(b"s3")
+        raw.close()
+        return ok, after
+
+    ok, after = await asyncio.to_thread(starttls_injection)
+    assert ok == b"s1 OK Begin TLS negotiation now" and after == [b"s3 OK NOOP completed"]
     lines = await asyncio.to_thread(before_tls)
     greeting = lines[0].decode()
     assert greeting.startswith("* OK [CAPABILITY IMAP4rev1 ") and "imap.sandbox.mssante.fr" in greeting
@@ -289,6 +302,10 @@ async def test_implicit_tls_port_and_off_switch(database_url, client):
         caps, typ = await asyncio.to_thread(work)
         assert typ == "OK" and "STARTTLS" not in caps and "AUTH=PLAIN" in caps and "LOGINDISABLED" not in caps
         assert port != other.state.imap_port
+        connected = await asyncio.to_thread(Raw, other.state.imap_port)
+    # the application stopped: its sessions were told (RFC 3501 §7.1.5)
+    assert (await asyncio.to_thread(connected.line)).startswith(b"* BYE ")
+    connected.close()
     off = create_app(make_settings(database_url, mss_imap_enabled=False))
     async with off.router.lifespan_context(off):
         assert off.state.imap_port is None and off.state.imaps_port is None
