@@ -153,6 +153,8 @@ async def test_authenticate_plain_bearer_and_cancel(app, client):
         seen["not-base64"] = raw.line()
         raw.send(b"c4 AUTHENTICATE CRAM-MD5\r\n")
         seen["mechanism"] = raw.line()
+        raw.send(f"c6 AUTHENTICATE {SECRET}\r\n".encode())  # a token typed where the mechanism goes
+        seen["not-mechanism"] = raw.line()
         # LOGIN with a synchronising literal (RFC 3501 §4.3: "+" first), then a LITERAL+ one (RFC 7888)
         raw.send(b"c5 LOGIN {%d}\r\n" % len(DOCTOR))
         seen["literal-continuation"] = raw.line()
@@ -171,6 +173,7 @@ async def test_authenticate_plain_bearer_and_cancel(app, client):
     assert seen["cancel"].startswith(b"c2 BAD")  # type: ignore[union-attr]
     assert seen["not-base64"].startswith(b"c3 BAD")  # type: ignore[union-attr]
     assert seen["mechanism"].startswith(b"c4 NO [CANNOT]")  # type: ignore[union-attr]
+    assert seen["not-mechanism"] == b"c6 NO [CANNOT] unsupported SASL mechanism (not a mechanism name)"
     assert seen["literal-continuation"].startswith(b"+ ")  # type: ignore[union-attr]
     assert seen["literal-login"].startswith(b"c5 OK [CAPABILITY ")  # type: ignore[union-attr]
     dump = await journal_when(client, "mss.imap.authenticate", operation="mss.imap.authenticate")
