@@ -97,9 +97,10 @@ def free_port() -> int:
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {"mss_imap_port": 0, **overrides}  # ephemeral IMAP port unless a test names one
     return load_settings(
         database_url=database_url, public_base_url=BASE_URL, smtp_port=0, auto_migrate=False,
-        access_log=False, log_level="WARNING", **overrides,
+        access_log=False, log_level="WARNING", **values,
     )
 
 

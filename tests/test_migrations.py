@@ -3,6 +3,7 @@ build matches the models exactly (what ``alembic revision --autogenerate`` would
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,7 +93,7 @@ async def test_start_up_refuses_a_schema_behind_unless_it_migrates(empty_databas
         await downgrade(engine, "mss@-1")
         behind = await current_revisions(engine)
         with pytest.raises(SchemaNotCurrent, match=r"^\[database\] .*: the schema is behind \(at dmp_0001 ins_0001 "
-                           r"mss_0001 psc_0001, expected heads: "):
+                           r"mss_0002 psc_0001, expected heads: "):
             await _start(empty_database_url)
         assert await current_revisions(engine) == behind  # refused: nothing migrated, nothing stored
     finally:
@@ -109,5 +110,52 @@ async def test_start_up_refuses_a_schema_ahead_even_when_it_migrates(empty_datab
                            r"zzz_0099 are unknown"):
             await _start(empty_database_url, auto_migrate=True)
         assert "zzz_0099" in await current_revisions(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_mss_0003_keeps_deliveries_in_the_inbox_and_never_reuses_ids(empty_database_url: str) -> None:
+    """Rows delivered before the folders exist stay, in the INBOX (``folder_id`` NULL) with no flags; on
+    SQLite ``mss_delivery`` and ``mss_folder`` become ``AUTOINCREMENT`` (a UID is never reused); down and up
+    again keep the rows."""
+    engine = create_engine(empty_database_url)
+    try:
+        await upgrade(engine, "mss_0002")
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO mss_domain (name, role, structures) VALUES "
+                                          "('a.mssante.fr', 'local', '[]')"))
+            await connection.execute(text(
+                "INSERT INTO mss_mailbox (id, address, domain, type, display_name, owners, active, created_at) "
+                "VALUES (1, 'x@a.mssante.fr', 'a.mssante.fr', 'ORG', 'X', '[]', true, CURRENT_TIMESTAMP)"))
+            await connection.execute(text(
+                "INSERT INTO mss_message (id, uid, kind, transport, envelope_from, size, raw, headers, parts, xdm, "
+                "report, has_xdm, conversation_closed, received_at) VALUES (1, 'u1', 'message', 'smtp', '', 1, "
+                ":raw, '[]', '[]', '[]', '{}', false, false, CURRENT_TIMESTAMP)"), {"raw": b"x"})
+            for delivery_id in (7, 9):
+                await connection.execute(text(
+                    "INSERT INTO mss_delivery (id, message_id, mailbox_id, recipient, status, seen, delivered_at) "
+                    "VALUES (:id, 1, 1, 'x@a.mssante.fr', 'delivered', false, CURRENT_TIMESTAMP)"), {"id": delivery_id})
+            if connection.dialect.name == "postgresql":  # ids given explicitly: the sequence told, as if drawn
+                await connection.execute(text("SELECT setval(pg_get_serial_sequence('mss_delivery', 'id'), 9)"))
+        await upgrade(engine)
+        async with engine.begin() as connection:
+            rows = (await connection.execute(text(
+                "SELECT id, folder_id, flags FROM mss_delivery ORDER BY id"))).all()
+            assert [(r[0], r[1], r[2] if isinstance(r[2], list) else json.loads(r[2])) for r in rows] == [
+                (7, None, []), (9, None, [])]
+            if connection.dialect.name == "sqlite":
+                for table in ("mss_delivery", "mss_folder"):
+                    sql = await connection.scalar(text("SELECT sql FROM sqlite_master WHERE name = :t"), {"t": table})
+                    assert "AUTOINCREMENT" in sql, sql
+            await connection.execute(text("DELETE FROM mss_delivery WHERE id = 9"))
+            await connection.execute(text(
+                "INSERT INTO mss_delivery (message_id, mailbox_id, recipient, status, seen, delivered_at) "
+                "VALUES (1, 1, 'x@a.mssante.fr', 'delivered', false, CURRENT_TIMESTAMP)"))
+            assert await connection.scalar(text("SELECT max(id) FROM mss_delivery")) > 9
+        await downgrade(engine, "mss_0002")
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM mss_delivery")) == 2
+        await upgrade(engine)
+        assert await current_revisions(engine) == head_revisions()
     finally:
         await engine.dispose()

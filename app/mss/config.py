@@ -1,6 +1,6 @@
 """Settings of the mss domain (a mixin of app.config.Settings; env prefix SEGUR_)."""
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 from pydantic_settings import BaseSettings
 
 
@@ -16,6 +16,24 @@ class MssSettings(BaseSettings):
     """Optional implicit-TLS (SMTPS) port; 0 = ephemeral (tests)."""
     mss_smtp_auth_require_tls: bool = True
     """Refuse AUTH before STARTTLS (SC.MSS/CONF.05, .07). Turn off for quick plain-text tests."""
+    mss_imap_enabled: bool = True
+    """Start the IMAP listener (RFC 3501) on the application's event loop."""
+    mss_imap_host: str | None = None
+    """Address the IMAP listener binds; unset = ``SEGUR_SMTP_HOST``."""
+    mss_imap_port: int = 1143
+    """IMAP with STARTTLS (RFC 2595); 0 = ephemeral (tests)."""
+    mss_imap_tls_port: int | None = None
+    """Optional implicit-TLS IMAP port (RFC 8314); 0 = ephemeral (tests)."""
+    mss_imap_hostname: str = "imap.sandbox.mssante.fr"
+    """Name in the IMAP greeting and in the autoconfiguration."""
+    mss_imap_auth_require_tls: bool = True
+    """LOGINDISABLED and no AUTHENTICATE before STARTTLS (RFC 3501 §6.2.3, RFC 2595 §3.2). Turn off for quick
+    plain-text tests."""
+    mss_imap_max_connections: int = 2000
+    """IMAP connections one worker serves at once; beyond, the greeting is ``* BYE``."""
+    mss_imap_idle_timeout_seconds: int = 1800
+    """Autologout of an authenticated IMAP session that says nothing (IDLE included): at least 30 minutes by
+    RFC 3501 §5.4; a session not yet authenticated is logged out after the smaller of this and 2 minutes."""
     mss_tls_cert_file: str | None = None
     mss_tls_key_file: str | None = None
     """PEM server certificate and key; when unset the sandbox generates a self-signed test certificate
@@ -33,11 +51,25 @@ class MssSettings(BaseSettings):
             raise ValueError(f"[mss] SEGUR_MSS_MAX_MESSAGE_BYTES must be at least 1024, got {value}")
         return value
 
-    @field_validator("mss_smtp_tls_port")
+    @field_validator("mss_smtp_tls_port", "mss_imap_port", "mss_imap_tls_port")
     @classmethod
-    def _tls_port(cls, value: int | None) -> int | None:
+    def _tls_port(cls, value: int | None, info: ValidationInfo) -> int | None:
         if value is not None and not 0 <= value <= 65535:
-            raise ValueError(f"[mss] SEGUR_MSS_SMTP_TLS_PORT must be 0..65535, got {value}")
+            raise ValueError(f"[mss] SEGUR_{str(info.field_name).upper()} must be 0..65535, got {value}")
+        return value
+
+    @field_validator("mss_imap_max_connections")
+    @classmethod
+    def _connections(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"[mss] SEGUR_MSS_IMAP_MAX_CONNECTIONS must be at least 1, got {value}")
+        return value
+
+    @field_validator("mss_imap_idle_timeout_seconds")
+    @classmethod
+    def _autologout(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"[mss] SEGUR_MSS_IMAP_IDLE_TIMEOUT_SECONDS must be at least 1, got {value}")
         return value
 
     @property

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.mss import checks, mime, notifications
-from app.mss.analysis import Analysis, Envelope
+from app.mss import changes, checks, mime, notifications
+from app.mss.analysis import Analysis, Envelope, analyse
 from app.mss.mailboxes import get_mailbox
+from app.mss.models import MssDelivery, MssMailbox
 from app.mss.parser import message_parser
 from app.mss.store import StoredMessage, message_store
 
@@ -35,6 +36,8 @@ class DeliveryPlan:
     dsn: list[notifications.DsnRecipient]
     receipt_to: str | None
     receipt: list[notifications.DsnRecipient]
+    mailboxes: list[str]
+    """The addresses of the mailboxes it is delivered into (their INBOX changes)."""
 
     @property
     def notifies(self) -> bool:
@@ -45,6 +48,7 @@ def plan_delivery(raw: bytes, envelope: Envelope, analysis: Analysis) -> Deliver
     parsed = analysis.parsed
     outcomes: list[tuple[notifications.DsnRecipient, str | None]] = []
     deliveries: list[dict[str, Any]] = []
+    mailboxes: list[str] = []
     now = utcnow()
     for (address, notify), verdict in zip(envelope.recipients, analysis.verdicts, strict=True):
         if verdict.role == "external":
@@ -55,6 +59,7 @@ def plan_delivery(raw: bytes, envelope: Envelope, analysis: Analysis) -> Deliver
                                              f"550 5.2.1 <{address}>: mailbox disabled (closed)")
         elif verdict.mailbox is not None:
             status, dsn = "delivered", notifications.DsnRecipient(address, "delivered", "2.0.0")
+            mailboxes.append(verdict.mailbox.address)
         else:
             status = "failed"
             dsn = notifications.DsnRecipient(address, "failed", "5.1.1", verdict.reply or "550 5.1.1 unknown")
@@ -81,7 +86,7 @@ def plan_delivery(raw: bytes, envelope: Envelope, analysis: Analysis) -> Deliver
         message=_message_row(raw, parsed, envelope, kind="message", report=analysis.report.to_dict(),
                              attachments=analysis.attachments),
         deliveries=deliveries, dsn=wanted if envelope.mail_from else [], receipt_to=receipt,
-        receipt=delivered if receipt else [],
+        receipt=delivered if receipt else [], mailboxes=mailboxes,
     )
 
 
@@ -94,6 +99,7 @@ async def store(
     writer = message_store(settings)
     message = await writer.add_message(session, plan.message)
     await writer.add_deliveries(session, message, plan.deliveries)
+    await changes.announce_after_commit(session, plan.mailboxes)
     if plan.dsn:
         await send_dsn(session, settings, original=message, parsed=analysis.parsed, sender=envelope.mail_from,
                        recipients=plan.dsn, envelope_id=envelope.envelope_id)
@@ -108,11 +114,14 @@ async def store_at_once(session: AsyncSession, settings: Settings, raw: bytes, e
     """:func:`store` as one statement (the message row and its delivery rows in a data-modifying CTE,
     PostgreSQL only), so that a session in autocommit mode stores it atomically without the BEGIN and
     COMMIT round trips. None, and nothing written, when notifications are due: those need :func:`store`
-    in a transaction."""
+    in a transaction. The mailboxes it delivered into are announced at once (:func:`changes.announce_now`):
+    the statement committed by itself."""
     plan = plan_delivery(raw, envelope, analysis)
     if plan.notifies:
         return None
-    return await message_store(settings).add_message_with_deliveries(session, plan.message, plan.deliveries)
+    message = await message_store(settings).add_message_with_deliveries(session, plan.message, plan.deliveries)
+    await changes.announce_now(session, plan.mailboxes)
+    return message
 
 
 def _message_row(raw: bytes, parsed: mime.ParsedMessage, envelope: Envelope, *, kind: str,
@@ -156,7 +165,29 @@ async def deliver_local(session: AsyncSession, settings: Settings, *, raw: bytes
     await writer.add_deliveries(session, row, [_delivery_row(
         message_id=row.id, mailbox_id=mailbox.id if mailbox and mailbox.active else None, recipient=to,
         status="delivered" if mailbox and mailbox.active else "relayed", notify="NEVER", at=utcnow())])
+    if mailbox is not None and mailbox.active:
+        await changes.announce_after_commit(session, [mailbox.address])
     return row
+
+
+async def keep_copy(session: AsyncSession, settings: Settings, *, mailbox: MssMailbox, raw: bytes,
+                    folder_id: int | None, seen: bool, flags: list[str], at: Any) -> int:
+    """Keep a message the mailbox's user stores itself (IMAP APPEND, RFC 3501 §6.3.11: a draft, the copy of
+    a sent message): parsed, its XDM read and the MSSanté checks run as for a message it sends (the report is
+    kept, nothing is refused: it is a copy, never sent), one delivery row with status ``stored``. Returns
+    the row's id (its UID)."""
+    envelope = Envelope(mail_from=mailbox.address, recipients=[], transport="imap")
+    analysis = await analyse(session, settings, raw, envelope, verdicts=[], sender=mailbox, sender_known=True)
+    writer = message_store(settings)
+    row = await writer.add_message(session, _message_row(raw, analysis.parsed, envelope, kind="message",
+                                                         report=analysis.report.to_dict(),
+                                                         attachments=analysis.attachments))
+    delivery = MssDelivery(message_id=row.id, mailbox_id=mailbox.id, recipient=mailbox.address, status="stored",
+                           notify=None, seen=seen, seen_at=utcnow() if seen else None, mdn_id=None,
+                           delivered_at=at, folder_id=folder_id, flags=flags)
+    session.add(delivery)
+    await session.flush()
+    return delivery.id
 
 
 async def send_dsn(session: AsyncSession, settings: Settings, *, original: StoredMessage,

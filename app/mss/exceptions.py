@@ -232,6 +232,53 @@ class RefusedByCheck(MessageRefused):
         self.check, self.finding = check, finding
 
 
+# --- folders and flags (IMAP, RFC 3501) -------------------------------------------------------------
+
+class UnknownFolder(MssError):
+    rule = "MSS:folder.unknown"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no folder {name!r} in this mailbox", name=name)
+        self.name = name
+
+
+class FolderExists(MssError):
+    rule = "MSS:folder.exists"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"folder {name!r} already exists", name=name)
+        self.name = name
+
+
+class InvalidFolderName(MssError):
+    rule = "MSS:folder.name"
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"invalid folder name {name!r}: {reason}", name=name, reason=reason)
+        self.name, self.reason = name, reason
+
+
+class FolderNotDeletable(MssError):
+    """INBOX and the standard folders (RFC 6154 special-use) stay."""
+
+    rule = "MSS:folder.not-deletable"
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"folder {name!r} cannot be deleted: {reason}", name=name, reason=reason)
+        self.name, self.reason = name, reason
+
+
+class InvalidFlag(MssError):
+    """A flag a client may not set (RFC 3501 §2.3.2): an unknown system flag, ``\\Recent``, or a keyword
+    that is not an atom."""
+
+    rule = "MSS:flag.invalid"
+
+    def __init__(self, flag: str, reason: str) -> None:
+        super().__init__(f"invalid flag {flag!r}: {reason}", flag=flag, reason=reason)
+        self.flag, self.reason = flag, reason
+
+
 # --- IHE XDM --------------------------------------------------------------------------------------
 
 class XdmError(MssError, ValueError):

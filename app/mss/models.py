@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Instant, utcnow
@@ -79,14 +79,46 @@ class MssMessage(Base):
     received_at: Mapped[datetime] = mapped_column(Instant, default=utcnow, index=True)
 
 
+class MssFolder(Base):
+    """A folder of a mailbox (IMAP mailbox, RFC 3501 §5.1), INBOX included. Its ``id`` is the folder's
+    UIDVALIDITY: never reused (``AUTOINCREMENT`` on SQLite), so a folder deleted and created again has a new
+    one (RFC 3501 §2.3.1.1). ``highest_removed_uid``: the highest UID that ever left the folder (expunged,
+    moved, deleted over HTTP), so UIDNEXT never goes down."""
+
+    __tablename__ = "mss_folder"
+    __table_args__ = (UniqueConstraint("mailbox_id", "name"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mss_mailbox.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    """Decoded (Unicode), hierarchy delimiter ``/``; the INBOX is spelled ``INBOX``."""
+    special_use: Mapped[str | None] = mapped_column(String(16))
+    """RFC 6154 attribute (``\\Sent``, ``\\Drafts``, ``\\Trash``) or None."""
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
+    highest_removed_uid: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+
+
 class MssDelivery(Base):
-    """One recipient of one message: delivered into a mailbox, relayed to another operator, or failed."""
+    """One recipient of one message: delivered into a mailbox, relayed to another operator, or failed.
+
+    A row with ``status`` ``delivered`` (or ``stored``: an IMAP APPEND) is one message in one folder of its
+    mailbox; its ``id`` is the message's IMAP UID (only grows: ``AUTOINCREMENT`` on SQLite, which otherwise
+    reuses the highest deleted rowid)."""
 
     __tablename__ = "mss_delivery"
+    __table_args__ = (Index("ix_mss_delivery_mailbox_folder", "mailbox_id", "folder_id", "id"),
+                      {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("mss_message.id", ondelete="CASCADE"), index=True)
-    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mss_mailbox.id", ondelete="CASCADE"), index=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mss_mailbox.id", ondelete="CASCADE"))
+    """Indexed first in ``ix_mss_delivery_mailbox_folder`` (the folder listings' index)."""
+    folder_id: Mapped[int | None] = mapped_column(ForeignKey("mss_folder.id", ondelete="CASCADE"))
+    """The folder; NULL is the mailbox's INBOX (so the SMTP paths that insert deliveries name no folder)."""
+    flags: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
+    """IMAP flags other than ``\\Seen`` (that one is ``seen``), sorted; set by the database on insert
+    (the SMTP paths leave it out)."""
     recipient: Mapped[str] = mapped_column(String(320))
     status: Mapped[str] = mapped_column(String(16))
     notify: Mapped[str | None] = mapped_column(String(64))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.mss import notifications
+from app.mss import changes, notifications
 from app.mss.deliveries import deliver_local
 from app.mss.models import MssDelivery, MssMailbox, MssMessage
 from app.mss.parser import message_parser, parse_message
@@ -21,14 +21,16 @@ if TYPE_CHECKING:
 async def mark_read(session: AsyncSession, settings: Settings, *, mailbox: MssMailbox, delivery: MssDelivery,
                     message: MssMessage, disposition: str = "displayed") -> StoredMessage | None:
     """Flag as read; when the message asked for one (``Disposition-Notification-To``, RFC 8098 §2.1) and
-    none was sent yet, send the MDN to that address. Returns the MDN, if one was sent."""
+    none was sent yet, send the MDN to that address. Returns the MDN, if one was sent. A copy the user kept
+    (IMAP APPEND, status ``stored``) was not received: no MDN for it."""
     first_time = not delivery.seen
     delivery.seen = True
     delivery.seen_at = delivery.seen_at or utcnow()
     mdn = None
     parsed = await parse_message(message.raw, message_parser(settings))
     dnt = parsed.header("Disposition-Notification-To")
-    if dnt and delivery.mdn_id is None and (first_time or disposition != "displayed") and message.kind == "message":
+    if (dnt and delivery.mdn_id is None and (first_time or disposition != "displayed") and message.kind == "message"
+            and delivery.status == "delivered"):
         targets = [a for _, a in getaddresses([dnt]) if a]
         if targets:
             raw = notifications.build_mdn(hostname=settings.mss_smtp_hostname, recipient=mailbox.address,
@@ -38,4 +40,6 @@ async def mark_read(session: AsyncSession, settings: Settings, *, mailbox: MssMa
                                        mail_from=mailbox.address, related_id=message.id, transport="mdn")
             delivery.mdn_id = mdn.id
     await session.flush()
+    if first_time:
+        await changes.announce_after_commit(session, [mailbox.address])
     return mdn

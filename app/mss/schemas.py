@@ -84,6 +84,10 @@ class SendResult(BaseModel):
 
 class MessageSummary(BaseModel):
     uid: str
+    imap_uid: int = Field(description="the message's UID in its folder over IMAP (RFC 3501 §2.3.1.1): ascending in "
+                                      "arrival order, never reused")
+    folder: str = Field(description="the folder the message is in (`INBOX`, `Sent`, `Drafts`, `Trash` or one the "
+                                    "user created over IMAP; `/` separates levels)")
     kind: str
     sender: str
     from_header: str | None

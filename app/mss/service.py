@@ -1,20 +1,47 @@
-"""The MSSanté operator's service: the one interface the faces (SMTP, HTTP API, control API, and the IMAP
-and patient faces to come) and the other domains call.
+"""The MSSanté operator's service: the one interface the faces (SMTP, HTTP API, control API, and the IMAP and
+patient faces to come) and the other domains call.
 
 The functions live in modules named after their concept, the only code of the domain that touches the
 database: :mod:`.mailboxes` (lookups, ownership, creation), :mod:`.recipients` (the trust space, what RCPT
 answers), :mod:`.analysis` (parse, XDM, checks), :mod:`.deliveries` (store, deliver, DSNs),
 :mod:`.submission` (the HTTP API's send), :mod:`.messages` (reading a mailbox), :mod:`.receipts` (read
-flags, MDNs), :mod:`.faults` (scripted SMTP failures), :mod:`.tlskeys`, :mod:`.seed`. They take the session
-first and keyword arguments; they ``flush()``, never commit (the caller owns the transaction: the HTTP
-request, or one SMTP DATA transaction); they raise :mod:`app.mss.exceptions`, never a protocol's error.
+flags, MDNs), :mod:`.folders` (folders, UIDs and flags: the IMAP view), :mod:`.changes` (announcements for
+IDLE), :mod:`.faults` (scripted SMTP failures), :mod:`.tlskeys`, :mod:`.seed`. They take the session first
+and keyword arguments; they ``flush()``, never commit (the caller owns the transaction: the HTTP request,
+or one SMTP DATA transaction); they raise :mod:`app.mss.exceptions`, never a protocol's error.
 """
 
 from __future__ import annotations
 
 from app.mss.analysis import Envelope, analyse, known_ins
+from app.mss.changes import MailboxChanges, announce_after_commit, announce_now, changes_of, wire_changes
 from app.mss.deliveries import deliver_local, store, store_at_once
 from app.mss.faults import add_fault, clear_faults, consume_fault, list_faults, pending_stages
+from app.mss.folders import (
+    DELIMITER,
+    INBOX,
+    STANDARD_FOLDERS,
+    SYSTEM_FLAGS,
+    TOPIC_MAILBOX,
+    Entry,
+    FolderInfo,
+    append,
+    copy_entries,
+    create_folder,
+    delete_folder,
+    ensure_standard_folders,
+    entries,
+    expunge,
+    folder_info,
+    list_folders,
+    load_entries,
+    move_entries,
+    normalise_flags,
+    normalise_folder_name,
+    rename_folder,
+    set_subscribed,
+    store_flags,
+)
 from app.mss.mailboxes import (
     PATIENT,
     TOPIC_LOOKUPS,
@@ -33,6 +60,7 @@ from app.mss.mailboxes import (
 from app.mss.messages import (
     MessageFilter,
     delete_delivery,
+    folder_name,
     list_deliveries,
     load_delivery,
     load_part,
@@ -55,4 +83,10 @@ __all__ = [
     "pending_stages", "require_applicative", "seed", "send_composed", "send_raw", "shared_tls_key", "store",
     "store_at_once", "submit",
     "sandbox_ca",
+    # folders, UIDs and flags (the IMAP view), change announcements
+    "DELIMITER", "INBOX", "STANDARD_FOLDERS", "SYSTEM_FLAGS", "TOPIC_MAILBOX", "Entry", "FolderInfo",
+    "MailboxChanges", "announce_after_commit", "announce_now", "append", "changes_of", "copy_entries",
+    "create_folder", "delete_folder", "ensure_standard_folders", "entries", "expunge", "folder_info", "folder_name",
+    "list_folders", "load_entries", "move_entries", "normalise_flags", "normalise_folder_name", "rename_folder",
+    "set_subscribed", "store_flags", "wire_changes",
 ]

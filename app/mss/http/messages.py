@@ -20,6 +20,11 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     403: {"description": "the professional does not own this mailbox (rule MSS:mailbox.owner)"},
     404: {"description": "unknown mailbox or message"},
 }
+LIST_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **PROBLEMS,
+    404: {"description": "unknown mailbox, or unknown folder (rule MSS:folder.unknown)"},
+    422: {"description": "invalid query parameter, or invalid folder name (rule MSS:folder.name)"},
+}
 
 
 def add_message_routes(target: APIRouter, mailbox_dep: Callable[..., Any], op: str) -> None:
@@ -31,9 +36,11 @@ def add_message_routes(target: APIRouter, mailbox_dep: Callable[..., Any], op: s
     Loaded = Annotated[tuple[MssDelivery, MssMessage], Depends(load)]
 
     @target.get("/mailboxes/{address}/messages", response_model=MessageList, operation_id=f"{op}_list_messages",
-                summary="List and search a mailbox (newest first)", responses=PROBLEMS)
+                summary="List and search a folder of a mailbox (newest first)", responses=LIST_PROBLEMS)
     async def list_messages(
         session: SessionDep, mailbox: MailboxDep,
+        folder: Annotated[str, Query(description="the folder (`INBOX`, case-insensitive; `Sent`, `Drafts`, `Trash`, "
+                                                 "or one created over IMAP)")] = "INBOX",
         sender: Annotated[str | None, Query(description="substring of the sender (envelope or From)")] = None,
         subject: Annotated[str | None, Query(description="substring of the subject")] = None,
         since: Annotated[IsoInstant | None, Query(description="received at or after (ISO 8601)")] = None,
@@ -44,10 +51,11 @@ def add_message_routes(target: APIRouter, mailbox_dep: Callable[..., Any], op: s
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> MessageList:
+        name = service.normalise_folder_name(folder)
         flt = service.MessageFilter(sender=sender, subject=subject, since=since, before=before, has_xdm=has_xdm,
-                                    unread=unread, kind=kind, limit=limit, offset=offset)
+                                    unread=unread, kind=kind, folder=name, limit=limit, offset=offset)
         total, rows = await service.list_deliveries(session, mailbox=mailbox, flt=flt)
-        return MessageList(total=total, items=[MessageSummary(**summary(d, m)) for d, m in rows])
+        return MessageList(total=total, items=[MessageSummary(**summary(d, m, name)) for d, m in rows])
 
     @target.get("/mailboxes/{address}/messages/{uid}", response_model=MessageDetail,
                 operation_id=f"{op}_get_message", responses=PROBLEMS,
@@ -87,8 +95,9 @@ def add_message_routes(target: APIRouter, mailbox_dep: Callable[..., Any], op: s
         return ReadResult(uid=m.uid, seen=True, mdn_uid=mdn_uid)
 
     @target.delete("/mailboxes/{address}/messages/{uid}", status_code=204, operation_id=f"{op}_delete_message",
-                   responses=PROBLEMS, summary="Delete a message from this mailbox")
-    async def delete_message(session: SessionDep, found: Loaded) -> Response:
+                   responses=PROBLEMS,
+                   summary="Delete a message from its folder (its IMAP UID is not reused; the folder's UIDNEXT stays)")
+    async def delete_message(session: SessionDep, mailbox: MailboxDep, found: Loaded) -> Response:
         d, _ = found
-        await service.delete_delivery(session, delivery=d)
+        await service.delete_delivery(session, mailbox=mailbox, delivery=d)
         return Response(status_code=204)

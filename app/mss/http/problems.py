@@ -20,6 +20,8 @@ _SHAPES: tuple[tuple[type[errors.MssError], int, str, bool], ...] = (
     (errors.NotMailboxOwner, 403, "Not your mailbox", True),
     (errors.UnknownMessage, 404, "Unknown message", True),
     (errors.UnknownPart, 404, "Unknown part", False),
+    (errors.UnknownFolder, 404, "Unknown folder", True),
+    (errors.InvalidFolderName, 422, "Invalid folder name", False),
     (errors.MailboxExists, 409, "Mailbox exists", False),
     (errors.InvalidMailbox, 422, "Invalid mailbox", False),
     (errors.NotApplicativeMailbox, 422, "Not an applicative mailbox", False),

@@ -20,21 +20,21 @@ def mailbox_read(m: MssMailbox) -> MailboxRead:
                        service=m.service, active=m.active)
 
 
-def summary(d: MssDelivery, m: MssMessage) -> dict[str, Any]:
+def summary(d: MssDelivery, m: MssMessage, folder: str) -> dict[str, Any]:
     return {
-        "uid": m.uid, "kind": m.kind, "sender": m.envelope_from, "from_header": m.from_header,
-        "subject": m.subject, "received_at": m.received_at, "size": m.size, "has_xdm": m.has_xdm,
-        "seen": d.seen, "conformant": (m.report or {}).get("conformant"),
+        "uid": m.uid, "imap_uid": d.id, "folder": folder, "kind": m.kind, "sender": m.envelope_from,
+        "from_header": m.from_header, "subject": m.subject, "received_at": m.received_at, "size": m.size,
+        "has_xdm": m.has_xdm, "seen": d.seen, "conformant": (m.report or {}).get("conformant"),
     }
 
 
 async def detail(session: AsyncSession, settings: Settings, d: MssDelivery, m: MssMessage) -> MessageDetail:
     parsed = await service.parsed(settings, m)
     return MessageDetail(
-        **summary(d, m), message_id=m.message_id, envelope_from=m.envelope_from, recipient=d.recipient,
-        delivery_status=d.status, transport=m.transport, auth_identity=m.auth_identity,
-        headers=[(k, v) for k, v in m.headers], parts=m.parts, text=parsed.text_body, xdm=m.xdm, report=m.report,
-        related_uid=await service.message_uid(session, m.related_id),
+        **summary(d, m, await service.folder_name(session, d)), message_id=m.message_id,
+        envelope_from=m.envelope_from, recipient=d.recipient, delivery_status=d.status, transport=m.transport,
+        auth_identity=m.auth_identity, headers=[(k, v) for k, v in m.headers], parts=m.parts,
+        text=parsed.text_body, xdm=m.xdm, report=m.report, related_uid=await service.message_uid(session, m.related_id),
     )
 
 

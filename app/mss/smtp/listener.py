@@ -80,6 +80,32 @@ def _forget_on_store_change(database_url: str, handler: MssHandler) -> None:
     events.subscribe(service.TOPIC_LOOKUPS, on_change)
 
 
+async def mss_tls_context(app: FastAPI) -> ssl.SSLContext:
+    """The TLS context of the SMTP and IMAP listeners, made once per application: the configured certificate
+    or the generated test one (kept in the store, shared by the workers), client certificates optional and
+    verified against the sandbox test CA (APP mailboxes, SC.MSS/CONF.12). Also publishes
+    ``app.state.mss_tls_certificate`` and ``app.state.mss_client_ca``."""
+    context: ssl.SSLContext | None = getattr(app.state, "mss_tls_context", None)
+    if context is not None:
+        return context
+    settings = app.state.settings
+    if settings.mss_tls_cert_file and settings.mss_tls_key_file:
+        cert_pem = await asyncio.to_thread(Path(settings.mss_tls_cert_file).read_bytes)
+        key_pem = await asyncio.to_thread(Path(settings.mss_tls_key_file).read_bytes)
+    else:
+        cert_pem, key_pem = await service.shared_tls_key(
+            app.state.sessionmaker,
+            lambda: asyncio.to_thread(generate_test_certificate, settings.mss_smtp_hostname,
+                                      settings.mss_imap_hostname))
+    ca_cert, ca_key = await service.shared_tls_key(
+        app.state.sessionmaker, lambda: asyncio.to_thread(generate_test_ca), name="client-ca")
+    context = server_tls_context(cert_pem, key_pem, ca_cert)
+    app.state.mss_tls_certificate = cert_pem
+    app.state.mss_client_ca = (ca_cert, ca_key)
+    app.state.mss_tls_context = context
+    return context
+
+
 @contextlib.asynccontextmanager
 async def smtp_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the SMTP listener(s) on the running loop; publish ``app.state.smtp_port`` (and
@@ -91,18 +117,7 @@ async def smtp_lifespan(app: FastAPI) -> AsyncIterator[None]:
     if not any(getattr(f, "mss", False) for f in mail_log.filters):
         quiet = _QuietLoginData()
         mail_log.addFilter(quiet)
-    if settings.mss_tls_cert_file and settings.mss_tls_key_file:
-        cert_pem = await asyncio.to_thread(Path(settings.mss_tls_cert_file).read_bytes)
-        key_pem = await asyncio.to_thread(Path(settings.mss_tls_key_file).read_bytes)
-    else:
-        cert_pem, key_pem = await service.shared_tls_key(
-            app.state.sessionmaker,
-            lambda: asyncio.to_thread(generate_test_certificate, settings.mss_smtp_hostname))
-    ca_cert, ca_key = await service.shared_tls_key(
-        app.state.sessionmaker, lambda: asyncio.to_thread(generate_test_ca), name="client-ca")
-    tls = server_tls_context(cert_pem, key_pem, ca_cert)
-    app.state.mss_tls_certificate = cert_pem
-    app.state.mss_client_ca = (ca_cert, ca_key)
+    tls = await mss_tls_context(app)
     handler = MssHandler(app)
     _forget_on_store_change(settings.database_url, handler)
     servers = []
@@ -129,3 +144,4 @@ async def smtp_lifespan(app: FastAPI) -> AsyncIterator[None]:
         for s in servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(s.wait_closed(), timeout=2)
+

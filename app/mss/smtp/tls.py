@@ -9,7 +9,6 @@ import ipaddress
 import ssl
 import tempfile
 from pathlib import Path
-from typing import Any
 
 TLS12_CIPHERS = (
     "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-SHA256:"
@@ -17,8 +16,9 @@ TLS12_CIPHERS = (
 )
 
 
-def generate_test_certificate(hostname: str) -> tuple[bytes, bytes]:
-    """A self-signed RSA-2048 certificate for ``hostname``, localhost and 127.0.0.1 (PEM cert, PEM key)."""
+def generate_test_certificate(hostname: str, *others: str) -> tuple[bytes, bytes]:
+    """A self-signed RSA-2048 certificate for ``hostname`` (its CN), ``others`` (the IMAP listener's name),
+    localhost and 127.0.0.1 (PEM cert, PEM key)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.x509.oid import NameOID
@@ -38,7 +38,7 @@ def generate_test_certificate(hostname: str) -> tuple[bytes, bytes]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=365))
         .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName(hostname), x509.DNSName("localhost"),
+            *(x509.DNSName(name) for name in dict.fromkeys((hostname, *others))), x509.DNSName("localhost"),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         ]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -107,18 +107,6 @@ def issue_client_certificate(ca_cert_pem: bytes, ca_key_pem: bytes, *, address: 
     return (cert.public_bytes(serialization.Encoding.PEM),
             key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                               serialization.NoEncryption()))
-
-
-def certificate_addresses(peercert: dict[str, Any] | None) -> set[str]:
-    """Mailbox addresses a verified TLS client certificate names (subject CN, rfc822Name SANs)."""
-    if not peercert:
-        return set()
-    found = {value.lower() for kind, value in peercert.get("subjectAltName", ()) if kind == "email"}
-    for rdn in peercert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                found.add(str(value).lower())
-    return found
 
 
 def server_tls_context(cert_pem: bytes, key_pem: bytes, client_ca_pem: bytes | None = None) -> ssl.SSLContext:

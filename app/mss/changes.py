@@ -1,0 +1,119 @@
+"""Mailbox change announcements: an IMAP session in IDLE (RFC 2177) learns that its mailbox changed.
+
+Every write that adds, removes or re-flags the rows of a mailbox's folders calls
+:func:`announce_after_commit` in its transaction: once that commits, :mod:`app.events` tells this worker's
+subscribers at once and, on PostgreSQL, every other worker (``pg_notify``, topic :data:`TOPIC_MAILBOX`, key
+the lower-cased address); a rolled-back transaction announces nothing. A session in autocommit mode (the SMTP
+listener's one-statement store) has no commit to wait for: it calls :func:`announce_now` after the write.
+
+:func:`wire_changes` links the store events to the application's :class:`MailboxChanges`, which hands each
+subscriber (an IMAP session) a bounded queue: one pending wake-up is all a session needs, since it reads the
+folder again when woken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.events import TOPIC_RESET, events_for, publish
+
+TOPIC_MAILBOX = "mss.mailbox"
+"""Store event topic: the key is the lower-cased address of a mailbox whose folders changed."""
+
+
+class MailboxChanges:
+    """This application's subscribers to mailbox changes (one per application, see :func:`changes_of`)."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, set[asyncio.Queue[str]]] = defaultdict(set)
+
+    def subscribe(self, address: str) -> asyncio.Queue[str]:
+        """A queue that receives ``address`` (lower-cased) after each change of that mailbox."""
+        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
+        self._queues[address.lower()].add(queue)
+        return queue
+
+    def unsubscribe(self, address: str, queue: asyncio.Queue[str]) -> None:
+        key = address.lower()
+        queues = self._queues.get(key)
+        if queues is not None:
+            queues.discard(queue)
+            if not queues:
+                del self._queues[key]
+
+    def announce(self, address: str) -> None:
+        """Wake the subscribers of ``address``; never blocks (a queue already holding a wake-up keeps it)."""
+        key = address.lower()
+        for queue in tuple(self._queues.get(key, ())):
+            try:
+                queue.put_nowait(key)
+            except asyncio.QueueFull:
+                pass
+
+    def announce_all(self) -> None:
+        """The store was reset: every mailbox changed."""
+        for key in tuple(self._queues):
+            self.announce(key)
+
+    def subscribers(self, address: str) -> int:
+        return len(self._queues.get(address.lower(), ()))
+
+
+def changes_of(app: Any) -> MailboxChanges:
+    """The application's :class:`MailboxChanges`, created on first use (on ``app.state``)."""
+    changes = getattr(app.state, "mss_changes", None)
+    if changes is None:
+        changes = app.state.mss_changes = MailboxChanges()
+    return changes
+
+
+def wire_changes(app: Any) -> None:
+    """Subscribe (weakly: a stopped application is not kept alive) the application's
+    :class:`MailboxChanges` to the store events :data:`TOPIC_MAILBOX` (any worker) and the store reset.
+    Idempotent."""
+    changes = changes_of(app)
+    if getattr(app.state, "mss_changes_wired", False):
+        return
+    ref = weakref.ref(changes)
+
+    def on_change(key: str) -> None:
+        live = ref()
+        if live is not None:
+            live.announce(key)
+
+    def on_reset(_key: str) -> None:
+        live = ref()
+        if live is not None:
+            live.announce_all()
+
+    events = events_for(app.state.settings.database_url)
+    events.subscribe(TOPIC_MAILBOX, on_change)
+    events.subscribe(TOPIC_RESET, on_reset)
+    app.state.mss_changes_wired = True
+
+
+def _keys(addresses: Iterable[str]) -> list[str]:
+    return sorted({address.lower() for address in addresses if address})
+
+
+async def announce_after_commit(session: AsyncSession, addresses: Iterable[str]) -> None:
+    """Announce, once this session's transaction commits, that these mailboxes changed."""
+    await publish(session, TOPIC_MAILBOX, _keys(addresses))
+
+
+async def announce_now(session: AsyncSession, addresses: Iterable[str]) -> None:
+    """Announce at once, from a session in autocommit mode whose write is already committed: ``pg_notify``
+    (PostgreSQL; sent at once outside a transaction) and this worker's subscribers."""
+    keys = _keys(addresses)
+    if not keys:
+        return
+    await publish(session, TOPIC_MAILBOX, keys)  # its local delivery waits for a commit that never comes
+    events = events_for(session.get_bind().engine.url.render_as_string(hide_password=False))
+    for key in keys:
+        events.dispatch(TOPIC_MAILBOX, key)

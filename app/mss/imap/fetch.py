@@ -1,0 +1,763 @@
+"""FETCH (RFC 3501 §6.4.5, §7.4.2): the items a client asks for, and the response it gets: ENVELOPE,
+BODYSTRUCTURE/BODY, ``BODY[section]<partial>`` and the simple attributes.
+
+The MIME structure is found on the raw bytes themselves (:func:`parse_structure`): header blocks and
+multipart boundaries (RFC 2045 §3, RFC 2046 §5.1.1) located by offset, so every section, size and line
+count is computed from the octets as stored, never from a re-serialised message, and a 25 MB message is
+not copied to be walked. Header fields are split the way the standard ``email`` parser's ``compat32``
+policy does (unfolded, kept as sent); RFC 2047 encoded words stay encoded, as §7.4.2 says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from app.mss.imap.wire import Atom, ImapSyntaxError, Token, _Reader, imap_date, nstring, quoted_or_literal
+
+MAX_DEPTH = 16
+MAX_PARTS = 256
+"""A hostile message cannot make the walk unbounded (as :mod:`app.mss.mime`): deeper or further parts are
+shown as leaves."""
+
+_SIMPLE = ("UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822",
+           "RFC822.HEADER", "RFC822.TEXT")
+_MACROS = {  # RFC 3501 §6.4.5
+    "ALL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"),
+    "FAST": ("FLAGS", "INTERNALDATE", "RFC822.SIZE"),
+    "FULL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"),
+}
+_BODY_ITEM = re.compile(r"(BODY(?:\.PEEK)?)\[([^\]]*)\](?:<([0-9]+)\.([0-9]+)>)?\Z", re.IGNORECASE)
+_FIELD_NAME = re.compile(r"[!-9;-~]+\Z")  # RFC 5322 §3.6.8 ftext
+_MAX_NUMBER = 4294967295
+
+
+# -- FETCH items ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchItem:
+    name: str
+    section: str | None = None
+    partial: tuple[int, int] | None = None
+    peek: bool = False
+
+    def sets_seen(self) -> bool:
+        """Whether fetching it sets ``\\Seen`` (RFC 3501 §6.4.5: BODY[...] without .PEEK, RFC822,
+        RFC822.TEXT)."""
+        if self.name == "BODY":
+            return self.section is not None and not self.peek
+        return self.name in ("RFC822", "RFC822.TEXT")
+
+    def label(self) -> str:
+        """The item's name in the response: ``BODY[HEADER.FIELDS (FROM)]<0>`` for ``BODY.PEEK[...]<0.10>``."""
+        if self.name != "BODY" or self.section is None:
+            return self.name
+        label = f"BODY[{self.section}]"
+        return label if self.partial is None else f"{label}<{self.partial[0]}>"
+
+    @property
+    def needs_structure(self) -> bool:
+        return self.name in ("ENVELOPE", "BODYSTRUCTURE", "RFC822.HEADER", "RFC822.TEXT") or (
+            self.name == "BODY" and self.section != "")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A parsed section spec (RFC 3501 §9 ``section-spec``)."""
+
+    parts: tuple[int, ...]
+    text: str  # "", "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT", "MIME"
+    fields: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        spec = ".".join([*map(str, self.parts), *([self.text] if self.text else [])])
+        return f"{spec} ({' '.join(self.fields)})" if self.fields else spec
+
+
+def parse_section(text: str) -> Section:
+    """``1.2.HEADER.FIELDS (From "To")`` -> Section((1, 2), "HEADER.FIELDS", ("FROM", "TO"))."""
+    head, _, rest = text.partition(" ")
+    components = head.split(".") if head else []
+    parts: list[int] = []
+    while components and components[0].isdigit():
+        number = components.pop(0)
+        if number.startswith("0") or len(number) > 10 or int(number) > _MAX_NUMBER:
+            raise ImapSyntaxError(f"invalid part number {number!r} in section [{text}]")
+        parts.append(int(number))
+    spec = ".".join(components).upper()
+    if spec not in ("", "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT", "MIME"):
+        raise ImapSyntaxError(f"invalid section [{text}]: expected part numbers, HEADER, HEADER.FIELDS, "
+                              "HEADER.FIELDS.NOT, TEXT or MIME")
+    if spec == "MIME" and not parts:
+        raise ImapSyntaxError(f"invalid section [{text}]: MIME needs a part number (e.g. 1.MIME)")
+    fields: list[str] = []
+    if spec.startswith("HEADER.FIELDS"):
+        if not rest.startswith("("):
+            raise ImapSyntaxError(f"invalid section [{text}]: {spec} needs a list of header names, e.g. (FROM TO)")
+        reader = _Reader([rest.encode("ascii", "replace")])
+        try:
+            names = reader.read_list()
+        except ImapSyntaxError as exc:
+            raise ImapSyntaxError(f"invalid header list in section [{text}]: {exc.message}") from None
+        if not reader.at_end():
+            raise ImapSyntaxError(f"invalid section [{text}]: unexpected text after the header list")
+        if not names:
+            raise ImapSyntaxError(f"invalid section [{text}]: the header list is empty")
+        for name in names:
+            value = name.value if isinstance(name, Atom) else "NIL" if name is None else name
+            if isinstance(value, bytes):
+                value = value.decode("ascii", "replace")
+            if not isinstance(value, str) or not _FIELD_NAME.match(value):
+                raise ImapSyntaxError(f"invalid header name in section [{text}]")
+            fields.append(value.upper())
+    elif rest:
+        raise ImapSyntaxError(f"invalid section [{text}]: unexpected {rest!r}")
+    return Section(tuple(parts), spec, tuple(fields))
+
+
+def _parse_item(text: str) -> FetchItem:
+    upper = text.upper()
+    if upper in _SIMPLE:
+        return FetchItem(upper)
+    match = _BODY_ITEM.match(text)
+    if match is None:
+        if upper.startswith(("BODY[", "BODY.PEEK[")):
+            raise ImapSyntaxError(f"invalid FETCH item {text!r}: expected BODY[section]<origin.count>")
+        raise ImapSyntaxError(f"unknown FETCH item {text!r}")
+    kind, section_text, origin, count = match.groups()
+    section = str(parse_section(section_text))
+    partial = None
+    if origin is not None:
+        if len(origin) > 10 or len(count) > 10 or int(origin) > _MAX_NUMBER or int(count) > _MAX_NUMBER:
+            raise ImapSyntaxError(f"invalid partial range in {text!r}: numbers are 32-bit")
+        if int(count) == 0:
+            raise ImapSyntaxError(f"invalid partial range in {text!r}: the octet count must be at least 1")
+        partial = (int(origin), int(count))
+    return FetchItem("BODY", section, partial, peek=kind.upper() == "BODY.PEEK")
+
+
+def parse_fetch_items(args: list[Token]) -> list[FetchItem]:
+    """The items of a FETCH after its sequence set (RFC 3501 §6.4.5): a macro, one item, or a list."""
+    if len(args) != 1:
+        raise ImapSyntaxError("FETCH expects one item, a macro or a parenthesised list of items"
+                              if args else "FETCH needs the items to fetch")
+    arg = args[0]
+    if isinstance(arg, Atom):
+        macro = _MACROS.get(arg.value.upper())
+        if macro is not None:
+            return [FetchItem(name) for name in macro]
+        return [_parse_item(arg.value)]
+    if not isinstance(arg, list):
+        raise ImapSyntaxError("FETCH items are atoms, not strings")
+    if not arg:
+        raise ImapSyntaxError("FETCH needs at least one item in its list")
+    items: list[FetchItem] = []
+    for element in arg:
+        if not isinstance(element, Atom):
+            raise ImapSyntaxError("FETCH items are atoms, not strings or nested lists")
+        if element.value.upper() in _MACROS:
+            raise ImapSyntaxError(f"the macro {element.value.upper()} cannot be used inside a list")
+        items.append(_parse_item(element.value))
+    return items
+
+
+# -- the MIME structure on the raw bytes ----------------------------------------------------------------
+
+
+@dataclass
+class Entity:
+    """One MIME entity located in the raw message: header ``[start, body_start)``, body
+    ``[body_start, end)``."""
+
+    start: int
+    header_end: int  # after the last field, before the blank line
+    body_start: int
+    end: int
+    fields: list[tuple[str, int, int, int]]  # (lower-cased name, field start, value start, field end)
+    maintype: str
+    subtype: str
+    params: list[tuple[str, str]]
+    default_type: bool
+    children: list[Entity] = field(default_factory=list)
+    message: Entity | None = None  # the encapsulated message of a message/rfc822 part
+
+    @property
+    def is_multipart(self) -> bool:
+        return self.maintype == "MULTIPART"
+
+    @property
+    def is_message(self) -> bool:
+        return self.message is not None
+
+
+def _header_split(raw: bytes, start: int, end: int) -> tuple[int, int]:
+    """(end of the header fields, start of the body) of the entity at ``[start, end)``."""
+    if raw.startswith(b"\r\n", start, end):
+        return start, start + 2
+    if raw.startswith(b"\n", start, end):
+        return start, start + 1
+    crlf = raw.find(b"\r\n\r\n", start, end)
+    lf = raw.find(b"\n\n", start, end if crlf < 0 else crlf + 2)  # not past the CRLF one: a big body
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return crlf + 2, crlf + 4
+    if lf >= 0:
+        return lf + 1, lf + 2
+    return end, end
+
+
+def _fields(raw: bytes, start: int, header_end: int) -> list[tuple[str, int, int, int]]:
+    fields: list[tuple[str, int, int, int]] = []
+    pos = start
+    while pos < header_end:
+        newline = raw.find(b"\n", pos, header_end)
+        line_end = header_end if newline < 0 else newline + 1
+        if raw[pos] in (0x20, 0x09):
+            if fields:  # a folded continuation line (RFC 5322 §2.2.3)
+                name, field_start, value_start, _ = fields[-1]
+                fields[-1] = (name, field_start, value_start, line_end)
+        else:
+            colon = raw.find(b":", pos, line_end)
+            if colon > pos:
+                name = raw[pos:colon].rstrip(b" \t").decode("latin-1").lower()
+                fields.append((name, pos, colon + 1, line_end))
+        pos = line_end
+    return fields
+
+
+_FOLD = re.compile(rb"\r?\n(?=[ \t])")
+
+
+def _unfold(value: bytes) -> bytes:
+    return _FOLD.sub(b"", value).strip(b" \t\r\n")
+
+
+def header_value(raw: bytes, entity: Entity, name: str) -> bytes | None:
+    """The first ``name`` field's value, unfolded (RFC 5322 §2.2.3), as sent; None when absent."""
+    for field_name, _, value_start, field_end in entity.fields:
+        if field_name == name:
+            return _unfold(raw[value_start:field_end])
+    return None
+
+
+def header_values(raw: bytes, entity: Entity, name: str) -> list[bytes]:
+    return [_unfold(raw[v:e]) for n, _, v, e in entity.fields if n == name]
+
+
+_TOKEN = re.compile(r"[!#-'*+.0-9A-Z^-~-]+")  # RFC 2045 §5.1 token (no tspecials)
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def parse_params(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """``text/plain; charset="utf-8"`` -> ("text/plain", [("charset", "utf-8")]): parameters in order,
+    quoted values unquoted (RFC 2045 §5.1); RFC 2231 forms (``name*``) passed through as sent."""
+    head, _, rest = text.partition(";")
+    params: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(rest):
+        pos = _skip_space(rest, pos)
+        match = _TOKEN.match(rest, pos)
+        if match is None:
+            following = rest.find(";", pos)
+            if following < 0:
+                break
+            pos = following + 1
+            continue
+        name = match.group(0)
+        pos = _skip_space(rest, match.end())
+        if not rest.startswith("=", pos):
+            following = rest.find(";", pos)
+            pos = len(rest) if following < 0 else following + 1
+            continue
+        pos = _skip_space(rest, pos + 1)
+        if rest.startswith('"', pos):
+            value_chars: list[str] = []
+            pos += 1
+            while pos < len(rest) and rest[pos] != '"':
+                if rest[pos] == "\\" and pos + 1 < len(rest):
+                    pos += 1
+                value_chars.append(rest[pos])
+                pos += 1
+            value = "".join(value_chars)
+            pos += 1
+        else:
+            following = rest.find(";", pos)
+            stop = len(rest) if following < 0 else following
+            value = rest[pos:stop].strip()
+            pos = stop
+        params.append((name, value))
+        following = rest.find(";", pos)
+        if following < 0:
+            break
+        pos = following + 1
+    return head.strip(), params
+
+
+def _content_type(value: bytes | None, default: tuple[str, str]) -> tuple[str, str, list[tuple[str, str]], bool]:
+    """(TYPE, SUBTYPE, params, defaulted): an absent or invalid Content-Type is the default type, for
+    text/plain with charset us-ascii (RFC 2045 §5.2)."""
+    if value is not None:
+        head, params = parse_params(value.decode("latin-1"))
+        maintype, slash, subtype = head.partition("/")
+        maintype, subtype = maintype.strip(), subtype.strip()
+        if slash and _TOKEN.fullmatch(maintype) and _TOKEN.fullmatch(subtype):
+            if maintype.upper() != "MULTIPART" or any(n.lower() == "boundary" and v for n, v in params):
+                return maintype.upper(), subtype.upper(), params, False
+    if default == ("message", "rfc822"):
+        return "MESSAGE", "RFC822", [], True
+    return "TEXT", "PLAIN", [("CHARSET", "US-ASCII")], True
+
+
+def _multipart_bodies(raw: bytes, start: int, end: int, boundary: bytes) -> Iterator[tuple[int, int]]:
+    """The ``[start, end)`` of each body part between the boundary delimiters (RFC 2046 §5.1.1): a delimiter
+    line is ``--boundary`` at a line start, then transport padding; the line break before it belongs to
+    it; ``--boundary--`` closes; an unclosed multipart ends at the end of its body."""
+    delimiter = b"--" + boundary
+    part_start: int | None = None
+    pos = start
+    while True:
+        found = raw.find(delimiter, pos, end)
+        if found < 0:
+            break
+        after = found + len(delimiter)
+        if found != start and raw[found - 1] != 0x0A:
+            pos = after
+            continue
+        closing = raw.startswith(b"--", after, end)
+        limit = min(end, after + 1000)
+        newline = raw.find(b"\n", after, limit)
+        if newline >= 0:
+            line_end = newline + 1
+        elif limit == end:
+            line_end = end
+        else:  # a line too long to be a delimiter
+            pos = after
+            continue
+        if not closing and raw[after:line_end].strip(b" \t\r\n"):
+            pos = after  # a longer boundary sharing this prefix, not ours
+            continue
+        if part_start is not None:
+            content_end = found
+            if content_end > part_start and raw[content_end - 1] == 0x0A:
+                content_end -= 1
+                if content_end > part_start and raw[content_end - 1] == 0x0D:
+                    content_end -= 1
+            yield part_start, content_end
+        if closing:
+            return
+        part_start = pos = line_end
+    if part_start is not None:
+        yield part_start, end
+
+
+def _parse(raw: bytes, start: int, end: int, depth: int, budget: list[int],
+           default: tuple[str, str] = ("text", "plain")) -> Entity:
+    header_end, body_start = _header_split(raw, start, end)
+    fields = _fields(raw, start, header_end)
+    entity = Entity(start, header_end, body_start, end, fields, "", "", [], True)
+    entity.maintype, entity.subtype, entity.params, entity.default_type = _content_type(
+        header_value(raw, entity, "content-type"), default)
+    budget[0] -= 1
+    if depth >= MAX_DEPTH or budget[0] <= 0:
+        return entity
+    if entity.is_multipart:
+        boundary = next(v for n, v in entity.params if n.lower() == "boundary").encode("latin-1")
+        child_default = ("message", "rfc822") if entity.subtype == "DIGEST" else ("text", "plain")
+        for part_start, part_end in _multipart_bodies(raw, body_start, end, boundary):
+            if budget[0] <= 0:
+                break
+            entity.children.append(_parse(raw, part_start, part_end, depth + 1, budget, child_default))
+    elif entity.maintype == "MESSAGE" and entity.subtype in ("RFC822", "GLOBAL"):
+        encoding = (header_value(raw, entity, "content-transfer-encoding") or b"7bit").strip().lower()
+        if encoding in (b"7bit", b"8bit", b"binary"):  # an encoded message/rfc822 is not one (RFC 2046 §5.2.1)
+            entity.message = _parse(raw, body_start, end, depth + 1, budget)
+    return entity
+
+
+def parse_structure(raw: bytes) -> Entity:
+    """The MIME tree of a message, located by offsets in ``raw``."""
+    return _parse(raw, 0, len(raw), 0, [MAX_PARTS])
+
+
+# -- ENVELOPE ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Tok:
+    kind: str  # "atom", "quoted", "special", "literal"
+    text: str
+    space_before: bool
+
+
+def _address_tokens(text: str) -> list[_Tok]:
+    tokens: list[_Tok] = []
+    pos, space = 0, False
+    while pos < len(text):
+        char = text[pos]
+        if char in " \t\r\n":
+            pos, space = pos + 1, True
+        elif char == "(":  # a comment (nested), dropped: it separates like a space (RFC 5322 §3.2.2)
+            depth = 0
+            while pos < len(text):
+                if text[pos] == "\\":
+                    pos += 1
+                elif text[pos] == "(":
+                    depth += 1
+                elif text[pos] == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                pos += 1
+            pos, space = pos + 1, True
+        elif char == '"':
+            chars: list[str] = []
+            pos += 1
+            while pos < len(text) and text[pos] != '"':
+                if text[pos] == "\\" and pos + 1 < len(text):
+                    pos += 1
+                chars.append(text[pos])
+                pos += 1
+            tokens.append(_Tok("quoted", "".join(chars), space))
+            pos, space = pos + 1, False
+        elif char == "[":
+            close = text.find("]", pos)
+            close = len(text) - 1 if close < 0 else close
+            tokens.append(_Tok("literal", text[pos : close + 1], space))
+            pos, space = close + 1, False
+        elif char in "<>@,;:.":
+            tokens.append(_Tok("special", char, space))
+            pos, space = pos + 1, False
+        else:
+            stop = pos
+            while stop < len(text) and text[stop] not in ' \t\r\n()"[<>@,;:.':
+                stop += 1
+            tokens.append(_Tok("atom", text[pos:stop], space))
+            pos, space = stop, False
+    return tokens
+
+
+def _phrase(tokens: list[_Tok]) -> str | None:
+    out: list[str] = []
+    for index, token in enumerate(tokens):
+        if index and token.space_before:
+            out.append(" ")
+        out.append(token.text)
+    return "".join(out).strip() or None
+
+
+def _joined(tokens: list[_Tok]) -> str:
+    return "".join(token.text for token in tokens)
+
+
+Address = tuple[str | None, str | None, str | None, str | None]  # name, adl (route), mailbox, host
+
+
+def _addr_spec(tokens: list[_Tok], name: str | None, route: str | None = None) -> Address:
+    at = max((i for i, t in enumerate(tokens) if t.kind == "special" and t.text == "@"), default=-1)
+    if at < 0:  # no domain: the host is empty (NIL would read as group syntax, RFC 3501 §7.4.2)
+        return name, route, _joined(tokens), ""
+    return name, route, _joined(tokens[:at]), _joined(tokens[at + 1 :])
+
+
+def parse_addresses(value: bytes | None) -> list[Address]:
+    """An address-list header (RFC 5322 §3.4) as ENVELOPE addresses, groups as the start
+    ``(NIL NIL name NIL)`` and end ``(NIL NIL NIL NIL)`` markers (RFC 3501 §7.4.2)."""
+    if not value:
+        return []
+    tokens = _address_tokens(value.decode("latin-1"))
+    out: list[Address] = []
+    phrase: list[_Tok] = []
+    in_group = False
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        special = token.text if token.kind == "special" else None
+        if special == ":" and not in_group:
+            out.append((None, None, _phrase(phrase) or "", None))
+            in_group, phrase = True, []
+        elif special == "<":
+            close = next((j for j in range(index + 1, len(tokens)) if tokens[j].text == ">"
+                          and tokens[j].kind == "special"), len(tokens))
+            inner = tokens[index + 1 : close]
+            route = None
+            colon = next((j for j, t in enumerate(inner) if t.kind == "special" and t.text == ":"), -1)
+            if colon >= 0 and inner and inner[0].text == "@":
+                route, inner = _joined(inner[:colon]), inner[colon + 1 :]
+            if inner:
+                out.append(_addr_spec(inner, _phrase(phrase), route))
+            else:
+                out.append((_phrase(phrase), route, "", ""))  # the null path <>
+            phrase = []
+            index = close
+            while index + 1 < len(tokens) and tokens[index + 1].text not in (",", ";"):
+                index += 1  # junk after the angle address
+        elif special == ",":
+            if phrase:
+                out.append(_addr_spec(phrase, None))
+            phrase = []
+        elif special == ";" and in_group:
+            if phrase:
+                out.append(_addr_spec(phrase, None))
+            out.append((None, None, None, None))
+            in_group, phrase = False, []
+        else:
+            phrase.append(token)
+        index += 1
+    if phrase:
+        out.append(_addr_spec(phrase, None))
+    if in_group:
+        out.append((None, None, None, None))
+    return out
+
+
+def _latin(value: str | None) -> bytes | None:
+    return None if value is None else value.encode("latin-1", "replace")
+
+
+def _address_list(addresses: list[Address]) -> bytes:
+    if not addresses:
+        return b"NIL"
+    return b"(" + b"".join(
+        b"(" + b" ".join(nstring(_latin(part)) for part in address) + b")" for address in addresses) + b")"
+
+
+def _envelope(raw: bytes, entity: Entity) -> bytes:
+    """RFC 3501 §7.4.2 ENVELOPE: date, subject, from, sender, reply-to, to, cc, bcc, in-reply-to,
+    message-id; sender and reply-to are from's when absent or empty."""
+
+    def value(name: str) -> bytes | None:
+        return header_value(raw, entity, name)
+
+    sender_from = parse_addresses(value("from"))
+    sender = parse_addresses(value("sender")) or sender_from
+    reply_to = parse_addresses(value("reply-to")) or sender_from
+    items = [
+        nstring(value("date")),
+        nstring(value("subject")),
+        _address_list(sender_from),
+        _address_list(sender),
+        _address_list(reply_to),
+        _address_list(parse_addresses(value("to"))),
+        _address_list(parse_addresses(value("cc"))),
+        _address_list(parse_addresses(value("bcc"))),
+        nstring(value("in-reply-to")),
+        nstring(value("message-id")),
+    ]
+    return b"(" + b" ".join(items) + b")"
+
+
+def envelope(raw: bytes) -> bytes:
+    return _envelope(raw, parse_structure(raw))
+
+
+# -- BODYSTRUCTURE / BODY --------------------------------------------------------------------------------
+
+
+def _q(text: str) -> bytes:
+    return quoted_or_literal(text.encode("latin-1", "replace"))
+
+
+def _param_list(params: list[tuple[str, str]]) -> bytes:
+    if not params:
+        return b"NIL"
+    return b"(" + b" ".join(_q(name.upper()) + b" " + _q(value) for name, value in params) + b")"
+
+
+def _lines(raw: bytes, start: int, end: int) -> int:
+    """Text lines of a body: its line breaks, plus one for a last line without one."""
+    if end <= start:
+        return 0
+    return raw.count(b"\n", start, end) + (0 if raw[end - 1] == 0x0A else 1)
+
+
+def _extension(raw: bytes, entity: Entity) -> list[bytes]:
+    """body-fld-dsp, body-fld-lang, body-fld-loc (RFC 3501 §7.4.2; RFC 2183, RFC 3066, RFC 2557)."""
+    disposition = header_value(raw, entity, "content-disposition")
+    dsp = b"NIL"
+    if disposition:
+        kind, params = parse_params(disposition.decode("latin-1"))
+        if kind:
+            dsp = b"(" + _q(kind.upper()) + b" " + _param_list(params) + b")"
+    language = header_value(raw, entity, "content-language")
+    lang = b"NIL"
+    if language:
+        tags = [t.strip() for t in language.decode("latin-1").split(",") if t.strip()]
+        if len(tags) == 1:
+            lang = _q(tags[0])
+        elif tags:
+            lang = b"(" + b" ".join(_q(t) for t in tags) + b")"
+    location = header_value(raw, entity, "content-location")
+    return [dsp, lang, nstring(location)]
+
+
+def _empty_part(extensible: bool) -> bytes:
+    return b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 0 0' + (b" NIL NIL NIL NIL)" if extensible
+                                                                          else b")")
+
+
+def _structure(raw: bytes, entity: Entity, extensible: bool) -> bytes:
+    if entity.is_multipart:
+        children = b"".join(_structure(raw, child, extensible) for child in entity.children)
+        items = [children or _empty_part(extensible), _q(entity.subtype)]
+        if extensible:
+            items.append(b" ".join([_param_list(entity.params), *_extension(raw, entity)]))
+        return b"(" + items[0] + b" " + b" ".join(items[1:]) + b")"
+    encoding = header_value(raw, entity, "content-transfer-encoding")
+    items = [
+        _q(entity.maintype),
+        _q(entity.subtype),
+        _param_list(entity.params),
+        nstring(header_value(raw, entity, "content-id")),
+        nstring(header_value(raw, entity, "content-description")),
+        _q(encoding.decode("latin-1").upper() if encoding else "7BIT"),
+        b"%d" % (entity.end - entity.body_start),
+    ]
+    message = entity.message
+    if message is None and entity.maintype == "MESSAGE" and entity.subtype in ("RFC822", "GLOBAL"):
+        # not walked (transfer-encoded, or beyond the bounds): its header only, so the response keeps the
+        # envelope and body the grammar requires of a message/rfc822 part (RFC 3501 §9 body-type-msg)
+        message = _parse(raw, entity.body_start, entity.end, MAX_DEPTH, [0])
+        if message.is_multipart or message.maintype == "MESSAGE":  # shown as a leaf: the walk stops here
+            message.maintype, message.subtype, message.params = "TEXT", "PLAIN", [("CHARSET", "US-ASCII")]
+    if message is not None:
+        items += [_envelope(raw, message), _structure(raw, message, extensible),
+                  b"%d" % _lines(raw, entity.body_start, entity.end)]
+    elif entity.maintype == "TEXT":
+        items.append(b"%d" % _lines(raw, entity.body_start, entity.end))
+    if extensible:
+        items += [nstring(header_value(raw, entity, "content-md5")), *_extension(raw, entity)]
+    return b"(" + b" ".join(items) + b")"
+
+
+def bodystructure(raw: bytes, *, extensible: bool) -> bytes:
+    """BODYSTRUCTURE (``extensible``) or BODY (RFC 3501 §7.4.2)."""
+    return _structure(raw, parse_structure(raw), extensible)
+
+
+# -- BODY[section] -------------------------------------------------------------------------------------
+
+
+def _locate(raw: bytes, root: Entity, section: Section) -> tuple[int, int] | bytes:
+    """The span of ``raw`` a section names (RFC 3501 §6.4.5), or the bytes when they are not one span
+    (HEADER.FIELDS); an empty span when the message has no such part."""
+    nothing = (0, 0)
+    entity, whole_entity = root, True
+    for depth, number in enumerate(section.parts):
+        if entity.is_multipart:
+            if number > len(entity.children):
+                return nothing
+            entity, whole_entity = entity.children[number - 1], False
+        elif whole_entity and number == 1:
+            whole_entity = False  # part 1 of a non-multipart message is its body
+        else:
+            return nothing
+        if depth + 1 < len(section.parts) and entity.message is not None:
+            entity, whole_entity = entity.message, True
+    if section.text == "":
+        if not section.parts:
+            return 0, len(raw)
+        return entity.body_start, entity.end
+    if section.text == "MIME":
+        return entity.start, entity.body_start
+    target: Entity | None = root if not section.parts else entity.message
+    if target is None:
+        return nothing
+    if section.text == "HEADER":
+        return target.start, target.body_start
+    if section.text == "TEXT":
+        return target.body_start, target.end
+    wanted = {name.lower() for name in section.fields}
+    keep = section.text == "HEADER.FIELDS"
+    picked = [raw[start:end] for name, start, _, end in target.fields if (name in wanted) == keep]
+    return b"".join(picked) + b"\r\n"
+
+
+def _slice(raw: bytes, span: tuple[int, int] | bytes, partial: tuple[int, int] | None) -> bytes | memoryview:
+    """The octets of a located section, after the partial range: a view of ``raw``, not a copy."""
+    if isinstance(span, bytes):
+        return span if partial is None else span[partial[0] : partial[0] + partial[1]]
+    start, end = span
+    if partial is not None:
+        start, end = min(start + partial[0], end), min(start + partial[0] + partial[1], end)
+    if start == 0 and end == len(raw):
+        return raw
+    return memoryview(raw)[start:end]
+
+
+def body_section(raw: bytes, section: str) -> bytes:
+    """The octets of ``BODY[section]`` (before any partial range); b"" when the message has no such part."""
+    return bytes(_slice(raw, _locate(raw, parse_structure(raw), parse_section(section)), None))
+
+
+# -- the FETCH response ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageView:
+    uid: int
+    flags: tuple[str, ...]
+    internal_date: datetime
+    size: int
+    raw: bytes
+
+
+def fetch_response_parts(msn: int, message: MessageView, items: list[FetchItem], *,
+                         include_uid: bool) -> list[bytes | memoryview]:
+    """The FETCH response as pieces to write in order (``transport.writelines``): bodies are views of the
+    raw message, so a 25 MB message is not copied to be sent. :func:`render_fetch` joins them."""
+    ordered: list[FetchItem] = []
+    if include_uid:
+        ordered.append(FetchItem("UID"))
+    for item in items:
+        if item not in ordered:
+            ordered.append(item)
+    raw = message.raw
+    root = parse_structure(raw) if any(item.needs_structure for item in ordered) else None
+    out: list[bytes | memoryview] = [b"* %d FETCH (" % msn]
+    for index, item in enumerate(ordered):
+        name = item.name
+        out.append((b" " if index else b"") + item.label().encode("ascii") + b" ")
+        body: bytes | memoryview | None = None
+        if name == "UID":
+            out.append(b"%d" % message.uid)
+        elif name == "FLAGS":
+            out.append(b"(" + " ".join(message.flags).encode("utf-8") + b")")
+        elif name == "INTERNALDATE":
+            out.append(imap_date(message.internal_date))
+        elif name == "RFC822.SIZE":
+            out.append(b"%d" % message.size)
+        elif name == "ENVELOPE":
+            assert root is not None
+            out.append(_envelope(raw, root))
+        elif name in ("BODYSTRUCTURE", "BODY") and item.section is None:
+            assert root is not None
+            out.append(_structure(raw, root, name == "BODYSTRUCTURE"))
+        elif name == "RFC822":
+            body = raw
+        elif name == "RFC822.HEADER":
+            assert root is not None
+            body = memoryview(raw)[: root.body_start]
+        elif name == "RFC822.TEXT":
+            assert root is not None
+            body = memoryview(raw)[root.body_start :]
+        else:
+            span = (0, len(raw)) if root is None else _locate(raw, root, parse_section(item.section or ""))
+            body = _slice(raw, span, item.partial)
+        if body is not None:  # bodies always as literals (RFC 3501 §4.3): any octet may be in them
+            out.append(b"{%d}\r\n" % len(body))
+            out.append(body)
+    out.append(b")\r\n")
+    return out
+
+
+def render_fetch(msn: int, message: MessageView, items: list[FetchItem], *, include_uid: bool) -> bytes:
+    """``* msn FETCH (...)\\r\\n`` (RFC 3501 §7.4.2), bodies as literals; UID first when ``include_uid``
+    (a UID FETCH always returns it, §6.4.8)."""
+    return b"".join(fetch_response_parts(msn, message, items, include_uid=include_uid))
