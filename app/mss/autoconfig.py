@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 from xml.sax.saxutils import escape as xml_escape
+from xml.sax.saxutils import quoteattr
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -92,7 +93,7 @@ def render(domain: str, endpoints: list[Server]) -> str:
 """)
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <clientConfig version="1.1">
-  <emailProvider id="{xml_escape(domain)}">
+  <emailProvider id={quoteattr(domain)}>
     <domain>{xml_escape(domain)}</domain>
     <displayName>Ségur Sandbox MSSanté</displayName>
     <displayShortName>MSSanté (sandbox)</displayShortName>

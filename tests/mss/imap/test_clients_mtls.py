@@ -68,8 +68,10 @@ async def test_app_mailbox_certificate_over_imap(app, client, tmp_path):
     assert await outcome(good, "EXTERNAL", "-") == "OK"
     assert await outcome(good, "EXTERNAL", APP_BOX) == "OK"
     assert await outcome(good, "LOGIN") == "OK"  # the certificate is the credential, not the password
-    for refused in (await outcome(none, "EXTERNAL", "-"),  # no certificate
-                    await outcome(none, "LOGIN"),  # no certificate, wrong password
+    # no certificate: EXTERNAL is not even offered (AUTH=EXTERNAL is announced only with one)
+    refused = await outcome(none, "EXTERNAL", "-")
+    assert refused.startswith("refused: [CANNOT]") or "AUTHENTICATIONFAILED" in refused, refused
+    for refused in (await outcome(none, "LOGIN"),  # no certificate, wrong password
                     await outcome(good, "LOGIN", OTHER_APP_BOX),  # a certificate for another mailbox
                     await outcome(good, "EXTERNAL", OTHER_APP_BOX)):
         assert refused.startswith("refused:") and "AUTHENTICATIONFAILED" in refused, refused
