@@ -51,7 +51,6 @@ sys.path.insert(0, str(ROOT))
 
 from _harness import ADMIN_URL, cpu_seconds, drop_database, free_port, prepare_database, start_sandbox  # noqa: E402
 
-DB_NAME = "segur_bench_mss_imap"
 SENDER = "claire.fontaine@medecin.mssante.fr"
 RECIPIENT = "sophie.bernard@hopital-a.mssante.fr"
 PASSWORD = "mssante"
@@ -375,6 +374,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--wakeups", type=int, default=200)
     parser.add_argument("--idle", type=int, default=1000)
+    parser.add_argument("--database", default=f"segur_bench_mss_imap_{os.getpid()}",
+                        help="the throw-away database (per process by default: two runs at once never share one)")
     args = parser.parse_args()
     if args.quick:
         args.messages, args.fetches, args.wakeups, args.idle = 100, 1000, 50, 300
@@ -383,14 +384,14 @@ def main() -> int:
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
 
-    url = asyncio.run(prepare_database(DB_NAME))
+    url = asyncio.run(prepare_database(args.database))
     http_port, smtp_port, imap_port = free_port(), free_port(), free_port()
     try:
         server = start_sandbox(url, http_port, env={"SEGUR_SMTP_PORT": str(smtp_port),
                                                      "SEGUR_MSS_IMAP_PORT": str(imap_port),
                                                      "SEGUR_MSS_IMAP_MAX_CONNECTIONS": str(args.idle + 100)})
     except BaseException:
-        asyncio.run(drop_database(DB_NAME))
+        asyncio.run(drop_database(args.database))
         raise
     try:
         try:
@@ -404,7 +405,7 @@ def main() -> int:
             server.wait(timeout=30)
         except Exception:
             server.kill()
-        asyncio.run(drop_database(DB_NAME))
+        asyncio.run(drop_database(args.database))
 
     fetch, idle, held = results["fetch"], results["idle_wakeup"], results["held"]
     load = os.getloadavg()

@@ -10,6 +10,7 @@ Implicit TLS is listed before STARTTLS (RFC 8314 §3.3 prefers it), the first me
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 from xml.sax.saxutils import escape as xml_escape
@@ -19,10 +20,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from app.api.deps import SessionDep, SettingsDep
-from app.mss import service
+from app.mss import mime, service
 
 router = APIRouter(tags=["mss"])
 
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 WILDCARDS = ("", "0.0.0.0", "::")  # noqa: S104  (addresses a listener binds to mean "every interface")
 
 
@@ -117,8 +119,13 @@ async def mail_autoconfig(
     tests the connection. The sandbox describes its own listeners: IMAP (when on) and SMTP, each port
     that is bound, with the authentication methods the mailbox named by ``emailaddress`` may use."""
     request_host = request.url.hostname or None
-    domain = (emailaddress or "").rsplit("@", 1)[-1] or request_host or ""
-    mailbox = await service.get_mailbox(session, emailaddress) if emailaddress and "@" in emailaddress else None
+    domain = (emailaddress or "").rsplit("@", 1)[-1].strip()
+    if not _DOMAIN.fullmatch(domain):  # what goes in the XML is a host name (no control characters)
+        domain = request_host or "localhost"
+    # only a plain address is looked up (a NUL or a 10 KB string never reaches the store): anything else is
+    # answered as an unknown address, with the methods of PER/CAB/ORG mailboxes
+    known = emailaddress is not None and mime.valid_address(emailaddress.strip())
+    mailbox = await service.get_mailbox(session, emailaddress) if known and emailaddress else None
     endpoints = servers(request.app.state, settings, mailbox_type=mailbox.type if mailbox else None,
                         request_host=request_host)
     return Response(render(domain, endpoints), media_type="application/xml")

@@ -67,3 +67,10 @@ async def test_autoconfig(client, app):
                              ("nobody@medecin.mssante.fr", ["OAuth2", "password-cleartext"])):
         document = (await client.get("/mail/config-v1.1.xml", params={"emailaddress": address})).content
         assert {tuple(s[4]) for s in servers_of(document)} == {tuple(methods)}, address
+
+    # not an address: answered (parseable, the request's host as the domain), never looked up in the store
+    for junk in ("x\x00@evil<&>\x01", "a" * 5000, "@"):
+        response = await client.get("/mail/config-v1.1.xml", params={"emailaddress": junk})
+        assert response.status_code == 200
+        assert etree.fromstring(response.content).findtext("emailProvider/domain") == "sandbox.test"
+
