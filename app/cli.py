@@ -44,8 +44,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if settings.public_base_url == "http://localhost:8000" and settings.http_port != 8000:
         os.environ["SEGUR_PUBLIC_BASE_URL"] = f"http://localhost:{settings.http_port}"
+    imap = ""
+    if settings.mss_imap_enabled:
+        imap = f", IMAP {settings.mss_imap_host or settings.smtp_host}:{settings.mss_imap_port}"
+        if settings.mss_imap_tls_port is not None:
+            imap += f" (implicit TLS :{settings.mss_imap_tls_port})"
     print(f"Ségur Sandbox {__version__}: http://{settings.http_host}:{settings.http_port} "
-          f"(docs at /docs), SMTP {settings.smtp_host}:{settings.smtp_port}, store {_safe_url(settings)}",
+          f"(docs at /docs), SMTP {settings.smtp_host}:{settings.smtp_port}{imap}, store {_safe_url(settings)}",
           file=sys.stderr)
     uvicorn.run(
         "app.main:create_app", factory=True, host=settings.http_host, port=settings.http_port,
@@ -236,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segur-sandbox", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="start the HTTP and SMTP listeners")
+    serve = commands.add_parser("serve", help="start the HTTP, SMTP and IMAP listeners")
     serve.add_argument("--host", help="HTTP bind address (SEGUR_HTTP_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="HTTP port (SEGUR_HTTP_PORT, default 8000)")
     serve.add_argument("--smtp-host", help="SMTP bind address (SEGUR_SMTP_HOST)")

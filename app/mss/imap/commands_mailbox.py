@@ -304,8 +304,10 @@ async def idle(session: ImapSession, cmd: Command) -> str:
             done, _ = await asyncio.wait(pending, timeout=IDLE_PSC_CHECK, return_when=asyncio.FIRST_COMPLETED)
             if waiter is not None and waiter not in done:
                 waiter.cancel()
-            if waiter is not None and waiter in done and session.selected is not None:
-                await session.refresh(expunge=True)
+            if waiter is not None and waiter in done:
+                await session.check_store_reset()
+                if session.selected is not None:
+                    await session.refresh(expunge=True)
             if reader in done:
                 line = reader.result()
                 if line.strip().upper() != b"DONE":

@@ -157,7 +157,7 @@ async def search_(session: ImapSession, cmd: Command) -> str:
     hits: list[int] = []
     if search.needs_raw(key):
         for batch in _batches(live):
-            async with session.transaction() as (db, box):
+            async with session.transaction(read_only=True) as (db, box):
                 rows = await service.load_entries(db, box, selected.name, batch)
             for entry, message in rows:
                 view = fetch.MessageView(uid=entry.uid, flags=entry.flags, internal_date=entry.internal_date,
@@ -219,7 +219,7 @@ async def fetch_(session: ImapSession, cmd: Command) -> str:
             await session.send(bytes(out))
     else:
         for batch in _batches([selected.entries[uid] for uid in live]):
-            async with session.transaction() as (db, box):
+            async with session.transaction(read_only=True) as (db, box):
                 rows = await service.load_entries(db, box, selected.name, batch)
             gone += len(batch) - len(rows)
             for entry, message in rows:

@@ -135,6 +135,7 @@ def _refusal_text(outcome: auth.Refused) -> str:
 
 
 MECHANISMS = ("PLAIN", "XOAUTH2", "OAUTHBEARER", "EXTERNAL")
+_MECHANISM_NAME = re.compile(r"[A-Z0-9_-]{1,20}")
 
 
 @command("AUTHENTICATE", NOT_AUTHENTICATED)
@@ -144,8 +145,10 @@ async def authenticate(session: ImapSession, cmd: Command) -> str:
     arity(cmd, 1, 2, "mechanism [initial-response]")
     mechanism = atom(cmd.args[0], "a SASL mechanism").upper()
     if mechanism not in MECHANISMS or (mechanism == "EXTERNAL" and not session.peercert):
-        raise no(f"unsupported SASL mechanism {mechanism[:40]}" + (" (EXTERNAL needs a TLS client certificate)"
-                                                                    if mechanism == "EXTERNAL" else ""),
+        # RFC 4422 §3.1: a mechanism name is at most 20 of [A-Z0-9-_]; anything else is not echoed (a token?)
+        named = mechanism if _MECHANISM_NAME.fullmatch(mechanism) else "(not a mechanism name)"
+        raise no(f"unsupported SASL mechanism {named}" + (" (EXTERNAL needs a TLS client certificate)"
+                                                          if mechanism == "EXTERNAL" else ""),
                  code="CANNOT", rule="IMAP:mechanism")
     _privacy(session)
     initial = None

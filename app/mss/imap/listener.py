@@ -32,6 +32,7 @@ async def imap_lifespan(app: FastAPI) -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
     tls = await mss_tls_context(app)
     imap = ImapServer(app, tls)
+    imap.listen()
     host = settings.mss_imap_host or settings.smtp_host
     servers = []
     # reuse_port: with several uvicorn workers, each worker's loop serves the same IMAP port.

@@ -16,16 +16,27 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import weakref
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from app.events import TOPIC_RESET, events_for
+from app.mss import service
+from app.mss.changes import TOPIC_MAILBOX
 from app.mss.imap import commands_mailbox, commands_message, commands_session
 from app.mss.imap.commands import Spec, State
-from app.mss.imap.session import ImapSession
+from app.mss.imap.session import ImapSession, MailboxGone
 from app.mss.imap.wire import MAX_LINE
+from app.mss.models import MssMailbox
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from app.mss.folders import Entry
+
+SHARED_READ_GRACE = 1.0
+"""Seconds a folder read stays shareable once done (only while no change was announced since it started)."""
 WRITE_TIMEOUT = 60.0
 """Seconds a session waits for a client that reads nothing of what it is sent before it gives up."""
 PSC_RECHECK_SECONDS = 5.0
@@ -49,6 +60,80 @@ class ImapServer:
         self.write_timeout = WRITE_TIMEOUT
         self.psc_recheck_seconds = PSC_RECHECK_SECONDS
         self.closing = False
+        self.resets = 0
+        self.read_sessions = self._autocommit_sessions()
+        self.generations: dict[str, int] = {}
+        self.reads: dict[tuple[int, str], tuple[tuple[int, int], asyncio.Future[tuple[int, list[Entry]]]]] = {}
+
+    def _autocommit_sessions(self) -> Any:
+        """On PostgreSQL with the fast paths, sessions whose statements run each in its own transaction
+        (autocommit: no BEGIN/COMMIT round trips) for the reads of message data; None otherwise (those reads
+        then run in a transaction like the rest)."""
+        engine = getattr(self.app.state, "engine", None)
+        if engine is None or engine.dialect.name != "postgresql" or not self.settings.fast_paths:
+            return None
+        return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False,
+                                  autoflush=False)
+
+    # --- shared folder reads ---------------------------------------------------------------------------
+
+    def listen(self) -> None:
+        """Count the store's change announcements per mailbox (any worker's, through :mod:`app.events`;
+        weakly: a stopped application is not kept alive), so sessions woken by one change share one read."""
+        ref = weakref.ref(self)
+
+        def changed(key: str) -> None:
+            live = ref()
+            if live is not None:
+                live.generations[key] = live.generations.get(key, 0) + 1
+
+        def reset(_key: str) -> None:
+            live = ref()
+            if live is not None:
+                live.resets += 1
+                live.generations.clear()
+
+        events = events_for(self.settings.database_url)
+        events.subscribe(TOPIC_MAILBOX, changed)
+        events.subscribe(TOPIC_RESET, reset)
+
+    def version(self, address: str) -> tuple[int, int]:
+        return self.resets, self.generations.get(address.lower(), 0)
+
+    async def folder_entries(self, *, mailbox_id: int, address: str, folder: str) -> tuple[int, list[Entry]]:
+        """The folder's UIDVALIDITY and entries as the store has them since the last change announced for the
+        mailbox: a
+        read started after that announcement is shared (a delivery to a mailbox with a thousand sessions in
+        IDLE reads the folder once, not a thousand times). The read is a task of its own, so a session that
+        goes away does not cancel it for the others. :class:`MailboxGone` when the mailbox is no more."""
+        key = (mailbox_id, folder)
+        needed = self.version(address)
+        hit = self.reads.get(key)
+        if hit is None or hit[0] < needed or (hit[1].done() and not hit[1].cancelled() and hit[1].exception()):
+            task = asyncio.ensure_future(self._read(mailbox_id, address, folder))
+            loop = asyncio.get_running_loop()
+            task.add_done_callback(lambda done: self._done(key, done, loop))
+            hit = self.reads[key] = (needed, task)
+        return await asyncio.shield(hit[1])
+
+    async def _read(self, mailbox_id: int, address: str, folder: str) -> tuple[int, list[Entry]]:
+        async with self.app.state.sessionmaker() as db, db.begin():
+            mailbox = await db.get(MssMailbox, mailbox_id)
+            if mailbox is None or mailbox.address.lower() != address.lower():
+                raise MailboxGone
+            info = await service.folder_info(db, mailbox, folder)
+            return info.uidvalidity, await service.entries(db, mailbox, folder)
+
+    def _done(self, key: tuple[int, str], task: asyncio.Future[tuple[int, list[Entry]]],
+              loop: asyncio.AbstractEventLoop) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved: the sessions sharing the read get it from their await
+        loop.call_later(SHARED_READ_GRACE, self._forget, key, task)
+
+    def _forget(self, key: tuple[int, str], future: asyncio.Future[tuple[int, list[Entry]]]) -> None:
+        hit = self.reads.get(key)
+        if hit is not None and hit[1] is future:
+            del self.reads[key]
 
     def capabilities(self, session: ImapSession) -> str:
         caps = list(BASE_CAPABILITIES)

@@ -35,7 +35,7 @@ import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from app.api.journal import record
 from app.mss import auth, service
@@ -74,12 +74,21 @@ class ImapServer(Protocol):
     commands: dict[str, Spec]
     write_timeout: float
     psc_recheck_seconds: float
+    read_sessions: Any
+
+    resets: int
+
+    async def folder_entries(self, *, mailbox_id: int, address: str, folder: str) -> tuple[int, list[Entry]]: ...
 
     def capabilities(self, session: ImapSession) -> str: ...
 
     def admit(self, session: ImapSession) -> bool: ...
 
     def release(self, session: ImapSession) -> None: ...
+
+
+class MailboxGone(Exception):
+    """The session's mailbox no longer exists (the store was reset)."""
 
 
 class Close(Exception):
@@ -121,6 +130,7 @@ class ImapSession:
         self.peercert: dict[str, Any] | None = writer.get_extra_info("peercert") if implicit_tls else None
         self.state = State.NOT_AUTHENTICATED
         self.identity: auth.Identity | None = None
+        self.mailbox: MssMailbox | None = None
         self.selected: Selected | None = None
         self.changes: asyncio.Queue[str] | None = None
         self.session_id = uuid.uuid4().hex[:16]
@@ -132,6 +142,7 @@ class ImapSession:
         self.client_name: str | None = None
         self.end_rule: str | None = None
         self.psc_checked = 0.0
+        self.resets_seen = 0
         self.current: str = "-"
         self._timer: asyncio.TimerHandle | None = None
         self.task: asyncio.Task[Any] | None = None
@@ -278,7 +289,10 @@ class ImapSession:
             except (asyncio.IncompleteReadError, ConnectionError):
                 raise Close from None
             parts.append(literal)
-            line = await self.read_line()
+            try:
+                line = await self.read_line()
+            except LineTooLong as exc:  # the BAD answers the command: its tag is on the first line
+                raise LineTooLong(parts[0], exc.tail) from None
             parts.append(line)
         return parts
 
@@ -343,6 +357,7 @@ class ImapSession:
             if spec is None or (command.uid and not spec.uid):
                 raise bad(f"unknown command {self.current}", rule="IMAP:unknown-command")
             self.check_state(command, spec)
+            await self.check_store_reset()
             await self.check_psc_session()
             quiet = spec.quiet and not command.uid
             if spec.states == SELECTED and self.dirty():  # the snapshot the command works on, up to date
@@ -474,11 +489,22 @@ class ImapSession:
 
     async def authenticated(self, identity: auth.Identity) -> None:
         self.identity = identity
+        self.resets_seen = self.server.resets
         self.state = State.AUTHENTICATED
         self.psc_checked = time.monotonic()
         self.changes = changes_of(self.app).subscribe(identity.login)
-        async with self.transaction() as (db, mailbox):
+        async with self.app.state.sessionmaker() as db, db.begin():
+            mailbox = await db.get(MssMailbox, identity.mailbox_id)
+            if mailbox is None:
+                await self.mailbox_gone()
             await service.ensure_standard_folders(db, mailbox)
+        self.mailbox = mailbox
+
+    async def check_store_reset(self) -> None:
+        """A store reset (``POST /sandbox/v1/reset``, any worker) since this session authenticated: its
+        mailbox, folders and UIDs are gone (seeded again under new ids), so the session ends."""
+        if self.identity is not None and self.resets_seen != self.server.resets:
+            await self.mailbox_gone()
 
     async def check_psc_session(self) -> None:
         """SC.MSS/CONF.10, .11: a session opened with a PSC token ends once the token is no longer valid."""
@@ -501,17 +527,24 @@ class ImapSession:
     # --- the store --------------------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[tuple[AsyncSession, MssMailbox]]:
+    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[tuple[AsyncSession, MssMailbox]]:
         """One store transaction with the session's mailbox (one per command that writes: all or nothing).
-        The mailbox gone (the store was reset) ends the session."""
-        assert self.identity is not None
+        ``read_only``: a read of message data (FETCH, SEARCH batches) that needs no transaction; on PostgreSQL
+        with the fast paths it runs in autocommit (no BEGIN/COMMIT round trips). The mailbox row was read at
+        login (a store reset ends the session: :meth:`check_store_reset`)."""
+        assert self.mailbox is not None
+        reads = self.server.read_sessions if read_only else None
+        if reads is not None:
+            async with reads() as db:
+                yield db, await db.merge(self.mailbox, load=False)
+            return
         async with self.app.state.sessionmaker() as db, db.begin():
-            mailbox = await db.get(MssMailbox, self.identity.mailbox_id)
-            if mailbox is None or mailbox.address.lower() != self.identity.login:
-                self.end_rule = "IMAP:mailbox-gone"
-                await self.bye("this mailbox no longer exists (the sandbox store was reset): log in again")
-                raise Close
-            yield db, mailbox
+            yield db, await db.merge(self.mailbox, load=False)
+
+    async def mailbox_gone(self) -> NoReturn:
+        self.end_rule = "IMAP:mailbox-gone"
+        await self.bye("this mailbox no longer exists as it was (the sandbox store was reset): log in again")
+        raise Close
 
     def dirty(self) -> bool:
         return self.changes is not None and not self.changes.empty()
@@ -528,13 +561,19 @@ class ImapSession:
         selected = self.selected
         if selected is None:
             return
+        assert self.identity is not None and self.identity.mailbox_id is not None
         try:
-            async with self.transaction() as (db, mailbox):
-                current = await service.entries(db, mailbox, selected.name)
+            uidvalidity, current = await self.server.folder_entries(
+                mailbox_id=self.identity.mailbox_id, address=self.identity.login, folder=selected.name)
+        except MailboxGone:
+            await self.mailbox_gone()
         except UnknownFolder:
+            uidvalidity, current = 0, []
+        if uidvalidity != selected.uidvalidity:  # RFC 3501 §2.3.1.1: the UIDs the client holds mean nothing now
             self.end_rule = "IMAP:folder-gone"
-            await self.bye(f"the selected folder {selected.name} was deleted or renamed elsewhere: closing")
-            raise Close from None
+            await self.bye(f"the selected folder {selected.name} was deleted, renamed or created again elsewhere "
+                           "(its UIDVALIDITY changed): closing")
+            raise Close
         await self.apply(current, expunge=expunge)
 
     async def apply(self, current: Sequence[Entry], *, expunge: bool) -> None:

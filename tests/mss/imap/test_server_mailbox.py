@@ -6,6 +6,7 @@ RFC 4315)."""
 from __future__ import annotations
 
 import asyncio
+import imaplib
 import re
 
 from tests.mss.conftest import DOCTOR
@@ -50,8 +51,14 @@ async def test_folders_list_create_delete_rename_subscribe(app, client):
         seen["subscribe-unknown"] = imap.subscribe("Nope")[1][0]
         assert imap.select("Archives")[0] == "OK"
         seen["delete-selected"] = imap.delete("Archives")[1][0]
-        assert imap.select("inbox")[0] == "OK"
-        seen["delete"] = imap.delete("Archives")[0]
+        elsewhere = connect(app)
+        seen["delete"] = elsewhere.delete("Archives")[0]  # deleted by another session under this one
+        elsewhere.logout()
+        try:
+            imap.noop()
+        except imaplib.IMAP4.abort as exc:
+            seen["selected-gone"] = str(exc)
+        imap = connect(app)
         seen["after"] = listed(imap.list()[1])
         imap.logout()
         return seen
@@ -74,6 +81,7 @@ async def test_folders_list_create_delete_rename_subscribe(app, client):
     assert code_of(seen["subscribe-unknown"]) == "NONEXISTENT"  # type: ignore[arg-type]
     assert code_of(seen["delete-selected"]) == "INUSE"  # type: ignore[arg-type]
     assert seen["delete"] == "OK" and "Archives" not in seen["after"]  # type: ignore[operator]
+    assert "UIDVALIDITY changed" in str(seen["selected-gone"])  # RFC 3501 §2.3.1.1
 
 
 async def test_append_select_examine_status(app, client):
@@ -93,6 +101,8 @@ async def test_append_select_examine_status(app, client):
         seen["literal+"] = command(imap, b"APPEND Drafts {%d+}\r\n" % len(message) + message)
         seen["select"] = command(imap, "SELECT Drafts")
         seen["dates"] = command(imap, "FETCH 1 (INTERNALDATE FLAGS)")
+        # an APPEND to the selected folder is reported to this session (RFC 3501 §6.3.11)
+        seen["append-selected"] = command(imap, b"APPEND Drafts {%d+}\r\n" % len(message) + message)
         seen["examine"] = command(imap, "EXAMINE Drafts")
         seen["status"] = imap.status("Drafts", "(MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)")[1]
         seen["status-unknown"] = imap.status("Nope", "(MESSAGES)")[1][0]
@@ -120,11 +130,13 @@ async def test_append_select_examine_status(app, client):
     fetched = seen["dates"][0]  # type: ignore[index]
     assert b'INTERNALDATE "17-Jul-2026 00:44:25 +0000"' in fetched or moment.encode() in fetched
     assert b"\\Draft" in fetched and b"\\Seen" in fetched and b"$Urgent" in fetched
+    assert seen["append-selected"][0] == b"* 4 EXISTS"  # type: ignore[index]
     examine = b"\n".join(seen["examine"])  # type: ignore[arg-type]
     assert b"[PERMANENTFLAGS ()]" in examine and b"OK [READ-ONLY] EXAMINE" in examine
     status = seen["status"][0]  # type: ignore[index]
-    assert b"MESSAGES 3" in status and b"RECENT 0" in status and b"UNSEEN 2" in status
-    assert b"UIDNEXT %d" % next_uid in status and b"UIDVALIDITY %s" % uidvalidity.encode() in status
+    assert b"MESSAGES 4" in status and b"RECENT 0" in status and b"UNSEEN 3" in status
+    assert int(re.search(rb"UIDNEXT (\d+)", status).group(1)) > next_uid  # type: ignore[union-attr]
+    assert b"UIDVALIDITY %s" % uidvalidity.encode() in status
     assert code_of(seen["status-unknown"]) == "NONEXISTENT"  # type: ignore[arg-type]
     assert b" BAD " in seen["status-bad"]  # type: ignore[operator]
     assert b"NO [NONEXISTENT]" in seen["select-unknown"] and seen["state"] == "AUTH"  # type: ignore[operator]

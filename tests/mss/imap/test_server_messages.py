@@ -171,6 +171,7 @@ async def test_search_store_copy_move_expunge_close(app, client, smtp_call):
         seen["trycreate"] = imap.copy("1", "Nope")[1][0]
         seen["move"] = command(imap, f"UID MOVE {uids[0]} Trash")
         imap.store("1", "+FLAGS", "(\\Deleted)")
+        seen["check"] = imap.check()[0]
         seen["uid-expunge"] = command(imap, f"UID EXPUNGE {uids[1]}")
         seen["left"] = imap.uid("SEARCH", "ALL")[1]
         imap.store("2", "+FLAGS", "(\\Deleted)")
@@ -201,7 +202,7 @@ async def test_search_store_copy_move_expunge_close(app, client, smtp_call):
     move = seen["move"]
     assert isinstance(move, list) and move[0].startswith(b"* OK [COPYUID ")  # RFC 6851 §3.3
     assert move[1] == b"* 1 EXPUNGE" and move[2].endswith(b"OK UID MOVE completed")
-    assert seen["uid-expunge"][:1] == [b"* 1 EXPUNGE"]  # type: ignore[index]
+    assert seen["check"] == "OK" and seen["uid-expunge"][:1] == [b"* 1 EXPUNGE"]  # type: ignore[index]
     assert seen["left"] == [f"{uids[2]} {uids[3]}".encode()]
     assert seen["close"] == [seen["close"][-1]]  # type: ignore[index]  # CLOSE expunges silently
     assert b"MESSAGES 1" in seen["status"][0]  # type: ignore[index]
@@ -243,3 +244,23 @@ async def test_idle_woken_by_an_smtp_delivery(app, client, smtp_call):
     assert exists == b"* 1 EXISTS\r\n"
     assert lag < 1.0  # woken before (or within a second of) smtplib returning from the delivery
     assert done.endswith(b"OK IDLE terminated\r\n")
+
+
+async def test_sessions_woken_together_share_one_folder_read(app, client, session):
+    """A change wakes every session of the mailbox: reads started after it are shared (one store read for
+    all of them); a later change makes the next read a new one."""
+    from app.mss import service
+
+    server = app.state.imap_server
+    mailbox = await service.get_mailbox(session, HOSPITAL_DOCTOR)
+    assert mailbox is not None
+    server.generations[HOSPITAL_DOCTOR] = server.generations.get(HOSPITAL_DOCTOR, 0) + 1  # as a change announces
+
+    async def read() -> list:  # type: ignore[type-arg]
+        return await server.folder_entries(mailbox_id=mailbox.id, address=HOSPITAL_DOCTOR, folder="INBOX")
+
+    together = await asyncio.gather(*(read() for _ in range(20)))
+    assert all(result[1] is together[0][1] for result in together)
+    assert (await read())[1] is together[0][1]  # nothing announced since: still current
+    server.generations[HOSPITAL_DOCTOR] += 1
+    assert (await read())[1] is not together[0][1]

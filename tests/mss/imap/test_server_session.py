@@ -45,6 +45,19 @@ async def test_greeting_starttls_logindisabled_login(app, client):
         raw.close()
         return lines
 
+    def starttls_injection() -> tuple[bytes, list[bytes]]:
+        """RFC 2595 §3.1 (CVE-2011-0411): what the client sent in clear after STARTTLS is thrown away."""
+        raw = Raw(app.state.imap_port)
+        raw.send(b"s1 STARTTLS\r\ns2 LOGOUT\r\n")
+        ok = raw.line()
+        raw.sock = tls_context(app).wrap_socket(raw.sock, server_hostname="localhost")
+        raw.send(b"s3 NOOP\r\n")
+        after = raw.until(b"s3")
+        raw.close()
+        return ok, after
+
+    ok, after = await asyncio.to_thread(starttls_injection)
+    assert ok == b"s1 OK Begin TLS negotiation now" and after == [b"s3 OK NOOP completed"]
     lines = await asyncio.to_thread(before_tls)
     greeting = lines[0].decode()
     assert greeting.startswith("* OK [CAPABILITY IMAP4rev1 ") and "imap.sandbox.mssante.fr" in greeting
@@ -140,6 +153,13 @@ async def test_authenticate_plain_bearer_and_cancel(app, client):
         seen["not-base64"] = raw.line()
         raw.send(b"c4 AUTHENTICATE CRAM-MD5\r\n")
         seen["mechanism"] = raw.line()
+        raw.send(f"c6 AUTHENTICATE {SECRET}\r\n".encode())  # a token typed where the mechanism goes
+        seen["not-mechanism"] = raw.line()
+        # LOGIN with a synchronising literal (RFC 3501 §4.3: "+" first), then a LITERAL+ one (RFC 7888)
+        raw.send(b"c5 LOGIN {%d}\r\n" % len(DOCTOR))
+        seen["literal-continuation"] = raw.line()
+        raw.send(DOCTOR.encode() + b" {%d+}\r\n" % len(PASSWORD) + PASSWORD.encode() + b"\r\n")
+        seen["literal-login"] = raw.line()
         raw.close()
         return seen
 
@@ -153,6 +173,9 @@ async def test_authenticate_plain_bearer_and_cancel(app, client):
     assert seen["cancel"].startswith(b"c2 BAD")  # type: ignore[union-attr]
     assert seen["not-base64"].startswith(b"c3 BAD")  # type: ignore[union-attr]
     assert seen["mechanism"].startswith(b"c4 NO [CANNOT]")  # type: ignore[union-attr]
+    assert seen["not-mechanism"] == b"c6 NO [CANNOT] unsupported SASL mechanism (not a mechanism name)"
+    assert seen["literal-continuation"].startswith(b"+ ")  # type: ignore[union-attr]
+    assert seen["literal-login"].startswith(b"c5 OK [CAPABILITY ")  # type: ignore[union-attr]
     dump = await journal_when(client, "mss.imap.authenticate", operation="mss.imap.authenticate")
     assert f"XOAUTH2 {DOCTOR}: PSC access token refused" in dump and "MSS:auth.owner" in dump
     assert SECRET not in dump and token not in dump and other not in dump and "Bearer" not in dump
@@ -282,6 +305,10 @@ async def test_implicit_tls_port_and_off_switch(database_url, client):
         caps, typ = await asyncio.to_thread(work)
         assert typ == "OK" and "STARTTLS" not in caps and "AUTH=PLAIN" in caps and "LOGINDISABLED" not in caps
         assert port != other.state.imap_port
+        connected = await asyncio.to_thread(Raw, other.state.imap_port)
+    # the application stopped: its sessions were told (RFC 3501 §7.1.5)
+    assert (await asyncio.to_thread(connected.line)).startswith(b"* BYE ")
+    connected.close()
     off = create_app(make_settings(database_url, mss_imap_enabled=False))
     async with off.router.lifespan_context(off):
         assert off.state.imap_port is None and off.state.imaps_port is None
