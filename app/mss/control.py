@@ -4,11 +4,14 @@ certificates issued for applicative mailboxes. Included with the control API's o
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
-from app.api.deps import SessionDep
-from app.mss import service
+from app.api.deps import SessionDep, SettingsDep
+from app.mss import autoconfig, service
 from app.mss.http.deps import AnyMailbox, any_mailbox
 from app.mss.http.messages import add_message_routes
 from app.mss.http.views import fault_read, mailbox_read
@@ -58,15 +61,62 @@ async def clear_faults(session: SessionDep, mailbox: AnyMailbox) -> Response:
 
 # --- client certificates of APP mailboxes ---------------------------------------------------------
 
+MECHANISMS = {
+    "imap": ["AUTHENTICATE EXTERNAL", "LOGIN <address> <any password>", "AUTHENTICATE PLAIN <address>"],
+    "smtp": ["AUTH PLAIN <address>", "AUTH LOGIN <address>"],
+}
+"""How each protocol takes the certificate as the credential (the password is then not checked)."""
+
+
+class CertificateEndpoint(BaseModel):
+    """A listener where the certificate authenticates its mailbox."""
+
+    protocol: Literal["imap", "smtp"]
+    host: str
+    port: int
+    tls: Literal["STARTTLS", "implicit"] = Field(description="STARTTLS on a plain port, or TLS from the first byte "
+                                                              "(RFC 8314)")
+    mechanisms: list[str] = Field(description="what to send once TLS is up with the certificate")
+
+
+class IssuedCertificate(BaseModel):
+    """A client certificate of an APP mailbox, its key, the CA that signed it, and where it is accepted."""
+
+    address: str
+    certificate_pem: str
+    private_key_pem: str
+    ca_certificate_pem: str = Field(description="the sandbox test CA (stands in for IGC-Santé): what the "
+                                                "listeners verify client certificates against")
+    endpoints: list[CertificateEndpoint]
+    how: str
+
+
 @router.post(
     "/mailboxes/{address}/certificates", status_code=201, operation_id="sandbox_mss_issue_certificate",
+    response_model=IssuedCertificate,
     summary="Issue a TLS client certificate for an applicative (APP) mailbox, signed by the sandbox test CA",
     responses={422: {"description": "not an APP mailbox"}},
 )
-async def issue_certificate(request: Request, mailbox: AnyMailbox) -> dict[str, str]:
-    """SC.MSS/CONF.12: an applicative mailbox authenticates with TLS client authentication, then AUTH PLAIN
-    with its address (the password is then not checked). The sandbox CA stands in for IGC-Santé."""
+async def issue_certificate(request: Request, settings: SettingsDep, mailbox: AnyMailbox) -> IssuedCertificate:
+    """SC.MSS/CONF.12: an applicative mailbox authenticates with TLS client authentication, then with its
+    address as the login (the password is then not checked): SMTP AUTH PLAIN or LOGIN; IMAP
+    ``AUTHENTICATE EXTERNAL`` (RFC 4422 Appendix A), LOGIN or AUTHENTICATE PLAIN. The answer names every
+    listener that accepts it, with its bound port. The sandbox CA stands in for IGC-Santé."""
     service.require_applicative(mailbox)
     ca_cert, ca_key = request.app.state.mss_client_ca
     cert, key = issue_client_certificate(ca_cert, ca_key, address=mailbox.address, organization=mailbox.display_name)
-    return {"certificate_pem": cert.decode(), "private_key_pem": key.decode(), "ca_certificate_pem": ca_cert.decode()}
+    endpoints = [
+        CertificateEndpoint(protocol=s.protocol, host=s.hostname, port=s.port,  # type: ignore[arg-type]
+                            tls="implicit" if s.socket_type == "SSL" else "STARTTLS",
+                            mechanisms=[m.replace("<address>", mailbox.address) for m in MECHANISMS[s.protocol]])
+        for s in autoconfig.servers(request.app.state, settings, mailbox_type=mailbox.type,
+                                    request_host=request.url.hostname)
+    ]
+    return IssuedCertificate(
+        address=mailbox.address, certificate_pem=cert.decode(), private_key_pem=key.decode(),
+        ca_certificate_pem=ca_cert.decode(), endpoints=endpoints,
+        how=(f"Present this certificate and key in the TLS handshake (after STARTTLS, or at once on an implicit-TLS "
+             f"port), then authenticate as {mailbox.address}: the certificate is the credential and any password "
+             f"is accepted. The listeners verify it against ca_certificate_pem (the sandbox test CA); a certificate "
+             f"from another CA fails the handshake, one naming another mailbox is refused at authentication."),
+    )
