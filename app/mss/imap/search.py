@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 
 from app.mss.imap.fetch import Entity, MessageView, header_values, parse_structure
 from app.mss.imap.sequence import MAX_NUMBER, contains, is_sequence_set, parse_sequence_set
-from app.mss.imap.wire import Atom, ImapSyntaxError, Token, parse_date
+from app.mss.imap.wire import MAX_NESTING, Atom, ImapSyntaxError, Token, parse_date
 
 SUPPORTED_CHARSETS = ("US-ASCII", "UTF-8")
 
@@ -74,9 +74,10 @@ def _and(keys: list[SearchKey]) -> SearchKey:
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token]) -> None:
+    def __init__(self, tokens: list[Token], depth: int = 0) -> None:
         self.tokens = tokens
         self.index = 0
+        self.depth = depth  # of NOT, OR and groups around the keys read here
 
     def next(self, needed: str) -> Token:
         if self.index >= len(self.tokens):
@@ -116,12 +117,28 @@ class _Parser:
             keys.append(self.key())
         return _and(keys)
 
+    def nested(self, what: str) -> int:
+        """The depth inside one more NOT, OR or group; bounded, since each level is a stack frame here and
+        in :func:`matches`."""
+        if self.depth >= MAX_NESTING:
+            raise ImapSyntaxError(f"search keys nested deeper than {MAX_NESTING} levels (NOT, OR and "
+                                  f"parenthesised groups), at {what}")
+        return self.depth + 1
+
+    def inner(self, what: str) -> SearchKey:
+        """The key after NOT or OR, one level deeper."""
+        parser = _Parser(self.tokens, self.nested(what))
+        parser.index = self.index
+        key = parser.key()
+        self.index = parser.index
+        return key
+
     def key(self) -> SearchKey:
         token = self.next("a search key")
         if isinstance(token, list):
             if not token:
                 raise ImapSyntaxError("an empty parenthesised group is not a search key")
-            return _Parser(token).keys_until_end()
+            return _Parser(token, self.nested("a parenthesised group")).keys_until_end()
         if not isinstance(token, Atom):
             raise ImapSyntaxError("expected a search key, found a string")
         value = token.value
@@ -155,9 +172,9 @@ class _Parser:
         if name == "UID":
             return SearchKey("UID", ranges=tuple(parse_sequence_set(self.atom(name, "a sequence set"))))
         if name == "NOT":
-            return SearchKey("NOT", (self.key(),))
+            return SearchKey("NOT", (self.inner("NOT"),))
         if name == "OR":
-            return SearchKey("OR", (self.key(), self.key()))
+            return SearchKey("OR", (self.inner("OR"), self.inner("OR")))
         raise ImapSyntaxError(f"unknown search key {value!r}")
 
 

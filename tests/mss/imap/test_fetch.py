@@ -162,6 +162,7 @@ def test_body_sections_are_normalised():
     ('BODY[HEADER.FIELDS ("a\\"b")]', "invalid header name"),
     ('BODY[HEADER.FIELDS ("a{b" X-*)]', "invalid header name"),
     ("BODY[HEADER.FIELDS (X-%)]", "invalid header name"),
+    ("BODY[HEADER.FIELDS " + "(" * 100 + "A" + ")" * 100 + "]", "nested deeper than 64"),
     ("BODY[TEXT (FROM)]", "unexpected"),
     ("BODY[HEADER.FIELDS (A) B]", "unexpected text after the list"),
     ("BODY[]<0>", "expected BODY[section]<origin.count>"),

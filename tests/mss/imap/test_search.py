@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from app.mss.imap.fetch import MessageView
 from app.mss.imap.search import ALL, SearchKey, UnsupportedCharset, matches, needs_raw, parse_search
-from app.mss.imap.wire import ImapSyntaxError, parse_command
+from app.mss.imap.wire import MAX_NESTING, ImapSyntaxError, parse_command
 from tests.mss.helpers import build_message, sample_xdm
 from tests.mss.imap.test_fetch import NESTED
 
@@ -161,6 +161,10 @@ def test_unsupported_charset_is_badcharset():
     ("HEADER X-A", "string after HEADER X-A is missing"),
     ("()", "empty parenthesised group"),
     ('"SEEN"', "found a string"),
+    # nesting is bounded (a stack frame per level here and in matches): BAD, not a RecursionError
+    ("NOT " * 1500 + "ALL", "search keys nested deeper than 64 levels"),
+    ("OR " * 100 + "SEEN " * 100 + "SEEN", "search keys nested deeper than 64 levels"),
+    ("(NOT " * 40 + "ALL" + ")" * 40, "search keys nested deeper than 64 levels"),
 ])
 def test_parse_errors(text, message):
     with pytest.raises(ImapSyntaxError, match=message.replace("(", r"\(").replace("\\S", r"\\S")):
@@ -168,6 +172,17 @@ def test_parse_errors(text, message):
             program(text)
         else:
             parse_search([])
+
+
+def test_nesting_up_to_the_bound():
+    with pytest.raises(ImapSyntaxError, match=r"\(NOT, OR and parenthesised groups\), at OR"):
+        program("OR " * 100 + "SEEN " * 100 + "SEEN")
+    message = view(QP)
+    assert hit("NOT " * MAX_NESTING + "SEEN", message) is (MAX_NESTING % 2 == 1)
+    assert hit("OR " * MAX_NESTING + "SEEN " * MAX_NESTING + "UNSEEN", message)
+    assert hit("(" * 32 + "NOT " * 32 + "UNSEEN" + ")" * 32, message)
+    _, key = program("NOT " * MAX_NESTING + "SUBJECT a")
+    assert needs_raw(key)
 
 
 def test_invalid_utf8_search_string():
