@@ -232,12 +232,22 @@ def _decoded_body(raw: bytes, entity: Entity) -> str | None:
             body = binascii.a2b_qp(body)
     except (binascii.Error, ValueError):
         pass
-    charset = next((value for name, value in entity.params if name.lower() == "charset"), "utf-8")
+    charset = _text_codec(next((value for name, value in entity.params if name.lower() == "charset"), ""))
     try:
-        codecs.lookup(charset)
-    except LookupError:
-        charset = "utf-8"
-    return body.decode(charset, errors="replace")
+        return body.decode(charset, errors="replace")
+    except (LookupError, UnicodeError, ValueError):  # codecs without "replace" (idna, punycode, undefined)
+        return body.decode("utf-8", errors="replace")
+
+
+def _text_codec(charset: str) -> str:
+    """The codec for a ``charset`` parameter: UTF-8 when Python has none by that name (or the name is not
+    one: ``a\0b``), and when the codec is not a text encoding (``base64``, ``hex``, ``rot13``, ``zlib``:
+    ``bytes.decode`` refuses them, RFC 2046 §4.1.2 charsets are all text encodings)."""
+    try:
+        info = codecs.lookup(charset)
+    except (LookupError, ValueError):
+        return "utf-8"
+    return info.name if getattr(info, "_is_text_encoding", True) else "utf-8"
 
 
 class _Message:

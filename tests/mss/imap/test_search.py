@@ -191,6 +191,18 @@ def test_invalid_utf8_search_string():
         parse_search(parse_command(parts).args)
 
 
+@pytest.mark.parametrize("charset", ["base64", "hex", "rot13", "zlib", "bz2", "uu", "quopri", "idna", "punycode",
+                                     "undefined", "a\x00b", "nonexistent", "utf-8"])
+def test_charsets_that_are_no_text_encoding_never_break_search(charset):
+    """Any sender chooses the charset parameter: one Python knows but cannot decode text with (a bytes codec,
+    or one without the "replace" handler) is read as UTF-8, so SEARCH BODY/TEXT still answers."""
+    raw = (f"Subject: =?{charset}?q?r=C3=A9sultats?=\r\n"
+           f'Content-Type: text/plain; charset="{charset}"\r\n\r\n').encode("latin-1") + "Résultats \xff".encode()
+    message = view(raw)
+    assert hit('BODY "résultats"', message) and hit('TEXT "résultats"', message)
+    hit("SUBJECT r", message)  # the encoded word left undecoded, or decoded: no error either way
+
+
 def test_malformed_messages_never_raise():
     for raw in (b"", b"\xff\xfe", b"Date: yesterday\r\nSubject: =?x?q?broken\r\n\r\n",
                 b"Content-Type: text/plain; charset=nonexistent\r\nContent-Transfer-Encoding: base64\r\n\r\n@@@"):
