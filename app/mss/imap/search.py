@@ -18,7 +18,7 @@ from email.header import decode_header, make_header
 from email.utils import parsedate_to_datetime
 
 from app.mss.imap.fetch import Entity, MessageView, header_values, parse_structure
-from app.mss.imap.sequence import MAX_NUMBER, contains, is_sequence_set, parse_sequence_set
+from app.mss.imap.sequence import MAX_NUMBER, Members, is_sequence_set, parse_sequence_set
 from app.mss.imap.wire import MAX_NESTING, Atom, ImapSyntaxError, Token, parse_date
 
 SUPPORTED_CHARSETS = ("US-ASCII", "UTF-8")
@@ -39,7 +39,7 @@ class SearchKey:
     """A node of the search program. ``op`` is one of: ALL, NONE, AND, OR, NOT (``children``); FLAG
     (``text`` = the flag, present); HEADER (``field`` lower-cased, ``text``); BODY, TEXT (``text``); LARGER,
     SMALLER (``number``); BEFORE, ON, SINCE, SENTBEFORE, SENTON, SENTSINCE (``day``); UID, SEQ
-    (``ranges``)."""
+    (``ranges`` as sent, ``members`` for the look-ups)."""
 
     op: str
     children: tuple[SearchKey, ...] = ()
@@ -48,6 +48,12 @@ class SearchKey:
     number: int | None = None
     day: date | None = None
     ranges: tuple[tuple[int, int | None], ...] = ()
+    members: Members | None = None
+
+
+def _set_key(op: str, text: str) -> SearchKey:
+    ranges = parse_sequence_set(text)
+    return SearchKey(op, ranges=tuple(ranges), members=Members.of(ranges))
 
 
 ALL = SearchKey("ALL")
@@ -144,7 +150,7 @@ class _Parser:
         value = token.value
         name = value.upper()
         if is_sequence_set(value):
-            return SearchKey("SEQ", ranges=tuple(parse_sequence_set(value)))
+            return _set_key("SEQ", value)
         if name == "ALL":
             return ALL
         if name in _FLAG_KEYS:
@@ -170,7 +176,7 @@ class _Parser:
         if name in _DATE_KEYS:
             return SearchKey(name, day=parse_date(self.string(name)))
         if name == "UID":
-            return SearchKey("UID", ranges=tuple(parse_sequence_set(self.atom(name, "a sequence set"))))
+            return _set_key("UID", self.atom(name, "a sequence set"))
         if name == "NOT":
             return SearchKey("NOT", (self.inner("NOT"),))
         if name == "OR":
@@ -331,9 +337,11 @@ def _match(key: SearchKey, message: _Message, msn: int, max_msn: int, max_uid: i
     if op == "FLAG":
         return _has_flag(view.flags, key.text or "")
     if op == "SEQ":
-        return contains(list(key.ranges), msn, max_msn)
+        assert key.members is not None
+        return key.members.contains(msn, max_msn)
     if op == "UID":
-        return contains(list(key.ranges), view.uid, max_uid)
+        assert key.members is not None
+        return key.members.contains(view.uid, max_uid)
     if op == "LARGER":
         return view.size > (key.number or 0)
     if op == "SMALLER":

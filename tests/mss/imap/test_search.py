@@ -3,6 +3,7 @@ transfer-encoded bodies decoded before the case-insensitive substring match."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime
 
 import pytest
@@ -11,9 +12,10 @@ from hypothesis import strategies as st
 
 from app.mss.imap.fetch import MessageView
 from app.mss.imap.search import ALL, SearchKey, UnsupportedCharset, matches, needs_raw, parse_search
+from app.mss.imap.sequence import contains, parse_sequence_set, resolve
 from app.mss.imap.wire import MAX_NESTING, ImapSyntaxError, parse_command
 from tests.mss.helpers import build_message, sample_xdm
-from tests.mss.imap.test_fetch import NESTED
+from tests.mss.imap.test_fetch import NESTED, at_most_calls
 
 
 def program(text: str) -> tuple[str | None, SearchKey]:
@@ -183,6 +185,22 @@ def test_nesting_up_to_the_bound():
     assert hit("(" * 32 + "NOT " * 32 + "UNSEEN" + ")" * 32, message)
     _, key = program("NOT " * MAX_NESTING + "SUBJECT a")
     assert needs_raw(key)
+
+
+def test_sequence_keys_are_looked_up_not_scanned():
+    """SEARCH tests its set once per message: with the ranges an 8 KB line holds, over a large folder, each
+    test is a bisection, not a walk of the ranges."""
+    numbers = random.Random(12).sample(range(1, 40_000), 650)
+    text = ",".join(f"{n}:{n + 3}" if n % 3 else str(n) for n in numbers) + ",39990:*"
+    _, key = program(f"UID {text}")
+    ranges = parse_sequence_set(text)
+    uids = range(1, 40_001, 7)
+    with at_most_calls(60 * len(uids)):
+        found = [uid for uid in uids if matches(key, view(b"", uid=uid), msn=1, max_msn=1, max_uid=40_000)]
+    assert found == resolve(ranges, uids)
+    _, key = program(text)
+    assert [msn for msn in range(1, 50) if matches(key, view(b""), msn=msn, max_msn=49, max_uid=1)] == [
+        msn for msn in range(1, 50) if contains(ranges, msn, 49)]
 
 
 def test_invalid_utf8_search_string():
