@@ -329,13 +329,17 @@ def astring(token: Token) -> str:
 def _quotable(value: bytes) -> bool:
     if len(value) > MAX_QUOTED:
         return False
-    return not any(byte in (0, 0x0A, 0x0D) or byte > 0x7F for byte in value)
+    return not any(byte in (0x0A, 0x0D) or byte > 0x7F for byte in value)
 
 
 def quoted_or_literal(value: bytes | str) -> bytes:
-    """A ``string`` (RFC 3501 §4.3): quoted when every octet may be (7-bit, no CR, LF or NUL, short), with
-    ``"`` and ``\\`` escaped; else a synchronizing literal ``{n}\\r\\n`` followed by the octets."""
+    """A ``string`` (RFC 3501 §4.3): quoted when every octet may be (7-bit, no CR or LF, short), with
+    ``"`` and ``\\`` escaped; else a synchronizing literal ``{n}\\r\\n`` followed by the octets. NUL may be
+    in neither (§9: ``CHAR8`` and ``QUOTED-CHAR`` exclude it): a NUL in the value (a header field that
+    carries one, against RFC 5322 §3.2.5) is left out."""
     data = value.encode("utf-8") if isinstance(value, str) else value
+    if b"\x00" in data:
+        data = data.replace(b"\x00", b"")
     if _quotable(data):
         return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
     return b"{%d}\r\n" % len(data) + data

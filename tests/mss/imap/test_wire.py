@@ -134,6 +134,16 @@ def test_quoted_or_literal_and_nstring():
     assert quoted_or_literal(b"x" * 5000).startswith(b"{5000}\r\n")
     assert nstring(None) == b"NIL"
     assert nstring("") == b'""'
+    # RFC 3501 §9: neither a quoted string (QUOTED-CHAR) nor a literal (CHAR8) may hold NUL: it is left out
+    assert quoted_or_literal(b"a\x00b") == b'"ab"'
+    assert quoted_or_literal(b"\x00\r\n\x00") == b"{2}\r\n\r\n"
+
+
+@given(st.binary(max_size=300))
+def test_strings_never_carry_nul(value):
+    encoded = quoted_or_literal(value)
+    assert b"\x00" not in encoded
+    assert parse_command(split_literals(b"t X " + encoded)).args == [value.replace(b"\x00", b"")]
 
 
 @given(st.binary(max_size=300).filter(lambda b: b"\x00" not in b))
