@@ -6,6 +6,17 @@ multipart boundaries (RFC 2045 §3, RFC 2046 §5.1.1) located by offset, so ever
 count is computed from the octets as stored, never from a re-serialised message, and a 25 MB message is
 not copied to be walked. Header fields are split the way the standard ``email`` parser's ``compat32``
 policy does (unfolded, kept as sent); RFC 2047 encoded words stay encoded, as §7.4.2 says.
+
+Why not the ``email`` package's tree: its messages keep no offsets into the source (a part's payload is a
+re-joined copy, headers are re-folded on output), so ``BODY[1.MIME]``, sizes and line counts could not be
+the octets as stored, and parsing a 25 MB message copies it several times over.
+
+Bounds (a message is up to 25 MB and anyone may send one): of the headers of a message and of all its
+parts together, at most :data:`MAX_HEADER_FIELDS` fields and :data:`MAX_HEADER_BYTES` octets are read, in
+the order of the message (the fields past that are ignored by ENVELOPE, BODYSTRUCTURE, ``HEADER.FIELDS``
+and SEARCH; ``BODY[HEADER]`` and ``BODY[n.MIME]`` still return the exact octets); blank lines and boundary
+delimiters are found by searches that run in C (one compiled pattern per multipart), so no Python code runs
+per line of the message; at most :data:`MAX_PARTS` entities, :data:`MAX_DEPTH` deep.
 """
 
 from __future__ import annotations
@@ -19,8 +30,22 @@ from app.mss.imap.wire import Atom, ImapSyntaxError, Token, imap_date, nstring, 
 
 MAX_DEPTH = 16
 MAX_PARTS = 256
-"""A hostile message cannot make the walk unbounded (as :mod:`app.mss.mime`): deeper or further parts are
-shown as leaves."""
+"""A hostile message cannot make the walk unbounded (as :mod:`app.mss.mime`): an entity nested deeper than
+:data:`MAX_DEPTH` is shown as a leaf, and past :data:`MAX_PARTS` entities the remaining parts of a multipart
+are left out, so its BODYSTRUCTURE lists fewer parts than the message has and ``BODY[n]`` of a part left
+out is empty (RFC 3501 §6.4.5 gives no way to say more; the octets stay reachable through ``BODY[]`` and
+``BODY[TEXT]``)."""
+MAX_FALSE_DELIMITERS = 1000
+"""Per multipart, the lines that start like its delimiter without being one looked at (see
+:func:`_multipart_bodies`)."""
+MAX_HEADER_FIELDS = 5000
+MAX_HEADER_BYTES = 128 * 1024
+"""For the whole message (its header and those of its parts, in order), only the first header lines and
+octets are read: real headers, trace fields and signatures included, are a few kilobytes (Postfix's
+``header_size_limit`` discards what a field has beyond 100 KB), while a crafted message may be 25 MB of
+header lines, or 256 parts with large headers, whose address lists, parameters and RFC 2047 words are then
+parsed in Python for ENVELOPE, BODYSTRUCTURE and SEARCH. A field that runs past the bound is ignored with
+the ones after it."""
 
 _SIMPLE = ("UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822",
            "RFC822.HEADER", "RFC822.TEXT")
@@ -30,7 +55,9 @@ _MACROS = {  # RFC 3501 §6.4.5
     "FULL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"),
 }
 _BODY_ITEM = re.compile(r"(BODY(?:\.PEEK)?)\[([^\]]*)\](?:<([0-9]+)\.([0-9]+)>)?\Z", re.IGNORECASE)
-_FIELD_NAME = re.compile(r"[!-9;-~]+\Z")  # RFC 5322 §3.6.8 ftext
+_FIELD_NAME = re.compile(r"[!#$&'+,\-./0-9;-\[^-z|}~]+\Z")
+"""A header name in ``HEADER.FIELDS``: RFC 5322 §3.6.8 ftext that is also an IMAP atom without ``]`` (RFC 3501
+§9 ATOM-CHAR: no ``(){%*"\\``), since the response repeats the names unquoted in the section label."""
 _MAX_NUMBER = 4294967295
 
 
@@ -180,6 +207,8 @@ class Entity:
     default_type: bool
     children: list[Entity] = field(default_factory=list)
     message: Entity | None = None  # the encapsulated message of a message/rfc822 part
+    index: dict[str, list[int]] = field(default_factory=dict)  # lower-cased name -> positions in ``fields``
+    shallow: Entity | None = None  # the header of a message/rfc822 part not walked (encoded, or past the bounds)
 
     @property
     def is_multipart(self) -> bool:
@@ -196,32 +225,70 @@ def _header_split(raw: bytes, start: int, end: int) -> tuple[int, int]:
         return start, start + 2
     if raw.startswith(b"\n", start, end):
         return start, start + 1
-    crlf = raw.find(b"\r\n\r\n", start, end)
-    lf = raw.find(b"\n\n", start, end if crlf < 0 else crlf + 2)  # not past the CRLF one: a big body
-    if crlf >= 0 and (lf < 0 or crlf < lf):
-        return crlf + 2, crlf + 4
-    if lf >= 0:
-        return lf + 1, lf + 2
+    # the first blank line, CRLF or LF, searched in growing windows: neither search runs far past it (a
+    # search for the style the message does not use would otherwise read the whole entity, at every level)
+    low, high, window = start, start, 64 * 1024
+    while high < end:
+        high = min(end, high + window)
+        window *= 2
+        crlf = raw.find(b"\r\n\r\n", low, high)
+        lf = raw.find(b"\n\n", low, high if crlf < 0 else crlf + 2)
+        if crlf >= 0 and (lf < 0 or crlf < lf):
+            return crlf + 2, crlf + 4
+        if lf >= 0:
+            return lf + 1, lf + 2
+        low = max(start, high - 3)  # a blank line across the window's edge
     return end, end
 
 
-def _fields(raw: bytes, start: int, header_end: int) -> list[tuple[str, int, int, int]]:
+_LOGICAL_LINE_END = re.compile(rb"\n(?![ \t])")
+"""The line break ending a field: one not followed by a folded continuation line (RFC 5322 §2.2.3)."""
+
+
+@dataclass
+class _Budget:
+    """What is left to read of one message (:data:`MAX_PARTS`, :data:`MAX_HEADER_FIELDS`,
+    :data:`MAX_HEADER_BYTES`)."""
+
+    parts: int = MAX_PARTS
+    lines: int = MAX_HEADER_FIELDS
+    octets: int = MAX_HEADER_BYTES
+
+
+def _fields(raw: bytes, start: int, header_end: int, budget: _Budget) -> list[tuple[str, int, int, int]]:
+    """The fields of the header at ``[start, header_end)`` as (lower-cased name, field start, value start,
+    field end), as far as the budget goes: each step finds the end of one field (with its continuation
+    lines) in C."""
     fields: list[tuple[str, int, int, int]] = []
+    limit = min(header_end, start + budget.octets)
     pos = start
-    while pos < header_end:
-        newline = raw.find(b"\n", pos, header_end)
-        line_end = header_end if newline < 0 else newline + 1
-        if raw[pos] in (0x20, 0x09):
-            if fields:  # a folded continuation line (RFC 5322 §2.2.3)
-                name, field_start, value_start, _ = fields[-1]
-                fields[-1] = (name, field_start, value_start, line_end)
+    while pos < limit and budget.lines > 0:
+        budget.lines -= 1
+        match = _LOGICAL_LINE_END.search(raw, pos, limit)
+        if match is None:
+            if limit < header_end:
+                break  # runs past the bound
+            line_end = limit
         else:
-            colon = raw.find(b":", pos, line_end)
+            line_end = match.end()
+            if line_end == limit < header_end and raw[limit] in (0x20, 0x09):
+                break  # continued past the bound
+        if raw[pos] not in (0x20, 0x09):  # else continuation lines without a field before them: ignored
+            newline = raw.find(b"\n", pos, line_end)
+            colon = raw.find(b":", pos, line_end if newline < 0 else newline)
             if colon > pos:
                 name = raw[pos:colon].rstrip(b" \t").decode("latin-1").lower()
                 fields.append((name, pos, colon + 1, line_end))
         pos = line_end
+    budget.octets -= pos - start
     return fields
+
+
+def _index(fields: list[tuple[str, int, int, int]]) -> dict[str, list[int]]:
+    index: dict[str, list[int]] = {}
+    for position, (name, _, _, _) in enumerate(fields):
+        index.setdefault(name, []).append(position)
+    return index
 
 
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")
@@ -232,15 +299,19 @@ def _unfold(value: bytes) -> bytes:
 
 
 def header_value(raw: bytes, entity: Entity, name: str) -> bytes | None:
-    """The first ``name`` field's value, unfolded (RFC 5322 §2.2.3), as sent; None when absent."""
-    for field_name, _, value_start, field_end in entity.fields:
-        if field_name == name:
-            return _unfold(raw[value_start:field_end])
-    return None
+    """The first ``name`` field's value (``name`` lower-cased), unfolded (RFC 5322 §2.2.3), as sent; None
+    when absent."""
+    positions = entity.index.get(name)
+    if not positions:
+        return None
+    _, _, value_start, field_end = entity.fields[positions[0]]
+    return _unfold(raw[value_start:field_end])
 
 
 def header_values(raw: bytes, entity: Entity, name: str) -> list[bytes]:
-    return [_unfold(raw[v:e]) for n, _, v, e in entity.fields if n == name]
+    """Every ``name`` field's value, in order."""
+    fields = entity.fields
+    return [_unfold(raw[fields[i][2] : fields[i][3]]) for i in entity.index.get(name, ())]
 
 
 _TOKEN = re.compile(r"[!#-'*+.0-9A-Z^-~-]+")  # RFC 2045 §5.1 token (no tspecials)
@@ -312,75 +383,87 @@ def _content_type(value: bytes | None, default: tuple[str, str]) -> tuple[str, s
     return "TEXT", "PLAIN", [("CHARSET", "US-ASCII")], True
 
 
+def _delimiters(boundary: bytes) -> re.Pattern[bytes]:
+    """A line that starts like a delimiter (``--boundary`` after a line break, the break included), then
+    group 1 for the close delimiter (``--``) or group 2 for transport padding up to the end of the line
+    (RFC 2046 §5.1.1); neither group when the line only starts like one. One pattern per multipart: the
+    message's octets are scanned in C, Python only sees the lines that start with ``--boundary``."""
+    return re.compile(rb"\n--" + re.escape(boundary) + rb"(?:(--)|([ \t]*)(?=\r?\n|\r?\Z))?")
+
+
 def _multipart_bodies(raw: bytes, start: int, end: int, boundary: bytes) -> Iterator[tuple[int, int]]:
     """The ``[start, end)`` of each body part between the boundary delimiters (RFC 2046 §5.1.1): a delimiter
     line is ``--boundary`` at a line start, then transport padding; the line break before it belongs to
-    it; ``--boundary--`` closes; an unclosed multipart ends at the end of its body."""
-    delimiter = b"--" + boundary
+    it; ``--boundary--`` closes; an unclosed multipart ends at the end of its body. The boundary "MUST NOT
+    appear ... as the prefix of any line" of a part (§5.1.1): past :data:`MAX_FALSE_DELIMITERS` lines that
+    do, the multipart is taken as ending there (its last part runs to its end)."""
     part_start: int | None = None
-    pos = start
-    while True:
-        found = raw.find(delimiter, pos, end)
-        if found < 0:
-            break
-        after = found + len(delimiter)
-        if found != start and raw[found - 1] != 0x0A:
-            pos = after
-            continue
-        closing = raw.startswith(b"--", after, end)
-        limit = min(end, after + 1000)
-        newline = raw.find(b"\n", after, limit)
-        if newline >= 0:
-            line_end = newline + 1
-        elif limit == end:
-            line_end = end
-        else:  # a line too long to be a delimiter
-            pos = after
-            continue
-        if not closing and raw[after:line_end].strip(b" \t\r\n"):
-            pos = after  # a longer boundary sharing this prefix, not ours
+    false_delimiters = 0
+    # a body starts after a line break (that of the blank line ending its header): a delimiter may open it
+    scan = start - 1 if start > 0 and raw[start - 1] == 0x0A else start
+    for match in _delimiters(boundary).finditer(raw, scan, end):
+        closing, padding = match.group(1, 2)
+        if closing is None and padding is None:
+            false_delimiters += 1
+            if false_delimiters > MAX_FALSE_DELIMITERS:
+                break
             continue
         if part_start is not None:
-            content_end = found
-            if content_end > part_start and raw[content_end - 1] == 0x0A:
+            content_end = match.start()
+            if content_end > part_start and raw[content_end - 1] == 0x0D:
                 content_end -= 1
-                if content_end > part_start and raw[content_end - 1] == 0x0D:
-                    content_end -= 1
-            yield part_start, content_end
-        if closing:
+            yield part_start, max(content_end, part_start)
+        if closing is not None:
             return
-        part_start = pos = line_end
+        line_end = match.end()
+        if raw.startswith(b"\r", line_end, end):
+            line_end += 1
+        if raw.startswith(b"\n", line_end, end):
+            line_end += 1
+        part_start = line_end
     if part_start is not None:
         yield part_start, end
 
 
-def _parse(raw: bytes, start: int, end: int, depth: int, budget: list[int],
-           default: tuple[str, str] = ("text", "plain")) -> Entity:
+def _entity(raw: bytes, start: int, end: int, budget: _Budget, default: tuple[str, str]) -> Entity:
+    """The entity at ``[start, end)`` with its header read, its body not walked."""
     header_end, body_start = _header_split(raw, start, end)
-    fields = _fields(raw, start, header_end)
-    entity = Entity(start, header_end, body_start, end, fields, "", "", [], True)
+    fields = _fields(raw, start, header_end, budget)
+    entity = Entity(start, header_end, body_start, end, fields, "", "", [], True, index=_index(fields))
     entity.maintype, entity.subtype, entity.params, entity.default_type = _content_type(
         header_value(raw, entity, "content-type"), default)
-    budget[0] -= 1
-    if depth >= MAX_DEPTH or budget[0] <= 0:
-        return entity
-    if entity.is_multipart:
-        boundary = next(v for n, v in entity.params if n.lower() == "boundary").encode("latin-1")
-        child_default = ("message", "rfc822") if entity.subtype == "DIGEST" else ("text", "plain")
-        for part_start, part_end in _multipart_bodies(raw, body_start, end, boundary):
-            if budget[0] <= 0:
-                break
-            entity.children.append(_parse(raw, part_start, part_end, depth + 1, budget, child_default))
-    elif entity.maintype == "MESSAGE" and entity.subtype in ("RFC822", "GLOBAL"):
-        encoding = (header_value(raw, entity, "content-transfer-encoding") or b"7bit").strip().lower()
-        if encoding in (b"7bit", b"8bit", b"binary"):  # an encoded message/rfc822 is not one (RFC 2046 §5.2.1)
-            entity.message = _parse(raw, body_start, end, depth + 1, budget)
+    return entity
+
+
+def _parse(raw: bytes, start: int, end: int, depth: int, budget: _Budget,
+           default: tuple[str, str] = ("text", "plain")) -> Entity:
+    entity = _entity(raw, start, end, budget, default)
+    budget.parts -= 1
+    if depth < MAX_DEPTH and budget.parts > 0:
+        if entity.is_multipart:
+            boundary = next(v for n, v in entity.params if n.lower() == "boundary").encode("latin-1")
+            child_default = ("message", "rfc822") if entity.subtype == "DIGEST" else ("text", "plain")
+            for part_start, part_end in _multipart_bodies(raw, entity.body_start, end, boundary):
+                if budget.parts <= 0:
+                    break
+                entity.children.append(_parse(raw, part_start, part_end, depth + 1, budget, child_default))
+        elif entity.maintype == "MESSAGE" and entity.subtype in ("RFC822", "GLOBAL"):
+            encoding = (header_value(raw, entity, "content-transfer-encoding") or b"7bit").strip().lower()
+            if encoding in (b"7bit", b"8bit", b"binary"):  # an encoded message/rfc822 is not one (RFC 2046 §5.2.1)
+                entity.message = _parse(raw, entity.body_start, end, depth + 1, budget)
+    if entity.message is None and entity.maintype == "MESSAGE" and entity.subtype in ("RFC822", "GLOBAL"):
+        # not walked: its header only, so BODYSTRUCTURE keeps the envelope and body the grammar requires of
+        # a message/rfc822 part (RFC 3501 §9 body-type-msg)
+        shallow = _entity(raw, entity.body_start, end, budget, ("text", "plain"))
+        if shallow.is_multipart or shallow.maintype == "MESSAGE":  # shown as a leaf: the walk stops here
+            shallow.maintype, shallow.subtype, shallow.params = "TEXT", "PLAIN", [("CHARSET", "US-ASCII")]
+        entity.shallow = shallow
     return entity
 
 
 def parse_structure(raw: bytes) -> Entity:
     """The MIME tree of a message, located by offsets in ``raw``."""
-    return _parse(raw, 0, len(raw), 0, [MAX_PARTS])
+    return _parse(raw, 0, len(raw), 0, _Budget())
 
 
 # -- ENVELOPE ------------------------------------------------------------------------------------------
@@ -616,13 +699,7 @@ def _structure(raw: bytes, entity: Entity, extensible: bool) -> bytes:
         _q(encoding.decode("latin-1").upper() if encoding else "7BIT"),
         b"%d" % (entity.end - entity.body_start),
     ]
-    message = entity.message
-    if message is None and entity.maintype == "MESSAGE" and entity.subtype in ("RFC822", "GLOBAL"):
-        # not walked (transfer-encoded, or beyond the bounds): its header only, so the response keeps the
-        # envelope and body the grammar requires of a message/rfc822 part (RFC 3501 §9 body-type-msg)
-        message = _parse(raw, entity.body_start, entity.end, MAX_DEPTH, [0])
-        if message.is_multipart or message.maintype == "MESSAGE":  # shown as a leaf: the walk stops here
-            message.maintype, message.subtype, message.params = "TEXT", "PLAIN", [("CHARSET", "US-ASCII")]
+    message = entity.message or entity.shallow
     if message is not None:
         items += [_envelope(raw, message), _structure(raw, message, extensible),
                   b"%d" % _lines(raw, entity.body_start, entity.end)]

@@ -18,8 +18,8 @@ from email.header import decode_header, make_header
 from email.utils import parsedate_to_datetime
 
 from app.mss.imap.fetch import Entity, MessageView, header_values, parse_structure
-from app.mss.imap.sequence import MAX_NUMBER, contains, is_sequence_set, parse_sequence_set
-from app.mss.imap.wire import Atom, ImapSyntaxError, Token, parse_date
+from app.mss.imap.sequence import MAX_NUMBER, Members, is_sequence_set, parse_sequence_set
+from app.mss.imap.wire import MAX_NESTING, Atom, ImapSyntaxError, Token, parse_date
 
 SUPPORTED_CHARSETS = ("US-ASCII", "UTF-8")
 
@@ -39,7 +39,7 @@ class SearchKey:
     """A node of the search program. ``op`` is one of: ALL, NONE, AND, OR, NOT (``children``); FLAG
     (``text`` = the flag, present); HEADER (``field`` lower-cased, ``text``); BODY, TEXT (``text``); LARGER,
     SMALLER (``number``); BEFORE, ON, SINCE, SENTBEFORE, SENTON, SENTSINCE (``day``); UID, SEQ
-    (``ranges``)."""
+    (``ranges`` as sent, ``members`` for the look-ups)."""
 
     op: str
     children: tuple[SearchKey, ...] = ()
@@ -48,6 +48,12 @@ class SearchKey:
     number: int | None = None
     day: date | None = None
     ranges: tuple[tuple[int, int | None], ...] = ()
+    members: Members | None = None
+
+
+def _set_key(op: str, text: str) -> SearchKey:
+    ranges = parse_sequence_set(text)
+    return SearchKey(op, ranges=tuple(ranges), members=Members.of(ranges))
 
 
 ALL = SearchKey("ALL")
@@ -74,9 +80,10 @@ def _and(keys: list[SearchKey]) -> SearchKey:
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token]) -> None:
+    def __init__(self, tokens: list[Token], depth: int = 0) -> None:
         self.tokens = tokens
         self.index = 0
+        self.depth = depth  # of NOT, OR and groups around the keys read here
 
     def next(self, needed: str) -> Token:
         if self.index >= len(self.tokens):
@@ -116,18 +123,34 @@ class _Parser:
             keys.append(self.key())
         return _and(keys)
 
+    def nested(self, what: str) -> int:
+        """The depth inside one more NOT, OR or group; bounded, since each level is a stack frame here and
+        in :func:`matches`."""
+        if self.depth >= MAX_NESTING:
+            raise ImapSyntaxError(f"search keys nested deeper than {MAX_NESTING} levels (NOT, OR and "
+                                  f"parenthesised groups), at {what}")
+        return self.depth + 1
+
+    def inner(self, what: str) -> SearchKey:
+        """The key after NOT or OR, one level deeper."""
+        parser = _Parser(self.tokens, self.nested(what))
+        parser.index = self.index
+        key = parser.key()
+        self.index = parser.index
+        return key
+
     def key(self) -> SearchKey:
         token = self.next("a search key")
         if isinstance(token, list):
             if not token:
                 raise ImapSyntaxError("an empty parenthesised group is not a search key")
-            return _Parser(token).keys_until_end()
+            return _Parser(token, self.nested("a parenthesised group")).keys_until_end()
         if not isinstance(token, Atom):
             raise ImapSyntaxError("expected a search key, found a string")
         value = token.value
         name = value.upper()
         if is_sequence_set(value):
-            return SearchKey("SEQ", ranges=tuple(parse_sequence_set(value)))
+            return _set_key("SEQ", value)
         if name == "ALL":
             return ALL
         if name in _FLAG_KEYS:
@@ -153,11 +176,11 @@ class _Parser:
         if name in _DATE_KEYS:
             return SearchKey(name, day=parse_date(self.string(name)))
         if name == "UID":
-            return SearchKey("UID", ranges=tuple(parse_sequence_set(self.atom(name, "a sequence set"))))
+            return _set_key("UID", self.atom(name, "a sequence set"))
         if name == "NOT":
-            return SearchKey("NOT", (self.key(),))
+            return SearchKey("NOT", (self.inner("NOT"),))
         if name == "OR":
-            return SearchKey("OR", (self.key(), self.key()))
+            return SearchKey("OR", (self.inner("OR"), self.inner("OR")))
         raise ImapSyntaxError(f"unknown search key {value!r}")
 
 
@@ -215,12 +238,22 @@ def _decoded_body(raw: bytes, entity: Entity) -> str | None:
             body = binascii.a2b_qp(body)
     except (binascii.Error, ValueError):
         pass
-    charset = next((value for name, value in entity.params if name.lower() == "charset"), "utf-8")
+    charset = _text_codec(next((value for name, value in entity.params if name.lower() == "charset"), ""))
     try:
-        codecs.lookup(charset)
-    except LookupError:
-        charset = "utf-8"
-    return body.decode(charset, errors="replace")
+        return body.decode(charset, errors="replace")
+    except (LookupError, UnicodeError, ValueError):  # codecs without "replace" (idna, punycode, undefined)
+        return body.decode("utf-8", errors="replace")
+
+
+def _text_codec(charset: str) -> str:
+    """The codec for a ``charset`` parameter: UTF-8 when Python has none by that name (or the name is not
+    one: ``a\0b``), and when the codec is not a text encoding (``base64``, ``hex``, ``rot13``, ``zlib``:
+    ``bytes.decode`` refuses them, RFC 2046 §4.1.2 charsets are all text encodings)."""
+    try:
+        info = codecs.lookup(charset)
+    except (LookupError, ValueError):
+        return "utf-8"
+    return info.name if getattr(info, "_is_text_encoding", True) else "utf-8"
 
 
 class _Message:
@@ -304,9 +337,11 @@ def _match(key: SearchKey, message: _Message, msn: int, max_msn: int, max_uid: i
     if op == "FLAG":
         return _has_flag(view.flags, key.text or "")
     if op == "SEQ":
-        return contains(list(key.ranges), msn, max_msn)
+        assert key.members is not None
+        return key.members.contains(msn, max_msn)
     if op == "UID":
-        return contains(list(key.ranges), view.uid, max_uid)
+        assert key.members is not None
+        return key.members.contains(view.uid, max_uid)
     if op == "LARGER":
         return view.size > (key.number or 0)
     if op == "SMALLER":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from app.mss.imap.wire import ImapSyntaxError
 
@@ -65,29 +66,64 @@ def _bounds(low: int, high: int | None, largest: int) -> tuple[int, int]:
     return min(low, end), max(low, end)
 
 
+def merged(ranges: Ranges, largest: int) -> list[tuple[int, int]]:
+    """The set as ascending, disjoint bounds ``(first, last)``, ``*`` being ``largest``: ``1:*,2:3,5`` over
+    10 values is ``[(1, 10)]``. Its size is at most the number of ranges, whatever they span."""
+    out: list[tuple[int, int]] = []
+    for low, high in sorted(_bounds(low, high, largest) for low, high in ranges):
+        if out and low <= out[-1][1] + 1:
+            if high > out[-1][1]:
+                out[-1] = (out[-1][0], high)
+        else:
+            out.append((low, high))
+    return out
+
+
 def resolve(ranges: Ranges, values: Sequence[int]) -> list[int]:
     """The members of ``values`` (ascending: the msns 1..n or the UIDs of a folder) that the set names,
     ascending, each once. ``*`` is the largest value; ``n:*`` with n above it names that largest value
-    (RFC 3501 §6.4.8); nothing is named in an empty folder."""
+    (RFC 3501 §6.4.8); nothing is named in an empty folder. The ranges are merged first, so the work is
+    bounded by the number of ranges and of values named (``1:*,1:*,...`` names each value once)."""
     if not values:
         return []
-    largest = values[-1]
     picked: list[int] = []
-    for low, high in ranges:
-        start, end = _bounds(low, high, largest)
+    for start, end in merged(ranges, values[-1]):
         picked.extend(values[bisect_left(values, start) : bisect_right(values, end)])
-    if len(ranges) > 1:
-        picked = sorted(set(picked))
     return picked
 
 
 def contains(ranges: Ranges, value: int, largest: int) -> bool:
-    """Whether ``value`` is in the set, ``*`` being ``largest`` (SEARCH ``UID``/sequence-set keys)."""
+    """Whether ``value`` is in the set, ``*`` being ``largest`` (one look-up; :class:`Members` for many)."""
     for low, high in ranges:
         start, end = _bounds(low, high, largest)
         if start <= value <= end:
             return True
     return False
+
+
+@dataclass(frozen=True)
+class Members:
+    """A sequence set ready for many look-ups whatever ``*`` turns out to be (SEARCH tests it once per
+    message): the ranges without ``*`` merged and sorted, looked up by bisection, and the ``n:*`` ranges as
+    one (they all contain ``*``, so together they span from the smallest n or ``*`` to the largest)."""
+
+    firsts: tuple[int, ...]
+    lasts: tuple[int, ...]
+    star: tuple[int, int] | None  # (smallest, largest) n of the n:* ranges
+
+    @classmethod
+    def of(cls, ranges: Ranges) -> Members:
+        bounds = merged([r for r in ranges if r[1] is not None], 0)
+        stars = [low for low, high in ranges if high is None]
+        return cls(tuple(b[0] for b in bounds), tuple(b[1] for b in bounds),
+                   (min(stars), max(stars)) if stars else None)
+
+    def contains(self, value: int, largest: int) -> bool:
+        """Whether ``value`` is in the set, ``*`` being ``largest`` (as :func:`contains`)."""
+        if self.star is not None and min(self.star[0], largest) <= value <= max(self.star[1], largest):
+            return True
+        index = bisect_right(self.firsts, value) - 1
+        return index >= 0 and value <= self.lasts[index]
 
 
 def highest(ranges: Ranges) -> int | None:

@@ -21,6 +21,11 @@ MAX_LINE = 8192
 """A command line (without its literals) longer than this is refused (RFC 3501 §6 leaves the limit to the
 server; RFC 7162 §4 recommends accepting at least 8192 octets)."""
 
+MAX_NESTING = 64
+"""Parenthesised lists nested deeper than this are refused (BAD), as are search programs deeper than this
+(:mod:`app.mss.imap.search`): RFC 3501 sets no limit, and no client needs one near it, while each level
+costs the parser a stack frame (a 1 KB line of ``(`` would otherwise exhaust Python's recursion limit)."""
+
 MAX_QUOTED = 1024
 """Longer strings are sent as literals rather than quoted (both are valid, RFC 3501 §4.3)."""
 
@@ -90,6 +95,7 @@ class _Reader:
         self.index = 0  # of the current line in parts (even)
         self.pos = 0
         self.tag: str | None = None
+        self.depth = 0  # of the list being read
 
     @property
     def line(self) -> bytes:
@@ -218,16 +224,20 @@ class _Reader:
 
     def read_list(self) -> list[Token]:
         open_pos, open_index = self.pos, self.index
+        if self.depth >= MAX_NESTING:
+            raise self.error(f"lists nested deeper than {MAX_NESTING} levels")
         self.pos += 1
         items: list[Token] = []
         if self.peek() == 0x29:
             self.pos += 1
             return items
+        self.depth += 1
         while True:
             items.append(self.read_token())
             byte = self.peek()
             if byte == 0x29:
                 self.pos += 1
+                self.depth -= 1
                 return items
             if byte == 0x20:
                 self.expect_space("the next list element")
@@ -319,13 +329,17 @@ def astring(token: Token) -> str:
 def _quotable(value: bytes) -> bool:
     if len(value) > MAX_QUOTED:
         return False
-    return not any(byte in (0, 0x0A, 0x0D) or byte > 0x7F for byte in value)
+    return not any(byte in (0x0A, 0x0D) or byte > 0x7F for byte in value)
 
 
 def quoted_or_literal(value: bytes | str) -> bytes:
-    """A ``string`` (RFC 3501 §4.3): quoted when every octet may be (7-bit, no CR, LF or NUL, short), with
-    ``"`` and ``\\`` escaped; else a synchronizing literal ``{n}\\r\\n`` followed by the octets."""
+    """A ``string`` (RFC 3501 §4.3): quoted when every octet may be (7-bit, no CR or LF, short), with
+    ``"`` and ``\\`` escaped; else a synchronizing literal ``{n}\\r\\n`` followed by the octets. NUL may be
+    in neither (§9: ``CHAR8`` and ``QUOTED-CHAR`` exclude it): a NUL in the value (a header field that
+    carries one, against RFC 5322 §3.2.5) is left out."""
     data = value.encode("utf-8") if isinstance(value, str) else value
+    if b"\x00" in data:
+        data = data.replace(b"\x00", b"")
     if _quotable(data):
         return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
     return b"{%d}\r\n" % len(data) + data

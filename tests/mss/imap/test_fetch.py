@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import base64
 import re
+import sys
+import time
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -13,6 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.mss.imap.fetch import (
+    MAX_FALSE_DELIMITERS,
+    MAX_HEADER_BYTES,
+    MAX_HEADER_FIELDS,
+    MAX_PARTS,
+    Entity,
     FetchItem,
     MessageView,
     body_section,
@@ -144,6 +154,15 @@ def test_body_sections_are_normalised():
     ("BODY[HEADER.FIELDS]", "needs a list of header names"),
     ("BODY[HEADER.FIELDS ()]", "header list is empty"),
     ("BODY[HEADER.FIELDS (FROM:)]", "invalid header name"),
+    # echoed unquoted in the response's label: only atom characters, and no "]" (RFC 3501 §9)
+    ('BODY[HEADER.FIELDS ("a(b")]', "invalid header name"),
+    ('BODY[HEADER.FIELDS ("a)")]', "invalid header name"),
+    ('BODY[HEADER.FIELDS ("a]b")]', "invalid FETCH item"),
+    ('BODY[HEADER.FIELDS ("a\\\\b")]', "invalid header name"),
+    ('BODY[HEADER.FIELDS ("a\\"b")]', "invalid header name"),
+    ('BODY[HEADER.FIELDS ("a{b" X-*)]', "invalid header name"),
+    ("BODY[HEADER.FIELDS (X-%)]", "invalid header name"),
+    ("BODY[HEADER.FIELDS " + "(" * 100 + "A" + ")" * 100 + "]", "nested deeper than 64"),
     ("BODY[TEXT (FROM)]", "unexpected"),
     ("BODY[HEADER.FIELDS (A) B]", "unexpected text after the list"),
     ("BODY[]<0>", "expected BODY[section]<origin.count>"),
@@ -397,6 +416,160 @@ def test_nesting_is_bounded():
     hostile = b"Content-Type: message/rfc822\r\n\r\n" * 100_000 + b"x"
     assert bodystructure(hostile, extensible=True).count(b'"MESSAGE" "RFC822"') == 17  # no RecursionError
     sexp(bodystructure(raw, extensible=True))
+
+
+def test_parts_beyond_max_parts_are_left_out():
+    """MAX_PARTS bounds the walk: the BODYSTRUCTURE lists fewer parts, BODY[n] of one left out is empty."""
+    raw = (b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+           + b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\n%d\r\n" % n for n in range(1, 301)) + b"--b--\r\n")
+    structure = sexp(bodystructure(raw, extensible=False))
+    assert len(structure) - 1 == MAX_PARTS - 1  # the multipart itself is one of the entities
+    assert body_section(raw, "255") == b"255" and body_section(raw, "300") == b""
+    assert body_section(raw, "TEXT").endswith(b"300\r\n--b--\r\n")
+
+
+# -- bounds on crafted messages (B3 of the review): work and memory do not grow with the message -------------
+
+
+class _CallLimit(AssertionError):
+    pass
+
+
+@contextmanager
+def at_most_calls(limit: int) -> Iterator[None]:
+    """Fails once the code inside has made more than ``limit`` calls (Python functions and C functions called
+    from Python, as ``sys.setprofile`` sees them): a count of operations, the same on any machine, and a
+    loop that runs once per line of a large message is stopped at once instead of running to its end."""
+    count = 0
+
+    def profile(frame, event, arg):
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+            if count > limit:
+                raise _CallLimit(f"more than {limit} calls")
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+    assert count <= limit, f"more than {limit} calls"
+
+
+def header_only(octets: int) -> bytes:
+    """A message that is nothing but one-field header lines (``a:``): the shape of the review's 25 MB case."""
+    return b"a:\n" * (octets // 3) + b"\nbody\n"
+
+
+ALL_STRUCTURE = "(ENVELOPE BODYSTRUCTURE BODY BODY.PEEK[HEADER.FIELDS (FROM A)] BODY.PEEK[HEADER.FIELDS.NOT (A)])"
+
+
+def render_all(raw: bytes) -> dict[str, object]:
+    return read_fetch(render_fetch(1, view(raw), items_of(ALL_STRUCTURE), include_uid=True))[1]
+
+
+def test_header_scan_is_bounded():
+    raw = header_only(1 << 20)  # 350,000 fields: a line-by-line scan makes millions of calls
+    with at_most_calls(150_000):
+        root = parse_structure(raw)
+    assert len(root.fields) == MAX_HEADER_FIELDS and root.fields[0] == ("a", 0, 2, 3)
+    assert body_section(raw, "HEADER") == raw[: len(raw) - 5]  # BODY[HEADER] keeps its exact octets
+    for call in (lambda: envelope(raw), lambda: bodystructure(raw, extensible=True),
+                 lambda: body_section(raw, "HEADER.FIELDS (FROM A)"), lambda: render_all(raw)):
+        with at_most_calls(150_000):
+            call()
+    # a field folded over more than the budget is left out, with the fields after it
+    raw = b"Subject: s\r\nX-Long: x\r\n" + b" y\r\n" * (MAX_HEADER_BYTES // 4) + b"From: a@b\r\n\r\nbody"
+    with at_most_calls(5_000):
+        items = render_all(raw)
+    assert items["ENVELOPE"][1] == b"s" and items["ENVELOPE"][2] is None
+    assert items["BODY[HEADER.FIELDS (FROM A)]"] == b"\r\n"
+
+
+def entities(root: Entity) -> Iterator[Entity]:
+    yield root
+    for child in (*root.children, root.message, root.shallow):
+        if child is not None:
+            yield from entities(child)
+
+
+def test_header_budget_is_shared_by_the_parts():
+    """256 parts with large headers cannot multiply the bound: what is read of all the headers together is
+    bounded, in the order of the message (the first parts keep theirs)."""
+    to = b"To: " + b", ".join(b"r%d@hopital.mssante.fr" % n for n in range(600)) + b"\r\n"  # 16 KB
+    raw = (b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+           + b"".join(b"--b\r\nContent-Type: message/rfc822\r\n\r\n" + to + b"Subject: %d\r\n\r\nbody\r\n" % n
+                      for n in range(40))
+           + b"--b--\r\n")
+    root = parse_structure(raw)
+    read = [entity.fields[-1][3] - entity.start for entity in entities(root) if entity.fields]
+    assert sum(read) <= MAX_HEADER_BYTES and sum(len(entity.fields) for entity in entities(root)) <= MAX_HEADER_FIELDS
+    structure = sexp(bodystructure(raw, extensible=True))
+    assert len(structure[0][7][5]) == 600 and structure[0][7][1] == b"0"  # the first part's To and Subject
+    assert structure[39][7][5] is None and structure[39][7][1] is None  # past the budget: no fields read
+    assert structure[39][:2] == [b"MESSAGE", b"RFC822"]  # its own Content-Type is in the budget still
+
+
+def test_delimiter_search_is_bounded():
+    head = b'Content-Type: multipart/mixed; boundary="zz"\n\n'
+    parts = b"--zz\nContent-Type: text/plain\n\nx\n--zz--\n"
+    for junk in (b"\n--zzz", b"\n--zz-x", b"x--zz", b"\n--zz\tx"):  # lines that only start like a delimiter
+        raw = head + junk * (1_000_000 // len(junk)) + b"\n" + parts
+        with at_most_calls(10 * MAX_FALSE_DELIMITERS):
+            bodystructure(raw, extensible=True)
+    # RFC 2046 §5.1.1 forbids such lines; a few are read past, as before (a longer boundary, a "--zz-" line)
+    raw = (head + b"preamble\n--zzz\n--zz\nContent-Type: text/plain\n\n--zz-x\n--zz \t\n\nlast\n--zz--\n")
+    assert [child.end - child.body_start for child in parse_structure(raw).children] == [6, 4]
+    assert body_section(raw, "1") == b"--zz-x" and body_section(raw, "2") == b"last"
+
+
+class CountingBytes(bytes):
+    """Counts the octets ``find`` reads: up to the match, or its whole range when there is none."""
+
+    scanned = 0
+
+    def find(self, sub, start=None, end=None):  # type: ignore[override]
+        found = super().find(sub, start, end)
+        low = 0 if start is None else start
+        CountingBytes.scanned += (found + len(sub) if found >= 0 else len(self) if end is None else end) - low
+        return found
+
+
+def test_blank_line_search_reads_each_header_once():
+    """The end of each header is searched in windows: a search for CRLF CRLF in an LF message (or the reverse)
+    does not read the rest of the entity at every level of nesting."""
+    inner = b"Content-Type: text/plain\n\n" + b"line\n" * 200_000
+    for level in range(16):
+        inner = (b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (level, level) + inner
+                 + b"\n--b%d--\n" % level)
+    CountingBytes.scanned = 0
+    root = parse_structure(CountingBytes(inner))
+    depth = 0
+    while root.children:
+        root, depth = root.children[0], depth + 1
+    assert depth == 16 and root.maintype == "TEXT"
+    assert CountingBytes.scanned < 2 * len(inner)  # not 16 times the message
+
+
+def test_crafted_messages_render_fast_in_little_memory():
+    head = b'Content-Type: multipart/mixed; boundary="zz"\n\n'
+    size = 5 << 20
+    crafted = [header_only(size), b"Subject: x\n" + b" y\n" * (size // 3) + b"\nbody\n",
+               head + b"\n--zzz" * (size // 6), head + b"x--zz" * (size // 5)]
+    for raw in crafted:
+        started = time.perf_counter()
+        render_all(raw)
+        assert time.perf_counter() - started < 1.0
+    raw = crafted[0]
+    tracemalloc.start()
+    try:
+        render_all(raw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < len(raw) // 2, peak  # the fields read and the response: not a tuple per line of the message
 
 
 # -- whole responses ----------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ transfer-encoded bodies decoded before the case-insensitive substring match."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime
 
 import pytest
@@ -11,9 +12,10 @@ from hypothesis import strategies as st
 
 from app.mss.imap.fetch import MessageView
 from app.mss.imap.search import ALL, SearchKey, UnsupportedCharset, matches, needs_raw, parse_search
-from app.mss.imap.wire import ImapSyntaxError, parse_command
+from app.mss.imap.sequence import contains, parse_sequence_set, resolve
+from app.mss.imap.wire import MAX_NESTING, ImapSyntaxError, parse_command
 from tests.mss.helpers import build_message, sample_xdm
-from tests.mss.imap.test_fetch import NESTED
+from tests.mss.imap.test_fetch import NESTED, at_most_calls
 
 
 def program(text: str) -> tuple[str | None, SearchKey]:
@@ -161,6 +163,10 @@ def test_unsupported_charset_is_badcharset():
     ("HEADER X-A", "string after HEADER X-A is missing"),
     ("()", "empty parenthesised group"),
     ('"SEEN"', "found a string"),
+    # nesting is bounded (a stack frame per level here and in matches): BAD, not a RecursionError
+    ("NOT " * 1500 + "ALL", "search keys nested deeper than 64 levels"),
+    ("OR " * 100 + "SEEN " * 100 + "SEEN", "search keys nested deeper than 64 levels"),
+    ("(NOT " * 40 + "ALL" + ")" * 40, "search keys nested deeper than 64 levels"),
 ])
 def test_parse_errors(text, message):
     with pytest.raises(ImapSyntaxError, match=message.replace("(", r"\(").replace("\\S", r"\\S")):
@@ -170,10 +176,49 @@ def test_parse_errors(text, message):
             parse_search([])
 
 
+def test_nesting_up_to_the_bound():
+    with pytest.raises(ImapSyntaxError, match=r"\(NOT, OR and parenthesised groups\), at OR"):
+        program("OR " * 100 + "SEEN " * 100 + "SEEN")
+    message = view(QP)
+    assert hit("NOT " * MAX_NESTING + "SEEN", message) is (MAX_NESTING % 2 == 1)
+    assert hit("OR " * MAX_NESTING + "SEEN " * MAX_NESTING + "UNSEEN", message)
+    assert hit("(" * 32 + "NOT " * 32 + "UNSEEN" + ")" * 32, message)
+    _, key = program("NOT " * MAX_NESTING + "SUBJECT a")
+    assert needs_raw(key)
+
+
+def test_sequence_keys_are_looked_up_not_scanned():
+    """SEARCH tests its set once per message: with the ranges an 8 KB line holds, over a large folder, each
+    test is a bisection, not a walk of the ranges."""
+    numbers = random.Random(12).sample(range(1, 40_000), 650)
+    text = ",".join(f"{n}:{n + 3}" if n % 3 else str(n) for n in numbers) + ",39990:*"
+    _, key = program(f"UID {text}")
+    ranges = parse_sequence_set(text)
+    uids = range(1, 40_001, 7)
+    with at_most_calls(60 * len(uids)):
+        found = [uid for uid in uids if matches(key, view(b"", uid=uid), msn=1, max_msn=1, max_uid=40_000)]
+    assert found == resolve(ranges, uids)
+    _, key = program(text)
+    assert [msn for msn in range(1, 50) if matches(key, view(b""), msn=msn, max_msn=49, max_uid=1)] == [
+        msn for msn in range(1, 50) if contains(ranges, msn, 49)]
+
+
 def test_invalid_utf8_search_string():
     parts = [b"t SEARCH SUBJECT {1}", b"\xff", b""]
     with pytest.raises(ImapSyntaxError, match="not valid UTF-8"):
         parse_search(parse_command(parts).args)
+
+
+@pytest.mark.parametrize("charset", ["base64", "hex", "rot13", "zlib", "bz2", "uu", "quopri", "idna", "punycode",
+                                     "undefined", "a\x00b", "nonexistent", "utf-8"])
+def test_charsets_that_are_no_text_encoding_never_break_search(charset):
+    """Any sender chooses the charset parameter: one Python knows but cannot decode text with (a bytes codec,
+    or one without the "replace" handler) is read as UTF-8, so SEARCH BODY/TEXT still answers."""
+    raw = (f"Subject: =?{charset}?q?r=C3=A9sultats?=\r\n"
+           f'Content-Type: text/plain; charset="{charset}"\r\n\r\n').encode("latin-1") + "Résultats \xff".encode()
+    message = view(raw)
+    assert hit('BODY "résultats"', message) and hit('TEXT "résultats"', message)
+    hit("SUBJECT r", message)  # the encoded word left undecoded, or decoded: no error either way
 
 
 def test_malformed_messages_never_raise():

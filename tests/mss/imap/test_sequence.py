@@ -3,11 +3,23 @@ RFC 4315 ``uid-set`` compression."""
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.mss.imap.sequence import STAR, compress, contains, highest, is_sequence_set, parse_sequence_set, resolve
+from app.mss.imap.sequence import (
+    STAR,
+    Members,
+    compress,
+    contains,
+    highest,
+    is_sequence_set,
+    merged,
+    parse_sequence_set,
+    resolve,
+)
 from app.mss.imap.wire import ImapSyntaxError
 
 
@@ -56,6 +68,38 @@ def test_resolve_uids_rfc3501_6_4_8():
     assert resolve(parse_sequence_set("4:2"), uids) == [3]
     assert resolve(parse_sequence_set("10:20"), uids) == []
     assert resolve(parse_sequence_set("*"), uids) == [9]
+
+
+def test_resolve_is_bounded_by_the_folder_not_the_ranges():
+    """``1:*,1:*,...`` (2,000 ranges fit in a line) names each message once, without building a list of
+    ranges x messages first."""
+    uids = list(range(1, 20_001))
+    ranges = parse_sequence_set(",".join(["1:*"] * 400))
+    tracemalloc.start()
+    try:
+        picked = resolve(ranges, uids)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert picked == uids
+    assert peak < 1_000_000  # the answer (160 KB of pointers), not 400 x 20,000 of them
+    assert merged(ranges, 20_000) == [(1, 20_000)]
+    assert merged(parse_sequence_set("9,1:3,4,7:*,12:8,2"), 10) == [(1, 4), (7, 12)]
+
+
+SETS = st.lists(st.tuples(st.integers(1, 60), st.one_of(st.none(), st.integers(1, 60))), min_size=1, max_size=8).map(
+    lambda pairs: ",".join(f"{a}" if b == a else f"{a}:{'*' if b is None else b}" for a, b in pairs))
+
+
+@given(SETS, st.lists(st.integers(1, 60), unique=True).map(sorted))
+def test_resolve_and_members_agree_with_the_definition(text, values):
+    ranges = parse_sequence_set(text)
+    largest = values[-1] if values else 0
+    assert resolve(ranges, values) == [v for v in values if contains(ranges, v, largest)]
+    members = Members.of(ranges)
+    for largest in (1, 30, 60):
+        assert [v for v in range(1, 70) if members.contains(v, largest)] == [
+            v for v in range(1, 70) if contains(ranges, v, largest)]
 
 
 def test_contains_and_highest():

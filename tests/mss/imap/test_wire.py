@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from app.mss.imap.wire import (
     MAX_LINE,
+    MAX_NESTING,
     Atom,
     Command,
     ImapSyntaxError,
@@ -24,6 +25,7 @@ from app.mss.imap.wire import (
     parse_command,
     parse_date,
     parse_datetime,
+    parse_list,
     quoted_or_literal,
 )
 
@@ -99,12 +101,29 @@ def test_literals_synchronizing_and_plus():
     ([b"a1 X a\x00"], "a1", "unexpected octet 0x00"),
     ([b"a1 X " + b"x" * MAX_LINE], "a1", f"longer than {MAX_LINE} octets"),
     ([b"a1 X {1}", b"z", b" (a"], "a1", "of line 2"),
+    # nesting is bounded: a 1.2 KB line of "(" is a BAD, not a RecursionError (a traceback and * BYE)
+    ([b"a1 SEARCH " + b"(" * 600 + b"ALL" + b")" * 600], "a1", "nested deeper than 64 levels at position 75"),
+    ([b"a1 X " + b"(" * 65 + b")" * 65], "a1", "nested deeper than 64"),
+    ([b"a1 X (a {1}", b"(", b" " + b"(" * 64], "a1", "nested deeper than 64 levels at position 65 of line 2"),
 ])
 def test_syntax_errors_name_the_fault_and_keep_the_tag(parts, tag, message):
     with pytest.raises(ImapSyntaxError) as caught:
         parse_command(parts)
     assert caught.value.tag == tag
     assert message in str(caught.value)
+
+
+def test_nesting_up_to_the_bound():
+    deepest = parse_command([b"a X " + b"(" * MAX_NESTING + b"y" + b")" * MAX_NESTING]).args[0]
+    for _ in range(MAX_NESTING):
+        assert isinstance(deepest, list) and len(deepest) == 1
+        deepest = deepest[0]
+    assert deepest == Atom("y")
+    assert len(parse_command([b"a X (" + b"() " * 2000 + b"())"]).args[0]) == 2001  # breadth is not depth
+    with pytest.raises(ImapSyntaxError, match="nested deeper than 64"):
+        parse_list(b"(" * 1000)
+    # the depth of one list does not carry over to the next
+    assert parse_command([b"a X " + (b"(" * MAX_NESTING + b")" * MAX_NESTING + b" ") * 3 + b"z"]).args[-1] == Atom("z")
 
 
 def test_quoted_or_literal_and_nstring():
@@ -115,6 +134,16 @@ def test_quoted_or_literal_and_nstring():
     assert quoted_or_literal(b"x" * 5000).startswith(b"{5000}\r\n")
     assert nstring(None) == b"NIL"
     assert nstring("") == b'""'
+    # RFC 3501 §9: neither a quoted string (QUOTED-CHAR) nor a literal (CHAR8) may hold NUL: it is left out
+    assert quoted_or_literal(b"a\x00b") == b'"ab"'
+    assert quoted_or_literal(b"\x00\r\n\x00") == b"{2}\r\n\r\n"
+
+
+@given(st.binary(max_size=300))
+def test_strings_never_carry_nul(value):
+    encoded = quoted_or_literal(value)
+    assert b"\x00" not in encoded
+    assert parse_command(split_literals(b"t X " + encoded)).args == [value.replace(b"\x00", b"")]
 
 
 @given(st.binary(max_size=300).filter(lambda b: b"\x00" not in b))
