@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import events as store_events
 from app.events import TOPIC_RESET, events_for, publish
 
 TOPIC_MAILBOX = "mss.mailbox"
@@ -114,6 +115,23 @@ async def announce_now(session: AsyncSession, addresses: Iterable[str]) -> None:
     if not keys:
         return
     await publish(session, TOPIC_MAILBOX, keys)  # its local delivery waits for a commit that never comes
+    announce_here(session, keys)
+
+
+def notification(session: AsyncSession, addresses: Iterable[str]) -> tuple[str, str] | None:
+    """The ``pg_notify`` ``(channel, payload)`` that tells the other workers these mailboxes changed, for a
+    write that sends it itself (:meth:`app.mss.store.FastMessageStore.add_message_with_deliveries`): the
+    payload :func:`app.events.publish` would send. None on SQLite, with no address, or when it does not fit
+    one notification (then :func:`announce_now`)."""
+    keys = _keys(addresses)
+    if not keys or session.get_bind().dialect.name != "postgresql":
+        return None
+    payload = f"{store_events.ORIGIN} {TOPIC_MAILBOX} " + "\n".join(keys)
+    return (store_events.CHANNEL, payload) if len(payload) <= store_events.MAX_PAYLOAD else None
+
+
+def announce_here(session: AsyncSession, addresses: Iterable[str]) -> None:
+    """This worker's subscribers told at once (the other workers were notified by the write itself)."""
     events = events_for(session.get_bind().engine.url.render_as_string(hide_password=False))
-    for key in keys:
+    for key in _keys(addresses):
         events.dispatch(TOPIC_MAILBOX, key)

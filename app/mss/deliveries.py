@@ -114,13 +114,18 @@ async def store_at_once(session: AsyncSession, settings: Settings, raw: bytes, e
     """:func:`store` as one statement (the message row and its delivery rows in a data-modifying CTE,
     PostgreSQL only), so that a session in autocommit mode stores it atomically without the BEGIN and
     COMMIT round trips. None, and nothing written, when notifications are due: those need :func:`store`
-    in a transaction. The mailboxes it delivered into are announced at once (:func:`changes.announce_now`):
-    the statement committed by itself."""
+    in a transaction. The mailboxes it delivered into are announced at once, the statement having committed
+    by itself: the other workers by the ``pg_notify`` the statement sends, this one's subscribers then."""
     plan = plan_delivery(raw, envelope, analysis)
     if plan.notifies:
         return None
-    message = await message_store(settings).add_message_with_deliveries(session, plan.message, plan.deliveries)
-    await changes.announce_now(session, plan.mailboxes)
+    note = changes.notification(session, plan.mailboxes)
+    message = await message_store(settings).add_message_with_deliveries(session, plan.message, plan.deliveries,
+                                                                        notify=note)
+    if note is not None:
+        changes.announce_here(session, plan.mailboxes)
+    else:
+        await changes.announce_now(session, plan.mailboxes)
     return message
 
 

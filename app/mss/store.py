@@ -22,7 +22,7 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import bindparam, insert, select, union_all
+from sqlalchemy import String, Text, bindparam, func, insert, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.mss.models import MssDelivery, MssMessage
@@ -56,7 +56,9 @@ class MessageStore(Protocol):
                              rows: list[dict[str, Any]]) -> None: ...
 
     async def add_message_with_deliveries(self, session: AsyncSession, values: dict[str, Any],
-                                          rows: list[dict[str, Any]]) -> StoredMessage: ...
+                                          rows: list[dict[str, Any]],
+                                          notify: tuple[str, str] | None = None) -> StoredMessage: ...
+    """``notify``: a PostgreSQL notification ``(channel, payload)`` sent with the write."""
 
 
 _DELIVERY_COLUMNS = ("mailbox_id", "recipient", "status", "notify", "seen", "seen_at", "mdn_id", "delivered_at")
@@ -64,11 +66,16 @@ _INSERT_MESSAGE = insert(MssMessage.__table__)  # type: ignore[arg-type]  # a Ta
 _INSERT_DELIVERY = insert(MssDelivery.__table__)  # type: ignore[arg-type]
 
 
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+
+
 @cache
-def _store_statement(recipients: int) -> Any:
+def _store_statement(recipients: int, notify: bool = False) -> Any:
     """``WITH m AS (INSERT INTO mss_message ... RETURNING id) INSERT INTO mss_delivery ... SELECT m.id, ...
     FROM m [UNION ALL SELECT m.id, ... FROM m]... RETURNING message_id`` for this many recipients (at most
-    100 per transaction: a few statements, built once)."""
+    100 per transaction: a few statements, built once). ``notify``: ``RETURNING`` also calls
+    ``pg_notify(:n_channel, :n_payload)`` (once per row, but PostgreSQL delivers identical notifications of
+    one transaction once), so announcing the change costs no round trip of its own."""
     messages, deliveries = MssMessage.__table__, MssDelivery.__table__
     inserted = insert(messages).values(  # type: ignore[arg-type]
         {c.name: bindparam(f"m_{c.name}", type_=c.type) for c in messages.columns if c.name != "id"}
@@ -76,8 +83,11 @@ def _store_statement(recipients: int) -> Any:
     rows = [select(inserted.c.id, *[bindparam(f"d{n}_{name}", type_=deliveries.c[name].type)
                                     for name in _DELIVERY_COLUMNS]) for n in range(recipients)]
     source = rows[0] if recipients == 1 else union_all(*rows)
+    returning: list[Any] = [deliveries.c.message_id]
+    if notify:
+        returning.append(func.pg_notify(bindparam("n_channel", type_=String()), bindparam("n_payload", type_=Text())))
     return (insert(deliveries).from_select(["message_id", *_DELIVERY_COLUMNS], source)  # type: ignore[arg-type]
-            .returning(deliveries.c.message_id).add_cte(inserted))
+            .returning(*returning).add_cte(inserted))
 
 
 class FastMessageStore:
@@ -96,11 +106,14 @@ class FastMessageStore:
         await session.execute(_INSERT_DELIVERY, rows if len(rows) > 1 else rows[0])
 
     async def add_message_with_deliveries(self, session: AsyncSession, values: dict[str, Any],
-                                          rows: list[dict[str, Any]]) -> StoredMessage:
+                                          rows: list[dict[str, Any]],
+                                          notify: tuple[str, str] | None = None) -> StoredMessage:
         params = {f"m_{name}": value for name, value in values.items()}
         for number, row in enumerate(rows):
             params.update({f"d{number}_{name}": value for name, value in row.items() if name != "message_id"})
-        result = await session.execute(_store_statement(len(rows)), params)
+        if notify is not None:
+            params["n_channel"], params["n_payload"] = notify
+        result = await session.execute(_store_statement(len(rows), notify is not None), params)
         message_id = result.scalars().all()[0]  # one row per delivery, all with the message's id
         for row in rows:
             row["message_id"] = message_id
@@ -124,9 +137,12 @@ class PlainMessageStore:
         await session.flush()
 
     async def add_message_with_deliveries(self, session: AsyncSession, values: dict[str, Any],
-                                          rows: list[dict[str, Any]]) -> StoredMessage:
+                                          rows: list[dict[str, Any]],
+                                          notify: tuple[str, str] | None = None) -> StoredMessage:
         message = await self.add_message(session, values)
         await self.add_deliveries(session, message, rows)
+        if notify is not None:
+            await session.execute(_NOTIFY, {"channel": notify[0], "payload": notify[1]})
         return message
 
 

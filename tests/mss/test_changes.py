@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from sqlalchemy.engine import make_url
+
+from app import events
 from app.mss import changes, service
 from tests.mss.conftest import DOCTOR, HOSPITAL_DOCTOR, PASSWORD
 from tests.mss.helpers import build_message
@@ -47,6 +50,18 @@ async def test_announced_after_smtp_delivery_and_http_mark_read_not_after_rollba
     hub = changes.changes_of(app)
     assert changes.changes_of(app) is hub
     queue = hub.subscribe(HOSPITAL_DOCTOR)
+    other_worker, notified = None, asyncio.Queue()  # what another worker's listener receives (PostgreSQL)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        import asyncpg
+
+        url = make_url(settings.database_url).set(drivername="postgresql")
+        other_worker = await asyncpg.connect(url.render_as_string(hide_password=False))
+        await other_worker.add_listener(events.CHANNEL, lambda *args: notified.put_nowait(args[-1]))
+        assert changes.notification(session, [HOSPITAL_DOCTOR.upper()]) == (
+            events.CHANNEL, next(iter(events._payloads(changes.TOPIC_MAILBOX, [HOSPITAL_DOCTOR]))))
+    else:
+        assert changes.notification(session, [HOSPITAL_DOCTOR]) is None
     try:
         _drain(queue)
 
@@ -56,6 +71,11 @@ async def test_announced_after_smtp_delivery_and_http_mark_read_not_after_rollba
 
         assert await smtp_call(send) == {}  # on PostgreSQL (fast): the autocommit one-statement store
         assert await _next(queue) == HOSPITAL_DOCTOR
+        if other_worker is not None:
+            payload = await _next(notified)
+            while f" {changes.TOPIC_MAILBOX} " not in payload:  # other topics (a lookup cache) may come first
+                payload = await _next(notified)
+            assert payload == f"{events.ORIGIN} {changes.TOPIC_MAILBOX} {HOSPITAL_DOCTOR}"
 
         latest = (await client.get(f"/sandbox/v1/mailboxes/{HOSPITAL_DOCTOR}/messages/latest")).json()
         read = await client.post(f"/sandbox/v1/mailboxes/{HOSPITAL_DOCTOR}/messages/{latest['uid']}/read")
@@ -76,5 +96,7 @@ async def test_announced_after_smtp_delivery_and_http_mark_read_not_after_rollba
         assert await _next(queue) == HOSPITAL_DOCTOR
     finally:
         hub.unsubscribe(HOSPITAL_DOCTOR, queue)
+        if other_worker is not None:
+            await other_worker.close()
         with contextlib.suppress(Exception):
             await session.rollback()

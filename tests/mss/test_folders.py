@@ -199,6 +199,10 @@ async def test_copy_move_expunge_append_rename_delete(session, settings):
         await service.create_folder(session, mailbox, "Trash")
     with pytest.raises(FolderExists):
         await service.rename_folder(session, mailbox, "Classement", "Sent")
+    with pytest.raises(FolderNotDeletable):
+        await service.rename_folder(session, mailbox, "Sent", "Envoyés")  # a standard folder keeps its name
+    with pytest.raises(InvalidFolderName):
+        await service.rename_folder(session, mailbox, "Classement", "Classement/Sous")
     for name in ("INBOX", "Sent", "Drafts", "Trash"):
         with pytest.raises(FolderNotDeletable):
             await service.delete_folder(session, mailbox, name)
@@ -232,6 +236,11 @@ async def test_seen_through_store_sends_the_mdn_once(session, settings):
     assert await mdns() == before + 1  # not again
     with pytest.raises(InvalidFlag):
         await service.store_flags(session, settings, mailbox, "INBOX", [uid], ["\\Answered", "\\Bogus"], "set")
+    # a copy the user kept (APPEND) was not received: reading it sends no MDN
+    raw = build_message(sender=HOSPITAL_DOCTOR, to=DOCTOR, headers={"Disposition-Notification-To": HOSPITAL_DOCTOR})
+    _, kept = await service.append(session, settings, mailbox, "Sent", raw)
+    await service.store_flags(session, settings, mailbox, "Sent", [kept], ["\\Seen"], "add")
+    assert await mdns() == before + 1
     await session.rollback()
 
 

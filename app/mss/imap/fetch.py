@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from app.mss.imap.wire import Atom, ImapSyntaxError, Token, _Reader, imap_date, nstring, quoted_or_literal
+from app.mss.imap.wire import Atom, ImapSyntaxError, Token, imap_date, nstring, parse_list, quoted_or_literal
 
 MAX_DEPTH = 16
 MAX_PARTS = 256
@@ -97,13 +97,10 @@ def parse_section(text: str) -> Section:
     if spec.startswith("HEADER.FIELDS"):
         if not rest.startswith("("):
             raise ImapSyntaxError(f"invalid section [{text}]: {spec} needs a list of header names, e.g. (FROM TO)")
-        reader = _Reader([rest.encode("ascii", "replace")])
         try:
-            names = reader.read_list()
+            names = parse_list(rest.encode("ascii", "replace"))
         except ImapSyntaxError as exc:
             raise ImapSyntaxError(f"invalid header list in section [{text}]: {exc.message}") from None
-        if not reader.at_end():
-            raise ImapSyntaxError(f"invalid section [{text}]: unexpected text after the header list")
         if not names:
             raise ImapSyntaxError(f"invalid section [{text}]: the header list is empty")
         for name in names:

@@ -286,6 +286,18 @@ def parse_command(parts: list[bytes]) -> Command:
     return Command(tag=reader.tag, name=name, uid=uid, args=args)
 
 
+def parse_list(text: bytes) -> list[Token]:
+    """A whole parenthesised list (``(FROM "To")``, as in a ``HEADER.FIELDS`` section); ImapSyntaxError when
+    ``text`` is not exactly one list."""
+    reader = _Reader([text])
+    if reader.peek() != 0x28:
+        raise reader.error("expected '('")
+    items = reader.read_list()
+    if not reader.at_end():
+        raise reader.error("unexpected text after the list")
+    return items
+
+
 def astring(token: Token) -> str:
     """An ``astring`` argument as text (RFC 3501 §9): an atom, or a string decoded as UTF-8; ``NIL`` there
     is the atom ``NIL``."""

@@ -145,6 +145,7 @@ def test_body_sections_are_normalised():
     ("BODY[HEADER.FIELDS ()]", "header list is empty"),
     ("BODY[HEADER.FIELDS (FROM:)]", "invalid header name"),
     ("BODY[TEXT (FROM)]", "unexpected"),
+    ("BODY[HEADER.FIELDS (A) B]", "unexpected text after the list"),
     ("BODY[]<0>", "expected BODY[section]<origin.count>"),
     ("BODY[]<0.0>", "at least 1"),
     ("BODY[]<0.99999999999>", "32-bit"),
