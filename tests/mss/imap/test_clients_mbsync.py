@@ -2,7 +2,7 @@
 then flags synchronised both ways with the HTTP API (a message marked seen locally is ``seen`` over HTTP, one
 marked read over HTTP gets the Maildir ``S`` flag), and a later delivery fetched by the next run.
 
-The configuration is isync 1.4's (Debian 12): ``SSLType`` (1.5 calls it ``TLSType`` and still reads the old name),
+The configuration is isync 1.4's (Debian 12): ``SSLType`` (isync 1.5 renamed it ``TLSType``),
 LOGIN with ``PassCmd``: XOAUTH2 would need a Cyrus SASL plugin Debian does not ship."""
 
 from __future__ import annotations
