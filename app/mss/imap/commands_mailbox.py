@@ -292,9 +292,9 @@ async def idle(session: ImapSession, cmd: Command) -> str:
     :mod:`app.mss.changes` within milliseconds of the commit that made them) until the client sends ``DONE``.
     The autologout timer keeps running (clients re-issue IDLE within 29 minutes)."""
     arity(cmd, 0)
-    await session.send(b"+ idling\r\n")
-    if session.selected is not None:
+    if session.selected is not None:  # what changed before IDLE, told first (an error here: no "+", no DONE)
         await session.refresh(expunge=True)
+    await session.send(b"+ idling\r\n")
     session.arm_timer()
     reader = asyncio.ensure_future(session.read_continuation())
     try:
@@ -319,4 +319,8 @@ async def idle(session: ImapSession, cmd: Command) -> str:
     finally:
         session.disarm_timer()
         if not reader.done():
+            # IDLE ends here without its DONE (an error, the session closing): the pending read is stopped
+            # before the session reads again, and the DONE the client still sends is not taken for a command
             reader.cancel()
+            await asyncio.wait({reader})
+            session.expect_done = True

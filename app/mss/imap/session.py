@@ -143,6 +143,7 @@ class ImapSession:
         self.end_rule: str | None = None
         self.psc_checked = 0.0
         self.resets_seen = 0
+        self.expect_done = False
         self.current: str = "-"
         self._timer: asyncio.TimerHandle | None = None
         self.task: asyncio.Task[Any] | None = None
@@ -314,6 +315,10 @@ class ImapSession:
                     await self.literal_too_big(exc)
                     continue
                 self.disarm_timer()
+                if self.expect_done:
+                    self.expect_done = False
+                    if len(parts) == 1 and parts[0].strip().upper() == b"DONE":
+                        continue  # the DONE of an IDLE the server ended with its tagged answer (RFC 2177)
                 await self.execute(parts)
         except Close:
             pass
@@ -375,16 +380,22 @@ class ImapSession:
         except (Close, ConnectionError):
             raise
         except Exception as exc:
-            logger.error("IMAP %s failed (%s); nothing changed\n%s", self.current, type(exc).__name__,
+            logger.error("IMAP %s failed (%s)\n%s", self.current, type(exc).__name__,
                          "".join(traceback.format_tb(exc.__traceback__)))
-            await self.refuse(command.tag, Refusal("NO", f"internal error in {self.current}; nothing changed",
+            await self.refuse(command.tag, Refusal("NO", f"internal error in {self.current} (its transaction "
+                                                   "rolled back; the sandbox log says where)",
                                                    code="SERVERBUG", rule="IMAP:internal"))
             return
         self.bad_in_row = 0
         if text is None:
             return
         if self.selected is not None and self.dirty():
-            await self.refresh(expunge=not (spec.quiet and not command.uid))
+            try:
+                await self.refresh(expunge=not (spec.quiet and not command.uid))
+            except (Close, ConnectionError):
+                raise
+            except Exception as exc:  # the command is done: its OK stands; the updates wait for the next read
+                logger.error("IMAP updates after %s failed (%s)", self.current, type(exc).__name__)
         await self.tagged(command.tag, "OK", text)
 
     def check_state(self, command: Command, spec: Spec) -> None:

@@ -1,6 +1,9 @@
 """mbsync (Debian package isync), a real synchronisation tool: a mailbox mirrored to a Maildir over STARTTLS,
 then flags synchronised both ways with the HTTP API (a message marked seen locally is ``seen`` over HTTP, one
-marked read over HTTP gets the Maildir ``S`` flag), and a later delivery fetched by the next run."""
+marked read over HTTP gets the Maildir ``S`` flag), and a later delivery fetched by the next run.
+
+The configuration is isync 1.4's (Debian 12): ``SSLType`` (isync 1.5 renamed it ``TLSType``),
+LOGIN with ``PassCmd``: XOAUTH2 would need a Cyrus SASL plugin Debian does not ship."""
 
 from __future__ import annotations
 

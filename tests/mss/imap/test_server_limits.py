@@ -12,7 +12,7 @@ import time
 
 from tests.mss.asking import journal_dump
 from tests.mss.conftest import DOCTOR, PASSWORD
-from tests.mss.imap.server_helpers import Raw, connect, tls_context
+from tests.mss.imap.server_helpers import Raw, command, connect, tls_context
 
 
 async def test_bad_input_refused_and_other_sessions_unharmed(app, client):
@@ -171,3 +171,50 @@ async def test_store_reset_ends_the_sessions_of_its_mailboxes(app, client):
         return "not ended"
 
     assert "no longer exists" in await asyncio.to_thread(work)
+
+
+async def test_a_store_error_during_idle_ends_idle_cleanly(tmp_path):
+    """A store that fails while a session is in IDLE: a tagged ``NO [SERVERBUG]`` ends the IDLE, the DONE the
+    client still sends is not taken for a command, and the session goes on (never two reads at once).
+    A sandbox of its own (SQLite, run once): its store is broken on purpose."""
+    import httpx
+    from sqlalchemy import text
+
+    from app.db import create_engine, upgrade
+    from app.events import events_for
+    from app.main import create_app
+    from app.mss.changes import TOPIC_MAILBOX
+    from tests.conftest import BASE_URL, make_settings
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'idle.db'}"
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    app = create_app(make_settings(url))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+            assert (await http.post("/sandbox/v1/reset")).status_code == 200
+        loop = asyncio.get_running_loop()
+
+        async def break_store() -> None:
+            async with app.state.engine.begin() as connection:
+                await connection.execute(text("DROP TABLE mss_delivery"))
+            events_for(url).dispatch(TOPIC_MAILBOX, DOCTOR)  # as a delivery to the mailbox announces it
+
+        def work() -> list[bytes]:
+            imap = connect(app)
+            imap.select("INBOX")
+            tag = imap._new_tag()  # type: ignore[attr-defined]
+            imap.send(tag + b" IDLE\r\n")
+            lines = [imap.readline()]
+            asyncio.run_coroutine_threadsafe(break_store(), loop).result(10)
+            lines.append(imap.readline())
+            imap.send(b"DONE\r\n")
+            lines += command(imap, "CAPABILITY")
+            imap.shutdown()
+            return lines
+
+        lines = await asyncio.to_thread(work)
+    assert lines[0].startswith(b"+ ")
+    assert b" NO [SERVERBUG] internal error in IDLE" in lines[1]
+    assert lines[2].startswith(b"* CAPABILITY ") and lines[3].endswith(b"OK CAPABILITY completed")

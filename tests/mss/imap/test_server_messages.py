@@ -119,6 +119,7 @@ async def test_flags_and_changes_between_sessions_and_http(app, client, smtp_cal
         seen: dict[str, object] = {}
         watcher = connect(app, login=login())
         watcher.select("INBOX")
+        seen["uids"] = [int(u) for u in watcher.uid("SEARCH", "ALL")[1][0].split()]
         other = connect(app, login=login())
         other.select("INBOX")
         # a flag set over HTTP ("mark read") reaches the IMAP session at its next command
@@ -139,6 +140,7 @@ async def test_flags_and_changes_between_sessions_and_http(app, client, smtp_cal
         return seen
 
     seen = await asyncio.to_thread(work)
+    assert seen["uids"] == sorted(m["imap_uid"] for m in items)  # one UID whichever interface reads it
     assert any(re.match(rb"\* 1 FETCH \(UID \d+ FLAGS \(\\Seen\)\)", line) for line in seen["after-http"])  # type: ignore[attr-defined]
     after_store = b"\n".join(seen["after-store"])  # type: ignore[arg-type]
     assert b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important)" in after_store
