@@ -12,7 +12,7 @@ import time
 
 from tests.mss.asking import journal_dump
 from tests.mss.conftest import DOCTOR, PASSWORD
-from tests.mss.imap.server_helpers import Raw, command, connect, tls_context
+from tests.mss.imap.server_helpers import Raw, command, connect, own_sandbox, tls_context
 
 
 async def test_bad_input_refused_and_other_sessions_unharmed(app, client):
@@ -121,14 +121,10 @@ async def test_a_client_that_never_reads_is_dropped(app, client):
     assert "IMAP:write-stalled" in dump
 
 
-async def test_connection_limit_and_autologout(database_url, client):
+async def test_connection_limit_and_autologout(tmp_path):
     """``SEGUR_MSS_IMAP_MAX_CONNECTIONS``: beyond, ``* BYE`` at the greeting; a silent session is logged out
     (RFC 3501 §5.4) after ``SEGUR_MSS_IMAP_IDLE_TIMEOUT_SECONDS`` (at most 120 s before authentication)."""
-    from app.main import create_app
-    from tests.conftest import make_settings
-
-    other = create_app(make_settings(database_url, mss_imap_max_connections=2, mss_imap_idle_timeout_seconds=1))
-    async with other.router.lifespan_context(other):
+    async with own_sandbox(tmp_path, mss_imap_max_connections=2, mss_imap_idle_timeout_seconds=1) as other:
         port = other.state.imap_port
 
         def work() -> dict[str, object]:
@@ -177,23 +173,13 @@ async def test_a_store_error_during_idle_ends_idle_cleanly(tmp_path):
     """A store that fails while a session is in IDLE: a tagged ``NO [SERVERBUG]`` ends the IDLE, the DONE the
     client still sends is not taken for a command, and the session goes on (never two reads at once).
     A sandbox of its own (SQLite, run once): its store is broken on purpose."""
-    import httpx
     from sqlalchemy import text
 
-    from app.db import create_engine, upgrade
     from app.events import events_for
-    from app.main import create_app
     from app.mss.changes import TOPIC_MAILBOX
-    from tests.conftest import BASE_URL, make_settings
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'idle.db'}"
-    engine = create_engine(url)
-    await upgrade(engine)
-    await engine.dispose()
-    app = create_app(make_settings(url))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
-            assert (await http.post("/sandbox/v1/reset")).status_code == 200
+    async with own_sandbox(tmp_path) as app:
+        url = app.state.settings.database_url
         loop = asyncio.get_running_loop()
 
         async def break_store() -> None:
