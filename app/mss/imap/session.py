@@ -325,8 +325,7 @@ class ImapSession:
         except (ConnectionError, ssl.SSLError):
             pass
         except Exception as exc:
-            logger.error("IMAP session failed (%s)\n%s", type(exc).__name__,
-                         "".join(traceback.format_tb(exc.__traceback__)))
+            logger.error("IMAP session failed: %s", _where(exc))
             self.end_rule = "IMAP:internal"
             await self.bye("internal error", code="SERVERBUG")
         finally:
@@ -350,6 +349,10 @@ class ImapSession:
         self.commands += 1
         try:
             command = wire.parse_command(parts)
+        except RecursionError:
+            self.current = _command_name(parts[0]) or "-"
+            await self.refuse(_tag_of(parts[0]), bad("arguments nested too deeply", rule="IMAP:syntax"))
+            return
         except ImapSyntaxError as exc:
             self.current = _command_name(parts[0]) or "-"
             await self.refuse(exc.tag, Refusal("BAD", exc.message, rule="IMAP:syntax",
@@ -374,14 +377,16 @@ class ImapSession:
         except ImapSyntaxError as exc:
             await self.refuse(command.tag, Refusal("BAD", exc.message, rule="IMAP:syntax"))
             return
+        except RecursionError:  # a search program or list nested beyond what the parsers follow
+            await self.refuse(command.tag, bad("arguments nested too deeply", rule="IMAP:syntax"))
+            return
         except MssError as exc:
             await self.refuse(command.tag, refusal_of(exc))
             return
         except (Close, ConnectionError):
             raise
         except Exception as exc:
-            logger.error("IMAP %s failed (%s)\n%s", self.current, type(exc).__name__,
-                         "".join(traceback.format_tb(exc.__traceback__)))
+            logger.error("IMAP %s failed: %s", self.current, _where(exc))
             await self.refuse(command.tag, Refusal("NO", f"internal error in {self.current} (its transaction "
                                                    "rolled back; the sandbox log says where)",
                                                    code="SERVERBUG", rule="IMAP:internal"))
@@ -692,6 +697,14 @@ def _printable(text: str) -> str:
 def _journal_text(refusal: Refusal) -> str:
     text = refusal.journal or refusal.text
     return (f"{refusal.kind} [{refusal.code}] {text}" if refusal.code else f"{refusal.kind} {text}")[:1024]
+
+
+def _where(exc: BaseException) -> str:
+    """One log line for an unexpected error: its type and the innermost frame (never its text: it may quote a
+    message; never a whole traceback: a recursion would write a thousand frames per command)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
+    return f"{type(exc).__name__}{where}"
 
 
 def _peer(peer: Any) -> str | None:

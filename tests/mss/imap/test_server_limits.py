@@ -204,3 +204,23 @@ async def test_a_store_error_during_idle_ends_idle_cleanly(tmp_path):
     assert lines[0].startswith(b"+ ")
     assert b" NO [SERVERBUG] internal error in IDLE" in lines[1]
     assert lines[2].startswith(b"* CAPABILITY ") and lines[3].endswith(b"OK CAPABILITY completed")
+
+
+async def test_deep_nesting_is_a_bad_command_not_a_crash(app, client, caplog):
+    """Parentheses or NOT chains nested beyond what the parsers follow: ``BAD``, the session goes on, and the log
+    gets at most one line (never a traceback of a thousand frames)."""
+
+    def work() -> list[bytes]:
+        imap = connect(app)
+        imap.select("INBOX")
+        lines = command(imap, "SEARCH " + "(" * 600 + "ALL" + ")" * 600)[-1:]
+        lines += command(imap, "NOOP")[-1:]
+        lines += command(imap, "SEARCH " + "NOT " * 1500 + "ALL")[-1:]
+        lines += command(imap, "NOOP")[-1:]
+        imap.logout()
+        return lines
+
+    lines = await asyncio.to_thread(work)
+    assert b" BAD " in lines[0] and lines[1].endswith(b"OK NOOP completed")
+    assert b" BAD " in lines[2] and lines[3].endswith(b"OK NOOP completed")
+    assert all(len(record.getMessage()) < 1000 for record in caplog.records)
