@@ -261,12 +261,16 @@ class ImapSession:
             raise LineTooLong(head, tail.rstrip(b"\r\n"))
 
     async def read_continuation(self) -> bytes:
-        """A line answering a continuation request (a SASL response, IDLE's DONE): an over-long one is
-        ``BAD`` for the command in progress."""
+        """A line answering a continuation request (a SASL response, IDLE's DONE), under the autologout timer
+        (RFC 3501 §5.4: a client that goes silent there frees its connection as anywhere else); an over-long one
+        is ``BAD`` for the command in progress."""
+        self.arm_timer()
         try:
             return await self.read_line()
         except LineTooLong:
             raise bad(f"line longer than {wire.MAX_LINE} octets", rule="IMAP:line-length") from None
+        finally:
+            self.disarm_timer()
 
     async def read_command(self) -> list[bytes]:
         """The lines and literals of one command (``[line0, literal0, line1, ...]``, RFC 3501 §4.3)."""
@@ -274,7 +278,8 @@ class ImapSession:
         parts = [line]
         name = _command_name(line)
         limit = MAX_LITERAL
-        if name == "APPEND":
+        if name == "APPEND" and self.state in (State.AUTHENTICATED, State.SELECTED):
+            # a message only from an authenticated client: before, 64 KB at most (bounded memory per connection)
             limit = self.settings.mss_max_message_bytes + MAX_LITERAL
         received = 0
         while (announced := wire.literal_announced(line)) is not None:
@@ -451,8 +456,13 @@ class ImapSession:
         """RFC 3501 §7.5 / RFC 7888 §4: a literal refused before it is read (RFC 4469 ``TOOBIG``)."""
         self.current = exc.name or "-"
         what = "message" if exc.name == "APPEND" else "literal"
-        text = (f"{what} of {exc.size} octets refused: at most {exc.limit} octets"
-                + (" (SEGUR_MSS_MAX_MESSAGE_BYTES)" if exc.name == "APPEND" else f" for {exc.name or 'this command'}"))
+        if exc.limit > MAX_LITERAL:
+            scope = " (SEGUR_MSS_MAX_MESSAGE_BYTES)"
+        elif self.state is State.NOT_AUTHENTICATED:
+            scope = " before authentication"
+        else:
+            scope = f" for {exc.name or 'this command'}"
+        text = f"{what} of {exc.size} octets refused: at most {exc.limit} octets{scope}"
         if exc.name == "APPEND" and not exc.non_synchronising:
             await self.refuse(exc.tag, Refusal("NO", text, code="TOOBIG", rule="IMAP:literal-size"))
             return

@@ -10,6 +10,7 @@ import imaplib
 import socket
 import time
 
+from app.mss.imap.session import WRITE_HIGH_WATER
 from tests.mss.asking import journal_dump
 from tests.mss.conftest import DOCTOR, PASSWORD
 from tests.mss.imap.server_helpers import Raw, command, connect, own_sandbox, tls_context
@@ -27,6 +28,8 @@ async def test_bad_input_refused_and_other_sessions_unharmed(app, client):
         seen["after-long"] = raw.line()
         raw.send(b"a3 APPEND INBOX {999999999}\r\n")  # never read: NO [TOOBIG] (RFC 4469, RFC 7888 §4)
         seen["append-toobig"] = raw.line()
+        raw.send(b"a3b APPEND INBOX {100000}\r\n")  # not authenticated: 64 KB at most, whatever the command
+        seen["append-preauth"] = raw.line()
         raw.send(b"a4 LOGIN {70000}\r\n")  # any other command: 64 KB at most
         seen["literal-toobig"] = raw.line()
         raw.send(b"a5 NOOP\r\n")
@@ -56,6 +59,8 @@ async def test_bad_input_refused_and_other_sessions_unharmed(app, client):
     assert seen["long"] == b"a1 BAD command line longer than 8192 octets: discarded"
     assert seen["after-long"] == b"a2 OK NOOP completed"
     assert seen["append-toobig"].startswith(b"a3 NO [TOOBIG] message of 999999999 octets")  # type: ignore[union-attr]
+    assert seen["append-preauth"] == (b"a3b NO [TOOBIG] message of 100000 octets refused: at most 65536 octets "
+                                      b"before authentication")
     assert seen["literal-toobig"].startswith(b"a4 BAD [TOOBIG] literal of 70000 octets")  # type: ignore[union-attr]
     assert seen["after-literal"] == b"a5 OK NOOP completed"
     assert seen["garbage"].startswith(b"* BAD ")  # type: ignore[union-attr]  # no readable tag: untagged
@@ -99,6 +104,7 @@ async def test_a_client_that_never_reads_is_dropped(app, client):
             got = b""
             while b"s3 OK" not in got:
                 got += tls.recv(65536)
+            seen["limits"] = {s.writer.transport.get_write_buffer_limits()[1] for s in list(server.sessions)}
             tls.sendall(b"".join(b"f%d FETCH 1:* BODY.PEEK[]\r\n" % i for i in range(8)))  # 32 MB asked, never read
             bystander = connect(app)
             started = time.monotonic()
@@ -116,6 +122,7 @@ async def test_a_client_that_never_reads_is_dropped(app, client):
         seen = await asyncio.to_thread(work)
     finally:
         server.write_timeout = 60.0
+    assert seen["limits"] == {WRITE_HIGH_WATER}  # after STARTTLS too
     assert seen["dropped"] is True and seen["bystander"] == "OK" and seen["bystander-time"] < 2  # type: ignore[operator]
     dump = await journal_dump(client, protocol="imap")
     assert "IMAP:write-stalled" in dump
@@ -138,6 +145,11 @@ async def test_connection_limit_and_autologout(tmp_path):
             seen["autologout"] = first.line(), first.closed()
             fourth = Raw(port)
             seen["fourth"] = fourth.greeting[:4]
+            fourth.send(b"s1 STARTTLS\r\n")
+            fourth.until(b"s1")
+            fourth.sock = tls_context(other).wrap_socket(fourth.sock, server_hostname="localhost")
+            fourth.send(b"s2 AUTHENTICATE PLAIN\r\n")  # then silence: the autologout runs there too
+            seen["sasl"] = fourth.line(), fourth.line(), fourth.closed()
             for raw in (first, second, third, fourth):
                 raw.close()
             return seen
@@ -148,6 +160,8 @@ async def test_connection_limit_and_autologout(tmp_path):
     assert seen["third-closed"] is True
     line, closed = seen["autologout"]  # type: ignore[misc]
     assert line.startswith(b"* BYE Autologout") and closed is True
+    continuation, bye, closed = seen["sasl"]  # type: ignore[misc]
+    assert continuation == b"+ " and bye.startswith(b"* BYE Autologout") and closed is True
 
 
 async def test_store_reset_ends_the_sessions_of_its_mailboxes(app, client):
