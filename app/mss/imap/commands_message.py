@@ -6,6 +6,7 @@ MOVE (RFC 6851). Message sequence numbers are positions in the session's snapsho
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from app.mss.imap import fetch, search, sequence
 from app.mss.imap.commands import SELECTED, Refusal, State, arity, atom, bad, flag_list, mailbox, no, refusal_of, table
 from app.mss.imap.session import flag_names
 from app.mss.imap.wire import ImapSyntaxError
+from app.mss.parser import INLINE_MESSAGE_BYTES
 
 if TYPE_CHECKING:
     from app.mss.folders import Entry
@@ -29,7 +31,9 @@ BATCH_MESSAGES = 64
 BATCH_OCTETS = 4 * 1024 * 1024
 """FETCH and SEARCH load the messages they need by batches of at most this many messages and octets, each
 batch in its own short transaction: memory stays bounded whatever the folder's size, and no transaction is
-held open while a slow client reads."""
+held open while a slow client reads. A message above ``app.mss.parser.INLINE_MESSAGE_BYTES`` whose structure
+must be walked (ENVELOPE, BODYSTRUCTURE, a section) or whose text is searched is handled in a worker thread, as
+the parser does: a crafted 25 MB message does not hold the event loop (every IMAP, SMTP and HTTP client)."""
 _META_ITEMS = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE"})
 _STORE_ITEM = re.compile(r"([+-]?)FLAGS(\.SILENT)?\Z", re.IGNORECASE)
 _MODES = {"": "set", "+": "add", "-": "remove"}
@@ -68,6 +72,17 @@ def _expunge_issued(gone: int) -> Refusal:
     """RFC 2180 §4.1.2, RFC 5530 EXPUNGEISSUED: some named messages were removed by another session."""
     return no(f"{gone} of the requested messages no longer exist (removed elsewhere): NOOP to see it",
               code="EXPUNGEISSUED")
+
+
+def _render_fetch(msn: int, view: fetch.MessageView, items: list[fetch.FetchItem],
+                  include_uid: bool) -> list[bytes | memoryview]:
+    """:func:`fetch.fetch_response_parts`, run in a worker thread for a large message."""
+    return fetch.fetch_response_parts(msn, view, items, include_uid=include_uid)
+
+
+def _search_match(key: search.SearchKey, view: fetch.MessageView, msn: int, max_msn: int, max_uid: int) -> bool:
+    """:func:`search.matches`, run in a worker thread for a large message."""
+    return search.matches(key, view, msn=msn, max_msn=max_msn, max_uid=max_uid)
 
 
 def _batches(entries: Sequence[Entry]) -> Iterator[list[int]]:
@@ -163,7 +178,11 @@ async def search_(session: ImapSession, cmd: Command) -> str:
                 view = fetch.MessageView(uid=entry.uid, flags=entry.flags, internal_date=entry.internal_date,
                                          size=entry.size, raw=message.raw)
                 msn = selected.msn(entry.uid)
-                if search.matches(key, view, msn=msn, max_msn=max_msn, max_uid=max_uid):
+                if len(message.raw) > INLINE_MESSAGE_BYTES:  # decoding a large body: off the event loop
+                    matched = await asyncio.to_thread(_search_match, key, view, msn, max_msn, max_uid)
+                else:
+                    matched = search.matches(key, view, msn=msn, max_msn=max_msn, max_uid=max_uid)
+                if matched:
                     hits.append(entry.uid if cmd.uid else msn)
     else:
         for entry in live:
@@ -218,6 +237,7 @@ async def fetch_(session: ImapSession, cmd: Command) -> str:
         if out:
             await session.send(bytes(out))
     else:
+        structured = any(item.needs_structure for item in items)
         for batch in _batches([selected.entries[uid] for uid in live]):
             async with session.transaction(read_only=True) as (db, box):
                 rows = await service.load_entries(db, box, selected.name, batch)
@@ -226,8 +246,12 @@ async def fetch_(session: ImapSession, cmd: Command) -> str:
                 selected.entries[entry.uid] = entry
                 view = fetch.MessageView(uid=entry.uid, flags=entry.flags, internal_date=entry.internal_date,
                                          size=entry.size, raw=message.raw)
-                await session.send_parts(fetch.fetch_response_parts(
-                    selected.msn(entry.uid), view, with_flags if entry.uid in flagged else items, include_uid=cmd.uid))
+                wanted = with_flags if entry.uid in flagged else items
+                if structured and len(message.raw) > INLINE_MESSAGE_BYTES:  # off the event loop (as parser.py)
+                    parts = await asyncio.to_thread(_render_fetch, selected.msn(entry.uid), view, wanted, cmd.uid)
+                else:
+                    parts = fetch.fetch_response_parts(selected.msn(entry.uid), view, wanted, include_uid=cmd.uid)
+                await session.send_parts(parts)
     if gone:
         raise _expunge_issued(gone)
     return f"{'UID ' if cmd.uid else ''}FETCH completed"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from app.mss import auth
 from app.mss.imap import wire
 from app.mss.imap.commands import ANY, NOT_AUTHENTICATED, Refusal, State, arity, atom, bad, no, string, table
-from app.mss.imap.session import Close
+from app.mss.imap.session import WRITE_HIGH_WATER, Close
 
 if TYPE_CHECKING:
     from app.mss.imap.session import ImapSession
@@ -96,6 +96,7 @@ async def starttls(session: ImapSession, cmd: Command) -> None:
         raise Close from None
     session.tls = True
     session.peercert = session.writer.get_extra_info("peercert")
+    session.writer.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)  # type: ignore[attr-defined]
     return None
 
 

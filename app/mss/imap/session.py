@@ -261,12 +261,16 @@ class ImapSession:
             raise LineTooLong(head, tail.rstrip(b"\r\n"))
 
     async def read_continuation(self) -> bytes:
-        """A line answering a continuation request (a SASL response, IDLE's DONE): an over-long one is
-        ``BAD`` for the command in progress."""
+        """A line answering a continuation request (a SASL response, IDLE's DONE), under the autologout timer
+        (RFC 3501 §5.4: a client that goes silent there frees its connection as anywhere else); an over-long one
+        is ``BAD`` for the command in progress."""
+        self.arm_timer()
         try:
             return await self.read_line()
         except LineTooLong:
             raise bad(f"line longer than {wire.MAX_LINE} octets", rule="IMAP:line-length") from None
+        finally:
+            self.disarm_timer()
 
     async def read_command(self) -> list[bytes]:
         """The lines and literals of one command (``[line0, literal0, line1, ...]``, RFC 3501 §4.3)."""
@@ -274,7 +278,8 @@ class ImapSession:
         parts = [line]
         name = _command_name(line)
         limit = MAX_LITERAL
-        if name == "APPEND":
+        if name == "APPEND" and self.state in (State.AUTHENTICATED, State.SELECTED):
+            # a message only from an authenticated client: before, 64 KB at most (bounded memory per connection)
             limit = self.settings.mss_max_message_bytes + MAX_LITERAL
         received = 0
         while (announced := wire.literal_announced(line)) is not None:
@@ -325,8 +330,7 @@ class ImapSession:
         except (ConnectionError, ssl.SSLError):
             pass
         except Exception as exc:
-            logger.error("IMAP session failed (%s)\n%s", type(exc).__name__,
-                         "".join(traceback.format_tb(exc.__traceback__)))
+            logger.error("IMAP session failed: %s", _where(exc))
             self.end_rule = "IMAP:internal"
             await self.bye("internal error", code="SERVERBUG")
         finally:
@@ -350,6 +354,10 @@ class ImapSession:
         self.commands += 1
         try:
             command = wire.parse_command(parts)
+        except RecursionError:
+            self.current = _command_name(parts[0]) or "-"
+            await self.refuse(_tag_of(parts[0]), bad("arguments nested too deeply", rule="IMAP:syntax"))
+            return
         except ImapSyntaxError as exc:
             self.current = _command_name(parts[0]) or "-"
             await self.refuse(exc.tag, Refusal("BAD", exc.message, rule="IMAP:syntax",
@@ -374,14 +382,16 @@ class ImapSession:
         except ImapSyntaxError as exc:
             await self.refuse(command.tag, Refusal("BAD", exc.message, rule="IMAP:syntax"))
             return
+        except RecursionError:  # a search program or list nested beyond what the parsers follow
+            await self.refuse(command.tag, bad("arguments nested too deeply", rule="IMAP:syntax"))
+            return
         except MssError as exc:
             await self.refuse(command.tag, refusal_of(exc))
             return
         except (Close, ConnectionError):
             raise
         except Exception as exc:
-            logger.error("IMAP %s failed (%s)\n%s", self.current, type(exc).__name__,
-                         "".join(traceback.format_tb(exc.__traceback__)))
+            logger.error("IMAP %s failed: %s", self.current, _where(exc))
             await self.refuse(command.tag, Refusal("NO", f"internal error in {self.current} (its transaction "
                                                    "rolled back; the sandbox log says where)",
                                                    code="SERVERBUG", rule="IMAP:internal"))
@@ -446,8 +456,13 @@ class ImapSession:
         """RFC 3501 §7.5 / RFC 7888 §4: a literal refused before it is read (RFC 4469 ``TOOBIG``)."""
         self.current = exc.name or "-"
         what = "message" if exc.name == "APPEND" else "literal"
-        text = (f"{what} of {exc.size} octets refused: at most {exc.limit} octets"
-                + (" (SEGUR_MSS_MAX_MESSAGE_BYTES)" if exc.name == "APPEND" else f" for {exc.name or 'this command'}"))
+        if exc.limit > MAX_LITERAL:
+            scope = " (SEGUR_MSS_MAX_MESSAGE_BYTES)"
+        elif self.state is State.NOT_AUTHENTICATED:
+            scope = " before authentication"
+        else:
+            scope = f" for {exc.name or 'this command'}"
+        text = f"{what} of {exc.size} octets refused: at most {exc.limit} octets{scope}"
         if exc.name == "APPEND" and not exc.non_synchronising:
             await self.refuse(exc.tag, Refusal("NO", text, code="TOOBIG", rule="IMAP:literal-size"))
             return
@@ -692,6 +707,14 @@ def _printable(text: str) -> str:
 def _journal_text(refusal: Refusal) -> str:
     text = refusal.journal or refusal.text
     return (f"{refusal.kind} [{refusal.code}] {text}" if refusal.code else f"{refusal.kind} {text}")[:1024]
+
+
+def _where(exc: BaseException) -> str:
+    """One log line for an unexpected error: its type and the innermost frame (never its text: it may quote a
+    message; never a whole traceback: a recursion would write a thousand frames per command)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
+    return f"{type(exc).__name__}{where}"
 
 
 def _peer(peer: Any) -> str | None:

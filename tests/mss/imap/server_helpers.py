@@ -4,16 +4,39 @@ in a thread (so the application's loop keeps serving), and a raw socket for what
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import imaplib
 import re
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from tests.mss.conftest import DOCTOR, PASSWORD
 
 imaplib._MAXLINE = 10_000_000  # type: ignore[attr-defined]  # large FETCH responses in tests
+
+
+@contextlib.asynccontextmanager
+async def own_sandbox(directory: Path, name: str = "own", **settings: Any) -> AsyncIterator[Any]:
+    """A sandbox of its own on a fresh SQLite file (migrated, seeded), for a test that needs other settings:
+    it runs once (not once per engine and path) and shares no store with the ``app`` fixture's."""
+    import httpx
+
+    from app.db import create_engine, upgrade
+    from app.main import create_app
+    from tests.conftest import BASE_URL, make_settings
+
+    url = f"sqlite+aiosqlite:///{directory / (name + '.db')}"
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    app = create_app(make_settings(url, **settings))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+            assert (await http.post("/sandbox/v1/reset")).status_code == 200
+        yield app
 
 
 def tls_context(app: Any) -> ssl.SSLContext:

@@ -10,9 +10,10 @@ import imaplib
 import socket
 import time
 
+from app.mss.imap.session import WRITE_HIGH_WATER
 from tests.mss.asking import journal_dump
 from tests.mss.conftest import DOCTOR, PASSWORD
-from tests.mss.imap.server_helpers import Raw, command, connect, tls_context
+from tests.mss.imap.server_helpers import Raw, command, connect, own_sandbox, tls_context
 
 
 async def test_bad_input_refused_and_other_sessions_unharmed(app, client):
@@ -27,6 +28,8 @@ async def test_bad_input_refused_and_other_sessions_unharmed(app, client):
         seen["after-long"] = raw.line()
         raw.send(b"a3 APPEND INBOX {999999999}\r\n")  # never read: NO [TOOBIG] (RFC 4469, RFC 7888 §4)
         seen["append-toobig"] = raw.line()
+        raw.send(b"a3b APPEND INBOX {100000}\r\n")  # not authenticated: 64 KB at most, whatever the command
+        seen["append-preauth"] = raw.line()
         raw.send(b"a4 LOGIN {70000}\r\n")  # any other command: 64 KB at most
         seen["literal-toobig"] = raw.line()
         raw.send(b"a5 NOOP\r\n")
@@ -56,6 +59,8 @@ async def test_bad_input_refused_and_other_sessions_unharmed(app, client):
     assert seen["long"] == b"a1 BAD command line longer than 8192 octets: discarded"
     assert seen["after-long"] == b"a2 OK NOOP completed"
     assert seen["append-toobig"].startswith(b"a3 NO [TOOBIG] message of 999999999 octets")  # type: ignore[union-attr]
+    assert seen["append-preauth"] == (b"a3b NO [TOOBIG] message of 100000 octets refused: at most 65536 octets "
+                                      b"before authentication")
     assert seen["literal-toobig"].startswith(b"a4 BAD [TOOBIG] literal of 70000 octets")  # type: ignore[union-attr]
     assert seen["after-literal"] == b"a5 OK NOOP completed"
     assert seen["garbage"].startswith(b"* BAD ")  # type: ignore[union-attr]  # no readable tag: untagged
@@ -99,6 +104,7 @@ async def test_a_client_that_never_reads_is_dropped(app, client):
             got = b""
             while b"s3 OK" not in got:
                 got += tls.recv(65536)
+            seen["limits"] = {s.writer.transport.get_write_buffer_limits()[1] for s in list(server.sessions)}
             tls.sendall(b"".join(b"f%d FETCH 1:* BODY.PEEK[]\r\n" % i for i in range(8)))  # 32 MB asked, never read
             bystander = connect(app)
             started = time.monotonic()
@@ -116,19 +122,16 @@ async def test_a_client_that_never_reads_is_dropped(app, client):
         seen = await asyncio.to_thread(work)
     finally:
         server.write_timeout = 60.0
+    assert seen["limits"] == {WRITE_HIGH_WATER}  # after STARTTLS too
     assert seen["dropped"] is True and seen["bystander"] == "OK" and seen["bystander-time"] < 2  # type: ignore[operator]
     dump = await journal_dump(client, protocol="imap")
     assert "IMAP:write-stalled" in dump
 
 
-async def test_connection_limit_and_autologout(database_url, client):
+async def test_connection_limit_and_autologout(tmp_path):
     """``SEGUR_MSS_IMAP_MAX_CONNECTIONS``: beyond, ``* BYE`` at the greeting; a silent session is logged out
     (RFC 3501 §5.4) after ``SEGUR_MSS_IMAP_IDLE_TIMEOUT_SECONDS`` (at most 120 s before authentication)."""
-    from app.main import create_app
-    from tests.conftest import make_settings
-
-    other = create_app(make_settings(database_url, mss_imap_max_connections=2, mss_imap_idle_timeout_seconds=1))
-    async with other.router.lifespan_context(other):
+    async with own_sandbox(tmp_path, mss_imap_max_connections=2, mss_imap_idle_timeout_seconds=1) as other:
         port = other.state.imap_port
 
         def work() -> dict[str, object]:
@@ -142,6 +145,11 @@ async def test_connection_limit_and_autologout(database_url, client):
             seen["autologout"] = first.line(), first.closed()
             fourth = Raw(port)
             seen["fourth"] = fourth.greeting[:4]
+            fourth.send(b"s1 STARTTLS\r\n")
+            fourth.until(b"s1")
+            fourth.sock = tls_context(other).wrap_socket(fourth.sock, server_hostname="localhost")
+            fourth.send(b"s2 AUTHENTICATE PLAIN\r\n")  # then silence: the autologout runs there too
+            seen["sasl"] = fourth.line(), fourth.line(), fourth.closed()
             for raw in (first, second, third, fourth):
                 raw.close()
             return seen
@@ -152,6 +160,8 @@ async def test_connection_limit_and_autologout(database_url, client):
     assert seen["third-closed"] is True
     line, closed = seen["autologout"]  # type: ignore[misc]
     assert line.startswith(b"* BYE Autologout") and closed is True
+    continuation, bye, closed = seen["sasl"]  # type: ignore[misc]
+    assert continuation == b"+ " and bye.startswith(b"* BYE Autologout") and closed is True
 
 
 async def test_store_reset_ends_the_sessions_of_its_mailboxes(app, client):
@@ -177,23 +187,13 @@ async def test_a_store_error_during_idle_ends_idle_cleanly(tmp_path):
     """A store that fails while a session is in IDLE: a tagged ``NO [SERVERBUG]`` ends the IDLE, the DONE the
     client still sends is not taken for a command, and the session goes on (never two reads at once).
     A sandbox of its own (SQLite, run once): its store is broken on purpose."""
-    import httpx
     from sqlalchemy import text
 
-    from app.db import create_engine, upgrade
     from app.events import events_for
-    from app.main import create_app
     from app.mss.changes import TOPIC_MAILBOX
-    from tests.conftest import BASE_URL, make_settings
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'idle.db'}"
-    engine = create_engine(url)
-    await upgrade(engine)
-    await engine.dispose()
-    app = create_app(make_settings(url))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
-            assert (await http.post("/sandbox/v1/reset")).status_code == 200
+    async with own_sandbox(tmp_path) as app:
+        url = app.state.settings.database_url
         loop = asyncio.get_running_loop()
 
         async def break_store() -> None:
@@ -218,3 +218,23 @@ async def test_a_store_error_during_idle_ends_idle_cleanly(tmp_path):
     assert lines[0].startswith(b"+ ")
     assert b" NO [SERVERBUG] internal error in IDLE" in lines[1]
     assert lines[2].startswith(b"* CAPABILITY ") and lines[3].endswith(b"OK CAPABILITY completed")
+
+
+async def test_deep_nesting_is_a_bad_command_not_a_crash(app, client, caplog):
+    """Parentheses or NOT chains nested beyond what the parsers follow: ``BAD``, the session goes on, and the log
+    gets at most one line (never a traceback of a thousand frames)."""
+
+    def work() -> list[bytes]:
+        imap = connect(app)
+        imap.select("INBOX")
+        lines = command(imap, "SEARCH " + "(" * 600 + "ALL" + ")" * 600)[-1:]
+        lines += command(imap, "NOOP")[-1:]
+        lines += command(imap, "SEARCH " + "NOT " * 1500 + "ALL")[-1:]
+        lines += command(imap, "NOOP")[-1:]
+        imap.logout()
+        return lines
+
+    lines = await asyncio.to_thread(work)
+    assert b" BAD " in lines[0] and lines[1].endswith(b"OK NOOP completed")
+    assert b" BAD " in lines[2] and lines[3].endswith(b"OK NOOP completed")
+    assert all(len(record.getMessage()) < 1000 for record in caplog.records)

@@ -140,3 +140,20 @@ async def test_append_select_examine_status(app, client):
     assert code_of(seen["status-unknown"]) == "NONEXISTENT"  # type: ignore[arg-type]
     assert b" BAD " in seen["status-bad"]  # type: ignore[operator]
     assert b"NO [NONEXISTENT]" in seen["select-unknown"] and seen["state"] == "AUTH"  # type: ignore[operator]
+
+
+def test_list_patterns_match_without_backtracking():
+    """Pure: RFC 3501 §6.3.8 wildcards, INBOX in any case; a pattern of many wildcards against a long name that
+    does not match answers at once (a backtracking regular expression took seconds: one client froze the loop)."""
+    import time
+
+    from app.mss.imap.commands_mailbox import pattern_matcher
+
+    cases = [("*", "a/b", True), ("%", "a/b", False), ("%", "a", True), ("a/%", "a/b", True), ("a/%", "a/b/c", False),
+             ("a/*", "a/b/c", True), ("inbox", "INBOX", True), ("Inbox/%", "INBOX/x", True), ("%b", "a/b", False),
+             ("*/b", "x/y/b", True), ("%%*%", "a/b", True), ("", "", True), ("", "a", False), ("a*", "b", False)]
+    for pattern, name, expected in cases:
+        assert pattern_matcher(pattern)(name) is expected, (pattern, name)
+    started = time.perf_counter()
+    assert not pattern_matcher("*a" * 2000 + "*b")("a" * 255)
+    assert time.perf_counter() - started < 0.5

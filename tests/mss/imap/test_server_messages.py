@@ -266,3 +266,30 @@ async def test_sessions_woken_together_share_one_folder_read(app, client, sessio
     assert (await read())[1] is together[0][1]  # nothing announced since: still current
     server.generations[HOSPITAL_DOCTOR] += 1
     assert (await read())[1] is not together[0][1]
+
+
+async def test_large_messages_are_rendered_and_searched_off_the_event_loop(app, client, threads):
+    """A message above ``INLINE_MESSAGE_BYTES`` whose structure is walked (ENVELOPE) or whose text is searched is
+    handled in a worker thread, as the parser does; a whole body (BODY[]) and small messages stay inline."""
+    from app.mss.parser import INLINE_MESSAGE_BYTES
+
+    line = b"z" * 998 + b"\r\n"
+    big = (b"From: <" + DOCTOR.encode() + b">\r\nSubject: grand\r\n\r\n"
+           + line * (INLINE_MESSAGE_BYTES // len(line) + 10))
+    small = b"From: <" + DOCTOR.encode() + b">\r\nSubject: petit\r\n\r\nzzz\r\n"
+
+    def work() -> tuple[list, list]:  # type: ignore[type-arg]
+        imap = connect(app, login=login())
+        assert imap.append("INBOX", None, None, big)[0] == imap.append("INBOX", None, None, small)[0] == "OK"
+        imap.select("INBOX")
+        threads.clear()
+        envelopes = imap.fetch("1:2", "(ENVELOPE)")[1]
+        imap.fetch("1", "(BODY.PEEK[])")
+        hits = imap.search(None, "BODY", "zzz")[1]
+        imap.logout()
+        return envelopes, hits
+
+    envelopes, hits = await asyncio.to_thread(work)
+    assert b'"grand"' in envelopes[0] and b'"petit"' in envelopes[1]
+    assert hits == [b"1 2"]
+    assert threads.count("_render_fetch") == 1 and threads.count("_search_match") == 1

@@ -13,7 +13,7 @@ import ssl
 
 from tests.mss.asking import SECRET, journal_dump
 from tests.mss.conftest import DOCTOR, DOCTOR_SNI, HOSPITAL_DOCTOR, PASSWORD
-from tests.mss.imap.server_helpers import Raw, code_of, command, connect, tls_context
+from tests.mss.imap.server_helpers import Raw, code_of, command, connect, own_sandbox, tls_context
 from tests.psc.helpers import access_token_for
 
 APP_BOX = "resultats@labo-b.mssante.fr"
@@ -285,13 +285,10 @@ async def test_wrong_state_unknown_command_id_namespace(app, client):
     assert "IMAP:state" in dump and "IMAP:unknown-command" in dump
 
 
-async def test_implicit_tls_port_and_off_switch(database_url, client):
-    """RFC 8314 implicit TLS on ``SEGUR_MSS_IMAP_TLS_PORT``; ``SEGUR_MSS_IMAP_ENABLED=false`` starts nothing."""
-    from app.main import create_app
-    from tests.conftest import make_settings
-
-    other = create_app(make_settings(database_url, mss_imap_tls_port=0))
-    async with other.router.lifespan_context(other):
+async def test_implicit_tls_port_and_off_switch(tmp_path):
+    """RFC 8314 implicit TLS on ``SEGUR_MSS_IMAP_TLS_PORT``; ``SEGUR_MSS_IMAP_ENABLED=false`` starts nothing;
+    the sessions told ``* BYE`` when the application stops (RFC 3501 §7.1.5). Sandboxes of their own."""
+    async with own_sandbox(tmp_path, "tls", mss_imap_tls_port=0) as other:
         port = other.state.imaps_port
         context = ssl.create_default_context(cadata=other.state.mss_tls_certificate.decode())
 
@@ -306,11 +303,9 @@ async def test_implicit_tls_port_and_off_switch(database_url, client):
         assert typ == "OK" and "STARTTLS" not in caps and "AUTH=PLAIN" in caps and "LOGINDISABLED" not in caps
         assert port != other.state.imap_port
         connected = await asyncio.to_thread(Raw, other.state.imap_port)
-    # the application stopped: its sessions were told (RFC 3501 §7.1.5)
     assert (await asyncio.to_thread(connected.line)).startswith(b"* BYE ")
     connected.close()
-    off = create_app(make_settings(database_url, mss_imap_enabled=False))
-    async with off.router.lifespan_context(off):
+    async with own_sandbox(tmp_path, "off", mss_imap_enabled=False) as off:
         assert off.state.imap_port is None and off.state.imaps_port is None
         assert "imap" not in off.state.readiness_probes
 
