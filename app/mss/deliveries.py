@@ -16,7 +16,7 @@ from app.mss.analysis import Analysis, Envelope, analyse
 from app.mss.mailboxes import get_mailbox
 from app.mss.models import MssDelivery, MssMailbox
 from app.mss.parser import message_parser
-from app.mss.store import StoredMessage, message_store
+from app.mss.store import StoredMessage, lock_mailboxes, mailbox_ids, message_store
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -94,10 +94,16 @@ async def store(
     session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope, analysis: Analysis
 ) -> StoredMessage:
     """Store one accepted message and deliver it to every recipient, in the caller's transaction
-    (never half-stored), then the DSN(s) the envelope asked for (RFC 3461 NOTIFY)."""
+    (never half-stored), then the DSN(s) the envelope asked for (RFC 3461 NOTIFY).
+
+    The mailboxes it writes into, the recipients' and those of the notifications, are locked together first
+    (:func:`app.mss.store.lock_mailboxes`: UIDs ascend in commit order): two transactions that each deliver
+    into the other's sender, with a DSN back, would otherwise wait for each other."""
     plan = plan_delivery(raw, envelope, analysis)
     writer = message_store(settings)
     message = await writer.add_message(session, plan.message)
+    await lock_mailboxes(session, mailbox_ids(plan.deliveries) + await local_mailbox_ids(
+        session, ([envelope.mail_from] if plan.dsn else []) + ([plan.receipt_to] if plan.receipt_to else [])))
     await writer.add_deliveries(session, message, plan.deliveries)
     await changes.announce_after_commit(session, plan.mailboxes)
     if plan.dsn:
@@ -127,6 +133,16 @@ async def store_at_once(session: AsyncSession, settings: Settings, raw: bytes, e
     else:
         await changes.announce_now(session, plan.mailboxes)
     return message
+
+
+async def local_mailbox_ids(session: AsyncSession, addresses: list[str]) -> list[int]:
+    """The ids of the open mailboxes of the sandbox among ``addresses`` (where a notification is delivered)."""
+    found = []
+    for address in addresses:
+        mailbox = await get_mailbox(session, address)
+        if mailbox is not None and mailbox.active:
+            found.append(mailbox.id)
+    return found
 
 
 def _message_row(raw: bytes, parsed: mime.ParsedMessage, envelope: Envelope, *, kind: str,
@@ -190,6 +206,7 @@ async def keep_copy(session: AsyncSession, settings: Settings, *, mailbox: MssMa
     delivery = MssDelivery(message_id=row.id, mailbox_id=mailbox.id, recipient=mailbox.address, status="stored",
                            notify=None, seen=seen, seen_at=utcnow() if seen else None, mdn_id=None,
                            delivered_at=at, folder_id=folder_id, flags=flags)
+    await lock_mailboxes(session, [mailbox.id])  # its UID drawn in commit order (app.mss.store)
     session.add(delivery)
     await session.flush()
     return delivery.id

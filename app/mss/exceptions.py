@@ -279,6 +279,17 @@ class InvalidFlag(MssError):
         self.flag, self.reason = flag, reason
 
 
+class KeywordLimit(MssError):
+    """A keyword longer than the store keeps, or more keywords on one message than it keeps: a limit of
+    this server, not a syntax error (IMAP answers ``NO [LIMIT]``, RFC 5530 §3)."""
+
+    rule = "MSS:flag.limit"
+
+    def __init__(self, detail: str, *, flag: str | None = None) -> None:
+        super().__init__(detail, flag=flag)
+        self.flag = flag
+
+
 # --- IHE XDM --------------------------------------------------------------------------------------
 
 class XdmError(MssError, ValueError):

@@ -16,6 +16,12 @@ The model (RFC 3501 §2.3.1.1 for the UIDs; RFC 6154 for the special-use folders
 
 The pure rules (names, flags, UIDNEXT) are plain functions; the others take the session first, ``flush()``
 and never commit, and announce their changes (:mod:`app.mss.changes`) for IDLE.
+
+Concurrent sessions (PostgreSQL, READ COMMITTED): the rows a STORE, MOVE or EXPUNGE changes are read with
+``SELECT ... FOR UPDATE`` (a second session waits, then sees the first one's flags, or that the rows are gone),
+so ``+FLAGS`` adds to what another session just set, a message is moved once (RFC 6851 §3.1) and its MDN sent
+once; the UIDs a COPY, MOVE or APPEND draws ascend in commit order (:func:`app.mss.store.lock_mailboxes`,
+taken after the row locks). SQLite serialises its writers by itself.
 """
 
 from __future__ import annotations
@@ -28,16 +34,19 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import and_, case, delete, false, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from app.db import as_utc, utcnow
-from app.mss import changes, deliveries, receipts
+from app.mss import changes, deliveries, receipts, store
 from app.mss.changes import TOPIC_MAILBOX
 from app.mss.exceptions import (
     FolderExists,
     FolderNotDeletable,
     InvalidFlag,
     InvalidFolderName,
+    KeywordLimit,
     MessageTooLarge,
     UnknownFolder,
 )
@@ -64,6 +73,10 @@ DELETED = "\\Deleted"
 IN_FOLDER = ("delivered", "stored")
 """The delivery statuses of a message in a folder (``stored``: kept by APPEND, never sent)."""
 MAX_NAME = 255
+MAX_KEYWORDS = 64
+"""Keywords kept on one message (every session's FLAGS and PERMANENTFLAGS list them: bounded)."""
+MAX_KEYWORD = 64
+"""Characters of one keyword."""
 _CHUNK = 500  # ids per IN (...) list: within every engine's bound-parameter limit
 _ATOM_SPECIALS = set('(){ %*"]\\')
 
@@ -138,7 +151,16 @@ def _canonical_flag(flag: str) -> str:
     if any(c in _ATOM_SPECIALS or ord(c) <= 0x20 or ord(c) >= 0x7F for c in flag):
         raise InvalidFlag(flag, "a keyword is an atom (RFC 3501 §9: no space, parenthesis, wildcard, quote, "
                                 "backslash or control character)")
+    if len(flag) > MAX_KEYWORD:
+        raise KeywordLimit(f"keyword longer than {MAX_KEYWORD} characters", flag=flag)
     return flag
+
+
+def _within_limit(flags: list[str]) -> list[str]:
+    """``flags`` (the ones other than ``\\Seen``), or :class:`KeywordLimit` past :data:`MAX_KEYWORDS` keywords."""
+    if sum(not flag.startswith("\\") for flag in flags) > MAX_KEYWORDS:
+        raise KeywordLimit(f"more than {MAX_KEYWORDS} keywords on one message")
+    return flags
 
 
 def normalise_flags(flags: Iterable[str]) -> tuple[bool, list[str]]:
@@ -152,7 +174,7 @@ def normalise_flags(flags: Iterable[str]) -> tuple[bool, list[str]]:
             seen = True
         else:
             others.setdefault(canonical.lower(), canonical)
-    return seen, sorted(others.values())
+    return seen, _within_limit(sorted(others.values()))
 
 
 def entry_flags(seen: bool, stored: Iterable[str] | None) -> tuple[str, ...]:
@@ -177,7 +199,7 @@ def apply_flags(seen: bool, stored: Sequence[str], flags: Sequence[str],
     if mode == "add":
         for flag in given:
             current.setdefault(flag.lower(), flag)
-        return seen or given_seen, sorted(current.values())
+        return seen or given_seen, _within_limit(sorted(current.values()))
     for flag in given:
         current.pop(flag.lower(), None)
     return seen and not given_seen, sorted(current.values())
@@ -214,14 +236,15 @@ async def _folders(session: AsyncSession, mailbox: MssMailbox) -> dict[str, MssF
 
 
 async def folder_row(session: AsyncSession, mailbox: MssMailbox, name: str) -> MssFolder:
-    """The folder named ``name`` (normalised; a standard one created if missing), or :class:`UnknownFolder`."""
+    """The folder named ``name`` (normalised; a standard one created if missing), or :class:`UnknownFolder`.
+    One SELECT when it exists (every FETCH batch and refresh asks)."""
     name = normalise_folder_name(name)
-    if name in STANDARD_FOLDERS:
-        return (await _folders(session, mailbox))[name]
     folder = await session.scalar(select(MssFolder).where(MssFolder.mailbox_id == mailbox.id, MssFolder.name == name)
                                   .execution_options(populate_existing=True))
     if folder is None:
-        raise UnknownFolder(name)
+        if name not in STANDARD_FOLDERS:
+            raise UnknownFolder(name)
+        folder = (await _folders(session, mailbox))[name]
     return folder
 
 
@@ -285,26 +308,33 @@ async def folder_info(session: AsyncSession, mailbox: MssMailbox, name: str) -> 
 
 
 async def create_folder(session: AsyncSession, mailbox: MssMailbox, name: str) -> FolderInfo:
-    """RFC 3501 §6.3.3: the superior levels missing are created too; :class:`FolderExists` if it exists."""
+    """RFC 3501 §6.3.3: the superior levels missing are created too; :class:`FolderExists` if it exists,
+    also when another session creates it at the same moment (``INSERT ... ON CONFLICT DO NOTHING``: the
+    second one waits for the first and inserts nothing)."""
     name = normalise_folder_name(name)
     folders = await _folders(session, mailbox)
     if name in folders:
         raise FolderExists(name)
     levels = name.split(DELIMITER)
-    for depth in range(1, len(levels) + 1):
-        path = DELIMITER.join(levels[:depth])
-        if path not in folders:
-            row = MssFolder(mailbox_id=mailbox.id, name=path, special_use=None, subscribed=True,
-                            highest_removed_uid=0, created_at=utcnow())
-            session.add(row)
-            folders[path] = row
-    await session.flush()
-    return _info(folders[name], 0, 0, None)
+    missing = [path for path in (DELIMITER.join(levels[:depth]) for depth in range(1, len(levels)))
+               if path not in folders]
+    if missing:
+        await _ensure(session, mailbox.id, missing)  # superiors: created by either session, all the same
+    created = await session.scalar(_insert_ignoring_duplicates(session).values(
+        mailbox_id=mailbox.id, name=name, special_use=None, subscribed=True, highest_removed_uid=0,
+        created_at=utcnow()).returning(MssFolder.id))
+    if created is None:
+        raise FolderExists(name)
+    return _info(await folder_row(session, mailbox, name), 0, 0, None)
 
 
 async def delete_folder(session: AsyncSession, mailbox: MssMailbox, name: str) -> None:
     """RFC 3501 §6.3.4: the folder and its messages; its inferiors stay. INBOX and the standard folders
-    cannot be deleted (:class:`FolderNotDeletable`)."""
+    cannot be deleted (:class:`FolderNotDeletable`).
+
+    A folder with inferiors loses its row all the same, where §6.3.4 keeps its name as a ``\\Noselect``
+    folder: the IMAP LIST answers such a name, still the superior of existing folders, as ``\\Noselect``
+    by itself, and creating it again (a new UIDVALIDITY) makes it selectable."""
     name = normalise_folder_name(name)
     if name in STANDARD_FOLDERS:
         raise FolderNotDeletable(name, "INBOX cannot be deleted (RFC 3501 §6.3.4)" if name == INBOX
@@ -342,14 +372,16 @@ async def rename_folder(session: AsyncSession, mailbox: MssMailbox, old: str, ne
     if new == old or new.startswith(old + DELIMITER):
         raise InvalidFolderName(new, f"a folder cannot become its own inferior ({old!r})")
     prefix = old + DELIMITER
-    for name, folder in folders.items():
-        if name.startswith(prefix):
-            renamed = new + name[len(old):]
-            if renamed in folders or len(renamed) > MAX_NAME:
-                raise InvalidFolderName(renamed, "exists already" if renamed in folders else "too long")
-            folder.name = renamed
-    folders[old].name = new
-    await session.flush()
+    renames = {old: new} | {name: new + name[len(old):] for name in folders if name.startswith(prefix)}
+    for renamed in renames.values():  # every new name checked before any is changed: nothing half-renamed
+        if renamed in folders or len(renamed) > MAX_NAME:
+            raise InvalidFolderName(renamed, "exists already" if renamed in folders else "too long")
+    for name, renamed in renames.items():
+        folders[name].name = renamed
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # another session took the name meanwhile; the transaction is void
+        raise FolderExists(new) from exc
     names = {folder.name for folder in folders.values()}
     levels = new.split(DELIMITER)
     for depth in range(1, len(levels)):
@@ -403,14 +435,43 @@ async def _rows(session: AsyncSession, folder: MssFolder, uids: Sequence[int]) -
     return found
 
 
-async def _deliveries(session: AsyncSession, folder: MssFolder, uids: Sequence[int]) -> list[tuple[MssDelivery, int]]:
-    """The folder's rows among ``uids`` with their message's size, without loading the messages' bytes."""
+async def _deliveries(session: AsyncSession, folder: MssFolder, uids: Sequence[int], *,
+                      lock: bool = False) -> list[tuple[MssDelivery, int]]:
+    """The folder's rows among ``uids`` with their message's size, without loading the messages' bytes.
+    ``lock``: ``FOR UPDATE`` (the delivery rows only, ascending), for a session that changes them."""
     found: list[tuple[MssDelivery, int]] = []
     for chunk in _chunks(uids):
-        found.extend((d, size) for d, size in (await session.execute(
-            select(MssDelivery, MssMessage.size).join(MssMessage, MssMessage.id == MssDelivery.message_id)
-            .where(_in(folder), MssDelivery.id.in_(chunk)).order_by(MssDelivery.id)
-            .execution_options(populate_existing=True))).all())
+        stmt = (select(MssDelivery, MssMessage.size).join(MssMessage, MssMessage.id == MssDelivery.message_id)
+                .where(_in(folder), MssDelivery.id.in_(chunk)).order_by(MssDelivery.id)
+                .execution_options(populate_existing=True))
+        if lock:
+            stmt = stmt.with_for_update(of=MssDelivery)
+        found.extend((d, size) for d, size in (await session.execute(stmt)).all())
+    return found
+
+
+async def _lock_copies(session: AsyncSession, folder: MssFolder, uids: Sequence[int]) -> None:
+    """PostgreSQL: lock the folder's rows among ``uids`` together with the rows of the same messages in the
+    mailbox's other folders (their copies), in one ascending order: :func:`app.mss.receipts.mark_read`
+    locks a message's rows to send its MDN once, and two sessions reading a message and its copy must not
+    take them in opposite orders."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for chunk in _chunks(uids):
+        chosen = select(MssDelivery.message_id).where(_in(folder), MssDelivery.id.in_(chunk)).correlate(None)
+        await session.execute(select(MssDelivery.id).where(
+            MssDelivery.mailbox_id == folder.mailbox_id, MssDelivery.message_id.in_(chosen))
+            .order_by(MssDelivery.id).with_for_update())
+
+
+async def _read_receipt_views(session: AsyncSession, ids: Iterable[int]) -> dict[int, MssMessage]:
+    """The messages ``ids`` as :func:`app.mss.receipts.mark_read` needs them, without their bytes (read only
+    to write an MDN)."""
+    found: dict[int, MssMessage] = {}
+    for chunk in _chunks(list(ids)):
+        found.update((m.id, m) for m in (await session.scalars(
+            select(MssMessage).options(load_only(MssMessage.id, MssMessage.kind, MssMessage.headers))
+            .where(MssMessage.id.in_(chunk)))).all())
     return found
 
 
@@ -429,22 +490,31 @@ async def store_flags(session: AsyncSession, settings: Settings, mailbox: MssMai
     ``\\Seen`` set goes through :func:`app.mss.receipts.mark_read`: the MDN the sender asked for is sent
     once, as the HTTP API's "mark read" does (RFC 8098 §2.1). Clearing it sends nothing later (the MDN is
     sent already, or was never asked for before)."""
-    normalise_flags(flags)  # refuses a bad flag before anything changes
+    given_seen, _ = normalise_flags(flags)  # refuses a bad flag before anything changes
     folder = await folder_row(session, mailbox, name)
+    if given_seen and mode != "remove":
+        await _lock_copies(session, folder, uids)
+    # the rows locked, then every new state computed (KeywordLimit raised before anything changes)
+    planned = [(d, size, *apply_flags(d.seen, d.flags or [], flags, mode))
+               for d, size in await _deliveries(session, folder, uids, lock=True)]
+    reading = [d for d, _, seen, _ in planned if seen and not d.seen]
+    messages = await _read_receipt_views(session, {d.message_id for d in reading})
+    targets = {receipts.mdn_target(messages[d.message_id]) for d in reading if d.mdn_id is None}
+    await store.lock_mailboxes(session, await deliveries.local_mailbox_ids(session, sorted(t for t in targets if t)))
     changed = False
     result: list[Entry] = []
-    for d, m in await _rows(session, folder, uids):
-        seen, others = apply_flags(d.seen, d.flags or [], flags, mode)
+    for d, size, seen, others in planned:
         if others != list(d.flags or []):
             d.flags = others
             changed = True
         if seen and not d.seen:
-            await receipts.mark_read(session, settings, mailbox=mailbox, delivery=d, message=m)
+            await receipts.mark_read(session, settings, mailbox=mailbox, delivery=d, message=messages[d.message_id],
+                                     announce=False)
             changed = True
         elif not seen and d.seen:
             d.seen, d.seen_at = False, None
             changed = True
-        result.append(_entry(d, m.size))
+        result.append(_entry(d, size))
     await session.flush()
     if changed:
         await changes.announce_after_commit(session, [mailbox.address])
@@ -463,12 +533,16 @@ async def note_removed(session: AsyncSession, *, mailbox_id: int, folder_id: int
                           .values(highest_removed_uid=uid).execution_options(synchronize_session=False))
 
 
-async def _copy(session: AsyncSession, source: MssFolder, uids: Sequence[int],
-                target: MssFolder) -> list[tuple[MssDelivery, MssDelivery]]:
+async def _copy(session: AsyncSession, source: MssFolder, uids: Sequence[int], target: MssFolder, *,
+                lock: bool = False) -> list[tuple[MssDelivery, MssDelivery]]:
     """New rows in ``target`` for the source's rows among ``uids`` (flags, internal date and read state kept,
-    RFC 3501 §6.4.7), inserted in ascending source UID order so the new UIDs ascend alike."""
+    RFC 3501 §6.4.7), inserted in ascending source UID order so the new UIDs ascend alike, and in commit
+    order (:func:`app.mss.store.lock_mailboxes`). ``lock``: the source rows locked (a MOVE)."""
     pairs: list[tuple[MssDelivery, MssDelivery]] = []
-    for d, _size in await _deliveries(session, source, uids):
+    found = await _deliveries(session, source, uids, lock=lock)
+    if found:
+        await store.lock_mailboxes(session, [target.mailbox_id])
+    for d, _size in found:
         copy = MssDelivery(message_id=d.message_id, mailbox_id=d.mailbox_id, recipient=d.recipient, status=d.status,
                            notify=d.notify, seen=d.seen, seen_at=d.seen_at, mdn_id=d.mdn_id,
                            delivered_at=d.delivered_at, folder_id=_folder_id(target), flags=list(d.flags or []))
@@ -492,10 +566,12 @@ async def copy_entries(session: AsyncSession, mailbox: MssMailbox, name: str, ui
 
 async def move_entries(session: AsyncSession, mailbox: MssMailbox, name: str, uids: Sequence[int],
                        target: str) -> tuple[int, list[tuple[int, int]]]:
-    """MOVE (RFC 6851): COPY, then the source rows removed (the source folder's UIDNEXT kept)."""
+    """MOVE (RFC 6851): COPY, then the source rows removed (the source folder's UIDNEXT kept). The source rows
+    are locked first: a second session moving them at once waits, then finds them gone and moves nothing
+    (§3.1: the move is atomic; a message is not copied twice)."""
     source = await folder_row(session, mailbox, name)
     destination = await folder_row(session, mailbox, target)
-    pairs = await _copy(session, source, uids, destination)
+    pairs = await _copy(session, source, uids, destination, lock=True)
     if pairs:
         await _remove(session, source, [old.id for old, _ in pairs])
         await changes.announce_after_commit(session, [mailbox.address])
@@ -517,8 +593,12 @@ async def expunge(session: AsyncSession, mailbox: MssMailbox, name: str,
     folder = await folder_row(session, mailbox, name)
     stmt = select(MssDelivery.id, MssDelivery.flags).where(_in(folder)).order_by(MssDelivery.id)
     wanted = None if uids is None else set(uids)
-    removed = [uid for uid, flags in (await session.execute(stmt)).all()
-               if DELETED in (flags or ()) and (wanted is None or uid in wanted)]
+    candidates = [uid for uid, flags in (await session.execute(stmt)).all()
+                  if DELETED in (flags or ()) and (wanted is None or uid in wanted)]
+    removed: list[int] = []
+    for chunk in _chunks(candidates):  # locked, then read again: still there, still \Deleted
+        removed.extend(uid for uid, flags in (await session.execute(
+            stmt.where(MssDelivery.id.in_(chunk)).with_for_update())).all() if DELETED in (flags or ()))
     if removed:
         await _remove(session, folder, removed)
         await changes.announce_after_commit(session, [mailbox.address])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 
 from app.mss import folders, service
 from app.mss.exceptions import (
@@ -13,6 +13,7 @@ from app.mss.exceptions import (
     FolderNotDeletable,
     InvalidFlag,
     InvalidFolderName,
+    KeywordLimit,
     MessageTooLarge,
     UnknownFolder,
 )
@@ -65,6 +66,22 @@ def test_store_modes() -> None:
     assert folders.apply_flags(True, ["$Label", "\\Flagged"], ["$LABEL", "\\Seen"], "remove") == (
         False, ["\\Flagged"])
     assert folders.apply_flags(True, [], ["\\Deleted"], "remove") == (True, [])
+
+
+def test_keywords_bounded() -> None:
+    """Every session's FLAGS and PERMANENTFLAGS list the keywords in use: a message keeps at most 64, of at
+    most 64 characters (a limit of this server: ``NO [LIMIT]``, RFC 5530 §3)."""
+    many = [f"$K{n}" for n in range(folders.MAX_KEYWORDS)]
+    assert folders.normalise_flags([*many, "\\Seen", "\\Flagged"]) == (True, sorted([*many, "\\Flagged"]))
+    with pytest.raises(KeywordLimit, match="more than 64 keywords") as refused:
+        folders.normalise_flags([*many, "$One"])
+    assert refused.value.rule == "MSS:flag.limit"
+    with pytest.raises(KeywordLimit, match="more than 64"):
+        folders.apply_flags(False, many, ["$One"], "add")
+    assert folders.apply_flags(False, many, ["$K0"], "add") == (False, sorted(many))  # already there
+    assert folders.normalise_flags(["a" * 64]) == (False, ["a" * 64])
+    with pytest.raises(KeywordLimit, match="longer than 64"):
+        folders.normalise_flags(["a" * 65])
 
 
 def test_uidnext_and_entry_flags() -> None:
@@ -215,6 +232,59 @@ async def test_copy_move_expunge_append_rename_delete(session, settings):
     await session.rollback()
 
 
+async def test_rename_is_all_or_nothing_and_leaves_inbox_inferiors(session, settings):
+    """RFC 3501 §6.3.5: a rename whose inferior would take an existing name renames nothing; renaming INBOX
+    moves its messages and leaves its inferiors (``INBOX/...``) where they are."""
+    mailbox = await service.load_mailbox(session, HOSPITAL_DOCTOR)
+    await service.create_folder(session, mailbox, "Clos/b")
+    await service.delete_folder(session, mailbox, "Clos")  # its inferior stays (§6.3.4)
+    await service.create_folder(session, mailbox, "Dossier/a")
+    await service.create_folder(session, mailbox, "Dossier/b")
+    expected = ["INBOX", "Clos/b", "Dossier", "Dossier/a", "Dossier/b", "Drafts", "Sent", "Trash"]
+    for bad, refused in (("Clos", "'Clos/b'.*exists already"), ("x" * 254, "too long")):  # "x"*254 + "/a": 256
+        with pytest.raises(InvalidFolderName, match=refused):
+            await service.rename_folder(session, mailbox, "Dossier", bad)
+        await session.commit()  # nothing was changed, so nothing is written
+        assert [f.name for f in await service.list_folders(session, mailbox)] == expected
+
+    kept, moved = await _deliver(session, settings), await _deliver(session, settings)
+    suivi = await service.create_folder(session, mailbox, "inbox/Suivi")
+    await service.move_entries(session, mailbox, "INBOX", [moved], "INBOX/Suivi")
+    [inbox] = await service.entries(session, mailbox, "INBOX")
+    await service.rename_folder(session, mailbox, "INBOX", "Ancienne")
+    [renamed] = await service.entries(session, mailbox, "Ancienne")
+    assert inbox.uid == kept and renamed.message_id == inbox.message_id and renamed.uid > kept
+    assert await service.entries(session, mailbox, "INBOX") == []
+    after = await service.folder_info(session, mailbox, "INBOX/Suivi")
+    assert (after.uidvalidity, after.exists) == (suivi.uidvalidity, 1)
+    assert "Ancienne/Suivi" not in {f.name for f in await service.list_folders(session, mailbox)}
+    await session.rollback()
+
+
+async def test_store_reads_no_message_bytes_and_announces_once(app, session, settings):
+    """STORE on many messages (``1:* +FLAGS (\\Deleted)``, a FETCH of unread bodies setting ``\\Seen``)
+    neither loads nor parses their bytes, and tells IDLE sessions once per call, not once per message."""
+    mailbox = await service.load_mailbox(session, HOSPITAL_DOCTOR)
+    uids = [await _deliver(session, settings, subject=f"n{n}") for n in range(3)]
+    statements: list[str] = []
+
+    def record(_connection, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        await service.store_flags(session, settings, mailbox, "INBOX", uids, ["\\Deleted"], "add")
+        entries = await service.store_flags(session, settings, mailbox, "INBOX", uids, ["\\Seen"], "add")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert [e.flags for e in entries] == [("\\Seen", "\\Deleted")] * 3
+    assert not [s for s in statements if "mss_message.raw" in s]
+    if session.get_bind().dialect.name == "postgresql":  # app.events: one pg_notify per announcement
+        assert sum("pg_notify" in s for s in statements) == 2
+    await session.rollback()
+
+
 async def test_seen_through_store_sends_the_mdn_once(session, settings):
     """RFC 8098 §2.1: \\Seen set by STORE is the HTTP "mark read": the MDN asked for is sent, once."""
     mailbox = await service.load_mailbox(session, HOSPITAL_DOCTOR)
@@ -243,10 +313,32 @@ async def test_seen_through_store_sends_the_mdn_once(session, settings):
     assert await mdns() == before + 1
     await session.rollback()
 
+    # a copy made before reading (IMAP COPY) shares the message's MDN: reading both sends one (RFC 8098 §2.1)
+    uid = await _deliver(session, settings, headers={"Disposition-Notification-To": DOCTOR})
+    mailbox = await service.load_mailbox(session, HOSPITAL_DOCTOR)
+    before = await mdns()
+    _, [(_, copy)] = await service.copy_entries(session, mailbox, "INBOX", [uid], "Trash")
+    [entry] = await service.store_flags(session, settings, mailbox, "INBOX", [uid], ["\\Seen"], "add")
+    assert entry.flags == ("\\Seen",) and await mdns() == before + 1
+    [entry] = await service.store_flags(session, settings, mailbox, "Trash", [copy], ["\\Seen"], "add")
+    assert entry.flags == ("\\Seen",) and await mdns() == before + 1
+    # the original gone, the copy read again (and with another disposition over HTTP): still no second MDN
+    await service.store_flags(session, settings, mailbox, "INBOX", [uid], ["\\Deleted"], "add")
+    await service.expunge(session, mailbox, "INBOX")
+    await service.store_flags(session, settings, mailbox, "Trash", [copy], ["\\Seen"], "remove")
+    await service.store_flags(session, settings, mailbox, "Trash", [copy], ["\\Seen"], "add")
+    [(_, message)] = await service.load_entries(session, mailbox, "Trash", [copy])
+    delivery = await session.get(MssDelivery, copy)
+    assert await service.mark_read(session, settings, mailbox=mailbox, delivery=delivery, message=message,
+                                   disposition="deleted") is None
+    assert await mdns() == before + 1
+    await session.rollback()
+
 
 async def test_uids_never_reused(session, settings):
     """A delivery's id is a UID: deleting the highest row and inserting gives a higher one (SQLite
-    ``AUTOINCREMENT``; a plain SQLite rowid would come back)."""
+    ``AUTOINCREMENT``; a plain SQLite rowid would come back). Only the SQLite legs can fail: a PostgreSQL
+    sequence never goes back whatever the table says."""
     highest = await _deliver(session, settings)
     await session.execute(delete(MssDelivery).where(MssDelivery.id >= highest))
     await session.commit()
