@@ -282,6 +282,15 @@ async def test_store_reads_no_message_bytes_and_announces_once(app, session, set
     assert not [s for s in statements if "mss_message.raw" in s]
     if session.get_bind().dialect.name == "postgresql":  # app.events: one pg_notify per announcement
         assert sum("pg_notify" in s for s in statements) == 2
+
+    # a STORE that would take one message past 64 keywords changes none of them (NO [LIMIT], RFC 5530)
+    many = [f"$K{n}" for n in range(folders.MAX_KEYWORDS)]
+    await service.store_flags(session, settings, mailbox, "INBOX", uids[:2], many[:-1], "add")
+    await service.store_flags(session, settings, mailbox, "INBOX", uids[2:], many, "add")
+    await session.flush()
+    with pytest.raises(KeywordLimit):
+        await service.store_flags(session, settings, mailbox, "INBOX", uids, ["$Nouveau"], "add")
+    assert not session.dirty
     await session.rollback()
 
 
