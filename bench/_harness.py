@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,3 +184,33 @@ def cpu_seconds(pids: list[int]) -> float:
         except psutil.Error:
             pass
     return total
+
+
+MSS_SENDER = "claire.fontaine@medecin.mssante.fr"
+MSS_RECIPIENT = "sophie.bernard@hopital-a.mssante.fr"
+
+
+def mss_message(*, pdf_bytes: int, note: str) -> tuple[bytes, int]:
+    """An MSSanté message as an LPS sends it (text, and an ``IHE_XDM.ZIP`` of the sample CDA and an
+    incompressible PDF of ``pdf_bytes``) from Claire Fontaine to Sophie Bernard, its ``Message-ID``
+    ``<MSGID>`` for the caller to make unique; returns the bytes and the size of the archive."""
+    from email import policy
+    from email.message import EmailMessage
+    from email.utils import format_datetime
+
+    from app.mss import xdm
+
+    cda = (ROOT / "app/mss/fixtures/sample_cda.xml").read_bytes()
+    archive = xdm.build_xdm(cda, pdf=b"%PDF-1.4\n" + os.urandom(pdf_bytes))
+    msg = EmailMessage()
+    msg["From"] = f"Dr Claire FONTAINE <{MSS_SENDER}>"
+    msg["To"] = MSS_RECIPIENT
+    msg["Subject"] = "XDM/1.0/DDM+Compte rendu ADRUN ZOE 19751231"
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = "<MSGID>"
+    msg["X-MSS-NIL"] = "BENCH-0001"
+    msg["X-MSS-CODECDA"] = "11488-4"
+    msg["X-MSS-INS"] = "O"
+    msg.set_content(f"Compte rendu de consultation ci-joint ({note}).")
+    msg.add_attachment(archive, maintype="application", subtype="zip", filename="IHE_XDM.ZIP")
+    return msg.as_bytes(policy=policy.SMTP), len(archive)

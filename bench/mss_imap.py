@@ -37,10 +37,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from email import policy
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import make_msgid
 from pathlib import Path
 
 import aiosmtplib
@@ -49,10 +46,19 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _harness import ADMIN_URL, cpu_seconds, drop_database, free_port, prepare_database, start_sandbox  # noqa: E402
+from _harness import (  # noqa: E402
+    ADMIN_URL,
+    MSS_RECIPIENT,
+    MSS_SENDER,
+    cpu_seconds,
+    drop_database,
+    free_port,
+    mss_message,
+    prepare_database,
+    start_sandbox,
+)
 
-SENDER = "claire.fontaine@medecin.mssante.fr"
-RECIPIENT = "sophie.bernard@hopital-a.mssante.fr"
+SENDER, RECIPIENT = MSS_SENDER, MSS_RECIPIENT
 PASSWORD = "mssante"
 PDF_BYTES = 70 * 1024  # with the CDA, zipped and base64-encoded: a message of about 100 KB
 
@@ -127,22 +133,7 @@ class Imap:
 # --------------------------------------------------------------------------- preparation
 
 def build_template() -> bytes:
-    from app.mss import xdm
-
-    cda = (ROOT / "app/mss/fixtures/sample_cda.xml").read_bytes()
-    archive = xdm.build_xdm(cda, pdf=b"%PDF-1.4\n" + os.urandom(PDF_BYTES))
-    msg = EmailMessage()
-    msg["From"] = f"Dr Claire FONTAINE <{SENDER}>"
-    msg["To"] = RECIPIENT
-    msg["Subject"] = "XDM/1.0/DDM+Compte rendu ADRUN ZOE 19751231"
-    msg["Date"] = format_datetime(datetime.now(UTC))
-    msg["Message-ID"] = "<MSGID>"
-    msg["X-MSS-NIL"] = "BENCH-0001"
-    msg["X-MSS-CODECDA"] = "11488-4"
-    msg["X-MSS-INS"] = "O"
-    msg.set_content("Compte rendu de consultation ci-joint (benchmark IMAP).")
-    msg.add_attachment(archive, maintype="application", subtype="zip", filename="IHE_XDM.ZIP")
-    return msg.as_bytes(policy=policy.SMTP)
+    return mss_message(pdf_bytes=PDF_BYTES, note="benchmark IMAP")[0]
 
 
 def with_id(template: bytes) -> bytes:

@@ -25,10 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import UTC, datetime
-from email import policy
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import make_msgid
 from pathlib import Path
 
 import aiosmtplib
@@ -37,11 +34,19 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _harness import ADMIN_URL, drop_database, free_port, prepare_database, wait_ready  # noqa: E402
+from _harness import (  # noqa: E402
+    ADMIN_URL,
+    MSS_RECIPIENT,
+    MSS_SENDER,
+    drop_database,
+    free_port,
+    mss_message,
+    prepare_database,
+    wait_ready,
+)
 
 DB_NAME = "segur_bench_mss"
-SENDER = "claire.fontaine@medecin.mssante.fr"
-RECIPIENT = "sophie.bernard@hopital-a.mssante.fr"
+SENDER, RECIPIENT = MSS_SENDER, MSS_RECIPIENT
 PASSWORD = "mssante"
 
 
@@ -59,23 +64,7 @@ async def stored_count(url: str) -> tuple[int, int]:
 
 
 def build_template() -> tuple[bytes, int]:
-    from app.mss import xdm
-
-    cda = (ROOT / "app/mss/fixtures/sample_cda.xml").read_bytes()
-    pdf = b"%PDF-1.4\n" + os.urandom(100 * 1024)
-    archive = xdm.build_xdm(cda, pdf=pdf)
-    msg = EmailMessage()
-    msg["From"] = f"Dr Claire FONTAINE <{SENDER}>"
-    msg["To"] = RECIPIENT
-    msg["Subject"] = "XDM/1.0/DDM+Compte rendu ADRUN ZOE 19751231"
-    msg["Date"] = format_datetime(datetime.now(UTC))
-    msg["Message-ID"] = "<MSGID>"
-    msg["X-MSS-NIL"] = "BENCH-0001"
-    msg["X-MSS-CODECDA"] = "11488-4"
-    msg["X-MSS-INS"] = "O"
-    msg.set_content("Compte rendu de consultation ci-joint (benchmark).")
-    msg.add_attachment(archive, maintype="application", subtype="zip", filename="IHE_XDM.ZIP")
-    return msg.as_bytes(policy=policy.SMTP), len(archive)
+    return mss_message(pdf_bytes=100 * 1024, note="benchmark")
 
 
 def lighten_aiosmtplib() -> None:
