@@ -317,6 +317,19 @@ def header_values(raw: bytes, entity: Entity, name: str) -> list[bytes]:
 _TOKEN = re.compile(r"[!#-'*+.0-9A-Z^-~-]+")  # RFC 2045 §5.1 token (no tspecials)
 
 
+def _quoted_at(text: str, pos: int) -> tuple[str, int]:
+    """The RFC 5322 quoted-string opening at ``text[pos]`` (a backslash quotes the next character),
+    unquoted, and the position after its closing quote (the end of ``text`` when it is unterminated)."""
+    chars: list[str] = []
+    pos += 1
+    while pos < len(text) and text[pos] != '"':
+        if text[pos] == "\\" and pos + 1 < len(text):
+            pos += 1
+        chars.append(text[pos])
+        pos += 1
+    return "".join(chars), pos + 1
+
+
 def _skip_space(text: str, pos: int) -> int:
     while pos < len(text) and text[pos] in " \t\r\n":
         pos += 1
@@ -346,15 +359,7 @@ def parse_params(text: str) -> tuple[str, list[tuple[str, str]]]:
             continue
         pos = _skip_space(rest, pos + 1)
         if rest.startswith('"', pos):
-            value_chars: list[str] = []
-            pos += 1
-            while pos < len(rest) and rest[pos] != '"':
-                if rest[pos] == "\\" and pos + 1 < len(rest):
-                    pos += 1
-                value_chars.append(rest[pos])
-                pos += 1
-            value = "".join(value_chars)
-            pos += 1
+            value, pos = _quoted_at(rest, pos)
         else:
             following = rest.find(";", pos)
             stop = len(rest) if following < 0 else following
@@ -497,15 +502,9 @@ def _address_tokens(text: str) -> list[_Tok]:
                 pos += 1
             pos, space = pos + 1, True
         elif char == '"':
-            chars: list[str] = []
-            pos += 1
-            while pos < len(text) and text[pos] != '"':
-                if text[pos] == "\\" and pos + 1 < len(text):
-                    pos += 1
-                chars.append(text[pos])
-                pos += 1
-            tokens.append(_Tok("quoted", "".join(chars), space))
-            pos, space = pos + 1, False
+            quoted, pos = _quoted_at(text, pos)
+            tokens.append(_Tok("quoted", quoted, space))
+            space = False
         elif char == "[":
             close = text.find("]", pos)
             close = len(text) - 1 if close < 0 else close
