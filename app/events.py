@@ -50,7 +50,8 @@ ORIGIN = uuid.uuid4().hex[:12]
 """This process, in every notification it sends: its own events come back through the listener, later
 than it applied them (they would undo newer local events, e.g. a reset after a revocation), so they
 are skipped."""
-_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+"""The statement that sends one notification; a write may also send it itself (``RETURNING pg_notify``)."""
 
 
 def _new_origin() -> None:
@@ -206,11 +207,11 @@ async def publish(session: AsyncSession, topic: str, keys: str | Iterable[str] =
     pending: list[_Pending] = sync.info.setdefault(_PENDING, [])
     pending.extend((savepoints, store, topic, key) for key in keys)
     if store.is_postgresql:
-        for payload in _payloads(topic, keys):
-            await session.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
+        for payload in payloads(topic, keys):
+            await session.execute(NOTIFY, {"channel": CHANNEL, "payload": payload})
 
 
-def _payloads(topic: str, keys: list[str]) -> Iterable[str]:
+def payloads(topic: str, keys: list[str]) -> Iterable[str]:
     """``<origin> <topic> <key>\\n<key>...``, each within pg_notify's limit."""
     head = f"{ORIGIN} {topic} "
     chunk: list[str] = []

@@ -90,13 +90,13 @@ def test_a_forked_worker_has_an_origin_of_its_own() -> None:
 
 
 def test_notifications_stay_within_pg_notify_limits_and_name_their_origin() -> None:
-    from app.events import MAX_PAYLOAD, ORIGIN, _payloads
+    from app.events import MAX_PAYLOAD, ORIGIN, payloads
 
     keys = [f"{i:08d}-0000-4000-8000-000000000000 1800000000.0" for i in range(1000)]
-    payloads = list(_payloads("psc.revoked", keys))
-    assert len(payloads) > 1 and all(len(p.encode()) <= MAX_PAYLOAD for p in payloads)
+    chunks = list(payloads("psc.revoked", keys))
+    assert len(chunks) > 1 and all(len(p.encode()) <= MAX_PAYLOAD for p in chunks)
     received: list[str] = []
-    for payload in payloads:
+    for payload in chunks:
         origin, topic, body = payload.split(" ", 2)
         assert (origin, topic) == (ORIGIN, "psc.revoked")
         received.extend(body.split("\n"))

@@ -126,8 +126,8 @@ def notification(session: AsyncSession, addresses: Iterable[str]) -> tuple[str, 
     keys = _keys(addresses)
     if not keys or session.get_bind().dialect.name != "postgresql":
         return None
-    payload = f"{store_events.ORIGIN} {TOPIC_MAILBOX} " + "\n".join(keys)
-    return (store_events.CHANNEL, payload) if len(payload) <= store_events.MAX_PAYLOAD else None
+    chunks = list(store_events.payloads(TOPIC_MAILBOX, keys))
+    return (store_events.CHANNEL, chunks[0]) if len(chunks) == 1 else None
 
 
 def announce_here(session: AsyncSession, addresses: Iterable[str]) -> None:

@@ -39,10 +39,11 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Integer, String, Text, bindparam, func, insert, literal, select, text, true, union_all
+from sqlalchemy import Integer, String, Text, bindparam, func, insert, literal, select, true, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.events import NOTIFY
 from app.mss.models import MssDelivery, MssMessage
 
 if TYPE_CHECKING:
@@ -84,7 +85,6 @@ _INSERT_MESSAGE = insert(MssMessage.__table__)  # type: ignore[arg-type]  # a Ta
 _INSERT_DELIVERY = insert(MssDelivery.__table__)  # type: ignore[arg-type]
 
 
-_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 UID_LOCK = 0x4D5355  # "MSU": the first key of the mailbox advisory locks, the mailbox id the second
 _LOCKED = "segur.mss.uid_locks"
@@ -201,7 +201,7 @@ class PlainMessageStore:
         message = await self.add_message(session, values)
         await self.add_deliveries(session, message, rows)
         if notify is not None:
-            await session.execute(_NOTIFY, {"channel": notify[0], "payload": notify[1]})
+            await session.execute(NOTIFY, {"channel": notify[0], "payload": notify[1]})
         return message
 
 

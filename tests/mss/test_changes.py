@@ -59,7 +59,7 @@ async def test_announced_after_smtp_delivery_and_http_mark_read_not_after_rollba
         other_worker = await asyncpg.connect(url.render_as_string(hide_password=False))
         await other_worker.add_listener(events.CHANNEL, lambda *args: notified.put_nowait(args[-1]))
         assert changes.notification(session, [HOSPITAL_DOCTOR.upper()]) == (
-            events.CHANNEL, next(iter(events._payloads(changes.TOPIC_MAILBOX, [HOSPITAL_DOCTOR]))))
+            events.CHANNEL, next(iter(events.payloads(changes.TOPIC_MAILBOX, [HOSPITAL_DOCTOR]))))
     else:
         assert changes.notification(session, [HOSPITAL_DOCTOR]) is None
     try:
