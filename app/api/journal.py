@@ -192,6 +192,13 @@ def writer_of(app: FastAPI) -> JournalWriter | None:
     return getattr(app.state, "journal", None)
 
 
+def peer_text(peer: Any) -> str | None:
+    """A socket's peer address as the journal's ``client`` says it (``host:port``) for SMTP and IMAP sessions."""
+    if isinstance(peer, tuple) and peer:
+        return f"{peer[0]}:{peer[1]}" if len(peer) > 1 else str(peer[0])
+    return None if peer is None else str(peer)
+
+
 async def record(
     app: FastAPI,
     *,

@@ -37,7 +37,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from app.api.journal import record
+from app.api.journal import peer_text, record
 from app.mss import auth, service
 from app.mss.changes import changes_of
 from app.mss.exceptions import MssError, UnknownFolder
@@ -135,7 +135,7 @@ class ImapSession:
         self.changes: asyncio.Queue[str] | None = None
         self.session_id = uuid.uuid4().hex[:16]
         self.started = time.monotonic()
-        self.peer = _peer(writer.get_extra_info("peername"))
+        self.peer = peer_text(writer.get_extra_info("peername"))
         self.commands = 0
         self.refusals: list[tuple[str, str | None]] = []
         self.bad_in_row = 0
@@ -717,10 +717,6 @@ def _where(exc: BaseException) -> str:
     return f"{type(exc).__name__}{where}"
 
 
-def _peer(peer: Any) -> str | None:
-    if isinstance(peer, tuple) and peer:
-        return f"{peer[0]}:{peer[1]}" if len(peer) > 1 else str(peer[0])
-    return None if peer is None else str(peer)
 
 
 if TYPE_CHECKING:

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from app.api.journal import record
+from app.api.journal import peer_text, record
 from app.mss import service
 from app.mss.exceptions import SenderRefused
 from app.mss.smtp import replies
 from app.mss.smtp.auth import SaslMechanisms
-from app.mss.smtp.protocol import MssSMTP, _close, _peer
+from app.mss.smtp.protocol import MssSMTP, _close
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -59,7 +59,7 @@ class MssHandler(SaslMechanisms):
     async def journal(self, server: MssSMTP, *, method: str, outcome: str, status: int | None, rule: str | None,
                       detail: str | None, operation: str) -> None:
         await record(self.app, protocol="smtp", method=method, path="/mss/smtp", service="mss",
-                     request_id=server.session_id, client=_peer(server.session.peer if server.session else None),
+                     request_id=server.session_id, client=peer_text(server.session.peer if server.session else None),
                      operation=operation, outcome=outcome, status=status, rule=rule, detail=detail)
 
     # -- EHLO: advertise DSN --
@@ -224,7 +224,7 @@ class MssHandler(SaslMechanisms):
 
 def _received_header(server: MssSMTP, envelope: Any) -> bytes:
     """RFC 5321 §4.4 trace field prepended to what is stored."""
-    peer = _peer(server.session.peer if server.session else None) or "unknown"
+    peer = peer_text(server.session.peer if server.session else None) or "unknown"
     helo = getattr(server.session, "host_name", None) or "unknown"
     with_ = "ESMTPSA" if server.identity else "ESMTP"
     if server._tls_protocol is not None:

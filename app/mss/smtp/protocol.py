@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiosmtpd.smtp import MISSING, SMTP, syntax
 
-from app.api.journal import record
+from app.api.journal import peer_text, record
 from app.mss import service
 from app.mss.smtp import replies
 from app.mss.smtp.data import LINE_TOO_LONG, _scan_data, _unstuffed, line_too_long
@@ -265,7 +265,7 @@ class MssSMTP(SMTP):
         with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop().create_task(record(
                 self.mss.app, protocol="smtp", method="SESSION", path="/mss/smtp", service="mss",
-                request_id=self.session_id, client=_peer(peer), operation="mss.smtp.session",
+                request_id=self.session_id, client=peer_text(peer), operation="mss.smtp.session",
                 outcome="ok" if not self.refusals else "refused",
                 status=(replies.reply_code(refused[0]) if refused else None) or 221,
                 rule=refused[1] if refused else None,
@@ -282,7 +282,3 @@ def _close(server: MssSMTP) -> None:
         server.transport.close()
 
 
-def _peer(peer: Any) -> str | None:
-    if isinstance(peer, tuple) and peer:
-        return f"{peer[0]}:{peer[1]}" if len(peer) > 1 else str(peer[0])
-    return None if peer is None else str(peer)
