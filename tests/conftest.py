@@ -40,6 +40,9 @@ FAST_PATHS = {"fast": True, "plain": False}
 
 _skipped_postgresql: list[str] = []
 
+# The live server, Chromium and page fixtures of the browser tests (tests/browser.py).
+pytest_plugins = ["tests.browser"]
+
 
 def _postgresql_unreachable_reason() -> str | None:
     import asyncpg
