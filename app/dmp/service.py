@@ -40,11 +40,11 @@ from app.dmp.records import (
 from app.dmp.rows import binary_rows
 from app.dmp.seed import seed
 from app.dmp.standing import feed_standing
-from app.dmp.traces import search_audit, trace
+from app.dmp.traces import AuditSearch, search_audit, trace
 from app.dmp.updates import document_view, patch_document
 
 __all__ = [
-    "authorise", "binary_document", "binary_rows", "caller_on", "close_record", "count_documents",
+    "AuditSearch", "authorise", "binary_document", "binary_rows", "caller_on", "close_record", "count_documents",
     "create_record", "document_view", "documents_for", "feed_standing", "find_by_identifier", "get_document",
     "get_binary",
     "get_record", "get_submission_set", "list_authorisations", "list_blocked", "list_records", "patch_document",

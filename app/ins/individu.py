@@ -5,8 +5,10 @@ writes the same element as XML (:func:`app.ins.soap.answers.resultat_xml`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from app.ins import search
+from app.db import utcnow
+from app.ins import fhir, nir, search
 
 
 def person_json(p: search.PersonRecord, oid_of: Callable[[search.InsRecord], str], *,
@@ -35,3 +37,21 @@ def person_json(p: search.PersonRecord, oid_of: Callable[[search.InsRecord], str
     out["INSHISTO"] = [ins(h) for h in p.ins_histo]
     out["TIQ"] = tiq
     return out
+
+
+def answer_body(outcome: search.Outcome, settings: Any, method: str) -> dict[str, Any]:
+    """The JSON facade's answer to a search (``CR``, and for ``00`` the ``INDIVIDU`` and its FR Core ``Patient``),
+    under the settings' OID policy; what ``/insi/v1`` answers and the web console shows. A simulated technical
+    fault (``outcome.fault``) is the caller's to answer."""
+    body: dict[str, Any] = {"CR": {"CodeCR": outcome.code, "LibelleCR": outcome.label}}
+    if outcome.person is not None:
+        policy = settings.ins_oid_policy
+
+        def oid_of(r: search.InsRecord) -> str:
+            return nir.oid_for(r.kind, policy)
+
+        body["INDIVIDU"] = person_json(outcome.person, oid_of, with_prenom=settings.ins_tiq_prenom)
+        body["patient"] = fhir.patient(outcome.person, oid_of, status="RECUP", method=method,
+                                       status_system=settings.ins_status_system,
+                                       date_insi=utcnow().date().isoformat())
+    return body

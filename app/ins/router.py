@@ -19,11 +19,10 @@ from starlette.responses import Response
 from app.api.deps import SessionDep, SettingsDep
 from app.api.errors import ProblemError
 from app.api.journal import context_of
-from app.db import utcnow
 from app.ins import fhir, nir, rniv, search, searches, traits
 from app.ins.call_log import call_log
 from app.ins.exceptions import InsError, InsiTechnicalFault, OidError, RnivError, TraitError
-from app.ins.individu import person_json
+from app.ins.individu import answer_body
 from app.ins.jsonbody import json_response
 from app.ins.routing import LeanRoute
 from app.ins.schemas import TraitsSearch, VerifyRequest, VitaleSearch
@@ -71,18 +70,7 @@ class SearchAnswer(BaseModel):
 def _answer(outcome: search.Outcome, settings: Any, method: str) -> Response:
     if outcome.fault:
         raise _fault_problem()
-    body: dict[str, Any] = {"CR": {"CodeCR": outcome.code, "LibelleCR": outcome.label}}
-    if outcome.person is not None:
-        policy = settings.ins_oid_policy
-
-        def oid_of(r: search.InsRecord) -> str:
-            return nir.oid_for(r.kind, policy)
-
-        body["INDIVIDU"] = person_json(outcome.person, oid_of, with_prenom=settings.ins_tiq_prenom)
-        body["patient"] = fhir.patient(outcome.person, oid_of, status="RECUP", method=method,
-                                       status_system=settings.ins_status_system,
-                                       date_insi=utcnow().date().isoformat())
-    return json_response(body, fast=settings.fast_paths)
+    return json_response(answer_body(outcome, settings, method), fast=settings.fast_paths)
 
 
 def _log_call(request: Request, operation: str, outcome: search.Outcome, settings: Any) -> None:

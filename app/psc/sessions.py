@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import as_utc, utcnow
@@ -32,6 +33,12 @@ async def start_session(session: AsyncSession, settings: Settings, *, subject_na
     session.add(row)
     await session.flush()
     return row
+
+
+async def list_sessions(session: AsyncSession, *, limit: int = 200) -> list[LoginSession]:
+    """The login sessions, newest first (what the web console lists)."""
+    rows = await session.scalars(select(LoginSession).order_by(LoginSession.auth_time.desc()).limit(limit))
+    return list(rows.all())
 
 
 async def live_session(session: AsyncSession, *, session_id: str | None) -> LoginSession | None:
