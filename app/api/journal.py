@@ -50,8 +50,12 @@ SENSITIVE_PARAMETERS = frozenset({
 SERVICE_PREFIXES = (
     ("/auth", "psc"), ("/.well-known", "psc"), ("/psc", "psc"), ("/lps", "ins"), ("/insi", "ins"), ("/dmp", "dmp"),
     ("/si-dmp-server", "dmp"),
-    ("/mss", "mss"), ("/mail/", "mss"), ("/fhir/v2", "mss"), ("/sandbox", "sandbox"),
+    ("/mss", "mss"), ("/mail/", "mss"), ("/fhir/v2", "mss"), ("/sandbox", "sandbox"), ("/console", "console"),
 )
+
+UNJOURNALED_PREFIXES = ("/livez", "/readyz", "/console/live/", "/console/static/")
+"""Requests the journal leaves out: health probes, and the web console's live polling and assets (a console left
+open would otherwise write an entry a second)."""
 
 
 @dataclass

@@ -17,7 +17,16 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import BodyTooLarge, render_generic, unexpected_error_response
-from app.api.journal import COLUMNS, CONTEXT_KEY, RequestContext, outcome_of, redact_query, service_of, writer_of
+from app.api.journal import (
+    COLUMNS,
+    CONTEXT_KEY,
+    UNJOURNALED_PREFIXES,
+    RequestContext,
+    outcome_of,
+    redact_query,
+    service_of,
+    writer_of,
+)
 from app.db import utcnow
 
 access_logger = logging.getLogger("segur.access")
@@ -107,7 +116,7 @@ class RequestContextMiddleware:
         )
         app = scope.get("app")
         writer = writer_of(app) if app is not None else None
-        if writer is not None and not path.startswith(("/livez", "/readyz")):
+        if writer is not None and not path.startswith(UNJOURNALED_PREFIXES):
             writer.add_row(row)
         if self.access_log:
             if self.log_json:

@@ -7,12 +7,14 @@ same prefix and tag.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from pydantic import BaseModel, field_validator
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import IsoInstant, SessionDep, SettingsDep
 from app.api.errors import ProblemError
@@ -20,6 +22,7 @@ from app.api.journal import writer_of
 from app.api.models import JournalEntry
 from app.api.store import reset_store
 from app.api.urls import absolute_url
+from app.config import Settings
 from app.db import as_utc
 
 router = APIRouter(prefix="/sandbox/v1", tags=["sandbox"])
@@ -62,6 +65,72 @@ class JournalPage(BaseModel):
     next: str | None
 
 
+async def reset_sandbox(app: FastAPI, session: AsyncSession, settings: Settings) -> int:
+    """The store back to its fixtures, the journal's pending entries dropped with it; the number of tables
+    emptied. What ``POST /sandbox/v1/reset`` and the web console's reset button do."""
+    writer = writer_of(app)
+    if writer is not None:
+        await writer.flush()
+        writer.discard_pending()
+    return await reset_store(session, settings, app.state.domains)
+
+
+@dataclass(frozen=True)
+class JournalFilter:
+    """What the journal is searched by (each ``None`` is no condition); ``rule`` may end with ``*`` (a prefix)."""
+
+    service: str | None = None
+    protocol: str | None = None
+    outcome: str | None = None
+    status: int | None = None
+    operation: str | None = None
+    rule: str | None = None
+    path: str | None = None
+    request_id: str | None = None
+    client: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def read_journal(app: FastAPI, session: AsyncSession, flt: JournalFilter, *, limit: int,
+                       before_id: int | None = None, after_id: int | None = None) -> tuple[int, list[JournalEntry]]:
+    """The entries matching ``flt`` (pending ones written first), newest first: the total that match, and at most
+    ``limit`` of them older than ``before_id`` / newer than ``after_id``. The journal API and the web console read
+    it here. ``since`` must be before ``until`` (:class:`ProblemError` ``sandbox:journal-range``)."""
+    writer = writer_of(app)
+    if writer is not None:
+        await writer.flush()
+    since = as_utc(flt.since).astimezone(UTC) if flt.since else None
+    until = as_utc(flt.until).astimezone(UTC) if flt.until else None
+    if since and until and since >= until:
+        raise ProblemError(400, "Bad Request", "`since` must be before `until`", rule="sandbox:journal-range")
+    conditions = []
+    for column, value in ((JournalEntry.service, flt.service), (JournalEntry.protocol, flt.protocol),
+                          (JournalEntry.outcome, flt.outcome), (JournalEntry.status, flt.status),
+                          (JournalEntry.operation, flt.operation), (JournalEntry.request_id, flt.request_id),
+                          (JournalEntry.client, flt.client)):
+        if value is not None:
+            conditions.append(column == value)
+    rule = flt.rule
+    if rule is not None:
+        conditions.append(JournalEntry.rule.startswith(rule[:-1]) if rule.endswith("*") else JournalEntry.rule == rule)
+    if flt.path is not None:
+        conditions.append(JournalEntry.path.startswith(flt.path))
+    if since is not None:
+        conditions.append(JournalEntry.at >= since)
+    if until is not None:
+        conditions.append(JournalEntry.at < until)
+    total = await session.scalar(select(func.count()).select_from(JournalEntry).where(*conditions)) or 0
+    if before_id is not None:
+        conditions.append(JournalEntry.id < before_id)
+    if after_id is not None:
+        conditions.append(JournalEntry.id > after_id)
+    rows = (await session.scalars(
+        select(JournalEntry).where(*conditions).order_by(JournalEntry.id.desc()).limit(limit)
+    )).all()
+    return total, list(rows)
+
+
 @router.post(
     "/reset",
     summary="Put the store back to its fixtures",
@@ -72,11 +141,7 @@ class JournalPage(BaseModel):
 )
 async def reset(request: Request, session: SessionDep, settings: SettingsDep) -> ResetResult:
     started = time.perf_counter()
-    writer = writer_of(request.app)
-    if writer is not None:
-        await writer.flush()
-        writer.discard_pending()
-    emptied = await reset_store(session, settings, request.app.state.domains)
+    emptied = await reset_sandbox(request.app, session, settings)
     return ResetResult(status="reset", tables_emptied=emptied,
                        duration_ms=round((time.perf_counter() - started) * 1000, 1))
 
@@ -105,34 +170,9 @@ async def journal(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[int | None, Query(description="cursor: entries older than this id")] = None,
 ) -> JournalPage:
-    writer = writer_of(request.app)
-    if writer is not None:
-        await writer.flush()
-    since = as_utc(since).astimezone(UTC) if since else None
-    until = as_utc(until).astimezone(UTC) if until else None
-    if since and until and since >= until:
-        raise ProblemError(400, "Bad Request", "`since` must be before `until`", rule="sandbox:journal-range")
-    conditions = []
-    for column, value in ((JournalEntry.service, service), (JournalEntry.protocol, protocol),
-                          (JournalEntry.outcome, outcome), (JournalEntry.status, status),
-                          (JournalEntry.operation, operation), (JournalEntry.request_id, request_id),
-                          (JournalEntry.client, client)):
-        if value is not None:
-            conditions.append(column == value)
-    if rule is not None:
-        conditions.append(JournalEntry.rule.startswith(rule[:-1]) if rule.endswith("*") else JournalEntry.rule == rule)
-    if path is not None:
-        conditions.append(JournalEntry.path.startswith(path))
-    if since is not None:
-        conditions.append(JournalEntry.at >= since)
-    if until is not None:
-        conditions.append(JournalEntry.at < until)
-    total = await session.scalar(select(func.count()).select_from(JournalEntry).where(*conditions)) or 0
-    if before_id is not None:
-        conditions.append(JournalEntry.id < before_id)
-    rows = (await session.scalars(
-        select(JournalEntry).where(*conditions).order_by(JournalEntry.id.desc()).limit(limit + 1)
-    )).all()
+    flt = JournalFilter(service=service, protocol=protocol, outcome=outcome, status=status, operation=operation,
+                        rule=rule, path=path, request_id=request_id, client=client, since=since, until=until)
+    total, rows = await read_journal(request.app, session, flt, limit=limit + 1, before_id=before_id)
     entries = [JournalEntryRead.model_validate(row) for row in rows[:limit]]
     next_url = None
     if len(rows) > limit:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from app.mss.analysis import Envelope, analyse, known_ins
 from app.mss.changes import MailboxChanges, announce_after_commit, announce_now, changes_of, wire_changes
 from app.mss.deliveries import deliver_local, store, store_at_once
+from app.mss.exceptions import MssError
 from app.mss.faults import add_fault, clear_faults, consume_fault, list_faults, pending_stages
 from app.mss.folders import (
     DELIMITER,
@@ -75,7 +76,8 @@ from app.mss.submission import Submission, send_composed, send_raw, submit
 from app.mss.tlskeys import sandbox_ca, shared_tls_key
 
 __all__ = [
-    "PATIENT", "TOPIC_LOOKUPS", "Envelope", "MessageFilter", "RecipientVerdict", "StoredMessage", "Submission",
+    "PATIENT", "TOPIC_LOOKUPS", "Envelope", "MessageFilter", "MssError", "RecipientVerdict", "StoredMessage",
+    "Submission",
     "add_fault", "analyse", "check_password", "check_recipient", "check_sender", "clear_faults", "consume_fault",
     "create_mailbox", "delete_delivery", "deliver_local", "ensure_per_mailboxes", "get_mailbox", "known_ins",
     "list_deliveries", "list_faults", "list_mailboxes", "load_delivery", "load_mailbox", "load_owned_mailbox",
