@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from app import __version__
+from app import __version__, console
 from app.api import health, sandbox
 from app.api.deps import current_professional, refuse_nul_characters, require_control_token
 from app.api.errors import install_exception_handlers
@@ -145,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.include_router(router, dependencies=control if is_control else None)
         for router in domain.protected_routers:
             app.include_router(router, dependencies=bearer)
+    console.install(app)  # the web console at / (its pages stay out of the OpenAPI document)
     install_error_responses(app)
     app.add_middleware(
         RequestContextMiddleware,

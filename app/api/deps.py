@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from fastapi import Depends, Header, Request
 from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.console_session import SESSION_COOKIE, session_valid
 from app.api.errors import AuthError, ProblemError
 from app.config import Settings
 from app.shared.professional import Professional
@@ -38,9 +40,14 @@ async def _settings(request: Request) -> Settings:
 
 
 async def require_control_token(request: Request) -> None:
-    """The control API's own auth: ``SEGUR_CONTROL_TOKEN`` as a bearer token, when one is configured."""
+    """The control API's own auth: ``SEGUR_CONTROL_TOKEN`` as a bearer token, when one is configured. A GET may
+    also come from a browser signed in to the web console (its session cookie, ``SameSite=Strict``): the console
+    links to reports and downloads of the control API; nothing that changes state is opened that way."""
     expected = request.app.state.settings.control_token
     if expected is None:
+        return
+    if request.method in ("GET", "HEAD") and session_valid(expected, request.cookies.get(SESSION_COOKIE),
+                                                           now=int(time.time())):
         return
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):

@@ -131,6 +131,19 @@ async def read_journal(app: FastAPI, session: AsyncSession, flt: JournalFilter, 
     return total, list(rows)
 
 
+async def journal_clients(app: FastAPI, session: AsyncSession) -> list[tuple[str, int, datetime]]:
+    """Every client the journal names, with its number of entries and its last one's time, busiest first."""
+    writer = writer_of(app)
+    if writer is not None:
+        await writer.flush()
+    rows = (await session.execute(
+        select(JournalEntry.client, func.count(), func.max(JournalEntry.at))
+        .where(JournalEntry.client.is_not(None)).group_by(JournalEntry.client)
+        .order_by(func.count().desc(), JournalEntry.client)
+    )).all()
+    return [(client, count, as_utc(last)) for client, count, last in rows]
+
+
 @router.post(
     "/reset",
     summary="Put the store back to its fixtures",

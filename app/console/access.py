@@ -1,0 +1,87 @@
+"""Who may use the web console, and CSRF protection of its forms.
+
+With ``SEGUR_CONTROL_TOKEN`` set, the console asks for the token once (a sign-in form) and keeps a session
+cookie that never holds the token: ``<expiry>.<HMAC-SHA256(token, expiry)>``, verifiable by every worker with
+no server-side state, and void as soon as the token changes. Without the setting the console is open, as the
+control API is. Every form that changes state carries a CSRF token checked against a cookie of its own (the
+double-submit pattern; both cookies ``HttpOnly``, ``SameSite=Strict``), in both modes. The cookie's pure
+functions live in :mod:`app.api.console_session`; :func:`csrf_matches` is pure too.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from typing import Any
+
+from fastapi import Request
+from starlette.datastructures import FormData
+
+from app.api.console_session import SESSION_COOKIE, session_valid, session_value
+
+__all__ = ["SESSION_COOKIE", "CsrfRefused", "SignInRequired", "check_csrf", "cookie_options", "csrf_matches",
+           "csrf_token", "require_sign_in", "session_value", "signed_in", "token_of"]
+
+CSRF_COOKIE = "segur_console_csrf"
+CSRF_FIELD = "csrf"
+_CSRF_LENGTH = 43  # secrets.token_urlsafe(32)
+
+
+class SignInRequired(Exception):
+    """The control token is set and the request carries no valid console session."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__("sign in with SEGUR_CONTROL_TOKEN")
+        self.next_path = next_path
+
+
+class CsrfRefused(Exception):
+    """A state-changing form without the CSRF token of its cookie."""
+
+
+def csrf_matches(cookie: str | None, given: object) -> bool:
+    """The form's CSRF field equals its cookie (both present and well formed)."""
+    if not cookie or not isinstance(given, str) or len(cookie) != _CSRF_LENGTH:
+        return False
+    return hmac.compare_digest(cookie.encode(), given.encode())
+
+
+def token_of(request: Request) -> str | None:
+    return request.app.state.settings.control_token
+
+
+def signed_in(request: Request) -> bool:
+    token = token_of(request)
+    return token is None or session_valid(token, request.cookies.get(SESSION_COOKIE), now=int(time.time()))
+
+
+async def require_sign_in(request: Request) -> None:
+    """Dependency of every console page: the console session when the control token is set."""
+    if not signed_in(request):
+        query = request.url.query
+        raise SignInRequired(request.url.path + (f"?{query}" if query else ""))
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token of this browser (its cookie's), or a new one the response will set."""
+    existing = request.cookies.get(CSRF_COOKIE)
+    if existing and len(existing) == _CSRF_LENGTH:
+        return existing
+    fresh = getattr(request.state, "new_csrf", None)
+    if fresh is None:
+        fresh = request.state.new_csrf = secrets.token_urlsafe(32)
+    return fresh
+
+
+async def check_csrf(request: Request) -> FormData:
+    """Dependency of every state-changing form: the form's fields, once its CSRF token matched its cookie."""
+    form = await request.form()
+    if not csrf_matches(request.cookies.get(CSRF_COOKIE), form.get(CSRF_FIELD)):
+        raise CsrfRefused()
+    return form
+
+
+def cookie_options(request: Request) -> dict[str, Any]:
+    secure = request.app.state.settings.public_base_url.startswith("https:")
+    return {"httponly": True, "samesite": "strict", "secure": secure, "path": "/"}
