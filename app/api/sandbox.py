@@ -141,7 +141,7 @@ async def journal_clients(app: FastAPI, session: AsyncSession) -> list[tuple[str
         .where(JournalEntry.client.is_not(None)).group_by(JournalEntry.client)
         .order_by(func.count().desc(), JournalEntry.client)
     )).all()
-    return [(client, count, as_utc(last)) for client, count, last in rows]
+    return [(str(client), count, as_utc(last)) for client, count, last in rows]
 
 
 @router.post(

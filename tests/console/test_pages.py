@@ -10,8 +10,6 @@ import httpx
 from tests.console.helpers import HOSPITAL_DOCTOR, csrf, send_mail, start_ciba
 from tests.mss.helpers import build_message, sample_xdm
 
-INS_ADRUN = "275126322074974"  # not asserted as a DMP: read from the list below
-
 
 def _html(response: httpx.Response) -> str:
     assert response.status_code == 200, response.text[:2000]
@@ -134,7 +132,7 @@ async def test_mss_mailbox_and_message_pages(client: httpx.AsyncClient, app) -> 
                         xdm_bytes=sample_xdm(), pdf=True)
     await send_mail(app, raw)
     mailbox = _html(await client.get(f"/console/mss/{HOSPITAL_DOCTOR}"))
-    uid = re.search(rf'href="/console/mss/[^"/]+/([0-9a-f]{{32}})"', mailbox).group(1)  # type: ignore[union-attr]
+    uid = re.search(r'href="/console/mss/[^"/]+/([0-9a-f]{32})"', mailbox).group(1)  # type: ignore[union-attr]
     message = _html(await client.get(f"/console/mss/{HOSPITAL_DOCTOR}/{uid}"))
     for text in ("X-MSS-NIL", "Rapport de contrôle MSSanté", "IHE_XDM.ZIP décodé", "CR.pdf", "Veuillez trouver"):
         assert text in message, text
