@@ -23,8 +23,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.console import dmp, ins, journal, mss, overview, psc
-from app.console.access import CsrfRefused, SignInRequired
-from app.console.pages import csrf_refused, render_generic, sign_in_required
+from app.console.access import CsrfRefused, NulRefused, SignInRequired
+from app.console.pages import csrf_refused, nul_refused, render_generic, sign_in_required
 
 PREFIX = "/console"
 
@@ -39,5 +39,6 @@ def install(app: FastAPI) -> None:
               name="console_static")
     app.add_exception_handler(SignInRequired, sign_in_required)  # type: ignore[arg-type]
     app.add_exception_handler(CsrfRefused, csrf_refused)  # type: ignore[arg-type]
+    app.add_exception_handler(NulRefused, nul_refused)  # type: ignore[arg-type]
     app.add_exception_handler(dmp.UnknownDocument, dmp.unknown_document)  # type: ignore[arg-type]
     app.state.error_renderers = {**app.state.error_renderers, PREFIX: render_generic}

@@ -20,8 +20,8 @@ from starlette.datastructures import FormData
 
 from app.api.console_session import SESSION_COOKIE, session_valid, session_value
 
-__all__ = ["SESSION_COOKIE", "CsrfRefused", "SignInRequired", "check_csrf", "cookie_options", "csrf_matches",
-           "csrf_token", "require_sign_in", "session_value", "signed_in", "token_of"]
+__all__ = ["SESSION_COOKIE", "CsrfRefused", "NulRefused", "SignInRequired", "check_csrf", "cookie_options",
+           "csrf_matches", "csrf_token", "require_sign_in", "session_value", "signed_in", "token_of"]
 
 CSRF_COOKIE = "segur_console_csrf"
 CSRF_FIELD = "csrf"
@@ -38,6 +38,14 @@ class SignInRequired(Exception):
 
 class CsrfRefused(Exception):
     """A state-changing form without the CSRF token of its cookie."""
+
+
+class NulRefused(Exception):
+    """U+0000 in a console request's path, query or form: PostgreSQL text cannot hold it (the control API refuses
+    it too, ``platform:nul-character``)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"{where} holds U+0000 (NUL), which no value may contain")
 
 
 def csrf_matches(cookie: str | None, given: object) -> bool:
@@ -57,7 +65,12 @@ def signed_in(request: Request) -> bool:
 
 
 async def require_sign_in(request: Request) -> None:
-    """Dependency of every console page: the console session when the control token is set."""
+    """Dependency of every console page: the console session when the control token is set; no NUL anywhere in
+    the path or query."""
+    if "\x00" in request.scope["path"]:
+        raise NulRefused("the URL path")
+    if b"%00" in request.scope["query_string"] or b"\x00" in request.scope["query_string"]:
+        raise NulRefused("the query string")
     if not signed_in(request):
         query = request.url.query
         raise SignInRequired(request.url.path + (f"?{query}" if query else ""))
@@ -79,6 +92,8 @@ async def check_csrf(request: Request) -> FormData:
     form = await request.form()
     if not csrf_matches(request.cookies.get(CSRF_COOKIE), form.get(CSRF_FIELD)):
         raise CsrfRefused()
+    if any(isinstance(value, str) and "\x00" in value for _, value in form.multi_items()):
+        raise NulRefused("the form")
     return form
 
 

@@ -16,7 +16,15 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from app.api.journal import note_refusal
-from app.console.access import CSRF_COOKIE, CsrfRefused, SignInRequired, cookie_options, csrf_token, token_of
+from app.console.access import (
+    CSRF_COOKIE,
+    CsrfRefused,
+    NulRefused,
+    SignInRequired,
+    cookie_options,
+    csrf_token,
+    token_of,
+)
 from app.dmp import service as dmp_service
 from app.ins import service as ins_service
 from app.mss import service as mss_service
@@ -83,6 +91,10 @@ def _next(path: str) -> str:
 async def csrf_refused(request: Request, exc: CsrfRefused) -> Response:
     return error_page(request, 403, "Jeton CSRF absent ou invalide : rechargez la page et recommencez "
                       "(CSRF token missing or invalid).", "console:csrf")
+
+
+async def nul_refused(request: Request, exc: NulRefused) -> Response:
+    return error_page(request, 422, str(exc), "platform:nul-character")
 
 
 DOMAIN_ERRORS: tuple[type[Exception], ...] = (

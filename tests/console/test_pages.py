@@ -184,3 +184,15 @@ async def test_reports_list_the_clients_of_the_journal(client: httpx.AsyncClient
     assert clients
     for name in clients:
         assert f"/sandbox/v1/reports/{name}?format=html".replace(":", "%3A") in page
+
+
+async def test_nul_characters_are_refused_before_the_store(client: httpx.AsyncClient) -> None:
+    """PostgreSQL text cannot hold U+0000: the console refuses it in a path, a query or a form (422, a page)."""
+    for path in ("/console/mss/a%00b@x.fr", "/console/dmp/12345%0067890123", "/console/journal?client=a%00b"):
+        response = await client.get(path)
+        assert response.status_code == 422 and "platform:nul-character" in response.text, path
+    token = await csrf(client)
+    form = await client.post("/console/psc/clients", data={"csrf": token, "client_id": "nul-name",
+                                                            "client_name": "a\x00b"})
+    assert form.status_code == 422
+    assert (await client.get("/sandbox/v1/clients/nul-name")).status_code == 404
