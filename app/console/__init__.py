@@ -35,6 +35,7 @@ def install(app: FastAPI) -> None:
     for module in (overview, psc, ins, dmp, mss, journal):
         app.include_router(module.router)
     app.include_router(overview.open_router)
+    app.include_router(mss.live_router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"),
               name="console_static")
     app.add_exception_handler(SignInRequired, sign_in_required)  # type: ignore[arg-type]

@@ -5,18 +5,21 @@ through the MSSanté service as the control API's mailbox routes read them."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from app.api.deps import SessionDep, SettingsDep
 from app.console.access import require_sign_in
-from app.console.pages import ConsoleRoute, error_page, render
+from app.console.pages import HEADERS, ConsoleRoute, error_page, render, templates
 from app.mss import service as mss_service
 
 router = APIRouter(prefix="/console/mss", route_class=ConsoleRoute, include_in_schema=False,
                    dependencies=[Depends(require_sign_in)])
+
+live_router = APIRouter(prefix="/console/live", route_class=ConsoleRoute, include_in_schema=False,
+                        dependencies=[Depends(require_sign_in)])
 
 PAGE = 50
 
@@ -45,8 +48,26 @@ async def mailbox_page(request: Request, address: str, session: SessionDep,
     folders = await mss_service.list_folders(session, mailbox)
     return render(request, "mss_mailbox.html", {
         "page": "mss", "mailbox": mailbox, "folder": name, "folders": folders, "rows": rows, "total": total,
-        "offset": offset, "size": PAGE,
+        "offset": offset, "size": PAGE, "last_id": max((d.id for d, _ in rows), default=0),
+        "live_url": "" if offset else (f"/console/live/mss/{quote(mailbox.address, safe='')}?"
+                                       + urlencode({"folder": name})),
     })
+
+
+@live_router.get("/mss/{address}", name="console_live_mss")
+async def live_rows(request: Request, address: str, session: SessionDep,
+                    folder: str = Query("INBOX", max_length=200),  # noqa: B008
+                    after: int = Query(0, ge=0, le=2**62)) -> Response:  # noqa: B008
+    """The folder's messages delivered after IMAP UID ``after`` (HTML rows, newest first) for the page's polling
+    script; ``X-Last-Id`` is the newest UID. Under ``/console/live/``: not journaled."""
+    mailbox = await _mailbox(session, address)
+    name = mss_service.normalise_folder_name(folder)
+    _, rows = await mss_service.list_deliveries(
+        session, mailbox=mailbox, flt=mss_service.MessageFilter(folder=name, limit=PAGE))
+    fresh = [(d, m) for d, m in rows if d.id > after]
+    html = templates.get_template("mss_rows.html").render(mailbox=mailbox, rows=fresh)
+    return Response(html, media_type="text/html; charset=utf-8",
+                    headers={**HEADERS, "X-Last-Id": str(max([after, *(d.id for d, _ in fresh)]))})
 
 
 @router.get("/{address}/{uid}", name="console_mss_message")

@@ -48,6 +48,15 @@ async def test_every_page_renders(page, client: httpx.AsyncClient, app) -> None:
     await screenshot(page, "console-mss-message")
 
 
+async def test_new_mail_appears_live(page, client: httpx.AsyncClient, app) -> None:  # type: ignore[no-untyped-def]
+    await page.goto(f"/console/mss/{HOSPITAL_DOCTOR}")
+    await page.wait_for_selector("#live-status:has-text('en direct')")
+    await send_mail(app, build_message(to=HOSPITAL_DOCTOR, subject="Arrivé pendant que la page était ouverte",
+                                       sender="Dr Claire FONTAINE <claire.fontaine@medecin.mssante.fr>"))
+    await page.locator("#live-rows tr", has_text="Arrivé pendant que la page était ouverte").wait_for(timeout=5_000)
+    await screenshot(page, "console-mss-live")
+
+
 async def test_create_a_psc_client(page, client: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]
     await page.goto("/console/psc")
     await page.get_by_label("client_id (facultatif)").fill("browser-made")
@@ -88,7 +97,7 @@ async def test_journal_updates_live_and_reset(page, client: httpx.AsyncClient) -
     await page.goto("/console/journal")
     await page.wait_for_selector("#live-status:has-text('en direct')")
     await client.get("/sandbox/v1/persons/NOT-A-PERSON-XYZ")  # made elsewhere, after the page loaded
-    row = page.locator("#journal-rows tr", has_text="/sandbox/v1/persons/NOT-A-PERSON-XYZ")
+    row = page.locator("#live-rows tr", has_text="/sandbox/v1/persons/NOT-A-PERSON-XYZ")
     await row.wait_for(timeout=5_000)
     assert "refused" in await row.inner_text()
     assert await row.locator("a").get_attribute("href") == "/console/ins"

@@ -143,6 +143,14 @@ async def test_mss_mailbox_and_message_pages(client: httpx.AsyncClient, app) -> 
     assert 'filename="CR.pdf"' in part.headers["content-disposition"]
     raw_back = await client.get(f"/console/mss/{HOSPITAL_DOCTOR}/{uid}/raw")
     assert raw_back.status_code == 200 and b"X-MSS-NIL" in raw_back.content
+    after = int(re.search(r'data-after="(\d+)"', mailbox).group(1))  # type: ignore[union-attr]
+    assert "/console/live/mss/" in mailbox
+    nothing_new = await client.get(f"/console/live/mss/{HOSPITAL_DOCTOR}", params={"after": after})
+    assert nothing_new.status_code == 200 and nothing_new.text.strip() == ""
+    await send_mail(app, build_message(to=HOSPITAL_DOCTOR, subject="Second",
+                                       sender="Dr Claire FONTAINE <claire.fontaine@medecin.mssante.fr>"))
+    fresh = await client.get(f"/console/live/mss/{HOSPITAL_DOCTOR}", params={"after": after})
+    assert "Second" in fresh.text and uid not in fresh.text and int(fresh.headers["x-last-id"]) > after
     assert (await client.get("/console/mss/nobody@nowhere.fr")).status_code == 404
     assert (await client.get(f"/console/mss/{HOSPITAL_DOCTOR}/{'0' * 32}")).status_code == 404
 

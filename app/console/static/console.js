@@ -1,6 +1,6 @@
 // Ségur Sandbox console: what JavaScript adds to pages that work without it.
 // - copy buttons next to values (hidden without JavaScript: the values stay selectable text);
-// - the journal's new entries, polled every second and put at the top of the table;
+// - new rows (the journal's entries, a mailbox's messages), polled every second and put at the top of the table;
 // - a confirmation dialog before a form marked data-confirm is sent.
 "use strict";
 
@@ -24,7 +24,7 @@ function fallbackCopy(text, done) {
   try { document.execCommand("copy"); done(); } finally { document.body.removeChild(area); }
 }
 
-function liveJournal(body) {
+function liveRows(body) {
   const base = body.dataset.live;
   const status = document.getElementById("live-status");
   let busy = false;
@@ -65,6 +65,6 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
     });
   });
-  const journal = document.getElementById("journal-rows");
-  if (journal && journal.dataset.live) { liveJournal(journal); }
+  const live = document.getElementById("live-rows");
+  if (live && live.dataset.live) { liveRows(live); }
 });
