@@ -46,23 +46,38 @@ async def unknown_document(request: Request, exc: UnknownDocument) -> Response:
     return error_page(request, 404, f"aucun document {exc.args[0]!r} — no such document", "DMP:document.unknown")
 
 
+def _is_xml(content_type: str, data: bytes) -> bool:
+    return content_type in ("text/xml", "application/xml") or data.lstrip()[:5] == b"<?xml"
+
+
+def _shown_body(content_type: str, data: bytes) -> tuple[str, bytes] | None:
+    """What the page shows inline: a CDA's level-1 body, or the document itself when it is a PDF or an image."""
+    if _is_xml(content_type, data):
+        view = read_cda(data)
+        if view is not None and view.body is not None and view.media_type in INLINE_TYPES:
+            return view.media_type, view.body
+        return None
+    return (content_type, data) if content_type in INLINE_TYPES else None
+
+
 @router.get("/documents/{doc_id}", name="console_dmp_document")
 async def document_page(request: Request, doc_id: str, session: SessionDep) -> Response:
     document = await _document(session, doc_id)
     record = await dmp_service.record_by_id(session, dmp_id=document.dmp_id)
     data = await dmp_service.read_binary(session, document.binary_id)
-    view = read_cda(data) if document.content_type in ("text/xml", "application/xml") or data[:5] == b"<?xml" else None
+    is_xml = _is_xml(document.content_type, data)
     rendered = None
-    to_html = getattr(dmp_service, "cda_to_html", None)  # helper W's renderer, when it is there
-    if view is not None and to_html is not None:
+    to_html = getattr(dmp_service, "cda_to_html", None)  # the DMP's CDA renderer, when the service offers one
+    if is_xml and to_html is not None:
         try:
-            rendered = Markup(to_html(data))  # noqa: S704  (the DMP's renderer escapes what it writes)
+            rendered = Markup(to_html(data))  # noqa: S704  (the DMP's renderer escapes every text it writes)
         except Exception:  # a renderer's refusal: the escaped XML is shown instead
             rendered = None
-    text = None if rendered is not None else data.decode("utf-8", errors="replace")
+    shown = _shown_body(document.content_type, data)
     return render(request, "dmp_document.html", {
-        "page": "dmp", "document": document, "record": record, "view": view, "rendered": rendered, "xml": text,
-        "inline": view is not None and view.body is not None and view.media_type in INLINE_TYPES,
+        "page": "dmp", "document": document, "record": record, "rendered": rendered,
+        "xml": data.decode("utf-8", errors="replace") if is_xml else None,
+        "inline_type": shown[0] if shown else None,
     })
 
 
@@ -78,14 +93,15 @@ async def document_content(doc_id: str, session: SessionDep) -> Response:
 
 @router.get("/documents/{doc_id}/body", name="console_dmp_document_body")
 async def document_body(request: Request, doc_id: str, session: SessionDep) -> Response:
-    """The level-1 body of a CDA (a PDF), shown inline in the document's page."""
+    """What the document's page shows inline: a CDA's level-1 body (a PDF), or the document if it is a PDF."""
     document = await _document(session, doc_id)
-    view = read_cda(await dmp_service.read_binary(session, document.binary_id))
-    if view is None or view.body is None or view.media_type not in INLINE_TYPES:
-        return error_page(request, 404, "ce document n'a pas de corps non structuré lisible ici "
-                          "(no level-1 body to show)", "console:cda-body")
-    return Response(view.body, media_type=view.media_type or "application/octet-stream",
-                    headers={"Content-Disposition": f'inline; filename="{document.id}.pdf"',
+    shown = _shown_body(document.content_type, await dmp_service.read_binary(session, document.binary_id))
+    if shown is None:
+        return error_page(request, 404, "ce document n'a pas de contenu à afficher ici "
+                          "(no PDF, image or text body to show)", "console:document-body")
+    media_type, body = shown
+    return Response(body, media_type=media_type,
+                    headers={"Content-Disposition": "inline",
                              "Content-Security-Policy": "frame-ancestors 'self'; default-src 'none'",
                              "X-Frame-Options": "SAMEORIGIN", "X-Content-Type-Options": "nosniff"})
 
