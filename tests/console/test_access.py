@@ -3,17 +3,12 @@ sign-in form and an HMAC session cookie; CSRF tokens on every form that changes 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
 from app.api.console_session import SESSION_TTL, session_valid, session_value
 from app.console.access import csrf_matches
+from tests.console.conftest import TOKEN
 from tests.console.helpers import csrf, csrf_of
-
-TOKEN = "console-test-token-0123456789"
-
 
 # --- pure -----------------------------------------------------------------------------------------------------
 
@@ -37,17 +32,6 @@ def test_csrf_matches_only_the_cookie_s_own_value() -> None:
 
 
 # --- over HTTP --------------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def protected(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """The session's app with SEGUR_CONTROL_TOKEN set for the test, then as it was."""
-    original = app.state.settings
-    app.state.settings = original.model_copy(update={"control_token": TOKEN})
-    try:
-        yield TOKEN
-    finally:
-        app.state.settings = original
-
 
 async def _sign_in(client: httpx.AsyncClient, token: str, next_path: str = "/console/psc") -> httpx.Response:
     form = await client.get("/console/login", params={"next": next_path})

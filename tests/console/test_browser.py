@@ -109,3 +109,17 @@ async def test_journal_updates_live_and_reset(page, client: httpx.AsyncClient) -
     await page.wait_for_url(re.compile(r"/console/journal\?reset=1"))
     await screenshot(page, "console-journal-after-reset")
     assert (await client.get("/sandbox/v1/clients/gone-after-reset")).status_code == 404
+
+
+async def test_sign_in_with_the_control_token(page, protected: str) -> None:  # type: ignore[no-untyped-def]
+    await page.goto("/console/journal")
+    await page.wait_for_url(re.compile(r"/console/login\?next="))
+    await screenshot(page, "console-login")
+    await page.get_by_label("Jeton (control token)").fill("wrong-token-wrong-token")
+    await page.get_by_role("button", name="Se connecter").click()
+    await page.wait_for_selector("text=Jeton refusé")
+    await page.get_by_label("Jeton (control token)").fill(protected)
+    await page.get_by_role("button", name="Se connecter").click()
+    await page.wait_for_url(re.compile(r"/console/journal$"))
+    await page.get_by_role("button", name="Se déconnecter").click()
+    await page.wait_for_url(re.compile(r"/console/login"))
