@@ -129,7 +129,7 @@ def test_the_installed_sandbox_serves_from_an_empty_directory(installed: Install
         status, body = _get(f"http://127.0.0.1:{port}/auth/realms/esante-wallet/.well-known/openid-configuration")
         assert status == 200 and json.loads(body)["issuer"].startswith(f"http://localhost:{port}/")
         status, body = _get(f"http://127.0.0.1:{port}/")  # the web console: its templates and script are in the wheel
-        assert status == 200 and "Vue d'ensemble".encode() in body
+        assert status == 200 and b"Vue d'ensemble" in body
         status, body = _get(f"http://127.0.0.1:{port}/console/static/console.js")
         assert status == 200 and b"liveRows" in body
         with socket.create_connection(("127.0.0.1", smtp_port), timeout=5) as smtp:
