@@ -82,7 +82,7 @@ async def iti18_ids(client: httpx.AsyncClient, subject: str, ins: str, **attribu
 async def file_document(client: httpx.AsyncClient, subject: str = FONTAINE, ins: str = ZOE, **kwargs: object) -> str:
     """A document a professional files over FHIR ITI-65: its id."""
     bundle = builders.provide_bundle(ins, rpps=subject[1:], **kwargs)
-    response = await client.post("/dmp/fhir", content=json.dumps(bundle),
-                                 headers={**await pro_headers(client, subject), "Content-Type": "application/fhir+json"})
+    headers = {**await pro_headers(client, subject), "Content-Type": "application/fhir+json"}
+    response = await client.post("/dmp/fhir", content=json.dumps(bundle), headers=headers)
     assert response.status_code == 200, response.text
     return response.json()["entry"][1]["response"]["location"].split("/DocumentReference/")[1].split("/")[0]
