@@ -143,8 +143,9 @@ def access_read(found: service.AccessSettings) -> schemas.AccessRead:
 
 @router.get(P, response_model=schemas.ProfileRead, operation_id="mes_profile", responses=_READ,
             summary="The patient's profile: identity, DMP state, emergency access, counts")
-async def get_profile(patient: CurrentPatient, actor: CurrentActor, session: SessionDep) -> schemas.ProfileRead:
-    return profile_read(await service.profile(session, actor=actor, ins=patient.ins))
+async def get_profile(patient: CurrentPatient, actor: CurrentActor, session: SessionDep, settings: SettingsDep
+                      ) -> schemas.ProfileRead:
+    return profile_read(await service.profile(session, actor=actor, ins=patient.ins, settings=settings))
 
 
 @router.post(P + "/close", response_model=schemas.ProfileRead, operation_id="mes_close_profile", responses=_WRITE,
