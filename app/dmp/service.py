@@ -65,6 +65,6 @@ __all__ = [
     "set_authorisation", "set_blocked", "set_opt_outs", "stream_binary", "submit", "trace",
     "registered_hashes",
     # the patient's own actions (app/dmp/patient.py), for Mon espace santé, and the errors they raise
-    "DmpError", "Kind", "audit_events", "delete_by_patient", "document_titles", "file_patient_document", "last_audit_id", "origin_of",
-    "patient_document", "patient_documents", "set_label",
+    "DmpError", "Kind", "audit_events", "delete_by_patient", "document_titles", "file_patient_document",
+    "last_audit_id", "origin_of", "patient_document", "patient_documents", "set_label",
 ]
