@@ -17,7 +17,16 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import BodyTooLarge, render_generic, unexpected_error_response
-from app.api.journal import COLUMNS, CONTEXT_KEY, RequestContext, outcome_of, redact_query, service_of, writer_of
+from app.api.journal import (
+    COLUMNS,
+    CONTEXT_KEY,
+    RequestContext,
+    facts_text,
+    outcome_of,
+    redact_query,
+    service_of,
+    writer_of,
+)
 from app.db import utcnow
 
 access_logger = logging.getLogger("segur.access")
@@ -103,7 +112,7 @@ class RequestContextMiddleware:
             redact_query(query.decode("latin-1")) if query else None, operation[:128] if operation else None,
             service_of(path), status, outcome_of(status, rule=rule), rule,
             context.detail[:1024] if context.detail else None,
-            round(duration_ms, 3),
+            round(duration_ms, 3), context.actor, facts_text(context.facts) if context.facts else None,
         )
         app = scope.get("app")
         writer = writer_of(app) if app is not None else None

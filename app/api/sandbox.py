@@ -6,9 +6,10 @@ same prefix and tag.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, field_validator
@@ -47,8 +48,15 @@ class JournalEntryRead(BaseModel):
     rule: str | None
     detail: str | None
     duration_ms: float | None
+    actor: str | None = None
+    facts: dict[str, Any] | None = None
 
     model_config = {"from_attributes": True}
+
+    @field_validator("facts", mode="before")
+    @classmethod
+    def _facts(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
 
     @field_validator("at")
     @classmethod
@@ -99,7 +107,8 @@ async def journal(
     rule: Annotated[str | None, Query(description="rule id, or a prefix of it ending with `*`")] = None,
     path: Annotated[str | None, Query(description="path prefix, e.g. `/dmp/fhir`")] = None,
     request_id: Annotated[str | None, Query()] = None,
-    client: Annotated[str | None, Query()] = None,
+    client: Annotated[str | None, Query(description="network peer (address, or address:port for SMTP/IMAP)")] = None,
+    actor: Annotated[str | None, Query(description="calling software, e.g. `psc:my-client`, `mss:login`")] = None,
     since: Annotated[IsoInstant | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[IsoInstant | None, Query(description="ISO 8601, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -116,7 +125,7 @@ async def journal(
     for column, value in ((JournalEntry.service, service), (JournalEntry.protocol, protocol),
                           (JournalEntry.outcome, outcome), (JournalEntry.status, status),
                           (JournalEntry.operation, operation), (JournalEntry.request_id, request_id),
-                          (JournalEntry.client, client)):
+                          (JournalEntry.client, client), (JournalEntry.actor, actor)):
         if value is not None:
             conditions.append(column == value)
     if rule is not None:
