@@ -100,13 +100,11 @@ async def starttls(session: ImapSession, cmd: Command) -> None:
     return None
 
 
-def _privacy(session: ImapSession, mechanism: str, user: str | None = None) -> None:
+def _privacy(session: ImapSession, mechanism: str) -> None:
     # SC.MSS/CONF.01-.06: at the first LOGIN or AUTHENTICATE, whether TLS was on, and which (conformance report)
     if "starttls_before_auth" not in session.facts:
         session.facts.update(starttls_before_auth=session.tls, **auth.tls_facts(session.writer.transport))
     session.facts["sasl"] = mechanism
-    if user is not None:
-        session.facts["login"] = auth.journal_login(user)
     if not session.auth_allowed():
         raise no("authentication is disabled before STARTTLS (SEGUR_MSS_IMAP_AUTH_REQUIRE_TLS)",
                  code="PRIVACYREQUIRED", rule="IMAP:privacy-required")
@@ -119,8 +117,9 @@ async def login(session: ImapSession, cmd: Command) -> str:
     if len(cmd.args) != 2:
         raise bad("LOGIN takes 2 arguments: LOGIN user password",
                   journal="LOGIN takes 2 arguments (not journaled: they may hold a credential)")
+    _privacy(session, "LOGIN")
     user, password = string(cmd.args[0], "the user name"), string(cmd.args[1], "the password")
-    _privacy(session, "LOGIN", user)
+    session.facts["login"] = auth.journal_login(user)
     async with session.app.state.sessionmaker() as db:
         outcome = await auth.password_login(db, login=user, password=password, mechanism="LOGIN",
                                             peercert=session.peercert)
