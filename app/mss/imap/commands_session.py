@@ -102,8 +102,9 @@ async def starttls(session: ImapSession, cmd: Command) -> None:
 
 def _privacy(session: ImapSession, mechanism: str) -> None:
     # SC.MSS/CONF.01-.06: at the first LOGIN or AUTHENTICATE, whether TLS was on, and which (conformance report)
-    if "starttls_before_auth" not in session.facts:
-        session.facts.update(starttls_before_auth=session.tls, **auth.tls_facts(session.writer.transport))
+    session.facts.setdefault("starttls_before_auth", session.tls)
+    if session.facts.get("tls_version") is None:
+        session.facts.update(auth.tls_facts(session.writer.transport))
     session.facts["sasl"] = mechanism
     if not session.auth_allowed():
         raise no("authentication is disabled before STARTTLS (SEGUR_MSS_IMAP_AUTH_REQUIRE_TLS)",

@@ -107,6 +107,7 @@ class MssSMTP(SMTP):
         if "starttls_before_auth" not in self.facts:
             self.facts["starttls_before_auth"] = self.transport is not None and (
                 self._tls_protocol is not None or self.transport.get_extra_info("ssl_object") is not None)
+        if self.facts.get("tls_version") is None:  # TLS started after a command sent in clear: record it then
             self.facts.update(auth.tls_facts(self.transport))
 
     @syntax("AUTH <mechanism>")
