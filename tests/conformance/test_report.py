@@ -6,6 +6,7 @@ against a live server."""
 from __future__ import annotations
 
 import asyncio
+import imaplib
 import base64
 import io
 import smtplib
@@ -320,3 +321,64 @@ async def test_the_cli_fetches_the_report_from_a_live_sandbox(client, live_url, 
 async def test_the_cli_says_why_it_cannot_report(client, live_url, capsys) -> None:
     code = await asyncio.to_thread(cli_main, ["report", "--client", f"psc:{uuid.uuid4().hex}", "--url", live_url])
     assert code == 1 and "404" in capsys.readouterr().err
+
+
+# --- MSSanté over IMAP -------------------------------------------------------------------------------------
+
+
+async def wait_for_imap_session(client: httpx.AsyncClient, actor: str) -> None:
+    for _ in range(200):
+        page = await client.get("/sandbox/v1/journal", params={"actor": actor, "operation": "mss.imap.session"})
+        if page.json()["total"]:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no IMAP session entry of {actor}")
+
+
+async def test_imap_starttls_then_login_passes_row_27(app, client) -> None:
+    from tests.mss.imap.server_helpers import imap_call
+
+    await imap_call(app, lambda imap: imap.noop())
+    await wait_for_imap_session(client, f"mss:{DOCTOR}")
+    body = await report(client, f"mss:{DOCTOR}")
+    assert verdict(body, 27)["status"] == "passed" and verdict(body, 24)["status"] == "passed"
+
+
+async def test_imap_login_before_starttls_fails_row_27(app, client) -> None:
+    from tests.mss.imap.server_helpers import command, connect, tls_context
+
+    def work() -> None:
+        imap = connect(app, starttls=False, login=None)
+        assert b"PRIVACYREQUIRED" in command(imap, f"LOGIN {DOCTOR} {PASSWORD}")[-1]
+        imap.starttls(ssl_context=tls_context(app))
+        imap.login(DOCTOR, PASSWORD)
+        imap.logout()
+
+    await asyncio.to_thread(work)
+    await wait_for_imap_session(client, f"mss:{DOCTOR}")
+    row = verdict(await report(client, f"mss:{DOCTOR}"), 27)
+    assert row["status"] == "failed" and "IMAP" in row["message"]
+
+
+@pytest.mark.parametrize(("ending", "expected"), [("\x01\x01", "passed"), ("\x01", "failed")])
+async def test_imap_xoauth2_string_shape_decides_row_28(app, client, ending: str, expected: str) -> None:
+    from tests.mss.imap.server_helpers import connect
+    from tests.psc.helpers import access_token_for
+
+    token = await access_token_for(client, FONTAINE)
+    blob = f"user={DOCTOR}\x01auth=Bearer {token}{ending}".encode()
+
+    def work() -> None:
+        imap = connect(app, login=None)
+        try:
+            imap.authenticate("XOAUTH2", lambda _: blob)
+        except imaplib.IMAP4.error:
+            pass
+        imap.logout()
+
+    await asyncio.to_thread(work)
+    await wait_for_imap_session(client, f"mss:{DOCTOR}")
+    body = await report(client, f"mss:{DOCTOR}")
+    assert verdict(body, 28)["status"] == expected, verdict(body, 28)
+    journal = (await client.get("/sandbox/v1/journal", params={"actor": f"mss:{DOCTOR}"})).json()
+    assert token not in str(journal)
