@@ -6,8 +6,8 @@ against a live server."""
 from __future__ import annotations
 
 import asyncio
-import imaplib
 import base64
+import imaplib
 import io
 import smtplib
 import uuid
@@ -25,7 +25,7 @@ from app.ins.soap.client import build_request, recsansvitale_xml, recvitale_xml,
 from app.ins.soap.namespaces import ACTION_VITALE
 from tests.dmp.soap.client import get_vihf, post_soap
 from tests.dmp.soap.test_td import existence_query
-from tests.mss.conftest import DOCTOR, PASSWORD, smtp_call, smtp_port, tls_context  # noqa: F401 - fixtures
+from tests.mss.conftest import DOCTOR, PASSWORD
 from tests.mss.helpers import build_message, sample_xdm
 from tests.psc.helpers import PUBLIC_CLIENT, REDIRECT_URI
 
@@ -232,7 +232,7 @@ async def test_junit_report_is_valid_against_the_junit_schema(client) -> None:
     assert properties["client"] == f"psc:{PUBLIC_CLIENT}"
 
 
-async def test_every_verdict_kind_validates_against_the_schema(client, smtp_call) -> None:
+async def test_every_verdict_kind_validates_against_the_schema(client) -> None:
     await insi_search(client)
     await dmp_existence(client, patient="190017512345678"[:13] + "00")  # a patient INSi never returned
     await authorize(client, acr_values="eidas1")
@@ -345,12 +345,13 @@ async def test_imap_starttls_then_login_passes_row_27(app, client) -> None:
 
 
 async def test_imap_login_before_starttls_fails_row_27(app, client) -> None:
-    from tests.mss.imap.server_helpers import command, connect, tls_context
+    from tests.mss.imap.server_helpers import command, connect
+    from tests.mss.imap.server_helpers import tls_context as imap_tls
 
     def work() -> None:
         imap = connect(app, starttls=False, login=None)
         assert b"PRIVACYREQUIRED" in command(imap, f"LOGIN {DOCTOR} {PASSWORD}")[-1]
-        imap.starttls(ssl_context=tls_context(app))
+        imap.starttls(ssl_context=imap_tls(app))
         imap.login(DOCTOR, PASSWORD)
         imap.logout()
 
