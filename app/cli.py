@@ -232,6 +232,45 @@ def cmd_vihf(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Fetch a client's conformance report from a running sandbox (``GET /sandbox/v1/reports/{client}``) and
+    write it to stdout (or ``--output``); with ``--check``, exit 3 when a requirement failed."""
+    import json
+    from urllib.parse import quote
+
+    import httpx
+    from lxml import etree
+
+    base = (args.url or os.environ.get("SEGUR_PUBLIC_BASE_URL") or "http://localhost:8000").rstrip("/")
+    token = args.token or os.environ.get("SEGUR_CONTROL_TOKEN")
+    params = [("format", args.format), *(("also", a) for a in args.also or ())]
+    params += [(name, value) for name, value in (("since", args.since), ("until", args.until)) if value]
+    try:
+        response = httpx.get(f"{base}/sandbox/v1/reports/{quote(args.client, safe=':@')}", params=params,
+                             headers={"Authorization": f"Bearer {token}"} if token else None, timeout=60)
+    except httpx.HTTPError as exc:
+        print(f"segur-sandbox report: cannot reach the sandbox at {base}: {exc}", file=sys.stderr)
+        return 1
+    if response.status_code != 200:
+        detail = response.json().get("detail") if "json" in response.headers.get("content-type", "") else None
+        print(f"segur-sandbox report: {response.status_code} {detail or response.text}", file=sys.stderr)
+        return 1
+    if args.output:
+        with open(args.output, "wb") as out:
+            out.write(response.content)
+    else:
+        sys.stdout.buffer.write(response.content)
+        sys.stdout.flush()
+    failed = 0
+    if args.format == "json":
+        failed = int(json.loads(response.content)["summary"]["failed"])
+    elif args.format == "junit":
+        failed = int(etree.fromstring(response.content).get("failures") or 0)
+    if failed:
+        print(f"segur-sandbox report: {failed} requirement(s) failed for {args.client}", file=sys.stderr)
+    return 3 if args.check and failed else 0
+
+
 def cmd_version(_args: argparse.Namespace) -> int:
     print(__version__)
     return 0
@@ -294,6 +333,19 @@ def build_parser() -> argparse.ArgumentParser:
     vihf.add_argument("--validity", type=int, default=3600, help="seconds (60..86400)")
     vihf.add_argument("--url", help="the sandbox's base URL (SEGUR_PUBLIC_BASE_URL, default http://localhost:8000)")
     vihf.set_defaults(handler=cmd_vihf)
+
+    report = commands.add_parser("report", help="print a client's conformance report from a running sandbox")
+    report.add_argument("--client", required=True,
+                        help="psc:<client_id>, ins:<IDAM>, dmp:<LPS>, mss:<login> (GET /sandbox/v1/reports lists them)")
+    report.add_argument("--also", action="append", help="another identity of the same software (repeatable)")
+    report.add_argument("--format", choices=["junit", "json", "html"], default="junit")
+    report.add_argument("--since", help="ISO 8601 (default: since the last reset)")
+    report.add_argument("--until", help="ISO 8601 (default: now)")
+    report.add_argument("--output", help="a file to write (default: stdout)")
+    report.add_argument("--check", action="store_true", help="exit 3 when a requirement failed (json, junit)")
+    report.add_argument("--token", help="the control token (default: SEGUR_CONTROL_TOKEN)")
+    report.add_argument("--url", help="the sandbox's base URL (SEGUR_PUBLIC_BASE_URL, default http://localhost:8000)")
+    report.set_defaults(handler=cmd_report)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(handler=cmd_version)

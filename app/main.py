@@ -25,6 +25,7 @@ from app.api.middleware import RequestContextMiddleware
 from app.api.openapi_errors import install_error_responses
 from app.api.store import seed_store
 from app.config import Settings, load_settings
+from app.conformance.router import router as conformance_router
 from app.db import check_schema, create_engine, create_sessionmaker, upgrade
 from app.domains import load_domains
 from app.events import events_for
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     bearer = [Depends(current_professional)]
     app.include_router(health.router)
     app.include_router(sandbox.router, dependencies=control)
+    app.include_router(conformance_router, dependencies=control)
     for domain in domains:
         for router in domain.routers:
             # Authentication attached where a router is included: every control route is covered.

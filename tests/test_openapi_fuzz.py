@@ -232,6 +232,7 @@ class PscLeg:
 KNOWN_PATH_VALUES = {
     "ins": "275126322074974", "value": "275126322074974", "rpps": PROFESSIONAL[1:],
     "subject_name_id": PROFESSIONAL, "client_id": "segur-sandbox-public", "idam": "SEGURSANDBOX01",
+    "client": "psc:segur-sandbox-public",
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ logger = logging.getLogger("segur.journal")
 _JOURNAL_INSERT = insert(JournalEntry.__table__)  # type: ignore[arg-type]  # a Table, typed as FromClause
 JOURNAL_TABLE = JournalEntry.__tablename__
 COLUMNS = ("at", "request_id", "protocol", "client", "method", "path", "query", "operation", "service", "status",
-           "outcome", "rule", "detail", "duration_ms")
+           "outcome", "rule", "detail", "duration_ms", "actor", "facts")
 """The order of an entry's fields in the buffer (every column but the generated ``id``)."""
 _LENGTHS = tuple(getattr(JournalEntry.__table__.c[column].type, "length", None) for column in COLUMNS)
 Entry = tuple[Any, ...]
@@ -67,6 +68,8 @@ class RequestContext:
     detail: str | None = None
     status: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    actor: str | None = None
+    facts: dict[str, Any] | None = None
 
 
 def context_of(request: Request) -> RequestContext | None:
@@ -89,6 +92,40 @@ def note_refusal(request: Request, *, rule: str | None, detail: str | None, stat
         context.detail = detail[:1024]
     if status:
         context.status = status
+
+
+MAX_FACTS_CHARS = 4096
+"""A journal entry's facts, as JSON, stay under this size (a fact list that would pass it is cut)."""
+
+
+def note_facts(request: Request, *, actor: str | None = None, **facts: Any) -> None:
+    """Record, for the journal, what the conformance rules (:mod:`app.conformance`) need to know of this
+    request: ``actor`` is the calling software's identity (``psc:<client_id>``, ``ins:<IDAM>``,
+    ``dmp:<LPS>``, ``mss:<login>``; the first noted wins), ``facts`` small JSON values, never a secret
+    (no token, password, code or body). Called by a face only where a rule needs the fact."""
+    context = context_of(request)
+    if context is None:
+        return
+    if actor and not context.actor:
+        context.actor = actor[:128]
+    if facts:
+        if context.facts is None:
+            context.facts = {}
+        context.facts.update(facts)
+
+
+def facts_text(facts: Mapping[str, Any] | None) -> str | None:
+    """The ``facts`` column's text: compact JSON, None when there is none; lists are cut so the text stays
+    under :data:`MAX_FACTS_CHARS`."""
+    if not facts:
+        return None
+    text = json.dumps(facts, separators=(",", ":"), ensure_ascii=False, default=str)
+    if len(text) <= MAX_FACTS_CHARS:
+        return text
+    cut = {k: (v[:20] if isinstance(v, list) else v) for k, v in facts.items()}
+    cut["truncated"] = True
+    text = json.dumps(cut, separators=(",", ":"), ensure_ascii=False, default=str)
+    return text if len(text) <= MAX_FACTS_CHARS else json.dumps({"truncated": True})
 
 
 def redact_query(query: str) -> str | None:
@@ -219,11 +256,14 @@ async def record(
     detail: str | None = None,
     duration_ms: float | None = None,
     at: datetime | None = None,
+    actor: str | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> None:
     """Journal one exchange that is not an HTTP request (an SMTP session, a command of one).
 
     ``outcome`` is ``ok``, ``refused`` or ``error``; ``status`` the protocol's own code (an SMTP reply
-    code for SMTP); ``rule`` the rule that refused it. Never pass a message body or a credential.
+    code for SMTP); ``rule`` the rule that refused it; ``actor`` and ``facts`` as :func:`note_facts` says.
+    Never pass a message body or a credential.
     """
     writer = writer_of(app)
     if writer is None:
@@ -232,4 +272,5 @@ async def record(
         at or utcnow(), request_id[:128], protocol[:16], client[:128] if client else None, method[:16], path[:2048],
         None, operation[:128] if operation else None, service or service_of(path), status, outcome,
         rule[:256] if rule else None, detail[:1024] if detail else None, duration_ms,
+        actor[:128] if actor else None, facts_text(facts),
     ))

@@ -22,6 +22,7 @@ from app.api.journal import (
     CONTEXT_KEY,
     UNJOURNALED_PREFIXES,
     RequestContext,
+    facts_text,
     outcome_of,
     redact_query,
     service_of,
@@ -112,7 +113,7 @@ class RequestContextMiddleware:
             redact_query(query.decode("latin-1")) if query else None, operation[:128] if operation else None,
             service_of(path), status, outcome_of(status, rule=rule), rule,
             context.detail[:1024] if context.detail else None,
-            round(duration_ms, 3),
+            round(duration_ms, 3), context.actor, facts_text(context.facts) if context.facts else None,
         )
         app = scope.get("app")
         writer = writer_of(app) if app is not None else None

@@ -1,10 +1,10 @@
-"""Platform tables: the journal of every HTTP request and SMTP session."""
+"""Platform tables: the journal of every HTTP request and SMTP/IMAP session."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, String
+from sqlalchemy import Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Instant
@@ -28,3 +28,7 @@ class JournalEntry(Base):
     rule: Mapped[str | None] = mapped_column(String(256))
     detail: Mapped[str | None] = mapped_column(String(1024))
     duration_ms: Mapped[float | None] = mapped_column(Float)
+    actor: Mapped[str | None] = mapped_column(String(128), index=True)
+    """The calling software's identity, as the conformance report keys it (``psc:<client_id>``, ...)."""
+    facts: Mapped[str | None] = mapped_column(Text)
+    """What the conformance rules need of the exchange, as compact JSON (app.api.journal.note_facts)."""

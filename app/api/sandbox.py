@@ -6,10 +6,11 @@ same prefix and tag.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from pydantic import BaseModel, field_validator
@@ -50,8 +51,15 @@ class JournalEntryRead(BaseModel):
     rule: str | None
     detail: str | None
     duration_ms: float | None
+    actor: str | None = None
+    facts: dict[str, Any] | None = None
 
     model_config = {"from_attributes": True}
+
+    @field_validator("facts", mode="before")
+    @classmethod
+    def _facts(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
 
     @field_validator("at")
     @classmethod
@@ -88,6 +96,7 @@ class JournalFilter:
     path: str | None = None
     request_id: str | None = None
     client: str | None = None
+    actor: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -108,7 +117,7 @@ async def read_journal(app: FastAPI, session: AsyncSession, flt: JournalFilter, 
     for column, value in ((JournalEntry.service, flt.service), (JournalEntry.protocol, flt.protocol),
                           (JournalEntry.outcome, flt.outcome), (JournalEntry.status, flt.status),
                           (JournalEntry.operation, flt.operation), (JournalEntry.request_id, flt.request_id),
-                          (JournalEntry.client, flt.client)):
+                          (JournalEntry.client, flt.client), (JournalEntry.actor, flt.actor)):
         if value is not None:
             conditions.append(column == value)
     rule = flt.rule
@@ -132,14 +141,15 @@ async def read_journal(app: FastAPI, session: AsyncSession, flt: JournalFilter, 
 
 
 async def journal_clients(app: FastAPI, session: AsyncSession) -> list[tuple[str, int, datetime]]:
-    """Every client the journal names, with its number of entries and its last one's time, busiest first."""
+    """Every calling software the journal names (its ``actor``: ``psc:<client_id>``, ``mss:<login>``...; the
+    conformance report's key), with its number of entries and its last one's time, busiest first."""
     writer = writer_of(app)
     if writer is not None:
         await writer.flush()
     rows = (await session.execute(
-        select(JournalEntry.client, func.count(), func.max(JournalEntry.at))
-        .where(JournalEntry.client.is_not(None)).group_by(JournalEntry.client)
-        .order_by(func.count().desc(), JournalEntry.client)
+        select(JournalEntry.actor, func.count(), func.max(JournalEntry.at))
+        .where(JournalEntry.actor.is_not(None)).group_by(JournalEntry.actor)
+        .order_by(func.count().desc(), JournalEntry.actor)
     )).all()
     return [(str(client), count, as_utc(last)) for client, count, last in rows]
 
@@ -177,14 +187,15 @@ async def journal(
     rule: Annotated[str | None, Query(description="rule id, or a prefix of it ending with `*`")] = None,
     path: Annotated[str | None, Query(description="path prefix, e.g. `/dmp/fhir`")] = None,
     request_id: Annotated[str | None, Query()] = None,
-    client: Annotated[str | None, Query()] = None,
+    client: Annotated[str | None, Query(description="network peer (address, or address:port for SMTP/IMAP)")] = None,
+    actor: Annotated[str | None, Query(description="calling software, e.g. `psc:my-client`, `mss:login`")] = None,
     since: Annotated[IsoInstant | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[IsoInstant | None, Query(description="ISO 8601, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[int | None, Query(description="cursor: entries older than this id")] = None,
 ) -> JournalPage:
     flt = JournalFilter(service=service, protocol=protocol, outcome=outcome, status=status, operation=operation,
-                        rule=rule, path=path, request_id=request_id, client=client, since=since, until=until)
+                        rule=rule, path=path, request_id=request_id, client=client, actor=actor, since=since, until=until)
     total, rows = await read_journal(request.app, session, flt, limit=limit + 1, before_id=before_id)
     entries = [JournalEntryRead.model_validate(row) for row in rows[:limit]]
     next_url = None

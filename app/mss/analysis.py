@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +44,20 @@ class Analysis:
     attachments: list[checks.XdmAttachment]
     report: checks.CheckReport
     verdicts: list[RecipientVerdict] = field(default_factory=list)
+
+    def facts(self, recipients: list[str]) -> dict[str, Any]:
+        """What the conformance report needs of a submitted message (the journal's facts; never its body):
+        the recipients (SC.MSS/va1.19), the ``X-MSS-*`` headers (SC.MSS/CONF.14-.16, .21), the XDM patient ids
+        (SC.INS/va1.53) and each applicable check's status, by its id in :mod:`app.mss.rules`."""
+        parsed = self.parsed
+        return {
+            "recipients": [r.lower() for r in recipients[:20]],
+            "x_mss": {name: parsed.header(f"X-MSS-{name}") for name in ("INS", "CODECDA", "NIL", "MES")},
+            "xdm": len(self.attachments),
+            "xdm_patients": sorted({pid.raw for a in self.attachments if a.package is not None
+                                    for pid in a.package.patient_ids})[:10],
+            "checks": {f.rule: f.status for f in self.report.findings if f.status != "not_applicable"},
+        }
 
     @cached_property
     def refused(self) -> RefusedByCheck | None:

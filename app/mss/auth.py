@@ -74,6 +74,24 @@ def parse_bearer(text: str, mechanism: str) -> tuple[str | None, str | None]:
     return user, token
 
 
+_XOAUTH2 = re.compile(r"user=[^\x00-\x20\x7f]+\x01auth=Bearer [^\x00-\x20\x7f]+\x01\x01")
+
+
+def xoauth2_well_formed(text: str) -> bool:
+    """SC.MSS/CONF.07: the XOAUTH2 string is exactly ``user=<mailbox>^Aauth=Bearer <token>^A^A`` (Google's
+    XOAUTH2 protocol, as the MSSanté API LPS takes it). For the journal's facts: says nothing of the token."""
+    return _XOAUTH2.fullmatch(text) is not None
+
+
+def tls_facts(transport: Any) -> dict[str, Any]:
+    """The TLS version and cipher a session negotiated (SC.MSS/CONF.01-.03), for the journal's facts."""
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    if ssl_object is None:
+        return {"tls_version": None, "tls_cipher": None}
+    cipher = ssl_object.cipher()
+    return {"tls_version": ssl_object.version(), "tls_cipher": cipher[0] if cipher else None}
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who a session authenticated as. ``kind``: ``password`` (the mailbox password, or an APP mailbox's

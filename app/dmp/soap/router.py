@@ -23,13 +23,21 @@ from fastapi import APIRouter, Request
 from lxml import etree
 from starlette.responses import Response, StreamingResponse
 
-from app.api.journal import context_of, note_refusal
+from app.api.journal import context_of, note_facts, note_refusal
 from app.api.urls import absolute_url
 from app.dmp.exceptions import DmpError
 from app.dmp.soap import envelope, errors, faults, mtom, operations, td, vihf
 from app.dmp.soap.call import SoapCall, SoapReply, SoapRequest
 from app.dmp.soap.faults import SoapFault
-from app.dmp.soap.namespaces import ACTION_ITI43, NS_SOAP12, NS_WSA, response_action
+from app.dmp.soap.namespaces import (
+    ACTION_ITI18,
+    ACTION_ITI41,
+    ACTION_ITI43,
+    ACTION_ITI57,
+    NS_SOAP12,
+    NS_WSA,
+    response_action,
+)
 
 WSDL_DIR = Path(__file__).with_name("wsdl")
 """Where ``<service>.wsdl`` and the XSDs it imports live (written with the TD service's WSDL, issue 11)."""
@@ -60,6 +68,18 @@ def soap_response(reply: SoapReply, *, relates_to: str) -> Response:
     return Response(body, media_type=f'{envelope.SOAP12}; charset=utf-8; action="{reply.action}"')
 
 
+TRANSACTIONS = {  # wsa:Action -> the transaction's name in the DMP integration guide / IHE
+    td.ACTION_TD02: "TD0.2", td.ACTION_TD02_KIT: "TD0.2", td.ACTION_TD11: "TD1.1", ACTION_ITI18: "ITI-18",
+    ACTION_ITI41: "ITI-41", ACTION_ITI43: "ITI-43", ACTION_ITI57: "ITI-57",
+}
+
+
+def _lps_actor(checked: Any) -> str | None:
+    """The calling software as the VIHF names it: ``LPS_ID``, else its DMP approval number, else its name."""
+    lps = checked.lps_id or checked.lps_approval or checked.lps_name
+    return f"dmp:{lps}" if lps else None
+
+
 def _journal(request: Request, **values: Any) -> None:
     context = context_of(request)
     if context is not None:
@@ -85,6 +105,9 @@ async def _call(request: Request, soap: SoapRequest, service: str) -> Response:
     async with sessionmaker() as session:
         try:
             checked = await vihf.authenticate(soap, session=session, sessionmaker=sessionmaker, settings=settings)
+            # what the conformance report checks of a DMP call (EX_GEN-1250/1530, SC.DMP/AIRS.06, UX.08, PSC.01)
+            note_facts(request, actor=_lps_actor(checked), transaction=TRANSACTIONS.get(soap.action, soap.action),
+                       patient_ins=checked.patient_ins, vihf_subject=checked.name_id, psc=checked.signer is None)
             call = SoapCall(request=soap, ctx=vihf.access_context(checked), vihf=checked, session=session,
                             sessionmaker=sessionmaker, settings=settings, base_url=settings.public_base_url)
             reply = await handler(call)

@@ -21,9 +21,9 @@ from starlette.responses import Response
 
 from app.api.deps import SettingsDep, authenticate_professional
 from app.api.errors import AuthError
-from app.api.journal import context_of, note_refusal
+from app.api.journal import context_of, note_facts, note_refusal
 from app.ins import nir, search, searches, traits
-from app.ins.call_log import call_log
+from app.ins.call_log import call_facts, call_log
 from app.ins.exceptions import InsError
 from app.ins.routing import LeanRoute
 from app.ins.soap import answers, bodies, envelope
@@ -192,6 +192,7 @@ async def lps(request: Request) -> Response:
     idam = req.lps.idam
     if not idam:
         raise fault_unknown_idam(mid)
+    note_facts(request, actor=f"ins:{idam}", credential=credential)
 
     policy = settings.ins_oid_policy
 
@@ -216,6 +217,7 @@ async def lps(request: Request) -> Response:
         # the call log INS rules 37/39 ask vendors to keep, server side: journaled as the entry's detail
         context.extra["operation"] = req.operation
         context.detail = call_log(req.operation, outcome, oid_of, credential, idam, mid)
+        note_facts(request, **call_facts(req.operation, outcome, credential))
     xml = answers.resultat_xml(outcome, oid_of, with_prenom=settings.ins_tiq_prenom)
     return Response(answers.build_response(xml), media_type=SOAP_MEDIA_TYPE)
 

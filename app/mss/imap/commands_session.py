@@ -100,7 +100,12 @@ async def starttls(session: ImapSession, cmd: Command) -> None:
     return None
 
 
-def _privacy(session: ImapSession) -> None:
+def _privacy(session: ImapSession, mechanism: str) -> None:
+    # SC.MSS/CONF.01-.06: at the first LOGIN or AUTHENTICATE, whether TLS was on, and which (conformance report)
+    session.facts.setdefault("starttls_before_auth", session.tls)
+    if session.facts.get("tls_version") is None:
+        session.facts.update(auth.tls_facts(session.writer.transport))
+    session.facts["sasl"] = mechanism
     if not session.auth_allowed():
         raise no("authentication is disabled before STARTTLS (SEGUR_MSS_IMAP_AUTH_REQUIRE_TLS)",
                  code="PRIVACYREQUIRED", rule="IMAP:privacy-required")
@@ -113,8 +118,9 @@ async def login(session: ImapSession, cmd: Command) -> str:
     if len(cmd.args) != 2:
         raise bad("LOGIN takes 2 arguments: LOGIN user password",
                   journal="LOGIN takes 2 arguments (not journaled: they may hold a credential)")
-    _privacy(session)
+    _privacy(session, "LOGIN")
     user, password = string(cmd.args[0], "the user name"), string(cmd.args[1], "the password")
+    session.facts["login"] = auth.journal_login(user)
     async with session.app.state.sessionmaker() as db:
         outcome = await auth.password_login(db, login=user, password=password, mechanism="LOGIN",
                                             peercert=session.peercert)
@@ -151,7 +157,7 @@ async def authenticate(session: ImapSession, cmd: Command) -> str:
         raise no(f"unsupported SASL mechanism {named}" + (" (EXTERNAL needs a TLS client certificate)"
                                                           if mechanism == "EXTERNAL" else ""),
                  code="CANNOT", rule="IMAP:mechanism")
-    _privacy(session)
+    _privacy(session, mechanism)
     initial = None
     if len(cmd.args) == 2:
         token = cmd.args[1]
@@ -179,7 +185,11 @@ async def authenticate(session: ImapSession, cmd: Command) -> str:
             outcome = await auth.certificate_login(db, authzid=blob.decode("utf-8", "replace").strip(),
                                                    peercert=session.peercert)
         return await _complete(session, outcome)
-    user, bearer = auth.parse_bearer(blob.decode("utf-8", "replace"), mechanism)
+    text = blob.decode("utf-8", "replace")
+    if mechanism == "XOAUTH2":
+        session.facts["xoauth2_well_formed"] = auth.xoauth2_well_formed(text)
+    user, bearer = auth.parse_bearer(text, mechanism)
+    session.facts["login"] = auth.journal_login(user)
     async with session.app.state.sessionmaker() as db, db.begin():
         outcome = await auth.bearer_login(db, session.settings, user=user, token=bearer, mechanism=mechanism)
     if isinstance(outcome, auth.Refused):

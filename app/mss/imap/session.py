@@ -137,6 +137,8 @@ class ImapSession:
         self.started = time.monotonic()
         self.peer = peer_text(writer.get_extra_info("peername"))
         self.commands = 0
+        self.facts: dict[str, Any] = {}
+        """What the conformance report needs of the session (journaled on its SESSION entry)."""
         self.refusals: list[tuple[str, str | None]] = []
         self.bad_in_row = 0
         self.client_name: str | None = None
@@ -492,6 +494,9 @@ class ImapSession:
                     f"mechanism={self.identity.mechanism if self.identity else None} commands={self.commands} "
                     f"refusals={len(self.refusals)} tls={tls} client={self.client_name or '-'}"),
             duration_ms=(time.monotonic() - self.started) * 1000,
+            actor=f"mss:{login}" if (login := self.identity.login if self.identity else self.facts.get("login"))
+            and login != "-" else None,
+            facts=self.facts or None,
         )
 
     def shutdown(self, text: str) -> None:

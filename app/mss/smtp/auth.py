@@ -41,6 +41,7 @@ class SaslMechanisms:
         async with self.app.state.sessionmaker() as session:
             outcome = await auth.password_login(session, login=address, password=password.decode("utf-8", "replace"),
                                                 mechanism=mechanism, peercert=peercert)
+        server.facts.update(login=journal_login(address), auth_ok=not isinstance(outcome, auth.Refused))
         if isinstance(outcome, auth.Refused):
             server.last_rule = outcome.rule
             await self.journal(server, method="AUTH", outcome="refused", status=535, rule=outcome.rule,
@@ -84,9 +85,13 @@ class SaslMechanisms:
         blob = await self._response(server, args, "")
         if blob is None:
             return AuthResult(success=False, handled=True)
-        user, token = auth.parse_bearer(blob.decode("utf-8", "replace"), mechanism)
+        text = blob.decode("utf-8", "replace")
+        if mechanism == "XOAUTH2":
+            server.facts["xoauth2_well_formed"] = auth.xoauth2_well_formed(text)
+        user, token = auth.parse_bearer(text, mechanism)
         async with self.app.state.sessionmaker() as session, session.begin():
             outcome = await auth.bearer_login(session, self.settings, user=user, token=token, mechanism=mechanism)
+        server.facts.update(login=journal_login(user), auth_ok=not isinstance(outcome, auth.Refused))
         if isinstance(outcome, auth.Refused):
             server.last_rule = outcome.rule
             await self.journal(server, method="AUTH", outcome="refused", status=535, rule=outcome.rule,

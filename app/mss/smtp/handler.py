@@ -57,10 +57,11 @@ class MssHandler(SaslMechanisms):
 
     # -- journal helper --
     async def journal(self, server: MssSMTP, *, method: str, outcome: str, status: int | None, rule: str | None,
-                      detail: str | None, operation: str) -> None:
+                      detail: str | None, operation: str, facts: dict[str, Any] | None = None) -> None:
         await record(self.app, protocol="smtp", method=method, path="/mss/smtp", service="mss",
                      request_id=server.session_id, client=peer_text(server.session.peer if server.session else None),
-                     operation=operation, outcome=outcome, status=status, rule=rule, detail=detail)
+                     operation=operation, outcome=outcome, status=status, rule=rule, detail=detail,
+                     actor=f"mss:{server.identity['login']}" if server.identity else None, facts=facts)
 
     # -- EHLO: advertise DSN --
     async def handle_EHLO(self, server: MssSMTP, session: Any, envelope: Any, hostname: str,
@@ -212,13 +213,15 @@ class MssHandler(SaslMechanisms):
         if refusal is not None:
             server.last_rule = refusal.rule
             await self.journal(server, method="DATA", outcome="refused", status=int(reply[:3]),
-                               rule=refusal.rule, detail=journal_detail, operation="mss.smtp.data")
+                               rule=refusal.rule, detail=journal_detail, operation="mss.smtp.data",
+                               facts=analysis.facts(envelope.rcpt_tos))
             return reply
         server.accepted += 1
         failures = analysis.report.summary()["fail"]
         await self.journal(server, method="DATA", outcome="ok", status=250, rule=None,
                            detail=f"message {uid} size={len(raw)} rcpt={len(envelope.rcpt_tos)} "
-                                  f"findings_failed={failures}", operation="mss.smtp.data")
+                                  f"findings_failed={failures}", operation="mss.smtp.data",
+                           facts=analysis.facts(envelope.rcpt_tos))
         return reply
 
 

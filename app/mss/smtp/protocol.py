@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiosmtpd.smtp import MISSING, SMTP, syntax
 
 from app.api.journal import peer_text, record
-from app.mss import service
+from app.mss import auth, service
 from app.mss.smtp import replies
 from app.mss.smtp.data import LINE_TOO_LONG, _scan_data, _unstuffed, line_too_long
 
@@ -98,6 +98,24 @@ class MssSMTP(SMTP):
         self.identity: dict[str, Any] | None = None
         self.last_rule: str | None = None
         self.plain_data: _CountingReader | None = None
+        self.facts: dict[str, Any] = {}
+        """What the conformance report needs of the session (journaled on its SESSION entry)."""
+
+    def note_first_command(self) -> None:
+        """SC.MSS/CONF.05: at the first AUTH or MAIL, whether TLS (STARTTLS, or implicit TLS) was already on;
+        the TLS version and cipher then in force (SC.MSS/CONF.01-.03)."""
+        if "starttls_before_auth" not in self.facts:
+            self.facts["starttls_before_auth"] = self.transport is not None and (
+                self._tls_protocol is not None or self.transport.get_extra_info("ssl_object") is not None)
+        if self.facts.get("tls_version") is None:  # TLS started after a command sent in clear: record it then
+            self.facts.update(auth.tls_facts(self.transport))
+
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg: str) -> None:
+        self.note_first_command()
+        if arg:
+            self.facts["sasl"] = arg.split(" ", 1)[0].upper()[:20]
+        await super().smtp_AUTH(arg)
 
     async def push(self, status: Any) -> None:
         if isinstance(status, str):
@@ -135,6 +153,7 @@ class MssSMTP(SMTP):
         return address, rest
 
     async def smtp_MAIL(self, arg: str | None) -> None:
+        self.note_first_command()
         self.pending_mail_params = {}
         if arg:
             self.pending_mail_params = {m.group(1).upper(): m.group(2) for m in _DSN_MAIL.finditer(arg)}
@@ -272,9 +291,18 @@ class MssSMTP(SMTP):
                 detail=(f"identity={self.identity.get('login') if self.identity else None} accepted={self.accepted} "
                         f"refusals={len(self.refusals)} tls={'yes' if self._tls_protocol else 'no'}"),
                 duration_ms=(time.monotonic() - self.started) * 1000,
+                actor=_actor(self.identity, self.facts),
+                facts=self.facts or None,
             ))
 
 
+
+
+def _actor(identity: dict[str, Any] | None, facts: dict[str, Any]) -> str | None:
+    """The session's software as the conformance report keys it: ``mss:<login>`` (the login tried, when
+    authentication failed)."""
+    login = (identity or {}).get("login") or facts.get("login")
+    return f"mss:{login}" if login and login != "-" else None
 
 
 def _close(server: MssSMTP) -> None:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.api.deps import SessionDep, SettingsDep
-from app.api.journal import note_refusal
+from app.api.journal import note_facts, note_refusal
 from app.psc.clients import get_client
 from app.psc.exceptions import (
     AccessDenied,
@@ -72,6 +72,8 @@ async def _authorize(request: Request, params: dict[str, str], session: Any, set
             f"unknown client_id {client_id!r}",
             "PSC:authorize.client_id",
         )
+    # SC.PSC.08 (EX PSC 16), SC.PSC.01: what the conformance report checks of an authorization request
+    note_facts(request, actor=f"psc:{client_id}", flow="code", acr_values=params.get("acr_values"))
     redirect_uri = params.get("redirect_uri", "")
     if not trusted_redirect_uri(client, redirect_uri):  # never redirect to an unvalidated URI
         return error_page(

@@ -3,10 +3,11 @@ industriels.esante.gouv.fr). The tokens are polled at the token endpoint (:mod:`
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.api.deps import SessionDep, SettingsDep
+from app.api.journal import note_facts
 from app.psc.clients import granted_scope, require_grant
 from app.psc.exceptions import InvalidRequest, InvalidScope
 from app.psc.grants import GRANT_CIBA
@@ -19,9 +20,12 @@ router = APIRouter(tags=["psc"])
 @router.post(
     OIDC + "/ext/ciba/auth", summary="CIBA backchannel authentication (poll mode)", operation_id="psc_ciba_auth"
 )
-async def ciba_auth(session: SessionDep, settings: SettingsDep, caller: ConfidentialClientForm) -> JSONResponse:
+async def ciba_auth(request: Request, session: SessionDep, settings: SettingsDep,
+                    caller: ConfidentialClientForm) -> JSONResponse:
     """PSC: HTTP Basic client auth, form-encoded, poll mode only (industriels.esante.gouv.fr CIBA page)."""
     client, form = caller.client, caller.form
+    # SC.PSC.08 (EX PSC 16), SC.PSC.01: what the conformance report checks of a CIBA request
+    note_facts(request, actor=f"psc:{client.client_id}", flow="ciba", acr_values=form.get("acr_values"))
     require_grant(client, GRANT_CIBA)
     scope = form.get("scope", "")
     if "openid" not in scope.split():

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.api.deps import SessionDep, SettingsDep
-from app.api.journal import note_refusal
+from app.api.journal import note_facts, note_refusal
 from app.psc import tokens
 from app.psc.clients import get_client, redirect_uri_problem
 from app.psc.exceptions import TokenError
@@ -65,6 +65,9 @@ async def _logout(request: Request, params: dict[str, str], session: Any, settin
             {"action": request.url.path, "params": [(k, params[k]) for k in ("state", "client_id") if params.get(k)]},
             headers=NO_STORE,
         )
+    azp = claims.get("azp") or params.get("client_id")
+    # SC.PSC.01: a logout reached the end-session endpoint (the conformance report)
+    note_facts(request, actor=f"psc:{azp}" if isinstance(azp, str) and azp else None, flow="logout")
     target = params.get("post_logout_redirect_uri") or None
     ignored = None
     if target:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.journal import note_facts
 from app.db import LazySession
 from app.psc.clients import ClientLike, authenticate_client, require_grant
 from app.psc.exceptions import InvalidRequest, OAuthRefusal, UnsupportedGrantType
@@ -77,7 +78,19 @@ async def _token(request: Request, session: Any, settings: Any, authorization: s
         session, settings, authorization=authorization, form=form, allow_public=grant.public_clients
     )
     require_grant(client, grant_type)
+    # PSC Espace de Confiance FAQ: how the client authenticated at the token endpoint (conformance report)
+    note_facts(request, actor=f"psc:{client.client_id}", grant_type=grant_type,
+               client_auth=_auth_method(authorization, form))
     return json_response(await grant.answer(session, settings, client, form))
+
+
+def _auth_method(authorization: str | None, form: Mapping[str, str]) -> str:
+    """The client authentication the request used (OIDC Core §9 names), as the journal's facts say it."""
+    if authorization is not None and authorization[:6].lower() == "basic ":
+        return "client_secret_basic"
+    if form.get("client_assertion"):
+        return "private_key_jwt"
+    return "client_secret_post" if form.get("client_secret") else "none"
 
 
 # --- one translation per grant: the form's parameters to the grant's service call -------------------
