@@ -186,12 +186,16 @@ async def test_reset_needs_confirmation_and_resets(client: httpx.AsyncClient) ->
 
 
 async def test_reports_list_the_clients_of_the_journal(client: httpx.AsyncClient) -> None:
-    await client.get("/sandbox/v1/clients")
+    """A report's key is the calling software (the journal's ``actor``), not the network peer."""
+    from tests.psc.helpers import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, OIDC
+
+    token = await client.post(OIDC + "/token", data={"grant_type": "client_credentials"},
+                              auth=(CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET))
+    assert token.status_code == 200, token.text
     page = _html(await client.get("/console/reports"))
-    clients = {e["client"] for e in (await client.get("/sandbox/v1/journal")).json()["entries"] if e["client"]}
-    assert clients
-    for name in clients:
-        assert f"/sandbox/v1/reports/{name}?format=html".replace(":", "%3A") in page
+    actors = {e["actor"] for e in (await client.get("/sandbox/v1/journal")).json()["entries"] if e["actor"]}
+    assert actors == {f"psc:{CONFIDENTIAL_CLIENT}"}
+    assert f"/sandbox/v1/reports/psc%3A{CONFIDENTIAL_CLIENT}?format=html" in page
 
 
 async def test_nul_characters_are_refused_before_the_store(client: httpx.AsyncClient) -> None:
