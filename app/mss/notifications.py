@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.header import Header
 from email.utils import format_datetime
 
 from app.mss.mime import ParsedMessage
@@ -33,6 +34,11 @@ def _headers_block(parsed: ParsedMessage | None) -> str:
         value = " ".join(value.split())
         lines.append(f"{key}: {value}")
     return "\r\n".join(lines) + "\r\n"
+
+
+def _encoded(value: str) -> str:
+    """A header value as RFC 2047 encoded-words when it is not ASCII (RFC 5322 headers are ASCII)."""
+    return value if value.isascii() else Header(value, "utf-8").encode(maxlinelen=998)
 
 
 def _message_id(hostname: str) -> str:
@@ -87,10 +93,14 @@ def build_dsn(
     if subject is None:
         subject = f"Notification d'état de remise ({kind})" + (
             f": {' '.join(original_subject.split())}" if original_subject else "")
+    sender = from_header or f"Mail Delivery System <MAILER-DAEMON@{hostname}>"
+    if not sender.isascii():
+        name, _, address = sender.rpartition(" <")
+        sender = f"{_encoded(name)} <{address}"
     text = (
-        f"From: {from_header or f'Mail Delivery System <MAILER-DAEMON@{hostname}>'}\r\n"
+        f"From: {sender}\r\n"
         f"To: <{original_sender}>\r\n"
-        f"Subject: {subject}\r\n"
+        f"Subject: {_encoded(subject)}\r\n"
         f"Date: {format_datetime(now)}\r\n"
         f"Message-ID: {_message_id(hostname)}\r\n"
         "Auto-Submitted: auto-replied\r\n"
