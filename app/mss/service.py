@@ -19,6 +19,7 @@ from app.mss import citizen
 from app.mss.analysis import Envelope, analyse, known_ins
 from app.mss.changes import MailboxChanges, announce_after_commit, announce_now, changes_of, wire_changes
 from app.mss.deliveries import deliver_local, store, store_at_once
+from app.mss.exceptions import MessageRefused, MssError
 from app.mss.faults import add_fault, clear_faults, consume_fault, list_faults, pending_stages
 from app.mss.folders import (
     DELIMITER,
@@ -85,7 +86,7 @@ from app.mss.receipts import mark_read
 from app.mss.recipients import RecipientVerdict, check_recipient, lookup
 from app.mss.seed import seed
 from app.mss.store import StoredMessage, message_store
-from app.mss.submission import Submission, send_composed, send_raw, submit
+from app.mss.submission import Submission, send_as_patient, send_composed, send_raw, submit
 from app.mss.tlskeys import sandbox_ca, shared_tls_key
 
 __all__ = [
@@ -104,6 +105,7 @@ __all__ = [
     "list_folders", "load_entries", "move_entries", "normalise_flags", "normalise_folder_name", "rename_folder",
     "set_subscribed", "store_flags", "wire_changes",
     # Mon espace santé's messaging (app/mss/citizen.py rules, app/mss/patients.py store side)
-    "citizen", "conversations", "declare_dispensation", "list_dispensations", "patient_mailbox_of",
-    "patient_messages", "patient_send_verdict", "recent_pharmacies", "set_patient_mailbox_open", "thread_message",
+    "MessageRefused", "MssError", "citizen", "conversations", "declare_dispensation", "list_dispensations",
+    "patient_mailbox_of", "patient_messages", "patient_send_verdict", "recent_pharmacies", "send_as_patient",
+    "set_patient_mailbox_open", "thread_message",
 ]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "mss_0004"
 down_revision = "mss_0003"
 branch_labels = None
