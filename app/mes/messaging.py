@@ -158,8 +158,9 @@ async def _find(session: AsyncSession, *, actor: Person, ins: str, message_id: s
 def _reply_verdict(conversation: Any, mailbox: Any) -> tuple[bool, str | None]:
     if not mailbox.active:
         return False, ("votre messagerie est fermée (profil clôturé) — your mailbox is closed (profile closed)")
-    if not conversation.opened_by_professional and not conversation.participants:
-        return False, "aucun destinataire dans cette conversation — nobody to reply to in this conversation"
+    if not conversation.reply_to():
+        return False, ("personne à qui répondre : message automatique, ou pas encore de réponse du destinataire — "
+                       "nobody to reply to (an automatic message, or no answer yet)")
     verdict = citizen.patient_may_send(conversation=conversation, recipients=conversation.reply_to(),
                                        pharmacies=())
     return verdict.allowed, None if verdict.allowed else verdict.message

@@ -211,3 +211,13 @@ async def test_over_25_mb_is_refused_before_anything_is_sent(client, session, se
                         actor=zoe, ins=ZOE, message_id=sent["uid"], text="x", attachments=[encoded_over])
     assert refused.value.too_large and refused.value.rule == "MSS:mes.size"
     await session.rollback()
+
+
+async def test_an_automatic_message_cannot_be_answered(client) -> None:
+    sent = await professional_sends(client, subject="Rappel de rendez-vous",
+                                    headers={"Auto-Submitted": "auto-generated"})
+    headers = await auth(client, ZOE)
+    detail = (await client.get(f"{API}/{ZOE}/messages/{sent['uid']}", headers=headers)).json()
+    assert detail["reply_allowed"] is False and "automatique" in detail["reply_refusal"]
+    reply = await client.post(f"{API}/{ZOE}/messages/{sent['uid']}/reply", headers=headers, json={"text": "?"})
+    assert reply.status_code == 409 and reply.json()["rule"] == "MES:conversation-empty"
