@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.dmp.config import DmpSettings
 from app.ins.config import InsSettings
+from app.mes.config import MesSettings
 from app.mss.config import MssSettings
 from app.psc.config import PscSettings
 
@@ -132,7 +133,7 @@ def normalise_database_url(value: str) -> str:
     return f"{drivers[scheme]}://{rest}"
 
 
-class Settings(PlatformSettings, PscSettings, InsSettings, DmpSettings, MssSettings):
+class Settings(PlatformSettings, PscSettings, InsSettings, DmpSettings, MssSettings, MesSettings):
     """All settings of the sandbox. Environment variables: ``SEGUR_<FIELD NAME>``."""
 
     model_config = SettingsConfigDict(env_prefix="SEGUR_", env_file=None, extra="ignore")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from app.shared.professional import Professional
 
 # Order matters: PSC professionals and INS identities exist before DMPs and mailboxes refer to them.
-DOMAIN_NAMES: tuple[str, ...] = ("psc", "ins", "dmp", "mss")
+DOMAIN_NAMES: tuple[str, ...] = ("psc", "ins", "dmp", "mss", "mes")
 
 Seeder = Callable[["AsyncSession", "Settings"], Awaitable[None]]
 Authenticator = Callable[["AsyncSession", "Settings", "str | None"], Awaitable["Professional"]]
