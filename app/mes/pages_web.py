@@ -27,8 +27,8 @@ from dataclasses import field as dataclass_field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec
-from zoneinfo import ZoneInfo
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,6 +36,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 
+from app.api.errors import problem_response
 from app.api.journal import note_refusal
 from app.config import Settings
 from app.ins import service as ins_service
@@ -100,7 +101,11 @@ _STATUS_TITLES = {
 
 
 def render_generic_error(request: Request, status: int, message: str, rule: str | None) -> Response:
-    """``Domain.error_renderers`` for ``/mes`` pages: unknown routes, 405, 413, malformed forms as a page."""
+    """``Domain.error_renderers`` for ``/mes`` pages: unknown routes, 405, 413, malformed forms as a page (the
+    patient API under ``/mes/api/`` keeps RFC 9457 problem JSON)."""
+    if request.url.path.startswith("/mes/api/"):
+        title = _PROBLEM_TITLES.get(status, "Error")
+        return problem_response(request, status, title, message, rule=rule)
     french = {
         404: "Cette page n'existe pas dans Mon espace santé (simulé).",
         405: "Cette action ne s'utilise pas ainsi ; revenez à la page précédente.",
@@ -108,6 +113,10 @@ def render_generic_error(request: Request, status: int, message: str, rule: str 
     }.get(status, "La demande n'a pas pu être traitée.")
     return render(request, "error.html", {"title": _STATUS_TITLES.get(status, "Erreur"), "message": french,
                                           "detail": message, "status": status, "ctx": None}, status_code=status)
+
+
+_PROBLEM_TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large",
+                   415: "Unsupported Media Type", 422: "Unprocessable Content", 500: "Internal Server Error"}
 
 
 def status_of(error: MesError) -> int:
