@@ -69,7 +69,8 @@ PENDING_FILE_MAX = 2 * 1024 * 1024
 """The largest upload kept across a sign-in (base64 in the sign-in forms); a larger file is asked for again."""
 PENDING_MAX_FIELDS = 30
 PENDING_MAX_VALUE = 20_000
-_PENDING_ACTION = re.compile(r"^/mes/patients/[0-9A-Za-z]{1,20}(/[0-9A-Za-z._~-]{1,200}){1,4}$")
+# Segments never start with a dot: a browser would resolve "/.." in a form's action.
+_PENDING_ACTION = re.compile(r"^/mes/patients/[0-9A-Za-z]{1,20}(/[0-9A-Za-z_~-][0-9A-Za-z._~-]{0,199}){1,4}$")
 _SAFE_NEXT = re.compile(r"^/mes(/[0-9A-Za-z._~%-]*)*(\?[0-9A-Za-z._~%&=+-]*)?$")
 
 
