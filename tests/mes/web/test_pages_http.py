@@ -175,3 +175,79 @@ async def test_uploads_are_type_checked_and_bounded_as_pages(client, settings) -
         data={"csrf_token": token, "title": "x", "type_code": "<script>"},
         files={"file": ("x.pdf", make_pdf("x", ("y",)), "application/pdf")})
     assert bad_type.status_code == 400 and "<script>" not in bad_type.text
+
+
+async def test_over_https_the_session_cookie_is_secure(app) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://sandbox.test") as secure:
+        response = await sign_in(secure, ZOE)
+    cookie = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and "mes_session=" in v)
+    assert "secure" in cookie.lower()
+
+
+async def _document_id(client, ins: str, title: str) -> str:  # type: ignore[no-untyped-def]
+    import re
+
+    listing = await client.get(f"/mes/patients/{ins}/documents")
+    assert listing.status_code == 200, listing.text
+    match = re.search(rf'href="/mes/patients/{ins}/documents/([^"/]+)">{re.escape(title)}<', listing.text)
+    assert match, listing.text
+    return match.group(1)
+
+
+async def test_deleting_needs_the_confirmation_then_the_document_is_gone(client) -> None:
+    await sign_in(client, ZOE)
+    token = await csrf(client, ZOE)
+    document_id = await _document_id(client, ZOE, "CR d'imagerie medicale")
+    page = await client.get(f"/mes/patients/{ZOE}/documents/{document_id}")
+    assert page.status_code == 200 and "<article" in page.text and "iframe" in page.text
+    framed = await client.get(f"/mes/patients/{ZOE}/documents/{document_id}/fichier")
+    assert framed.status_code == 200 and framed.content.startswith(b"%PDF")
+    assert framed.headers["x-frame-options"] == "SAMEORIGIN" and framed.headers["content-type"] == "application/pdf"
+    confirm = await client.get(f"/mes/patients/{ZOE}/documents/{document_id}/suppression")
+    assert confirm.status_code == 200 and 'name="confirmer"' in confirm.text
+    unconfirmed = await client.post(f"/mes/patients/{ZOE}/documents/{document_id}/suppression",
+                                    data={"csrf_token": token})
+    assert unconfirmed.status_code == 400 and "confirm" in unconfirmed.text
+    deleted = await client.post(f"/mes/patients/{ZOE}/documents/{document_id}/suppression",
+                                data={"csrf_token": token, "confirmer": "oui"})
+    assert deleted.status_code == 303 and deleted.headers["location"].endswith("/documents?ok=supprime")
+
+
+async def test_profile_and_emergency_and_notification_settings(client) -> None:
+    await sign_in(client, ZOE)
+    token = await csrf(client, ZOE)
+    urgency = await client.post(f"/mes/patients/{ZOE}/acces/urgence",
+                                data={"csrf_token": token, "oppose_bris_de_glace": "1"})
+    assert urgency.status_code == 303
+    access = await client.get(f"/mes/patients/{ZOE}/acces")
+    assert 'id="oppose_bris_de_glace" name="oppose_bris_de_glace" value="1" checked' in access.text
+    assert 'id="oppose_centre_15" name="oppose_centre_15" value="1">' in access.text
+    closed = await client.post(f"/mes/patients/{ZOE}/profil/fermer", data={"csrf_token": token, "motif": "test"})
+    assert closed.status_code == 303
+    home = await client.get(f"/mes/patients/{ZOE}")
+    assert "fermé" in home.text and "Rouvrir mon profil" in home.text
+    reopened = await client.post(f"/mes/patients/{ZOE}/profil/rouvrir", data={"csrf_token": token})
+    assert reopened.status_code == 303
+    unknown_box = await client.post(f"/mes/patients/{ZOE}/notifications/courriel",
+                                    data={"csrf_token": token, "email": "personne@nulle-part.invalid"})
+    assert unknown_box.status_code in (400, 422) and unknown_box.headers["content-type"].startswith("text/html")
+    cleared = await client.post(f"/mes/patients/{ZOE}/notifications/courriel", data={"csrf_token": token,
+                                                                                    "email": ""})
+    assert cleared.status_code == 303
+
+
+async def test_a_minor_hides_a_document_from_their_representative(client) -> None:
+    await sign_in(client, LEA)
+    token = await csrf(client, LEA)
+    document_id = await _document_id(client, LEA, "Note de vaccination")
+    hidden_ = await client.post(f"/mes/patients/{LEA}/documents/{document_id}/representants",
+                                data={"csrf_token": token, "hidden": "1"})
+    assert hidden_.status_code == 303
+    client.cookies.clear()
+    await sign_in(client, THOMAS)
+    listing = await client.get(f"/mes/patients/{LEA}/documents")
+    assert listing.status_code == 200 and "Note de vaccination" not in listing.text
+    assert (await client.get(f"/mes/patients/{LEA}/documents/{document_id}")).status_code == 404
