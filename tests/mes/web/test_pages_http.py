@@ -177,7 +177,7 @@ async def test_uploads_are_type_checked_and_bounded_as_pages(client, settings) -
     assert bad_type.status_code == 400 and "<script>" not in bad_type.text
 
 
-async def test_over_https_the_session_cookie_is_secure(app) -> None:  # type: ignore[no-untyped-def]
+async def test_over_https_the_session_cookie_is_secure(app, client) -> None:  # type: ignore[no-untyped-def]
     import httpx
 
     transport = httpx.ASGITransport(app=app)
