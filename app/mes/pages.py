@@ -22,6 +22,7 @@ from app.api.deps import SessionDep, SettingsDep
 from app.mes import pages_documents, pages_messages, service
 from app.mes.exceptions import MesInvalid, MesSignInError
 from app.mes.pages_web import (
+    FIELD_LABELS,
     NO_STORE,
     STYLESHEET,
     PageContext,
@@ -131,7 +132,7 @@ async def sign_in_finish(request: Request, session: SessionDep, settings: Settin
         ctx = await signed_in_after(session, web)
         response: Response = render(request, "resume.html", {
             "ctx": ctx, "nav": "", "pending": pending, "label": action_label(pending.action),
-            "upload": pending.action.endswith("/documents/ajouter"), "flash": None,
+            "upload": pending.action.endswith("/documents/ajouter"), "flash": None, "labels": FIELD_LABELS,
         })
     else:
         response = RedirectResponse(next_path or f"/mes/patients/{actor.ins}?ok=connecte", status_code=303,

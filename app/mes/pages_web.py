@@ -437,6 +437,15 @@ _ACTION_LABELS = (
 )
 
 
+FIELD_LABELS = {
+    "rpps": "RPPS", "title": "Titre", "type_code": "Type de document", "service_date": "Date de l'acte",
+    "masked": "Masquer (1) ou montrer (0)", "hidden": "Cacher (1) ou montrer (0)", "confirmer": "Confirmation",
+    "motif": "Motif", "email": "Adresse électronique", "text": "Texte", "subject": "Objet", "mailbox": "Pharmacie",
+    "oppose_bris_de_glace": "Opposition au bris de glace", "oppose_centre_15": "Opposition au centre 15",
+    "id": "Notification",
+}
+
+
 def action_label(action: str) -> str:
     for pattern, label in _ACTION_LABELS:
         if re.search(pattern, action):

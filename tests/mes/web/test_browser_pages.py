@@ -106,7 +106,7 @@ async def test_a_blocked_professional_is_refused_over_fhir(page, client) -> None
     assert (await client.get(SEARCH, headers=lefevre)).status_code == 200
 
     await page.fill("#rpps-block", LEFEVRE[1:])
-    await page.click("form[action$='/acces/bloquer'] >> button:has-text('Bloquer')")
+    await page.locator("#rpps-block").press("Enter")
     await page.wait_for_selector("text=Le professionnel est bloqué")
     await screenshot(page, "mes-access")
     refused = await client.get(SEARCH, headers=lefevre)
