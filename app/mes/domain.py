@@ -6,7 +6,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from app.domains import Domain
-from app.mes import control, pages, pages_web, service
+from app.mes import control, messaging_api, pages, pages_web, service
 from app.mes.api import problems
 from app.mes.api import router as api
 from app.mes.exceptions import MesError
@@ -21,7 +21,7 @@ async def _mes_error(request: Request, exc: MesError) -> Response:
 DOMAIN = Domain(
     name="mes",
     # the patient API's auth is its own bearer token (app.mes.signin), not a PSC one
-    routers=[api.router, control.router, pages.router],
+    routers=[api.router, messaging_api.router, control.router, pages.router],
     seed=service.seed,
     exception_handlers={MesError: _mes_error},
     keep_on_reset=("mes_signing_key",),

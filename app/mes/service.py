@@ -40,6 +40,20 @@ from app.mes.history import (
     notifications,
     set_notification_email,
 )
+
+# Messaging (MSSanté "citoyenne", helper M): app/mes/messaging.py, re-exported here.
+from app.mes.messaging import (
+    Attachment,
+    MessageDetail,
+    MessageSummary,
+    Pharmacy,
+    inbox,
+    message_attachment,
+    pharmacies,
+    read_message,
+    reply,
+    write_to_pharmacy,
+)
 from app.mes.persons import Actor, Person, add_representation, find_person, patient_for, persons_for
 from app.mes.seed import seed
 from app.mes.signin import (
@@ -68,8 +82,6 @@ from app.mes.views import (
     Profile,
 )
 
-# Messaging (MSSanté "citoyenne", helper M): app/mes/messaging.py, re-exported here.
-
 __all__ = [
     "GRANT_TYPE", "AccessSettings", "Activity", "Actor", "Challenge", "DocumentDetail", "DocumentSummary",
     "IssuedToken", "Notification", "NotificationSettings", "Person", "ProfessionalEntry", "Profile", "WebSession",
@@ -80,4 +92,7 @@ __all__ = [
     "patient_for", "persons_for", "profile", "reopen_profile", "revoke_token", "seed", "set_emergency_access",
     "set_hidden_from_representatives", "set_masked", "set_notification_email", "start_sign_in",
     "unblock_professional", "upload_document", "web_session",
+    # messaging
+    "Attachment", "MessageDetail", "MessageSummary", "Pharmacy", "inbox", "message_attachment", "pharmacies",
+    "read_message", "reply", "write_to_pharmacy",
 ]

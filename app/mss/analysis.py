@@ -7,14 +7,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ins import service as ins_service
-from app.mss import checks, mime
+from app.mss import checks, mime, patients
 from app.mss.exceptions import RefusedByCheck
 from app.mss.mailboxes import PATIENT, get_mailbox
-from app.mss.models import MssDelivery, MssMailbox, MssMessage
+from app.mss.models import MssMailbox
 from app.mss.parser import message_parser, parse_and_read_xdm
 from app.mss.recipients import RecipientVerdict, check_recipient
 
@@ -61,8 +60,8 @@ async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelop
     if verdicts is None:
         verdicts = [await check_recipient(session, addr) for addr, _ in envelope.recipients]
     recipients = [
-        checks.Recipient(v.address, ("PATIENT" if v.mailbox.type == PATIENT else v.mailbox.type) if v.mailbox
-                         else None,
+        checks.Recipient(v.address, "PATIENT" if v.role == "patient" or (v.mailbox and v.mailbox.type == PATIENT)
+                         else v.mailbox.type if v.mailbox else None,
                          v.mailbox.patient_ins if v.mailbox else None)
         for v in verdicts
     ]
@@ -71,20 +70,14 @@ async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelop
     if not sender_known:
         sender = await get_mailbox(session, envelope.mail_from) if envelope.mail_from else None
     sender_is_patient = sender is not None and sender.type == PATIENT
-    closed = False
+    verdict = None
     if sender is not None and sender_is_patient:
-        refs = parsed.header_all("In-Reply-To") + parsed.header_all("References")
-        ids = {token for value in refs for token in value.split() if token.startswith("<")}
-        if ids:
-            closed = bool(await session.scalar(
-                select(func.count(MssMessage.id))  # type: ignore[arg-type]
-                .join(MssDelivery, MssDelivery.message_id == MssMessage.id)
-                .where(MssMessage.message_id.in_(ids), MssMessage.conversation_closed.is_(True),
-                       MssDelivery.mailbox_id == sender.id)  # type: ignore[arg-type]
-            ))
+        # Mon espace santé's rules for what a patient sends (app/mss/citizen.py): within an open conversation,
+        # or first to a pharmacy that recently dispensed to them.
+        verdict = await patients.patient_send_verdict(session, settings, mailbox=sender, parsed=parsed,
+                                                      recipients=[a for a, _ in envelope.recipients])
     report = checks.run_checks(
-        parsed, recipients=recipients, xdm=attachments, known_ins=known,
-        replies_to_closed_conversation=closed, sender_is_patient=sender_is_patient,
-        extra_enforced=settings.mss_enforced_check_ids,
+        parsed, recipients=recipients, xdm=attachments, known_ins=known, sender_is_patient=sender_is_patient,
+        patient_verdict=verdict, extra_enforced=settings.mss_enforced_check_ids,
     )
     return Analysis(parsed, attachments, report, verdicts)

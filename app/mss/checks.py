@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import Message
 
+from app.mss.citizen import PatientRefusal, PatientSendVerdict
 from app.mss.mime import ParsedMessage, Part
 from app.mss.rules import RULES, Rule, enforced_rules
 from app.mss.xdm import DEFAULT_LIMITS, XdmError, XdmLimits, XdmPackage, read_xdm
@@ -101,6 +102,7 @@ def run_checks(
     known_ins: set[str] | None = None,
     replies_to_closed_conversation: bool = False,
     sender_is_patient: bool = False,
+    patient_verdict: PatientSendVerdict | None = None,
     extra_enforced: Iterable[str] = (),
 ) -> CheckReport:
     findings: list[Finding] = []
@@ -165,25 +167,35 @@ def run_checks(
     to_patient = [r for r in recipients if r.kind == "PATIENT"]
     if mes is None:
         add("MSS.MES", None, "no X-MSS-MES")
+        add("MSS.MES.TARGET", None, "no X-MSS-MES")
     elif mes.strip() != "FIN":
-        add("MSS.MES", False, f"X-MSS-MES must be exactly FIN (three capital letters), got {mes.strip()!r}")
-    elif len(to_patient) != len(recipients):
-        others = [r.address for r in recipients if r.kind != "PATIENT"]
-        add(
-            "MSS.MES",
-            False,
-            f"X-MSS-MES: FIN is meant for patient mailboxes only; also sent to {', '.join(others)}",
-        )
+        add("MSS.MES", False, f"X-MSS-MES must be exactly FIN (three capital letters), got {mes.strip()!r}: "
+                              "Mon espace santé does not close the conversation")
+        add("MSS.MES.TARGET", None, "X-MSS-MES is not FIN")
     else:
-        add("MSS.MES", True, "X-MSS-MES: FIN towards patient mailbox(es)")
+        add("MSS.MES", True, "X-MSS-MES: FIN")
+        if len(to_patient) != len(recipients):
+            others = [r.address for r in recipients if r.kind != "PATIENT"]
+            add("MSS.MES.TARGET", False,
+                f"X-MSS-MES: FIN is meant for patient mailboxes only; also sent to {', '.join(others)}")
+        else:
+            add("MSS.MES.TARGET", True, "X-MSS-MES: FIN towards patient mailbox(es)")
 
-    add(
-        "MSS.MES.REPLY",
-        None if not sender_is_patient else not replies_to_closed_conversation,
-        "the patient replies to a conversation closed with X-MSS-MES: FIN"
-        if replies_to_closed_conversation
-        else "not a patient reply to a closed conversation",
-    )
+    # ENS MES v1.3, esante.gouv.fr FAQ: what a patient may send (the verdict comes from app.mss.patients).
+    if patient_verdict is not None:
+        closed = patient_verdict.refusal is PatientRefusal.CLOSED
+        started = patient_verdict.refusal is PatientRefusal.START
+        add("MSS.MES.REPLY", not closed, patient_verdict.message if closed else "not a reply to a closed conversation")
+        add("MSS.MES.START", not started, patient_verdict.message)
+    else:
+        add(
+            "MSS.MES.REPLY",
+            None if not sender_is_patient else not replies_to_closed_conversation,
+            "the patient replies to a conversation closed with X-MSS-MES: FIN"
+            if replies_to_closed_conversation
+            else "not a patient reply to a closed conversation",
+        )
+        add("MSS.MES.START", None, "not sent by a patient mailbox")
 
     if to_patient and packages:
         wrong = [

@@ -41,6 +41,10 @@ class MssSettings(BaseSettings):
     mss_enforced_checks: str = ""
     """Comma-separated check ids (docs/mss.md) to enforce (refuse at DATA) on top of the defaults,
     e.g. ``MSS.NIL,MSS.CODECDA,MSS.INS``."""
+    mss_pharmacy_window_days: int = 365
+    """How long after a dispensation the patient may start a conversation with the pharmacy's organisational
+    mailbox (Mon espace santé's pharmacy exception): "au cours de l'année écoulée" (lepharmaciendefrance.fr, 2023;
+    segur-requirements.md §4.5)."""
     mss_annuaire_api_key: str = "sandbox-esante-api-key"
     """Value the Annuaire Santé stub expects in the ``ESANTE-API-KEY`` header; empty = no check."""
 
@@ -49,6 +53,13 @@ class MssSettings(BaseSettings):
     def _size(cls, value: int) -> int:
         if value < 1024:
             raise ValueError(f"[mss] SEGUR_MSS_MAX_MESSAGE_BYTES must be at least 1024, got {value}")
+        return value
+
+    @field_validator("mss_pharmacy_window_days")
+    @classmethod
+    def _window(cls, value: int) -> int:
+        if not 1 <= value <= 3650:
+            raise ValueError(f"[mss] SEGUR_MSS_PHARMACY_WINDOW_DAYS must be 1..3650, got {value}")
         return value
 
     @field_validator("mss_smtp_tls_port", "mss_imap_port", "mss_imap_tls_port")

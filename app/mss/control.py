@@ -4,18 +4,27 @@ certificates issued for applicative mailboxes. Included with the control API's o
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from app.api.deps import SessionDep, SettingsDep
+from app.db import as_utc, utcnow
 from app.mss import autoconfig, service
+from app.mss.citizen import is_recent
 from app.mss.http.deps import AnyMailbox, any_mailbox
 from app.mss.http.messages import add_message_routes
 from app.mss.http.views import fault_read, mailbox_read
-from app.mss.schemas import FaultCreate, FaultRead, MailboxCreate, MailboxRead
+from app.mss.schemas import (
+    DispensationCreate,
+    DispensationRead,
+    FaultCreate,
+    FaultRead,
+    MailboxCreate,
+    MailboxRead,
+)
 from app.mss.smtp.tls import issue_client_certificate
 
 router = APIRouter(prefix="/sandbox/v1", tags=["sandbox"])
@@ -57,6 +66,36 @@ async def list_faults(session: SessionDep, mailbox: AnyMailbox) -> list[FaultRea
 async def clear_faults(session: SessionDep, mailbox: AnyMailbox) -> Response:
     await service.clear_faults(session, address=mailbox.address)
     return Response(status_code=204)
+
+
+# --- dispensations (Mon espace santé's pharmacy exception) -------------------------------------------
+
+def dispensation_read(row: Any, mailbox: Any, settings: Any) -> DispensationRead:
+    at = as_utc(row.dispensed_at)
+    return DispensationRead(id=row.id, pharmacy=mailbox.address, pharmacy_name=mailbox.display_name,
+                            ins=row.patient_ins, dispensed_at=at,
+                            recent=is_recent(at, now=utcnow(), window_days=settings.mss_pharmacy_window_days))
+
+
+@router.post("/dispensations", response_model=DispensationRead, status_code=201,
+             operation_id="sandbox_mss_add_dispensation",
+             summary="Declare that a pharmacy (its organisational mailbox) dispensed to a patient",
+             responses={404: {"description": "unknown pharmacy mailbox or patient"},
+                        422: {"description": "not an organisational mailbox, or invalid body"}})
+async def add_dispensation(session: SessionDep, settings: SettingsDep, body: DispensationCreate) -> DispensationRead:
+    """Mon espace santé lets a patient start a conversation only with the organisational mailbox of a pharmacy
+    that dispensed to them "au cours de l'année écoulée" (``SEGUR_MSS_PHARMACY_WINDOW_DAYS``, 365 by default).
+    This is how a harness arranges that; the reset seeds one (Pharmacie du Marché for ADRUN ZOE)."""
+    row, mailbox = await service.declare_dispensation(session, pharmacy=body.pharmacy, ins=body.ins,
+                                                      dispensed_at=body.dispensed_at)
+    return dispensation_read(row, mailbox, settings)
+
+
+@router.get("/dispensations", response_model=list[DispensationRead], operation_id="sandbox_mss_list_dispensations",
+            summary="The dispensations declared (newest first), of one patient with `ins`")
+async def list_dispensations(session: SessionDep, settings: SettingsDep,
+                             ins: str | None = Query(None, max_length=15)) -> list[DispensationRead]:
+    return [dispensation_read(r, m, settings) for r, m in await service.list_dispensations(session, ins=ins)]
 
 
 # --- client certificates of APP mailboxes ---------------------------------------------------------

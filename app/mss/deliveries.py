@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.mss import changes, checks, mime, notifications
+from app.mss import changes, checks, citizen, mime, notifications
 from app.mss.analysis import Analysis, Envelope, analyse
 from app.mss.mailboxes import get_mailbox
 from app.mss.models import MssDelivery, MssMailbox
@@ -53,6 +53,14 @@ def plan_delivery(raw: bytes, envelope: Envelope, analysis: Analysis) -> Deliver
     for (address, notify), verdict in zip(envelope.recipients, analysis.verdicts, strict=True):
         if verdict.role == "external":
             status, dsn = "relayed", notifications.DsnRecipient(address, "relayed", "2.0.0")
+        elif verdict.role == "patient" and (bounce := citizen.bounce_reason(
+                address_valid=verdict.patient_address_valid, mailbox_exists=verdict.mailbox is not None,
+                mailbox_open=bool(verdict.mailbox and verdict.mailbox.active), size=len(raw))) is not None:
+            # ENS MES v1.3: Mon espace santé bounces it ("Message non distribué"), in its own words.
+            status = "failed"
+            dsn = notifications.DsnRecipient(address, "failed", bounce.status,
+                                             citizen.bounce_diagnostic(bounce, address, size=len(raw)),
+                                             bounce=bounce.code)
         elif verdict.mailbox is not None and not verdict.mailbox.active:
             status = "failed"
             dsn = notifications.DsnRecipient(address, "failed", "5.2.1",
@@ -106,9 +114,14 @@ async def store(
         session, ([envelope.mail_from] if plan.dsn else []) + ([plan.receipt_to] if plan.receipt_to else [])))
     await writer.add_deliveries(session, message, plan.deliveries)
     await changes.announce_after_commit(session, plan.mailboxes)
-    if plan.dsn:
+    operator = [d for d in plan.dsn if d.bounce is None]
+    mes = [d for d in plan.dsn if d.bounce is not None]
+    if operator:
         await send_dsn(session, settings, original=message, parsed=analysis.parsed, sender=envelope.mail_from,
-                       recipients=plan.dsn, envelope_id=envelope.envelope_id)
+                       recipients=operator, envelope_id=envelope.envelope_id)
+    if mes:
+        await send_mes_bounce(session, settings, original=message, parsed=analysis.parsed,
+                              sender=envelope.mail_from, recipients=mes, envelope_id=envelope.envelope_id)
     if plan.receipt_to:
         await send_dsn(session, settings, original=message, parsed=analysis.parsed, sender=plan.receipt_to,
                        recipients=plan.receipt, envelope_id=envelope.envelope_id)
@@ -162,7 +175,9 @@ def _message_row(raw: bytes, parsed: mime.ParsedMessage, envelope: Envelope, *, 
         from_header=parsed.header("From"), subject=parsed.subject, date_header=_clip(parsed.header("Date"), 256),
         size=len(raw), raw=raw, headers=[[k, v] for k, v in parsed.headers],
         parts=[p.to_dict() for p in parsed.parts], xdm=xdm_view, report=report,
-        has_xdm=bool(attachments), conversation_closed=(parsed.header("X-MSS-MES") or "").strip() == "FIN",
+        has_xdm=bool(attachments), conversation_closed=citizen.closing(citizen.ThreadMessage(
+            message_id=None, parents=(), subject=parsed.subject or "", mes=parsed.header("X-MSS-MES"), sender="",
+        )) is not None,
         received_at=utcnow(),
     )
 
@@ -220,3 +235,18 @@ async def send_dsn(session: AsyncSession, settings: Settings, *, original: Store
                                   envelope_id=envelope_id)
     return await deliver_local(session, settings, raw=raw, kind="dsn", to=sender, mail_from="",
                                 related_id=original.id, transport="dsn")
+
+
+async def send_mes_bounce(session: AsyncSession, settings: Settings, *, original: StoredMessage,
+                          parsed: mime.ParsedMessage, sender: str, recipients: list[notifications.DsnRecipient],
+                          envelope_id: str | None = None) -> StoredMessage:
+    """The bounce Mon espace santé sends for patient addresses it cannot deliver to (ENS MES v1.3, "Message non
+    distribué"): an RFC 3464 DSN like the operator's, in MES's words (:func:`app.mss.citizen.bounce_text`)."""
+    text = citizen.bounce_text([(r.address, citizen.BOUNCES[r.bounce or ""]) for r in recipients],
+                               original_subject=parsed.subject or "")
+    raw = notifications.build_dsn(hostname=settings.mss_smtp_hostname, original_sender=sender, recipients=recipients,
+                                  original=parsed, arrival=original.received_at, envelope_id=envelope_id,
+                                  from_header=text.sender, subject=text.subject, human_lines=text.lines,
+                                  reporting_mta=citizen.BOUNCE_REPORTING_MTA)
+    return await deliver_local(session, settings, raw=raw, kind="dsn", to=sender, mail_from="",
+                               related_id=original.id, transport="dsn")

@@ -66,6 +66,17 @@ class NotApplicativeMailbox(MssError):
                          "(SC.MSS/CONF.12)", address=address, kind=kind)
 
 
+class NotPharmacyMailbox(MssError):
+    """A dispensation is declared by the organisational (ORG) mailbox of a pharmacy (Mon espace santé's pharmacy
+    exception, segur-requirements.md §4.5)."""
+
+    rule = "MSS:dispensation.mailbox"
+
+    def __init__(self, address: str, kind: str) -> None:
+        super().__init__(f"{address} is a {kind} mailbox; a patient may write first only to the organisational (ORG) "
+                         "mailbox of a pharmacy", address=address, kind=kind)
+
+
 # --- senders and recipients (SMTP MAIL FROM, RCPT TO) -----------------------------------------------
 
 class SenderRefused(MssError):

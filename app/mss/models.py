@@ -75,7 +75,7 @@ class MssMessage(Base):
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
     has_xdm: Mapped[bool] = mapped_column(Boolean, default=False)
     conversation_closed: Mapped[bool] = mapped_column(Boolean, default=False)
-    """The message carried ``X-MSS-MES: FIN``."""
+    """The message closes a Mon espace santé conversation: ``X-MSS-MES: FIN`` or ``[FIN]`` in its subject."""
     received_at: Mapped[datetime] = mapped_column(Instant, default=utcnow, index=True)
 
 
@@ -152,4 +152,18 @@ class MssFault(Base):
     reply: Mapped[str] = mapped_column(String(512))
     remaining: Mapped[int] = mapped_column(Integer)
     disconnect: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+
+
+class MssDispensation(Base):
+    """A pharmacy dispensed to a patient (declared through the control API or seeded): what lets the patient start
+    a conversation with the pharmacy's organisational mailbox for ``SEGUR_MSS_PHARMACY_WINDOW_DAYS``
+    (:mod:`app.mss.citizen`, the pharmacy exception of Mon espace santé)."""
+
+    __tablename__ = "mss_dispensation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pharmacy_mailbox_id: Mapped[int] = mapped_column(ForeignKey("mss_mailbox.id", ondelete="CASCADE"), index=True)
+    patient_ins: Mapped[str] = mapped_column(String(15), index=True)
+    dispensed_at: Mapped[datetime] = mapped_column(Instant)
     created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.header import Header
 from email.utils import format_datetime
 
 from app.mss.mime import ParsedMessage
@@ -20,6 +21,9 @@ class DsnRecipient:
     action: str  # "failed" | "delivered" | "relayed" | "delayed"
     status: str  # RFC 3463 enhanced code, e.g. "5.1.1"
     diagnostic: str | None = None  # "550 5.1.1 ..."
+    bounce: str | None = None
+    """A bounce Mon espace santé sends rather than the operator: the code of its
+    :class:`app.mss.citizen.BounceReason`."""
 
 
 def _headers_block(parsed: ParsedMessage | None) -> str:
@@ -30,6 +34,11 @@ def _headers_block(parsed: ParsedMessage | None) -> str:
         value = " ".join(value.split())
         lines.append(f"{key}: {value}")
     return "\r\n".join(lines) + "\r\n"
+
+
+def _encoded(value: str) -> str:
+    """A header value as RFC 2047 encoded-words when it is not ASCII (RFC 5322 headers are ASCII)."""
+    return value if value.isascii() else Header(value, "utf-8").encode(maxlinelen=998)
 
 
 def _message_id(hostname: str) -> str:
@@ -44,13 +53,19 @@ def build_dsn(
     original: ParsedMessage | None,
     arrival: datetime | None = None,
     envelope_id: str | None = None,
+    from_header: str | None = None,
+    subject: str | None = None,
+    human_lines: list[str] | None = None,
+    reporting_mta: str | None = None,
 ) -> bytes:
-    """A DSN to ``original_sender`` (sent with the null reverse-path, RFC 3461 §6.2)."""
+    """A DSN to ``original_sender`` (sent with the null reverse-path, RFC 3461 §6.2). ``from_header``,
+    ``subject``, ``human_lines`` and ``reporting_mta`` replace the operator's own wording: the bounces Mon espace
+    santé sends (:func:`app.mss.citizen.bounce_text`) are DSNs in MES's words."""
     now = datetime.now(UTC)
     failed = any(r.action == "failed" for r in recipients)
     kind = "Échec de remise / Failure" if failed else "Remise effectuée / Success"
     boundary = f"dsn-{uuid.uuid4().hex}"
-    human = []
+    human: list[str] = []
     for r in recipients:
         if r.action == "failed":
             human.append(f"Le message n'a pas pu être remis à <{r.address}> : {r.diagnostic or r.status}.")
@@ -61,7 +76,9 @@ def build_dsn(
         else:
             human.append(f"Le message a été remis dans la boîte <{r.address}>.")
             human.append(f"The message was delivered to the mailbox <{r.address}>.")
-    per_message = [f"Reporting-MTA: dns; {hostname}"]
+    if human_lines is not None:
+        human = list(human_lines)
+    per_message = [f"Reporting-MTA: dns; {reporting_mta or hostname}"]
     if envelope_id:
         per_message.append(f"Original-Envelope-Id: {envelope_id}")
     per_message.append(f"Arrival-Date: {format_datetime(arrival or now)}")
@@ -72,11 +89,18 @@ def build_dsn(
             fields.append(f"Diagnostic-Code: smtp; {r.diagnostic}")
         fields.append(f"Last-Attempt-Date: {format_datetime(now)}")
         blocks.append("\r\n".join(fields))
-    subject = (original.subject if original else "") or ""
+    original_subject = (original.subject if original else "") or ""
+    if subject is None:
+        subject = f"Notification d'état de remise ({kind})" + (
+            f": {' '.join(original_subject.split())}" if original_subject else "")
+    sender = from_header or f"Mail Delivery System <MAILER-DAEMON@{hostname}>"
+    if not sender.isascii():
+        name, _, address = sender.rpartition(" <")
+        sender = f"{_encoded(name)} <{address}"
     text = (
-        f"From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n"
+        f"From: {sender}\r\n"
         f"To: <{original_sender}>\r\n"
-        f"Subject: Notification d'état de remise ({kind}){': ' + ' '.join(subject.split()) if subject else ''}\r\n"
+        f"Subject: {_encoded(subject)}\r\n"
         f"Date: {format_datetime(now)}\r\n"
         f"Message-ID: {_message_id(hostname)}\r\n"
         "Auto-Submitted: auto-replied\r\n"

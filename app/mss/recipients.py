@@ -1,5 +1,6 @@
 """What the operator answers for a recipient (RFC 5321 §4.2 RCPT TO, RFC 3463 enhanced codes): inside
-or outside the MSSanté trust space, a patient address's shape, a known mailbox."""
+or outside the MSSanté trust space, a known mailbox; every patient address is taken (Mon espace santé bounces
+afterwards, see :mod:`app.mss.citizen`)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.mss import addresses, mime
 from app.mss.exceptions import (
     BadRecipientAddress,
-    NotPatientAddress,
     RecipientOutsideTrustSpace,
     RecipientRefused,
     UnknownRecipient,
 )
-from app.mss.mailboxes import ensure_per_mailboxes
+from app.mss.mailboxes import PATIENT, ensure_per_mailboxes
 from app.mss.models import MssDomain, MssMailbox
 
 
@@ -28,6 +28,8 @@ class RecipientVerdict:
     refusal: RecipientRefused | None = None
     mailbox: MssMailbox | None = None
     role: str | None = None  # local | patient | external
+    patient_address_valid: bool = True
+    """For the patient domain: the local part is shaped like a matricule INS."""
 
     @property
     def accepted(self) -> bool:
@@ -66,11 +68,15 @@ async def check_recipient(session: AsyncSession, address: str) -> RecipientVerdi
         return RecipientVerdict(addr, RecipientOutsideTrustSpace(address, domain_name))
     if domain.role == "external":
         return RecipientVerdict(addr, role="external")
-    if domain.role == "patient" and not addresses.is_patient_local_part(local):
-        return RecipientVerdict(addr, NotPatientAddress(address, domain_name))
+    if domain.role == "patient":
+        # Mon espace santé is another operator: it takes every address of its domain and then bounces ("Message
+        # non distribué") an invalid address, an unknown patient, a closed mailbox or a message over 25 MB
+        # (ENS MES v1.3; app/mss/citizen.py, app.mss.deliveries.plan_delivery).
+        return RecipientVerdict(addr, mailbox=mailbox if mailbox is not None and mailbox.type == PATIENT else None,
+                                role="patient", patient_address_valid=addresses.is_patient_local_part(local))
     role = domain.role
     if mailbox is None and role == "local" and await ensure_per_mailboxes(session):
         _, mailbox = await lookup(session, addr)
     if mailbox is None:
-        return RecipientVerdict(addr, UnknownRecipient(address, patient=role == "patient"))
+        return RecipientVerdict(addr, UnknownRecipient(address, patient=False))
     return RecipientVerdict(addr, mailbox=mailbox, role=role)

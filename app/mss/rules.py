@@ -44,18 +44,36 @@ RULES: dict[str, Rule] = {
             "SC.MSS/CONF.14 (Ref #2 §3.8)",
         ),
         Rule(
+            # Flagged, not refused: Mon espace santé is not known to refuse such a message; it only understands
+            # FIN, so the conversation stays open (app/mss/citizen.py). An error of the sender all the same.
             "MSS.MES",
-            "X-MSS-MES is exactly FIN and only sent to patient mailboxes",
+            "X-MSS-MES, when present, is exactly FIN",
+            "error",
+            False,
+            "SC.MSS/CONF.21 (requirement row 35); ENS MES Messagerie v1.3",
+        ),
+        Rule(
+            "MSS.MES.TARGET",
+            "X-MSS-MES: FIN is only sent to patient mailboxes",
             "warning",
             False,
             "SC.MSS/CONF.21; ENS MES Messagerie v1.3",
         ),
         Rule(
             "MSS.MES.REPLY",
-            "A patient cannot reply to a conversation closed with X-MSS-MES: FIN",
+            "A patient cannot reply to a conversation closed with X-MSS-MES: FIN or [FIN] in a subject",
             "error",
             True,
-            "SC.MSS/CONF.21; ENS MES Messagerie v1.3",
+            "SC.MSS/CONF.21; ENS MES Messagerie v1.3; esante.gouv.fr FAQ Mon espace santé",
+            reply="550 5.7.1",
+        ),
+        Rule(
+            "MSS.MES.START",
+            "A patient writes only within a conversation a professional opened, or first to the organisational "
+            "mailbox of a pharmacy that recently dispensed to them",
+            "error",
+            True,
+            "esante.gouv.fr FAQ Mon espace santé; pharmacy exception of May 2023 (segur-requirements.md §4.5)",
             reply="550 5.7.1",
         ),
         Rule(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class MailboxRead(BaseModel):
@@ -147,3 +147,31 @@ class FaultRead(FaultCreate):
     id: int
     address: str
     remaining: int
+
+
+class DispensationCreate(BaseModel):
+    """Control API: the pharmacy of an organisational mailbox dispensed to a patient (Mon espace santé's pharmacy
+    exception: the patient may then write first to that mailbox for ``SEGUR_MSS_PHARMACY_WINDOW_DAYS``)."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "pharmacy": "pharmacie.du-marche@medecin.mssante.fr", "ins": "275126322074974",
+        "dispensed_at": "2026-12-01T10:30:00+01:00"}})
+
+    pharmacy: str = Field(max_length=320, description="the pharmacy's organisational (ORG) mailbox")
+    ins: str = Field(pattern=r"^[0-9]{5}(?:[0-9]{2}|2[ABab])[0-9]{8}$",
+                     description="the patient's matricule INS (15 characters)")
+    dispensed_at: AwareDatetime | None = Field(None, description="when (with its offset); default: now")
+
+
+class DispensationRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "id": 1, "pharmacy": "pharmacie.du-marche@medecin.mssante.fr", "pharmacy_name": "Pharmacie du Marché - Nantes",
+        "ins": "275126322074974", "dispensed_at": "2026-12-01T09:30:00Z", "recent": True}})
+
+    id: int
+    pharmacy: str
+    pharmacy_name: str
+    ins: str
+    dispensed_at: datetime
+    recent: bool = Field(description="within SEGUR_MSS_PHARMACY_WINDOW_DAYS: the patient may write first to the "
+                                     "pharmacy")

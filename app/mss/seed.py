@@ -1,16 +1,19 @@
 """Seeding the MSSanté store on reset: the trust space's domains and the fixture mailboxes, a PER mailbox per
-PSC professional and a patient mailbox per INS identity."""
+PSC professional and a patient mailbox per INS identity, and the dispensations of the pharmacy exception."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import utcnow
 from app.ins import service as ins_service
 from app.mss.mailboxes import fixture, hash_password, patient_mailbox, per_mailbox, professionals
-from app.mss.models import MssDomain, MssMailbox
+from app.mss.models import MssDispensation, MssDomain, MssMailbox
+from app.mss.patients import declare_dispensation, patient_mailbox_of
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -52,6 +55,18 @@ async def seed(session: AsyncSession, settings: Settings) -> None:
         add(patient_mailbox(identity, password))
     session.add_all(rows)
     await session.flush()
+    await _dispensations(session)
+
+
+async def _dispensations(session: AsyncSession) -> None:
+    """The dispensations of ``fixtures/dispensations.json``, dated relative to now (once: none exist yet)."""
+    if await session.scalar(select(MssDispensation.id).limit(1)) is not None:
+        return
+    now = utcnow()
+    for item in fixture("dispensations.json")["dispensations"]:
+        if await patient_mailbox_of(session, ins=item["ins"]) is not None:
+            await declare_dispensation(session, pharmacy=item["pharmacy"], ins=item["ins"],
+                                       dispensed_at=now - timedelta(days=item["days_ago"]))
 
 
 async def _identities(session: AsyncSession) -> list[Any]:

@@ -6,16 +6,20 @@ database: :mod:`.mailboxes` (lookups, ownership, creation), :mod:`.recipients` (
 answers), :mod:`.analysis` (parse, XDM, checks), :mod:`.deliveries` (store, deliver, DSNs),
 :mod:`.submission` (the HTTP API's send), :mod:`.messages` (reading a mailbox), :mod:`.receipts` (read
 flags, MDNs), :mod:`.folders` (folders, UIDs and flags: the IMAP view), :mod:`.changes` (announcements for
-IDLE), :mod:`.faults` (scripted SMTP failures), :mod:`.tlskeys`, :mod:`.seed`. They take the session first
+IDLE), :mod:`.faults` (scripted SMTP failures), :mod:`.patients` (Mon espace santé: a patient mailbox's
+conversations, the pharmacies' dispensations; the rules are the pure :mod:`.citizen`), :mod:`.tlskeys`,
+:mod:`.seed`. They take the session first
 and keyword arguments; they ``flush()``, never commit (the caller owns the transaction: the HTTP request,
 or one SMTP DATA transaction); they raise :mod:`app.mss.exceptions`, never a protocol's error.
 """
 
 from __future__ import annotations
 
+from app.mss import citizen
 from app.mss.analysis import Envelope, analyse, known_ins
 from app.mss.changes import MailboxChanges, announce_after_commit, announce_now, changes_of, wire_changes
 from app.mss.deliveries import deliver_local, store, store_at_once
+from app.mss.exceptions import MessageRefused, MssError
 from app.mss.faults import add_fault, clear_faults, consume_fault, list_faults, pending_stages
 from app.mss.folders import (
     DELIMITER,
@@ -67,11 +71,22 @@ from app.mss.messages import (
     message_uid,
     parsed,
 )
+from app.mss.patients import (
+    conversations,
+    declare_dispensation,
+    list_dispensations,
+    patient_mailbox_of,
+    patient_messages,
+    patient_send_verdict,
+    recent_pharmacies,
+    set_patient_mailbox_open,
+    thread_message,
+)
 from app.mss.receipts import mark_read
 from app.mss.recipients import RecipientVerdict, check_recipient, lookup
 from app.mss.seed import seed
 from app.mss.store import StoredMessage, message_store
-from app.mss.submission import Submission, send_composed, send_raw, submit
+from app.mss.submission import Submission, send_as_patient, send_composed, send_raw, submit
 from app.mss.tlskeys import sandbox_ca, shared_tls_key
 
 __all__ = [
@@ -89,4 +104,8 @@ __all__ = [
     "create_folder", "delete_folder", "ensure_standard_folders", "entries", "expunge", "folder_info", "folder_name",
     "list_folders", "load_entries", "move_entries", "normalise_flags", "normalise_folder_name", "rename_folder",
     "set_subscribed", "store_flags", "wire_changes",
+    # Mon espace santé's messaging (app/mss/citizen.py rules, app/mss/patients.py store side)
+    "MessageRefused", "MssError", "citizen", "conversations", "declare_dispensation", "list_dispensations",
+    "patient_mailbox_of", "patient_messages", "patient_send_verdict", "recent_pharmacies", "send_as_patient",
+    "set_patient_mailbox_open", "thread_message",
 ]

@@ -5,16 +5,23 @@ SMTP reply the listener would have given) or :class:`app.mss.exceptions.SenderNo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.mss import addresses, checks, notifications
+from app.mss import addresses, checks, citizen, notifications
 from app.mss.analysis import Envelope, analyse
 from app.mss.compose import compose
 from app.mss.deliveries import send_dsn, store
 from app.mss.exceptions import (
+    InvalidHeader,
+    MessageRefused,
     MessageTooLarge,
     NoRecipient,
     RecipientsRefused,
@@ -88,3 +95,52 @@ async def send_composed(session: AsyncSession, settings: Settings, *, mailbox: M
     raw = await asyncio.to_thread(compose, mailbox, body)  # builds/reads an XDM: off the event loop
     return await submit(session, settings, raw=raw, mail_from=mailbox.address, recipients=body.to + body.cc,
                         notify=",".join(body.notify), auth_identity=auth_identity)
+
+
+PATIENT_NIL = "MES-SANDBOX"
+"""``X-MSS-NIL`` of the messages Mon espace santé sends for a patient (sandbox choice: the referential asks it of
+every message, SC.MSS/CONF.16, and MES's own reference is not public)."""
+
+
+async def send_as_patient(session: AsyncSession, settings: Settings, *, mailbox: MssMailbox, to: list[str],
+                          subject: str, text: str, attachments: Sequence[tuple[str, str, bytes]] = (),
+                          in_reply_to: str | None = None, references: Sequence[str] = ()) -> Submission:
+    """What Mon espace santé sends when the patient of ``mailbox`` writes: From the patient's name and address
+    (what the professional's software shows, SC.MSS/UX.25), threaded by In-Reply-To/References, then submitted as
+    any message, so the checks of :mod:`app.mss.citizen` (MSS.MES.REPLY, MSS.MES.START) refuse what MES does not
+    let a patient send. Refusals as :func:`submit`; a header with CR or LF is :class:`InvalidHeader`."""
+    raw = await asyncio.to_thread(_compose_patient, mailbox, to, subject, text, list(attachments), in_reply_to,
+                                  list(references))
+    if len(raw) > citizen.MES_MAX_MESSAGE_BYTES:  # ENS MES v1.3: 25 MB in total, as sent (attachments encoded)
+        raise MessageRefused(f"a Mon espace santé message is at most 25 MB in total; this one is {len(raw)} bytes "
+                             "once encoded", rule="MSS:mes.size", reply="552 5.3.4")
+    return await submit(session, settings, raw=raw, mail_from=mailbox.address, recipients=to, notify="FAILURE",
+                        transport="mes", auth_identity=mailbox.address)
+
+
+def _compose_patient(mailbox: MssMailbox, to: list[str], subject: str, text: str,
+                     attachments: list[tuple[str, str, bytes]], in_reply_to: str | None,
+                     references: list[str]) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = formataddr((mailbox.display_name, mailbox.address))
+    try:
+        msg["To"] = ", ".join(to)
+        msg["Subject"] = subject
+        if in_reply_to:
+            msg["In-Reply-To"] = in_reply_to
+        if references:
+            msg["References"] = " ".join(references)
+    except ValueError as exc:
+        raise InvalidHeader("subject", str(exc)) from None
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = make_msgid(domain=mailbox.domain)
+    msg["X-MSS-NIL"] = PATIENT_NIL
+    msg.set_content(text or "")
+    for filename, content_type, content in attachments:
+        maintype, _, subtype = content_type.partition("/")
+        try:
+            msg.add_attachment(content, maintype=maintype or "application", subtype=subtype or "octet-stream",
+                               filename=filename)
+        except ValueError as exc:
+            raise InvalidHeader("attachments.filename", str(exc)) from None
+    return msg.as_bytes(policy=policy.SMTP)

@@ -88,11 +88,14 @@ def test_ins_bad_value():
 
 def test_mes_fin_only_to_patients():
     raw = build_message(headers={"X-MSS-MES": "FIN"})
-    assert status(report_for(raw), "MSS.MES") == "fail"
+    assert status(report_for(raw), "MSS.MES.TARGET") == "fail"
+    assert status(report_for(raw), "MSS.MES") == "pass"
     patient = [checks.Recipient(f"{SAMPLE_INS}@patient.mssante.fr", "PATIENT", SAMPLE_INS)]
+    assert status(report_for(raw, recipients=patient), "MSS.MES.TARGET") == "pass"
     assert status(report_for(raw, recipients=patient), "MSS.MES") == "pass"
     raw = build_message(headers={"X-MSS-MES": "fin"})
     assert status(report_for(raw, recipients=patient), "MSS.MES") == "fail"
+    assert checks.RULES["MSS.MES"].severity == "error" and not checks.RULES["MSS.MES"].enforced
 
 
 def test_patient_reply_to_closed_conversation_is_refused():

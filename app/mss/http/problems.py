@@ -25,6 +25,7 @@ _SHAPES: tuple[tuple[type[errors.MssError], int, str, bool], ...] = (
     (errors.MailboxExists, 409, "Mailbox exists", False),
     (errors.InvalidMailbox, 422, "Invalid mailbox", False),
     (errors.NotApplicativeMailbox, 422, "Not an applicative mailbox", False),
+    (errors.NotPharmacyMailbox, 422, "Not a pharmacy's organisational mailbox", True),
     (errors.InvalidHeader, 422, "Invalid header", False),
     (errors.InvalidAttachment, 422, "Invalid attachment", False),
     (errors.InvalidCda, 422, "Invalid CDA", False),

@@ -230,14 +230,18 @@ async def test_patient_mailbox_delivery_and_fin(smtp_call, session):
     assert code == 550 and b"MSS.MES.REPLY" in text
 
 
-async def test_patient_address_must_be_ins_shaped(smtp_call):
+async def test_patient_address_not_ins_shaped_is_bounced_by_mes(smtp_call, session):
+    # Mon espace santé takes every address of its domain, then bounces an invalid one (app/mss/citizen.py).
+    raw = build_message(sender=DOCTOR, to="jean.dupont@patient.mssante.fr")
+
     def fn(smtp):
         smtp.login(DOCTOR, PASSWORD)
-        smtp.mail(DOCTOR)
-        return smtp.rcpt("jean.dupont@patient.mssante.fr")
+        return smtp.sendmail(DOCTOR, ["jean.dupont@patient.mssante.fr"], raw)
 
-    code, text = await smtp_call(fn)
-    assert code == 550 and b"matricule INS" in text
+    assert await smtp_call(fn) == {}
+    (_, bounce), = await deliveries_to(session, DOCTOR)
+    assert bounce.kind == "dsn" and "Message non distribué" in (bounce.subject or "")
+    assert b"matricule INS" in bounce.raw and b"Status: 5.1.3" in bounce.raw
 
 
 async def test_external_authorised_domain_relayed(smtp_call, session):
