@@ -38,6 +38,6 @@ async def sign_in_from(client: httpx.AsyncClient, page: str, ins: str) -> httpx.
 
 async def csrf(client: httpx.AsyncClient, ins: str) -> str:
     """The session's CSRF token, read from a page's form."""
-    response = await client.get(f"/mes/patients/{ins}/notifications")
+    response = await client.get(f"/mes/patients/{ins}/messages")
     assert response.status_code == 200, response.text
     return hidden(response.text, "csrf_token")

@@ -9,6 +9,9 @@ import re
 from tests.browser import screenshot
 from tests.dmp.builders import filed_ids, provide_bundle
 from tests.mes.helpers import ZOE
+from tests.mss.asking import auth as mss_auth
+from tests.mss.asking import box
+from tests.mss.conftest import DOCTOR, DOCTOR_SNI
 from tests.psc.helpers import access_token_for
 
 FONTAINE = "810001000016"  # médecin traitant of every seeded DMP (VALIDE)
@@ -130,3 +133,25 @@ async def test_history_shows_a_professionals_access(page, client) -> None:  # ty
     await page.click("nav >> text=Notifications")
     await page.wait_for_selector("h1:has-text('Notifications')")
     await screenshot(page, "mes-notifications")
+
+
+async def test_reply_to_a_professionals_message_reaches_their_mailbox(page, client) -> None:  # type: ignore[no-untyped-def]
+    doctor = await mss_auth(client, DOCTOR_SNI)
+    sent = await client.post(box(DOCTOR), headers=doctor, json={
+        "to": [f"{ZOE}@patient.mssante.fr"], "subject": "Vos résultats d'analyses",
+        "body": "Bonjour, vos résultats sont normaux.", "headers": {"X-MSS-NIL": "NIL-TEST"}})
+    assert sent.status_code == 202, sent.text
+
+    await sign_in(page)
+    await page.click("nav >> text=Messagerie")
+    await screenshot(page, "mes-messages")
+    await page.click("text=Vos résultats d'analyses")
+    assert "vos résultats sont normaux" in await page.locator("#message-text").inner_text()
+    await page.fill("#text", "Merci docteur, à bientôt.")
+    await screenshot(page, "mes-message")
+    await page.click("button:has-text('Envoyer la réponse')")
+    await page.wait_for_selector("text=Votre réponse est envoyée")
+
+    listed = (await client.get(box(DOCTOR), params={"kind": "message"}, headers=doctor)).json()
+    replies = [item for item in listed["items"] if item["sender"] == f"{ZOE}@patient.mssante.fr"]
+    assert len(replies) == 1 and replies[0]["subject"] == "Re: Vos résultats d'analyses", listed

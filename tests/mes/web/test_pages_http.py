@@ -251,3 +251,24 @@ async def test_a_minor_hides_a_document_from_their_representative(client) -> Non
     listing = await client.get(f"/mes/patients/{LEA}/documents")
     assert listing.status_code == 200 and "Note de vaccination" not in listing.text
     assert (await client.get(f"/mes/patients/{LEA}/documents/{document_id}")).status_code == 404
+
+
+async def test_a_closed_conversation_shows_why_no_reply_and_refuses_one(client) -> None:
+    from tests.mss.asking import auth as mss_auth
+    from tests.mss.asking import box
+    from tests.mss.conftest import DOCTOR, DOCTOR_SNI
+
+    sent = await client.post(box(DOCTOR), headers=await mss_auth(client, DOCTOR_SNI), json={
+        "to": [f"{ZOE}@patient.mssante.fr"], "subject": "[FIN] Résultats transmis", "body": "Fin de l'échange.",
+        "headers": {"X-MSS-NIL": "NIL-TEST"}})
+    assert sent.status_code == 202, sent.text
+    await sign_in(client, ZOE)
+    token = await csrf(client, ZOE)
+    uid = sent.json()["uid"]
+    page = await client.get(f"/mes/patients/{ZOE}/messages/{uid}")
+    assert page.status_code == 200 and 'id="reply-refused"' in page.text and "/repondre" not in page.text
+    refused = await client.post(f"/mes/patients/{ZOE}/messages/{uid}/repondre",
+                                data={"csrf_token": token, "text": "Encore une question"})
+    assert refused.status_code == 409 and refused.headers["content-type"].startswith("text/html")
+    other = await client.get(f"/mes/patients/{THOMAS}/messages/{uid}")
+    assert other.status_code == 404
