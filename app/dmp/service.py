@@ -12,6 +12,17 @@ from app.dmp.access import authorise, caller_on
 from app.dmp.cda_html import cda_to_html
 from app.dmp.cda_html import embedded_file as cda_embedded_file
 from app.dmp.feeding import publish_simplified, registered_hashes, submit
+from app.dmp.patient import (
+    audit_events,
+    delete_by_patient,
+    document_titles,
+    file_patient_document,
+    last_audit_id,
+    origin_of,
+    patient_document,
+    patient_documents,
+    set_label,
+)
 from app.dmp.queries import find_by_identifier, get_submission_set, search_documents, search_submission_sets
 from app.dmp.reading import (
     binary_document,
@@ -54,4 +65,7 @@ __all__ = [
     "require_record", "retrieve_document", "search_audit", "search_documents", "search_submission_sets", "seed",
     "set_authorisation", "set_blocked", "set_opt_outs", "stream_binary", "submit", "trace",
     "registered_hashes",
+    # the patient's own actions (app/dmp/patient.py), for Mon espace santé
+    "audit_events", "delete_by_patient", "document_titles", "file_patient_document", "last_audit_id", "origin_of",
+    "patient_document", "patient_documents", "set_label",
 ]

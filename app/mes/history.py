@@ -1,36 +1,238 @@
 """The activity history (every DMP access or action by someone other than the patient, from the DMP's traces,
-SOAP and FHIR alike) and the notifications made from it (new documents, break-glass and centre 15 accesses)."""
+SOAP and FHIR alike) and the notifications made from it (new documents filed by a professional, break-glass and
+centre 15 accesses), with an optional mail through the sandbox's own MSSanté store (reference/dmp.md §2.6:
+"every action by anyone other than the holder appears in the activity history and is notified by e-mail").
+
+The hook, and why: notifications are **computed from the DMP's traces since a per-patient cursor**
+(``mes_notification_setting.audit_cursor``), when the patient side reads them (the inbox, the profile's unread
+count, ``POST /sandbox/v1/mes/notifications/dispatch`` for a harness that wants the mails now). Every professional
+access already writes its trace in its own transaction (ITI-65/41 feeds, ITI-67/18 searches, ITI-68/43
+retrievals, refusals included), so nothing is added to the professional's hot path (the ITI-65 path is
+benchmarked), no notification can be missed (the cursor moves only in the transaction that stores them, the
+unique ``(ins, source)`` makes a concurrent second pass a no-op), and the cost is paid by the patient, once per
+trace. The price: a mail leaves when the patient side (or a harness) next looks, not at the instant of access.
+"""
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.mes.persons import Person
+from app.db import utcnow
+from app.dmp import service as dmp_service
+from app.mes.exceptions import MesInvalid
+from app.mes.models import MesNotification, MesNotificationSetting
+from app.mes.persons import Person, patient_for
 from app.mes.views import Activity, Notification, NotificationSettings
+from app.mss import service as mss_service
+
+NOTIFICATION_SENDER = "notifications@monespacesante.sandbox.mssante.fr"
+FEEDS = {"ITI-65", "ITI-105", "ITI-41"}
+BATCH = 500
+
+# What each DMP transaction is, in the patient's words (reference/dmp.md §1-§2: PDSm, XDS.b, TD).
+TRANSACTIONS = {
+    "ITI-65": "Ajout de documents (FHIR)", "ITI-105": "Ajout d'un document (FHIR, publication simplifiée)",
+    "ITI-41": "Ajout de documents (XDS.b)", "ITI-67": "Recherche dans la liste des documents (FHIR)",
+    "ITI-18": "Recherche dans la liste des documents (XDS.b)", "ITI-66": "Recherche des lots de documents (FHIR)",
+    "ITI-68": "Lecture d'un document (FHIR)", "ITI-43": "Lecture de documents (XDS.b)",
+    "READ": "Consultation de la fiche d'un document (FHIR)", "PATCH": "Modification d'un document (FHIR)",
+    "ITI-57": "Modification d'un document (XDS.b)", "TD0.2": "Consultation de l'état du DMP (XDS.b)",
+    "TD02": "Consultation de l'état du DMP (FHIR)", "TD1.1": "Création du DMP (XDS.b)",
+}
+MODES = {"normal": "accès normal", "bris_de_glace": "bris de glace (urgence)",
+         "centre_15": "centre de régulation (SAMU - centre 15)"}
+
+
+def transaction_label(transaction: str, action: str) -> str:
+    if transaction in TRANSACTIONS:
+        return TRANSACTIONS[transaction]
+    return {"C": "Ajout", "R": "Lecture", "U": "Modification", "D": "Suppression", "E": "Recherche"}.get(
+        action, "Accès") + f" ({transaction})"
 
 
 async def activity(session: AsyncSession, *, actor: Person, ins: str, limit: int = 50, before: int | None = None
                    ) -> list[Activity]:
     """Newest first; ``before`` is the id of the last entry of the previous page."""
-    raise NotImplementedError
+    patient = await patient_for(session, actor=actor, ins=ins)
+    limit = max(1, min(limit, 200))
+    events = await dmp_service.audit_events(session, ins=patient.ins, limit=limit, before_id=before)
+    titles = await dmp_service.document_titles(session, [i for e in events for i in e.document_ids or []])
+    out = []
+    for event in events:
+        ids = list(event.document_ids or [])
+        out.append(Activity(
+            id=event.id, at=event.recorded, who_name=event.agent_name or (f"RPPS {event.agent_rpps}"
+                                                                            if event.agent_rpps else "inconnu"),
+            who_rpps=event.agent_rpps, client_id=event.client_id, transaction=event.transaction,
+            what=transaction_label(event.transaction, event.action), action=event.action,
+            access_mode=event.access_mode, access_mode_label=MODES.get(event.access_mode, event.access_mode),
+            reason=event.access_reason, outcome="success" if event.outcome == "0" else "refused",
+            outcome_text=event.outcome_text, document_ids=ids,
+            document_titles=[titles[i][0] for i in ids if i in titles]))
+    return out
+
+
+# --- notifications ----------------------------------------------------------------------------------------------
+
+async def _setting(session: AsyncSession, ins: str) -> MesNotificationSetting:
+    row = await session.get(MesNotificationSetting, ins)
+    if row is None:
+        assert session.bind is not None
+        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+        await session.execute(dialect.insert(MesNotificationSetting).values(
+            ins=ins, email=None, audit_cursor=0, updated_at=utcnow()).on_conflict_do_nothing(
+            index_elements=[MesNotificationSetting.ins]))
+        row = await session.get(MesNotificationSetting, ins)
+        assert row is not None
+    return row
+
+
+def _made_from(event: Any, titles: dict[str, tuple[str, str]]) -> tuple[str, str, str, list[str]] | None:
+    """(kind, title, body, document ids) of the notification a trace makes, or None."""
+    who = event.agent_name or (f"RPPS {event.agent_rpps}" if event.agent_rpps else "un professionnel")
+    when = event.recorded.strftime("%d/%m/%Y %H:%M UTC")
+    if event.access_mode in ("bris_de_glace", "centre_15"):
+        mode = MODES[event.access_mode]
+        done = "a accédé" if event.outcome == "0" else "a tenté d'accéder (refusé)"
+        reason = f" Motif : {event.access_reason}." if event.access_reason else ""
+        return (event.access_mode, f"Accès en {mode} à votre profil",
+                f"{who} {done} à votre dossier médical en mode {mode} le {when} "
+                f"({transaction_label(event.transaction, event.action)}).{reason}", list(event.document_ids or []))
+    if event.transaction in FEEDS and event.action == "C" and event.outcome == "0":
+        new = [i for i in event.document_ids or [] if i in titles and titles[i][1] == "Approved"]
+        if not new:
+            return None
+        names = ", ".join(f"« {titles[i][0]} »" for i in new)
+        plural = "x documents" if len(new) > 1 else "u document"
+        return ("new_document", f"Nouvea{plural} dans votre profil",
+                f"{who} a ajouté {names} à votre dossier médical le {when}.", new)
+    return None
+
+
+async def refresh(session: AsyncSession, settings: Settings, *, ins: str) -> int:
+    """Make the notifications of the traces written since the patient's cursor (mailing each when an address is
+    set); how many were made."""
+    setting = await _setting(session, ins)
+    made = 0
+    while True:
+        events = await dmp_service.audit_events(session, ins=ins, limit=BATCH, after_id=setting.audit_cursor)
+        if not events:
+            break
+        titles = await dmp_service.document_titles(session, [i for e in events for i in e.document_ids or []])
+        for event in events:
+            found = _made_from(event, titles)
+            if found is None:
+                continue
+            kind, title, body, ids = found
+            source = f"audit:{event.id}"
+            exists = (await session.execute(select(MesNotification.id).where(
+                MesNotification.ins == ins, MesNotification.source == source))).first()
+            if exists is not None:
+                continue
+            row = MesNotification(ins=ins, kind=kind, source=source, title=title[:512], body=body[:2048],
+                                  document_ids=ids, occurred_at=event.recorded, created_at=utcnow(), read_at=None,
+                                  mailed_to=None)
+            session.add(row)
+            if setting.email:
+                await _mail(session, settings, to=setting.email, subject=title, body=body)
+                row.mailed_to = setting.email
+            made += 1
+        cursor = events[-1].id
+        moved = await session.execute(update(MesNotificationSetting).where(
+            MesNotificationSetting.ins == ins, MesNotificationSetting.audit_cursor == setting.audit_cursor)
+            .values(audit_cursor=cursor))
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            break  # another request moved it meanwhile: it made these notifications
+        setting.audit_cursor = cursor
+        if len(events) < BATCH:
+            break
+    await session.flush()
+    return made
+
+
+async def _mail(session: AsyncSession, settings: Settings, *, to: str, subject: str, body: str) -> None:
+    """A notification mail into the sandbox's own MSSanté store, as an operator delivers one."""
+    message = EmailMessage()
+    message["From"] = f"Mon espace santé <{NOTIFICATION_SENDER}>"
+    message["To"] = to
+    message["Subject"] = f"Mon espace santé : {subject}"
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = make_msgid(domain="monespacesante.sandbox.mssante.fr")
+    message.set_content(f"{body}\n\nRetrouvez le détail dans l'historique d'activité de votre profil Mon espace "
+                        "santé.\n\n-- \nMessage automatique du bac à sable Ségur : ne pas répondre.\n")
+    raw = message.as_bytes()
+    envelope = mss_service.Envelope(mail_from=NOTIFICATION_SENDER, recipients=[(to, "NEVER")], transport="mes")
+    analysis = await mss_service.analyse(session, settings, raw, envelope)
+    await mss_service.store(session, settings, raw, envelope, analysis)
+
+
+def _view(row: MesNotification) -> Notification:
+    return Notification(id=row.id, kind=row.kind, title=row.title, body=row.body, occurred_at=row.occurred_at,
+                        read=row.read_at is not None, mailed_to=row.mailed_to, document_ids=list(row.document_ids))
 
 
 async def notifications(session: AsyncSession, *, settings: Settings, actor: Person, ins: str,
-                        unread_only: bool = False) -> list[Notification]:
-    raise NotImplementedError
+                        unread_only: bool = False, limit: int = 100) -> list[Notification]:
+    """Newest first (the traces since the last look made into notifications first)."""
+    patient = await patient_for(session, actor=actor, ins=ins)
+    await refresh(session, settings, ins=patient.ins)
+    query = select(MesNotification).where(MesNotification.ins == patient.ins)
+    if unread_only:
+        query = query.where(MesNotification.read_at.is_(None))
+    rows = (await session.execute(query.order_by(MesNotification.id.desc()).limit(max(1, min(limit, 500))))
+            ).scalars().all()
+    return [_view(r) for r in rows]
+
+
+async def unread_count(session: AsyncSession, *, ins: str) -> int:
+    return (await session.execute(select(func.count()).select_from(MesNotification).where(
+        MesNotification.ins == ins, MesNotification.read_at.is_(None)))).scalar_one()
 
 
 async def mark_notifications_read(session: AsyncSession, *, actor: Person, ins: str,
                                   ids: list[int] | None = None) -> int:
     """Mark these notifications (all, when None) read; how many changed."""
-    raise NotImplementedError
+    patient = await patient_for(session, actor=actor, ins=ins)
+    query = update(MesNotification).where(MesNotification.ins == patient.ins, MesNotification.read_at.is_(None))
+    if ids is not None:
+        query = query.where(MesNotification.id.in_(ids[:1000]))
+    result = await session.execute(query.values(read_at=utcnow()))
+    await session.flush()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def notification_settings(session: AsyncSession, *, actor: Person, ins: str) -> NotificationSettings:
-    raise NotImplementedError
+    patient = await patient_for(session, actor=actor, ins=ins)
+    row = await session.get(MesNotificationSetting, patient.ins)
+    return NotificationSettings(email=row.email if row else None)
 
 
 async def set_notification_email(session: AsyncSession, *, actor: Person, ins: str, email: str | None
                                  ) -> NotificationSettings:
-    raise NotImplementedError
+    """The address each notification is also mailed to (None: no mail). It must be a mailbox of the sandbox's
+    MSSanté store (the sandbox sends no mail outside itself)."""
+    patient = await patient_for(session, actor=actor, ins=ins)
+    address = (email or "").strip() or None
+    if address is not None:
+        mailbox = await mss_service.get_mailbox(session, address) if len(address) <= 320 else None
+        if mailbox is None or not mailbox.active:
+            raise MesInvalid(f"{address[:320]} is not a mailbox of the sandbox: notifications are mailed only "
+                             "within its MSSanté store (e.g. your patient mailbox <INS>@patient.mssante.fr, or "
+                             "create one with POST /sandbox/v1/mailboxes)", rule="MES:notification-mailbox",
+                             unprocessable=True,
+                             french=f"{address[:320]} n'est pas une boîte aux lettres du bac à sable : les "
+                                    "notifications ne sont envoyées qu'à ses boîtes MSSanté")
+        address = mailbox.address
+    setting = await _setting(session, patient.ins)
+    setting.email = address
+    setting.updated_at = utcnow()
+    await session.flush()
+    return NotificationSettings(email=address)
+

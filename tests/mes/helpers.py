@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from app.mes.signin import GRANT_TYPE
+from tests.dmp import builders
+from tests.dmp.soap.test_iti18 import find_documents, objects, query
+from tests.psc.helpers import access_token_for
 
 ZOE = "275126322074974"  # ADRUN ZOE, an adult with a seeded DMP
 THOMAS = "180098708555433"  # FAURE THOMAS, legal representative of LEA
@@ -39,3 +44,45 @@ async def token_for(client: httpx.AsyncClient, ins: str) -> str:
 
 async def auth(client: httpx.AsyncClient, ins: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {await token_for(client, ins)}"}
+
+
+# --- the professional side, through the real protocols (the helpers of tests/dmp) ------------------------------
+
+FONTAINE = "810001000016"  # médecin traitant DMP, VALIDE on every seeded DMP
+LEFEVRE = "810001000024"  # no authorisation
+BERNARD = "810001000032"  # author of seeded documents, no authorisation
+INS_OID = "1.2.250.1.213.1.4.8"
+
+
+async def pro_headers(client: httpx.AsyncClient, subject: str, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await access_token_for(client, subject)}", "Accept": "application/fhir+json",
+            **extra}
+
+
+async def iti67(client: httpx.AsyncClient, subject: str, ins: str, **extra: str) -> httpx.Response:
+    """A professional's ITI-67 search of the patient's current documents."""
+    return await client.get("/dmp/fhir/DocumentReference",
+                            params={"patient.identifier": f"urn:oid:{INS_OID}|{ins}", "status": "current"},
+                            headers=await pro_headers(client, subject, **extra))
+
+
+async def iti67_ids(client: httpx.AsyncClient, subject: str, ins: str, **extra: str) -> set[str]:
+    response = await iti67(client, subject, ins, **extra)
+    assert response.status_code == 200, response.text
+    return {e["resource"]["id"] for e in response.json().get("entry", [])
+            if e["resource"]["resourceType"] == "DocumentReference"}
+
+
+async def iti18_ids(client: httpx.AsyncClient, subject: str, ins: str, **attributes: str) -> set[str]:
+    """A professional's XDS.b ITI-18 FindDocuments (a signed VIHF): the entryUUIDs, without ``urn:uuid:``."""
+    found = objects(await query(client, find_documents(ins), subject=subject, patient=ins, **attributes))
+    return {eo.get("id").removeprefix("urn:uuid:") for eo in found}
+
+
+async def file_document(client: httpx.AsyncClient, subject: str = FONTAINE, ins: str = ZOE, **kwargs: object) -> str:
+    """A document a professional files over FHIR ITI-65: its id."""
+    bundle = builders.provide_bundle(ins, rpps=subject[1:], **kwargs)
+    headers = {**await pro_headers(client, subject), "Content-Type": "application/fhir+json"}
+    response = await client.post("/dmp/fhir", content=json.dumps(bundle), headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()["entry"][1]["response"]["location"].split("/DocumentReference/")[1].split("/")[0]
