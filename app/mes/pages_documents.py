@@ -39,7 +39,7 @@ router = APIRouter(include_in_schema=False)
 INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "text/plain"})
 CONTENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
 # Chromium's PDF viewer does not run in a sandboxed frame: a PDF gets no ``sandbox`` (it runs no script of ours).
-PDF_CSP = "default-src 'none'; frame-ancestors 'self'"
+PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'self'"
 
 # The document types a patient may add (CI-SIS JDV_J07-XdsTypeCode-CISIS; LOINC), shown by their French label.
 UPLOAD_TYPES = (

@@ -208,6 +208,11 @@ async def test_deleting_needs_the_confirmation_then_the_document_is_gone(client)
     framed = await client.get(f"/mes/patients/{ZOE}/documents/{document_id}/fichier")
     assert framed.status_code == 200 and framed.content.startswith(b"%PDF")
     assert framed.headers["x-frame-options"] == "SAMEORIGIN" and framed.headers["content-type"] == "application/pdf"
+    # the CDA itself is never shown as a page of the site: a download, sandboxed
+    raw = await client.get(f"/mes/patients/{ZOE}/documents/{document_id}/contenu")
+    assert raw.status_code == 200 and raw.headers["content-disposition"].startswith("attachment")
+    assert raw.headers["content-type"] == "application/octet-stream" and "sandbox" in raw.headers[
+        "content-security-policy"]
     confirm = await client.get(f"/mes/patients/{ZOE}/documents/{document_id}/suppression")
     assert confirm.status_code == 200 and 'name="confirmer"' in confirm.text
     unconfirmed = await client.post(f"/mes/patients/{ZOE}/documents/{document_id}/suppression",
