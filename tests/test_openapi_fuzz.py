@@ -53,6 +53,7 @@ from schemathesis.checks import (
 from app.db import create_engine, upgrade
 from app.main import create_app
 from tests.conftest import ADMIN_URL, BASE_URL, drop_fresh_database, fresh_database_url, make_settings
+from tests.mes.helpers import token_for as patient_token_for
 from tests.psc.helpers import access_token_for
 
 EXAMPLES = int(os.environ.get("SEGUR_FUZZ_EXAMPLES", "8"))
@@ -100,9 +101,10 @@ def assert_soap_fault(response: httpx.Response, *, insi: bool) -> None:
 OUTLIVES_RESET = {"POST /sandbox/v1/signing-keys"}
 
 
-@schemathesis.serializer("application/zip")
+@schemathesis.serializer("application/zip", "application/pdf")
 def _zip(context: schemathesis.SerializationContext, value: Any) -> bytes:
-    """``POST /mss/v1/xdm/inspect`` takes raw bytes (an IHE_XDM.ZIP): whatever was generated, as bytes."""
+    """``POST /mss/v1/xdm/inspect`` takes raw bytes (an IHE_XDM.ZIP), the patient API's upload a PDF: whatever was
+    generated, as bytes."""
     return value if isinstance(value, bytes) else str(value).encode()
 
 
@@ -210,6 +212,7 @@ class PscLeg:
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http, self.token, self.known, self.dirty = http, "", dict(KNOWN_PATH_VALUES), True
+        self.patient_token = ""
 
     async def ready(self) -> None:
         """Back to the fixtures after an operation that may have written (a reset, and a fresh token)."""
@@ -217,6 +220,7 @@ class PscLeg:
             return
         assert (await self.http.post("/sandbox/v1/reset")).status_code == 200
         self.token = await access_token_for(self.http, PROFESSIONAL)
+        self.patient_token = await patient_token_for(self.http, KNOWN_PATH_VALUES["ins"])
         mailboxes = await self.http.get("/mss/v1/mailboxes", headers={"Authorization": f"Bearer {self.token}"})
         assert mailboxes.status_code == 200, mailboxes.text
         self.known["address"] = mailboxes.json()[0]["address"]
@@ -246,8 +250,11 @@ async def test_every_operation_with_a_psc_token(psc_leg: PscLeg, label: str) -> 
     await psc_leg.ready()
     annuaire = ANNUAIRE_KEY_HEADER in {p.name for p in SCHEMA.find_operation_by_label(label).headers}
 
+    # the patient API takes the patient's own token (Mon espace santé), every other face a PSC one
+    bearer = psc_leg.patient_token if label.split(" ", 1)[1].startswith("/mes/api/") else psc_leg.token
+
     def headers_for(case: schemathesis.Case) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {psc_leg.token}", "X-Client-Cert-CN": "INSI-AUTO"}
+        headers = {"Authorization": f"Bearer {bearer}", "X-Client-Cert-CN": "INSI-AUTO"}
         if annuaire and case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE:
             headers[ANNUAIRE_KEY_HEADER] = "sandbox-esante-api-key"
         return headers

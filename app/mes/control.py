@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SettingsDep
 from app.api.openapi_errors import error_responses
-from app.mes import persons, signin
+from app.mes import history, persons, signin
 
 PREFIX = "/sandbox/v1/mes"
 router = APIRouter(prefix=PREFIX, tags=["sandbox"])
@@ -68,3 +68,22 @@ async def add_representation(body: Representation, session: SessionDep) -> Repre
 async def remove_representation(representative: str, minor: str, session: SessionDep) -> Response:
     await persons.remove_representation(session, representative_ins=representative, minor_ins=minor)
     return Response(status_code=204)
+
+
+class Dispatched(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"notifications": 2}]})
+
+    notifications: int = Field(description="notifications made (and mailed where an address is set)")
+
+
+@router.post("/notifications/dispatch", response_model=Dispatched, operation_id="sandbox_mes_dispatch_notifications",
+             summary="Make the pending patient notifications now (and mail them), for one INS or every DMP",
+             responses=error_responses(PREFIX, 404),
+             description="Notifications are computed from the DMP's access traces when the patient side looks "
+             "(docs/mes.md); a harness that waits for the notification mail calls this first.")
+async def dispatch_notifications(
+    session: SessionDep, settings: SettingsDep,
+    ins: Annotated[str | None, Query(min_length=1, max_length=64, description="one patient (default: all)",
+                                     examples=["275126322074974"])] = None,
+) -> Dispatched:
+    return Dispatched(notifications=await history.dispatch(session, settings, ins=ins))

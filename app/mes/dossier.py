@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.db import as_utc, utcnow
 from app.dmp import service as dmp_service
 from app.mes import history
@@ -44,8 +45,12 @@ def state_of(record: Any) -> str:
     return "opposed" if record.closure_reason == OPPOSITION else "closed"
 
 
-async def profile(session: AsyncSession, *, actor: Person, ins: str) -> Profile:
+async def profile(session: AsyncSession, *, actor: Person, ins: str, settings: Settings | None = None) -> Profile:
+    """With ``settings``, the notifications of the traces since the last look are made first (so the unread
+    count is current, and their mails leave)."""
     patient = await patient_for(session, actor=actor, ins=ins)
+    if settings is not None:
+        await history.refresh(session, settings, ins=patient.ins)
     record = await dmp_service.get_record(session, ins=patient.ins)
     count = 0
     if record is not None:

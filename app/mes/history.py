@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db import utcnow
 from app.dmp import service as dmp_service
-from app.mes.exceptions import MesInvalid
+from app.mes.exceptions import MesInvalid, MesNotFound
 from app.mes.models import MesNotification, MesNotificationSetting
-from app.mes.persons import Person, patient_for
+from app.mes.persons import Person, find_person, patient_for
 from app.mes.views import Activity, Notification, NotificationSettings
 from app.mss import service as mss_service
 
@@ -171,6 +171,20 @@ async def _mail(session: AsyncSession, settings: Settings, *, to: str, subject: 
     envelope = mss_service.Envelope(mail_from=NOTIFICATION_SENDER, recipients=[(to, "NEVER")], transport="mes")
     analysis = await mss_service.analyse(session, settings, raw, envelope)
     await mss_service.store(session, settings, raw, envelope, analysis)
+
+
+async def dispatch(session: AsyncSession, settings: Settings, *, ins: str | None = None) -> int:
+    """Make (and mail) the pending notifications of one patient, or of every patient with a DMP: what a harness
+    calls when it wants the mails now rather than at the patient's next look."""
+    if ins is not None:
+        person = await find_person(session, ins=ins)
+        if person is None:
+            raise MesNotFound(f"INS {ins[:20]!r} is not a person of the national base", rule="INS:unknown")
+        return await refresh(session, settings, ins=person.ins)
+    made = 0
+    for record in await dmp_service.list_records(session):
+        made += await refresh(session, settings, ins=record.ins)
+    return made
 
 
 def _view(row: MesNotification) -> Notification:

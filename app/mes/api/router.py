@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Header, Query, Request
 from fastapi import Path as FastApiPath
 from starlette.responses import Response
 
@@ -143,8 +143,9 @@ def access_read(found: service.AccessSettings) -> schemas.AccessRead:
 
 @router.get(P, response_model=schemas.ProfileRead, operation_id="mes_profile", responses=_READ,
             summary="The patient's profile: identity, DMP state, emergency access, counts")
-async def get_profile(patient: CurrentPatient, actor: CurrentActor, session: SessionDep) -> schemas.ProfileRead:
-    return profile_read(await service.profile(session, actor=actor, ins=patient.ins))
+async def get_profile(patient: CurrentPatient, actor: CurrentActor, session: SessionDep, settings: SettingsDep
+                      ) -> schemas.ProfileRead:
+    return profile_read(await service.profile(session, actor=actor, ins=patient.ins, settings=settings))
 
 
 @router.post(P + "/close", response_model=schemas.ProfileRead, operation_id="mes_close_profile", responses=_WRITE,
@@ -180,20 +181,24 @@ async def list_documents(patient: CurrentPatient, actor: CurrentActor, session: 
     P + "/documents", status_code=201, response_model=schemas.DocumentRead, operation_id="mes_upload_document",
     responses=error_responses(PREFIX, 400, 401, 404, 413, 415, 422),
     summary="Add a PDF to the patient's DMP: professionals see it as a patient-authored document (class 90)",
-    description="multipart/form-data: `file` (a PDF, at most SEGUR_MES_UPLOAD_MAX_BYTES, checked by its magic "
-    "bytes), `title`, `type_code` (a LOINC code of JDV_J66, e.g. 11488-4), optional `service_date` (ISO 8601).")
+    description="The body is the PDF itself (`Content-Type: application/pdf`, at most SEGUR_MES_UPLOAD_MAX_BYTES, "
+    "checked by its magic bytes `%PDF-`); `title`, `type_code` (a LOINC code of JDV_J66) and `service_date` (the "
+    "date of the act, ISO 8601) in the query. E.g. `curl --data-binary @directives.pdf -H 'Content-Type: "
+    "application/pdf' '.../documents?title=Mes%20directives%20anticip%C3%A9es'`.",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/pdf": {
+        "schema": {"type": "string", "format": "binary"}}}}},
+)
 async def upload_document(
-    patient: CurrentPatient, actor: CurrentActor, session: SessionDep, settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="The PDF")],
-    title: Annotated[str, Form(min_length=1, max_length=256, examples=["Mes directives anticipées"])],
-    type_code: Annotated[str, Form(min_length=1, max_length=64, examples=["11488-4"])] = "11488-4",
-    service_date: Annotated[IsoInstant | None, Form()] = None,
+    request: Request, patient: CurrentPatient, actor: CurrentActor, session: SessionDep, settings: SettingsDep,
+    title: Annotated[str, Query(min_length=1, max_length=256, examples=["Mes directives anticipées"])],
+    type_code: Annotated[str, Query(min_length=1, max_length=64, examples=["11488-4"],
+                                    description="LOINC type of JDV_J66-TypeCode-DMP")] = "11488-4",
+    service_date: Annotated[IsoInstant | None, Query(description="date of the act (ISO 8601)")] = None,
 ) -> schemas.DocumentRead:
-    limit = settings.mes_upload_max_bytes
-    content = await file.read(limit + 1)
+    content = await request.body()  # bounded by SEGUR_MAX_BODY_BYTES; the service applies its own limit
     doc = await service.upload_document(session, settings=settings, actor=actor, ins=patient.ins, title=title,
                                         type_code=type_code, content=content,
-                                        mime_type=file.content_type or "application/octet-stream",
+                                        mime_type=request.headers.get("content-type", ""),
                                         service_date=service_date)
     return document_read(doc)
 

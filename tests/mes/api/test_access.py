@@ -87,3 +87,23 @@ async def test_objecting_to_creation_after_professionals_fed_it_is_refused(clien
     headers = await auth(client, ZOE)
     refused = await client.post(f"/mes/api/v1/patients/{ZOE}/object-to-creation", headers=headers)
     assert refused.status_code == 403 and refused.json()["rule"] == "MES:objection-fed"
+
+
+async def test_a_new_profile_may_be_objected_to_and_reopened(client) -> None:
+    """A person the harness adds (control API) with a DMP no professional fed yet: the objection closes it."""
+    person = {"NomNaissance": "NOUVEAU", "ListePrenom": "CAMILLE", "Sexe": "F", "DateNaissance": "1990-04-04",
+              "LieuNaissance": "75056", "INSACTIF": {"IdIndividu": {"NumIdentifiant": "2900475056123", "Cle": "68"},
+                                                     "OID": "1.2.250.1.213.1.4.8"}}
+    created = await client.post("/sandbox/v1/persons", json=person)
+    assert created.status_code == 201, created.text
+    ins = "290047505612368"
+    assert (await client.post("/sandbox/v1/dmps", json={"ins": ins})).status_code == 201
+    headers = await auth(client, ins)
+    objected = await client.post(f"/mes/api/v1/patients/{ins}/object-to-creation", headers=headers)
+    assert objected.status_code == 200, objected.text
+    assert objected.json()["dmp_state"] == "opposed"
+    refused = await iti67(client, FONTAINE, ins)
+    assert refused.status_code == 422 and "DMP:closed" in refused.text
+    again = await client.post(f"/mes/api/v1/patients/{ins}/object-to-creation", headers=headers)
+    assert again.status_code == 409
+    assert (await client.post(f"/mes/api/v1/patients/{ins}/reopen", headers=headers)).json()["dmp_state"] == "active"

@@ -82,9 +82,8 @@ async def test_deletion_removes_the_document_for_everyone(client) -> None:
 async def test_an_uploaded_pdf_reaches_professionals_as_patient_authored(client) -> None:
     headers = await auth(client, ZOE)
     pdf = make_pdf("Mes directives anticipées", ("Je soussignée...",))
-    response = await client.post(DOCS, headers=headers, data={"title": "Mes directives anticipées",
-                                                             "type_code": "11488-4"},
-                                 files={"file": ("directives.pdf", pdf, "application/pdf")})
+    response = await client.post(DOCS, params={"title": "Mes directives anticipées", "type_code": "11488-4"},
+                                 content=pdf, headers={**headers, "Content-Type": "application/pdf"})
     assert response.status_code == 201, response.text
     doc = response.json()
     assert doc["origin"] == "patient" and doc["class_code"] == "90" and doc["author_name"] == "Zoe ADRUN"
@@ -100,6 +99,10 @@ async def test_an_uploaded_pdf_reaches_professionals_as_patient_authored(client)
     assert read.status_code == 200 and read.content == pdf
 
 
+async def upload(client, headers, content: bytes, *, content_type: str = "application/pdf", **params: str):
+    return await client.post(DOCS, params=params, content=content, headers={**headers, "Content-Type": content_type})
+
+
 async def _count(session) -> int:
     return (await session.execute(select(func.count()).select_from(DmpDocument))).scalar_one()
 
@@ -108,20 +111,15 @@ async def test_upload_bounds_are_clear_and_store_nothing(client, session, settin
     headers = await auth(client, ZOE)
     before = await _count(session)
     too_big = b"%PDF-1.4\n" + b"0" * settings.mes_upload_max_bytes
-    big = await client.post(DOCS, headers=headers, data={"title": "gros"},
-                            files={"file": ("gros.pdf", too_big, "application/pdf")})
+    big = await upload(client, headers, too_big, title="gros")
     assert big.status_code == 413 and big.json()["rule"] == "MES:upload-size", big.text
-    not_pdf = await client.post(DOCS, headers=headers, data={"title": "photo"},
-                                files={"file": ("photo.pdf", b"\x89PNG\r\n\x1a\n...", "application/pdf")})
+    not_pdf = await upload(client, headers, b"\x89PNG\r\n\x1a\n...", title="photo")
     assert not_pdf.status_code == 415 and not_pdf.json()["rule"] == "MES:upload-type"
-    wrong_type = await client.post(DOCS, headers=headers, data={"title": "x"},
-                                   files={"file": ("x.txt", make_pdf("x", ()), "text/plain")})
+    wrong_type = await upload(client, headers, make_pdf("x", ()), title="x", content_type="text/plain")
     assert wrong_type.status_code == 415
-    empty = await client.post(DOCS, headers=headers, data={"title": "vide"},
-                              files={"file": ("vide.pdf", b"", "application/pdf")})
+    empty = await upload(client, headers, b"", title="vide")
     assert empty.status_code == 422
-    bad_type = await client.post(DOCS, headers=headers, data={"title": "x", "type_code": "00000-0"},
-                                 files={"file": ("x.pdf", make_pdf("x", ()), "application/pdf")})
+    bad_type = await upload(client, headers, make_pdf("x", ()), title="x", type_code="00000-0")
     assert bad_type.status_code == 422 and bad_type.json()["rule"] == "PDSm:type-J66"
     assert await _count(session) == before
 

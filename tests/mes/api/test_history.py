@@ -79,3 +79,19 @@ async def test_notifications_are_mailed_to_the_configured_mailbox(client) -> Non
     assert subjects == ["Mon espace santé : Nouveau document dans votre profil"]
     stopped = await client.put(f"{BASE}/notification-settings", json={"email": None}, headers=headers)
     assert stopped.json() == {"email": None}
+
+
+async def test_a_harness_dispatches_the_pending_notifications(client) -> None:
+    headers = await auth(client, ZOE)
+    await client.put(f"{BASE}/notification-settings", json={"email": MAILBOX}, headers=headers)
+    await file_document(client)
+    assert (await iti67(client, BERNARD, ZOE, **BRIS)).status_code == 200
+    dispatched = await client.post("/sandbox/v1/mes/notifications/dispatch", params={"ins": ZOE})
+    assert dispatched.status_code == 200 and dispatched.json() == {"notifications": 2}
+    messages = (await client.get(f"/sandbox/v1/mailboxes/{MAILBOX}/messages")).json()["items"]
+    assert len(messages) == 2
+    assert (await client.post("/sandbox/v1/mes/notifications/dispatch")).json() == {"notifications": 0}
+    unknown = await client.post("/sandbox/v1/mes/notifications/dispatch", params={"ins": "1" * 40})
+    assert unknown.status_code == 404
+    profile = await client.get(BASE, headers=headers)
+    assert profile.json()["unread_notifications"] == 2
