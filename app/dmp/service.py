@@ -57,7 +57,8 @@ from app.dmp.traces import search_audit, trace
 from app.dmp.updates import document_view, patch_document
 
 __all__ = [
-    "authorise", "binary_document", "binary_rows", "caller_on", "cda_embedded_file", "cda_to_html", "close_record", "count_documents",
+    "authorise", "binary_document", "binary_rows", "caller_on", "cda_embedded_file", "cda_to_html", "close_record",
+    "count_documents",
     "create_record", "document_view", "documents_for", "feed_standing", "find_by_identifier", "get_document",
     "get_binary",
     "get_record", "get_submission_set", "list_authorisations", "list_blocked", "list_records", "patch_document",
