@@ -11,6 +11,7 @@ from __future__ import annotations
 from app.dmp.access import authorise, caller_on
 from app.dmp.cda_html import cda_to_html
 from app.dmp.cda_html import embedded_file as cda_embedded_file
+from app.dmp.exceptions import DmpError, Kind
 from app.dmp.feeding import publish_simplified, registered_hashes, submit
 from app.dmp.patient import (
     audit_events,
@@ -66,7 +67,7 @@ __all__ = [
     "require_record", "retrieve_document", "search_audit", "search_documents", "search_submission_sets", "seed",
     "set_authorisation", "set_blocked", "set_opt_outs", "stream_binary", "submit", "trace",
     "registered_hashes",
-    # the patient's own actions (app/dmp/patient.py), for Mon espace santé
-    "audit_events", "delete_by_patient", "document_titles", "file_patient_document", "last_audit_id", "origin_of",
-    "patient_document", "patient_documents", "set_label",
+    # the patient's own actions (app/dmp/patient.py), for Mon espace santé, and the errors they raise
+    "DmpError", "Kind", "audit_events", "delete_by_patient", "document_titles", "file_patient_document",
+    "last_audit_id", "origin_of", "patient_document", "patient_documents", "set_label",
 ]

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.dmp import service as dmp_service
-from app.dmp.exceptions import DmpError, Kind
+from app.dmp.service import DmpError, Kind
 from app.mes.exceptions import MesConflict, MesError, MesInvalid, MesNotFound
 from app.mes.persons import Person
 from app.mes.views import DocumentSummary
