@@ -279,3 +279,45 @@ async def test_a_closed_conversation_shows_why_no_reply_and_refuses_one(client) 
     assert refused.status_code == 409 and refused.headers["content-type"].startswith("text/html")
     other = await client.get(f"/mes/patients/{THOMAS}/messages/{uid}")
     assert other.status_code == 404
+
+
+async def test_writing_to_a_pharmacy_that_dispensed_and_only_to_one(client) -> None:
+    from tests.mss.asking import auth as mss_auth
+    from tests.mss.asking import box
+
+    pharmacy = "pharmacie.du-marche@medecin.mssante.fr"  # dispensed to ZOE in the MSS seed
+    await sign_in(client, ZOE)
+    token = await csrf(client, ZOE)
+    form = await client.get(f"/mes/patients/{ZOE}/messages/pharmacie")
+    assert form.status_code == 200 and f'<option value="{pharmacy}">' in form.text
+    refused = await client.post(f"/mes/patients/{ZOE}/messages/pharmacie", data={
+        "csrf_token": token, "mailbox": "claire.fontaine@medecin.mssante.fr", "subject": "Bonjour", "text": "x"})
+    assert refused.status_code == 403 and "pharmacie" in refused.text
+    sent = await client.post(f"/mes/patients/{ZOE}/messages/pharmacie", data={
+        "csrf_token": token, "mailbox": pharmacy, "subject": "Mon ordonnance", "text": "Je passe demain."})
+    assert sent.status_code == 303 and sent.headers["location"].endswith("/messages?ok=envoye")
+    pharmacist = await mss_auth(client, "810001000040")  # a user of the pharmacy's organisational mailbox
+    listed = (await client.get(box(pharmacy), headers=pharmacist)).json()
+    assert [item["subject"] for item in listed["items"]] == ["Mon ordonnance"]
+
+
+async def test_malformed_requests_on_page_routes_are_pages_never_500(client) -> None:
+    await sign_in(client, ZOE)
+    broken = await client.post(f"/mes/patients/{ZOE}/documents/ajouter", content=b"--x\r\nnot a part",
+                               headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert broken.status_code == 400 and broken.headers["content-type"].startswith("text/html")
+    wrong_index = await client.get(f"/mes/patients/{ZOE}/messages/1/pieces/abc")
+    assert wrong_index.status_code == 422 and wrong_index.headers["content-type"].startswith("text/html")
+    nul = await client.get(f"/mes/patients/{ZOE}/historique", params={"qui": "\x00", "avant": "9" * 40,
+                                                                       "mode": "<script>"})
+    assert nul.status_code == 200 and "<script>" not in nul.text
+
+
+async def test_sign_out_ends_the_session(client) -> None:
+    await sign_in(client, ZOE)
+    token = await csrf(client, ZOE)
+    out = await client.post("/mes/deconnexion", data={"csrf_token": token})
+    assert out.status_code == 303 and out.headers["location"] == "/mes/connexion"
+    assert 'mes_session=""' in out.headers["set-cookie"] or "max-age=0" in out.headers["set-cookie"].lower()
+    after = await client.get(f"/mes/patients/{ZOE}/documents")
+    assert after.status_code == 303 and after.headers["location"].startswith("/mes/connexion?next=")
