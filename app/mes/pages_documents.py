@@ -31,6 +31,7 @@ from app.mes.pages_web import (
     render,
     signed_in,
 )
+from app.shared import valuesets
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,15 +42,11 @@ CONTENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; fr
 # Chromium's PDF viewer does not run in a sandboxed frame: a PDF gets no ``sandbox`` (it runs no script of ours).
 PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'self'"
 
-# The document types a patient may add (CI-SIS JDV_J07-XdsTypeCode-CISIS; LOINC), shown by their French label.
-UPLOAD_TYPES = (
-    ("11488-4", "Compte rendu de consultation"),
-    ("11502-2", "Compte rendu d'examens biologiques"),
-    ("18748-4", "Compte rendu d'imagerie médicale"),
-    ("57833-6", "Prescription"),
-    ("87273-9", "Note de vaccination"),
-    ("34133-9", "Synthèse"),
-)
+# The document types the upload form offers (a few of JDV_J66-TypeCode-DMP, LOINC; the DMP checks the code
+# against the whole value set), labelled by the value set itself.
+UPLOAD_TYPE_CODES = ("11488-4", "11502-2", "18748-4", "57833-6", "87273-9", "34133-9")
+UPLOAD_TYPES = tuple((code, valuesets.load("J66").display("http://loinc.org", code) or code)
+                     for code in UPLOAD_TYPE_CODES)
 
 
 def _doc_base(ins: str, document_id: str) -> str:
