@@ -153,6 +153,8 @@ def fr_datetime(value: datetime | None, with_time: bool = True) -> str:
 
 templates.env.filters["fr_datetime"] = fr_datetime
 templates.env.filters["fr_date"] = lambda value: fr_datetime(value, with_time=False)
+# INSi's DateNaissance (YYYY-MM-DD, "00" for an unknown day or month) in French order
+templates.env.filters["fr_birth"] = lambda value: "/".join(reversed(str(value).split("-"))) if value else ""
 
 FLASH = {
     "masque": "Le document est masqué aux professionnels (son auteur le voit toujours).",

@@ -5,7 +5,12 @@ store). Few and meaningful: each costs seconds; they run on the fast leg of each
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
+from sqlalchemy import update
+
+from app.db import utcnow
+from app.mes.models import MesWebSession
 from tests.browser import screenshot
 from tests.dmp.builders import filed_ids, provide_bundle
 from tests.mes.helpers import ZOE
@@ -160,3 +165,36 @@ async def test_reply_to_a_professionals_message_reaches_their_mailbox(page, clie
     listed = (await client.get(box(DOCTOR), params={"kind": "message"}, headers=doctor)).json()
     replies = [item for item in listed["items"] if item["sender"] == f"{ZOE}@patient.mssante.fr"]
     assert len(replies) == 1 and replies[0]["subject"] == "Re: Vos résultats d'analyses", listed
+
+
+async def test_an_expired_session_keeps_the_form_in_the_browser(page, client, session) -> None:  # type: ignore[no-untyped-def]
+    await sign_in(page)
+    await page.goto(f"/mes/patients/{ZOE}/acces")
+    await page.fill("#rpps-authorise", LEFEVRE[1:])
+    await session.execute(update(MesWebSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    await session.commit()
+    await page.click("button:has-text('Autoriser')")
+    await page.wait_for_selector("text=Votre session a expiré")
+    await screenshot(page, "mes-expired")
+    await page.select_option("#person", ZOE)
+    await page.click("text=Recevoir un code")
+    await page.fill("#code", await page.locator("#sms-code").inner_text())
+    await page.click("button:has-text('Se connecter')")
+    await page.wait_for_selector("h1:has-text('Reprendre votre action')")
+    assert LEFEVRE[1:] in await page.locator("main table").inner_text()
+    await screenshot(page, "mes-resume")
+    await page.click("button:has-text('Confirmer')")
+    await page.wait_for_selector("text=Le professionnel est autorisé")
+    lefevre = await professional(client)(LEFEVRE)
+    assert (await client.get(SEARCH, headers=lefevre)).status_code == 200
+    # the other pages, for the record
+    await page.goto(f"/mes/patients/{ZOE}/messages/pharmacie")
+    await screenshot(page, "mes-pharmacy")
+    await page.goto(f"/mes/patients/{ZOE}/documents")
+    await page.click("text=Note de vaccination")
+    await page.click("text=Supprimer…")
+    await page.wait_for_selector("h1:has-text('Supprimer')")
+    await screenshot(page, "mes-delete")
+    response = await page.goto("/mes/patients/199999999999999/documents")
+    assert response is not None and response.status == 404
+    await screenshot(page, "mes-error")
