@@ -247,13 +247,6 @@ async def audit_events(session: AsyncSession, *, ins: str, limit: int, before_id
     return list((await session.execute(query.order_by(DmpAuditEvent.id.desc()).limit(limit))).scalars().all())
 
 
-async def last_audit_id(session: AsyncSession, *, ins: str) -> int:
-    from sqlalchemy import func
-
-    return (await session.execute(select(func.max(DmpAuditEvent.id)).where(DmpAuditEvent.ins == ins))
-            ).scalar_one() or 0
-
-
 async def document_titles(session: AsyncSession, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
     """id -> (title, availability) of these documents (for the history's "what")."""
     if not ids:

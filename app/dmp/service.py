@@ -18,7 +18,6 @@ from app.dmp.patient import (
     delete_by_patient,
     document_titles,
     file_patient_document,
-    last_audit_id,
     origin_of,
     patient_document,
     patient_documents,
@@ -69,5 +68,5 @@ __all__ = [
     "registered_hashes",
     # the patient's own actions (app/dmp/patient.py), for Mon espace santé, and the errors they raise
     "DmpError", "Kind", "audit_events", "delete_by_patient", "document_titles", "file_patient_document",
-    "last_audit_id", "origin_of", "patient_document", "patient_documents", "set_label",
+    "origin_of", "patient_document", "patient_documents", "set_label",
 ]
