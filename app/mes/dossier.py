@@ -27,6 +27,7 @@ from app.mes.dmpview import dmp_call, record_of
 from app.mes.exceptions import MesConflict, MesForbiddenAction, MesInvalid, MesNotFound
 from app.mes.persons import Person, is_representative, patient_for
 from app.mes.views import AccessSettings, ProfessionalEntry, Profile
+from app.mss import service as mss_service
 from app.psc import service as psc_service
 
 CLOSURE_BY_PATIENT = "patient-demande"  # dmp-motif-fermeture (reference/dmp.md §2.7, PDSm4DMP TD02)
@@ -72,6 +73,8 @@ async def close_profile(session: AsyncSession, *, actor: Person, ins: str, reaso
     record = await record_of(session, patient)
     text = " ".join((reason or "").split())[:1024] or None
     await dmp_call(dmp_service.close_record, session, record=record, reason=CLOSURE_BY_PATIENT, text=text)
+    # the patient's mailbox closes with the profile: MES bounces what professionals send (ENS MES v1.3)
+    await mss_service.set_patient_mailbox_open(session, ins=patient.ins, open_=False)
     return await profile(session, actor=actor, ins=ins)
 
 
@@ -79,6 +82,7 @@ async def reopen_profile(session: AsyncSession, *, actor: Person, ins: str) -> P
     patient = await patient_for(session, actor=actor, ins=ins)
     record = await record_of(session, patient)
     await dmp_call(dmp_service.reopen_record, session, record=record)
+    await mss_service.set_patient_mailbox_open(session, ins=patient.ins, open_=True)
     return await profile(session, actor=actor, ins=ins)
 
 
@@ -102,6 +106,7 @@ async def object_to_creation(session: AsyncSession, *, actor: Person, ins: str) 
                                  french="des professionnels ont déjà alimenté ce profil : le fermer plutôt")
     await dmp_call(dmp_service.close_record, session, record=record, reason=OPPOSITION,
                    text="opposition à la création du profil")
+    await mss_service.set_patient_mailbox_open(session, ins=patient.ins, open_=False)
     return await profile(session, actor=actor, ins=ins)
 
 

@@ -134,13 +134,23 @@ async def inbox(session: AsyncSession, *, actor: Person, ins: str) -> list[Messa
     return sorted(found, key=lambda s: s.at, reverse=True)
 
 
-async def _find(session: AsyncSession, *, actor: Person, ins: str, message_id: str) -> tuple[Any, Any, Any, Any, Any]:
+@dataclass
+class _Found:
+    mailbox: Any
+    row: Any
+    delivery: Any
+    fact: Any
+    conversation: Any
+    indexed: list[tuple[Any, Any, Any]]
+
+
+async def _find(session: AsyncSession, *, actor: Person, ins: str, message_id: str) -> _Found:
     mailbox = await _mailbox(session, actor=actor, ins=ins)
     if mailbox is not None:
         indexed, conversations = await _indexed(session, mailbox)
         for row, delivery, fact in indexed:
             if row.uid == message_id:
-                return mailbox, row, delivery, fact, _conversation_of(conversations, fact)
+                return _Found(mailbox, row, delivery, fact, _conversation_of(conversations, fact), indexed)
     raise MesNotFound(f"no message {message_id} in your mailbox", rule="MES:message-unknown",
                       french=f"aucun message {message_id} dans votre messagerie")
 
@@ -148,8 +158,9 @@ async def _find(session: AsyncSession, *, actor: Person, ins: str, message_id: s
 def _reply_verdict(conversation: Any, mailbox: Any) -> tuple[bool, str | None]:
     if not mailbox.active:
         return False, ("votre messagerie est fermée (profil clôturé) — your mailbox is closed (profile closed)")
-    if not conversation.opened_by_professional and not conversation.participants:
-        return False, "aucun destinataire dans cette conversation — nobody to reply to in this conversation"
+    if not conversation.reply_to():
+        return False, ("personne à qui répondre : message automatique, ou pas encore de réponse du destinataire — "
+                       "nobody to reply to (an automatic message, or no answer yet)")
     verdict = citizen.patient_may_send(conversation=conversation, recipients=conversation.reply_to(),
                                        pharmacies=())
     return verdict.allowed, None if verdict.allowed else verdict.message
@@ -160,7 +171,9 @@ async def read_message(session: AsyncSession, *, settings: Settings, actor: Pers
     """One message of the patient's mailbox, its text, attachments and decoded XDM, whether a reply is allowed and
     why not. Reading a received message marks it read, which sends the read receipt (MDN, RFC 8098) the
     professional asked for with ``Disposition-Notification-To``, once."""
-    mailbox, row, delivery, fact, conversation = await _find(session, actor=actor, ins=ins, message_id=message_id)
+    found = await _find(session, actor=actor, ins=ins, message_id=message_id)
+    mailbox, row, delivery, fact, conversation = found.mailbox, found.row, found.delivery, found.fact, \
+        found.conversation
     if delivery is not None and not delivery.seen:
         await mss.mark_read(session, settings, mailbox=mailbox, delivery=delivery, message=row)
     view = await mss.parsed(settings, row)
@@ -173,9 +186,9 @@ async def read_message(session: AsyncSession, *, settings: Settings, actor: Pers
         elif not text and part.content_type == "text/plain":
             text = payload.decode(part.charset or "utf-8", errors="replace")
     allowed, refusal = _reply_verdict(conversation, mailbox)
-    indexed, _ = await _indexed(session, mailbox)
     ids = {m.message_id for m in conversation.messages if m.message_id}
-    thread = [_summary(m, d, f, conversation) for m, d, f in indexed if f.message_id in ids or m.uid == row.uid]
+    thread = [_summary(m, d, f, conversation) for m, d, f in found.indexed
+              if f.message_id in ids or m.uid == row.uid]
     return MessageDetail(
         summary=_summary(row, delivery, fact, conversation),
         message_id=row.message_id, in_reply_to=row.in_reply_to, reply_to=list(fact.reply_to),
@@ -188,8 +201,7 @@ async def read_message(session: AsyncSession, *, settings: Settings, actor: Pers
 async def message_attachment(session: AsyncSession, *, settings: Settings, actor: Person, ins: str,
                              message_id: str, index: int) -> Attachment:
     """One attachment of a message of the patient's mailbox, with its content."""
-    _, row, _, _, _ = await _find(session, actor=actor, ins=ins, message_id=message_id)
-    view = await mss.parsed(settings, row)
+    view = await mss.parsed(settings, (await _find(session, actor=actor, ins=ins, message_id=message_id)).row)
     for part, payload in zip(view.parts, view.payloads, strict=False):
         if part.index == index and part.is_attachment:
             return Attachment(filename=part.filename or f"piece-{part.index}", content_type=part.content_type,
@@ -270,8 +282,8 @@ async def reply(session: AsyncSession, *, settings: Settings, actor: Person, ins
                 attachments: Sequence[Attachment] = ()) -> MessageSummary:
     """Reply within the conversation of ``message_id``, to its ``Reply-To`` when set (else its From): refused with
     :class:`MesConflict` once the conversation is closed (``X-MSS-MES: FIN`` or ``[FIN]`` in a subject of it)."""
-    mailbox, row, _, fact, conversation = await _find(session, actor=actor, ins=ins, message_id=message_id)
-    _open_mailbox(mailbox)
+    found = await _find(session, actor=actor, ins=ins, message_id=message_id)
+    mailbox, row, fact, conversation = _open_mailbox(found.mailbox), found.row, found.fact, found.conversation
     closed = conversation.closed_by
     if closed is not None:
         verdict = citizen.patient_may_send(conversation=conversation, recipients=[], pharmacies=())

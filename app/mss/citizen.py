@@ -64,6 +64,9 @@ class ThreadMessage:
     at: datetime | None = None
     recipients: tuple[str, ...] = ()
     """Its To and Cc addresses (lower case)."""
+    automatic: bool = False
+    """Sent by a machine, not a person: ``Auto-Submitted`` other than ``no`` (RFC 3834), or written by Mon espace
+    santé itself (its notifications). Nobody to reply to."""
 
 
 def closing(message: ThreadMessage) -> str | None:
@@ -111,15 +114,16 @@ class Conversation:
         for message in self.messages:
             if message.from_patient:
                 found.update(message.recipients)
-            else:
+            elif not message.automatic:
                 found.add(message.sender)
                 found.update(message.reply_to)
         return found
 
     def reply_to(self, message: ThreadMessage | None = None) -> list[str]:
-        """Where a reply to ``message`` (default: the latest message of the other side) goes."""
-        if message is None or message.from_patient:
-            others = [m for m in self.messages if not m.from_patient]
+        """Where a reply to ``message`` (default: the latest message of the other side, automatic ones apart)
+        goes; none when nobody on the other side wrote (an automatic message)."""
+        if message is None or message.from_patient or message.automatic:
+            others = [m for m in self.messages if not m.from_patient and not m.automatic]
             if not others:
                 return []
             message = others[-1]

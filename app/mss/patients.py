@@ -87,6 +87,8 @@ def thread_message(row: MssMessage, *, patient: str) -> citizen.ThreadMessage:
     headers = row.headers or []
     sender = parseaddr(row.from_header or "")[1].lower() or (row.envelope_from or "").lower()
     mes = _header_all(headers, "X-MSS-MES")
+    from_patient = (row.envelope_from or "").lower() == patient.lower()
+    auto = [v.strip().lower() for v in _header_all(headers, "Auto-Submitted")]
     return citizen.ThreadMessage(
         message_id=row.message_id.strip() if row.message_id else None,
         parents=tuple(citizen.message_ids(_header_all(headers, "In-Reply-To") + _header_all(headers, "References"))),
@@ -94,10 +96,11 @@ def thread_message(row: MssMessage, *, patient: str) -> citizen.ThreadMessage:
         mes=mes[0] if mes else None,
         sender=sender,
         reply_to=tuple(a.lower() for _, a in getaddresses(_header_all(headers, "Reply-To")) if a),
-        from_patient=(row.envelope_from or "").lower() == patient.lower(),
+        from_patient=from_patient,
         at=as_utc(row.received_at) if row.received_at else None,
         recipients=tuple(a.lower() for _, a in getaddresses(_header_all(headers, "To") + _header_all(headers, "Cc"))
                          if a),
+        automatic=any(v and v != "no" for v in auto) or (row.transport == "mes" and not from_patient),
     )
 
 

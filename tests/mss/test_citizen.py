@@ -221,3 +221,13 @@ def test_an_allowed_patient_message_passes_both_rules():
     professional = report(build_message())
     assert status(professional, "MSS.MES.START") == "not_applicable"
     assert RULES["MSS.MES.START"].enforced and RULES["MSS.MES.REPLY"].enforced
+
+
+def test_nobody_to_reply_to_in_an_automatic_message():
+    notice = ThreadMessage(message_id="<n@mes>", parents=(), subject="Mon espace santé : nouveau document", mes=None,
+                           sender="notifications@monespacesante.sandbox.mssante.fr", automatic=True)
+    conversation, = citizen.threads([notice])
+    assert conversation.reply_to() == [] and conversation.reply_to(notice) == []
+    assert conversation.participants == set()
+    verdict = citizen.patient_may_send(conversation=conversation, recipients=[notice.sender], pharmacies=())
+    assert verdict.refusal is PatientRefusal.START

@@ -161,7 +161,7 @@ async def test_over_25_mb_to_a_patient_is_bounced_by_mes(smtp_call, session, set
     assert await deliveries_to(session, PATIENT) == []
     assert len(await deliveries_to(session, HOSPITAL_DOCTOR)) == 1  # a professional has no such limit
     (_, bounce), = await deliveries_to(session, DOCTOR)
-    assert b"Status: 5.3.4" in bounce.raw and "25 Mo".encode() in bounce.raw
+    assert b"Status: 5.3.4" in bounce.raw and b"25 Mo" in bounce.raw
     assert bounce.subject is not None and bounce.subject.startswith("Message non distribué")
 
 

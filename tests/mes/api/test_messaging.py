@@ -211,3 +211,35 @@ async def test_over_25_mb_is_refused_before_anything_is_sent(client, session, se
                         actor=zoe, ins=ZOE, message_id=sent["uid"], text="x", attachments=[encoded_over])
     assert refused.value.too_large and refused.value.rule == "MSS:mes.size"
     await session.rollback()
+
+
+async def test_an_automatic_message_cannot_be_answered(client) -> None:
+    sent = await professional_sends(client, subject="Rappel de rendez-vous",
+                                    headers={"Auto-Submitted": "auto-generated"})
+    headers = await auth(client, ZOE)
+    detail = (await client.get(f"{API}/{ZOE}/messages/{sent['uid']}", headers=headers)).json()
+    assert detail["reply_allowed"] is False and "automatique" in detail["reply_refusal"]
+    reply = await client.post(f"{API}/{ZOE}/messages/{sent['uid']}/reply", headers=headers, json={"text": "?"})
+    assert reply.status_code == 409 and reply.json()["rule"] == "MES:conversation-empty"
+
+
+async def test_closing_the_profile_closes_the_mailbox_and_mes_bounces(client) -> None:
+    earlier = await professional_sends(client)
+    headers = await auth(client, ZOE)
+    closed = await client.post(f"{API}/{ZOE}/close", json={"reason": "plus besoin"}, headers=headers)
+    assert closed.status_code == 200, closed.text
+    await professional_sends(client, subject="Après fermeture")
+    doctor = await psc_auth(client, DOCTOR_SNI)
+    bounces = (await client.get(box(DOCTOR), params={"kind": "dsn"}, headers=doctor)).json()
+    bounce, = bounces["items"]
+    assert bounce["subject"] == "Message non distribué : Après fermeture"
+    raw = (await client.get(f"{box(DOCTOR)}/{bounce['uid']}/raw", headers=doctor)).content
+    assert b"Status: 5.2.1" in raw and "fermée".encode() in raw
+    refused = await client.post(f"{API}/{ZOE}/messages/{earlier['uid']}/reply", headers=headers, json={"text": "x"})
+    assert refused.status_code == 409 and refused.json()["rule"] == "MES:mailbox-closed"
+
+    reopened = await client.post(f"{API}/{ZOE}/reopen", headers=headers)
+    assert reopened.status_code == 200, reopened.text
+    await professional_sends(client, subject="Après réouverture")
+    subjects = [m["subject"] for m in (await client.get(f"{API}/{ZOE}/messages", headers=headers)).json()]
+    assert subjects == ["Après réouverture", "Vos résultats d'analyses"]
