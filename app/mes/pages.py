@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.api.deps import SessionDep, SettingsDep
+from app.api.journal import note_refusal
 from app.mes import pages_documents, pages_messages, service
 from app.mes.exceptions import MesInvalid, MesSignInError
 from app.mes.pages_web import (
@@ -79,6 +80,7 @@ async def sign_in_start(request: Request, session: SessionDep, settings: Setting
     next_path = safe_next(form.get("next"))
     pending = Pending.decode(form.get("pending"))
     if not tokens_match(form.get("signin_token"), request.cookies.get("mes_signin")):
+        note_refusal(request, rule="mes:csrf", detail="sign-in form without its double-submit token", status=403)
         return await signin_page(request, session, pending=pending, next_path=next_path, status_code=403,
                                  error="Le formulaire de connexion n'a pas pu être vérifié : recommencez.")
     typed = form.get("ins")
@@ -92,6 +94,7 @@ async def sign_in_start(request: Request, session: SessionDep, settings: Setting
         challenge = await service.start_sign_in(session, settings=settings, ins=ins)
     except MesSignInError as error:
         await session.rollback()
+        note_refusal(request, rule=error.rule, detail=error.detail, status=400)
         return await signin_page(request, session, pending=pending, next_path=next_path, status_code=400,
                                  error=error.french, ins=ins)
     person = await service.find_person(session, ins=challenge.ins)
@@ -117,6 +120,7 @@ async def sign_in_finish(request: Request, session: SessionDep, settings: Settin
                                  error=message)
 
     if not tokens_match(form.get("signin_token"), request.cookies.get("mes_signin")):
+        note_refusal(request, rule="mes:csrf", detail="sign-in form without its double-submit token", status=403)
         return await again(403, "Le formulaire de connexion n'a pas pu être vérifié : recommencez.")
     if not isinstance(challenge_id, str) or not isinstance(code, str):
         return await again(400, "Le code est manquant : recommencez la connexion.")
@@ -126,6 +130,7 @@ async def sign_in_finish(request: Request, session: SessionDep, settings: Settin
     except MesSignInError as error:
         # The attempt was counted in a transaction of its own (app.mes.service): nothing to keep here.
         await session.rollback()
+        note_refusal(request, rule=error.rule, detail=error.detail, status=400)
         return await again(400, error.french)
     web = await service.open_web_session(session, settings=settings, actor=actor)
     if pending is not None:

@@ -389,6 +389,8 @@ def page_route(endpoint: Callable[P, Awaitable[Response]]) -> Callable[P, Awaita
                 return RedirectResponse(sign_in_url(safe_next(target)), status_code=303, headers=NO_STORE)
             form = await request.form()
             pending = await pending_of(request, form)
+            note_refusal(request, rule="mes:session-expired", detail="no live page session: the form is kept "
+                         "across the sign-in", status=401)
             return await signin_page(request, session, pending=pending, expired=True)
         except CsrfRefused:
             await session.rollback()

@@ -124,6 +124,8 @@ async def test_an_expired_session_keeps_the_form_across_sign_in(client, session)
     kept = await client.post(f"/mes/patients/{ZOE}/acces/autoriser", data={"csrf_token": token,
                                                                            "rpps": LEFEVRE_RPPS})
     assert kept.status_code == 401 and "Votre session a expiré" in kept.text
+    journal = (await client.get("/sandbox/v1/journal", params={"limit": 5})).json()
+    assert any(entry.get("rule") == "mes:session-expired" for entry in journal["entries"]), journal
     assert "Autoriser un professionnel" in kept.text and hidden(kept.text, "pending")
     resumed = await sign_in_from(client, kept.text, ZOE)
     assert resumed.status_code == 200 and "Reprendre votre action" in resumed.text and LEFEVRE_RPPS in resumed.text
