@@ -58,8 +58,9 @@ def _doc_base(ins: str, document_id: str) -> str:
 async def documents(request: Request, ins: str, session: SessionDep, settings: SettingsDep) -> Response:
     ctx = await signed_in(request, session, settings, ins=ins)
     items = await service.list_documents(session, actor=ctx.actor, ins=ins)
-    return render(request, "documents.html", base_context(request, ctx, "/documents", documents=items,
-                                                          upload_types=UPLOAD_TYPES))
+    return render(request, "documents.html", base_context(
+        request, ctx, "/documents", documents=items, upload_types=UPLOAD_TYPES,
+        upload_max=f"{settings.mes_upload_max_bytes / 1024 / 1024:.3g}".replace(".", ",")))
 
 
 @router.get("/mes/patients/{ins}/documents/{document_id}", name="mes_page_document")
