@@ -9,6 +9,8 @@ never an HTTP-shaped error: each face maps it to its protocol.
 from __future__ import annotations
 
 from app.dmp.access import authorise, caller_on
+from app.dmp.cda_html import cda_to_html
+from app.dmp.cda_html import embedded_file as cda_embedded_file
 from app.dmp.exceptions import DmpError, Kind
 from app.dmp.feeding import publish_simplified, registered_hashes, submit
 from app.dmp.patient import (
@@ -55,7 +57,8 @@ from app.dmp.traces import AuditSearch, search_audit, trace
 from app.dmp.updates import document_view, patch_document
 
 __all__ = [
-    "AuditSearch", "DmpError", "authorise", "binary_document", "binary_rows", "caller_on", "close_record",
+    "AuditSearch", "DmpError", "authorise", "binary_document", "binary_rows", "caller_on", "cda_embedded_file",
+    "cda_to_html", "close_record",
     "count_documents",
     "create_record", "document_view", "documents_for", "feed_standing", "find_by_identifier", "get_document",
     "get_binary",

@@ -6,7 +6,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from app.domains import Domain
-from app.mes import control, messaging_api, service
+from app.mes import control, messaging_api, pages, pages_web, service
 from app.mes.api import problems
 from app.mes.api import router as api
 from app.mes.exceptions import MesError
@@ -21,10 +21,12 @@ async def _mes_error(request: Request, exc: MesError) -> Response:
 DOMAIN = Domain(
     name="mes",
     # the patient API's auth is its own bearer token (app.mes.signin), not a PSC one
-    routers=[api.router, messaging_api.router, control.router],
+    routers=[api.router, messaging_api.router, control.router, pages.router],
     seed=service.seed,
     exception_handlers={MesError: _mes_error},
     keep_on_reset=("mes_signing_key",),
+    # the pages' own unknown routes, 405, 413 and malformed forms as a French page (the API keeps problem JSON)
+    error_renderers={"/mes/": pages_web.render_generic_error},
     openapi_tags=[{
         "name": api.TAG,
         "description": "Mon espace santé, the patient side: sign in with an INS and a one-time code (simulated "
