@@ -247,10 +247,21 @@ async def audit_events(session: AsyncSession, *, ins: str, limit: int, before_id
     return list((await session.execute(query.order_by(DmpAuditEvent.id.desc()).limit(limit))).scalars().all())
 
 
-async def document_titles(session: AsyncSession, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """id -> (title, availability) of these documents (for the history's "what")."""
+async def patient_document_titles(session: AsyncSession, ids: Sequence[str], *, representative: bool
+                                  ) -> dict[str, tuple[str, str]]:
+    """id -> (title, availability) of those of these documents the patient (or a legal representative) may know
+    of, for the history's "what" and the notifications: a document hidden from that reader (``INVISIBLE_PATIENT``
+    from the patient and the representatives, ``INVISIBLE_REPRESENTANTS_LEGAUX`` from the representatives:
+    reference/dmp.md §2.4, :func:`rules.is_visible`) is left out, its id and its title. A deleted document keeps
+    its title when its labels let the reader see it (the history tells what happened before the deletion, and the
+    reader could see it then)."""
     if not ids:
         return {}
-    rows = (await session.execute(select(DmpDocument.id, DmpDocument.title, DmpDocument.availability).where(
-        DmpDocument.id.in_(sorted(set(ids)))))).all()
-    return {row.id: (row.title, row.availability) for row in rows}
+    caller = patient_caller(representative=representative)
+    rows = (await session.execute(select(DmpDocument).where(DmpDocument.id.in_(sorted(set(ids)))))).scalars().all()
+    out = {}
+    for doc in rows:
+        view = document_view(doc)
+        if rules.is_visible(rules.DocumentView(author_rpps=view.author_rpps, labels=view.labels), caller):
+            out[doc.id] = (doc.title, doc.availability)
+    return out

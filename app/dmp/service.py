@@ -16,10 +16,10 @@ from app.dmp.feeding import publish_simplified, registered_hashes, submit
 from app.dmp.patient import (
     audit_events,
     delete_by_patient,
-    document_titles,
     file_patient_document,
     origin_of,
     patient_document,
+    patient_document_titles,
     patient_documents,
     set_label,
 )
@@ -68,6 +68,6 @@ __all__ = [
     "set_authorisation", "set_blocked", "set_opt_outs", "stream_binary", "submit", "trace",
     "registered_hashes",
     # the patient's own actions (app/dmp/patient.py), for Mon espace santé, and the errors they raise
-    "Kind", "audit_events", "delete_by_patient", "document_titles", "file_patient_document",
-    "origin_of", "patient_document", "patient_documents", "set_label",
+    "Kind", "audit_events", "delete_by_patient", "file_patient_document",
+    "origin_of", "patient_document", "patient_document_titles", "patient_documents", "set_label",
 ]

@@ -57,7 +57,7 @@ async def profile(session: AsyncSession, *, actor: Person, ins: str, settings: S
     if record is not None:
         count = len(await dmp_service.patient_documents(session, record=record,
                                                         representative=is_representative(actor, patient)))
-    unread = await history.unread_count(session, ins=patient.ins)
+    unread = await history.unread_count(session, actor=actor, patient=patient)
     return Profile(
         person=patient, dmp_state=state_of(record), closed_at=None if record is None else record.closure_date,
         closure_reason=None if record is None else record.closure_reason,

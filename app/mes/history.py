@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,13 +28,14 @@ from app.db import utcnow
 from app.dmp import service as dmp_service
 from app.mes.exceptions import MesInvalid, MesNotFound
 from app.mes.models import MesNotification, MesNotificationSetting
-from app.mes.persons import Person, find_person, patient_for
+from app.mes.persons import Person, find_person, is_representative, patient_for
 from app.mes.views import Activity, Notification, NotificationSettings
 from app.mss import service as mss_service
 
 NOTIFICATION_SENDER = "notifications@monespacesante.sandbox.mssante.fr"
 FEEDS = {"ITI-65", "ITI-105", "ITI-41"}
 BATCH = 500
+RL_SUFFIX = ":rl"  # the source's tail of a notification of documents hidden from the legal representatives
 
 # What each DMP transaction is, in the patient's words (reference/dmp.md §1-§2: PDSm, XDS.b, TD).
 TRANSACTIONS = {
@@ -63,10 +64,12 @@ async def activity(session: AsyncSession, *, actor: Person, ins: str, limit: int
     patient = await patient_for(session, actor=actor, ins=ins)
     limit = max(1, min(limit, 200))
     events = await dmp_service.audit_events(session, ins=patient.ins, limit=limit, before_id=before)
-    titles = await dmp_service.document_titles(session, [i for e in events for i in e.document_ids or []])
+    # only the documents this reader may know of: neither their ids nor their titles otherwise (dmp.md §2.4)
+    titles = await dmp_service.patient_document_titles(session, [i for e in events for i in e.document_ids or []],
+                                                       representative=is_representative(actor, patient))
     out = []
     for event in events:
-        ids = list(event.document_ids or [])
+        ids = [i for i in event.document_ids or [] if i in titles]
         out.append(Activity(
             id=event.id, at=event.recorded, who_name=event.agent_name or (f"RPPS {event.agent_rpps}"
                                                                             if event.agent_rpps else "inconnu"),
@@ -75,7 +78,7 @@ async def activity(session: AsyncSession, *, actor: Person, ins: str, limit: int
             access_mode=event.access_mode, access_mode_label=MODES.get(event.access_mode, event.access_mode),
             reason=event.access_reason, outcome="success" if event.outcome == "0" else "refused",
             outcome_text=event.outcome_text, document_ids=ids,
-            document_titles=[titles[i][0] for i in ids if i in titles]))
+            document_titles=[titles[i][0] for i in ids]))
     return out
 
 
@@ -94,26 +97,36 @@ async def _setting(session: AsyncSession, ins: str) -> MesNotificationSetting:
     return row
 
 
-def _made_from(event: Any, titles: dict[str, tuple[str, str]]) -> tuple[str, str, str, list[str]] | None:
-    """(kind, title, body, document ids) of the notification a trace makes, or None."""
+def _made_from(event: Any, titles: dict[str, tuple[str, str]], for_representatives: dict[str, tuple[str, str]]
+               ) -> list[tuple[str, str, str, str, list[str]]]:
+    """(source, kind, title, body, document ids) of the notifications a trace makes. ``titles`` are the documents
+    the patient may know of, ``for_representatives`` those the legal representatives may (reference/dmp.md §2.4):
+    a document hidden from the patient (``INVISIBLE_PATIENT``) makes no notification at all, and the new documents
+    hidden from the representatives only (``INVISIBLE_REPRESENTANTS_LEGAUX``) make a notification of their own
+    (source ``audit:<id>:rl``), which :func:`notifications` never shows a representative."""
+    source = f"audit:{event.id}"
     who = event.agent_name or (f"RPPS {event.agent_rpps}" if event.agent_rpps else "un professionnel")
     when = event.recorded.strftime("%d/%m/%Y %H:%M UTC")
     if event.access_mode in ("bris_de_glace", "centre_15"):
         mode = MODES[event.access_mode]
         done = "a accédé" if event.outcome == "0" else "a tenté d'accéder (refusé)"
         reason = f" Motif : {event.access_reason}." if event.access_reason else ""
-        return (event.access_mode, f"Accès en {mode} à votre profil",
-                f"{who} {done} à votre dossier médical en mode {mode} le {when} "
-                f"({transaction_label(event.transaction, event.action)}).{reason}", list(event.document_ids or []))
+        return [(source, event.access_mode, f"Accès en {mode} à votre profil",
+                 f"{who} {done} à votre dossier médical en mode {mode} le {when} "
+                 f"({transaction_label(event.transaction, event.action)}).{reason}",
+                 [i for i in event.document_ids or [] if i in titles])]
     if event.transaction in FEEDS and event.action == "C" and event.outcome == "0":
         new = [i for i in event.document_ids or [] if i in titles and titles[i][1] == "Approved"]
-        if not new:
-            return None
-        names = ", ".join(f"« {titles[i][0]} »" for i in new)
-        plural = "x documents" if len(new) > 1 else "u document"
-        return ("new_document", f"Nouvea{plural} dans votre profil",
-                f"{who} a ajouté {names} à votre dossier médical le {when}.", new)
-    return None
+        out = []
+        for suffix, group in (("", [i for i in new if i in for_representatives]),
+                              (RL_SUFFIX, [i for i in new if i not in for_representatives])):
+            if group:
+                names = ", ".join(f"« {titles[i][0]} »" for i in group)
+                plural = "x documents" if len(group) > 1 else "u document"
+                out.append((source + suffix, "new_document", f"Nouvea{plural} dans votre profil",
+                            f"{who} a ajouté {names} à votre dossier médical le {when}.", group))
+        return out
+    return []
 
 
 async def refresh(session: AsyncSession, settings: Settings, *, ins: str) -> int:
@@ -125,13 +138,11 @@ async def refresh(session: AsyncSession, settings: Settings, *, ins: str) -> int
         events = await dmp_service.audit_events(session, ins=ins, limit=BATCH, after_id=setting.audit_cursor)
         if not events:
             break
-        titles = await dmp_service.document_titles(session, [i for e in events for i in e.document_ids or []])
-        for event in events:
-            found = _made_from(event, titles)
-            if found is None:
-                continue
-            kind, title, body, ids = found
-            source = f"audit:{event.id}"
+        named = [i for e in events for i in e.document_ids or []]
+        titles = await dmp_service.patient_document_titles(session, named, representative=False)
+        for_representatives = await dmp_service.patient_document_titles(session, named, representative=True)
+        made_from = [(event, found) for event in events for found in _made_from(event, titles, for_representatives)]
+        for event, (source, kind, title, body, ids) in made_from:
             exists = (await session.execute(select(MesNotification.id).where(
                 MesNotification.ins == ins, MesNotification.source == source))).first()
             if exists is not None:
@@ -141,7 +152,11 @@ async def refresh(session: AsyncSession, settings: Settings, *, ins: str) -> int
                                   mailed_to=None)
             session.add(row)
             if setting.email:
-                await _mail(session, settings, to=setting.email, subject=title, body=body)
+                # the address may be read by a representative too: a document hidden from them is not named
+                mailed = body if not source.endswith(RL_SUFFIX) else (
+                    f"Un professionnel a ajouté à votre dossier médical un document que vos représentants légaux "
+                    f"ne voient pas, le {event.recorded.strftime('%d/%m/%Y %H:%M UTC')}.")
+                await _mail(session, settings, to=setting.email, subject=title, body=mailed)
                 row.mailed_to = setting.email
             made += 1
         cursor = events[-1].id
@@ -187,9 +202,23 @@ async def dispatch(session: AsyncSession, settings: Settings, *, ins: str | None
     return made
 
 
-def _view(row: MesNotification) -> Notification:
+def _view(row: MesNotification, known: dict[str, tuple[str, str]]) -> Notification:
     return Notification(id=row.id, kind=row.kind, title=row.title, body=row.body, occurred_at=row.occurred_at,
-                        read=row.read_at is not None, mailed_to=row.mailed_to, document_ids=list(row.document_ids))
+                        read=row.read_at is not None, mailed_to=row.mailed_to,
+                        document_ids=[i for i in row.document_ids if i in known])
+
+
+async def _readable(session: AsyncSession, rows: Any, *, representative: bool
+                    ) -> list[tuple[MesNotification, dict[str, tuple[str, str]]]]:
+    """The notifications this reader may read, with the documents it may know of, by the documents' labels now
+    (reference/dmp.md §2.4): the minor and their representatives share the notifications, and a notification
+    naming a document hidden from the reader (made hidden since, or a ``:rl`` one) is not theirs."""
+    rows = list(rows)
+    known = await dmp_service.patient_document_titles(session, [i for r in rows for i in r.document_ids or []],
+                                                      representative=representative)
+    return [(row, known) for row in rows
+            if not (row.kind == "new_document" and (any(i not in known for i in row.document_ids or [])
+                                                    or (representative and row.source.endswith(RL_SUFFIX))))]
 
 
 async def notifications(session: AsyncSession, *, settings: Settings, actor: Person, ins: str,
@@ -202,22 +231,29 @@ async def notifications(session: AsyncSession, *, settings: Settings, actor: Per
         query = query.where(MesNotification.read_at.is_(None))
     rows = (await session.execute(query.order_by(MesNotification.id.desc()).limit(max(1, min(limit, 500))))
             ).scalars().all()
-    return [_view(r) for r in rows]
+    return [_view(row, known) for row, known in await _readable(
+        session, rows, representative=is_representative(actor, patient))]
 
 
-async def unread_count(session: AsyncSession, *, ins: str) -> int:
-    return (await session.execute(select(func.count()).select_from(MesNotification).where(
-        MesNotification.ins == ins, MesNotification.read_at.is_(None)))).scalar_one()
+async def unread_count(session: AsyncSession, *, actor: Person, patient: Person) -> int:
+    rows = (await session.execute(select(MesNotification).where(
+        MesNotification.ins == patient.ins, MesNotification.read_at.is_(None)))).scalars().all()
+    return len(await _readable(session, rows, representative=is_representative(actor, patient)))
 
 
 async def mark_notifications_read(session: AsyncSession, *, actor: Person, ins: str,
                                   ids: list[int] | None = None) -> int:
-    """Mark these notifications (all, when None) read; how many changed."""
+    """Mark these notifications (all, when None) read; how many changed. Only those the reader may read."""
     patient = await patient_for(session, actor=actor, ins=ins)
-    query = update(MesNotification).where(MesNotification.ins == patient.ins, MesNotification.read_at.is_(None))
+    query = select(MesNotification).where(MesNotification.ins == patient.ins, MesNotification.read_at.is_(None))
     if ids is not None:
         query = query.where(MesNotification.id.in_(ids[:1000]))
-    result = await session.execute(query.values(read_at=utcnow()))
+    rows = (await session.execute(query)).scalars().all()
+    readable = [row.id for row, _ in await _readable(session, rows, representative=is_representative(actor, patient))]
+    if not readable:
+        return 0
+    result = await session.execute(update(MesNotification).where(
+        MesNotification.id.in_(readable), MesNotification.read_at.is_(None)).values(read_at=utcnow()))
     await session.flush()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -3,7 +3,7 @@ XDS.b (ITI-18), normal and break-glass, refusals included; the patient's own act
 
 from __future__ import annotations
 
-from tests.mes.helpers import BERNARD, FONTAINE, ZOE, auth, file_document, iti18_ids, iti67
+from tests.mes.helpers import BERNARD, FONTAINE, LEA, THOMAS, ZOE, auth, file_document, iti18_ids, iti67
 
 BASE = f"/mes/api/v1/patients/{ZOE}"
 BRIS = {"X-DMP-Access-Mode": "bris_de_glace", "X-DMP-Access-Reason": "patient inconscient aux urgences"}
@@ -95,3 +95,52 @@ async def test_a_harness_dispatches_the_pending_notifications(client) -> None:
     assert unknown.status_code == 404
     profile = await client.get(BASE, headers=headers)
     assert profile.json()["unread_notifications"] == 2
+
+
+V3 = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+A07 = "https://mos.esante.gouv.fr/NOS/TRE_A07-StatutVisibiliteDocument/FHIR/TRE-A07-StatutVisibiliteDocument"
+
+
+def hidden(code: str) -> list[dict[str, str]]:
+    return [{"system": V3, "code": "N"}, {"system": A07, "code": code}]
+
+
+async def test_a_document_hidden_from_the_patient_is_named_nowhere(client) -> None:
+    # reference/dmp.md §2.4: INVISIBLE_PATIENT is not visible to the patient, so neither its id nor its title
+    headers = await auth(client, ZOE)
+    await client.put(f"{BASE}/notification-settings", json={"email": MAILBOX}, headers=headers)
+    doc_id = await file_document(client, title="Annonce diagnostic secret", labels=hidden("INVISIBLE_PATIENT"))
+    shown = await file_document(client, title="Compte rendu visible")
+    activity = await client.get(f"{BASE}/activity", headers=headers)
+    assert activity.status_code == 200 and "secret" not in activity.text and doc_id not in activity.text
+    assert "Compte rendu visible" in activity.text
+    found = (await client.get(f"{BASE}/notifications", headers=headers)).json()
+    assert [n["document_ids"] for n in found] == [[shown]]
+    messages = (await client.get(f"/sandbox/v1/mailboxes/{MAILBOX}/messages")).json()["items"]
+    assert len(messages) == 1
+    assert (await client.get(BASE, headers=headers)).json()["unread_notifications"] == 1
+
+
+async def test_a_document_hidden_from_representatives_is_not_named_to_them(client) -> None:
+    # reference/dmp.md §2.4: INVISIBLE_REPRESENTANTS_LEGAUX hides it from the legal representatives, not the minor
+    base = f"/mes/api/v1/patients/{LEA}"
+    doc_id = await file_document(client, ins=LEA, title="Contraception secret",
+                                 labels=hidden("INVISIBLE_REPRESENTANTS_LEGAUX"))
+    parent = await auth(client, THOMAS)
+    activity = await client.get(f"{base}/activity", headers=parent)
+    assert activity.status_code == 200 and "secret" not in activity.text and doc_id not in activity.text
+    assert (await client.get(f"{base}/notifications", headers=parent)).json() == []
+    assert (await client.get(base, headers=parent)).json()["unread_notifications"] == 0
+    assert (await client.post(f"{base}/notifications/read", json={}, headers=parent)).json() == {"marked": 0}
+    minor = await auth(client, LEA)
+    assert "Contraception secret" in (await client.get(f"{base}/activity", headers=minor)).text
+    found = (await client.get(f"{base}/notifications", headers=minor)).json()
+    assert [(n["document_ids"], n["read"]) for n in found] == [([doc_id], False)]
+    assert "Contraception secret" in found[0]["body"]
+    # hidden from them later: what they were told of it is theirs no more
+    visible = await file_document(client, ins=LEA, title="Vaccin grippe")
+    assert len((await client.get(f"{base}/notifications", headers=parent)).json()) == 1
+    hide = await client.put(f"{base}/documents/{visible}/hidden-from-representatives", json={"hidden": True},
+                            headers=minor)
+    assert hide.status_code == 200, hide.text
+    assert (await client.get(f"{base}/notifications", headers=parent)).json() == []
