@@ -36,6 +36,7 @@ from app.mes.pages_web import (
     field,
     fr_datetime,
     page_route,
+    read_form,
     render,
     safe_next,
     set_session_cookie,
@@ -75,7 +76,7 @@ async def sign_in_form(request: Request, session: SessionDep, settings: Settings
 @router.post("/mes/connexion", name="mes_page_sign_in_start")
 @page_route
 async def sign_in_start(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     token, _ = signin_token(request)
     next_path = safe_next(form.get("next"))
     pending = Pending.decode(form.get("pending"))
@@ -108,7 +109,7 @@ async def sign_in_start(request: Request, session: SessionDep, settings: Setting
 @router.post("/mes/connexion/code", name="mes_page_sign_in_finish")
 @page_route
 async def sign_in_finish(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     token, _ = signin_token(request)
     next_path = safe_next(form.get("next"))
     pending = Pending.decode(form.get("pending"))

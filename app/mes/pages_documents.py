@@ -28,6 +28,7 @@ from app.mes.pages_web import (
     done,
     field,
     page_route,
+    read_form,
     render,
     signed_in,
 )
@@ -168,7 +169,7 @@ async def delete(request: Request, ins: str, document_id: str, session: SessionD
 @router.post("/mes/patients/{ins}/documents/ajouter", name="mes_page_document_upload")
 @page_route
 async def upload(request: Request, ins: str, session: SessionDep, settings: SettingsDep) -> Response:
-    form = await request.form(max_files=1, max_fields=20)
+    form = await read_form(request, max_files=1, max_fields=20)
     ctx = await signed_in(request, session, settings, ins=ins, form=form)
     title = field(form, "title", max_length=200)
     type_code = field(form, "type_code", max_length=20)

@@ -67,6 +67,10 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 PENDING_FILE_MAX = 2 * 1024 * 1024
 """The largest upload kept across a sign-in (base64 in the sign-in forms); a larger file is asked for again."""
+PENDING_PART_MAX = 4 * PENDING_FILE_MAX
+"""The largest form field the pages read (Starlette's default is 1 MB): the ``pending`` field of the sign-in
+forms holds a kept upload base64-encoded twice (4/3 x 4/3 of :data:`PENDING_FILE_MAX`, with the other fields), and
+the resume form's ``pending_file`` once; :meth:`Pending.decode` refuses what is longer."""
 PENDING_MAX_FIELDS = 30
 PENDING_MAX_VALUE = 20_000
 # Segments never start with a dot: a browser would resolve "/.." in a form's action.
@@ -314,13 +318,14 @@ class Pending:
             data["file"] = [self.file_name, self.file_type, self.file_b64]
         if self.file_dropped:
             data["dropped"] = True
-        return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode()
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)  # UTF-8, not 6 bytes per \uXXXX escape
+        return base64.urlsafe_b64encode(text.encode()).decode()
 
     @classmethod
     def decode(cls, value: object) -> Pending | None:
         """The pending form of a hidden field, or None when absent or not one of ours (never trusted more than
         the user's own input: the action is confirmed again with a fresh CSRF token)."""
-        if not isinstance(value, str) or not value or len(value) > 4 * PENDING_FILE_MAX:
+        if not isinstance(value, str) or not value or len(value) > PENDING_PART_MAX:
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(value.encode()))
@@ -335,6 +340,12 @@ class Pending:
         if isinstance(kept, list) and len(kept) == 3 and all(isinstance(x, str) for x in kept):
             pending.file_name, pending.file_type, pending.file_b64 = kept
         return pending
+
+
+async def read_form(request: Request, *, max_files: int = 1000, max_fields: int = 1000) -> FormData:
+    """The posted form, its fields up to :data:`PENDING_PART_MAX` (a form kept across a sign-in is larger than
+    Starlette's default part size of 1 MB)."""
+    return await request.form(max_files=max_files, max_fields=max_fields, max_part_size=PENDING_PART_MAX)
 
 
 async def pending_of(request: Request, form: FormData) -> Pending | None:
@@ -387,7 +398,7 @@ def page_route(endpoint: Callable[P, Awaitable[Response]]) -> Callable[P, Awaita
             if request.method == "GET":
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(sign_in_url(safe_next(target)), status_code=303, headers=NO_STORE)
-            form = await request.form()
+            form = await read_form(request)
             pending = await pending_of(request, form)
             note_refusal(request, rule="mes:session-expired", detail="no live page session: the form is kept "
                          "across the sign-in", status=401)
