@@ -10,11 +10,11 @@ import binascii
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import SessionDep, SettingsDep, refuse_nul_characters
 from app.api.openapi_errors import error_responses
 from app.mes import service
 from app.mes.api.deps import CurrentActor, InsPath
@@ -22,7 +22,8 @@ from app.mes.exceptions import MesInvalid
 
 PREFIX = "/mes/api/v1"
 TAG = "Mon espace santé — patient API"
-router = APIRouter(prefix=PREFIX, tags=[TAG])
+# PostgreSQL text holds no U+0000: a NUL in the path, query or JSON body is the client's error (422)
+router = APIRouter(prefix=PREFIX, tags=[TAG], dependencies=[Depends(refuse_nul_characters)])
 
 MessageIdPath = Annotated[str, Path(description="The message's id (`id` in the inbox)", max_length=64,
                                     examples=["4f1c2b9a0d8e4e7fa5b6c7d8e9f00112"])]

@@ -34,6 +34,7 @@ from app.mes.pages_web import (
     current_session,
     done,
     field,
+    form_id,
     fr_datetime,
     page_route,
     read_form,
@@ -240,7 +241,7 @@ async def history(request: Request, ins: str, session: SessionDep, settings: Set
     mode = request.query_params.get("mode", "")
     who = request.query_params.get("qui", "").strip()[:100]
     before_text = request.query_params.get("avant", "")
-    before = int(before_text) if before_text.isdigit() and len(before_text) < 18 else None
+    before = form_id(before_text, "avant") if before_text else None
     entries = await service.activity(session, actor=ctx.actor, ins=ins, limit=200, before=before)
     shown = [e for e in entries
              if (not mode or e.access_mode == mode)
@@ -267,7 +268,7 @@ async def notifications_action(request: Request, ins: str, action: str, session:
     form = await request.form()
     ctx = await signed_in(request, session, settings, ins=ins, form=form)
     if action == "lues":
-        ids = [int(v) for v in form.getlist("id") if isinstance(v, str) and v.isdigit() and len(v) < 18]
+        ids = [form_id(v, "id") for v in form.getlist("id")]
         await service.mark_notifications_read(session, actor=ctx.actor, ins=ins, ids=ids or None)
         return done(ins, "/notifications", "lues")
     if action == "courriel":

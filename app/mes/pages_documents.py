@@ -29,6 +29,7 @@ from app.mes.pages_web import (
     field,
     page_route,
     read_form,
+    refuse_nul,
     render,
     signed_in,
 )
@@ -208,5 +209,7 @@ async def _uploaded(form: object, limit: int) -> tuple[bytes, str]:
             data = b""
         if data:
             kept_type = form.get("pending_file_type")  # type: ignore[attr-defined]
-            return data, kept_type if isinstance(kept_type, str) else "application/pdf"
+            kept_type = kept_type if isinstance(kept_type, str) else "application/pdf"
+            refuse_nul(kept_type, "pending_file_type")
+            return data, kept_type
     raise MesInvalid("no file uploaded", rule="mes:upload-file", french="Choisissez un fichier PDF à ajouter.")

@@ -191,10 +191,29 @@ def done(ins: str, path: str, ok: str) -> RedirectResponse:
     return RedirectResponse(f"/mes/patients/{ins}{path}?ok={ok}", status_code=303, headers=NO_STORE)
 
 
+MAX_ID = 2**31 - 1  # the ids are 32-bit integers (PostgreSQL ``integer``)
+
+
+def refuse_nul(text: str, name: str) -> None:
+    """PostgreSQL text holds no U+0000 (NUL): one in a field is the user's error (400 page), not a 500."""
+    if "\x00" in text:
+        raise MesInvalid(f"field {name} holds U+0000 (NUL)", rule="mes:form-nul",
+                         french=f"Le champ « {name} » contient un caractère nul, qu'aucun texte ne peut contenir.")
+
+
+def form_id(value: object, name: str) -> int:
+    """An id of a form or query (1 to 2^31-1), or the user's error (400 page)."""
+    if not isinstance(value, str) or not value.isdigit() or not 1 <= int(value[:12]) <= MAX_ID:
+        raise MesInvalid(f"{name} is not an id", rule="mes:form-id",
+                         french=f"La valeur de « {name} » n'est pas un identifiant valide.")
+    return int(value)
+
+
 def field(form: Any, name: str, *, required: bool = True, max_length: int = 200) -> str:
     """A text field of a form, trimmed; a missing or oversized one is the user's error (400 page)."""
     value = form.get(name)
     text = value.strip() if isinstance(value, str) else ""
+    refuse_nul(text, name)
     if required and not text:
         raise MesInvalid(f"field {name} is required", rule="mes:form-field",
                          french=f"Le champ « {name} » est obligatoire.")
@@ -301,6 +320,16 @@ def sign_in_url(next_path: str | None) -> str:
     return "/mes/connexion" + (f"?next={quote(next_path, safe='/')}" if next_path else "")
 
 
+def _holds_nul(node: object) -> bool:
+    if isinstance(node, str):
+        return "\x00" in node
+    if isinstance(node, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in node.items())
+    if isinstance(node, list):
+        return any(_holds_nul(v) for v in node)
+    return False
+
+
 @dataclass
 class Pending:
     """A form posted while the session had expired: where it went, its fields, and the upload kept (if any)."""
@@ -333,6 +362,10 @@ class Pending:
             fields = [(str(k), str(v)) for k, v in data["f"]][:PENDING_MAX_FIELDS]
         except (ValueError, KeyError, TypeError, binascii.Error):
             return None
+        if _holds_nul(data):  # every value of it comes back to a handler
+            raise MesInvalid("the kept form holds U+0000 (NUL)", rule="mes:form-nul",
+                             french="Le formulaire conservé contient un caractère nul, qu'aucun texte ne peut "
+                                    "contenir : recommencez l'action.")
         if not isinstance(action, str) or not _PENDING_ACTION.match(action):
             return None
         pending = cls(action=action, fields=fields, file_dropped=bool(data.get("dropped")))

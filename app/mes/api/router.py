@@ -6,11 +6,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi import Path as FastApiPath
 from starlette.responses import Response
 
-from app.api.deps import IsoInstant, SessionDep, SettingsDep
+from app.api.deps import IsoInstant, SessionDep, SettingsDep, refuse_nul_characters
 from app.api.openapi_errors import error_responses
 from app.db import utcnow
 from app.mes import service
@@ -21,7 +21,8 @@ from app.mes.signin import GRANT_TYPE
 
 PREFIX = "/mes/api/v1"
 TAG = "Mon espace santé — patient API"
-router = APIRouter(prefix=PREFIX, tags=[TAG])
+# PostgreSQL text holds no U+0000: a NUL in the path, query or JSON body is the client's error (422)
+router = APIRouter(prefix=PREFIX, tags=[TAG], dependencies=[Depends(refuse_nul_characters)])
 
 _OAUTH_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthError"}, "example": {
     "error": "invalid_grant", "error_description": "wrong code; 2 tries left"}}}

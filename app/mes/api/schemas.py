@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -237,7 +237,9 @@ class NotificationRead(BaseModel):
 class MarkRead(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"ids": [1, 2]}, {}]})
 
-    ids: list[int] | None = Field(default=None, max_length=1000, description="None: every notification")
+    # ids are 32-bit (a PostgreSQL integer): a larger one is the client's error, not the database's
+    ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(default=None, max_length=1000,
+                                                                      description="None: every notification")
 
 
 class MarkedRead(BaseModel):
