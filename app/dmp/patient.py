@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -232,6 +232,15 @@ def origin_of(doc: DmpDocument) -> str:
     if doc.class_code == "60" or doc.practice_code == "AMO":
         return "assurance_maladie"
     return "professional"
+
+
+async def fed_by_others(session: AsyncSession, *, record: DmpRecord) -> int:
+    """How many documents anyone but the patient ever filed in this DMP: every version and availability, whatever
+    its labels (deleted, replaced, hidden from the patient included: :func:`origin_of` is not ``patient``)."""
+    return (await session.execute(select(func.count()).select_from(DmpDocument).where(
+        DmpDocument.dmp_id == record.id,
+        or_(DmpDocument.facility_code.is_distinct_from(PATIENT_PRODUCER), DmpDocument.author_rpps.is_not(None)))
+    )).scalar_one()
 
 
 async def audit_events(session: AsyncSession, *, ins: str, limit: int, before_id: int | None = None,

@@ -16,6 +16,7 @@ from app.dmp.feeding import publish_simplified, registered_hashes, submit
 from app.dmp.patient import (
     audit_events,
     delete_by_patient,
+    fed_by_others,
     file_patient_document,
     origin_of,
     patient_document,
@@ -68,6 +69,6 @@ __all__ = [
     "set_authorisation", "set_blocked", "set_opt_outs", "stream_binary", "submit", "trace",
     "registered_hashes",
     # the patient's own actions (app/dmp/patient.py), for Mon espace santé, and the errors they raise
-    "Kind", "audit_events", "delete_by_patient", "file_patient_document",
+    "Kind", "audit_events", "delete_by_patient", "fed_by_others", "file_patient_document",
     "origin_of", "patient_document", "patient_document_titles", "patient_documents", "set_label",
 ]

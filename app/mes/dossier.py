@@ -99,8 +99,9 @@ async def object_to_creation(session: AsyncSession, *, actor: Person, ins: str) 
                                  rule="MES:objection-window",
                                  french="les 6 semaines pour s'opposer à la création du profil sont passées : le "
                                         "fermer plutôt")
-    docs = await dmp_service.patient_documents(session, record=record, representative=False)
-    if any(dmp_service.origin_of(doc) != "patient" for doc in docs):
+    # every document a professional (or the Assurance Maladie) filed counts, even one the patient cannot see
+    # (INVISIBLE_PATIENT) or deleted since: the profile has been fed
+    if await dmp_service.fed_by_others(session, record=record):
         raise MesForbiddenAction("professionals have already filed documents in this profile: close it instead",
                                  rule="MES:objection-fed",
                                  french="des professionnels ont déjà alimenté ce profil : le fermer plutôt")

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.mes.helpers import BERNARD, FONTAINE, LEFEVRE, ZOE, auth, iti18_ids, iti67
+from tests.mes.helpers import BERNARD, FONTAINE, LEFEVRE, ZOE, auth, file_document, iti18_ids, iti67
 
 ACCESS = f"/mes/api/v1/patients/{ZOE}/access"
 BRIS = {"X-DMP-Access-Mode": "bris_de_glace", "X-DMP-Access-Reason": "patient inconscient aux urgences"}
@@ -86,6 +86,26 @@ async def test_closing_and_reopening_the_profile(client) -> None:
 async def test_objecting_to_creation_after_professionals_fed_it_is_refused(client) -> None:
     headers = await auth(client, ZOE)
     refused = await client.post(f"/mes/api/v1/patients/{ZOE}/object-to-creation", headers=headers)
+    assert refused.status_code == 403 and refused.json()["rule"] == "MES:objection-fed"
+
+
+NEW_PERSON = {"NomNaissance": "NOUVEAU", "ListePrenom": "CAMILLE", "Sexe": "F", "DateNaissance": "1990-04-04",
+              "LieuNaissance": "75056", "INSACTIF": {"IdIndividu": {"NumIdentifiant": "2900475056123", "Cle": "68"},
+                                                     "OID": "1.2.250.1.213.1.4.8"}}
+NEW_INS = "290047505612368"
+V3 = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+A07 = "https://mos.esante.gouv.fr/NOS/TRE_A07-StatutVisibiliteDocument/FHIR/TRE-A07-StatutVisibiliteDocument"
+
+
+async def test_a_profile_fed_with_a_document_the_patient_cannot_see_may_not_be_objected_to(client) -> None:
+    # the objection is refused once professionals fed the profile, whether the patient sees the document or not
+    assert (await client.post("/sandbox/v1/persons", json=NEW_PERSON)).status_code == 201
+    assert (await client.post("/sandbox/v1/dmps", json={"ins": NEW_INS})).status_code == 201
+    await file_document(client, ins=NEW_INS, labels=[{"system": V3, "code": "N"},
+                                                     {"system": A07, "code": "INVISIBLE_PATIENT"}])
+    headers = await auth(client, NEW_INS)
+    assert (await client.get(f"/mes/api/v1/patients/{NEW_INS}/documents", headers=headers)).json() == []
+    refused = await client.post(f"/mes/api/v1/patients/{NEW_INS}/object-to-creation", headers=headers)
     assert refused.status_code == 403 and refused.json()["rule"] == "MES:objection-fed"
 
 
