@@ -266,19 +266,22 @@ async def notification_settings(session: AsyncSession, *, actor: Person, ins: st
 
 async def set_notification_email(session: AsyncSession, *, actor: Person, ins: str, email: str | None
                                  ) -> NotificationSettings:
-    """The address each notification is also mailed to (None: no mail). It must be a mailbox of the sandbox's
-    MSSanté store (the sandbox sends no mail outside itself)."""
+    """The address each notification is also mailed to (None: no mail). It must be the patient's own patient mailbox
+    ``<INS>@patient.mssante.fr`` in the sandbox's MSSanté store (the sandbox mails nothing outside itself; a
+    professional's mailbox, or another patient's, a representative's included, would receive what the DMP tells
+    this patient alone: reference/dmp.md §2.4, §2.6; docs/mes.md)."""
     patient = await patient_for(session, actor=actor, ins=ins)
     address = (email or "").strip() or None
     if address is not None:
         mailbox = await mss_service.get_mailbox(session, address) if len(address) <= 320 else None
-        if mailbox is None or not mailbox.active:
-            raise MesInvalid(f"{address[:320]} is not a mailbox of the sandbox: notifications are mailed only "
-                             "within its MSSanté store (e.g. your patient mailbox <INS>@patient.mssante.fr, or "
-                             "create one with POST /sandbox/v1/mailboxes)", rule="MES:notification-mailbox",
-                             unprocessable=True,
-                             french=f"{address[:320]} n'est pas une boîte aux lettres du bac à sable : les "
-                                    "notifications ne sont envoyées qu'à ses boîtes MSSanté")
+        if (mailbox is None or not mailbox.active or mailbox.type != mss_service.PATIENT
+                or (mailbox.patient_ins or "").upper() != patient.ins.upper()):
+            raise MesInvalid(f"{address[:320]} is not this patient's own mailbox: notifications are mailed only to "
+                             f"the patient mailbox of the sandbox's MSSanté store ({patient.ins}@patient.mssante.fr)",
+                             rule="MES:notification-mailbox", unprocessable=True,
+                             french=f"{address[:320]} n'est pas la messagerie de ce patient : les notifications ne "
+                                    "sont envoyées qu'à sa messagerie Mon espace santé du bac à sable "
+                                    f"({patient.ins}@patient.mssante.fr)")
         address = mailbox.address
     setting = await _setting(session, patient.ins)
     setting.email = address

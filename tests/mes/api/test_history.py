@@ -144,3 +144,21 @@ async def test_a_document_hidden_from_representatives_is_not_named_to_them(clien
                             headers=minor)
     assert hide.status_code == 200, hide.text
     assert (await client.get(f"{base}/notifications", headers=parent)).json() == []
+
+
+async def test_notifications_go_only_to_the_patients_own_mailbox(client) -> None:
+    # a professional's mailbox or another patient's would receive what the DMP tells the patient alone
+    headers = await auth(client, ZOE)
+    boxes = {(m["type"], m["address"].lower()) for m in (await client.get("/sandbox/v1/mailboxes")).json()}
+    professional = next(address for kind, address in sorted(boxes) if kind == "PER")
+    assert ("PAT", f"{THOMAS}@patient.mssante.fr".lower()) in boxes
+    for other in (professional, f"{THOMAS}@patient.mssante.fr"):
+        refused = await client.put(f"{BASE}/notification-settings", json={"email": other}, headers=headers)
+        assert refused.status_code == 422 and refused.json()["rule"] == "MES:notification-mailbox", refused.text
+    parent = await auth(client, THOMAS)
+    minor = f"/mes/api/v1/patients/{LEA}/notification-settings"
+    mine = await client.put(minor, json={"email": f"{THOMAS}@patient.mssante.fr"}, headers=parent)
+    assert mine.status_code == 422
+    theirs = await client.put(minor, json={"email": f"{LEA}@patient.mssante.fr"}, headers=parent)
+    assert theirs.status_code == 200 and theirs.json() == {"email": f"{LEA}@patient.mssante.fr"}
+    assert (await client.get(f"{BASE}/notification-settings", headers=headers)).json() == {"email": None}
