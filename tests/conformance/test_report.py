@@ -232,6 +232,38 @@ async def test_junit_report_is_valid_against_the_junit_schema(client) -> None:
     assert properties["client"] == f"psc:{PUBLIC_CLIENT}"
 
 
+@pytest.mark.parametrize("acr", ["x\x01y", "\ufffe"])
+async def test_junit_report_replaces_the_characters_xml_refuses(client, acr: str) -> None:
+    await authorize(client, acr_values=acr)  # row 47's message quotes the acr_values sent
+    response = await client.get(f"/sandbox/v1/reports/psc:{PUBLIC_CLIENT}", params={"format": "junit"})
+    assert response.status_code == 200, response.text
+    document = etree.fromstring(response.content)
+    SCHEMA.assertValid(document)
+    [acr_case] = [c for c in document.iter("testcase") if c.get("name").startswith("SC.PSC.08")]
+    assert "\ufffd" in acr_case.find("failure").get("message")
+    for fmt in ("json", "html"):
+        assert (await client.get(f"/sandbox/v1/reports/psc:{PUBLIC_CLIENT}", params={"format": fmt})).status_code == 200
+    refused = await client.get("/sandbox/v1/reports/psc:a\ufffeb", params={"also": "ins:\x01"})
+    assert refused.status_code == 422
+
+
+def test_junit_cleans_the_identities_and_messages_it_quotes() -> None:
+    from datetime import UTC, datetime
+
+    from app.conformance.model import Entry
+    from app.conformance.report import evaluate, junit
+
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    entries = [Entry(id=1, at=now, service="psc", facts={"flow": "code", "acr_values": "a\x01\ufffe\ud800b"})]
+    report = evaluate(entries, client="psc:x\x01y", identities=["psc:x\x01y", "ins:\ufffe"], now=now)
+    document = etree.fromstring(junit(report))
+    SCHEMA.assertValid(document)
+    properties = {p.get("name"): p.get("value") for p in document.find("testsuite/properties")}
+    assert properties["client"] == "psc:x\ufffdy" and properties["identities"] == "psc:x\ufffdy ins:\ufffd"
+    [failure] = [f for f in document.iter("failure") if f.get("type").startswith("SC.PSC.08")]
+    assert "a\ufffd\ufffd\ufffdb" in failure.get("message") and "a\ufffd\ufffd\ufffdb" in failure.text
+
+
 async def test_every_verdict_kind_validates_against_the_schema(client) -> None:
     await insi_search(client)
     await dmp_existence(client, patient="190017512345678"[:13] + "00")  # a patient INSi never returned
