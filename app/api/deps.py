@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.console_session import SESSION_COOKIE, session_valid
 from app.api.errors import AuthError, ProblemError
 from app.config import Settings
+from app.db import as_utc
 from app.shared.professional import Professional
 
 
@@ -121,5 +122,14 @@ def _iso_8601_only(value: Any) -> Any:
     return value
 
 
-IsoInstant = Annotated[datetime, BeforeValidator(_iso_8601_only)]
-"""A query parameter holding an ISO 8601 date-time, and nothing else."""
+def _in_utc(value: datetime) -> datetime:
+    """The instant in UTC (a naive one read as UTC). ``0001-01-01T00:00:00+14:00`` or ``9999-12-31T23:59:59-14:00``
+    parse but have no UTC datetime: refused (422) here, not a 500 where a router converts it."""
+    try:
+        return as_utc(value)
+    except OverflowError:
+        raise ValueError("out of range: this date-time has no UTC equivalent between years 1 and 9999") from None
+
+
+IsoInstant = Annotated[datetime, BeforeValidator(_iso_8601_only), AfterValidator(_in_utc)]
+"""A query parameter holding an ISO 8601 date-time, and nothing else; given in UTC."""

@@ -27,14 +27,15 @@ LIVE_MAX = 200
 
 
 def _instant(value: str | None) -> datetime | None:
-    """A time from the filter form (``datetime-local``, read as UTC) or ISO 8601; ``None`` if empty or unreadable."""
+    """A time from the filter form (``datetime-local``, read as UTC) or ISO 8601, in UTC; ``None`` if empty,
+    unreadable or without a UTC equivalent (``0001-01-01T00:00:00+14:00``: an OverflowError)."""
     if not value:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def journal_filter(params: dict[str, str]) -> JournalFilter:

@@ -208,3 +208,22 @@ async def test_nul_characters_are_refused_before_the_store(client: httpx.AsyncCl
                                                             "client_name": "a\x00b"})
     assert form.status_code == 422
     assert (await client.get("/sandbox/v1/clients/nul-name")).status_code == 404
+
+
+async def test_instants_without_a_utc_equivalent_are_refused_not_a_500(client: httpx.AsyncClient) -> None:
+    """``0001-01-01T00:00:00+14:00`` parses but has no UTC datetime (OverflowError): 422 on the control API, the
+    filter ignored on the console's pages."""
+    from tests.psc.helpers import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, OIDC
+
+    await client.post(OIDC + "/token", data={"grant_type": "client_credentials"},
+                      auth=(CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET))
+    for name, value in (("since", "0001-01-01T00:00:00+14:00"), ("until", "9999-12-31T23:59:59-14:00")):
+        for path in ("/sandbox/v1/journal", f"/sandbox/v1/reports/psc:{CONFIDENTIAL_CLIENT}"):
+            refused = await client.get(path, params={name: value})
+            assert refused.status_code == 422 and "out of range" in refused.text, (path, refused.text)
+        page = _html(await client.get("/console/journal", params={name: value}))
+        assert "openid-connect/token" in page  # the filter ignored
+        live = await client.get("/console/live/journal", params={name: value})
+        assert live.status_code == 200
+    shifted = (await client.get("/sandbox/v1/journal", params={"until": "2999-01-01T10:00:00+14:00"})).json()
+    assert shifted["total"] >= 1
