@@ -196,6 +196,15 @@ async def test_reports_list_the_clients_of_the_journal(client: httpx.AsyncClient
     actors = {e["actor"] for e in (await client.get("/sandbox/v1/journal")).json()["entries"] if e["actor"]}
     assert actors == {f"psc:{CONFIDENTIAL_CLIENT}"}
     assert f"/sandbox/v1/reports/psc%3A{CONFIDENTIAL_CLIENT}?format=html" in page
+    # the count links to the actor's entries (the journal's ``actor``; ``client`` is the network peer)
+    link = re.search(r'<a href="(/console/journal\?actor=[^"]+)">1</a>', page).group(1)  # type: ignore[union-attr]
+    entries = _html(await client.get(link.replace("&amp;", "&")))
+    assert "1 entrée(s)" in entries and "openid-connect/token" in entries
+    assert f'id="actor" name="actor" placeholder="psc:mon-lps" value="psc:{CONFIDENTIAL_CLIENT}"' in entries
+    other = _html(await client.get("/console/journal", params={"actor": "psc:someone-else"}))
+    assert "0 entrée(s)" in other
+    live = await client.get("/console/live/journal", params={"actor": "psc:someone-else"})
+    assert live.text.strip() == ""
 
 
 async def test_nul_characters_are_refused_before_the_store(client: httpx.AsyncClient) -> None:
