@@ -199,6 +199,21 @@ async def test_xdm_mail_without_x_mss_ins_fails_row_32(client, smtp_call) -> Non
     assert verdict(body, 33)["status"] == "passed" and verdict(body, 34)["status"] == "passed"
 
 
+async def test_a_message_with_a_long_header_still_counts_in_the_report(client, smtp_call) -> None:
+    """Facts over the journal's 4,096 characters are cut inside: the message keeps its checks and its rows."""
+    codecda = ", ".join(["11488-4"] * 534)  # 4,804 characters, folded on the wire
+    raw = build_message(to="sophie.bernard@hopital-a.mssante.fr", headers={"X-MSS-CODECDA": codecda})
+    await smtp_call(lambda smtp: (smtp.login(DOCTOR, PASSWORD),
+                                  smtp.sendmail(DOCTOR, ["sophie.bernard@hopital-a.mssante.fr"], raw)))
+    body = await report(client, f"mss:{DOCTOR}")
+    row = verdict(body, 40)  # Message-ID: every message
+    assert row["status"] == "passed" and len(row["entries"]) == 1, row
+    journal = (await client.get("/sandbox/v1/journal", params={"actor": f"mss:{DOCTOR}", "operation": "mss.smtp.data"}))
+    [entry] = journal.json()["entries"]
+    assert entry["facts"]["truncated"] is True and entry["facts"]["checks"]["MSG.MESSAGE_ID"] == "pass"
+    assert entry["facts"]["x_mss"]["CODECDA"].startswith("11488-4, 11488-4")
+
+
 async def test_mail_to_a_patient_address_from_insi_passes_row_39(client, smtp_call) -> None:
     await insi_search(client)
     raw = build_message(to=f"{ZOE}@patient.mssante.fr", subject="Compte rendu")
