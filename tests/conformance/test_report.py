@@ -223,6 +223,37 @@ async def test_mail_to_a_patient_address_from_insi_passes_row_39(client, smtp_ca
     assert verdict(body, 39)["status"] == "passed", verdict(body, 39)
     alone = await report(client, f"mss:{DOCTOR}")  # without the INSi identity, the matricule is unexplained
     assert verdict(alone, 39)["status"] == "failed"
+    size = verdict(body, 46)  # ENS MES: within 25 MB, by the size the DATA entry records
+    assert size["status"] == "passed" and len(size["entries"]) == 1, size
+    journal = (await client.get("/sandbox/v1/journal", params={"actor": f"mss:{DOCTOR}", "operation": "mss.smtp.data"}))
+    [entry] = journal.json()["entries"]
+    assert len(raw) < entry["facts"]["size"] < len(raw) + 500 and "mes_bounces" not in entry["facts"]  # + Received
+
+
+async def test_a_message_over_25_mb_to_a_patient_is_bounced_and_fails_row_46(session, settings) -> None:
+    """The facts of a message Mon espace santé bounces for its size (one over 25 MiB: the SMTP listener's own
+    limit, SEGUR_MSS_MAX_MESSAGE_BYTES, is lower by default, so the size is given to the facts as DATA does)."""
+    from datetime import UTC, datetime
+
+    from app.conformance.model import Entry
+    from app.conformance.rules import RULES
+    from app.mss import service
+
+    patient, colleague = f"{ZOE}@patient.mssante.fr", "sophie.bernard@hopital-a.mssante.fr"
+    raw = build_message(to=patient, subject="Compte rendu")
+    analysis = await service.analyse(session, settings, raw, service.Envelope(
+        mail_from=DOCTOR, recipients=[(patient, None), (colleague, None)], auth_identity=DOCTOR))
+    assert analysis.refused is None
+    over, within = 25 * 1024 * 1024 + 1, 25 * 1024 * 1024
+    facts = analysis.facts([patient, colleague], size=over)
+    assert facts["size"] == over and facts["mes_bounces"] == {patient: "size"}  # the patient only
+    assert "mes_bounces" not in analysis.facts([patient, colleague], size=within)
+    now = datetime.now(UTC)
+    entries = [Entry(id=1, at=now, service="mss", protocol="smtp", method="DATA", facts=facts)]
+    assert RULES[46](entries).status == "failed"
+    entries = [Entry(id=1, at=now, service="mss", protocol="smtp", method="DATA",
+                     facts=analysis.facts([patient, colleague], size=within))]
+    assert RULES[46](entries).status == "passed"
 
 
 # --- the three formats -------------------------------------------------------------------------------------

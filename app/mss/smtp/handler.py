@@ -214,14 +214,14 @@ class MssHandler(SaslMechanisms):
             server.last_rule = refusal.rule
             await self.journal(server, method="DATA", outcome="refused", status=int(reply[:3]),
                                rule=refusal.rule, detail=journal_detail, operation="mss.smtp.data",
-                               facts=analysis.facts(envelope.rcpt_tos))
+                               facts=analysis.facts(envelope.rcpt_tos, size=len(raw)))
             return reply
         server.accepted += 1
         failures = analysis.report.summary()["fail"]
         await self.journal(server, method="DATA", outcome="ok", status=250, rule=None,
                            detail=f"message {uid} size={len(raw)} rcpt={len(envelope.rcpt_tos)} "
                                   f"findings_failed={failures}", operation="mss.smtp.data",
-                           facts=analysis.facts(envelope.rcpt_tos))
+                           facts=analysis.facts(envelope.rcpt_tos, size=len(raw)))
         return reply
 
 
