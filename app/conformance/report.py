@@ -16,7 +16,7 @@ from lxml import etree
 
 from app.conformance.catalogue import CATALOGUE, SUITES, Requirement
 from app.conformance.model import Entry, Verdict
-from app.conformance.rules import RULES
+from app.conformance.rules import verdict_of
 from app.xmlsafe import xml_text
 
 STATUSES = ("passed", "failed", "not_exercised")
@@ -68,8 +68,9 @@ def evaluate(entries: Sequence[Entry], *, client: str, identities: Sequence[str]
              since: datetime | None = None, until: datetime | None = None, now: datetime) -> Report:
     """Every requirement's rule on ``entries`` (one client's, in journal order)."""
     ordered = sorted(entries, key=lambda e: e.id)
-    results = tuple(Result(r, RULES[r.number](ordered)) for r in CATALOGUE)
-    return Report(client=client, identities=tuple(identities) or (client,), since=since, until=until,
+    identities = tuple(identities) or (client,)
+    results = tuple(Result(r, verdict_of(r.number, ordered, identities=identities)) for r in CATALOGUE)
+    return Report(client=client, identities=identities, since=since, until=until,
                   generated_at=now, entries=len(ordered), results=results)
 
 

@@ -128,6 +128,9 @@ async def test_insi_then_dmp_for_the_same_matricule_passes_row_1(client) -> None
 
 async def test_dmp_without_insi_fails_row_1(client) -> None:
     await dmp_existence(client)
+    alone = await report(client, f"dmp:{LPS}")  # one identity, no INSi in the report: no false failure
+    for number in (1, 2):
+        assert verdict(alone, number)["status"] == "not_exercised" and "also=" in verdict(alone, number)["message"]
     body = await report(client, f"dmp:{LPS}", f"ins:{IDAM}")
     first = verdict(body, 1)
     assert first["status"] == "failed" and ZOE in first["message"] and len(first["entries"]) == 1
@@ -221,8 +224,10 @@ async def test_mail_to_a_patient_address_from_insi_passes_row_39(client, smtp_ca
                                                                                raw)))
     body = await report(client, f"mss:{DOCTOR}", f"ins:{IDAM}")
     assert verdict(body, 39)["status"] == "passed", verdict(body, 39)
-    alone = await report(client, f"mss:{DOCTOR}")  # without the INSi identity, the matricule is unexplained
-    assert verdict(alone, 39)["status"] == "failed"
+    alone = await report(client, f"mss:{DOCTOR}")  # without the INSi identity: nothing to join with
+    assert verdict(alone, 39)["status"] == "not_exercised" and "also=ins:" in verdict(alone, 39)["message"]
+    assert verdict(alone, 6)["status"] == "not_exercised"
+    assert verdict(await report(client, f"mss:{DOCTOR}", "ins:NEVER-CALLED"), 39)["status"] == "failed"
     size = verdict(body, 46)  # ENS MES: within 25 MB, by the size the DATA entry records
     assert size["status"] == "passed" and len(size["entries"]) == 1, size
     journal = (await client.get("/sandbox/v1/journal", params={"actor": f"mss:{DOCTOR}", "operation": "mss.smtp.data"}))

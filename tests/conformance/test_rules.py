@@ -11,7 +11,7 @@ import pytest
 
 from app.conformance.catalogue import BY_NUMBER, CATALOGUE, SUITES
 from app.conformance.model import Entry
-from app.conformance.rules import RULES
+from app.conformance.rules import RULES, verdict_of
 from app.conformance.rules.dmp import generic_subject
 
 _ids = itertools.count(1)
@@ -94,7 +94,23 @@ def test_row_1_dmp_before_insi_or_without_it_fails_naming_the_dmp_call() -> None
     later = insi(NIR)
     verdict = RULES[1]([call, later])
     assert verdict.status == "failed" and verdict.entries == (call.id,) and NIR in verdict.message
-    assert status(1, [dmp("TD0.2")]) == "failed"
+    assert verdict_of(1, [dmp("TD0.2")], identities=[f"dmp:{LPS}", f"ins:{IDAM}"]).status == "failed"
+
+
+LPS, IDAM = "LPS-01", "IDAM-01"
+
+
+@pytest.mark.parametrize(("number", "traffic"), [
+    (1, [dmp("TD0.2")]), (2, [dmp("TD0.2")]), (6, [mail(f"{NIR}@patient.mssante.fr")]),
+    (6, [mail("dr@x.mssante.fr", xdm_patients=[f"{NIR}^^^&{INS_OID}&ISO"])]), (39, [mail(f"{NIR}@patient.mssante.fr")]),
+])
+def test_the_rows_joining_insi_are_not_exercised_without_insi_in_the_report(number: int, traffic: list[Entry]) -> None:
+    """A report of one identity (no INSi entry, no ``ins:`` identity) cannot tell where the matricules came from:
+    not exercised with the ``also=`` hint, not failed. With an INSi identity that never called INSi: failed."""
+    alone = verdict_of(number, traffic, identities=["dmp:x"])
+    assert alone.status == "not_exercised" and "also=ins:" in alone.message and alone == RULES[number](traffic)
+    assert verdict_of(number, traffic, identities=["dmp:x", "ins:y"]).status == "failed"
+    assert verdict_of(number, [insi(OTHER, mode="vitale"), *traffic]).status == "failed"
 
 
 def test_row_1_counts_historical_matricules_but_not_answers_without_a_match() -> None:

@@ -8,7 +8,14 @@ import re
 from collections.abc import Sequence
 
 from app.conformance.model import Entry, Verdict
-from app.conformance.rules.common import mail_sessions, messages, normalise, patient_recipients, returned_matricules
+from app.conformance.rules.common import (
+    mail_sessions,
+    messages,
+    normalise,
+    patient_recipients,
+    returned_matricules,
+    without_insi,
+)
 
 TLS_VERSIONS = frozenset({"TLSv1.2", "TLSv1.3"})
 ALLOWED_CIPHERS = re.compile(r"(ECDHE|DHE)-RSA-AES(128|256)-(GCM-SHA256|GCM-SHA384|SHA256|SHA384)")
@@ -81,12 +88,14 @@ def xoauth2(entries: Sequence[Entry]) -> Verdict:
     return Verdict.passed(f"{len(sessions)} well-formed XOAUTH2 authentications", sessions)
 
 
-def patient_address_from_insi(entries: Sequence[Entry]) -> Verdict:
+def patient_address_from_insi(entries: Sequence[Entry], *, insi_identity: bool = False) -> Verdict:
     """Row 39, SC.MSS/va1.19 (ECO.2.2.6): each ``@patient.mssante.fr`` local part is a 15-digit matricule this
     client got from INSi."""
     sent = [e for e in messages(entries) if patient_recipients(e)]
     if not sent:
         return Verdict.not_exercised("no message to a patient mailbox (@patient.mssante.fr) by this client")
+    if (unjoined := without_insi(entries, insi_identity=insi_identity)) is not None:
+        return unjoined
     known = returned_matricules(entries)
     wrong = [e for e in sent if any(
         not re.fullmatch(r"[0-9]{15}", r.split("@")[0]) or normalise(r.split("@")[0]) not in known
