@@ -138,6 +138,27 @@ async def test_dmp_without_insi_fails_row_1(client) -> None:
     assert verdict(body, 16)["status"] == "not_exercised"  # a TD0.2 is no consultation
 
 
+async def test_a_signed_vihf_with_a_psc_token_counts_as_psc_for_row_21(client) -> None:
+    """SC.DMP/PSC.01: what makes a DMP call PSC's is the verified PSC bearer token, whether or not the VIHF is
+    signed too."""
+    from tests.psc.helpers import access_token_for
+
+    token = await access_token_for(client, FONTAINE)
+    vihf = await get_vihf(client, subject_name_id=FONTAINE, patient_ins=ZOE, lps_approval=LPS)
+    answer = await post_soap(client, td.SERVICE, td.ACTION_TD02, existence_query(ZOE), vihf=vihf,
+                             headers={"Authorization": f"Bearer {token}"})
+    assert answer.payload is not None, answer
+    await dmp_existence(client)  # signed, no token
+    journal = (await client.get("/sandbox/v1/journal", params={"actor": f"dmp:{LPS}"})).json()["entries"]
+    assert [e["facts"]["psc"] for e in journal] == [False, True]  # newest first
+    with_token, signed_only = journal[1]["id"], journal[0]["id"]
+    alone = verdict(await report(client, f"dmp:{LPS}"), 21)
+    assert alone["status"] == "passed" and alone["entries"] == [with_token], alone
+    joined = verdict(await report(client, f"dmp:{LPS}", f"psc:{PUBLIC_CLIENT}"), 21)  # the token's code-flow login
+    assert joined["status"] == "failed" and joined["entries"] == [signed_only], joined
+    assert token not in str(journal)
+
+
 async def test_insi_facts_name_the_mode_and_the_matricules_returned(client) -> None:
     await insi_search(client)
     journal = (await client.get("/sandbox/v1/journal", params={"actor": f"ins:{IDAM}"})).json()
