@@ -114,7 +114,10 @@ class MssSMTP(SMTP):
     async def smtp_AUTH(self, arg: str) -> None:
         self.note_first_command()
         if arg:
-            self.facts["sasl"] = arg.split(" ", 1)[0].upper()[:20]
+            # only a mechanism the server offers is recorded: ``AUTH <base64 initial response>`` puts a credential
+            # where the mechanism goes (aiosmtpd answers 504), and the journal never holds one
+            name = arg.split(maxsplit=1)[0].upper() if arg.split() else ""
+            self.facts["sasl"] = name if name in self._auth_methods else "(invalid)"
         await super().smtp_AUTH(arg)
 
     async def push(self, status: Any) -> None:
