@@ -73,12 +73,20 @@ def _nul_refused(where: str) -> ProblemError:
                         rule="platform:nul-character", extra={"field": where})
 
 
+def nul_in_url(request: Request) -> str | None:
+    """Where the request's URL holds U+0000: ``the URL path`` (decoded), ``the query string`` (raw or ``%00``),
+    or None. The control API (:func:`refuse_nul_characters`) and the web console refuse it each in its shape."""
+    if "\x00" in request.scope["path"]:
+        return "the URL path"
+    if b"%00" in request.scope["query_string"] or b"\x00" in request.scope["query_string"]:
+        return "the query string"
+    return None
+
+
 async def refuse_nul_characters(request: Request) -> None:
     """The control API: a NUL in the decoded path, the query string or a JSON body is the client's error."""
-    if "\x00" in request.scope["path"]:
-        raise _nul_refused("the URL path")
-    if b"%00" in request.scope["query_string"] or b"\x00" in request.scope["query_string"]:
-        raise _nul_refused("the query string")
+    if (where := nul_in_url(request)) is not None:
+        raise _nul_refused(where)
     if request.method in ("POST", "PUT", "PATCH"):
         body = await request.body()  # cached: the endpoint reads the same bytes
         if b"\\u0000" in body or b"\x00" in body:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.api.journal import peer_text, record
 from app.mss import service
+from app.mss.auth import mss_actor
 from app.mss.exceptions import SenderRefused
 from app.mss.smtp import replies
 from app.mss.smtp.auth import SaslMechanisms
@@ -61,7 +62,7 @@ class MssHandler(SaslMechanisms):
         await record(self.app, protocol="smtp", method=method, path="/mss/smtp", service="mss",
                      request_id=server.session_id, client=peer_text(server.session.peer if server.session else None),
                      operation=operation, outcome=outcome, status=status, rule=rule, detail=detail,
-                     actor=f"mss:{server.identity['login']}" if server.identity else None, facts=facts)
+                     actor=mss_actor(server.identity["login"] if server.identity else None), facts=facts)
 
     # -- EHLO: advertise DSN --
     async def handle_EHLO(self, server: MssSMTP, session: Any, envelope: Any, hostname: str,

@@ -221,3 +221,11 @@ async def test_a_credential_in_place_of_the_mechanism_never_reaches_the_journal(
         await asyncio.sleep(0.02)
     assert '"sasl": "(invalid)"' in dump
     assert first[:12].upper() not in dump.upper()  # the journal held it upper-cased, cut at 20
+
+
+def test_the_session_actor_is_the_login_else_the_login_tried() -> None:
+    from app.mss.auth import mss_actor
+
+    assert mss_actor(DOCTOR) == f"mss:{DOCTOR}" and mss_actor(DOCTOR, tried="other@x.fr") == f"mss:{DOCTOR}"
+    assert mss_actor(None, tried=DOCTOR) == f"mss:{DOCTOR}"  # authentication failed: the login tried
+    assert mss_actor(None, tried="-") is None and mss_actor(None) is None and mss_actor("", tried=None) is None
