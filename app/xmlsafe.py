@@ -72,3 +72,14 @@ def parse_untrusted(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise UnsafeXmlError("a DTD (<!DOCTYPE>) is not allowed")
     return root
+
+
+_NOT_XML_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""What XML 1.0 does not allow anywhere in a document (its ``Char`` production, XML 1.0 §2.2): C0 controls but
+tab, LF and CR, lone surrogates, U+FFFE and U+FFFF. lxml refuses them in text and attributes alike."""
+
+
+def xml_text(value: str) -> str:
+    """``value`` with every character XML 1.0 does not allow replaced by U+FFFD, for a document the sandbox
+    writes from what a client sent (a journal fact quoted in a report)."""
+    return _NOT_XML_CHARS.sub("\ufffd", value)

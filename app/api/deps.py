@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.console_session import SESSION_COOKIE, session_valid
 from app.api.errors import AuthError, ProblemError
 from app.config import Settings
+from app.db import as_utc
 from app.shared.professional import Professional
 
 
@@ -72,12 +73,20 @@ def _nul_refused(where: str) -> ProblemError:
                         rule="platform:nul-character", extra={"field": where})
 
 
+def nul_in_url(request: Request) -> str | None:
+    """Where the request's URL holds U+0000: ``the URL path`` (decoded), ``the query string`` (raw or ``%00``),
+    or None. The control API (:func:`refuse_nul_characters`) and the web console refuse it each in its shape."""
+    if "\x00" in request.scope["path"]:
+        return "the URL path"
+    if b"%00" in request.scope["query_string"] or b"\x00" in request.scope["query_string"]:
+        return "the query string"
+    return None
+
+
 async def refuse_nul_characters(request: Request) -> None:
     """The control API: a NUL in the decoded path, the query string or a JSON body is the client's error."""
-    if "\x00" in request.scope["path"]:
-        raise _nul_refused("the URL path")
-    if b"%00" in request.scope["query_string"] or b"\x00" in request.scope["query_string"]:
-        raise _nul_refused("the query string")
+    if (where := nul_in_url(request)) is not None:
+        raise _nul_refused(where)
     if request.method in ("POST", "PUT", "PATCH"):
         body = await request.body()  # cached: the endpoint reads the same bytes
         if b"\\u0000" in body or b"\x00" in body:
@@ -121,5 +130,14 @@ def _iso_8601_only(value: Any) -> Any:
     return value
 
 
-IsoInstant = Annotated[datetime, BeforeValidator(_iso_8601_only)]
-"""A query parameter holding an ISO 8601 date-time, and nothing else."""
+def _in_utc(value: datetime) -> datetime:
+    """The instant in UTC (a naive one read as UTC). ``0001-01-01T00:00:00+14:00`` or ``9999-12-31T23:59:59-14:00``
+    parse but have no UTC datetime: refused (422) here, not a 500 where a router converts it."""
+    try:
+        return as_utc(value)
+    except OverflowError:
+        raise ValueError("out of range: this date-time has no UTC equivalent between years 1 and 9999") from None
+
+
+IsoInstant = Annotated[datetime, BeforeValidator(_iso_8601_only), AfterValidator(_in_utc)]
+"""A query parameter holding an ISO 8601 date-time, and nothing else; given in UTC."""

@@ -95,7 +95,7 @@ def note_refusal(request: Request, *, rule: str | None, detail: str | None, stat
 
 
 MAX_FACTS_CHARS = 4096
-"""A journal entry's facts, as JSON, stay under this size (a fact list that would pass it is cut)."""
+"""A journal entry's facts, as JSON, stay under this size (:func:`facts_text` cuts them from the inside)."""
 
 
 def note_facts(request: Request, *, actor: str | None = None, **facts: Any) -> None:
@@ -114,18 +114,53 @@ def note_facts(request: Request, *, actor: str | None = None, **facts: Any) -> N
         context.facts.update(facts)
 
 
+_CUTS = ((1024, 20), (256, 20), (64, 10), (16, 5))
+"""The successive cuts of :func:`facts_text`: (longest string kept, most list items kept)."""
+
+
+def _cut(value: Any, chars: int, items: int) -> Any:
+    """``value`` with its strings cut to ``chars`` (an ellipsis added) and its lists to ``items``, at every depth;
+    dictionaries keep all their keys (a rule reads them by name: ``checks`` ids, ``x_mss`` names)."""
+    if isinstance(value, str):
+        return value if len(value) <= chars else value[:chars] + "…"
+    if isinstance(value, list):
+        return [_cut(v, chars, items) for v in value[:items]]
+    if isinstance(value, dict):
+        return {k: _cut(v, chars, items) for k, v in value.items()}
+    return value
+
+
+def _dumps(facts: Any) -> str:
+    return json.dumps(facts, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def facts_text(facts: Mapping[str, Any] | None) -> str | None:
-    """The ``facts`` column's text: compact JSON, None when there is none; lists are cut so the text stays
-    under :data:`MAX_FACTS_CHARS`."""
+    """The ``facts`` column's text: compact JSON, None when there is none, under :data:`MAX_FACTS_CHARS`.
+
+    Facts that would pass it are cut from the inside first (a 4,800-character ``X-MSS-CODECDA``, a long
+    recipient list: strings shortened, lists cut), so the small facts the rules read (``checks``, ``flow``,
+    ``transaction``, ``insi_*``, the TLS facts...) stay and the entry still counts in its report; ``truncated``
+    says so. Only if that is not enough are the largest facts left out, the smallest kept."""
     if not facts:
         return None
-    text = json.dumps(facts, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = _dumps(facts)
     if len(text) <= MAX_FACTS_CHARS:
         return text
-    cut = {k: (v[:20] if isinstance(v, list) else v) for k, v in facts.items()}
-    cut["truncated"] = True
-    text = json.dumps(cut, separators=(",", ":"), ensure_ascii=False, default=str)
-    return text if len(text) <= MAX_FACTS_CHARS else json.dumps({"truncated": True})
+    plain = json.loads(text)  # JSON values only, from here on
+    for chars, items in _CUTS:
+        cut = {**_cut(plain, chars, items), "truncated": True}
+        text = _dumps(cut)
+        if len(text) <= MAX_FACTS_CHARS:
+            return text
+    kept: dict[str, Any] = {"truncated": True}
+    budget = MAX_FACTS_CHARS - len(_dumps(kept))
+    for key, size, value in sorted(((k, len(_dumps({k: v})), v) for k, v in cut.items() if k != "truncated"),
+                                   key=lambda item: item[1]):
+        if size + 1 > budget:
+            break
+        kept[key] = value
+        budget -= size + 1
+    return _dumps(kept)
 
 
 def redact_query(query: str) -> str | None:

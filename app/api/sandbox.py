@@ -140,18 +140,30 @@ async def read_journal(app: FastAPI, session: AsyncSession, flt: JournalFilter, 
     return total, list(rows)
 
 
-async def journal_clients(app: FastAPI, session: AsyncSession) -> list[tuple[str, int, datetime]]:
+@dataclass(frozen=True)
+class ActorSeen:
+    """A calling software the journal names, and its entries' count, first service, first and last times."""
+
+    actor: str
+    service: str
+    entries: int
+    first: datetime
+    last: datetime
+
+
+async def journal_actors(app: FastAPI, session: AsyncSession) -> list[ActorSeen]:
     """Every calling software the journal names (its ``actor``: ``psc:<client_id>``, ``mss:<login>``...; the
-    conformance report's key), with its number of entries and its last one's time, busiest first."""
+    conformance report's key), by name. ``GET /sandbox/v1/reports`` and the console's reports page list them."""
     writer = writer_of(app)
     if writer is not None:
         await writer.flush()
     rows = (await session.execute(
-        select(JournalEntry.actor, func.count(), func.max(JournalEntry.at))
-        .where(JournalEntry.actor.is_not(None)).group_by(JournalEntry.actor)
-        .order_by(func.count().desc(), JournalEntry.actor)
+        select(JournalEntry.actor, func.min(JournalEntry.service), func.count(), func.min(JournalEntry.at),
+               func.max(JournalEntry.at))
+        .where(JournalEntry.actor.is_not(None)).group_by(JournalEntry.actor).order_by(JournalEntry.actor)
     )).all()
-    return [(str(client), count, as_utc(last)) for client, count, last in rows]
+    return [ActorSeen(actor=str(actor), service=service or "", entries=count, first=as_utc(first), last=as_utc(last))
+            for actor, service, count, first, last in rows]
 
 
 @router.post(
@@ -195,7 +207,8 @@ async def journal(
     before_id: Annotated[int | None, Query(description="cursor: entries older than this id")] = None,
 ) -> JournalPage:
     flt = JournalFilter(service=service, protocol=protocol, outcome=outcome, status=status, operation=operation,
-                        rule=rule, path=path, request_id=request_id, client=client, actor=actor, since=since, until=until)
+                        rule=rule, path=path, request_id=request_id, client=client, actor=actor, since=since,
+                        until=until)
     total, rows = await read_journal(request.app, session, flt, limit=limit + 1, before_id=before_id)
     entries = [JournalEntryRead.model_validate(row) for row in rows[:limit]]
     next_url = None

@@ -16,7 +16,8 @@ from lxml import etree
 
 from app.conformance.catalogue import CATALOGUE, SUITES, Requirement
 from app.conformance.model import Entry, Verdict
-from app.conformance.rules import RULES
+from app.conformance.rules import verdict_of
+from app.xmlsafe import xml_text
 
 STATUSES = ("passed", "failed", "not_exercised")
 
@@ -67,8 +68,9 @@ def evaluate(entries: Sequence[Entry], *, client: str, identities: Sequence[str]
              since: datetime | None = None, until: datetime | None = None, now: datetime) -> Report:
     """Every requirement's rule on ``entries`` (one client's, in journal order)."""
     ordered = sorted(entries, key=lambda e: e.id)
-    results = tuple(Result(r, RULES[r.number](ordered)) for r in CATALOGUE)
-    return Report(client=client, identities=tuple(identities) or (client,), since=since, until=until,
+    identities = tuple(identities) or (client,)
+    results = tuple(Result(r, verdict_of(r.number, ordered, identities=identities)) for r in CATALOGUE)
+    return Report(client=client, identities=identities, since=since, until=until,
                   generated_at=now, entries=len(ordered), results=results)
 
 
@@ -79,8 +81,10 @@ def _iso(value: datetime | None) -> str:
 def junit(report: Report, *, entry_url: str | None = None) -> bytes:
     """JUnit XML: ``<testsuites>`` with one ``<testsuite>`` per service (INS, DMP, MSS, PSC). ``entry_url``
     (``...journal?request_id=`` style prefix or None) is not used for ids: the failure text lists the journal
-    entry ids, readable with ``GET /sandbox/v1/journal``."""
-    root = etree.Element("testsuites", name=f"Ségur conformance: {report.client}",
+    entry ids, readable with ``GET /sandbox/v1/journal``. What came from a client (its identities, the
+    messages quoting its requests' facts) is cleaned of the characters XML 1.0 does not allow first."""
+    client = xml_text(report.client)
+    root = etree.Element("testsuites", name=f"Ségur conformance: {client}",
                          tests=str(len(report.results)), failures=str(report.count("failed")), errors="0",
                          disabled="0", time="0")
     for index, name in enumerate(SUITES):
@@ -91,24 +95,25 @@ def junit(report: Report, *, entry_url: str | None = None) -> bytes:
                                  package="segur", timestamp=report.generated_at.strftime("%Y-%m-%dT%H:%M:%S"),
                                  hostname="segur-sandbox")
         properties = etree.SubElement(suite, "properties")
-        for key, value in (("client", report.client), ("identities", " ".join(report.identities)),
+        for key, value in (("client", client), ("identities", xml_text(" ".join(report.identities))),
                            ("since", _iso(report.since)), ("until", _iso(report.until)),
                            ("journal_entries", str(report.entries))):
             etree.SubElement(properties, "property", name=key, value=value)
         for result in results:
             r, verdict = result.requirement, result.verdict
+            message = xml_text(verdict.message)
             case = etree.SubElement(suite, "testcase", classname=f"segur.{name}", name=f"{r.id}: {r.title}",
                                     time="0")
             if verdict.status == "failed":
-                failure = etree.SubElement(case, "failure", type=r.id, message=verdict.message)
-                failure.text = (f"#{r.number} {r.id} ({r.source})\n{verdict.message}\njournal entries: "
+                failure = etree.SubElement(case, "failure", type=r.id, message=message)
+                failure.text = (f"#{r.number} {r.id} ({r.source})\n{message}\njournal entries: "
                                 + " ".join(str(i) for i in verdict.entries)
                                 + (f"\n{entry_url}" if entry_url else ""))
             elif verdict.status == "not_exercised":
-                etree.SubElement(case, "skipped", message=verdict.message)
+                etree.SubElement(case, "skipped", message=message)
             else:
                 out = etree.SubElement(case, "system-out")
-                out.text = f"{verdict.message}\njournal entries: " + " ".join(str(i) for i in verdict.entries)
+                out.text = f"{message}\njournal entries: " + " ".join(str(i) for i in verdict.entries)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 

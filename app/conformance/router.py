@@ -15,6 +15,7 @@ from app.api.deps import IsoInstant, SessionDep
 from app.api.errors import ProblemError
 from app.api.journal import writer_of
 from app.api.models import JournalEntry
+from app.api.sandbox import journal_actors
 from app.api.urls import absolute_url
 from app.conformance.model import Entry
 from app.conformance.report import evaluate, html, junit
@@ -25,7 +26,9 @@ router = APIRouter(prefix="/sandbox/v1", tags=["sandbox"])
 MAX_ENTRIES = 100_000
 """The most journal entries one report reads (the oldest first); a longer run is cut there."""
 JUNIT_MEDIA_TYPE = "application/xml"
-IDENTITY_PATTERN = r"^(psc|ins|dmp|mss):[^\x00-\x1f]{1,124}$"
+IDENTITY_PATTERN = r"^(psc|ins|dmp|mss):[^\x00-\x1f\ufffe\uffff]{1,124}$"
+"""An identity as the journal names it: no character XML 1.0 refuses (the JUnit report quotes it); the journal
+already turns a NUL into ``\\0``."""
 
 
 class ClientSeen(BaseModel):
@@ -87,17 +90,11 @@ async def _flushed(request: Request) -> None:
     operation_id="sandbox_reports",
 )
 async def reports(request: Request, session: SessionDep) -> ClientList:
-    await _flushed(request)
-    rows = (await session.execute(
-        select(JournalEntry.actor, func.min(JournalEntry.service), func.count(), func.min(JournalEntry.at),
-               func.max(JournalEntry.at))
-        .where(JournalEntry.actor.is_not(None)).group_by(JournalEntry.actor).order_by(JournalEntry.actor)
-    )).all()
     settings = request.app.state.settings
     return ClientList(clients=[
-        ClientSeen(client=actor or "", service=service or "", entries=count, first=as_utc(first), last=as_utc(last),
-                   report=absolute_url(settings, f"/sandbox/v1/reports/{actor}"))
-        for actor, service, count, first, last in rows
+        ClientSeen(client=seen.actor, service=seen.service, entries=seen.entries, first=seen.first, last=seen.last,
+                   report=absolute_url(settings, f"/sandbox/v1/reports/{seen.actor}"))
+        for seen in await journal_actors(request.app, session)
     ])
 
 

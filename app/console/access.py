@@ -19,6 +19,7 @@ from fastapi import Request
 from starlette.datastructures import FormData
 
 from app.api.console_session import SESSION_COOKIE, session_valid, session_value
+from app.api.deps import nul_in_url
 
 __all__ = ["SESSION_COOKIE", "CsrfRefused", "NulRefused", "SignInRequired", "check_csrf", "cookie_options",
            "csrf_matches", "csrf_token", "require_sign_in", "session_value", "signed_in", "token_of"]
@@ -67,10 +68,8 @@ def signed_in(request: Request) -> bool:
 async def require_sign_in(request: Request) -> None:
     """Dependency of every console page: the console session when the control token is set; no NUL anywhere in
     the path or query."""
-    if "\x00" in request.scope["path"]:
-        raise NulRefused("the URL path")
-    if b"%00" in request.scope["query_string"] or b"\x00" in request.scope["query_string"]:
-        raise NulRefused("the query string")
+    if (where := nul_in_url(request)) is not None:
+        raise NulRefused(where)
     if not signed_in(request):
         query = request.url.query
         raise SignInRequired(request.url.path + (f"?{query}" if query else ""))

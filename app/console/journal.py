@@ -1,6 +1,7 @@
-"""The console's journal (filterable by service, client, outcome and time, each entry linked to the page of
-what it touched, new entries appearing live), the reset button, and the list of conformance reports (one per
-client the journal names). The journal is read, and the store reset, by the functions the control API uses."""
+"""The console's journal (filterable by service, network client, calling software (``actor``), outcome and time,
+each entry linked to the page of what it touched, new entries appearing live), the reset button, and the list of
+conformance reports (one per actor the journal names, linked to its entries). The journal is read, and the store
+reset, by the functions the control API uses."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from app.api.deps import SessionDep, SettingsDep
-from app.api.sandbox import JournalFilter, journal_clients, read_journal, reset_sandbox
+from app.api.sandbox import JournalFilter, journal_actors, read_journal, reset_sandbox
 from app.console.access import check_csrf, require_sign_in
 from app.console.links import target_of
 from app.console.pages import HEADERS, ConsoleRoute, error_page, render, templates
@@ -27,14 +28,15 @@ LIVE_MAX = 200
 
 
 def _instant(value: str | None) -> datetime | None:
-    """A time from the filter form (``datetime-local``, read as UTC) or ISO 8601; ``None`` if empty or unreadable."""
+    """A time from the filter form (``datetime-local``, read as UTC) or ISO 8601, in UTC; ``None`` if empty,
+    unreadable or without a UTC equivalent (``0001-01-01T00:00:00+14:00``: an OverflowError)."""
     if not value:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def journal_filter(params: dict[str, str]) -> JournalFilter:
@@ -42,12 +44,13 @@ def journal_filter(params: dict[str, str]) -> JournalFilter:
         service=params.get("service") if params.get("service") in SERVICES else None,
         outcome=params.get("outcome") if params.get("outcome") in OUTCOMES else None,
         client=(params.get("client") or "").strip()[:128] or None,
+        actor=(params.get("actor") or "").strip()[:128] or None,
         since=_instant(params.get("since")), until=_instant(params.get("until")),
     )
 
 
 def _params(request: Request) -> dict[str, str]:
-    return {k: request.query_params.get(k, "") for k in ("service", "client", "outcome", "since", "until")}
+    return {k: request.query_params.get(k, "") for k in ("service", "client", "actor", "outcome", "since", "until")}
 
 
 def _rows(entries: list[Any]) -> list[tuple[Any, str | None]]:
@@ -96,8 +99,9 @@ async def reset(request: Request, session: SessionDep, settings: SettingsDep,
 
 @router.get("/console/reports", name="console_reports")
 async def reports_page(request: Request, session: SessionDep) -> Response:
-    clients = await journal_clients(request.app, session)
+    seen = sorted(await journal_actors(request.app, session), key=lambda a: -a.entries)  # busiest first
     return render(request, "reports.html", {
         "page": "reports",
-        "clients": [(c, n, last, f"/sandbox/v1/reports/{quote(c, safe='')}?format=html") for c, n, last in clients],
+        "clients": [(a.actor, a.entries, a.last, f"/sandbox/v1/reports/{quote(a.actor, safe='')}?format=html")
+                    for a in seen],
     })

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ins import service as ins_service
-from app.mss import checks, mime, patients
+from app.mss import checks, citizen, mime, patients
 from app.mss.exceptions import RefusedByCheck
 from app.mss.mailboxes import PATIENT, get_mailbox
 from app.mss.models import MssMailbox
@@ -44,12 +44,22 @@ class Analysis:
     report: checks.CheckReport
     verdicts: list[RecipientVerdict] = field(default_factory=list)
 
-    def facts(self, recipients: list[str]) -> dict[str, Any]:
+    def facts(self, recipients: list[str], *, size: int | None = None) -> dict[str, Any]:
         """What the conformance report needs of a submitted message (the journal's facts; never its body):
         the recipients (SC.MSS/va1.19), the ``X-MSS-*`` headers (SC.MSS/CONF.14-.16, .21), the XDM patient ids
-        (SC.INS/va1.53) and each applicable check's status, by its id in :mod:`app.mss.rules`."""
+        (SC.INS/va1.53) and each applicable check's status, by its id in :mod:`app.mss.rules`; with ``size``
+        (the message as stored, in bytes), the size and, when the message is accepted, the patient recipients
+        Mon espace santé bounces with their reason (ENS MES v1.3: 25 MB to patients)."""
         parsed = self.parsed
+        extra: dict[str, Any] = {}
+        if size is not None:
+            extra["size"] = size
+            bounces = {v.address.lower(): reason.code for v in self.verdicts
+                       if self.refused is None and (reason := mes_bounce(v, size)) is not None}
+            if bounces:
+                extra["mes_bounces"] = dict(list(bounces.items())[:20])
         return {
+            **extra,
             "recipients": [r.lower() for r in recipients[:20]],
             "x_mss": {name: parsed.header(f"X-MSS-{name}") for name in ("INS", "CODECDA", "NIL", "MES")},
             "xdm": len(self.attachments),
@@ -63,6 +73,16 @@ class Analysis:
         """The refusal of the first enforced check that failed, if any."""
         refusal = self.report.refusal
         return None if refusal is None else RefusedByCheck(*refusal)
+
+
+def mes_bounce(verdict: RecipientVerdict, size: int) -> citizen.BounceReason | None:
+    """Why Mon espace santé bounces a message of ``size`` bytes to this recipient (None: delivered, or not a
+    patient address). What delivery does (:func:`app.mss.deliveries.plan_delivery`) and the journal records."""
+    if verdict.role != "patient":
+        return None
+    return citizen.bounce_reason(address_valid=verdict.patient_address_valid,
+                                 mailbox_exists=verdict.mailbox is not None,
+                                 mailbox_open=bool(verdict.mailbox and verdict.mailbox.active), size=size)
 
 
 async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope, *,

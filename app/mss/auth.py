@@ -45,6 +45,14 @@ def journal_login(value: str | None) -> str:
     return head.lower() if _LOGIN_ADDRESS.fullmatch(head) else "-"
 
 
+def mss_actor(login: str | None, *, tried: str | None = None) -> str | None:
+    """The calling software as the conformance report keys an SMTP or IMAP session: ``mss:<login>``, the
+    authenticated ``login``, else the login ``tried`` (the session facts' :func:`journal_login`, when the
+    authentication failed); None when neither names a mailbox (``-``)."""
+    name = login or tried
+    return f"mss:{name}" if name and name != "-" else None
+
+
 def b64decode(value: str | bytes) -> bytes | None:
     """A SASL response (RFC 4422 §3.1 carried in base64 by both protocols), or None when not base64."""
     try:

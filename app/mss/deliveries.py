@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
 from app.mss import changes, checks, citizen, mime, notifications
-from app.mss.analysis import Analysis, Envelope, analyse
+from app.mss.analysis import Analysis, Envelope, analyse, mes_bounce
 from app.mss.mailboxes import get_mailbox
 from app.mss.models import MssDelivery, MssMailbox
 from app.mss.parser import message_parser
@@ -53,9 +53,7 @@ def plan_delivery(raw: bytes, envelope: Envelope, analysis: Analysis) -> Deliver
     for (address, notify), verdict in zip(envelope.recipients, analysis.verdicts, strict=True):
         if verdict.role == "external":
             status, dsn = "relayed", notifications.DsnRecipient(address, "relayed", "2.0.0")
-        elif verdict.role == "patient" and (bounce := citizen.bounce_reason(
-                address_valid=verdict.patient_address_valid, mailbox_exists=verdict.mailbox is not None,
-                mailbox_open=bool(verdict.mailbox and verdict.mailbox.active), size=len(raw))) is not None:
+        elif (bounce := mes_bounce(verdict, len(raw))) is not None:
             # ENS MES v1.3: Mon espace santé bounces it ("Message non distribué"), in its own words.
             status = "failed"
             dsn = notifications.DsnRecipient(address, "failed", bounce.status,

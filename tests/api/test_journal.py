@@ -119,3 +119,35 @@ async def test_journal_redacts_secrets_in_queries(client: httpx.AsyncClient) -> 
     text = json.dumps(entries)
     assert "s3cr3t-code" not in text and "hunter2" not in text
     assert "state=abc" in entries[0]["query"]
+
+
+def _message_facts(codecda: str) -> dict:
+    return {"recipients": ["sophie.bernard@hopital-a.mssante.fr"],
+            "x_mss": {"INS": "O", "CODECDA": codecda, "NIL": "NIL-1", "MES": None}, "xdm": 1,
+            "xdm_patients": ["275126322074974^^^&1.2.250.1.213.1.4.8&ISO"],
+            "checks": {"MSS.CODECDA": "fail", "MSG.MESSAGE_ID": "pass", "MSS.NIL": "pass"}}
+
+
+def test_long_facts_are_cut_inside_and_keep_what_the_rules_read() -> None:
+    """A 4,800-character X-MSS-CODECDA once emptied the facts to ``{"truncated": true}``: the message dropped out of
+    its report. Now the long string is cut; the checks, recipients and patients stay."""
+    from app.api.journal import MAX_FACTS_CHARS, facts_text
+
+    text = facts_text(_message_facts("11488-4," * 600))
+    assert text is not None and len(text) <= MAX_FACTS_CHARS
+    facts = json.loads(text)
+    assert facts["truncated"] is True and facts["checks"] == _message_facts("")["checks"]
+    assert facts["recipients"] == ["sophie.bernard@hopital-a.mssante.fr"] and facts["xdm_patients"]
+    assert facts["x_mss"]["CODECDA"].startswith("11488-4,") and facts["x_mss"]["NIL"] == "NIL-1"
+    small = facts_text(_message_facts("11488-4"))
+    assert small is not None and "truncated" not in json.loads(small)
+
+
+def test_facts_too_many_to_cut_keep_the_smallest_keys() -> None:
+    from app.api.journal import MAX_FACTS_CHARS, facts_text
+
+    many = {f"header_{i}": "x" * 40 for i in range(2000)} | {"flow": "code", "transaction": "TD0.2"}
+    text = facts_text(many)
+    assert text is not None and len(text) <= MAX_FACTS_CHARS
+    facts = json.loads(text)
+    assert facts["flow"] == "code" and facts["transaction"] == "TD0.2" and facts["truncated"] is True

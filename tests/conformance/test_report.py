@@ -128,11 +128,35 @@ async def test_insi_then_dmp_for_the_same_matricule_passes_row_1(client) -> None
 
 async def test_dmp_without_insi_fails_row_1(client) -> None:
     await dmp_existence(client)
+    alone = await report(client, f"dmp:{LPS}")  # one identity, no INSi in the report: no false failure
+    for number in (1, 2):
+        assert verdict(alone, number)["status"] == "not_exercised" and "also=" in verdict(alone, number)["message"]
     body = await report(client, f"dmp:{LPS}", f"ins:{IDAM}")
     first = verdict(body, 1)
     assert first["status"] == "failed" and ZOE in first["message"] and len(first["entries"]) == 1
     assert verdict(body, 2)["status"] == "failed"
     assert verdict(body, 16)["status"] == "not_exercised"  # a TD0.2 is no consultation
+
+
+async def test_a_signed_vihf_with_a_psc_token_counts_as_psc_for_row_21(client) -> None:
+    """SC.DMP/PSC.01: what makes a DMP call PSC's is the verified PSC bearer token, whether or not the VIHF is
+    signed too."""
+    from tests.psc.helpers import access_token_for
+
+    token = await access_token_for(client, FONTAINE)
+    vihf = await get_vihf(client, subject_name_id=FONTAINE, patient_ins=ZOE, lps_approval=LPS)
+    answer = await post_soap(client, td.SERVICE, td.ACTION_TD02, existence_query(ZOE), vihf=vihf,
+                             headers={"Authorization": f"Bearer {token}"})
+    assert answer.payload is not None, answer
+    await dmp_existence(client)  # signed, no token
+    journal = (await client.get("/sandbox/v1/journal", params={"actor": f"dmp:{LPS}"})).json()["entries"]
+    assert [e["facts"]["psc"] for e in journal] == [False, True]  # newest first
+    with_token, signed_only = journal[1]["id"], journal[0]["id"]
+    alone = verdict(await report(client, f"dmp:{LPS}"), 21)
+    assert alone["status"] == "passed" and alone["entries"] == [with_token], alone
+    joined = verdict(await report(client, f"dmp:{LPS}", f"psc:{PUBLIC_CLIENT}"), 21)  # the token's code-flow login
+    assert joined["status"] == "failed" and joined["entries"] == [signed_only], joined
+    assert token not in str(journal)
 
 
 async def test_insi_facts_name_the_mode_and_the_matricules_returned(client) -> None:
@@ -199,6 +223,21 @@ async def test_xdm_mail_without_x_mss_ins_fails_row_32(client, smtp_call) -> Non
     assert verdict(body, 33)["status"] == "passed" and verdict(body, 34)["status"] == "passed"
 
 
+async def test_a_message_with_a_long_header_still_counts_in_the_report(client, smtp_call) -> None:
+    """Facts over the journal's 4,096 characters are cut inside: the message keeps its checks and its rows."""
+    codecda = ", ".join(["11488-4"] * 534)  # 4,804 characters, folded on the wire
+    raw = build_message(to="sophie.bernard@hopital-a.mssante.fr", headers={"X-MSS-CODECDA": codecda})
+    await smtp_call(lambda smtp: (smtp.login(DOCTOR, PASSWORD),
+                                  smtp.sendmail(DOCTOR, ["sophie.bernard@hopital-a.mssante.fr"], raw)))
+    body = await report(client, f"mss:{DOCTOR}")
+    row = verdict(body, 40)  # Message-ID: every message
+    assert row["status"] == "passed" and len(row["entries"]) == 1, row
+    journal = (await client.get("/sandbox/v1/journal", params={"actor": f"mss:{DOCTOR}", "operation": "mss.smtp.data"}))
+    [entry] = journal.json()["entries"]
+    assert entry["facts"]["truncated"] is True and entry["facts"]["checks"]["MSG.MESSAGE_ID"] == "pass"
+    assert entry["facts"]["x_mss"]["CODECDA"].startswith("11488-4, 11488-4")
+
+
 async def test_mail_to_a_patient_address_from_insi_passes_row_39(client, smtp_call) -> None:
     await insi_search(client)
     raw = build_message(to=f"{ZOE}@patient.mssante.fr", subject="Compte rendu")
@@ -206,8 +245,41 @@ async def test_mail_to_a_patient_address_from_insi_passes_row_39(client, smtp_ca
                                                                                raw)))
     body = await report(client, f"mss:{DOCTOR}", f"ins:{IDAM}")
     assert verdict(body, 39)["status"] == "passed", verdict(body, 39)
-    alone = await report(client, f"mss:{DOCTOR}")  # without the INSi identity, the matricule is unexplained
-    assert verdict(alone, 39)["status"] == "failed"
+    alone = await report(client, f"mss:{DOCTOR}")  # without the INSi identity: nothing to join with
+    assert verdict(alone, 39)["status"] == "not_exercised" and "also=ins:" in verdict(alone, 39)["message"]
+    assert verdict(alone, 6)["status"] == "not_exercised"
+    assert verdict(await report(client, f"mss:{DOCTOR}", "ins:NEVER-CALLED"), 39)["status"] == "failed"
+    size = verdict(body, 46)  # ENS MES: within 25 MB, by the size the DATA entry records
+    assert size["status"] == "passed" and len(size["entries"]) == 1, size
+    journal = (await client.get("/sandbox/v1/journal", params={"actor": f"mss:{DOCTOR}", "operation": "mss.smtp.data"}))
+    [entry] = journal.json()["entries"]
+    assert len(raw) < entry["facts"]["size"] < len(raw) + 500 and "mes_bounces" not in entry["facts"]  # + Received
+
+
+async def test_a_message_over_25_mb_to_a_patient_is_bounced_and_fails_row_46(session, settings) -> None:
+    """The facts of a message Mon espace santé bounces for its size (one over 25 MiB: the SMTP listener's own
+    limit, SEGUR_MSS_MAX_MESSAGE_BYTES, is lower by default, so the size is given to the facts as DATA does)."""
+    from datetime import UTC, datetime
+
+    from app.conformance.model import Entry
+    from app.conformance.rules import RULES
+    from app.mss import service
+
+    patient, colleague = f"{ZOE}@patient.mssante.fr", "sophie.bernard@hopital-a.mssante.fr"
+    raw = build_message(to=patient, subject="Compte rendu")
+    analysis = await service.analyse(session, settings, raw, service.Envelope(
+        mail_from=DOCTOR, recipients=[(patient, None), (colleague, None)], auth_identity=DOCTOR))
+    assert analysis.refused is None
+    over, within = 25 * 1024 * 1024 + 1, 25 * 1024 * 1024
+    facts = analysis.facts([patient, colleague], size=over)
+    assert facts["size"] == over and facts["mes_bounces"] == {patient: "size"}  # the patient only
+    assert "mes_bounces" not in analysis.facts([patient, colleague], size=within)
+    now = datetime.now(UTC)
+    entries = [Entry(id=1, at=now, service="mss", protocol="smtp", method="DATA", facts=facts)]
+    assert RULES[46](entries).status == "failed"
+    entries = [Entry(id=1, at=now, service="mss", protocol="smtp", method="DATA",
+                     facts=analysis.facts([patient, colleague], size=within))]
+    assert RULES[46](entries).status == "passed"
 
 
 # --- the three formats -------------------------------------------------------------------------------------
@@ -230,6 +302,38 @@ async def test_junit_report_is_valid_against_the_junit_schema(client) -> None:
     assert psc.get("failures") == "2" and int(psc.get("skipped")) == 1
     properties = {p.get("name"): p.get("value") for p in psc.find("properties")}
     assert properties["client"] == f"psc:{PUBLIC_CLIENT}"
+
+
+@pytest.mark.parametrize("acr", ["x\x01y", "\ufffe"])
+async def test_junit_report_replaces_the_characters_xml_refuses(client, acr: str) -> None:
+    await authorize(client, acr_values=acr)  # row 47's message quotes the acr_values sent
+    response = await client.get(f"/sandbox/v1/reports/psc:{PUBLIC_CLIENT}", params={"format": "junit"})
+    assert response.status_code == 200, response.text
+    document = etree.fromstring(response.content)
+    SCHEMA.assertValid(document)
+    [acr_case] = [c for c in document.iter("testcase") if c.get("name").startswith("SC.PSC.08")]
+    assert "\ufffd" in acr_case.find("failure").get("message")
+    for fmt in ("json", "html"):
+        assert (await client.get(f"/sandbox/v1/reports/psc:{PUBLIC_CLIENT}", params={"format": fmt})).status_code == 200
+    refused = await client.get("/sandbox/v1/reports/psc:a\ufffeb", params={"also": "ins:\x01"})
+    assert refused.status_code == 422
+
+
+def test_junit_cleans_the_identities_and_messages_it_quotes() -> None:
+    from datetime import UTC, datetime
+
+    from app.conformance.model import Entry
+    from app.conformance.report import evaluate, junit
+
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    entries = [Entry(id=1, at=now, service="psc", facts={"flow": "code", "acr_values": "a\x01\ufffe\ud800b"})]
+    report = evaluate(entries, client="psc:x\x01y", identities=["psc:x\x01y", "ins:\ufffe"], now=now)
+    document = etree.fromstring(junit(report))
+    SCHEMA.assertValid(document)
+    properties = {p.get("name"): p.get("value") for p in document.find("testsuite/properties")}
+    assert properties["client"] == "psc:x\ufffdy" and properties["identities"] == "psc:x\ufffdy ins:\ufffd"
+    [failure] = [f for f in document.iter("failure") if f.get("type").startswith("SC.PSC.08")]
+    assert "a\ufffd\ufffd\ufffdb" in failure.get("message") and "a\ufffd\ufffd\ufffdb" in failure.text
 
 
 async def test_every_verdict_kind_validates_against_the_schema(client) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from app.conformance.catalogue import BY_NUMBER, CATALOGUE, SUITES
 from app.conformance.model import Entry
-from app.conformance.rules import RULES
+from app.conformance.rules import RULES, verdict_of
 from app.conformance.rules.dmp import generic_subject
 
 _ids = itertools.count(1)
@@ -41,9 +41,9 @@ def session(protocol: str = "smtp", *, tls: bool = True, version: str | None = "
 
 
 def mail(*recipients: str, checks: dict[str, str] | None = None, xdm_patients: list[str] | None = None,
-         rule: str | None = None) -> Entry:
+         rule: str | None = None, **facts: Any) -> Entry:
     return entry("mss", protocol="smtp", method="DATA", rule=rule, recipients=list(recipients),
-                 checks=checks or {}, xdm_patients=xdm_patients or [])
+                 checks=checks or {}, xdm_patients=xdm_patients or [], **facts)
 
 
 def psc(flow: str, acr: str | None = "eidas1") -> Entry:
@@ -94,7 +94,23 @@ def test_row_1_dmp_before_insi_or_without_it_fails_naming_the_dmp_call() -> None
     later = insi(NIR)
     verdict = RULES[1]([call, later])
     assert verdict.status == "failed" and verdict.entries == (call.id,) and NIR in verdict.message
-    assert status(1, [dmp("TD0.2")]) == "failed"
+    assert verdict_of(1, [dmp("TD0.2")], identities=[f"dmp:{LPS}", f"ins:{IDAM}"]).status == "failed"
+
+
+LPS, IDAM = "LPS-01", "IDAM-01"
+
+
+@pytest.mark.parametrize(("number", "traffic"), [
+    (1, [dmp("TD0.2")]), (2, [dmp("TD0.2")]), (6, [mail(f"{NIR}@patient.mssante.fr")]),
+    (6, [mail("dr@x.mssante.fr", xdm_patients=[f"{NIR}^^^&{INS_OID}&ISO"])]), (39, [mail(f"{NIR}@patient.mssante.fr")]),
+])
+def test_the_rows_joining_insi_are_not_exercised_without_insi_in_the_report(number: int, traffic: list[Entry]) -> None:
+    """A report of one identity (no INSi entry, no ``ins:`` identity) cannot tell where the matricules came from:
+    not exercised with the ``also=`` hint, not failed. With an INSi identity that never called INSi: failed."""
+    alone = verdict_of(number, traffic, identities=["dmp:x"])
+    assert alone.status == "not_exercised" and "also=ins:" in alone.message and alone == RULES[number](traffic)
+    assert verdict_of(number, traffic, identities=["dmp:x", "ins:y"]).status == "failed"
+    assert verdict_of(number, [insi(OTHER, mode="vitale"), *traffic]).status == "failed"
 
 
 def test_row_1_counts_historical_matricules_but_not_answers_without_a_match() -> None:
@@ -248,10 +264,28 @@ def test_row_39_patient_addresses_are_matricules_from_insi() -> None:
     assert status(39, [mail("dr@x.mssante.fr")]) == "not_exercised"
 
 
-def test_row_46_size_of_patient_mail() -> None:
-    assert status(46, [mail(f"{NIR}@patient.mssante.fr")]) == "passed"
-    bounced = entry("mss", protocol="smtp", method="SESSION", rule="MSS:size")
-    assert RULES[46]([mail(f"{NIR}@patient.mssante.fr"), bounced]).entries == (bounced.id,)
+MES_LIMIT = 26_214_400  # 25 MiB, ENS MES v1.3
+
+
+def test_row_46_decides_on_the_size_of_messages_to_patients() -> None:
+    patient = f"{NIR}@patient.mssante.fr"
+    assert status(46, [mail(patient, size=MES_LIMIT)]) == "passed"
+    big = mail(patient, "dr@x.mssante.fr", size=MES_LIMIT + 1, mes_bounces={patient: "size"})
+    verdict = RULES[46]([mail(patient, size=2000), big])
+    assert verdict.status == "failed" and verdict.entries == (big.id,) and "1 of 2" in verdict.message
+    assert status(46, [mail(patient, size=MES_LIMIT + 1)]) == "failed"  # over 25 MB, whatever MES answered
+    assert status(46, [mail(patient, size=100, mes_bounces={patient: "size"})]) == "failed"
+
+
+def test_row_46_ignores_mail_to_professionals_refusals_and_the_sandbox_smtp_limit() -> None:
+    assert status(46, [mail("dr@x.mssante.fr", size=MES_LIMIT * 2)]) == "not_exercised"
+    smtp_limit = entry("mss", protocol="smtp", method="SESSION", rule="MSS:size")  # SEGUR_MSS_MAX_MESSAGE_BYTES
+    refused = Entry(id=next(_ids), at=AT, service="mss", protocol="smtp", method="DATA", outcome="refused",
+                    facts={"recipients": [f"{NIR}@patient.mssante.fr"], "checks": {"MSS.NIL": "fail"},
+                           "size": MES_LIMIT * 2})
+    assert status(46, [smtp_limit, refused]) == "not_exercised"
+    assert status(46, [smtp_limit, mail(f"{NIR}@patient.mssante.fr", size=10)]) == "passed"
+    assert status(46, [mail(f"{NIR}@patient.mssante.fr")]) == "not_exercised"  # no size recorded
 
 
 # --- PSC ---------------------------------------------------------------------------------------------------

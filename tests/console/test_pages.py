@@ -196,6 +196,15 @@ async def test_reports_list_the_clients_of_the_journal(client: httpx.AsyncClient
     actors = {e["actor"] for e in (await client.get("/sandbox/v1/journal")).json()["entries"] if e["actor"]}
     assert actors == {f"psc:{CONFIDENTIAL_CLIENT}"}
     assert f"/sandbox/v1/reports/psc%3A{CONFIDENTIAL_CLIENT}?format=html" in page
+    # the count links to the actor's entries (the journal's ``actor``; ``client`` is the network peer)
+    link = re.search(r'<a href="(/console/journal\?actor=[^"]+)">1</a>', page).group(1)  # type: ignore[union-attr]
+    entries = _html(await client.get(link.replace("&amp;", "&")))
+    assert "1 entrée(s)" in entries and "openid-connect/token" in entries
+    assert f'id="actor" name="actor" placeholder="psc:mon-lps" value="psc:{CONFIDENTIAL_CLIENT}"' in entries
+    other = _html(await client.get("/console/journal", params={"actor": "psc:someone-else"}))
+    assert "0 entrée(s)" in other
+    live = await client.get("/console/live/journal", params={"actor": "psc:someone-else"})
+    assert live.text.strip() == ""
 
 
 async def test_nul_characters_are_refused_before_the_store(client: httpx.AsyncClient) -> None:
@@ -208,3 +217,22 @@ async def test_nul_characters_are_refused_before_the_store(client: httpx.AsyncCl
                                                             "client_name": "a\x00b"})
     assert form.status_code == 422
     assert (await client.get("/sandbox/v1/clients/nul-name")).status_code == 404
+
+
+async def test_instants_without_a_utc_equivalent_are_refused_not_a_500(client: httpx.AsyncClient) -> None:
+    """``0001-01-01T00:00:00+14:00`` parses but has no UTC datetime (OverflowError): 422 on the control API, the
+    filter ignored on the console's pages."""
+    from tests.psc.helpers import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, OIDC
+
+    await client.post(OIDC + "/token", data={"grant_type": "client_credentials"},
+                      auth=(CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET))
+    for name, value in (("since", "0001-01-01T00:00:00+14:00"), ("until", "9999-12-31T23:59:59-14:00")):
+        for path in ("/sandbox/v1/journal", f"/sandbox/v1/reports/psc:{CONFIDENTIAL_CLIENT}"):
+            refused = await client.get(path, params={name: value})
+            assert refused.status_code == 422 and "out of range" in refused.text, (path, refused.text)
+        page = _html(await client.get("/console/journal", params={name: value}))
+        assert "openid-connect/token" in page  # the filter ignored
+        live = await client.get("/console/live/journal", params={name: value})
+        assert live.status_code == 200
+    shifted = (await client.get("/sandbox/v1/journal", params={"until": "2999-01-01T10:00:00+14:00"})).json()
+    assert shifted["total"] >= 1

@@ -7,7 +7,9 @@ sandbox must first provoke something: deliver an unknown INS, drop a session, as
 
 from __future__ import annotations
 
-from app.conformance.model import NEEDS_HOOK
+from collections.abc import Callable, Sequence
+
+from app.conformance.model import NEEDS_HOOK, Entry, Verdict
 from app.conformance.rules import dmp, ins, ins_dmp, mss, psc
 from app.conformance.rules.common import Rule, from_checks, unobserved
 
@@ -66,3 +68,18 @@ RULES: dict[int, Rule] = {
     48: psc.allowed_flow_and_logout,
     49: unobserved("the sandbox registers no client as Espace de Confiance and offers no mTLS at the token endpoint"),
 }
+
+INSI_JOINED: dict[int, Callable[..., Verdict]] = {
+    1: ins_dmp.insi_before_dmp,
+    2: ins_dmp.dmp_ids_from_insi,
+    6: ins.matricules_from_insi,
+    39: mss.patient_address_from_insi,
+}
+"""The rows that join INSi answers with another service: told whether the report names an INSi identity."""
+
+
+def verdict_of(number: int, entries: Sequence[Entry], *, identities: Sequence[str] = ()) -> Verdict:
+    """Row ``number``'s verdict on a report's entries, for a report naming ``identities``."""
+    if number in INSI_JOINED:
+        return INSI_JOINED[number](entries, insi_identity=any(i.startswith("ins:") for i in identities))
+    return RULES[number](entries)

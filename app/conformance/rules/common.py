@@ -71,6 +71,19 @@ def cx_parts(value: str) -> tuple[str, str | None]:
     return ident.strip(), (parts[1] if len(parts) > 1 and parts[1] else None)
 
 
+NO_INSI = ("no INSi call in this report, nor an INSi identity, to join it with (add the client's INSi identity "
+           "with `also`, e.g. also=ins:<IDAM>)")
+
+
+def without_insi(entries: Iterable[Entry], *, insi_identity: bool) -> Verdict | None:
+    """The verdict of a rule that joins INSi answers with another service, when the report holds nothing of
+    INSi (no INSi entry, no ``ins:`` identity): not exercised, with the ``also=`` hint (as rows 8 and 21 say
+    of PSC), rather than a failure for matricules this client may well have got from INSi. None otherwise."""
+    if insi_identity or any(e.service == "ins" for e in entries):
+        return None
+    return Verdict.not_exercised(NO_INSI)
+
+
 def from_checks(checks: Sequence[str], what: str) -> Rule:
     """A rule read from the message checks the MSSanté face runs on every submitted message
     (app/mss/rules.py ids, recorded as the DATA entry's ``checks`` fact): failed when one of ``checks``

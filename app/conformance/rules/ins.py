@@ -15,6 +15,7 @@ from app.conformance.rules.common import (
     patient_recipients,
     psc_flows,
     returned_matricules,
+    without_insi,
 )
 
 ACCEPTED_CREDENTIALS = ("cpx:", "certificate:", "psc:")
@@ -35,7 +36,7 @@ def both_search_modes(entries: Sequence[Entry]) -> Verdict:
                           answers)
 
 
-def matricules_from_insi(entries: Sequence[Entry]) -> Verdict:
+def matricules_from_insi(entries: Sequence[Entry], *, insi_identity: bool = False) -> Verdict:
     """Row 6, SC.INS/va1.53/.59 (INS rule 28): no XDM ``patientId`` (INS OID) nor patient MSS address carries
     a matricule this client never got from INSi (the ``X-MSS-INS: N`` part is row 32's check)."""
     known = returned_matricules(entries)
@@ -47,6 +48,8 @@ def matricules_from_insi(entries: Sequence[Entry]) -> Verdict:
             carrying.append((message, used))
     if not carrying:
         return Verdict.not_exercised("no message carrying an INS (XDM patientId or patient mailbox)")
+    if (unjoined := without_insi(entries, insi_identity=insi_identity)) is not None:
+        return unjoined
     foreign = [(m, [u for u in used if u not in known]) for m, used in carrying]
     foreign = [(m, u) for m, u in foreign if u]
     if foreign:

@@ -6,19 +6,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.conformance.model import Entry, Verdict
-from app.conformance.rules.common import dmp_calls, normalise, returned_matricules
+from app.conformance.rules.common import dmp_calls, normalise, returned_matricules, without_insi
 
 
 def _patient_calls(entries: Sequence[Entry]) -> list[Entry]:
     return [e for e in dmp_calls(entries) if e.fact("patient_ins")]
 
 
-def insi_before_dmp(entries: Sequence[Entry]) -> Verdict:
+def insi_before_dmp(entries: Sequence[Entry], *, insi_identity: bool = False) -> Verdict:
     """Row 1, EX_GEN-1250/1255: for each patient touched in the DMP, an INSi answer returned that matricule
-    earlier (journal order)."""
+    earlier (journal order). ``insi_identity``: the report names an INSi identity (``ins:``)."""
     calls = _patient_calls(entries)
     if not calls:
         return Verdict.not_exercised("no DMP transaction naming a patient (VIHF resource-id)")
+    if (unjoined := without_insi(entries, insi_identity=insi_identity)) is not None:
+        return unjoined
     late = []
     for call in calls:
         first = returned_matricules(e for e in entries if e.id < call.id).get(normalise(call.fact("patient_ins")))
@@ -31,11 +33,13 @@ def insi_before_dmp(entries: Sequence[Entry]) -> Verdict:
     return Verdict.passed(f"{len(calls)} DMP calls, each for a matricule INSi returned earlier", calls)
 
 
-def dmp_ids_from_insi(entries: Sequence[Entry]) -> Verdict:
+def dmp_ids_from_insi(entries: Sequence[Entry], *, insi_identity: bool = False) -> Verdict:
     """Row 2, EX_GEN-1530: every DMP patient identifier is a matricule INSi returned to this client."""
     calls = _patient_calls(entries)
     if not calls:
         return Verdict.not_exercised("no DMP transaction naming a patient (VIHF resource-id)")
+    if (unjoined := without_insi(entries, insi_identity=insi_identity)) is not None:
+        return unjoined
     known = returned_matricules(entries)
     foreign = [e for e in calls if normalise(e.fact("patient_ins")) not in known]
     if foreign:

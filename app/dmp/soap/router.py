@@ -107,7 +107,8 @@ async def _call(request: Request, soap: SoapRequest, service: str) -> Response:
             checked = await vihf.authenticate(soap, session=session, sessionmaker=sessionmaker, settings=settings)
             # what the conformance report checks of a DMP call (EX_GEN-1250/1530, SC.DMP/AIRS.06, UX.08, PSC.01)
             note_facts(request, actor=_lps_actor(checked), transaction=TRANSACTIONS.get(soap.action, soap.action),
-                       patient_ins=checked.patient_ins, vihf_subject=checked.name_id, psc=checked.signer is None)
+                       patient_ins=checked.patient_ins, vihf_subject=checked.name_id,
+                       psc=bool(soap.bearer_token))  # authenticate() verified it (SC.DMP/PSC.01), signed VIHF or not
             call = SoapCall(request=soap, ctx=vihf.access_context(checked), vihf=checked, session=session,
                             sessionmaker=sessionmaker, settings=settings, base_url=settings.public_base_url)
             reply = await handler(call)

@@ -494,8 +494,7 @@ class ImapSession:
                     f"mechanism={self.identity.mechanism if self.identity else None} commands={self.commands} "
                     f"refusals={len(self.refusals)} tls={tls} client={self.client_name or '-'}"),
             duration_ms=(time.monotonic() - self.started) * 1000,
-            actor=f"mss:{login}" if (login := self.identity.login if self.identity else self.facts.get("login"))
-            and login != "-" else None,
+            actor=auth.mss_actor(self.identity.login if self.identity else None, tried=self.facts.get("login")),
             facts=self.facts or None,
         )
 

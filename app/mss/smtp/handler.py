@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.api.journal import peer_text, record
 from app.mss import service
+from app.mss.auth import mss_actor
 from app.mss.exceptions import SenderRefused
 from app.mss.smtp import replies
 from app.mss.smtp.auth import SaslMechanisms
@@ -61,7 +62,7 @@ class MssHandler(SaslMechanisms):
         await record(self.app, protocol="smtp", method=method, path="/mss/smtp", service="mss",
                      request_id=server.session_id, client=peer_text(server.session.peer if server.session else None),
                      operation=operation, outcome=outcome, status=status, rule=rule, detail=detail,
-                     actor=f"mss:{server.identity['login']}" if server.identity else None, facts=facts)
+                     actor=mss_actor(server.identity["login"] if server.identity else None), facts=facts)
 
     # -- EHLO: advertise DSN --
     async def handle_EHLO(self, server: MssSMTP, session: Any, envelope: Any, hostname: str,
@@ -214,14 +215,14 @@ class MssHandler(SaslMechanisms):
             server.last_rule = refusal.rule
             await self.journal(server, method="DATA", outcome="refused", status=int(reply[:3]),
                                rule=refusal.rule, detail=journal_detail, operation="mss.smtp.data",
-                               facts=analysis.facts(envelope.rcpt_tos))
+                               facts=analysis.facts(envelope.rcpt_tos, size=len(raw)))
             return reply
         server.accepted += 1
         failures = analysis.report.summary()["fail"]
         await self.journal(server, method="DATA", outcome="ok", status=250, rule=None,
                            detail=f"message {uid} size={len(raw)} rcpt={len(envelope.rcpt_tos)} "
                                   f"findings_failed={failures}", operation="mss.smtp.data",
-                           facts=analysis.facts(envelope.rcpt_tos))
+                           facts=analysis.facts(envelope.rcpt_tos, size=len(raw)))
         return reply
 
 

@@ -114,7 +114,10 @@ class MssSMTP(SMTP):
     async def smtp_AUTH(self, arg: str) -> None:
         self.note_first_command()
         if arg:
-            self.facts["sasl"] = arg.split(" ", 1)[0].upper()[:20]
+            # only a mechanism the server offers is recorded: ``AUTH <base64 initial response>`` puts a credential
+            # where the mechanism goes (aiosmtpd answers 504), and the journal never holds one
+            name = arg.split(maxsplit=1)[0].upper() if arg.split() else ""
+            self.facts["sasl"] = name if name in self._auth_methods else "(invalid)"
         await super().smtp_AUTH(arg)
 
     async def push(self, status: Any) -> None:
@@ -291,18 +294,11 @@ class MssSMTP(SMTP):
                 detail=(f"identity={self.identity.get('login') if self.identity else None} accepted={self.accepted} "
                         f"refusals={len(self.refusals)} tls={'yes' if self._tls_protocol else 'no'}"),
                 duration_ms=(time.monotonic() - self.started) * 1000,
-                actor=_actor(self.identity, self.facts),
+                actor=auth.mss_actor((self.identity or {}).get("login"), tried=self.facts.get("login")),
                 facts=self.facts or None,
             ))
 
 
-
-
-def _actor(identity: dict[str, Any] | None, facts: dict[str, Any]) -> str | None:
-    """The session's software as the conformance report keys it: ``mss:<login>`` (the login tried, when
-    authentication failed)."""
-    login = (identity or {}).get("login") or facts.get("login")
-    return f"mss:{login}" if login and login != "-" else None
 
 
 def _close(server: MssSMTP) -> None:

@@ -204,3 +204,28 @@ async def test_app_mailbox_client_certificate(client, smtp_port, tls_context, tm
     assert await asyncio.to_thread(work, tls_context, app_box) == 535  # no certificate, wrong password
     refused = await client.post(f"/sandbox/v1/mailboxes/{DOCTOR}/certificates")
     assert refused.status_code == 422
+
+
+@pytest.mark.parametrize("first", [b64(f"\x00{DOCTOR}\x00{PASSWORD}"), SECRET, "plain-ish"])
+async def test_a_credential_in_place_of_the_mechanism_never_reaches_the_journal(client, smtp_call, first):
+    """``AUTH <base64 initial response>`` (the mechanism forgotten): the session's ``sasl`` fact says
+    ``(invalid)``, not the first 20 characters of the credential."""
+    def fn(smtp_):
+        return smtp_.docmd("AUTH", first)[0]
+
+    assert await smtp_call(fn) == 504
+    for _ in range(200):  # the session's entry is journaled when the connection closes
+        dump = await journal_dump(client, protocol="smtp", operation="mss.smtp.session")
+        if "mss.smtp.session" in dump:
+            break
+        await asyncio.sleep(0.02)
+    assert '"sasl": "(invalid)"' in dump
+    assert first[:12].upper() not in dump.upper()  # the journal held it upper-cased, cut at 20
+
+
+def test_the_session_actor_is_the_login_else_the_login_tried() -> None:
+    from app.mss.auth import mss_actor
+
+    assert mss_actor(DOCTOR) == f"mss:{DOCTOR}" and mss_actor(DOCTOR, tried="other@x.fr") == f"mss:{DOCTOR}"
+    assert mss_actor(None, tried=DOCTOR) == f"mss:{DOCTOR}"  # authentication failed: the login tried
+    assert mss_actor(None, tried="-") is None and mss_actor(None) is None and mss_actor("", tried=None) is None
