@@ -26,10 +26,10 @@ from app.api.openapi_errors import install_error_responses
 from app.api.store import seed_store
 from app.config import Settings, load_settings
 from app.conformance.router import router as conformance_router
-from app.faults import router as faults_router
 from app.db import check_schema, create_engine, create_sessionmaker, upgrade
 from app.domains import load_domains
 from app.events import events_for
+from app.faults import router as faults_router
 from app.keygen import prefetch_rsa_2048
 from app.logs import configure_logging
 

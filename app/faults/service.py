@@ -71,7 +71,7 @@ def unavailable(injection: Injection) -> InjectedUnavailable:
 def token_refused(injection: Injection) -> AuthError:
     """The bearer token presented, treated as expired or revoked: 401 ``invalid_token`` (RFC 6750 §3.1) with
     the description the real check gives."""
-    description = "Token is not active" if injection.kind == rules.REVOKED_TOKEN else "Token expired"
+    description = "the token has been revoked" if injection.kind == rules.REVOKED_TOKEN else "the token has expired"
     return AuthError(f"{description} (fault injected by rule {injection.name})", rule=injection.name)
 
 

@@ -145,10 +145,12 @@ _MEMORIES: dict[str, FaultMemory] = {}
 
 
 def memory_for(database_url: str) -> FaultMemory:
-    key = events_for(database_url).key
-    memory = _MEMORIES.get(key)
+    """The store's memory, looked up by the URL as given (no parsing on the hot path), one per store."""
+    memory = _MEMORIES.get(database_url)
     if memory is None:
-        memory = _MEMORIES[key] = FaultMemory(database_url)
+        key = events_for(database_url).key
+        memory = next((m for m in _MEMORIES.values() if m.events.key == key), None) or FaultMemory(database_url)
+        _MEMORIES[database_url] = memory
     return memory
 
 
