@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
@@ -19,15 +19,15 @@ if TYPE_CHECKING:
 
 router = APIRouter(prefix="/sandbox/v1", tags=["sandbox"])
 
-_NOT_FOUND = {404: {"description": "no such rule (problem JSON)"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such rule (problem JSON)"}}
 
 
 def read(row: FaultRuleRow) -> FaultRuleRead:
-    return FaultRuleRead(
+    return FaultRuleRead.model_validate(dict(
         id=row.id, target=row.target, kind=row.kind, delay_ms=row.delay_ms, answer=row.answer, count=row.count,
         from_=row.starts_at, until=row.ends_at, probability=row.probability, seed=row.seed, client=row.client,
         calls=row.calls, injected=row.injected, created_at=row.created_at,
-    )
+    ))
 
 
 @router.post("/faults", response_model=FaultRuleRead, status_code=201, operation_id="sandbox_faults_create",

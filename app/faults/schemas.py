@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.faults.rules import KINDS, TARGETS
 
 Kind = Literal["unavailable", "slow", "wrong_answer", "expired_token", "revoked_token"]
-assert set(KINDS) == set(Kind.__args__)  # noqa: S101 - one list of kinds
+assert set(KINDS) == set(get_args(Kind))  # noqa: S101 - one list of kinds
 
 
 class FaultRuleCreate(BaseModel):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,7 +99,7 @@ class Injection:
         """The journal's ``rule`` for it: ``fault:<id>``."""
         return f"fault:{self.rule.id}"
 
-    def facts(self) -> dict[str, object]:
+    def facts(self) -> dict[str, Any]:
         return {"injected": True, "fault": self.rule.id, "fault_kind": self.rule.kind, "fault_call": self.k}
 
 
