@@ -53,7 +53,7 @@ class FaultRuleRead(BaseModel):
     probability: float | None
     seed: str | None
     client: str | None
-    calls: int = Field(description="matching calls so far")
+    calls: int = Field(description="matching calls counted so far (a spent rule counts no more)")
     injected: int = Field(description="faults injected so far")
     created_at: datetime
 
