@@ -36,13 +36,20 @@ TARGETS: dict[str, frozenset[str]] = {
     "ins.search_traits": _INS_SEARCH,
     "ins.search_vitale": _INS_SEARCH,
     "ins.verify": _BASIC,
-    # DMP, FHIR face (PDSm / MHD): every route checks a PSC bearer token, so the token kinds apply
+    # DMP, FHIR face (PDSm / MHD): every route checks a PSC bearer token, so the token kinds apply; dmp.td02 (the
+    # DMP's state) is also TD0.2 on the SOAP face
     "dmp.iti65": _BEARER,
     "dmp.iti105": _BEARER,
     "dmp.iti67": _BEARER,
     "dmp.iti68": _BEARER,
     "dmp.iti66": _BEARER,
     "dmp.td02": _BEARER,
+    # DMP, XDS.b SOAP face (DMPi): every call carries a security token (the VIHF, or a PSC token for its signature)
+    "dmp.iti41": _BEARER,
+    "dmp.iti18": _BEARER,
+    "dmp.iti43": _BEARER,
+    "dmp.iti57": _BEARER,
+    "dmp.td11": _BEARER,
     # Pro Santé Connect
     "psc.token": _BASIC,
     "psc.userinfo": _BEARER,

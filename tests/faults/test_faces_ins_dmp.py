@@ -151,3 +151,30 @@ async def test_seeded_probability_is_reproducible(client) -> None:
     from app.faults.rules import draw
 
     assert first == [503 if draw("ci-run-7", k) < 0.5 else 200 for k in range(1, 13)]
+
+
+async def test_dmp_soap_unavailable_and_expired_token(client) -> None:
+    from app.dmp.soap import namespaces as ns
+    from app.dmp.soap.faults import NS_SANDBOX_FAULT
+    from tests.dmp.soap.client import post_soap
+    from tests.dmp.soap.test_iti18 import find_documents, vihf_for
+
+    down = await add_rule(client, target="dmp.iti18", kind="unavailable", count=1)
+    await add_rule(client, target="dmp.iti18", kind="expired_token", count=1)
+    assertion, headers = await vihf_for(client)
+
+    async def call():  # type: ignore[no-untyped-def]
+        return await post_soap(client, "registry", ns.ACTION_ITI18, find_documents(), vihf=assertion,
+                               headers=headers)
+
+    first = await call()
+    assert first.status == 500 and first.is_fault and first.fault_code.endswith("Receiver")
+    assert first.fault_subcode == f"{{{NS_SANDBOX_FAULT}}}ServiceUnavailable"
+    assert "temporairement indisponible" in first.fault_reason
+    second = await call()  # the first rule is spent: the second one answers
+    assert second.status == 500 and second.fault_code.endswith("Sender")
+    assert second.fault_subcode == f"{{{ns.NS_WSSE}}}FailedAuthentication" and "expiré" in second.fault_reason
+    third = await call()
+    assert third.status == 200 and not third.is_fault
+    (entry,) = await injected_entries(client, down)
+    assert entry["facts"]["injected"] is True and entry["actor"] and entry["actor"].startswith("dmp:")
