@@ -14,6 +14,7 @@ from tests.mss.conftest import DOCTOR, HOSPITAL_DOCTOR, PASSWORD
 from tests.mss.imap.server_helpers import connect
 from tests.psc.helpers import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, OIDC, access_token_for
 
+
 async def test_psc_token_unavailable_seen_by_authlib(client, confidential_oauth) -> None:
     rule = await add_rule(client, target="psc.token", kind="unavailable", count=1,
                           client=f"psc:{CONFIDENTIAL_CLIENT}")
