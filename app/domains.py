@@ -68,6 +68,7 @@ def load_domains() -> list[Domain]:
 def import_models() -> None:
     """Register every table on ``Base.metadata`` (Alembic and reset need the whole schema)."""
     importlib.import_module("app.api.models")
+    importlib.import_module("app.faults.models")
     for name in DOMAIN_NAMES:
         if importlib.util.find_spec(f"app.{name}.models") is not None:
             importlib.import_module(f"app.{name}.models")

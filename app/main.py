@@ -29,6 +29,7 @@ from app.conformance.router import router as conformance_router
 from app.db import check_schema, create_engine, create_sessionmaker, upgrade
 from app.domains import load_domains
 from app.events import events_for
+from app.faults import router as faults_router
 from app.keygen import prefetch_rsa_2048
 from app.logs import configure_logging
 
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(sandbox.router, dependencies=control)
     app.include_router(conformance_router, dependencies=control)
+    faults_router.install(app, dependencies=control)
     for domain in domains:
         for router in domain.routers:
             # Authentication attached where a router is included: every control route is covered.

@@ -210,7 +210,7 @@ SOAP_PREFIXES = ("/lps",)
 _FHIR_ISSUE_CODES = {
     400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
     406: "not-supported", 409: "conflict", 410: "deleted", 412: "conflict", 413: "too-costly",
-    415: "not-supported", 422: "processing", 429: "throttled",
+    415: "not-supported", 422: "processing", 429: "throttled", 503: "transient",
 }
 _OAUTH_CODES = {401: "invalid_client", 403: "access_denied", 500: "server_error", 503: "temporarily_unavailable"}
 

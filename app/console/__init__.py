@@ -8,6 +8,7 @@ form does what the matching control-API call does and is journaled like it (by t
   pages.py      templates, page headers (CSP), the error page, domain refusals shown as pages
   overview.py   ``/``: listeners, store, base URLs, test professionals and patients; the sign-in form
   psc.py, ins.py, dmp.py, mss.py   one page (or a few) per service
+  faults.py     the fault-injection rules (list, create, delete)
   journal.py    the journal (filters, live rows), the reset button, the reports' list
   links.py, cda.py   pure helpers: the page of what a journal entry touched; a CDA's level-1 body
   templates/, static/   Jinja2 templates (French first) and the one script (copy buttons, live journal)
@@ -22,7 +23,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.console import dmp, ins, journal, mss, overview, psc
+from app.console import dmp, faults, ins, journal, mss, overview, psc
 from app.console.access import CsrfRefused, NulRefused, SignInRequired
 from app.console.pages import csrf_refused, nul_refused, render_generic, sign_in_required
 
@@ -32,7 +33,7 @@ PREFIX = "/console"
 def install(app: FastAPI) -> None:
     """Mount the console on ``app``: its routes (none in the OpenAPI document), its static script, its error
     pages under ``/console``."""
-    for module in (overview, psc, ins, dmp, mss, journal):
+    for module in (overview, psc, ins, dmp, mss, faults, journal):
         app.include_router(module.router)
     app.include_router(overview.open_router)
     app.include_router(mss.live_router)

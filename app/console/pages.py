@@ -47,6 +47,7 @@ NAV = (
     ("/console/ins", "ins", "INS"),
     ("/console/dmp", "dmp", "DMP"),
     ("/console/mss", "mss", "MSSanté"),
+    ("/console/faults", "faults", "Pannes"),
     ("/console/journal", "journal", "Journal"),
     ("/console/reports", "reports", "Rapports"),
 )

@@ -19,6 +19,8 @@ from starlette.responses import Response
 from app.api.deps import SessionDep, SettingsDep
 from app.api.errors import ProblemError
 from app.api.journal import context_of
+from app.faults import rules as fault_rules
+from app.faults import service as faults
 from app.ins import fhir, nir, rniv, search, searches, traits
 from app.ins.call_log import call_log
 from app.ins.exceptions import InsError, InsiTechnicalFault, OidError, RnivError, TraitError
@@ -52,8 +54,19 @@ def problem_of(err: InsError) -> ProblemError:
     return ProblemError(400, "Invalid identity trait", err.message, rule=err.rule, extra=extra)
 
 
-def _fault_problem() -> ProblemError:
-    return problem_of(InsiTechnicalFault("INSi:simulated-fault"))
+def _fault_problem(rule: str = "INSi:simulated-fault") -> ProblemError:
+    return problem_of(InsiTechnicalFault(rule))
+
+
+async def _injected(request: Request, target: str) -> str | None:
+    """Fault injection (/sandbox/v1/faults): unavailability is the 503 of INSi's technical fault; a wrong answer
+    the CodeCR (01 or 02) to answer instead of the search's."""
+    injection = await faults.check(request, target)
+    if injection is None:
+        return None
+    if injection.kind == fault_rules.UNAVAILABLE:
+        raise _fault_problem(injection.name)
+    return injection.rule.answer
 
 
 class CR(BaseModel):
@@ -100,7 +113,10 @@ async def search_traits(request: Request) -> Response:
     if request.headers.get("x-segur-ins-fault") == "insi_102":
         raise _fault_problem()
     query = _check_traits(body)
+    wrong = await _injected(request, "ins.search_traits")
     outcome = await searches.search_by_traits_fast(request.app.state, query)
+    if wrong is not None and not outcome.fault:
+        outcome = search.wrong_answer(wrong)
     _log_call(request, "search-traits", outcome, settings)
     return _answer(outcome, settings, "INSI")
 
@@ -130,6 +146,7 @@ router.add_api_route(
     "answers that beneficiary's INS.",
     operation_id="insi_search_vitale",
     response_model=SearchAnswer,
+    responses={503: {"description": "INSi technical fault (siram_40/insi_102), e.g. injected by /sandbox/v1/faults"}},
 )
 async def search_vitale(body: VitaleSearch, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     try:
@@ -140,11 +157,14 @@ async def search_vitale(body: VitaleSearch, request: Request, session: SessionDe
     if len(number) != 13:
         raise ProblemError(400, "Invalid matricule", "MatriculeOD.NumIdentifiant has 13 characters",
                            rule="NIR:length", extra={"field": "MatriculeOD.NumIdentifiant"})
+    wrong = await _injected(request, "ins.search_vitale")
     outcome = await searches.search_by_card(session, search.VitaleQuery(
         matricule_od=number, date_naissance=body.DateNaissance, rang_naissance=body.RangNaissance,
         nom_naissance=body.NomNaissance,
         matricule_individu=nir.clean(body.MatriculeIndividu.NumIdentifiant) if body.MatriculeIndividu else None,
     ))
+    if wrong is not None and not outcome.fault:
+        outcome = search.wrong_answer(wrong)
     _log_call(request, "search-vitale", outcome, settings)
     return _answer(outcome, settings, "CV")
 
@@ -165,6 +185,7 @@ class VerifyAnswer(BaseModel):
     "historical matricule, wrong OID, differing trait).",
     operation_id="insi_verify",
     response_model=VerifyAnswer,
+    responses={503: {"description": "INSi technical fault (siram_40/insi_102), e.g. injected by /sandbox/v1/faults"}},
 )
 async def verify(body: VerifyRequest, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     try:
@@ -177,6 +198,7 @@ async def verify(body: VerifyRequest, request: Request, session: SessionDep, set
         raise ProblemError(400, "Invalid matricule", "INSFourni.IdIndividu: 13 characters and a 2-digit Cle",
                            rule="NIR:length", extra={"field": "INSFourni.IdIndividu"})
     query = _check_traits(body.TraitsIdentiteIndividu, "TraitsIdentiteIndividu.")
+    await _injected(request, "ins.verify")
     v = await searches.verify(session, ins=ins, oid=body.INSFourni.OID, query=query)
     out: dict[str, Any] = {"result": v.result, "reasons": v.reasons, "provisional": True}
     if v.person is not None and v.person.ins_actif is not None and v.historical:

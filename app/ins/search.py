@@ -68,6 +68,11 @@ class Outcome:
         return self.code == CR_OK[0] and self.person is not None
 
 
+def wrong_answer(code: str | None) -> Outcome:
+    """The valid answer without an INS that a fault rule injects: ``01`` (none found) or ``02`` (several)."""
+    return Outcome(*CR_SEVERAL) if code == CR_SEVERAL[0] else Outcome(*CR_NOT_FOUND)
+
+
 def matches_traits(query: traits.TraitQuery, person: PersonRecord) -> bool:
     """Exact match on already-normalised traits (INSi expects normalised input; no silent folding)."""
     if person.nom_naissance != query.nom_naissance:

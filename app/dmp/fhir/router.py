@@ -57,10 +57,31 @@ from app.dmp.fhir.search import (
 )
 from app.dmp.fhir.xml import to_xml
 from app.dmp.models import DmpDocument, DmpRecord
+from app.faults import service as faults
 
 discovery = APIRouter(prefix="/dmp/fhir", tags=["dmp"], dependencies=[Depends(no_nul_in_url)])
 """Open: the CapabilityStatement a client reads before it has a token."""
-router = APIRouter(prefix="/dmp/fhir", tags=["dmp"], dependencies=[Depends(no_nul_in_url)])
+FAULT_TARGETS = {
+    "dmp_provide_bundle": "dmp.iti65", "dmp_simplified_publish": "dmp.iti105", "dmp_find_documents": "dmp.iti67",
+    "dmp_find_documents_post": "dmp.iti67", "dmp_retrieve_document": "dmp.iti68", "dmp_find_lists": "dmp.iti66",
+    "dmp_patient_search": "dmp.td02", "dmp_patient_read": "dmp.td02",
+}
+"""The fault-injection target of each route (``/sandbox/v1/faults``)."""
+
+
+async def injected_fault(request: Request) -> None:
+    """Fault injection: after the bearer check, a rule for this route's target answers 503 OperationOutcome
+    (issue ``transient``) or treats the token as expired/revoked (401 ``invalid_token``, WWW-Authenticate)."""
+    target = FAULT_TARGETS.get(getattr(request.scope.get("route"), "operation_id", None) or "")
+    if target is not None:
+        injection = await faults.check(request, target)
+        if injection is not None:
+            raise faults.refuse(injection)
+
+
+router = APIRouter(prefix="/dmp/fhir", tags=["dmp"], dependencies=[Depends(no_nul_in_url), Depends(injected_fault)],
+                   responses={503: {"description": "a fault injected by a rule of /sandbox/v1/faults "
+                                                   "(OperationOutcome, issue code transient)"}})
 """Behind the PSC bearer check (``Domain.protected_routers``)."""
 
 

@@ -28,7 +28,7 @@ from app.api.urls import absolute_url
 from app.dmp.exceptions import DmpError
 from app.dmp.soap import envelope, errors, faults, mtom, operations, td, vihf
 from app.dmp.soap.call import SoapCall, SoapReply, SoapRequest
-from app.dmp.soap.faults import SoapFault
+from app.dmp.soap.faults import NS_SANDBOX_FAULT, SoapFault
 from app.dmp.soap.namespaces import (
     ACTION_ITI18,
     ACTION_ITI41,
@@ -38,6 +38,9 @@ from app.dmp.soap.namespaces import (
     NS_WSA,
     response_action,
 )
+from app.dmp.soap.vihf_read import wsse_fault
+from app.faults import rules as fault_rules
+from app.faults import service as fault_injection
 
 WSDL_DIR = Path(__file__).with_name("wsdl")
 """Where ``<service>.wsdl`` and the XSDs it imports live (written with the TD service's WSDL, issue 11)."""
@@ -72,6 +75,27 @@ TRANSACTIONS = {  # wsa:Action -> the transaction's name in the DMP integration 
     td.ACTION_TD02: "TD0.2", td.ACTION_TD02_KIT: "TD0.2", td.ACTION_TD11: "TD1.1", ACTION_ITI18: "ITI-18",
     ACTION_ITI41: "ITI-41", ACTION_ITI43: "ITI-43", ACTION_ITI57: "ITI-57",
 }
+
+
+FAULT_TARGETS = {  # wsa:Action -> the fault-injection target (/sandbox/v1/faults)
+    ACTION_ITI41: "dmp.iti41", ACTION_ITI18: "dmp.iti18", ACTION_ITI43: "dmp.iti43", ACTION_ITI57: "dmp.iti57",
+    td.ACTION_TD02: "dmp.td02", td.ACTION_TD02_KIT: "dmp.td02", td.ACTION_TD11: "dmp.td11",
+}
+
+
+def injected_fault(injection: fault_injection.Injection) -> SoapFault:
+    """The SOAP face's answer to an injected fault: unavailability is a SOAP 1.2 ``env:Receiver`` fault (SOAP 1.2
+    part 1 §5.4.6: the processing failed for a reason of the receiver, the message may succeed later), answered 500
+    as every fault; an expired or revoked token is the security token of the call (the VIHF, or the PSC token
+    standing in for its signature) refused: WS-Security 1.0 §12 ``wsse:FailedAuthentication``."""
+    if injection.kind in (fault_rules.EXPIRED_TOKEN, fault_rules.REVOKED_TOKEN):
+        state = "expiré" if injection.kind == fault_rules.EXPIRED_TOKEN else "révoqué"
+        return wsse_fault("FailedAuthentication", injection.name, f"Le jeton d'authentification est {state}",
+                          f"the security token is {injection.kind.split('_')[0]} (fault injected by {injection.name})")
+    return SoapFault("Receiver", "ServiceUnavailable",
+                     "Le service DMP est temporairement indisponible, veuillez renouveler votre demande ultérieurement",
+                     injection.name, detail=f"service temporarily unavailable (fault injected by {injection.name})",
+                     subcode_ns=NS_SANDBOX_FAULT)
 
 
 def _lps_actor(checked: Any) -> str | None:
@@ -109,6 +133,9 @@ async def _call(request: Request, soap: SoapRequest, service: str) -> Response:
             note_facts(request, actor=_lps_actor(checked), transaction=TRANSACTIONS.get(soap.action, soap.action),
                        patient_ins=checked.patient_ins, vihf_subject=checked.name_id,
                        psc=bool(soap.bearer_token))  # authenticate() verified it (SC.DMP/PSC.01), signed VIHF or not
+            target = FAULT_TARGETS.get(soap.action)
+            if target is not None and (injection := await fault_injection.check(request, target)) is not None:
+                raise injected_fault(injection)
             call = SoapCall(request=soap, ctx=vihf.access_context(checked), vihf=checked, session=session,
                             sessionmaker=sessionmaker, settings=settings, base_url=settings.public_base_url)
             reply = await handler(call)

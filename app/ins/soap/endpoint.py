@@ -22,6 +22,8 @@ from starlette.responses import Response
 from app.api.deps import SettingsDep, authenticate_professional
 from app.api.errors import AuthError
 from app.api.journal import context_of, note_facts, note_refusal
+from app.faults import rules as fault_rules
+from app.faults import service as faults
 from app.ins import nir, search, searches, traits
 from app.ins.call_log import call_facts, call_log
 from app.ins.exceptions import InsError
@@ -199,6 +201,13 @@ async def lps(request: Request) -> Response:
     def oid_of(rec: search.InsRecord) -> str:
         return nir.oid_for(rec.kind, policy)
 
+    # fault injection (/sandbox/v1/faults): unavailability is INSi's siram_40/insi_102 fault (reference ins.md
+    # §3, "service temporarily unavailable, retry later"); a wrong answer is a valid CR 01 or 02
+    target = "ins.search_traits" if req.operation == "rechercherInsAvecTraitsIdentite" else "ins.search_vitale"
+    injection = await faults.check(request, target)
+    if injection is not None and injection.kind == fault_rules.UNAVAILABLE:
+        raise fault_technical(mid, rule=injection.name)
+
     if req.operation == "rechercherInsAvecTraitsIdentite":
         t = bodies.parse_traits(req.body, mid)
         try:
@@ -213,6 +222,8 @@ async def lps(request: Request) -> Response:
         outcome = await _search_by_card(request, req, idam)
     if outcome.fault:
         raise fault_technical(mid, rule="INSi:simulated-fault")
+    if injection is not None:
+        outcome = search.wrong_answer(injection.rule.answer)
     if context is not None:
         # the call log INS rules 37/39 ask vendors to keep, server side: journaled as the entry's detail
         context.extra["operation"] = req.operation

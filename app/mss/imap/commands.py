@@ -49,9 +49,10 @@ class Refusal(Exception):
     the journal; ``journal`` replaces ``text`` there when the text could quote a credential."""
 
     def __init__(self, kind: str, text: str, *, code: str | None = None, rule: str | None = None,
-                 journal: str | None = None) -> None:
+                 journal: str | None = None, facts: dict[str, Any] | None = None) -> None:
         super().__init__(text)
         self.kind, self.text, self.code, self.rule, self.journal = kind, text, code, rule, journal
+        self.facts = facts
 
 
 def no(text: str, code: str | None = None, rule: str | None = None, journal: str | None = None) -> Refusal:

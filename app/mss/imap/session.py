@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from app.api.journal import peer_text, record
+from app.faults import rules as fault_rules
+from app.faults import service as faults
 from app.mss import auth, service
 from app.mss.changes import changes_of
 from app.mss.exceptions import MssError, UnknownFolder
@@ -374,6 +376,7 @@ class ImapSession:
             self.check_state(command, spec)
             await self.check_store_reset()
             await self.check_psc_session()
+            await self.injected_fault(command)
             quiet = spec.quiet and not command.uid
             if spec.states == SELECTED and self.dirty():  # the snapshot the command works on, up to date
                 await self.refresh(expunge=not quiet)
@@ -426,7 +429,7 @@ class ImapSession:
         """A tagged (untagged when the tag was unreadable) ``NO`` or ``BAD``, journaled; the third ``BAD``
         in a row ends the session."""
         self.refusals.append((f"{refusal.kind} {refusal.text}"[:200], refusal.rule))
-        await self.journal(self.current, rule=refusal.rule, detail=_journal_text(refusal))
+        await self.journal(self.current, rule=refusal.rule, detail=_journal_text(refusal), facts=refusal.facts)
         if tag is None:
             await self.untagged(f"{refusal.kind} {'[' + refusal.code + '] ' if refusal.code else ''}"
                                 f"{_printable(refusal.text)}")
@@ -505,11 +508,38 @@ class ImapSession:
                 self.writer.write(f"* BYE {text}\r\n".encode())
                 self.writer.close()
 
-    async def journal(self, method: str, *, rule: str | None, detail: str | None, outcome: str = "refused") -> None:
+    async def journal(self, method: str, *, rule: str | None, detail: str | None, outcome: str = "refused",
+                      facts: dict[str, Any] | None = None) -> None:
         operation = "mss.imap." + (method.split()[-1].lower() if method not in ("-", "") else "command")
         await record(self.app, protocol="imap", method=method[:16] or "-", path="/mss/imap", service="mss",
                      request_id=self.session_id, client=self.peer, operation=operation, outcome=outcome,
-                     status=None, rule=rule, detail=detail)
+                     status=None, rule=rule, detail=detail, facts=facts)
+
+    async def injected_fault(self, command: Command) -> None:
+        """Fault injection (``/sandbox/v1/faults``, targets ``mss.imap.login|select|fetch``): LOGIN and SELECT
+        answer ``NO [UNAVAILABLE]`` (RFC 5530 §3: a subsystem is down); FETCH ends the session with
+        ``* BYE [UNAVAILABLE]`` (RFC 3501 §7.1.5), as a server going down mid-session; a slow rule delays the
+        command, which then runs."""
+        target = _FAULT_TARGETS.get(command.name)
+        if target is None:
+            return
+        login = self.identity.login if self.identity else None
+        injection = await faults.inject(self.app, target, actor=f"mss:{login}" if login else None)
+        if injection is None:
+            return
+        if injection.kind == fault_rules.SLOW:
+            await self.journal(self.current, rule=None, outcome="ok", facts=injection.facts(),
+                               detail=f"injected delay of {injection.rule.delay_ms} ms")
+            return
+        text = f"service temporarily unavailable (injected fault {injection.name}); try again later"
+        if target == "mss.imap.fetch":
+            self.end_rule = injection.name
+            self.refusals.append((f"BYE {text}"[:200], injection.name))
+            await self.journal(self.current, rule=injection.name, detail=f"BYE [UNAVAILABLE] {text}",
+                               facts=injection.facts())
+            await self.bye(text, code="UNAVAILABLE")
+            raise Close
+        raise Refusal("NO", text, code="UNAVAILABLE", rule=injection.name, facts=injection.facts())
 
     # --- authentication -------------------------------------------------------------------------------------
 
@@ -653,6 +683,10 @@ class ImapSession:
         selected.uids = kept
         selected.gone.clear()
         return bytes(out)
+
+
+_FAULT_TARGETS = {"LOGIN": "mss.imap.login", "AUTHENTICATE": "mss.imap.login", "SELECT": "mss.imap.select",
+                  "EXAMINE": "mss.imap.select", "FETCH": "mss.imap.fetch"}
 
 
 def flag_names(keywords: frozenset[str] | set[str]) -> str:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.api.journal import peer_text, record
+from app.faults import rules as fault_rules
+from app.faults import service as faults
 from app.mss import service
 from app.mss.auth import mss_actor
 from app.mss.exceptions import SenderRefused
@@ -95,6 +97,29 @@ class MssHandler(SaslMechanisms):
             asyncio.get_running_loop().call_soon(_close, server)
         return reply
 
+    async def injected(self, server: MssSMTP, stage: str) -> str | None:
+        """Fault injection (``/sandbox/v1/faults``, target ``mss.smtp.<stage>``): the reply of an unavailable
+        service at this stage (RFC 5321 §4.2.3, RFC 3463), the connection closed after a 421; a slow rule
+        delays the stage, which then goes on."""
+        actor = f"mss:{server.identity['login']}" if server.identity else None
+        operation = f"mss.smtp.{stage.lower()}"
+        injection = await faults.inject(self.app, operation, actor=actor)
+        if injection is None:
+            return None
+        server.facts["injected"] = True
+        if injection.kind == fault_rules.SLOW:
+            await self.journal(server, method=stage, outcome="ok", status=None, rule=None, operation=operation,
+                               detail=f"injected delay of {injection.rule.delay_ms} ms", facts=injection.facts())
+            return None
+        reply = replies.INJECTED[stage]
+        server.last_rule = injection.name
+        await self.journal(server, method=stage, outcome="refused", status=replies.reply_code(reply),
+                           rule=injection.name, detail=f"injected: {reply}", operation=operation,
+                           facts=injection.facts())
+        if reply.startswith("421"):
+            asyncio.get_running_loop().call_soon(_close, server)
+        return reply
+
     async def _pending(self, address: str) -> set[str]:
         async with self.app.state.sessionmaker() as db:
             return await service.pending_stages(db, address)
@@ -123,6 +148,8 @@ class MssHandler(SaslMechanisms):
                                detail="PSC token no longer valid: session ended", operation="mss.smtp.mail")
             asyncio.get_running_loop().call_soon(_close, server)
             return replies.PSC_SESSION_ENDED
+        if injected := await self.injected(server, "MAIL"):
+            return injected
         if address and (scripted := await self._fault(server, [address], "MAIL")):
             return scripted
         if address:
@@ -146,6 +173,8 @@ class MssHandler(SaslMechanisms):
 
     async def handle_RCPT(self, server: MssSMTP, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
+        if injected := await self.injected(server, "RCPT"):
+            return injected
         verdict = await server.cached(("rcpt", address.lower()), lambda: self._check_recipient(address))
         if verdict.accepted and (scripted := await self._fault(server, [address], "RCPT")):
             return scripted
@@ -172,6 +201,8 @@ class MssHandler(SaslMechanisms):
             envelope_id=server.dsn_mail.get("ENVID"),
         )
         raw = _received_header(server, envelope) + raw
+        if injected := await self.injected(server, "DATA"):
+            return injected
         if scripted := await self._fault(server, list(envelope.rcpt_tos), "DATA"):
             return scripted
         verdicts = [server.verdicts[r] for r in envelope.rcpt_tos]

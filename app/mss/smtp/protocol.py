@@ -33,6 +33,8 @@ class Handler(Protocol):
     settings: Settings
     generation: int
 
+    async def injected(self, server: MssSMTP, stage: str) -> str | None: ...
+
 
 LOOKUP_TTL = 5.0
 
@@ -273,6 +275,15 @@ class MssSMTP(SMTP):
             self.lookups.clear()
         self.lookups[key] = (now + LOOKUP_TTL, value)
         return value
+
+    async def _handle_client(self) -> None:
+        """The greeting, unless a fault rule (target ``mss.smtp.connect``) answers 421 and closes instead."""
+        injected = await self.mss.injected(self, "CONNECT")
+        if injected:
+            await self.push(injected)
+            _close(self)
+            return
+        await super()._handle_client()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)

@@ -64,3 +64,14 @@ def check_reply(exc: RefusedByCheck) -> tuple[str, str]:
 def auth_failure(error: str) -> str:
     """AUTH refused (RFC 4954 §6)."""
     return f"535 5.7.8 Authentication credentials invalid: {error}"
+
+
+INJECTED = {
+    # fault injection (/sandbox/v1/faults): an unavailable operator, per stage. RFC 5321 §3.8 / §4.2.3: 421 at
+    # the greeting, the connection then closed; 451 "local error in processing" (RFC 3463 4.3.0) at MAIL and
+    # DATA; 452 "insufficient system storage" (RFC 3463 4.3.1, mail system full) at RCPT
+    "CONNECT": "421 4.3.2 Service not available, closing transmission channel (injected fault)",
+    "MAIL": "451 4.3.0 Requested action aborted: local error in processing, try again later (injected fault)",
+    "RCPT": "452 4.3.1 Requested action not taken: insufficient system storage, try again later (injected fault)",
+    "DATA": "451 4.3.0 Requested action aborted: local error in processing, try again later (injected fault)",
+}

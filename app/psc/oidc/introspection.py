@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import SessionDep, SettingsDep
+from app.faults import rules as fault_rules
+from app.faults import service as faults
 from app.psc.exceptions import InvalidRequest
 from app.psc.oidc.http import NO_STORE, OIDC, AnyClientForm, ConfidentialClientForm, json_response
 from app.psc.revocation import revoke_token
@@ -15,9 +17,17 @@ router = APIRouter(tags=["psc"])
 
 
 @router.post(OIDC + "/token/introspect", summary="Token introspection (RFC 7662)", operation_id="psc_introspect")
-async def introspect(session: SessionDep, settings: SettingsDep, caller: ConfidentialClientForm) -> JSONResponse:
+async def introspect(request: Request, session: SessionDep, settings: SettingsDep,
+                     caller: ConfidentialClientForm) -> JSONResponse:
     if not caller.form.get("token"):
         raise InvalidRequest("token is required", rule="PSC:introspect.missing")
+    # fault injection (/sandbox/v1/faults): 503, or the token treated as expired / revoked: RFC 7662 §2.2
+    # answers any token that is not active with {"active": false}
+    injection = await faults.check(request, "psc.introspect", actor=f"psc:{caller.client.client_id}")
+    if injection is not None:
+        if injection.kind in (fault_rules.EXPIRED_TOKEN, fault_rules.REVOKED_TOKEN):
+            return json_response({"active": False})
+        raise faults.unavailable(injection)
     return json_response(await introspect_token(session, settings, token=caller.form["token"]))
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.journal import note_facts
 from app.db import LazySession
+from app.faults import service as faults
 from app.psc.clients import ClientLike, authenticate_client, require_grant
 from app.psc.exceptions import InvalidRequest, OAuthRefusal, UnsupportedGrantType
 from app.psc.grants import GRANT_CIBA
@@ -81,6 +82,11 @@ async def _token(request: Request, session: Any, settings: Any, authorization: s
     # PSC Espace de Confiance FAQ: how the client authenticated at the token endpoint (conformance report)
     note_facts(request, actor=f"psc:{client.client_id}", grant_type=grant_type,
                client_auth=_auth_method(authorization, form))
+    # fault injection (/sandbox/v1/faults): RFC 6749 §4.1.2.1 defines temporarily_unavailable for the
+    # authorization endpoint only; the token endpoint answers it with HTTP 503, as Keycloak behind a gateway does
+    injection = await faults.check(request, "psc.token")
+    if injection is not None:
+        raise faults.unavailable(injection)
     return json_response(await grant.answer(session, settings, client, form))
 
 

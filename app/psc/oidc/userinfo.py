@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app.faults import service as faults
 from app.psc import tokens
 from app.psc.auth import bearer_token
 from app.psc.exceptions import TokenError
@@ -27,6 +28,10 @@ router = APIRouter(tags=["psc"])
 async def _userinfo_route(request: Request) -> Response:
     settings = request.app.state.settings
     authorization = request.headers.get("authorization")
+    # fault injection (/sandbox/v1/faults): 503, or the token treated as expired / revoked (401 invalid_token)
+    injection = await faults.check(request, "psc.userinfo")
+    if injection is not None:
+        raise faults.refuse(injection)
     try:
         known = userinfo_from_memory(settings, bearer_token(authorization))
     except TokenError as exc:

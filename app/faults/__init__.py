@@ -1,0 +1,1 @@
+"""Fault injection: rules set through the control API, applied by every face in its real failure shape."""
