@@ -66,7 +66,16 @@ _GENERIC_DESCRIPTIONS = {
 
 def error_content_for(path: str, renderers: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The ``content`` of an error response on ``path``, in the shape :func:`render_generic` answers."""
-    if path.startswith(tuple(renderers or ())) or path.startswith(SOAP_PREFIXES):
+    for prefix, renderer in (renderers or {}).items():
+        if path.startswith(prefix):
+            # A renderer may say what it answers on a path (``documented_content(path)``, ``None``: the platform's
+            # problem JSON, e.g. the patient API under the patient pages' HTML renderer); else it is a SOAP face's.
+            documented = getattr(renderer, "documented_content", None)
+            content = documented(path) if documented is not None else {SOAP_XML: {}}
+            if content is not None:
+                return content
+            break
+    if path.startswith(SOAP_PREFIXES):
         return {SOAP_XML: {}}
     if path.startswith(FHIR_PREFIXES):
         return {FHIR_JSON: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}}

@@ -120,6 +120,14 @@ def render_generic_error(request: Request, status: int, message: str, rule: str 
                                           "detail": message, "status": status, "ctx": None}, status_code=status)
 
 
+def _documented_content(path: str) -> dict[str, Any] | None:
+    """What :func:`render_generic_error` answers on ``path``, for the OpenAPI document: the patient API's
+    problem JSON (``None``: the platform's), the pages' HTML."""
+    return None if path.startswith("/mes/api/") else {"text/html": {}}
+
+
+render_generic_error.documented_content = _documented_content  # type: ignore[attr-defined]
+
 _PROBLEM_TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large",
                    415: "Unsupported Media Type", 422: "Unprocessable Content", 500: "Internal Server Error"}
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import UTC, datetime
-from email import policy
+from email import errors, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
@@ -18,19 +19,32 @@ from app.mss.schemas import MessageCreate
 
 
 def _set_header(msg: EmailMessage, name: str, value: str, field: str) -> None:
-    """A header from the request; CR or LF in it (header injection, RFC 5322 §2.2) is the caller's error."""
+    """A header from the request; CR or LF in it (header injection, RFC 5322 §2.2), or an address list the
+    parser cannot read (``"a, b:"`` opens a group it never closes), is the caller's error."""
     try:
         msg[name] = value
-    except ValueError as exc:
+    except (ValueError, errors.HeaderParseError) as exc:
         raise InvalidHeader(field, str(exc)) from None
+
+
+# One address of ``to``/``cc``: an addr-spec (RFC 5322 §3.4.1) with no display name, group or comment; anything
+# else reaches the stdlib's header parser, which crashes on some inputs instead of refusing them.
+_ADDR_SPEC = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
+
+
+def _address_list(msg: EmailMessage, name: str, addresses: list[str], field: str) -> None:
+    for address in addresses:
+        if not _ADDR_SPEC.fullmatch(address):
+            raise InvalidHeader(field, f"{address!r} is not an e-mail address (local-part@domain)")
+    _set_header(msg, name, ", ".join(addresses), field)
 
 
 def compose(mailbox: MssMailbox, body: MessageCreate) -> bytes:
     msg = EmailMessage()
     msg["From"] = formataddr((mailbox.display_name, mailbox.address))
-    _set_header(msg, "To", ", ".join(body.to), "to")
+    _address_list(msg, "To", body.to, "to")
     if body.cc:
-        _set_header(msg, "Cc", ", ".join(body.cc), "cc")
+        _address_list(msg, "Cc", body.cc, "cc")
     _set_header(msg, "Subject", body.subject, "subject")
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=mailbox.domain)

@@ -115,6 +115,7 @@ async def test_unsafe_xdm_refused_over_http(client):
 
 @pytest.mark.parametrize(("message", "field"), [
     ({"to": [HOSPITAL_DOCTOR, "x\r"], "subject": "s"}, "to"),  # the fuzzer's input (issue 10): a 500 before
+    ({"to": [HOSPITAL_DOCTOR, ".\x03r", "\x0fW4P"], "subject": "s"}, "to"),  # a group never closed: a 500 before
     ({"to": [HOSPITAL_DOCTOR], "cc": ["y\n@z"], "subject": "s"}, "cc"),
     ({"to": [HOSPITAL_DOCTOR], "subject": "s\r\nBcc: victim@hopital-a.mssante.fr"}, "subject"),
     ({"to": [HOSPITAL_DOCTOR], "subject": "s", "headers": {"X-MSS-NIL": "a\nb"}}, "headers.X-MSS-NIL"),
