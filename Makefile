@@ -1,7 +1,7 @@
 # The project's commands. Each installs what it needs into .venv first.
 #   make serve   install and start the sandbox on the embedded store at http://localhost:8000
 #   make test    install the test extras and run the whole suite, on PostgreSQL and on SQLite
-#   make bench   run the benchmarks in bench/ (they print their figures)
+#   make bench   run the benchmarks in bench/ (they print their figures) and bench/peers (the ratios to the peers)
 #   make lint    ruff and mypy
 
 PYTHON ?= python3
@@ -33,8 +33,10 @@ TEST_WORKERS ?= auto
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
+# bench/peers/compare.py runs the peers side by side (oidc-provider, installed with npm on first use, and an
+# aiosmtpd sink) under wrk and smtplib, and prints the ratios (issue 16).
 bench: $(VENV)/.installed-dev
-	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/[!_]*.py bench/peers/compare.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check app tests bench

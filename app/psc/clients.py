@@ -31,7 +31,14 @@ from app.psc.exceptions import (
 )
 from app.psc.grants import GRANT_CIBA
 from app.psc.keys import import_jwk
-from app.psc.memory import TOPIC_CLIENT, CachedClient, cached_client, clear_client_cache, keep_client
+from app.psc.memory import (
+    TOPIC_CLIENT,
+    CachedClient,
+    cached_client,
+    clear_client_cache,
+    keep_client,
+    read_client,
+)
 from app.psc.models import Client, RevokedToken
 from app.psc.realm import endpoint, issuer
 from app.psc.schemas import ClientCreate
@@ -198,6 +205,10 @@ async def get_client(session: AsyncSession, *, client_id: str, settings: Setting
     hit = cached_client(settings, client_id)
     if hit is not None:
         return hit
+    return await read_client(settings, client_id, lambda: _client_snapshot(session, settings, client_id))
+
+
+async def _client_snapshot(session: AsyncSession, settings: Settings, client_id: str) -> CachedClient | None:
     row = await session.get(Client, client_id)
     if row is None:
         return None

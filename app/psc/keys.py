@@ -35,9 +35,10 @@ def generate_private_jwk(alg: SigningAlg) -> dict[str, Any]:
     return data
 
 
-def public_jwk(private: Mapping[str, Any]) -> dict[str, Any]:
-    """The public half of a private JWK dict, keeping ``kid``, ``use`` and ``alg``."""
-    key = import_jwk(private)
+def public_jwk(private: Mapping[str, Any], *, key: RSAKey | ECKey | None = None) -> dict[str, Any]:
+    """The public half of a private JWK dict, keeping ``kid``, ``use`` and ``alg`` (``key``: the dict already
+    parsed)."""
+    key = key if key is not None else import_jwk(private)
     data = dict(key.as_dict(private=False))
     for name in ("kid", "use", "alg"):
         if name in private:
@@ -79,17 +80,35 @@ class KeyRing:
     public_set: KeySet | None = None
     jwks: dict[str, Any] = field(default_factory=lambda: {"keys": []})
 
+    lineup: tuple[tuple[str, str, bool], ...] = ()
+    """``(kid, alg, active)`` of the stored keys it was built from, in order: what :meth:`refreshed` compares."""
+
     @classmethod
     def build(cls, stored: Iterable[StoredKey]) -> KeyRing:
-        ring = cls()
+        return cls._assemble(list(stored), {})
+
+    def refreshed(self, stored: Iterable[StoredKey]) -> KeyRing:
+        """The ring for ``stored`` as read again from the store: this very ring when the same keys are stored,
+        in the same roles; else a new ring that parses only the keys it does not hold yet. A ``kid`` is the
+        key's RFC 7638 thumbprint, so the same ``kid`` is the same key. Parsing every key again costs about
+        70 ms of CPU (the RSA private key checks) on the event loop, and every request that found the ring
+        stale at the same moment did it: that was the token endpoint's growing tail (issue 16)."""
+        items = list(stored)
+        if tuple((item.kid, item.alg, item.active) for item in items) == self.lineup:
+            return self
+        return self._assemble(items, self.keys)
+
+    @classmethod
+    def _assemble(cls, stored: list[StoredKey], parsed: Mapping[str, RSAKey | ECKey]) -> KeyRing:
+        ring = cls(lineup=tuple((item.kid, item.alg, item.active) for item in stored))
         published = []
         for item in stored:
-            key = import_jwk(item.private_jwk)
+            key = parsed[item.kid] if item.kid in parsed else import_jwk(item.private_jwk)
             ring.keys[item.kid] = key
             ring.algs[item.kid] = item.alg
             if item.active:
                 ring.active[item.alg] = item.kid
-            published.append(public_jwk(item.private_jwk))
+            published.append(public_jwk(item.private_jwk, key=key))
         ring.jwks = {"keys": published}
         ring.public_set = KeySet([import_jwk(j) for j in published]) if published else None
         return ring

@@ -26,7 +26,7 @@ it loads) and nothing of the PSC service: the service reads it.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,6 +38,7 @@ from sqlalchemy import or_, select
 from app.db import as_utc, utcnow
 from app.events import TOPIC_RESET, StoreEvents, events_for, store_key
 from app.psc.models import RevokedToken
+from app.psc.singleflight import SingleFlight
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -250,9 +251,25 @@ MAX_CLIENTS = 10_000
 """Cached clients kept (all are forgotten beyond it)."""
 
 
+CLIENT_READS: SingleFlight[CachedClient | None] = SingleFlight()
+"""The store reads of clients missing from the cache, one per client however many requests miss it together."""
+
+
 def clear_client_cache(_key: str = "") -> None:
-    """Forget every cached client (a client was created or changed, or the store was reset)."""
+    """Forget every cached client (a client was created or changed, or the store was reset), and the reads under
+    way (they may have begun before the change)."""
     _CLIENTS.clear()
+    CLIENT_READS.forget()
+
+
+async def read_client(
+    settings: Settings, client_id: str, read: Callable[[], Awaitable[CachedClient | None]]
+) -> CachedClient | None:
+    """``read()`` the client from the store: on the fast path the requests that miss the cache together (it
+    expires under load) share one read; on the plain path each reads for itself."""
+    if not settings.fast_paths:
+        return await read()
+    return await CLIENT_READS.run((settings.database_url, client_id), read)
 
 
 def cached_client(settings: Settings, client_id: str) -> CachedClient | None:

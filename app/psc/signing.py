@@ -15,6 +15,7 @@ from app.db import as_utc, utcnow
 from app.psc.exceptions import UnsupportedAlgorithm
 from app.psc.keys import SIGNING_ALGS, KeyRing, SigningAlg, StoredKey, generate_private_jwk
 from app.psc.models import SigningKey
+from app.psc.singleflight import SingleFlight
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -30,6 +31,7 @@ RINGS: dict[str, CachedRing] = {}
 """database URL -> its parsed key ring, kept ``psc_key_cache_ttl`` seconds. Not one of the fast paths: parsing
 the keys costs tens of milliseconds (RSA private key checks), so every path keeps them; a rotation made by
 another worker shows within the TTL, and an unknown ``kid`` reloads at once (at most once a second)."""
+_RING_READS: SingleFlight[KeyRing] = SingleFlight()
 UNKNOWN_KID_RELOAD_INTERVAL = 1.0
 """Seconds between two reloads of the key ring caused by tokens naming an unknown ``kid`` (per worker)."""
 
@@ -44,6 +46,7 @@ async def ensure_signing_keys(session: AsyncSession, settings: Settings) -> None
     await session.flush()
     if have != set(SIGNING_ALGS):
         RINGS.pop(settings.database_url, None)
+        _RING_READS.forget()
 
 
 def fresh_ring(settings: Settings) -> CachedRing | None:
@@ -55,10 +58,17 @@ def fresh_ring(settings: Settings) -> CachedRing | None:
 
 
 async def get_keyring(session: AsyncSession, settings: Settings, *, reload: bool = False) -> KeyRing:
-    """The parsed keys of this store, cached per worker for ``psc_key_cache_ttl`` seconds."""
-    now = time.monotonic()
+    """The parsed keys of this store, cached per worker for ``psc_key_cache_ttl`` seconds. The requests that
+    find the ring stale together share one read (``reload``, asked on an unknown ``kid``, reads at once)."""
     if not reload and (cached := fresh_ring(settings)) is not None:
         return cached.ring
+    if reload:
+        return await _read_keyring(session, settings)
+    return await _RING_READS.run(settings.database_url, lambda: _read_keyring(session, settings))
+
+
+async def _read_keyring(session: AsyncSession, settings: Settings) -> KeyRing:
+    now = time.monotonic()
     cutoff = utcnow()
     rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
     if not any(row.active for row in rows):
@@ -69,7 +79,8 @@ async def get_keyring(session: AsyncSession, settings: Settings, *, reload: bool
         for row in rows
         if row.active or row.publish_until is None or as_utc(row.publish_until) > cutoff
     ]
-    ring = KeyRing.build(stored)
+    previous = RINGS.get(settings.database_url)
+    ring = previous.ring.refreshed(stored) if previous is not None else KeyRing.build(stored)
     RINGS[settings.database_url] = CachedRing(ring, now)
     return ring
 
@@ -97,4 +108,5 @@ async def rotate_signing_key(session: AsyncSession, settings: Settings, alg: str
     await session.execute(delete(SigningKey).where(SigningKey.active.is_(False), SigningKey.publish_until < utcnow()))
     await session.flush()
     RINGS.pop(settings.database_url, None)
+    _RING_READS.forget()
     return jwk["kid"]
