@@ -98,6 +98,9 @@ class Rule:
 
 def validate(rule: Rule) -> None:
     """Refuse a rule that could not be applied as written, naming the field (:class:`RuleError`)."""
+    for field, text in (("target", rule.target), ("kind", rule.kind), ("seed", rule.seed), ("client", rule.client)):
+        if text is not None and "\x00" in text:  # PostgreSQL text cannot hold U+0000 (a 500 when stored)
+            raise RuleError(field, f"{field} holds U+0000 (NUL), which no value may contain")
     if rule.target not in TARGETS:
         raise RuleError("target", f"unknown target {rule.target!r}; one of: {', '.join(sorted(TARGETS))}")
     if rule.kind not in KINDS:
