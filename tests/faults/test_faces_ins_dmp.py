@@ -9,9 +9,10 @@ from zeep import Client
 from zeep.exceptions import Fault
 from zeep.wsa import WsAddressingPlugin
 
-from tests.dmp.conftest import ZOE
+from tests.dmp.conftest import FONTAINE, ZOE
 from tests.faults.helpers import add_rule, injected_entries
 from tests.ins.soap.test_endpoint import AsgiTransport
+from tests.psc.helpers import CONFIDENTIAL_CLIENT, access_token_for
 
 ADRUN = {"NomNaissance": "ADRUN", "Prenom": "ZOE", "Sexe": "F", "DateNaissance": "1975-12-31"}
 CERT = {"X-Client-Cert-CN": "INSI-AUTO"}
@@ -103,6 +104,20 @@ async def test_dmp_fhir_expired_and_revoked_tokens(client, auth) -> None:
                                headers=await auth())
     assert revoked.status_code == 401 and "revoked" in revoked.headers["www-authenticate"]
     assert revoked.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_dmp_fhir_client_restriction_matches_the_tokens_client(client, auth) -> None:
+    # the actor of a DMP FHIR call is the verified token's client, psc:<client_id> as the token endpoint names it
+    rule = await add_rule(client, target="dmp.iti67", kind="unavailable", client=f"psc:{CONFIDENTIAL_CLIENT}")
+    other = await client.get(FIND, params=PATIENT, headers=await auth())  # a token of the public client
+    assert other.status_code == 200, other.text
+    token = await access_token_for(client, FONTAINE, client_id=CONFIDENTIAL_CLIENT)
+    hit = await client.get(FIND, params=PATIENT, headers={"Authorization": f"Bearer {token}",
+                                                          "Accept": "application/fhir+json"})
+    assert hit.status_code == 503, hit.text
+    (entry,) = await injected_entries(client, rule)
+    assert entry["actor"] == f"psc:{CONFIDENTIAL_CLIENT}" and entry["facts"]["injected"] is True
+    assert (await client.get(f"/sandbox/v1/faults/{rule}")).json()["calls"] == 1
 
 
 async def test_slow_delays_then_answers(client, auth) -> None:
