@@ -20,7 +20,8 @@ FIND = "/dmp/fhir/DocumentReference"
 PATIENT = {"patient.identifier": f"urn:oid:1.2.250.1.213.1.4.8|{ZOE}", "status": "current"}
 
 
-def _zeep_searches(loop: asyncio.AbstractEventLoop, http, times: int, idam: str = "SEGURSANDBOX01") -> list:  # type: ignore[no-untyped-def]
+def _zeep_searches(loop: asyncio.AbstractEventLoop, http, times: int, idam: str = "SEGURSANDBOX01",  # type: ignore[no-untyped-def]
+                   nom: str = "ADRUN") -> list:
     """``times`` trait searches of ADRUN ZOE by zeep from the WSDL: each answer, or the Fault raised."""
     client = Client("http://sandbox.test/lps?wsdl", transport=AsgiTransport(loop, http),
                     plugins=[WsAddressingPlugin()])
@@ -33,7 +34,7 @@ def _zeep_searches(loop: asyncio.AbstractEventLoop, http, times: int, idam: str 
     for _ in range(times):
         try:
             out.append(client.service.rechercherInsAvecTraitsIdentite(
-                NomNaissance="ADRUN", Prenom=["ZOE"], Sexe="F", DateNaissance="1975-12-31", _soapheaders=[bam, lps]))
+                NomNaissance=nom, Prenom=["ZOE"], Sexe="F", DateNaissance="1975-12-31", _soapheaders=[bam, lps]))
         except Fault as fault:
             out.append(fault)
     return out
@@ -61,6 +62,23 @@ async def test_insi_soap_wrong_answer(client) -> None:
     wrong, right = await asyncio.to_thread(_zeep_searches, asyncio.get_running_loop(), client, 2)
     assert wrong.CR.CodeCR == "02" and wrong.CR.LibelleCR == "Plusieurs identites trouvees" and wrong.INDIVIDU is None
     assert right.CR.CodeCR == "00"
+
+
+async def test_insi_soap_real_refusal_is_not_an_injected_wrong_answer(client) -> None:
+    # the traits are checked first: invalid ones get INSi's real fault, journaled with its real rule, and the
+    # rule is not spent; the wrong answer then given is a 200 whose entry carries the injection facts, no refusal
+    rule = await add_rule(client, target="ins.search_traits", kind="wrong_answer", answer="02", count=1)
+    (refused,) = await asyncio.to_thread(_zeep_searches, asyncio.get_running_loop(), client, 1, nom="adrun%")
+    assert isinstance(refused, Fault)
+    entries = (await client.get("/sandbox/v1/journal", params={"operation": "ins_soap"})).json()["entries"]
+    assert entries[0]["status"] == 500 and entries[0]["rule"] and not entries[0]["rule"].startswith("fault:")
+    assert await injected_entries(client, rule) == []
+    assert (await client.get(f"/sandbox/v1/faults/{rule}")).json()["calls"] == 0
+    (wrong,) = await asyncio.to_thread(_zeep_searches, asyncio.get_running_loop(), client, 1)
+    assert wrong.CR.CodeCR == "02"
+    (entry,) = await injected_entries(client, rule)
+    assert entry["status"] == 200 and entry["rule"] != f"fault:{rule}"
+    assert entry["facts"]["injected"] is True and entry["facts"]["fault_kind"] == "wrong_answer"
 
 
 async def test_insi_soap_rule_for_another_client_leaves_this_one_alone(client) -> None:
