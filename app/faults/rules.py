@@ -7,7 +7,8 @@ A rule names a *target* (``<service>.<operation>``, the names the faces journal 
 - ``starts_at`` / ``ends_at``: only calls inside the window ``[starts_at, ends_at)`` match;
 - ``probability`` with ``seed``: the k-th matching call fails when ``random.Random(f"{seed}:{k}").random()`` is
   below ``probability``: the draw depends only on the seed and k, so a run is reproducible whatever the
-  timing, the other rules, the worker;
+  timing or the worker. k counts the calls that reach this rule: an older rule of the same target that fires
+  takes the call first, and that call is not counted here (:func:`app.faults.store.find_injection`);
 - optionally ``client``: only calls of that actor (the journal's ``actor``, e.g. ``psc:<client_id>``).
 
 The conditions combine (all must hold); a rule with none fails every matching call until deleted.
