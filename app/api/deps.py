@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.console_session import SESSION_COOKIE, session_valid
@@ -141,3 +141,6 @@ def _in_utc(value: datetime) -> datetime:
 
 IsoInstant = Annotated[datetime, BeforeValidator(_iso_8601_only), AfterValidator(_in_utc)]
 """A query parameter holding an ISO 8601 date-time, and nothing else; given in UTC."""
+
+AwareInstant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""A body member holding a date-time with its offset; given in UTC (one with no UTC equivalent refused, 422)."""

@@ -4,7 +4,7 @@ delete each or all. It calls the functions the control API calls (:mod:`app.faul
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -16,6 +16,7 @@ from app.api.deps import SessionDep
 from app.api.journal import note_refusal
 from app.console.access import check_csrf, require_sign_in
 from app.console.pages import HEADERS, ConsoleRoute, render
+from app.db import as_utc
 from app.faults import rules, store
 
 router = APIRouter(prefix="/console/faults", route_class=ConsoleRoute, include_in_schema=False,
@@ -64,7 +65,11 @@ def _instant(fields: dict[str, str], name: str) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise _Refused(name, f"« {text} » n'est pas une date ISO 8601 (not an ISO 8601 time)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)  # a datetime-local field: read as UTC
+    try:
+        return as_utc(parsed)  # a datetime-local field (no offset): read as UTC
+    except OverflowError:  # 0001-01-01T00:00:00+14:00: no UTC instant (the store would fail on it)
+        raise _Refused(name, f"« {text} » n'a pas d'équivalent UTC entre les années 1 et 9999 "
+                             "(no UTC equivalent)") from None
 
 
 def rule_of_form(fields: dict[str, str]) -> rules.Rule:

@@ -7,7 +7,8 @@ A rule names a *target* (``<service>.<operation>``, the names the faces journal 
 - ``starts_at`` / ``ends_at``: only calls inside the window ``[starts_at, ends_at)`` match;
 - ``probability`` with ``seed``: the k-th matching call fails when ``random.Random(f"{seed}:{k}").random()`` is
   below ``probability``: the draw depends only on the seed and k, so a run is reproducible whatever the
-  timing, the other rules, the worker;
+  timing or the worker. k counts the calls that reach this rule: an older rule of the same target that fires
+  takes the call first, and that call is not counted here (:func:`app.faults.store.find_injection`);
 - optionally ``client``: only calls of that actor (the journal's ``actor``, e.g. ``psc:<client_id>``).
 
 The conditions combine (all must hold); a rule with none fails every matching call until deleted.
@@ -98,6 +99,9 @@ class Rule:
 
 def validate(rule: Rule) -> None:
     """Refuse a rule that could not be applied as written, naming the field (:class:`RuleError`)."""
+    for field, text in (("target", rule.target), ("kind", rule.kind), ("seed", rule.seed), ("client", rule.client)):
+        if text is not None and "\x00" in text:  # PostgreSQL text cannot hold U+0000 (a 500 when stored)
+            raise RuleError(field, f"{field} holds U+0000 (NUL), which no value may contain")
     if rule.target not in TARGETS:
         raise RuleError("target", f"unknown target {rule.target!r}; one of: {', '.join(sorted(TARGETS))}")
     if rule.kind not in KINDS:

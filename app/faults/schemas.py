@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.deps import AwareInstant
 from app.faults.rules import KINDS, TARGETS
 
 Kind = Literal["unavailable", "slow", "wrong_answer", "expired_token", "revoked_token"]
@@ -31,8 +32,8 @@ class FaultRuleCreate(BaseModel):
     delay_ms: int | None = Field(None, description="slow: the delay before the normal answer", examples=[2000])
     answer: Literal["01", "02"] | None = Field(None, description="wrong_answer: INSi's CodeCR 01 or 02")
     count: int | None = Field(None, ge=1, le=1_000_000, description="only the next `count` matching calls")
-    from_: AwareDatetime | None = Field(None, alias="from", description="window start (inclusive)")
-    until: AwareDatetime | None = Field(None, description="window end (exclusive)")
+    from_: AwareInstant | None = Field(None, alias="from", description="window start (inclusive)")
+    until: AwareInstant | None = Field(None, description="window end (exclusive)")
     probability: float | None = Field(None, gt=0, le=1, description="each matching call fails with this "
                                       "probability; the k-th call's draw depends only on `seed` and k")
     seed: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[^\x00]*$")

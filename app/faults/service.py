@@ -5,7 +5,8 @@ target) and, when it gets an :class:`~app.faults.store.Injection`, answers its p
 kind. ``slow`` is applied here (``asyncio.sleep``: the loop keeps serving) and the call then goes on as
 usual. Every injected fault is journaled as injected: the facts ``injected: true``, ``fault`` (the rule id),
 ``fault_kind``, ``fault_call`` (k); a failure also names ``rule = "fault:<id>"``, so a reader and the
-conformance report tell a provoked failure from a real one (a slow call is not a refusal: no rule).
+conformance report tell a provoked failure from a real one (a slow call or a wrong-but-valid answer is not a
+refusal: no rule, the facts only).
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ async def check(request: Request, target: str, *, actor: str | None = None) -> I
     note_facts(request, **injection.facts())
     if injection.kind == rules.SLOW:
         return None
+    if injection.kind == rules.WRONG_ANSWER:  # a valid 200 answer, not a refusal: the facts say it was injected
+        return injection
     note_refusal(request, rule=injection.name, detail=f"injected {injection.kind} ({target}, call {injection.k})")
     return injection
 

@@ -4,7 +4,7 @@ Every face asks :func:`check` on each call, so the question "is there a rule for
 from memory, with no round trip to the store when there is none (the PSC token path stays as it was). The
 rule set is loaded once per store and forgotten whenever a rule is created or deleted (:data:`TOPIC_FAULTS`,
 published in the transaction that writes it, relayed to the other workers by :mod:`app.events`) or the store
-is reset; while the PostgreSQL listener is down the rules are read from the store on every call.
+is reset, or the PostgreSQL listener reconnects; while it is down the rules are read from the store on every call.
 
 A call a rule matches is counted in the store (one ``UPDATE ... RETURNING``, atomic across workers): that
 count is the k of the rule's next-N trigger and of its seeded draw.
@@ -112,10 +112,16 @@ class FaultMemory:
         self.generation = 0
         self.events.subscribe(TOPIC_FAULTS, self._forget)
         self.events.subscribe(TOPIC_RESET, self._forget)
+        self.events.on_resync(self._resync)
 
     def _forget(self, _key: str) -> None:
         self.by_target = None
         self.generation += 1
+
+    async def _resync(self) -> None:
+        """The PostgreSQL listener (re)connected: a change notified while it was down never reached this worker,
+        so the rules are read again on the next call."""
+        self._forget("*")
 
     def drop(self, rule_id: int) -> None:
         """Forget a rule that cannot fire any more (this worker's shortcut; the row stays listed)."""

@@ -40,6 +40,11 @@ async def test_bad_rules_are_refused_on_the_page(client: httpx.AsyncClient) -> N
     for fields, field in (({"target": "psc.token", "kind": "wrong_answer"}, "kind"),
                           ({"target": "dmp.iti65", "kind": "slow", "delay_ms": "abc"}, "delay_ms"),
                           ({"target": "dmp.iti65", "kind": "unavailable", "from": "hier"}, "from"),
+                          # parse, but no UTC equivalent (the store failed on them with a 500)
+                          ({"target": "dmp.iti65", "kind": "unavailable", "from": "0001-01-01T00:00:00+14:00"},
+                           "from"),
+                          ({"target": "dmp.iti65", "kind": "unavailable", "until": "9999-12-31T23:59:59-14:00"},
+                           "until"),
                           ({"target": "nothing", "kind": "unavailable"}, "target")):
         refused = await client.post(PAGE, data={"csrf": token, **fields})
         assert refused.status_code == 422, fields

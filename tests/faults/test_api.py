@@ -74,3 +74,15 @@ async def test_malformed_rules_refused(client, body) -> None:
     response = await client.post(FAULTS, json=body)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("body", [
+    {"target": "dmp.iti65", "kind": "unavailable", "from": "0001-01-01T00:00:00+14:00"},
+    {"target": "dmp.iti65", "kind": "unavailable", "until": "9999-12-31T23:59:59-14:00"},
+])
+async def test_instants_without_a_utc_equivalent_refused(client, body) -> None:
+    # they parse, but have no UTC datetime: the store (PostgreSQL) failed on them with a 500
+    response = await client.post(FAULTS, json=body)
+    assert response.status_code == 422, response.text
+    assert "UTC" in response.text
+    assert (await client.get(FAULTS)).json() == []

@@ -9,9 +9,10 @@ from zeep import Client
 from zeep.exceptions import Fault
 from zeep.wsa import WsAddressingPlugin
 
-from tests.dmp.conftest import ZOE
+from tests.dmp.conftest import FONTAINE, ZOE
 from tests.faults.helpers import add_rule, injected_entries
 from tests.ins.soap.test_endpoint import AsgiTransport
+from tests.psc.helpers import CONFIDENTIAL_CLIENT, access_token_for
 
 ADRUN = {"NomNaissance": "ADRUN", "Prenom": "ZOE", "Sexe": "F", "DateNaissance": "1975-12-31"}
 CERT = {"X-Client-Cert-CN": "INSI-AUTO"}
@@ -19,7 +20,8 @@ FIND = "/dmp/fhir/DocumentReference"
 PATIENT = {"patient.identifier": f"urn:oid:1.2.250.1.213.1.4.8|{ZOE}", "status": "current"}
 
 
-def _zeep_searches(loop: asyncio.AbstractEventLoop, http, times: int, idam: str = "SEGURSANDBOX01") -> list:  # type: ignore[no-untyped-def]
+def _zeep_searches(loop: asyncio.AbstractEventLoop, http, times: int, idam: str = "SEGURSANDBOX01",  # type: ignore[no-untyped-def]
+                   nom: str = "ADRUN") -> list:
     """``times`` trait searches of ADRUN ZOE by zeep from the WSDL: each answer, or the Fault raised."""
     client = Client("http://sandbox.test/lps?wsdl", transport=AsgiTransport(loop, http),
                     plugins=[WsAddressingPlugin()])
@@ -32,7 +34,7 @@ def _zeep_searches(loop: asyncio.AbstractEventLoop, http, times: int, idam: str 
     for _ in range(times):
         try:
             out.append(client.service.rechercherInsAvecTraitsIdentite(
-                NomNaissance="ADRUN", Prenom=["ZOE"], Sexe="F", DateNaissance="1975-12-31", _soapheaders=[bam, lps]))
+                NomNaissance=nom, Prenom=["ZOE"], Sexe="F", DateNaissance="1975-12-31", _soapheaders=[bam, lps]))
         except Fault as fault:
             out.append(fault)
     return out
@@ -60,6 +62,23 @@ async def test_insi_soap_wrong_answer(client) -> None:
     wrong, right = await asyncio.to_thread(_zeep_searches, asyncio.get_running_loop(), client, 2)
     assert wrong.CR.CodeCR == "02" and wrong.CR.LibelleCR == "Plusieurs identites trouvees" and wrong.INDIVIDU is None
     assert right.CR.CodeCR == "00"
+
+
+async def test_insi_soap_real_refusal_is_not_an_injected_wrong_answer(client) -> None:
+    # the traits are checked first: invalid ones get INSi's real fault, journaled with its real rule, and the
+    # rule is not spent; the wrong answer then given is a 200 whose entry carries the injection facts, no refusal
+    rule = await add_rule(client, target="ins.search_traits", kind="wrong_answer", answer="02", count=1)
+    (refused,) = await asyncio.to_thread(_zeep_searches, asyncio.get_running_loop(), client, 1, nom="adrun%")
+    assert isinstance(refused, Fault)
+    entries = (await client.get("/sandbox/v1/journal", params={"operation": "ins_soap"})).json()["entries"]
+    assert entries[0]["status"] == 500 and entries[0]["rule"] and not entries[0]["rule"].startswith("fault:")
+    assert await injected_entries(client, rule) == []
+    assert (await client.get(f"/sandbox/v1/faults/{rule}")).json()["calls"] == 0
+    (wrong,) = await asyncio.to_thread(_zeep_searches, asyncio.get_running_loop(), client, 1)
+    assert wrong.CR.CodeCR == "02"
+    (entry,) = await injected_entries(client, rule)
+    assert entry["status"] == 200 and entry["rule"] != f"fault:{rule}"
+    assert entry["facts"]["injected"] is True and entry["facts"]["fault_kind"] == "wrong_answer"
 
 
 async def test_insi_soap_rule_for_another_client_leaves_this_one_alone(client) -> None:
@@ -103,6 +122,20 @@ async def test_dmp_fhir_expired_and_revoked_tokens(client, auth) -> None:
                                headers=await auth())
     assert revoked.status_code == 401 and "revoked" in revoked.headers["www-authenticate"]
     assert revoked.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_dmp_fhir_client_restriction_matches_the_tokens_client(client, auth) -> None:
+    # the actor of a DMP FHIR call is the verified token's client, psc:<client_id> as the token endpoint names it
+    rule = await add_rule(client, target="dmp.iti67", kind="unavailable", client=f"psc:{CONFIDENTIAL_CLIENT}")
+    other = await client.get(FIND, params=PATIENT, headers=await auth())  # a token of the public client
+    assert other.status_code == 200, other.text
+    token = await access_token_for(client, FONTAINE, client_id=CONFIDENTIAL_CLIENT)
+    hit = await client.get(FIND, params=PATIENT, headers={"Authorization": f"Bearer {token}",
+                                                          "Accept": "application/fhir+json"})
+    assert hit.status_code == 503, hit.text
+    (entry,) = await injected_entries(client, rule)
+    assert entry["actor"] == f"psc:{CONFIDENTIAL_CLIENT}" and entry["facts"]["injected"] is True
+    assert (await client.get(f"/sandbox/v1/faults/{rule}")).json()["calls"] == 1
 
 
 async def test_slow_delays_then_answers(client, auth) -> None:

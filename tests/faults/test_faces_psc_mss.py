@@ -12,7 +12,7 @@ import pytest
 from tests.faults.helpers import add_rule, injected_entries
 from tests.mss.conftest import DOCTOR, HOSPITAL_DOCTOR, PASSWORD
 from tests.mss.imap.server_helpers import connect
-from tests.psc.helpers import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, OIDC, access_token_for
+from tests.psc.helpers import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, OIDC, PUBLIC_CLIENT, access_token_for
 
 
 async def test_psc_token_unavailable_seen_by_authlib(client, confidential_oauth) -> None:
@@ -55,6 +55,32 @@ async def test_psc_userinfo_unavailable(client) -> None:
     await add_rule(client, target="psc.userinfo", kind="unavailable", count=1)
     answer = await client.get(OIDC + "/userinfo", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 503
+
+
+async def test_psc_userinfo_client_restriction_matches_the_tokens_client(client) -> None:
+    rule = await add_rule(client, target="psc.userinfo", kind="expired_token", client=f"psc:{CONFIDENTIAL_CLIENT}")
+    public = await access_token_for(client, "810001000016")
+    assert (await client.get(OIDC + "/userinfo", headers={"Authorization": f"Bearer {public}"})).status_code == 200
+    confidential = await access_token_for(client, "810001000016", client_id=CONFIDENTIAL_CLIENT)
+    refused = await client.get(OIDC + "/userinfo", headers={"Authorization": f"Bearer {confidential}"})
+    assert refused.status_code == 401 and "expired" in refused.headers["www-authenticate"]
+    (entry,) = await injected_entries(client, rule)
+    assert entry["actor"] == f"psc:{CONFIDENTIAL_CLIENT}"
+    ok = (await client.get("/sandbox/v1/journal", params={"operation": "psc_userinfo", "status": 200})).json()
+    assert f"psc:{PUBLIC_CLIENT}" in {e["actor"] for e in ok["entries"]}
+    assert (await client.get(f"/sandbox/v1/faults/{rule}")).json()["calls"] == 1
+
+
+async def test_psc_userinfo_expired_token_rule_without_a_token(client) -> None:
+    # RFC 6750 §3.1: no credentials presented, no token to treat as expired: the normal answer, the rule unspent
+    rule = await add_rule(client, target="psc.userinfo", kind="expired_token", count=1)
+    for headers in ({}, {"Authorization": "Basic abc"}):
+        answer = await client.get(OIDC + "/userinfo", headers=headers)
+        assert answer.status_code == 401
+        assert "invalid_token" not in answer.headers["www-authenticate"] and "expired" not in answer.text
+    assert (await client.get(f"/sandbox/v1/faults/{rule}")).json()["calls"] == 0
+    token = await access_token_for(client, "810001000016")
+    assert (await client.get(OIDC + "/userinfo", headers={"Authorization": f"Bearer {token}"})).status_code == 401
 
 
 async def test_psc_introspect_revoked_is_inactive(client) -> None:

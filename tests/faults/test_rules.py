@@ -39,6 +39,10 @@ def test_wrong_answers_only_where_the_service_has_one() -> None:
     ({"probability": 0.0, "seed": "s"}, "probability"),
     ({"probability": 0.5}, "seed"),
     ({"seed": "s"}, "seed"),
+    # U+0000: PostgreSQL cannot store it (the console form and the control API both call validate)
+    ({"probability": 0.5, "seed": "run\x0042"}, "seed"),
+    ({"client": "psc:a\x00"}, "client"),
+    ({"target": "dmp.iti65\x00"}, "target"),
 ])
 def test_validation_names_the_field(changes, field) -> None:
     with pytest.raises(RuleError) as err:

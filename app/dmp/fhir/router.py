@@ -18,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 
 from app.api.deps import CurrentProfessional, SessionDep, SettingsDep
 from app.api.errors import FhirError
+from app.api.journal import note_facts
 from app.api.urls import absolute_url
 from app.config import Settings
 from app.dmp import jsonio, rules, service
@@ -69,9 +70,13 @@ FAULT_TARGETS = {
 """The fault-injection target of each route (``/sandbox/v1/faults``)."""
 
 
-async def injected_fault(request: Request) -> None:
+async def injected_fault(request: Request, professional: CurrentProfessional) -> None:
     """Fault injection: after the bearer check, a rule for this route's target answers 503 OperationOutcome
-    (issue ``transient``) or treats the token as expired/revoked (401 ``invalid_token``, WWW-Authenticate)."""
+    (issue ``transient``) or treats the token as expired/revoked (401 ``invalid_token``, WWW-Authenticate).
+    The call's actor is the verified token's client, ``psc:<client_id>`` as the token endpoint journals it, so
+    a rule's ``client`` restriction matches it."""
+    if professional.client_id:
+        note_facts(request, actor=f"psc:{professional.client_id}")
     target = FAULT_TARGETS.get(getattr(request.scope.get("route"), "operation_id", None) or "")
     if target is not None:
         injection = await faults.check(request, target)

@@ -137,9 +137,20 @@ async def _refuse_values(request: Request, idam: str, err: traits.TraitError, mi
     raise map_error(err, mid, detail_code=detail_code) from None
 
 
-async def _search_by_card(request: Request, req: envelope.SoapRequest, idam: str) -> search.Outcome:
+async def _injected(request: Request, target: str, mid: str | None) -> faults.Injection | None:
+    """Fault injection (/sandbox/v1/faults), once the request's values are checked (a real refusal is answered
+    as such and does not count): unavailability is INSi's siram_40/insi_102 fault (reference ins.md §3, "service
+    temporarily unavailable, retry later"); a wrong answer (returned) is a valid CR 01 or 02."""
+    injection = await faults.check(request, target)
+    if injection is not None and injection.kind == fault_rules.UNAVAILABLE:
+        raise fault_technical(mid, rule=injection.name)
+    return injection
+
+
+async def _search_by_card(request: Request, req: envelope.SoapRequest,
+                          idam: str) -> tuple[search.Outcome, faults.Injection | None]:
     """``rechercherInsAvecCarteVitale``: the same two steps as the trait search, the XSD order of
-    ``RECVITALE``, then its values; the IDAM, then the card."""
+    ``RECVITALE``, then its values; the IDAM, then the card. With the fault injected, if any."""
     mid = req.message_id
     v = bodies.parse_vitale(req.body, mid)
     try:
@@ -148,6 +159,7 @@ async def _search_by_card(request: Request, req: envelope.SoapRequest, idam: str
                             v.NomNaissance, v.DateNaissance)
     except traits.TraitError as err:
         await _refuse_values(request, idam, err, mid, "sandbox_vitale")
+    injection = await _injected(request, "ins.search_vitale", mid)
     async with request.app.state.sessionmaker() as session:
         try:
             await searches.check_idam(session, idam)
@@ -165,7 +177,7 @@ async def _search_by_card(request: Request, req: envelope.SoapRequest, idam: str
             matricule_od=matricule_od, date_naissance=date,
             rang_naissance=v.RangNaissance or cov.get("Rang"), nom_naissance=v.NomNaissance,
             matricule_individu=v.MatriculeIndividu or cov.get("Nir"),
-        ))
+        )), injection
 
 
 async def lps(request: Request) -> Response:
@@ -201,25 +213,19 @@ async def lps(request: Request) -> Response:
     def oid_of(rec: search.InsRecord) -> str:
         return nir.oid_for(rec.kind, policy)
 
-    # fault injection (/sandbox/v1/faults): unavailability is INSi's siram_40/insi_102 fault (reference ins.md
-    # §3, "service temporarily unavailable, retry later"); a wrong answer is a valid CR 01 or 02
-    target = "ins.search_traits" if req.operation == "rechercherInsAvecTraitsIdentite" else "ins.search_vitale"
-    injection = await faults.check(request, target)
-    if injection is not None and injection.kind == fault_rules.UNAVAILABLE:
-        raise fault_technical(mid, rule=injection.name)
-
     if req.operation == "rechercherInsAvecTraitsIdentite":
         t = bodies.parse_traits(req.body, mid)
         try:
             query = traits.check_query(t.NomNaissance, t.Prenom, t.Sexe, t.DateNaissance, t.LieuNaissance)
         except traits.TraitError as err:
             await _refuse_values(request, idam, err, mid, "sandbox_traits")
+        injection = await _injected(request, "ins.search_traits", mid)
         try:
             outcome = await searches.search_by_traits_fast(request.app.state, query, idam=idam)
         except InsError as err:
             raise map_error(err, mid) from None
     else:
-        outcome = await _search_by_card(request, req, idam)
+        outcome, injection = await _search_by_card(request, req, idam)
     if outcome.fault:
         raise fault_technical(mid, rule="INSi:simulated-fault")
     if injection is not None:

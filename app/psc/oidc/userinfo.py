@@ -7,11 +7,11 @@ A hot path: no dependency machinery; answered from this worker's memory when it 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app.api.journal import note_facts
 from app.faults import service as faults
 from app.psc import tokens
 from app.psc.auth import bearer_token
@@ -27,33 +27,30 @@ router = APIRouter(tags=["psc"])
 
 async def _userinfo_route(request: Request) -> Response:
     settings = request.app.state.settings
-    authorization = request.headers.get("authorization")
-    # fault injection (/sandbox/v1/faults): 503, or the token treated as expired / revoked (401 invalid_token)
-    injection = await faults.check(request, "psc.userinfo")
+    token_value = bearer_token(request.headers.get("authorization"))  # none: the normal 401, no fault counted
+    try:
+        known = userinfo_from_memory(settings, token_value)
+        if known is None:
+            async with request.app.state.sessionmaker() as session:
+                known = await userinfo_for(session, settings, token_value)
+    except TokenError as exc:
+        raise bearer_refusal(exc) from None
+    info, claims = known
+    # fault injection (/sandbox/v1/faults), once the token is verified: its client is the actor (psc:<azp>, as
+    # the token endpoint names it), so a `client` restriction matches; a refused token keeps its real answer
+    azp = claims.get("azp")
+    actor = f"psc:{azp}" if isinstance(azp, str) and azp else None
+    note_facts(request, actor=actor)
+    injection = await faults.check(request, "psc.userinfo", actor=actor)
     if injection is not None:
         raise faults.refuse(injection)
-    try:
-        known = userinfo_from_memory(settings, bearer_token(authorization))
-    except TokenError as exc:
-        raise bearer_refusal(exc) from None
-    if known is not None and not known[1]["_client"].get("userinfo_signed_response_alg"):
-        return Response(known[0], media_type="application/json")
-    async with request.app.state.sessionmaker() as session:
-        return await _userinfo(session, settings, authorization)
-
-
-async def _userinfo(session: Any, settings: Any, authorization: str | None) -> Response:
-    token_value = bearer_token(authorization)
-    try:
-        info, claims = await userinfo_for(session, settings, token_value)
-    except TokenError as exc:
-        raise bearer_refusal(exc) from None
     alg = claims["_client"].get("userinfo_signed_response_alg")
-    if alg:
+    if not alg:
+        return Response(info, media_type="application/json")  # the stored JSON text, as is
+    async with request.app.state.sessionmaker() as session:
         ring = await get_keyring(session, settings)
-        body = {**json.loads(info), "iss": issuer(settings), "aud": claims.get("azp")}
-        return Response(tokens.sign(ring, body, alg=alg), media_type="application/jwt")
-    return Response(info, media_type="application/json")  # the stored JSON text, as is
+    body = {**json.loads(info), "iss": issuer(settings), "aud": azp}
+    return Response(tokens.sign(ring, body, alg=alg), media_type="application/jwt")
 
 
 @router.get(
