@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import re
 import sys
 import time
@@ -19,6 +20,8 @@ from app.api.journal import peer_text, record
 from app.mss import auth, service
 from app.mss.smtp import replies
 from app.mss.smtp.data import LINE_TOO_LONG, _scan_data, _unstuffed, line_too_long
+
+logger = logging.getLogger("segur.mss.smtp")
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -277,8 +280,16 @@ class MssSMTP(SMTP):
         return value
 
     async def _handle_client(self) -> None:
-        """The greeting, unless a fault rule (target ``mss.smtp.connect``) answers 421 and closes instead."""
-        injected = await self.mss.injected(self, "CONNECT")
+        """The greeting, unless a fault rule (target ``mss.smtp.connect``) answers 421 and closes instead.
+
+        aiosmtpd has no public hook before its greeting, so this overrides its private ``_handle_client``
+        (pinned ``aiosmtpd<1.5`` in pyproject.toml). A fault check that fails (the store down) must not leave
+        the client waiting for a greeting: the session goes on without fault injection."""
+        try:
+            injected = await self.mss.injected(self, "CONNECT")
+        except Exception as exc:  # the greeting comes first; the failure is the store's, logged without data
+            logger.warning("SMTP greeting: fault rules not checked (%s)", type(exc).__name__)
+            injected = None
         if injected:
             await self.push(injected)
             _close(self)
