@@ -66,13 +66,9 @@ async def document_page(request: Request, doc_id: str, session: SessionDep) -> R
     record = await dmp_service.record_by_id(session, dmp_id=document.dmp_id)
     data = await dmp_service.read_binary(session, document.binary_id)
     is_xml = _is_xml(document.content_type, data)
-    rendered = None
-    to_html = getattr(dmp_service, "cda_to_html", None)  # the DMP's CDA renderer, when the service offers one
-    if is_xml and to_html is not None:
-        try:
-            rendered = Markup(to_html(data))  # noqa: S704  (the DMP's renderer escapes every text it writes)
-        except Exception:  # a renderer's refusal: the escaped XML is shown instead
-            rendered = None
+    # The DMP's CDA renderer (the patient pages' too) escapes every text it writes, and answers a notice for a
+    # document it cannot read; the XML source stays beside it.
+    rendered = Markup(dmp_service.cda_to_html(data)) if is_xml else None  # noqa: S704
     shown = _shown_body(document.content_type, data)
     return render(request, "dmp_document.html", {
         "page": "dmp", "document": document, "record": record, "rendered": rendered,

@@ -116,6 +116,7 @@ async def test_dmp_record_and_document_pages(client: httpx.AsyncClient) -> None:
     doc_id = re.search(r'href="/console/dmp/documents/([^"/]+)"', record).group(1)  # type: ignore[union-attr]
     document = _html(await client.get(f"/console/dmp/documents/{doc_id}"))
     assert "ClinicalDocument" in document and "&lt;" in document  # the XML shown escaped
+    assert '<article class="cda" lang="fr">' in document  # and rendered by the DMP's CDA renderer
     assert f"/console/dmp/documents/{doc_id}/body" in document
     body = await client.get(f"/console/dmp/documents/{doc_id}/body")
     assert body.status_code == 200 and body.headers["content-type"] == "application/pdf"
