@@ -56,13 +56,14 @@ async def require_control_token(request: Request) -> None:
                         rule="sandbox:control-token")
 
 
-def _holds_nul(node: object) -> bool:
+def holds_nul(node: object) -> bool:
+    """Whether a parsed JSON value holds U+0000 anywhere (PostgreSQL text cannot store it)."""
     if isinstance(node, str):
         return "\x00" in node
     if isinstance(node, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in node.items())
+        return any(holds_nul(k) or holds_nul(v) for k, v in node.items())
     if isinstance(node, list):
-        return any(_holds_nul(v) for v in node)
+        return any(holds_nul(v) for v in node)
     return False
 
 
@@ -94,7 +95,7 @@ async def refuse_nul_characters(request: Request) -> None:
                 parsed = json.loads(body)
             except ValueError:
                 return  # not JSON: the endpoint's own parser answers
-            if _holds_nul(parsed):
+            if holds_nul(parsed):
                 raise _nul_refused("the body")
 
 

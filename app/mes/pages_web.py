@@ -36,6 +36,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 
+from app.api.deps import holds_nul
 from app.api.errors import problem_response
 from app.api.journal import note_refusal
 from app.config import Settings
@@ -328,16 +329,6 @@ def sign_in_url(next_path: str | None) -> str:
     return "/mes/connexion" + (f"?next={quote(next_path, safe='/')}" if next_path else "")
 
 
-def _holds_nul(node: object) -> bool:
-    if isinstance(node, str):
-        return "\x00" in node
-    if isinstance(node, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in node.items())
-    if isinstance(node, list):
-        return any(_holds_nul(v) for v in node)
-    return False
-
-
 @dataclass
 class Pending:
     """A form posted while the session had expired: where it went, its fields, and the upload kept (if any)."""
@@ -370,7 +361,7 @@ class Pending:
             fields = [(str(k), str(v)) for k, v in data["f"]][:PENDING_MAX_FIELDS]
         except (ValueError, KeyError, TypeError, binascii.Error):
             return None
-        if _holds_nul(data):  # every value of it comes back to a handler
+        if holds_nul(data):  # every value of it comes back to a handler
             raise MesInvalid("the kept form holds U+0000 (NUL)", rule="mes:form-nul",
                              french="Le formulaire conservé contient un caractère nul, qu'aucun texte ne peut "
                                     "contenir : recommencez l'action.")
