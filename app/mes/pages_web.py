@@ -42,13 +42,10 @@ from app.api.journal import note_refusal
 from app.config import Settings
 from app.ins import service as ins_service
 from app.mes import service
+from app.mes.api.problems import status_of
 from app.mes.exceptions import (
-    MesConflict,
     MesError,
-    MesForbiddenAction,
     MesInvalid,
-    MesNotFound,
-    MesSignInError,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -131,24 +128,6 @@ render_generic_error.documented_content = _documented_content  # type: ignore[at
 
 _PROBLEM_TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large",
                    415: "Unsupported Media Type", 422: "Unprocessable Content", 500: "Internal Server Error"}
-
-
-def status_of(error: MesError) -> int:
-    if isinstance(error, MesNotFound):
-        return 404
-    if isinstance(error, MesForbiddenAction):
-        return 403
-    if isinstance(error, MesConflict):
-        return 409
-    if isinstance(error, MesSignInError):
-        return 400
-    if isinstance(error, MesInvalid):
-        if error.too_large:
-            return 413
-        if error.unsupported:
-            return 415
-        return 422 if error.unprocessable else 400
-    return 400
 
 
 # --- what every page shows -------------------------------------------------------------------------------------
@@ -443,7 +422,7 @@ def page_route(endpoint: Callable[P, Awaitable[Response]]) -> Callable[P, Awaita
                 "la page, rechargez-la puis recommencez.", rule="mes:csrf")
         except MesError as error:
             await session.rollback()
-            status = status_of(error)
+            status, _ = status_of(error)  # the patient API's mapping: one place for both faces
             return error_page(request, status, _STATUS_TITLES.get(status, "Erreur"), error.french, rule=error.rule)
 
     return wrapper
