@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from app import __version__, console
-from app.api import health, sandbox
+from app.api import health, sandbox, tenants
 from app.api.deps import current_professional, refuse_nul_characters, require_control_token
 from app.api.errors import install_exception_handlers
 from app.api.journal import JournalWriter
@@ -26,12 +26,13 @@ from app.api.openapi_errors import install_error_responses
 from app.api.store import seed_store
 from app.config import Settings, load_settings
 from app.conformance.router import router as conformance_router
-from app.db import check_schema, create_engine, create_sessionmaker, upgrade
-from app.domains import load_domains
+from app.db import Base, check_schema, create_engine, create_sessionmaker, upgrade
+from app.domains import import_models, load_domains
 from app.events import events_for
 from app.faults import router as faults_router
 from app.keygen import prefetch_rsa_2048
 from app.logs import configure_logging
+from app.tenancy import install_tenant_guard, tenant_tables
 
 logger = logging.getLogger("segur.startup")
 
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        import_models()
+        install_tenant_guard(engine.sync_engine, {table.name for table in tenant_tables(Base.metadata)})
         try:
             fresh_store = settings.is_fresh_sqlite_store
             if not (fresh_store and settings.migrate_on_start):  # a new file about to be migrated: nothing to read
@@ -93,6 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 store_events = events_for(settings.database_url)
                 await store_events.start(settings.database_url)
                 stack.push_async_callback(store_events.stop)
+                directory = tenants.directory_of(app)
+                store_events.subscribe(tenants.TOPIC_TENANTS, directory.forget)
+                store_events.on_resync(directory.resync)
                 for domain in domains:
                     if domain.lifespan is not None:
                         await stack.enter_async_context(domain.lifespan(app))
@@ -140,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     bearer = [Depends(current_professional)]
     app.include_router(health.router)
     app.include_router(sandbox.router, dependencies=control)
+    app.include_router(tenants.router, dependencies=control)
     app.include_router(conformance_router, dependencies=control)
     faults_router.install(app, dependencies=control)
     for domain in domains:
@@ -159,4 +166,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access_log=settings.access_log,
         log_json=settings.log_format == "json",
     )
+    app.add_middleware(tenants.TenantPathMiddleware)  # outermost: /t/{tenant}/... runs in that tenant
     return app

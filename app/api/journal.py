@@ -23,6 +23,7 @@ from sqlalchemy import insert
 
 from app.api.models import JournalEntry
 from app.db import utcnow
+from app.tenancy import current_tenant
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -34,8 +35,9 @@ logger = logging.getLogger("segur.journal")
 _JOURNAL_INSERT = insert(JournalEntry.__table__)  # type: ignore[arg-type]  # a Table, typed as FromClause
 JOURNAL_TABLE = JournalEntry.__tablename__
 COLUMNS = ("at", "request_id", "protocol", "client", "method", "path", "query", "operation", "service", "status",
-           "outcome", "rule", "detail", "duration_ms", "actor", "facts")
-"""The order of an entry's fields in the buffer (every column but the generated ``id``)."""
+           "outcome", "rule", "detail", "duration_ms", "actor", "facts", "tenant")
+"""The order of an entry's fields in the buffer (every column but the generated ``id``); the tenant is the
+one of the exchange, taken when the entry is made (the writer's task has none of its own)."""
 _LENGTHS = tuple(getattr(JournalEntry.__table__.c[column].type, "length", None) for column in COLUMNS)
 Entry = tuple[Any, ...]
 
@@ -307,5 +309,5 @@ async def record(
         at or utcnow(), request_id[:128], protocol[:16], client[:128] if client else None, method[:16], path[:2048],
         None, operation[:128] if operation else None, service or service_of(path), status, outcome,
         rule[:256] if rule else None, detail[:1024] if detail else None, duration_ms,
-        actor[:128] if actor else None, facts_text(facts),
+        actor[:128] if actor else None, facts_text(facts), current_tenant(),
     ))

@@ -29,6 +29,7 @@ from app.api.journal import (
     writer_of,
 )
 from app.db import utcnow
+from app.tenancy import current_tenant
 
 access_logger = logging.getLogger("segur.access")
 
@@ -114,6 +115,7 @@ class RequestContextMiddleware:
             service_of(path), status, outcome_of(status, rule=rule), rule,
             context.detail[:1024] if context.detail else None,
             round(duration_ms, 3), context.actor, facts_text(context.facts) if context.facts else None,
+            current_tenant(),
         )
         app = scope.get("app")
         writer = writer_of(app) if app is not None else None

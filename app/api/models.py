@@ -1,17 +1,30 @@
-"""Platform tables: the journal of every HTTP request and SMTP/IMAP session."""
+"""Platform tables: the tenants, and the journal of every HTTP request and SMTP/IMAP session."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, String, Text
+from sqlalchemy import Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Instant
+from app.tenancy import TenantOwned
 
 
-class JournalEntry(Base):
+class Tenant(Base):
+    """A tenant (app.tenancy): a whole, isolated world; ``default`` is implicit and has no row."""
+
+    __tablename__ = "sandbox_tenant"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(Instant)
+    seeded: Mapped[str] = mapped_column(String(16))
+    """What it was created with: ``fixtures`` (the same world as ``default``'s) or ``empty``."""
+
+
+class JournalEntry(TenantOwned, Base):
     __tablename__ = "sandbox_journal_entry"
+    __table_args__ = (Index("ix_sandbox_journal_entry_tenant_id", "tenant", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(Instant, index=True)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, String
+from sqlalchemy import Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Instant
+from app.tenancy import TenantOwned
 
 
-class FaultRuleRow(Base):
+class FaultRuleRow(TenantOwned, Base):
     __tablename__ = "sandbox_fault_rule"
+    __table_args__ = (Index("ix_sandbox_fault_rule_tenant", "tenant"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    tenant: Mapped[str] = mapped_column(String(64), default="default", server_default="default", index=True)
-    """The world the rule belongs to; only ``default`` today (tenants will key their rules by it)."""
     target: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))
     delay_ms: Mapped[int | None] = mapped_column(Integer)

@@ -20,7 +20,7 @@ def _row(request_id: str, status: int = 200) -> tuple:
         "at": utcnow(), "request_id": request_id, "protocol": "http", "client": "127.0.0.1", "method": "GET",
         "path": "/test/journal", "query": "a=1", "operation": "test_op", "service": "platform", "status": status,
         "outcome": "ok", "rule": None, "detail": "détail", "duration_ms": 0.5, "actor": "psc:test-client",
-        "facts": '{"acr_values":"eidas1"}',
+        "facts": '{"acr_values":"eidas1"}', "tenant": "default",
     }
     return tuple(values[column] for column in COLUMNS)
 
