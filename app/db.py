@@ -194,13 +194,36 @@ def _current_heads(connection: Connection) -> set[str]:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade, revision)
+    await _migrate(engine, _upgrade, revision)
+
+
+async def _migrate(engine: AsyncEngine, step: Any, revision: str) -> None:
+    """Run ``step`` (upgrade or downgrade) in one transaction. On SQLite, foreign keys are off meanwhile:
+    rebuilding a parent table (batch mode) drops it, and with foreign keys on, dropping a table deletes its
+    rows first, cascading to every child (https://sqlite.org/lang_droptable.html); they are checked after.
+    """
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # outside any transaction (pysqlite begins one before DML only): inside one it is a no-op
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
+        try:
+            await connection.run_sync(step, revision)
+            if sqlite:
+                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).first()
+                if broken is not None:
+                    raise RuntimeError(f"migration left a row whose foreign key has no parent: {tuple(broken)}")
+            await connection.commit()
+        finally:
+            if sqlite:
+                await connection.rollback()
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
-    async with engine.begin() as connection:
-        await connection.run_sync(_downgrade, revision)
+    await _migrate(engine, _downgrade, revision)
 
 
 async def current_revisions(engine: AsyncEngine) -> set[str]:

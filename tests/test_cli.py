@@ -211,7 +211,7 @@ def test_serve_refuses_a_postgresql_schema_one_step_behind(fresh_postgresql: str
     assert _run("db", "downgrade", "mss@-1", "--database-url", fresh_postgresql).returncode == 0
     line = _serve_refused(fresh_postgresql)
     assert "the schema is behind" in line
-    assert "at dmp_0001 ins_0001 mes_0001 mss_0003 platform_0004 psc_0001" in line  # mss_0004 undone
+    assert "at dmp_0002 ins_0002 mes_0002 mss_0004 platform_0004 psc_0002" in line  # mss_0004 undone
     assert f"expected heads: {_expected_heads()}" in line and "`segur-sandbox db upgrade`" in line
 
 

@@ -92,8 +92,8 @@ async def test_start_up_refuses_a_schema_behind_unless_it_migrates(empty_databas
         await upgrade(engine)
         await downgrade(engine, "mss@-1")
         behind = await current_revisions(engine)
-        with pytest.raises(SchemaNotCurrent, match=r"^\[database\] .*: the schema is behind \(at dmp_0001 ins_0001 "
-                           r"mes_0001 mss_0003 platform_0004 psc_0001, expected heads: "):
+        with pytest.raises(SchemaNotCurrent, match=r"^\[database\] .*: the schema is behind \(at dmp_0002 ins_0002 "
+                           r"mes_0002 mss_0004 platform_0004 psc_0002, expected heads: "):
             await _start(empty_database_url)
         assert await current_revisions(engine) == behind  # refused: nothing migrated, nothing stored
     finally:

@@ -5,19 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Instant, utcnow
+from app.tenancy import TenantOwned
 
 
-class DmpRecord(Base):
+class DmpRecord(TenantOwned, Base):
     """One patient's DMP: open or closed (PDSm4DMP TD02 ``dmp-fermeture``), and what the patient objected to."""
 
     __tablename__ = "dmp_record"
+    __table_args__ = (UniqueConstraint("tenant", "ins"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ins: Mapped[str] = mapped_column(String(15), unique=True)
+    ins: Mapped[str] = mapped_column(String(15))
     ins_oid: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     closure_date: Mapped[datetime | None] = mapped_column(Instant)
@@ -30,7 +44,7 @@ class DmpRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
-class DmpAuthorisation(Base):
+class DmpAuthorisation(TenantOwned, Base):
     """A professional's access authorisation on one DMP (VALIDE / EXPIRE / INTERDIT; absent = NON_EXISTE)."""
 
     __tablename__ = "dmp_authorisation"
@@ -44,7 +58,7 @@ class DmpAuthorisation(Base):
     updated_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
-class DmpBlockedProfessional(Base):
+class DmpBlockedProfessional(TenantOwned, Base):
     """A professional the patient blocked: always refused (PDSm4DMP TD02)."""
 
     __tablename__ = "dmp_blocked_professional"
@@ -56,10 +70,11 @@ class DmpBlockedProfessional(Base):
     blocked_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
-class DmpSubmissionSet(Base):
+class DmpSubmissionSet(TenantOwned, Base):
     __tablename__ = "dmp_submission_set"
+    __table_args__ = (PrimaryKeyConstraint("tenant", "id"),)  # an entryUUID a vendor chose: unique in its tenant
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64))
     dmp_id: Mapped[int] = mapped_column(ForeignKey("dmp_record.id", ondelete="CASCADE"), index=True)
     unique_id: Mapped[str] = mapped_column(String(256))
     source_id: Mapped[str] = mapped_column(String(256), index=True)
@@ -74,7 +89,7 @@ class DmpSubmissionSet(Base):
     created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
-class DmpBinary(Base):
+class DmpBinary(TenantOwned, Base):
     """A document's bytes, kept in chunks so ITI-68 streams them without loading them whole."""
 
     __tablename__ = "dmp_binary"
@@ -87,7 +102,7 @@ class DmpBinary(Base):
     chunks: Mapped[int] = mapped_column(Integer)
 
 
-class DmpBinaryChunk(Base):
+class DmpBinaryChunk(TenantOwned, Base):
     __tablename__ = "dmp_binary_chunk"
 
     binary_id: Mapped[str] = mapped_column(ForeignKey("dmp_binary.id", ondelete="CASCADE"), primary_key=True)
@@ -95,21 +110,23 @@ class DmpBinaryChunk(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class DmpDocument(Base):
+class DmpDocument(TenantOwned, Base):
     """A DocumentEntry. ``id`` is the FHIR logical id; a metadata change bumps ``version_id`` (docs/dmp.md)."""
 
     __tablename__ = "dmp_document"
     __table_args__ = (
+        PrimaryKeyConstraint("tenant", "id"),  # an entryUUID a vendor chose: unique in its tenant
+        UniqueConstraint("tenant", "unique_id"),
+        # no ON DELETE SET NULL: it would null the tenant too; a submission set goes with its DMP's documents
+        ForeignKeyConstraint(["tenant", "submission_set_id"], ["dmp_submission_set.tenant", "dmp_submission_set.id"]),
         Index("ix_dmp_document_dmp_id_availability_date", "dmp_id", "availability", "date"),
     )
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64))
     dmp_id: Mapped[int] = mapped_column(ForeignKey("dmp_record.id", ondelete="CASCADE"))
-    submission_set_id: Mapped[str | None] = mapped_column(
-        ForeignKey("dmp_submission_set.id", ondelete="SET NULL"), index=True
-    )
+    submission_set_id: Mapped[str | None] = mapped_column(String(64), index=True)
     binary_id: Mapped[str] = mapped_column(ForeignKey("dmp_binary.id"), index=True)
-    unique_id: Mapped[str] = mapped_column(String(256), unique=True)
+    unique_id: Mapped[str] = mapped_column(String(256))
     version_id: Mapped[int] = mapped_column(Integer, default=1)
     availability: Mapped[str] = mapped_column(String(16))  # Approved / Deprecated / Deleted (XDS, JDV_J52)
     is_archived: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -145,11 +162,11 @@ class DmpDocument(Base):
     last_updated: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
-class DmpAuditEvent(Base):
+class DmpAuditEvent(TenantOwned, Base):
     """An access trace (ATNA-style AuditEvent): what the patient sees in the activity history."""
 
     __tablename__ = "dmp_audit_event"
-    __table_args__ = (Index("ix_dmp_audit_event_ins_recorded", "ins", "recorded"),)
+    __table_args__ = (Index("ix_dmp_audit_event_ins_recorded", "tenant", "ins", "recorded"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     recorded: Mapped[datetime] = mapped_column(Instant, default=utcnow)

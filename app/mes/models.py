@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Index, Integer, PrimaryKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Instant, utcnow
+from app.tenancy import TenantOwned
 
 
-class MesChallenge(Base):
+class MesChallenge(TenantOwned, Base):
     """A sign-in in progress: the one-time code sent (simulated SMS) to the person of ``ins``."""
 
     __tablename__ = "mes_challenge"
@@ -27,7 +28,7 @@ class MesChallenge(Base):
     created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
-class MesWebSession(Base):
+class MesWebSession(TenantOwned, Base):
     """A page session: ``id`` is the SHA-256 of the cookie's value (the cookie alone holds the secret)."""
 
     __tablename__ = "mes_web_session"
@@ -39,7 +40,7 @@ class MesWebSession(Base):
     expires_at: Mapped[datetime] = mapped_column(Instant)
 
 
-class MesTokenRevocation(Base):
+class MesTokenRevocation(TenantOwned, Base):
     """An API access token revoked by sign-out (its ``jti``), kept until it would have expired anyway."""
 
     __tablename__ = "mes_token_revocation"
@@ -58,11 +59,11 @@ class MesSigningKey(Base):
     created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
-class MesRepresentation(Base):
+class MesRepresentation(TenantOwned, Base):
     """``representative_ins`` is a legal representative of ``minor_ins`` (effective while the latter is a minor)."""
 
     __tablename__ = "mes_representation"
-    __table_args__ = (UniqueConstraint("representative_ins", "minor_ins"),)
+    __table_args__ = (UniqueConstraint("tenant", "representative_ins", "minor_ins"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     representative_ins: Mapped[str] = mapped_column(String(15), index=True)
@@ -70,12 +71,12 @@ class MesRepresentation(Base):
     created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
-class MesNotification(Base):
+class MesNotification(TenantOwned, Base):
     """A notification of a patient's inbox: a new document, a break-glass or centre 15 access, a message."""
 
     __tablename__ = "mes_notification"
-    __table_args__ = (Index("ix_mes_notification_ins_id", "ins", "id"),
-                      UniqueConstraint("ins", "source"))
+    __table_args__ = (Index("ix_mes_notification_ins_id", "tenant", "ins", "id"),
+                      UniqueConstraint("tenant", "ins", "source"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ins: Mapped[str] = mapped_column(String(15))
@@ -90,12 +91,13 @@ class MesNotification(Base):
     mailed_to: Mapped[str | None] = mapped_column(String(320))
 
 
-class MesNotificationSetting(Base):
+class MesNotificationSetting(TenantOwned, Base):
     """A patient's notification settings, and how far the DMP's traces were read for notifications."""
 
     __tablename__ = "mes_notification_setting"
+    __table_args__ = (PrimaryKeyConstraint("tenant", "ins"),)
 
-    ins: Mapped[str] = mapped_column(String(15), primary_key=True)
+    ins: Mapped[str] = mapped_column(String(15))
     email: Mapped[str | None] = mapped_column(String(320))
     audit_cursor: Mapped[int] = mapped_column(Integer, default=0)  # the last dmp_audit_event.id looked at
     updated_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)

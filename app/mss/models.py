@@ -5,32 +5,50 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Instant, utcnow
+from app.tenancy import TenantOwned
 
 
-class MssDomain(Base):
+class MssDomain(TenantOwned, Base):
     """A domain of the ANS list of authorised domains (the trust space). ``role``: ``local`` (run by the
     sandbox), ``patient`` (patient.mssante.fr), ``external`` (another operator: mail is relayed)."""
 
     __tablename__ = "mss_domain"
+    __table_args__ = (PrimaryKeyConstraint("tenant", "name"),)  # each tenant has its own trust space
 
-    name: Mapped[str] = mapped_column(String(253), primary_key=True)
+    name: Mapped[str] = mapped_column(String(253))
     role: Mapped[str] = mapped_column(String(16))
     label: Mapped[str | None] = mapped_column(String(256))
     structures: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
-class MssMailbox(Base):
+class MssMailbox(TenantOwned, Base):
     """A mailbox. ``type``: PER, CAB, ORG, APP (TRE_R257) or PAT (patient mailbox of Mon espace santé)."""
 
     __tablename__ = "mss_mailbox"
+    __table_args__ = (UniqueConstraint("tenant", "address"),
+                      ForeignKeyConstraint(["tenant", "domain"], ["mss_domain.tenant", "mss_domain.name"],
+                                           ondelete="CASCADE"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    address: Mapped[str] = mapped_column(String(320), unique=True)
-    domain: Mapped[str] = mapped_column(ForeignKey("mss_domain.name", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(320))
+    domain: Mapped[str] = mapped_column(String(253), index=True)
     type: Mapped[str] = mapped_column(String(8))
     display_name: Mapped[str] = mapped_column(String(256))
     owner_subject: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -48,7 +66,7 @@ class MssMailbox(Base):
     created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
-class MssMessage(Base):
+class MssMessage(TenantOwned, Base):
     """One message as received (raw bytes kept verbatim), its parsed view and its check report.
     ``kind``: ``message``, ``dsn`` (RFC 3464) or ``mdn`` (RFC 8098); ``related_id`` links a DSN/MDN to
     the message it reports on."""
@@ -79,7 +97,7 @@ class MssMessage(Base):
     received_at: Mapped[datetime] = mapped_column(Instant, default=utcnow, index=True)
 
 
-class MssFolder(Base):
+class MssFolder(TenantOwned, Base):
     """A folder of a mailbox (IMAP mailbox, RFC 3501 §5.1), INBOX included. Its ``id`` is the folder's
     UIDVALIDITY: never reused (``AUTOINCREMENT`` on SQLite), so a folder deleted and created again has a new
     one (RFC 3501 §2.3.1.1). ``highest_removed_uid``: the highest UID that ever left the folder (expunged,
@@ -99,7 +117,7 @@ class MssFolder(Base):
     created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
-class MssDelivery(Base):
+class MssDelivery(TenantOwned, Base):
     """One recipient of one message: delivered into a mailbox, relayed to another operator, or failed.
 
     A row with ``status`` ``delivered`` (or ``stored``: an IMAP APPEND) is one message in one folder of its
@@ -140,7 +158,7 @@ class MssTlsKey(Base):
     created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
-class MssFault(Base):
+class MssFault(TenantOwned, Base):
     """A scripted SMTP failure (fault injection): the next ``remaining`` times ``address`` is the sender
     (stage MAIL) or a recipient (stages RCPT, DATA), the listener answers ``reply``."""
 
@@ -155,7 +173,7 @@ class MssFault(Base):
     created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
-class MssDispensation(Base):
+class MssDispensation(TenantOwned, Base):
     """A pharmacy dispensed to a patient (declared through the control API or seeded): what lets the patient start
     a conversation with the pharmacy's organisational mailbox for ``SEGUR_MSS_PHARMACY_WINDOW_DAYS``
     (:mod:`app.mss.citizen`, the pharmacy exception of Mon espace santé)."""

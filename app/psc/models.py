@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKeyConstraint, Integer, PrimaryKeyConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Instant, utcnow
+from app.tenancy import TenantOwned
 
 
 class SigningKey(Base):
@@ -25,12 +26,13 @@ class SigningKey(Base):
     publish_until: Mapped[datetime | None] = mapped_column(Instant)
 
 
-class Client(Base):
+class Client(TenantOwned, Base):
     """An OAuth client; ``client_metadata`` holds the RFC 7591 document (without the secret)."""
 
     __tablename__ = "psc_client"
+    __table_args__ = (PrimaryKeyConstraint("tenant", "client_id"),)  # a client id is unique in its tenant
 
-    client_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(255))
     secret_sha256: Mapped[str | None] = mapped_column(String(64))
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
     access_token_alg: Mapped[str] = mapped_column(String(8), default="RS256")
@@ -38,12 +40,13 @@ class Client(Base):
     created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
-class Professional(Base):
+class Professional(TenantOwned, Base):
     """A health professional; ``userinfo`` is the whole PSC userinfo document."""
 
     __tablename__ = "psc_professional"
+    __table_args__ = (PrimaryKeyConstraint("tenant", "subject_name_id"),)
 
-    subject_name_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject_name_id: Mapped[str] = mapped_column(String(64))
     rpps: Mapped[str | None] = mapped_column(String(11))
     given_name: Mapped[str] = mapped_column(String(255))
     family_name: Mapped[str] = mapped_column(String(255))
@@ -52,21 +55,22 @@ class Professional(Base):
     created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
-class LoginSession(Base):
+class LoginSession(TenantOwned, Base):
     """A browser SSO session (Keycloak user session: ``sid`` / ``session_state``)."""
 
     __tablename__ = "psc_session"
+    __table_args__ = (ForeignKeyConstraint(["tenant", "subject_name_id"],
+                                           ["psc_professional.tenant", "psc_professional.subject_name_id"],
+                                           ondelete="CASCADE"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    subject_name_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("psc_professional.subject_name_id", ondelete="CASCADE"), index=True
-    )
+    subject_name_id: Mapped[str] = mapped_column(String(64), index=True)
     auth_time: Mapped[datetime] = mapped_column(Instant)
     expires_at: Mapped[datetime] = mapped_column(Instant)
     ended_at: Mapped[datetime | None] = mapped_column(Instant)
 
 
-class AuthorizationCode(Base):
+class AuthorizationCode(TenantOwned, Base):
     """A single-use code, stored by its SHA-256; bound to client, redirect URI and PKCE challenge."""
 
     __tablename__ = "psc_authorization_code"
@@ -85,7 +89,7 @@ class AuthorizationCode(Base):
     used_at: Mapped[datetime | None] = mapped_column(Instant)
 
 
-class IssuedToken(Base):
+class IssuedToken(TenantOwned, Base):
     """Tokens of user grants (code, refresh, CIBA): ``grant_id`` links every token descended from one
     authorization code, so a code replay can revoke them all; refresh tokens are rotated (``used_at``)."""
 
@@ -102,7 +106,7 @@ class IssuedToken(Base):
     used_at: Mapped[datetime | None] = mapped_column(Instant)
 
 
-class RevokedToken(Base):
+class RevokedToken(TenantOwned, Base):
     """Revoked ``jti`` values (RFC 7009, logout, code replay); what every bearer check looks up."""
 
     __tablename__ = "psc_revoked_token"
@@ -113,7 +117,7 @@ class RevokedToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(Instant)
 
 
-class CibaRequest(Base):
+class CibaRequest(TenantOwned, Base):
     """A CIBA backchannel authentication request (poll mode)."""
 
     __tablename__ = "psc_ciba_request"
