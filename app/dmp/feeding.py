@@ -27,6 +27,7 @@ from app.dmp.standing import feed_standing
 from app.dmp.submission import MHD_LIST_TYPES, DocumentIn, Submission
 from app.dmp.traces import trace_row
 from app.dmp.updates import bump_version, document_view, lock_documents
+from app.tenancy import current_tenant
 
 
 @dataclass
@@ -60,7 +61,7 @@ async def submit(session: AsyncSession, settings: Settings, *, submission: Submi
     for doc in submission.documents:
         if not doc.replaces:
             continue
-        old = await session.get(DmpDocument, doc.replaces)
+        old = await session.get(DmpDocument, (current_tenant(), doc.replaces))
         # A document the caller may not see (masked from professionals but its author, deleted: rules.is_visible)
         # is answered as an unknown one, word for word: any other answer would say it exists.
         if old is None or old.dmp_id != record.id or not rules.is_visible(document_view(old),

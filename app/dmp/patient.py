@@ -50,6 +50,7 @@ from app.dmp.submission import (
 )
 from app.dmp.updates import bump_version, document_view, lock_documents
 from app.shared import valuesets
+from app.tenancy import current_tenant
 
 TRE_A00 = "https://mos.esante.gouv.fr/NOS/TRE_A00-ProducteurDocNonPS/FHIR/TRE-A00-ProducteurDocNonPS"
 A11 = generated_documents.A11
@@ -83,7 +84,7 @@ async def patient_documents(session: AsyncSession, *, record: DmpRecord, represe
 async def patient_document(session: AsyncSession, *, record: DmpRecord, document_id: str, representative: bool
                            ) -> DmpDocument:
     """One document of this DMP the patient (or representative) sees, else the answer of an unknown one."""
-    doc = await session.get(DmpDocument, document_id[:64])
+    doc = await session.get(DmpDocument, (current_tenant(), document_id[:64]))
     if (doc is None or doc.dmp_id != record.id or doc.availability != "Approved"
             or not rules.is_visible(document_view(doc), patient_caller(representative=representative))):
         raise unknown(document_id)
@@ -219,7 +220,7 @@ async def file_patient_document(session: AsyncSession, settings: Settings, *, re
     await session.execute(insert(DmpDocument), [document_row(doc, doc_id=doc_id, dmp_id=record.id, ss_id=ss_id,
                                                              binary_id=bin_id, now=now)])
     await session.flush()
-    stored = await session.get(DmpDocument, doc_id)
+    stored = await session.get(DmpDocument, (current_tenant(), doc_id))
     assert stored is not None
     return stored
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.dmp import rules
 from app.dmp.filters import DateRange, Token, date_clauses, like_tokens, name_starts_with, token_clause
 from app.dmp.models import DmpDocument, DmpRecord, DmpSubmissionSet
+from app.tenancy import current_tenant
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ async def search_submission_sets(session: AsyncSession, *, record: DmpRecord, se
 
 
 async def get_submission_set(session: AsyncSession, *, list_id: str) -> DmpSubmissionSet | None:
-    return await session.get(DmpSubmissionSet, list_id)
+    return await session.get(DmpSubmissionSet, (current_tenant(), list_id))
 
 
 async def find_by_identifier(session: AsyncSession, value: str) -> list[DmpDocument]:

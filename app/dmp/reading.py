@@ -16,10 +16,11 @@ from app.dmp.exceptions import DmpError, Kind
 from app.dmp.models import DmpBinary, DmpBinaryChunk, DmpDocument, DmpRecord
 from app.dmp.traces import trace
 from app.dmp.updates import document_view, unknown_document
+from app.tenancy import current_tenant
 
 
 async def get_document(session: AsyncSession, doc_id: str) -> DmpDocument | None:
-    return await session.get(DmpDocument, doc_id)
+    return await session.get(DmpDocument, (current_tenant(), doc_id))
 
 
 async def visible_document(session: AsyncSession, *, doc: DmpDocument, ctx: AccessContext, transaction: str

@@ -31,6 +31,7 @@ from app.mes.models import MesNotification, MesNotificationSetting
 from app.mes.persons import Person, find_person, is_representative, patient_for
 from app.mes.views import Activity, Notification, NotificationSettings
 from app.mss import service as mss_service
+from app.tenancy import current_tenant
 
 NOTIFICATION_SENDER = "notifications@monespacesante.sandbox.mssante.fr"
 FEEDS = {"ITI-65", "ITI-105", "ITI-41"}
@@ -85,14 +86,14 @@ async def activity(session: AsyncSession, *, actor: Person, ins: str, limit: int
 # --- notifications ----------------------------------------------------------------------------------------------
 
 async def _setting(session: AsyncSession, ins: str) -> MesNotificationSetting:
-    row = await session.get(MesNotificationSetting, ins)
+    row = await session.get(MesNotificationSetting, (current_tenant(), ins))
     if row is None:
         assert session.bind is not None
         dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
         await session.execute(dialect.insert(MesNotificationSetting).values(
             ins=ins, email=None, audit_cursor=0, updated_at=utcnow()).on_conflict_do_nothing(
             index_elements=[MesNotificationSetting.ins]))
-        row = await session.get(MesNotificationSetting, ins)
+        row = await session.get(MesNotificationSetting, (current_tenant(), ins))
         assert row is not None
     return row
 
@@ -260,7 +261,7 @@ async def mark_notifications_read(session: AsyncSession, *, actor: Person, ins: 
 
 async def notification_settings(session: AsyncSession, *, actor: Person, ins: str) -> NotificationSettings:
     patient = await patient_for(session, actor=actor, ins=ins)
-    row = await session.get(MesNotificationSetting, patient.ins)
+    row = await session.get(MesNotificationSetting, (current_tenant(), patient.ins))
     return NotificationSettings(email=row.email if row else None)
 
 

@@ -29,6 +29,7 @@ from app.mss.exceptions import (
 )
 from app.mss.models import MssDomain, MssMailbox
 from app.psc import service as psc_service
+from app.tenancy import current_tenant
 
 TOPIC_LOOKUPS = "mss.lookups"
 """Store event: a mailbox was created, or the scripted faults of a mailbox changed (key: its address).
@@ -115,7 +116,7 @@ async def get_mailbox(session: AsyncSession, address: str) -> MssMailbox | None:
 
 
 async def get_domain(session: AsyncSession, name: str) -> MssDomain | None:
-    return await session.get(MssDomain, name.lower())
+    return await session.get(MssDomain, (current_tenant(), name.lower()))
 
 
 async def mailboxes_of(session: AsyncSession, subject_name_id: str) -> list[MssMailbox]:

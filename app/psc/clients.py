@@ -43,6 +43,7 @@ from app.psc.models import Client, RevokedToken
 from app.psc.realm import endpoint, issuer
 from app.psc.schemas import ClientCreate
 from app.psc.storage import epoch, from_epoch, sha256_hex, usable_id
+from app.tenancy import current_tenant
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -180,7 +181,7 @@ async def create_client(session: AsyncSession, *, data: ClientCreate) -> dict[st
         problem = jwks_problem(data.jwks)
         if problem is not None:
             raise InvalidClientMetadata(f"jwks: {problem}", rule="PSC:client.jwks")
-    if await session.get(Client, data.client_id) is not None:
+    if await session.get(Client, (current_tenant(), data.client_id)) is not None:
         raise ClientExists(f"client {data.client_id!r} is already registered", rule="PSC:client.exists")
     row = client_row(data)
     session.add(row)
@@ -201,7 +202,7 @@ async def get_client(session: AsyncSession, *, client_id: str, settings: Setting
     if not usable_id(client_id):
         return None
     if settings is None or settings.psc_client_cache_ttl <= 0:
-        return await session.get(Client, client_id)
+        return await session.get(Client, (current_tenant(), client_id))
     hit = cached_client(settings, client_id)
     if hit is not None:
         return hit
@@ -209,7 +210,7 @@ async def get_client(session: AsyncSession, *, client_id: str, settings: Setting
 
 
 async def _client_snapshot(session: AsyncSession, settings: Settings, client_id: str) -> CachedClient | None:
-    row = await session.get(Client, client_id)
+    row = await session.get(Client, (current_tenant(), client_id))
     if row is None:
         return None
     snapshot = CachedClient(

@@ -18,12 +18,13 @@ from app.psc.rpps import rpps_from_subject_name_id
 from app.psc.storage import usable_id
 from app.psc.userinfo import normalise_userinfo, profession_code, shape_problem
 from app.shared.professional import Professional
+from app.tenancy import current_tenant
 
 
 async def professional_row(session: AsyncSession, subject_name_id: str) -> ProfessionalRow | None:
     if not usable_id(subject_name_id, max_length=64):
         return None
-    return await session.get(ProfessionalRow, subject_name_id)
+    return await session.get(ProfessionalRow, (current_tenant(), subject_name_id))
 
 
 def professional_row_of(data: Mapping[str, Any]) -> ProfessionalRow:
@@ -95,7 +96,7 @@ async def create_professional(session: AsyncSession, *, data: Mapping[str, Any])
         raise InvalidProfessional(problem, rule="PSC:professional.shape")
     if len(profession_code(normalise_userinfo(data))) > 8:
         raise InvalidProfessional("codeProfession is longer than 8 characters", rule="PSC:professional.shape")
-    if await session.get(ProfessionalRow, sni) is not None:
+    if await session.get(ProfessionalRow, (current_tenant(), sni)) is not None:
         raise ProfessionalExists(f"{sni} already exists", rule="PSC:professional.exists")
     row = professional_row_of(data)
     session.add(row)

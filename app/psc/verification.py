@@ -24,6 +24,7 @@ from app.psc.models import RevokedToken
 from app.psc.realm import issuer
 from app.psc.signing import RINGS, UNKNOWN_KID_RELOAD_INTERVAL, fresh_ring, get_keyring
 from app.shared.professional import Professional
+from app.tenancy import current_tenant
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -97,7 +98,7 @@ async def _cached_professional(
     cached = memory.professionals.get(sni) if keep else None
     if cached is None:
         generation = memory.generation
-        row = await session.get(ProfessionalRow, sni)
+        row = await session.get(ProfessionalRow, (current_tenant(), sni))
         if row is None:
             return None
         cached = CachedProfessional(

@@ -30,6 +30,7 @@ from app.psc.models import Professional as ProfessionalRow
 from app.psc.professionals import professional_row
 from app.psc.sessions import start_session
 from app.psc.storage import epoch, usable_id
+from app.tenancy import current_tenant
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -45,7 +46,7 @@ async def create_ciba_request(
     binding_message: str | None,
     acr_values: str | None,
 ) -> CibaRequest:
-    if await session.get(ProfessionalRow, login_hint) is None:
+    if await session.get(ProfessionalRow, (current_tenant(), login_hint)) is None:
         raise UnknownUserId(f"no professional with SubjectNameID {login_hint!r}", rule="PSC:ciba.login_hint")
     row = CibaRequest(
         auth_req_id=str(uuid.uuid4()),
