@@ -71,8 +71,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        import_models()
-        install_tenant_guard(engine.sync_engine, {table.name for table in tenant_tables(Base.metadata)})
         try:
             fresh_store = settings.is_fresh_sqlite_store
             if not (fresh_store and settings.migrate_on_start):  # a new file about to be migrated: nothing to read
@@ -89,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await seed_store(session, settings, domains)
                 logger.info("store ready: migrations %.0f ms, fixtures %.0f ms",
                             (migrated - started) * 1000, (time.perf_counter() - migrated) * 1000)
+            import_models()  # after the migrations: their batch copies (INSERT INTO _alembic_tmp_...) move every tenant
+            install_tenant_guard(engine.sync_engine, {table.name for table in tenant_tables(Base.metadata)})
             journal = JournalWriter(engine, fast_paths=settings.fast_paths)
             app.state.journal = journal
             journal.start()

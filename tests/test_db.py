@@ -101,7 +101,8 @@ async def test_the_journal_writer_keeps_instants(app, client) -> None:  # type: 
     marker = uuid.uuid4().hex
     values = {"at": TEN_PARIS, "request_id": marker, "protocol": "http", "client": None, "method": "GET",
               "path": "/test/instant", "query": None, "operation": None, "service": "platform", "status": 200,
-              "outcome": "ok", "rule": None, "detail": None, "duration_ms": 0.1, "actor": None, "facts": None}
+              "outcome": "ok", "rule": None, "detail": None, "duration_ms": 0.1, "actor": None, "facts": None,
+              "tenant": "default"}
     writer = JournalWriter(app.state.engine)
     writer.add_row(tuple(values[c] for c in COLUMNS))
     await writer.flush()
