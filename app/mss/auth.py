@@ -7,6 +7,15 @@ which must stay valid for the session to go on (SC.MSS/CONF.10, .11).
 Each check takes its own store session from the caller and answers a value, never a protocol's reply:
 the listeners shape the answer (SMTP ``535 5.7.8``, IMAP ``NO [AUTHENTICATIONFAILED]``). Credentials never
 reach the journal nor the logs: what may be written of a login is :func:`journal_login`'s form of it.
+
+Tenants (:mod:`app.tenancy`): a login ``<tenant>/<login>`` (SMTP AUTH PLAIN/LOGIN, IMAP LOGIN and AUTHENTICATE
+PLAIN, the ``user`` of XOAUTH2/OAUTHBEARER, the authzid of EXTERNAL) is ``<login>`` in that tenant's world:
+:func:`login_tenant` reads it, the check runs in the tenant, and a session that succeeds stays in it for the
+rest of the connection (:func:`app.tenancy.set_tenant`). A plain login is the default tenant's; a tenant that
+does not exist is an authentication failure like a wrong password (nothing tells which tenants exist). A
+session that never logs in (an inbound relay from another operator, a client sending unauthenticated mail
+to an external domain) stays in the default tenant: a per-tenant port range, the issue's other way to
+address a tenant, is not built.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.mss import service
 from app.psc import service as psc_service
+from app.tenancy import DEFAULT_TENANT, is_valid_tenant_name
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +53,33 @@ def journal_login(value: str | None) -> str:
         return "-"
     head = _LOGIN_CUT.split(value, maxsplit=1)[0]
     return head.lower() if _LOGIN_ADDRESS.fullmatch(head) else "-"
+
+
+def split_login(value: str) -> tuple[str | None, str]:
+    """``<tenant>/<login>`` -> (tenant, login); a login without a tenant (no ``/``, or what is before the first
+    ``/`` is not a tenant's name) -> (None, login). A default-tenant address whose local part holds a ``/``
+    after a word that could name a tenant cannot be told apart: it is read as a tenant's login."""
+    head, slash, rest = value.partition("/")
+    if slash and rest and is_valid_tenant_name(head):
+        return head, rest
+    return None, value
+
+
+async def login_tenant(app: Any, value: str) -> tuple[str | None, str]:
+    """The tenant a login names and the login within it: (``default``, login) without a prefix, (None, login)
+    when the prefix names no tenant that exists (the caller answers an authentication failure)."""
+    name, login = split_login(value)
+    if name is None or name == DEFAULT_TENANT:
+        return DEFAULT_TENANT, login
+    from app.api.tenants import directory_of
+
+    return (name if await directory_of(app).exists(app.state.sessionmaker, name) else None), login
+
+
+def unknown_tenant(mechanism: str, login: str) -> Refused:
+    """The refusal of a login whose tenant does not exist: worded as a wrong password (no hint of which
+    tenants exist); the journal (of the default tenant) says why."""
+    return Refused("invalid credentials", "MSS:auth.tenant", f"{mechanism} {journal_login(login)}: unknown tenant")
 
 
 def mss_actor(login: str | None, *, tried: str | None = None) -> str | None:

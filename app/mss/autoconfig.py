@@ -21,6 +21,7 @@ from fastapi.responses import Response
 
 from app.api.deps import SessionDep, SettingsDep
 from app.mss import mime, service
+from app.tenancy import DEFAULT_TENANT, current_tenant
 
 router = APIRouter(tags=["mss"])
 
@@ -79,7 +80,13 @@ def servers(state: Any, settings: Any, *, mailbox_type: str | None, request_host
     return found
 
 
-def render(domain: str, endpoints: list[Server]) -> str:
+def login_template(tenant: str = DEFAULT_TENANT) -> str:
+    """The ``username`` of the configuration: the address (``%EMAILADDRESS%``), after ``<tenant>/`` outside
+    the default tenant (the SMTP/IMAP login of a tenant's mailbox, :mod:`app.mss.auth`)."""
+    return "%EMAILADDRESS%" if tenant == DEFAULT_TENANT else f"{tenant}/%EMAILADDRESS%"
+
+
+def render(domain: str, endpoints: list[Server], username: str = "%EMAILADDRESS%") -> str:
     """The ``clientConfig`` document (Thunderbird's config-v1.1 format)."""
     blocks = []
     for server in endpoints:
@@ -90,7 +97,7 @@ def render(domain: str, endpoints: list[Server]) -> str:
       <hostname>{xml_escape(server.hostname)}</hostname>
       <port>{server.port}</port>
       <socketType>{server.socket_type}</socketType>{methods}
-      <username>%EMAILADDRESS%</username>
+      <username>{xml_escape(username)}</username>
     </{element}>
 """)
     return f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -117,7 +124,8 @@ async def mail_autoconfig(
 ) -> Response:
     """SC.MSS/CONF.04: the LPS fetches ``https://autoconfig.<domain>/mail/config-v1.1.xml``, applies it and
     tests the connection. The sandbox describes its own listeners: IMAP (when on) and SMTP, each port
-    that is bound, with the authentication methods the mailbox named by ``emailaddress`` may use."""
+    that is bound, with the authentication methods the mailbox named by ``emailaddress`` may use; under
+    ``/t/{tenant}``, the user name is the tenant's login (``{tenant}/%EMAILADDRESS%``)."""
     request_host = request.url.hostname or None
     domain = (emailaddress or "").rsplit("@", 1)[-1].strip()
     if not _DOMAIN.fullmatch(domain):  # what goes in the XML is a host name (no control characters)
@@ -128,4 +136,4 @@ async def mail_autoconfig(
     mailbox = await service.get_mailbox(session, emailaddress) if known and emailaddress else None
     endpoints = servers(request.app.state, settings, mailbox_type=mailbox.type if mailbox else None,
                         request_host=request_host)
-    return Response(render(domain, endpoints), media_type="application/xml")
+    return Response(render(domain, endpoints, login_template(current_tenant())), media_type="application/xml")

@@ -51,6 +51,7 @@ from app.mss.exceptions import (
     UnknownFolder,
 )
 from app.mss.models import MssDelivery, MssFolder, MssMailbox, MssMessage
+from app.tenancy import current_tenant
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -216,9 +217,10 @@ def _insert_ignoring_duplicates(session: AsyncSession) -> Any:
 
 
 async def _ensure(session: AsyncSession, mailbox_id: int, names: Iterable[str]) -> None:
+    tenant = current_tenant()
     await session.execute(_insert_ignoring_duplicates(session), [
-        {"mailbox_id": mailbox_id, "name": name, "special_use": STANDARD_FOLDERS.get(name), "subscribed": True,
-         "highest_removed_uid": 0, "created_at": utcnow()} for name in names])
+        {"tenant": tenant, "mailbox_id": mailbox_id, "name": name, "special_use": STANDARD_FOLDERS.get(name),
+         "subscribed": True, "highest_removed_uid": 0, "created_at": utcnow()} for name in names])
 
 
 async def _folders(session: AsyncSession, mailbox: MssMailbox) -> dict[str, MssFolder]:

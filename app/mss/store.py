@@ -13,6 +13,9 @@ DSN or an MDN the operator writes itself (:func:`app.mss.deliveries.deliver_loca
   and its deliveries are then written in the caller's transaction.
 
 Both write the same rows from the same column values; :func:`message_store` picks one by the setting.
+Both write the current tenant (:func:`app.tenancy.current_tenant`) into every row explicitly: a column's
+Python default is not applied to ``INSERT ... SELECT`` (the one-statement store), and the engine's tenant
+guard wants every statement on these tables to name the tenant.
 
 UIDs ascend in commit order (RFC 3501 §2.3.1.1): a delivery's id is its IMAP UID, drawn from a sequence when
 the row is inserted, but on PostgreSQL the row only appears when its transaction commits. Were two
@@ -45,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events import NOTIFY
 from app.mss.models import MssDelivery, MssMessage
+from app.tenancy import current_tenant
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -80,7 +84,8 @@ class MessageStore(Protocol):
     """``notify``: a PostgreSQL notification ``(channel, payload)`` sent with the write."""
 
 
-_DELIVERY_COLUMNS = ("mailbox_id", "recipient", "status", "notify", "seen", "seen_at", "mdn_id", "delivered_at")
+_DELIVERY_COLUMNS = ("mailbox_id", "recipient", "status", "notify", "seen", "seen_at", "mdn_id", "delivered_at",
+                     "tenant")
 _INSERT_MESSAGE = insert(MssMessage.__table__)  # type: ignore[arg-type]  # a Table, typed as FromClause
 _INSERT_DELIVERY = insert(MssDelivery.__table__)  # type: ignore[arg-type]
 
@@ -151,13 +156,15 @@ class FastMessageStore:
     data-modifying CTE)."""
 
     async def add_message(self, session: AsyncSession, values: dict[str, Any]) -> StoredMessage:
+        values["tenant"] = current_tenant()
         result = await session.execute(_INSERT_MESSAGE, values)
         return _stored(result.inserted_primary_key[0], values)  # type: ignore[attr-defined]  # a CursorResult
 
     async def add_deliveries(self, session: AsyncSession, message: StoredMessage,
                              rows: list[dict[str, Any]]) -> None:
+        tenant = current_tenant()
         for row in rows:
-            row["message_id"] = message.id
+            row["message_id"], row["tenant"] = message.id, tenant
         await lock_mailboxes(session, mailbox_ids(rows))
         # One row per recipient, each pointing at the one stored message (the raw bytes are stored once).
         await session.execute(_INSERT_DELIVERY, rows if len(rows) > 1 else rows[0])
@@ -165,9 +172,11 @@ class FastMessageStore:
     async def add_message_with_deliveries(self, session: AsyncSession, values: dict[str, Any],
                                           rows: list[dict[str, Any]],
                                           notify: tuple[str, str] | None = None) -> StoredMessage:
+        tenant = values["tenant"] = current_tenant()
         params = {f"m_{name}": value for name, value in values.items()}
         params["lock_ids"] = mailbox_ids(rows)
         for number, row in enumerate(rows):
+            row["tenant"] = tenant
             params.update({f"d{number}_{name}": value for name, value in row.items() if name != "message_id"})
         if notify is not None:
             params["n_channel"], params["n_payload"] = notify
@@ -182,6 +191,7 @@ class PlainMessageStore:
     """The ORM's unit of work: ``session.add`` and ``flush`` (the plain path of every fast one above)."""
 
     async def add_message(self, session: AsyncSession, values: dict[str, Any]) -> StoredMessage:
+        values["tenant"] = current_tenant()
         row = MssMessage(**values)
         session.add(row)
         await session.flush()
@@ -189,8 +199,9 @@ class PlainMessageStore:
 
     async def add_deliveries(self, session: AsyncSession, message: StoredMessage,
                              rows: list[dict[str, Any]]) -> None:
+        tenant = current_tenant()
         for row in rows:
-            row["message_id"] = message.id
+            row["message_id"], row["tenant"] = message.id, tenant
         await lock_mailboxes(session, mailbox_ids(rows))
         session.add_all([MssDelivery(**row) for row in rows])
         await session.flush()

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 from app.config import Settings
 from app.mss import deliveries, mime, notifications, service, store
 from app.mss.models import MssDelivery, MssMessage
+from app.tenancy import ALL_TENANTS
 from tests.mss.conftest import DOCTOR, HOSPITAL_DOCTOR
 from tests.mss.helpers import build_message, sample_xdm
 
@@ -20,8 +21,9 @@ CLOSED = "ancien.secretariat@hopital-a.mssante.fr"
 async def test_raw_column_not_compressed_on_postgresql(session):
     if session.get_bind().dialect.name != "postgresql":
         return
-    storage = await session.scalar(text(
-        "SELECT attstorage::text FROM pg_attribute WHERE attrelid = 'mss_message'::regclass AND attname = 'raw'"))
+    storage = await session.scalar(text(  # the catalog, not the rows: no tenant to name
+        "SELECT attstorage::text FROM pg_attribute WHERE attrelid = 'mss_message'::regclass AND attname = 'raw'"),
+        execution_options={ALL_TENANTS: True})
     assert storage == "e"  # EXTERNAL: out of line, no pglz attempt (migration mss_0002)
 
 

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.errors import FhirError
+from app.api.urls import absolute_url
 from app.mss.annuaire import capability, resources, search
 from app.mss.annuaire import codes as c
 from app.mss.annuaire import params as p
@@ -50,7 +51,8 @@ def _fhir(body: dict[str, Any]) -> JSONResponse:
 
 
 def _base(request: Request) -> str:
-    return str(request.app.state.settings.public_base_url).rstrip("/") + "/fhir/v2"
+    """The base of the links and ``fullUrl``s: the public base URL in the tenant's world (``/t/{tenant}``)."""
+    return absolute_url(request.app.state.settings, "/fhir/v2")
 
 
 def _page_token(resource_type: str, kept: list[tuple[str, str]], offset: int) -> str:
@@ -121,7 +123,7 @@ async def _form(request: Request) -> list[tuple[str, str]]:
 @router.get("/metadata", summary="CapabilityStatement of the Annuaire Santé FHIR API stub",
             operation_id="annuaire_metadata", response_class=JSONResponse, responses=ERRORS)
 async def metadata(request: Request) -> JSONResponse:
-    return _fhir(capability.capability_statement(str(request.app.state.settings.public_base_url).rstrip("/")))
+    return _fhir(capability.capability_statement(absolute_url(request.app.state.settings, "/").rstrip("/")))
 
 
 @router.get("/_page", summary="Next or previous page of a search (link of a searchset Bundle)",

@@ -46,13 +46,14 @@ SELECTED = frozenset({State.SELECTED})
 class Refusal(Exception):
     """A tagged ``NO`` (the command was understood and refused) or ``BAD`` (it was not understood, or is not
     valid now) with its response code (RFC 3501 §7.1, RFC 5530, RFC 4315, RFC 4469). ``rule`` names it in
-    the journal; ``journal`` replaces ``text`` there when the text could quote a credential."""
+    the journal; ``journal`` replaces ``text`` there when the text could quote a credential; ``tenant``: the
+    journal it goes to, when not the session's (a refused login into a tenant that exists)."""
 
     def __init__(self, kind: str, text: str, *, code: str | None = None, rule: str | None = None,
-                 journal: str | None = None, facts: dict[str, Any] | None = None) -> None:
+                 journal: str | None = None, facts: dict[str, Any] | None = None, tenant: str | None = None) -> None:
         super().__init__(text)
         self.kind, self.text, self.code, self.rule, self.journal = kind, text, code, rule, journal
-        self.facts = facts
+        self.facts, self.tenant = facts, tenant
 
 
 def no(text: str, code: str | None = None, rule: str | None = None, journal: str | None = None) -> Refusal:

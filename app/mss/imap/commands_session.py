@@ -1,7 +1,12 @@
 """The commands of any state and of the not-authenticated state (RFC 3501 §6.1, §6.2): CAPABILITY, NOOP,
 LOGOUT, ID (RFC 2971), STARTTLS (RFC 2595), LOGIN, AUTHENTICATE (PLAIN RFC 4616, XOAUTH2, OAUTHBEARER
 RFC 7628, EXTERNAL RFC 4422 Appendix A; initial response RFC 4959). The credential checks are
-:mod:`app.mss.auth`'s, shared with SMTP AUTH."""
+:mod:`app.mss.auth`'s, shared with SMTP AUTH.
+
+Tenants: a user name ``<tenant>/<login>`` (LOGIN, PLAIN's authcid, the ``user`` of XOAUTH2/OAUTHBEARER,
+EXTERNAL's authzid) logs in to that tenant's mailbox, and the session then runs in the tenant; an unknown
+tenant is ``NO [AUTHENTICATIONFAILED] invalid credentials``, as a wrong password. Without a prefix, and for
+EXTERNAL without an authzid, the default tenant."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from app.mss import auth
 from app.mss.imap import wire
 from app.mss.imap.commands import ANY, NOT_AUTHENTICATED, Refusal, State, arity, atom, bad, no, string, table
 from app.mss.imap.session import WRITE_HIGH_WATER, Close
+from app.tenancy import use_tenant
 
 if TYPE_CHECKING:
     from app.mss.imap.session import ImapSession
@@ -120,18 +126,28 @@ async def login(session: ImapSession, cmd: Command) -> str:
                   journal="LOGIN takes 2 arguments (not journaled: they may hold a credential)")
     _privacy(session, "LOGIN")
     user, password = string(cmd.args[0], "the user name"), string(cmd.args[1], "the password")
+    tenant, user = await auth.login_tenant(session.app, user)
     session.facts["login"] = auth.journal_login(user)
-    async with session.app.state.sessionmaker() as db:
-        outcome = await auth.password_login(db, login=user, password=password, mechanism="LOGIN",
-                                            peercert=session.peercert)
-    return await _complete(session, outcome)
+    return await _complete(session, tenant, await _password(session, tenant, user, password, "LOGIN"))
 
 
-async def _complete(session: ImapSession, outcome: auth.Identity | auth.Refused) -> str:
+async def _password(session: ImapSession, tenant: str | None, login: str, password: str,
+                    mechanism: str) -> auth.Identity | auth.Refused:
+    """The password check of ``login`` in ``tenant`` (None: a tenant that does not exist)."""
+    if tenant is None:
+        return auth.unknown_tenant(mechanism, login)
+    with use_tenant(tenant):
+        async with session.app.state.sessionmaker() as db:
+            return await auth.password_login(db, login=login, password=password, mechanism=mechanism,
+                                             peercert=session.peercert)
+
+
+async def _complete(session: ImapSession, tenant: str | None, outcome: auth.Identity | auth.Refused) -> str:
     if isinstance(outcome, auth.Refused):
         raise Refusal("NO", _refusal_text(outcome), code="AUTHENTICATIONFAILED", rule=outcome.rule,
-                      journal=outcome.journal)
-    await session.authenticated(outcome)
+                      journal=outcome.journal, tenant=tenant)
+    assert tenant is not None
+    await session.authenticated(outcome, tenant)
     return f"[CAPABILITY {session.server.capabilities(session)}] {outcome.mechanism} completed: {outcome.login}"
 
 
@@ -172,32 +188,39 @@ async def authenticate(session: ImapSession, cmd: Command) -> str:
             raise bad("PLAIN expects authzid NUL authcid NUL password (RFC 4616)", rule="MSS:auth.syntax",
                       journal="PLAIN message malformed")
         authzid, authcid, password = (p.decode("utf-8", "replace") for p in pieces)
-        if authzid and authzid.lower() != authcid.lower():
+        tenant, login = await auth.login_tenant(session.app, authcid)
+        if authzid and authzid.lower() not in (authcid.lower(), login.lower()):
             raise Refusal("NO", "PLAIN: the authorisation identity must be the authentication identity",
                           code="AUTHORIZATIONFAILED", rule="MSS:auth.authzid",
-                          journal=f"PLAIN {auth.journal_login(authcid)}: authzid differs")
-        async with session.app.state.sessionmaker() as db:
-            outcome = await auth.password_login(db, login=authcid, password=password, mechanism="PLAIN",
-                                                peercert=session.peercert)
-        return await _complete(session, outcome)
+                          journal=f"PLAIN {auth.journal_login(login)}: authzid differs")
+        return await _complete(session, tenant, await _password(session, tenant, login, password, "PLAIN"))
     if mechanism == "EXTERNAL":
-        async with session.app.state.sessionmaker() as db:
-            outcome = await auth.certificate_login(db, authzid=blob.decode("utf-8", "replace").strip(),
-                                                   peercert=session.peercert)
-        return await _complete(session, outcome)
+        tenant, authzid = await auth.login_tenant(session.app, blob.decode("utf-8", "replace").strip())
+        outcome: auth.Identity | auth.Refused = auth.unknown_tenant("EXTERNAL", authzid)
+        if tenant is not None:
+            with use_tenant(tenant):
+                async with session.app.state.sessionmaker() as db:
+                    outcome = await auth.certificate_login(db, authzid=authzid, peercert=session.peercert)
+        return await _complete(session, tenant, outcome)
     text = blob.decode("utf-8", "replace")
     if mechanism == "XOAUTH2":
         session.facts["xoauth2_well_formed"] = auth.xoauth2_well_formed(text)
     user, bearer = auth.parse_bearer(text, mechanism)
+    tenant = session.tenant  # without a user (OAUTHBEARER may omit it): the default tenant
+    if user:
+        tenant, user = await auth.login_tenant(session.app, user)
     session.facts["login"] = auth.journal_login(user)
-    async with session.app.state.sessionmaker() as db, db.begin():
-        outcome = await auth.bearer_login(db, session.settings, user=user, token=bearer, mechanism=mechanism)
+    outcome = auth.unknown_tenant(mechanism, user or "")
+    if tenant is not None:
+        with use_tenant(tenant):
+            async with session.app.state.sessionmaker() as db, db.begin():
+                outcome = await auth.bearer_login(db, session.settings, user=user, token=bearer, mechanism=mechanism)
     if isinstance(outcome, auth.Refused):
         # RFC 7628 §3.2.2 (and XOAUTH2): an error challenge; the client answers (^A or empty), then NO.
         challenge = base64.b64encode(auth.BEARER_ERROR_CHALLENGE.encode()).decode()
         await session.send(f"+ {challenge}\r\n".encode())
         await session.read_continuation()
-    return await _complete(session, outcome)
+    return await _complete(session, tenant, outcome)
 
 
 async def _response(session: ImapSession, initial: str | None) -> bytes:

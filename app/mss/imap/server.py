@@ -23,12 +23,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.events import TOPIC_RESET, events_for
 from app.mss import service
-from app.mss.changes import TOPIC_MAILBOX
+from app.mss.changes import TOPIC_MAILBOX, mailbox_key, reset_tenant, tenant_of_key
 from app.mss.imap import commands_mailbox, commands_message, commands_session
 from app.mss.imap.commands import Spec, State
 from app.mss.imap.session import ImapSession, MailboxGone
 from app.mss.imap.wire import MAX_LINE
 from app.mss.models import MssMailbox
+from app.tenancy import current_tenant
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -60,9 +61,11 @@ class ImapServer:
         self.write_timeout = WRITE_TIMEOUT
         self.psc_recheck_seconds = PSC_RECHECK_SECONDS
         self.closing = False
-        self.resets = 0
+        self.resets: dict[str, int] = {}
+        """Resets (or deletion) of each tenant's world seen: its sessions end at their next command."""
         self.read_sessions = self._autocommit_sessions()
         self.generations: dict[str, int] = {}
+        """Changes announced per mailbox (:func:`app.mss.changes.mailbox_key`), since its tenant's last reset."""
         self.reads: dict[tuple[int, str], tuple[tuple[int, int], asyncio.Future[tuple[int, list[Entry]]]]] = {}
 
     def _autocommit_sessions(self) -> Any:
@@ -79,7 +82,8 @@ class ImapServer:
 
     def listen(self) -> None:
         """Count the store's change announcements per mailbox (any worker's, through :mod:`app.events`;
-        weakly: a stopped application is not kept alive), so sessions woken by one change share one read."""
+        weakly: a stopped application is not kept alive), so sessions woken by one change share one read; and
+        the resets of each tenant (only that tenant's sessions end, its mailboxes' counts start again)."""
         ref = weakref.ref(self)
 
         def changed(key: str) -> None:
@@ -87,25 +91,35 @@ class ImapServer:
             if live is not None:
                 live.generations[key] = live.generations.get(key, 0) + 1
 
-        def reset(_key: str) -> None:
+        def reset(key: str) -> None:
             live = ref()
             if live is not None:
-                live.resets += 1
-                live.generations.clear()
+                live.reset(reset_tenant(key))
 
         events = events_for(self.settings.database_url)
         events.subscribe(TOPIC_MAILBOX, changed)
         events.subscribe(TOPIC_RESET, reset)
 
+    def reset(self, tenant: str) -> None:
+        self.resets[tenant] = self.resets.get(tenant, 0) + 1
+        for key in [key for key in self.generations if tenant_of_key(key) == tenant]:
+            del self.generations[key]
+
+    def resets_of(self, tenant: str) -> int:
+        return self.resets.get(tenant, 0)
+
     def version(self, address: str) -> tuple[int, int]:
-        return self.resets, self.generations.get(address.lower(), 0)
+        """What a read of the current tenant's mailbox ``address`` must be at least as recent as."""
+        tenant = current_tenant()
+        return self.resets.get(tenant, 0), self.generations.get(mailbox_key(address, tenant), 0)
 
     async def folder_entries(self, *, mailbox_id: int, address: str, folder: str) -> tuple[int, list[Entry]]:
         """The folder's UIDVALIDITY and entries as the store has them since the last change announced for the
         mailbox: a
         read started after that announcement is shared (a delivery to a mailbox with a thousand sessions in
         IDLE reads the folder once, not a thousand times). The read is a task of its own, so a session that
-        goes away does not cancel it for the others. :class:`MailboxGone` when the mailbox is no more."""
+        goes away does not cancel it for the others (it runs in the tenant of the session that started it: a
+        mailbox id belongs to one tenant). :class:`MailboxGone` when the mailbox is no more."""
         key = (mailbox_id, folder)
         needed = self.version(address)
         hit = self.reads.get(key)

@@ -47,6 +47,7 @@ from app.mss.imap import wire
 from app.mss.imap.commands import SELECTED, Refusal, Spec, State, bad, refusal_of
 from app.mss.imap.wire import ImapSyntaxError
 from app.mss.models import MssMailbox
+from app.tenancy import DEFAULT_TENANT, set_tenant, use_tenant
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,7 +79,7 @@ class ImapServer(Protocol):
     psc_recheck_seconds: float
     read_sessions: Any
 
-    resets: int
+    def resets_of(self, tenant: str) -> int: ...
 
     async def folder_entries(self, *, mailbox_id: int, address: str, folder: str) -> tuple[int, list[Entry]]: ...
 
@@ -132,6 +133,8 @@ class ImapSession:
         self.peercert: dict[str, Any] | None = writer.get_extra_info("peercert") if implicit_tls else None
         self.state = State.NOT_AUTHENTICATED
         self.identity: auth.Identity | None = None
+        self.tenant = DEFAULT_TENANT
+        """The tenant of the session: the default one until a login names another (then the task's too)."""
         self.mailbox: MssMailbox | None = None
         self.selected: Selected | None = None
         self.changes: asyncio.Queue[str] | None = None
@@ -429,7 +432,8 @@ class ImapSession:
         """A tagged (untagged when the tag was unreadable) ``NO`` or ``BAD``, journaled; the third ``BAD``
         in a row ends the session."""
         self.refusals.append((f"{refusal.kind} {refusal.text}"[:200], refusal.rule))
-        await self.journal(self.current, rule=refusal.rule, detail=_journal_text(refusal), facts=refusal.facts)
+        with use_tenant(refusal.tenant or self.tenant):
+            await self.journal(self.current, rule=refusal.rule, detail=_journal_text(refusal), facts=refusal.facts)
         if tag is None:
             await self.untagged(f"{refusal.kind} {'[' + refusal.code + '] ' if refusal.code else ''}"
                                 f"{_printable(refusal.text)}")
@@ -481,7 +485,7 @@ class ImapSession:
         if self._timer is not None:
             self._timer.cancel()
         if self.changes is not None and self.identity is not None:
-            changes_of(self.app).unsubscribe(self.identity.login, self.changes)
+            changes_of(self.app).unsubscribe(self.identity.login, self.changes, self.tenant)
             self.changes = None
         self.server.release(self)
         with contextlib.suppress(Exception):
@@ -547,12 +551,15 @@ class ImapSession:
         """RFC 3501 §6.2.3 / RFC 2595 §3.2: no credentials in clear unless the operator allows it."""
         return self.tls or not self.settings.mss_imap_auth_require_tls
 
-    async def authenticated(self, identity: auth.Identity) -> None:
+    async def authenticated(self, identity: auth.Identity, tenant: str = DEFAULT_TENANT) -> None:
+        """The login succeeded in ``tenant``: the rest of the session (its task) runs in it."""
+        self.tenant = tenant
+        set_tenant(tenant)
         self.identity = identity
-        self.resets_seen = self.server.resets
+        self.resets_seen = self.server.resets_of(tenant)
         self.state = State.AUTHENTICATED
         self.psc_checked = time.monotonic()
-        self.changes = changes_of(self.app).subscribe(identity.login)
+        self.changes = changes_of(self.app).subscribe(identity.login, tenant)
         async with self.app.state.sessionmaker() as db, db.begin():
             mailbox = await db.get(MssMailbox, identity.mailbox_id)
             if mailbox is None:
@@ -561,9 +568,10 @@ class ImapSession:
         self.mailbox = mailbox
 
     async def check_store_reset(self) -> None:
-        """A store reset (``POST /sandbox/v1/reset``, any worker) since this session authenticated: its
-        mailbox, folders and UIDs are gone (seeded again under new ids), so the session ends."""
-        if self.identity is not None and self.resets_seen != self.server.resets:
+        """A reset of the session's tenant (``POST [/t/{tenant}]/sandbox/v1/reset``, its deletion; any worker)
+        since this session authenticated: its mailbox, folders and UIDs are gone (seeded again under new ids),
+        so the session ends. Another tenant's reset leaves it alone."""
+        if self.identity is not None and self.resets_seen != self.server.resets_of(self.tenant):
             await self.mailbox_gone()
 
     async def check_psc_session(self) -> None:

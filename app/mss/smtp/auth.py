@@ -1,7 +1,11 @@
 """SMTP AUTH (RFC 4954): PLAIN and LOGIN with the mailbox password (quick tests; an APP mailbox's client
 certificate instead, SC.MSS/CONF.12), XOAUTH2 (SC.MSS/CONF.07) and OAUTHBEARER (RFC 7628) with a PSC
 access token whose professional owns the mailbox; a PSC session that ends ends the SMTP session
-(SC.MSS/CONF.10, .11). Credentials never reach the journal nor the logs."""
+(SC.MSS/CONF.10, .11). Credentials never reach the journal nor the logs.
+
+A user name ``<tenant>/<login>`` (PLAIN, LOGIN; the ``user`` of XOAUTH2 and OAUTHBEARER) logs in to that
+tenant's mailbox and keeps the connection in the tenant (:mod:`app.mss.auth`); an unknown tenant is answered
+``535 5.7.8`` as a wrong password. A connection that does not authenticate stays in the default tenant."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from app.mss import auth
 from app.mss.auth import journal_login
 from app.mss.smtp import replies
 from app.mss.smtp.protocol import MssSMTP
+from app.tenancy import use_tenant
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -36,19 +41,33 @@ class SaslMechanisms:
         raise NotImplementedError
 
     async def _login(self, server: MssSMTP, login: bytes, password: bytes, mechanism: str) -> AuthResult:
-        address = login.decode("utf-8", "replace")
+        tenant, address = await auth.login_tenant(self.app, login.decode("utf-8", "replace"))
         peercert = server.transport.get_extra_info("peercert") if server.transport is not None else None
-        async with self.app.state.sessionmaker() as session:
-            outcome = await auth.password_login(session, login=address, password=password.decode("utf-8", "replace"),
-                                                mechanism=mechanism, peercert=peercert)
+        outcome: auth.Identity | auth.Refused
+        if tenant is None:
+            outcome = auth.unknown_tenant(mechanism, address)
+        else:
+            with use_tenant(tenant):
+                async with self.app.state.sessionmaker() as session:
+                    outcome = await auth.password_login(session, login=address,
+                                                        password=password.decode("utf-8", "replace"),
+                                                        mechanism=mechanism, peercert=peercert)
         server.facts.update(login=journal_login(address), auth_ok=not isinstance(outcome, auth.Refused))
         if isinstance(outcome, auth.Refused):
-            server.last_rule = outcome.rule
-            await self.journal(server, method="AUTH", outcome="refused", status=535, rule=outcome.rule,
-                               detail=outcome.journal, operation="mss.smtp.auth")
+            await self._refused(server, tenant, outcome)
             return AuthResult(success=False, handled=False)
+        assert tenant is not None  # an unknown tenant is refused
+        server.enter_tenant(tenant)
         server.identity = outcome.as_dict()
         return AuthResult(success=True, auth_data=LoginPassword(outcome.login.encode(), b""))
+
+    async def _refused(self, server: MssSMTP, tenant: str | None, outcome: auth.Refused) -> None:
+        """Journal a refused AUTH: in the tenant the login named, when it exists (its pipeline sees it), else in
+        the connection's."""
+        server.last_rule = outcome.rule
+        with use_tenant(tenant or server.tenant):
+            await self.journal(server, method="AUTH", outcome="refused", status=535, rule=outcome.rule,
+                               detail=outcome.journal, operation="mss.smtp.auth")
 
     @staticmethod
     async def _response(server: MssSMTP, args: list[str], challenge: str) -> bytes | None:
@@ -89,16 +108,25 @@ class SaslMechanisms:
         if mechanism == "XOAUTH2":
             server.facts["xoauth2_well_formed"] = auth.xoauth2_well_formed(text)
         user, token = auth.parse_bearer(text, mechanism)
-        async with self.app.state.sessionmaker() as session, session.begin():
-            outcome = await auth.bearer_login(session, self.settings, user=user, token=token, mechanism=mechanism)
+        tenant: str | None = server.tenant  # without a user (OAUTHBEARER may omit it): the connection's
+        if user:
+            tenant, user = await auth.login_tenant(self.app, user)
+        outcome: auth.Identity | auth.Refused
+        if tenant is None:
+            outcome = auth.unknown_tenant(mechanism, user or "")
+        else:
+            with use_tenant(tenant):
+                async with self.app.state.sessionmaker() as session, session.begin():
+                    outcome = await auth.bearer_login(session, self.settings, user=user, token=token,
+                                                      mechanism=mechanism)
         server.facts.update(login=journal_login(user), auth_ok=not isinstance(outcome, auth.Refused))
         if isinstance(outcome, auth.Refused):
-            server.last_rule = outcome.rule
-            await self.journal(server, method="AUTH", outcome="refused", status=535, rule=outcome.rule,
-                               detail=outcome.journal, operation="mss.smtp.auth")
+            await self._refused(server, tenant, outcome)
             # RFC 7628 §3.2.2 / XOAUTH2: an error challenge, the client answers (^A or empty), then 535.
             await server.challenge_auth(auth.BEARER_ERROR_CHALLENGE)
             return AuthResult(success=False, handled=False, message=replies.auth_failure(outcome.error))
+        assert tenant is not None  # an unknown tenant is refused
+        server.enter_tenant(tenant)
         server.identity = outcome.as_dict()
         return AuthResult(success=True, auth_data=LoginPassword(outcome.login.encode(), b""))
 

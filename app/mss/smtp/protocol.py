@@ -1,6 +1,11 @@
 """The SMTP session (aiosmtpd's ``SMTP``): the DSN extension's parameters (RFC 3461), DATA read in bulk
 (aiosmtpd's own line-by-line DATA with ``SEGUR_FAST_PATHS=false``), MSSanté reply texts, lookups cached per
-connection, and the session's journal entry."""
+connection, the session's tenant, and the session's journal entry.
+
+Tenant: each connection runs in its own task (aiosmtpd's ``_handle_client``), in the default tenant until an
+AUTH names another (``<tenant>/<login>``, :mod:`app.mss.smtp.auth`), which :meth:`MssSMTP.enter_tenant` makes
+the tenant of the rest of the task (:func:`app.tenancy.set_tenant`): every store access and journal entry of
+the connection is then the tenant's. STARTTLS forgets it with the identity (RFC 3207 §4.2)."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from app.api.journal import peer_text, record
 from app.mss import auth, service
 from app.mss.smtp import replies
 from app.mss.smtp.data import LINE_TOO_LONG, _scan_data, _unstuffed, line_too_long
+from app.tenancy import DEFAULT_TENANT, set_tenant
 
 logger = logging.getLogger("segur.mss.smtp")
 
@@ -105,6 +111,21 @@ class MssSMTP(SMTP):
         self.plain_data: _CountingReader | None = None
         self.facts: dict[str, Any] = {}
         """What the conformance report needs of the session (journaled on its SESSION entry)."""
+        self.tenant = DEFAULT_TENANT
+        """The tenant of the connection: the default one until an AUTH names another."""
+
+    def enter_tenant(self, tenant: str) -> None:
+        """After a successful AUTH (in the connection's task): the rest of the connection runs in ``tenant``;
+        what was cached of another tenant's lookups is forgotten."""
+        if tenant != self.tenant:
+            self.lookups.clear()
+        self.tenant = tenant
+        set_tenant(tenant)
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        await super().smtp_STARTTLS(arg)
+        if self._original_transport is not None and self.tenant != DEFAULT_TENANT:
+            self.enter_tenant(DEFAULT_TENANT)  # RFC 3207 §4.2: what was said in clear, the AUTH too, is forgotten
 
     def note_first_command(self) -> None:
         """SC.MSS/CONF.05: at the first AUTH or MAIL, whether TLS (STARTTLS, or implicit TLS) was already on;
@@ -306,21 +327,26 @@ class MssSMTP(SMTP):
         super().connection_lost(error)
         peer = self.session.peer if self.session else None
         refused = self.refusals[-1] if self.refusals else None
+        entry = dict(
+            protocol="smtp", method="SESSION", path="/mss/smtp", service="mss",
+            request_id=self.session_id, client=peer_text(peer), operation="mss.smtp.session",
+            outcome="ok" if not self.refusals else "refused",
+            status=(replies.reply_code(refused[0]) if refused else None) or 221,
+            rule=refused[1] if refused else None,
+            detail=(f"identity={self.identity.get('login') if self.identity else None} accepted={self.accepted} "
+                    f"refusals={len(self.refusals)} tls={'yes' if self._tls_protocol else 'no'}"),
+            duration_ms=(time.monotonic() - self.started) * 1000,
+            actor=auth.mss_actor((self.identity or {}).get("login"), tried=self.facts.get("login")),
+            facts=self.facts or None,
+        )
         with contextlib.suppress(RuntimeError):
-            asyncio.get_running_loop().create_task(record(
-                self.mss.app, protocol="smtp", method="SESSION", path="/mss/smtp", service="mss",
-                request_id=self.session_id, client=peer_text(peer), operation="mss.smtp.session",
-                outcome="ok" if not self.refusals else "refused",
-                status=(replies.reply_code(refused[0]) if refused else None) or 221,
-                rule=refused[1] if refused else None,
-                detail=(f"identity={self.identity.get('login') if self.identity else None} accepted={self.accepted} "
-                        f"refusals={len(self.refusals)} tls={'yes' if self._tls_protocol else 'no'}"),
-                duration_ms=(time.monotonic() - self.started) * 1000,
-                actor=auth.mss_actor((self.identity or {}).get("login"), tried=self.facts.get("login")),
-                facts=self.facts or None,
-            ))
+            asyncio.get_running_loop().create_task(self._journal_session(entry))
 
-
+    async def _journal_session(self, entry: dict[str, Any]) -> None:
+        """The SESSION entry, in the connection's tenant: ``connection_lost`` is a transport callback, outside
+        the connection's task, so the entry is written by a task of its own, put in the tenant first."""
+        set_tenant(self.tenant)
+        await record(self.mss.app, **entry)
 
 
 def _close(server: MssSMTP) -> None:
