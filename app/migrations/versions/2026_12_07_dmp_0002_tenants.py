@@ -11,6 +11,8 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
+from typing import Literal
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -23,7 +25,7 @@ TABLES = ("dmp_record", "dmp_authorisation", "dmp_blocked_professional", "dmp_su
           "dmp_binary_chunk", "dmp_document", "dmp_audit_event")
 
 
-def _recreate() -> str:
+def _recreate() -> Literal["always", "auto"]:
     return "always" if op.get_bind().dialect.name == "sqlite" else "auto"
 
 

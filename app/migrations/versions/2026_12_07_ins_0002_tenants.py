@@ -8,6 +8,8 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
+from typing import Literal
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,7 +21,7 @@ depends_on = None
 TABLES = ("ins_person", "ins_matricule", "ins_card", "ins_idam")
 
 
-def _recreate() -> str:
+def _recreate() -> Literal["always", "auto"]:
     return "always" if op.get_bind().dialect.name == "sqlite" else "auto"
 
 

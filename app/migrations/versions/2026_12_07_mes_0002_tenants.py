@@ -8,6 +8,8 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
+from typing import Literal
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -20,7 +22,7 @@ TABLES = ("mes_challenge", "mes_web_session", "mes_token_revocation", "mes_repre
           "mes_notification_setting")
 
 
-def _recreate() -> str:
+def _recreate() -> Literal["always", "auto"]:
     return "always" if op.get_bind().dialect.name == "sqlite" else "auto"
 
 

@@ -8,6 +8,8 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
+from typing import Literal
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,7 +21,7 @@ depends_on = None
 TABLES = ("mss_domain", "mss_mailbox", "mss_message", "mss_folder", "mss_delivery", "mss_fault", "mss_dispensation")
 
 
-def _recreate() -> str:
+def _recreate() -> Literal["always", "auto"]:
     return "always" if op.get_bind().dialect.name == "sqlite" else "auto"
 
 

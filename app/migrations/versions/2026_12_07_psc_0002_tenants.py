@@ -9,6 +9,8 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
+from typing import Literal
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,6 +21,10 @@ depends_on = None
 
 TABLES = ("psc_client", "psc_professional", "psc_session", "psc_authorization_code", "psc_token",
           "psc_revoked_token", "psc_ciba_request")
+
+
+def _recreate() -> Literal["always", "auto"]:
+    return "always" if op.get_bind().dialect.name == "sqlite" else "auto"
 
 
 def _tenant() -> sa.Column:
@@ -32,7 +38,7 @@ def upgrade() -> None:
         with op.batch_alter_table(table) as batch:
             batch.add_column(_tenant())
     for table, key in (("psc_client", "client_id"), ("psc_professional", "subject_name_id")):
-        with op.batch_alter_table(table, recreate="always" if op.get_bind().dialect.name == "sqlite" else "auto") as batch:
+        with op.batch_alter_table(table, recreate=_recreate()) as batch:
             batch.drop_constraint(f"pk_{table}", type_="primary")
             batch.create_primary_key(f"pk_{table}", ["tenant", key])
     with op.batch_alter_table("psc_session") as batch:
@@ -45,7 +51,7 @@ def downgrade() -> None:
         batch.drop_constraint("fk_psc_session_tenant_psc_professional", type_="foreignkey")
     for table, key in (("psc_client", "client_id"), ("psc_professional", "subject_name_id")):
         op.execute(sa.text(f"DELETE FROM {table} WHERE tenant <> 'default'"))
-        with op.batch_alter_table(table, recreate="always" if op.get_bind().dialect.name == "sqlite" else "auto") as batch:
+        with op.batch_alter_table(table, recreate=_recreate()) as batch:
             batch.drop_constraint(f"pk_{table}", type_="primary")
             batch.create_primary_key(f"pk_{table}", [key])
     for table in TABLES:
