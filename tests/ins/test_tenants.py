@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from zeep import Client
@@ -22,6 +23,7 @@ from zeep.wsa import WsAddressingPlugin
 
 from app.ins import nir
 from app.ins.models import InsCard, InsIdam, InsMatricule, InsPerson
+from app.ins.soap.client import build_request, recsansvitale_xml
 from app.shared.identifiers import OID_INS_NIR
 from app.tenancy import DEFAULT_TENANT, use_tenant
 from tests.conftest import BASE_URL
@@ -89,9 +91,9 @@ def prefix(tenant: str) -> str:
     return "" if tenant == DEFAULT_TENANT else f"/t/{tenant}"
 
 
-async def search_json(http: Any, tenant: str, nom: str, prenom: str, date: str) -> dict:
+async def search_json(http: Any, tenant: str, nom: str, prenom: str, date: str, sexe: str = "M") -> dict:
     r = await http.post(f"{prefix(tenant)}/insi/v1/search-traits",
-                        json={"NomNaissance": nom, "Prenom": prenom, "Sexe": "M", "DateNaissance": date})
+                        json={"NomNaissance": nom, "Prenom": prenom, "Sexe": sexe, "DateNaissance": date})
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
 
@@ -253,7 +255,7 @@ async def test_a_tenants_reset_leaves_the_other_alone(app, client, tenants) -> N
     assert (await client.post(f"/t/{a}/sandbox/v1/reset")).status_code == 200
 
     assert (await search_json(client, a, "NOUVEAU", "JEAN", "1990-01-01"))["CR"]["CodeCR"] == "01"
-    assert (await search_json(client, a, "ADRUN", "ZOE", "1975-12-31"))["CR"]["CodeCR"] == "00"  # refilled
+    assert (await search_json(client, a, "ADRUN", "ZOE", "1975-12-31", "F"))["CR"]["CodeCR"] == "00"  # refilled
     assert (await search_json(client, b, "AUTRE", "LUC", "1990-01-15"))["CR"]["CodeCR"] == "00"
     with pytest.raises(Fault):
         await (await Insi.open(client, a, "LOGICIEL-X")).traits("ADRUN", "ZOE", "F", "1975-12-31")
@@ -281,3 +283,22 @@ async def test_deleting_a_tenant_removes_its_ins_rows_only(app, client, tenants)
         "NomNaissance": "ADRUN", "Prenom": "ZOE", "Sexe": "F", "DateNaissance": "1975-12-31"})).status_code == 404
     assert (await search_json(client, b, "AUTRE", "LUC", "1990-01-15"))["CR"]["CodeCR"] == "00"
     assert (await (await Insi.open(client, b)).traits("ADRUN", "ZOE", "F", "1975-12-31")).CR.CodeCR == "00"
+
+
+async def test_a_psc_token_of_a_is_refused_by_the_insi_of_b(app, client, tenants) -> None:
+    """SC.INS/PSC.01 in tenants: a Pro Santé Connect access token issued by tenant A's PSC is a credential of
+    A's INSi only; B's answers DESIR_560, as to any token its PSC did not issue."""
+    from tests.psc.helpers import access_token_for
+
+    a, b = tenants
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=f"{BASE_URL}/t/{a}") as in_a:
+        token = await access_token_for(in_a, "810001000016")
+    headers = {"Content-Type": "application/soap+xml", "Authorization": f"Bearer {token}"}
+    body = build_request(recsansvitale_xml("ADRUN", "ZOE", "F", "1975-12-31"))
+    for _ in range(2):  # interleaved, and answered the same the second time (the token is not cached across)
+        r = await client.post(f"/t/{a}/lps", content=body, headers=headers)
+        assert r.status_code == 200 and b"<CodeCR>00</CodeCR>" in r.content, r.text
+        for elsewhere in (f"/t/{b}/lps", "/lps"):
+            r = await client.post(elsewhere, content=body, headers=headers)
+            assert r.status_code == 500 and b'code="DESIR_560"' in r.content, (elsewhere, r.text)
