@@ -7,6 +7,11 @@ The search by traits has one query definition, :data:`TRAITS` (with the IDAM che
 :data:`TRAITS_IDAM`), run either through the session (the plain path) or, on PostgreSQL with
 ``settings.fast_paths`` on, as the same statement compiled once for asyncpg on the domain's own connections
 (:func:`search_by_traits_fast`, :mod:`app.ins.readpool`).
+
+Tenants: through the session, the ORM scopes every table of the statement to the current tenant
+(:mod:`app.tenancy`). The asyncpg fast path bypasses the session and the engine's guard, so its compiled
+statement is given the same criterion by the same rule (``with_loader_criteria`` on every tenant-owned entity,
+aliases and the IDAM subquery included), the tenant a bound parameter (:data:`TENANT_PARAM`).
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ from typing import Any
 
 from sqlalchemy import String, and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, with_loader_criteria
 
 from app.ins import nir, search, traits
 from app.ins.exceptions import IdamRefused
 from app.ins.models import InsCard, InsIdam, InsMatricule, InsPerson
 from app.ins.records import PERSON_COLUMNS, record
+from app.tenancy import TenantOwned, current_tenant
 
 # --------------------------------------------------------------------------- the one query of the trait search
 
@@ -89,18 +95,33 @@ class Compiled:
         return [params[name] for name in self.names]
 
 
+TENANT_PARAM = "tenant"
+"""The bound parameter of the tenant in the statements compiled for asyncpg."""
+
+
+def _in_tenant(statement: Any) -> Any:
+    """``statement`` scoped to the tenant given as :data:`TENANT_PARAM`, as the ORM scopes it in a session
+    (:func:`app.tenancy._scope_to_tenant`): every tenant-owned entity, its aliases and subqueries included."""
+    tenant = bindparam(TENANT_PARAM, type_=String())
+    return statement.options(with_loader_criteria(TenantOwned, lambda cls: cls.tenant == tenant,
+                                                  include_aliases=True))
+
+
 @cache
 def compiled_for_asyncpg(with_idam: bool) -> Compiled:
-    """:data:`TRAITS` / :data:`TRAITS_IDAM` as SQLAlchemy writes them for asyncpg (compiled on the first fast
-    search, not at import: the PostgreSQL dialect costs ~0.1 s to load, for nothing on SQLite)."""
+    """:data:`TRAITS` / :data:`TRAITS_IDAM` as SQLAlchemy writes them for asyncpg, scoped to a tenant
+    (:data:`TENANT_PARAM`), compiled on the first fast search, not at import: the PostgreSQL dialect costs
+    ~0.1 s to load, for nothing on SQLite."""
     from sqlalchemy.dialects.postgresql import asyncpg
 
-    compiled = (TRAITS_IDAM if with_idam else TRAITS).compile(dialect=asyncpg.dialect())
+    compiled = _in_tenant(TRAITS_IDAM if with_idam else TRAITS).compile(dialect=asyncpg.dialect())
+    if TENANT_PARAM not in (compiled.positiontup or ()):
+        raise RuntimeError(f"the fast INS search is not scoped to the tenant: {compiled}")
     return Compiled(str(compiled), tuple(compiled.positiontup or ()))
 
 
 async def search_by_traits_fast(state: Any, query: traits.TraitQuery, *, idam: str | None = None) -> search.Outcome:
-    """The hot path of both INSi front doors: one round trip, outside any transaction.
+    """The hot path of both INSi front doors: one round trip, outside any transaction, in the current tenant.
 
     Fast path (PostgreSQL, ``settings.fast_paths``): the statement of :func:`search_by_traits`, compiled once for
     asyncpg, runs on the domain's own connections (``state.ins_pg_pool``, a :class:`~app.ins.readpool.ReadPool`
@@ -111,7 +132,9 @@ async def search_by_traits_fast(state: Any, query: traits.TraitQuery, *, idam: s
     pool = getattr(state, "ins_pg_pool", None)
     if pool is not None:
         compiled = compiled_for_asyncpg(idam is not None)
-        rows = await pool.fetch(compiled.sql, *compiled.args(_params(query, idam)))
+        params = _params(query, idam)
+        params[TENANT_PARAM] = current_tenant()
+        rows = await pool.fetch(compiled.sql, *compiled.args(params))
         return _outcome(query, rows, idam)
     async with state.sessionmaker() as session:
         return await search_by_traits(session, query, idam=idam)

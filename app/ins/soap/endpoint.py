@@ -22,6 +22,7 @@ from starlette.responses import Response
 from app.api.deps import SettingsDep, authenticate_professional
 from app.api.errors import AuthError
 from app.api.journal import context_of, note_facts, note_refusal
+from app.api.urls import absolute_url
 from app.faults import rules as fault_rules
 from app.faults import service as faults
 from app.ins import nir, search, searches, traits
@@ -50,8 +51,10 @@ def _wsdl_template() -> str:
     return (resources.files("app.ins") / "wsdl" / "DESIR_ICIR_EXP_1.5.0.wsdl").read_text(encoding="utf-8")
 
 
-def wsdl_document(public_base_url: str) -> str:
-    return _wsdl_template().replace("{{LOCATION}}", f"{public_base_url}/lps")
+def wsdl_document(location: str) -> str:
+    """The WSDL whose ``soap12:address`` is ``location`` (the current tenant's ``/lps``: a client that loads
+    ``/t/{tenant}/lps?wsdl`` then calls that tenant's INSi)."""
+    return _wsdl_template().replace("{{LOCATION}}", location)
 
 
 async def _psc_subject(request: Request, authorization: str, mid: str) -> str:
@@ -98,7 +101,7 @@ async def wsdl(request: Request, settings: SettingsDep) -> Response:
         response = render_lps_error(request, 405, message, "INSi:wsdl")
         response.headers["Allow"] = "POST"
         return response
-    return Response(wsdl_document(settings.public_base_url), media_type="text/xml; charset=utf-8")
+    return Response(wsdl_document(absolute_url(settings, "/lps")), media_type="text/xml; charset=utf-8")
 
 
 async def _credential(request: Request, settings, req: envelope.SoapRequest) -> str:  # type: ignore[no-untyped-def]
