@@ -10,4 +10,7 @@ accesses their DMP, read the activity history and notifications, and (helper M) 
 - :mod:`.exceptions`: the domain's errors; each face maps them (:mod:`.api.problems` for the JSON API).
 - Faces: :mod:`.api` (``/mes/api/v1``, JSON), the pages (``/mes/...``, helper W); :mod:`.control` the control
   API (``/sandbox/v1/mes``); :mod:`.domain` what the domain plugs into the platform.
+- Tenants (issue 15): every ``mes_`` table but the signing key is a tenant's (the ORM scopes every lookup); at
+  ``/t/<tenant>/mes/...`` the token issuer is the tenant's (:func:`.signin.issuer`), and every path the pages emit,
+  the session cookie's ``Path`` included, is the tenant's (:mod:`.pages_web`).
 """

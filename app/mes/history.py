@@ -92,7 +92,7 @@ async def _setting(session: AsyncSession, ins: str) -> MesNotificationSetting:
         dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
         await session.execute(dialect.insert(MesNotificationSetting).values(
             ins=ins, email=None, audit_cursor=0, updated_at=utcnow()).on_conflict_do_nothing(
-            index_elements=[MesNotificationSetting.ins]))
+            index_elements=[MesNotificationSetting.tenant, MesNotificationSetting.ins]))
         row = await session.get(MesNotificationSetting, (current_tenant(), ins))
         assert row is not None
     return row

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.journal import note_refusal
@@ -24,7 +24,6 @@ from app.mes import pages_documents, pages_messages, service
 from app.mes.exceptions import MesInvalid, MesSignInError
 from app.mes.pages_web import (
     FIELD_LABELS,
-    NO_STORE,
     STYLESHEET,
     PageContext,
     Pending,
@@ -38,6 +37,7 @@ from app.mes.pages_web import (
     fr_datetime,
     page_route,
     read_form,
+    redirect,
     render,
     safe_next,
     set_session_cookie,
@@ -62,8 +62,8 @@ async def stylesheet() -> Response:
 async def entry(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     web = await current_session(request, session, settings)
     if web is None:
-        return RedirectResponse("/mes/connexion", status_code=303, headers=NO_STORE)
-    return RedirectResponse(f"/mes/patients/{web.actor.ins}", status_code=303, headers=NO_STORE)
+        return redirect("/mes/connexion")
+    return redirect(f"/mes/patients/{web.actor.ins}")
 
 
 # --- sign-in ----------------------------------------------------------------------------------------------------
@@ -142,8 +142,7 @@ async def sign_in_finish(request: Request, session: SessionDep, settings: Settin
             "upload": pending.action.endswith("/documents/ajouter"), "flash": None, "labels": FIELD_LABELS,
         })
     else:
-        response = RedirectResponse(next_path or f"/mes/patients/{actor.ins}?ok=connecte", status_code=303,
-                                    headers=NO_STORE)
+        response = redirect(next_path or f"/mes/patients/{actor.ins}?ok=connecte")
     set_session_cookie(response, request, web.id, settings.mes_session_idle_seconds)
     return response
 
@@ -159,7 +158,7 @@ async def sign_out(request: Request, session: SessionDep, settings: SettingsDep)
     form = await request.form()
     await signed_in(request, session, settings, form=form)
     await service.close_web_session(session, session_id=request.cookies.get("mes_session"))
-    response = RedirectResponse("/mes/connexion", status_code=303, headers=NO_STORE)
+    response = redirect("/mes/connexion")
     clear_session_cookie(response, request)
     return response
 

@@ -34,6 +34,7 @@ from app.mes.pages_web import (
     signed_in,
 )
 from app.shared import valuesets
+from app.tenancy import tenant_path
 
 router = APIRouter(include_in_schema=False)
 
@@ -52,7 +53,8 @@ UPLOAD_TYPES = tuple((code, valuesets.load("J66").display("http://loinc.org", co
 
 
 def _doc_base(ins: str, document_id: str) -> str:
-    return f"/mes/patients/{ins}/documents/{document_id}"
+    """The document's page in the current tenant (the templates' ``base``: a path emitted as is)."""
+    return tenant_path(f"/mes/patients/{ins}/documents/{document_id}")
 
 
 @router.get("/mes/patients/{ins}/documents", name="mes_page_documents")

@@ -14,6 +14,7 @@ from starlette.datastructures import FormData, UploadFile
 from app.api.deps import SessionDep, SettingsDep
 from app.mes import service
 from app.mes.pages_web import base_context, done, field, page_route, render, signed_in
+from app.tenancy import tenant_path
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,7 +68,7 @@ async def message(request: Request, ins: str, message_id: str, session: SessionD
     ctx = await signed_in(request, session, settings, ins=ins)
     detail = await service.read_message(session, settings=settings, actor=ctx.actor, ins=ins, message_id=message_id)
     return render(request, "message.html", base_context(request, ctx, "/messages", message=detail,
-                                                        base=f"/mes/patients/{ins}/messages/{message_id}"))
+                                                        base=tenant_path(f"/mes/patients/{ins}/messages/{message_id}")))
 
 
 @router.get("/mes/patients/{ins}/messages/{message_id}/pieces/{index}", name="mes_page_message_attachment")

@@ -2,14 +2,19 @@
 state of a form interrupted by an expired session, safe ``next`` paths, and errors rendered as pages.
 
 - Session: the cookie ``mes_session`` holds the id of a server-side session (:func:`app.mes.service.web_session`),
-  HttpOnly, SameSite=Lax, ``Secure`` when the request came over https, path ``/mes``.
+  HttpOnly, SameSite=Lax, ``Secure`` when the request came over https, path ``/mes`` (``/t/<tenant>/mes`` in a
+  tenant, so a browser never sends one tenant's session to another's pages; the session row is the tenant's too).
+- Tenants: handlers see the paths without the ``/t/<tenant>`` prefix (:mod:`app.api.tenants`); every path the pages
+  emit (links, form actions, the stylesheet, ``Location``, ``next``, the cookie's ``Path``) is given it back with
+  :func:`app.tenancy.tenant_path` (templates: ``{{ tp }}/mes/...``), and a ``next`` is accepted only as a path of
+  the request's own tenant.
 - CSRF: every POST form carries the session's token in a hidden field ``csrf_token``, compared in constant time
   (OWASP CSRF Prevention Cheat Sheet, "Synchronizer Token Pattern"). The sign-in forms, posted before any
   session exists, use a double-submit cookie (``mes_signin``) instead (same sheet, "Double Submit Cookie").
 - An expired session never loses a form: a POST without a live session comes back to the sign-in page with the
   form's fields carried in one hidden field (``pending``, an upload's file too when it is small enough), and after
   sign-in the page asks to confirm the action with a fresh CSRF token. A GET comes back to the page asked for
-  (``next``, a path of this site under ``/mes/`` only: no open redirect).
+  (``next``, a path of this site under the tenant's ``/mes/`` only: no open redirect).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from app.mes.exceptions import (
     MesError,
     MesInvalid,
 )
+from app.tenancy import tenant_path, tenant_prefix
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -55,6 +61,7 @@ STYLESHEET = (HERE / "static" / "mes.css").read_bytes()
 SESSION_COOKIE = "mes_session"
 SIGNIN_COOKIE = "mes_signin"
 COOKIE_PATH = "/mes"
+"""The cookies' path in the default tenant; :func:`cookie_path` gives the current tenant's."""
 # Pages load nothing from elsewhere (one stylesheet of this site, no script); a document's file is framed from
 # this origin only; forms post to this origin only; the pages themselves are never framed.
 PAGE_CSP = (
@@ -85,7 +92,19 @@ def render(
     """A page: the template with a strict Content-Security-Policy, no framing, never cached."""
     all_headers = {**NO_STORE, **(headers or {}), "Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "DENY",
                    "Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff"}
-    return templates.TemplateResponse(request, name, context, status_code=status_code, headers=all_headers)
+    # ``tp``: the tenant's path prefix, before every site-absolute path of a template ("" in the default tenant)
+    return templates.TemplateResponse(request, name, {**context, "tp": tenant_prefix()}, status_code=status_code,
+                                      headers=all_headers)
+
+
+def redirect(path: str) -> RedirectResponse:
+    """A 303 to ``path`` (``/mes/...``) in the current tenant, never cached."""
+    return RedirectResponse(tenant_path(path), status_code=303, headers=NO_STORE)
+
+
+def cookie_path() -> str:
+    """The path of the pages' cookies in the current tenant: ``/mes`` or ``/t/<tenant>/mes``."""
+    return tenant_path(COOKIE_PATH)
 
 
 def error_page(request: Request, status: int, title: str, message: str, *, rule: str | None = None,
@@ -176,7 +195,7 @@ def base_context(request: Request, ctx: PageContext | None, nav: str, **values: 
 
 def done(ins: str, path: str, ok: str) -> RedirectResponse:
     """After an action: back to its page (POST/redirect/GET), saying what was done."""
-    return RedirectResponse(f"/mes/patients/{ins}{path}?ok={ok}", status_code=303, headers=NO_STORE)
+    return redirect(f"/mes/patients/{ins}{path}?ok={ok}")
 
 
 MAX_ID = 2**31 - 1  # the ids are 32-bit integers (PostgreSQL ``integer``)
@@ -239,12 +258,12 @@ class CsrfRefused(Exception):
 
 
 def set_session_cookie(response: Response, request: Request, value: str, max_age: int) -> None:
-    response.set_cookie(SESSION_COOKIE, value, max_age=max_age, path=COOKIE_PATH, httponly=True, samesite="lax",
+    response.set_cookie(SESSION_COOKIE, value, max_age=max_age, path=cookie_path(), httponly=True, samesite="lax",
                         secure=request.url.scheme == "https")
 
 
 def clear_session_cookie(response: Response, request: Request) -> None:
-    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax",
+    response.delete_cookie(SESSION_COOKIE, path=cookie_path(), httponly=True, samesite="lax",
                            secure=request.url.scheme == "https")
 
 
@@ -285,17 +304,24 @@ def signin_token(request: Request) -> tuple[str, bool]:
 
 
 def set_signin_cookie(response: Response, request: Request, token: str) -> None:
-    response.set_cookie(SIGNIN_COOKIE, token, path=COOKIE_PATH, httponly=True, samesite="lax",
+    response.set_cookie(SIGNIN_COOKIE, token, path=cookie_path(), httponly=True, samesite="lax",
                         secure=request.url.scheme == "https")
 
 
 # --- next paths and the pending form --------------------------------------------------------------------------
 
 def safe_next(value: object) -> str | None:
-    """A path of the patient's pages to go back to after sign-in, or None: only ``/mes/...`` on this site (no
-    scheme, no host, no ``//``, no backslash), so the sign-in page is never an open redirect."""
+    """A path of the patient's pages to go back to after sign-in, or None: only ``/mes/...`` of this site's current
+    tenant (``/t/<tenant>/mes/...``; no scheme, no host, no ``//``, no backslash), so the sign-in page is never an
+    open redirect, nor a way into another tenant's pages. Returned without the tenant's prefix (the handlers'
+    paths): :func:`sign_in_url` and the redirect after sign-in give it back."""
     if not isinstance(value, str) or not value or len(value) > 1000:
         return None
+    prefix = tenant_prefix()
+    if prefix:
+        if not value.startswith(prefix + "/"):
+            return None  # the default tenant's path, or another tenant's
+        value = value[len(prefix):]
     parts = urlsplit(value)
     if parts.scheme or parts.netloc or "//" in value or "\\" in value or not _SAFE_NEXT.match(value):
         return None
@@ -305,7 +331,8 @@ def safe_next(value: object) -> str | None:
 
 
 def sign_in_url(next_path: str | None) -> str:
-    return "/mes/connexion" + (f"?next={quote(next_path, safe='/')}" if next_path else "")
+    """The sign-in page of the current tenant, with ``next`` (a path of :func:`safe_next`) as the tenant's."""
+    return tenant_path("/mes/connexion") + (f"?next={quote(tenant_path(next_path), safe='/')}" if next_path else "")
 
 
 @dataclass
@@ -407,7 +434,8 @@ def page_route(endpoint: Callable[P, Awaitable[Response]]) -> Callable[P, Awaita
         except SignInNeeded:
             await session.rollback()
             if request.method == "GET":
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                # the handlers' path has no tenant prefix: the page asked for is the tenant's own
+                target = tenant_path(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(sign_in_url(safe_next(target)), status_code=303, headers=NO_STORE)
             form = await read_form(request)
             pending = await pending_of(request, form)

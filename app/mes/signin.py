@@ -6,9 +6,13 @@ challenge. Each attempt is counted in a transaction of its own, committed before
 refused attempt still counts though the request's transaction is rolled back, and two concurrent attempts cannot
 both pass the bound.
 
-Tokens: ES256 (joserfc, the one algorithm accepted), ``iss`` = ``<public base URL>/mes``, ``aud`` = ``mes``,
-``sub`` = the actor's INS, ``exp``, ``iat``, ``jti``; checked for signature, algorithm, issuer, audience, expiry
-and revocation (sign-out revokes the ``jti``).
+Tokens: ES256 (joserfc, the one algorithm accepted), ``iss`` = ``<public base URL>[/t/<tenant>]/mes``, ``aud`` =
+``mes``, ``sub`` = the actor's INS, ``exp``, ``iat``, ``jti``; checked for signature, algorithm, issuer, audience,
+expiry and revocation (sign-out revokes the ``jti``). The issuer names the tenant, so a token signed in one tenant is
+refused in every other (the signing key is the sandbox's, shared by the tenants: the issuer is what tells them apart).
+
+Tenants: challenges, page sessions and revocations are tenant rows (the ORM's tenant criteria scope every lookup), so
+a challenge, a session cookie or a revoked ``jti`` of one tenant is unknown in another.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.urls import absolute_url
 from app.config import Settings
 from app.db import as_utc, utcnow
 from app.mes import rules
@@ -198,7 +203,8 @@ async def close_web_session(session: AsyncSession, *, session_id: str | None) ->
 # --- API tokens -----------------------------------------------------------------------------------------------
 
 def issuer(settings: Settings) -> str:
-    return f"{settings.public_base_url}/mes"
+    """The patient API's token issuer in the current tenant (``<public base URL>/t/<tenant>/mes``)."""
+    return absolute_url(settings, "/mes")
 
 
 async def _signing_key(session: AsyncSession) -> tuple[str, ECKey]:

@@ -18,6 +18,7 @@ from app.mes.api import schemas
 from app.mes.api.deps import CurrentActor, CurrentPatient, bearer_of
 from app.mes.exceptions import MesSignInError
 from app.mes.signin import GRANT_TYPE
+from app.tenancy import tenant_path
 
 PREFIX = "/mes/api/v1"
 TAG = "Mon espace santé — patient API"
@@ -44,7 +45,8 @@ async def sign_in(body: schemas.SignInStart, session: SessionDep, settings: Sett
     challenge = await service.start_sign_in(session, settings=settings, ins=body.ins)
     return schemas.SignInChallenge(
         challenge=challenge.id, expires_at=challenge.expires_at,
-        delivery=f"simulated SMS: GET /sandbox/v1/mes/one-time-codes?ins={challenge.ins} returns the code")
+        delivery=f"simulated SMS: GET {tenant_path('/sandbox/v1/mes/one-time-codes')}?ins={challenge.ins} returns the "
+        "code")
 
 
 @router.post(
