@@ -8,11 +8,12 @@ Two tenants, ``a`` and ``b``, are created with the fixtures (``seed: fixtures``)
 
 from __future__ import annotations
 
+import html
 import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 
 from app.psc import models
 from app.psc.keys import generate_private_jwk, import_jwk, public_jwk
+from app.psc.memory import memory_for
 from app.tenancy import use_tenant
 from tests.conftest import BASE_URL
 from tests.psc.helpers import (
@@ -372,6 +374,63 @@ async def test_revocation_and_reset_of_one_tenant_leave_the_other_alone(client, 
     assert (await tenants["b"].post("/sandbox/v1/reset")).status_code == 200
     assert (await tenants["b"].get("/sandbox/v1/clients/b-only")).status_code == 404
     assert (await tenants["a"].get(OIDC + "/userinfo", headers=bearer(fresh_a))).status_code == 200
+
+
+async def test_a_worker_that_loads_the_revocations_loads_every_tenants(app, client, tenants) -> None:  # type: ignore[no-untyped-def]
+    """At start-up and on every reconnection of the PostgreSQL listener a worker loads the revocations of the
+    store: those of every tenant, each into its tenant's memory."""
+    revoked = await access_token_for(tenants["b"], GP)
+    kept = await access_token_for(tenants["b"], GP)
+    answer = await tenants["b"].post(OIDC + "/revoke", data={"token": revoked, "client_id": PUBLIC_CLIENT})
+    assert answer.status_code == 200
+    memory = memory_for(app.state.settings.database_url)
+    memory.tenants.clear()  # a worker that starts, or whose listener reconnects, knows nothing yet
+    await memory.load(app.state.sessionmaker)
+    jti = jwt_claims(revoked)["jti"]
+    with use_tenant("b"):
+        assert jti in memory.revoked
+    assert jti not in memory.revoked  # the default tenant's
+    _invalid_token(await tenants["b"].get(OIDC + "/userinfo", headers=bearer(revoked)))
+    assert (await tenants["b"].get(OIDC + "/userinfo", headers=bearer(kept))).status_code == 200
+
+
+def _form_of(page: str) -> tuple[str, dict[str, str]]:
+    """The first form of an HTML page: its action and its hidden fields and first button."""
+    form = page[page.index("<form"):page.index("</form>")]
+    action = form.split('action="', 1)[1].split('"', 1)[0]
+    fields = {}
+    for tag in form.split("<")[1:]:
+        if tag.startswith(("input", "button")) and 'name="' in tag:
+            name = tag.split('name="', 1)[1].split('"', 1)[0]
+            fields.setdefault(name, html.unescape(tag.split('value="', 1)[1].split('"', 1)[0]))
+    return html.unescape(action), fields
+
+
+async def test_the_login_and_logout_pages_post_back_into_their_tenant(client, tenants) -> None:  # type: ignore[no-untyped-def]
+    http = tenants["a"]
+    params = {"client_id": CONFIDENTIAL_CLIENT, "redirect_uri": REDIRECT_URI, "response_type": "code",
+              "scope": "openid scope_all", "state": "st"}
+    login = await http.get("/auth", params=params)
+    assert login.status_code == 200 and "text/html" in login.headers["content-type"]
+    action, fields = _form_of(login.text)
+    assert action == "/t/a/auth"  # the page's form posts to a's authorization endpoint, not the default one's
+    confirm = await client.post(action, data={**fields, "subject_name_id": GP})
+    action, fields = _form_of(confirm.text)
+    assert action == "/t/a/auth"
+    done = await client.post(action, data={**fields, "psc_action": "confirm"})
+    assert done.status_code == 302, done.text
+    query = parse_qs(urlsplit(done.headers["location"]).query)
+    assert query["iss"] == [issuer_of("a")] and query["code"]
+    sid = query["session_state"][0]
+    # logout without id_token_hint: a confirmation page posting back to a's end-session endpoint
+    asked = await http.get(OIDC + "/logout")
+    action, fields = _form_of(asked.text)
+    assert action == f"/t/a{OIDC}/logout"
+    ended = await client.post(action, data=fields, headers={"Cookie": f"PSC_SESSION={sid}"})
+    assert ended.status_code == 200 and "Path=/t/a/auth" in ended.headers["set-cookie"]
+    url = "/auth?" + urlencode({**params, "prompt": "none", "code_challenge": "c" * 43})
+    again = await http.get(url, headers={"Cookie": f"PSC_SESSION={sid}"})
+    assert parse_qs(urlsplit(again.headers["location"]).query)["error"] == ["login_required"]
 
 
 async def _counts(app: Any, tenant: str) -> dict[str, int]:
