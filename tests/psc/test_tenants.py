@@ -467,3 +467,19 @@ async def test_deleting_a_tenant_removes_its_psc_rows_and_leaves_the_other(app, 
     _invalid_token(await client.get(OIDC + "/userinfo", headers=bearer(token_a)))
     _invalid_token(await tenants["b"].get(OIDC + "/userinfo", headers=bearer(token_a)))
     assert (await tenants["b"].get(OIDC + "/userinfo", headers=bearer(kept_b))).status_code == 200
+
+
+def test_the_configured_issuer_and_wallet_hosts_carry_the_tenant() -> None:
+    """``SEGUR_PSC_ISSUER_BASE_URL`` and ``SEGUR_PSC_AUTHORIZE_URL`` (the "auth" and "wallet" hosts): a tenant's
+    prefix goes between the host and the path."""
+    from app.psc.realm import authorize_url, endpoint, issuer
+    from tests.conftest import make_settings
+
+    settings = make_settings("sqlite+aiosqlite:///:memory:", psc_issuer_base_url="https://auth.example",
+                             psc_authorize_url="https://wallet.example/auth")
+    assert issuer(settings) == "https://auth.example" + REALM
+    assert authorize_url(settings) == "https://wallet.example/auth"
+    with use_tenant("a"):
+        assert issuer(settings) == "https://auth.example/t/a" + REALM
+        assert endpoint(settings, "token") == f"https://auth.example/t/a{OIDC}/token"
+        assert authorize_url(settings) == "https://wallet.example/t/a/auth"
