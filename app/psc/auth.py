@@ -30,7 +30,8 @@ def bearer_token(authorization: str | None) -> str:
 
 
 async def authenticate(session: AsyncSession, settings: Settings, authorization: str | None) -> Professional:
-    """Signature with RS256/ES256 only and a key of this sandbox, ``iss`` = the sandbox issuer, ``aud``
+    """Signature with RS256/ES256 only and a key of this sandbox, ``iss`` = the current tenant's issuer (a
+    token of another tenant is refused as one of a foreign issuer: 401 ``invalid_token``), ``aud``
     = ``SEGUR_PSC_ACCESS_TOKEN_AUDIENCE``, ``exp`` with ``SEGUR_PSC_LEEWAY`` seconds, ``typ`` Bearer
     (so an id_token or refresh token is refused), not revoked, and a known professional."""
     token = bearer_token(authorization)

@@ -43,7 +43,7 @@ from app.psc.models import Client, RevokedToken
 from app.psc.realm import endpoint, issuer
 from app.psc.schemas import ClientCreate
 from app.psc.storage import epoch, from_epoch, sha256_hex, usable_id
-from app.tenancy import current_tenant
+from app.tenancy import DEFAULT_TENANT, current_tenant
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -310,7 +310,7 @@ async def authenticate_client(
     if method == "private_key_jwt":
         if assertion is None:
             raise InvalidClient("this client authenticates with private_key_jwt", rule="PSC:client.method", basic=basic)
-        audiences = [
+        audiences = [  # the current tenant's issuer and endpoints: an assertion made for another tenant is refused
             issuer(settings),
             endpoint(settings, "token"),
             endpoint(settings, "token/introspect"),
@@ -327,8 +327,11 @@ async def authenticate_client(
             )
         except TokenError as exc:
             raise InvalidClient(exc.description, rule=exc.rule, basic=False) from None
-        # RFC 7523 §3 item 7: an assertion is used once.
-        jti_key = "ca:" + sha256_hex(client_id + ":" + claims["jti"])[:61]
+        # RFC 7523 §3 item 7: an assertion is used once (in its tenant: the same client_id may be another
+        # client in another tenant, and its assertion jtis are its own).
+        tenant = current_tenant()
+        scope = client_id if tenant == DEFAULT_TENANT else f"{tenant}/{client_id}"
+        jti_key = "ca:" + sha256_hex(scope + ":" + claims["jti"])[:61]
         if await session.get(RevokedToken, jti_key) is not None:
             raise InvalidClient(
                 "client assertion replayed (jti already used)", rule="PSC:client_assertion.replay", basic=False

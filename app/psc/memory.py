@@ -1,5 +1,11 @@
 """What the PSC token check keeps in memory, per store: revoked jtis, professionals, verified tokens.
 
+Per tenant (:mod:`app.tenancy`): the revocations and professionals are kept for each tenant apart
+(:class:`TenantMemory`), :attr:`PscMemory.revoked` and :attr:`PscMemory.professionals` being the current
+tenant's; the events name their tenant, and a tenant's reset or deletion (``TOPIC_RESET`` keyed by its name)
+forgets that tenant only. The clients are cached by (store, tenant, client_id). The verified tokens are kept
+by token: a token names its tenant's issuer, and its claims, issuer included, are checked on every use.
+
 Every protected request of the sandbox checks a PSC access token. Reading the revocation table and the
 professional from the store on each request cost about 0.4 ms of CPU, more than the rest of the check;
 so this worker keeps them, and :mod:`app.events` keeps them right:
@@ -9,12 +15,13 @@ so this worker keeps them, and :mod:`app.events` keeps them right:
 - the revoked set is loaded from the store when the worker starts and again whenever the PostgreSQL
   listener reconnects; while the listener is down, :meth:`PscMemory.revocations_known` is false and the
   check reads the store, as it did before;
-- a reset of the store forgets everything (the revocation table is emptied by it, as before);
+- a reset of a tenant (or its deletion) forgets what was kept of that tenant, and the verified tokens (its
+  revocations are deleted by it, as before);
 - a token's signature is verified once: the claims of a token already verified are reused while the key
   that verified it is in the key ring (its claims are still checked on every use: issuer, audience,
   expiry, type); at most :data:`MAX_VERIFIED` tokens are kept;
 - the clients the token endpoint authenticates are kept ``psc_client_cache_ttl`` seconds (a snapshot,
-  :class:`CachedClient`); creating a client or resetting the store forgets them.
+  :class:`CachedClient`); creating a client or resetting a tenant forgets them all.
 
 All of it is a shortcut, behind one seam: :func:`recall` gives the check this memory when
 ``settings.fast_paths`` is true, and :data:`PLAIN` (which knows nothing and keeps nothing: every check
@@ -39,6 +46,7 @@ from app.db import as_utc, utcnow
 from app.events import TOPIC_RESET, StoreEvents, events_for, store_key
 from app.psc.models import RevokedToken
 from app.psc.singleflight import SingleFlight
+from app.tenancy import ALL_TENANTS, DEFAULT_TENANT, current_tenant
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,11 +54,11 @@ if TYPE_CHECKING:
     from app.config import Settings
 
 TOPIC_REVOKED = "psc.revoked"
-"""Key: ``<jti> <exp as epoch seconds, or - when unknown>``."""
+"""Key: ``<jti> <exp as epoch seconds, or - when unknown> <tenant>`` (no tenant: the default one)."""
 TOPIC_PROFESSIONAL = "psc.professional"
-"""Key: the SubjectNameID of a professional created or changed."""
+"""Key: ``<SubjectNameID> <tenant>`` of a professional created or changed (no tenant: the default one)."""
 TOPIC_CLIENT = "psc.client"
-"""Key: the client_id of a client created or changed."""
+"""Key: the client_id of a client created or changed (every worker forgets every cached client)."""
 
 MAX_VERIFIED = 20_000
 """Verified tokens kept (the oldest half is dropped beyond it)."""
@@ -84,10 +92,20 @@ class CachedClient:
 
 
 @dataclass
+class TenantMemory:
+    """What is kept of one tenant's world."""
+
+    revoked: dict[str, float] = field(default_factory=dict)
+    """jti -> its expiry (epoch seconds; ``inf`` when unknown)."""
+    professionals: dict[str, CachedProfessional] = field(default_factory=dict)
+    """SubjectNameID -> the professional."""
+
+
+@dataclass
 class PscMemory:
     store: StoreEvents
-    revoked: dict[str, float] = field(default_factory=dict)
-    professionals: dict[str, CachedProfessional] = field(default_factory=dict)
+    tenants: dict[str, TenantMemory] = field(default_factory=dict)
+    """tenant -> what is kept of it."""
     verified: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
     """token -> (its claims, the kid that verified it): reused only while that key is in the key ring."""
     loaded: bool = False
@@ -101,6 +119,22 @@ class PscMemory:
     raises it to ``psc_leeway`` plus a minute if that is longer)."""
     _since_purge: int = 0
 
+    def of(self, tenant: str) -> TenantMemory:
+        kept = self.tenants.get(tenant)
+        if kept is None:
+            kept = self.tenants[tenant] = TenantMemory()
+        return kept
+
+    @property
+    def revoked(self) -> dict[str, float]:
+        """The current tenant's revoked jtis (jti -> expiry)."""
+        return self.of(current_tenant()).revoked
+
+    @property
+    def professionals(self) -> dict[str, CachedProfessional]:
+        """The current tenant's professionals kept (SubjectNameID -> professional)."""
+        return self.of(current_tenant()).professionals
+
     @property
     def revocations_known(self) -> bool:
         """True when :attr:`revoked` holds every revocation of the store (else ask the store)."""
@@ -109,46 +143,56 @@ class PscMemory:
     # --- events ---------------------------------------------------------------------------------
 
     def on_revoked(self, key: str) -> None:
-        jti, _, exp = key.partition(" ")
-        self.revoked[jti] = float(exp) if exp and exp != "-" else NEVER
+        jti, _, rest = key.partition(" ")
+        exp, _, tenant = rest.partition(" ")
+        self.of(tenant or DEFAULT_TENANT).revoked[jti] = float(exp) if exp and exp != "-" else NEVER
         self._since_purge += 1
         if self._since_purge >= PURGE_EVERY:
             self.purge()
 
-    def on_professional(self, sni: str) -> None:
+    def on_professional(self, key: str) -> None:
+        sni, _, tenant = key.rpartition(" ") if " " in key else (key, "", DEFAULT_TENANT)
         self.generation += 1
-        self.professionals.pop(sni, None)
+        self.of(tenant).professionals.pop(sni, None)
 
-    def on_reset(self, _key: str = "") -> None:
+    def on_reset(self, key: str = "") -> None:
+        """A tenant was reset or deleted (``key``: its name; ``""`` is the default tenant): forget it."""
         self.generation += 1
-        self.revoked.clear()
-        self.professionals.clear()
+        self.tenants.pop(key or DEFAULT_TENANT, None)
         self.verified.clear()
 
     def purge(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
         # a token expired for longer than any leeway can no longer be presented successfully
-        self.revoked = {jti: exp for jti, exp in self.revoked.items() if exp > now - self.retention}
+        for kept in self.tenants.values():
+            kept.revoked = {jti: exp for jti, exp in kept.revoked.items() if exp > now - self.retention}
         self._since_purge = 0
 
     # --- loading --------------------------------------------------------------------------------
 
     async def load(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        """Every tenant's revocations (the worker's memory serves every tenant: one query over them all)."""
         # expired within the retention: a token inside its expiry leeway must still be known as revoked
         cutoff = utcnow() - timedelta(seconds=self.retention)
         async with sessionmaker() as session:
             rows = (
                 await session.execute(
-                    select(RevokedToken.jti, RevokedToken.expires_at).where(
+                    select(RevokedToken.tenant, RevokedToken.jti, RevokedToken.expires_at).where(
                         or_(RevokedToken.expires_at.is_(None), RevokedToken.expires_at > cutoff)
-                    )
+                    ),
+                    execution_options={ALL_TENANTS: True},
                 )
             ).all()
-        revoked = {jti: _epoch(expires_at) if expires_at is not None else NEVER for jti, expires_at in rows}
-        # merged, not replaced: a revocation is never undone, and one may have arrived during the query
-        self.revoked = {**revoked, **self.revoked}
+        revoked: dict[str, dict[str, float]] = {}
+        for tenant, jti, expires_at in rows:
+            revoked.setdefault(tenant, {})[jti] = _epoch(expires_at) if expires_at is not None else NEVER
+        for tenant, loaded in revoked.items():
+            kept = self.of(tenant)
+            # merged, not replaced: a revocation is never undone, and one may have arrived during the query
+            kept.revoked = {**loaded, **kept.revoked}
         self.generation += 1
-        self.professionals.clear()  # changes missed while the listener was down
+        for kept in self.tenants.values():
+            kept.professionals.clear()  # changes missed while the listener was down
         self.verified.clear()
         self.loaded = True
 
@@ -163,9 +207,10 @@ class PscMemory:
         self.verified[token] = (claims, kid)
 
     def remember_professional(self, pro: CachedProfessional, generation: int) -> None:
-        """Keep ``pro``, read from the store at ``generation``, unless a reset committed since."""
+        """Keep ``pro`` (of the current tenant), read from the store at ``generation``, unless a reset
+        committed since."""
         if self.generation == generation:
-            self.professionals[pro.subject_name_id] = pro
+            self.of(current_tenant()).professionals[pro.subject_name_id] = pro
 
 
 class PlainMemory:
@@ -219,7 +264,13 @@ def memory_for(database_url: str) -> PscMemory:
 
 
 def revoked_key(jti: str, expires_at: Any) -> str:
-    return f"{jti} {_epoch(expires_at) if expires_at is not None else '-'}"
+    """The ``TOPIC_REVOKED`` key of a revocation in the current tenant."""
+    return f"{jti} {_epoch(expires_at) if expires_at is not None else '-'} {current_tenant()}"
+
+
+def professional_key(subject_name_id: str) -> str:
+    """The ``TOPIC_PROFESSIONAL`` key of a professional of the current tenant."""
+    return f"{subject_name_id} {current_tenant()}"
 
 
 @asynccontextmanager
@@ -246,13 +297,15 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
 
 # --- clients --------------------------------------------------------------------------------------
 
-_CLIENTS: dict[tuple[str, str], tuple[float, CachedClient]] = {}
+_CLIENTS: dict[tuple[str, str, str], tuple[float, CachedClient]] = {}
+"""(database URL, tenant, client_id) -> (when it was read, the client)."""
 MAX_CLIENTS = 10_000
 """Cached clients kept (all are forgotten beyond it)."""
 
 
 CLIENT_READS: SingleFlight[CachedClient | None] = SingleFlight()
-"""The store reads of clients missing from the cache, one per client however many requests miss it together."""
+"""The store reads of clients missing from the cache, one per client (of a tenant) however many requests miss it
+together."""
 
 
 def clear_client_cache(_key: str = "") -> None:
@@ -269,23 +322,24 @@ async def read_client(
     expires under load) share one read; on the plain path each reads for itself."""
     if not settings.fast_paths:
         return await read()
-    return await CLIENT_READS.run((settings.database_url, client_id), read)
+    return await CLIENT_READS.run((settings.database_url, current_tenant(), client_id), read)
 
 
 def cached_client(settings: Settings, client_id: str) -> CachedClient | None:
-    """The client from this worker's cache (None on a miss, a stale entry, or on the plain path)."""
+    """The current tenant's client from this worker's cache (None on a miss, a stale entry, or on the plain
+    path)."""
     if not settings.fast_paths or settings.psc_client_cache_ttl <= 0:
         return None
-    hit = _CLIENTS.get((settings.database_url, client_id))
+    hit = _CLIENTS.get((settings.database_url, current_tenant(), client_id))
     if hit is None or time.monotonic() - hit[0] >= settings.psc_client_cache_ttl:
         return None
     return hit[1]
 
 
 def keep_client(settings: Settings, client: CachedClient) -> None:
-    """Keep ``client`` for ``psc_client_cache_ttl`` seconds (nothing on the plain path)."""
+    """Keep ``client`` (of the current tenant) for ``psc_client_cache_ttl`` seconds (nothing on the plain path)."""
     if not settings.fast_paths or settings.psc_client_cache_ttl <= 0:
         return
     if len(_CLIENTS) > MAX_CLIENTS:
         _CLIENTS.clear()
-    _CLIENTS[(settings.database_url, client.client_id)] = (time.monotonic(), client)
+    _CLIENTS[(settings.database_url, current_tenant(), client.client_id)] = (time.monotonic(), client)

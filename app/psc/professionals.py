@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import utcnow
 from app.events import publish
 from app.psc.exceptions import InvalidProfessional, ProfessionalExists, UnknownProfessional
-from app.psc.memory import TOPIC_PROFESSIONAL
+from app.psc.memory import TOPIC_PROFESSIONAL, professional_key
 from app.psc.models import Professional as ProfessionalRow
 from app.psc.rpps import rpps_from_subject_name_id
 from app.psc.storage import usable_id
@@ -101,5 +101,5 @@ async def create_professional(session: AsyncSession, *, data: Mapping[str, Any])
     row = professional_row_of(data)
     session.add(row)
     await session.flush()
-    await publish(session, TOPIC_PROFESSIONAL, sni)
+    await publish(session, TOPIC_PROFESSIONAL, professional_key(sni))
     return to_professional(row)

@@ -3,7 +3,10 @@
 
 The fast path answers from this worker's memory (:mod:`app.psc.memory`, reached through
 :func:`app.psc.memory.recall`): signatures already verified, revocations, professionals, clients. With
-``settings.fast_paths`` false the memory knows nothing and every check reads the store."""
+``settings.fast_paths`` false the memory knows nothing and every check reads the store.
+
+Every check is the current tenant's: its issuer (:func:`app.psc.realm.issuer`, so a token issued in another
+tenant is refused, ``PSC:token.iss``), its revocations, professionals and clients (store rows and memory)."""
 
 from __future__ import annotations
 

@@ -273,7 +273,7 @@ async def test_private_keys_are_refused_in_jwks(client) -> None:  # type: ignore
 
 async def test_a_stored_bad_jwks_is_a_401_not_a_500(client, session, pkjwt) -> None:  # type: ignore[no-untyped-def]
     # a row registered before the check existed: every key fails to import, one verifies
-    row = await session.get(Client, "pkjwt-sec")
+    row = await session.get(Client, ("default", "pkjwt-sec"))
     good = public_jwk(pkjwt)
     bad = [{"kty": "EC", "crv": "P-999", "x": "AA", "y": "AA"}, {"kty": "RSA", "n": 5, "e": "AQAB"}]
     row.client_metadata = {**row.client_metadata, "jwks": {"keys": [*bad, good]}}

@@ -28,6 +28,7 @@ from app.psc.oidc.pages import error_page, page, redirect
 from app.psc.professionals import list_professionals, professional_row, to_professional
 from app.psc.realm import issuer
 from app.psc.sessions import create_code, live_session, start_session, within_max_age
+from app.tenancy import tenant_path
 
 router = APIRouter(tags=["psc"])
 
@@ -142,7 +143,7 @@ async def _authorize(request: Request, params: dict[str, str], session: Any, set
                 carried = [(k, params[k]) for k in _AUTH_PARAMS if params.get(k)]
                 context = {
                     "client_name": client.client_metadata.get("client_name", client.client_id),
-                    "action": request.url.path,
+                    "action": tenant_path(request.url.path),  # the page posts back into its tenant
                     "params": carried,
                 }
                 if action == "select" and pro is not None:
@@ -166,8 +167,9 @@ async def _authorize(request: Request, params: dict[str, str], session: Any, set
     response = redirect(
         request, redirect_uri, mode, {"state": state, "session_state": login.id, "iss": iss, "code": code}
     )
-    response.set_cookie(
-        SESSION_COOKIE, login.id, httponly=True, samesite="lax", path="/auth", max_age=settings.psc_session_ttl
+    response.set_cookie(  # sent back to this tenant's /auth pages only (its login session)
+        SESSION_COOKIE, login.id, httponly=True, samesite="lax", path=tenant_path("/auth"),
+        max_age=settings.psc_session_ttl,
     )
     return response
 

@@ -17,6 +17,7 @@ from app.psc.oidc.pages import error_page, page, redirect
 from app.psc.revocation import revoke_session
 from app.psc.storage import usable_id
 from app.psc.verification import verify_token
+from app.tenancy import tenant_path
 
 router = APIRouter(tags=["psc"])
 
@@ -62,7 +63,10 @@ async def _logout(request: Request, params: dict[str, str], session: Any, settin
         return page(
             request,
             "logout_confirm.html",
-            {"action": request.url.path, "params": [(k, params[k]) for k in ("state", "client_id") if params.get(k)]},
+            {
+                "action": tenant_path(request.url.path),  # the page posts back into its tenant
+                "params": [(k, params[k]) for k in ("state", "client_id") if params.get(k)],
+            },
             headers=NO_STORE,
         )
     azp = claims.get("azp") or params.get("client_id")
@@ -88,7 +92,7 @@ async def _logout(request: Request, params: dict[str, str], session: Any, settin
         response: Response = redirect(request, target, "query", {"state": params.get("state")})
     else:
         response = page(request, "logged_out.html", {"notice": ignored}, headers=NO_STORE)
-    response.delete_cookie(SESSION_COOKIE, path="/auth")
+    response.delete_cookie(SESSION_COOKIE, path=tenant_path("/auth"))
     return response
 
 
