@@ -59,7 +59,7 @@ async def create_record(session: AsyncSession, *, ins: str, oid: str | None) -> 
     created = (await session.execute(
         dialect.insert(DmpRecord).values(ins=identity.ins, ins_oid=identity.oid.removeprefix("urn:oid:"),
                                          active=True, created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=[DmpRecord.ins]).returning(DmpRecord.id))).scalar_one_or_none()
+        .on_conflict_do_nothing(index_elements=[DmpRecord.tenant, DmpRecord.ins]).returning(DmpRecord.id))).scalar_one_or_none()
     if created is None:
         raise record_exists(identity.ins)
     record = await session.get(DmpRecord, created)
