@@ -86,12 +86,14 @@ def entry_uuid_taken(ids: list[str]) -> DmpError:
 
 def _refusal(exc: IntegrityError) -> DmpError | None:
     """The refusal a unique index's violation stands for: a uniqueId (``unique_id``) or, a concurrent
-    submission having taken it since :func:`app.dmp.feeding.check_entry_uuids`, an entryUUID (a primary key:
-    PostgreSQL names it ``..._pkey``, SQLite ``<table>.id``); None for anything else (a bug: a 500)."""
+    submission having taken it since :func:`app.dmp.feeding.check_entry_uuids`, an entryUUID (a primary key,
+    (tenant, id): PostgreSQL names it ``pk_<table>``, SQLite ``<table>.id``); None for anything else (a bug: a
+    500)."""
     text = str(exc.orig)
     if "unique_id" in text:
         return _duplicate_unique_id()
-    if "_pkey" in text or "dmp_document.id" in text or "dmp_submission_set.id" in text:
+    if any(name in text for name in ("pk_dmp_document", "pk_dmp_submission_set", "_pkey", "dmp_document.id",
+                                     "dmp_submission_set.id")):
         return entry_uuid_taken([])
     return None
 
