@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.dmp.exceptions import XDS_DUPLICATE, XDS_METADATA, DmpError, Kind
 from app.dmp.models import DmpAuditEvent, DmpBinary, DmpBinaryChunk, DmpDocument, DmpSubmissionSet
+from app.tenancy import current_tenant
 
 # One Core insert per table, built once: executing it with a list of rows is an executemany, and no value
 # goes through statement construction (coercion) on the hot path.
@@ -31,9 +32,14 @@ _FEED_STATEMENTS: dict[int, Any] = {}
 _FEED_STATEMENT_MAX_DOCUMENTS = 8
 
 
+_TENANT = "tenant"
+"""The one parameter every row of the one-statement feed shares: the current tenant (a CTE's INSERT gets
+its values from the statement alone, Python column defaults are not applied)."""
+
+
 def _slots(table: Table, prefix: str) -> dict[str, Any]:
-    return {c.name: bindparam(f"{prefix}{c.name}", type_=c.type) for c in table.columns
-            if not (table.name == DmpAuditEvent.__tablename__ and c.name == "id")}
+    return {c.name: bindparam(_TENANT if c.name == _TENANT else f"{prefix}{c.name}", type_=c.type)
+            for c in table.columns if not (table.name == DmpAuditEvent.__tablename__ and c.name == "id")}
 
 
 def _feed_statement(documents: int) -> Any:
@@ -80,12 +86,14 @@ def entry_uuid_taken(ids: list[str]) -> DmpError:
 
 def _refusal(exc: IntegrityError) -> DmpError | None:
     """The refusal a unique index's violation stands for: a uniqueId (``unique_id``) or, a concurrent
-    submission having taken it since :func:`app.dmp.feeding.check_entry_uuids`, an entryUUID (a primary key:
-    PostgreSQL names it ``..._pkey``, SQLite ``<table>.id``); None for anything else (a bug: a 500)."""
+    submission having taken it since :func:`app.dmp.feeding.check_entry_uuids`, an entryUUID (a primary key,
+    (tenant, id): PostgreSQL names it ``pk_<table>``, SQLite ``<table>.id``); None for anything else (a bug: a
+    500)."""
     text = str(exc.orig)
     if "unique_id" in text:
         return _duplicate_unique_id()
-    if "_pkey" in text or "dmp_document.id" in text or "dmp_submission_set.id" in text:
+    if any(name in text for name in ("pk_dmp_document", "pk_dmp_submission_set", "_pkey", "dmp_document.id",
+                                     "dmp_submission_set.id")):
         return entry_uuid_taken([])
     return None
 
@@ -109,6 +117,7 @@ async def insert_submission(session: AsyncSession, *, ss_row: dict[str, Any], bi
     one_statement = len(doc_rows) <= _FEED_STATEMENT_MAX_DOCUMENTS and all(len(c) == 1 for c in chunk_rows)
     if session.bind.dialect.name == "postgresql" and one_statement:
         params: dict[str, Any] = {f"s_{k}": v for k, v in ss_row.items()}
+        params[_TENANT] = current_tenant()
         for i, (brow, (crow,), drow) in enumerate(zip(binary_rows, chunk_rows, doc_rows, strict=True)):
             params.update({f"b{i}_{k}": v for k, v in brow.items()})
             params.update({f"c{i}_{k}": v for k, v in crow.items()})

@@ -48,8 +48,9 @@ async def create_record(session: AsyncSession, *, ins: str, oid: str | None) -> 
                        "(/sandbox/v1/persons)", rule="INS:unknown")
     if await get_record(session, ins=identity.ins) is not None:
         raise record_exists(identity.ins)
-    # Two creations for one INS may both pass the check above. The insert yields to the unique index on ``ins``
-    # (ON CONFLICT DO NOTHING: on PostgreSQL it waits for the other creation's commit): the loser inserts
+    # Two creations for one INS may both pass the check above. The insert yields to the unique index on (tenant,
+    # ins) (ON CONFLICT DO NOTHING: on PostgreSQL it waits for the other creation's commit; the tenant column is
+    # written by its default, the current tenant): the loser inserts
     # nothing and gets the check's refusal (TD1.1 answers it DMPFound, the control API 409), never a 500.
     # (Not an IntegrityError caught in a SAVEPOINT: pysqlite commits on releasing an outermost SAVEPOINT, so
     # a refused request would keep what it wrote before.)
@@ -59,7 +60,8 @@ async def create_record(session: AsyncSession, *, ins: str, oid: str | None) -> 
     created = (await session.execute(
         dialect.insert(DmpRecord).values(ins=identity.ins, ins_oid=identity.oid.removeprefix("urn:oid:"),
                                          active=True, created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=[DmpRecord.ins]).returning(DmpRecord.id))).scalar_one_or_none()
+        .on_conflict_do_nothing(index_elements=[DmpRecord.tenant, DmpRecord.ins])
+        .returning(DmpRecord.id))).scalar_one_or_none()
     if created is None:
         raise record_exists(identity.ins)
     record = await session.get(DmpRecord, created)

@@ -30,6 +30,7 @@ from app.dmp.submission import (
 )
 from app.ins import service as ins_service
 from app.psc import service as psc_service
+from app.tenancy import DEFAULT_TENANT, current_tenant
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -119,6 +120,11 @@ async def seed(session: AsyncSession, settings: Settings) -> None:
     if not settings.dmp_seed_documents:
         return
     ss_rows, bin_rows, chunk_rows, doc_rows = [], [], [], []
+    # A document's and a submission set's ids are the same in every tenant seeded with the fixtures (their keys
+    # lead with the tenant); a binary's id is unique store-wide (Binary/{id} is always server-made): another
+    # tenant's seed binaries get ids of their own (the default tenant's are unchanged).
+    tenant = current_tenant()
+    bin_scope = "" if tenant == DEFAULT_TENANT else f"{tenant}:"
     for identity in new:
         dmp_id = ids[identity.ins]
         ss_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"segur-sandbox:dmp:seed:{identity.ins}"))
@@ -126,7 +132,7 @@ async def seed(session: AsyncSession, settings: Settings) -> None:
         for n in range(len(plan["documents"])):
             doc, generated = _seed_document(identity, n)
             doc_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"segur-sandbox:dmp:doc:{generated.unique_id}"))
-            bin_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"segur-sandbox:dmp:bin:{generated.unique_id}"))
+            bin_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"segur-sandbox:dmp:bin:{bin_scope}{generated.unique_id}"))
             brow, chunks = binary_rows(bin_id, generated.cda, "application/xml", generated.hash_b64,
                                        settings.dmp_chunk_size)
             bin_rows.append(brow)

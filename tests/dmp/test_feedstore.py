@@ -33,11 +33,11 @@ async def test_every_shape_is_stored_whole(client, auth, session):  # type: igno
         ss_id = ids[kinds.index("List")]
         doc_ids = [i for i, k in zip(ids, kinds, strict=True) if k == "DocumentReference"]
         bin_ids = [i for i, k in zip(ids, kinds, strict=True) if k == "Binary"]
-        ss = await session.get(DmpSubmissionSet, ss_id)
+        ss = await session.get(DmpSubmissionSet, ("default", ss_id))
         assert ss is not None and ss.document_ids == doc_ids and ss.author_rpps == "10001000016"
         assert ss.resource["title"] == "Lot de soumission" and "text" not in ss.resource
         for n, (doc_id, bin_id) in enumerate(zip(doc_ids, bin_ids, strict=True)):
-            doc = await session.get(DmpDocument, doc_id)
+            doc = await session.get(DmpDocument, ("default", doc_id))
             sent = docref(bundle, n)
             assert doc is not None and doc.binary_id == bin_id and doc.submission_set_id == ss_id
             assert doc.unique_id == sent["masterIdentifier"]["value"] and doc.version_id == 1
@@ -137,7 +137,7 @@ async def test_concurrent_replacements_of_the_same_documents_are_one_200_and_one
         assert sorted(r.status_code for r in responses) == [200, 409], [r.text[:300] for r in responses]
         session.expire_all()
         for old_id in (first, second):
-            old = await session.get(DmpDocument, old_id)
+            old = await session.get(DmpDocument, ("default", old_id))
             assert old is not None and (old.availability, old.version_id) == ("Deprecated", 2)
             successors = (await session.execute(select(DmpDocument.id).where(DmpDocument.replaces_id == old_id))
                           ).scalars().all()
@@ -162,7 +162,7 @@ async def test_fast_and_plain_stores_keep_the_same_rows(app, client, auth, setti
             settings.fast_paths = True
         ss_id, doc_ids = ids[0], ids[1:3]
         docs = (await session.execute(rows_of(DmpDocument, doc_ids))).scalars().all()
-        ss = await session.get(DmpSubmissionSet, ss_id)
+        ss = await session.get(DmpSubmissionSet, ("default", ss_id))
         stored.append((sorted((d.title, d.content_type, d.size, d.hash_b64, d.type_code, d.labels, d.availability)
                               for d in docs), ss.document_ids.__len__(), ss.source_id))
     assert stored[0] == stored[1]

@@ -117,7 +117,7 @@ class SoapCall:
     session: AsyncSession
     sessionmaker: async_sessionmaker[AsyncSession]
     settings: Settings
-    base_url: str  # the sandbox's public base URL, for WSDL addresses and journal links
+    base_url: str  # the sandbox's public base URL with the tenant's prefix, for addresses and journal links
     journal: dict[str, Any] = field(default_factory=dict)  # what the handler adds to the journal entry
 
 

@@ -137,7 +137,8 @@ async def _call(request: Request, soap: SoapRequest, service: str) -> Response:
             if target is not None and (injection := await fault_injection.check(request, target)) is not None:
                 raise injected_fault(injection)
             call = SoapCall(request=soap, ctx=vihf.access_context(checked), vihf=checked, session=session,
-                            sessionmaker=sessionmaker, settings=settings, base_url=settings.public_base_url)
+                            sessionmaker=sessionmaker, settings=settings,
+                            base_url=absolute_url(settings, "/").rstrip("/"))
             reply = await handler(call)
             await session.commit()
         except SoapFault as fault:

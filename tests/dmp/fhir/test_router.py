@@ -379,7 +379,7 @@ async def test_concurrent_patches_with_the_same_if_match_are_one_200_and_one_412
         winner = next(r for r in responses if r.status_code == 200)
         assert winner.headers["etag"] == 'W/"2"'
         session.expire_all()
-        stored = await session.get(DmpDocument, doc_id)
+        stored = await session.get(DmpDocument, ("default", doc_id))
         assert stored is not None and stored.version_id == 2
         masked = "MASQUE_PS" in {lab[1] for lab in stored.labels}
         assert masked != stored.is_archived  # exactly one of the two changes, the winner's
@@ -390,7 +390,7 @@ async def test_concurrent_patches_with_the_same_if_match_are_one_200_and_one_412
         assert [r.status_code for r in responses] == [200, 200], [r.text[:300] for r in responses]
         assert sorted(r.headers["etag"] for r in responses) == ['W/"2"', 'W/"3"']
         session.expire_all()
-        stored = await session.get(DmpDocument, doc_id)
+        stored = await session.get(DmpDocument, ("default", doc_id))
         assert stored is not None and stored.version_id == 3
         assert "MASQUE_PS" in {lab[1] for lab in stored.labels} and stored.is_archived
 
