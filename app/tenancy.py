@@ -80,7 +80,7 @@ def tenant_path(path: str, tenant: str | None = None) -> str:
 
 
 def is_valid_tenant_name(name: str) -> bool:
-    return bool(TENANT_NAME.match(name))
+    return bool(TENANT_NAME.fullmatch(name))  # not match(): its ``$`` also matches before a final newline
 
 
 class TenantOwned:
