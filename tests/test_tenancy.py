@@ -268,3 +268,14 @@ async def test_own_tables_guarded_too(own_tables) -> None:  # type: ignore[no-un
         with pytest.raises((TenantLeak, StatementError)) as raised:
             await session.execute(select(Child.__table__.c.id))
         assert _leak(raised.value) is not None
+
+
+def test_the_cli_addresses_a_tenant_by_name() -> None:
+    from app.cli import _tenant_base, build_parser
+
+    args = build_parser().parse_args(["report", "--client", "psc:x", "--url", "http://h:8000", "--tenant", "ci-7"])
+    assert _tenant_base(args.url, args.tenant) == "http://h:8000/t/ci-7"
+    assert _tenant_base("http://h:8000/t/ci-7", None) == "http://h:8000/t/ci-7"  # a tenant's base URL as --url
+    assert _tenant_base("http://h:8000", "default") == "http://h:8000"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["seed", "--tenant", "Bad_Name"])
