@@ -122,15 +122,55 @@ async def _current(settings: Settings) -> set[str]:
         await engine.dispose()
 
 
-async def _seed(settings: Settings, reset: bool, ins_files: Sequence[str] = ()) -> None:
+class UnknownTenant(Exception):
+    """``--tenant`` names a tenant the store does not have."""
+
+
+def _tenant_base(base: str, tenant: str | None) -> str:
+    """A sandbox's base URL in ``tenant`` (``--tenant``): ``<base>/t/<tenant>``; unchanged without one (a
+    ``--url`` that already ends with ``/t/<tenant>`` is a tenant's base URL as it is)."""
+    from app.tenancy import tenant_prefix
+
+    return base + tenant_prefix(tenant) if tenant else base
+
+
+TENANT_HELP = "a tenant's name: its world at <url>/t/<tenant> (or give the tenant's base URL as --url)"
+
+
+def _tenant_name(value: str) -> str:
+    """argparse type of ``--tenant``: a tenant's name (``default`` is the world without a prefix)."""
+    from app.tenancy import is_valid_tenant_name
+
+    if not is_valid_tenant_name(value):
+        raise argparse.ArgumentTypeError(f"{value!r}: a tenant's name is 1-40 lower-case letters, digits and inner "
+                                         "hyphens")
+    return value
+
+
+async def _seed(settings: Settings, reset: bool, ins_files: Sequence[str] = (), tenant: str | None = None) -> None:
+    from app.tenancy import DEFAULT_TENANT, use_tenant
+
+    with use_tenant(tenant or DEFAULT_TENANT):
+        await _seed_tenant(settings, reset, ins_files)
+
+
+async def _seed_tenant(settings: Settings, reset: bool, ins_files: Sequence[str]) -> None:
+    from app.api.models import Tenant
     from app.api.store import reset_store, seed_store
-    from app.db import create_engine, create_sessionmaker
-    from app.domains import load_domains
+    from app.db import Base, create_engine, create_sessionmaker
+    from app.domains import import_models, load_domains
+    from app.tenancy import DEFAULT_TENANT, current_tenant, install_tenant_guard, tenant_tables
 
     engine = create_engine(settings.database_url)
+    import_models()
+    install_tenant_guard(engine.sync_engine, {table.name for table in tenant_tables(Base.metadata)})
     try:
         domains = load_domains()
         async with create_sessionmaker(engine)() as session, session.begin():
+            tenant = current_tenant()
+            if tenant != DEFAULT_TENANT and await session.get(Tenant, tenant) is None:
+                raise UnknownTenant(f"no tenant {tenant!r} in this store: create it first "
+                                    "(POST /sandbox/v1/tenants)")
             if reset:
                 await reset_store(session, settings, domains)
             else:
@@ -177,11 +217,15 @@ def cmd_seed(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     try:
-        _run(lambda s: _seed(s, args.reset, args.ins_file or ()), args)
+        _run(lambda s: _seed(s, args.reset, args.ins_file or (), args.tenant), args)
+    except UnknownTenant as exc:
+        print(f"segur-sandbox seed: {exc}", file=sys.stderr)
+        return 2
     except (OSError, json.JSONDecodeError, ValidationError) as exc:
         print(f"segur-sandbox seed: fixture file refused, nothing loaded\n{exc}", file=sys.stderr)
         return 2
-    print("fixtures loaded" + (" (store reset first)" if args.reset else ""), file=sys.stderr)
+    where = f" in tenant {args.tenant}" if args.tenant else ""
+    print("fixtures loaded" + where + (" (store reset first)" if args.reset else ""), file=sys.stderr)
     return 0
 
 
@@ -210,7 +254,8 @@ def cmd_vihf(args: argparse.Namespace) -> int:
     in the ``wsse:Security`` header of a DMPi SOAP call."""
     import httpx
 
-    base = (args.url or os.environ.get("SEGUR_PUBLIC_BASE_URL") or "http://localhost:8000").rstrip("/")
+    base = _tenant_base((args.url or os.environ.get("SEGUR_PUBLIC_BASE_URL") or "http://localhost:8000").rstrip("/"),
+                        args.tenant)
     body = {"subject_name_id": args.subject, "patient_ins": args.patient, "access_mode": args.mode,
             "authentication_mode": args.authentication, "validity_seconds": args.validity}
     body.update({key: value for key, value in (("patient_oid", args.oid), ("access_reason", args.reason),
@@ -241,7 +286,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     import httpx
     from lxml import etree
 
-    base = (args.url or os.environ.get("SEGUR_PUBLIC_BASE_URL") or "http://localhost:8000").rstrip("/")
+    base = _tenant_base((args.url or os.environ.get("SEGUR_PUBLIC_BASE_URL") or "http://localhost:8000").rstrip("/"),
+                        args.tenant)
     token = args.token or os.environ.get("SEGUR_CONTROL_TOKEN")
     params = [("format", args.format), *(("also", a) for a in args.also or ())]
     params += [(name, value) for name, value in (("since", args.since), ("until", args.until)) if value]
@@ -308,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--ins-file", action="append", metavar="PATH",
                       help="also load your own INS fixture file (JSON with persons, cards, idams in the "
                       "shapes of the control API); repeatable")
+    seed.add_argument("--tenant", type=_tenant_name, help="seed (or --reset) this tenant's world, not the default "
+                      "one; the tenant must exist (POST /sandbox/v1/tenants)")
     seed.set_defaults(handler=cmd_seed)
 
     keys = commands.add_parser("keys", help="Pro Santé Connect signing keys")
@@ -332,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     vihf.add_argument("--structure", help="Identifiant_Structure (default: the professional's)")
     vihf.add_argument("--validity", type=int, default=3600, help="seconds (60..86400)")
     vihf.add_argument("--url", help="the sandbox's base URL (SEGUR_PUBLIC_BASE_URL, default http://localhost:8000)")
+    vihf.add_argument("--tenant", type=_tenant_name, help=TENANT_HELP)
     vihf.set_defaults(handler=cmd_vihf)
 
     report = commands.add_parser("report", help="print a client's conformance report from a running sandbox")
@@ -345,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--check", action="store_true", help="exit 3 when a requirement failed (json, junit)")
     report.add_argument("--token", help="the control token (default: SEGUR_CONTROL_TOKEN)")
     report.add_argument("--url", help="the sandbox's base URL (SEGUR_PUBLIC_BASE_URL, default http://localhost:8000)")
+    report.add_argument("--tenant", type=_tenant_name, help=TENANT_HELP)
     report.set_defaults(handler=cmd_report)
 
     version = commands.add_parser("version", help="print the version")

@@ -80,7 +80,7 @@ def tenant_path(path: str, tenant: str | None = None) -> str:
 
 
 def is_valid_tenant_name(name: str) -> bool:
-    return bool(TENANT_NAME.match(name))
+    return bool(TENANT_NAME.fullmatch(name))  # not match(): its ``$`` also matches before a final newline
 
 
 class TenantOwned:
@@ -156,6 +156,8 @@ def install_tenant_guard(sync_engine: Any, tenant_table_names: set[str]) -> None
             return  # DDL (migrations), PRAGMA, TRUNCATE by the reset (ALL_TENANTS), transaction control
         if context is not None and context.execution_options.get(ALL_TENANTS):
             return
+        if "_alembic_tmp_" in statement:
+            return  # a migration's batch rebuild on SQLite copies every row of a table, on purpose (migrate on start)
         words = set(_TABLE_WORD.findall(statement.lower()))
         touched = words & tenant_table_names
         if touched and "tenant" not in words and not _by_primary_key(getattr(context, "compiled", None)):

@@ -38,6 +38,7 @@ COLUMNS = ("at", "request_id", "protocol", "client", "method", "path", "query", 
            "outcome", "rule", "detail", "duration_ms", "actor", "facts", "tenant")
 """The order of an entry's fields in the buffer (every column but the generated ``id``); the tenant is the
 one of the exchange, taken when the entry is made (the writer's task has none of its own)."""
+_TENANT_FIELD = COLUMNS.index("tenant")
 _LENGTHS = tuple(getattr(JournalEntry.__table__.c[column].type, "length", None) for column in COLUMNS)
 Entry = tuple[Any, ...]
 
@@ -220,8 +221,13 @@ class JournalWriter:
         if len(self._buffer) >= self._batch_size:
             self._wake.set()
 
-    def discard_pending(self) -> None:
-        self._buffer = []
+    def discard_pending(self, tenant: str | None = None) -> None:
+        """Drop the entries not written yet: ``tenant``'s only (its reset must not lose another tenant's), or
+        every one."""
+        if tenant is None:
+            self._buffer = []
+        else:
+            self._buffer = [row for row in self._buffer if row[_TENANT_FIELD] != tenant]
 
     async def flush(self) -> None:
         """Write what is buffered now. Entries added while it writes wait for the next flush: under

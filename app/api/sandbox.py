@@ -25,6 +25,7 @@ from app.api.store import reset_store
 from app.api.urls import absolute_url
 from app.config import Settings
 from app.db import as_utc
+from app.tenancy import current_tenant
 
 router = APIRouter(prefix="/sandbox/v1", tags=["sandbox"])
 
@@ -74,12 +75,13 @@ class JournalPage(BaseModel):
 
 
 async def reset_sandbox(app: FastAPI, session: AsyncSession, settings: Settings) -> int:
-    """The store back to its fixtures, the journal's pending entries dropped with it; the number of tables
-    emptied. What ``POST /sandbox/v1/reset`` and the web console's reset button do."""
+    """The current tenant's world back to its fixtures, its journal's pending entries dropped with it (not the
+    other tenants'); the number of tables emptied. What ``POST /sandbox/v1/reset`` and the web console's reset
+    button do."""
     writer = writer_of(app)
     if writer is not None:
         await writer.flush()
-        writer.discard_pending()
+        writer.discard_pending(current_tenant())
     return await reset_store(session, settings, app.state.domains)
 
 

@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 
 from app.api.console_session import SESSION_COOKIE, session_valid, session_value
 from app.api.deps import nul_in_url
+from app.tenancy import tenant_path
 
 __all__ = ["SESSION_COOKIE", "CsrfRefused", "NulRefused", "SignInRequired", "check_csrf", "cookie_options",
            "csrf_matches", "csrf_token", "require_sign_in", "session_value", "signed_in", "token_of"]
@@ -72,7 +73,7 @@ async def require_sign_in(request: Request) -> None:
         raise NulRefused(where)
     if not signed_in(request):
         query = request.url.query
-        raise SignInRequired(request.url.path + (f"?{query}" if query else ""))
+        raise SignInRequired(tenant_path(request.url.path) + (f"?{query}" if query else ""))
 
 
 def csrf_token(request: Request) -> str:
@@ -97,5 +98,9 @@ async def check_csrf(request: Request) -> FormData:
 
 
 def cookie_options(request: Request) -> dict[str, Any]:
+    """The console's cookies cover the whole site (``Path=/``), every tenant's console included: the control token
+    is the sandbox's, not a tenant's, so one sign-in opens every tenant's console, as the control API accepts the
+    same token under every ``/t/{tenant}``; a cookie per tenant path would also leave two cookies of one name
+    (``/`` and ``/t/x``) for a browser to choose between."""
     secure = request.app.state.settings.public_base_url.startswith("https:")
     return {"httponly": True, "samesite": "strict", "secure": secure, "path": "/"}

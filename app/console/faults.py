@@ -18,6 +18,7 @@ from app.console.access import check_csrf, require_sign_in
 from app.console.pages import HEADERS, ConsoleRoute, render
 from app.db import as_utc
 from app.faults import rules, store
+from app.tenancy import tenant_path
 
 router = APIRouter(prefix="/console/faults", route_class=ConsoleRoute, include_in_schema=False,
                    dependencies=[Depends(require_sign_in)])
@@ -93,7 +94,7 @@ async def create(request: Request, session: SessionDep,
         note_refusal(request, rule="faults:rule", detail=err.message, status=422)
         return await _page(request, session, form=fields, error={"field": err.field, "message": err.message},
                            status_code=422)
-    return RedirectResponse("/console/faults", status_code=303, headers=HEADERS)
+    return RedirectResponse(tenant_path("/console/faults"), status_code=303, headers=HEADERS)
 
 
 @router.post("/delete", name="console_faults_delete")
@@ -107,4 +108,4 @@ async def delete(request: Request, session: SessionDep,
         row = await store.get_rule(session, rule_id=int(text)) if text.isdigit() and len(text) < 10 else None
         if row is not None:
             await store.delete_rule(session, row=row)
-    return RedirectResponse("/console/faults", status_code=303, headers=HEADERS)
+    return RedirectResponse(tenant_path("/console/faults"), status_code=303, headers=HEADERS)

@@ -18,6 +18,7 @@ from app.api.sandbox import JournalFilter, journal_actors, read_journal, reset_s
 from app.console.access import check_csrf, require_sign_in
 from app.console.links import target_of
 from app.console.pages import HEADERS, ConsoleRoute, error_page, render, templates
+from app.tenancy import tenant_path
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False, dependencies=[Depends(require_sign_in)])
 
@@ -94,7 +95,7 @@ async def reset(request: Request, session: SessionDep, settings: SettingsDep,
         return error_page(request, 400, "Cochez la case de confirmation pour remettre le bac à sable à zéro "
                           "(tick the confirmation box to reset).", "console:reset-confirm")
     await reset_sandbox(request.app, session, settings)
-    return RedirectResponse("/console/journal?reset=1", status_code=303, headers=HEADERS)
+    return RedirectResponse(tenant_path("/console/journal?reset=1"), status_code=303, headers=HEADERS)
 
 
 @router.get("/console/reports", name="console_reports")

@@ -29,10 +29,14 @@ from app.dmp import service as dmp_service
 from app.ins import service as ins_service
 from app.mss import service as mss_service
 from app.psc import service as psc_service
+from app.tenancy import DEFAULT_TENANT, current_tenant, tenant_path, tenant_prefix
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False, default=str)
+# Every site-absolute path a page writes (links, forms, the script, polling URLs) starts with ``{{ prefix() }}``:
+# the tenant's ``/t/{name}`` (app.tenancy), nothing for the default tenant. Called at render time, in the request.
+templates.env.globals["prefix"] = tenant_prefix
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -55,7 +59,9 @@ NAV = (
 
 def render(request: Request, name: str, context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:
     """A console page; sets the CSRF cookie when this browser had none."""
-    values = {"csrf": csrf_token(request), "nav": NAV, "protected": token_of(request) is not None, **context}
+    tenant = current_tenant()
+    values = {"csrf": csrf_token(request), "nav": NAV, "protected": token_of(request) is not None,
+              "tenant": None if tenant == DEFAULT_TENANT else tenant, **context}
     response = templates.TemplateResponse(request, name, values, status_code=status_code, headers=HEADERS)
     fresh = getattr(request.state, "new_csrf", None)
     if fresh is not None:
@@ -79,7 +85,8 @@ def render_generic(request: Request, status: int, message: str, rule: str | None
 async def sign_in_required(request: Request, exc: SignInRequired) -> Response:
     note_refusal(request, rule="console:sign-in", detail="no console session", status=401)
     if request.method == "GET" and not request.url.path.startswith("/console/live/"):
-        return RedirectResponse(f"/console/login?{_next(exc.next_path)}", status_code=303, headers=HEADERS)
+        return RedirectResponse(tenant_path(f"/console/login?{_next(exc.next_path)}"), status_code=303,
+                                headers=HEADERS)
     return render(request, "error.html", {"page": None, "status": 401, "rule": "console:sign-in",
                                           "message": "Connexion requise : saisissez le jeton SEGUR_CONTROL_TOKEN."},
                   status_code=401)

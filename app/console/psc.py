@@ -18,6 +18,7 @@ from app.console.access import check_csrf, require_sign_in
 from app.console.pages import HEADERS, ConsoleRoute, error_page, render
 from app.db import as_utc, utcnow
 from app.psc import service as psc_service
+from app.tenancy import tenant_path
 
 router = APIRouter(prefix="/console/psc", route_class=ConsoleRoute, include_in_schema=False,
                    dependencies=[Depends(require_sign_in)])
@@ -90,4 +91,4 @@ async def decide_ciba(request: Request, auth_req_id: str, session: SessionDep,
     if form.get("action") not in ("approve", "deny"):
         return error_page(request, 400, "action must be approve or deny", "console:ciba-action")
     await psc_service.decide_ciba(session, auth_req_id=auth_req_id, approve=form.get("action") == "approve")
-    return RedirectResponse("/console/psc#ciba", status_code=303, headers=HEADERS)
+    return RedirectResponse(tenant_path("/console/psc#ciba"), status_code=303, headers=HEADERS)

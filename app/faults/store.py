@@ -2,9 +2,11 @@
 
 Every face asks :func:`check` on each call, so the question "is there a rule for this target?" is answered
 from memory, with no round trip to the store when there is none (the PSC token path stays as it was). The
-rule set is loaded once per store and forgotten whenever a rule is created or deleted (:data:`TOPIC_FAULTS`,
-published in the transaction that writes it, relayed to the other workers by :mod:`app.events`) or the store
-is reset, or the PostgreSQL listener reconnects; while it is down the rules are read from the store on every call.
+rule set is loaded once per store and tenant (:mod:`app.tenancy`: the rules of a tenant are its own, an
+injection set in one never fires in another) and forgotten whenever one of the tenant's rules is created or
+deleted (:data:`TOPIC_FAULTS`, published in the transaction that writes it, relayed to the other workers by
+:mod:`app.events`) or the tenant is reset or deleted, or the PostgreSQL listener reconnects; while it is down
+the rules are read from the store on every call.
 
 A call a rule matches is counted in the store (one ``UPDATE ... RETURNING``, atomic across workers): that
 count is the k of the rule's next-N trigger and of its seeded draw.
@@ -23,13 +25,14 @@ from app.db import utcnow
 from app.events import TOPIC_RESET, events_for, publish
 from app.faults import rules
 from app.faults.models import FaultRuleRow
+from app.tenancy import DEFAULT_TENANT, current_tenant, use_tenant
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
 TOPIC_FAULTS = "faults.rules"
-"""Key: the id of a rule created or deleted (``*`` for all of them)."""
-DEFAULT_TENANT = "default"
+"""Key: ``<tenant>:<id>`` of a rule created or deleted (``<tenant>:*`` for all of the tenant's); a key without a
+tenant (an older worker's) makes every tenant's rules forgotten."""
 
 
 def rule_of(row: FaultRuleRow) -> rules.Rule:
@@ -42,42 +45,49 @@ def rule_of(row: FaultRuleRow) -> rules.Rule:
 
 # --- the control API's service --------------------------------------------------------------------
 
+def _event_key(tenant: str, rule_id: int | str) -> str:
+    return f"{tenant}:{rule_id}"
+
+
 async def add_rule(session: AsyncSession, *, rule: rules.Rule) -> FaultRuleRow:
-    """Keep ``rule`` (validated first: :class:`~app.faults.rules.RuleError`)."""
+    """Keep ``rule`` in the current tenant, whatever ``rule.tenant`` says (validated first:
+    :class:`~app.faults.rules.RuleError`)."""
     rules.validate(rule)
     row = FaultRuleRow(
-        tenant=rule.tenant, target=rule.target, kind=rule.kind, delay_ms=rule.delay_ms, answer=rule.answer,
+        tenant=current_tenant(), target=rule.target, kind=rule.kind, delay_ms=rule.delay_ms, answer=rule.answer,
         count=rule.count, starts_at=rule.starts_at, ends_at=rule.ends_at, probability=rule.probability,
         seed=rule.seed, client=rule.client, calls=0, injected=0, created_at=utcnow(),
     )
     session.add(row)
     await session.flush()
-    await publish(session, TOPIC_FAULTS, str(row.id))
+    await publish(session, TOPIC_FAULTS, _event_key(row.tenant, row.id))
     return row
 
 
-async def list_rules(session: AsyncSession, *, tenant: str = DEFAULT_TENANT) -> list[FaultRuleRow]:
-    return list((await session.scalars(
-        select(FaultRuleRow).where(FaultRuleRow.tenant == tenant).order_by(FaultRuleRow.id))).all())
+async def list_rules(session: AsyncSession) -> list[FaultRuleRow]:
+    """The current tenant's rules (the session's tenant criteria, :mod:`app.tenancy`), oldest first."""
+    return list((await session.scalars(select(FaultRuleRow).order_by(FaultRuleRow.id))).all())
 
 
-async def get_rule(session: AsyncSession, *, rule_id: int, tenant: str = DEFAULT_TENANT) -> FaultRuleRow | None:
+async def get_rule(session: AsyncSession, *, rule_id: int) -> FaultRuleRow | None:
+    """One rule of the current tenant (None for another tenant's: ids are numbered across the store)."""
     row = await session.get(FaultRuleRow, rule_id)
-    return row if row is not None and row.tenant == tenant else None
+    return row if row is not None and row.tenant == current_tenant() else None
 
 
 async def delete_rule(session: AsyncSession, *, row: FaultRuleRow) -> None:
     await session.delete(row)
     await session.flush()
-    await publish(session, TOPIC_FAULTS, str(row.id))
+    await publish(session, TOPIC_FAULTS, _event_key(row.tenant, row.id))
 
 
-async def delete_rules(session: AsyncSession, *, tenant: str = DEFAULT_TENANT) -> int:
-    rows = await list_rules(session, tenant=tenant)
+async def delete_rules(session: AsyncSession) -> int:
+    """Delete every rule of the current tenant."""
+    rows = await list_rules(session)
     for row in rows:
         await session.delete(row)
     await session.flush()
-    await publish(session, TOPIC_FAULTS, "*")
+    await publish(session, TOPIC_FAULTS, _event_key(current_tenant(), "*"))
     return len(rows)
 
 
@@ -103,47 +113,65 @@ class Injection:
         return {"injected": True, "fault": self.rule.id, "fault_kind": self.rule.kind, "fault_call": self.k}
 
 
+Targets = dict[str, tuple[rules.Rule, ...]]
+
+
 class FaultMemory:
-    """One store's rules, as this worker knows them: by target, or ``None`` until (re)loaded."""
+    """One store's rules, as this worker knows them: per tenant, by target; a tenant absent until (re)loaded."""
 
     def __init__(self, database_url: str) -> None:
         self.events = events_for(database_url)
-        self.by_target: dict[str, tuple[rules.Rule, ...]] | None = None
+        self.by_tenant: dict[str, Targets] = {}
         self.generation = 0
-        self.events.subscribe(TOPIC_FAULTS, self._forget)
-        self.events.subscribe(TOPIC_RESET, self._forget)
+        self.events.subscribe(TOPIC_FAULTS, self._forget_rule)
+        self.events.subscribe(TOPIC_RESET, self._forget_tenant)
         self.events.on_resync(self._resync)
 
-    def _forget(self, _key: str) -> None:
-        self.by_target = None
+    def _forget(self, tenant: str | None) -> None:
+        """Forget ``tenant``'s rules (every tenant's for None); a load under way when this happens is not kept."""
+        if tenant is None:
+            self.by_tenant = {}
+        else:
+            self.by_tenant.pop(tenant, None)
         self.generation += 1
+
+    def _forget_rule(self, key: str) -> None:
+        tenant, separator, _ = key.rpartition(":")
+        self._forget(tenant if separator else None)
+
+    def _forget_tenant(self, key: str) -> None:
+        """A tenant's reset or deletion (its name; ``""`` for the default tenant)."""
+        self._forget(key or DEFAULT_TENANT)
 
     async def _resync(self) -> None:
         """The PostgreSQL listener (re)connected: a change notified while it was down never reached this worker,
         so the rules are read again on the next call."""
-        self._forget("*")
+        self._forget(None)
 
-    def drop(self, rule_id: int) -> None:
+    def drop(self, rule_id: int, tenant: str) -> None:
         """Forget a rule that cannot fire any more (this worker's shortcut; the row stays listed)."""
-        if self.by_target is not None:
-            self.by_target = {t: tuple(r for r in rs if r.id != rule_id) for t, rs in self.by_target.items()}
+        known = self.by_tenant.get(tenant)
+        if known is not None:
+            self.by_tenant[tenant] = {t: tuple(r for r in rs if r.id != rule_id) for t, rs in known.items()}
 
-    async def rules_for(self, sessionmaker: async_sessionmaker[AsyncSession], target: str) -> Sequence[rules.Rule]:
-        known = self.by_target
+    async def rules_for(self, sessionmaker: async_sessionmaker[AsyncSession], target: str,
+                        tenant: str) -> Sequence[rules.Rule]:
+        known = self.by_tenant.get(tenant)
         if known is None or not self.events.relayed:
-            known = await self._load(sessionmaker)
+            known = await self._load(sessionmaker, tenant)
         return known.get(target, ())
 
-    async def _load(self, sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, tuple[rules.Rule, ...]]:
+    async def _load(self, sessionmaker: async_sessionmaker[AsyncSession], tenant: str) -> Targets:
         generation = self.generation
-        async with sessionmaker() as session:
-            rows = (await session.scalars(select(FaultRuleRow).order_by(FaultRuleRow.id))).all()
+        with use_tenant(tenant):
+            async with sessionmaker() as session:
+                rows = (await session.scalars(select(FaultRuleRow).order_by(FaultRuleRow.id))).all()
         loaded: dict[str, list[rules.Rule]] = {}
         for row in rows:
             loaded.setdefault(row.target, []).append(rule_of(row))
         known = {target: tuple(found) for target, found in loaded.items()}
         if generation == self.generation:  # else a change arrived while loading: the next call loads again
-            self.by_target = known
+            self.by_tenant[tenant] = known
         return known
 
 
@@ -162,7 +190,7 @@ def memory_for(database_url: str) -> FaultMemory:
 
 async def count_call(sessionmaker: async_sessionmaker[AsyncSession], rule: rules.Rule) -> int | None:
     """Count one matching call of ``rule`` in the store: its k (None when the rule is gone)."""
-    async with sessionmaker() as session, session.begin():
+    async with sessionmaker() as session, session.begin():  # the current tenant's row (the session's criteria)
         k = await session.scalar(update(FaultRuleRow).where(FaultRuleRow.id == rule.id)
                                  .values(calls=FaultRuleRow.calls + 1).returning(FaultRuleRow.calls))
         if k is not None and rules.fires(rule, k):
@@ -172,24 +200,26 @@ async def count_call(sessionmaker: async_sessionmaker[AsyncSession], rule: rules
 
 
 async def find_injection(sessionmaker: async_sessionmaker[AsyncSession], database_url: str, target: str, *,
-                         actor: str | None, tenant: str = DEFAULT_TENANT) -> Injection | None:
-    """The fault to inject in this call of ``target``, if a rule fires (oldest rule first)."""
+                         actor: str | None) -> Injection | None:
+    """The fault to inject in this call of ``target`` in the current tenant, if one of its rules fires (oldest
+    rule first)."""
+    tenant = current_tenant()
     memory = memory_for(database_url)
-    candidates = await memory.rules_for(sessionmaker, target)
+    candidates = await memory.rules_for(sessionmaker, target, tenant)
     if not candidates:
         return None
     now = utcnow()
     for rule in candidates:
         if not rules.matches(rule, target, actor=actor, now=now, tenant=tenant):
             if rule.ends_at is not None and now >= rule.ends_at:
-                memory.drop(rule.id)
+                memory.drop(rule.id, tenant)
             continue
         k = await count_call(sessionmaker, rule)
         if k is None:
-            memory.drop(rule.id)
+            memory.drop(rule.id, tenant)
             continue
         if rules.exhausted(rule, k, now):
-            memory.drop(rule.id)
+            memory.drop(rule.id, tenant)
         if rules.fires(rule, k):
             return Injection(rule, k)
     return None
