@@ -186,6 +186,25 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def postgres_backends(db_name: str) -> list[int]:
+    """The PostgreSQL server processes serving database ``db_name`` (by their process title, ``postgres: ...
+    <user> <database> <client> <state>``): what a benchmark's own statements cost on the database side,
+    without the other databases of a shared server (test runs of other checkouts, whose backends come and go
+    and make a machine-wide sum meaningless, even negative). Backends that exit during a run take their CPU
+    with them: the benchmarked sandbox keeps its pooled connections open, so that is rare."""
+    import psutil
+
+    pids = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmd = " ".join(proc.info.get("cmdline") or [])
+        except psutil.Error:
+            continue
+        if cmd.startswith("postgres:") and f" {db_name} " in cmd:
+            pids.append(proc.pid)
+    return pids
+
+
 MSS_SENDER = "claire.fontaine@medecin.mssante.fr"
 MSS_RECIPIENT = "sophie.bernard@hopital-a.mssante.fr"
 

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _harness import ADMIN_URL, cpu_seconds, drop_database, free_port, start_sandbox  # noqa: E402
+from _harness import ADMIN_URL, cpu_seconds, drop_database, free_port, postgres_backends, start_sandbox  # noqa: E402
 from _harness import run_load as harness_run_load  # noqa: E402
 
 # --------------------------------------------------------------------------- setup
@@ -121,24 +121,13 @@ def build_requests(people: list[dict], port: int, n: int, kind: str, seed: int =
 _CODE = re.compile(rb"CodeCR\W+(\d\d)")
 
 
-def _postgres_backends(db_name: str) -> list[int]:
-    import psutil
-
-    pids = []
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        cmd = " ".join(proc.info.get("cmdline") or [])
-        if cmd.startswith("postgres:") and f" {db_name} " in cmd:
-            pids.append(proc.pid)
-    return pids
-
-
 def run_load(port: int, reqs: list[bytes], connections: int, server_pid: int, db_name: str) -> dict:
-    cpu_server, cpu_pg = cpu_seconds([server_pid]), cpu_seconds(_postgres_backends(db_name))
+    cpu_server, cpu_pg = cpu_seconds([server_pid]), cpu_seconds(postgres_backends(db_name))
     result = harness_run_load(port, reqs, connections, tag=_CODE)
     n = result["requests"]
     result["rps"] = round(result["rps"])
     result["server_cpu_us"] = round((cpu_seconds([server_pid]) - cpu_server) / n * 1e6)
-    result["postgres_cpu_us"] = round((cpu_seconds(_postgres_backends(db_name)) - cpu_pg) / n * 1e6)
+    result["postgres_cpu_us"] = round((cpu_seconds(postgres_backends(db_name)) - cpu_pg) / n * 1e6)
     return result
 
 

@@ -7,7 +7,7 @@ messages back to back until ``--messages`` (default 2000) are sent. Every messag
 Message-ID and the same IHE_XDM.ZIP (a CDA plus a 100 KB incompressible PDF), so the server parses the
 MIME, reads the zip and METADATA.XML, runs the checks and stores raw bytes + parsed view + delivery
 all or nothing per message (one statement on PostgreSQL). At the end the stored count is checked in
-the database; the CPU of the PostgreSQL processes of the machine is reported too.
+the database; the CPU of the PostgreSQL processes serving the benchmark's database is reported too.
 Target (issue 6): >= 200 msg/s.
 
 Run: ``.venv/bin/python bench/mss_smtp.py [--messages N] [--concurrency 8] [--no-tls]``.
@@ -38,9 +38,11 @@ from _harness import (  # noqa: E402
     ADMIN_URL,
     MSS_RECIPIENT,
     MSS_SENDER,
+    cpu_seconds,
     drop_database,
     free_port,
     mss_message,
+    postgres_backends,
     prepare_database,
     wait_ready,
 )
@@ -132,18 +134,10 @@ async def drive(port: int, messages: int, concurrency: int, tls: bool, template:
 
 
 def postgres_cpu_seconds() -> float | None:
-    """User + system CPU of the PostgreSQL server processes on this machine (None if there are none or
-    they cannot be read): what storing costs on the database side, shared with whatever else uses it."""
-    total, seen = 0.0, False
-    for proc in psutil.process_iter(["name"]):
-        try:
-            if (proc.info["name"] or "").startswith("postgres"):
-                times = proc.cpu_times()
-                total += times.user + times.system
-                seen = True
-        except psutil.Error:
-            pass
-    return total if seen else None
+    """User + system CPU of the PostgreSQL backends serving the benchmark's database (None if there are none):
+    what storing costs on the database side, without the other databases of the server."""
+    pids = postgres_backends(DB_NAME)
+    return cpu_seconds(pids) if pids else None
 
 
 def fetch_certificate(http_port: int) -> bytes:
@@ -223,7 +217,7 @@ def main() -> int:
           f"machine load average {os.getloadavg()[0]:.1f}")
     if database_before is not None and database_after is not None:
         print(f"  PostgreSQL CPU per message: {(database_after - database_before) / sent * 1000:.1f} ms "
-              "(every PostgreSQL process of this machine, whoever else uses the server)")
+              f"(the backends serving {DB_NAME})")
     print(f"  target >= 200 msg/s: {'met' if rate >= 200 else 'NOT met'}")
     return 0 if stored == expected else 1
 

@@ -3,6 +3,7 @@ stored or refused."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -87,9 +88,12 @@ def mes_bounce(verdict: RecipientVerdict, size: int) -> citizen.BounceReason | N
 
 async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelope: Envelope, *,
                   verdicts: list[RecipientVerdict] | None = None, sender: MssMailbox | None = None,
-                  sender_known: bool = False) -> Analysis:
+                  sender_known: bool = False,
+                  ins_lookup: Callable[[set[str]], Awaitable[set[str] | None]] | None = None) -> Analysis:
     """Parse and check a message. The SMTP listener passes the verdicts of RCPT and the sender mailbox
-    found at MAIL (``sender_known``), so DATA does not look them up again."""
+    found at MAIL (``sender_known``), so DATA does not look them up again, and ``ins_lookup``: which of
+    the XDM's INS the INS service knows, remembered within its connection like its other lookups (default:
+    :func:`known_ins` on ``session``)."""
     parsed, attachments = await parse_and_read_xdm(raw, message_parser(settings))
     if verdicts is None:
         verdicts = [await check_recipient(session, addr) for addr, _ in envelope.recipients]
@@ -100,7 +104,7 @@ async def analyse(session: AsyncSession, settings: Settings, raw: bytes, envelop
         for v in verdicts
     ]
     ins_ids = {pid.id for a in attachments if a.package for pid in a.package.patient_ids if pid.is_ins}
-    known = await known_ins(session, ins_ids)
+    known = await known_ins(session, ins_ids) if ins_lookup is None else await ins_lookup(ins_ids)
     if not sender_known:
         sender = await get_mailbox(session, envelope.mail_from) if envelope.mail_from else None
     sender_is_patient = sender is not None and sender.type == PATIENT

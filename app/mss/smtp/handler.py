@@ -130,6 +130,19 @@ class MssHandler(SaslMechanisms):
         async with self.app.state.sessionmaker() as db:
             return await service.lookup(db, address)
 
+    @staticmethod
+    def _ins_lookup(server: MssSMTP, db: Any) -> Any:
+        """Which of an XDM's INS the INS service knows, remembered within the connection like the other lookups
+        (:meth:`MssSMTP.cached`): a client sending many messages about the same patients asks once, not once
+        per message (one statement and its round trip: about 13 % of the listener's CPU per message)."""
+        async def lookup(candidates: set[str]) -> set[str] | None:
+            if not candidates:
+                return None
+            key = ("ins", " ".join(sorted(candidates)))
+            known = await server.cached(key, lambda: service.known_ins(db, candidates))
+            return None if known is None else set(known)
+        return lookup
+
     async def _check_recipient(self, address: str) -> service.RecipientVerdict:
         async with self.app.state.sessionmaker() as db, db.begin():  # may create a PER mailbox on the fly
             return await service.check_recipient(db, address)
@@ -215,7 +228,8 @@ class MssHandler(SaslMechanisms):
                 # atomic by itself; when notifications are due, one transaction stores everything.
                 async with autocommit() as db:
                     analysis = await service.analyse(db, self.settings, raw, smtp_envelope, verdicts=verdicts,
-                                                     sender=server.sender_mailbox, sender_known=True)
+                                                     sender=server.sender_mailbox, sender_known=True,
+                                                     ins_lookup=self._ins_lookup(server, db))
                     if analysis.refused is None:
                         message = await service.store_at_once(db, self.settings, raw, smtp_envelope, analysis)
                 if analysis.refused is None and message is None:
@@ -224,7 +238,8 @@ class MssHandler(SaslMechanisms):
             else:
                 async with self.app.state.sessionmaker() as db, db.begin():
                     analysis = await service.analyse(db, self.settings, raw, smtp_envelope, verdicts=verdicts,
-                                                     sender=server.sender_mailbox, sender_known=True)
+                                                     sender=server.sender_mailbox, sender_known=True,
+                                                     ins_lookup=self._ins_lookup(server, db))
                     if analysis.refused is None:
                         message = await service.store(db, self.settings, raw, smtp_envelope, analysis)
             refusal = analysis.refused

@@ -412,3 +412,35 @@ async def test_notifications_still_stored_with_the_message(smtp_call, session):
     assert await smtp_call(fn) == {}
     kinds = (await session.scalars(select(MssMessage.kind).order_by(MssMessage.id))).all()
     assert kinds == ["message", "dsn"]  # NOTIFY=SUCCESS reported both: no Return-Receipt-To DSN on top
+
+
+async def test_the_xdm_ins_lookup_is_remembered_within_a_connection(app, client, smtp_call):
+    """DATA asks the INS service which of an XDM's INS it knows once per connection (fast paths; every time on the
+    plain path), like the sender and recipient look-ups; after a reset, a connection asks again."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().startswith("SELECT ins_person.ins_number"):  # app.ins known_ins
+            statements.append(statement)
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        def send_twice(smtp):  # type: ignore[no-untyped-def]
+            smtp.login(DOCTOR, PASSWORD)
+            for _ in range(2):
+                raw = build_message(sender=f"Dr Claire FONTAINE <{DOCTOR}>", to=HOSPITAL_DOCTOR, xdm_bytes=sample_xdm())
+                assert smtp.sendmail(DOCTOR, [HOSPITAL_DOCTOR], raw) == {}
+
+        await smtp_call(send_twice)
+        first = len(statements)
+        assert first == (1 if app.state.settings.fast_paths else 2)
+
+        assert (await client.post("/sandbox/v1/reset")).status_code == 200
+        after_reset = len(statements)
+        await smtp_call(send_twice)
+        assert len(statements) - after_reset == first  # asked again after the reset, then remembered
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
