@@ -41,7 +41,7 @@ FAST_PATHS = {"fast": True, "plain": False}
 _skipped_postgresql: list[str] = []
 
 # The live server, Chromium and page fixtures of the browser tests (tests/browser.py).
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.tenants"]
 
 
 def _postgresql_unreachable_reason() -> str | None:
