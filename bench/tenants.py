@@ -29,7 +29,6 @@ import platform
 import re
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _harness import ADMIN_URL, cpu_seconds, drop_database, free_port, prepare_database, run_load, start_sandbox  # noqa: E402
-from dmp import UID_PLACEHOLDER, iti65_template  # noqa: E402
+from dmp import iti65_requests, iti65_template  # noqa: E402
 
 OIDC = "/auth/realms/esante-wallet/protocol/openid-connect"
 CLIENT = ("segur-sandbox-confidential", "segur-sandbox-secret")
@@ -74,19 +73,6 @@ async def seeded_patients(port: int, prefix: str) -> list[str]:
     out = [row["ins"] for row in rows if row["oid"].endswith(NIR_OID) and row["active"]]
     if not out:
         raise SystemExit(f"no fixture DMP in {prefix or 'the default tenant'}")
-    return out
-
-
-def iti65_requests(template: bytes, patients: list[str], n: int) -> list[bytes]:
-    """bench/dmp.py's substitutions (same lengths: a fresh uniqueId and a seeded patient each), with a uniqueId
-    whose last arc never starts with 0 (bench/dmp.py's ``%019d`` gives one in ten a leading zero, which the DMP
-    refuses with a 400: not an OID)."""
-    out = []
-    for i in range(n):
-        uid = f"1.2.250.1.213.1.4.8.99999.9.{1 + uuid.uuid4().int % (9 * 10**18)}"
-        uid = uid.ljust(len(UID_PLACEHOLDER), "1")[:len(UID_PLACEHOLDER)]
-        out.append(template.replace(b"PATIENTINSXXXXX", patients[i % len(patients)].encode())
-                   .replace(UID_PLACEHOLDER.encode(), uid.encode()))
     return out
 
 
