@@ -16,7 +16,7 @@ def test_a_failed_preparation_still_drops_the_database(monkeypatch: pytest.Monke
 
     dropped: list[str] = []
 
-    async def prepare(name: str, persons: int) -> None:
+    async def prepare(name: str, persons: int, tenants: int = 0) -> None:
         raise RuntimeError("migrations failed")
 
     async def drop_database(name: str) -> None:
