@@ -40,7 +40,7 @@ FAST_PATHS = {"fast": True, "plain": False}
 
 _skipped_postgresql: list[str] = []
 
-# The live server, Chromium and page fixtures of the browser tests (tests/browser.py).
+# The live server, Chromium and page fixtures of the browser tests (tests/browser.py); make_tenant (tests/tenants.py).
 pytest_plugins = ["tests.browser", "tests.tenants"]
 
 
@@ -143,8 +143,9 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
         # tenants a test left behind are deleted: each test starts in a store holding the default tenant
         # only, which the reset empties at once (TRUNCATE) instead of row by row
-        for tenant in (await http.get("/sandbox/v1/tenants")).json():
-            assert (await http.delete(f"/sandbox/v1/tenants/{tenant['name']}")).status_code == 200
+        from tests.tenants import delete_every_tenant  # a plugin (pytest_plugins above): imported once registered
+
+        await delete_every_tenant(http)
         response = await http.post("/sandbox/v1/reset")
         assert response.status_code == 200, response.text
         yield http

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +12,7 @@ from app.config import Settings
 from app.db import Base
 from app.domains import Domain, import_models
 from app.events import TOPIC_RESET, publish
-from app.tenancy import ALL_TENANTS, DEFAULT_TENANT, current_tenant
+from app.tenancy import ALL_TENANTS, DEFAULT_TENANT, current_tenant, tenant_tables
 
 
 async def seed_store(session: AsyncSession, settings: Settings, domains: Sequence[Domain]) -> None:
@@ -36,8 +36,7 @@ async def reset_store(session: AsyncSession, settings: Settings, domains: Sequen
     tables = [table for table in reversed(Base.metadata.sorted_tables) if table.name not in keep]
     tenant = current_tenant()
     if tenant != DEFAULT_TENANT or await session.scalar(select(Tenant.name).limit(1)) is not None:
-        for table in tables:
-            await session.execute(delete(table).where(table.c.tenant == tenant), execution_options={ALL_TENANTS: True})
+        await delete_tenant_rows(session, tenant, keep=keep)
     elif session.get_bind().dialect.name == "postgresql":
         # One TRUNCATE (transactional in PostgreSQL) rather than a DELETE per table: DELETE leaves every
         # row behind as a dead tuple until autovacuum passes, and a harness that resets between tests
@@ -53,3 +52,16 @@ async def reset_store(session: AsyncSession, settings: Settings, domains: Sequen
     await seed_store(session, settings, domains)
     await publish(session, TOPIC_RESET, tenant)  # what workers keep in memory of the store is forgotten
     return emptied
+
+
+async def delete_tenant_rows(session: AsyncSession, tenant: str, *, keep: Collection[str] = ()) -> int:
+    """Delete every row of ``tenant`` in every tenant-owned table but ``keep``, children first; the number of rows.
+    The caller's transaction makes it one (a tenant's reset, its deletion)."""
+    import_models()
+    deleted = 0
+    for table in tenant_tables(Base.metadata):
+        if table.name not in keep:
+            result = await session.execute(delete(table).where(table.c.tenant == tenant),
+                                           execution_options={ALL_TENANTS: True})
+            deleted += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return deleted

@@ -14,23 +14,21 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.errors import ProblemError, render_generic
 from app.api.models import Tenant
+from app.api.store import delete_tenant_rows, seed_store
 from app.api.urls import absolute_url
-from app.db import Base, as_utc, utcnow
-from app.domains import import_models
+from app.db import as_utc, utcnow
 from app.events import TOPIC_RESET, publish
 from app.tenancy import (
-    ALL_TENANTS,
     DEFAULT_TENANT,
     PATH_PREFIX,
     is_valid_tenant_name,
-    tenant_tables,
     use_tenant,
 )
 
@@ -159,8 +157,6 @@ async def create_tenant(request: Request, response: Response, session: SessionDe
     session.add(row)
     await session.flush()
     if body.seed == "fixtures":
-        from app.api.store import seed_store
-
         with use_tenant(body.name):
             await seed_store(session, settings, request.app.state.domains)
     await publish(session, TOPIC_TENANTS, body.name)
@@ -200,13 +196,3 @@ async def delete_tenant(request: Request, session: SessionDep, name: TenantName)
     await publish(session, TOPIC_RESET, name)  # what workers keep in memory of its world is forgotten
     return TenantDeleted(name=name, rows_deleted=deleted)
 
-
-async def delete_tenant_rows(session: AsyncSession, name: str) -> int:
-    """Delete every row of tenant ``name``, children first; the caller's transaction makes it one."""
-    import_models()
-    deleted = 0
-    for table in tenant_tables(Base.metadata):
-        result = await session.execute(delete(table).where(table.c.tenant == name),
-                                       execution_options={ALL_TENANTS: True})
-        deleted += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
-    return deleted
