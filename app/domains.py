@@ -52,6 +52,9 @@ class Domain:
     error_renderers: Mapping[str, ErrorRenderer] = field(default_factory=dict)
     """Path prefix -> renderer of generic errors (unknown route, 405, 413, ...) in this domain's own
     protocol shape, e.g. ``{"/lps": soap_fault}``. Called as ``renderer(request, status, message, rule)``."""
+    hot_operations: tuple[str, ...] = ()
+    """Operation ids of ``routers`` routes dispatched by exact path beside FastAPI's router, when fast paths
+    are on (:mod:`app.api.hotpaths`): endpoints that take the request alone, at thousands a second."""
     body_limits: Callable[[Settings], Mapping[str, int]] | None = None
     """Path prefix -> the largest request body accepted there, when a face needs more (or less) than
     ``SEGUR_MAX_BODY_BYTES``: the DMP's SOAP repository takes a 20 MB document in inline base64."""

@@ -20,6 +20,7 @@ from app import __version__, console
 from app.api import health, sandbox, tenants
 from app.api.deps import current_professional, refuse_nul_characters, require_control_token
 from app.api.errors import install_exception_handlers
+from app.api.hotpaths import HotPathMiddleware, hot_routes
 from app.api.journal import JournalWriter
 from app.api.middleware import RequestContextMiddleware
 from app.api.openapi_errors import install_error_responses
@@ -158,6 +159,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.include_router(router, dependencies=bearer)
     console.install(app)  # the web console at / (its pages stay out of the OpenAPI document)
     install_error_responses(app)
+    if settings.fast_paths:
+        routes = [route for domain in domains if domain.hot_operations
+                  for route in hot_routes([r for r in domain.routers if not r.prefix.startswith("/sandbox")],
+                                          domain.hot_operations)]
+        app.add_middleware(HotPathMiddleware, fastapi=app, routes=routes)  # inside the request context
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.psc import tokens
+from app.psc import signer, tokens
 from app.psc.clients import ClientLike
 from app.psc.models import IssuedToken
 from app.psc.realm import issuer
@@ -81,7 +81,7 @@ async def issue_user_tokens(session: AsyncSession, settings: Settings, grant: Gr
             "family_name": grant.userinfo.get("family_name", ""),
         },
     )
-    access = tokens.sign(ring, access_claims, alg=client.access_token_alg)  # type: ignore[arg-type]
+    access = await signer.sign(settings, ring, access_claims, alg=client.access_token_alg)  # type: ignore[arg-type]
     refresh_ttl = min(settings.psc_refresh_token_ttl, settings.psc_session_ttl)
     refresh_claims = tokens.refresh_token_claims(
         issuer=iss,
@@ -92,7 +92,7 @@ async def issue_user_tokens(session: AsyncSession, settings: Settings, grant: Gr
         ttl=refresh_ttl,
         session_id=grant.session_id,
     )
-    refresh = tokens.sign(ring, refresh_claims, alg="RS256")
+    refresh = await signer.sign(settings, ring, refresh_claims, alg="RS256")
     id_token = None
     id_claims = None
     if "openid" in grant.scope.split():
@@ -118,7 +118,7 @@ async def issue_user_tokens(session: AsyncSession, settings: Settings, grant: Gr
                 "family_name": grant.userinfo.get("family_name", ""),
             },
         )
-        id_token = tokens.sign(ring, id_claims, alg=id_alg)
+        id_token = await signer.sign(settings, ring, id_claims, alg=id_alg)
     for kind, claims in (("access", access_claims), ("refresh", refresh_claims), ("id", id_claims)):
         if claims is None:
             continue

@@ -22,6 +22,10 @@ import uuid
 from collections.abc import Collection, Mapping
 from typing import Any, TypeGuard
 
+import orjson
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwt
 from joserfc.errors import JoseError
 
@@ -157,6 +161,31 @@ def refresh_token_claims(
 def sign(ring: KeyRing, claims: Mapping[str, Any], *, alg: SigningAlg = "RS256", typ: str = "JWT") -> str:
     kid, key = ring.signing_key(alg)
     return jwt.encode({"alg": alg, "typ": typ, "kid": kid}, dict(claims), key, algorithms=[alg])
+
+
+def signing_input(claims: Mapping[str, Any], *, kid: str, alg: SigningAlg, typ: str = "JWT") -> bytes:
+    """The JWS signing input (RFC 7515 §5.1) of a compact token, byte for byte as :func:`sign` (joserfc)
+    writes it: header ``typ, alg, kid`` in ASCII JSON, payload in UTF-8 JSON, both without spaces."""
+    header = json.dumps({"typ": typ, "alg": alg, "kid": kid}, separators=(",", ":")).encode("ascii")
+    payload = orjson.dumps(dict(claims))  # the same bytes as json.dumps(ensure_ascii=False, compact), faster
+    return base64.urlsafe_b64encode(header).rstrip(b"=") + b"." + base64.urlsafe_b64encode(payload).rstrip(b"=")
+
+
+def jws_signature(private_key: Any, alg: SigningAlg, data: bytes) -> bytes:
+    """The raw JWS signature of ``data`` (RFC 7518 §3.3 RS256: RSASSA-PKCS1-v1_5 with SHA-256; §3.4 ES256:
+    ECDSA P-256 with SHA-256 as the 64-byte ``R || S``). ``private_key`` is the ``cryptography`` key; OpenSSL
+    runs without the GIL, so a thread may call this beside the event loop (:mod:`app.psc.signer`)."""
+    if alg == "RS256":
+        return private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[no-any-return]
+    if alg == "ES256":
+        r, s = decode_dss_signature(private_key.sign(data, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    raise ValueError(f"unsupported signing algorithm {alg!r}")
+
+
+def compact(signing_input: bytes, signature: bytes) -> str:
+    """A compact JWS from its signing input and raw signature."""
+    return signing_input.decode("ascii") + "." + b64url(signature)
 
 
 def _segments(token: str) -> list[str]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.psc import tokens
+from app.psc import signer, tokens
 from app.psc.clients import ClientLike, granted_scope
 from app.psc.issuance import token_response
 from app.psc.realm import issuer
@@ -38,5 +38,5 @@ async def issue_client_credentials(
         acr="1",
         extra={"clientId": client.client_id},
     )
-    access = tokens.sign(ring, claims, alg=client.access_token_alg)  # type: ignore[arg-type]
+    access = await signer.sign(settings, ring, claims, alg=client.access_token_alg)  # type: ignore[arg-type]
     return token_response(access, expires_in=settings.psc_access_token_ttl, scope=granted)
