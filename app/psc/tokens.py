@@ -171,14 +171,17 @@ def signing_input(claims: Mapping[str, Any], *, kid: str, alg: SigningAlg, typ: 
     return base64.urlsafe_b64encode(header).rstrip(b"=") + b"." + base64.urlsafe_b64encode(payload).rstrip(b"=")
 
 
+_PKCS1V15, _SHA256, _ECDSA_SHA256 = padding.PKCS1v15(), hashes.SHA256(), ec.ECDSA(hashes.SHA256())
+
+
 def jws_signature(private_key: Any, alg: SigningAlg, data: bytes) -> bytes:
     """The raw JWS signature of ``data`` (RFC 7518 §3.3 RS256: RSASSA-PKCS1-v1_5 with SHA-256; §3.4 ES256:
     ECDSA P-256 with SHA-256 as the 64-byte ``R || S``). ``private_key`` is the ``cryptography`` key; OpenSSL
     runs without the GIL, so a thread may call this beside the event loop (:mod:`app.psc.signer`)."""
     if alg == "RS256":
-        return private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[no-any-return]
+        return private_key.sign(data, _PKCS1V15, _SHA256)  # type: ignore[no-any-return]
     if alg == "ES256":
-        r, s = decode_dss_signature(private_key.sign(data, ec.ECDSA(hashes.SHA256())))
+        r, s = decode_dss_signature(private_key.sign(data, _ECDSA_SHA256))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     raise ValueError(f"unsupported signing algorithm {alg!r}")
 

@@ -4,6 +4,7 @@ nothing written to the store (the token endpoint's hot path)."""
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,13 @@ if TYPE_CHECKING:
     from app.config import Settings
 
 
+@functools.lru_cache(maxsize=1024)
+def service_account_subject(client_id: str) -> str:
+    """The ``sub`` of a client's service-account tokens: one stable UUID per client, as Keycloak's service-account
+    user has (a name-based UUID here, so it is the same after a reset)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "service-account:" + client_id))
+
+
 async def issue_client_credentials(
     session: AsyncSession, settings: Settings, *, client: ClientLike, scope: str | None
 ) -> dict[str, Any]:
@@ -30,7 +38,7 @@ async def issue_client_credentials(
         issuer=issuer(settings),
         audience=settings.psc_access_token_audience,
         client_id=client.client_id,
-        subject=str(uuid.uuid5(uuid.NAMESPACE_URL, "service-account:" + client.client_id)),
+        subject=service_account_subject(client.client_id),
         scope=granted,
         now=now,
         ttl=settings.psc_access_token_ttl,

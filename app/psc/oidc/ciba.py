@@ -4,7 +4,7 @@ industriels.esante.gouv.fr). The tokens are polled at the token endpoint (:mod:`
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.journal import note_facts
@@ -21,7 +21,7 @@ router = APIRouter(tags=["psc"])
     OIDC + "/ext/ciba/auth", summary="CIBA backchannel authentication (poll mode)", operation_id="psc_ciba_auth"
 )
 async def ciba_auth(request: Request, session: SessionDep, settings: SettingsDep,
-                    caller: ConfidentialClientForm) -> JSONResponse:
+                    caller: ConfidentialClientForm) -> Response:
     """PSC: HTTP Basic client auth, form-encoded, poll mode only (industriels.esante.gouv.fr CIBA page)."""
     client, form = caller.client, caller.form
     # SC.PSC.08 (EX PSC 16), SC.PSC.01: what the conformance report checks of a CIBA request

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from app.api.deps import SessionDep, SettingsDep
 from app.psc.clients import ClientLike, authenticate_client
@@ -67,8 +68,10 @@ def _refuse_nul(values: dict[str, str]) -> None:
         raise InvalidRequest("parameters must not contain NUL characters", rule="PSC:form.nul")
 
 
-def json_response(body: dict[str, Any], status: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=NO_STORE)
+def json_response(body: dict[str, Any], status: int = 200) -> Response:
+    """A JSON answer that is not to be cached (RFC 6749 §5.1). orjson writes the bytes Starlette's
+    ``JSONResponse`` writes (compact, UTF-8), in a fraction of the time: this is every token answer."""
+    return Response(orjson.dumps(body), status_code=status, headers=NO_STORE, media_type="application/json")
 
 
 # --- a form request from an authenticated client (introspection, revocation, CIBA) -------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from app.api.deps import SessionDep, SettingsDep
 from app.faults import rules as fault_rules
@@ -18,7 +18,7 @@ router = APIRouter(tags=["psc"])
 
 @router.post(OIDC + "/token/introspect", summary="Token introspection (RFC 7662)", operation_id="psc_introspect")
 async def introspect(request: Request, session: SessionDep, settings: SettingsDep,
-                     caller: ConfidentialClientForm) -> JSONResponse:
+                     caller: ConfidentialClientForm) -> Response:
     if not caller.form.get("token"):
         raise InvalidRequest("token is required", rule="PSC:introspect.missing")
     # fault injection (/sandbox/v1/faults): 503, or the token treated as expired / revoked: RFC 7662 §2.2

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.journal import note_facts
@@ -46,7 +46,7 @@ def token_session(request: Request) -> LazySession | AsyncSession:
     "urn:openid:params:grant-type:ciba (poll). Client authentication: client_secret_basic, "
     "client_secret_post, private_key_jwt, or none for public clients.",
 )
-async def token(request: Request) -> JSONResponse:
+async def token(request: Request) -> Response:
     # Same transaction contract as SessionDep: commit before answering, roll back on error; but a refusal
     # whose effects must stay (a replay's revocations, a CIBA poll time) is committed first.
     settings = request.app.state.settings
@@ -67,7 +67,7 @@ async def token(request: Request) -> JSONResponse:
     return response
 
 
-async def _token(request: Request, session: Any, settings: Any, authorization: str | None) -> JSONResponse:
+async def _token(request: Request, session: Any, settings: Any, authorization: str | None) -> Response:
     form = await read_form(request)
     grant_type = form.get("grant_type") or ""
     grant = GRANTS.get(grant_type)
