@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import unquote_plus
 
 import orjson
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, HTTPException, Request
 from fastapi.responses import Response
 
 from app.api.deps import SessionDep, SettingsDep
@@ -56,9 +57,41 @@ async def read_form(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("application/x-www-form-urlencoded"):
         raise InvalidRequest("the body must be application/x-www-form-urlencoded", rule="PSC:form.content_type")
-    form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    if request.app.state.settings.fast_paths:
+        values = _urlencoded(content_type, await request.body())
+    else:
+        form = await request.form()
+        values = {k: v for k, v in form.items() if isinstance(v, str)}
     _refuse_nul(values)
+    return values
+
+
+FORM_MAX_FIELDS = 1000
+FORM_MAX_FIELD_BYTES = 1024 * 1024
+
+
+def _urlencoded(content_type: str, body: bytes) -> dict[str, str]:
+    """A form body read as Starlette's ``request.form()`` reads it (python-multipart's non-strict querystring
+    parser), a fast path: the parser's callbacks were a tenth of a token's time on the event loop. Fields split
+    on ``&`` only, empty ones skipped; a name without ``=`` has the empty value; names and values are read as
+    Latin-1, then ``+`` and percent escapes decoded as UTF-8; a repeated name keeps its last value; over 1,000
+    fields, or a field (name and value) over 1 MB, the same 400 as Starlette's. A media type that is not exactly
+    ``application/x-www-form-urlencoded`` (``...-urlencodedx``) reads as no field, as Starlette's. Compared with
+    the plain path in tests/psc/oidc/test_hot_paths.py."""
+    if content_type.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
+        return {}
+    values: dict[str, str] = {}
+    count = 0
+    for field in body.split(b"&"):
+        if not field:
+            continue
+        name, _, value = field.partition(b"=")
+        if len(name) + len(value) > FORM_MAX_FIELD_BYTES:
+            raise HTTPException(400, f"Field exceeded maximum size of {FORM_MAX_FIELD_BYTES // 1024}KB.")
+        count += 1
+        if count > FORM_MAX_FIELDS:
+            raise HTTPException(400, f"Too many fields. Maximum number of fields is {FORM_MAX_FIELDS}.")
+        values[unquote_plus(name.decode("latin-1"))] = unquote_plus(value.decode("latin-1"))
     return values
 
 
