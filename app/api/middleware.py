@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import time
-import uuid
 from collections.abc import Mapping
 
 from starlette.requests import Request
@@ -36,6 +36,13 @@ access_logger = logging.getLogger("segur.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
+def new_request_id() -> str:
+    """32 hex digits, as ``uuid4().hex`` gave. A request id labels a request, it guards nothing: drawn from the
+    ``random`` module (seeded from the OS, and again in a forked child), without the system call ``uuid4``
+    makes each time; under load that call cost ~5 µs a request, 6 % of a userinfo answer (issue 16)."""
+    return f"{random.getrandbits(128):032x}"
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: bool, log_json: bool,
                  body_limits: Mapping[str, int] | None = None) -> None:
@@ -53,7 +60,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         headers = dict(scope.get("headers") or ())
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _REQUEST_ID.match(incoming) else new_request_id()
         context = RequestContext(request_id=request_id)
         scope[CONTEXT_KEY] = context
         response_started = False

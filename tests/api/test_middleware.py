@@ -33,6 +33,28 @@ async def test_request_id_is_honoured_or_made(client: httpx.AsyncClient) -> None
     assert len(made.headers["x-request-id"]) == 32
 
 
+def test_made_request_ids_are_32_hex_digits_and_distinct() -> None:
+    import os
+    import random
+
+    from app.api.middleware import new_request_id
+
+    made = {new_request_id() for _ in range(20_000)}
+    assert len(made) == 20_000 and all(len(rid) == 32 and int(rid, 16) >= 0 for rid in made)
+    # the random module is seeded again in a forked child: two workers forked from one parent differ
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    state = random.getstate()
+    assert os.read(read, 64).decode() != new_request_id()
+    random.setstate(state)
+    os.close(read)
+    os.close(write)
+
+
 async def test_a_domain_sets_its_own_body_limit_on_its_prefix(client: httpx.AsyncClient, settings) -> None:
     """Domain.body_limits: the DMP's SOAP repository takes more than SEGUR_MAX_BODY_BYTES (a 20 MB document in
     base64), so a body over the platform's limit reaches its own reader, which answers in SOAP."""
