@@ -129,3 +129,20 @@ async def test_a_token_beside_the_router_in_a_tenant(client: httpx.AsyncClient, 
     assert response.status_code == 200, response.text
     claims = jwt_claims(response.json()["access_token"])
     assert claims["iss"] == "http://sandbox.test" + tenant_prefix + "/auth/realms/esante-wallet"
+
+
+@pytest.mark.parametrize("body", [
+    {"access_token": "a.b.c", "expires_in": 300, "refresh_expires_in": 0, "token_type": "Bearer",
+     "not-before-policy": 0, "scope": "profile email"},
+    {"error": "invalid_grant", "error_description": "Code « périmé » \u2028 \x01 \"quoted\" \\ 😀", "n": None,
+     "ok": True, "list": [1, 2.5, {"k": []}]},
+])
+def test_the_oidc_json_answers_are_starlettes_bytes(body: dict[str, Any]) -> None:
+    """json_response writes with orjson on both paths: the bytes of Starlette's JSONResponse, and its headers."""
+    from starlette.responses import JSONResponse
+
+    from app.psc.oidc.http import NO_STORE, json_response
+
+    ours, theirs = json_response(body, 400), JSONResponse(body, status_code=400, headers=NO_STORE)
+    assert ours.body == theirs.body
+    assert (ours.status_code, ours.headers.items()) == (theirs.status_code, theirs.headers.items())
