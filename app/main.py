@@ -159,11 +159,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.include_router(router, dependencies=bearer)
     console.install(app)  # the web console at / (its pages stay out of the OpenAPI document)
     install_error_responses(app)
-    if settings.fast_paths:
-        routes = [route for domain in domains if domain.hot_operations
-                  for route in hot_routes([r for r in domain.routers if not r.prefix.startswith("/sandbox")],
-                                          domain.hot_operations)]
-        app.add_middleware(HotPathMiddleware, fastapi=app, routes=routes)  # inside the request context
+    routes = [route for domain in domains if domain.hot_operations
+              for route in hot_routes([r for r in domain.routers if not r.prefix.startswith("/sandbox")],
+                                      domain.hot_operations)]
+    if routes:  # inside the request context; it passes every request on when fast paths are off
+        app.add_middleware(HotPathMiddleware, fastapi=app, routes=routes)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -11,10 +11,12 @@ handlers, as Starlette's ``ExceptionMiddleware`` would. Anything else — anothe
 trailing slash, a non-HTTP scope — goes down the normal stack unchanged.
 
 Only routes that need nothing FastAPI would add are accepted (:func:`hot_route`): a route with
-dependencies, parameters other than the request, or a response model is refused at start-up, and a domain
-names its hot routes among the routers it has included without dependencies (``Domain.hot_operations``).
-``SEGUR_FAST_PATHS=false`` leaves this middleware out; the suite runs both ways, and
-``tests/api/test_hotpaths.py`` compares the two answers request by request.
+dependencies or parameters other than the request is refused at start-up, and a domain names its hot routes
+among the routers it has included without dependencies (``Domain.hot_operations``). With
+``SEGUR_FAST_PATHS=false`` (read per request) every request goes through the router; the suite runs both ways,
+and ``tests/psc/oidc/test_hot_paths.py`` and ``tests/ins/test_routing.py`` compare the answers request by
+request. (This replaced INS's ``LeanRoute``, which skipped FastAPI's handler but not its router, through a
+private FastAPI context variable.)
 """
 
 from __future__ import annotations
@@ -45,19 +47,26 @@ def hot_routes(routers: Iterable[APIRouter], operation_ids: Iterable[str]) -> li
     return found
 
 
+def takes_only_the_request(dependant: Any, endpoint: Callable[..., Any]) -> bool:
+    """Does calling ``endpoint(request)`` do all FastAPI would have done for this dependant: no dependency, no
+    path, query, header, cookie or body parameter, nothing but the request?"""
+    if dependant is None or dependant.call is not endpoint or dependant.request_param_name is None:
+        return False
+    if (dependant.dependencies or dependant.path_params or dependant.query_params or dependant.header_params
+            or dependant.cookie_params or dependant.body_params):
+        return False
+    return (dependant.websocket_param_name is None and dependant.http_connection_param_name is None
+            and dependant.response_param_name is None and dependant.background_tasks_param_name is None
+            and dependant.security_scopes_param_name is None)
+
+
 def hot_route(route: APIRoute) -> Endpoint:
-    """The route's endpoint, if it can be called with the request alone and answer as the router would."""
-    parameters = list(inspect.signature(route.endpoint).parameters.values())
-    plain = (
-        len(parameters) == 1
-        and parameters[0].annotation in (Request, "Request")
-        and not route.dependencies
-        and not route.dependant.dependencies
-        and route.response_model is None
-    )
-    if not plain:
+    """The route's endpoint, if it can be called with the request alone and answer as the router would. A
+    response model may document the answer: the endpoint must return a ``Response`` (FastAPI validates
+    nothing then either), which :class:`HotPathMiddleware` checks on every call."""
+    if route.dependencies or not takes_only_the_request(route.dependant, route.endpoint):
         raise ValueError(f"{route.operation_id or route.name}: only an endpoint taking the request alone, with no "
-                         "dependency or response model, can be dispatched beside the router")
+                         "dependency, can be dispatched beside the router")
     return route.endpoint  # type: ignore[no-any-return]
 
 
@@ -73,7 +82,8 @@ class HotPathMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.routes.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
-        if found is None:
+        # fast paths off (read per request: tests swap a live app's settings), the router and FastAPI's handler
+        if found is None or not self.fastapi.state.settings.fast_paths:
             await self.app(scope, receive, send)
             return
         route, endpoint = found
@@ -83,6 +93,8 @@ class HotPathMiddleware:
         request = Request(scope, receive, send)
         try:
             response = await endpoint(request)
+            if not isinstance(response, Response):
+                raise TypeError(f"{route.operation_id}: a hot endpoint must return a Response, not {type(response)}")
         except Exception as exc:
             handler = self._handler(exc)
             if handler is None:

@@ -17,8 +17,9 @@ Its shape:
   :mod:`~app.ins.soap` (SOAP 1.2 at ``/lps``, faults with siram/desir/insi codes, ``soap.faults.map_error``),
   :mod:`~app.ins.router` (JSON at ``/insi/v1``, RFC 9457 problems, ``problem_of``),
   :mod:`~app.ins.control` (the control API at ``/sandbox/v1``, ``control_problem``);
-- **fast paths**, each behind one small interface gated by ``settings.fast_paths``: :mod:`~app.ins.routing`
-  (``LeanRoute``), :mod:`~app.ins.readpool` (the connection lender and the statement compiled for asyncpg in
+- **fast paths**, each behind one small interface gated by ``settings.fast_paths``: the two search routes
+  dispatched beside FastAPI's router (``Domain.hot_operations``, :mod:`app.api.hotpaths`),
+  :mod:`~app.ins.readpool` (the connection lender and the statement compiled for asyncpg in
   :func:`app.ins.searches.search_by_traits_fast`), :mod:`~app.ins.jsonbody` (orjson answers);
 - :mod:`~app.ins.config` (settings), :mod:`~app.ins.schemas` (request bodies), :mod:`~app.ins.domain` (what
   the domain plugs into the platform).

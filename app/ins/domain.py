@@ -42,6 +42,8 @@ DOMAIN = Domain(
     # token, app/ins/soap/endpoint.py), /insi/v1 stays open as it was (a sandbox facade with no real
     # counterpart), and /sandbox/v1 takes the control API's token.
     routers=[soap_router, router, control],
+    # the two search faces, dispatched beside FastAPI's router on the fast path (app/api/hotpaths.py)
+    hot_operations=("ins_soap", "insi_search_traits"),
     seed=seed,
     lifespan=lifespan,
     exception_handlers={SoapFault: soap_fault_handler, InsError: _ins_error},

@@ -26,7 +26,6 @@ from app.ins.call_log import call_log
 from app.ins.exceptions import InsError, InsiTechnicalFault, OidError, RnivError, TraitError
 from app.ins.individu import answer_body
 from app.ins.jsonbody import json_response
-from app.ins.routing import LeanRoute
 from app.ins.schemas import TraitsSearch, VerifyRequest, VitaleSearch
 from app.shared.identifiers import OID_INS_NIR
 
@@ -125,7 +124,6 @@ router.add_api_route(
     "/search-traits",
     search_traits,
     methods=["POST"],
-    route_class_override=LeanRoute,  # called without FastAPI's per-request pipeline (app/ins/routing.py)
     summary="rechercherInsAvecTraitsIdentite (RECSANSVITALE) as JSON",
     description="Traits must already be in INSi form (upper case A-Z, no accents); anything else is a 400 "
     "naming the field, the rule and the INSi form. Unknown person: CodeCR 01, never a generic identity.",

@@ -3,6 +3,8 @@ that take the request alone qualify; what they raise is rendered by the applicat
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
@@ -36,12 +38,18 @@ def _dependency() -> None:
     return None
 
 
+async def not_a_response(request: Request) -> dict[str, str]:
+    return {"not": "a response"}
+
+
 def _app(*operation_ids: str) -> FastAPI:
     router = APIRouter()
     router.add_api_route("/echo", echo, methods=["POST"], operation_id="echo")
     router.add_api_route("/param", with_parameter, methods=["GET"], operation_id="param")
     router.add_api_route("/dep", echo, methods=["GET"], operation_id="dep", dependencies=[Depends(_dependency)])
+    router.add_api_route("/dict", not_a_response, methods=["GET"], operation_id="dict")
     app = FastAPI()
+    app.state.settings = SimpleNamespace(fast_paths=True)
     app.include_router(router)
 
     @app.exception_handler(Refusal)
@@ -82,6 +90,26 @@ async def test_what_the_endpoint_raises_goes_to_the_application_handlers() -> No
     teapot = await _request(app, "POST", "/echo?fail=http")
     assert (teapot.status_code, teapot.json()) == (418, {"detail": "teapot"})  # FastAPI's HTTPException handler
     assert (await _request(app, "POST", "/echo?fail=other")).status_code == 500  # left to the outer layers
+
+
+async def test_fast_paths_off_every_request_goes_through_the_router(monkeypatch: pytest.MonkeyPatch) -> None:
+    routed: list[str] = []
+    original = APIRouter.__call__
+
+    async def spy(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        routed.append(scope["path"])
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(APIRouter, "__call__", spy)
+    app = _app("echo")
+    app.state.settings = SimpleNamespace(fast_paths=False)  # read per request, as tests swap a live app's settings
+    response = await _request(app, "POST", "/echo")
+    assert (response.status_code, response.text, routed) == (200, "hello", ["/echo"])
+
+
+async def test_a_hot_endpoint_must_return_a_response() -> None:
+    """Beside the router nothing would serialise another value: a 500, never a half answer."""
+    assert (await _request(_app("dict"), "GET", "/dict")).status_code == 500
 
 
 @pytest.mark.parametrize("operation_id", ["param", "dep"])

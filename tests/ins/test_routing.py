@@ -1,116 +1,43 @@
-"""app.ins.routing.LeanRoute: the hot INSi routes skip FastAPI's per-request pipeline only when nothing is lost,
-and only with fast paths on; off, FastAPI's own pipeline answers the same."""
+"""The hot INSi routes (``/insi/v1/search-traits``, ``/lps``) are dispatched beside FastAPI's router on the fast
+path (``Domain.hot_operations``, app.api.hotpaths); off, FastAPI's router and handler answer the same."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi import routing as fastapi_routing
-from starlette.responses import Response
+from fastapi.routing import APIRouter
 
-from app.ins.routing import LeanRoute, _effective, takes_only_the_request
+from app.api.hotpaths import HotPathMiddleware, takes_only_the_request
 from app.ins.soap.client import build_request, recsansvitale_xml
 
 
-async def _endpoint(request: Request) -> Response:
-    return Response(await request.body(), media_type="text/plain")
+def _hot_layer(app) -> HotPathMiddleware:  # type: ignore[no-untyped-def]
+    layer = app.middleware_stack
+    while not isinstance(layer, HotPathMiddleware):
+        layer = layer.app
+    return layer
 
 
-def _refuse() -> None:
-    raise HTTPException(401, "no")
-
-
-def _app(fast_paths: bool = True, **include: object) -> FastAPI:
-    router = APIRouter(prefix="/x")
-    router.add_api_route("/echo", _endpoint, methods=["POST"], route_class_override=LeanRoute,
-                         operation_id="echo")
-    app = FastAPI()
-    app.state.settings = SimpleNamespace(fast_paths=fast_paths)
-    app.include_router(router, **include)  # type: ignore[arg-type]
-    return app
-
-
-@pytest.fixture
-def handler_builds(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """The endpoints FastAPI built its standard request handler for."""
-    built: list[object] = []
-    original = fastapi_routing.get_request_handler
-
-    def spy(dependant, *args, **kwargs):  # type: ignore[no-untyped-def]
-        built.append(dependant.call)
-        return original(dependant, *args, **kwargs)
-
-    monkeypatch.setattr(fastapi_routing, "get_request_handler", spy)
-    return built
-
-
-async def _post(app: FastAPI) -> httpx.Response:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-        return await client.post("/x/echo", content=b"hello")
-
-
-async def test_lean_route_calls_the_endpoint_directly(handler_builds: list[object]) -> None:
-    app = _app()
-    r = await _post(app)
-    assert r.status_code == 200 and r.text == "hello"
-    assert _endpoint not in handler_builds
-    assert "echo" in str(app.openapi())  # still documented
-
-
-async def test_a_dependency_of_the_inclusion_is_never_skipped(handler_builds: list[object]) -> None:
-    r = await _post(_app(dependencies=[Depends(_refuse)]))
-    assert r.status_code == 401
-    assert _endpoint in handler_builds
-
-
-def test_the_hot_routes_stay_eligible(app) -> None:  # type: ignore[no-untyped-def]
-    lean = [route for route in _api_routes(app) if isinstance(route, LeanRoute)]
-    assert sorted(route.path for route in lean) == ["/insi/v1/search-traits", "/lps"]
-    for route in lean:  # a parameter or dependency added to them would silently bring the slow path back
+def test_the_hot_routes_stay_eligible(app, client) -> None:  # type: ignore[no-untyped-def]
+    hot = {path: route for (_, path), (route, _) in _hot_layer(app).routes.items() if not path.startswith("/auth")}
+    assert sorted(hot) == ["/insi/v1/search-traits", "/lps"]
+    for route in hot.values():  # a parameter or dependency added to them would be refused at start-up
         assert takes_only_the_request(route.dependant, route.endpoint), route.path
 
 
-def _api_routes(app: FastAPI) -> list[fastapi_routing.APIRoute]:
-    out: list[fastapi_routing.APIRoute] = []
+async def test_the_hot_routes_skip_the_router_only_with_fast_paths(  # type: ignore[no-untyped-def]
+        app, client, monkeypatch: pytest.MonkeyPatch) -> None:
+    routed: list[str] = []
+    original = APIRouter.__call__
 
-    def walk(router: object) -> None:
-        for route in getattr(router, "routes", []):
-            original = getattr(route, "original_router", None)
-            if original is not None:
-                walk(original)
-            elif isinstance(route, fastapi_routing.APIRoute):
-                out.append(route)
+    async def spy(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        routed.append(scope["path"])
+        await original(self, scope, receive, send)
 
-    walk(app.router)
-    return out
-
-
-def test_an_inclusion_context_not_understood_means_the_standard_handler() -> None:
-    """Were FastAPI to rename the fields of its inclusion context, the lean path must not take the bare route
-    (without the inclusion's dependencies, the control token's for one) for the route as included."""
-    route = LeanRoute("/echo", _endpoint, methods=["POST"])
-    var = fastapi_routing._effective_route_context_var
-    token = var.set(object())  # a context without ``original_route``
-    try:
-        assert _effective(route) is None
-    finally:
-        var.reset(token)
-    token = var.set(SimpleNamespace(original_route=None))  # one that does not name this route
-    try:
-        assert route.get_route_handler() is not _endpoint
-    finally:
-        var.reset(token)
-    assert _effective(route) is route  # no inclusion at all: the route's own dependant is the whole story
-
-
-async def test_with_fast_paths_off_the_standard_handler_answers_the_same(handler_builds: list[object]) -> None:
-    lean, plain = await _post(_app()), await _post(_app(fast_paths=False))
-    assert _endpoint in handler_builds  # FastAPI's own handler, built for the plain path only
-    assert (plain.status_code, plain.headers["content-type"], plain.content) == (
-        lean.status_code, lean.headers["content-type"], lean.content)
+    monkeypatch.setattr(APIRouter, "__call__", spy)
+    await client.post("/insi/v1/search-traits", json=JSON_SEARCHES[0])
+    await client.post("/lps", content=SOAP_SEARCHES[0][0], headers=SOAP_SEARCHES[0][1])
+    assert routed == ([] if app.state.settings.fast_paths else ["/insi/v1/search-traits", "/lps"])
 
 
 def _comparable(response: httpx.Response) -> tuple[int, str, object]:
@@ -142,8 +69,8 @@ SOAP_SEARCHES = [
 
 
 async def test_the_hot_routes_answer_the_same_both_ways(app, client) -> None:  # type: ignore[no-untyped-def]
-    """``/insi/v1/search-traits`` and ``/lps`` answer the same, fast paths on (LeanRoute, orjson) or off (FastAPI's
-    pipeline, its JSONResponse), for answers and refusals alike."""
+    """``/insi/v1/search-traits`` and ``/lps`` answer the same, fast paths on (beside the router, orjson) or off
+    (FastAPI's router and pipeline, its JSONResponse), for answers and refusals alike."""
 
     async def answers() -> list[tuple[int, str, object]]:
         out = [_comparable(await client.post("/insi/v1/search-traits", json=body)) for body in JSON_SEARCHES]

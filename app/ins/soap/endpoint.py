@@ -28,7 +28,6 @@ from app.faults import service as faults
 from app.ins import nir, search, searches, traits
 from app.ins.call_log import call_facts, call_log
 from app.ins.exceptions import InsError
-from app.ins.routing import LeanRoute
 from app.ins.soap import answers, bodies, envelope
 from app.ins.soap.faults import (
     SOAP_MEDIA_TYPE,
@@ -246,7 +245,6 @@ router.add_api_route(
     "/lps",
     lps,
     methods=["POST"],
-    route_class_override=LeanRoute,  # called without FastAPI's per-request pipeline (app/ins/routing.py)
     summary="INSi SOAP 1.2 endpoint: rechercherInsAvecTraitsIdentite, rechercherInsAvecCarteVitale",
     description="SOAP 1.2 document/literal, as the INSi test service. Headers ContexteBAM 01_02, ContexteLPS "
     "01_00 with a known `IDAM R=\"4\"`, wsa:Action, wsa:MessageID; caller authenticated by the CN header "

@@ -12,6 +12,7 @@ import pytest
 from fastapi import APIRouter
 
 from app.api.hotpaths import HotPathMiddleware
+from app.api.middleware import RequestContextMiddleware
 from tests.psc.helpers import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, GP, OIDC, TOKEN, access_token_for, jwt_claims
 
 BASIC = "Basic " + base64.b64encode(f"{CONFIDENTIAL_CLIENT}:{CONFIDENTIAL_SECRET}".encode()).decode()
@@ -102,20 +103,19 @@ async def test_token_and_userinfo_answer_the_same_beside_the_router(both_paths: 
     assert journal[True][0]["operation"] == "psc_token" and journal[True][19]["operation"] == "psc_userinfo"
 
 
-def test_the_hot_routes_are_the_ones_psc_names(app) -> None:  # type: ignore[no-untyped-def]
-    """With fast paths on, the middleware holds exactly PSC's three hot routes; off, it is not in the stack."""
+def test_the_hot_routes_are_the_ones_the_domains_name(app, client) -> None:  # type: ignore[no-untyped-def]
+    """One middleware, inside the request context and outside the router, holds PSC's three hot routes and
+    INSi's two; with fast paths off it passes every request on (compared above)."""
     layers = []
     layer = app.middleware_stack
     while layer is not None:
         layers.append(layer)
         layer = getattr(layer, "app", None)
     hot = [layer for layer in layers if isinstance(layer, HotPathMiddleware)]
-    if not app.state.settings.fast_paths:
-        assert hot == []
-        return
     assert len(hot) == 1
     assert sorted(hot[0].routes) == [("GET", OIDC + "/userinfo"), ("POST", OIDC + "/token"),
-                                     ("POST", OIDC + "/userinfo")]
+                                     ("POST", OIDC + "/userinfo"), ("POST", "/insi/v1/search-traits"), ("POST", "/lps")]
+    assert isinstance(layers[layers.index(hot[0]) - 1], RequestContextMiddleware)
     assert not any(isinstance(layer, APIRouter) for layer in layers[:layers.index(hot[0])])
 
 
