@@ -27,6 +27,8 @@ async def echo(request: Request) -> Response:
         raise HTTPException(418, "teapot")
     if request.query_params.get("fail") == "other":
         raise RuntimeError("boom")
+    if request.query_params.get("url_for"):
+        return PlainTextResponse(str(request.url_for("echo")))
     return PlainTextResponse(await request.body())
 
 
@@ -44,7 +46,7 @@ async def not_a_response(request: Request) -> dict[str, str]:
 
 def _app(*operation_ids: str) -> FastAPI:
     router = APIRouter()
-    router.add_api_route("/echo", echo, methods=["POST"], operation_id="echo")
+    router.add_api_route("/echo", echo, methods=["POST"], operation_id="echo", name="echo")
     router.add_api_route("/param", with_parameter, methods=["GET"], operation_id="param")
     router.add_api_route("/dep", echo, methods=["GET"], operation_id="dep", dependencies=[Depends(_dependency)])
     router.add_api_route("/dict", not_a_response, methods=["GET"], operation_id="dict")
@@ -90,6 +92,11 @@ async def test_what_the_endpoint_raises_goes_to_the_application_handlers() -> No
     teapot = await _request(app, "POST", "/echo?fail=http")
     assert (teapot.status_code, teapot.json()) == (418, {"detail": "teapot"})  # FastAPI's HTTPException handler
     assert (await _request(app, "POST", "/echo?fail=other")).status_code == 500  # left to the outer layers
+
+
+async def test_the_scope_holds_what_the_router_would_have_set() -> None:
+    response = await _request(_app("echo"), "POST", "/echo?url_for=1")
+    assert (response.status_code, response.text) == (200, "http://t/echo")
 
 
 async def test_fast_paths_off_every_request_goes_through_the_router(monkeypatch: pytest.MonkeyPatch) -> None:
