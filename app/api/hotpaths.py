@@ -1,9 +1,9 @@
 """The hottest endpoints dispatched by exact path, beside FastAPI's router (a fast path, issue 16).
 
 FastAPI 0.165's router matches a request twice (once to choose, once to handle) against every included
-router before the one holding the route, through several layers of per-request bookkeeping; for the PSC
-token and userinfo endpoints that was ~150 µs of the ~500 µs a token costs in process (``bench/peers``,
-README "Performance decisions"). Those endpoints take only the ``Request`` (no dependency, no validation:
+router before the one holding the route, through several layers of per-request bookkeeping: ~55 µs of a
+token, and with FastAPI's request handler 86 µs (525 → 439 µs a token in process; README, "Measured", issue
+16). Those endpoints take only the ``Request`` (no dependency, no validation:
 they read their form or header themselves), so this middleware, placed just inside
 :class:`app.api.middleware.RequestContextMiddleware` (request id, body limit, journal), calls them directly
 when method and path match exactly, and renders what they raise with the application's own exception
@@ -36,8 +36,9 @@ Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
 
 
 def hot_routes(routers: Iterable[APIRouter], operation_ids: Iterable[str]) -> list[APIRoute]:
-    """The routes of ``routers`` named by ``operation_ids`` (each must exist). The routers must be included
-    without dependencies: those would not run beside the router."""
+    """The routes of ``routers`` named by ``operation_ids`` (each must exist). The routers must be included as
+    they are (no prefix, no dependency, no body limit of the inclusion): those would not apply beside the
+    router; ``app.main`` passes only such routers."""
     wanted = set(operation_ids)
     found = [route for router in routers for route in router.routes
              if isinstance(route, APIRoute) and route.operation_id in wanted]
@@ -64,8 +65,9 @@ def hot_route(route: APIRoute) -> Endpoint:
     """The route's endpoint, if it can be called with the request alone and answer as the router would. A
     response model may document the answer: the endpoint must return a ``Response`` (FastAPI validates
     nothing then either), which :class:`HotPathMiddleware` checks on every call."""
-    if route.dependencies or not takes_only_the_request(route.dependant, route.endpoint):
-        raise ValueError(f"{route.operation_id or route.name}: only an endpoint taking the request alone, with no "
+    if (route.dependencies or not takes_only_the_request(route.dependant, route.endpoint)
+            or not inspect.iscoroutinefunction(route.endpoint)):
+        raise ValueError(f"{route.operation_id or route.name}: only a coroutine taking the request alone, with no "
                          "dependency, can be dispatched beside the router")
     return route.endpoint  # type: ignore[no-any-return]
 
@@ -82,8 +84,9 @@ class HotPathMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.routes.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
-        # fast paths off (read per request: tests swap a live app's settings), the router and FastAPI's handler
-        if found is None or not self.fastapi.state.settings.fast_paths:
+        # fast paths off (read per request: tests swap a live app's settings), the router and FastAPI's handler;
+        # so under a root path (the router matches the path without it; none is configured here)
+        if found is None or not self.fastapi.state.settings.fast_paths or scope.get("root_path"):
             await self.app(scope, receive, send)
             return
         route, endpoint = found

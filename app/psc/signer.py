@@ -16,6 +16,7 @@ are signed on the loop by joserfc (:func:`tokens.sign`); ``tests/psc/test_signer
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import threading
 from collections.abc import Mapping
@@ -59,12 +60,22 @@ def _work() -> None:
 
 def _ensure_thread() -> None:
     global _thread
-    if _thread is not None:
+    if _thread is not None and _thread.is_alive():
         return
     with _started:
-        if _thread is None:
+        if _thread is None or not _thread.is_alive():
             _thread = threading.Thread(target=_work, name="psc-signer", daemon=True)
             _thread.start()
+
+
+def _forget_after_fork() -> None:
+    """A forked child has no signing thread (only the forking thread survives a fork) and must not share the
+    parent's queue: it starts its own on its first signature."""
+    global _jobs, _started, _thread
+    _jobs, _started, _thread = queue.SimpleQueue(), threading.Lock(), None
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 async def signature_off_loop(private_key: Any, alg: SigningAlg, data: bytes) -> bytes:

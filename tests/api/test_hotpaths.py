@@ -44,12 +44,17 @@ async def not_a_response(request: Request) -> dict[str, str]:
     return {"not": "a response"}
 
 
+def synchronous(request: Request) -> Response:
+    return PlainTextResponse("sync")
+
+
 def _app(*operation_ids: str) -> FastAPI:
     router = APIRouter()
     router.add_api_route("/echo", echo, methods=["POST"], operation_id="echo", name="echo")
     router.add_api_route("/param", with_parameter, methods=["GET"], operation_id="param")
     router.add_api_route("/dep", echo, methods=["GET"], operation_id="dep", dependencies=[Depends(_dependency)])
     router.add_api_route("/dict", not_a_response, methods=["GET"], operation_id="dict")
+    router.add_api_route("/sync", synchronous, methods=["GET"], operation_id="sync")
     app = FastAPI()
     app.state.settings = SimpleNamespace(fast_paths=True)
     app.include_router(router)
@@ -119,7 +124,16 @@ async def test_a_hot_endpoint_must_return_a_response() -> None:
     assert (await _request(_app("dict"), "GET", "/dict")).status_code == 500
 
 
-@pytest.mark.parametrize("operation_id", ["param", "dep"])
+async def test_under_a_root_path_the_router_decides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The router matches the path without the root path; the hot path steps aside rather than guess."""
+    app = _app("echo")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, root_path="/echo"),
+                                 base_url="http://t") as http:
+        answer = await http.post("/echo", content=b"hello")  # the path /echo, the route path "" under the root
+    assert answer.status_code == 404
+
+
+@pytest.mark.parametrize("operation_id", ["param", "dep", "sync"])
 def test_an_endpoint_that_needs_fastapi_cannot_be_hot(operation_id: str) -> None:
     app = _app(operation_id)
     with pytest.raises(ValueError, match="request alone"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import pytest
@@ -79,10 +80,50 @@ async def test_a_failed_signature_is_raised_to_its_request_and_the_thread_goes_o
 
 
 async def test_a_request_that_goes_away_leaves_the_thread_serving(ring: KeyRing) -> None:
-    waiting = [asyncio.ensure_future(signer.sign(_Settings(True), ring, dict(CLAIMS, jti=str(n)))) for n in range(5)]
-    await asyncio.sleep(0)
-    for task in waiting:
-        task.cancel()
-    await asyncio.gather(*waiting, return_exceptions=True)
-    token = await asyncio.wait_for(signer.sign(_Settings(True), ring, CLAIMS), 5)
+    loop = asyncio.get_running_loop()
+    errors: list[dict] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    try:
+        waiting = [asyncio.ensure_future(signer.sign(_Settings(True), ring, dict(CLAIMS, jti=str(n))))
+                   for n in range(5)]
+        await asyncio.sleep(0)
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        token = await asyncio.wait_for(signer.sign(_Settings(True), ring, CLAIMS), 5)
+    finally:
+        loop.set_exception_handler(previous)
     assert token == tokens.sign(ring, CLAIMS)
+    assert errors == []  # the signatures nobody waits for any more are dropped quietly, not set on a done future
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the death, on purpose
+async def test_a_thread_that_died_is_started_again(ring: KeyRing) -> None:
+    await signer.sign(_Settings(True), ring, CLAIMS)
+    assert signer._thread is not None
+    signer._jobs.put(None)  # type: ignore[arg-type]  # unpacking it ends the thread, as any bug there would
+    signer._thread.join(5)
+    assert not signer._thread.is_alive()
+    assert await asyncio.wait_for(signer.sign(_Settings(True), ring, CLAIMS), 5) == tokens.sign(ring, CLAIMS)
+
+
+def test_a_forked_child_signs_with_its_own_thread(ring: KeyRing) -> None:
+    """A worker forked from a process that has signed (gunicorn --preload, os.fork) must not wait forever on
+    the parent's thread, which the fork did not copy."""
+    asyncio.run(signer.sign(_Settings(True), ring, CLAIMS))
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one signature within 5 s, or nothing written
+        try:
+            token = asyncio.run(asyncio.wait_for(signer.sign(_Settings(True), ring, CLAIMS), 5))
+            os.write(write, token.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    written = b""
+    while chunk := os.read(read, 4096):
+        written += chunk
+    os.close(read)
+    assert status == 0 and written.decode() == tokens.sign(ring, CLAIMS)

@@ -10,10 +10,20 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import APIRouter
+from joserfc import jwt
 
 from app.api.hotpaths import HotPathMiddleware
 from app.api.middleware import RequestContextMiddleware
-from tests.psc.helpers import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, GP, OIDC, TOKEN, access_token_for, jwt_claims
+from tests.psc.helpers import (
+    CONFIDENTIAL_CLIENT,
+    CONFIDENTIAL_SECRET,
+    GP,
+    OIDC,
+    TOKEN,
+    access_token_for,
+    jwks_of,
+    jwt_claims,
+)
 
 BASIC = "Basic " + base64.b64encode(f"{CONFIDENTIAL_CLIENT}:{CONFIDENTIAL_SECRET}".encode()).decode()
 WRONG = "Basic " + base64.b64encode(f"{CONFIDENTIAL_CLIENT}:not-the-secret".encode()).decode()
@@ -94,6 +104,10 @@ async def test_token_and_userinfo_answer_the_same_beside_the_router(both_paths: 
             journal[fast].append({k: page["entries"][0][k] for k in keys})
     for index, (fast, plain) in enumerate(zip(answers[True], answers[False], strict=True)):
         assert fast == plain, (index, fast, plain)
+    # and the tokens signed beside the loop verify with the published keys
+    token = (await both_paths[True].post(TOKEN, headers={"authorization": BASIC, **FORM},
+                                         content=b"grant_type=client_credentials")).json()["access_token"]
+    assert jwt.decode(token, await jwks_of(both_paths[True]), algorithms=["RS256"]).claims["azp"] == CONFIDENTIAL_CLIENT
     statuses = [answer[0] for answer in answers[True]]
     assert statuses == [200, 200, 200, 400, 400, 401, 400, 400, 400, 413, 400, 200, 400, 400, 400, 200, 400,
                         405, 307, 200, 200, 401, 401, 401, 405]
