@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import APIRouter
 
 with warnings.catch_warnings():
     # Authlib warns at import ("the httpx module is deprecated") through a filter of its own that
@@ -155,6 +156,20 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
 async def session(app, client):  # type: ignore[no-untyped-def]
     async with app.state.sessionmaker() as db_session:
         yield db_session
+
+
+@pytest.fixture
+def routed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths FastAPI's router was called for: every HTTP request that did not go beside it (app.api.hotpaths)."""
+    paths: list[str] = []
+    original = APIRouter.__call__
+
+    async def spy(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        paths.append(scope["path"])
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(APIRouter, "__call__", spy)
+    return paths
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]

@@ -73,15 +73,7 @@ async def _request(app: FastAPI, method: str, path: str) -> httpx.Response:
         return await http.request(method, path, content=b"hello")
 
 
-async def test_only_the_exact_method_and_path_go_beside_the_router(monkeypatch: pytest.MonkeyPatch) -> None:
-    routed: list[str] = []
-    original = APIRouter.__call__
-
-    async def spy(self, scope, receive, send):  # type: ignore[no-untyped-def]
-        routed.append(scope["path"])
-        await original(self, scope, receive, send)
-
-    monkeypatch.setattr(APIRouter, "__call__", spy)
+async def test_only_the_exact_method_and_path_go_beside_the_router(routed: list[str]) -> None:
     app = _app("echo")
     response = await _request(app, "POST", "/echo")
     assert (response.status_code, response.text, routed) == (200, "hello", [])
@@ -104,15 +96,7 @@ async def test_the_scope_holds_what_the_router_would_have_set() -> None:
     assert (response.status_code, response.text) == (200, "http://t/echo")
 
 
-async def test_fast_paths_off_every_request_goes_through_the_router(monkeypatch: pytest.MonkeyPatch) -> None:
-    routed: list[str] = []
-    original = APIRouter.__call__
-
-    async def spy(self, scope, receive, send):  # type: ignore[no-untyped-def]
-        routed.append(scope["path"])
-        await original(self, scope, receive, send)
-
-    monkeypatch.setattr(APIRouter, "__call__", spy)
+async def test_fast_paths_off_every_request_goes_through_the_router(routed: list[str]) -> None:
     app = _app("echo")
     app.state.settings = SimpleNamespace(fast_paths=False)  # read per request, as tests swap a live app's settings
     response = await _request(app, "POST", "/echo")

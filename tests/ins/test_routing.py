@@ -4,8 +4,6 @@ path (``Domain.hot_operations``, app.api.hotpaths); off, FastAPI's router and ha
 from __future__ import annotations
 
 import httpx
-import pytest
-from fastapi.routing import APIRouter
 
 from app.api.hotpaths import HotPathMiddleware, takes_only_the_request
 from app.ins.soap.client import build_request, recsansvitale_xml
@@ -26,15 +24,7 @@ def test_the_hot_routes_stay_eligible(app, client) -> None:  # type: ignore[no-u
 
 
 async def test_the_hot_routes_skip_the_router_only_with_fast_paths(  # type: ignore[no-untyped-def]
-        app, client, monkeypatch: pytest.MonkeyPatch) -> None:
-    routed: list[str] = []
-    original = APIRouter.__call__
-
-    async def spy(self, scope, receive, send):  # type: ignore[no-untyped-def]
-        routed.append(scope["path"])
-        await original(self, scope, receive, send)
-
-    monkeypatch.setattr(APIRouter, "__call__", spy)
+        app, client, routed: list[str]) -> None:
     await client.post("/insi/v1/search-traits", json=JSON_SEARCHES[0])
     await client.post("/lps", content=SOAP_SEARCHES[0][0], headers=SOAP_SEARCHES[0][1])
     assert routed == ([] if app.state.settings.fast_paths else ["/insi/v1/search-traits", "/lps"])
