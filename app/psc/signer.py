@@ -4,8 +4,8 @@ An RS256 signature is ~0.28 ms of OpenSSL, more than everything else a client_cr
 the event loop it was 45 % of the token endpoint, and the loop could do nothing else meanwhile. OpenSSL runs
 without the GIL, so one daemon thread per process takes signing jobs from a queue while the loop goes on
 serving, and hands each signature back with ``call_soon_threadsafe``: the way oidc-provider signs in libuv's
-thread pool. Measured under wrk (``bench/peers``; README, "Performance decisions"): tokens/s +45 %, the
-loop's CPU per token 0.57 → 0.29 ms. ``loop.run_in_executor`` was measured too and kept less than half the
+thread pool. Measured under wrk (``bench/peers``; README, "Measured"): tokens/s +48 %, the
+loop's CPU per token 0.57 → 0.29 ms. ``loop.run_in_executor`` was measured too and kept about half the
 gain: its futures and the executor's locks cost the loop ~60 µs a token more than this queue.
 
 Only the private-key operation crosses: the signing input is built on the loop (:func:`tokens.signing_input`,
