@@ -3,14 +3,14 @@
 FastAPI 0.165's router matches a request twice (once to choose, once to handle) against every included
 router before the one holding the route, through several layers of per-request bookkeeping: ~55 µs of a
 token, and with FastAPI's request handler 86 µs (525 → 439 µs a token in process; README, "Measured", issue
-16). Those endpoints take only the ``Request`` (no dependency, no validation:
-they read their form or header themselves), so this middleware, placed just inside
+16). Those endpoints take only the ``Request`` (no dependency, no validation: they read their form or header
+themselves), so this middleware, placed just inside
 :class:`app.api.middleware.RequestContextMiddleware` (request id, body limit, journal), calls them directly
 when method and path match exactly, and renders what they raise with the application's own exception
 handlers, as Starlette's ``ExceptionMiddleware`` would. Anything else — another method, a path with a
 trailing slash, a non-HTTP scope — goes down the normal stack unchanged.
 
-Only routes that need nothing FastAPI would add are accepted (:func:`hot_route`): a route with
+Only routes that need nothing FastAPI would add are accepted (:func:`check_hot_route`): a route with
 dependencies or parameters other than the request is refused at start-up, and a domain names its hot routes
 among the routers it has included without dependencies (``Domain.hot_operations``). With
 ``SEGUR_FAST_PATHS=false`` (read per request) every request goes through the router; the suite runs both ways,
@@ -61,35 +61,34 @@ def takes_only_the_request(dependant: Any, endpoint: Callable[..., Any]) -> bool
             and dependant.security_scopes_param_name is None)
 
 
-def hot_route(route: APIRoute) -> Endpoint:
-    """The route's endpoint, if it can be called with the request alone and answer as the router would. A
-    response model may document the answer: the endpoint must return a ``Response`` (FastAPI validates
+def check_hot_route(route: APIRoute) -> None:
+    """Refuse a route whose endpoint cannot be called with the request alone and answer as the router would.
+    A response model may document the answer: the endpoint must return a ``Response`` (FastAPI validates
     nothing then either), which :class:`HotPathMiddleware` checks on every call."""
     if (route.dependencies or not takes_only_the_request(route.dependant, route.endpoint)
             or not inspect.iscoroutinefunction(route.endpoint)):
         raise ValueError(f"{route.operation_id or route.name}: only a coroutine taking the request alone, with no "
                          "dependency, can be dispatched beside the router")
-    return route.endpoint  # type: ignore[no-any-return]
 
 
 class HotPathMiddleware:
     def __init__(self, app: ASGIApp, *, fastapi: FastAPI, routes: Iterable[APIRoute]) -> None:
         self.app = app
         self.fastapi = fastapi
-        self.routes: dict[tuple[str, str], tuple[APIRoute, Endpoint]] = {}
+        self.routes: dict[tuple[str, str], APIRoute] = {}
         for route in routes:
-            endpoint = hot_route(route)
+            check_hot_route(route)
             for method in route.methods or ():
-                self.routes[(method, route.path)] = (route, endpoint)
+                self.routes[(method, route.path)] = route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = self.routes.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
+        route = self.routes.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
         # fast paths off (read per request: tests swap a live app's settings), the router and FastAPI's handler;
         # so under a root path (the router matches the path without it; none is configured here)
-        if found is None or not self.fastapi.state.settings.fast_paths or scope.get("root_path"):
+        if route is None or not self.fastapi.state.settings.fast_paths or scope.get("root_path"):
             await self.app(scope, receive, send)
             return
-        route, endpoint = found
+        endpoint: Endpoint = route.endpoint
         scope["route"] = route  # what the journal names the operation by, as after the router
         scope["endpoint"] = endpoint
         scope["path_params"] = {}

@@ -167,7 +167,9 @@ def signing_input(claims: Mapping[str, Any], *, kid: str, alg: SigningAlg, typ: 
     """The JWS signing input (RFC 7515 §5.1) of a compact token, byte for byte as :func:`sign` (joserfc)
     writes it: header ``typ, alg, kid`` in ASCII JSON, payload in UTF-8 JSON, both without spaces."""
     header = json.dumps({"typ": typ, "alg": alg, "kid": kid}, separators=(",", ":")).encode("ascii")
-    payload = orjson.dumps(dict(claims))  # the same bytes as json.dumps(ensure_ascii=False, compact), faster
+    # the bytes of json.dumps(ensure_ascii=False, compact) for what claims hold (strings, ints, bools, lists,
+    # objects; not small floats, NaN or datetimes, which orjson writes otherwise), faster
+    payload = orjson.dumps(dict(claims))
     return base64.urlsafe_b64encode(header).rstrip(b"=") + b"." + base64.urlsafe_b64encode(payload).rstrip(b"=")
 
 

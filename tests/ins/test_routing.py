@@ -17,7 +17,7 @@ def _hot_layer(app) -> HotPathMiddleware:  # type: ignore[no-untyped-def]
 
 
 def test_the_hot_routes_stay_eligible(app, client) -> None:  # type: ignore[no-untyped-def]
-    hot = {path: route for (_, path), (route, _) in _hot_layer(app).routes.items() if not path.startswith("/auth")}
+    hot = {path: route for (_, path), route in _hot_layer(app).routes.items() if not path.startswith("/auth")}
     assert sorted(hot) == ["/insi/v1/search-traits", "/lps"]
     for route in hot.values():  # a parameter or dependency added to them would be refused at start-up
         assert takes_only_the_request(route.dependant, route.endpoint), route.path
